@@ -44,4 +44,7 @@ if (!upToDate()) {
   );
   writeFileSync(js, code);
   execFileSync(bin('pbts'), ['-o', dts, js], { stdio: 'inherit' });
+  // Type 64-bit fields as protobufjs's own {low, high, unsigned} interface:
+  // the codec converts them to bigint and never needs the Long class.
+  writeFileSync(dts, readFileSync(dts, 'utf8').replace('import Long = require("long");', 'type Long = $protobuf.Long;'));
 }

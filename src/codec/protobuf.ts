@@ -1,0 +1,99 @@
+import protobuf from 'protobufjs/minimal.js';
+import { ssf } from './generated/ssf.js';
+import { CodecError } from './errors.js';
+
+/** The generated message classes (from schema/ssf.proto). */
+export const SSFSpanMessage = ssf.SSFSpan;
+export const SSFBatchMessage = ssf.SSFBatch;
+export const SSFSampleMessage = ssf.SSFSample;
+export const SSFLogRecordMessage = ssf.SSFLogRecord;
+export type RawSpan = ssf.SSFSpan;
+export type RawSample = ssf.SSFSample;
+export type RawLogRecord = ssf.SSFLogRecord;
+export type SpanFields = ssf.ISSFSpan;
+export type SampleFields = ssf.ISSFSample;
+export type LogRecordFields = ssf.ISSFLogRecord;
+
+/** The 64-bit shape protobufjs reads and writes (a Long or any {low, high}). */
+export interface LongBits {
+  low: number;
+  high: number;
+}
+
+const TWO_32 = 0x1_0000_0000n;
+
+/** Exact signed 64-bit conversion of a protobufjs Long to bigint. */
+export function longToBigInt(value: LongBits | number | null | undefined): bigint {
+  if (value === null || value === undefined) return 0n;
+  if (typeof value === 'number') return BigInt(value);
+  if (value.high === 0) return BigInt(value.low >>> 0);
+  return BigInt(value.high | 0) * TWO_32 + BigInt(value.low >>> 0);
+}
+
+/** Signed 64-bit bigint to the {low, high} shape protobufjs encodes (no Long class needed). */
+export function bigIntToLong(value: bigint): protobuf.Long {
+  const v = BigInt.asUintN(64, value);
+  return { low: Number(v & 0xffff_ffffn) | 0, high: Number(v >> 32n) | 0, unsigned: false };
+}
+
+/**
+ * protobufjs's Buffer reader clamps a string whose length runs past the end
+ * instead of failing, so a truncated span would decode "successfully". Its
+ * plain Uint8Array reader checks bounds: always decode through that one.
+ */
+function strictView(bytes: Uint8Array): Uint8Array {
+  return Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+}
+
+/** Decodes one SSFSpan. Throws CodecError SSF_DECODE_FAILED with the reason. */
+export function decodeRawSpan(bytes: Uint8Array): RawSpan {
+  try {
+    return SSFSpanMessage.decode(strictView(bytes));
+  } catch (err) {
+    throw new CodecError('SSF_DECODE_FAILED', `not a valid SSFSpan: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Splits an SSFBatch into the bytes of each span without decoding them, so
+ * that one malformed span can be refused on its own and valid spans can be
+ * forwarded byte for byte. Throws SSF_DECODE_FAILED when the batch's own
+ * structure is broken (then no span boundary can be trusted).
+ */
+export function splitBatch(bytes: Uint8Array): Uint8Array[] {
+  const reader = protobuf.Reader.create(strictView(bytes));
+  const spans: Uint8Array[] = [];
+  try {
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      const field = tag >>> 3;
+      const wireType = tag & 7;
+      if (field === 1 && wireType === 2) {
+        const length = reader.uint32();
+        const start = reader.pos;
+        if (start + length > reader.len) throw new RangeError(`span ${spans.length} is truncated`);
+        spans.push(bytes.subarray(start, start + length));
+        reader.pos = start + length;
+      } else if (field === 0) {
+        throw new RangeError('field number 0 is invalid');
+      } else {
+        reader.skipType(wireType);
+      }
+    }
+  } catch (err) {
+    throw new CodecError('SSF_DECODE_FAILED', `not a valid SSFBatch: ${(err as Error).message}`, { cause: err });
+  }
+  return spans;
+}
+
+/** Encodes one span message (fields as in schema/ssf.proto, camelCase). */
+export function encodeRawSpan(fields: SpanFields): Uint8Array {
+  return SSFSpanMessage.encode(fields).finish();
+}
+
+/** Encodes already-encoded spans as an SSFBatch (no re-encoding of the spans). */
+export function encodeBatchOfEncoded(spans: readonly Uint8Array[]): Uint8Array {
+  const writer = protobuf.Writer.create();
+  for (const s of spans) writer.uint32(10).bytes(s);
+  return writer.finish();
+}
