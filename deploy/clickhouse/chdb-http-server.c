@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
   /* Never outlive the launcher, even if it is SIGKILLed. */
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   const char *parent = getenv("CHDB_HTTP_PARENT_PID");
-  if (parent && atoi(parent) != getppid()) return 3;
+  if (parent && atoi(parent) != getppid()) { fprintf(stderr, "launcher already gone\n"); return 3; }
 
   void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   if (!lib) { fprintf(stderr, "dlopen failed: %s\n", dlerror()); return 2; }

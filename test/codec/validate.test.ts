@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, decodeSpan, encodeBatchOfEncoded, encodeRawSpan, encodeSpan, validateSpan } from '../../src/codec/index.js';
 import type { SpanEvent, SpanFields } from '../../src/codec/index.js';
-import { SSFSpanMessage } from '../../src/codec/protobuf.js';
+import { bigIntToLong, SSFSpanMessage } from '../../src/codec/protobuf.js';
+import type { ssf } from '../../src/codec/generated/ssf.js';
 
-const trace: SpanFields = { traceId: 7, id: 8, parentId: 7, startTimestamp: 1_000, endTimestamp: 2_000, name: 'GET /', service: 'web' };
+const L = (n: number) => bigIntToLong(BigInt(n));
+const trace: SpanFields = { traceId: L(7), id: L(8), parentId: L(7), startTimestamp: L(1_000), endTimestamp: L(2_000), name: 'GET /', service: 'web' };
 
 function validate(fields: SpanFields) {
   return validateSpan(SSFSpanMessage.decode(encodeRawSpan(fields)));
@@ -37,10 +39,10 @@ describe('Veneur ingestion rules', () => {
   });
 
   it.each([
-    ['id', { ...trace, id: 0 }],
-    ['trace_id', { ...trace, traceId: 0 }],
-    ['start_timestamp', { ...trace, startTimestamp: 0 }],
-    ['end_timestamp', { ...trace, endTimestamp: 0 }],
+    ['id', { ...trace, id: L(0) }],
+    ['trace_id', { ...trace, traceId: L(0) }],
+    ['start_timestamp', { ...trace, startTimestamp: L(0) }],
+    ['end_timestamp', { ...trace, endTimestamp: L(0) }],
     ['name', { ...trace, name: '' }],
   ])('rejects a span missing %s that carries nothing else, naming the field', (field, fields) => {
     const v = validate(fields);
@@ -51,14 +53,14 @@ describe('Veneur ingestion rules', () => {
   });
 
   it('keeps the metrics of a span that is not a valid trace', () => {
-    const v = validate({ ...trace, id: 0, metrics: [{ name: 'm', value: 1 }] });
+    const v = validate({ ...trace, id: L(0), metrics: [{ name: 'm', value: 1 }] });
     expect(v.ok).toBe(true);
     expect(v.ok && v.span.isTrace).toBe(false);
     expect(v.ok && v.span.metrics).toHaveLength(1);
   });
 
   it('refuses a negative duration as a trace but keeps the carried logs', () => {
-    const v = validate({ ...trace, endTimestamp: 500, logs: [{ body: 'hello' }] });
+    const v = validate({ ...trace, endTimestamp: L(500), logs: [{ body: 'hello' }] });
     expect(v.ok && v.span.isTrace).toBe(false);
     expect(v.ok && v.span.logs).toHaveLength(1);
     expect(v.rejections[0]).toMatchObject({ code: 'SSF_SPAN_NEGATIVE_DURATION', field: 'end_timestamp' });
@@ -72,7 +74,7 @@ describe('Veneur ingestion rules', () => {
         { name: '', value: 1 },
         { name: 'nan', value: Number.NaN },
         { name: 'rate', value: 1, sampleRate: 1.5 },
-        { name: 'type', value: 1, metric: 9 },
+        { name: 'type', value: 1, metric: 9 as ssf.SSFSample.Metric },
       ],
     });
     expect(v.ok).toBe(true);
@@ -87,7 +89,7 @@ describe('Veneur ingestion rules', () => {
   });
 
   it('refuses empty log records and out-of-range severities', () => {
-    const v = validate({ logs: [{ body: '' }, { body: 'x', severity: 30 }, { body: 'ok', severity: 17 }] });
+    const v = validate({ logs: [{ body: '' }, { body: 'x', severity: 30 as ssf.SSFLogRecord.Severity }, { body: 'ok', severity: 17 as ssf.SSFLogRecord.Severity }] });
     expect(v.ok && v.span.logs.map((l) => [l.body, l.severity])).toEqual([['ok', 'error']]);
     expect(v.rejections.map((r) => r.code)).toEqual(['SSF_LOG_EMPTY', 'SSF_LOG_SEVERITY_RANGE']);
   });

@@ -1,0 +1,15 @@
+// Wall-clock nanoseconds: the monotonic hrtime, anchored once to Date.now().
+// Durations are exact to the nanosecond; the absolute time is as good as the
+// system clock at start-up.
+const offset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+/** Unix time in nanoseconds. */
+export function nowNs(): bigint {
+  return process.hrtime.bigint() + offset;
+}
+
+/** A Date or epoch milliseconds as Unix nanoseconds. */
+export function toNs(time: Date | number): bigint {
+  const ms = typeof time === 'number' ? time : time.getTime();
+  return BigInt(Math.round(ms * 1_000_000));
+}
