@@ -22,7 +22,8 @@ export function sampleToFields(s: MetricSample): SampleFields {
   const f: SampleFields = {};
   if (s.type !== 'counter') f.metric = METRIC_NUMBER[s.type];
   if (s.name !== '') f.name = s.name;
-  if (s.value !== 0 || Object.is(s.value, -0)) f.value = s.value;
+  // Like Veneur (gogo), -0 is left out too: it decodes as +0.
+  if (s.value !== 0) f.value = s.value;
   if (s.timestamp !== 0n) f.timestamp = bigIntToLong(s.timestamp);
   if (s.message !== '') f.message = s.message;
   if (s.status !== 'ok') f.status = STATUS_NUMBER[s.status];
