@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, realpathSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -275,8 +275,10 @@ function serverProperties(p: { port: number; controllerPort: number; logDir: str
     'offsets.topic.replication.factor=1',
     'transaction.state.log.replication.factor=1',
     'transaction.state.log.min.isr=1',
-    // Consumer groups in tests should not wait 3 s for more members.
+    // Consumer groups in tests should not wait 3 s for more members, nor for 50
+    // __consumer_offsets partitions to be created (one coordinator is all a node needs).
     'group.initial.rebalance.delay.ms=0',
+    'offsets.topic.num.partitions=1',
     'log.segment.bytes=16777216',
     '',
   ].join('\n');
@@ -300,8 +302,10 @@ const LOG4J_PROPERTIES = [
 const WATCHDOG = [
   'parent=$PPID; self=$$',
   '( while kill -0 "$parent" 2>/dev/null && kill -0 "$self" 2>/dev/null; do sleep 1; done',
-  '  if ! kill -0 "$parent" 2>/dev/null && kill -TERM "$self" 2>/dev/null; then',
-  '    sleep 20; kill -KILL "$self" 2>/dev/null; fi ) </dev/null >/dev/null 2>&1 &',
+  '  kill -0 "$parent" 2>/dev/null && exit 0',
+  '  kill -TERM "$self" 2>/dev/null || exit 0',
+  '  i=0; while kill -0 "$self" 2>/dev/null && [ $i -lt 30 ]; do sleep 1; i=$((i+1)); done',
+  '  kill -KILL "$self" 2>/dev/null ) </dev/null >/dev/null 2>&1 &',
   'exec "$@"',
 ].join('\n');
 
@@ -357,6 +361,23 @@ async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs:
       throw new KafkaBrokerError('KAFKA_BROKER_ERR_NOT_READY', `did not answer within ${timeoutMs / 1000} s`);
     }
     await sleep(200);
+  }
+}
+
+/**
+ * The first FindCoordinator creates __consumer_offsets; done here, the first consumer
+ * group of a test neither waits for it nor logs kafkajs's "group coordinator is not
+ * available" error.
+ */
+async function warmGroupCoordinator(brokers: string[], log: (line: string) => void): Promise<void> {
+  const admin = new Kafka({ clientId: 'ssf-kafka-ready', brokers, logLevel: logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    await admin.describeGroups(['ssf-kafka-warm-up']);
+  } catch (err) {
+    log(`group coordinator not ready yet (${err instanceof Error ? err.message : String(err)}); continuing`);
+  } finally {
+    await admin.disconnect().catch(noop);
   }
 }
 
@@ -460,6 +481,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   }
   const killOnExit = (): void => {
     child.kill('SIGKILL');
+    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true, maxRetries: 2 });
   };
   process.on('exit', killOnExit);
   const brokers = [`127.0.0.1:${port}`];
@@ -486,6 +508,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
 
   try {
     await waitUntilReady(brokers, child, options.readyTimeoutMs ?? 90_000);
+    await warmGroupCoordinator(brokers, log);
     log(`Kafka broker ready on ${brokers[0]} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (options.topics !== undefined && options.topics.length > 0) await createTopics(brokers, options.topics);
   } catch (err) {

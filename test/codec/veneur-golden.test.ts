@@ -37,11 +37,11 @@ function canonical(raw: RawSpan): Canonical {
     metrics: raw.metrics.map((m) => ({
       metric: m.metric,
       name: m.name,
-      value: float(m.value),
+      value: float(m.value ?? 0),
       timestamp: longToBigInt(m.timestamp).toString(),
       message: m.message,
       status: m.status,
-      sample_rate: float(m.sampleRate),
+      sample_rate: float(m.sampleRate ?? 0),
       tags: { ...m.tags },
       unit: m.unit,
       scope: m.scope,

@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/config-schema.js';
+import type { ClickHouse } from './create-client.js';
+
+/**
+ * Versioned ClickHouse DDL: `schema/clickhouse/NNNN_name.sql`, applied in
+ * order and recorded in `<db>.schema_migrations`. Every statement is
+ * idempotent (IF NOT EXISTS), so a migration interrupted half-way is simply
+ * run again. The files are written for one server; `clusterize()` derives the
+ * cluster variant (ON CLUSTER, Replicated*MergeTree, Distributed) from the
+ * same text, by these conventions of ours:
+ * - a table is `CREATE TABLE IF NOT EXISTS ${db}.name` with `ENGINE = ...MergeTree`,
+ *   and may say how to shard it in a `-- shard: <expression>` line;
+ * - a materialized view is `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.name TO ${db}.target`;
+ * - placeholders: `${db}`, `${ttl_*_days}`, `${body_index}`, `${body_index_kind}`.
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  template: string;
+  /** sha256 of the template (not of the rendered SQL, which depends on settings). */
+  checksum: string;
+}
+
+export interface RenderContext {
+  database: string;
+  cluster: string;
+  retention: Config['retention'];
+  /** What the server supports for the log body's full-text index. */
+  bodyIndex: 'text' | 'tokenbf';
+}
+
+const BODY_INDEX = {
+  text: "text(tokenizer = 'splitByNonAlpha')",
+  tokenbf: 'tokenbf_v1(32768, 3, 0)',
+} as const;
+
+/** The folder of the migration files (found from this module, in sources and in dist/). */
+export function migrationsDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'schema', 'clickhouse');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('schema/clickhouse not found next to the installed package');
+}
+
+export function loadMigrations(dir: string = migrationsDir()): Migration[] {
+  const files = readdirSync(dir).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
+  return files.map((file) => {
+    const template = readFileSync(join(dir, file), 'utf8');
+    return {
+      version: Number(file.slice(0, 4)),
+      name: file.slice(5, -4),
+      template,
+      checksum: createHash('sha256').update(template).digest('hex'),
+    };
+  });
+}
+
+/** Splits a file into statements (on `;` at the end of a line; our files keep semicolons out of strings). */
+export function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;\s*$/m)
+    .map((s) => s.trim())
+    .filter((s) => s.replace(/--.*$/gm, '').trim() !== '');
+}
+
+/** Fills the placeholders of a template. */
+export function renderTemplate(template: string, ctx: RenderContext): string {
+  const values: Record<string, string> = {
+    db: quoteIdent(ctx.database),
+    ttl_spans_days: String(ctx.retention.spansDays),
+    ttl_logs_days: String(ctx.retention.logsDays),
+    ttl_samples_days: String(ctx.retention.samplesDays),
+    ttl_rollup_1m_days: String(ctx.retention.rollup1mDays),
+    ttl_rollup_1h_days: String(ctx.retention.rollup1hDays),
+    body_index: BODY_INDEX[ctx.bodyIndex],
+    body_index_kind: ctx.bodyIndex === 'text' ? "ClickHouse's text index" : 'a token bloom filter',
+  };
+  return template.replace(/\$\{(\w+)\}/g, (whole, key: string) => {
+    const v = values[key];
+    if (v === undefined) throw new Error(`unknown placeholder ${whole} in a migration`);
+    return v;
+  });
+}
+
+export function quoteIdent(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`"${name}" is not a plain identifier`);
+  return `\`${name}\``;
+}
+
+/** Statements for one server, or (with ctx.cluster) for a cluster. */
+export function renderMigration(migration: Migration, ctx: RenderContext): string[] {
+  const statements = splitStatements(renderTemplate(migration.template, ctx));
+  return ctx.cluster ? clusterize(statements, ctx) : statements;
+}
+
+const CREATE_TABLE = /^(\s*(?:--[^\n]*\n\s*)*)CREATE TABLE IF NOT EXISTS (`\w+`)\.(\w+)/;
+const CREATE_MV = /^(\s*(?:--[^\n]*\n\s*)*)CREATE MATERIALIZED VIEW IF NOT EXISTS (`\w+`)\.(\w+)/;
+
+/**
+ * The cluster variant: each table becomes `<name>_local` (ON CLUSTER,
+ * Replicated engine, replicated per shard) plus a Distributed table `<name>`
+ * sharded by its `-- shard:` expression (rand() by default); materialized
+ * views run on every node, reading and writing the local tables.
+ */
+export function clusterize(statements: string[], ctx: RenderContext): string[] {
+  const cluster = quoteIdent(ctx.cluster);
+  const db = quoteIdent(ctx.database);
+  const local = new Set<string>();
+  for (const s of statements) {
+    const m = CREATE_TABLE.exec(s);
+    if (m) local.add(m[3] as string);
+  }
+  const toLocal = (sql: string): string => sql.replace(/(`\w+`)\.(\w+)\b/g, (whole, d: string, t: string) => (d === db && local.has(t) ? `${d}.${t}_local` : whole));
+  const out: string[] = [];
+  for (const s of statements) {
+    const table = CREATE_TABLE.exec(s);
+    if (table) {
+      const name = table[3] as string;
+      const shard = /^\s*--\s*shard:\s*(.+)$/m.exec(s)?.[1]?.trim() ?? 'rand()';
+      let sql = toLocal(s).replace(`${db}.${name}_local`, `${db}.${name}_local ON CLUSTER ${cluster}`);
+      sql = sql.replace(/ENGINE = (\w*)MergeTree(\(([^)]*)\))?/, (_w, kind: string, _p: string | undefined, args: string | undefined) => {
+        const path = `'/clickhouse/tables/{shard}/${ctx.database}/${name}_local'`;
+        return `ENGINE = Replicated${kind}MergeTree(${path}, '{replica}'${args ? `, ${args}` : ''})`;
+      });
+      out.push(sql);
+      out.push(`CREATE TABLE IF NOT EXISTS ${db}.${name} ON CLUSTER ${cluster} AS ${db}.${name}_local\nENGINE = Distributed(${cluster}, ${db}, ${name}_local, ${shard})`);
+      continue;
+    }
+    const mv = CREATE_MV.exec(s);
+    if (mv) {
+      const name = mv[3] as string;
+      out.push(toLocal(s).replace(`${db}.${name}`, `${db}.${name} ON CLUSTER ${cluster}`));
+      continue;
+    }
+    throw new Error(`a migration statement the cluster variant does not know how to rewrite: ${s.slice(0, 80)}`);
+  }
+  return out;
+}
+
+function ledgerDdl(ctx: RenderContext): string {
+  const db = quoteIdent(ctx.database);
+  if (!ctx.cluster) {
+    return `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime64(3) DEFAULT now64(3)) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`;
+  }
+  // One ledger for the whole cluster: every replica of every shard shares the same path.
+  return `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations ON CLUSTER ${quoteIdent(ctx.cluster)} (version UInt32, name String, checksum String, applied_at DateTime64(3) DEFAULT now64(3)) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/${ctx.database}/schema_migrations', '{replica}', applied_at) ORDER BY version`;
+}
+
+/** Which full-text index the server supports for log bodies. */
+export async function probeBodyIndex(ch: ClickHouse): Promise<'text' | 'tokenbf'> {
+  const probe = `${quoteIdent(ch.database)}.\`_probe_text_index_${process.pid}\``;
+  try {
+    await ch.client.command({ query: `CREATE TABLE ${probe} (b String, INDEX i b TYPE ${BODY_INDEX.text} GRANULARITY 1) ENGINE = MergeTree ORDER BY tuple()` });
+    return 'text';
+  } catch {
+    return 'tokenbf';
+  } finally {
+    await ch.client.command({ query: `DROP TABLE IF EXISTS ${probe}` }).catch(() => undefined);
+  }
+}
+
+export interface MigrateResult {
+  applied: Array<{ version: number; name: string }>;
+  alreadyApplied: number;
+  bodyIndex: 'text' | 'tokenbf';
+}
+
+/**
+ * Applies the migrations that are not yet recorded. Safe to run from several
+ * processes at once and any number of times. Refuses to go on when an
+ * applied migration's file has changed (write a new migration instead).
+ */
+export async function migrate(ch: ClickHouse, config: Pick<Config, 'retention'>, log: (line: string) => void = () => {}): Promise<MigrateResult> {
+  const db = quoteIdent(ch.database);
+  const onCluster = ch.cluster ? ` ON CLUSTER ${quoteIdent(ch.cluster)}` : '';
+  await ch.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}${onCluster}` });
+  const bodyIndex = await probeBodyIndex(ch);
+  const ctx: RenderContext = { database: ch.database, cluster: ch.cluster, retention: config.retention, bodyIndex };
+  await ch.client.command({ query: ledgerDdl(ctx) });
+  const rows = await (await ch.client.query({ query: `SELECT version, name, checksum FROM ${db}.schema_migrations FINAL`, format: 'JSONEachRow' })).json<{ version: number; name: string; checksum: string }>();
+  const done = new Map(rows.map((r) => [Number(r.version), r]));
+  const result: MigrateResult = { applied: [], alreadyApplied: 0, bodyIndex };
+  for (const m of loadMigrations()) {
+    const previous = done.get(m.version);
+    if (previous) {
+      if (previous.checksum !== m.checksum) {
+        throw new Error(`migration ${String(m.version).padStart(4, '0')}_${m.name} changed after it was applied (checksum ${previous.checksum.slice(0, 12)} recorded, ${m.checksum.slice(0, 12)} now): add a new migration instead of editing an applied one`);
+      }
+      result.alreadyApplied++;
+      continue;
+    }
+    for (const statement of renderMigration(m, ctx)) await ch.client.command({ query: statement });
+    await ch.client.insert({ table: `${db}.schema_migrations`, values: [{ version: m.version, name: m.name, checksum: m.checksum }], format: 'JSONEachRow' });
+    result.applied.push({ version: m.version, name: m.name });
+    log(`applied migration ${String(m.version).padStart(4, '0')}_${m.name}`);
+  }
+  return result;
+}

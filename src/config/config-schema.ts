@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+/**
+ * Every setting of every process, in one schema. Each leaf has a default and
+ * a description; docs/configuration.md is generated from this file
+ * (`npm run docs:config`) and a test keeps the two in step. A leaf's
+ * environment variable is its path in SCREAMING_SNAKE_CASE under `SSF_`:
+ * `clickhouse.url` is `SSF_CLICKHOUSE_URL`.
+ */
+
+const listen = (def: string, what: string) =>
+  z.string().regex(/^$|^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, or empty to disable').default(def).describe(what);
+
+export const configSchema = z.strictObject({
+  clickhouse: z.strictObject({
+    url: z.string().default('').describe('ClickHouse HTTP(S) endpoint, e.g. `http://127.0.0.1:8123` (a server, or a load balancer in front of a cluster). Empty: the embedded engine (chDB) in this process, with its data under `clickhouse.dataPath`.'),
+    dataPath: z.string().default('./data/clickhouse').describe('Embedded mode only: the directory of the in-process ClickHouse data. One process at a time may open it.'),
+    database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('ssf').describe('The database that holds the tables (the public SQL surface).'),
+    user: z.string().default('default').describe('User for writes and migrations.'),
+    password: z.string().default('').describe('Password of `clickhouse.user`.'),
+    queryUser: z.string().default('').describe('A read-only user for the query API (server mode). Empty: the query API uses `clickhouse.user` with `readonly=1` on every query.'),
+    queryPassword: z.string().default('').describe('Password of `clickhouse.queryUser`.'),
+    cluster: z.string().default('').describe('Cluster name for `ON CLUSTER` DDL and Replicated/Distributed tables. Empty: a single server.'),
+    tlsCaFile: z.string().default('').describe('PEM file of the CA that signed the server certificate (https URLs).'),
+    tlsCertFile: z.string().default('').describe('PEM client certificate for mutual TLS.'),
+    tlsKeyFile: z.string().default('').describe('PEM key of `clickhouse.tlsCertFile`.'),
+    requestTimeoutMs: z.number().int().positive().default(60_000).describe('Timeout of one HTTP request to ClickHouse.'),
+    idleSocketTtlMs: z.number().int().positive().default(2_500).describe("How long an idle keep-alive socket is reused. Keep it below the server's `keep_alive_timeout` (3 s by default) so a request never lands on a socket the server is closing (the ECONNRESET pitfall)."),
+    maxOpenConnections: z.number().int().positive().default(10).describe('Sockets per client.'),
+  }).prefault({}),
+
+  kafka: z.strictObject({
+    brokers: z.array(z.string()).default([]).describe('Bootstrap brokers, comma-separated `host:port`. Empty: no Kafka; the gateway hands batches to the materializer in the same process (all-in-one mode).'),
+    clientId: z.string().default('ssf').describe('Kafka client id.'),
+    spansTopic: z.string().default('ssf.spans').describe('Topic of validated SSF spans (one record per span, keyed by trace id).'),
+    deadLetterTopic: z.string().default('ssf.dead-letter').describe('Topic of records the materializer could not decode, with the reason in headers.'),
+    partitions: z.number().int().positive().default(6).describe('Partitions of the topics when this process creates them.'),
+    replicationFactor: z.number().int().positive().default(1).describe('Replication factor of the topics when this process creates them.'),
+    consumerGroup: z.string().default('ssf-materializer').describe('Consumer group of the materializers.'),
+    ssl: z.boolean().default(false).describe('Connect with TLS.'),
+    saslMechanism: z.enum(['', 'plain', 'scram-sha-256', 'scram-sha-512']).default('').describe('SASL mechanism; empty for none.'),
+    saslUsername: z.string().default('').describe('SASL user name.'),
+    saslPassword: z.string().default('').describe('SASL password.'),
+    compression: z.enum(['none', 'gzip']).default('gzip').describe('Compression of produced batches (kafkajs has gzip built in).'),
+    lingerMs: z.number().int().min(0).default(5).describe('How long the gateway waits to fill a produce batch.'),
+    batchBytes: z.number().int().positive().default(1_048_576).describe('Target size of one produce batch.'),
+    bufferBytes: z.number().int().positive().default(64 * 1_048_576).describe('Bound of the gateway’s in-memory produce buffer; past it HTTP answers 503 and UDP drops are counted.'),
+  }).prefault({}),
+
+  gateway: z.strictObject({
+    httpListen: listen('127.0.0.1:8127', 'HTTP listener of the gateway (and of the query API in all-in-one mode).'),
+    udpListen: listen('127.0.0.1:8128', 'UDP listener for SSF (one span per datagram). Empty disables it.'),
+    statsdListen: listen('127.0.0.1:8125', 'UDP listener for statsd/DogStatsD lines. Empty disables it.'),
+    tcpListen: listen('', 'TCP listener for the framed SSF stream. Empty disables it.'),
+    unixSocket: z.string().default('').describe('UNIX socket path for the framed SSF stream. Empty disables it.'),
+    maxBodyBytes: z.number().int().positive().default(8 * 1_048_576).describe('Largest HTTP request body as sent (compressed).'),
+    maxDecompressedBytes: z.number().int().positive().default(64 * 1_048_576).describe('Largest HTTP request body after decompression; a decompression bomb is stopped here.'),
+    udpReceiveBufferBytes: z.number().int().positive().default(16 * 1_048_576).describe('SO_RCVBUF of the UDP sockets.'),
+    authTokens: z.record(z.string(), z.string()).default({}).describe('Bearer tokens and the tenant each one maps to, as `token=tenant,token2=tenant2`. Empty: no authentication, every event gets tenant `gateway.defaultTenant`.'),
+    requireAuth: z.enum(['auto', 'always', 'never']).default('auto').describe('`auto`: tokens are required when `gateway.authTokens` is set or the HTTP listener is not on loopback.'),
+    defaultTenant: z.string().default('default').describe('Tenant stamped on events when authentication is off.'),
+    maxTagSetsPerMetric: z.number().int().positive().default(10_000).describe('Cardinality guard: distinct tag sets kept per metric name and tenant per hour; the excess is counted and visible on /metrics.'),
+  }).prefault({}),
+
+  materializer: z.strictObject({
+    batchRows: z.number().int().positive().default(100_000).describe('Rows buffered before an insert.'),
+    batchMs: z.number().int().positive().default(1_000).describe('Longest wait before an insert.'),
+    metricsListen: listen('127.0.0.1:8129', 'HTTP listener of the materializer’s /metrics and health endpoints (distributed mode).'),
+  }).prefault({}),
+
+  query: z.strictObject({
+    listen: listen('127.0.0.1:8130', 'HTTP listener of the query API in distributed mode (in all-in-one mode it shares `gateway.httpListen`).'),
+    maxExecutionTimeS: z.number().positive().default(30).describe('`max_execution_time` of every query.'),
+    maxResultRows: z.number().int().positive().default(1_000_000).describe('`max_result_rows` of every query.'),
+    maxResultBytes: z.number().int().positive().default(256 * 1_048_576).describe('`max_result_bytes` of every query.'),
+    maxMemoryUsage: z.number().int().positive().default(4 * 1_073_741_824).describe('`max_memory_usage` of every query, in bytes.'),
+  }).prefault({}),
+
+  retention: z.strictObject({
+    spansDays: z.number().int().positive().default(30).describe('TTL of `ssf.spans`.'),
+    logsDays: z.number().int().positive().default(30).describe('TTL of `ssf.logs`.'),
+    samplesDays: z.number().int().positive().default(30).describe('TTL of raw samples (`ssf.samples`).'),
+    rollup1mDays: z.number().int().positive().default(90).describe('TTL of `ssf.metrics_1m`.'),
+    rollup1hDays: z.number().int().positive().default(730).describe('TTL of `ssf.metrics_1h`.'),
+  }).prefault({}),
+
+  log: z.strictObject({
+    level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Level of the processes’ own JSON logs.'),
+  }).prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Settings that were renamed or never existed under a name people try: the hint says what to use. */
+export const RENAMED: Record<string, string> = {
+  SSF_CLICKHOUSE_HOST: 'SSF_CLICKHOUSE_URL (a full URL such as http://127.0.0.1:8123)',
+  SSF_CLICKHOUSE_PORT: 'SSF_CLICKHOUSE_URL (a full URL such as http://127.0.0.1:8123)',
+  SSF_KAFKA_BROKER: 'SSF_KAFKA_BROKERS (comma-separated host:port)',
+  SSF_KAFKA_TOPIC: 'SSF_KAFKA_SPANS_TOPIC',
+  SSF_HTTP_PORT: 'SSF_GATEWAY_HTTP_LISTEN (host:port)',
+  SSF_TOKENS: 'SSF_GATEWAY_AUTH_TOKENS (token=tenant,...)',
+};
