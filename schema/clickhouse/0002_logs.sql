@@ -4,7 +4,7 @@ CREATE TABLE IF NOT EXISTS ${db}.logs
 (
     tenant           LowCardinality(String),
     service          LowCardinality(String),
-    timestamp        DateTime64(9) CODEC(DoubleDelta, ZSTD(1)),
+    timestamp        DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
     severity         Enum8('unspecified' = 0, 'trace' = 1, 'debug' = 2, 'info' = 3, 'warn' = 4, 'error' = 5, 'fatal' = 6),
     severity_number  UInt8,
     body             String CODEC(ZSTD(1)),

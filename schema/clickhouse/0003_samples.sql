@@ -4,7 +4,7 @@ CREATE TABLE IF NOT EXISTS ${db}.samples
     tenant       LowCardinality(String),
     name         LowCardinality(String),
     type         Enum8('counter' = 0, 'gauge' = 1, 'histogram' = 2, 'set' = 3, 'status' = 4),
-    timestamp    DateTime64(9) CODEC(DoubleDelta, ZSTD(1)),
+    timestamp    DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
     value        Float64 CODEC(Gorilla, ZSTD(1)),
     sample_rate  Float32 CODEC(ZSTD(1)),
     message      String CODEC(ZSTD(1)),
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS ${db}.metrics_1m
     name         LowCardinality(String),
     type         Enum8('counter' = 0, 'gauge' = 1, 'histogram' = 2, 'set' = 3, 'status' = 4),
     tags_hash    UInt64,
-    bucket       DateTime CODEC(DoubleDelta, ZSTD(1)),
+    bucket       DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
     tags         SimpleAggregateFunction(any, Map(String, String)),
     unit         SimpleAggregateFunction(any, LowCardinality(String)),
     service      SimpleAggregateFunction(any, LowCardinality(String)),
@@ -43,10 +43,10 @@ CREATE TABLE IF NOT EXISTS ${db}.metrics_1m
     sum          SimpleAggregateFunction(sum, Float64),
     min          SimpleAggregateFunction(min, Float64),
     max          SimpleAggregateFunction(max, Float64),
-    last         AggregateFunction(argMax, Float64, DateTime64(9)),
+    last         AggregateFunction(argMax, Float64, DateTime64(9, 'UTC')),
     quantiles    AggregateFunction(quantileDD(0.01, 0.5), Float64),
     uniq         AggregateFunction(uniqHLL12, String),
-    last_status  AggregateFunction(argMax, UInt8, DateTime64(9))
+    last_status  AggregateFunction(argMax, UInt8, DateTime64(9, 'UTC'))
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toDate(bucket)

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { loadMigrations, renderMigration } from '../../src/clickhouse/migrations.js';
+import type { RenderContext } from '../../src/clickhouse/migrations.js';
+import { loadConfig } from '../../src/config/load-config.js';
+
+const retention = loadConfig({ env: {} }).retention;
+const single: RenderContext = { database: 'ssf', cluster: '', retention, bodyIndex: 'text' };
+const cluster: RenderContext = { ...single, cluster: 'obs' };
+
+describe('migrations', () => {
+  it('are numbered without gaps', () => {
+    const versions = loadMigrations().map((m) => m.version);
+    expect(versions).toEqual(versions.map((_, i) => i + 1));
+  });
+
+  it('render for one server with every placeholder filled', () => {
+    for (const m of loadMigrations()) {
+      for (const sql of renderMigration(m, single)) {
+        expect(sql).not.toMatch(/\$\{/);
+        expect(sql).toMatch(/^(--[^\n]*\n)*CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS `ssf`\./);
+      }
+    }
+  });
+
+  it('use the configured database and retention', () => {
+    const sql = loadMigrations().flatMap((m) => renderMigration(m, { ...single, database: 'obs_prod', retention: { ...retention, logsDays: 7 } })).join('\n');
+    expect(sql).not.toContain('`ssf`.');
+    expect(sql).toContain('CREATE TABLE IF NOT EXISTS `obs_prod`.logs');
+    expect(sql).toMatch(/TTL toDateTime\(timestamp\) \+ toIntervalDay\(7\)/);
+    expect(() => renderMigration(loadMigrations()[0]!, { ...single, database: 'x`; DROP' })).toThrow(/not a plain identifier/);
+  });
+
+  it('fall back to a token bloom filter where the text index is missing', () => {
+    const logs = loadMigrations().find((m) => m.name === 'logs')!;
+    expect(renderMigration(logs, single).join()).toContain("TYPE text(tokenizer = 'splitByNonAlpha')");
+    expect(renderMigration(logs, { ...single, bodyIndex: 'tokenbf' }).join()).toContain('TYPE tokenbf_v1(32768, 3, 0)');
+  });
+
+  it('derive the cluster variant: local replicated tables, distributed tables, views on local tables', () => {
+    const statements = loadMigrations().flatMap((m) => renderMigration(m, cluster));
+    const spansLocal = statements.find((s) => s.includes('`ssf`.spans_local ON CLUSTER'))!;
+    expect(spansLocal).toContain("ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/ssf/spans_local', '{replica}')");
+    expect(statements).toContain('CREATE TABLE IF NOT EXISTS `ssf`.spans ON CLUSTER `obs` AS `ssf`.spans_local\nENGINE = Distributed(`obs`, `ssf`, spans_local, cityHash64(trace_id))');
+    const rollup = statements.find((s) => s.includes('`ssf`.metrics_1m_local ON CLUSTER'))!;
+    expect(rollup).toContain('ENGINE = ReplicatedAggregatingMergeTree(');
+    const hourly = statements.find((s) => s.includes('`ssf`.metrics_1h_local ON CLUSTER'))!;
+    expect(hourly).toContain('AS `ssf`.metrics_1m_local');
+    const mv = statements.find((s) => s.includes('trace_index_mv ON CLUSTER'))!;
+    expect(mv).toContain('TO `ssf`.trace_index_local');
+    expect(mv).toContain('FROM `ssf`.spans_local');
+    for (const s of statements) {
+      expect(s).toContain('ON CLUSTER `obs`');
+      if (/ENGINE = (?!Replicated)\w*MergeTree/.test(s)) throw new Error(`a non-replicated engine is left in the cluster variant: ${s.slice(0, 120)}`);
+    }
+  });
+});
