@@ -13,6 +13,7 @@ import type { TimeInput } from './span.js';
 import { extractTraceparent, injectTraceparent } from './traceparent.js';
 import type { SpanContext } from './traceparent.js';
 import { createTransport } from './transports/create-transport.js';
+import { DROP_REASONS } from './transports/transport.js';
 import type { DropReason, Outcome, Transport } from './transports/transport.js';
 
 export interface EmitterOptions {
@@ -75,9 +76,7 @@ type Item =
   | { kind: 'log'; log: LogRecord; traceId: bigint; spanId: bigint };
 
 const LEVELS: Record<LogSeverity, number> = SEVERITY_NUMBER;
-const ZERO_DROPS = (): Record<DropReason, number> => ({
-  queue_full: 0, too_large: 0, send_failed: 0, rejected: 0, closed: 0, invalid: 0, internal_error: 0,
-});
+const ZERO_DROPS = (): Record<DropReason, number> => Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
 
 /**
  * Emits logs, metrics and traces as SSF spans. It never blocks and never

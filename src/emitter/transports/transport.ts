@@ -1,12 +1,6 @@
-/** Why an event was dropped by the emitter (the keys of `EmitterStats.dropped`). */
-export type DropReason =
-  | 'queue_full'
-  | 'too_large'
-  | 'send_failed'
-  | 'rejected'
-  | 'closed'
-  | 'invalid'
-  | 'internal_error';
+/** Why an event was dropped by the emitter (the keys of `EmitterStats.dropped`; docs/errors.md). */
+export const DROP_REASONS = ['queue_full', 'too_large', 'send_failed', 'rejected', 'closed', 'invalid', 'internal_error'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
 
 /** Per span handed to send(): null when delivered, else why it was dropped. */
 export type Outcome = DropReason | null;
