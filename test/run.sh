@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): installs what the tests need on a fresh
+# machine, type-checks, runs the unit tests and the integration tests (which
+# start a real Kafka broker and a real ClickHouse HTTP endpoint once, through
+# test/setup/global-setup.ts), and ends with one "N passed, N failed" line.
+# Extra arguments go to vitest, e.g. `npm test -- test/emitter`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[test] %s\n' "$*" >&2; }
+
+# 1. Tools the integration tests need: Java and Maven (the Kafka broker), a C
+#    compiler (the ClickHouse HTTP launcher), Go (Veneur's own code, for the
+#    compatibility tests). Installed from Debian's packages when missing and
+#    we may; otherwise we say what is missing and stop.
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "missing prerequisites: ${missing[*]} (Debian package names). Install them, e.g. sudo apt-get install ${missing[*]}"
+    exit 1
+  fi
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  say "Node.js >= 20 is needed (found $(node --version))"
+  exit 1
+fi
+
+# 2. Node dependencies, exactly as locked.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing Node dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 3. Generated code and types.
+say "type-checking"
+npm run --silent lint
+
+# 4. Tests. The JSON report gives the closing summary line.
+mkdir -p .cache
+report=.cache/test-report.json
+rm -f "$report"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+if [ -f "$report" ]; then
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const skipped = (r.numPendingTests || 0) + (r.numTodoTests || 0);
+    console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  ' "$report"
+fi
+exit "$status"
