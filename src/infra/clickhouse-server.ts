@@ -156,7 +156,7 @@ export async function ensureChdbHelper(options: { cacheDir?: string } = {}): Pro
     const forget = (): void => {
       builds.delete(cacheDir);
     };
-    build.then(forget, forget);
+    void build.then(forget, forget);
   }
   return build;
 }
@@ -478,7 +478,7 @@ function isLogLevel(value: string): value is NonNullable<StartClickHouseServerOp
 
 const entry = process.argv[1];
 if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
-  main(process.argv.slice(2)).then(
+  void main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },

@@ -19,12 +19,12 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { ITopicConfig } from 'kafkajs';
 
 export type KafkaBrokerErrorCode =
-  | 'KAFKA_BROKER_ERR_JAVA_MISSING'
-  | 'KAFKA_BROKER_ERR_MVN_MISSING'
-  | 'KAFKA_BROKER_ERR_FETCH_FAILED'
-  | 'KAFKA_BROKER_ERR_FORMAT_FAILED'
-  | 'KAFKA_BROKER_ERR_EXITED'
-  | 'KAFKA_BROKER_ERR_NOT_READY';
+  | 'INFRA_ERR_JAVA_MISSING'
+  | 'INFRA_ERR_MVN_MISSING'
+  | 'INFRA_ERR_KAFKA_FETCH_FAILED'
+  | 'INFRA_ERR_KAFKA_FORMAT_FAILED'
+  | 'INFRA_ERR_KAFKA_EXITED'
+  | 'INFRA_ERR_KAFKA_NOT_READY';
 
 export class KafkaBrokerError extends Error {
   readonly code: KafkaBrokerErrorCode;
@@ -139,12 +139,12 @@ async function checkJava(): Promise<JavaInfo> {
     result = await run(bin, ['-version']);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    throw new KafkaBrokerError('KAFKA_BROKER_ERR_JAVA_MISSING', `Java is missing: \`${bin}\` was not found${home ? ' (from JAVA_HOME)' : ' on PATH'}. ${hint}`);
+    throw new KafkaBrokerError('INFRA_ERR_JAVA_MISSING', `Java is missing: \`${bin}\` was not found${home ? ' (from JAVA_HOME)' : ' on PATH'}. ${hint}`);
   }
   const match = /version "(\d+)(?:\.(\d+))?/.exec(result.output);
   const major = match?.[1] === '1' ? Number(match[2]) : Number(match?.[1]);
   if (result.code !== 0 || !Number.isFinite(major) || major < 11) {
-    throw new KafkaBrokerError('KAFKA_BROKER_ERR_JAVA_MISSING', `Java 11+ is needed for Kafka, \`${bin} -version\` said: ${result.output.trim()}. ${hint}`);
+    throw new KafkaBrokerError('INFRA_ERR_JAVA_MISSING', `Java 11+ is needed for Kafka, \`${bin} -version\` said: ${result.output.trim()}. ${hint}`);
   }
   return { bin, banner: result.output.trim().split('\n')[0] ?? '' };
 }
@@ -155,7 +155,7 @@ async function checkMaven(): Promise<void> {
   } catch (err) {
     if (!isNotFound(err)) throw err;
     throw new KafkaBrokerError(
-      'KAFKA_BROKER_ERR_MVN_MISSING',
+      'INFRA_ERR_MVN_MISSING',
       'Maven is missing: `mvn` was not found on PATH; it fetches the Kafka jars from Maven Central. ' +
         'Install it with `apt-get install -y maven`.',
     );
@@ -175,6 +175,23 @@ async function readMarker(file: string): Promise<ReadyMarker | undefined> {
     return typeof version === 'string' && typeof pomSha256 === 'string' ? { version, pomSha256 } : undefined;
   } catch {
     return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err instanceof Error && 'code' in err && err.code === 'EPERM';
+  }
+}
+
+/** Staging dirs left by a fetch whose process died (named lib.partial-<pid>-<random>). */
+async function removeAbandonedStaging(cacheDir: string): Promise<void> {
+  for (const name of await readdir(cacheDir)) {
+    const pid = /^lib\.partial-(\d+)-/.exec(name)?.[1];
+    if (pid !== undefined && !isAlive(Number(pid))) await rm(path.join(cacheDir, name), { recursive: true, force: true });
   }
 }
 
@@ -205,6 +222,7 @@ export async function ensureKafkaJars(options: KafkaJarsOptions = {}): Promise<s
   await checkMaven();
   await checkJava();
   await mkdir(cacheDir, { recursive: true });
+  await removeAbandonedStaging(cacheDir);
   const staging = path.join(cacheDir, `lib.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
   const started = Date.now();
   log(`fetching Kafka ${pom.version} jars with Maven into ${cacheDir}`);
@@ -221,7 +239,7 @@ export async function ensureKafkaJars(options: KafkaJarsOptions = {}): Promise<s
     const jars = existsSync(staging) ? await readdir(staging) : [];
     if (result.code !== 0 || !jars.includes(`kafka_2.13-${pom.version}.jar`)) {
       throw new KafkaBrokerError(
-        'KAFKA_BROKER_ERR_FETCH_FAILED',
+        'INFRA_ERR_KAFKA_FETCH_FAILED',
         `mvn dependency:copy-dependencies failed (exit ${result.code}); Maven Central must be reachable.\n${tail(result.output)}`,
       );
     }
@@ -309,9 +327,22 @@ const WATCHDOG = [
   'exec "$@"',
 ].join('\n');
 
-function readTail(file: string): Promise<string> {
+/** The broker's first ERROR/FATAL lines (the cause) and its last lines (the state). */
+function readLogSummary(file: string): Promise<string> {
   return readFile(file, 'utf8').then(
-    (text) => tail(text),
+    (text) => {
+      const lines = text.split('\n');
+      // Each ERROR line with the exception line that follows it, if any.
+      const errors = lines
+        .flatMap((line, i) => {
+          if (!/ (ERROR|FATAL) /.test(line)) return [];
+          const next = lines[i + 1] ?? '';
+          return next.startsWith('[') || next === '' ? [line] : [line, next];
+        })
+        .slice(0, 10);
+      const head = errors.length > 0 ? `first errors:\n${errors.join('\n')}\nlast lines:\n` : 'last lines:\n';
+      return head + tail(text, 20);
+    },
     () => '(no log)',
   );
 }
@@ -345,7 +376,7 @@ async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs:
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited(child)) {
-      throw new KafkaBrokerError('KAFKA_BROKER_ERR_EXITED', `exited with ${child.exitCode ?? child.signalCode}`);
+      throw new KafkaBrokerError('INFRA_ERR_KAFKA_EXITED', `exited with ${child.exitCode ?? child.signalCode}`);
     }
     const admin = kafka.admin();
     try {
@@ -358,7 +389,7 @@ async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs:
       await admin.disconnect().catch(noop);
     }
     if (Date.now() > deadline) {
-      throw new KafkaBrokerError('KAFKA_BROKER_ERR_NOT_READY', `did not answer within ${timeoutMs / 1000} s`);
+      throw new KafkaBrokerError('INFRA_ERR_KAFKA_NOT_READY', `did not answer within ${timeoutMs / 1000} s`);
     }
     await sleep(200);
   }
@@ -370,7 +401,8 @@ async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs:
  * available" error.
  */
 async function warmGroupCoordinator(brokers: string[], log: (line: string) => void): Promise<void> {
-  const admin = new Kafka({ clientId: 'ssf-kafka-ready', brokers, logLevel: logLevel.NOTHING }).admin();
+  const retry = { initialRetryTime: 50, maxRetryTime: 1_000, retries: 30 };
+  const admin = new Kafka({ clientId: 'ssf-kafka-ready', brokers, logLevel: logLevel.NOTHING, retry }).admin();
   try {
     await admin.connect();
     await admin.describeGroups(['ssf-kafka-warm-up']);
@@ -396,8 +428,10 @@ interface CdsPlan {
   finish(clean: boolean): Promise<void>;
 }
 
-function cdsPlan(cacheDir: string, libDir: string, java: JavaInfo): CdsPlan {
-  const key = createHash('sha256').update(`${java.banner}\n${libDir}`).digest('hex').slice(0, 16);
+async function cdsPlan(cacheDir: string, libDir: string, java: JavaInfo): Promise<CdsPlan> {
+  // lib/ is renamed into place by each fetch, so its mtime changes with the jar set.
+  const libStamp = (await stat(libDir)).mtimeMs;
+  const key = createHash('sha256').update(`${java.banner}\n${libDir}\n${libStamp}`).digest('hex').slice(0, 16);
   const archive = path.join(cacheDir, `kafka-${key}.jsa`);
   const quiet = '-Xlog:cds=off,cds+dynamic=off';
   if (existsSync(archive)) {
@@ -410,8 +444,17 @@ function cdsPlan(cacheDir: string, libDir: string, java: JavaInfo): CdsPlan {
     brokerArgs: [`-XX:ArchiveClassesAtExit=${partial}`, quiet],
     async finish(clean) {
       const size = await stat(partial).then((s) => s.size, () => 0);
-      if (clean && size > 0) await rename(partial, archive).catch(noop);
-      else await rm(partial, { force: true });
+      if (!clean || size === 0) {
+        await rm(partial, { force: true });
+        return;
+      }
+      await rename(partial, archive).catch(noop);
+      // Archives of an older JVM or jar set are never used again.
+      for (const name of await readdir(cacheDir)) {
+        if (/^kafka-[0-9a-f]{16}\.jsa$/.test(name) && name !== path.basename(archive)) {
+          await rm(path.join(cacheDir, name), { force: true });
+        }
+      }
     },
   };
 }
@@ -440,7 +483,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   await writeFile(log4jFile, LOG4J_PROPERTIES);
   const classpath = `${libDir}${path.sep}*`;
   const log4jArg = `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`;
-  const cds = cdsPlan(cacheDir, libDir, java);
+  const cds = await cdsPlan(cacheDir, libDir, java);
 
   // A given dataDir keeps its data across restarts: format only once.
   if (!existsSync(path.join(logDir, 'meta.properties'))) {
@@ -453,7 +496,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     ]);
     await writeFile(logFile, format.output);
     if (format.code !== 0) {
-      throw new KafkaBrokerError('KAFKA_BROKER_ERR_FORMAT_FAILED', `kafka StorageTool format failed (exit ${format.code}):\n${tail(format.output)}`);
+      throw new KafkaBrokerError('INFRA_ERR_KAFKA_FORMAT_FAILED', `kafka StorageTool format failed (exit ${format.code}):\n${tail(format.output)}`);
     }
   }
 
@@ -513,8 +556,8 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     if (options.topics !== undefined && options.topics.length > 0) await createTopics(brokers, options.topics);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    const code = err instanceof KafkaBrokerError ? err.code : 'KAFKA_BROKER_ERR_NOT_READY';
-    const logTail = await readTail(logFile);
+    const code = err instanceof KafkaBrokerError ? err.code : 'INFRA_ERR_KAFKA_NOT_READY';
+    const logSummary = await readLogSummary(logFile);
     // Keep the data dir so that the full log can be read.
     stopping ??= (async () => {
       if (!exited(child)) {
@@ -525,7 +568,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
       await cds.finish(false);
     })();
     await stopping;
-    throw new KafkaBrokerError(code, `Kafka broker on ${brokers[0]} failed to start: ${reason}. Log ${logFile}, last lines:\n${logTail}`);
+    throw new KafkaBrokerError(code, `Kafka broker on ${brokers[0]} failed to start: ${reason}. Log ${logFile}, ${logSummary}`);
   }
   return { brokers, port, dataDir, logFile, stop };
 }

@@ -1,0 +1,14 @@
+// `npm run bench`: every benchmark, each printing its figures as ratios
+// against a baseline measured in the same run. Never assertions on time.
+import { emitterBench } from './emitter-bench.js';
+
+const benches: Record<string, () => Promise<void>> = {
+  emitter: emitterBench,
+};
+
+const only = process.argv.slice(2);
+console.log(`# ssf-pipeline benchmarks (node ${process.version}, ${new Date().toISOString()})`);
+for (const [name, bench] of Object.entries(benches)) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  await bench();
+}
