@@ -1,0 +1,134 @@
+import type { FastifyInstance } from 'fastify';
+import { TenantAuth } from '../../src/auth/tenants.js';
+import type { Config } from '../../src/config/config-schema.js';
+import { Emitter } from '../../src/emitter/emitter.js';
+import { silentLogger } from '../../src/emitter/logger.js';
+import type { Outcome, Transport } from '../../src/emitter/transports/transport.js';
+import { nowNs } from '../../src/emitter/clock.js';
+import { createHttpServer } from '../../src/http/create-http-server.js';
+import type { SpanSink } from '../sink/span-sink.js';
+import { CardinalityGuard } from './cardinality-guard.js';
+import { GatewayMetrics } from './gateway-metrics.js';
+import { registerIngestRoutes } from './ingest-routes.js';
+import { SpanIntake } from './span-intake.js';
+import { StreamListener } from './stream-listener.js';
+import { splitHostPort, UdpListener } from './udp-listener.js';
+import type { UdpListenerOptions } from './udp-listener.js';
+
+export interface GatewayOptions {
+  /** An HTTP server to add the routes to (all-in-one mode shares one with the query API). Default: a new one. */
+  app?: FastifyInstance;
+  /** statsd lines -> spans; the gateway's statsd listener is off without it. */
+  parseStatsd?: UdpListenerOptions['parse'];
+  /** Fraction of HTTP requests traced by the gateway's own spans. Default 0.01. */
+  selfTraceSampleRate?: number;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | false;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  metrics: GatewayMetrics;
+  intake: SpanIntake;
+  sink: SpanSink;
+  auth: TenantAuth;
+  /** Starts every configured listener; returns where each one listens. */
+  listen(): Promise<Record<string, string>>;
+  /** Stops reading, flushes what was read into the sink, closes the sink. */
+  close(): Promise<void>;
+}
+
+/**
+ * The ingestion gateway: HTTP, UDP SSF, the framed stream (UNIX/TCP) and
+ * statsd, all through one SpanIntake into one sink (Kafka, or ClickHouse in
+ * all-in-one mode).
+ */
+export function createGateway(config: Readonly<Config>, sink: SpanSink, options: GatewayOptions = {}): Gateway {
+  const g = config.gateway;
+  const metrics = new GatewayMetrics();
+  const intake = new SpanIntake(metrics, new CardinalityGuard(g.maxTagSetsPerMetric));
+  const auth = new TenantAuth(g);
+  const ownsApp = options.app === undefined;
+  const app = options.app ?? createHttpServer({ logLevel: options.logLevel ?? config.log.level, bodyLimit: g.maxBodyBytes });
+  registerIngestRoutes(app, { auth, intake, sink, metrics, maxDecompressedBytes: g.maxDecompressedBytes });
+
+  // The gateway's own spans go straight into the intake (protocol "self"),
+  // never through a listener, so tracing the gateway can never loop.
+  const selfTransport: Transport = {
+    protocol: 'self',
+    ready: true,
+    async send(spans) {
+      const result = intake.fromEncoded(spans, g.defaultTenant, 'self');
+      try {
+        await sink.publish(result.accepted, nowNs());
+        return spans.map((): Outcome => null);
+      } catch {
+        return spans.map((): Outcome => 'send_failed');
+      }
+    },
+    close: () => Promise.resolve(),
+  };
+  const tracer = new Emitter({ transport: selfTransport, service: 'ssf-gateway', traceSampleRate: options.selfTraceSampleRate ?? 0.01, logger: silentLogger, flushIntervalMs: 1000 });
+  app.addHook('onRequest', async (request) => {
+    if (request.url.startsWith('/v1/ssf')) request.startNs = nowNs();
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.request(request.routeOptions.url ?? 'unknown', reply.statusCode);
+    if (request.startNs === 0n) return;
+    const span = tracer.startSpan(`${request.method} ${request.routeOptions.url ?? request.url}`, { startTime: request.startNs, tags: { 'http.status_code': String(reply.statusCode), 'request.id': request.id, tenant: request.tenant } });
+    if (reply.statusCode >= 500) span.setError(true);
+    span.finish();
+  });
+  if (!app.hasRequestDecorator('startNs')) app.decorateRequest('startNs', 0n);
+
+  app.get('/-/ready', async (_request, reply) => {
+    const status = sink.status();
+    return reply.status(status.ok && sink.accepting ? 200 : 503).send({ ready: status.ok && sink.accepting, sink: { name: sink.name, ...status } });
+  });
+
+  const udp: UdpListener[] = [];
+  const streams: StreamListener[] = [];
+  if (g.udpListen) udp.push(new UdpListener({ address: g.udpListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'udp', tenant: g.defaultTenant }, intake, sink, metrics));
+  if (g.statsdListen && options.parseStatsd) udp.push(new UdpListener({ address: g.statsdListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'statsd', tenant: g.defaultTenant, parse: options.parseStatsd }, intake, sink, metrics));
+  if (g.unixSocket) streams.push(new StreamListener({ path: g.unixSocket }, g.defaultTenant, intake, sink, metrics));
+  if (g.tcpListen) streams.push(new StreamListener({ address: g.tcpListen }, g.defaultTenant, intake, sink, metrics));
+
+  let closed = false;
+  return {
+    app,
+    metrics,
+    intake,
+    sink,
+    auth,
+    async listen() {
+      const where: Record<string, string> = {};
+      if (ownsApp) {
+        const { host, port } = splitHostPort(g.httpListen);
+        const url = await app.listen({ host, port });
+        where['http'] = url;
+      }
+      for (const l of udp) {
+        const { host, port } = await l.listen();
+        where[l.protocol] = `${host}:${port}`;
+      }
+      for (const s of streams) {
+        const at = await s.listen();
+        where[at.startsWith('/') ? 'unix' : 'tcp'] = at;
+      }
+      return where;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([...udp.map((l) => l.close()), ...streams.map((s) => s.close())]);
+      if (ownsApp) await app.close();
+      await tracer.close(2000);
+      await sink.close();
+    },
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    startNs: bigint;
+  }
+}

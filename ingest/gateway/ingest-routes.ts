@@ -1,0 +1,118 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TenantAuth } from '../../src/auth/tenants.js';
+import { CodecError } from '../../src/codec/errors.js';
+import { decodeFrames } from '../../src/codec/framing.js';
+import { splitBatch } from '../../src/codec/protobuf.js';
+import type { BatchRejection } from '../../src/codec/span-codec.js';
+import type { SpanSink } from '../sink/span-sink.js';
+import { GatewayError } from './gateway-errors.js';
+import type { GatewayMetrics } from './gateway-metrics.js';
+import { bodyKind, CONTENT_TYPES, decompress } from './http-body.js';
+import { parseJsonBatch } from './json-batch.js';
+import type { SpanIntake } from './span-intake.js';
+import { nowNs } from '../../src/emitter/clock.js';
+import { refusalOf } from '../../src/http/create-http-server.js';
+
+export interface IngestDeps {
+  auth: TenantAuth;
+  intake: SpanIntake;
+  sink: SpanSink;
+  metrics: GatewayMetrics;
+  maxDecompressedBytes: number;
+}
+
+/** The answer to a batch: how many spans were kept, and every refusal with its index. */
+export interface BatchAnswer {
+  accepted: number;
+  events: number;
+  rejected: BatchRejection[];
+  partial: BatchRejection[];
+}
+
+/**
+ * POST /v1/ssf: an SSFBatch (protobuf), Veneur's framed stream, or proto3
+ * JSON; optionally gzip/deflate/zstd. Valid spans are kept even when others
+ * in the batch are refused (each refusal is listed with its index and code);
+ * 200 is answered only after the sink acknowledged them, 503 with
+ * Retry-After when it could not (then nothing of the batch counts as
+ * accepted: the client retries the whole batch, and the materializer's
+ * deduplication makes the retry safe for what had been written).
+ */
+export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
+  if (!app.hasRequestDecorator('tenant')) app.decorateRequest('tenant', '');
+  for (const type of Object.keys(CONTENT_TYPES)) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body));
+  }
+
+  app.post('/v1/ssf', {
+    onRequest: async (request) => {
+      const auth = deps.auth.authenticate(request.headers.authorization, 'write');
+      if (!auth.ok) throw new GatewayError(auth.code, auth.status, auth.reason);
+      request.tenant = auth.tenant;
+    },
+    // Every refusal of a request is counted here, under the code the client got.
+    onError: async (_request, _reply, err) => {
+      deps.metrics.refused('http', refusalOf(err).code, 1);
+    },
+  }, async (request, reply) => {
+    const receivedNs = nowNs();
+    const kind = bodyKind(request.headers['content-type']);
+    if (!kind) throw GatewayError.of('GW_ERR_CONTENT_TYPE');
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const body = await decompress(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
+
+    let parts: Uint8Array[];
+    const rejected: BatchRejection[] = [];
+    let indexOf: (i: number) => number = (i) => i;
+    try {
+      if (kind === 'protobuf') parts = splitBatch(body);
+      else if (kind === 'frames') parts = decodeFrames(body);
+      else {
+        const json = parseJsonBatch(body.toString('utf8'));
+        if ('error' in json) throw new CodecError('SSF_JSON_INVALID', json.error);
+        parts = json.spans.map((s) => s.bytes);
+        const indices = json.spans.map((s) => s.index);
+        indexOf = (i) => indices[i] ?? i;
+        rejected.push(...json.rejected);
+      }
+    } catch (err) {
+      if (err instanceof CodecError) {
+        throw GatewayError.of('GW_ERR_BODY_MALFORMED', `${err.code}: ${err.message.replace(/^\w+: /, '')}`);
+      }
+      throw err;
+    }
+
+    const result = deps.intake.fromEncoded(parts, request.tenant, 'http');
+    deps.metrics.batchSize.observe(parts.length + rejected.length, { protocol: 'http' });
+    const answer: BatchAnswer = {
+      accepted: result.accepted.length,
+      events: result.events,
+      rejected: [...rejected, ...result.rejected.map((r) => ({ ...r, index: indexOf(r.index) }))].sort((a, b) => a.index - b.index),
+      partial: result.partial.map((r) => ({ ...r, index: indexOf(r.index) })),
+    };
+    if (result.accepted.length === 0 && answer.rejected.length > 0) {
+      const e = GatewayError.of('GW_ERR_NO_VALID_SPANS');
+      e.details = { ...answer };
+      throw e;
+    }
+    try {
+      await deps.sink.publish(result.accepted, receivedNs);
+    } catch (err) {
+      deps.metrics.dropped('http', 'unavailable', result.events);
+      throw err;
+    }
+    return reply.status(200).send(answer);
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    deps.metrics.bufferFill.set(deps.sink.accepting ? 1 : 0, { sink: deps.sink.name });
+    return reply.type('text/plain; version=0.0.4').send(deps.metrics.registry.render());
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by authentication: the tenant this request acts for. */
+    tenant: string;
+  }
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { encodeRawSpan, SSFSpanMessage } from '../../src/codec/protobuf.js';
+import type { BatchRejection } from '../../src/codec/span-codec.js';
+
+// proto3 JSON (https://protobuf.dev/programming-guides/json/): 64-bit integers
+// as decimal strings (numbers accepted), enums as names or numbers, field
+// names in lowerCamelCase or as in the .proto file.
+const int64 = z.union([z.string().regex(/^-?\d{1,20}$/, 'must be a decimal 64-bit integer'), z.number().int()]).optional();
+const int32 = z.number().int().optional();
+const str = z.string().optional();
+const bool = z.boolean().optional();
+const num = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]).optional();
+const stringMap = z.record(z.string(), z.string()).optional();
+const enumOf = (names: [string, ...string[]]) => z.union([z.enum(names), z.number().int()]).optional();
+
+const sample = z.strictObject({
+  metric: enumOf(['COUNTER', 'GAUGE', 'HISTOGRAM', 'SET', 'STATUS']),
+  name: str,
+  value: num,
+  timestamp: int64,
+  message: str,
+  status: enumOf(['OK', 'WARNING', 'CRITICAL', 'UNKNOWN']),
+  sampleRate: num,
+  tags: stringMap,
+  unit: str,
+  scope: enumOf(['DEFAULT', 'LOCAL', 'GLOBAL']),
+});
+
+const logRecord = z.strictObject({
+  timestamp: int64,
+  severity: enumOf(['UNSPECIFIED', 'TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL']),
+  body: str,
+  attributes: stringMap,
+});
+
+const span = z.strictObject({
+  version: int32,
+  traceId: int64,
+  id: int64,
+  parentId: int64,
+  startTimestamp: int64,
+  endTimestamp: int64,
+  error: bool,
+  service: str,
+  metrics: z.array(sample).optional(),
+  tags: stringMap,
+  indicator: bool,
+  name: str,
+  rootStartTimestamp: int64,
+  logs: z.array(logRecord).optional(),
+  tenant: str,
+});
+
+/** snake_case keys (as in the .proto file) to lowerCamelCase, recursively, leaving map keys alone. */
+function camelKeys(value: unknown, inMap = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => camelKeys(v));
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const key = inMap ? k : k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+    out[key] = camelKeys(v, !inMap && (key === 'tags' || key === 'attributes'));
+  }
+  return out;
+}
+
+export interface JsonBatch {
+  /** Each valid span re-encoded as SSFSpan protobuf, with its index in the batch. */
+  spans: Array<{ index: number; bytes: Uint8Array }>;
+  rejected: BatchRejection[];
+  total: number;
+}
+
+/**
+ * A proto3-JSON SSFBatch (`{"spans": [...]}`) to encoded spans. A span of the
+ * wrong shape is refused alone (SSF_JSON_INVALID naming the field); a body
+ * that is not such an object at all throws SSF_JSON_INVALID for the whole.
+ */
+export function parseJsonBatch(text: string): JsonBatch | { error: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return { error: `the body is not JSON: ${(err as Error).message}` };
+  }
+  const top = z.object({ spans: z.array(z.unknown()) }).safeParse(parsed);
+  if (!top.success) return { error: 'the body must be a JSON object {"spans": [...]} (proto3 JSON of an SSFBatch)' };
+  const result: JsonBatch = { spans: [], rejected: [], total: top.data.spans.length };
+  top.data.spans.forEach((raw, index) => {
+    const s = span.safeParse(camelKeys(raw));
+    if (!s.success) {
+      const issue = s.error.issues[0];
+      result.rejected.push({ index, code: 'SSF_JSON_INVALID', field: issue?.path.join('.') ?? '', reason: issue?.message ?? 'invalid span' });
+      return;
+    }
+    result.spans.push({ index, bytes: encodeRawSpan(SSFSpanMessage.fromObject(s.data)) });
+  });
+  return result;
+}

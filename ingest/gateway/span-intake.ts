@@ -1,0 +1,108 @@
+import { decodeSpan, encodeSpan } from '../../src/codec/span-codec.js';
+import type { BatchRejection } from '../../src/codec/span-codec.js';
+import type { SpanEvent } from '../../src/codec/types.js';
+import type { AcceptedSpan } from '../sink/span-sink.js';
+import type { CardinalityGuard } from './cardinality-guard.js';
+import type { GatewayMetrics } from './gateway-metrics.js';
+
+export interface IntakeResult {
+  accepted: AcceptedSpan[];
+  /** Spans refused whole (the span's index, code, field, reason). */
+  rejected: BatchRejection[];
+  /** Refusals inside kept spans: single samples or log records. */
+  partial: BatchRejection[];
+  /** Events (trace spans, samples, log records) in the accepted spans. */
+  events: number;
+}
+
+// Field 101 (tenant), wire type 2: varint of (101 << 3) | 2 = 810.
+const TENANT_TAG = Buffer.from([0xaa, 0x06]);
+
+/**
+ * Appends the tenant field to a span's bytes. Protobuf keeps the last value
+ * of a repeated scalar field, so this overrides any tenant the client sent
+ * without re-encoding the span.
+ */
+export function stampTenant(bytes: Uint8Array, tenant: string): Uint8Array {
+  const name = Buffer.from(tenant, 'utf8');
+  const length: number[] = [];
+  let n = name.length;
+  do {
+    length.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n >>>= 7;
+  } while (n > 0);
+  const out = Buffer.allocUnsafe(bytes.length + TENANT_TAG.length + length.length + name.length);
+  out.set(bytes, 0);
+  out.set(TENANT_TAG, bytes.length);
+  out.set(length, bytes.length + TENANT_TAG.length);
+  out.set(name, bytes.length + TENANT_TAG.length + length.length);
+  return out;
+}
+
+/** The partition key: the trace id as 8 big-endian bytes, or null outside any trace. */
+export function partitionKey(traceId: bigint): Buffer | null {
+  if (traceId === 0n) return null;
+  const key = Buffer.allocUnsafe(8);
+  key.writeBigInt64BE(traceId);
+  return key;
+}
+
+export function eventCount(span: SpanEvent): number {
+  return (span.isTrace ? 1 : 0) + span.metrics.length + span.logs.length;
+}
+
+/**
+ * What every protocol does with the spans it received: validate each one
+ * (a bad span never takes its neighbours down), stamp the tenant, apply the
+ * cardinality guard to samples, and count everything per protocol and reason.
+ */
+export class SpanIntake {
+  constructor(private readonly metrics: GatewayMetrics, private readonly guard: CardinalityGuard) {}
+
+  /** Encoded spans (from a batch, frames or datagrams). */
+  fromEncoded(parts: readonly Uint8Array[], tenant: string, protocol: string): IntakeResult {
+    const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
+    for (let index = 0; index < parts.length; index++) {
+      const bytes = parts[index] as Uint8Array;
+      const v = decodeSpan(bytes);
+      if (!v.ok) {
+        for (const r of v.rejections) result.rejected.push({ index, ...r });
+        this.metrics.refused(protocol, v.rejections[0]?.code ?? 'SSF_DECODE_FAILED', 1);
+        continue;
+      }
+      for (const r of v.rejections) {
+        result.partial.push({ index, ...r });
+        this.metrics.refused(protocol, r.code, 1);
+      }
+      this.admit(v.span, bytes, tenant, result);
+    }
+    this.metrics.received(protocol, parts.length);
+    this.metrics.accepted(protocol, result.events);
+    return result;
+  }
+
+  /** Spans built by the gateway itself (statsd lines, JSON bodies): encoded here. */
+  fromEvents(spans: readonly SpanEvent[], tenant: string, protocol: string): IntakeResult {
+    const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
+    for (const span of spans) this.admit(span, undefined, tenant, result);
+    this.metrics.accepted(protocol, result.events);
+    return result;
+  }
+
+  private admit(span: SpanEvent, bytes: Uint8Array | undefined, tenant: string, result: IntakeResult): void {
+    span.tenant = tenant;
+    let changed = bytes === undefined;
+    for (const sample of span.metrics) {
+      if (this.guard.admit(tenant, sample)) {
+        changed = true;
+        this.metrics.cardinalityOverflow(tenant, sample.name);
+      }
+    }
+    result.accepted.push({
+      span,
+      bytes: changed || bytes === undefined ? encodeSpan(span) : stampTenant(bytes, tenant),
+      key: partitionKey(span.traceId),
+    });
+    result.events += eventCount(span);
+  }
+}

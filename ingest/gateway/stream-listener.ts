@@ -1,0 +1,114 @@
+import { existsSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { CodecError } from '../../src/codec/errors.js';
+import { FrameReader } from '../../src/codec/framing.js';
+import { nowNs } from '../../src/emitter/clock.js';
+import type { SpanSink } from '../sink/span-sink.js';
+import type { GatewayMetrics } from './gateway-metrics.js';
+import type { SpanIntake } from './span-intake.js';
+import { splitHostPort } from './udp-listener.js';
+
+/**
+ * Veneur's framed SSF stream on a UNIX socket or TCP port. Unlike UDP, a
+ * stream can push back: while a chunk's spans are being published the
+ * connection is paused, so a slow pipeline slows the sender (TCP flow
+ * control) instead of dropping. A bad frame payload is refused alone; a
+ * framing error (wrong version byte, oversize length) closes the connection,
+ * as the format has no way to resynchronise.
+ */
+export class StreamListener {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly target: { path: string } | { address: string }, private readonly tenant: string, private readonly intake: SpanIntake, private readonly sink: SpanSink, private readonly metrics: GatewayMetrics) {}
+
+  private get protocol(): string {
+    return 'path' in this.target ? 'unix' : 'tcp';
+  }
+
+  async listen(): Promise<string> {
+    const server = createServer((socket) => this.onConnection(socket));
+    this.server = server;
+    if ('path' in this.target) {
+      const path = this.target.path;
+      await removeStaleSocket(path);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+      return path;
+    }
+    const { host, port } = splitHostPort(this.target.address);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const addr = server.address();
+    return typeof addr === 'object' && addr ? `${host}:${addr.port}` : this.target.address;
+  }
+
+  private onConnection(socket: Socket): void {
+    this.sockets.add(socket);
+    const reader = new FrameReader();
+    const protocol = this.protocol;
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch (err) {
+        const code = err instanceof CodecError ? err.code : 'SSF_FRAME_VERSION';
+        this.metrics.refused(protocol, code, 1);
+        this.metrics.refused(protocol, 'GW_ERR_STREAM_CLOSED', 1);
+        socket.destroy();
+        return;
+      }
+      if (frames.length === 0) return;
+      this.metrics.batchSize.observe(frames.length, { protocol });
+      const result = this.intake.fromEncoded(frames, this.tenant, protocol);
+      if (result.accepted.length === 0) return;
+      socket.pause();
+      this.sink.publish(result.accepted, nowNs())
+        .catch(() => this.metrics.dropped(protocol, 'unavailable', result.events))
+        .finally(() => socket.resume());
+    });
+    socket.on('end', () => {
+      try {
+        reader.end();
+      } catch (err) {
+        this.metrics.refused(protocol, err instanceof CodecError ? err.code : 'SSF_FRAME_TRUNCATED', 1);
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.end();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if ('path' in this.target && existsSync(this.target.path)) {
+      try {
+        unlinkSync(this.target.path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** A socket file left by a process that died is removed; one that answers is in use. */
+async function removeStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const inUse = await new Promise<boolean>((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (inUse) throw new Error(`${path} is in use by another process`);
+  unlinkSync(path);
+}

@@ -1,0 +1,106 @@
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { SpanEvent } from '../../src/codec/types.js';
+import { nowNs } from '../../src/emitter/clock.js';
+import type { AcceptedSpan, SpanSink } from '../sink/span-sink.js';
+import type { GatewayMetrics } from './gateway-metrics.js';
+import type { IntakeResult, SpanIntake } from './span-intake.js';
+
+export interface UdpListenerOptions {
+  address: string;
+  receiveBufferBytes: number;
+  protocol: 'udp' | 'statsd';
+  tenant: string;
+  /** For statsd: one datagram of lines -> spans (and per-line refusals, counted). */
+  parse?: (packet: Buffer, receivedNs: bigint) => { spans: SpanEvent[]; refused: Array<{ code: string }> };
+}
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
+}
+
+/**
+ * A UDP listener: SSF (one SSFSpan per datagram, Veneur's format) or statsd
+ * lines. UDP has no way to push back, so when the sink is not accepting
+ * (buffer full, backend failing) datagrams are dropped and counted, never
+ * queued without bound. Spans of the datagrams read in one event-loop turn
+ * are published together.
+ */
+export class UdpListener {
+  private socket: Socket | undefined;
+  private batch: AcceptedSpan[] = [];
+  private batchEvents = 0;
+  private scheduled = false;
+  private readonly pending = new Set<Promise<void>>();
+  /** The receive buffer the kernel granted (it caps SO_RCVBUF at net.core.rmem_max). */
+  receiveBufferBytes = 0;
+  readonly protocol: 'udp' | 'statsd';
+
+  constructor(private readonly options: UdpListenerOptions, private readonly intake: SpanIntake, private readonly sink: SpanSink, private readonly metrics: GatewayMetrics) {
+    this.protocol = options.protocol;
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    const { host, port } = splitHostPort(this.options.address);
+    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: this.options.receiveBufferBytes });
+    this.socket = socket;
+    socket.on('message', (msg) => this.onMessage(msg));
+    socket.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    this.receiveBufferBytes = socket.getRecvBufferSize();
+    return { host, port: socket.address().port };
+  }
+
+  private onMessage(msg: Buffer): void {
+    const { protocol, tenant } = this.options;
+    let result: IntakeResult;
+    if (this.options.parse) {
+      const parsed = this.options.parse(msg, nowNs());
+      for (const r of parsed.refused) this.metrics.refused(protocol, r.code, 1);
+      result = this.intake.fromEvents(parsed.spans, tenant, protocol);
+    } else {
+      result = this.intake.fromEncoded([msg], tenant, protocol);
+    }
+    if (result.accepted.length === 0) return;
+    if (!this.sink.accepting) {
+      this.metrics.dropped(protocol, 'backpressure', result.events);
+      return;
+    }
+    for (const a of result.accepted) this.batch.push(a);
+    this.batchEvents += result.events;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.publish());
+    }
+  }
+
+  private publish(): void {
+    this.scheduled = false;
+    const batch = this.batch;
+    const events = this.batchEvents;
+    this.batch = [];
+    this.batchEvents = 0;
+    const p = this.sink.publish(batch, nowNs()).catch(() => {
+      this.metrics.dropped(this.options.protocol, 'unavailable', events);
+    });
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  /** Stops reading, publishes what was read, waits for it. */
+  async close(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    if (this.batch.length > 0) this.publish();
+    await Promise.allSettled([...this.pending]);
+  }
+}

@@ -1,0 +1,33 @@
+import type { SpanEvent } from '../../src/codec/types.js';
+
+/** A validated span on its way into the pipeline. */
+export interface AcceptedSpan {
+  /** The span as validated (tenant stamped). */
+  span: SpanEvent;
+  /** Its SSFSpan bytes as forwarded: what the client sent, with the tenant field (101) appended. */
+  bytes: Uint8Array;
+  /** Partition key: the trace id (8 bytes, big-endian) so a trace lands on one partition; null for spans outside any trace. */
+  key: Buffer | null;
+}
+
+export interface SinkStatus {
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * Where the gateway puts validated spans: Kafka (distributed mode) or the
+ * in-process materializer (all-in-one mode). publish() resolves only once
+ * the spans are durable (Kafka acks=all, or the ClickHouse insert), so an
+ * HTTP 2xx is never given for data that could still be lost.
+ */
+export interface SpanSink {
+  readonly name: string;
+  /** False while the buffer is full or the backend is down: UDP drops (and counts) rather than queues. */
+  readonly accepting: boolean;
+  /** Rejects with GatewayError GW_ERR_UNAVAILABLE when the spans cannot be taken. */
+  publish(spans: AcceptedSpan[], receivedNs: bigint): Promise<void>;
+  status(): SinkStatus;
+  /** Flushes what is buffered, then closes. */
+  close(): Promise<void>;
+}

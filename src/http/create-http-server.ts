@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+
+/** A refusal any route can throw: the error handler answers `{ error: { code, reason } }` with `status`. */
+export interface HttpRefusal {
+  status: number;
+  code: string;
+  reason: string;
+  retryAfterSeconds?: number | undefined;
+  /** Extra fields for the body (e.g. the rejected spans of a batch). */
+  details?: Record<string, unknown>;
+}
+
+export function isHttpRefusal(err: unknown): err is HttpRefusal {
+  return typeof err === 'object' && err !== null && typeof (err as HttpRefusal).status === 'number' && typeof (err as HttpRefusal).code === 'string' && typeof (err as HttpRefusal).reason === 'string';
+}
+
+// fastify's own errors, in our shape.
+const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'GW_ERR_CONTENT_TYPE' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'GW_ERR_BODY_TOO_LARGE' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'HTTP_ERR_BAD_REQUEST' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'HTTP_ERR_BAD_REQUEST' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'HTTP_ERR_BAD_REQUEST' },
+};
+
+/** Any error thrown in a route, as the refusal the client gets. */
+export function refusalOf(err: unknown): HttpRefusal {
+  if (isHttpRefusal(err)) return err;
+  const fastifyCode = (err as { code?: string }).code;
+  const mapped = fastifyCode ? FASTIFY_CODES[fastifyCode] : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  if (mapped) return { ...mapped, reason: message };
+  const status = (err as { statusCode?: number }).statusCode;
+  if (status && status >= 400 && status < 500) return { status, code: 'HTTP_ERR_BAD_REQUEST', reason: message };
+  return { status: 500, code: 'HTTP_ERR_INTERNAL', reason: 'internal error; see the server log for the request id' };
+}
+
+export interface HttpServerOptions {
+  /** JSON request logs (pino, through fastify) at this level; false for none. */
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | false;
+  /** Largest request body, compressed (fastify's bodyLimit). */
+  bodyLimit: number;
+}
+
+/**
+ * The HTTP server of every process: JSON logs with request ids (taken from
+ * `X-Request-Id` or generated, and echoed back), one error shape for every
+ * refusal, `/-/healthy`. Routes are added by the gateway and the query API;
+ * in all-in-one mode both share this one server.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    logger: options.logLevel === false ? false : { level: options.logLevel },
+    bodyLimit: options.bodyLimit,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.setErrorHandler((err, request, reply) => {
+    const r = refusalOf(err);
+    if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
+    if (r.status === 500) request.log.error({ err }, 'internal error');
+    else if (r.status > 500) request.log.warn({ code: r.code, reason: r.reason }, 'refused');
+    return reply.status(r.status).send({ error: { code: r.code, reason: r.reason }, ...(r.details ?? {}) });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: { code: 'HTTP_ERR_NOT_FOUND', reason: `no route ${request.method} ${request.url}` } });
+  });
+  app.get('/-/healthy', async () => ({ status: 'ok' }));
+  return app;
+}
