@@ -1,12 +1,11 @@
 import { Registry } from '../../src/observability/prometheus.js';
-import type { KafkaSinkMetrics } from '../sink/kafka-sink.js';
-import type { ClickHouseSinkMetrics } from '../sink/clickhouse-sink.js';
+import type { SinkObserver } from '../sink/span-sink.js';
 
 const SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 100_000];
 const SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The gateway's own numbers on /metrics (names: docs/architecture.md, "Self-observability"). */
-export class GatewayMetrics implements KafkaSinkMetrics, ClickHouseSinkMetrics {
+export class GatewayMetrics implements SinkObserver {
   readonly registry = new Registry();
   private readonly receivedTotal = this.registry.counter('ssf_gateway_received_total', 'Spans, datagrams or statsd lines received, by protocol.', ['protocol']);
   private readonly acceptedTotal = this.registry.counter('ssf_gateway_accepted_events_total', 'Events (trace spans, samples, log records) accepted, by protocol.', ['protocol']);
@@ -42,12 +41,8 @@ export class GatewayMetrics implements KafkaSinkMetrics, ClickHouseSinkMetrics {
     this.httpRequests.inc({ route, status: String(status) });
   }
 
-  observeSend(seconds: number, _records: number, ok: boolean): void {
-    this.sendSeconds.observe(seconds, { sink: 'kafka', outcome: ok ? 'ok' : 'error' });
-  }
-
-  observeInsert(seconds: number, _rows: number, ok: boolean): void {
-    this.sendSeconds.observe(seconds, { sink: 'clickhouse', outcome: ok ? 'ok' : 'error' });
+  observeSink(sink: string, seconds: number, _records: number, ok: boolean): void {
+    this.sendSeconds.observe(seconds, { sink, outcome: ok ? 'ok' : 'error' });
   }
 
   /** For tests and the benchmark. */

@@ -45,6 +45,7 @@ export interface Gateway {
 export function createGateway(config: Readonly<Config>, sink: SpanSink, options: GatewayOptions = {}): Gateway {
   const g = config.gateway;
   const metrics = new GatewayMetrics();
+  sink.observer = metrics;
   const intake = new SpanIntake(metrics, new CardinalityGuard(g.maxTagSetsPerMetric));
   const auth = new TenantAuth(g);
   const ownsApp = options.app === undefined;

@@ -54,23 +54,27 @@ export class StreamListener {
     const protocol = this.protocol;
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
+      let fatal = false;
       try {
         frames = reader.push(chunk);
       } catch (err) {
-        const code = err instanceof CodecError ? err.code : 'SSF_FRAME_VERSION';
-        this.metrics.refused(protocol, code, 1);
+        // The frames before the error are good; the rest of the stream is not readable.
+        frames = err instanceof CodecError ? err.frames : [];
+        fatal = true;
+        this.metrics.refused(protocol, err instanceof CodecError ? err.code : 'SSF_FRAME_VERSION', 1);
         this.metrics.refused(protocol, 'GW_ERR_STREAM_CLOSED', 1);
         socket.destroy();
-        return;
       }
       if (frames.length === 0) return;
       this.metrics.batchSize.observe(frames.length, { protocol });
       const result = this.intake.fromEncoded(frames, this.tenant, protocol);
       if (result.accepted.length === 0) return;
-      socket.pause();
+      if (!fatal) socket.pause();
       this.sink.publish(result.accepted, nowNs())
         .catch(() => this.metrics.dropped(protocol, 'unavailable', result.events))
-        .finally(() => socket.resume());
+        .finally(() => {
+          if (!fatal) socket.resume();
+        });
     });
     socket.on('end', () => {
       try {

@@ -4,7 +4,7 @@ import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
 import type { EventRows } from '../../src/clickhouse/event-rows.js';
 import { insertRows } from '../../src/clickhouse/event-writer.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
-import type { AcceptedSpan, SinkStatus, SpanSink } from './span-sink.js';
+import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 
 export interface ClickHouseSinkOptions {
   /** Rows buffered before an insert. */
@@ -14,10 +14,6 @@ export interface ClickHouseSinkOptions {
   /** Bound of the rows waiting or being inserted; past it publish() answers 503. */
   maxBufferedRows: number;
   defaultTenant: string;
-}
-
-export interface ClickHouseSinkMetrics {
-  observeInsert(seconds: number, rows: number, ok: boolean): void;
 }
 
 interface Pending {
@@ -45,7 +41,9 @@ export class ClickHouseSink implements SpanSink {
   private lastFailureAt = 0;
   private closed = false;
 
-  constructor(private readonly ch: ClickHouse, private readonly options: ClickHouseSinkOptions, private readonly metrics?: ClickHouseSinkMetrics) {}
+  observer?: SinkObserver | undefined;
+
+  constructor(private readonly ch: ClickHouse, private readonly options: ClickHouseSinkOptions) {}
 
   get accepting(): boolean {
     if (this.closed || this.rowCount + this.inFlightRows >= this.options.maxBufferedRows) return false;
@@ -87,12 +85,12 @@ export class ClickHouseSink implements SpanSink {
         await insertRows(this.ch, rows, `embedded:${randomUUID()}`);
         this.lastFailureAt = 0;
         this.lastError = undefined;
-        this.metrics?.observeInsert(Number(process.hrtime.bigint() - started) / 1e9, count, true);
+        this.observer?.observeSink('clickhouse', Number(process.hrtime.bigint() - started) / 1e9, count, true);
         for (const w of waiters) w.resolve();
       } catch (err) {
         this.lastFailureAt = Date.now();
         this.lastError = (err as Error).message;
-        this.metrics?.observeInsert(Number(process.hrtime.bigint() - started) / 1e9, count, false);
+        this.observer?.observeSink('clickhouse', Number(process.hrtime.bigint() - started) / 1e9, count, false);
         const error = GatewayError.of('GW_ERR_UNAVAILABLE', `ClickHouse did not take the insert: ${this.lastError}`, 2);
         for (const w of waiters) w.reject(error);
       } finally {

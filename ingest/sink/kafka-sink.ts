@@ -2,7 +2,7 @@ import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { Message, Producer, SASLOptions } from 'kafkajs';
 import type { Config } from '../../src/config/config-schema.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
-import type { AcceptedSpan, SinkStatus, SpanSink } from './span-sink.js';
+import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 
 /** Kafka record format version (header `ssf-format`); docs/architecture.md. */
 export const RECORD_FORMAT = '1';
@@ -14,12 +14,8 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-export interface KafkaSinkMetrics {
-  observeSend(seconds: number, records: number, ok: boolean): void;
-}
-
 /** kafkajs client options from the configuration (shared by the sink, the materializer and admin tools). */
-export function kafkaClient(config: Config['kafka'], clientIdSuffix: string): Kafka {
+export function kafkaClient(config: Config['kafka'], clientIdSuffix: string, level: logLevel = logLevel.ERROR): Kafka {
   const credentials = { username: config.saslUsername, password: config.saslPassword };
   const sasl: SASLOptions | undefined =
     config.saslMechanism === 'plain' ? { mechanism: 'plain', ...credentials }
@@ -31,7 +27,7 @@ export function kafkaClient(config: Config['kafka'], clientIdSuffix: string): Ka
     brokers: [...config.brokers],
     ssl: config.ssl,
     ...(sasl ? { sasl } : {}),
-    logLevel: logLevel.ERROR,
+    logLevel: level,
     retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 5_000 },
   });
 }
@@ -58,8 +54,10 @@ export class KafkaSink implements SpanSink {
   private connected = false;
   private closed = false;
 
-  constructor(private readonly config: Config['kafka'], private readonly metrics?: KafkaSinkMetrics) {
-    this.producer = kafkaClient(config, 'gateway').producer({
+  observer?: SinkObserver | undefined;
+
+  constructor(private readonly config: Config['kafka'], options: { quiet?: boolean } = {}) {
+    this.producer = kafkaClient(config, 'gateway', options.quiet ? logLevel.NOTHING : logLevel.ERROR).producer({
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
       // Not kafkajs's experimental idempotent mode: duplicates from a retried
@@ -138,12 +136,12 @@ export class KafkaSink implements SpanSink {
         });
         this.failingSince = 0;
         this.lastError = undefined;
-        this.metrics?.observeSend(Number(process.hrtime.bigint() - started) / 1e9, messages.length, true);
+        this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, messages.length, true);
         for (const p of batch) p.resolve();
       } catch (err) {
         this.failingSince ||= Date.now();
         this.lastError = (err as Error).message;
-        this.metrics?.observeSend(Number(process.hrtime.bigint() - started) / 1e9, messages.length, false);
+        this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, messages.length, false);
         const error = GatewayError.of('GW_ERR_UNAVAILABLE', `Kafka did not acknowledge the records: ${this.lastError}`, 2);
         this.lastFailureAt = Date.now();
         for (const p of batch) p.reject(error);

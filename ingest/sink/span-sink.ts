@@ -10,6 +10,11 @@ export interface AcceptedSpan {
   key: Buffer | null;
 }
 
+/** Told how long each acknowledgement took (the gateway's /metrics). */
+export interface SinkObserver {
+  observeSink(sink: string, seconds: number, records: number, ok: boolean): void;
+}
+
 export interface SinkStatus {
   ok: boolean;
   detail: string;
@@ -23,6 +28,7 @@ export interface SinkStatus {
  */
 export interface SpanSink {
   readonly name: string;
+  observer?: SinkObserver | undefined;
   /** False while the buffer is full or the backend is down: UDP drops (and counts) rather than queues. */
   readonly accepting: boolean;
   /** Rejects with GatewayError GW_ERR_UNAVAILABLE when the spans cannot be taken. */

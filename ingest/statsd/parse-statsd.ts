@@ -16,7 +16,7 @@ export const StatsdErrorCodes = {
   'STATSD_ERR_VALUE': 'a metric value must be a finite decimal number',
   /** The sample rate is not a number in (0, 1]. */
   'STATSD_ERR_SAMPLE_RATE': 'the sample rate must be in (0, 1]',
-  /** A tag with an empty key (`:value`), or more than 1,024 tags on one line. */
+  /** A tag with an empty key (`:value`), or more than 1,024 tags (counting container_id, host, event.*). */
   'STATSD_ERR_TAG': 'invalid tags',
   /** A timestamp (`|T`, `d:`) is not a positive whole number of seconds that fits in int64 nanoseconds. */
   'STATSD_ERR_TIMESTAMP': 'a timestamp must be a positive whole number of unix seconds',
@@ -34,7 +34,7 @@ export type StatsdErrorCode = keyof typeof StatsdErrorCodes;
 export const STATSD_LIMITS = {
   /** UTF-8 bytes of one line, `\r` excluded. Larger than any UDP payload (65,507 bytes). */
   lineBytes: 64 * 1024,
-  /** UTF-8 bytes of a metric, service check or event title... name. */
+  /** UTF-8 bytes of a metric or service check name. */
   nameBytes: 1024,
   tagKeyBytes: 1024,
   tagsPerLine: 1024,
@@ -101,6 +101,7 @@ const PIPE = 124;
 const UNDERSCORE = 95;
 const LOWER_E = 101;
 const UPPER_E = 69;
+const UPPER_T = 84;
 
 /** A line-level refusal. Thrown inside this module only (never an Error: no stack is needed). */
 class Refusal {
@@ -156,6 +157,7 @@ function parseMetric(line: string, receivedNs: bigint, samples: MetricSample[]):
   let timestamp = receivedNs;
   let tags: Record<string, string> | undefined;
   let scope: MetricScope | undefined;
+  let tagChars = 0;
   let containerId: string | undefined;
   let seenRate = false;
   let seenTime = false;
@@ -174,8 +176,9 @@ function parseMetric(line: string, receivedNs: bigint, samples: MetricSample[]):
     } else if (c === HASH) {
       if (tags !== undefined) repeated('STATSD_ERR_SYNTAX', 'tag section');
       tags = {};
+      tagChars = e - s - 1;
       scope = parseTags(line, s + 1, e, tags, true);
-    } else if (c === 84 /* T */) {
+    } else if (c === UPPER_T) {
       if (seenTime) repeated('STATSD_ERR_SYNTAX', 'timestamp');
       seenTime = true;
       timestamp = parseSeconds(line, s + 1, e);
@@ -189,7 +192,10 @@ function parseMetric(line: string, receivedNs: bigint, samples: MetricSample[]):
   }
 
   if (tags === undefined) tags = {};
-  if (containerId !== undefined) setTag(tags, 'container_id', containerId);
+  if (containerId !== undefined) {
+    setTag(tags, 'container_id', containerId);
+    checkTagCount(tags, tagChars);
+  }
   scope ??= kind === KIND_DISTRIBUTION ? 'global' : 'default';
   const type = METRIC_TYPE[kind] as MetricSample['type'];
   const unit = kind === KIND_TIMER ? 'ms' : '';
@@ -360,6 +366,21 @@ function parseTags(line: string, s: number, e: number, tags: Record<string, stri
   return scope;
 }
 
+/** The most keys we add to a line's tags: event.title, event.priority, event.alert_type, ... container_id. */
+const MAX_DERIVED_KEYS = 8;
+
+/**
+ * Refuses a map that goes over the limit once our own keys (container_id,
+ * host, event.*) are added, so that the result passes the codec's limits.
+ */
+function checkTagCount(tags: Record<string, string>, tagChars: number): void {
+  // k tags take at least 2k - 1 characters: a shorter section cannot come near the limit.
+  if (tagChars < 2 * (STATSD_LIMITS.tagsPerLine - MAX_DERIVED_KEYS)) return;
+  if (Object.keys(tags).length > STATSD_LIMITS.tagsPerLine) {
+    refuse('STATSD_ERR_TAG', `more than ${STATSD_LIMITS.tagsPerLine} tags once container_id, host or event fields are added`);
+  }
+}
+
 function setTag(tags: Record<string, string>, key: string, value: string): void {
   // An assignment to "__proto__" would change the prototype instead of adding a key.
   if (key === '__proto__') Object.defineProperty(tags, key, { value, enumerable: true, writable: true, configurable: true });
@@ -409,6 +430,7 @@ function parseEvent(line: string, receivedNs: bigint): LogRecord {
   let alertType: string | undefined;
   let containerId: string | undefined;
   let attributes: Record<string, string> | undefined;
+  let tagChars = 0;
   let pos = textEnd;
   while (pos < line.length) {
     const s = pos + 1;
@@ -418,6 +440,7 @@ function parseEvent(line: string, receivedNs: bigint): LogRecord {
     if (line.charCodeAt(s) === HASH) {
       if (attributes !== undefined) repeated('STATSD_ERR_EVENT', 'tag section');
       attributes = {};
+      tagChars = e - s - 1;
       parseTags(line, s + 1, e, attributes, false);
     } else if (isField(line, s, e, 'd:')) {
       if (seenTime) repeated('STATSD_ERR_EVENT', 'date');
@@ -458,6 +481,7 @@ function parseEvent(line: string, receivedNs: bigint): LogRecord {
   if (sourceType !== undefined) attributes['event.source_type'] = sourceType;
   if (host !== undefined) attributes['host'] = host;
   if (containerId !== undefined) attributes['container_id'] = containerId;
+  checkTagCount(attributes, tagChars);
   const [severity, severityNumber] = ALERT_SEVERITY[alertType ?? 'info'] as [LogSeverity, number];
   return {
     timestamp,
@@ -526,6 +550,7 @@ function parseServiceCheck(line: string, receivedNs: bigint): MetricSample {
   let message = '';
   let tags: Record<string, string> | undefined;
   let scope: MetricScope | undefined;
+  let tagChars = 0;
   let pos = statusEnd;
   while (pos < line.length) {
     const s = pos + 1;
@@ -540,6 +565,7 @@ function parseServiceCheck(line: string, receivedNs: bigint): MetricSample {
     if (line.charCodeAt(s) === HASH) {
       if (tags !== undefined) repeated('STATSD_ERR_SERVICE_CHECK', 'tag section');
       tags = {};
+      tagChars = e - s - 1;
       scope = parseTags(line, s + 1, e, tags, true);
     } else if (isField(line, s, e, 'd:')) {
       if (seenTime) repeated('STATSD_ERR_SERVICE_CHECK', 'date');
@@ -559,6 +585,7 @@ function parseServiceCheck(line: string, receivedNs: bigint): MetricSample {
   tags ??= {};
   if (host !== undefined) setTag(tags, 'host', host);
   if (containerId !== undefined) setTag(tags, 'container_id', containerId);
+  checkTagCount(tags, tagChars);
   return sample('status', name, 0, timestamp, message, CHECK_STATUS[digit] as MetricStatus, 1, tags, '', scope ?? 'default');
 }
 

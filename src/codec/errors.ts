@@ -55,6 +55,8 @@ export class CodecError extends Error {
   readonly field: string;
   /** A framing error leaves the stream unreadable: the connection must be closed. */
   readonly fatal: boolean;
+  /** For a framing error: the frames completed before it (still good to use). */
+  frames: Buffer[] = [];
 
   constructor(code: CodecErrorCode, reason: string, options: { field?: string; fatal?: boolean; cause?: unknown } = {}) {
     super(`${code}: ${reason}`, options.cause === undefined ? undefined : { cause: options.cause });

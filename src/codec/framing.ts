@@ -48,7 +48,10 @@ export class FrameReader {
     this.maxLength = maxLength;
   }
 
-  /** Throws a fatal CodecError on a bad version byte or oversize length. */
+  /**
+   * Throws a fatal CodecError on a bad version byte or oversize length; the
+   * error's `frames` holds the frames completed before it in the same chunk.
+   */
   push(chunk: Buffer): Buffer[] {
     if (this.failed) throw new CodecError('SSF_FRAME_VERSION', 'the stream already failed framing', { fatal: true });
     let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
@@ -58,13 +61,13 @@ export class FrameReader {
       const version = buf[at];
       if (version !== FRAME_VERSION) {
         this.failed = true;
-        throw new CodecError('SSF_FRAME_VERSION', `frame version byte is ${String(version)}, only 0 is supported`, { fatal: true });
+        throw withFrames(new CodecError('SSF_FRAME_VERSION', `frame version byte is ${String(version)}, only 0 is supported`, { fatal: true }), frames);
       }
       if (buf.length - at < FRAME_HEADER_LENGTH) break;
       const length = buf.readUInt32BE(at + 1);
       if (length > this.maxLength) {
         this.failed = true;
-        throw new CodecError('SSF_FRAME_TOO_LARGE', `frame length ${length} exceeds the limit of ${this.maxLength} bytes`, { fatal: true });
+        throw withFrames(new CodecError('SSF_FRAME_TOO_LARGE', `frame length ${length} exceeds the limit of ${this.maxLength} bytes`, { fatal: true }), frames);
       }
       if (buf.length - at - FRAME_HEADER_LENGTH < length) break;
       frames.push(buf.subarray(at + FRAME_HEADER_LENGTH, at + FRAME_HEADER_LENGTH + length));
@@ -89,6 +92,11 @@ export class FrameReader {
       throw new CodecError('SSF_FRAME_TRUNCATED', `the stream ended with ${have} bytes of an incomplete frame`);
     }
   }
+}
+
+function withFrames(err: CodecError, frames: Buffer[]): CodecError {
+  err.frames = frames;
+  return err;
 }
 
 /** Reads a whole buffer of frames (e.g. an HTTP body in the framed content type). */

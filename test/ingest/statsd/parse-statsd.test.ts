@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { LogRecord, MetricSample } from '../../../src/codec/types.js';
+import { decodeSpan, encodeSpan } from '../../../src/codec/span-codec.js';
+import type { LogRecord, MetricSample, SpanEvent } from '../../../src/codec/types.js';
 import { parseStatsdPacket, STATSD_LIMITS, StatsdErrorCodes } from '../../../ingest/statsd/parse-statsd.js';
 import type { StatsdErrorCode } from '../../../ingest/statsd/parse-statsd.js';
 
@@ -24,7 +25,7 @@ function one(line: string): MetricSample {
 }
 
 /** The one log record of a one-line packet that must be accepted. */
-function event(line: string): LogRecord {
+function event(line: string | Buffer): LogRecord {
   const r = parse(line);
   expect(r.rejections).toEqual([]);
   expect(r.samples).toEqual([]);
@@ -188,6 +189,17 @@ describe('tags', () => {
     const tags = (n: number) => Array.from({ length: n }, (_, i) => `t${i}:v`).join(',');
     expect(Object.keys(one(`m:1|c|#${tags(1024)}`).tags)).toHaveLength(1024);
     expect(refused(`m:1|c|#${tags(1025)}`).code).toBe('STATSD_ERR_TAG');
+  });
+
+  it('counts container_id, host and the event attributes in the limit (the codec\'s limit per map)', () => {
+    const tags = (n: number) => Array.from({ length: n }, (_, i) => `t${i}:v`).join(',');
+    expect(Object.keys(one(`m:1|c|#${tags(1023)}|c:cid`).tags)).toHaveLength(1024);
+    expect(refused(`m:1|c|#${tags(1024)}|c:cid`).code).toBe('STATSD_ERR_TAG');
+    expect(Object.keys(one(`m:1|c|#${tags(1023)},container_id:x|c:cid`).tags)).toHaveLength(1024);
+    expect(Object.keys(one(`_sc|s|0|h:h|#${tags(1023)}`).tags)).toHaveLength(1024);
+    expect(refused(`_sc|s|0|h:h|c:c|#${tags(1023)}`).code).toBe('STATSD_ERR_TAG');
+    expect(Object.keys(event(`_e{1,1}:t|x|#${tags(1021)}`).attributes)).toHaveLength(1024);
+    expect(refused(`_e{1,1}:t|x|#${tags(1022)}`).code).toBe('STATSD_ERR_TAG');
   });
 
   it('refuses a tag key over 1,024 UTF-8 bytes, counted in bytes', () => {
@@ -552,6 +564,34 @@ describe('rejections', () => {
 
   it('keeps reasons short when the input is long', () => {
     expect(refused(`m:1|${'x'.repeat(500)}`).reason.length).toBeLessThan(120);
+  });
+});
+
+describe('SSF validity', () => {
+  it('gives samples and logs that pass the codec unchanged, at the limits too', () => {
+    const tags = (n: number) => Array.from({ length: n }, (_, i) => `t${i}:v`).join(',');
+    const packet = [
+      'a:1|c|@0.5|#env:prod,bare|c:cid|T1700000000',
+      'b:-2.5|g',
+      'c:1:2:3|ms|#veneurlocalonly',
+      'd:0.25|d',
+      'e:member|s',
+      `${'n'.repeat(1024)}:1|h|#${'k'.repeat(1024)}:${'v'.repeat(4096)}`,
+      `f:1|c|#${tags(1023)}|c:cid`,
+      `g:${'m'.repeat(65_532)}|s`,
+      '_sc|h|3|h:host|m:down',
+      `_e{5,4}:title|text|t:error|#${tags(1017)}|h:x|k:k|s:s|c:c`,
+    ].join('\n');
+    const r = parse(packet);
+    expect(r.rejections).toEqual([]);
+    const carrier: SpanEvent = {
+      version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
+      error: false, service: '', name: '', indicator: false, tags: {}, metrics: r.samples, logs: r.logs, tenant: '', isTrace: false,
+    };
+    const decoded = decodeSpan(encodeSpan(carrier));
+    expect(decoded.rejections).toEqual([]);
+    expect(decoded.ok && decoded.span.metrics).toEqual(r.samples);
+    expect(decoded.ok && decoded.span.logs).toEqual(r.logs);
   });
 });
 

@@ -1,0 +1,242 @@
+import { createSocket } from 'node:dgram';
+import { mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeBatch, encodeBatchOfEncoded, encodeFrame, encodeFrames, encodeSpan } from '../../src/codec/index.js';
+import type { SpanEvent } from '../../src/codec/index.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { createGateway } from '../../ingest/gateway/gateway.js';
+import type { Gateway } from '../../ingest/gateway/gateway.js';
+import { KafkaSink } from '../../ingest/sink/kafka-sink.js';
+import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
+import { kafkaBrokers } from '../setup/services.js';
+import { freshTopic, readTopic } from './kafka-reader.js';
+
+const NOW = BigInt(Date.now()) * 1_000_000n;
+
+function traceSpan(i: number, over: Partial<SpanEvent> = {}): SpanEvent {
+  return {
+    version: 0, traceId: BigInt(1_000 + Math.floor(i / 10)), id: BigInt(100_000 + i), parentId: 0n,
+    startTimestamp: NOW + BigInt(i), endTimestamp: NOW + BigInt(i) + 1_000_000n, rootStartTimestamp: 0n,
+    error: false, service: 'shop', name: 'GET /cart', indicator: false, tags: { i: String(i) }, metrics: [], logs: [], tenant: '', isTrace: true, ...over,
+  };
+}
+
+async function post(url: string, body: Buffer | Uint8Array | string, headers: Record<string, string>): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+  const res = await fetch(`${url}/v1/ssf`, { method: 'POST', body: typeof body === 'string' ? body : Buffer.from(body), headers });
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
+}
+
+interface Running {
+  gateway: Gateway;
+  where: Record<string, string>;
+  topic: string;
+  socketPath: string;
+}
+
+async function startGateway(env: Record<string, string> = {}, topicPrefix = 'gw'): Promise<Running> {
+  const brokers = kafkaBrokers();
+  const topic = await freshTopic(brokers, topicPrefix);
+  const socketPath = join(mkdtempSync(join(tmpdir(), 'ssf-gw-')), 'ssf.sock');
+  const config = loadConfig({
+    env: {
+      SSF_KAFKA_BROKERS: brokers.join(','),
+      SSF_KAFKA_SPANS_TOPIC: topic,
+      SSF_KAFKA_LINGER_MS: '2',
+      SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_TCP_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_UNIX_SOCKET: socketPath,
+      SSF_GATEWAY_MAX_BODY_BYTES: '1048576',
+      SSF_GATEWAY_MAX_DECOMPRESSED_BYTES: '4194304',
+      ...env,
+    },
+  });
+  const sink = new KafkaSink(config.kafka);
+  await sink.connect();
+  const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans, logLevel: false });
+  const where = await gateway.listen();
+  return { gateway, where, topic, socketPath };
+}
+
+function sendUdp(address: string, datagrams: Buffer[]): Promise<void> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const socket = createSocket('udp4');
+  return new Promise((resolve, reject) => {
+    let left = datagrams.length;
+    if (left === 0) resolve();
+    for (const d of datagrams) {
+      socket.send(d, port, host, (err) => {
+        if (err) reject(err);
+        if (--left === 0) socket.close(() => resolve());
+      });
+    }
+  });
+}
+
+function sendStream(target: { path: string } | { port: number }, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = 'path' in target ? connect(target.path) : connect(target.port, '127.0.0.1');
+    s.on('error', reject);
+    s.on('close', () => resolve());
+    s.end(data);
+  });
+}
+
+describe('gateway -> Kafka, every protocol, exact counts', () => {
+  let r: Running;
+  beforeAll(async () => {
+    r = await startGateway();
+  });
+  afterAll(async () => r.gateway.close());
+
+  it('lands each protocol path in Kafka with exact counts, keyed by trace id and stamped with the tenant', async () => {
+    const http = r.where['http'] as string;
+    // HTTP protobuf: 100 spans, gzip
+    const batch = encodeBatch(Array.from({ length: 100 }, (_, i) => traceSpan(i)));
+    const a = await post(http, gzipSync(batch), { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' });
+    expect(a).toMatchObject({ status: 200, json: { accepted: 100, events: 100, rejected: [], partial: [] } });
+    // HTTP framed stream: 50 spans
+    const framed = encodeFrames(Array.from({ length: 50 }, (_, i) => encodeSpan(traceSpan(100 + i))));
+    expect((await post(http, framed, { 'content-type': 'application/x-ssf-frames' })).json).toMatchObject({ accepted: 50 });
+    // HTTP JSON: 10 spans, snake_case field names and a client-sent tenant that must be overwritten
+    const json = { spans: Array.from({ length: 10 }, (_, i) => ({ trace_id: '77', id: String(900 + i), start_timestamp: String(NOW), end_timestamp: String(NOW + 5n), name: 'json', service: 'j', tenant: 'evil', tags: { k: 'v' } })) };
+    expect((await post(http, JSON.stringify(json), { 'content-type': 'application/json' })).json).toMatchObject({ accepted: 10 });
+    // UDP SSF: 40 datagrams
+    await sendUdp(r.where['udp'] as string, Array.from({ length: 40 }, (_, i) => Buffer.from(encodeSpan(traceSpan(200 + i)))));
+    // UNIX and TCP framed streams: 30 + 20
+    await sendStream({ path: r.socketPath }, encodeFrames(Array.from({ length: 30 }, (_, i) => encodeSpan(traceSpan(300 + i)))));
+    await sendStream({ port: Number((r.where['tcp'] as string).split(':')[1]) }, encodeFrames(Array.from({ length: 20 }, (_, i) => encodeSpan(traceSpan(400 + i)))));
+    // statsd: 3 datagrams of 5 lines = 15 samples in 3 carrier spans
+    const lines = ['a:1|c', 'b:2|g', 'c:3|ms', 'd:4|h|#x:y', 'e:u|s'].join('\n');
+    await sendUdp(r.where['statsd'] as string, [Buffer.from(lines), Buffer.from(lines), Buffer.from(lines)]);
+
+    const expected = 100 + 50 + 10 + 40 + 30 + 20 + 3;
+    const records = await readTopic(kafkaBrokers(), r.topic, expected);
+    expect(records).toHaveLength(expected);
+    const traces = records.filter((x) => x.span.isTrace);
+    expect(traces).toHaveLength(expected - 3);
+    expect(new Set(traces.map((x) => x.span.id)).size).toBe(traces.length);
+    for (const rec of records) {
+      expect(rec.span.tenant).toBe('default');
+      expect(rec.headers['ssf-format']).toBe('1');
+      if (rec.span.traceId !== 0n) expect(rec.key?.readBigInt64BE()).toBe(rec.span.traceId);
+    }
+    // a trace lands on one partition
+    const partitionsOfTrace = new Map<bigint, Set<number>>();
+    for (const rec of traces) (partitionsOfTrace.get(rec.span.traceId) ?? partitionsOfTrace.set(rec.span.traceId, new Set()).get(rec.span.traceId))?.add(rec.partition);
+    for (const parts of partitionsOfTrace.values()) expect(parts.size).toBe(1);
+    const statsd = records.filter((x) => !x.span.isTrace);
+    expect(statsd.flatMap((x) => x.span.metrics)).toHaveLength(15);
+    expect(r.gateway.metrics.count('accepted', { protocol: 'statsd' })).toBe(15);
+    expect(r.gateway.metrics.count('accepted', { protocol: 'udp' })).toBe(40);
+    expect(r.gateway.metrics.count('accepted', { protocol: 'unix' })).toBe(30);
+    expect(r.gateway.metrics.count('accepted', { protocol: 'tcp' })).toBe(20);
+  });
+});
+
+describe('gateway: bad input gets its documented answer, is counted, and good data beside it is kept', () => {
+  let r: Running;
+  beforeAll(async () => {
+    r = await startGateway({ SSF_GATEWAY_AUTH_TOKENS: 'tok-acme=acme,tok-read=acme:read' }, 'gw-bad');
+  });
+  afterAll(async () => r.gateway.close());
+  const auth = { authorization: 'Bearer tok-acme' };
+
+  it('answers each kind of bad HTTP input with its status and code', async () => {
+    const http = r.where['http'] as string;
+    const good = encodeSpan(traceSpan(1));
+    const batch = encodeBatchOfEncoded([good, good]);
+    const cases: Array<[string, Buffer | string, Record<string, string>, number, string]> = [
+      ['truncated protobuf', Buffer.from(batch).subarray(0, batch.length - 5), { 'content-type': 'application/x-protobuf', ...auth }, 400, 'GW_ERR_BODY_MALFORMED'],
+      ['bad frame version', Buffer.concat([Buffer.from([7, 0, 0, 0, 1]), Buffer.from([1])]), { 'content-type': 'application/x-ssf-frames', ...auth }, 400, 'GW_ERR_BODY_MALFORMED'],
+      ['truncated frame', encodeFrame(good).subarray(0, 10), { 'content-type': 'application/x-ssf-frames', ...auth }, 400, 'GW_ERR_BODY_MALFORMED'],
+      ['wrong content type', Buffer.from(batch), { 'content-type': 'text/plain', ...auth }, 415, 'GW_ERR_CONTENT_TYPE'],
+      ['unknown encoding', Buffer.from(batch), { 'content-type': 'application/x-protobuf', 'content-encoding': 'br', ...auth }, 415, 'GW_ERR_CONTENT_ENCODING'],
+      ['oversize body', Buffer.alloc(2 * 1024 * 1024, 1), { 'content-type': 'application/x-protobuf', ...auth }, 413, 'GW_ERR_BODY_TOO_LARGE'],
+      ['gzip bomb', gzipSync(Buffer.alloc(64 * 1024 * 1024)), { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', ...auth }, 413, 'GW_ERR_DECOMPRESSED_TOO_LARGE'],
+      ['not gzip', Buffer.from('plain'), { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', ...auth }, 400, 'GW_ERR_DECOMPRESSION_FAILED'],
+      ['not JSON', '{spans', { 'content-type': 'application/json', ...auth }, 400, 'GW_ERR_BODY_MALFORMED'],
+      ['no token', Buffer.from(batch), { 'content-type': 'application/x-protobuf' }, 401, 'AUTH_ERR_MISSING_TOKEN'],
+      ['bad token', Buffer.from(batch), { 'content-type': 'application/x-protobuf', authorization: 'Bearer nope' }, 401, 'AUTH_ERR_BAD_TOKEN'],
+      ['read-only token', Buffer.from(batch), { 'content-type': 'application/x-protobuf', authorization: 'Bearer tok-read' }, 403, 'AUTH_ERR_FORBIDDEN'],
+      ['only invalid spans', Buffer.from(encodeBatchOfEncoded([encodeSpan(traceSpan(2, { id: 0n }))])), { 'content-type': 'application/x-protobuf', ...auth }, 422, 'GW_ERR_NO_VALID_SPANS'],
+    ];
+    for (const [what, body, headers, status, code] of cases) {
+      const res = await post(http, body, headers);
+      expect({ what, status: res.status, code: (res.json['error'] as { code?: string } | undefined)?.code }).toEqual({ what, status, code });
+      expect(r.gateway.metrics.count('refused', { protocol: 'http', code }), what).toBeGreaterThan(0);
+    }
+    expect(gzipSync(Buffer.alloc(64 * 1024 * 1024)).length).toBeLessThan(1024 * 1024);
+  });
+
+  it('keeps the valid spans of a partly bad batch and lists each refusal with its index', async () => {
+    const http = r.where['http'] as string;
+    const spans = [
+      encodeSpan(traceSpan(10)),
+      encodeSpan(traceSpan(11, { id: 0n })),
+      Uint8Array.from([0x42, 0x0a, 0x61]),
+      encodeSpan(traceSpan(12, { metrics: [{ type: 'counter', name: '', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: {}, unit: '', scope: 'default' }] })),
+      encodeSpan(traceSpan(13)),
+    ];
+    const res = await post(http, encodeBatchOfEncoded(spans), { 'content-type': 'application/x-protobuf', ...auth });
+    expect(res.status).toBe(200);
+    expect(res.json['accepted']).toBe(3);
+    expect((res.json['rejected'] as Array<{ index: number; code: string }>).map((x) => [x.index, x.code])).toEqual([[1, 'SSF_SPAN_EMPTY'], [2, 'SSF_DECODE_FAILED']]);
+    expect((res.json['partial'] as Array<{ index: number; code: string; field: string }>).map((x) => [x.index, x.code, x.field])).toEqual([[3, 'SSF_METRIC_NAME_MISSING', 'metrics[0].name']]);
+    const records = await readTopic(kafkaBrokers(), r.topic, 3);
+    expect(records.map((x) => x.span.name).sort()).toEqual(['GET /cart', 'GET /cart', 'GET /cart']);
+    expect(records.every((x) => x.span.tenant === 'acme')).toBe(true);
+  });
+
+  it('closes a stream on a fatal framing error and keeps the frames before it; refuses bad statsd lines alone', async () => {
+    const topicBefore = await readTopic(kafkaBrokers(), r.topic, 3, 3000);
+    const good = encodeFrames([encodeSpan(traceSpan(20)), encodeSpan(traceSpan(21))]);
+    await sendStream({ path: r.socketPath }, Buffer.concat([good, Buffer.from([9, 9, 9, 9, 9, 9]), encodeFrames([encodeSpan(traceSpan(22))])]));
+    await sendUdp(r.where['statsd'] as string, [Buffer.from('ok.metric:1|c\nbroken line\nbad:x|c\nalso.ok:2|g')]);
+    const records = await readTopic(kafkaBrokers(), r.topic, topicBefore.length + 3);
+    expect(records.length - topicBefore.length).toBe(3);
+    expect(r.gateway.metrics.count('refused', { protocol: 'unix', code: 'SSF_FRAME_VERSION' })).toBe(1);
+    expect(r.gateway.metrics.count('refused', { protocol: 'unix', code: 'GW_ERR_STREAM_CLOSED' })).toBe(1);
+    expect(r.gateway.metrics.count('accepted', { protocol: 'statsd' })).toBe(2);
+    const statsdRefused = ['STATSD_ERR_SYNTAX', 'STATSD_ERR_VALUE'].map((code) => r.gateway.metrics.count('refused', { protocol: 'statsd', code })).reduce((a, b) => a + b, 0);
+    expect(statsdRefused).toBe(2);
+    const metricsText = await (await fetch(`${r.where['http']}/metrics`)).text();
+    expect(metricsText).toMatch(/ssf_gateway_refused_total\{protocol="unix",code="SSF_FRAME_VERSION"\} 1/);
+  });
+});
+
+describe('gateway with Kafka down', () => {
+  it('answers 503 with Retry-After (never 2xx for unacknowledged data) and counts UDP drops', async () => {
+    const config = loadConfig({
+      env: {
+        SSF_KAFKA_BROKERS: '127.0.0.1:9',
+        SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_STATSD_LISTEN: '',
+        SSF_KAFKA_LINGER_MS: '1',
+      },
+    });
+    const gateway = createGateway(config, new KafkaSink(config.kafka, { quiet: true }), { logLevel: false });
+    const where = await gateway.listen();
+    try {
+      const res = await post(where['http'] as string, encodeBatch([traceSpan(1)]), { 'content-type': 'application/x-protobuf' });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect((res.json['error'] as { code: string }).code).toBe('GW_ERR_UNAVAILABLE');
+      const ready = await fetch(`${where['http']}/-/ready`);
+      expect(ready.status).toBe(503);
+      await sendUdp(where['udp'] as string, Array.from({ length: 10 }, (_, i) => Buffer.from(encodeSpan(traceSpan(i)))));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(gateway.metrics.count('dropped', { protocol: 'udp', reason: 'backpressure' }) + gateway.metrics.count('dropped', { protocol: 'udp', reason: 'unavailable' })).toBe(10);
+      expect(gateway.metrics.count('dropped', { protocol: 'http', reason: 'unavailable' })).toBe(1);
+    } finally {
+      await gateway.close();
+    }
+  }, 90_000);
+});
