@@ -35,10 +35,7 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 # 2. Node dependencies, exactly as locked.
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing Node dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+bash deploy/ensure-node-deps.sh
 
 # 3. Generated code and types.
 say "type-checking"

@@ -2,10 +2,11 @@
 import type { Command } from './command.js';
 import { UsageError, wantsHelp } from './command.js';
 import { emitCommand } from './emit-command.js';
+import { gatewayCommand } from './gateway-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { serveCommand } from './serve-command.js';
 
-const commands: Command[] = [serveCommand, emitCommand, migrateCommand];
+const commands: Command[] = [serveCommand, gatewayCommand, emitCommand, migrateCommand];
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

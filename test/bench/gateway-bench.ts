@@ -1,0 +1,189 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { encodeBatchOfEncoded, encodeSpan } from '../../src/codec/index.js';
+import type { SpanEvent } from '../../src/codec/index.js';
+import { createTopics, startKafkaBroker } from '../../src/infra/kafka-broker.js';
+import { printTable } from './measure.js';
+
+/**
+ * The gateway under load, as a separate process (so its CPU time and memory
+ * are its own): HTTP protobuf batches to Kafka-acknowledged events per
+ * second and per gateway CPU-second, against kafkajs producing the same
+ * records directly (the baseline, same run); UDP SSF datagrams and statsd
+ * lines per second with loss, side by side with Veneur when it can be built;
+ * the gateway's peak RSS.
+ */
+
+const repo = join(import.meta.dirname, '..', '..', '..');
+const NOW = BigInt(Date.now()) * 1_000_000n;
+
+function realisticSpan(i: number): SpanEvent {
+  return {
+    version: 0, traceId: BigInt(1 + Math.floor(i / 8)), id: BigInt(1_000_000 + i), parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
+    startTimestamp: NOW + BigInt(i * 1000), endTimestamp: NOW + BigInt(i * 1000 + 2_345_678), rootStartTimestamp: 0n,
+    error: i % 50 === 0, service: ['checkout', 'cart', 'payments', 'search'][i % 4] ?? 'x', name: ['GET /cart', 'POST /pay', 'db.query', 'cache.get'][i % 4] ?? 'x',
+    indicator: i % 8 === 0, tags: { 'http.method': 'GET', 'http.status_code': '200', region: 'eu-west-1', host: `web-${i % 16}` },
+    metrics: [], logs: [], tenant: '', isTrace: true,
+  };
+}
+
+interface ProcStats {
+  cpuSeconds: number;
+  peakRssMb: number;
+}
+
+function procStats(pid: number): ProcStats {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+  return { cpuSeconds: ticks / 100, peakRssMb: Number(hwm ?? 0) / 1024 };
+}
+
+async function startGatewayProcess(env: Record<string, string>): Promise<{ child: ChildProcess; where: Record<string, string> }> {
+  const child = spawn(process.execPath, [join(repo, 'dist', 'src', 'cli', 'main.js'), 'gateway', '--json'], {
+    env: { ...process.env, ...env, SSF_LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const where = await new Promise<Record<string, string>>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line) as Record<string, string>);
+    });
+    child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}`)));
+  });
+  return { child, where };
+}
+
+async function scrape(http: string, metric: string, labels: string): Promise<number> {
+  const text = await (await fetch(`${http}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${metric}{${labels}}`));
+  return Number(line?.split(' ').pop() ?? 0);
+}
+
+async function httpLoad(http: string, body: Buffer, spansPerBatch: number, seconds: number, concurrency: number): Promise<{ events: number; failed: number; elapsed: number }> {
+  let events = 0;
+  let failed = 0;
+  const end = Date.now() + seconds * 1000;
+  const started = process.hrtime.bigint();
+  const worker = async (): Promise<void> => {
+    while (Date.now() < end) {
+      const res = await fetch(`${http}/v1/ssf`, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf' } });
+      await res.arrayBuffer();
+      if (res.status === 200) events += spansPerBatch;
+      else failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { events, failed, elapsed: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+async function kafkaBaseline(brokers: string[], topic: string, records: Buffer[], seconds: number): Promise<number> {
+  const kafka = new Kafka({ clientId: 'bench-baseline', brokers, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  let sent = 0;
+  const end = Date.now() + seconds * 1000;
+  const started = process.hrtime.bigint();
+  const worker = async (): Promise<void> => {
+    while (Date.now() < end) {
+      await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: records.map((value, i) => ({ key: Buffer.from([i & 255]), value })) });
+      sent += records.length;
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  await producer.disconnect();
+  return sent / elapsed;
+}
+
+/** Sends datagrams as fast as the socket takes them; returns how many and how long. */
+async function blastUdp(address: string, datagrams: Buffer[], total: number): Promise<{ sent: number; seconds: number }> {
+  const at = address.lastIndexOf(':');
+  const host = address.slice(0, at);
+  const port = Number(address.slice(at + 1));
+  const socket = createSocket('udp4');
+  const started = process.hrtime.bigint();
+  let sent = 0;
+  while (sent < total) {
+    const burst = Math.min(256, total - sent);
+    await Promise.all(Array.from({ length: burst }, (_, i) => new Promise<void>((resolve) => socket.send(datagrams[(sent + i) % datagrams.length] as Buffer, port, host, () => resolve()))));
+    sent += burst;
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  socket.close();
+  return { sent, seconds };
+}
+
+export async function gatewayBench(): Promise<void> {
+  const broker = await startKafkaBroker({ log: () => {} });
+  const topic = 'bench-spans';
+  await createTopics(broker.brokers, [{ name: topic, partitions: 6 }, { name: 'bench-baseline', partitions: 6 }]);
+  const { child, where } = await startGatewayProcess({
+    SSF_KAFKA_BROKERS: broker.brokers.join(','),
+    SSF_KAFKA_SPANS_TOPIC: topic,
+    SSF_KAFKA_DEAD_LETTER_TOPIC: 'bench-dlq',
+    SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+    SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
+    SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
+  });
+  const http = where['http'] as string;
+  try {
+    const spans = Array.from({ length: 1000 }, (_, i) => encodeSpan(realisticSpan(i)));
+    const body = Buffer.from(encodeBatchOfEncoded(spans));
+    await httpLoad(http, body, 1000, 2, 4); // warm-up
+    const cpu0 = procStats(child.pid ?? 0).cpuSeconds;
+    const load = await httpLoad(http, body, 1000, 10, 8);
+    const cpu = procStats(child.pid ?? 0).cpuSeconds - cpu0;
+    const baseline = await kafkaBaseline(broker.brokers, 'bench-baseline', spans.map((s) => Buffer.from(s)), 10);
+    const rate = load.events / load.elapsed;
+    printTable('Gateway: HTTP protobuf batches (1,000 spans, 117 B each) to Kafka-acknowledged events', [
+      { what: 'kafkajs producing the same records directly (baseline)', 'events/s': Math.round(baseline).toLocaleString('en-US'), 'x baseline': '1.00', 'events per gateway CPU-second': '-' },
+      { what: 'through the gateway (validate, stamp tenant, publish acks=all)', 'events/s': Math.round(rate).toLocaleString('en-US'), 'x baseline': (rate / baseline).toFixed(2), 'events per gateway CPU-second': Math.round(load.events / cpu).toLocaleString('en-US') },
+    ]);
+    if (load.failed > 0) console.log(`(${load.failed} requests were answered 503: the buffer bound was reached)`);
+
+    // UDP SSF and statsd: what arrives, against what was sent.
+    const udpSpans = spans.slice(0, 200).map((s) => Buffer.from(s));
+    const acceptedBefore = await scrape(http, 'ssf_gateway_accepted_events_total', 'protocol="udp"');
+    const udp = await blastUdp(where['udp'] as string, udpSpans, 300_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const udpAccepted = (await scrape(http, 'ssf_gateway_accepted_events_total', 'protocol="udp"')) - acceptedBefore;
+    const lines = Array.from({ length: 20 }, (_, i) => `bench.requests:${i}|c|#route:/x,code:200\nbench.latency:${i}.5|ms|#route:/x`).join('\n');
+    const statsdPackets = [Buffer.from(lines)];
+    const statsd = await blastUdp(where['statsd'] as string, statsdPackets, 50_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const statsdAccepted = await scrape(http, 'ssf_gateway_accepted_events_total', 'protocol="statsd"');
+    const stats = procStats(child.pid ?? 0);
+    const rows: Array<Record<string, string | number>> = [
+      { target: 'ssf gateway', input: 'UDP SSF datagrams', sent: udp.sent, 'sent/s': Math.round(udp.sent / udp.seconds).toLocaleString('en-US'), accepted: udpAccepted, 'loss %': ((100 * (udp.sent - udpAccepted)) / udp.sent).toFixed(3) },
+      { target: 'ssf gateway', input: 'statsd lines (40 per datagram)', sent: statsd.sent * 40, 'sent/s': Math.round((statsd.sent * 40) / statsd.seconds).toLocaleString('en-US'), accepted: statsdAccepted, 'loss %': ((100 * (statsd.sent * 40 - statsdAccepted)) / (statsd.sent * 40)).toFixed(3) },
+    ];
+    rows.push(...(await veneurRows(udpSpans, statsdPackets)));
+    printTable('Gateway vs Veneur: UDP input at full speed from one sender', rows);
+    printTable('Gateway process', [{ 'peak RSS (MB)': stats.peakRssMb.toFixed(0), 'CPU seconds used': stats.cpuSeconds.toFixed(1) }]);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await broker.stop();
+  }
+}
+
+/** The same UDP load against Veneur itself, when test/bench/veneur-server.ts can build and start it. */
+async function veneurRows(udpSpans: Buffer[], statsdPackets: Buffer[]): Promise<Array<Record<string, string | number>>> {
+  let veneur: typeof import('./veneur-server.js');
+  try {
+    veneur = await import('./veneur-server.js');
+    await veneur.ensureVeneurBinary();
+  } catch (err) {
+    return [{ target: 'veneur', input: `not measured: ${(err as Error).message.slice(0, 80)}`, sent: '-', 'sent/s': '-', accepted: '-', 'loss %': '-' }];
+  }
+  return veneur.measureVeneur(udpSpans, statsdPackets, blastUdp);
+}
