@@ -24,19 +24,30 @@ const TENANT_TAG = Buffer.from([0xaa, 0x06]);
  * without re-encoding the span.
  */
 export function stampTenant(bytes: Uint8Array, tenant: string): Uint8Array {
-  const name = Buffer.from(tenant, 'utf8');
-  const length: number[] = [];
-  let n = name.length;
-  do {
-    length.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
-    n >>>= 7;
-  } while (n > 0);
-  const out = Buffer.allocUnsafe(bytes.length + TENANT_TAG.length + length.length + name.length);
+  const suffix = tenantSuffix(tenant);
+  const out = Buffer.allocUnsafe(bytes.length + suffix.length);
   out.set(bytes, 0);
-  out.set(TENANT_TAG, bytes.length);
-  out.set(length, bytes.length + TENANT_TAG.length);
-  out.set(name, bytes.length + TENANT_TAG.length + length.length);
+  out.set(suffix, bytes.length);
   return out;
+}
+
+// The encoded tenant field, per tenant (there are few).
+const suffixes = new Map<string, Buffer>();
+
+function tenantSuffix(tenant: string): Buffer {
+  let suffix = suffixes.get(tenant);
+  if (!suffix) {
+    const name = Buffer.from(tenant, 'utf8');
+    const length: number[] = [];
+    let n = name.length;
+    do {
+      length.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+      n >>>= 7;
+    } while (n > 0);
+    suffix = Buffer.concat([TENANT_TAG, Buffer.from(length), name]);
+    if (suffixes.size < 10_000) suffixes.set(tenant, suffix);
+  }
+  return suffix;
 }
 
 /** The partition key: the trace id as 8 big-endian bytes, or null outside any trace. */

