@@ -2,17 +2,11 @@ import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { Message, Producer, SASLOptions } from 'kafkajs';
 import type { Config } from '../../src/config/config-schema.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
+import { AckBatcher } from './ack-batcher.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 
 /** Kafka record format version (header `ssf-format`); docs/architecture.md. */
 export const RECORD_FORMAT = '1';
-
-interface Pending {
-  messages: Message[];
-  bytes: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
 
 /** kafkajs client options from the configuration (shared by the sink, the materializer and admin tools). */
 export function kafkaClient(config: Config['kafka'], clientIdSuffix: string, level: logLevel = logLevel.ERROR): Kafka {
@@ -34,27 +28,22 @@ export function kafkaClient(config: Config['kafka'], clientIdSuffix: string, lev
 
 /**
  * Publishes spans to the spans topic, one record per span keyed by trace id,
- * acks=all, compressed. kafkajs has no linger of its own, so this batches:
- * records wait at most `kafka.lingerMs` or until `kafka.batchBytes` are
- * pending, then go in one sendBatch. The buffer is bounded
- * (`kafka.bufferBytes`): past it publish() fails at once with 503, and
- * while Kafka is failing it is not `accepting` (UDP drops are counted).
+ * acks=all, compressed. kafkajs has no linger of its own, so records wait at
+ * most `kafka.lingerMs` or until `kafka.batchBytes` are pending, then go in
+ * one send. The buffer is bounded (`kafka.bufferBytes`): past it publish()
+ * fails at once with 503. After a failed send the sink stops accepting UDP
+ * for 2 s (a circuit breaker), then tries again.
  */
 export class KafkaSink implements SpanSink {
   readonly name = 'kafka';
+  observer?: SinkObserver | undefined;
   private readonly producer: Producer;
-  private pending: Pending[] = [];
-  private pendingBytes = 0;
-  private inFlightBytes = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private inFlight = new Set<Promise<void>>();
+  private readonly batcher: AckBatcher<Message>;
   private lastError: string | undefined;
   private failingSince = 0;
   private lastFailureAt = 0;
   private connected = false;
   private closed = false;
-
-  observer?: SinkObserver | undefined;
 
   constructor(private readonly config: Config['kafka'], options: { quiet?: boolean } = {}) {
     this.producer = kafkaClient(config, 'gateway', options.quiet ? logLevel.NOTHING : logLevel.ERROR).producer({
@@ -64,6 +53,12 @@ export class KafkaSink implements SpanSink {
       // send are removed downstream (insert deduplication in the materializer).
       idempotent: false,
     });
+    this.batcher = new AckBatcher<Message>({
+      flushAt: config.batchBytes,
+      lingerMs: config.lingerMs,
+      limit: config.bufferBytes,
+      send: (messages) => this.send(messages),
+    });
   }
 
   async connect(): Promise<void> {
@@ -71,18 +66,9 @@ export class KafkaSink implements SpanSink {
     this.connected = true;
   }
 
-  /**
-   * A circuit breaker for UDP: closed while Kafka answers; open for 2 s after
-   * a failed send (datagrams are dropped and counted), then half-open: the
-   * next datagrams are tried again and their send decides.
-   */
   get accepting(): boolean {
-    if (this.closed || this.bufferedBytes() >= this.config.bufferBytes) return false;
+    if (this.closed || !this.batcher.fits(1)) return false;
     return this.failingSince === 0 || Date.now() - this.lastFailureAt > 2_000;
-  }
-
-  private bufferedBytes(): number {
-    return this.pendingBytes + this.inFlightBytes;
   }
 
   publish(spans: AcceptedSpan[], receivedNs: bigint): Promise<void> {
@@ -100,69 +86,43 @@ export class KafkaSink implements SpanSink {
         headers: { 'ssf-format': RECORD_FORMAT, 'ssf-received-ns': received },
       };
     });
-    if (this.bufferedBytes() + bytes > this.config.bufferBytes) {
+    if (!this.batcher.fits(bytes)) {
       return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`, 1));
     }
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ messages, bytes, resolve, reject });
-      this.pendingBytes += bytes;
-      if (this.pendingBytes >= this.config.batchBytes) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.config.lingerMs);
-    });
+    return this.batcher.add(messages, bytes);
   }
 
-  /** Sends everything pending as one batch. */
-  private flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    const bytes = this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.inFlightBytes += bytes;
-    const messages = batch.flatMap((p) => p.messages);
+  private async send(messages: Message[]): Promise<void> {
     const started = process.hrtime.bigint();
-    const send = (async () => {
-      try {
-        if (!this.connected) await this.connect();
-        await this.producer.send({
-          topic: this.config.spansTopic,
-          acks: -1,
-          compression: this.config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-          messages,
-        });
-        this.failingSince = 0;
-        this.lastError = undefined;
-        this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, messages.length, true);
-        for (const p of batch) p.resolve();
-      } catch (err) {
-        this.failingSince ||= Date.now();
-        this.lastError = (err as Error).message;
-        this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, messages.length, false);
-        const error = GatewayError.of('GW_ERR_UNAVAILABLE', `Kafka did not acknowledge the records: ${this.lastError}`, 2);
-        this.lastFailureAt = Date.now();
-        for (const p of batch) p.reject(error);
-      } finally {
-        this.inFlightBytes -= bytes;
-      }
-    })();
-    this.inFlight.add(send);
-    void send.finally(() => this.inFlight.delete(send));
+    try {
+      if (!this.connected) await this.connect();
+      await this.producer.send({
+        topic: this.config.spansTopic,
+        acks: -1,
+        compression: this.config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        messages,
+      });
+      this.failingSince = 0;
+      this.lastError = undefined;
+      this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, messages.length, true);
+    } catch (err) {
+      this.failingSince ||= Date.now();
+      this.lastFailureAt = Date.now();
+      this.lastError = (err as Error).message;
+      this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, messages.length, false);
+      throw GatewayError.of('GW_ERR_UNAVAILABLE', `Kafka did not acknowledge the records: ${this.lastError}`, 2);
+    }
   }
 
   status(): SinkStatus {
     if (this.failingSince) return { ok: false, detail: `Kafka failing for ${Math.round((Date.now() - this.failingSince) / 1000)} s: ${this.lastError ?? ''}` };
-    return { ok: true, detail: `Kafka ${this.config.brokers.join(',')} (${this.bufferedBytes()} bytes buffered)` };
+    return { ok: true, detail: `Kafka ${this.config.brokers.join(',')} (${this.batcher.buffered} bytes buffered)` };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.flush();
-    await Promise.allSettled([...this.inFlight]);
+    await this.batcher.drain();
     await this.producer.disconnect().catch(() => undefined);
   }
 }

@@ -1,0 +1,37 @@
+import { describe, expect, it, vi } from 'vitest';
+import { AckBatcher } from '../../ingest/sink/ack-batcher.js';
+
+describe('AckBatcher', () => {
+  it('sends by size at once and by linger time otherwise, settling each caller with its batch', async () => {
+    vi.useFakeTimers();
+    try {
+      const batches: number[][] = [];
+      const b = new AckBatcher<number>({ flushAt: 3, lingerMs: 50, limit: 100, send: async (items) => void batches.push(items) });
+      const first = b.add([1, 2, 3], 3);
+      await first;
+      expect(batches).toEqual([[1, 2, 3]]);
+      const second = b.add([4], 1);
+      expect(batches).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(50);
+      await second;
+      expect(batches).toEqual([[1, 2, 3], [4]]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('bounds what is pending or in flight, and rejects every caller of a failed batch', async () => {
+    let fail!: (e: Error) => void;
+    const b = new AckBatcher<string>({ flushAt: 10, lingerMs: 1, limit: 5, send: () => new Promise<void>((_resolve, reject) => (fail = reject)) });
+    const p1 = b.add(['a', 'b'], 2);
+    const p2 = b.add(['c'], 2);
+    expect(b.fits(1)).toBe(true);
+    expect(b.fits(2)).toBe(false);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(b.buffered).toBe(4);
+    fail(new Error('backend down'));
+    await expect(p1).rejects.toThrow('backend down');
+    await expect(p2).rejects.toThrow('backend down');
+    expect(b.buffered).toBe(0);
+  });
+});
