@@ -17,12 +17,23 @@ export class GatewayMetrics implements SinkObserver {
   private readonly sendSeconds = this.registry.histogram('ssf_gateway_sink_latency_seconds', 'Time for the sink (Kafka acks=all, or the ClickHouse insert) to acknowledge.', SECONDS_BUCKETS, ['sink', 'outcome']);
   readonly bufferFill = this.registry.gauge('ssf_gateway_buffer_accepting', '1 while the sink accepts data, 0 while its buffer is full or its backend failing.', ['sink']);
 
+  private readonly bound = new Map<string, { received: (n?: number) => void; accepted: (n?: number) => void }>();
+
+  private byProtocol(protocol: string): { received: (n?: number) => void; accepted: (n?: number) => void } {
+    let b = this.bound.get(protocol);
+    if (!b) {
+      b = { received: this.receivedTotal.bind({ protocol }), accepted: this.acceptedTotal.bind({ protocol }) };
+      this.bound.set(protocol, b);
+    }
+    return b;
+  }
+
   received(protocol: string, n: number): void {
-    this.receivedTotal.inc({ protocol }, n);
+    this.byProtocol(protocol).received(n);
   }
 
   accepted(protocol: string, events: number): void {
-    if (events > 0) this.acceptedTotal.inc({ protocol }, events);
+    if (events > 0) this.byProtocol(protocol).accepted(events);
   }
 
   refused(protocol: string, code: string, n: number): void {

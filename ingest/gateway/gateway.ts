@@ -58,9 +58,9 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     protocol: 'self',
     ready: true,
     async send(spans) {
-      const result = intake.fromEncoded(spans, g.defaultTenant, 'self');
+      const result = intake.fromEncoded(spans, g.defaultTenant, 'self', nowNs());
       try {
-        await sink.publish(result.accepted, nowNs());
+        await sink.publish(result.accepted);
         return spans.map((): Outcome => null);
       } catch {
         return spans.map((): Outcome => 'send_failed');

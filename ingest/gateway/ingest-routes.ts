@@ -82,7 +82,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       throw err;
     }
 
-    const result = deps.intake.fromEncoded(parts, request.tenant, 'http');
+    const result = deps.intake.fromEncoded(parts, request.tenant, 'http', receivedNs);
     deps.metrics.batchSize.observe(parts.length + rejected.length, { protocol: 'http' });
     const answer: BatchAnswer = {
       accepted: result.accepted.length,
@@ -96,7 +96,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       throw e;
     }
     try {
-      await deps.sink.publish(result.accepted, receivedNs);
+      await deps.sink.publish(result.accepted);
     } catch (err) {
       deps.metrics.dropped('http', 'unavailable', result.events);
       throw err;

@@ -49,6 +49,7 @@ const span = z.strictObject({
   rootStartTimestamp: int64,
   logs: z.array(logRecord).optional(),
   tenant: str,
+  receivedTimestamp: int64,
 });
 
 /** snake_case keys (as in the .proto file) to lowerCamelCase, recursively, leaving map keys alone. */

@@ -16,38 +16,39 @@ export interface IntakeResult {
 }
 
 // Field 101 (tenant), wire type 2: varint of (101 << 3) | 2 = 810.
-const TENANT_TAG = Buffer.from([0xaa, 0x06]);
+const TENANT_TAG = [0xaa, 0x06];
+// Field 102 (received_timestamp), wire type 0: varint of (102 << 3) | 0 = 816.
+const RECEIVED_TAG = [0xb0, 0x06];
 
-/**
- * Appends the tenant field to a span's bytes. Protobuf keeps the last value
- * of a repeated scalar field, so this overrides any tenant the client sent
- * without re-encoding the span.
- */
-export function stampTenant(bytes: Uint8Array, tenant: string): Uint8Array {
-  const suffix = tenantSuffix(tenant);
-  const out = Buffer.allocUnsafe(bytes.length + suffix.length);
-  out.set(bytes, 0);
-  out.set(suffix, bytes.length);
-  return out;
+function varint(n: bigint, out: number[]): void {
+  let v = BigInt.asUintN(64, n);
+  do {
+    const byte = Number(v & 0x7fn);
+    v >>= 7n;
+    out.push(v > 0n ? byte | 0x80 : byte);
+  } while (v > 0n);
 }
 
-// The encoded tenant field, per tenant (there are few).
-const suffixes = new Map<string, Buffer>();
+/** The gateway's fields, appended to every span it forwards: tenant (101) and received time (102). */
+export function gatewayFields(tenant: string, receivedNs: bigint): Buffer {
+  const name = Buffer.from(tenant, 'utf8');
+  const head: number[] = [...TENANT_TAG];
+  varint(BigInt(name.length), head);
+  const tail: number[] = [...RECEIVED_TAG];
+  varint(receivedNs, tail);
+  return Buffer.concat([Buffer.from(head), name, Buffer.from(tail)]);
+}
 
-function tenantSuffix(tenant: string): Buffer {
-  let suffix = suffixes.get(tenant);
-  if (!suffix) {
-    const name = Buffer.from(tenant, 'utf8');
-    const length: number[] = [];
-    let n = name.length;
-    do {
-      length.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
-      n >>>= 7;
-    } while (n > 0);
-    suffix = Buffer.concat([TENANT_TAG, Buffer.from(length), name]);
-    if (suffixes.size < 10_000) suffixes.set(tenant, suffix);
-  }
-  return suffix;
+/**
+ * Appends the gateway's fields to a span's bytes. Protobuf keeps the last
+ * value of a repeated scalar field, so this overrides whatever the client
+ * sent in those fields without re-encoding the span.
+ */
+export function stampSpan(bytes: Uint8Array, fields: Buffer): Uint8Array {
+  const out = Buffer.allocUnsafe(bytes.length + fields.length);
+  out.set(bytes, 0);
+  out.set(fields, bytes.length);
+  return out;
 }
 
 /** The partition key: the trace id as 8 big-endian bytes, or null outside any trace. */
@@ -71,8 +72,9 @@ export class SpanIntake {
   constructor(private readonly metrics: GatewayMetrics, private readonly guard: CardinalityGuard) {}
 
   /** Encoded spans (from a batch, frames or datagrams). */
-  fromEncoded(parts: readonly Uint8Array[], tenant: string, protocol: string): IntakeResult {
+  fromEncoded(parts: readonly Uint8Array[], tenant: string, protocol: string, receivedNs: bigint): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
+    const fields = gatewayFields(tenant, receivedNs);
     for (let index = 0; index < parts.length; index++) {
       const bytes = parts[index] as Uint8Array;
       const v = decodeSpan(bytes);
@@ -85,7 +87,7 @@ export class SpanIntake {
         result.partial.push({ index, ...r });
         this.metrics.refused(protocol, r.code, 1);
       }
-      this.admit(v.span, bytes, tenant, result);
+      this.admit(v.span, bytes, tenant, receivedNs, fields, result);
     }
     this.metrics.received(protocol, parts.length);
     this.metrics.accepted(protocol, result.events);
@@ -93,15 +95,16 @@ export class SpanIntake {
   }
 
   /** Spans built by the gateway itself (statsd lines, JSON bodies): encoded here. */
-  fromEvents(spans: readonly SpanEvent[], tenant: string, protocol: string): IntakeResult {
+  fromEvents(spans: readonly SpanEvent[], tenant: string, protocol: string, receivedNs: bigint): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
-    for (const span of spans) this.admit(span, undefined, tenant, result);
+    for (const span of spans) this.admit(span, undefined, tenant, receivedNs, undefined, result);
     this.metrics.accepted(protocol, result.events);
     return result;
   }
 
-  private admit(span: SpanEvent, bytes: Uint8Array | undefined, tenant: string, result: IntakeResult): void {
+  private admit(span: SpanEvent, bytes: Uint8Array | undefined, tenant: string, receivedNs: bigint, fields: Buffer | undefined, result: IntakeResult): void {
     span.tenant = tenant;
+    span.receivedTimestamp = receivedNs;
     let changed = bytes === undefined;
     for (const sample of span.metrics) {
       if (this.guard.admit(tenant, sample)) {
@@ -111,7 +114,7 @@ export class SpanIntake {
     }
     result.accepted.push({
       span,
-      bytes: changed || bytes === undefined ? encodeSpan(span) : stampTenant(bytes, tenant),
+      bytes: changed || bytes === undefined || fields === undefined ? encodeSpan(span) : stampSpan(bytes, fields),
       key: partitionKey(span.traceId),
     });
     result.events += eventCount(span);

@@ -67,10 +67,10 @@ export class StreamListener {
       }
       if (frames.length === 0) return;
       this.metrics.batchSize.observe(frames.length, { protocol });
-      const result = this.intake.fromEncoded(frames, this.tenant, protocol);
+      const result = this.intake.fromEncoded(frames, this.tenant, protocol, nowNs());
       if (result.accepted.length === 0) return;
       if (!fatal) socket.pause();
-      this.sink.publish(result.accepted, nowNs())
+      this.sink.publish(result.accepted)
         .catch(() => this.metrics.dropped(protocol, 'unavailable', result.events))
         .finally(() => {
           if (!fatal) socket.resume();

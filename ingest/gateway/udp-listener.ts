@@ -3,7 +3,7 @@ import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { SpanEvent } from '../../src/codec/types.js';
 import { nowNs } from '../../src/emitter/clock.js';
-import type { AcceptedSpan, SpanSink } from '../sink/span-sink.js';
+import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { IntakeResult, SpanIntake } from './span-intake.js';
 
@@ -30,8 +30,7 @@ export function splitHostPort(address: string): { host: string; port: number } {
  */
 export class UdpListener {
   private socket: Socket | undefined;
-  private batch: AcceptedSpan[] = [];
-  private batchEvents = 0;
+  private datagrams: Buffer[] = [];
   private scheduled = false;
   private readonly pending = new Set<Promise<void>>();
   /** The receive buffer the kernel granted (it caps SO_RCVBUF at net.core.rmem_max). */
@@ -59,37 +58,43 @@ export class UdpListener {
     return { host, port: socket.address().port };
   }
 
+  // Datagrams read in one event-loop turn are validated and published together:
+  // one intake call, one publish, one metrics update per turn, not per datagram.
   private onMessage(msg: Buffer): void {
+    this.datagrams.push(msg);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.process());
+    }
+  }
+
+  private process(): void {
+    this.scheduled = false;
+    const datagrams = this.datagrams;
+    this.datagrams = [];
     const { protocol, tenant } = this.options;
+    const receivedNs = nowNs();
     let result: IntakeResult;
     if (this.options.parse) {
-      const parsed = this.options.parse(msg, nowNs());
-      for (const r of parsed.refused) this.metrics.refused(protocol, r.code, 1);
-      result = this.intake.fromEvents(parsed.spans, tenant, protocol);
+      const spans: SpanEvent[] = [];
+      for (const msg of datagrams) {
+        const parsed = this.options.parse(msg, receivedNs);
+        for (const r of parsed.refused) this.metrics.refused(protocol, r.code, 1);
+        for (const span of parsed.spans) spans.push(span);
+      }
+      this.metrics.received(protocol, datagrams.length);
+      result = this.intake.fromEvents(spans, tenant, protocol, receivedNs);
     } else {
-      result = this.intake.fromEncoded([msg], tenant, protocol);
+      result = this.intake.fromEncoded(datagrams, tenant, protocol, receivedNs);
     }
     if (result.accepted.length === 0) return;
     if (!this.sink.accepting) {
       this.metrics.dropped(protocol, 'backpressure', result.events);
       return;
     }
-    for (const a of result.accepted) this.batch.push(a);
-    this.batchEvents += result.events;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.publish());
-    }
-  }
-
-  private publish(): void {
-    this.scheduled = false;
-    const batch = this.batch;
-    const events = this.batchEvents;
-    this.batch = [];
-    this.batchEvents = 0;
-    const p = this.sink.publish(batch, nowNs()).catch(() => {
-      this.metrics.dropped(this.options.protocol, 'unavailable', events);
+    const events = result.events;
+    const p = this.sink.publish(result.accepted).catch(() => {
+      this.metrics.dropped(protocol, 'unavailable', events);
     });
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
@@ -100,7 +105,7 @@ export class UdpListener {
     const socket = this.socket;
     this.socket = undefined;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
-    if (this.batch.length > 0) this.publish();
+    if (this.datagrams.length > 0) this.process();
     await Promise.allSettled([...this.pending]);
   }
 }

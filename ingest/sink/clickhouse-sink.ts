@@ -28,7 +28,7 @@ export interface ClickHouseSinkOptions {
 export class ClickHouseSink implements SpanSink {
   readonly name = 'clickhouse';
   observer?: SinkObserver | undefined;
-  private readonly batcher: AckBatcher<{ span: AcceptedSpan; receivedNs: bigint }>;
+  private readonly batcher: AckBatcher<AcceptedSpan>;
   private lastError: string | undefined;
   private lastFailureAt = 0;
   private closed = false;
@@ -47,7 +47,7 @@ export class ClickHouseSink implements SpanSink {
     return this.lastFailureAt === 0 || Date.now() - this.lastFailureAt > 2_000;
   }
 
-  publish(spans: AcceptedSpan[], receivedNs: bigint): Promise<void> {
+  publish(spans: AcceptedSpan[]): Promise<void> {
     if (spans.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'shutting down', 1));
     let rows = 0;
@@ -55,12 +55,12 @@ export class ClickHouseSink implements SpanSink {
     if (!this.batcher.fits(rows)) {
       return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`, 1));
     }
-    return this.batcher.add(spans.map((span) => ({ span, receivedNs })), rows);
+    return this.batcher.add(spans, rows);
   }
 
-  private async insert(items: Array<{ span: AcceptedSpan; receivedNs: bigint }>): Promise<void> {
+  private async insert(items: AcceptedSpan[]): Promise<void> {
     const rows = emptyRows();
-    for (const { span, receivedNs } of items) appendRows(rows, span.span, receivedNs, this.options.defaultTenant);
+    for (const { span } of items) appendRows(rows, span, this.options.defaultTenant);
     const count = rows.spans.length + rows.logs.length + rows.samples.length;
     const started = process.hrtime.bigint();
     try {

@@ -5,9 +5,6 @@ import { GatewayError } from '../gateway/gateway-errors.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 
-/** Kafka record format version (header `ssf-format`); docs/architecture.md. */
-export const RECORD_FORMAT = '1';
-
 /** kafkajs client options from the configuration (shared by the sink, the materializer and admin tools). */
 export function kafkaClient(config: Config['kafka'], clientIdSuffix: string, level: logLevel = logLevel.ERROR): Kafka {
   const credentials = { username: config.saslUsername, password: config.saslPassword };
@@ -71,20 +68,15 @@ export class KafkaSink implements SpanSink {
     return this.failingSince === 0 || Date.now() - this.lastFailureAt > 2_000;
   }
 
-  publish(spans: AcceptedSpan[], receivedNs: bigint): Promise<void> {
+  publish(spans: AcceptedSpan[]): Promise<void> {
     if (spans.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway is shutting down', 1));
-    const received = receivedNs.toString();
-    const timestamp = (receivedNs / 1_000_000n).toString();
     let bytes = 0;
+    // No per-record headers: the record is self-describing (field 102 holds
+    // the received time), and headers cost the producer more than the span.
     const messages: Message[] = spans.map((s) => {
-      bytes += s.bytes.length + 64;
-      return {
-        key: s.key,
-        value: Buffer.from(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength),
-        timestamp,
-        headers: { 'ssf-format': RECORD_FORMAT, 'ssf-received-ns': received },
-      };
+      bytes += s.bytes.length + 24;
+      return { key: s.key, value: Buffer.from(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength) };
     });
     if (!this.batcher.fits(bytes)) {
       return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`, 1));

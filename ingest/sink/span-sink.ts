@@ -4,7 +4,7 @@ import type { SpanEvent } from '../../src/codec/types.js';
 export interface AcceptedSpan {
   /** The span as validated (tenant stamped). */
   span: SpanEvent;
-  /** Its SSFSpan bytes as forwarded: what the client sent, with the tenant field (101) appended. */
+  /** Its SSFSpan bytes as forwarded: what the client sent, with the tenant (101) and received time (102) appended. */
   bytes: Uint8Array;
   /** Partition key: the trace id (8 bytes, big-endian) so a trace lands on one partition; null for spans outside any trace. */
   key: Buffer | null;
@@ -32,7 +32,7 @@ export interface SpanSink {
   /** False while the buffer is full or the backend is down: UDP drops (and counts) rather than queues. */
   readonly accepting: boolean;
   /** Rejects with GatewayError GW_ERR_UNAVAILABLE when the spans cannot be taken. */
-  publish(spans: AcceptedSpan[], receivedNs: bigint): Promise<void>;
+  publish(spans: AcceptedSpan[]): Promise<void>;
   status(): SinkStatus;
   /** Flushes what is buffered, then closes. */
   close(): Promise<void>;

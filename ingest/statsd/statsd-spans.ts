@@ -12,7 +12,7 @@ export function statsdToSpans(packet: Buffer, receivedNs: bigint): { spans: Span
     refused: r.rejections,
     spans: [{
       version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-      error: false, service: '', name: '', indicator: false, tags: {}, metrics: r.samples, logs: r.logs, tenant: '', isTrace: false,
+      error: false, service: '', name: '', indicator: false, tags: {}, metrics: r.samples, logs: r.logs, tenant: '', receivedTimestamp: 0n, isTrace: false,
     }],
   };
 }

@@ -75,12 +75,13 @@ export function emptyRows(): EventRows {
 }
 
 /**
- * Appends the rows of one event. `receivedNs` stands in for a zero sample or
- * log timestamp ("when received"). A span that is not a valid trace span
- * contributes only its samples and logs.
+ * Appends the rows of one event. The span's received time (stamped by the
+ * gateway) stands in for a zero sample or log timestamp ("when received").
+ * A span that is not a valid trace span contributes only its samples and logs.
  */
-export function appendRows(rows: EventRows, e: SpanEvent, receivedNs: bigint, defaultTenant = 'default'): void {
+export function appendRows(rows: EventRows, e: SpanEvent, defaultTenant = 'default'): void {
   const tenant = e.tenant || defaultTenant;
+  const receivedNs = e.receivedTimestamp;
   const traceId = e.traceId.toString();
   const spanId = e.id.toString();
   if (e.isTrace) {

@@ -54,6 +54,8 @@ export interface SpanEvent {
   metrics: MetricSample[];
   logs: LogRecord[];
   tenant: string;
+  /** When the gateway received it (Unix ns; our field 102), 0n before it did. */
+  receivedTimestamp: bigint;
   /** True when the span passes Veneur's trace-span criteria (and ends after it starts). */
   isTrace: boolean;
 }

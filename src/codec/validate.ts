@@ -181,6 +181,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
     startTimestamp: longToBigInt(raw.startTimestamp),
     endTimestamp: longToBigInt(raw.endTimestamp),
     rootStartTimestamp: longToBigInt(raw.rootStartTimestamp),
+    receivedTimestamp: longToBigInt(raw.receivedTimestamp),
   };
   const rejections: Rejection[] = [];
 
@@ -245,6 +246,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
       metrics,
       logs,
       tenant: f.tenant,
+      receivedTimestamp: f.receivedTimestamp,
       isTrace,
     },
   };

@@ -415,7 +415,7 @@ export class Emitter implements SpanSink {
   private carrier(traceId: bigint, spanId: bigint, metrics: MetricSample[], logs: LogRecord[]): SpanEvent {
     return {
       version: 0, traceId, id: spanId, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-      error: false, service: this.service, name: '', indicator: false, tags: {}, metrics, logs, tenant: '', isTrace: false,
+      error: false, service: this.service, name: '', indicator: false, tags: {}, metrics, logs, tenant: '', receivedTimestamp: 0n, isTrace: false,
     };
   }
 

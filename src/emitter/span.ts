@@ -162,7 +162,7 @@ export class Span {
       tags: this.sampled ? (defaultTags ? { ...defaultTags, ...this.tags } : this.tags) : {},
       metrics: this.metrics,
       logs: [],
-      tenant: '',
+      tenant: '', receivedTimestamp: 0n,
       isTrace: this.sampled,
     };
   }

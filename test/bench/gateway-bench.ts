@@ -27,7 +27,7 @@ function realisticSpan(i: number): SpanEvent {
     startTimestamp: NOW + BigInt(i * 1000), endTimestamp: NOW + BigInt(i * 1000 + 2_345_678), rootStartTimestamp: 0n,
     error: i % 50 === 0, service: ['checkout', 'cart', 'payments', 'search'][i % 4] ?? 'x', name: ['GET /cart', 'POST /pay', 'db.query', 'cache.get'][i % 4] ?? 'x',
     indicator: i % 8 === 0, tags: { 'http.method': 'GET', 'http.status_code': '200', region: 'eu-west-1', host: `web-${i % 16}` },
-    metrics: [], logs: [], tenant: '', isTrace: true,
+    metrics: [], logs: [], tenant: '', receivedTimestamp: 0n, isTrace: true,
   };
 }
 

@@ -1,9 +1,11 @@
 // `npm run bench`: every benchmark, each printing its figures as ratios
 // against a baseline measured in the same run. Never assertions on time.
 import { emitterBench } from './emitter-bench.js';
+import { gatewayBench } from './gateway-bench.js';
 
 const benches: Record<string, () => Promise<void>> = {
   emitter: emitterBench,
+  gateway: gatewayBench,
 };
 
 const only = process.argv.slice(2);

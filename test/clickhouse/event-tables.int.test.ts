@@ -17,7 +17,7 @@ const T0 = BigInt(Math.floor(Date.now() / 60_000) * 60_000) * 1_000_000n;
 function span(over: Partial<SpanEvent>): SpanEvent {
   return {
     version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-    error: false, service: 'svc', name: '', indicator: false, tags: {}, metrics: [], logs: [], tenant: 'acme', isTrace: false, ...over,
+    error: false, service: 'svc', name: '', indicator: false, tags: {}, metrics: [], logs: [], tenant: 'acme', receivedTimestamp: 0n, isTrace: false, ...over,
   };
 }
 
@@ -39,7 +39,7 @@ async function roundTrip(ch: ClickHouse): Promise<void> {
   expect((await migrate(ch, cfg)).applied).toEqual([]);
 
   const rows = emptyRows();
-  for (const e of events) appendRows(rows, e, T0);
+  for (const e of events) appendRows(rows, { ...e, receivedTimestamp: T0 });
   await insertRows(ch, rows, 'test-batch-1');
   // The same batch retried with the same token: deduplicated, rollups included.
   await insertRows(ch, rows, 'test-batch-1');

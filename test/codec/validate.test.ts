@@ -123,7 +123,7 @@ describe('batches', () => {
     const event: SpanEvent = {
       version: 1, traceId: 9223372036854775807n, id: -9223372036854775808n, parentId: -1n,
       startTimestamp: 1_700_000_000_123_456_789n, endTimestamp: 1_700_000_000_223_456_789n, rootStartTimestamp: 0n,
-      error: true, service: 'svc', name: 'op', indicator: true, tags: { 'k': 'v ü 💥' }, tenant: 'acme', isTrace: true,
+      error: true, service: 'svc', name: 'op', indicator: true, tags: { 'k': 'v ü 💥' }, tenant: 'acme', receivedTimestamp: 0n, isTrace: true,
       metrics: [{ type: 'histogram', name: 'h', value: 1.5, timestamp: 5n, message: '', status: 'ok', sampleRate: 0.5, tags: {}, unit: 'ms', scope: 'global' }],
       logs: [{ timestamp: 6n, severity: 'warn', severityNumber: 13, body: 'b', attributes: { a: '1' } }],
     };

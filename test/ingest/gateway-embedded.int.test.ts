@@ -15,7 +15,7 @@ import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
 const NOW = BigInt(Date.now()) * 1_000_000n;
 const span = (i: number): SpanEvent => ({
   version: 0, traceId: 42n, id: BigInt(i + 1), parentId: i === 0 ? 0n : 1n, startTimestamp: NOW + BigInt(i), endTimestamp: NOW + BigInt(i) + 2_000_000n,
-  rootStartTimestamp: 0n, error: i === 3, service: i % 2 ? 'api' : 'web', name: `op${i}`, indicator: false, tags: {}, tenant: '', isTrace: true,
+  rootStartTimestamp: 0n, error: i === 3, service: i % 2 ? 'api' : 'web', name: `op${i}`, indicator: false, tags: {}, tenant: '', receivedTimestamp: 0n, isTrace: true,
   metrics: [{ type: 'counter', name: 'hits', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: {}, unit: '', scope: 'default' }],
   logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `line ${i}`, attributes: {} }],
 });

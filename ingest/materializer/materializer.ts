@@ -1,0 +1,768 @@
+import { channel } from 'node:diagnostics_channel';
+import { CompressionTypes, logLevel, Partitioners } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from 'kafkajs';
+import type { FastifyInstance } from 'fastify';
+import { decodeSpan } from '../../src/codec/index.js';
+import type { ClickHouse } from '../../src/clickhouse/create-client.js';
+import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
+import type { EventRows } from '../../src/clickhouse/event-rows.js';
+import { insertRows, TABLES } from '../../src/clickhouse/event-writer.js';
+import type { Config } from '../../src/config/config-schema.js';
+import { Registry } from '../../src/observability/prometheus.js';
+import { kafkaClient, RECORD_FORMAT } from '../sink/kafka-sink.js';
+import { insertError, MaterializerError } from './materializer-errors.js';
+import type { MaterializerErrorCode } from './materializer-errors.js';
+
+/*
+ * The materializer: Kafka spans topic -> ClickHouse event tables, exactly once.
+ *
+ * Per partition, records are cut into batches; each batch is an offset range
+ * [first, last] and goes through, strictly in order:
+ *   1. dead letters of the range -> the dead-letter topic (acks=all);
+ *   2. an INTENT: commit offset `first` (unchanged position) with the commit
+ *      metadata `ssf-materializer:1:<first>-<last>`;
+ *   3. insertRows with the token `<topic>:<partition>:<first>-<last>`;
+ *   4. commit `last + 1` (no metadata).
+ * After a crash, kafkajs re-delivers from the committed offset, in batches
+ * whose boundaries need not match the old ones. A committed intent says which
+ * range was (perhaps) inserted: that exact range is rebuilt and inserted again
+ * with the same token, so ClickHouse drops whatever part of it it already has
+ * (per table, rollups included). Without an intent nothing of the range was
+ * inserted, so any new cut is safe. The intent lives in Kafka's own offset
+ * store, written by the generation-checked OffsetCommit of the current owner
+ * of the partition, so it needs no table of ours and a consumer that lost the
+ * partition cannot write it. docs/architecture.md ("Materializer") has the whole argument.
+ */
+
+/** Published on `ssf:materializer:inserted` once ClickHouse acknowledged a batch, before its offsets are committed. */
+export interface InsertedEvent {
+  topic: string;
+  partition: number;
+  first: string;
+  last: string;
+  token: string;
+  rows: number;
+  replay: boolean;
+}
+
+const insertedChannel = channel('ssf:materializer:inserted');
+const committedChannel = channel('ssf:materializer:committed');
+
+const INTENT = /^ssf-materializer:1:(\d+)-(\d+)$/;
+const SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+export type MaterializerLog = (level: Level, message: string, fields?: Record<string, unknown>) => void;
+
+const LEVELS: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** JSON lines on stderr from `min` up (the processes' own log format). */
+export function jsonLog(min: Level): MaterializerLog {
+  return (level, message, fields = {}) => {
+    if (LEVELS[level] < LEVELS[min]) return;
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, component: 'materializer', msg: message, ...fields })}\n`);
+  };
+}
+
+export interface MaterializerOptions {
+  /** Consumer group session timeout (kafkajs default 30 000): how long a crashed member holds its partitions. */
+  sessionTimeoutMs?: number;
+  /** Heartbeat interval (kafkajs default 3 000); a third of the session timeout or less. */
+  heartbeatIntervalMs?: number;
+  /** How long stop() waits for buffered batches to be written and committed. Default 15 000. */
+  stopTimeoutMs?: number;
+  /** Create the spans and dead-letter topics when missing (`kafka.partitions`, `kafka.replicationFactor`). Default true. */
+  createTopics?: boolean;
+  /** The process log. Default: JSON lines on stderr at `log.level`. */
+  log?: MaterializerLog;
+  /** kafkajs's own log level. Default ERROR. */
+  kafkaLogLevel?: logLevel;
+  /** Called when kafkajs gives up on the consumer (it will not restart it): the process should exit. */
+  onFatal?: (err: Error) => void;
+}
+
+/** The materializer's numbers on /metrics. */
+export class MaterializerMetrics {
+  readonly registry = new Registry();
+  readonly recordsConsumed = this.registry.counter('ssf_materializer_records_consumed_total', 'Records taken from the spans topic (a batch replayed after a restart or rebalance counts again).');
+  readonly rowsInserted = this.registry.counter('ssf_materializer_rows_inserted_total', 'Rows in inserts ClickHouse acknowledged, by table (a replayed batch that ClickHouse deduplicated counts again).', ['table']);
+  readonly insertSeconds = this.registry.histogram('ssf_materializer_insert_duration_seconds', 'Time of one acknowledged batch insert (all tables), retries excluded.', SECONDS_BUCKETS);
+  readonly batchRows = this.registry.histogram('ssf_materializer_batch_rows', 'Rows per inserted batch.', SIZE_BUCKETS);
+  readonly batchRecords = this.registry.histogram('ssf_materializer_batch_records', 'Kafka records per batch.', SIZE_BUCKETS);
+  readonly deadLetters = this.registry.counter('ssf_materializer_dead_letter_total', 'Records written to the dead-letter topic, by MAT_ERR_* code.', ['code']);
+  readonly refusedParts = this.registry.counter('ssf_materializer_refused_parts_total', 'Samples and log records refused inside otherwise valid spans, by SSF_* code.', ['code']);
+  readonly retries = this.registry.counter('ssf_materializer_retries_total', 'Failed attempts that were retried, by step (insert, dead_letter, commit) and MAT_ERR_* code.', ['step', 'code']);
+  readonly replays = this.registry.counter('ssf_materializer_replayed_batches_total', 'Batches rebuilt from a committed intent after a restart or rebalance and inserted again with their original token.');
+  readonly abandoned = this.registry.counter('ssf_materializer_abandoned_batches_total', 'Batches dropped before their next step because the group rebalanced (MAT_ERR_FENCED); they are read again.');
+  readonly rebalances = this.registry.counter('ssf_materializer_rebalances_total', 'Group joins, rebalances and consumer restarts seen.');
+  readonly lag = this.registry.gauge('ssf_materializer_consumer_lag', 'Records between the committed offset and the end of the partition (refreshed on scrape, at most once a second).', ['partition']);
+  readonly paused = this.registry.gauge('ssf_materializer_partitions_paused', 'Partitions paused because their buffer is full or ClickHouse/Kafka is failing.');
+  readonly assigned = this.registry.gauge('ssf_materializer_partitions_assigned', 'Partitions of the spans topic assigned to this member.');
+  readonly bufferedRows = this.registry.gauge('ssf_materializer_buffered_rows', 'Rows held in memory (batches being filled or written).');
+}
+
+export interface MaterializerStatus {
+  /** Joined the group, not stopping, and the last insert succeeded (or there was none yet). */
+  ready: boolean;
+  joined: boolean;
+  stopping: boolean;
+  assigned: number[];
+  paused: number[];
+  bufferedRows: number;
+  inFlightBatches: number;
+  lastInsert: { ok: boolean; at: number; error?: string };
+}
+
+export interface Materializer {
+  /** Connects, creates the topics if asked, joins the group and starts consuming. */
+  start(): Promise<void>;
+  /** Writes and commits what is buffered (up to `stopTimeoutMs`), then leaves the group. Idempotent. */
+  stop(): Promise<void>;
+  readonly metrics: MaterializerMetrics;
+  status(): MaterializerStatus;
+  /** Refreshes the lag gauges from Kafka (at most once a second). */
+  refreshLag(): Promise<void>;
+}
+
+interface Range {
+  first: bigint;
+  last: bigint;
+}
+
+interface DeadLetter {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: IHeaders;
+  offset: string;
+  code: MaterializerErrorCode;
+  reason: string;
+  ssfCode: string;
+}
+
+interface Batch {
+  first: bigint;
+  last: bigint;
+  records: number;
+  rows: EventRows;
+  rowCount: number;
+  deadLetters: DeadLetter[];
+  /** Rebuilding a committed intent: ends exactly at replay.last and keeps its token. */
+  replay: Range | undefined;
+  sealed: boolean;
+  /** batchMs passed while an insert of the partition was running: seal when it ends. */
+  due: boolean;
+}
+
+interface PartitionState {
+  readonly partition: number;
+  /** The group generation (as counted here) this state belongs to. */
+  readonly epoch: number;
+  /** Records below this offset are committed already: skipped. */
+  next: bigint | undefined;
+  /** A committed intent not yet rebuilt. */
+  replay: Range | undefined;
+  open: Batch | undefined;
+  flushing: Promise<void> | undefined;
+  flushingRows: number;
+  timer: NodeJS.Timeout | undefined;
+  pausedFor: Set<'full' | 'failing'>;
+}
+
+type Step = 'insert' | 'dead_letter' | 'commit';
+
+function header(headers: IHeaders | undefined, name: string): string | undefined {
+  const v = headers?.[name];
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : one.toString();
+}
+
+function rowTotal(rows: EventRows): number {
+  return rows.spans.length + rows.logs.length + rows.samples.length;
+}
+
+/** `ssf-received-ns`, else the record's timestamp (ms). */
+function receivedNs(message: KafkaMessage): bigint {
+  const h = header(message.headers, 'ssf-received-ns');
+  if (h !== undefined && /^\d{1,20}$/.test(h)) return BigInt(h);
+  return /^\d+$/.test(message.timestamp) ? BigInt(message.timestamp) * 1_000_000n : BigInt(Date.now()) * 1_000_000n;
+}
+
+function backoffMs(attempt: number, retriable: boolean): number {
+  const cap = retriable ? 5_000 : 30_000;
+  return Math.min(cap, 200 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
+}
+
+class KafkaMaterializer implements Materializer {
+  readonly metrics = new MaterializerMetrics();
+  private readonly topic: string;
+  private readonly dlqTopic: string;
+  private readonly groupId: string;
+  private readonly batchRows: number;
+  private readonly batchMs: number;
+  private readonly heartbeatMs: number;
+  private readonly defaultTenant: string;
+  private readonly log: MaterializerLog;
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  /** Bumped on every rebalance, join and crash: states and batches of an older epoch are void. */
+  private epoch = 0;
+  private states = new Map<number, PartitionState>();
+  /** The running flush of each partition, whatever its epoch (an insert cannot be cancelled). */
+  private readonly inflight = new Map<number, Promise<void>>();
+  private assigned = new Set<number>();
+  private joined = false;
+  private started = false;
+  private stopping = false;
+  private aborted = false;
+  private stopped: Promise<void> | undefined;
+  private lastInsert: MaterializerStatus['lastInsert'] = { ok: true, at: 0 };
+  private readonly commitsSeen = new Set<string>();
+  private readonly sleepers = new Set<() => void>();
+  private lagAt = 0;
+
+  constructor(private readonly config: Readonly<Config>, private readonly ch: ClickHouse, private readonly options: MaterializerOptions) {
+    this.topic = config.kafka.spansTopic;
+    this.dlqTopic = config.kafka.deadLetterTopic;
+    this.groupId = config.kafka.consumerGroup;
+    this.batchRows = config.materializer.batchRows;
+    this.batchMs = config.materializer.batchMs;
+    this.heartbeatMs = options.heartbeatIntervalMs ?? 3_000;
+    this.defaultTenant = config.gateway.defaultTenant;
+    this.log = options.log ?? jsonLog(config.log.level);
+    const kafka = kafkaClient(config.kafka, 'materializer', options.kafkaLogLevel ?? logLevel.ERROR);
+    this.consumer = kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: this.heartbeatMs,
+      // Short fetch waits keep stop() and pause/resume prompt; data is returned at once anyway.
+      maxWaitTimeInMs: 1_000,
+      allowAutoTopicCreation: false,
+    });
+    this.producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false, createPartitioner: Partitioners.DefaultPartitioner });
+    this.admin = kafka.admin();
+    this.metrics.bufferedRows.set(() => this.bufferedRows());
+    this.metrics.paused.set(() => [...this.states.values()].filter((s) => s.pausedFor.size > 0).length);
+    this.metrics.assigned.set(() => this.assigned.size);
+    this.watchGroup();
+  }
+
+  private watchGroup(): void {
+    const { events } = this.consumer;
+    this.consumer.on(events.GROUP_JOIN, (e) => {
+      this.newEpoch('joined');
+      this.assigned = new Set(e.payload.memberAssignment[this.topic] ?? []);
+      this.joined = true;
+      this.log('info', 'joined the consumer group', { group: this.groupId, topic: this.topic, partitions: [...this.assigned] });
+    });
+    this.consumer.on(events.REBALANCING, () => {
+      this.joined = false;
+      this.newEpoch('rebalancing');
+    });
+    this.consumer.on(events.STOP, () => {
+      this.joined = false;
+    });
+    this.consumer.on(events.CRASH, (e) => {
+      this.joined = false;
+      this.newEpoch('crash');
+      const error = e.payload.error;
+      this.log(e.payload.restart ? 'warn' : 'error', 'the Kafka consumer crashed', { error: error.message, restart: e.payload.restart });
+      if (!e.payload.restart) this.options.onFatal?.(new MaterializerError('MAT_ERR_CONSUMER_CRASHED', error.message, { cause: error }));
+    });
+    this.consumer.on(events.COMMIT_OFFSETS, (e) => {
+      for (const t of e.payload.topics) {
+        if (t.topic !== this.topic) continue;
+        for (const p of t.partitions) this.commitsSeen.add(`${p.partition}:${String(p.offset)}`);
+      }
+    });
+  }
+
+  /**
+   * A new generation: every state, open batch and timer of the old one is
+   * dropped (kafkajs reads again from the committed offsets); flushes still
+   * running stop at their next step (the guard); pauses are lifted.
+   */
+  private newEpoch(reason: string): void {
+    this.epoch++;
+    this.metrics.rebalances.inc();
+    const paused: number[] = [];
+    for (const s of this.states.values()) {
+      if (s.timer) clearTimeout(s.timer);
+      if (s.pausedFor.size > 0) paused.push(s.partition);
+    }
+    this.states = new Map();
+    if (paused.length > 0) this.kafkaResume(paused);
+    this.wakeSleepers();
+    this.log('debug', 'new consumer epoch', { reason, epoch: this.epoch });
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.admin.connect();
+    if (this.options.createTopics ?? true) await this.ensureTopics();
+    await this.producer.connect();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.log('info', 'materializer started', { topic: this.topic, group: this.groupId, deadLetterTopic: this.dlqTopic, batchRows: this.batchRows, batchMs: this.batchMs, clickhouse: this.ch.mode, database: this.ch.database });
+  }
+
+  private async ensureTopics(): Promise<void> {
+    const wanted = [this.topic, this.dlqTopic];
+    const existing = new Set(await this.admin.listTopics());
+    const missing = wanted.filter((t) => !existing.has(t));
+    if (missing.length === 0) return;
+    const { partitions, replicationFactor } = this.config.kafka;
+    try {
+      await this.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })) });
+      this.log('info', 'created topics', { topics: missing, partitions, replicationFactor });
+    } catch (err) {
+      // Another process may have created them meanwhile.
+      const now = new Set(await this.admin.listTopics());
+      if (!missing.every((t) => now.has(t))) throw err;
+    }
+  }
+
+  // ---- consuming -----------------------------------------------------------
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale, pause } = payload;
+    if (this.stopping || batch.topic !== this.topic) return;
+    const state = await this.stateFor(batch.partition, heartbeat);
+    if (state === undefined || this.stopping) return;
+    // Synchronous from here: the epoch cannot change under this loop.
+    let resolved: string | undefined;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale() || state.epoch !== this.epoch) break;
+      const offset = BigInt(message.offset);
+      if (state.next !== undefined && offset < state.next) {
+        resolved = message.offset;
+        continue;
+      }
+      if (!this.take(state, message, offset)) {
+        // No room: what is left of this batch is fetched again after resume().
+        pause();
+        state.pausedFor.add('full');
+        break;
+      }
+      resolved = message.offset;
+    }
+    // Moves kafkajs's fetch position only; the committed offset moves after the insert.
+    if (resolved !== undefined) resolveOffset(resolved);
+  }
+
+  /**
+   * The state of a partition in the current epoch, loaded from the group's
+   * committed offset and its intent. Undefined when the partition is not ours
+   * (a batch fetched before a rebalance) or the epoch changed while loading.
+   */
+  private async stateFor(partition: number, heartbeat: () => Promise<void>): Promise<PartitionState | undefined> {
+    const current = this.states.get(partition);
+    if (current !== undefined) return current;
+    if (!this.joined || !this.assigned.has(partition)) return undefined;
+    const epoch = this.epoch;
+    // A flush of an older epoch may still be inserting: let it end first, so
+    // that two inserts of one range never overlap and its commits are seen.
+    const previous = this.inflight.get(partition);
+    if (previous !== undefined) await this.whileHeartbeating(previous, heartbeat);
+    let committed: { offset: bigint | undefined; metadata: string | null };
+    try {
+      committed = await this.fetchCommitted(partition);
+    } catch (err) {
+      this.log('warn', 'could not read the committed offset; the batch will be fetched again', { partition, error: (err as Error).message });
+      await this.sleep(500);
+      return undefined;
+    }
+    if (epoch !== this.epoch || this.states.has(partition)) return this.states.get(partition);
+    const state: PartitionState = { partition, epoch, next: committed.offset, replay: undefined, open: undefined, flushing: undefined, flushingRows: 0, timer: undefined, pausedFor: new Set() };
+    const m = INTENT.exec(committed.metadata ?? '');
+    if (m !== null && committed.offset !== undefined && BigInt(m[1] ?? '-1') === committed.offset) {
+      state.replay = { first: committed.offset, last: BigInt(m[2] ?? '-1') };
+      this.log('info', 'replaying a batch that may have been inserted before a crash or rebalance', { partition, first: String(state.replay.first), last: String(state.replay.last) });
+    }
+    this.states.set(partition, state);
+    return state;
+  }
+
+  private async fetchCommitted(partition: number): Promise<{ offset: bigint | undefined; metadata: string | null }> {
+    const topics = await this.admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] });
+    const p = topics.find((t) => t.topic === this.topic)?.partitions.find((x) => x.partition === partition);
+    if (p === undefined || !/^\d+$/.test(p.offset)) return { offset: undefined, metadata: null };
+    return { offset: BigInt(p.offset), metadata: p.metadata };
+  }
+
+  private async whileHeartbeating(work: Promise<unknown>, heartbeat: () => Promise<void>): Promise<void> {
+    let done = false;
+    const settled = work.then(() => {
+      done = true;
+    }, () => {
+      done = true;
+    });
+    while (!done) {
+      await Promise.race([settled, new Promise((r) => setTimeout(r, this.heartbeatMs))]);
+      // kafkajs heartbeats only between batches: inside one, it is our job.
+      if (!done) await heartbeat();
+    }
+  }
+
+  /** Adds one record to the partition's open batch; false when there is no room (a sealed batch waits for the running flush). */
+  private take(state: PartitionState, message: KafkaMessage, offset: bigint): boolean {
+    if (state.open?.replay !== undefined && offset > state.open.replay.last) this.seal(state);
+    if (state.open?.sealed === true) return false;
+    if (state.open === undefined) {
+      let replay = state.replay;
+      state.replay = undefined;
+      if (replay !== undefined && offset > replay.last) {
+        this.log('warn', 'the records of a committed intent are gone from the topic (retention); not replaying it', { partition: state.partition, first: String(replay.first), last: String(replay.last), offset: String(offset) });
+        replay = undefined;
+      }
+      state.open = { first: replay?.first ?? offset, last: offset, records: 0, rows: emptyRows(), rowCount: 0, deadLetters: [], replay, sealed: false, due: false };
+      // A replayed range is cut by its offsets only, never by time or size.
+      if (replay === undefined) state.timer = setTimeout(() => this.onBatchTimer(state), this.batchMs);
+    }
+    const batch = state.open;
+    this.decodeInto(state.partition, batch, message);
+    batch.last = offset;
+    batch.records++;
+    state.next = offset + 1n;
+    this.metrics.recordsConsumed.inc();
+    if (batch.replay !== undefined ? offset >= batch.replay.last : batch.rowCount >= this.batchRows) this.seal(state);
+    return true;
+  }
+
+  /** Decode, validate, convert; a record that cannot be stored becomes a dead letter (never an exception). */
+  private decodeInto(partition: number, batch: Batch, message: KafkaMessage): void {
+    const dead = (code: MaterializerErrorCode, reason: string, ssfCode = ''): void => {
+      batch.deadLetters.push({ key: message.key, value: message.value, headers: message.headers ?? {}, offset: message.offset, code, reason: reason.slice(0, 1024), ssfCode });
+    };
+    const format = header(message.headers, 'ssf-format');
+    if (format !== undefined && format !== RECORD_FORMAT) {
+      dead('MAT_ERR_UNKNOWN_FORMAT', `ssf-format "${format.slice(0, 32)}" is not ${RECORD_FORMAT}`);
+      return;
+    }
+    if (message.value === null) {
+      dead('MAT_ERR_UNDECODABLE', 'the record has no value');
+      return;
+    }
+    const result = decodeSpan(message.value);
+    if (!result.ok) {
+      const r = result.rejections[0];
+      const code = r === undefined || r.code === 'SSF_DECODE_FAILED' ? 'MAT_ERR_UNDECODABLE' : 'MAT_ERR_INVALID_SPAN';
+      dead(code, r === undefined ? 'invalid span' : `${r.code}${r.field ? ` (${r.field})` : ''}: ${r.reason}`, r?.code ?? '');
+      this.log('debug', 'dead letter', { partition, offset: message.offset, code });
+      return;
+    }
+    for (const r of result.rejections) this.metrics.refusedParts.inc({ code: r.code });
+    const before = rowTotal(batch.rows);
+    appendRows(batch.rows, result.span, receivedNs(message), this.defaultTenant);
+    batch.rowCount += rowTotal(batch.rows) - before;
+  }
+
+  private onBatchTimer(state: PartitionState): void {
+    state.timer = undefined;
+    const batch = state.open;
+    if (state.epoch !== this.epoch || batch === undefined || batch.sealed || batch.replay !== undefined) return;
+    // While an insert runs the batch keeps filling; it is cut when that insert ends.
+    if (state.flushing !== undefined) batch.due = true;
+    else this.seal(state);
+  }
+
+  private seal(state: PartitionState): void {
+    const batch = state.open;
+    if (batch === undefined || batch.sealed) return;
+    batch.sealed = true;
+    if (state.timer) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
+    }
+    this.kick(state);
+  }
+
+  /** Starts the flush of the sealed batch when none is running. */
+  private kick(state: PartitionState): void {
+    const batch = state.open;
+    if (state.flushing !== undefined || batch === undefined || !batch.sealed || state.epoch !== this.epoch) return;
+    state.open = undefined;
+    if (state.pausedFor.delete('full')) this.resumeIfFree(state);
+    const range: Range = batch.replay ?? { first: batch.first, last: batch.last };
+    state.flushingRows = batch.rowCount;
+    const run = this.flush(state, batch, range);
+    state.flushing = run;
+    this.inflight.set(state.partition, run);
+    void run.finally(() => {
+      state.flushing = undefined;
+      state.flushingRows = 0;
+      if (this.inflight.get(state.partition) === run) this.inflight.delete(state.partition);
+      if (state.epoch !== this.epoch) return;
+      if (state.open?.due === true) this.seal(state);
+      else this.kick(state);
+    });
+  }
+
+  // ---- writing -------------------------------------------------------------
+
+  /** One batch through its steps (see the top of this file). Never rejects. */
+  private async flush(state: PartitionState, batch: Batch, range: Range): Promise<void> {
+    const { partition } = state;
+    const token = `${this.topic}:${partition}:${range.first}-${range.last}`;
+    const replay = batch.replay !== undefined;
+    try {
+      // A committed intent proves its dead letters were written: a replay skips them.
+      if (batch.deadLetters.length > 0 && !replay) {
+        await this.retrying(state, 'dead_letter', () => this.sendDeadLetters(partition, batch.deadLetters));
+        for (const d of batch.deadLetters) this.metrics.deadLetters.inc({ code: d.code });
+      }
+      if (batch.rowCount > 0) {
+        if (replay) this.metrics.replays.inc();
+        else await this.retrying(state, 'commit', () => this.commit(state, range.first, `ssf-materializer:1:${range.first}-${range.last}`));
+        const started = performance.now();
+        await this.retrying(state, 'insert', () => insertRows(this.ch, batch.rows, token).catch((err: unknown) => {
+          throw insertError(err);
+        }));
+        this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
+        this.metrics.batchRows.observe(batch.rowCount);
+        for (const table of TABLES) if (batch.rows[table].length > 0) this.metrics.rowsInserted.inc({ table }, batch.rows[table].length);
+        this.lastInsert = { ok: true, at: Date.now() };
+        if (insertedChannel.hasSubscribers) {
+          insertedChannel.publish({ topic: this.topic, partition, first: String(range.first), last: String(range.last), token, rows: batch.rowCount, replay } satisfies InsertedEvent);
+        }
+      }
+      this.metrics.batchRecords.observe(batch.records);
+      await this.retrying(state, 'commit', () => this.commit(state, range.last + 1n, null));
+      if (committedChannel.hasSubscribers) committedChannel.publish({ topic: this.topic, partition, offset: String(range.last + 1n) });
+    } catch (err) {
+      if (err instanceof MaterializerError && err.code === 'MAT_ERR_FENCED') {
+        this.metrics.abandoned.inc();
+        this.log('info', 'batch abandoned after a rebalance; it will be read again', { partition, first: String(range.first), last: String(range.last) });
+      } else {
+        this.log('error', 'batch failed', { partition, first: String(range.first), last: String(range.last), error: (err as Error).message });
+      }
+    }
+  }
+
+  /** Runs one step until it succeeds; stops (MAT_ERR_FENCED) when the epoch changes or stop() gives up. */
+  private async retrying<T>(state: PartitionState, step: Step, attempt: () => Promise<T>): Promise<T> {
+    for (let n = 0; ; n++) {
+      this.guard(state);
+      try {
+        const result = await attempt();
+        if (n > 0) this.log('info', `${step} succeeded after ${n} failed attempts`, { partition: state.partition });
+        if (state.pausedFor.delete('failing')) this.resumeIfFree(state);
+        return result;
+      } catch (e) {
+        if (e instanceof MaterializerError && e.code === 'MAT_ERR_FENCED') throw e;
+        const err = e instanceof MaterializerError ? e
+          : step === 'insert' ? insertError(e)
+          : new MaterializerError(step === 'commit' ? 'MAT_ERR_COMMIT_FAILED' : 'MAT_ERR_DLQ_WRITE_FAILED', (e as Error).message, { cause: e });
+        this.metrics.retries.inc({ step, code: err.code });
+        if (step === 'insert') this.lastInsert = { ok: false, at: Date.now(), error: err.message };
+        // Rather than buffer while the backend is failing: stop fetching.
+        this.pausePartition(state, 'failing');
+        if (n === 0 || n % 10 === 0) this.log('warn', `${step} failed, retrying`, { partition: state.partition, attempt: n + 1, code: err.code, error: err.message });
+        await this.sleep(backoffMs(n, err.retriable));
+      }
+    }
+  }
+
+  private guard(state: PartitionState): void {
+    if (this.aborted) throw new MaterializerError('MAT_ERR_FENCED', 'stopping');
+    if (state.epoch !== this.epoch) throw new MaterializerError('MAT_ERR_FENCED');
+  }
+
+  /**
+   * commitOffsets, made checkable: kafkajs silently skips a commit when its
+   * runner is not running, and may retry one into a newer generation. The
+   * COMMIT_OFFSETS event says it was done; an epoch change during it voids it.
+   */
+  private async commit(state: PartitionState, offset: bigint, metadata: string | null): Promise<void> {
+    const key = `${state.partition}:${offset}`;
+    this.commitsSeen.delete(key);
+    const epoch = this.epoch;
+    await this.consumer.commitOffsets([{ topic: this.topic, partition: state.partition, offset: String(offset), metadata }]);
+    const seen = this.commitsSeen.delete(key);
+    if (this.epoch !== epoch) throw new MaterializerError('MAT_ERR_FENCED', 'the group rebalanced during the commit');
+    if (!seen) throw new MaterializerError('MAT_ERR_COMMIT_FAILED', 'kafkajs did not send the commit (the consumer is not running)');
+  }
+
+  private async sendDeadLetters(partition: number, letters: DeadLetter[]): Promise<void> {
+    await this.producer.send({
+      topic: this.dlqTopic,
+      acks: -1,
+      compression: this.config.kafka.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+      messages: letters.map((d) => ({
+        key: d.key,
+        value: d.value,
+        headers: {
+          ...d.headers,
+          'ssf-dlq-reason': d.reason,
+          'ssf-dlq-code': d.code,
+          ...(d.ssfCode ? { 'ssf-dlq-ssf-code': d.ssfCode } : {}),
+          'ssf-source-topic': this.topic,
+          'ssf-source-partition': String(partition),
+          'ssf-source-offset': d.offset,
+        },
+      })),
+    }).catch((err: unknown) => {
+      throw new MaterializerError('MAT_ERR_DLQ_WRITE_FAILED', (err as Error).message, { cause: err });
+    });
+  }
+
+  // ---- pause / resume --------------------------------------------------------
+
+  private pausePartition(state: PartitionState, why: 'full' | 'failing'): void {
+    if (state.epoch !== this.epoch) return;
+    state.pausedFor.add(why);
+    try {
+      this.consumer.pause([{ topic: this.topic, partitions: [state.partition] }]);
+    } catch {
+      // not running (crashed or stopping): nothing is fetched anyway
+    }
+  }
+
+  private resumeIfFree(state: PartitionState): void {
+    if (state.pausedFor.size === 0 && state.epoch === this.epoch) this.kafkaResume([state.partition]);
+  }
+
+  private kafkaResume(partitions: number[]): void {
+    try {
+      this.consumer.resume([{ topic: this.topic, partitions }]);
+    } catch {
+      // not running
+    }
+  }
+
+  /** A sleep that ends early on a new epoch or on stop. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
+    });
+  }
+
+  private wakeSleepers(): void {
+    for (const wake of [...this.sleepers]) wake();
+  }
+
+  // ---- observing -------------------------------------------------------------
+
+  private bufferedRows(): number {
+    let n = 0;
+    for (const s of this.states.values()) n += (s.open?.rowCount ?? 0) + s.flushingRows;
+    return n;
+  }
+
+  status(): MaterializerStatus {
+    const states = [...this.states.values()];
+    return {
+      ready: this.joined && !this.stopping && this.lastInsert.ok,
+      joined: this.joined,
+      stopping: this.stopping,
+      assigned: [...this.assigned].sort((a, b) => a - b),
+      paused: states.filter((s) => s.pausedFor.size > 0).map((s) => s.partition).sort((a, b) => a - b),
+      bufferedRows: this.bufferedRows(),
+      inFlightBatches: this.inflight.size,
+      lastInsert: { ...this.lastInsert },
+    };
+  }
+
+  async refreshLag(): Promise<void> {
+    if (!this.started || Date.now() - this.lagAt < 1_000) return;
+    this.lagAt = Date.now();
+    const [ends, groups] = await Promise.all([
+      this.admin.fetchTopicOffsets(this.topic),
+      this.admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }),
+    ]);
+    const committed = new Map((groups.find((t) => t.topic === this.topic)?.partitions ?? []).map((p) => [p.partition, p.offset]));
+    for (const end of ends) {
+      const c = committed.get(end.partition);
+      const from = c !== undefined && /^\d+$/.test(c) ? BigInt(c) : BigInt(end.low);
+      const lag = BigInt(end.high) - from;
+      this.metrics.lag.set(Number(lag > 0n ? lag : 0n), { partition: String(end.partition) });
+    }
+  }
+
+  // ---- stopping --------------------------------------------------------------
+
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    if (this.started) {
+      // Nothing new is taken from here on; without a pause kafkajs would fetch the same records again and again.
+      try {
+        this.consumer.pause([{ topic: this.topic }]);
+      } catch {
+        // not running
+      }
+      // Write what is buffered. A replay not yet complete is left to the next owner.
+      for (const s of this.states.values()) if (s.open !== undefined && s.open.replay === undefined) this.seal(s);
+      const deadline = Date.now() + (this.options.stopTimeoutMs ?? 15_000);
+      const busy = (): boolean => [...this.states.values()].some((s) => s.flushing !== undefined || s.open?.sealed === true);
+      while (busy() && Date.now() < deadline) {
+        await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+      }
+      if (busy()) this.log('warn', 'stopping with batches not committed; they will be read again (and deduplicated)', { partitions: [...this.inflight.keys()] });
+      this.aborted = true;
+      this.wakeSleepers();
+      await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => setTimeout(r, 2_000))]);
+      for (const s of this.states.values()) if (s.timer) clearTimeout(s.timer);
+      await this.consumer.disconnect().catch(() => undefined);
+      await this.producer.disconnect().catch(() => undefined);
+      await this.admin.disconnect().catch(() => undefined);
+    }
+    this.joined = false;
+    this.log('info', 'materializer stopped');
+  }
+}
+
+/**
+ * The Kafka -> ClickHouse materializer of distributed mode: a member of the
+ * consumer group `kafka.consumerGroup` on `kafka.spansTopic` (run more
+ * processes to scale out, up to one per partition). Exactly once into the
+ * event tables across crashes and rebalances; see docs/architecture.md.
+ */
+export function createMaterializer(config: Readonly<Config>, ch: ClickHouse, options: MaterializerOptions = {}): Materializer {
+  return new KafkaMaterializer(config, ch, options);
+}
+
+export interface MaterializerRoutesOptions {
+  /** Default `/metrics`. */
+  metricsPath?: string;
+  /** Default `/-/ready`. */
+  readyPath?: string;
+}
+
+/**
+ * `/metrics` (Prometheus text), `/-/ready` (200 when joined and the last
+ * insert succeeded, else 503, with the status as JSON) and `/-/healthy` (if
+ * the server has none yet). Paths can be moved to share a server.
+ */
+export function registerMaterializerRoutes(app: FastifyInstance, materializer: Materializer, options: MaterializerRoutesOptions = {}): void {
+  app.get(options.metricsPath ?? '/metrics', async (request, reply) => {
+    await Promise.race([
+      materializer.refreshLag().catch((err: unknown) => request.log.warn({ err }, 'could not refresh the consumer lag')),
+      new Promise((r) => setTimeout(r, 2_000)),
+    ]);
+    return reply.type('text/plain; version=0.0.4').send(materializer.metrics.registry.render());
+  });
+  app.get(options.readyPath ?? '/-/ready', async (_request, reply) => {
+    const status = materializer.status();
+    return reply.status(status.ready ? 200 : 503).send(status);
+  });
+  if (!app.hasRoute({ method: 'GET', url: '/-/healthy' })) app.get('/-/healthy', async () => ({ status: 'ok' }));
+}

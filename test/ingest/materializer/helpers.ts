@@ -1,0 +1,209 @@
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import type { IHeaders, Message, Producer } from 'kafkajs';
+import { encodeSpan } from '../../../src/codec/index.js';
+import type { SpanEvent } from '../../../src/codec/index.js';
+import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
+import { loadConfig } from '../../../src/config/load-config.js';
+import type { Config } from '../../../src/config/config-schema.js';
+
+// Recent: rows older than the tables' TTL are dropped at insert.
+export const NOW = BigInt(Date.now()) * 1_000_000n;
+export const TENANT = 'acme';
+
+/** What a set of events must give in ClickHouse. */
+export interface Expected {
+  spans: number;
+  logs: number;
+  samples: number;
+  /** Counter samples of `mat.hits` (sample rate 0.5: each weighs 2 in the rollups). */
+  hits: number;
+}
+
+export function emptyExpected(): Expected {
+  return { spans: 0, logs: 0, samples: 0, hits: 0 };
+}
+
+// Fields added to SpanEvent meanwhile (e.g. receivedTimestamp) get their zero value.
+const newerFields = { receivedTimestamp: 0n };
+
+function base(i: number): SpanEvent {
+  return {
+    ...newerFields,
+    version: 0, traceId: 0n, id: BigInt(1_000_000 + i), parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
+    error: false, service: 'shop', name: '', indicator: false, tags: {}, metrics: [], logs: [], tenant: TENANT, isTrace: false,
+  };
+}
+
+/**
+ * Event i of a mix: a bare trace span; a trace span with a log and a counter
+ * sample; a carrier of three samples; a carrier of two log records. Every
+ * row is unique (span id, log body, sample tag `seq`), so doubles show.
+ */
+export function makeEvent(i: number, expected: Expected): SpanEvent {
+  const t = NOW + BigInt(i) * 1_000n;
+  const traceId = BigInt(500_000 + Math.floor(i / 5));
+  const counter = (k: number) => ({ type: 'counter' as const, name: 'mat.hits', value: 1, timestamp: t, message: '', status: 'ok' as const, sampleRate: 0.5, tags: { seq: `${i}-${k}` }, unit: '', scope: 'default' as const });
+  switch (i % 4) {
+    case 0:
+      expected.spans++;
+      return { ...base(i), traceId, startTimestamp: t, endTimestamp: t + 2_000_000n, name: 'GET /cart', indicator: i % 8 === 0, tags: { i: String(i) }, isTrace: true };
+    case 1:
+      expected.spans++;
+      expected.logs++;
+      expected.samples++;
+      expected.hits++;
+      return {
+        ...base(i), traceId, startTimestamp: t, endTimestamp: t + 5_000_000n, name: 'charge', error: i % 3 === 0, isTrace: true,
+        logs: [{ timestamp: t, severity: 'info', severityNumber: 9, body: `log ${i}-0`, attributes: { k: 'v' } }],
+        metrics: [counter(0)],
+      };
+    case 2:
+      expected.samples += 3;
+      expected.hits++;
+      return {
+        ...base(i), id: 0n,
+        metrics: [
+          counter(0),
+          { type: 'gauge', name: 'mat.depth', value: i, timestamp: t, message: '', status: 'ok', sampleRate: 1, tags: { seq: `${i}-1` }, unit: '', scope: 'default' },
+          // timestamp 0: stamped with the record's ssf-received-ns
+          { type: 'histogram', name: 'mat.latency', value: i % 100, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: { seq: `${i}-2` }, unit: 'ms', scope: 'default' },
+        ],
+      };
+    default:
+      expected.logs += 2;
+      return {
+        ...base(i), traceId,
+        logs: [
+          { timestamp: t, severity: 'warn', severityNumber: 13, body: `log ${i}-0`, attributes: {} },
+          { timestamp: 0n, severity: 'error', severityNumber: 17, body: `log ${i}-1`, attributes: { code: '51' } },
+        ],
+      };
+  }
+}
+
+/** A record in the gateway's format (ingest/sink/kafka-sink.ts). */
+export function spanRecord(e: SpanEvent, headers: IHeaders = {}): Message {
+  let key: Buffer | null = null;
+  if (e.traceId !== 0n) {
+    key = Buffer.alloc(8);
+    key.writeBigInt64BE(e.traceId);
+  }
+  return { key, value: Buffer.from(encodeSpan(e)), headers: { 'ssf-format': '1', 'ssf-received-ns': String(NOW), ...headers } };
+}
+
+export async function connectProducer(brokers: string[]): Promise<Producer> {
+  const producer = new Kafka({ clientId: 'mat-test', brokers, logLevel: logLevel.NOTHING }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  return producer;
+}
+
+/** Produces events [from, to) of the mix, in sendBatch chunks. */
+export async function produceEvents(producer: Producer, topic: string, from: number, to: number, expected: Expected, chunk = 250): Promise<void> {
+  for (let i = from; i < to; i += chunk) {
+    const messages: Message[] = [];
+    for (let j = i; j < Math.min(to, i + chunk); j++) messages.push(spanRecord(makeEvent(j, expected)));
+    await producer.send({ topic, acks: -1, messages });
+  }
+}
+
+/** The settings of one test: its own topic, dead-letter topic, group and database. */
+export function testConfig(env: Record<string, string>): Readonly<Config> {
+  return loadConfig({ env: { SSF_KAFKA_PARTITIONS: '1', SSF_LOG_LEVEL: 'warn', SSF_MATERIALIZER_METRICS_LISTEN: '127.0.0.1:0', ...env } });
+}
+
+export interface Counts {
+  spans: number;
+  uniqSpans: number;
+  logs: number;
+  uniqLogs: number;
+  samples: number;
+  uniqSamples: number;
+  /** sum(count) of mat.hits in metrics_1m and metrics_1h (weighted by 1 / sample_rate). */
+  hits1m: number;
+  hits1h: number;
+  /** sum(count) of ssf.span.duration in metrics_1m: one per span. */
+  spanDurations: number;
+  /** sum(spans) of trace_index. */
+  traceIndexSpans: number;
+}
+
+export async function counts(ch: ClickHouse): Promise<Counts> {
+  const db = ch.database;
+  const query = `SELECT
+    (SELECT count() FROM ${db}.spans) AS spans,
+    (SELECT uniqExact(span_id) FROM ${db}.spans) AS uniqSpans,
+    (SELECT count() FROM ${db}.logs) AS logs,
+    (SELECT uniqExact(body) FROM ${db}.logs) AS uniqLogs,
+    (SELECT count() FROM ${db}.samples) AS samples,
+    (SELECT uniqExact(tags['seq']) FROM ${db}.samples) AS uniqSamples,
+    (SELECT sum(count) FROM ${db}.metrics_1m WHERE name = 'mat.hits') AS hits1m,
+    (SELECT sum(count) FROM ${db}.metrics_1h WHERE name = 'mat.hits') AS hits1h,
+    (SELECT sum(count) FROM ${db}.metrics_1m WHERE name = 'ssf.span.duration') AS spanDurations,
+    (SELECT sum(spans) FROM ${db}.trace_index) AS traceIndexSpans`;
+  const [row] = await (await ch.client.query({ query, format: 'JSONEachRow' })).json<Record<keyof Counts, string | number>>();
+  const out = {} as Counts;
+  for (const k of Object.keys(row ?? {}) as Array<keyof Counts>) out[k] = Number(row?.[k] ?? 0);
+  return out;
+}
+
+/** The counts exactly N events must give: no row lost, none doubled, rollups included. */
+export function exactCounts(e: Expected): Counts {
+  return {
+    spans: e.spans, uniqSpans: e.spans,
+    logs: e.logs, uniqLogs: e.logs,
+    samples: e.samples, uniqSamples: e.samples,
+    hits1m: e.hits * 2, hits1h: e.hits * 2,
+    spanDurations: e.spans, traceIndexSpans: e.spans,
+  };
+}
+
+/** Waits until the tables hold at least the expected rows (or the deadline), then a little longer so that late doubles would show. */
+export async function settle(ch: ClickHouse, e: Expected, timeoutMs: number, holdMs = 1_500): Promise<Counts> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await counts(ch).catch(() => undefined);
+    if (c && c.spans >= e.spans && c.logs >= e.logs && c.samples >= e.samples) break;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await new Promise((r) => setTimeout(r, holdMs));
+  return counts(ch);
+}
+
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface DeadLetterRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** Reads `count` records of a topic from the beginning (no decoding), then 500 ms more to catch extras. */
+export async function readRaw(brokers: string[], topic: string, count: number, timeoutMs = 20_000): Promise<DeadLetterRecord[]> {
+  const consumer = new Kafka({ clientId: 'mat-test-reader', brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: `reader-${topic}-${Math.random()}`, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const out: DeadLetterRecord[] = [];
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = v.toString();
+      out.push({ key: message.key, value: message.value, headers });
+      if (out.length >= count) done();
+    },
+  });
+  const timer = setTimeout(done, timeoutMs);
+  await finished;
+  clearTimeout(timer);
+  await new Promise((r) => setTimeout(r, 500));
+  await consumer.disconnect();
+  return out;
+}
