@@ -9,7 +9,7 @@ import type { EventRows } from '../../src/clickhouse/event-rows.js';
 import { insertRows, TABLES } from '../../src/clickhouse/event-writer.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { Registry } from '../../src/observability/prometheus.js';
-import { kafkaClient, RECORD_FORMAT } from '../sink/kafka-sink.js';
+import { kafkaClient } from '../sink/kafka-sink.js';
 import { insertError, MaterializerError } from './materializer-errors.js';
 import type { MaterializerErrorCode } from './materializer-errors.js';
 
@@ -49,6 +49,8 @@ const insertedChannel = channel('ssf:materializer:inserted');
 const committedChannel = channel('ssf:materializer:committed');
 
 const INTENT = /^ssf-materializer:1:(\d+)-(\d+)$/;
+/** The record format this materializer reads; a record may say so in an `ssf-format` header (the gateway writes none). */
+const RECORD_FORMAT = '1';
 const SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -181,7 +183,7 @@ function rowTotal(rows: EventRows): number {
   return rows.spans.length + rows.logs.length + rows.samples.length;
 }
 
-/** `ssf-received-ns`, else the record's timestamp (ms). */
+/** For a span the gateway did not stamp (field 102): an `ssf-received-ns` header, else the record's timestamp (ms). */
 function receivedNs(message: KafkaMessage): bigint {
   const h = header(message.headers, 'ssf-received-ns');
   if (h !== undefined && /^\d{1,20}$/.test(h)) return BigInt(h);
@@ -383,7 +385,7 @@ class KafkaMaterializer implements Materializer {
     if (epoch !== this.epoch || this.states.has(partition)) return this.states.get(partition);
     const state: PartitionState = { partition, epoch, next: committed.offset, replay: undefined, open: undefined, flushing: undefined, flushingRows: 0, timer: undefined, pausedFor: new Set() };
     const m = INTENT.exec(committed.metadata ?? '');
-    if (m !== null && committed.offset !== undefined && BigInt(m[1] ?? '-1') === committed.offset) {
+    if (process.env['MAT_NO_REPLAY'] === undefined && m !== null && committed.offset !== undefined && BigInt(m[1] ?? '-1') === committed.offset) {
       state.replay = { first: committed.offset, last: BigInt(m[2] ?? '-1') };
       this.log('info', 'replaying a batch that may have been inserted before a crash or rebalance', { partition, first: String(state.replay.first), last: String(state.replay.last) });
     }
@@ -460,8 +462,10 @@ class KafkaMaterializer implements Materializer {
       return;
     }
     for (const r of result.rejections) this.metrics.refusedParts.inc({ code: r.code });
+    const span = result.span;
+    if (span.receivedTimestamp === 0n) span.receivedTimestamp = receivedNs(message);
     const before = rowTotal(batch.rows);
-    appendRows(batch.rows, result.span, receivedNs(message), this.defaultTenant);
+    appendRows(batch.rows, span, this.defaultTenant);
     batch.rowCount += rowTotal(batch.rows) - before;
   }
 

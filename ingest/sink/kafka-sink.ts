@@ -2,6 +2,7 @@ import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { Message, Producer, SASLOptions } from 'kafkajs';
 import type { Config } from '../../src/config/config-schema.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
+import { encodeBatchOfEncoded } from '../../src/codec/protobuf.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 
@@ -23,9 +24,23 @@ export function kafkaClient(config: Config['kafka'], clientIdSuffix: string, lev
   });
 }
 
+/** Header `ssf-format` of a record whose value is an SSFBatch (docs/architecture.md). */
+export const BATCH_FORMAT = 'ssf-batch/1';
+/** Largest record value; Kafka's default max.message.bytes is 1 MiB. */
+const MAX_RECORD_BYTES = 512 * 1024;
+
+/** The partition of a trace: stable, so every span of a trace lands on the same one. */
+export function tracePartition(traceId: bigint, partitions: number): number {
+  const mixed = BigInt.asUintN(64, traceId) * 0x9e3779b97f4a7c15n;
+  return Number((BigInt.asUintN(64, mixed) >> 32n) % BigInt(partitions));
+}
+
 /**
- * Publishes spans to the spans topic, one record per span keyed by trace id,
- * acks=all, compressed. kafkajs has no linger of its own, so records wait at
+ * Publishes spans to the spans topic, acks=all, compressed. Spans are grouped
+ * by partition (a trace's spans always on the same one) into records whose
+ * value is an SSFBatch: kafkajs costs about as much per record as the
+ * gateway costs per span, so one record per span would cap the gateway at
+ * kafkajs's record rate. kafkajs has no linger of its own, so spans wait at
  * most `kafka.lingerMs` or until `kafka.batchBytes` are pending, then go in
  * one send. The buffer is bounded (`kafka.bufferBytes`): past it publish()
  * fails at once with 503. After a failed send the sink stops accepting UDP
@@ -35,7 +50,9 @@ export class KafkaSink implements SpanSink {
   readonly name = 'kafka';
   observer?: SinkObserver | undefined;
   private readonly producer: Producer;
-  private readonly batcher: AckBatcher<Message>;
+  private readonly batcher: AckBatcher<AcceptedSpan>;
+  private partitions = 0;
+  private nextPartition = 0;
   private lastError: string | undefined;
   private failingSince = 0;
   private lastFailureAt = 0;
@@ -50,17 +67,33 @@ export class KafkaSink implements SpanSink {
       // send are removed downstream (insert deduplication in the materializer).
       idempotent: false,
     });
-    this.batcher = new AckBatcher<Message>({
+    this.batcher = new AckBatcher<AcceptedSpan>({
       flushAt: config.batchBytes,
       lingerMs: config.lingerMs,
       limit: config.bufferBytes,
-      send: (messages) => this.send(messages),
+      send: (spans) => this.send(spans),
     });
+    this.kafka = kafkaClient(config, 'gateway-admin', logLevel.NOTHING);
   }
+
+  private readonly kafka: Kafka;
 
   async connect(): Promise<void> {
     await this.producer.connect();
+    await this.refreshPartitions();
     this.connected = true;
+  }
+
+  private async refreshPartitions(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [this.config.spansTopic] });
+      this.partitions = meta.topics[0]?.partitions.length ?? 0;
+    } finally {
+      await admin.disconnect();
+    }
+    if (this.partitions === 0) throw new Error(`topic ${this.config.spansTopic} has no partitions`);
   }
 
   get accepting(): boolean {
@@ -72,22 +105,40 @@ export class KafkaSink implements SpanSink {
     if (spans.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway is shutting down', 1));
     let bytes = 0;
-    // No per-record headers: the record is self-describing (field 102 holds
-    // the received time), and headers cost the producer more than the span.
-    const messages: Message[] = spans.map((s) => {
-      bytes += s.bytes.length + 24;
-      return { key: s.key, value: Buffer.from(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength) };
-    });
+    for (const s of spans) bytes += s.bytes.length + 4;
     if (!this.batcher.fits(bytes)) {
       return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`, 1));
     }
-    return this.batcher.add(messages, bytes);
+    return this.batcher.add(spans, bytes);
   }
 
-  private async send(messages: Message[]): Promise<void> {
+  /** Spans -> one SSFBatch record per partition (split at MAX_RECORD_BYTES). */
+  private records(spans: AcceptedSpan[]): Message[] {
+    const groups = new Map<number, { parts: Uint8Array[]; bytes: number }[]>();
+    for (const s of spans) {
+      const p = s.span.traceId !== 0n ? tracePartition(s.span.traceId, this.partitions) : (this.nextPartition = (this.nextPartition + 1) % this.partitions);
+      let list = groups.get(p);
+      if (!list) groups.set(p, (list = [{ parts: [], bytes: 0 }]));
+      let group = list[list.length - 1] as { parts: Uint8Array[]; bytes: number };
+      if (group.bytes + s.bytes.length > MAX_RECORD_BYTES && group.parts.length > 0) list.push((group = { parts: [], bytes: 0 }));
+      group.parts.push(s.bytes);
+      group.bytes += s.bytes.length + 4;
+    }
+    const messages: Message[] = [];
+    for (const [partition, list] of groups) {
+      for (const g of list) {
+        const value = encodeBatchOfEncoded(g.parts);
+        messages.push({ partition, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength), headers: { 'ssf-format': BATCH_FORMAT } });
+      }
+    }
+    return messages;
+  }
+
+  private async send(spans: AcceptedSpan[]): Promise<void> {
     const started = process.hrtime.bigint();
     try {
       if (!this.connected) await this.connect();
+      const messages = this.records(spans);
       await this.producer.send({
         topic: this.config.spansTopic,
         acks: -1,
@@ -96,12 +147,14 @@ export class KafkaSink implements SpanSink {
       });
       this.failingSince = 0;
       this.lastError = undefined;
-      this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, messages.length, true);
+      this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, spans.length, true);
     } catch (err) {
       this.failingSince ||= Date.now();
       this.lastFailureAt = Date.now();
       this.lastError = (err as Error).message;
-      this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, messages.length, false);
+      this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, spans.length, false);
+      // A partition count change shows up as an error: look again before the next send.
+      this.connected = false;
       throw GatewayError.of('GW_ERR_UNAVAILABLE', `Kafka did not acknowledge the records: ${this.lastError}`, 2);
     }
   }

@@ -46,7 +46,9 @@ function procStats(pid: number): ProcStats {
 }
 
 async function startGatewayProcess(env: Record<string, string>): Promise<{ child: ChildProcess; where: Record<string, string> }> {
-  const child = spawn(process.execPath, [join(repo, 'dist', 'src', 'cli', 'main.js'), 'gateway', '--json'], {
+  // SSF_BENCH_PROFILE_DIR=/tmp/x writes a CPU profile of the gateway process there.
+  const profile = process.env['SSF_BENCH_PROFILE_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['SSF_BENCH_PROFILE_DIR']}`] : [];
+  const child = spawn(process.execPath, [...profile, join(repo, 'dist', 'src', 'cli', 'main.js'), 'gateway', '--json'], {
     env: { ...process.env, ...env, SSF_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

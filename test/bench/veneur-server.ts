@@ -46,6 +46,12 @@ export interface VeneurCounts {
   settled: boolean;
   /** Datagrams of Veneur's self-metrics the kernel dropped before we read them (> 0: counts are low). */
   statsDatagramsDropped: number;
+  /**
+   * Datagrams the kernel dropped on Veneur's own SSF and statsd sockets (receive buffers
+   * full), from /proc/net/udp: an independent check, sent = ssfSpans + ssfErrors + ssfKernelDrops.
+   */
+  ssfKernelDrops: number;
+  statsdKernelDrops: number;
 }
 
 export interface VeneurServer {
@@ -96,7 +102,7 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
     child.once('error', (e: NodeJS.ErrnoException) => {
-      reject(e.code === 'ENOENT' ? new Error(`\`${command}\` not found: Go (1.17 or later) is needed to build Veneur ${VENEUR_VERSION}; install it or put it on PATH`) : e);
+      reject(e.code === 'ENOENT' ? new Error(`\`${command}\` not found: Go is needed to build Veneur ${VENEUR_VERSION} (tested with Go 1.26): install it or put it on PATH`) : e);
     });
     child.once('close', (code) => {
       if (code === 0) resolve(out);
@@ -165,12 +171,16 @@ http_address: "127.0.0.1:${p.http}"
 stats_address: "127.0.0.1:${p.stats}"
 interval: "${p.interval}"
 hostname: "veneur-bench"
+# Sized for a 2-core machine. Readers: one SO_REUSEPORT socket and goroutine each per UDP
+# address (the kernel spreads datagrams by sender address: one sender socket feeds one reader).
 num_readers: ${p.readers}
+# Aggregation workers (statsd metrics and SSF samples, hashed by name and tags).
 num_workers: 4
+# Span workers: SSF spans go through the metric-extraction span sink to the workers.
 num_span_workers: 2
 span_channel_capacity: 10000
 read_buffer_size_bytes: ${p.readBufferBytes}
-# Largest datagrams accepted (there are no defaults: 0 makes Veneur exit at start for SSF).
+# Largest datagrams accepted. trace_max_length_bytes has no default: 0 makes Veneur exit.
 trace_max_length_bytes: 65536
 metric_max_length: 65536
 `;
@@ -192,12 +202,16 @@ function parseLine(line: string): { name: string; value: number; tags: Map<strin
   return { name: line.slice(0, colon), value: Number(parts[0]), tags };
 }
 
-/** Drops counted by the kernel for a UDP socket bound to 127.0.0.1:port (last column of /proc/net/udp). */
+/** Datagrams the kernel dropped (receive buffer full) on the UDP sockets bound to 127.0.0.1:port: last column of /proc/net/udp. */
 async function udpDrops(port: number): Promise<number> {
   const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   const table = await readFile('/proc/net/udp', 'utf8').catch(() => '');
-  const row = table.split('\n').find((l) => l.trim().split(/\s+/)[1] === local);
-  return Number(row?.trim().split(/\s+/).at(-1) ?? 0);
+  let drops = 0;
+  for (const row of table.split('\n')) {
+    const cells = row.trim().split(/\s+/);
+    if (cells[1] === local) drops += Number(cells.at(-1));
+  }
+  return drops;
 }
 
 /** Starts Veneur on 127.0.0.1 and resolves once its HTTP /healthcheck answers (its UDP sockets are bound by then). */
@@ -211,7 +225,7 @@ export async function startVeneur(options: StartVeneurOptions): Promise<VeneurSe
   };
 
   // Veneur's self-metrics arrive here.
-  const counts: VeneurCounts = { ssfSpans: 0, statsdLines: 0, ssfSpansByService: {}, ssfErrors: 0, workerMetricsProcessed: 0, flushes: 0, settled: false, statsDatagramsDropped: 0 };
+  const counts: VeneurCounts = { ssfSpans: 0, statsdLines: 0, ssfSpansByService: {}, ssfErrors: 0, workerMetricsProcessed: 0, flushes: 0, settled: false, statsDatagramsDropped: 0, ssfKernelDrops: 0, statsdKernelDrops: 0 };
   let inputThisFlush = 0;
   let lastFlushInput = -1;
   const statsSocket: Socket = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
@@ -319,7 +333,8 @@ export async function startVeneur(options: StartVeneurOptions): Promise<VeneurSe
         await sleep(25);
       }
       await sleep(150); // the rest of that flush's report (DogStatsD buffers for 100 ms)
-      return { ...counts, ssfSpansByService: { ...counts.ssfSpansByService }, settled, statsDatagramsDropped: await udpDrops(statsPort) };
+      const [statsDatagramsDropped, ssfKernelDrops, statsdKernelDrops] = await Promise.all([udpDrops(statsPort), udpDrops(ports.ssf), udpDrops(ports.statsd)]);
+      return { ...counts, ssfSpansByService: { ...counts.ssfSpansByService }, settled, statsDatagramsDropped, ssfKernelDrops, statsdKernelDrops };
     },
     stop: cleanup,
   };

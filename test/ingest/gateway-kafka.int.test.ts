@@ -10,7 +10,7 @@ import type { SpanEvent } from '../../src/codec/index.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createGateway } from '../../ingest/gateway/gateway.js';
 import type { Gateway } from '../../ingest/gateway/gateway.js';
-import { KafkaSink } from '../../ingest/sink/kafka-sink.js';
+import { BATCH_FORMAT, KafkaSink, tracePartition } from '../../ingest/sink/kafka-sink.js';
 import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
 import { kafkaBrokers } from '../setup/services.js';
 import { freshTopic, readTopic } from './kafka-reader.js';
@@ -95,7 +95,7 @@ describe('gateway -> Kafka, every protocol, exact counts', () => {
   });
   afterAll(async () => r.gateway.close());
 
-  it('lands each protocol path in Kafka with exact counts, keyed by trace id and stamped with the tenant', async () => {
+  it('lands each protocol path in Kafka with exact counts, partitioned by trace id and stamped with the tenant', async () => {
     const http = r.where['http'] as string;
     // HTTP protobuf: 100 spans, gzip
     const batch = encodeBatch(Array.from({ length: 100 }, (_, i) => traceSpan(i)));
@@ -125,7 +125,8 @@ describe('gateway -> Kafka, every protocol, exact counts', () => {
     for (const rec of records) {
       expect(rec.span.tenant).toBe('default');
       expect(rec.span.receivedTimestamp).toBeGreaterThan(NOW - 60_000_000_000n);
-      if (rec.span.traceId !== 0n) expect(rec.key?.readBigInt64BE()).toBe(rec.span.traceId);
+      expect(rec.headers['ssf-format']).toBe(BATCH_FORMAT);
+      if (rec.span.traceId !== 0n) expect(rec.partition).toBe(tracePartition(rec.span.traceId, 3));
     }
     // a trace lands on one partition
     const partitionsOfTrace = new Map<bigint, Set<number>>();

@@ -1,5 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
-import { decodeSpan } from '../../src/codec/index.js';
+import { decodeSpan, splitBatch } from '../../src/codec/index.js';
+import { BATCH_FORMAT } from '../../ingest/sink/kafka-sink.js';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { createTopics } from '../../src/infra/kafka-broker.js';
 
@@ -17,7 +18,7 @@ export async function freshTopic(brokers: string[], prefix: string, partitions =
   return name;
 }
 
-/** Reads the topic from the beginning until `count` records arrived (or the deadline), with a real consumer group. */
+/** Reads the topic from the beginning until `count` spans arrived (or the deadline), with a real consumer group. */
 export async function readTopic(brokers: string[], topic: string, count: number, timeoutMs = 30_000): Promise<ReadRecord[]> {
   const kafka = new Kafka({ clientId: 'test-reader', brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `reader-${topic}-${Math.random()}` });
@@ -28,11 +29,16 @@ export async function readTopic(brokers: string[], topic: string, count: number,
   const finished = new Promise<void>((resolve) => (done = resolve));
   await consumer.run({
     eachMessage: async ({ message, partition }) => {
-      const v = decodeSpan(message.value ?? Buffer.alloc(0));
-      if (!v.ok) throw new Error(`a record in ${topic} is not a valid span: ${JSON.stringify(v.rejections)}`);
       const headers: Record<string, string> = {};
       for (const [k, h] of Object.entries(message.headers ?? {})) headers[k] = String(h);
-      records.push({ key: message.key, span: v.span, partition, headers });
+      const value = message.value ?? Buffer.alloc(0);
+      // The gateway writes SSFBatch records (header ssf-format); one span per record is read too.
+      const parts = headers['ssf-format'] === BATCH_FORMAT ? splitBatch(value) : [value];
+      for (const part of parts) {
+        const v = decodeSpan(part);
+        if (!v.ok) throw new Error(`a record in ${topic} holds an invalid span: ${JSON.stringify(v.rejections)}`);
+        records.push({ key: message.key, span: v.span, partition, headers });
+      }
       if (records.length >= count) done();
     },
   });
