@@ -385,7 +385,7 @@ class KafkaMaterializer implements Materializer {
     if (epoch !== this.epoch || this.states.has(partition)) return this.states.get(partition);
     const state: PartitionState = { partition, epoch, next: committed.offset, replay: undefined, open: undefined, flushing: undefined, flushingRows: 0, timer: undefined, pausedFor: new Set() };
     const m = INTENT.exec(committed.metadata ?? '');
-    if (process.env['MAT_NO_REPLAY'] === undefined && m !== null && committed.offset !== undefined && BigInt(m[1] ?? '-1') === committed.offset) {
+    if (m !== null && committed.offset !== undefined && BigInt(m[1] ?? '-1') === committed.offset) {
       state.replay = { first: committed.offset, last: BigInt(m[2] ?? '-1') };
       this.log('info', 'replaying a batch that may have been inserted before a crash or rebalance', { partition, first: String(state.replay.first), last: String(state.replay.last) });
     }

@@ -68,7 +68,7 @@ describe('materializer as a separate process: SIGKILL mid-stream and restart', (
       SSF_CLICKHOUSE_URL: clickhouseUrl(),
       SSF_CLICKHOUSE_DATABASE: uniqueDatabase('mat_kill'),
       SSF_MATERIALIZER_METRICS_LISTEN: '127.0.0.1:0',
-      SSF_LOG_LEVEL: 'info', MAT_NO_REPLAY: '1',
+      SSF_LOG_LEVEL: 'info',
     };
     producer = await connectProducer(kafkaBrokers());
     ch = await createClickHouse(loadConfig({ env }).clickhouse);
