@@ -171,6 +171,46 @@ export interface MigrateResult {
   applied: Array<{ version: number; name: string }>;
   alreadyApplied: number;
   bodyIndex: 'text' | 'tokenbf';
+  /** Tables whose TTL was changed to match `retention.*`. */
+  retentionChanged: string[];
+}
+
+/** Each table's TTL: the time column and the retention setting that drives it. */
+export const RETENTION: ReadonlyArray<{ table: string; column: string; days: keyof Config['retention'] }> = [
+  { table: 'spans', column: 'toDateTime(start)', days: 'spansDays' },
+  { table: 'trace_index', column: 'toDateTime(start)', days: 'spansDays' },
+  { table: 'logs', column: 'toDateTime(timestamp)', days: 'logsDays' },
+  { table: 'samples', column: 'toDateTime(timestamp)', days: 'samplesDays' },
+  { table: 'metrics_1m', column: 'bucket', days: 'rollup1mDays' },
+  { table: 'metrics_1h', column: 'bucket', days: 'rollup1hDays' },
+];
+
+/**
+ * Brings each table's TTL in line with the configured retention: the
+ * migrations set it when they create a table, and a later change of
+ * `retention.*` takes effect here (ALTER TABLE ... MODIFY TTL), at the next
+ * start or `ssf migrate`.
+ */
+export async function syncRetention(ch: ClickHouse, retention: Config['retention']): Promise<string[]> {
+  const rows = await (await ch.client.query({
+    query: 'SELECT name, create_table_query FROM system.tables WHERE database = {db:String}',
+    query_params: { db: ch.database },
+    format: 'JSONEachRow',
+  })).json<{ name: string; create_table_query: string }>();
+  const byName = new Map(rows.map((r) => [r.name, r.create_table_query]));
+  const changed: string[] = [];
+  const onCluster = ch.cluster ? ` ON CLUSTER ${quoteIdent(ch.cluster)}` : '';
+  for (const { table, column, days } of RETENTION) {
+    const physical = ch.cluster ? `${table}_local` : table;
+    const ddl = byName.get(physical);
+    if (!ddl) continue;
+    const want = retention[days];
+    const current = /TTL .*?toIntervalDay\((\d+)\)/.exec(ddl)?.[1];
+    if (current !== undefined && Number(current) === want) continue;
+    await ch.client.command({ query: `ALTER TABLE ${quoteIdent(ch.database)}.${quoteIdent(physical)}${onCluster} MODIFY TTL ${column} + toIntervalDay(${want})` });
+    changed.push(physical);
+  }
+  return changed;
 }
 
 /**
@@ -187,7 +227,7 @@ export async function migrate(ch: ClickHouse, config: Pick<Config, 'retention'>,
   await ch.client.command({ query: ledgerDdl(ctx) });
   const rows = await (await ch.client.query({ query: `SELECT version, name, checksum FROM ${db}.schema_migrations FINAL`, format: 'JSONEachRow' })).json<{ version: number; name: string; checksum: string }>();
   const done = new Map(rows.map((r) => [Number(r.version), r]));
-  const result: MigrateResult = { applied: [], alreadyApplied: 0, bodyIndex };
+  const result: MigrateResult = { applied: [], alreadyApplied: 0, bodyIndex, retentionChanged: [] };
   for (const m of loadMigrations()) {
     const previous = done.get(m.version);
     if (previous) {
@@ -202,5 +242,7 @@ export async function migrate(ch: ClickHouse, config: Pick<Config, 'retention'>,
     result.applied.push({ version: m.version, name: m.name });
     log(`applied migration ${String(m.version).padStart(4, '0')}_${m.name}`);
   }
+  result.retentionChanged = await syncRetention(ch, config.retention);
+  for (const t of result.retentionChanged) log(`retention of ${t} changed to match the configuration`);
   return result;
 }

@@ -69,6 +69,13 @@ async function roundTrip(ch: ClickHouse): Promise<void> {
     { name: 'ssf.objective.duration', n: 1 },
     { name: 'ssf.span.duration', n: 2 },
   ]);
+
+  // A change of retention in the configuration reaches the tables at the next migrate.
+  const shorter = loadConfig({ env: { SSF_RETENTION_LOGS_DAYS: '7', SSF_RETENTION_ROLLUP1H_DAYS: '400' } });
+  expect((await migrate(ch, shorter)).retentionChanged.sort()).toEqual(['logs', 'metrics_1h']);
+  expect((await migrate(ch, shorter)).retentionChanged).toEqual([]);
+  const ddl = await q<{ create_table_query: string }>(`SELECT create_table_query FROM system.tables WHERE database = '${db}' AND name = 'logs'`);
+  expect(ddl[0]?.create_table_query).toContain('toIntervalDay(7)');
 }
 
 describe('the event tables, through the same code on both kinds of ClickHouse', () => {
