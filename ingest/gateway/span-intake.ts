@@ -51,14 +51,6 @@ export function stampSpan(bytes: Uint8Array, fields: Buffer): Uint8Array {
   return out;
 }
 
-/** The partition key: the trace id as 8 big-endian bytes, or null outside any trace. */
-export function partitionKey(traceId: bigint): Buffer | null {
-  if (traceId === 0n) return null;
-  const key = Buffer.allocUnsafe(8);
-  key.writeBigInt64BE(traceId);
-  return key;
-}
-
 export function eventCount(span: SpanEvent): number {
   return (span.isTrace ? 1 : 0) + span.metrics.length + span.logs.length;
 }
@@ -115,7 +107,6 @@ export class SpanIntake {
     result.accepted.push({
       span,
       bytes: changed || bytes === undefined || fields === undefined ? encodeSpan(span) : stampSpan(bytes, fields),
-      key: partitionKey(span.traceId),
     });
     result.events += eventCount(span);
   }

@@ -8,8 +8,8 @@
  * match `code`, never the message. docs/errors.md lists them all.
  */
 export const MaterializerErrors = {
-  MAT_ERR_UNDECODABLE: { retriable: false, text: 'the record value is not a protobuf SSFSpan (or is empty); it goes to the dead-letter topic' },
-  MAT_ERR_INVALID_SPAN: { retriable: false, text: 'the record is a protobuf SSFSpan that fails validation (SSF_* code in the reason); it goes to the dead-letter topic' },
+  MAT_ERR_UNDECODABLE: { retriable: false, text: 'a record that is not a readable SSFBatch (or SSFSpan), or one span of a batch that is not protobuf; it goes to the dead-letter topic' },
+  MAT_ERR_INVALID_SPAN: { retriable: false, text: 'a span that fails validation (SSF_* code in the reason); it goes alone to the dead-letter topic, the other spans of its record are kept' },
   MAT_ERR_UNKNOWN_FORMAT: { retriable: false, text: 'the record has an ssf-format header this materializer does not know; it goes to the dead-letter topic' },
   MAT_ERR_INSERT_FAILED: { retriable: true, text: 'ClickHouse did not acknowledge an insert (unreachable, timeout, overloaded); retried with the same deduplication token' },
   MAT_ERR_INSERT_REJECTED: { retriable: false, text: 'ClickHouse refused an insert (schema or data error); retried slowly with the same token, the partition waits for an operator' },

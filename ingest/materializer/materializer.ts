@@ -2,14 +2,14 @@ import { channel } from 'node:diagnostics_channel';
 import { CompressionTypes, logLevel, Partitioners } from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from 'kafkajs';
 import type { FastifyInstance } from 'fastify';
-import { decodeSpan } from '../../src/codec/index.js';
+import { CodecError, decodeSpan, splitBatch } from '../../src/codec/index.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
 import type { EventRows } from '../../src/clickhouse/event-rows.js';
 import { insertRows, TABLES } from '../../src/clickhouse/event-writer.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { Registry } from '../../src/observability/prometheus.js';
-import { kafkaClient } from '../sink/kafka-sink.js';
+import { BATCH_FORMAT, kafkaClient } from '../sink/kafka-sink.js';
 import { insertError, MaterializerError } from './materializer-errors.js';
 import type { MaterializerErrorCode } from './materializer-errors.js';
 
@@ -49,8 +49,8 @@ const insertedChannel = channel('ssf:materializer:inserted');
 const committedChannel = channel('ssf:materializer:committed');
 
 const INTENT = /^ssf-materializer:1:(\d+)-(\d+)$/;
-/** The record format this materializer reads; a record may say so in an `ssf-format` header (the gateway writes none). */
-const RECORD_FORMAT = '1';
+/** `ssf-format` of a record holding one SSFSpan (also: no header). The gateway writes BATCH_FORMAT records (an SSFBatch). */
+const SPAN_FORMAT = '1';
 const SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -87,7 +87,8 @@ export interface MaterializerOptions {
 /** The materializer's numbers on /metrics. */
 export class MaterializerMetrics {
   readonly registry = new Registry();
-  readonly recordsConsumed = this.registry.counter('ssf_materializer_records_consumed_total', 'Records taken from the spans topic (a batch replayed after a restart or rebalance counts again).');
+  readonly recordsConsumed = this.registry.counter('ssf_materializer_records_consumed_total', 'Kafka records taken from the spans topic (a batch replayed after a restart or rebalance counts again).');
+  readonly spansConsumed = this.registry.counter('ssf_materializer_spans_consumed_total', 'Valid spans read from those records (an SSFBatch record holds many).');
   readonly rowsInserted = this.registry.counter('ssf_materializer_rows_inserted_total', 'Rows in inserts ClickHouse acknowledged, by table (a replayed batch that ClickHouse deduplicated counts again).', ['table']);
   readonly insertSeconds = this.registry.histogram('ssf_materializer_insert_duration_seconds', 'Time of one acknowledged batch insert (all tables), retries excluded.', SECONDS_BUCKETS);
   readonly batchRows = this.registry.histogram('ssf_materializer_batch_rows', 'Rows per inserted batch.', SIZE_BUCKETS);
@@ -137,6 +138,8 @@ interface DeadLetter {
   value: Buffer | null;
   headers: IHeaders;
   offset: string;
+  /** For one span of an SSFBatch record: its index in the batch (the dead letter holds that span alone). */
+  index: number | undefined;
   code: MaterializerErrorCode;
   reason: string;
   ssfCode: string;
@@ -439,34 +442,58 @@ class KafkaMaterializer implements Materializer {
     return true;
   }
 
-  /** Decode, validate, convert; a record that cannot be stored becomes a dead letter (never an exception). */
+  /**
+   * Decode, validate, convert. What cannot be stored becomes a dead letter,
+   * never an exception: a whole record when it cannot be read at all, else
+   * each refused span of an SSFBatch alone (its neighbours are kept).
+   */
   private decodeInto(partition: number, batch: Batch, message: KafkaMessage): void {
-    const dead = (code: MaterializerErrorCode, reason: string, ssfCode = ''): void => {
-      batch.deadLetters.push({ key: message.key, value: message.value, headers: message.headers ?? {}, offset: message.offset, code, reason: reason.slice(0, 1024), ssfCode });
+    const dead = (code: MaterializerErrorCode, reason: string, ssfCode: string, part?: { bytes: Uint8Array; index: number }): void => {
+      let headers: IHeaders = message.headers ?? {};
+      if (part !== undefined) {
+        // One span, no longer a batch: the record's ssf-format would mislead.
+        const { ['ssf-format']: _format, ...rest } = headers;
+        headers = rest;
+      }
+      const value = part === undefined ? message.value : Buffer.from(part.bytes.buffer, part.bytes.byteOffset, part.bytes.byteLength);
+      batch.deadLetters.push({ key: message.key, value, headers, offset: message.offset, index: part?.index, code, reason: reason.slice(0, 1024), ssfCode });
+      this.log('debug', 'dead letter', { partition, offset: message.offset, index: part?.index, code });
     };
-    const format = header(message.headers, 'ssf-format');
-    if (format !== undefined && format !== RECORD_FORMAT) {
-      dead('MAT_ERR_UNKNOWN_FORMAT', `ssf-format "${format.slice(0, 32)}" is not ${RECORD_FORMAT}`);
+    const format = header(message.headers, 'ssf-format') ?? SPAN_FORMAT;
+    if (format !== SPAN_FORMAT && format !== BATCH_FORMAT) {
+      dead('MAT_ERR_UNKNOWN_FORMAT', `ssf-format "${format.slice(0, 32)}" is neither ${BATCH_FORMAT} nor ${SPAN_FORMAT}`, '');
       return;
     }
     if (message.value === null) {
-      dead('MAT_ERR_UNDECODABLE', 'the record has no value');
+      dead('MAT_ERR_UNDECODABLE', 'the record has no value', '');
       return;
     }
-    const result = decodeSpan(message.value);
-    if (!result.ok) {
-      const r = result.rejections[0];
-      const code = r === undefined || r.code === 'SSF_DECODE_FAILED' ? 'MAT_ERR_UNDECODABLE' : 'MAT_ERR_INVALID_SPAN';
-      dead(code, r === undefined ? 'invalid span' : `${r.code}${r.field ? ` (${r.field})` : ''}: ${r.reason}`, r?.code ?? '');
-      this.log('debug', 'dead letter', { partition, offset: message.offset, code });
+    let parts: Uint8Array[];
+    try {
+      parts = format === BATCH_FORMAT ? splitBatch(message.value) : [message.value];
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err;
+      dead('MAT_ERR_UNDECODABLE', `${err.code}: ${err.message}`, err.code);
       return;
     }
-    for (const r of result.rejections) this.metrics.refusedParts.inc({ code: r.code });
-    const span = result.span;
-    if (span.receivedTimestamp === 0n) span.receivedTimestamp = receivedNs(message);
-    const before = rowTotal(batch.rows);
-    appendRows(batch.rows, span, this.defaultTenant);
-    batch.rowCount += rowTotal(batch.rows) - before;
+    for (let index = 0; index < parts.length; index++) {
+      const bytes = parts[index] as Uint8Array;
+      const result = decodeSpan(bytes);
+      if (!result.ok) {
+        const r = result.rejections[0];
+        const code = r === undefined || r.code === 'SSF_DECODE_FAILED' ? 'MAT_ERR_UNDECODABLE' : 'MAT_ERR_INVALID_SPAN';
+        const reason = r === undefined ? 'invalid span' : `${r.code}${r.field ? ` (${r.field})` : ''}: ${r.reason}`;
+        dead(code, reason, r?.code ?? '', format === BATCH_FORMAT ? { bytes, index } : undefined);
+        continue;
+      }
+      this.metrics.spansConsumed.inc();
+      for (const r of result.rejections) this.metrics.refusedParts.inc({ code: r.code });
+      const span = result.span;
+      if (span.receivedTimestamp === 0n) span.receivedTimestamp = receivedNs(message);
+      const before = rowTotal(batch.rows);
+      appendRows(batch.rows, span, this.defaultTenant);
+      batch.rowCount += rowTotal(batch.rows) - before;
+    }
   }
 
   private onBatchTimer(state: PartitionState): void {
@@ -504,9 +531,10 @@ class KafkaMaterializer implements Materializer {
       state.flushing = undefined;
       state.flushingRows = 0;
       if (this.inflight.get(state.partition) === run) this.inflight.delete(state.partition);
-      if (state.epoch !== this.epoch) return;
+      if (state.epoch !== this.epoch || this.aborted) return;
+      // The next batch: one already sealed (by size), or one whose batchMs passed meanwhile.
       if (state.open?.due === true) this.seal(state);
-      else this.kick(state);
+      this.kick(state);
     });
   }
 
@@ -544,7 +572,7 @@ class KafkaMaterializer implements Materializer {
     } catch (err) {
       if (err instanceof MaterializerError && err.code === 'MAT_ERR_FENCED') {
         this.metrics.abandoned.inc();
-        this.log('info', 'batch abandoned after a rebalance; it will be read again', { partition, first: String(range.first), last: String(range.last) });
+        this.log('info', this.aborted ? 'batch not committed at stop; it will be read again' : 'batch abandoned after a rebalance; it will be read again', { partition, first: String(range.first), last: String(range.last) });
       } else {
         this.log('error', 'batch failed', { partition, first: String(range.first), last: String(range.last), error: (err as Error).message });
       }
@@ -611,6 +639,7 @@ class KafkaMaterializer implements Materializer {
           'ssf-source-topic': this.topic,
           'ssf-source-partition': String(partition),
           'ssf-source-offset': d.offset,
+          ...(d.index !== undefined ? { 'ssf-source-index': String(d.index) } : {}),
         },
       })),
     }).catch((err: unknown) => {
@@ -717,9 +746,8 @@ class KafkaMaterializer implements Materializer {
       for (const s of this.states.values()) if (s.open !== undefined && s.open.replay === undefined) this.seal(s);
       const deadline = Date.now() + (this.options.stopTimeoutMs ?? 15_000);
       const busy = (): boolean => [...this.states.values()].some((s) => s.flushing !== undefined || s.open?.sealed === true);
-      while (busy() && Date.now() < deadline) {
-        await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
-      }
+      // Poll with a timer: a loop that only awaits settled promises would starve the event loop (and kafkajs's heartbeats).
+      while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       if (busy()) this.log('warn', 'stopping with batches not committed; they will be read again (and deduplicated)', { partitions: [...this.inflight.keys()] });
       this.aborted = true;
       this.wakeSleepers();

@@ -24,6 +24,12 @@ export function kafkaClient(config: Config['kafka'], clientIdSuffix: string, lev
   });
 }
 
+/** A validated span as the Kafka sink needs it: its trace (for the partition) and its bytes. */
+export interface EncodedSpan {
+  traceId: bigint;
+  bytes: Uint8Array;
+}
+
 /** Header `ssf-format` of a record whose value is an SSFBatch (docs/architecture.md). */
 export const BATCH_FORMAT = 'ssf-batch/1';
 /** Largest record value; Kafka's default max.message.bytes is 1 MiB. */
@@ -50,7 +56,7 @@ export class KafkaSink implements SpanSink {
   readonly name = 'kafka';
   observer?: SinkObserver | undefined;
   private readonly producer: Producer;
-  private readonly batcher: AckBatcher<AcceptedSpan>;
+  private readonly batcher: AckBatcher<EncodedSpan>;
   private partitions = 0;
   private nextPartition = 0;
   private lastError: string | undefined;
@@ -67,7 +73,7 @@ export class KafkaSink implements SpanSink {
       // send are removed downstream (insert deduplication in the materializer).
       idempotent: false,
     });
-    this.batcher = new AckBatcher<AcceptedSpan>({
+    this.batcher = new AckBatcher<EncodedSpan>({
       flushAt: config.batchBytes,
       lingerMs: config.lingerMs,
       limit: config.bufferBytes,
@@ -102,6 +108,11 @@ export class KafkaSink implements SpanSink {
   }
 
   publish(spans: AcceptedSpan[]): Promise<void> {
+    return this.publishEncoded(spans.map((s) => ({ traceId: s.span.traceId, bytes: s.bytes })));
+  }
+
+  /** What publish() does, from the two things it needs of a span (the Kafka thread sends only these). */
+  publishEncoded(spans: EncodedSpan[]): Promise<void> {
     if (spans.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway is shutting down', 1));
     let bytes = 0;
@@ -113,10 +124,10 @@ export class KafkaSink implements SpanSink {
   }
 
   /** Spans -> one SSFBatch record per partition (split at MAX_RECORD_BYTES). */
-  private records(spans: AcceptedSpan[]): Message[] {
+  private records(spans: EncodedSpan[]): Message[] {
     const groups = new Map<number, { parts: Uint8Array[]; bytes: number }[]>();
     for (const s of spans) {
-      const p = s.span.traceId !== 0n ? tracePartition(s.span.traceId, this.partitions) : (this.nextPartition = (this.nextPartition + 1) % this.partitions);
+      const p = s.traceId !== 0n ? tracePartition(s.traceId, this.partitions) : (this.nextPartition = (this.nextPartition + 1) % this.partitions);
       let list = groups.get(p);
       if (!list) groups.set(p, (list = [{ parts: [], bytes: 0 }]));
       let group = list[list.length - 1] as { parts: Uint8Array[]; bytes: number };
@@ -134,7 +145,7 @@ export class KafkaSink implements SpanSink {
     return messages;
   }
 
-  private async send(spans: AcceptedSpan[]): Promise<void> {
+  private async send(spans: EncodedSpan[]): Promise<void> {
     const started = process.hrtime.bigint();
     try {
       if (!this.connected) await this.connect();

@@ -6,8 +6,6 @@ export interface AcceptedSpan {
   span: SpanEvent;
   /** Its SSFSpan bytes as forwarded: what the client sent, with the tenant (101) and received time (102) appended. */
   bytes: Uint8Array;
-  /** Partition key: the trace id (8 bytes, big-endian) so a trace lands on one partition; null for spans outside any trace. */
-  key: Buffer | null;
 }
 
 /** Told how long each acknowledgement took (the gateway's /metrics). */

@@ -22,9 +22,9 @@ Settings: gateway.*, kafka.* in docs/configuration.md.`,
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = loadConfig();
     if (config.kafka.brokers.length === 0) throw new UsageError('ssf gateway needs Kafka: set SSF_KAFKA_BROKERS (or run `ssf serve` for the all-in-one mode without Kafka)');
-    const [{ createGateway }, { KafkaSink }, { statsdToSpans }, { createTopics }] = await Promise.all([
+    const [{ createGateway }, { KafkaThreadSink }, { statsdToSpans }, { createTopics }] = await Promise.all([
       import('../../ingest/gateway/gateway.js'),
-      import('../../ingest/sink/kafka-sink.js'),
+      import('../../ingest/sink/kafka-thread-sink.js'),
       import('../../ingest/statsd/statsd-spans.js'),
       import('../infra/kafka-broker.js'),
     ]);
@@ -32,7 +32,7 @@ Settings: gateway.*, kafka.* in docs/configuration.md.`,
       { name: config.kafka.spansTopic, partitions: config.kafka.partitions },
       { name: config.kafka.deadLetterTopic, partitions: 1 },
     ]);
-    const sink = new KafkaSink(config.kafka);
+    const sink = new KafkaThreadSink(config.kafka);
     await sink.connect();
     const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans });
     const where = await gateway.listen();

@@ -3,10 +3,11 @@ import type { Command } from './command.js';
 import { UsageError, wantsHelp } from './command.js';
 import { emitCommand } from './emit-command.js';
 import { gatewayCommand } from './gateway-command.js';
+import { materializerCommand } from './materializer-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { serveCommand } from './serve-command.js';
 
-const commands: Command[] = [serveCommand, gatewayCommand, emitCommand, migrateCommand];
+const commands: Command[] = [serveCommand, gatewayCommand, materializerCommand, emitCommand, migrateCommand];
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

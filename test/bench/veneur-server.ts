@@ -7,10 +7,11 @@
  * Counting: Veneur reports its own metrics with a DogStatsD client to `stats_address`;
  * here that is a UDP socket of this module. At each flush (every `interval`) a Veneur
  * without `forward_address` (a "global" one) sends
- * `veneur.listen.received_per_protocol_total|c` with `protocol:ssf-udp` (spans read and
- * parsed, flusher.go) and `protocol:dogstatsd-udp` (statsd lines read, counted before
- * parsing, server.go HandleMetricPacket), reset after each report: their sums are the
- * counts; the rest was lost before Veneur read it.
+ * `veneur.listen.received_per_protocol_total|c` (flusher.go) with `protocol:ssf-udp`
+ * (spans read and parsed, counted in server.go handleSSF) and `protocol:dogstatsd-udp`
+ * (statsd lines read, counted in HandleMetricPacket before parsing), reset after each
+ * report: their sums are the counts; the rest was lost before Veneur read it (checked:
+ * counted + the kernel's drop count on Veneur's sockets = sent, exactly).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -77,7 +78,7 @@ export interface StartVeneurOptions {
   httpPort: number;
   /** SO_RCVBUF of each UDP socket. Linux caps it at net.core.rmem_max. Default 4 MiB. */
   readBufferBytes?: number;
-  /** SO_REUSEPORT sockets (one reader goroutine each) per UDP address. Default 2. */
+  /** SO_REUSEPORT sockets (one reader goroutine each) per UDP address, at least 1 (Veneur hangs at start on 0). Default 2. */
   readers?: number;
   /** Flush interval. Default `1s`. */
   interval?: string;
@@ -261,7 +262,7 @@ export async function startVeneur(options: StartVeneurOptions): Promise<VeneurSe
   const logFile = join(workDir, 'veneur.log');
   await writeFile(
     configFile,
-    config({ ...ports, stats: statsPort, readers: options.readers ?? 2, readBufferBytes: options.readBufferBytes ?? 4 << 20, interval: options.interval ?? '1s' }),
+    config({ ...ports, stats: statsPort, readers: Math.max(1, Math.floor(options.readers ?? 2)), readBufferBytes: options.readBufferBytes ?? 4 << 20, interval: options.interval ?? '1s' }),
   );
   // Veneur reads VENEUR_* variables over its config (envconfig) and DD_* ones as tags.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VENEUR_') && !k.startsWith('DD_')));
@@ -273,14 +274,19 @@ export async function startVeneur(options: StartVeneurOptions): Promise<VeneurSe
   };
   process.on('exit', killOnExit);
   let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', () => {
+  let spawnError = '';
+  const exit = new Promise<void>((resolve) => {
+    const gone = (): void => {
       exited = true;
       process.off('exit', killOnExit);
       resolve();
-    }),
-  );
-  child.once('error', () => {}); // reported through 'exit' / the readiness timeout
+    };
+    child.once('exit', gone);
+    child.once('error', (err) => {
+      spawnError = `${err.message}\n`; // could not be started: there is no 'exit'
+      gone();
+    });
+  });
 
   const cleanup = async (): Promise<void> => {
     if (!exited) {
@@ -300,9 +306,9 @@ export async function startVeneur(options: StartVeneurOptions): Promise<VeneurSe
     if (exited) {
       const tail = await logTail();
       await cleanup();
-      throw new Error(`Veneur exited before it was ready; its log:\n${tail}`);
+      throw new Error(`Veneur exited before it was ready: ${spawnError}its log:\n${tail}`);
     }
-    const ok = await fetch(`http://${httpAddress}/healthcheck`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://${httpAddress}/healthcheck`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
     if (ok) break;
     if (Date.now() > deadline) {
       const tail = await logTail();

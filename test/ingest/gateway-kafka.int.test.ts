@@ -10,7 +10,8 @@ import type { SpanEvent } from '../../src/codec/index.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createGateway } from '../../ingest/gateway/gateway.js';
 import type { Gateway } from '../../ingest/gateway/gateway.js';
-import { BATCH_FORMAT, KafkaSink, tracePartition } from '../../ingest/sink/kafka-sink.js';
+import { BATCH_FORMAT, tracePartition } from '../../ingest/sink/kafka-sink.js';
+import { KafkaThreadSink } from '../../ingest/sink/kafka-thread-sink.js';
 import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
 import { kafkaBrokers } from '../setup/services.js';
 import { freshTopic, readTopic } from './kafka-reader.js';
@@ -57,7 +58,7 @@ async function startGateway(env: Record<string, string> = {}, topicPrefix = 'gw'
       ...env,
     },
   });
-  const sink = new KafkaSink(config.kafka);
+  const sink = new KafkaThreadSink(config.kafka);
   await sink.connect();
   const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans, logLevel: false });
   const where = await gateway.listen();
@@ -223,7 +224,7 @@ describe('gateway with Kafka down', () => {
         SSF_KAFKA_LINGER_MS: '1',
       },
     });
-    const gateway = createGateway(config, new KafkaSink(config.kafka, { quiet: true }), { logLevel: false });
+    const gateway = createGateway(config, new KafkaThreadSink(config.kafka, { quiet: true }), { logLevel: false });
     const where = await gateway.listen();
     try {
       const res = await post(where['http'] as string, encodeBatch([traceSpan(1)]), { 'content-type': 'application/x-protobuf' });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createGateway } from '../../ingest/gateway/gateway.js';
 import type { Gateway } from '../../ingest/gateway/gateway.js';
-import { KafkaSink } from '../../ingest/sink/kafka-sink.js';
+import { KafkaThreadSink } from '../../ingest/sink/kafka-thread-sink.js';
 import { kafkaBrokers } from '../setup/services.js';
 import { freshTopic, readTopic } from './kafka-reader.js';
 
@@ -40,7 +40,7 @@ describe("Veneur's Go trace client -> gateway -> Kafka", () => {
         SSF_GATEWAY_UNIX_SOCKET: socketPath,
       },
     });
-    const sink = new KafkaSink(config.kafka);
+    const sink = new KafkaThreadSink(config.kafka);
     await sink.connect();
     gateway = createGateway(config, sink, { logLevel: false });
     where = await gateway.listen();

@@ -1,6 +1,7 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { IHeaders, Message, Producer } from 'kafkajs';
-import { encodeSpan } from '../../../src/codec/index.js';
+import { BATCH_FORMAT, tracePartition } from '../../../ingest/sink/kafka-sink.js';
+import { encodeBatch, encodeSpan } from '../../../src/codec/index.js';
 import type { SpanEvent } from '../../../src/codec/index.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
 import { loadConfig } from '../../../src/config/load-config.js';
@@ -77,14 +78,14 @@ export function makeEvent(i: number, expected: Expected): SpanEvent {
   }
 }
 
-/** A record in the gateway's format (ingest/sink/kafka-sink.ts): key = trace id, value = the span with tenant (101) and received time (102). */
+/** A record of one SSFSpan (no ssf-format header): the single-span format the materializer also reads. */
 export function spanRecord(e: SpanEvent, headers: IHeaders = {}): Message {
-  let key: Buffer | null = null;
-  if (e.traceId !== 0n) {
-    key = Buffer.alloc(8);
-    key.writeBigInt64BE(e.traceId);
-  }
-  return { key, value: Buffer.from(encodeSpan(e)), headers };
+  return { key: null, value: Buffer.from(encodeSpan(e)), headers };
+}
+
+/** A record as the gateway writes it (ingest/sink/kafka-sink.ts): an SSFBatch, header `ssf-format: ssf-batch/1`. */
+export function batchRecord(events: SpanEvent[], partition: number): Message {
+  return { partition, value: Buffer.from(encodeBatch(events)), headers: { 'ssf-format': BATCH_FORMAT } };
 }
 
 export async function connectProducer(brokers: string[]): Promise<Producer> {
@@ -93,11 +94,23 @@ export async function connectProducer(brokers: string[]): Promise<Producer> {
   return producer;
 }
 
-/** Produces events [from, to) of the mix, in sendBatch chunks. */
-export async function produceEvents(producer: Producer, topic: string, from: number, to: number, expected: Expected, chunk = 250): Promise<void> {
-  for (let i = from; i < to; i += chunk) {
+/**
+ * Produces events [from, to) of the mix as the gateway does: grouped by the
+ * partition of their trace (carriers round-robin) into SSFBatch records of up
+ * to `perRecord` spans; sends of up to 250 events.
+ */
+export async function produceEvents(producer: Producer, topic: string, from: number, to: number, expected: Expected, partitions = 3, perRecord = 4): Promise<void> {
+  for (let i = from; i < to; i += 250) {
+    const groups = new Map<number, SpanEvent[]>();
+    for (let j = i; j < Math.min(to, i + 250); j++) {
+      const e = makeEvent(j, expected);
+      const p = e.traceId !== 0n ? tracePartition(e.traceId, partitions) : j % partitions;
+      groups.set(p, [...(groups.get(p) ?? []), e]);
+    }
     const messages: Message[] = [];
-    for (let j = i; j < Math.min(to, i + chunk); j++) messages.push(spanRecord(makeEvent(j, expected)));
+    for (const [p, events] of groups) {
+      for (let k = 0; k < events.length; k += perRecord) messages.push(batchRecord(events.slice(k, k + perRecord), p));
+    }
     await producer.send({ topic, acks: -1, messages });
   }
 }
@@ -153,12 +166,16 @@ export function exactCounts(e: Expected): Counts {
   };
 }
 
-/** Waits until the tables hold at least the expected rows (or the deadline), then a little longer so that late doubles would show. */
+/**
+ * Waits until every expected row is there (distinct rows, so doubles cannot
+ * make up for missing ones) or the deadline, then a little longer so that
+ * late doubles would show.
+ */
 export async function settle(ch: ClickHouse, e: Expected, timeoutMs: number, holdMs = 1_500): Promise<Counts> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const c = await counts(ch).catch(() => undefined);
-    if (c && c.spans >= e.spans && c.logs >= e.logs && c.samples >= e.samples) break;
+    if (c && c.uniqSpans >= e.spans && c.uniqLogs >= e.logs && c.uniqSamples >= e.samples) break;
     if (Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -1,0 +1,138 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../../src/config/config-schema.js';
+import { GatewayError } from '../gateway/gateway-errors.js';
+import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
+import type { ToMain, ToWorker } from './kafka-thread-worker.js';
+
+interface Waiting {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  bytes: number;
+}
+
+/**
+ * The Kafka sink on its own thread. kafkajs (record encoding, compression,
+ * the protocol) costs the gateway as much CPU as validating the spans does;
+ * on the event loop it would stall UDP reads and lose datagrams. Here the
+ * main thread validates and hands each batch's span bytes to a worker that
+ * runs KafkaSink; publish() settles when the worker reports Kafka's answer.
+ * The same bound, circuit breaker and errors as KafkaSink.
+ */
+export class KafkaThreadSink implements SpanSink {
+  readonly name = 'kafka';
+  observer?: SinkObserver | undefined;
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 1;
+  private outstandingBytes = 0;
+  private lastStatus: SinkStatus = { ok: true, detail: 'Kafka (starting)' };
+  private lastFailureAt = 0;
+  private closed = false;
+  private ready: Promise<void>;
+
+  constructor(private readonly config: Config['kafka'], options: { quiet?: boolean } = {}) {
+    const workerData = { config, quiet: options.quiet ?? false };
+    if (import.meta.url.endsWith('.ts')) {
+      // Run from the sources (the tests): the worker is TypeScript, loaded through tsx's loader.
+      const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs')).href;
+      const worker = new URL('./kafka-thread-worker.ts', import.meta.url).href;
+      this.worker = new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(worker)}); })`, { eval: true, workerData });
+    } else {
+      this.worker = new Worker(new URL('./kafka-thread-worker.js', import.meta.url), { workerData });
+    }
+    this.worker.unref();
+    let failStart: (err: Error) => void = () => {};
+    this.ready = new Promise<void>((resolve, reject) => {
+      failStart = reject;
+      const onMessage = (m: ToMain): void => {
+        if (m.type === 'connected') {
+          this.worker.off('message', onMessage);
+          resolve();
+        } else if (m.type === 'connect-failed') {
+          this.worker.off('message', onMessage);
+          reject(new Error(m.reason));
+        }
+      };
+      this.worker.on('message', onMessage);
+    });
+    this.worker.on('message', (m: ToMain) => this.onMessage(m));
+    this.worker.on('error', (err) => {
+      failStart(err);
+      this.lastStatus = { ok: false, detail: `the Kafka thread failed: ${err.message}` };
+      this.lastFailureAt = Date.now();
+      for (const w of this.waiting.values()) w.reject(GatewayError.of('GW_ERR_UNAVAILABLE', this.lastStatus.detail, 2));
+      this.waiting.clear();
+      this.outstandingBytes = 0;
+    });
+  }
+
+  /** Connects the worker's producer (and reads the topic's partition count). */
+  async connect(): Promise<void> {
+    this.post({ type: 'connect' });
+    await this.ready;
+  }
+
+  get accepting(): boolean {
+    if (this.closed || this.outstandingBytes >= this.config.bufferBytes) return false;
+    return this.lastFailureAt === 0 || Date.now() - this.lastFailureAt > 2_000;
+  }
+
+  publish(spans: AcceptedSpan[]): Promise<void> {
+    if (spans.length === 0) return Promise.resolve();
+    if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway is shutting down', 1));
+    let bytes = 0;
+    for (const s of spans) bytes += s.bytes.length + 4;
+    if (this.outstandingBytes + bytes > this.config.bufferBytes) {
+      return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)`, 1));
+    }
+    const id = this.nextId++;
+    this.outstandingBytes += bytes;
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject, bytes });
+      this.post({ type: 'publish', id, spans: spans.map((s) => ({ traceId: s.span.traceId, bytes: s.bytes })) });
+    });
+  }
+
+  private post(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  private onMessage(m: ToMain): void {
+    if (m.type === 'published') {
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      this.outstandingBytes -= w.bytes;
+      if (m.error) {
+        this.lastFailureAt = Date.now();
+        w.reject(new GatewayError(m.error.code, 503, m.error.reason, m.error.retryAfterSeconds));
+      } else {
+        this.lastFailureAt = 0;
+        w.resolve();
+      }
+    } else if (m.type === 'observed') {
+      this.observer?.observeSink('kafka', m.seconds, m.records, m.ok);
+    } else if (m.type === 'status') {
+      this.lastStatus = m.status;
+    }
+  }
+
+  status(): SinkStatus {
+    this.post({ type: 'status' });
+    return this.lastFailureAt ? { ok: false, detail: this.lastStatus.detail } : this.lastStatus;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const done = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    // Keep the process alive until the worker has flushed what it holds.
+    this.worker.ref();
+    this.post({ type: 'close' });
+    await done;
+    for (const w of this.waiting.values()) w.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway shut down', 1));
+    this.waiting.clear();
+  }
+}
