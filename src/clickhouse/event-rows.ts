@@ -13,7 +13,11 @@ import type { SpanEvent } from '../codec/types.js';
  * "unset") are written as a UTC date-time, because ClickHouse would read a
  * short number as a date. Before 1970 clamps to 1970.
  */
+const EPOCH = '1970-01-01 00:00:00.000000000';
+
 export function nsToDateTime64(ns: bigint): string {
+  // 0 ("unset", e.g. root_start) is common: no Date formatting for it.
+  if (ns <= 0n) return EPOCH;
   const clamped = ns < 0n ? 0n : ns;
   const s = clamped / 1_000_000_000n;
   const frac = (clamped % 1_000_000_000n).toString().padStart(9, '0');

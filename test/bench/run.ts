@@ -2,10 +2,14 @@
 // against a baseline measured in the same run. Never assertions on time.
 import { emitterBench } from './emitter-bench.js';
 import { gatewayBench } from './gateway-bench.js';
+import { materializerBench } from './materializer-bench.js';
+import { storageBench } from './storage-bench.js';
 
 const benches: Record<string, () => Promise<void>> = {
   emitter: emitterBench,
   gateway: gatewayBench,
+  materializer: materializerBench,
+  storage: storageBench,
 };
 
 const only = process.argv.slice(2);

@@ -1,0 +1,104 @@
+import { encodeSpan } from '../../src/codec/index.js';
+import type { SpanEvent } from '../../src/codec/index.js';
+import { createClickHouse } from '../../src/clickhouse/create-client.js';
+import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
+import { insertRows } from '../../src/clickhouse/event-writer.js';
+import { migrate } from '../../src/clickhouse/migrations.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
+import { createTopics, startKafkaBroker } from '../../src/infra/kafka-broker.js';
+import { createMaterializer } from '../../ingest/materializer/materializer.js';
+import { KafkaSink } from '../../ingest/sink/kafka-sink.js';
+import { gatewayFields, stampSpan } from '../../ingest/gateway/span-intake.js';
+import { printTable } from './measure.js';
+
+/**
+ * Kafka to ClickHouse: rows per second and per materializer CPU-second, for
+ * spans carrying one sample and one log record each (3 rows per span), read
+ * from a topic filled beforehand; against the same rows written to
+ * ClickHouse directly by the same writer (no Kafka, no decoding), measured in
+ * the same run.
+ */
+export async function materializerBench(): Promise<void> {
+  const SPANS = 150_000;
+  const broker = await startKafkaBroker({ log: () => {} });
+  const server = await startClickHouseServer({ log: () => {} });
+  const topic = 'bench-materializer';
+  await createTopics(broker.brokers, [{ name: topic, partitions: 3 }, { name: 'bench-dlq', partitions: 1 }]);
+  const config = loadConfig({
+    env: {
+      SSF_KAFKA_BROKERS: broker.brokers.join(','),
+      SSF_KAFKA_SPANS_TOPIC: topic,
+      SSF_KAFKA_DEAD_LETTER_TOPIC: 'bench-dlq',
+      SSF_KAFKA_CONSUMER_GROUP: 'bench',
+      SSF_CLICKHOUSE_URL: server.url,
+      SSF_CLICKHOUSE_DATABASE: 'bench',
+      SSF_LOG_LEVEL: 'error',
+    },
+  });
+  const ch = await createClickHouse(config.clickhouse);
+  try {
+    await migrate(ch, config);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const events: SpanEvent[] = [];
+    for (let i = 0; i < SPANS; i++) {
+      events.push({
+        version: 0, traceId: BigInt(1 + Math.floor(i / 8)), id: BigInt(10_000_000 + i), parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
+        startTimestamp: now + BigInt(i) * 1000n, endTimestamp: now + BigInt(i) * 1000n + 1_234_567n, rootStartTimestamp: 0n,
+        error: i % 40 === 0, service: `svc-${i % 10}`, name: `op-${i % 30}`, indicator: i % 8 === 0, tags: { 'http.method': 'GET', host: `h-${i % 50}` },
+        metrics: [{ type: 'counter', name: 'requests', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: { route: `/r${i % 20}` }, unit: '', scope: 'default' }],
+        logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `served request ${i} in ${i % 97} ms`, attributes: { user: `u${i % 1000}` } }],
+        tenant: 'default', receivedTimestamp: now, isTrace: true,
+      });
+    }
+    const fields = gatewayFields('default', now);
+    const producer = new KafkaSink(config.kafka, { quiet: true });
+    await producer.connect();
+    for (let i = 0; i < SPANS; i += 5_000) {
+      await producer.publishEncoded(events.slice(i, i + 5_000).map((e) => ({ traceId: e.traceId, bytes: stampSpan(encodeSpan(e), fields) })));
+    }
+    await producer.close();
+
+    const rowsTotal = SPANS * 3;
+    const materializer = createMaterializer(config, ch, { createTopics: false, log: () => {} });
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    await materializer.start();
+    const inserted = async (): Promise<number> => {
+      const r = await (await ch.client.query({ query: "SELECT sum(rows) AS n FROM system.parts WHERE database = 'bench' AND table IN ('spans', 'logs', 'samples') AND active", format: 'JSONEachRow' })).json<{ n: string }>();
+      return Number(r[0]?.n ?? 0);
+    };
+    while ((await inserted()) < rowsTotal) await new Promise((r) => setTimeout(r, 200));
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    await materializer.stop();
+
+    // Baseline: the same rows, written straight into ClickHouse by the same writer.
+    await ch.client.command({ query: 'CREATE DATABASE IF NOT EXISTS bench_direct' });
+    const direct = await createClickHouse({ ...config.clickhouse, database: 'bench_direct' });
+    await migrate(direct, config);
+    const rows = emptyRows();
+    for (const e of events) appendRows(rows, e);
+    const d0 = process.hrtime.bigint();
+    const dcpu0 = process.cpuUsage();
+    for (let i = 0; i < SPANS; i += 50_000) {
+      const part = emptyRows();
+      part.spans = rows.spans.slice(i, i + 50_000);
+      part.logs = rows.logs.slice(i, i + 50_000);
+      part.samples = rows.samples.slice(i, i + 50_000);
+      await insertRows(direct, part);
+    }
+    const directSeconds = Number(process.hrtime.bigint() - d0) / 1e9;
+    const dcpu = process.cpuUsage(dcpu0);
+    await direct.close();
+    printTable(`Materializer: Kafka to ClickHouse (${SPANS.toLocaleString('en-US')} spans with a sample and a log each = ${rowsTotal.toLocaleString('en-US')} rows)`, [
+      { path: 'the same rows inserted directly by the writer (baseline)', 'rows/s': Math.round(rowsTotal / directSeconds).toLocaleString('en-US'), 'x baseline': '1.00', 'rows per Node CPU-second': Math.round(rowsTotal / ((dcpu.user + dcpu.system) / 1e6)).toLocaleString('en-US') },
+      { path: 'materializer: consume, decode, validate, insert with dedup token, commit', 'rows/s': Math.round(rowsTotal / seconds).toLocaleString('en-US'), 'x baseline': (directSeconds / seconds).toFixed(2), 'rows per Node CPU-second': Math.round(rowsTotal / cpuSeconds).toLocaleString('en-US') },
+    ]);
+  } finally {
+    await ch.close();
+    await server.stop({ removeDataDir: true });
+    await broker.stop();
+  }
+}
