@@ -1,7 +1,10 @@
 -- Trace spans: one row per valid trace span (SSF's trace-span criteria).
--- Ordered for "spans of this service and operation in this time range";
--- a trace is fetched through trace_index (trace_id -> time range), which
--- bounds the read to a few granules per (service, name) with the bloom filter.
+-- Ordered by ten-minute bucket, then trace: a trace is one small key range
+-- (its time range comes from trace_index), and the spans of a trace sit
+-- together, which is also what compresses the random 64-bit ids best
+-- (measured: 31.6 bytes per span against 38.0 ordered by service and name).
+-- Per-operation numbers come from the rollups (ssf.span.duration); raw
+-- searches by service and name use the set index.
 CREATE TABLE IF NOT EXISTS ${db}.spans
 (
     tenant        LowCardinality(String),
@@ -17,14 +20,14 @@ CREATE TABLE IF NOT EXISTS ${db}.spans
     indicator     Bool,
     root_start    DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
     tags          Map(LowCardinality(String), String) CODEC(ZSTD(1)),
-    INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_service_name (service, name) TYPE set(1000) GRANULARITY 4,
     INDEX idx_duration duration_ns TYPE minmax GRANULARITY 1,
     INDEX idx_tag_keys mapKeys(tags) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_tag_values mapValues(tags) TYPE bloom_filter(0.01) GRANULARITY 1
 )
 ENGINE = MergeTree
 PARTITION BY toDate(start)
-ORDER BY (tenant, service, name, start)
+ORDER BY (tenant, toStartOfTenMinutes(start), trace_id)
 TTL toDateTime(start) + toIntervalDay(${ttl_spans_days})
 -- shard: cityHash64(trace_id)
 SETTINGS non_replicated_deduplication_window = 10000, ttl_only_drop_parts = 1;

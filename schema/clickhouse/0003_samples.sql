@@ -1,11 +1,11 @@
--- Every metric sample as received.
+-- Every metric sample as received, ordered by series (name, then tag set).
 CREATE TABLE IF NOT EXISTS ${db}.samples
 (
     tenant       LowCardinality(String),
     name         LowCardinality(String),
     type         Enum8('counter' = 0, 'gauge' = 1, 'histogram' = 2, 'set' = 3, 'status' = 4),
     timestamp    DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
-    value        Float64 CODEC(Gorilla, ZSTD(1)),
+    value        Float64 CODEC(ZSTD(1)),
     sample_rate  Float32 CODEC(ZSTD(1)),
     message      String CODEC(ZSTD(1)),
     status       Enum8('ok' = 0, 'warning' = 1, 'critical' = 2, 'unknown' = 3),
@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS ${db}.samples
 )
 ENGINE = MergeTree
 PARTITION BY toDate(timestamp)
-ORDER BY (tenant, name, timestamp)
+ORDER BY (tenant, name, cityHash64(mapSort(tags)), timestamp)
 TTL toDateTime(timestamp) + toIntervalDay(${ttl_samples_days})
 -- shard: cityHash64(name, tags)
 SETTINGS non_replicated_deduplication_window = 10000, ttl_only_drop_parts = 1;
@@ -84,7 +84,9 @@ SELECT
 FROM
 (
     SELECT tenant, name, type, cityHash64(mapSort(tags)) AS tags_hash, toStartOfMinute(timestamp) AS bucket,
-           tags AS s_tags, unit AS s_unit, service AS s_service, 1 / sample_rate AS weight, value AS s_value,
+           tags AS s_tags, unit AS s_unit, service AS s_service,
+           -- sample_rate is Float32: read it back as the decimal that was sent (0.1, not 0.100000001)
+           1 / toFloat64(toString(sample_rate)) AS weight, value AS s_value,
            timestamp AS s_timestamp, message AS s_message, status AS s_status
     FROM ${db}.samples
 )
