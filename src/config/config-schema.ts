@@ -44,7 +44,7 @@ export const configSchema = z.strictObject({
     compression: z.enum(['none', 'gzip']).default('gzip').describe('Compression of produced batches (kafkajs has gzip built in).'),
     lingerMs: z.number().int().min(0).default(5).describe('How long the gateway waits to fill a produce batch.'),
     batchBytes: z.number().int().positive().default(1_048_576).describe('Target size of one produce batch.'),
-    bufferBytes: z.number().int().positive().default(64 * 1_048_576).describe('Bound of the gateway’s in-memory produce buffer; past it HTTP answers 503 and UDP drops are counted.'),
+    bufferBytes: z.number().int().positive().default(16 * 1_048_576).describe('Bound of the gateway’s in-memory produce buffer; past it HTTP answers 503 and UDP drops are counted.'),
   }).prefault({}),
 
   gateway: z.strictObject({
