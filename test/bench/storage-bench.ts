@@ -12,6 +12,7 @@ import { migrate, quoteIdent } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
 import { printTable } from './measure.js';
+import { seededRandom } from '../setup/random.js';
 
 /**
  * Storage and insert cost of the event tables, on a ClickHouse started here
@@ -38,17 +39,7 @@ const HOUR_NS = 3_600_000_000_000;
 
 // --- deterministic, realistic data --------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = mulberry32(7);
+const rand = seededRandom(7);
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
 /** A value from weighted choices: [[value, weight], ...]. */

@@ -12,6 +12,7 @@ import type { Gateway } from '../../ingest/gateway/gateway.js';
 import { ClickHouseSink } from '../../ingest/sink/clickhouse-sink.js';
 import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
+import { seededRandom } from '../setup/random.js';
 
 /**
  * The derived signals (rollups, span metrics, trace index) against an exact
@@ -42,17 +43,7 @@ type Tags = Record<string, string>;
 
 // --- deterministic data ------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = mulberry32(20240611);
+const rand = seededRandom(20240611);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
 function logNormal(median: number, sigma: number): number {
   const u = 1 - rand();

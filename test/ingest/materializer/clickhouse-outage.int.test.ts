@@ -11,9 +11,9 @@ import { startMaterializerProcess } from '../../../src/cli/materializer-command.
 import type { MaterializerProcess } from '../../../src/cli/materializer-command.js';
 import { startClickHouseServer } from '../../../src/infra/clickhouse-server.js';
 import type { ClickHouseServer } from '../../../src/infra/clickhouse-server.js';
-import { kafkaBrokers, uniqueDatabase } from '../../setup/services.js';
+import { kafkaBrokers } from '../../setup/services.js';
 import { freshTopic } from '../kafka-reader.js';
-import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, testConfig, waitFor } from './helpers.js';
+import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, materializerConfig, waitFor } from './helpers.js';
 
 const OUTAGE_MS = 30_000;
 const BATCH_ROWS = 100;
@@ -43,16 +43,7 @@ describe('materializer: its ClickHouse stopped for 30 s mid-stream', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'mat-outage-'));
     server = await startClickHouseServer({ port, dataDir });
     topic = await freshTopic(kafkaBrokers(), 'mat-outage');
-    const config = testConfig({
-      SSF_KAFKA_BROKERS: kafkaBrokers().join(','),
-      SSF_KAFKA_SPANS_TOPIC: topic,
-      SSF_KAFKA_DEAD_LETTER_TOPIC: `${topic}.dlq`,
-      SSF_KAFKA_CONSUMER_GROUP: `mat-${topic}`,
-      SSF_CLICKHOUSE_URL: server.url,
-      SSF_CLICKHOUSE_DATABASE: uniqueDatabase('mat_outage'),
-      SSF_MATERIALIZER_BATCH_ROWS: String(BATCH_ROWS),
-      SSF_MATERIALIZER_BATCH_MS: '100',
-    });
+    const config = materializerConfig({ topic, clickhouseUrl: server.url, database: 'mat_outage', batchRows: BATCH_ROWS, batchMs: 100 });
     producer = await connectProducer(kafkaBrokers());
     // A session timeout a third of the outage: the member must keep heartbeating while it cannot insert.
     running = await startMaterializerProcess(config, { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, log: () => {} });

@@ -6,9 +6,9 @@ import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
 import { startMaterializerProcess } from '../../../src/cli/materializer-command.js';
 import type { MaterializerProcess } from '../../../src/cli/materializer-command.js';
-import { clickhouseUrl, kafkaBrokers, uniqueDatabase } from '../../setup/services.js';
+import { clickhouseUrl, kafkaBrokers } from '../../setup/services.js';
 import { freshTopic } from '../kafka-reader.js';
-import { batchRecord, connectProducer, emptyExpected, exactCounts, makeEvent, NOW, readRaw, settle, spanRecord, testConfig } from './helpers.js';
+import { batchRecord, connectProducer, emptyExpected, exactCounts, makeEvent, NOW, readRaw, settle, spanRecord, materializerConfig } from './helpers.js';
 
 // Not protobuf at all: field 1 with wire type 7 (no such type).
 const GARBAGE = Buffer.from([0x0f, 0xff, 0xff, 0xff, 0x01, 0x02]);
@@ -38,16 +38,7 @@ describe('materializer: poison goes to the dead-letter topic, the good spans aro
 
   beforeAll(async () => {
     topic = await freshTopic(kafkaBrokers(), 'mat-dlq');
-    const config = testConfig({
-      SSF_KAFKA_BROKERS: kafkaBrokers().join(','),
-      SSF_KAFKA_SPANS_TOPIC: topic,
-      SSF_KAFKA_DEAD_LETTER_TOPIC: `${topic}.dlq`,
-      SSF_KAFKA_CONSUMER_GROUP: `mat-${topic}`,
-      SSF_CLICKHOUSE_URL: clickhouseUrl(),
-      SSF_CLICKHOUSE_DATABASE: uniqueDatabase('mat_dlq'),
-      SSF_MATERIALIZER_BATCH_ROWS: '50',
-      SSF_MATERIALIZER_BATCH_MS: '100',
-    });
+    const config = materializerConfig({ topic, clickhouseUrl: clickhouseUrl(), database: 'mat_dlq', batchRows: 50, batchMs: 100 });
     producer = await connectProducer(kafkaBrokers());
     running = await startMaterializerProcess(config, { heartbeatIntervalMs: 1_000 });
     ch = await createClickHouse(config.clickhouse);

@@ -4,9 +4,9 @@ import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
 import { startMaterializerProcess } from '../../../src/cli/materializer-command.js';
 import type { MaterializerProcess } from '../../../src/cli/materializer-command.js';
-import { clickhouseUrl, kafkaBrokers, uniqueDatabase } from '../../setup/services.js';
+import { clickhouseUrl, kafkaBrokers } from '../../setup/services.js';
 import { freshTopic } from '../kafka-reader.js';
-import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, testConfig, waitFor } from './helpers.js';
+import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, materializerConfig, waitFor } from './helpers.js';
 
 describe('materializer: N records in, exactly N rows out per table', () => {
   const expected = emptyExpected();
@@ -17,16 +17,7 @@ describe('materializer: N records in, exactly N rows out per table', () => {
 
   beforeAll(async () => {
     topic = await freshTopic(kafkaBrokers(), 'mat-exact');
-    const config = testConfig({
-      SSF_KAFKA_BROKERS: kafkaBrokers().join(','),
-      SSF_KAFKA_SPANS_TOPIC: topic,
-      SSF_KAFKA_DEAD_LETTER_TOPIC: `${topic}.dlq`,
-      SSF_KAFKA_CONSUMER_GROUP: `mat-${topic}`,
-      SSF_CLICKHOUSE_URL: clickhouseUrl(),
-      SSF_CLICKHOUSE_DATABASE: uniqueDatabase('mat_exact'),
-      SSF_MATERIALIZER_BATCH_ROWS: '300',
-      SSF_MATERIALIZER_BATCH_MS: '200',
-    });
+    const config = materializerConfig({ topic, clickhouseUrl: clickhouseUrl(), database: 'mat_exact', batchRows: 300, batchMs: 200 });
     producer = await connectProducer(kafkaBrokers());
     // Half before the materializer starts (a new group reads from the beginning), half while it runs.
     await produceEvents(producer, topic, 0, 1_000, expected);

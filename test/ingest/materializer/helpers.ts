@@ -6,6 +6,7 @@ import type { SpanEvent } from '../../../src/codec/index.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { Config } from '../../../src/config/config-schema.js';
+import { kafkaBrokers, uniqueDatabase } from '../../setup/services.js';
 
 // Recent: rows older than the tables' TTL are dropped at insert.
 export const NOW = BigInt(Date.now()) * 1_000_000n;
@@ -118,6 +119,20 @@ export async function produceEvents(producer: Producer, topic: string, from: num
 /** The settings of one test: its own topic, dead-letter topic, group and database. */
 export function testConfig(env: Record<string, string>): Readonly<Config> {
   return loadConfig({ env: { SSF_KAFKA_PARTITIONS: '1', SSF_LOG_LEVEL: 'warn', SSF_MATERIALIZER_METRICS_LISTEN: '127.0.0.1:0', ...env } });
+}
+
+/** A materializer of its own for one test: the shared broker, its topic and group, its own database. */
+export function materializerConfig(o: { topic: string; clickhouseUrl: string; database: string; batchRows: number; batchMs: number }): Readonly<Config> {
+  return testConfig({
+    SSF_KAFKA_BROKERS: kafkaBrokers().join(','),
+    SSF_KAFKA_SPANS_TOPIC: o.topic,
+    SSF_KAFKA_DEAD_LETTER_TOPIC: `${o.topic}.dlq`,
+    SSF_KAFKA_CONSUMER_GROUP: `mat-${o.topic}`,
+    SSF_CLICKHOUSE_URL: o.clickhouseUrl,
+    SSF_CLICKHOUSE_DATABASE: uniqueDatabase(o.database),
+    SSF_MATERIALIZER_BATCH_ROWS: String(o.batchRows),
+    SSF_MATERIALIZER_BATCH_MS: String(o.batchMs),
+  });
 }
 
 export interface Counts {
