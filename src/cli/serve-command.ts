@@ -53,7 +53,7 @@ Every other setting comes from the environment (docs/configuration.md).`,
       '',
       'Look at it:',
       `  health            ${http}/-/ready    metrics: ${http}/metrics`,
-      `  SQL               ssf migrate --help; the tables are documented in docs/tables.md`,
+      '  tables            docs/tables.md (SQL over HTTP comes with the query API)',
       '',
       'Ctrl-C stops it (what was received is written first).',
     ].join('\n'));
