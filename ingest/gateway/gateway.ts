@@ -20,8 +20,6 @@ export interface GatewayOptions {
   app?: FastifyInstance;
   /** statsd lines -> spans; the gateway's statsd listener is off without it. */
   parseStatsd?: UdpListenerOptions['parse'];
-  /** Fraction of HTTP requests traced by the gateway's own spans. Default 0.01. */
-  selfTraceSampleRate?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | false;
 }
 
@@ -68,7 +66,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     },
     close: () => Promise.resolve(),
   };
-  const tracer = new Emitter({ transport: selfTransport, service: 'ssf-gateway', traceSampleRate: options.selfTraceSampleRate ?? 0.01, logger: silentLogger, flushIntervalMs: 1000 });
+  const tracer = new Emitter({ transport: selfTransport, service: 'ssf-gateway', traceSampleRate: g.selfTraceSampleRate, logger: silentLogger, flushIntervalMs: 1000 });
   app.addHook('onRequest', async (request) => {
     if (request.url.startsWith('/v1/ssf')) request.startNs = nowNs();
   });

@@ -59,6 +59,7 @@ export const configSchema = z.strictObject({
     authTokens: z.record(z.string(), z.string()).default({}).describe('Bearer tokens and the tenant each one maps to, as `token=tenant,token2=tenant2`. Empty: no authentication, every event gets tenant `gateway.defaultTenant`.'),
     requireAuth: z.enum(['auto', 'always', 'never']).default('auto').describe('`auto`: tokens are required when `gateway.authTokens` is set or the HTTP listener is not on loopback.'),
     defaultTenant: z.string().default('default').describe('Tenant stamped on events when authentication is off.'),
+    selfTraceSampleRate: z.number().min(0).max(1).default(0.01).describe('Fraction of its own HTTP requests the gateway traces as SSF spans (service `ssf-gateway`, straight into its own pipeline; 0 turns it off).'),
     maxTagSetsPerMetric: z.number().int().positive().default(10_000).describe('Cardinality guard: distinct tag sets kept per metric name and tenant per hour; the excess is counted and visible on /metrics.'),
   }).prefault({}),
 

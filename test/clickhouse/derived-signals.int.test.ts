@@ -471,6 +471,7 @@ describe('derived signals: rollups, span metrics and the trace index against an 
         SSF_CLICKHOUSE_URL: clickhouseUrl(),
         SSF_CLICKHOUSE_DATABASE: uniqueDatabase('ssf_derived'),
         SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
         SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
       },
     });
@@ -478,7 +479,7 @@ describe('derived signals: rollups, span metrics and the trace index against an 
     await migrate(ch, config);
     const sink = new ClickHouseSink(ch, { batchRows: 5_000, lingerMs: 20, maxBufferedRows: 200_000, defaultTenant: 'default' });
     // No self-tracing: the gateway's own spans would add ssf.span.duration series.
-    gateway = createGateway(config, sink, { parseStatsd: statsdToSpans, logLevel: false, selfTraceSampleRate: 0 });
+    gateway = createGateway(config, sink, { parseStatsd: statsdToSpans, logLevel: false });
     const where = await gateway.listen();
 
     // SSF over HTTP: carriers of 50 samples and trace spans, shuffled together so

@@ -30,6 +30,7 @@ describe('all-in-one: the gateway hands batches to ClickHouse in the same proces
         SSF_CLICKHOUSE_URL: clickhouseUrl(),
         SSF_CLICKHOUSE_DATABASE: uniqueDatabase('ssf_aio'),
         SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
         SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
         SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
       },
@@ -69,5 +70,35 @@ describe('all-in-one: the gateway hands batches to ClickHouse in the same proces
     expect(await count('samples')).toBe(7);
     const trace = await (await ch.client.query({ query: `SELECT sum(spans) AS n, sum(errors) AS e FROM ${ch.database}.trace_index WHERE trace_id = 42`, format: 'JSONEachRow' })).json<{ n: string; e: string }>();
     expect(trace).toEqual([{ n: '5', e: '1' }]);
+  });
+});
+
+describe("the gateway's own spans", () => {
+  it('traces its HTTP requests as SSF spans of service ssf-gateway, straight into its own pipeline', async () => {
+    const config = loadConfig({
+      env: {
+        SSF_CLICKHOUSE_URL: clickhouseUrl(),
+        SSF_CLICKHOUSE_DATABASE: uniqueDatabase('ssf_self'),
+        SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '1',
+        SSF_GATEWAY_UDP_LISTEN: '',
+        SSF_GATEWAY_STATSD_LISTEN: '',
+      },
+    });
+    const ch = await createClickHouse(config.clickhouse);
+    await migrate(ch, config);
+    const gateway = createGateway(config, new ClickHouseSink(ch, { batchRows: 1000, lingerMs: 20, maxBufferedRows: 10_000, defaultTenant: 'default' }), { logLevel: false });
+    const where = await gateway.listen();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${where['http']}/v1/ssf`, { method: 'POST', body: Buffer.from(encodeBatch([span(i)])), headers: { 'content-type': 'application/x-protobuf' } });
+        expect(res.status).toBe(200);
+      }
+    } finally {
+      await gateway.close();
+    }
+    const rows = await (await ch.client.query({ query: `SELECT name, tags['http.status_code'] AS status FROM ${ch.database}.spans WHERE service = 'ssf-gateway'`, format: 'JSONEachRow' })).json<{ name: string; status: string }>();
+    await ch.close();
+    expect(rows).toEqual(Array.from({ length: 3 }, () => ({ name: 'POST /v1/ssf', status: '200' })));
   });
 });

@@ -49,6 +49,7 @@ async function startGateway(env: Record<string, string> = {}, topicPrefix = 'gw'
       SSF_KAFKA_SPANS_TOPIC: topic,
       SSF_KAFKA_LINGER_MS: '2',
       SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
       SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
       SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
       SSF_GATEWAY_TCP_LISTEN: '127.0.0.1:0',
@@ -219,6 +220,7 @@ describe('gateway with Kafka down', () => {
       env: {
         SSF_KAFKA_BROKERS: '127.0.0.1:9',
         SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
         SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
         SSF_GATEWAY_STATSD_LISTEN: '',
         SSF_KAFKA_LINGER_MS: '1',
