@@ -24,23 +24,59 @@ export function nsToDateTime64(ns: bigint): string {
   if (s >= 1_000_000_000n) return `${s}.${frac}`;
   return `${new Date(Number(s) * 1000).toISOString().slice(0, 19).replace('T', ' ')}.${frac}`;
 }
-/**
- * The rows of each table as JSONEachRow lines, built as text directly: no row
- * object per row and no generic stringify of it (the materializer spent more
- * CPU in those than in decoding the spans). Column by column, the lines hold
- * what docs/tables.md describes.
- */
+export interface SpanRow {
+  tenant: string;
+  trace_id: string;
+  span_id: string;
+  parent_id: string;
+  service: string;
+  name: string;
+  start: string;
+  duration_ns: string;
+  error: boolean;
+  indicator: boolean;
+  root_start: string;
+  tags: Record<string, string>;
+}
+
+export interface LogRow {
+  tenant: string;
+  service: string;
+  timestamp: string;
+  severity: string;
+  severity_number: number;
+  body: string;
+  trace_id: string;
+  span_id: string;
+  attributes: Record<string, string>;
+}
+
+export interface SampleRow {
+  tenant: string;
+  name: string;
+  type: string;
+  timestamp: string;
+  value: number;
+  sample_rate: number;
+  message: string;
+  status: string;
+  unit: string;
+  scope: string;
+  tags: Record<string, string>;
+  service: string;
+  trace_id: string;
+  span_id: string;
+}
+
 export interface EventRows {
-  spans: string[];
-  logs: string[];
-  samples: string[];
+  spans: SpanRow[];
+  logs: LogRow[];
+  samples: SampleRow[];
 }
 
 export function emptyRows(): EventRows {
   return { spans: [], logs: [], samples: [] };
 }
-
-const q = JSON.stringify;
 
 /**
  * Appends the rows of one event. The span's received time (stamped by the
@@ -48,28 +84,55 @@ const q = JSON.stringify;
  * A span that is not a valid trace span contributes only its samples and logs.
  */
 export function appendRows(rows: EventRows, e: SpanEvent, defaultTenant = 'default'): void {
-  const tenant = q(e.tenant || defaultTenant);
-  const service = q(e.service);
+  const tenant = e.tenant || defaultTenant;
   const receivedNs = e.receivedTimestamp;
-  const ids = `"trace_id":"${e.traceId}","span_id":"${e.id}"`;
+  const traceId = e.traceId.toString();
+  const spanId = e.id.toString();
   if (e.isTrace) {
-    rows.spans.push(
-      `{"tenant":${tenant},${ids},"parent_id":"${e.parentId}","service":${service},"name":${q(e.name)},` +
-      `"start":"${nsToDateTime64(e.startTimestamp)}","duration_ns":"${e.endTimestamp - e.startTimestamp}",` +
-      `"error":${e.error},"indicator":${e.indicator},"root_start":"${nsToDateTime64(e.rootStartTimestamp)}","tags":${q(e.tags)}}`,
-    );
+    rows.spans.push({
+      tenant,
+      trace_id: traceId,
+      span_id: spanId,
+      parent_id: e.parentId.toString(),
+      service: e.service,
+      name: e.name,
+      start: nsToDateTime64(e.startTimestamp),
+      duration_ns: (e.endTimestamp - e.startTimestamp).toString(),
+      error: e.error,
+      indicator: e.indicator,
+      root_start: nsToDateTime64(e.rootStartTimestamp),
+      tags: e.tags,
+    });
   }
   for (const l of e.logs) {
-    rows.logs.push(
-      `{"tenant":${tenant},"service":${service},"timestamp":"${nsToDateTime64(l.timestamp === 0n ? receivedNs : l.timestamp)}",` +
-      `"severity":"${l.severity}","severity_number":${l.severityNumber},"body":${q(l.body)},${ids},"attributes":${q(l.attributes)}}`,
-    );
+    rows.logs.push({
+      tenant,
+      service: e.service,
+      timestamp: nsToDateTime64(l.timestamp === 0n ? receivedNs : l.timestamp),
+      severity: l.severity,
+      severity_number: l.severityNumber,
+      body: l.body,
+      trace_id: traceId,
+      span_id: spanId,
+      attributes: l.attributes,
+    });
   }
-  for (const m of e.metrics) {
-    rows.samples.push(
-      `{"tenant":${tenant},"name":${q(m.name)},"type":"${m.type}","timestamp":"${nsToDateTime64(m.timestamp === 0n ? receivedNs : m.timestamp)}",` +
-      `"value":${m.value},"sample_rate":${m.sampleRate},"message":${q(m.message)},"status":"${m.status}","unit":${q(m.unit)},` +
-      `"scope":"${m.scope}","tags":${q(m.tags)},"service":${service},${ids}}`,
-    );
+  for (const s of e.metrics) {
+    rows.samples.push({
+      tenant,
+      name: s.name,
+      type: s.type,
+      timestamp: nsToDateTime64(s.timestamp === 0n ? receivedNs : s.timestamp),
+      value: s.value,
+      sample_rate: s.sampleRate,
+      message: s.message,
+      status: s.status,
+      unit: s.unit,
+      scope: s.scope,
+      tags: s.tags,
+      service: e.service,
+      trace_id: traceId,
+      span_id: spanId,
+    });
   }
 }

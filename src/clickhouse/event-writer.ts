@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { ClickHouse } from './create-client.js';
 import type { EventRows } from './event-rows.js';
 import { quoteIdent } from './migrations.js';
@@ -17,26 +16,22 @@ export type EventTable = (typeof TABLES)[number];
 export async function insertRows(ch: ClickHouse, rows: EventRows, dedupToken?: string): Promise<void> {
   const db = quoteIdent(ch.database);
   for (const table of TABLES) {
-    const lines = rows[table];
-    if (lines.length === 0) continue;
-    // The lines are JSONEachRow text already: sent as the request body as is.
-    const result = await ch.client.exec({
-      query: `INSERT INTO ${db}.${table} FORMAT JSONEachRow`,
-      values: Readable.from([`${lines.join('\n')}\n`]),
+    const values: object[] = rows[table];
+    if (values.length === 0) continue;
+    await ch.client.insert({
+      table: `${db}.${table}`,
+      values,
+      format: 'JSONEachRow',
       clickhouse_settings: {
         async_insert: 0,
         insert_deduplicate: 1,
         deduplicate_blocks_in_dependent_materialized_views: 1,
         // One block per insert, so the whole insert is deduplicated as one.
-        max_insert_block_size: String(Math.max(lines.length, 1_048_576)),
+        max_insert_block_size: String(Math.max(values.length, 1_048_576)),
         min_insert_block_size_rows: '0',
         min_insert_block_size_bytes: '0',
         ...(dedupToken ? { insert_deduplication_token: `${dedupToken}:${table}` } : {}),
       },
     });
-    // Read the (empty) answer to the end, so the socket goes back to the pool.
-    for await (const _chunk of result.stream) {
-      // nothing to read
-    }
   }
 }
