@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort } from './free-port.js';
 
 /**
  * Stable codes of {@link ClickHouseServerError}; match `err.code`.
@@ -379,17 +380,6 @@ function ping(port: number): Promise<boolean> {
     request.on('timeout', () => request.destroy());
     request.on('error', () => settle(false));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP address for a probe socket');
-  return address.port;
 }
 
 async function isPortFree(port: number): Promise<boolean> {

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -257,20 +257,6 @@ export async function ensureKafkaJars(options: KafkaJarsOptions = {}): Promise<s
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-}
-
-/** A port the OS says is free now; the broker binds it a moment later (small race). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port from listen(0)'))));
-    });
-  });
 }
 
 function serverProperties(p: { port: number; controllerPort: number; logDir: string }): string {

@@ -1,18 +1,13 @@
-import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBatch } from '../../src/codec/index.js';
 import type { MetricSample, MetricType, SpanEvent } from '../../src/codec/index.js';
-import { createClickHouse } from '../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { migrate, quoteIdent } from '../../src/clickhouse/migrations.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { createGateway } from '../../ingest/gateway/gateway.js';
+import { quoteIdent } from '../../src/clickhouse/migrations.js';
 import type { Gateway } from '../../ingest/gateway/gateway.js';
-import { ClickHouseSink } from '../../ingest/sink/clickhouse-sink.js';
-import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
-import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
 import { seededRandom } from '../setup/random.js';
+import { startAllInOne } from '../ingest/all-in-one.js';
 
 /**
  * The derived signals (rollups, span metrics, trace index) against an exact
@@ -466,21 +461,10 @@ describe('derived signals: rollups, span metrics and the trace index against an 
   }
 
   beforeAll(async () => {
-    const config = loadConfig({
-      env: {
-        SSF_CLICKHOUSE_URL: clickhouseUrl(),
-        SSF_CLICKHOUSE_DATABASE: uniqueDatabase('ssf_derived'),
-        SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
-        SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
-        SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
-      },
-    });
-    ch = await createClickHouse(config.clickhouse);
-    await migrate(ch, config);
-    const sink = new ClickHouseSink(ch, { batchRows: 5_000, lingerMs: 20, maxBufferedRows: 200_000, defaultTenant: 'default' });
-    // No self-tracing: the gateway's own spans would add ssf.span.duration series.
-    gateway = createGateway(config, sink, { parseStatsd: statsdToSpans, logLevel: false });
-    const where = await gateway.listen();
+    // No self-tracing (startAllInOne's default): the gateway's own spans would add ssf.span.duration series.
+    const aio = await startAllInOne('ssf_derived', { SSF_GATEWAY_UDP_LISTEN: '' }, 5_000);
+    ({ ch, gateway } = aio);
+    const where = aio.where;
 
     // SSF over HTTP: carriers of 50 samples and trace spans, shuffled together so
     // series, minutes and traces are spread over many inserts.

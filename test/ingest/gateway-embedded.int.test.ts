@@ -2,15 +2,9 @@ import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBatch, encodeSpan } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
-import { createClickHouse } from '../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { migrate } from '../../src/clickhouse/migrations.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { createGateway } from '../../ingest/gateway/gateway.js';
-import type { Gateway } from '../../ingest/gateway/gateway.js';
-import { ClickHouseSink } from '../../ingest/sink/clickhouse-sink.js';
-import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
-import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
+import { startAllInOne } from './all-in-one.js';
+import type { AllInOne } from './all-in-one.js';
 
 const NOW = BigInt(Date.now()) * 1_000_000n;
 const span = (i: number): SpanEvent => ({
@@ -21,30 +15,14 @@ const span = (i: number): SpanEvent => ({
 });
 
 describe('all-in-one: the gateway hands batches to ClickHouse in the same process (no Kafka)', () => {
+  let aio: AllInOne;
   let ch: ClickHouse;
-  let gateway: Gateway;
   let where: Record<string, string>;
   beforeAll(async () => {
-    const config = loadConfig({
-      env: {
-        SSF_CLICKHOUSE_URL: clickhouseUrl(),
-        SSF_CLICKHOUSE_DATABASE: uniqueDatabase('ssf_aio'),
-        SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
-        SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
-        SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
-        SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
-      },
-    });
-    ch = await createClickHouse(config.clickhouse);
-    await migrate(ch, config);
-    const sink = new ClickHouseSink(ch, { batchRows: 10_000, lingerMs: 20, maxBufferedRows: 100_000, defaultTenant: 'default' });
-    gateway = createGateway(config, sink, { parseStatsd: statsdToSpans, logLevel: false });
-    where = await gateway.listen();
+    aio = await startAllInOne('ssf_aio');
+    ({ ch, where } = aio);
   });
-  afterAll(async () => {
-    await gateway.close();
-    await ch.close();
-  });
+  afterAll(async () => aio.close());
 
   it('answers 200 only after the rows are in ClickHouse, for HTTP, UDP and statsd', async () => {
     const res = await fetch(`${where['http']}/v1/ssf`, { method: 'POST', body: Buffer.from(encodeBatch([0, 1, 2, 3].map(span))), headers: { 'content-type': 'application/x-protobuf' } });
@@ -75,20 +53,7 @@ describe('all-in-one: the gateway hands batches to ClickHouse in the same proces
 
 describe("the gateway's own spans", () => {
   it('traces its HTTP requests as SSF spans of service ssf-gateway, straight into its own pipeline', async () => {
-    const config = loadConfig({
-      env: {
-        SSF_CLICKHOUSE_URL: clickhouseUrl(),
-        SSF_CLICKHOUSE_DATABASE: uniqueDatabase('ssf_self'),
-        SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
-        SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '1',
-        SSF_GATEWAY_UDP_LISTEN: '',
-        SSF_GATEWAY_STATSD_LISTEN: '',
-      },
-    });
-    const ch = await createClickHouse(config.clickhouse);
-    await migrate(ch, config);
-    const gateway = createGateway(config, new ClickHouseSink(ch, { batchRows: 1000, lingerMs: 20, maxBufferedRows: 10_000, defaultTenant: 'default' }), { logLevel: false });
-    const where = await gateway.listen();
+    const { ch, gateway, where } = await startAllInOne('ssf_self', { SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '1', SSF_GATEWAY_UDP_LISTEN: '', SSF_GATEWAY_STATSD_LISTEN: '' }, 1000);
     try {
       for (let i = 0; i < 3; i++) {
         const res = await fetch(`${where['http']}/v1/ssf`, { method: 'POST', body: Buffer.from(encodeBatch([span(i)])), headers: { 'content-type': 'application/x-protobuf' } });

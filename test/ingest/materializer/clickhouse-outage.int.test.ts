@@ -1,5 +1,4 @@
 import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,20 +11,12 @@ import type { MaterializerProcess } from '../../../src/cli/materializer-command.
 import { startClickHouseServer } from '../../../src/infra/clickhouse-server.js';
 import type { ClickHouseServer } from '../../../src/infra/clickhouse-server.js';
 import { kafkaBrokers } from '../../setup/services.js';
+import { freePort } from '../../../src/infra/free-port.js';
 import { freshTopic } from '../kafka-reader.js';
 import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, materializerConfig, waitFor } from './helpers.js';
 
 const OUTAGE_MS = 30_000;
 const BATCH_ROWS = 100;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 describe('materializer: its ClickHouse stopped for 30 s mid-stream', () => {
   const expected = emptyExpected();
