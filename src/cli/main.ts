@@ -5,9 +5,10 @@ import { emitCommand } from './emit-command.js';
 import { gatewayCommand } from './gateway-command.js';
 import { materializerCommand } from './materializer-command.js';
 import { migrateCommand } from './migrate-command.js';
+import { queryApiCommand } from './query-api-command.js';
 import { serveCommand } from './serve-command.js';
 
-const commands: Command[] = [serveCommand, gatewayCommand, materializerCommand, emitCommand, migrateCommand];
+const commands: Command[] = [serveCommand, gatewayCommand, materializerCommand, queryApiCommand, emitCommand, migrateCommand];
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

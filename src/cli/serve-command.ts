@@ -23,10 +23,11 @@ Every other setting comes from the environment (docs/configuration.md).`,
     const { values, positionals } = parse(args, { data: { type: 'string' }, http: { type: 'string' } });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = loadConfig({ overrides: { clickhouse: { dataPath: values.data }, gateway: { httpListen: values.http } } });
-    const [{ createGateway }, { ClickHouseSink }, { statsdToSpans }] = await Promise.all([
+    const [{ createGateway }, { ClickHouseSink }, { statsdToSpans }, { registerQueryApi }] = await Promise.all([
       import('../../ingest/gateway/gateway.js'),
       import('../../ingest/sink/clickhouse-sink.js'),
       import('../../ingest/statsd/statsd-spans.js'),
+      import('../../query/query-api.js'),
     ]);
     const ch = await createClickHouse(config.clickhouse);
     const migrated = await migrate(ch, config);
@@ -37,6 +38,9 @@ Every other setting comes from the environment (docs/configuration.md).`,
       defaultTenant: config.gateway.defaultTenant,
     });
     const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans });
+    // The query API reads as the read-only user in server mode; embedded, this is the same engine.
+    const reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
+    registerQueryApi(gateway.app, config, reader, { auth: gateway.auth, standalone: false, registry: gateway.metrics.registry });
     const where = await gateway.listen();
     const http = where['http'] ?? `http://${config.gateway.httpListen}`;
     console.log([
@@ -53,7 +57,8 @@ Every other setting comes from the environment (docs/configuration.md).`,
       '',
       'Look at it:',
       `  health            ${http}/-/ready    metrics: ${http}/metrics`,
-      '  tables            docs/tables.md (SQL over HTTP comes with the query API)',
+      `  SQL               curl -s ${http}/v1/sql -d '{"sql":"SELECT service, count() FROM spans GROUP BY service"}' -H 'content-type: application/json'`,
+      `  API               ${http}/openapi.json    tables: docs/tables.md`,
       '',
       'Ctrl-C stops it (what was received is written first).',
     ].join('\n'));
@@ -64,6 +69,7 @@ Every other setting comes from the environment (docs/configuration.md).`,
     });
     console.log('ssf serve: stopping…');
     await gateway.close();
+    await reader.close();
     await ch.close();
     return 0;
   },

@@ -33,7 +33,8 @@ let embedded: { path: string; client: ClickHouseClient; users: number } | undefi
  */
 export async function createClickHouse(config: ClickHouseConfig, options: { readonlyUser?: boolean } = {}): Promise<ClickHouse> {
   if (config.url) {
-    const useQueryUser = options.readonlyUser === true && config.queryUser !== '';
+    const reader = options.readonlyUser === true;
+    const useQueryUser = reader && config.queryUser !== '';
     const tls = config.tlsCaFile
       ? {
           ca_cert: readFileSync(config.tlsCaFile),
@@ -48,7 +49,13 @@ export async function createClickHouse(config: ClickHouseConfig, options: { read
       max_open_connections: config.maxOpenConnections,
       // Below the server's keep_alive_timeout, so a reused socket is never one the server is closing.
       keep_alive: { enabled: true, idle_socket_ttl: config.idleSocketTtlMs },
-      clickhouse_settings: BASE_SETTINGS,
+      // The query API's client: unqualified table names are the pipeline's, and
+      // without a read-only user of its own every request is readonly=2 (reads
+      // and per-query limits only; readonly=1 would refuse the limits).
+      // Its errors are users' mistakes, answered with a code and counted; the
+      // client's own ERROR log of each would only be noise.
+      ...(reader ? { database: config.database, log: { level: 127 as const } } : {}),
+      clickhouse_settings: reader && !useQueryUser ? { ...BASE_SETTINGS, readonly: '2' } : BASE_SETTINGS,
       ...(tls ? { tls } : {}),
     });
     return { client, mode: 'server', database: config.database, cluster: config.cluster, close: () => client.close() };
@@ -65,6 +72,12 @@ export async function createClickHouse(config: ClickHouseConfig, options: { read
     // client bundles a copy of; the two only differ under exactOptionalPropertyTypes.
     const connection = createChdbConnection({ path }) as unknown as ClientConnection;
     const client = createClient({ connection, clickhouse_settings: BASE_SETTINGS });
+    // The one session's current database: unqualified names in the query API's
+    // SQL are the pipeline's tables (the pipeline's own SQL always qualifies).
+    if (config.database !== 'default') {
+      await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` });
+      await client.command({ query: `USE ${config.database}` });
+    }
     embedded = { path, client, users: 0 };
   }
   const shared = embedded;

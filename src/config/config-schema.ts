@@ -18,7 +18,7 @@ export const configSchema = z.strictObject({
     database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('ssf').describe('The database that holds the tables (the public SQL surface).'),
     user: z.string().default('default').describe('User for writes and migrations.'),
     password: z.string().default('').describe('Password of `clickhouse.user`.'),
-    queryUser: z.string().default('').describe('A read-only user for the query API (server mode). Empty: the query API uses `clickhouse.user` with `readonly=1` on every query.'),
+    queryUser: z.string().default('').describe('The query API\'s read-only user (server mode; deploy/clickhouse/ssf-users.xml defines `ssf_query`). Empty: the query API uses `clickhouse.user` with `readonly=2` on every request.'),
     queryPassword: z.string().default('').describe('Password of `clickhouse.queryUser`.'),
     cluster: z.string().default('').describe('Cluster name for `ON CLUSTER` DDL and Replicated/Distributed tables. Empty: a single server.'),
     tlsCaFile: z.string().default('').describe('PEM file of the CA that signed the server certificate (https URLs).'),

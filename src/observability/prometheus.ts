@@ -103,6 +103,12 @@ export class Histogram implements Metric {
 
 export class Registry {
   private readonly metrics: Metric[] = [];
+  private readonly adopted: Registry[] = [];
+
+  /** Renders `other` with this one (all-in-one mode: one /metrics for every part). */
+  adopt(other: Registry): void {
+    this.adopted.push(other);
+  }
 
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
     return this.add(new Counter(name, help, labelNames));
@@ -122,6 +128,6 @@ export class Registry {
   }
 
   render(): string {
-    return `${this.metrics.map((m) => m.render()).join('\n')}\n`;
+    return `${this.metrics.map((m) => m.render()).join('\n')}\n${this.adopted.map((r) => r.render()).join('')}`;
   }
 }

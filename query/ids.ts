@@ -1,0 +1,28 @@
+import { QueryError } from './query-errors.js';
+
+/**
+ * SSF ids are signed 64-bit integers (ClickHouse Int64). The API accepts an
+ * id as written anywhere in the pipeline: decimal (possibly negative, as
+ * Veneur prints it), 16 hex digits, or a W3C 32-hex-digit trace id (its low
+ * 64 bits, as the emitter maps traceparent; the high half when the low is 0).
+ * Answers give the decimal (a string: JSON numbers lose precision) and
+ * `*_hex`, 16 hex digits of the same bits.
+ */
+export function parseId(text: string, what = 'id'): bigint {
+  const t = text.trim();
+  if (/^-?\d{1,20}$/.test(t)) {
+    const v = BigInt(t);
+    if (v >= -(2n ** 63n) && v < 2n ** 64n) return BigInt.asIntN(64, v);
+  }
+  if (/^(0x)?[0-9a-fA-F]{16}$/.test(t)) return BigInt.asIntN(64, BigInt(`0x${t.replace(/^0x/, '')}`));
+  if (/^[0-9a-fA-F]{32}$/.test(t)) {
+    const low = BigInt(`0x${t.slice(16)}`);
+    return BigInt.asIntN(64, low !== 0n ? low : BigInt(`0x${t.slice(0, 16)}`));
+  }
+  throw new QueryError('QUERY_ERR_BAD_REQUEST', `${what} "${text.slice(0, 64)}" is not an SSF id: give a decimal 64-bit integer, 16 hex digits or a 32-hex-digit W3C trace id`);
+}
+
+/** 16 hex digits of the id's 64 bits. */
+export function hexId(id: bigint | string): string {
+  return BigInt.asUintN(64, BigInt(id)).toString(16).padStart(16, '0');
+}

@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import { TenantAuth } from '../src/auth/tenants.js';
+import type { ClickHouse } from '../src/clickhouse/create-client.js';
+import type { Config } from '../src/config/config-schema.js';
+import { refusalOf } from '../src/http/create-http-server.js';
+import type { Registry } from '../src/observability/prometheus.js';
+import type { QueryContext } from './query-context.js';
+import { QueryMetrics } from './query-metrics.js';
+import { QueryRunner } from './query-runner.js';
+import { registerServiceRoutes } from './services/service-routes.js';
+import { registerSqlRoutes } from './sql/sql-routes.js';
+import { ApiDocs } from './typed-route.js';
+
+export interface QueryApiOptions {
+  /** Shared with the gateway in all-in-one mode (same tokens). Default: built from the configuration. */
+  auth?: TenantAuth;
+  /**
+   * Distributed mode: this process owns the server, so the query API adds
+   * `/-/ready` (ClickHouse reachable) and `/metrics`. In all-in-one mode the
+   * gateway has both, and `registry` receives the query API's numbers.
+   */
+  standalone: boolean;
+  registry?: Registry;
+}
+
+export interface QueryApi {
+  context: QueryContext;
+  metrics: QueryMetrics;
+}
+
+// Every group of routes: one line each.
+const ROUTE_GROUPS: Array<(app: FastifyInstance, ctx: QueryContext) => void> = [
+  registerSqlRoutes,
+  registerServiceRoutes,
+];
+
+/**
+ * The query API on `app`: POST /v1/sql, the typed endpoints (traces, logs,
+ * metrics, services, SLOs) and /openapi.json. `ch` is the reading client
+ * (the read-only user in server mode; the shared engine when embedded).
+ */
+export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>, ch: ClickHouse, options: QueryApiOptions): QueryApi {
+  const context: QueryContext = {
+    runner: new QueryRunner(ch, config.query),
+    auth: options.auth ?? new TenantAuth(config.gateway),
+    docs: new ApiDocs(),
+    config,
+  };
+  const metrics = new QueryMetrics();
+  options.registry?.adopt(metrics.registry);
+
+  app.register(async (scope) => {
+    scope.addHook('onResponse', async (request, reply) => {
+      metrics.answered(request.routeOptions.url ?? 'unknown', reply.statusCode, reply.elapsedTime / 1000);
+    });
+    scope.addHook('onError', async (_request, _reply, err) => {
+      metrics.refused(refusalOf(err).code);
+    });
+    for (const group of ROUTE_GROUPS) group(scope, context);
+    scope.get('/openapi.json', async () => context.docs.document({ title: 'SSF pipeline query API', version: '1' }));
+  });
+
+  if (options.standalone) {
+    app.get('/-/ready', async (_request, reply) => {
+      const ping = await ch.client.ping();
+      const ok = ping.success;
+      return reply.status(ok ? 200 : 503).send({ ready: ok, clickhouse: ok ? { ok: true } : { ok: false, error: String((ping as { error?: unknown }).error) } });
+    });
+    app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.registry.render()));
+  }
+  return { context, metrics };
+}

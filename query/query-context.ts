@@ -1,0 +1,12 @@
+import type { TenantAuth } from '../src/auth/tenants.js';
+import type { Config } from '../src/config/config-schema.js';
+import type { QueryRunner } from './query-runner.js';
+import type { ApiDocs } from './typed-route.js';
+
+/** What every group of query routes is given (query/query-api.ts builds it). */
+export interface QueryContext {
+  runner: QueryRunner;
+  auth: TenantAuth;
+  docs: ApiDocs;
+  config: Readonly<Config>;
+}

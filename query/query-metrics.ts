@@ -1,0 +1,24 @@
+import { Registry } from '../src/observability/prometheus.js';
+
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The query API's numbers on /metrics. */
+export class QueryMetrics {
+  readonly registry = new Registry();
+  private readonly requests = this.registry.counter('ssf_query_requests_total', 'Query API requests by route and status.', ['route', 'status']);
+  private readonly refusals = this.registry.counter('ssf_query_refused_total', 'Query API refusals by error code.', ['code']);
+  private readonly seconds = this.registry.histogram('ssf_query_duration_seconds', 'Time to answer a query API request, by route.', SECONDS_BUCKETS, ['route']);
+
+  answered(route: string, status: number, seconds: number): void {
+    this.requests.inc({ route, status: String(status) });
+    this.seconds.observe(seconds, { route });
+  }
+
+  refused(code: string): void {
+    this.refusals.inc({ code });
+  }
+
+  get(code: string): number {
+    return this.refusals.get({ code });
+  }
+}

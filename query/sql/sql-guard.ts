@@ -1,0 +1,144 @@
+import { QueryError } from '../query-errors.js';
+import type { QueryRunner } from '../query-runner.js';
+import { PUBLIC_TABLES } from '../query-runner.js';
+import type { QueryParams } from '../query-runner.js';
+
+/** Table functions that read nothing but what the query itself holds. */
+const ALLOWED_TABLE_FUNCTIONS = new Set(['numbers', 'numbers_mt', 'values', 'generateseries', 'generate_series', 'zeros', 'zeros_mt']);
+
+/**
+ * Scalar functions that reach outside the query's tables (files,
+ * dictionaries, Join tables, server configuration and identity, the schema of
+ * other tables) or only burn time. Exact lowercased names, plus prefixes that
+ * cover a family (`dictGetString`, `filesystemAvailable`, ...).
+ */
+const DENIED_FUNCTIONS = new Set([
+  'file', 'demangle', 'evalmlmethod', 'currentuser', 'currentprofiles', 'currentroles', 'enabledroles', 'defaultroles',
+  'getoskernelversion', 'serveruuid', 'hostname', 'fqdn', 'tcpport', 'uptime', 'displayname', 'shardnum', 'shardcount',
+  'buildid', 'revision', 'globalvariable', 'hascolumnintable', 'queryid', 'initialqueryid', 'getsubcolumn', 'icebergbucket',
+]);
+const DENIED_PREFIXES = ['dict', 'joinget', 'filesystem', 'addressto', 'sleep', 'getserver', 'getsetting', 'getmacro', 'getclient', 'getmergetree', 'catboost', 'transaction', 'zookeeper'];
+
+function deniedFunction(name: string): boolean {
+  const n = name.toLowerCase();
+  return DENIED_FUNCTIONS.has(n) || DENIED_PREFIXES.some((p) => n.startsWith(p));
+}
+
+interface AstNode {
+  kind: string;
+  /** What follows the kind: a name, a literal, an operator. */
+  value: string;
+  depth: number;
+  parent: AstNode | undefined;
+  children: AstNode[];
+}
+
+/** `EXPLAIN AST` text as a tree (one node per line, one space of indent per level). */
+export function parseExplainAst(text: string): AstNode {
+  const root: AstNode = { kind: '(root)', value: '', depth: -1, parent: undefined, children: [] };
+  let last = root;
+  for (const raw of text.split('\n')) {
+    if (raw.trim() === '') continue;
+    const depth = raw.length - raw.trimStart().length;
+    const line = raw.trim().replace(/ \(children \d+\)$/, '');
+    const space = line.indexOf(' ');
+    const kind = space === -1 ? line : line.slice(0, space);
+    const value = space === -1 ? '' : line.slice(space + 1).replace(/ \(alias [^)]*\)$/, '');
+    let parent = last;
+    while (parent.depth >= depth) parent = parent.parent as AstNode;
+    const node: AstNode = { kind, value, depth, parent, children: [] };
+    parent.children.push(node);
+    last = node;
+  }
+  return root;
+}
+
+function* walk(node: AstNode): Generator<AstNode> {
+  yield node;
+  for (const c of node.children) yield* walk(c);
+}
+
+function unquote(name: string): string {
+  return name.replace(/^`(.*)`$/, '$1').replace(/^"(.*)"$/, '$1');
+}
+
+/**
+ * Checks that `sql` is one read-only statement over the public tables and
+ * returns it in ClickHouse's canonical form (comments gone), which is what
+ * runs. Three steps, each by ClickHouse's own parser or analyzer, never by
+ * our reading of the text:
+ *
+ * 1. `formatQuery({sql:String})`: the text goes as a bound parameter, so it
+ *    is parsed and never executed. More than one statement fails here.
+ * 2. `EXPLAIN AST` of the canonical text: the statement kind, a SETTINGS,
+ *    FORMAT or INTO OUTFILE clause, table functions and scalar functions
+ *    that reach outside the tables are refused before anything is analysed
+ *    (analysis would already call a table function to learn its columns).
+ * 3. `EXPLAIN QUERY TREE` (with the tenant's settings): the analyzer
+ *    resolves every CTE, alias and unqualified name to the real tables;
+ *    each must be a public table of the configured database.
+ */
+export async function guardSql(runner: QueryRunner, sql: string, tenant: string, params: QueryParams = {}): Promise<string> {
+  if (sql.trim() === '') throw new QueryError('QUERY_ERR_SYNTAX', 'the SQL is empty');
+  const canonical = (await runner.internal('SELECT formatQuery({sql:String})', { sql })).replace(/\n$/, '');
+  if (canonical.trim() === '') throw new QueryError('QUERY_ERR_SYNTAX', 'the SQL holds no statement');
+
+  const ast = parseExplainAst(await runner.internal(`EXPLAIN AST ${canonical}`, params));
+  const top = ast.children[0];
+  if (ast.children.length !== 1 || !top || (top.kind !== 'SelectWithUnionQuery' && top.kind !== 'SelectIntersectExceptQuery')) {
+    throw new QueryError('QUERY_ERR_NOT_SELECT', `only SELECT statements are allowed (this is ${top ? top.kind.replace(/Query$/, '') : 'nothing'})`);
+  }
+  // SelectWithUnionQuery's children: the selects, then INTO OUTFILE (a literal), FORMAT (an identifier), SETTINGS.
+  for (const extra of top.children.slice(1)) {
+    if (extra.kind === 'Set') throw new QueryError('QUERY_ERR_SETTINGS');
+    if (extra.kind === 'Literal') throw new QueryError('QUERY_ERR_FORMAT_CLAUSE', 'INTO OUTFILE is not allowed: the answer comes back over HTTP; ask for a format with the "format" field');
+    if (extra.kind === 'Identifier') throw new QueryError('QUERY_ERR_FORMAT_CLAUSE', `FORMAT ${extra.value} is not allowed in the SQL: use "format": json, csv, tsv, ndjson or parquet`);
+    throw new QueryError('QUERY_ERR_NOT_SELECT', `unexpected clause ${extra.kind}`);
+  }
+  for (const node of walk(top)) {
+    if (node.kind === 'Set' || node.kind === 'SetQuery') throw new QueryError('QUERY_ERR_SETTINGS');
+    if (node.kind === 'Function') {
+      const name = unquote(node.value);
+      if (node.parent?.kind === 'TableExpression') {
+        if (!ALLOWED_TABLE_FUNCTIONS.has(name.toLowerCase())) throw new QueryError('QUERY_ERR_TABLE_FUNCTION', `table function ${name}() is not allowed; read the tables of ${runner.database} (docs/tables.md)`);
+      } else if (deniedFunction(name)) {
+        throw new QueryError('QUERY_ERR_FUNCTION', `function ${name}() is not allowed through the API`);
+      }
+    }
+    if (node.kind === 'TableIdentifier') checkTableName(runner, unquote(node.value), true);
+  }
+
+  const tree = await runner.text(`SELECT explain FROM (EXPLAIN QUERY TREE ${canonical})`, tenant, params);
+  for (const m of tree.matchAll(/\btable_name: (\S+?),?$/gm)) {
+    if (m[1] !== 'system.one') checkTableName(runner, m[1] as string, false); // SELECT without FROM reads system.one
+  }
+  for (const m of tree.matchAll(/\btable_function_name: (\w+)/g)) {
+    if (!ALLOWED_TABLE_FUNCTIONS.has((m[1] as string).toLowerCase())) throw new QueryError('QUERY_ERR_TABLE_FUNCTION', `table function ${m[1]}() is not allowed`);
+  }
+  for (const m of tree.matchAll(/\bfunction_name: (\w+)/g)) {
+    if (deniedFunction(m[1] as string)) throw new QueryError('QUERY_ERR_FUNCTION', `function ${m[1]}() is not allowed through the API`);
+  }
+  return canonical;
+}
+
+const PUBLIC = new Set<string>(PUBLIC_TABLES);
+
+/**
+ * A table name as the parser (unresolved: `db.t`, or `t` that may still be a
+ * CTE) or the analyzer (resolved: always `db.t`) wrote it.
+ */
+function checkTableName(runner: QueryRunner, name: string, unresolved: boolean): void {
+  const dot = name.indexOf('.');
+  if (dot === -1) {
+    if (unresolved) return; // a CTE or a table of the current database: the query tree decides
+    throw new QueryError('QUERY_ERR_TABLE', `table ${name} is not readable`);
+  }
+  const db = unquote(name.slice(0, dot));
+  const table = unquote(name.slice(dot + 1));
+  if (db.toLowerCase() === 'system' || db.toLowerCase() === 'information_schema') {
+    throw new QueryError('QUERY_ERR_TABLE', `${db}.${table}: system tables are not readable through the API`);
+  }
+  if (db !== runner.database || !PUBLIC.has(table)) {
+    throw new QueryError('QUERY_ERR_TABLE', `${db}.${table} is not readable: the API reads ${[...PUBLIC].map((t) => `${runner.database}.${t}`).join(', ')}`);
+  }
+}

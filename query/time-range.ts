@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * A point in time as the API accepts it: RFC 3339 (`2026-11-21T10:00:00Z`),
+ * epoch milliseconds, `now`, or relative to now (`now-15m`, `-2h`, `30d` ago
+ * as `now-30d`). Returns epoch milliseconds, or undefined when unreadable.
+ */
+export function parseTime(text: string, nowMs = Date.now()): number | undefined {
+  const t = text.trim();
+  if (t === 'now') return nowMs;
+  const rel = /^(?:now)?-(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(t);
+  if (rel) return nowMs - Number(rel[1]) * (UNITS[rel[2] as string] as number);
+  if (/^\d{10,16}$/.test(t)) return Number(t);
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** A duration: `250ms`, `1.5s`, `5m`, `1h`, `7d`; a bare number is milliseconds. Returns milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * (UNITS[m[2] ?? 'ms'] as number);
+}
+
+export const timeParam = (def: string, what: string) =>
+  z.string().default(def).transform((v, ctx) => {
+    const ms = parseTime(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a time: give RFC 3339, epoch milliseconds, now or now-<n><ms|s|m|h|d|w>` });
+      return z.NEVER;
+    }
+    return ms;
+  }).describe(what);
+
+export const durationParam = (what: string) =>
+  z.string().transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: give <n>ms, <n>s, <n>m, <n>h or <n>d` });
+      return z.NEVER;
+    }
+    return ms;
+  }).describe(what);
+
+/** `from` and `to` query parameters (default: the last hour). Both in epoch milliseconds after parsing. */
+export const timeRangeShape = {
+  from: timeParam('now-1h', 'Start of the time range: RFC 3339, epoch ms, or now-<n><unit> (default now-1h).'),
+  to: timeParam('now', 'End of the time range (default now).'),
+};
+
+/** Epoch milliseconds as a DateTime64(9) SQL parameter value (`{from:DateTime64(9)}` takes `2026-11-21 10:00:00.123`). */
+export function msToDateTime64(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}

@@ -1,0 +1,342 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '@clickhouse/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClickHouse } from '../../src/clickhouse/create-client.js';
+import type { ClickHouse } from '../../src/clickhouse/create-client.js';
+import { migrate } from '../../src/clickhouse/migrations.js';
+import type { SpanEvent } from '../../src/codec/index.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { createHttpServer } from '../../src/http/create-http-server.js';
+import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
+import type { ClickHouseServer } from '../../src/infra/clickhouse-server.js';
+import { registerQueryApi } from '../../query/query-api.js';
+import { PUBLIC_TABLES } from '../../query/query-runner.js';
+import { startAllInOne } from '../ingest/all-in-one.js';
+import type { AllInOne } from '../ingest/all-in-one.js';
+import { uniqueDatabase } from '../setup/services.js';
+
+const NOW = BigInt(Date.now()) * 1_000_000n;
+
+/** A trace span of `service` with one sample and one log line, all naming the tenant. */
+function spanOf(tenant: string, i: number): SpanEvent {
+  return {
+    version: 0, traceId: BigInt(1000 + i), id: BigInt(i + 1), parentId: 0n, startTimestamp: NOW + BigInt(i) * 1_000n, endTimestamp: NOW + BigInt(i) * 1_000n + 3_000_000n,
+    rootStartTimestamp: 0n, error: false, service: `svc-${tenant}`, name: 'GET /', indicator: false, tags: { owner: tenant }, tenant: '', receivedTimestamp: 0n, isTrace: true,
+    metrics: [{ type: 'counter', name: `hits.${tenant}`, value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: { owner: tenant }, unit: '', scope: 'default' }],
+    logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `secret of ${tenant}`, attributes: {} }],
+  };
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  json: () => { error?: { code: string; reason: string }; data?: Array<Record<string, unknown>> };
+}
+
+async function sql(http: string, request: object, token = 'tok-acme'): Promise<Answer> {
+  const res = await fetch(`${http}/v1/sql`, { method: 'POST', body: JSON.stringify(request), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
+  const body = await res.text();
+  return { status: res.status, body, json: () => JSON.parse(body) as ReturnType<Answer['json']> };
+}
+
+/** Every row count per table and tenant, and every table and database: what "nothing changed" compares. */
+async function fingerprint(ch: ClickHouse): Promise<string> {
+  const parts: string[] = [];
+  for (const t of PUBLIC_TABLES) {
+    const rows = await (await ch.client.query({ query: `SELECT tenant, count() AS n FROM ${ch.database}.${t} GROUP BY tenant ORDER BY tenant`, format: 'JSONEachRow' })).json();
+    parts.push(`${t}:${JSON.stringify(rows)}`);
+  }
+  const tables = await (await ch.client.query({ query: 'SELECT database, name FROM system.tables WHERE database NOT IN (\'system\', \'INFORMATION_SCHEMA\', \'information_schema\') ORDER BY database, name', format: 'JSONEachRow' })).json();
+  parts.push(JSON.stringify(tables));
+  return parts.join('\n');
+}
+
+describe('POST /v1/sql: one read-only statement over the public tables, whatever the text tries', () => {
+  let aio: AllInOne;
+  let before: string;
+  beforeAll(async () => {
+    aio = await startAllInOne('ssf_sqlsec', {
+      SSF_GATEWAY_AUTH_TOKENS: 'tok-acme=acme,tok-globex=globex,tok-write=acme:write',
+      SSF_QUERY_MAX_EXECUTION_TIME_S: '1',
+      SSF_QUERY_MAX_RESULT_ROWS: '1000',
+      SSF_QUERY_MAX_MEMORY_USAGE: '100000000',
+    });
+    expect((await aio.post([0, 1, 2].map((i) => spanOf('acme', i)), 'tok-acme')).status).toBe(200);
+    expect((await aio.post([0, 1, 2, 3].map((i) => spanOf('globex', i)), 'tok-globex')).status).toBe(200);
+    before = await fingerprint(aio.ch);
+  });
+  afterAll(async () => aio?.close());
+
+  it('answers a SELECT in ClickHouse\'s JSON format, with parameters bound by ClickHouse', async () => {
+    const a = await sql(aio.http, { sql: 'SELECT service, count() AS n FROM spans WHERE name = {name:String} GROUP BY service', params: { name: 'GET /' } });
+    expect(a.status).toBe(200);
+    const body = a.json() as unknown as { meta: Array<{ name: string }>; data: unknown[]; rows: number; statistics: object };
+    expect(body.meta.map((m) => m.name)).toEqual(['service', 'n']);
+    expect(body.data).toEqual([{ service: 'svc-acme', n: '3' }]);
+    expect(body.rows).toBe(1);
+    expect(body.statistics).toHaveProperty('rows_read');
+    // A parameter is a value, never SQL.
+    const injected = await sql(aio.http, { sql: 'SELECT {s:String} AS s', params: { s: "x'; DROP TABLE spans; --" } });
+    expect(injected.json().data).toEqual([{ s: "x'; DROP TABLE spans; --" }]);
+  });
+
+  it('streams CSV, TSV, NDJSON and Parquet', async () => {
+    const csv = await sql(aio.http, { sql: 'SELECT span_id, service FROM spans ORDER BY span_id', format: 'csv' });
+    expect(csv.body).toBe('"span_id","service"\n1,"svc-acme"\n2,"svc-acme"\n3,"svc-acme"\n');
+    const tsv = await sql(aio.http, { sql: 'SELECT span_id FROM spans ORDER BY span_id', format: 'tsv' });
+    expect(tsv.body).toBe('span_id\n1\n2\n3\n');
+    const nd = await sql(aio.http, { sql: 'SELECT span_id FROM spans ORDER BY span_id', format: 'ndjson' });
+    expect(nd.body.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([{ span_id: '1' }, { span_id: '2' }, { span_id: '3' }]);
+    const res = await fetch(`${aio.http}/v1/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT span_id FROM spans', format: 'parquet' }), headers: { 'content-type': 'application/json', authorization: 'Bearer tok-acme' } });
+    expect(res.headers.get('content-type')).toBe('application/vnd.apache.parquet');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
+    expect(bytes.subarray(-4).toString()).toBe('PAR1');
+  });
+
+  // Each forbidden form, the code it gets, and the status of that code.
+  const refusals: Array<[string, string, number]> = [
+    // Writes and DDL
+    ['DROP TABLE spans', 'QUERY_ERR_NOT_SELECT', 403],
+    ['TRUNCATE TABLE spans', 'QUERY_ERR_NOT_SELECT', 403],
+    ['CREATE TABLE evil (a Int8) ENGINE = Memory', 'QUERY_ERR_NOT_SELECT', 403],
+    ['ALTER TABLE spans DELETE WHERE 1', 'QUERY_ERR_NOT_SELECT', 403],
+    ['ALTER TABLE spans UPDATE name = \'x\' WHERE 1', 'QUERY_ERR_NOT_SELECT', 403],
+    ['DELETE FROM spans WHERE 1', 'QUERY_ERR_NOT_SELECT', 403],
+    ['INSERT INTO spans SELECT * FROM spans', 'QUERY_ERR_NOT_SELECT', 403],
+    ["INSERT INTO FUNCTION file('out.csv') SELECT 1", 'QUERY_ERR_NOT_SELECT', 403],
+    ['OPTIMIZE TABLE spans FINAL', 'QUERY_ERR_NOT_SELECT', 403],
+    ['RENAME TABLE spans TO spans2', 'QUERY_ERR_NOT_SELECT', 403],
+    ['SET max_threads = 1', 'QUERY_ERR_NOT_SELECT', 403],
+    ['SYSTEM STOP MERGES', 'QUERY_ERR_NOT_SELECT', 403],
+    ['SYSTEM DROP DNS CACHE', 'QUERY_ERR_NOT_SELECT', 403],
+    ['KILL QUERY WHERE 1', 'QUERY_ERR_NOT_SELECT', 403],
+    ['GRANT ALL ON *.* TO default', 'QUERY_ERR_NOT_SELECT', 403],
+    ['CREATE USER evil IDENTIFIED BY \'x\'', 'QUERY_ERR_NOT_SELECT', 403],
+    ['USE system', 'QUERY_ERR_NOT_SELECT', 403],
+    ['SHOW TABLES', 'QUERY_ERR_NOT_SELECT', 403],
+    ['DESCRIBE TABLE spans', 'QUERY_ERR_NOT_SELECT', 403],
+    // A second statement, however it is dressed
+    ['SELECT 1; DROP TABLE spans', 'QUERY_ERR_MULTI_STATEMENT', 400],
+    ["SELECT ';'; DROP TABLE spans", 'QUERY_ERR_MULTI_STATEMENT', 400],
+    ['SELECT 1 /* a comment */; DROP TABLE spans', 'QUERY_ERR_MULTI_STATEMENT', 400],
+    ['SELECT 1 -- one\n; DROP TABLE spans', 'QUERY_ERR_MULTI_STATEMENT', 400],
+    ['/* SELECT 1; */ DROP TABLE spans', 'QUERY_ERR_NOT_SELECT', 403],
+    ['SELECT 1 /* unterminated', 'QUERY_ERR_SYNTAX', 400],
+    // Settings from the text, at any depth
+    ['SELECT count() FROM spans SETTINGS max_threads = 1', 'QUERY_ERR_SETTINGS', 403],
+    ["SELECT count() FROM spans SETTINGS additional_table_filters = {'x': 'true'}", 'QUERY_ERR_SETTINGS', 403],
+    ['SELECT * FROM (SELECT count() FROM spans SETTINGS max_execution_time = 1000)', 'QUERY_ERR_SETTINGS', 403],
+    // Output options
+    ['SELECT 1 FORMAT TSV', 'QUERY_ERR_FORMAT_CLAUSE', 400],
+    ["SELECT 1 INTO OUTFILE '/tmp/ssf-evil'", 'QUERY_ERR_FORMAT_CLAUSE', 400],
+    // Table functions
+    ["SELECT * FROM file('/etc/passwd', 'LineAsString')", 'QUERY_ERR_TABLE_FUNCTION', 403],
+    ["SELECT * FROM url('http://127.0.0.1:1/', 'LineAsString')", 'QUERY_ERR_TABLE_FUNCTION', 403],
+    ["SELECT * FROM remote('127.0.0.1', system.tables)", 'QUERY_ERR_TABLE_FUNCTION', 403],
+    ["SELECT * FROM s3('http://127.0.0.1:1/b/k', 'CSV')", 'QUERY_ERR_TABLE_FUNCTION', 403],
+    ["SELECT * FROM merge(currentDatabase(), '.*')", 'QUERY_ERR_TABLE_FUNCTION', 403],
+    ["SELECT * FROM cluster('default', system.one)", 'QUERY_ERR_TABLE_FUNCTION', 403],
+    ['SELECT * FROM view(SELECT * FROM spans)', 'QUERY_ERR_TABLE_FUNCTION', 403],
+    ["SELECT * FROM executable('id', 'TSV', 'x String')", 'QUERY_ERR_TABLE_FUNCTION', 403],
+    ["SELECT count() FROM spans WHERE trace_id IN (SELECT toInt64(c1) FROM file('/etc/hosts'))", 'QUERY_ERR_TABLE_FUNCTION', 403],
+    ["SELECT * FROM spans JOIN url('http://127.0.0.1:1/', 'CSV', 'a Int64') AS u ON u.a = spans.trace_id", 'QUERY_ERR_TABLE_FUNCTION', 403],
+    // System tables, other databases, non-public tables
+    ['SELECT * FROM system.tables', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM system.query_log', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM `system`.`users`', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM INFORMATION_SCHEMA.TABLES', 'QUERY_ERR_TABLE', 403],
+    ['SELECT count() FROM spans WHERE service IN (SELECT name FROM system.databases)', 'QUERY_ERR_TABLE', 403],
+    ['WITH t AS (SELECT * FROM system.processes) SELECT * FROM t', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM default.anything', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM schema_migrations', 'QUERY_ERR_TABLE', 403],
+    // Functions that reach outside the tables
+    ["SELECT file('/etc/passwd')", 'QUERY_ERR_FUNCTION', 403],
+    ["SELECT dictGet('d', 'a', toUInt64(1))", 'QUERY_ERR_FUNCTION', 403],
+    ["SELECT getSetting('additional_table_filters')", 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT sleepEachRow(1) FROM spans', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT hostName()', 'QUERY_ERR_FUNCTION', 403],
+    ["SELECT joinGet('j', 'v', 1)", 'QUERY_ERR_FUNCTION', 403],
+    // Limits: time, result size, memory
+    ['SELECT sum(number) FROM numbers(1000000000000)', 'QUERY_ERR_TIMEOUT', 422],
+    ['SELECT number FROM numbers(100000)', 'QUERY_ERR_TOO_LARGE', 422],
+    ['SELECT groupArray(toString(number)) FROM numbers(100000000)', 'QUERY_ERR_MEMORY', 422],
+    // Plain mistakes
+    ['SELEC 1', 'QUERY_ERR_SYNTAX', 400],
+    ['', 'QUERY_ERR_SYNTAX', 400],
+    ['SELECT no_such_column FROM spans', 'QUERY_ERR_INVALID', 400],
+    ['SELECT {missing:String}', 'QUERY_ERR_PARAMS', 400],
+  ];
+
+  it.each(refusals)('%j is refused with %s', async (text, code, status) => {
+    const a = await sql(aio.http, { sql: text });
+    expect(a.json().error?.code, a.body).toBe(code);
+    expect(a.status).toBe(status);
+    expect(a.json().error?.reason.length).toBeGreaterThan(5);
+  });
+
+  it('reads a comment as a comment: the hidden statement never runs', async () => {
+    for (const text of ['SELECT 1 AS one -- ; DROP TABLE spans', 'SELECT 1 AS one /* ; DROP TABLE spans */', 'SELECT 1 AS one # ; DROP TABLE spans']) {
+      const a = await sql(aio.http, { sql: text });
+      expect(a.status, `${text}: ${a.body}`).toBe(200);
+      expect(a.json().data).toEqual([{ one: 1 }]);
+    }
+  });
+
+  it("never shows another tenant's rows, wherever the table appears in the query", async () => {
+    const acme = async (text: string): Promise<unknown> => {
+      const a = await sql(aio.http, { sql: text, params: { other: 'globex' } });
+      expect(a.status, a.body).toBe(200);
+      return a.json().data;
+    };
+    expect(await acme('SELECT DISTINCT tenant FROM spans')).toEqual([{ tenant: 'acme' }]);
+    expect(await acme("SELECT count() AS n FROM spans WHERE tenant = 'globex'")).toEqual([{ n: '0' }]);
+    expect(await acme('SELECT count() AS n FROM logs WHERE tenant = {other:String}')).toEqual([{ n: '0' }]);
+    for (const t of PUBLIC_TABLES) {
+      expect(await acme(`SELECT groupUniqArray(tenant) AS tenants FROM ${t}`), t).toEqual([{ tenants: ['acme'] }]);
+      expect(await acme(`SELECT groupUniqArray(tenant) AS tenants FROM ${aio.ch.database}.${t}`), t).toEqual([{ tenants: ['acme'] }]);
+    }
+    expect(await acme('SELECT count() AS n FROM spans AS a JOIN logs AS b ON a.trace_id = b.trace_id')).toEqual([{ n: '3' }]);
+    expect(await acme('SELECT (SELECT count() FROM samples) AS n')).toEqual([{ n: '3' }]);
+    expect(await acme('WITH x AS (SELECT * FROM logs) SELECT count() AS n FROM x WHERE body LIKE \'%globex%\'')).toEqual([{ n: '0' }]);
+    expect(await acme('SELECT count() AS n FROM (SELECT tenant FROM spans UNION ALL SELECT tenant FROM logs)')).toEqual([{ n: '6' }]);
+    // An error message cannot carry the other tenant's data either: the check ran under the same filter.
+    const leak = await sql(aio.http, { sql: "SELECT throwIf(1, concat('rows: ', toString((SELECT groupArray(body) FROM logs))))" });
+    expect(leak.status).toBe(400);
+    expect(leak.body).toContain('secret of acme');
+    expect(leak.body).not.toContain('globex');
+    // And globex sees its own four.
+    const g = await sql(aio.http, { sql: 'SELECT count() AS n FROM spans' }, 'tok-globex');
+    expect(g.json().data).toEqual([{ n: '4' }]);
+  });
+
+  it('needs a token with read access', async () => {
+    const none = await fetch(`${aio.http}/v1/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT 1' }), headers: { 'content-type': 'application/json' } });
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('AUTH_ERR_MISSING_TOKEN');
+    const writeOnly = await sql(aio.http, { sql: 'SELECT 1' }, 'tok-write');
+    expect(writeOnly.status).toBe(403);
+    expect(writeOnly.json().error?.code).toBe('AUTH_ERR_FORBIDDEN');
+    const unknown = await sql(aio.http, { sql: 'SELECT 1' }, 'nope');
+    expect(unknown.json().error?.code).toBe('AUTH_ERR_BAD_TOKEN');
+  });
+
+  it('refuses a malformed request with the field named', async () => {
+    const bad = async (body: string): Promise<string> => {
+      const res = await fetch(`${aio.http}/v1/sql`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: 'Bearer tok-acme' } });
+      expect(res.status).toBe(400);
+      const e = ((await res.json()) as { error: { code: string; reason: string } }).error;
+      expect(e.code).toBe('QUERY_ERR_BAD_REQUEST');
+      return e.reason;
+    };
+    expect(await bad('{"sql": 1}')).toMatch(/sql/);
+    expect(await bad('{"sql": "SELECT 1", "format": "xml"}')).toMatch(/format/);
+    expect(await bad('{"sql": "SELECT 1", "settings": {"readonly": 0}}')).toMatch(/settings/);
+    expect(await bad('{"sql": "SELECT 1", "params": {"1bad": 1}}')).toMatch(/params/);
+    expect(await bad('not json')).toMatch(/JSON/);
+  });
+
+  it('changed nothing, counted every refusal, and lists itself in /openapi.json', async () => {
+    expect(await fingerprint(aio.ch)).toBe(before);
+    expect(aio.query.metrics.get('QUERY_ERR_NOT_SELECT')).toBeGreaterThanOrEqual(refusals.filter((r) => r[1] === 'QUERY_ERR_NOT_SELECT').length);
+    const metrics = await (await fetch(`${aio.http}/metrics`)).text();
+    expect(metrics).toMatch(/ssf_query_refused_total\{code="QUERY_ERR_TABLE_FUNCTION"\} \d+/);
+    const doc = (await (await fetch(`${aio.http}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown }>> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.paths['/v1/sql']?.['post']?.requestBody).toBeDefined();
+  });
+});
+
+describe('enforced by ClickHouse itself: the read-only user of deploy/clickhouse/ssf-users.xml', () => {
+  let server: ClickHouseServer;
+  let writer: ClickHouse;
+  let api: { http: string; close: () => Promise<void> };
+  beforeAll(async () => {
+    server = await startClickHouseServer({ usersFile: join(import.meta.dirname, '..', '..', 'deploy', 'clickhouse', 'ssf-users.xml') });
+    const env = { SSF_CLICKHOUSE_URL: server.url, SSF_CLICKHOUSE_DATABASE: 'ssf', SSF_CLICKHOUSE_QUERY_USER: 'ssf_query', SSF_CLICKHOUSE_QUERY_PASSWORD: 'change-me' };
+    const config = loadConfig({ env });
+    writer = await createClickHouse(config.clickhouse);
+    await migrate(writer, config);
+    await writer.client.command({ query: 'CREATE DATABASE IF NOT EXISTS private' });
+    await writer.client.command({ query: 'CREATE TABLE IF NOT EXISTS private.t (a Int8) ENGINE = MergeTree ORDER BY a' });
+    await writer.client.insert({ table: 'ssf.spans', values: [{ tenant: 'default', trace_id: '1', span_id: '1', parent_id: '0', service: 'web', name: 'x', start: new Date().toISOString().replace('T', ' ').replace('Z', ''), duration_ns: '5', error: false, indicator: false, root_start: new Date().toISOString().replace('T', ' ').replace('Z', ''), tags: {} }], format: 'JSONEachRow' });
+    const reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576 });
+    registerQueryApi(app, config, reader, { standalone: true });
+    const http = await app.listen({ host: '127.0.0.1', port: 0 });
+    api = { http, close: async () => { await app.close(); await reader.close(); } };
+  });
+  afterAll(async () => {
+    await api?.close();
+    await writer?.close();
+    await server?.stop({ removeDataDir: true });
+  });
+
+  it('the API reads through the read-only user, with its limits and tenant filter', async () => {
+    const a = await sql(api.http, { sql: 'SELECT count() AS n FROM spans' }, '');
+    expect(a.status, a.body).toBe(200);
+    expect(a.json().data).toEqual([{ n: '1' }]);
+    const ready = await fetch(`${api.http}/-/ready`);
+    expect(ready.status).toBe(200);
+  });
+
+  it('refuses writes, DDL, other databases and loosened limits to that user, whoever sends them', async () => {
+    // Straight to ClickHouse with the API's credentials, bypassing every check of the API.
+    const direct = createClient({ url: server.url, username: 'ssf_query', password: 'change-me', database: 'ssf' });
+    const code = async (query: string): Promise<string> => {
+      try {
+        await direct.command({ query });
+        return 'ran';
+      } catch (err) {
+        return String((err as { type?: string }).type);
+      }
+    };
+    try {
+      // No grant for it (ACCESS_DENIED), and readonly=2 besides (READONLY): whichever ClickHouse checks first.
+      expect(await code('DROP TABLE ssf.spans')).toMatch(/^(READONLY|ACCESS_DENIED)$/);
+      expect(await code('INSERT INTO ssf.spans (tenant) VALUES (\'x\')')).toMatch(/^(READONLY|ACCESS_DENIED)$/);
+      expect(await code('CREATE TABLE ssf.evil (a Int8) ENGINE = Memory')).toMatch(/^(READONLY|ACCESS_DENIED)$/);
+      expect(await code('SET readonly = 0')).toMatch(/READONLY|SETTING_CONSTRAINT_VIOLATION/);
+      expect(await code('SELECT * FROM private.t')).toBe('ACCESS_DENIED');
+      expect(await code('SELECT 1 SETTINGS max_execution_time = 100000')).toBe('SETTING_CONSTRAINT_VIOLATION');
+      expect(await code('SELECT count() FROM ssf.spans')).toBe('ran');
+    } finally {
+      await direct.close();
+    }
+    const rows = await (await writer.client.query({ query: 'SELECT count() AS n FROM ssf.spans', format: 'JSONEachRow' })).json();
+    expect(rows).toEqual([{ n: '1' }]);
+  });
+});
+
+describe('the same checks on the embedded engine (chDB runs every statement of a text it is given)', () => {
+  let ch: ClickHouse;
+  let api: { http: string; close: () => Promise<void> };
+  beforeAll(async () => {
+    const config = loadConfig({ env: { SSF_CLICKHOUSE_DATA_PATH: mkdtempSync(join(tmpdir(), 'ssf-sqlsec-')), SSF_CLICKHOUSE_DATABASE: uniqueDatabase('ssf_sqlsec_emb') } });
+    ch = await createClickHouse(config.clickhouse);
+    await migrate(ch, config);
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576 });
+    registerQueryApi(app, config, ch, { standalone: true });
+    const http = await app.listen({ host: '127.0.0.1', port: 0 });
+    api = { http, close: async () => { await app.close(); } };
+  });
+  afterAll(async () => {
+    await api?.close();
+    await ch?.close();
+  });
+
+  it('refuses a second statement, DDL, settings and table functions, and leaves no session state behind', async () => {
+    expect((await sql(api.http, { sql: 'SELECT 1; DROP TABLE spans' }, '')).json().error?.code).toBe('QUERY_ERR_MULTI_STATEMENT');
+    expect((await sql(api.http, { sql: 'DROP TABLE spans' }, '')).json().error?.code).toBe('QUERY_ERR_NOT_SELECT');
+    expect((await sql(api.http, { sql: 'SELECT 1 SETTINGS readonly = 0' }, '')).json().error?.code).toBe('QUERY_ERR_SETTINGS');
+    expect((await sql(api.http, { sql: "SELECT * FROM file('/etc/passwd', 'LineAsString')" }, '')).json().error?.code).toBe('QUERY_ERR_TABLE_FUNCTION');
+    expect((await sql(api.http, { sql: 'SELECT count() AS n FROM spans' }, '')).json().data).toEqual([{ n: '0' }]);
+    // The tenant filter and limits went with the query, not onto the shared session the ingest path uses.
+    const session = await (await ch.client.query({ query: "SELECT getSetting('additional_table_filters') AS f, getSetting('max_result_rows') AS r", format: 'JSONEachRow' })).json();
+    expect(session.map((r) => ({ ...(r as object), r: Number((r as { r: unknown }).r) }))).toEqual([{ f: {}, r: 0 }]);
+    const tables = await (await ch.client.query({ query: `SELECT count() AS n FROM system.tables WHERE database = '${ch.database}' AND name = 'spans'`, format: 'JSONEachRow' })).json();
+    expect(tables).toEqual([{ n: '1' }]);
+  });
+});
