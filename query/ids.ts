@@ -9,7 +9,26 @@ import { QueryError } from './query-errors.js';
  * `*_hex`, 16 hex digits of the same bits.
  */
 export function parseId(text: string, what = 'id'): bigint {
+  return idReadings(text, what)[0] as bigint;
+}
+
+/**
+ * Every reading of an id, the likelier first. Exactly 16 digits is both a
+ * hex id (what `*_hex` fields hold, so it is read as hex first) and a
+ * decimal one (about 1 in 2,000 random ids has 16 decimal digits): a lookup
+ * by id tries both, in this order.
+ */
+export function idReadings(text: string, what = 'id'): bigint[] {
   const t = text.trim();
+  if (/^\d{16}$/.test(t)) {
+    const hex = BigInt.asIntN(64, BigInt(`0x${t}`));
+    const decimal = BigInt(t);
+    return t.startsWith('0') ? [hex] : [hex, decimal];
+  }
+  return [parseOne(t, text, what)];
+}
+
+function parseOne(t: string, text: string, what: string): bigint {
   if (/^-?\d{1,20}$/.test(t)) {
     const v = BigInt(t);
     if (v >= -(2n ** 63n) && v < 2n ** 64n) return BigInt.asIntN(64, v);

@@ -7,8 +7,11 @@ import type { Registry } from '../src/observability/prometheus.js';
 import type { QueryContext } from './query-context.js';
 import { QueryMetrics } from './query-metrics.js';
 import { QueryRunner } from './query-runner.js';
+import { registerLogRoutes } from './logs/log-routes.js';
+import { registerMetricRoutes } from './metrics/metric-routes.js';
 import { registerServiceRoutes } from './services/service-routes.js';
 import { registerSqlRoutes } from './sql/sql-routes.js';
+import { registerTraceRoutes } from './traces/trace-routes.js';
 import { ApiDocs } from './typed-route.js';
 
 export interface QueryApiOptions {
@@ -31,6 +34,9 @@ export interface QueryApi {
 // Every group of routes: one line each.
 const ROUTE_GROUPS: Array<(app: FastifyInstance, ctx: QueryContext) => void> = [
   registerSqlRoutes,
+  registerLogRoutes,
+  registerMetricRoutes,
+  registerTraceRoutes,
   registerServiceRoutes,
 ];
 

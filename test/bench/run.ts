@@ -3,6 +3,7 @@
 import { emitterBench } from './emitter-bench.js';
 import { gatewayBench } from './gateway-bench.js';
 import { materializerBench } from './materializer-bench.js';
+import { queryBench } from './query-bench.js';
 import { storageBench } from './storage-bench.js';
 
 const benches: Record<string, () => Promise<void>> = {
@@ -10,6 +11,7 @@ const benches: Record<string, () => Promise<void>> = {
   gateway: gatewayBench,
   materializer: materializerBench,
   storage: storageBench,
+  query: queryBench,
 };
 
 const only = process.argv.slice(2);

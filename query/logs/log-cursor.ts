@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { QueryError } from '../query-errors.js';
+
+/**
+ * The `cursor` of `GET /v1/logs`: where the previous page stopped, as
+ * base64url JSON. Keyset pagination on (timestamp, row hash) (log-sql.ts),
+ * so rows written meanwhile neither shift nor repeat a page. It also pins
+ * the time range resolved for the first page (`now-1h` stays the same hour)
+ * and carries a fingerprint of the search, so a cursor cannot continue a
+ * different search.
+ */
+export interface LogCursor {
+  /** The last row's timestamp, ns since the epoch (decimal). */
+  ns: string;
+  /** The last row's hash (log-sql.ts ROW_HASH, decimal UInt64). */
+  hash: string;
+  /** How many rows at exactly (ns, hash) were already given. */
+  skip: number;
+  fromMs: number;
+  toMs: number;
+  search: string;
+}
+
+const CursorShape = z.strictObject({
+  ns: z.string().regex(/^\d{1,20}$/),
+  hash: z.string().regex(/^\d{1,20}$/),
+  skip: z.number().int().min(1).max(1_000_000),
+  fromMs: z.number().int(),
+  toMs: z.number().int(),
+  search: z.string().regex(/^[0-9a-f]{16}$/),
+});
+
+/** A short fingerprint of what the search asks (not of the time range, which the cursor carries itself). */
+export function searchFingerprint(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+}
+
+export function encodeCursor(cursor: LogCursor): string {
+  return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
+}
+
+/** Reads a cursor given back by a client; anything else is a QUERY_ERR_BAD_REQUEST. */
+export function decodeCursor(text: string, search: string): LogCursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const r = CursorShape.safeParse(parsed);
+  if (!r.success) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'cursor: not a cursor of GET /v1/logs (give next_cursor of the previous page unchanged)');
+  if (r.data.search !== search) {
+    throw new QueryError('QUERY_ERR_BAD_REQUEST', 'cursor: it continues a different search (q, service, severity, trace_id and order must stay those of the first page)');
+  }
+  return r.data;
+}

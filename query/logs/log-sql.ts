@@ -1,0 +1,153 @@
+import { caseForms } from './body-tokens.js';
+import { SEVERITIES } from './log-query.js';
+import type { LogQuery, Severity } from './log-query.js';
+
+/**
+ * A parsed log search as SQL over `logs`. Every value is a `{name:Type}`
+ * parameter; the SQL text holds only our own fixed fragments.
+ *
+ * A word is found with `hasToken(body, ...)`, which the full-text index on
+ * `body` answers (text index or token bloom filter alike): one `hasToken`
+ * per case form (body-tokens.ts `caseForms`), ORed, per index token of the
+ * word, ANDed. A phrase is its tokens found the same way (the index narrows
+ * the granules) and then `match()` with a pattern that wants them next to
+ * each other, in order, as whole tokens.
+ */
+
+/** Collects the `{pN:Type}` parameters of the search condition. */
+export class SqlParams {
+  readonly values: Record<string, unknown> = {};
+  private next = 0;
+
+  /** Binds `value` and returns its placeholder. */
+  add(value: unknown, type: string): string {
+    const name = `p${this.next++}`;
+    this.values[name] = value;
+    return `{${name}:${type}}`;
+  }
+}
+
+/** ASCII characters that are not letters or digits: what separates tokens (body-tokens.ts). */
+const SEPARATOR = '[\\x00-\\x2F\\x3A-\\x40\\x5B-\\x60\\x7B-\\x7F]';
+
+function regexEscape(text: string): string {
+  return text.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
+}
+
+/**
+ * The RE2 pattern (ClickHouse `match`) of a phrase: its tokens, each in one
+ * of its case forms, separated by non-token characters only, with no token
+ * character right before or after.
+ */
+export function phrasePattern(tokens: readonly string[]): string {
+  const words = tokens.map((t) => `(?:${caseForms(t).map(regexEscape).join('|')})`);
+  return `(?:^|${SEPARATOR})${words.join(`${SEPARATOR}+`)}(?:${SEPARATOR}|$)`;
+}
+
+function tokenCondition(token: string, params: SqlParams): string {
+  const forms = caseForms(token).map((f) => `hasToken(body, ${params.add(f, 'String')})`);
+  return forms.length === 1 ? forms[0] as string : `(${forms.join(' OR ')})`;
+}
+
+function tokensCondition(tokens: readonly string[], params: SqlParams): string {
+  const parts = tokens.map((t) => tokenCondition(t, params));
+  return parts.length === 1 ? parts[0] as string : `(${parts.join(' AND ')})`;
+}
+
+const OPERATOR = { '=': '=', '>': '>', '>=': '>=', '<': '<', '<=': '<=' } as const;
+
+/** The WHERE condition of a parsed search. */
+export function searchCondition(node: LogQuery, params: SqlParams): string {
+  switch (node.kind) {
+    case 'term':
+      return tokensCondition(node.tokens, params);
+    case 'phrase':
+      if (node.tokens.length === 1) return tokensCondition(node.tokens, params);
+      return `(${tokensCondition(node.tokens, params)} AND match(body, ${params.add(phrasePattern(node.tokens), 'String')}))`;
+    case 'service':
+      return `service = ${params.add(node.value, 'String')}`;
+    case 'severity':
+      return `CAST(severity, 'Int8') ${OPERATOR[node.op]} ${params.add(SEVERITIES.indexOf(node.value), 'Int8')}`;
+    case 'attribute':
+      return `attributes[${params.add(node.key, 'String')}] = ${params.add(node.value, 'String')}`;
+    case 'not':
+      return `NOT (${searchCondition(node.operand, params)})`;
+    case 'and':
+    case 'or':
+      return `(${node.operands.map((o) => searchCondition(o, params)).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
+  }
+}
+
+/** The tie-breaker of rows with the same timestamp: a hash of everything else a row holds. */
+export const ROW_HASH = 'cityHash64(service, trace_id, span_id, severity_number, body, attributes)';
+
+/** What one page of `GET /v1/logs` reads. */
+export interface LogSearch {
+  tenant: string;
+  /** Epoch ms, both ends included. */
+  fromMs: number;
+  toMs: number;
+  services: readonly string[];
+  minSeverity?: Severity | undefined;
+  traceId?: bigint | undefined;
+  query?: LogQuery | undefined;
+  order: 'asc' | 'desc';
+  /** Rows to read (the route asks one more than the page, to know whether another page follows). */
+  limit: number;
+  /**
+   * Keyset position: rows after (timestamp, row hash) in `order`, or at it.
+   * `skip` rows at exactly that position were already given (normally 1:
+   * the previous page's last row; more for identical rows).
+   */
+  after?: { ns: string; hash: string; skip: number } | undefined;
+}
+
+/** The SELECT of one page and its parameters. `table` is `runner.table('logs')`. */
+export function logSearchSql(table: string, search: LogSearch): { sql: string; params: Record<string, unknown> } {
+  const params = new SqlParams();
+  const named: Record<string, unknown> = {
+    tenant: search.tenant,
+    fromMs: Math.floor(search.fromMs),
+    toMs: Math.ceil(search.toMs),
+    limit: search.limit,
+    skip: search.after?.skip ?? 0,
+  };
+  const where = [
+    'tenant = {tenant:String}',
+    'timestamp >= fromUnixTimestamp64Milli({fromMs:Int64})',
+    'timestamp <= fromUnixTimestamp64Milli({toMs:Int64})',
+  ];
+  if (search.services.length > 0) {
+    where.push('service IN {services:Array(String)}');
+    named['services'] = search.services;
+  }
+  if (search.minSeverity !== undefined) {
+    where.push(`CAST(severity, 'Int8') >= {minSeverity:Int8}`);
+    named['minSeverity'] = SEVERITIES.indexOf(search.minSeverity);
+  }
+  if (search.traceId !== undefined) {
+    where.push('trace_id = {traceId:Int64}');
+    named['traceId'] = search.traceId.toString();
+  }
+  if (search.query) where.push(searchCondition(search.query, params));
+  const desc = search.order === 'desc';
+  if (search.after) {
+    const [past, pastOrAt] = desc ? ['<', '<='] : ['>', '>='];
+    where.push(`timestamp ${pastOrAt} fromUnixTimestamp64Nano({afterNs:Int64})`);
+    where.push(`(timestamp ${past} fromUnixTimestamp64Nano({afterNs:Int64}) OR row_hash ${pastOrAt} {afterHash:UInt64})`);
+    named['afterNs'] = search.after.ns;
+    named['afterHash'] = search.after.hash;
+  }
+  const direction = desc ? 'DESC' : 'ASC';
+  const sql = [
+    'SELECT',
+    '  toUnixTimestamp64Nano(timestamp) AS ts_ns,',
+    `  ${ROW_HASH} AS row_hash,`,
+    '  service, severity, body, trace_id, span_id, attributes',
+    `FROM ${table}`,
+    `WHERE ${where.join('\n  AND ')}`,
+    `ORDER BY timestamp ${direction}, row_hash ${direction}`,
+    'LIMIT {limit:UInt32} OFFSET {skip:UInt32}',
+  ].join('\n');
+  return { sql, params: { ...params.values, ...named } };
+}

@@ -1,0 +1,129 @@
+import { hexId } from '../ids.js';
+import type { QueryRunner } from '../query-runner.js';
+import { highlighter } from './highlight.js';
+import type { Highlight } from './highlight.js';
+import { decodeCursor, encodeCursor, searchFingerprint } from './log-cursor.js';
+import { parseLogQuery, positiveSearches } from './log-query.js';
+import type { LogQuery, Severity } from './log-query.js';
+import { logSearchSql } from './log-sql.js';
+
+/** The request of `GET /v1/logs`, after the route has parsed its parameters. */
+export interface LogsRequest {
+  q?: string | undefined;
+  services: string[];
+  minSeverity?: Severity | undefined;
+  traceId?: bigint | undefined;
+  fromMs: number;
+  toMs: number;
+  limit: number;
+  cursor?: string | undefined;
+  order: 'asc' | 'desc';
+}
+
+/** One log record of the answer. */
+export interface LogAnswerRow {
+  /** RFC 3339 with nanoseconds, UTC. */
+  timestamp: string;
+  service: string;
+  severity: string;
+  body: string;
+  trace_id: string;
+  trace_id_hex: string;
+  span_id: string;
+  span_id_hex: string;
+  attributes: Record<string, string>;
+  highlights: Highlight[];
+  links: { trace?: string };
+}
+
+export interface LogsAnswer {
+  logs: LogAnswerRow[];
+  next_cursor: string | null;
+  query: { terms: string[]; phrases: string[] };
+}
+
+interface LogRow {
+  ts_ns: string;
+  row_hash: string;
+  service: string;
+  severity: string;
+  body: string;
+  trace_id: string;
+  span_id: string;
+  attributes: Record<string, string>;
+}
+
+/** ns since the epoch -> `2026-11-21T10:00:00.123456789Z`. */
+export function nsToRfc3339(ns: string): string {
+  const n = BigInt(ns);
+  const seconds = new Date(Number(n / 1_000_000_000n) * 1000).toISOString().slice(0, 19);
+  return `${seconds}.${(n % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+}
+
+/**
+ * `/v1/traces/<16 hex digits>`; with `0x` when the digits are all decimal
+ * (`0000000000000309`), which parseId would otherwise read as a decimal id.
+ */
+export function traceLink(traceId: string): string {
+  const hex = hexId(traceId);
+  return `/v1/traces/${/^\d+$/.test(hex) ? `0x${hex}` : hex}`;
+}
+
+const unique = (texts: string[]): string[] => [...new Set(texts)];
+
+/**
+ * One page of logs, newest first (or oldest first with order=asc). Reads one
+ * row more than the page to know whether a next page exists; the next
+ * cursor is the last row's (timestamp, hash) and how many rows at exactly
+ * that key have been given so far (identical rows stay countable).
+ */
+export async function searchLogs(runner: QueryRunner, tenant: string, request: LogsRequest): Promise<LogsAnswer> {
+  const query: LogQuery | undefined = request.q === undefined ? undefined : parseLogQuery(request.q);
+  const fingerprint = searchFingerprint([request.q ?? null, [...request.services].sort(), request.minSeverity ?? null, request.traceId?.toString() ?? null, request.order]);
+  const cursor = request.cursor === undefined ? undefined : decodeCursor(request.cursor, fingerprint);
+  const fromMs = cursor?.fromMs ?? Math.floor(request.fromMs);
+  const toMs = cursor?.toMs ?? Math.ceil(request.toMs);
+
+  const { sql, params } = logSearchSql(runner.table('logs'), {
+    tenant,
+    fromMs,
+    toMs,
+    services: request.services,
+    minSeverity: request.minSeverity,
+    traceId: request.traceId,
+    query,
+    order: request.order,
+    limit: request.limit + 1,
+    after: cursor && { ns: cursor.ns, hash: cursor.hash, skip: cursor.skip },
+  });
+  const rows = await runner.rows<LogRow>(sql, tenant, params);
+  const page = rows.slice(0, request.limit);
+
+  let nextCursor: string | null = null;
+  const last = page[page.length - 1];
+  if (rows.length > request.limit && last) {
+    let skip = cursor && cursor.ns === last.ts_ns && cursor.hash === last.row_hash ? cursor.skip : 0;
+    for (const r of page) if (r.ts_ns === last.ts_ns && r.row_hash === last.row_hash) skip++;
+    nextCursor = encodeCursor({ ns: last.ts_ns, hash: last.row_hash, skip, fromMs, toMs, search: fingerprint });
+  }
+
+  const searched = query ? positiveSearches(query) : { terms: [], phrases: [] };
+  const highlight = highlighter(searched);
+  return {
+    logs: page.map((r) => ({
+      timestamp: nsToRfc3339(r.ts_ns),
+      service: r.service,
+      severity: r.severity,
+      body: r.body,
+      trace_id: r.trace_id,
+      trace_id_hex: hexId(r.trace_id),
+      span_id: r.span_id,
+      span_id_hex: hexId(r.span_id),
+      attributes: r.attributes,
+      highlights: highlight(r.body),
+      links: r.trace_id === '0' ? {} : { trace: traceLink(r.trace_id) },
+    })),
+    next_cursor: nextCursor,
+    query: { terms: unique(searched.terms.map((t) => t.text)), phrases: unique(searched.phrases.map((p) => p.text)) },
+  };
+}

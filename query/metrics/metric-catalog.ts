@@ -1,0 +1,83 @@
+import type { QueryParams } from '../query-runner.js';
+
+/** Which rollup lists metrics and tags for a range: minutes up to a day (last_seen to the minute), hours beyond (few rows at any range). */
+export function catalogSource(fromMs: number, toMs: number): { source: 'metrics_1m' | 'metrics_1h'; bucketMs: number } {
+  return toMs - fromMs <= 86_400_000 ? { source: 'metrics_1m', bucketMs: 60_000 } : { source: 'metrics_1h', bucketMs: 3_600_000 };
+}
+
+/** The rollup buckets that overlap [fromMs, toMs), as the bounds of a `bucket` filter in seconds. */
+function bucketBounds(fromMs: number, toMs: number, bucketMs: number): { start_s: number; end_s: number } {
+  return { start_s: Math.floor(fromMs / bucketMs) * (bucketMs / 1000), end_s: Math.ceil(toMs / 1000) };
+}
+
+const IN_RANGE = "tenant = {tenant:String} AND bucket >= toDateTime({start_s:UInt32}, 'UTC') AND bucket < toDateTime({end_s:UInt32}, 'UTC')";
+
+/** One row of `GET /v1/metrics`. */
+export interface MetricListRow {
+  name: string;
+  types: string[];
+  series: number | string;
+  last_seen_ms: number | string;
+}
+
+/**
+ * Metric names with their types, number of series (distinct type and tag
+ * set) and the start of the last bucket that has data, in the range;
+ * `prefix` '' lists all. Asks for limit + 1 rows to tell a cut list.
+ */
+export function metricListSql(tenant: string, fromMs: number, toMs: number, prefix: string, limit: number, table: string, bucketMs: number): { sql: string; params: QueryParams } {
+  return {
+    sql: `SELECT name,
+       arraySort(groupUniqArray(toString(type))) AS types,
+       uniqExact(type, tags_hash) AS series,
+       toInt64(toUnixTimestamp(max(bucket))) * 1000 AS last_seen_ms
+FROM ${table}
+WHERE ${IN_RANGE}
+  AND startsWith(name, {prefix:String})
+GROUP BY name
+ORDER BY name
+LIMIT {limit:UInt32}`,
+    params: { tenant, ...bucketBounds(fromMs, toMs, bucketMs), prefix, limit: limit + 1 },
+  };
+}
+
+/** One row of `GET /v1/metrics/tags`: a value of a key, with counts for the key. */
+export interface MetricTagRow {
+  key: string;
+  value: string;
+  /** Series with this value. */
+  series: number | string;
+  /** Series with this key (any value). */
+  key_series: number | string;
+  /** Distinct values of the key. */
+  key_values: number | string;
+  /** Series of the metric in the range. */
+  total_series: number | string;
+}
+
+/**
+ * The tag keys of a metric's series in the range and their most common
+ * values (by number of series), `limit` values per key. Series are counted
+ * by tag set (tags_hash), across types.
+ */
+export function metricTagsSql(tenant: string, name: string, fromMs: number, toMs: number, limit: number, table: string, bucketMs: number): { sql: string; params: QueryParams } {
+  return {
+    sql: `SELECT key, value, uniqExact(tags_hash) AS series,
+       sum(series) OVER (PARTITION BY key) AS key_series,
+       count() OVER (PARTITION BY key) AS key_values,
+       any(total) AS total_series
+FROM
+(
+    SELECT tags_hash, any(tags) AS series_tags, count() OVER () AS total
+    FROM ${table}
+    WHERE ${IN_RANGE}
+      AND name = {name:String}
+    GROUP BY tags_hash
+)
+LEFT ARRAY JOIN mapKeys(series_tags) AS key, mapValues(series_tags) AS value
+GROUP BY key, value
+ORDER BY key, series DESC, value
+LIMIT {limit:UInt32} BY key`,
+    params: { tenant, name, ...bucketBounds(fromMs, toMs, bucketMs), limit },
+  };
+}

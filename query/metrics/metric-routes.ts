@@ -1,0 +1,111 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { MetricType } from '../../src/codec/index.js';
+import type { QueryContext } from '../query-context.js';
+import { durationParam, timeRangeShape } from '../time-range.js';
+import { typedRoute } from '../typed-route.js';
+import { catalogSource, metricListSql, metricTagsSql } from './metric-catalog.js';
+import type { MetricListRow, MetricTagRow } from './metric-catalog.js';
+import { chooseAgg, METRIC_AGGS, metricQuerySql, metricTypesSql, parseTagFilter, planMetricQuery, rowsToSeries } from './metric-query.js';
+import type { MetricPointRow } from './metric-query.js';
+
+/** A query-string parameter that may be repeated (`tag=a:1&tag=b:2`): always a list. */
+const repeated = (what: string) =>
+  z.union([z.string(), z.array(z.string())]).optional().transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])).describe(what);
+
+const MetricQueryParams = z.strictObject({
+  name: z.string().min(1).describe('Metric name (exact).'),
+  tag: repeated('Tag filter, repeatable (all must hold): `key:value` (equals) or `key!=value` (differs; a series without the key counts as value "").'),
+  group_by: repeated('Tag key to split series by, repeatable. Without it, all matching series are aggregated into one.'),
+  agg: z.enum(METRIC_AGGS).optional().describe('sum, count, rate (sum per second of step), avg (sum / count), min, max, p50, p90, p99 (histograms, ±1 %), uniq (sets), last. Default by the metric\'s type: counter sum, gauge last, histogram p50, set uniq, status last.'),
+  step: durationParam('Bucket width, whole seconds (10s, 1m, 5m, 1h, 1d). Whole hours read metrics_1h, whole minutes metrics_1m, anything finer the raw samples. Default: a round step giving about 300 points.').optional(),
+  ...timeRangeShape,
+});
+
+const MetricListParams = z.strictObject({
+  prefix: z.string().default('').describe('Only names starting with this.'),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1_000).describe('Most names listed (default 1000).'),
+  ...timeRangeShape,
+});
+
+const MetricTagsParams = z.strictObject({
+  name: z.string().min(1).describe('Metric name (exact).'),
+  limit: z.coerce.number().int().min(1).max(1_000).default(10).describe('Most values listed per key, most common first (default 10).'),
+  ...timeRangeShape,
+});
+
+/** GET /v1/metrics/query (a metric as time series), GET /v1/metrics (names) and GET /v1/metrics/tags (tag keys and values). */
+export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): void {
+  typedRoute(app, ctx, {
+    method: 'GET',
+    url: '/v1/metrics/query',
+    tag: 'metrics',
+    summary: 'A metric as time series: aggregated per step, filtered by tags, split by tag keys',
+    description: 'Reads metrics_1h for steps of whole hours, metrics_1m for whole minutes, raw samples for finer steps (answered as `source`). Buckets are multiples of the step since the epoch; the range is widened to whole buckets. At most 11000 points.',
+    query: MetricQueryParams,
+    responses: { 200: { description: '{ name, agg, step_ms, from, to, source, series: [{ tags, points: [[bucket_start_ms, value]] }] }' } },
+  }, async ({ query, tenant }) => {
+    const tags = query.tag.map(parseTagFilter);
+    const groupBy = [...new Set(query.group_by)];
+    const plan = planMetricQuery(query.name, query.from, query.to, query.step);
+    const typesSql = metricTypesSql(query.name, tenant, plan, ctx.runner.table('metrics_1h'));
+    const types = (await ctx.runner.rows<{ type: MetricType }>(typesSql.sql, tenant, typesSql.params)).map((r) => r.type);
+    const agg = chooseAgg(query.name, query.agg, types);
+    const lastIsStatus = agg === 'last' && types.length > 0 && types.every((t) => t === 'status');
+    const { sql, params } = metricQuerySql({ name: query.name, agg, tags, groupBy, lastIsStatus, plan }, tenant, (t) => ctx.runner.table(t));
+    const rows = await ctx.runner.rows<MetricPointRow>(sql, tenant, params);
+    return {
+      name: query.name,
+      agg,
+      step_ms: plan.stepMs,
+      from: plan.startMs,
+      to: plan.endMs,
+      source: plan.source,
+      series: rowsToSeries(rows, groupBy),
+    };
+  });
+
+  typedRoute(app, ctx, {
+    method: 'GET',
+    url: '/v1/metrics',
+    tag: 'metrics',
+    summary: 'Metric names seen in a time range, with their types, series count and last bucket seen',
+    query: MetricListParams,
+    responses: { 200: { description: '{ from, to, source, truncated, metrics: [{ name, types, series, last_seen }] }' } },
+  }, async ({ query, tenant }) => {
+    const { source, bucketMs } = catalogSource(query.from, query.to);
+    const { sql, params } = metricListSql(tenant, query.from, query.to, query.prefix, query.limit, ctx.runner.table(source), bucketMs);
+    const rows = await ctx.runner.rows<MetricListRow>(sql, tenant, params);
+    return {
+      from: query.from,
+      to: query.to,
+      source,
+      truncated: rows.length > query.limit,
+      metrics: rows.slice(0, query.limit).map((r) => ({ name: r.name, types: r.types, series: Number(r.series), last_seen: Number(r.last_seen_ms) })),
+    };
+  });
+
+  typedRoute(app, ctx, {
+    method: 'GET',
+    url: '/v1/metrics/tags',
+    tag: 'metrics',
+    summary: 'The tag keys of a metric and their most common values',
+    query: MetricTagsParams,
+    responses: { 200: { description: '{ name, from, to, source, series, keys: [{ key, series, values_count, values: [{ value, series }] }] }' } },
+  }, async ({ query, tenant }) => {
+    const { source, bucketMs } = catalogSource(query.from, query.to);
+    const { sql, params } = metricTagsSql(tenant, query.name, query.from, query.to, query.limit, ctx.runner.table(source), bucketMs);
+    const rows = await ctx.runner.rows<MetricTagRow>(sql, tenant, params);
+    const keys: Array<{ key: string; series: number; values_count: number; values: Array<{ value: string; series: number }> }> = [];
+    for (const r of rows) {
+      if (r.key === '') continue; // a series without tags (LEFT ARRAY JOIN keeps it for the total)
+      let last = keys[keys.length - 1];
+      if (last?.key !== r.key) {
+        last = { key: r.key, series: Number(r.key_series), values_count: Number(r.key_values), values: [] };
+        keys.push(last);
+      }
+      last.values.push({ value: r.value, series: Number(r.series) });
+    }
+    return { name: query.name, from: query.from, to: query.to, source, series: Number(rows[0]?.total_series ?? 0), keys };
+  });
+}

@@ -1,0 +1,168 @@
+// Query API latency on 10M spans and 10M log lines, each against the same
+// question answered by a full scan, in the same run.
+import { createClickHouse } from '../../src/clickhouse/create-client.js';
+import type { ClickHouse } from '../../src/clickhouse/create-client.js';
+import { migrate } from '../../src/clickhouse/migrations.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { createHttpServer } from '../../src/http/create-http-server.js';
+import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
+import { registerQueryApi } from '../../query/query-api.js';
+import { printTable } from './measure.js';
+
+const SPANS = Number(process.env['SSF_BENCH_QUERY_SPANS'] ?? 10_000_000);
+const LOGS = Number(process.env['SSF_BENCH_QUERY_LOGS'] ?? 10_000_000);
+const CHUNK = 1_000_000;
+const SPANS_PER_TRACE = 10;
+const SERVICES = 20;
+const RARE_EVERY = 100_003; // one log line in this many holds the rare term
+const DAY_NS = 86_400n * 1_000_000_000n;
+
+const WORDS = [
+  'request', 'completed', 'started', 'user', 'session', 'payment', 'declined', 'accepted', 'cache', 'miss', 'hit', 'retry',
+  'timeout', 'connection', 'reset', 'upstream', 'database', 'query', 'slow', 'fast', 'queue', 'full', 'empty', 'worker',
+  'shutdown', 'config', 'reload', 'token', 'expired', 'refreshed', 'order', 'shipped', 'invoice', 'created', 'deleted',
+  'updated', 'login', 'logout', 'password', 'changed', 'rate', 'limited', 'throttled', 'batch', 'flushed', 'index', 'rebuilt',
+];
+
+interface Latencies {
+  p50: number;
+  p99: number;
+  n: number;
+}
+
+function percentiles(ms: number[]): Latencies {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
+  return { p50: at(0.5), p99: at(0.99), n: s.length };
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+async function repeat(n: number, fn: (i: number) => Promise<void>): Promise<Latencies> {
+  await fn(-1); // warm-up: the first read of each column loads it into the page cache
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) ms.push(await timed(() => fn(i)));
+  return percentiles(ms);
+}
+
+async function generate(ch: ClickHouse, t0Ns: bigint): Promise<void> {
+  const db = ch.database;
+  const traces = SPANS / SPANS_PER_TRACE;
+  const traceStepNs = DAY_NS / BigInt(traces);
+  for (let offset = 0; offset < SPANS; offset += CHUNK) {
+    await ch.client.command({
+      query: `INSERT INTO ${db}.spans (tenant, trace_id, span_id, parent_id, service, name, start, duration_ns, error, indicator, root_start, tags)
+        SELECT 'default',
+          toInt64(cityHash64(intDiv(number, ${SPANS_PER_TRACE}))),
+          toInt64(cityHash64(number, 1)),
+          if(number % ${SPANS_PER_TRACE} = 0, 0, toInt64(cityHash64(intDiv(number, ${SPANS_PER_TRACE}) * ${SPANS_PER_TRACE}, 1))),
+          concat('svc', toString(cityHash64(number, 2) % ${SERVICES})),
+          concat('op', toString(cityHash64(number, 3) % 50)),
+          fromUnixTimestamp64Nano(toInt64(${t0Ns} + intDiv(number, ${SPANS_PER_TRACE}) * ${traceStepNs} + (number % ${SPANS_PER_TRACE}) * 1000000)),
+          toInt64(100000 + cityHash64(number, 4) % 500000000),
+          cityHash64(number, 5) % 100 = 0,
+          number % ${SPANS_PER_TRACE} = 0 AND cityHash64(number, 6) % 2 = 0,
+          fromUnixTimestamp64Nano(toInt64(${t0Ns} + intDiv(number, ${SPANS_PER_TRACE}) * ${traceStepNs})),
+          map('region', concat('r', toString(number % 4)), 'http.method', 'GET')
+        FROM numbers(${offset}, ${Math.min(CHUNK, SPANS - offset)})`,
+    });
+  }
+  const logStepNs = DAY_NS / BigInt(LOGS);
+  const words = `[${WORDS.map((w) => `'${w}'`).join(', ')}]`;
+  for (let offset = 0; offset < LOGS; offset += CHUNK) {
+    await ch.client.command({
+      query: `INSERT INTO ${db}.logs (tenant, service, timestamp, severity, severity_number, body, trace_id, span_id, attributes)
+        SELECT 'default',
+          concat('svc', toString(number % ${SERVICES})),
+          fromUnixTimestamp64Nano(toInt64(${t0Ns} + number * ${logStepNs})),
+          ['info', 'info', 'info', 'warn', 'error', 'debug'][1 + number % 6],
+          [9, 9, 9, 13, 17, 5][1 + number % 6],
+          concat(${words}[1 + cityHash64(number, 7) % ${WORDS.length}], ' ', ${words}[1 + cityHash64(number, 8) % ${WORDS.length}],
+                 ' user ', toString(number % 100000), ' in ', toString(number % 977), ' ms',
+                 if(number % ${RARE_EVERY} = 0, ' kafkaesque', '')),
+          toInt64(cityHash64(intDiv(number, ${SPANS_PER_TRACE}))),
+          toInt64(cityHash64(number, 1)),
+          map('host', concat('h', toString(number % 16)))
+        FROM numbers(${offset}, ${Math.min(CHUNK, LOGS - offset)})`,
+    });
+  }
+}
+
+export async function queryBench(): Promise<void> {
+  const server = await startClickHouseServer({ log: () => {} });
+  const env = { SSF_CLICKHOUSE_URL: server.url, SSF_CLICKHOUSE_DATABASE: 'ssf_qbench' };
+  const config = loadConfig({ env });
+  const ch = await createClickHouse(config.clickhouse);
+  const reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
+  const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576 });
+  registerQueryApi(app, config, reader, { standalone: true });
+  const http = await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    await migrate(ch, config);
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    const t0Ns = nowNs - DAY_NS;
+    const genMs = await timed(() => generate(ch, t0Ns));
+    await ch.client.command({ query: `OPTIMIZE TABLE ${ch.database}.trace_index FINAL` });
+    const sizes = await (await ch.client.query({
+      query: `SELECT table, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS size FROM system.parts WHERE database = {db:String} AND active GROUP BY table ORDER BY table`,
+      query_params: { db: ch.database },
+      format: 'JSONEachRow',
+    })).json<{ table: string; rows: string; size: string }>();
+    console.log(`\n(generated ${SPANS.toLocaleString('en')} spans and ${LOGS.toLocaleString('en')} log lines over 24 h in ${(genMs / 1000).toFixed(1)} s: ${sizes.map((s) => `${s.table} ${Number(s.rows).toLocaleString('en')} rows ${s.size}`).join(', ')})`);
+
+    const get = async (path: string): Promise<void> => {
+      const res = await fetch(`${http}${path}`);
+      if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${(await res.text()).slice(0, 300)}`);
+      await res.arrayBuffer();
+    };
+    const scan = async (query: string, params: Record<string, unknown> = {}): Promise<void> => {
+      const rs = await ch.client.query({ query, query_params: params, format: 'JSONEachRow' });
+      await rs.json();
+    };
+
+    // Trace ids of random traces (the generator's id of trace k is cityHash64(k)).
+    const traces = SPANS / SPANS_PER_TRACE;
+    const ks = Array.from({ length: 60 }, (_, i) => Math.floor(((i * 7919) % 997) / 997 * traces));
+    const ids = await (await ch.client.query({ query: 'SELECT toString(toInt64(cityHash64(k))) AS id FROM (SELECT arrayJoin({ks:Array(UInt64)}) AS k)', query_params: { ks }, format: 'JSONEachRow' })).json<{ id: string }>();
+    const idOf = (i: number): string => (ids[Math.max(0, i) % ids.length] as { id: string }).id;
+
+    const rows: Array<Record<string, string | number>> = [];
+    const add = (what: string, api: Latencies, full: Latencies, target: string): void => {
+      rows.push({
+        query: what,
+        'API p50 ms': api.p50.toFixed(1),
+        'API p99 ms': api.p99.toFixed(1),
+        'full scan p50 ms': full.p50.toFixed(1),
+        'full scan / API (p50)': `${(full.p50 / api.p50).toFixed(1)}x`,
+        target,
+      });
+    };
+
+    const traceApi = await repeat(50, (i) => get(`/v1/traces/${idOf(i)}`));
+    const traceScan = await repeat(5, (i) => scan(`SELECT * FROM ${ch.database}.spans WHERE toString(trace_id) = {id:String}`, { id: idOf(i) }));
+    add('trace by id (GET /v1/traces/{id})', traceApi, traceScan, 'p99 <= 50 ms');
+
+    const logApi = await repeat(30, () => get(`/v1/logs?q=kafkaesque&from=now-25h&limit=100`));
+    const logScan = await repeat(5, () => scan(`SELECT * FROM ${ch.database}.logs WHERE hasToken(body, 'kafkaesque') ORDER BY timestamp DESC LIMIT 100 SETTINGS use_skip_indexes = 0`));
+    add('log term search, rare term (GET /v1/logs?q=)', logApi, logScan, 'p99 <= 200 ms');
+
+    const commonApi = await repeat(30, () => get(`/v1/logs?q=${encodeURIComponent('payment declined')}&from=now-25h&limit=100`));
+    const commonScan = await repeat(5, () => scan(`SELECT * FROM ${ch.database}.logs WHERE hasToken(body, 'payment') AND hasToken(body, 'declined') ORDER BY timestamp DESC LIMIT 100 SETTINGS use_skip_indexes = 0`));
+    add('log search, two common terms', commonApi, commonScan, 'p99 <= 200 ms');
+
+    const metricApi = await repeat(30, (i) => get(`/v1/metrics/query?name=ssf.span.duration&tag=service:svc${Math.max(0, i) % SERVICES}&agg=p99&step=1h&from=now-24h&to=now`));
+    const metricScan = await repeat(5, (i) => scan(`SELECT toStartOfHour(start) AS h, quantile(0.99)(duration_ns / 1e6) AS p99 FROM ${ch.database}.spans WHERE service = {s:String} AND start >= now() - INTERVAL 24 HOUR GROUP BY h ORDER BY h`, { s: `svc${Math.max(0, i) % SERVICES}` }));
+    add('p99 of one metric over 24 h (GET /v1/metrics/query)', metricApi, metricScan, 'p99 <= 100 ms');
+
+    printTable(`Query API on ${(SPANS / 1e6).toFixed(0)}M spans and ${(LOGS / 1e6).toFixed(0)}M log lines (ClickHouse HTTP endpoint, 2 cores; full scan = the same question without the keys and indexes)`, rows);
+  } finally {
+    await app.close();
+    await reader.close();
+    await ch.close();
+    await server.stop({ removeDataDir: true });
+  }
+}

@@ -1,0 +1,217 @@
+import { describe, expect, it } from 'vitest';
+import { bodyTokens, caseForms } from '../../query/logs/body-tokens.js';
+import { highlighter } from '../../query/logs/highlight.js';
+import { decodeCursor, encodeCursor, searchFingerprint } from '../../query/logs/log-cursor.js';
+import { parseLogQuery, positiveSearches } from '../../query/logs/log-query.js';
+import type { LogQuery } from '../../query/logs/log-query.js';
+import { logSearchSql, phrasePattern } from '../../query/logs/log-sql.js';
+import { nsToRfc3339, traceLink } from '../../query/logs/search-logs.js';
+
+/** The tree as a short string, to compare shapes at a glance. */
+function show(n: LogQuery): string {
+  switch (n.kind) {
+    case 'term': return n.tokens.length === 1 ? n.text : `${n.text}[${n.tokens.join(',')}]`;
+    case 'phrase': return `"${n.text}"`;
+    case 'service': return `service=${n.value}`;
+    case 'severity': return `severity${n.op}${n.value}`;
+    case 'attribute': return `attr[${n.key}]=${n.value}`;
+    case 'not': return `NOT ${show(n.operand)}`;
+    case 'and': return `(${n.operands.map(show).join(' AND ')})`;
+    case 'or': return `(${n.operands.map(show).join(' OR ')})`;
+  }
+}
+
+function refusal(q: string): string {
+  try {
+    parseLogQuery(q);
+  } catch (err) {
+    expect((err as { code?: string }).code).toBe('QUERY_ERR_BAD_REQUEST');
+    return (err as { reason: string }).reason;
+  }
+  throw new Error(`"${q}" was accepted`);
+}
+
+describe('body tokens (splitByNonAlpha)', () => {
+  it('splits on ASCII non-alphanumerics, keeps non-ASCII inside tokens, gives UTF-16 offsets', () => {
+    // ClickHouse: tokens('héllo wörld-x user_id=42 café😀ok a.b', 'splitByNonAlpha')
+    //   = ['héllo','wörld','x','user','id','42','café😀ok','a','b']
+    const text = 'héllo wörld-x user_id=42 café😀ok a.b';
+    const tokens = bodyTokens(text);
+    expect(tokens.map((t) => t.text)).toEqual(['héllo', 'wörld', 'x', 'user', 'id', '42', 'café😀ok', 'a', 'b']);
+    for (const t of tokens) expect(text.slice(t.start, t.end)).toBe(t.text);
+    expect(bodyTokens('  ,;  ')).toEqual([]);
+  });
+
+  it('case forms: as typed, lower, UPPER, Capitalized, without repeats', () => {
+    expect(caseForms('timeout')).toEqual(['timeout', 'TIMEOUT', 'Timeout']);
+    expect(caseForms('TimeOut')).toEqual(['TimeOut', 'timeout', 'TIMEOUT', 'Timeout']);
+    expect(caseForms('42')).toEqual(['42']);
+    expect(caseForms('café')).toEqual(['café', 'CAFÉ', 'Café']);
+  });
+});
+
+describe('parser', () => {
+  it.each([
+    ['timeout', 'timeout'],
+    ['timeout refused', '(timeout AND refused)'],
+    ['timeout AND refused', '(timeout AND refused)'],
+    ['timeout OR refused disk', '(timeout OR (refused AND disk))'],
+    ['a OR b OR c', '(a OR b OR c)'],
+    ['NOT timeout', 'NOT timeout'],
+    ['-timeout retry', '(NOT timeout AND retry)'],
+    ['NOT NOT x', 'NOT NOT x'],
+    ['(a OR b) c', '((a OR b) AND c)'],
+    ['-(a OR b)', 'NOT (a OR b)'],
+    ['"connection reset" peer', '("connection reset" AND peer)'],
+    ['"say \\"hi\\" \\\\ there"', '"say "hi" \\ there"'],
+    ['user_id=42', 'user_id=42[user,id,42]'],
+    ['a-b', 'a-b[a,b]'],
+    ['12:30:00', '12:30:00[12,30,00]'],
+    ['service:web', 'service=web'],
+    ['service:"web api"', 'service=web api'],
+    ['severity:>=WARN', 'severity>=warn'],
+    ['severity:error', 'severity=error'],
+    ['severity:<info', 'severity<info'],
+    ['attr.http.method:GET', 'attr[http.method]=GET'],
+    ['attr.user:"Ann Lee" -service:web', '(attr[user]=Ann Lee AND NOT service=web)'],
+    ['a AND (b OR (c -d))', '(a AND (b OR (c AND NOT d)))'],
+    ['and or not', '(and AND or AND not)'],
+  ])('%s', (q, expected) => {
+    expect(show(parseLogQuery(q))).toBe(expected);
+  });
+
+  it.each([
+    ['(timeout', 'q (position 0): unbalanced parenthesis: this ( is never closed'],
+    ['a (b (c)', 'q (position 2): unbalanced parenthesis: this ( is never closed'],
+    ['timeout)', 'q (position 7): unbalanced parenthesis: this ) has no ('],
+    ['x "connection reset', 'q (position 2): unterminated quote: this " has no closing "'],
+    ['', 'q (position 0): the search is empty (leave q out to list every log)'],
+    ['   ', 'q (position 0): the search is empty (leave q out to list every log)'],
+    ['()', 'q (position 0): empty parentheses'],
+    ['timeout AND', 'q (position 11): AND at position 8 needs a search after it'],
+    ['OR timeout', 'q (position 0): OR needs a search before it'],
+    ['a OR OR b', 'q (position 5): OR at position 2 needs a search after it'],
+    ['NOT', 'q (position 3): NOT at position 0 needs a search after it'],
+    ['"!!"', 'q (position 0): the phrase "!!" has no letters or digits to search for'],
+    ['ok ...', 'q (position 3): the word "..." has no letters or digits to search for'],
+    ['sevrity:error', 'q (position 0): unknown field "sevrity": the fields are service:, severity: and attr.<key>: (put the text in quotes to search it as words)'],
+    ['severity:loud', 'q (position 9): severity: "loud" is not a severity: give trace, debug, info, warn, error or fatal, optionally after >=, >, <=, < or ='],
+    ['service: web', 'q (position 8): service: needs a value'],
+  ])('refuses %j', (q, reason) => {
+    expect(refusal(q)).toBe(reason);
+  });
+
+  it('bounds depth, number of searches and length', () => {
+    expect(refusal(`${'('.repeat(40)}x${')'.repeat(40)}`)).toMatch(/nested deeper than 32 levels/);
+    expect(refusal(Array.from({ length: 65 }, (_, i) => `w${i}`).join(' '))).toMatch(/more than 64 searches/);
+    expect(refusal('x'.repeat(5000))).toMatch(/longer than 4096 characters/);
+  });
+
+  it('positive searches leave out what is under NOT', () => {
+    const s = positiveSearches(parseLogQuery('timeout -retry "connection reset" NOT (disk OR "cache miss") NOT NOT again'));
+    expect(s.terms.map((t) => t.text)).toEqual(['timeout', 'again']);
+    expect(s.phrases.map((p) => p.text)).toEqual(['connection reset']);
+  });
+});
+
+describe('SQL translation', () => {
+  it('binds every value as a parameter', () => {
+    const { sql, params } = logSearchSql('ssf.logs', {
+      tenant: 'acme',
+      fromMs: 1_700_000_000_000,
+      toMs: 1_700_000_360_000,
+      services: ['web', 'api'],
+      minSeverity: 'warn',
+      traceId: -5n,
+      query: parseLogQuery('(timeout OR "connection reset") -user_id=42 service:web severity:>=error attr.region:eu'),
+      order: 'desc',
+      limit: 101,
+      after: { ns: '1700000000000000001', hash: '42', skip: 1 },
+    });
+    expect(sql).toMatchInlineSnapshot(`
+      "SELECT
+        toUnixTimestamp64Nano(timestamp) AS ts_ns,
+        cityHash64(service, trace_id, span_id, severity_number, body, attributes) AS row_hash,
+        service, severity, body, trace_id, span_id, attributes
+      FROM ssf.logs
+      WHERE tenant = {tenant:String}
+        AND timestamp >= fromUnixTimestamp64Milli({fromMs:Int64})
+        AND timestamp <= fromUnixTimestamp64Milli({toMs:Int64})
+        AND service IN {services:Array(String)}
+        AND CAST(severity, 'Int8') >= {minSeverity:Int8}
+        AND trace_id = {traceId:Int64}
+        AND (((hasToken(body, {p0:String}) OR hasToken(body, {p1:String}) OR hasToken(body, {p2:String})) OR (((hasToken(body, {p3:String}) OR hasToken(body, {p4:String}) OR hasToken(body, {p5:String})) AND (hasToken(body, {p6:String}) OR hasToken(body, {p7:String}) OR hasToken(body, {p8:String}))) AND match(body, {p9:String}))) AND NOT (((hasToken(body, {p10:String}) OR hasToken(body, {p11:String}) OR hasToken(body, {p12:String})) AND (hasToken(body, {p13:String}) OR hasToken(body, {p14:String}) OR hasToken(body, {p15:String})) AND hasToken(body, {p16:String}))) AND service = {p17:String} AND CAST(severity, 'Int8') >= {p18:Int8} AND attributes[{p19:String}] = {p20:String})
+        AND timestamp <= fromUnixTimestamp64Nano({afterNs:Int64})
+        AND (timestamp < fromUnixTimestamp64Nano({afterNs:Int64}) OR row_hash <= {afterHash:UInt64})
+      ORDER BY timestamp DESC, row_hash DESC
+      LIMIT {limit:UInt32} OFFSET {skip:UInt32}"
+    `);
+    expect(params).toEqual({
+      tenant: 'acme', fromMs: 1_700_000_000_000, toMs: 1_700_000_360_000, limit: 101, skip: 1,
+      services: ['web', 'api'], minSeverity: 4, traceId: '-5', afterNs: '1700000000000000001', afterHash: '42',
+      p0: 'timeout', p1: 'TIMEOUT', p2: 'Timeout',
+      p3: 'connection', p4: 'CONNECTION', p5: 'Connection', p6: 'reset', p7: 'RESET', p8: 'Reset',
+      p9: phrasePattern(['connection', 'reset']),
+      p10: 'user', p11: 'USER', p12: 'User', p13: 'id', p14: 'ID', p15: 'Id', p16: '42',
+      p17: 'web', p18: 5, p19: 'region', p20: 'eu',
+    });
+    // Nothing from the request is in the text.
+    for (const v of ['acme', 'timeout', 'connection', 'eu', 'region']) expect(sql).not.toContain(v);
+  });
+
+  it('ascending pages and no optional filters', () => {
+    const { sql } = logSearchSql('ssf.logs', { tenant: 't', fromMs: 0, toMs: 1, services: [], order: 'asc', limit: 10, after: { ns: '1', hash: '2', skip: 3 } });
+    expect(sql).toContain('AND timestamp >= fromUnixTimestamp64Nano({afterNs:Int64})\n  AND (timestamp > fromUnixTimestamp64Nano({afterNs:Int64}) OR row_hash >= {afterHash:UInt64})');
+    expect(sql).toContain('ORDER BY timestamp ASC, row_hash ASC');
+    expect(sql).not.toMatch(/service IN|CAST\(severity|trace_id =|hasToken/);
+  });
+
+  it('phrase pattern: whole tokens, in order, separated by non-token characters', () => {
+    const re = new RegExp(phrasePattern(['connection', 'reset']));
+    expect(re.test('Connection, RESET by peer')).toBe(true);
+    expect(re.test('connection reset')).toBe(true);
+    expect(re.test('disconnection reset')).toBe(false);
+    expect(re.test('connection resets')).toBe(false);
+    expect(re.test('connection x reset')).toBe(false);
+    expect(re.test('reset connection')).toBe(false);
+    expect(re.test('ConNection reset')).toBe(false);
+  });
+});
+
+describe('highlights', () => {
+  it('UTF-16 offsets of each matched word and phrase, as the SQL matches them', () => {
+    const h = highlighter(positiveSearches(parseLogQuery('timeout "connection reset" -retry café')));
+    const body = '😀 Timeout: CONNECTION reset; TimeOut timeouts retry café! connection  reset';
+    const ranges = h(body);
+    expect(ranges.map(([s, e]) => body.slice(s, e))).toEqual(['Timeout', 'CONNECTION reset', 'café', 'connection  reset']);
+    expect(ranges[0]).toEqual([3, 10]);
+  });
+
+  it('merges overlapping ranges and highlights each token of a word with punctuation', () => {
+    const h = highlighter(positiveSearches(parseLogQuery('connection "connection reset" user_id')));
+    const body = 'connection reset for user 7, id 9';
+    expect(h(body).map(([s, e]) => body.slice(s, e))).toEqual(['connection reset', 'user', 'id']);
+    expect(highlighter({ terms: [], phrases: [] })(body)).toEqual([]);
+  });
+});
+
+describe('cursor', () => {
+  it('round-trips and refuses foreign or altered cursors', () => {
+    const search = searchFingerprint(['timeout', [], null, null, 'desc']);
+    const c = { ns: '1700000000000000001', hash: '18446744073709551615', skip: 2, fromMs: 1, toMs: 2, search };
+    expect(decodeCursor(encodeCursor(c), search)).toEqual(c);
+    const other = searchFingerprint(['retry', [], null, null, 'desc']);
+    expect(() => decodeCursor(encodeCursor(c), other)).toThrow(/continues a different search/);
+    expect(() => decodeCursor('not-a-cursor', search)).toThrow(/not a cursor of GET \/v1\/logs/);
+    expect(() => decodeCursor(Buffer.from(JSON.stringify({ ...c, ns: "1' OR 1" })).toString('base64url'), search)).toThrow(/not a cursor/);
+  });
+});
+
+describe('answer fields', () => {
+  it('timestamps keep their nanoseconds; trace links are ids parseId reads back', () => {
+    expect(nsToRfc3339('1700000000000000001')).toBe('2023-11-14T22:13:20.000000001Z');
+    expect(traceLink('42')).toBe('/v1/traces/000000000000002a');
+    expect(traceLink('777')).toBe('/v1/traces/0x0000000000000309');
+    expect(traceLink('-1')).toBe('/v1/traces/ffffffffffffffff');
+  });
+});

@@ -1,0 +1,478 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseId } from '../../query/ids.js';
+import { parseLogQuery } from '../../query/logs/log-query.js';
+import { logSearchSql } from '../../query/logs/log-sql.js';
+import type { LogRecord, SpanEvent } from '../../src/codec/index.js';
+import { startAllInOne } from '../ingest/all-in-one.js';
+import type { AllInOne } from '../ingest/all-in-one.js';
+import { seededRandom } from '../setup/random.js';
+
+// GET /v1/logs over data that went through the real gateway into ClickHouse.
+// Every expectation is computed here from what was posted, by a reference
+// matcher written from the documented rules (docs/query/logs.md), not from
+// the implementation's own tokenizer or SQL.
+
+let aio: AllInOne;
+const TOKENS = { acme: 'tokA', globex: 'tokB', initech: 'tokC' } as const;
+type Tenant = keyof typeof TOKENS;
+
+/** One log record as posted, with where it was posted. */
+interface Posted {
+  tenant: Tenant;
+  ns: bigint;
+  service: string;
+  traceId: bigint;
+  spanId: bigint;
+  severityNumber: number;
+  body: string;
+  attributes: Record<string, string>;
+}
+
+interface ApiLog {
+  timestamp: string;
+  service: string;
+  severity: string;
+  body: string;
+  trace_id: string;
+  trace_id_hex: string;
+  span_id: string;
+  span_id_hex: string;
+  attributes: Record<string, string>;
+  highlights: Array<[number, number]>;
+  links: { trace?: string };
+}
+
+interface ApiAnswer {
+  logs: ApiLog[];
+  next_cursor: string | null;
+  query: { terms: string[]; phrases: string[] };
+}
+
+const posted: Posted[] = [];
+const BASE_NS = BigInt(Date.now() - 10 * 60_000) * 1_000_000n;
+/** A quarter of the corpus and every "burst" row share this one timestamp. */
+const TIE_NS = BASE_NS + 777n;
+// 0x309: its 16 hex digits are all decimal digits (the trace link needs 0x).
+const TRACES = [0x1a2b3c4d5e6f7081n, 0x309n, -1234567890123456789n, 0x7fffffffffffffffn];
+
+// ---------------------------------------------------------------------------
+// The reference: words, case forms, phrases and highlights as documented.
+
+/** Tokens: runs of ASCII letters/digits and non-ASCII UTF-16 units (splitByNonAlpha). */
+function wordsOf(text: string): Array<{ w: string; start: number; end: number }> {
+  return [...text.matchAll(/[A-Za-z0-9\u0080-\uffff]+/g)].map((m) => ({ w: m[0], start: m.index, end: m.index + m[0].length }));
+}
+
+function spellings(word: string): string[] {
+  return [word, word.toLowerCase(), word.toUpperCase(), word.slice(0, 1).toUpperCase() + word.slice(1).toLowerCase()];
+}
+
+function hasWord(body: string, word: string): boolean {
+  const forms = spellings(word);
+  return wordsOf(body).some((t) => forms.includes(t.w));
+}
+
+/** A searched word: every token of it is a word of the body. */
+function term(text: string): (r: Posted) => boolean {
+  return (r) => wordsOf(text).every((t) => hasWord(r.body, t.w));
+}
+
+function phraseAt(words: Array<{ w: string }>, i: number, phrase: string[]): boolean {
+  return phrase.every((p, k) => words[i + k] !== undefined && spellings(p).includes((words[i + k] as { w: string }).w));
+}
+
+/** A searched phrase: its tokens are consecutive words of the body. */
+function phrase(text: string): (r: Posted) => boolean {
+  const p = wordsOf(text).map((t) => t.w);
+  return (r) => {
+    const words = wordsOf(r.body);
+    return words.some((_, i) => phraseAt(words, i, p));
+  };
+}
+
+function expectedHighlights(body: string, terms: string[], phrases: string[]): Array<[number, number]> {
+  const words = wordsOf(body);
+  const termWords = terms.flatMap((t) => wordsOf(t).map((x) => x.w));
+  const ranges: Array<[number, number]> = [];
+  words.forEach((t, i) => {
+    if (termWords.some((w) => spellings(w).includes(t.w))) ranges.push([t.start, t.end]);
+    for (const ph of phrases) {
+      const p = wordsOf(ph).map((x) => x.w);
+      if (phraseAt(words, i, p)) ranges.push([t.start, (words[i + p.length - 1] as { end: number }).end]);
+    }
+  });
+  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const merged: Array<[number, number]> = [];
+  for (const r of ranges) {
+    const last = merged[merged.length - 1];
+    if (last && r[0] < last[1]) last[1] = Math.max(last[1], r[1]);
+    else merged.push([...r]);
+  }
+  return merged;
+}
+
+const SEVERITY_NAMES = ['unspecified', 'trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+/** OpenTelemetry SeverityNumber -> name: 1-4 trace, 5-8 debug, 9-12 info, 13-16 warn, 17-20 error, 21-24 fatal. */
+function severityOf(n: number): string {
+  return SEVERITY_NAMES[n === 0 ? 0 : Math.ceil(n / 4)] as string;
+}
+const rank = (name: string): number => SEVERITY_NAMES.indexOf(name);
+
+const hex = (id: bigint): string => BigInt.asUintN(64, id).toString(16).padStart(16, '0');
+
+function signatureOfPosted(r: Posted): string {
+  const attrs = Object.entries(r.attributes).sort(([a], [b]) => a.localeCompare(b));
+  return [r.ns, r.service, r.traceId, r.spanId, severityOf(r.severityNumber), r.body, JSON.stringify(attrs)].join('|');
+}
+
+function nsOf(rfc3339: string): bigint {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{9})Z$/.exec(rfc3339);
+  if (!m) throw new Error(`timestamp ${rfc3339} is not RFC 3339 with nanoseconds`);
+  return BigInt(Date.parse(`${m[1]}Z`)) * 1_000_000n + BigInt(m[2] as string);
+}
+
+function signatureOfApi(l: ApiLog): string {
+  const attrs = Object.entries(l.attributes).sort(([a], [b]) => a.localeCompare(b));
+  return [nsOf(l.timestamp), l.service, l.trace_id, l.span_id, l.severity, l.body, JSON.stringify(attrs)].join('|');
+}
+
+// ---------------------------------------------------------------------------
+// The corpus.
+
+const VOCABULARY = [
+  'timeout', 'Timeout', 'TIMEOUT', 'TimeOut', 'timeouts', 'xtimeout', 'connection', 'Connection', 'reset', 'RESET', 'refused',
+  'retry', 'retrying', 'disk', 'full', 'cache', 'miss', 'hit', 'payment', 'declined', 'order', 'shipped', 'user', 'login',
+  'failed', 'café', 'Café', 'naïve', '😀', 'ok😀', 'peer', 'db', 'query', 'slow', 'id', '42', '7',
+  'user_id=42', 'user_id=7', 'connection reset', 'Connection, RESET', 'reset connection', 'disconnection reset', 'connection  reset',
+];
+const SEPARATORS = [' ', ' ', ' ', ' ', ', ', ': ', '-', '=', '/', '  ', '_', '.', ' (', ') '];
+const SERVICES = ['web', 'api', 'worker', 'billing'];
+const SEVERITY_NUMBERS = [1, 5, 9, 10, 13, 15, 17, 21, 24];
+
+function sentence(random: () => number): string {
+  const n = 3 + Math.floor(random() * 8);
+  let body = '';
+  for (let i = 0; i < n; i++) {
+    if (i > 0) body += SEPARATORS[Math.floor(random() * SEPARATORS.length)];
+    body += VOCABULARY[Math.floor(random() * VOCABULARY.length)];
+  }
+  return body;
+}
+
+function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)] as T;
+}
+
+function attributesFor(random: () => number): Record<string, string> {
+  const a: Record<string, string> = {};
+  if (random() < 0.7) a['region'] = pick(random, ['eu', 'us', 'ap']);
+  if (random() < 0.4) a['http.method'] = pick(random, ['GET', 'POST']);
+  if (random() < 0.3) a['user'] = `u${Math.floor(random() * 9)}`;
+  return a;
+}
+
+/** A span carrying `logs`; a bare carrier (not a trace span) when traceId is 0. */
+function carrier(service: string, traceId: bigint, spanId: bigint, logs: LogRecord[]): SpanEvent {
+  const trace = traceId !== 0n;
+  return {
+    version: 0, traceId, id: trace ? spanId : 0n, parentId: 0n, startTimestamp: trace ? BASE_NS : 0n, endTimestamp: trace ? BASE_NS + 1_000_000n : 0n,
+    rootStartTimestamp: 0n, error: false, service, name: trace ? 'op' : '', indicator: false, tags: {},
+    tenant: '', receivedTimestamp: 0n, isTrace: trace, metrics: [], logs,
+  };
+}
+
+/** Builds spans and records what each log row will be. */
+function spansFor(tenant: Tenant, count: number, seed: number): SpanEvent[] {
+  const random = seededRandom(seed);
+  const spans: SpanEvent[] = [];
+  for (let s = 0; s < count; s++) {
+    const service = pick(random, SERVICES);
+    const traceId = random() < 0.4 ? 0n : pick(random, TRACES);
+    const spanId = traceId === 0n ? 0n : BigInt(1 + Math.floor(random() * 1e9));
+    const logs: LogRecord[] = [];
+    const n = 1 + Math.floor(random() * 30);
+    for (let i = 0; i < n; i++) {
+      const ns = random() < 0.25 ? TIE_NS : BASE_NS + BigInt(Math.floor(random() * 300)) * 1_234_567n;
+      const log: LogRecord = { timestamp: ns, severity: 'info', severityNumber: pick(random, SEVERITY_NUMBERS), body: sentence(random), attributes: attributesFor(random) };
+      const copies = random() < 0.05 ? 2 : 1; // identical rows must be counted, not merged
+      for (let c = 0; c < copies; c++) {
+        logs.push(log);
+        posted.push({ tenant, ns, service, traceId, spanId, severityNumber: log.severityNumber, body: log.body, attributes: log.attributes });
+      }
+    }
+    spans.push(carrier(service, traceId, spanId, logs));
+  }
+  return spans;
+}
+
+/** 300 rows of service "burst" at one timestamp, 60 of them identical. */
+function burst(seed: number): SpanEvent {
+  const random = seededRandom(seed);
+  const logs: LogRecord[] = [];
+  const traceId = TRACES[0] as bigint;
+  const spanId = 999n;
+  for (let i = 0; i < 300; i++) {
+    const body = i < 60 ? 'burst duplicate timeout line' : sentence(random);
+    const attributes = i < 60 ? { region: 'eu' } : attributesFor(random);
+    const severityNumber = i < 60 ? 17 : pick(random, SEVERITY_NUMBERS);
+    logs.push({ timestamp: TIE_NS, severity: 'info', severityNumber, body, attributes });
+    posted.push({ tenant: 'acme', ns: TIE_NS, service: 'burst', traceId, spanId, severityNumber, body, attributes });
+  }
+  return carrier('burst', traceId, spanId, logs);
+}
+
+async function post(spans: SpanEvent[], tenant: Tenant): Promise<void> {
+  const res = await aio.post(spans, TOKENS[tenant]);
+  expect(res.status, await res.text()).toBe(200);
+}
+
+// ---------------------------------------------------------------------------
+// The API.
+
+type Params = Record<string, string | string[]>;
+
+function url(params: Params): string {
+  const u = new URL(`${aio.http}/v1/logs`);
+  for (const [k, v] of Object.entries(params)) for (const one of [v].flat()) u.searchParams.append(k, one);
+  return u.toString();
+}
+
+async function get(params: Params, tenant: Tenant = 'acme'): Promise<{ status: number; body: ApiAnswer & { error?: { code: string; reason: string } } }> {
+  const res = await fetch(url(params), { headers: { authorization: `Bearer ${TOKENS[tenant]}` } });
+  return { status: res.status, body: await res.json() as ApiAnswer & { error?: { code: string; reason: string } } };
+}
+
+/** Every page, following next_cursor; checks the order within and across pages. */
+async function allPages(params: Params, tenant: Tenant = 'acme'): Promise<{ logs: ApiLog[]; pages: number; first: ApiAnswer }> {
+  const logs: ApiLog[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  let first: ApiAnswer | undefined;
+  do {
+    const r = await get(cursor === null ? params : { ...params, cursor }, tenant);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    first ??= r.body;
+    logs.push(...r.body.logs);
+    cursor = r.body.next_cursor;
+    pages++;
+    if (pages > 500) throw new Error('the cursor never ends');
+  } while (cursor !== null);
+  const asc = params['order'] === 'asc';
+  for (let i = 1; i < logs.length; i++) {
+    const a = nsOf((logs[i - 1] as ApiLog).timestamp);
+    const b = nsOf((logs[i] as ApiLog).timestamp);
+    expect(asc ? a <= b : a >= b).toBe(true);
+  }
+  return { logs, pages, first: first as ApiAnswer };
+}
+
+function sortedSignatures(rows: Posted[]): string[] {
+  return rows.map(signatureOfPosted).sort();
+}
+
+beforeAll(async () => {
+  aio = await startAllInOne('ssf_logs', { SSF_GATEWAY_AUTH_TOKENS: 'tokA=acme,tokB=globex,tokC=initech' });
+  const acme = spansFor('acme', 260, 7);
+  for (let i = 0; i < acme.length; i += 52) await post(acme.slice(i, i + 52), 'acme');
+  await post([burst(8)], 'acme');
+  // Another tenant with the same vocabulary, services and trace ids.
+  await post(spansFor('globex', 20, 9), 'globex');
+}, 180_000);
+
+afterAll(async () => aio?.close());
+
+describe('GET /v1/logs: precision and recall on a known corpus', () => {
+  const acme = (): Posted[] => posted.filter((r) => r.tenant === 'acme');
+  const NEG_TRACE = TRACES[2] as bigint;
+
+  it('the corpus is large and varied enough to mean something', () => {
+    expect(acme().length).toBeGreaterThan(3000);
+    expect(acme().filter((r) => r.ns === TIE_NS).length).toBeGreaterThan(800);
+  });
+
+  const cases: Array<{ name: string; params: Params; want: (r: Posted) => boolean; terms?: string[]; phrases?: string[]; limit?: number }> = [
+    { name: 'a word (its lowercase, UPPERCASE and Capitalized forms)', params: { q: 'timeout' }, want: term('timeout'), terms: ['timeout'] },
+    { name: 'a mixed-case word as typed', params: { q: 'TimeOut' }, want: term('TimeOut'), terms: ['TimeOut'] },
+    { name: 'a phrase', params: { q: '"connection reset"' }, want: phrase('connection reset'), phrases: ['connection reset'] },
+    { name: 'OR', params: { q: 'timeout OR refused' }, want: (r) => term('timeout')(r) || term('refused')(r), terms: ['timeout', 'refused'] },
+    { name: 'NOT as -word', params: { q: 'timeout -retry' }, want: (r) => term('timeout')(r) && !term('retry')(r), terms: ['timeout'] },
+    { name: 'parentheses, AND, NOT', params: { q: '(payment OR order) AND NOT declined' }, want: (r) => (term('payment')(r) || term('order')(r)) && !term('declined')(r), terms: ['payment', 'order'] },
+    { name: 'a negated group and a field', params: { q: 'NOT (timeout OR "cache miss") service:worker' }, want: (r) => !(term('timeout')(r) || phrase('cache miss')(r)) && r.service === 'worker' },
+    { name: 'a word with punctuation (all its tokens)', params: { q: 'user_id=42' }, want: term('user_id=42'), terms: ['user_id=42'] },
+    { name: 'non-ASCII words', params: { q: 'café OR 😀' }, want: (r) => term('café')(r) || term('😀')(r), terms: ['café', '😀'] },
+    { name: 'service: and severity: fields', params: { q: 'service:billing severity:>=warn failed' }, want: (r) => r.service === 'billing' && rank(severityOf(r.severityNumber)) >= rank('warn') && term('failed')(r), terms: ['failed'] },
+    { name: 'severity: comparisons', params: { q: 'severity:<info OR severity:error' }, want: (r) => rank(severityOf(r.severityNumber)) < rank('info') || severityOf(r.severityNumber) === 'error' },
+    { name: 'attr.key:value', params: { q: 'attr.region:eu attr.http.method:POST disk' }, want: (r) => r.attributes['region'] === 'eu' && r.attributes['http.method'] === 'POST' && term('disk')(r), terms: ['disk'] },
+    { name: 'service and severity parameters', params: { q: 'connection', service: ['web', 'api'], severity: 'error' }, want: (r) => ['web', 'api'].includes(r.service) && rank(severityOf(r.severityNumber)) >= rank('error') && term('connection')(r), terms: ['connection'] },
+    { name: 'trace_id (16 hex digits of a negative id), no q', params: { trace_id: hex(NEG_TRACE) }, want: (r) => r.traceId === NEG_TRACE, limit: 1000 },
+    { name: 'trace_id (decimal) with q, oldest first', params: { trace_id: (TRACES[0] as bigint).toString(), q: 'timeout OR reset', order: 'asc' }, want: (r) => r.traceId === TRACES[0] && (term('timeout')(r) || term('reset')(r)), terms: ['timeout', 'reset'] },
+    { name: 'no q, severity parameter, oldest first, small pages', params: { severity: 'fatal', order: 'asc' }, want: (r) => severityOf(r.severityNumber) === 'fatal', limit: 37 },
+  ];
+
+  it.each(cases)('$name', async ({ params, want, terms = [], phrases = [], limit = 250 }) => {
+    const expected = acme().filter(want);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(expected.length).toBeLessThan(acme().length);
+    const { logs, pages, first } = await allPages({ ...params, limit: String(limit) });
+    // Precision and recall = 1: the same rows, each as often as posted.
+    expect(logs.map(signatureOfApi).sort()).toEqual(sortedSignatures(expected));
+    expect(pages).toBe(Math.max(1, Math.ceil(expected.length / limit)));
+    expect(first.query).toEqual({ terms, phrases });
+    for (const l of logs) {
+      expect(l.highlights, l.body).toEqual(expectedHighlights(l.body, terms, phrases));
+      expect(l.trace_id_hex).toBe(hex(BigInt(l.trace_id)));
+      expect(l.span_id_hex).toBe(hex(BigInt(l.span_id)));
+      expect(l.links).toEqual(l.trace_id === '0' ? {} : { trace: `/v1/traces/${/^\d+$/.test(hex(BigInt(l.trace_id))) ? '0x' : ''}${hex(BigInt(l.trace_id))}` });
+      if (l.links.trace) expect(parseId(l.links.trace.slice('/v1/traces/'.length)).toString()).toBe(l.trace_id);
+    }
+  });
+
+  it('highlights are UTF-16 offsets of the words as written in the body', async () => {
+    const { logs } = await allPages({ q: 'café "connection reset"', limit: '1000' });
+    expect(logs.length).toBeGreaterThan(0);
+    for (const l of logs) {
+      for (const [s, e] of l.highlights) {
+        const text = l.body.slice(s, e);
+        expect(text.toLowerCase() === 'café' || /^connection[^A-Za-z0-9\u0080-\uffff]+reset$/i.test(text), text).toBe(true);
+      }
+    }
+  });
+
+  it('pages through hundreds of rows at one timestamp, identical rows included, without skipping or repeating', async () => {
+    const expected = acme().filter((r) => r.service === 'burst');
+    expect(new Set(expected.map((r) => r.ns)).size).toBe(1);
+    for (const order of ['desc', 'asc']) {
+      const { logs, pages } = await allPages({ service: 'burst', limit: '7', order });
+      expect(pages).toBe(Math.ceil(300 / 7));
+      expect(logs.map(signatureOfApi).sort()).toEqual(sortedSignatures(expected));
+    }
+    // The 60 identical rows straddle page boundaries and are all there.
+    const { logs } = await allPages({ service: 'burst', q: 'duplicate', limit: '11' });
+    expect(logs.length).toBe(60);
+  });
+
+  it('a cursor pins the time range and belongs to its search', async () => {
+    const firstPage = await get({ q: 'timeout', limit: '5', from: 'now-1h' });
+    expect(firstPage.status).toBe(200);
+    const cursor = firstPage.body.next_cursor as string;
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    // A different "from" is ignored on later pages: the first page's range holds.
+    const second = await get({ q: 'timeout', limit: '5', from: 'now-1m', cursor });
+    expect(second.status).toBe(200);
+    expect(second.body.logs.length).toBe(5);
+    const other = await get({ q: 'retry', limit: '5', cursor });
+    expect(other.status).toBe(400);
+    expect(other.body.error?.code).toBe('QUERY_ERR_BAD_REQUEST');
+    expect(other.body.error?.reason).toMatch(/different search/);
+  });
+});
+
+describe('GET /v1/logs: refusals', () => {
+  it.each([
+    [{ q: '(timeout OR retry' }, /position 0\): unbalanced parenthesis/],
+    [{ q: 'timeout)' }, /position 7\): unbalanced parenthesis/],
+    [{ q: 'x "connection reset' }, /position 2\): unterminated quote/],
+    [{ q: '' }, /the search is empty/],
+    [{ q: 'level:error' }, /unknown field "level"/],
+    [{ cursor: 'bm90IGEgY3Vyc29y' }, /cursor: not a cursor/],
+    [{ severity: 'loud' }, /severity/],
+    [{ limit: '1001' }, /limit/],
+    [{ trace_id: 'xyz' }, /trace_id "xyz" is not an SSF id/],
+    [{ from: 'yesterday-ish' }, /from/],
+    [{ serivce: 'web' }, /serivce/],
+  ] as Array<[Params, RegExp]>)('%j -> 400', async (params, reason) => {
+    const r = await get(params);
+    expect(r.status).toBe(400);
+    expect(r.body.error?.code).toBe('QUERY_ERR_BAD_REQUEST');
+    expect(r.body.error?.reason).toMatch(reason);
+  });
+
+  it('is listed in /openapi.json with its parameters', async () => {
+    const doc = await (await fetch(`${aio.http}/openapi.json`)).json() as { paths: Record<string, { get?: { parameters?: Array<{ name: string }> } }> };
+    expect(doc.paths['/v1/logs']?.get?.parameters?.map((p) => p.name).sort()).toEqual(['cursor', 'from', 'limit', 'order', 'q', 'service', 'severity', 'to', 'trace_id']);
+  });
+
+  it('no token -> 401', async () => {
+    const res = await fetch(url({ q: 'timeout' }));
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('GET /v1/logs: tenants', () => {
+  it("never returns another tenant's logs", async () => {
+    const globex = posted.filter((r) => r.tenant === 'globex');
+    const mine = await allPages({ q: 'timeout', limit: '1000' }, 'globex');
+    expect(mine.logs.length).toBeGreaterThan(0);
+    expect(mine.logs.map(signatureOfApi).sort()).toEqual(sortedSignatures(globex.filter(term('timeout'))));
+    const all = await allPages({ limit: '1000' }, 'globex');
+    expect(all.logs.map(signatureOfApi).sort()).toEqual(sortedSignatures(globex));
+    const trace = await allPages({ trace_id: hex(TRACES[0] as bigint), limit: '1000' }, 'globex');
+    expect(trace.logs.map(signatureOfApi).sort()).toEqual(sortedSignatures(globex.filter((r) => r.traceId === TRACES[0])));
+    const none = await allPages({ q: 'timeout' }, 'initech');
+    expect(none.logs).toEqual([]);
+  });
+});
+
+describe('GET /v1/logs: the full-text index', () => {
+  const NEEDLE_ROWS = 3;
+
+  beforeAll(async () => {
+    // More than two index granules (8192 rows) per part: 4 posts of 5000
+    // filler rows, and a few rows with a rare word in a service sorted last.
+    for (let p = 0; p < 4; p++) {
+      const spans: SpanEvent[] = [];
+      for (let s = 0; s < 5; s++) {
+        const logs: LogRecord[] = Array.from({ length: 1000 }, (_, i) => ({
+          timestamp: BASE_NS + BigInt(p * 5000 + s * 1000 + i) * 1_000n, severity: 'info', severityNumber: 9, body: `filler line ${p}-${s}-${i} alpha`, attributes: {},
+        }));
+        spans.push(carrier('bulk', 0n, 0n, logs));
+      }
+      if (p === 3) {
+        spans.push(carrier('zeta', 0n, 0n, Array.from({ length: NEEDLE_ROWS }, (_, i) => ({
+          timestamp: BASE_NS + BigInt(i), severity: 'error', severityNumber: 17, body: `kernel panic: Needle ${i}`, attributes: {},
+        }))));
+      }
+      await post(spans, 'initech');
+    }
+  }, 120_000);
+
+  /** The idx_body part of `EXPLAIN indexes = 1`: granules selected / granules considered, or undefined when the index is not used. */
+  async function bodyIndexGranules(sql: string, params: Record<string, unknown>): Promise<{ selected: number; total: number } | undefined> {
+    const text = await aio.query.context.runner.text(`EXPLAIN indexes = 1 ${sql}`, 'initech', params);
+    const lines = text.split('\n');
+    const at = lines.findIndex((l) => /Name: idx_body/.test(l));
+    if (at === -1) return undefined;
+    const m = lines.slice(at, at + 6).map((l) => /Granules: (\d+)\/(\d+)/.exec(l)).find((x) => x !== null);
+    if (!m) throw new Error(`no granule count after idx_body in:\n${text}`);
+    return { selected: Number(m[1]), total: Number(m[2]) };
+  }
+
+  function searchSql(q: string): { sql: string; params: Record<string, unknown> } {
+    return logSearchSql(aio.query.context.runner.table('logs'), {
+      tenant: 'initech', fromMs: Date.now() - 3_600_000, toMs: Date.now(), services: [], query: parseLogQuery(q), order: 'desc', limit: 101,
+    });
+  }
+
+  it.each(['needle', '"kernel panic"', 'needle OR nothinglikethis', 'Needle -filler'])('%s skips granules with the index', async (q) => {
+    const { sql, params } = searchSql(q);
+    const g = await bodyIndexGranules(sql, params);
+    expect(g, q).toBeDefined();
+    expect(g?.total).toBeGreaterThanOrEqual(3);
+    expect(g?.selected).toBeGreaterThanOrEqual(1);
+    expect(g?.selected).toBeLessThan(g?.total as number);
+    const answer = await allPages({ q }, 'initech');
+    expect(answer.logs.length).toBe(NEEDLE_ROWS);
+    expect(answer.logs.every((l) => l.service === 'zeta')).toBe(true);
+  });
+
+  it('case-insensitive functions cannot use the index in this ClickHouse (why words are searched in their case forms)', async () => {
+    const table = aio.query.context.runner.table('logs');
+    for (const condition of ['hasTokenCaseInsensitive(body, {w:String})', 'hasToken(lower(body), {w:String})']) {
+      const g = await bodyIndexGranules(`SELECT count() FROM ${table} WHERE tenant = {tenant:String} AND ${condition}`, { tenant: 'initech', w: 'needle' });
+      expect(g === undefined || g.selected === g.total, condition).toBe(true);
+    }
+    // The case-sensitive form on the same data does skip.
+    const g = await bodyIndexGranules(`SELECT count() FROM ${table} WHERE tenant = {tenant:String} AND hasToken(body, {w:String})`, { tenant: 'initech', w: 'Needle' });
+    expect(g && g.selected < g.total).toBe(true);
+  });
+});
