@@ -7,6 +7,7 @@ import type { Registry } from '../src/observability/prometheus.js';
 import type { QueryContext } from './query-context.js';
 import { QueryMetrics } from './query-metrics.js';
 import { QueryRunner } from './query-runner.js';
+import { registerReportRoutes } from './analytics/report-routes.js';
 import { registerLogRoutes } from './logs/log-routes.js';
 import { registerMetricRoutes } from './metrics/metric-routes.js';
 import { registerServiceRoutes } from './services/service-routes.js';
@@ -38,6 +39,7 @@ const ROUTE_GROUPS: Array<(app: FastifyInstance, ctx: QueryContext) => void> = [
   registerMetricRoutes,
   registerTraceRoutes,
   registerServiceRoutes,
+  registerReportRoutes,
 ];
 
 /**

@@ -11,13 +11,15 @@ say() { printf '[test] %s\n' "$*" >&2; }
 
 # 1. Tools the integration tests need: Java and Maven (the Kafka broker), a C
 #    compiler (the ClickHouse HTTP launcher), Go (Veneur's own code, for the
-#    compatibility tests). Installed from Debian's packages when missing and
-#    we may; otherwise we say what is missing and stop.
+#    compatibility tests), Chromium (screenshots of the HTML SLO report).
+#    Installed from Debian's packages when missing and we may; otherwise we
+#    say what is missing and stop.
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${missing[*]}"

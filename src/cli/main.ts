@@ -1,14 +1,20 @@
 #!/usr/bin/env node
+import { analyticsCommand } from './analytics-command.js';
 import type { Command } from './command.js';
 import { UsageError, wantsHelp } from './command.js';
+import { demoCommand } from './demo-command.js';
 import { emitCommand } from './emit-command.js';
 import { gatewayCommand } from './gateway-command.js';
+import { logsCommand } from './logs-command.js';
 import { materializerCommand } from './materializer-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { queryApiCommand } from './query-api-command.js';
 import { serveCommand } from './serve-command.js';
+import { sqlCommand } from './sql-command.js';
+import { topCommand } from './top-command.js';
+import { traceCommand } from './trace-command.js';
 
-const commands: Command[] = [serveCommand, gatewayCommand, materializerCommand, queryApiCommand, emitCommand, migrateCommand];
+const commands: Command[] = [serveCommand, gatewayCommand, materializerCommand, queryApiCommand, emitCommand, migrateCommand, demoCommand, sqlCommand, traceCommand, logsCommand, topCommand, analyticsCommand];
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

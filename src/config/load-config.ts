@@ -167,7 +167,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     const info = byEnv.get(name);
     if (!info) {
       // The emitter's own variables live in the same namespace.
-      if (name === 'SSF_ADDRESS' || name === 'SSF_SERVICE' || name.startsWith('SSF_TRACE_') || name.startsWith('SSF_PARENT_')) continue;
+      if (name === 'SSF_ADDRESS' || name === 'SSF_TOKEN' || name === 'SSF_SERVICE' || name.startsWith('SSF_TRACE_') || name.startsWith('SSF_PARENT_')) continue;
       const hint = RENAMED[name] ?? closest(name, [...byEnv.keys()]);
       throw new ConfigError(`unknown setting ${name}${hint ? `: use ${hint}` : ''} (docs/configuration.md lists them all)`);
     }

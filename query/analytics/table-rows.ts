@@ -1,0 +1,99 @@
+import type { MetricScope, MetricStatus, MetricType, SpanEvent } from '../../src/codec/index.js';
+import { severityName } from '../../src/codec/index.js';
+
+/** Which event table an exported file holds, known from its columns. */
+export type EventTableKind = 'spans' | 'logs' | 'samples';
+
+/** The table whose columns these are, or undefined (rollups, trace index, anything else). */
+export function tableOfColumns(columns: readonly string[]): EventTableKind | undefined {
+  const has = (c: string): boolean => columns.includes(c);
+  if (has('span_id') && has('duration_ns') && has('start')) return 'spans';
+  if (has('severity_number') && has('body') && has('timestamp')) return 'logs';
+  if (has('sample_rate') && has('value') && has('timestamp')) return 'samples';
+  return undefined;
+}
+
+/**
+ * The SELECT list that reads an exported table back as JSON this module
+ * turns into spans: ids and nanosecond times as decimal text (exact), enums
+ * as names.
+ */
+export const READ_COLUMNS: Record<EventTableKind, string> = {
+  spans: `toString(trace_id) AS trace_id, toString(span_id) AS span_id, toString(parent_id) AS parent_id, toString(service) AS service,
+          toString(name) AS name, toString(toUnixTimestamp64Nano(start)) AS start_ns, toString(duration_ns) AS duration_ns,
+          toUInt8(error) AS error, toUInt8(indicator) AS indicator, toString(toUnixTimestamp64Nano(root_start)) AS root_start_ns, tags`,
+  logs: `toString(service) AS service, toString(toUnixTimestamp64Nano(timestamp)) AS timestamp_ns, toUInt8(severity_number) AS severity_number,
+         body, toString(trace_id) AS trace_id, toString(span_id) AS span_id, attributes`,
+  samples: `toString(name) AS name, toString(type) AS type, toString(toUnixTimestamp64Nano(timestamp)) AS timestamp_ns, value,
+            toFloat64(toString(sample_rate)) AS sample_rate, message, toString(status) AS status, toString(unit) AS unit,
+            toString(scope) AS scope, tags, toString(service) AS service, toString(trace_id) AS trace_id, toString(span_id) AS span_id`,
+};
+
+type Row = Record<string, unknown>;
+
+const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+const big = (v: unknown): bigint => (v === null || v === undefined || v === '' ? 0n : BigInt(String(v)));
+const map = (v: unknown): Record<string, string> => (v && typeof v === 'object' ? Object.fromEntries(Object.entries(v as Row).map(([k, x]) => [k, str(x)])) : {});
+
+function carrier(service: string, traceId: bigint, spanId: bigint): SpanEvent {
+  return {
+    version: 0, traceId, id: spanId, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
+    error: false, service, name: '', indicator: false, tags: {}, metrics: [], logs: [], tenant: '', receivedTimestamp: 0n, isTrace: false,
+  };
+}
+
+/**
+ * One row of an exported table as the SSF span that produces that row again
+ * when sent through the gateway: a trace span for `spans`; for `logs` and
+ * `samples`, a carrier (not a trace span) holding the one record, with the
+ * trace and span ids and the service it was written with.
+ */
+export function rowToSpan(kind: EventTableKind, row: Row): SpanEvent {
+  if (kind === 'spans') {
+    const start = big(row['start_ns']);
+    return {
+      version: 0,
+      traceId: big(row['trace_id']),
+      id: big(row['span_id']),
+      parentId: big(row['parent_id']),
+      startTimestamp: start,
+      endTimestamp: start + big(row['duration_ns']),
+      rootStartTimestamp: big(row['root_start_ns']),
+      error: Number(row['error']) === 1,
+      service: str(row['service']),
+      name: str(row['name']),
+      indicator: Number(row['indicator']) === 1,
+      tags: map(row['tags']),
+      metrics: [],
+      logs: [],
+      tenant: '',
+      receivedTimestamp: 0n,
+      isTrace: true,
+    };
+  }
+  const span = carrier(str(row['service']), big(row['trace_id']), big(row['span_id']));
+  if (kind === 'logs') {
+    const severityNumber = Number(row['severity_number']);
+    span.logs.push({
+      timestamp: big(row['timestamp_ns']),
+      severity: severityName(severityNumber),
+      severityNumber,
+      body: str(row['body']),
+      attributes: map(row['attributes']),
+    });
+    return span;
+  }
+  span.metrics.push({
+    type: str(row['type']) as MetricType,
+    name: str(row['name']),
+    value: Number(row['value']),
+    timestamp: big(row['timestamp_ns']),
+    message: str(row['message']),
+    status: str(row['status']) as MetricStatus,
+    sampleRate: Number(row['sample_rate']),
+    tags: map(row['tags']),
+    unit: str(row['unit']),
+    scope: str(row['scope']) as MetricScope,
+  });
+  return span;
+}
