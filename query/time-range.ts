@@ -24,15 +24,21 @@ export function parseDuration(text: string): number | undefined {
   return Number(m[1]) * (UNITS[m[2] ?? 'ms'] as number);
 }
 
-export const timeParam = (def: string, what: string) =>
-  z.string().default(def).transform((v, ctx) => {
-    const ms = parseTime(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${v}" is not a time: give RFC 3339, epoch milliseconds, now or now-<n><ms|s|m|h|d|w>` });
-      return z.NEVER;
-    }
-    return ms;
-  }).describe(what);
+function timeOrIssue(v: string, ctx: z.RefinementCtx): number {
+  const ms = parseTime(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a time: give RFC 3339, epoch milliseconds, now or now-<n><ms|s|m|h|d|w>` });
+    return z.NEVER;
+  }
+  return ms;
+}
+
+/** A time query parameter with a default; epoch ms after parsing. */
+export const timeParam = (def: string, what: string) => z.string().default(def).transform(timeOrIssue).describe(what);
+
+/** An optional time query parameter (no default): epoch ms after parsing, or undefined. */
+export const optionalTimeParam = (what: string) =>
+  z.string().optional().transform((v, ctx) => (v === undefined ? undefined : timeOrIssue(v, ctx))).describe(what);
 
 export const durationParam = (what: string) =>
   z.string().transform((v, ctx) => {

@@ -3,28 +3,16 @@ import { z } from 'zod';
 import { idReadings } from '../ids.js';
 import type { QueryContext } from '../query-context.js';
 import { QueryError } from '../query-errors.js';
-import { durationParam, parseTime, timeRangeShape } from '../time-range.js';
+import { durationParam, optionalTimeParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
 import { fetchTrace } from './fetch-trace.js';
 import { searchTraces } from './search-traces.js';
 import { traceTimeline } from './trace-timeline.js';
 
-/** An optional point in time (no default): epoch ms after parsing. */
-const optionalTime = (what: string) =>
-  z.string().optional().transform((v, ctx) => {
-    if (v === undefined) return undefined;
-    const ms = parseTime(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${v}" is not a time: give RFC 3339, epoch milliseconds, now or now-<n><ms|s|m|h|d|w>` });
-      return z.NEVER;
-    }
-    return ms;
-  }).describe(what);
-
 const TraceQuery = z.strictObject({
   format: z.enum(['json', 'text']).default('json').describe('json: the assembled trace. text: a plain-text timeline for a terminal.'),
-  from: optionalTime('Optional hint: the trace overlaps [from, to]. Narrows the search; a trace outside it is not found.'),
-  to: optionalTime('Optional hint, with from.'),
+  from: optionalTimeParam('Optional hint: the trace overlaps [from, to]. Narrows the search; a trace outside it is not found.'),
+  to: optionalTimeParam('Optional hint, with from.'),
 });
 
 const TraceParams = z.strictObject({
