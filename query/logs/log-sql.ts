@@ -100,6 +100,8 @@ export interface LogSearch {
    * the previous page's last row; more for identical rows).
    */
   after?: { ns: string; hash: string; skip: number } | undefined;
+  /** A slice of the range, ns since the epoch, half-open [loNs, hiNs): searchLogs reads the range in such windows. */
+  window?: { loNs: bigint; hiNs: bigint } | undefined;
 }
 
 /** The SELECT of one page and its parameters. `table` is `runner.table('logs')`. */
@@ -128,6 +130,11 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
   if (search.traceId !== undefined) {
     where.push('trace_id = {traceId:Int64}');
     named['traceId'] = search.traceId.toString();
+  }
+  if (search.window) {
+    where.push('timestamp >= fromUnixTimestamp64Nano({windowLoNs:Int64})', 'timestamp < fromUnixTimestamp64Nano({windowHiNs:Int64})');
+    named['windowLoNs'] = search.window.loNs.toString();
+    named['windowHiNs'] = search.window.hiNs.toString();
   }
   if (search.query) where.push(searchCondition(search.query, params));
   const desc = search.order === 'desc';

@@ -71,6 +71,9 @@ export function traceLink(traceId: string): string {
 
 const unique = (texts: string[]): string[] => [...new Set(texts)];
 
+/** The first window is never narrower than a minute. */
+const WINDOW_MIN_NS = 60_000_000_000n;
+
 /**
  * One page of logs, newest first (or oldest first with order=asc). Reads one
  * row more than the page to know whether a next page exists; the next
@@ -84,19 +87,46 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   const fromMs = cursor?.fromMs ?? Math.floor(request.fromMs);
   const toMs = cursor?.toMs ?? Math.ceil(request.toMs);
 
-  const { sql, params } = logSearchSql(runner.table('logs'), {
-    tenant,
-    fromMs,
-    toMs,
-    services: request.services,
-    minSeverity: request.minSeverity,
-    traceId: request.traceId,
-    query,
-    order: request.order,
-    limit: request.limit + 1,
-    after: cursor && { ns: cursor.ns, hash: cursor.hash, skip: cursor.skip },
-  });
-  const rows = await runner.rows<LogRow>(sql, tenant, params);
+  const desc = request.order === 'desc';
+  // [lo, hi) in ns; a cursor narrows it to the rows at or past its position.
+  let lo = BigInt(fromMs) * 1_000_000n;
+  let hi = (BigInt(toMs) + 1n) * 1_000_000n;
+  if (cursor && desc && BigInt(cursor.ns) + 1n < hi) hi = BigInt(cursor.ns) + 1n;
+  if (cursor && !desc && BigInt(cursor.ns) > lo) lo = BigInt(cursor.ns);
+
+  // The range is read in windows from the end the page starts at, each four
+  // times the last (1/64 of the range first), or all the rest after a window
+  // with nothing: a common word fills the page from the first small window
+  // instead of the whole range being scanned and sorted (measured on 10M
+  // lines: 206 -> 99 ms), a rare one costs one small query more. The rows at
+  // the cursor's position are all in the first window (where `skip` applies).
+  const wanted = request.limit + 1;
+  const rows: LogRow[] = [];
+  let width = (hi - lo) / 64n > WINDOW_MIN_NS ? (hi - lo) / 64n : WINDOW_MIN_NS;
+  let first = true;
+  while (lo < hi && rows.length < wanted) {
+    const window = desc ? { loNs: hi - width > lo ? hi - width : lo, hiNs: hi } : { loNs: lo, hiNs: lo + width < hi ? lo + width : hi };
+    const { sql, params } = logSearchSql(runner.table('logs'), {
+      tenant,
+      fromMs,
+      toMs,
+      services: request.services,
+      minSeverity: request.minSeverity,
+      traceId: request.traceId,
+      query,
+      order: request.order,
+      limit: wanted - rows.length,
+      after: cursor && { ns: cursor.ns, hash: cursor.hash, skip: first ? cursor.skip : 0 },
+      window,
+    });
+    const found = await runner.rows<LogRow>(sql, tenant, params);
+    rows.push(...found);
+    if (desc) hi = window.loNs;
+    else lo = window.hiNs;
+    // Nothing in a window: a rare word, which the full-text index finds at once in all the rest.
+    width = found.length === 0 ? hi - lo : width * 4n;
+    first = false;
+  }
   const page = rows.slice(0, request.limit);
 
   let nextCursor: string | null = null;

@@ -49,7 +49,7 @@ async function repeat(n: number, fn: (i: number) => Promise<void>): Promise<Late
   return percentiles(ms);
 }
 
-async function generate(ch: ClickHouse, t0Ns: bigint): Promise<void> {
+export async function generate(ch: ClickHouse, t0Ns: bigint): Promise<void> {
   const db = ch.database;
   const traces = SPANS / SPANS_PER_TRACE;
   const traceStepNs = DAY_NS / BigInt(traces);
@@ -107,6 +107,13 @@ export async function queryBench(): Promise<void> {
     const t0Ns = nowNs - DAY_NS;
     const genMs = await timed(() => generate(ch, t0Ns));
     await ch.client.command({ query: `OPTIMIZE TABLE ${ch.database}.trace_index FINAL` });
+    // Measure the steady state: background merges of the fresh parts would compete for the two cores.
+    const settleStart = Date.now();
+    while (Date.now() - settleStart < 180_000) {
+      const merging = await (await ch.client.query({ query: 'SELECT count() AS n FROM system.merges', format: 'JSONEachRow' })).json<{ n: string }>();
+      if (Number(merging[0]?.n) === 0) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     const sizes = await (await ch.client.query({
       query: `SELECT table, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS size FROM system.parts WHERE database = {db:String} AND active GROUP BY table ORDER BY table`,
       query_params: { db: ch.database },
