@@ -7,7 +7,7 @@ import { typedRoute } from '../typed-route.js';
 import { catalogSource, metricListSql, metricTagsSql } from './metric-catalog.js';
 import type { MetricListRow, MetricTagRow } from './metric-catalog.js';
 import { chooseAgg, METRIC_AGGS, metricQuerySql, metricTypesSql, parseTagFilter, planMetricQuery, rowsToSeries } from './metric-query.js';
-import type { MetricPointRow } from './metric-query.js';
+import type { MetricAgg, MetricPointRow } from './metric-query.js';
 
 /** A query-string parameter that may be repeated (`tag=a:1&tag=b:2`): always a list. */
 const repeated = (what: string) =>
@@ -49,11 +49,24 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
     const groupBy = [...new Set(query.group_by)];
     const plan = planMetricQuery(query.name, query.from, query.to, query.step);
     const typesSql = metricTypesSql(query.name, tenant, plan, ctx.runner.table('metrics_1h'));
-    const types = (await ctx.runner.rows<{ type: MetricType }>(typesSql.sql, tenant, typesSql.params)).map((r) => r.type);
-    const agg = chooseAgg(query.name, query.agg, types);
-    const lastIsStatus = agg === 'last' && types.length > 0 && types.every((t) => t === 'status');
-    const { sql, params } = metricQuerySql({ name: query.name, agg, tags, groupBy, lastIsStatus, plan }, tenant, (t) => ctx.runner.table(t));
-    const rows = await ctx.runner.rows<MetricPointRow>(sql, tenant, params);
+    const readTypes = async (): Promise<MetricType[]> => (await ctx.runner.rows<{ type: MetricType }>(typesSql.sql, tenant, typesSql.params)).map((r) => r.type);
+    const pointsOf = (agg: MetricAgg, lastIsStatus: boolean): Promise<MetricPointRow[]> => {
+      const { sql, params } = metricQuerySql({ name: query.name, agg, tags, groupBy, lastIsStatus, plan }, tenant, (t) => ctx.runner.table(t));
+      return ctx.runner.rows<MetricPointRow>(sql, tenant, params);
+    };
+    // The metric's types choose the default agg and what `last` reads; any
+    // other explicit agg only needs them checked, so both queries run at once.
+    let agg: MetricAgg;
+    let rows: MetricPointRow[];
+    if (query.agg !== undefined && query.agg !== 'last') {
+      const [types, points] = await Promise.all([readTypes(), pointsOf(query.agg, false)]);
+      agg = chooseAgg(query.name, query.agg, types);
+      rows = points;
+    } else {
+      const types = await readTypes();
+      agg = chooseAgg(query.name, query.agg, types);
+      rows = await pointsOf(agg, agg === 'last' && types.length > 0 && types.every((t) => t === 'status'));
+    }
     return {
       name: query.name,
       agg,
