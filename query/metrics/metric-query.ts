@@ -183,6 +183,31 @@ export interface MetricPointRow {
  * never spliced). `table` qualifies a table name (QueryRunner.table).
  * Rows: one per (group, bucket) that has samples, ordered by group then time.
  */
+/**
+ * A coarser series that answers the same question exactly (same values,
+ * fewer series): ssf.service.duration is ssf.span.duration summarized by
+ * service and error (migration 0005), so a question that neither filters nor
+ * groups by the name tag can read it. Rollups only (span metrics have no raw
+ * samples).
+ */
+export function coarserSeries(name: string, tags: readonly TagFilter[], groupBy: readonly string[], source: MetricSource): string | undefined {
+  if (name !== 'ssf.span.duration' || source === 'samples') return undefined;
+  const coarse = (key: string): boolean => key === 'service' || key === 'error';
+  return tags.every((t) => coarse(t.key)) && groupBy.every(coarse) ? 'ssf.service.duration' : undefined;
+}
+
+/**
+ * The first bucket of each of two series of the tenant in `table` (a
+ * rollup): the coarser series only answers for ranges it covers, which
+ * excludes data written before its view existed.
+ */
+export function firstBucketsSql(names: readonly [string, string], tenant: string, table: string): { sql: string; params: QueryParams } {
+  return {
+    sql: `SELECT name, toUInt32(min(bucket)) AS first_s FROM ${table} WHERE tenant = {tenant:String} AND name IN {names:Array(String)} GROUP BY name`,
+    params: { tenant, names: [...names] },
+  };
+}
+
 export function metricQuerySql(q: MetricQuery, tenant: string, table: (name: MetricSource) => string): { sql: string; params: QueryParams } {
   const { plan } = q;
   const params: QueryParams = { tenant, name: q.name };

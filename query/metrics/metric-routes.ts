@@ -6,7 +6,9 @@ import { durationParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
 import { catalogSource, metricListSql, metricTagsSql } from './metric-catalog.js';
 import type { MetricListRow, MetricTagRow } from './metric-catalog.js';
-import { chooseAgg, METRIC_AGGS, metricQuerySql, metricTypesSql, parseTagFilter, planMetricQuery, rowsToSeries } from './metric-query.js';
+import { chooseAgg, coarserSeries, firstBucketsSql, METRIC_AGGS, metricQuerySql, metricTypesSql, parseTagFilter, planMetricQuery, rowsToSeries } from './metric-query.js';
+
+const SECOND_MS = 1_000;
 import type { MetricAgg, MetricPointRow } from './metric-query.js';
 
 /** A query-string parameter that may be repeated (`tag=a:1&tag=b:2`): always a list. */
@@ -50,25 +52,31 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
     const plan = planMetricQuery(query.name, query.from, query.to, query.step);
     const typesSql = metricTypesSql(query.name, tenant, plan, ctx.runner.table('metrics_1h'));
     const readTypes = async (): Promise<MetricType[]> => (await ctx.runner.rows<{ type: MetricType }>(typesSql.sql, tenant, typesSql.params)).map((r) => r.type);
-    const pointsOf = (agg: MetricAgg, lastIsStatus: boolean): Promise<MetricPointRow[]> => {
-      const { sql, params } = metricQuerySql({ name: query.name, agg, tags, groupBy, lastIsStatus, plan }, tenant, (t) => ctx.runner.table(t));
+    const coarse = coarserSeries(query.name, tags, groupBy, plan.source);
+    // The coarser series answers when it covers the range: it started no later
+    // than the metric itself, or before the range (data written before its
+    // view existed is only in the finer series).
+    const readName = async (): Promise<string> => {
+      if (coarse === undefined) return query.name;
+      const { sql, params } = firstBucketsSql([query.name, coarse], tenant, ctx.runner.table(plan.source));
+      const first = new Map((await ctx.runner.rows<{ name: string; first_s: number }>(sql, tenant, params)).map((r) => [r.name, Number(r.first_s)]));
+      const coarseFirst = first.get(coarse);
+      const fineFirst = first.get(query.name);
+      const covers = coarseFirst !== undefined && (fineFirst === undefined || coarseFirst <= fineFirst || coarseFirst * SECOND_MS < plan.startMs);
+      return covers ? coarse : query.name;
+    };
+    const pointsOf = (name: string, agg: MetricAgg, lastIsStatus: boolean): Promise<MetricPointRow[]> => {
+      const { sql, params } = metricQuerySql({ name, agg, tags, groupBy, lastIsStatus, plan }, tenant, (t) => ctx.runner.table(t));
       return ctx.runner.rows<MetricPointRow>(sql, tenant, params);
     };
     // The metric's types choose the default agg and what `last` reads; any
-    // other explicit agg only needs them checked, so both queries run at once.
-    let agg: MetricAgg;
-    let rows: MetricPointRow[];
-    if (query.agg !== undefined && query.agg !== 'last') {
-      const [types, points] = await Promise.all([readTypes(), pointsOf(query.agg, false)]);
-      agg = chooseAgg(query.name, query.agg, types);
-      rows = points;
-    } else {
-      const types = await readTypes();
-      agg = chooseAgg(query.name, query.agg, types);
-      rows = await pointsOf(agg, agg === 'last' && types.length > 0 && types.every((t) => t === 'status'));
-    }
+    // other explicit agg only needs them checked, beside the points query.
+    const [types, name] = await Promise.all([readTypes(), readName()]);
+    const agg = chooseAgg(query.name, query.agg, types);
+    const rows = await pointsOf(name, agg, agg === 'last' && types.length > 0 && types.every((t) => t === 'status'));
     return {
       name: query.name,
+      read_as: name,
       agg,
       step_ms: plan.stepMs,
       from: plan.startMs,

@@ -87,7 +87,7 @@ afterAll(async () => {
 describe('ssf analytics rebuild-rollups', () => {
   it('takes the views\' SELECTs from the migration files', () => {
     const views = rollupViews('ssf', loadConfig({ env: {} }).retention);
-    expect(views.map((v) => `${v.view}<-${v.source}`).sort()).toEqual(['metrics_1m_mv<-samples', 'span_metrics_1m_mv<-spans']);
+    expect(views.map((v) => `${v.view}<-${v.source}`).sort()).toEqual(['metrics_1m_mv<-samples', 'service_metrics_1m_mv<-spans', 'span_metrics_1m_mv<-spans']);
     for (const v of views) expect(v.select).toContain('{fromMs:Int64}');
   });
 

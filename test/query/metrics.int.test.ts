@@ -115,6 +115,8 @@ for (let i = 0; i < 400; i++) {
     service, name, indicator: false, tags: {}, metrics: [], logs: [], tenant: '', receivedTimestamp: 0n, isTrace: true,
   });
   observations.push({ tenant: 'acme', name: 'ssf.span.duration', type: 'histogram', tags: { service, name, error: String(error) }, ns: start, value: Number(durationNs) / 1e6, weight: 1, member: '', status: 0 });
+  // The same value summarized by service and error (migration 0005).
+  observations.push({ tenant: 'acme', name: 'ssf.service.duration', type: 'histogram', tags: { service, error: String(error) }, ns: start, value: Number(durationNs) / 1e6, weight: 1, member: '', status: 0 });
 }
 
 /** A carrier span: no trace, just samples (as the emitter sends standalone metrics). */
@@ -337,6 +339,9 @@ describe('GET /v1/metrics/query', () => {
       expect(answer.source).toBe(source);
       expect(answer.series.length).toBeGreaterThan(0);
       expect(differences(q, answer), `${c.agg}`).toEqual([]);
+      // Without the name tag the question is answered from the per-service series, with the same numbers.
+      const byService = !(c.groupBy ?? []).includes('name') && !(c.tags ?? []).some((t) => t.startsWith('name'));
+      expect((answer as unknown as { read_as: string }).read_as, JSON.stringify(c)).toBe(byService ? 'ssf.service.duration' : 'ssf.span.duration');
     }
   });
 
@@ -463,5 +468,20 @@ describe('GET /v1/metrics and /v1/metrics/tags', () => {
   it('the routes are in /openapi.json', async () => {
     const doc = (await (await fetch(`${aio.http}/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/metrics/query', '/v1/metrics', '/v1/metrics/tags']));
+  });
+});
+
+describe('the per-service series only answers for ranges it covers', () => {
+  it('falls back to ssf.span.duration when ssf.service.duration starts later (data from before migration 0005)', async () => {
+    const q: Query = { name: 'ssf.span.duration', stepMs: M, agg: 'count', groupBy: ['service'] };
+    const before = await metricQuery(q);
+    expect((before as unknown as { read_as: string }).read_as).toBe('ssf.service.duration');
+    // As if the view had come later: the per-service series loses its first minutes.
+    const db = aio.ch.database;
+    const first = Math.min(...observations.filter((o) => o.name === 'ssf.service.duration').map((o) => Number(o.ns / NS(M)) * M));
+    await aio.ch.client.command({ query: `ALTER TABLE ${db}.metrics_1m DELETE WHERE name = 'ssf.service.duration' AND bucket <= toDateTime(${first / 1000}, 'UTC') SETTINGS mutations_sync = 2` });
+    const after = await metricQuery(q);
+    expect((after as unknown as { read_as: string }).read_as).toBe('ssf.span.duration');
+    expect(differences(q, after)).toEqual([]);
   });
 });
