@@ -44,7 +44,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
   const g = config.gateway;
   const metrics = new GatewayMetrics();
   sink.observer = metrics;
-  const intake = new SpanIntake(metrics, new CardinalityGuard(g.maxTagSetsPerMetric));
+  const intake = new SpanIntake(metrics, new CardinalityGuard(g.maxTagSetsPerMetric), { needsEvents: sink.needsEvents });
   const auth = new TenantAuth(g);
   const ownsApp = options.app === undefined;
   const app = options.app ?? createHttpServer({ logLevel: options.logLevel ?? config.log.level, bodyLimit: g.maxBodyBytes });

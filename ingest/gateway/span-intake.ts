@@ -1,4 +1,5 @@
 import { decodeSpan, encodeSpan } from '../../src/codec/span-codec.js';
+import { scanTraceSpan } from '../../src/codec/span-scan.js';
 import type { BatchRejection } from '../../src/codec/span-codec.js';
 import type { SpanEvent } from '../../src/codec/types.js';
 import type { AcceptedSpan } from '../sink/span-sink.js';
@@ -55,20 +56,42 @@ export function eventCount(span: SpanEvent): number {
   return (span.isTrace ? 1 : 0) + span.metrics.length + span.logs.length;
 }
 
+const NO_STAMP = new Uint8Array(0);
+const TWO_32 = 0x1_0000_0000n;
+
+export interface IntakeOptions {
+  /** Build every span's SpanEvent (the sink reads it: all-in-one mode); otherwise plain trace spans are only checked. */
+  needsEvents: boolean;
+}
+
 /**
  * What every protocol does with the spans it received: validate each one
  * (a bad span never takes its neighbours down), stamp the tenant, apply the
  * cardinality guard to samples, and count everything per protocol and reason.
  */
 export class SpanIntake {
-  constructor(private readonly metrics: GatewayMetrics, private readonly guard: CardinalityGuard) {}
+  private readonly traceId = new Uint32Array(2);
+  private readonly needsEvents: boolean;
+
+  constructor(private readonly metrics: GatewayMetrics, private readonly guard: CardinalityGuard, options: IntakeOptions = { needsEvents: true }) {
+    this.needsEvents = options.needsEvents;
+  }
 
   /** Encoded spans (from a batch, frames or datagrams). */
   fromEncoded(parts: readonly Uint8Array[], tenant: string, protocol: string, receivedNs: bigint): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
     const fields = gatewayFields(tenant, receivedNs);
+    const quick = !this.needsEvents;
+    const traceId = this.traceId;
     for (let index = 0; index < parts.length; index++) {
       const bytes = parts[index] as Uint8Array;
+      // The common case (a valid trace span, forwarded as it is) needs no objects;
+      // anything else is decoded in full, for the exact answer and every rejection.
+      if (quick && scanTraceSpan(bytes, traceId)) {
+        result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: traceId[0] as number, traceHi: traceId[1] as number, events: 1 });
+        result.events += 1;
+        continue;
+      }
       const v = decodeSpan(bytes);
       if (!v.ok) {
         for (const r of v.rejections) result.rejected.push({ index, ...r });
@@ -104,10 +127,12 @@ export class SpanIntake {
         this.metrics.cardinalityOverflow(tenant, sample.name);
       }
     }
-    result.accepted.push({
-      span,
-      bytes: changed || bytes === undefined || fields === undefined ? encodeSpan(span) : stampSpan(bytes, fields),
-    });
-    result.events += eventCount(span);
+    const events = eventCount(span);
+    const trace = BigInt.asUintN(64, span.traceId);
+    const traceLo = Number(trace % TWO_32);
+    const traceHi = Number(trace / TWO_32);
+    if (changed || bytes === undefined || fields === undefined) result.accepted.push({ span, bytes: encodeSpan(span), stamp: NO_STAMP, traceLo, traceHi, events });
+    else result.accepted.push({ span, bytes, stamp: fields, traceLo, traceHi, events });
+    result.events += events;
   }
 }

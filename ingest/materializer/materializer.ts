@@ -4,9 +4,10 @@ import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Produce
 import type { FastifyInstance } from 'fastify';
 import { CodecError, decodeSpan, splitBatch } from '../../src/codec/index.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
-import type { EventRows } from '../../src/clickhouse/event-rows.js';
-import { insertRows, TABLES } from '../../src/clickhouse/event-writer.js';
+import { createEventBatch, insertBatch, TABLES } from '../../src/clickhouse/event-writer.js';
+import type { EventBatch } from '../../src/clickhouse/event-writer.js';
+import { EventRowBinary } from '../../src/clickhouse/event-row-binary.js';
+import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { Registry } from '../../src/observability/prometheus.js';
 import { BATCH_FORMAT, kafkaClient } from '../sink/kafka-sink.js';
@@ -21,7 +22,7 @@ import type { MaterializerErrorCode } from './materializer-errors.js';
  *   1. dead letters of the range -> the dead-letter topic (acks=all);
  *   2. an INTENT: commit offset `first` (unchanged position) with the commit
  *      metadata `ssf-materializer:1:<first>-<last>`;
- *   3. insertRows with the token `<topic>:<partition>:<first>-<last>`;
+ *   3. insertBatch with the token `<topic>:<partition>:<first>-<last>`;
  *   4. commit `last + 1` (no metadata).
  * After a crash, kafkajs re-delivers from the committed offset, in batches
  * whose boundaries need not match the old ones. A committed intent says which
@@ -149,7 +150,7 @@ interface Batch {
   first: bigint;
   last: bigint;
   records: number;
-  rows: EventRows;
+  rows: EventBatch;
   rowCount: number;
   deadLetters: DeadLetter[];
   /** Rebuilding a committed intent: ends exactly at replay.last and keeps its token. */
@@ -180,10 +181,6 @@ function header(headers: IHeaders | undefined, name: string): string | undefined
   const v = headers?.[name];
   const one = Array.isArray(v) ? v[0] : v;
   return one === undefined ? undefined : one.toString();
-}
-
-function rowTotal(rows: EventRows): number {
-  return rows.spans.length + rows.logs.length + rows.samples.length;
 }
 
 /** For a span the gateway did not stamp (field 102): an `ssf-received-ns` header, else the record's timestamp (ms). */
@@ -226,6 +223,7 @@ class KafkaMaterializer implements Materializer {
   private readonly commitsSeen = new Set<string>();
   private readonly sleepers = new Set<() => void>();
   private lagAt = 0;
+  private readonly spansConsumed = this.metrics.spansConsumed.bind({});
 
   constructor(private readonly config: Readonly<Config>, private readonly ch: ClickHouse, private readonly options: MaterializerOptions) {
     this.topic = config.kafka.spansTopic;
@@ -428,7 +426,7 @@ class KafkaMaterializer implements Materializer {
         this.log('warn', 'the records of a committed intent are gone from the topic (retention); not replaying it', { partition: state.partition, first: String(replay.first), last: String(replay.last), offset: String(offset) });
         replay = undefined;
       }
-      state.open = { first: replay?.first ?? offset, last: offset, records: 0, rows: emptyRows(), rowCount: 0, deadLetters: [], replay, sealed: false, due: false };
+      state.open = { first: replay?.first ?? offset, last: offset, records: 0, rows: createEventBatch(this.ch, this.defaultTenant), rowCount: 0, deadLetters: [], replay, sealed: false, due: false };
       // A replayed range is cut by its offsets only, never by time or size.
       if (replay === undefined) state.timer = setTimeout(() => this.onBatchTimer(state), this.batchMs);
     }
@@ -476,8 +474,17 @@ class KafkaMaterializer implements Materializer {
       dead('MAT_ERR_UNDECODABLE', `${err.code}: ${err.message}`, err.code);
       return;
     }
+    // A span the RowBinary fast path takes is decoded straight into the batch's
+    // buffers; any other goes through the codec, which also reports what it refuses.
+    const fast = batch.rows instanceof EventRowBinary ? batch.rows : undefined;
+    let received: bigint | undefined;
+    const receivedTime = (): bigint => (received ??= receivedNs(message));
     for (let index = 0; index < parts.length; index++) {
       const bytes = parts[index] as Uint8Array;
+      if (fast !== undefined && appendSpanBytes(fast, bytes, receivedTime)) {
+        this.spansConsumed();
+        continue;
+      }
       const result = decodeSpan(bytes);
       if (!result.ok) {
         const r = result.rejections[0];
@@ -486,14 +493,13 @@ class KafkaMaterializer implements Materializer {
         dead(code, reason, r?.code ?? '', format === BATCH_FORMAT ? { bytes, index } : undefined);
         continue;
       }
-      this.metrics.spansConsumed.inc();
+      this.spansConsumed();
       for (const r of result.rejections) this.metrics.refusedParts.inc({ code: r.code });
       const span = result.span;
-      if (span.receivedTimestamp === 0n) span.receivedTimestamp = receivedNs(message);
-      const before = rowTotal(batch.rows);
-      appendRows(batch.rows, span, this.defaultTenant);
-      batch.rowCount += rowTotal(batch.rows) - before;
+      if (span.receivedTimestamp === 0n) span.receivedTimestamp = receivedTime();
+      batch.rows.append(span);
     }
+    batch.rowCount = batch.rows.total;
   }
 
   private onBatchTimer(state: PartitionState): void {
@@ -555,12 +561,12 @@ class KafkaMaterializer implements Materializer {
         if (replay) this.metrics.replays.inc();
         else await this.retrying(state, 'commit', () => this.commit(state, range.first, `ssf-materializer:1:${range.first}-${range.last}`));
         const started = performance.now();
-        await this.retrying(state, 'insert', () => insertRows(this.ch, batch.rows, token).catch((err: unknown) => {
+        await this.retrying(state, 'insert', () => insertBatch(this.ch, batch.rows, token).catch((err: unknown) => {
           throw insertError(err);
         }));
         this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
         this.metrics.batchRows.observe(batch.rowCount);
-        for (const table of TABLES) if (batch.rows[table].length > 0) this.metrics.rowsInserted.inc({ table }, batch.rows[table].length);
+        for (const table of TABLES) if (batch.rows.count(table) > 0) this.metrics.rowsInserted.inc({ table }, batch.rows.count(table));
         this.lastInsert = { ok: true, at: Date.now() };
         if (insertedChannel.hasSubscribers) {
           insertedChannel.publish({ topic: this.topic, partition, first: String(range.first), last: String(range.last), token, rows: batch.rowCount, replay } satisfies InsertedEvent);

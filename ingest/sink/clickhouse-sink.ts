@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
 import { insertRows } from '../../src/clickhouse/event-writer.js';
-import { eventCount } from '../gateway/span-intake.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
@@ -27,6 +26,7 @@ export interface ClickHouseSinkOptions {
  */
 export class ClickHouseSink implements SpanSink {
   readonly name = 'clickhouse';
+  readonly needsEvents = true;
   observer?: SinkObserver | undefined;
   private readonly batcher: AckBatcher<AcceptedSpan>;
   private lastError: string | undefined;
@@ -51,7 +51,7 @@ export class ClickHouseSink implements SpanSink {
     if (spans.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'shutting down', 1));
     let rows = 0;
-    for (const s of spans) rows += eventCount(s.span);
+    for (const s of spans) rows += s.events;
     if (!this.batcher.fits(rows)) {
       return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`, 1));
     }
@@ -60,7 +60,7 @@ export class ClickHouseSink implements SpanSink {
 
   private async insert(items: AcceptedSpan[]): Promise<void> {
     const rows = emptyRows();
-    for (const { span } of items) appendRows(rows, span, this.options.defaultTenant);
+    for (const { span } of items) if (span) appendRows(rows, span, this.options.defaultTenant);
     const count = rows.spans.length + rows.logs.length + rows.samples.length;
     const started = process.hrtime.bigint();
     try {

@@ -5,6 +5,7 @@ import type { Config } from '../../src/config/config-schema.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 import type { ToMain, ToWorker } from './kafka-thread-worker.js';
+import { packSpans, packTransfer } from './span-pack.js';
 
 interface Waiting {
   resolve: () => void;
@@ -22,6 +23,7 @@ interface Waiting {
  */
 export class KafkaThreadSink implements SpanSink {
   readonly name = 'kafka';
+  readonly needsEvents = false;
   observer?: SinkObserver | undefined;
   private readonly worker: Worker;
   private readonly waiting = new Map<number, Waiting>();
@@ -83,20 +85,23 @@ export class KafkaThreadSink implements SpanSink {
     if (spans.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway is shutting down', 1));
     let bytes = 0;
-    for (const s of spans) bytes += s.bytes.length + 4;
+    for (const s of spans) bytes += s.bytes.length + s.stamp.length + 4;
     if (this.outstandingBytes + bytes > this.config.bufferBytes) {
       return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)`, 1));
     }
+    // One copy of the spans into a pack whose memory moves to the worker (transferred, not cloned).
+    // (`bytes` is the pack's size: packSize() cannot be asked once its memory has moved.)
+    const pack = packSpans(spans);
     const id = this.nextId++;
     this.outstandingBytes += bytes;
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject, bytes });
-      this.post({ type: 'publish', id, spans: spans.map((s) => ({ traceId: s.span.traceId, bytes: s.bytes })) });
+      this.post({ type: 'publish', id, pack }, packTransfer(pack));
     });
   }
 
-  private post(message: ToWorker): void {
-    this.worker.postMessage(message);
+  private post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(message, transfer);
   }
 
   private onMessage(m: ToMain): void {

@@ -2,13 +2,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../../src/config/config-schema.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
 import { KafkaSink } from './kafka-sink.js';
-import type { EncodedSpan } from './kafka-sink.js';
+import type { SpanPack } from './span-pack.js';
 import type { SinkStatus } from './span-sink.js';
 
 /** Messages between KafkaThreadSink and this worker. */
 export type ToWorker =
   | { type: 'connect' }
-  | { type: 'publish'; id: number; spans: EncodedSpan[] }
+  | { type: 'publish'; id: number; pack: SpanPack }
   | { type: 'status' }
   | { type: 'close' };
 
@@ -31,7 +31,7 @@ if (parentPort) {
         sink.connect().then(() => send({ type: 'connected' }), (err: unknown) => send({ type: 'connect-failed', reason: (err as Error).message }));
         break;
       case 'publish':
-        sink.publishEncoded(m.spans).then(
+        sink.publishPack(m.pack).then(
           () => send({ type: 'published', id: m.id }),
           (err: unknown) => {
             const e = err instanceof GatewayError ? err : GatewayError.of('GW_ERR_UNAVAILABLE', (err as Error).message, 2);

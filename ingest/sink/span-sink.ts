@@ -2,10 +2,25 @@ import type { SpanEvent } from '../../src/codec/types.js';
 
 /** A validated span on its way into the pipeline. */
 export interface AcceptedSpan {
-  /** The span as validated (tenant stamped). */
-  span: SpanEvent;
-  /** Its SSFSpan bytes as forwarded: what the client sent, with the tenant (101) and received time (102) appended. */
+  /**
+   * The span as validated (tenant stamped). Undefined when the intake only
+   * checked the bytes (a plain trace span, for a sink that forwards bytes:
+   * `SpanSink.needsEvents` false).
+   */
+  span: SpanEvent | undefined;
+  /** Its SSFSpan bytes: as the client sent them, or as the gateway encoded them. */
   bytes: Uint8Array;
+  /**
+   * Forwarded right after `bytes`: the tenant (101) and received time (102).
+   * Protobuf keeps the last value of a field, so this overrides whatever the
+   * client sent without re-encoding the span. Shared by the spans of one call.
+   */
+  stamp: Uint8Array;
+  /** trace_id as unsigned 32-bit halves (both 0 outside a trace): the Kafka partition without a bigint. */
+  traceLo: number;
+  traceHi: number;
+  /** Trace span (0 or 1) + samples + log records. */
+  events: number;
 }
 
 /** Told how long each acknowledgement took (the gateway's /metrics). */
@@ -26,6 +41,8 @@ export interface SinkStatus {
  */
 export interface SpanSink {
   readonly name: string;
+  /** Whether publish() reads AcceptedSpan.span; when false the intake may leave it out (the bytes are forwarded as they are). */
+  readonly needsEvents: boolean;
   observer?: SinkObserver | undefined;
   /** False while the buffer is full or the backend is down: UDP drops (and counts) rather than queues. */
   readonly accepting: boolean;

@@ -4,7 +4,8 @@ import type { SpanEvent } from '../codec/types.js';
  * SpanEvents -> rows of ssf.spans, ssf.logs and ssf.samples (JSONEachRow
  * objects; 64-bit integers as decimal strings and DateTime64(9) values as
  * `seconds.nanoseconds` strings, which ClickHouse reads exactly).
- * docs/tables.md describes every column.
+ * docs/tables.md describes every column. The embedded engine's format; a
+ * ClickHouse server gets the same rows as RowBinary (event-row-binary.ts).
  */
 
 /**

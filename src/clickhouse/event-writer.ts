@@ -1,37 +1,124 @@
+import { Readable } from 'node:stream';
+import type { ClickHouseSettings } from '@clickhouse/client';
+import type { SpanEvent } from '../codec/types.js';
 import type { ClickHouse } from './create-client.js';
+import { appendRows, emptyRows } from './event-rows.js';
 import type { EventRows } from './event-rows.js';
+import { EventRowBinary, ROW_BINARY_COLUMNS } from './event-row-binary.js';
 import { quoteIdent } from './migrations.js';
 
 export const TABLES = ['spans', 'logs', 'samples'] as const;
 export type EventTable = (typeof TABLES)[number];
 
 /**
- * Inserts rows into the event tables. With `dedupToken`, each table's insert
+ * The rows of one insert, in the format the connection takes best: RowBinary
+ * for a ClickHouse server (no row objects, no JSON text), JSONEachRow rows for
+ * the embedded engine (chDB's connection turns every insert body into a
+ * UTF-8 string, which binary data would not survive).
+ */
+export interface EventBatch {
+  /** Appends the rows of one event (appendRows's rules). */
+  append(e: SpanEvent): void;
+  /** Rows of one table so far. */
+  count(table: EventTable): number;
+  /** Rows of all tables so far. */
+  readonly total: number;
+}
+
+/** JSONEachRow rows (event-rows.ts) as an EventBatch. */
+export class JsonEventBatch implements EventBatch {
+  readonly rows: EventRows = emptyRows();
+  constructor(readonly defaultTenant = 'default') {}
+  append(e: SpanEvent): void {
+    appendRows(this.rows, e, this.defaultTenant);
+  }
+  count(table: EventTable): number {
+    return this.rows[table].length;
+  }
+  get total(): number {
+    return this.rows.spans.length + this.rows.logs.length + this.rows.samples.length;
+  }
+}
+
+/** An empty batch for this connection. */
+export function createEventBatch(ch: ClickHouse, defaultTenant = 'default'): EventBatch {
+  return ch.mode === 'server' ? new EventRowBinary(defaultTenant) : new JsonEventBatch(defaultTenant);
+}
+
+/**
+ * Synchronous, deduplicated inserts. With `dedupToken`, each table's insert
  * carries `insert_deduplication_token = <token>:<table>`: a retried insert
  * of the same rows is dropped by ClickHouse (and, through
  * deduplicate_blocks_in_dependent_materialized_views, so are the rollup rows
- * its materialized views would add again). Synchronous inserts only: an
- * acknowledged insert is on disk.
+ * its materialized views would add again). An acknowledged insert is on disk.
  */
+export function insertSettings(rows: number, table: EventTable, dedupToken: string | undefined): ClickHouseSettings {
+  return {
+    async_insert: 0,
+    insert_deduplicate: 1,
+    deduplicate_blocks_in_dependent_materialized_views: 1,
+    // One block per insert, so the whole insert is deduplicated as one.
+    max_insert_block_size: String(Math.max(rows, 1_048_576)),
+    min_insert_block_size_rows: '0',
+    min_insert_block_size_bytes: '0',
+    ...(dedupToken ? { insert_deduplication_token: `${dedupToken}:${table}` } : {}),
+  };
+}
+
+/**
+ * The settings as the INSERT's own SETTINGS clause. The embedded connection
+ * turns `clickhouse_settings` into session-wide SETs that would outlive the
+ * insert (a token left set would make a later insert into the table that
+ * brings no token of its own a duplicate of this one); a SETTINGS clause
+ * holds for its query only.
+ */
+function settingsClause(settings: ClickHouseSettings): string {
+  return Object.entries(settings)
+    .map(([k, v]) => `${k} = ${typeof v === 'number' || /^\d+$/.test(String(v)) ? String(v) : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`}`)
+    .join(', ');
+}
+
+async function drain(result: { stream: AsyncIterable<unknown> }): Promise<void> {
+  // An INSERT answers with an empty body: read it, so the socket goes back to the pool.
+  for await (const _ of result.stream) {
+    // nothing
+  }
+}
+
+/** Inserts a batch, table by table (see insertSettings for the token). */
+export async function insertBatch(ch: ClickHouse, batch: EventBatch, dedupToken?: string): Promise<void> {
+  if (batch instanceof JsonEventBatch) return insertRows(ch, batch.rows, dedupToken);
+  if (!(batch instanceof EventRowBinary)) throw new TypeError('not a batch of createEventBatch()');
+  const db = quoteIdent(ch.database);
+  for (const table of TABLES) {
+    const w = batch[table];
+    if (w.rows === 0) continue;
+    const result = await ch.client.exec({
+      query: `INSERT INTO ${db}.${table} (${ROW_BINARY_COLUMNS[table]}) FORMAT RowBinary`,
+      values: Readable.from(w.chunks()),
+      clickhouse_settings: insertSettings(w.rows, table, dedupToken),
+    });
+    await drain(result);
+  }
+}
+
+/** Inserts JSONEachRow rows (event-rows.ts), on either kind of connection. */
 export async function insertRows(ch: ClickHouse, rows: EventRows, dedupToken?: string): Promise<void> {
   const db = quoteIdent(ch.database);
   for (const table of TABLES) {
     const values: object[] = rows[table];
     if (values.length === 0) continue;
-    await ch.client.insert({
-      table: `${db}.${table}`,
-      values,
-      format: 'JSONEachRow',
-      clickhouse_settings: {
-        async_insert: 0,
-        insert_deduplicate: 1,
-        deduplicate_blocks_in_dependent_materialized_views: 1,
-        // One block per insert, so the whole insert is deduplicated as one.
-        max_insert_block_size: String(Math.max(values.length, 1_048_576)),
-        min_insert_block_size_rows: '0',
-        min_insert_block_size_bytes: '0',
-        ...(dedupToken ? { insert_deduplication_token: `${dedupToken}:${table}` } : {}),
-      },
-    });
+    const settings = insertSettings(values.length, table, dedupToken);
+    if (ch.mode === 'server') {
+      await ch.client.insert({ table: `${db}.${table}`, values, format: 'JSONEachRow', clickhouse_settings: settings });
+      continue;
+    }
+    // Embedded: the settings in the statement (see settingsClause), the rows
+    // as clickhouse-js's insert() would encode them.
+    const body = `${values.map((v) => JSON.stringify(v)).join('\n')}\n`;
+    await drain(await ch.client.exec({
+      query: `INSERT INTO ${db}.${table} SETTINGS ${settingsClause(settings)} FORMAT JSONEachRow`,
+      values: Readable.from([body]),
+    }));
   }
 }

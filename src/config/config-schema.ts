@@ -32,7 +32,7 @@ export const configSchema = z.strictObject({
   kafka: z.strictObject({
     brokers: z.array(z.string()).default([]).describe('Bootstrap brokers, comma-separated `host:port`. Empty: no Kafka; the gateway hands batches to the materializer in the same process (all-in-one mode).'),
     clientId: z.string().default('ssf').describe('Kafka client id.'),
-    spansTopic: z.string().default('ssf.spans').describe('Topic of validated SSF spans (one record per span, keyed by trace id).'),
+    spansTopic: z.string().default('ssf.spans').describe('Topic of validated SSF spans: each record an SSFBatch of spans of one partition, partitioned by trace id (docs/architecture.md, Kafka topics and record format).'),
     deadLetterTopic: z.string().default('ssf.dead-letter').describe('Topic of records the materializer could not decode, with the reason in headers.'),
     partitions: z.number().int().positive().default(6).describe('Partitions of the topics when this process creates them.'),
     replicationFactor: z.number().int().positive().default(1).describe('Replication factor of the topics when this process creates them.'),
@@ -42,6 +42,7 @@ export const configSchema = z.strictObject({
     saslUsername: z.string().default('').describe('SASL user name.'),
     saslPassword: z.string().default('').describe('SASL password.'),
     compression: z.enum(['none', 'gzip']).default('gzip').describe('Compression of produced batches (kafkajs has gzip built in).'),
+    gzipLevel: z.number().int().min(1).max(9).default(1).describe('zlib level of `kafka.compression` gzip. 1 costs the gateway about a third of the CPU of zlib’s default 6 for records about 20 % larger (measured: docs/architecture.md, "Gateway").'),
     lingerMs: z.number().int().min(0).default(5).describe('How long the gateway waits to fill a produce batch.'),
     batchBytes: z.number().int().positive().default(1_048_576).describe('Target size of one produce batch.'),
     bufferBytes: z.number().int().positive().default(16 * 1_048_576).describe('Bound of the gateway’s in-memory produce buffer; past it HTTP answers 503 and UDP drops are counted.'),

@@ -1,8 +1,10 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { encodeSpan } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { createClickHouse } from '../../src/clickhouse/create-client.js';
-import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
-import { insertRows } from '../../src/clickhouse/event-writer.js';
+import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
 import { migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
@@ -12,12 +14,57 @@ import { KafkaSink } from '../../ingest/sink/kafka-sink.js';
 import { gatewayFields, stampSpan } from '../../ingest/gateway/span-intake.js';
 import { printTable } from './measure.js';
 
+/** Main-thread GC pause time from now until stop() (seconds). */
+function gcMeter(): { stop(): number } {
+  let ms = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) ms += entry.duration;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      for (const entry of observer.takeRecords()) ms += entry.duration;
+      observer.disconnect();
+      return ms / 1000;
+    },
+  };
+}
+
+/** With SSF_BENCH_CPU_PROFILE=<file>, a V8 CPU profile of the measured phase (open it in Chrome DevTools or speedscope). */
+async function startCpuProfile(): Promise<{ stop(): Promise<void> }> {
+  const file = process.env['SSF_BENCH_CPU_PROFILE'];
+  if (!file) return { stop: async () => {} };
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return {
+    stop: async () => {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+/** CPU seconds (user + system) of another process, from /proc. */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const share = (part: number, whole: number): string => `${((part / whole) * 100).toFixed(0)} %`;
+
 /**
  * Kafka to ClickHouse: rows per second and per materializer CPU-second, for
  * spans carrying one sample and one log record each (3 rows per span), read
- * from a topic filled beforehand; against the same rows written to
- * ClickHouse directly by the same writer (no Kafka, no decoding), measured in
- * the same run.
+ * from a topic filled beforehand; against the same rows, built beforehand,
+ * written to ClickHouse directly by the same writer (no Kafka, no decoding;
+ * RowBinary on this server), measured in the same run. Also: the share of
+ * that CPU spent in GC pauses, and rows per CPU-second of the ClickHouse
+ * server process (it shares the machine).
  */
 export async function materializerBench(): Promise<void> {
   const SPANS = 150_000;
@@ -61,7 +108,10 @@ export async function materializerBench(): Promise<void> {
 
     const rowsTotal = SPANS * 3;
     const materializer = createMaterializer(config, ch, { createTopics: false, log: () => {} });
+    const profile = await startCpuProfile();
+    const gc = gcMeter();
     const cpu0 = process.cpuUsage();
+    const server0 = processCpuSeconds(server.pid);
     const t0 = process.hrtime.bigint();
     await materializer.start();
     const inserted = async (): Promise<number> => {
@@ -71,30 +121,35 @@ export async function materializerBench(): Promise<void> {
     while ((await inserted()) < rowsTotal) await new Promise((r) => setTimeout(r, 200));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
+    const serverSeconds = processCpuSeconds(server.pid) - server0;
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const gcSeconds = gc.stop();
+    await profile.stop();
     await materializer.stop();
 
-    // Baseline: the same rows, written straight into ClickHouse by the same writer.
+    // Baseline: the same rows, built beforehand, written straight into ClickHouse by the same writer.
     await ch.client.command({ query: 'CREATE DATABASE IF NOT EXISTS bench_direct' });
     const direct = await createClickHouse({ ...config.clickhouse, database: 'bench_direct' });
     await migrate(direct, config);
-    const rows = emptyRows();
-    for (const e of events) appendRows(rows, e);
+    const batches = [];
+    for (let i = 0; i < SPANS; i += 50_000) {
+      const batch = createEventBatch(direct);
+      for (const e of events.slice(i, i + 50_000)) batch.append(e);
+      batches.push(batch);
+    }
+    const dgc = gcMeter();
     const d0 = process.hrtime.bigint();
     const dcpu0 = process.cpuUsage();
-    for (let i = 0; i < SPANS; i += 50_000) {
-      const part = emptyRows();
-      part.spans = rows.spans.slice(i, i + 50_000);
-      part.logs = rows.logs.slice(i, i + 50_000);
-      part.samples = rows.samples.slice(i, i + 50_000);
-      await insertRows(direct, part);
-    }
+    const dserver0 = processCpuSeconds(server.pid);
+    for (const batch of batches) await insertBatch(direct, batch);
     const directSeconds = Number(process.hrtime.bigint() - d0) / 1e9;
     const dcpu = process.cpuUsage(dcpu0);
+    const dserverSeconds = processCpuSeconds(server.pid) - dserver0;
+    const dgcSeconds = dgc.stop();
     await direct.close();
     printTable(`Materializer: Kafka to ClickHouse (${SPANS.toLocaleString('en-US')} spans with a sample and a log each = ${rowsTotal.toLocaleString('en-US')} rows)`, [
-      { path: 'the same rows inserted directly by the writer (baseline)', 'rows/s': Math.round(rowsTotal / directSeconds).toLocaleString('en-US'), 'x baseline': '1.00', 'rows per Node CPU-second': Math.round(rowsTotal / ((dcpu.user + dcpu.system) / 1e6)).toLocaleString('en-US') },
-      { path: 'materializer: consume, decode, validate, insert with dedup token, commit', 'rows/s': Math.round(rowsTotal / seconds).toLocaleString('en-US'), 'x baseline': (directSeconds / seconds).toFixed(2), 'rows per Node CPU-second': Math.round(rowsTotal / cpuSeconds).toLocaleString('en-US') },
+      { path: 'the same rows inserted directly by the writer (baseline)', 'rows/s': Math.round(rowsTotal / directSeconds).toLocaleString('en-US'), 'x baseline': '1.00', 'rows per Node CPU-second': Math.round(rowsTotal / ((dcpu.user + dcpu.system) / 1e6)).toLocaleString('en-US'), 'GC share of that CPU': share(dgcSeconds, (dcpu.user + dcpu.system) / 1e6), 'rows per ClickHouse CPU-second': Math.round(rowsTotal / dserverSeconds).toLocaleString('en-US') },
+      { path: 'materializer: consume, decode, validate, insert with dedup token, commit', 'rows/s': Math.round(rowsTotal / seconds).toLocaleString('en-US'), 'x baseline': (directSeconds / seconds).toFixed(2), 'rows per Node CPU-second': Math.round(rowsTotal / cpuSeconds).toLocaleString('en-US'), 'GC share of that CPU': share(gcSeconds, cpuSeconds), 'rows per ClickHouse CPU-second': Math.round(rowsTotal / serverSeconds).toLocaleString('en-US') },
     ]);
   } finally {
     await ch.close();

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { ClickHouseSettings } from '@clickhouse/client';
 import { encodeSpan } from '../../src/codec/index.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricType, SpanEvent } from '../../src/codec/index.js';
 import { createClickHouse } from '../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
+import { EventRowBinary, ROW_BINARY_COLUMNS as COLUMNS } from '../../src/clickhouse/event-row-binary.js';
 import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
-import { insertRows } from '../../src/clickhouse/event-writer.js';
+import { createEventBatch, insertBatch, insertRows, insertSettings } from '../../src/clickhouse/event-writer.js';
 import type { EventTable } from '../../src/clickhouse/event-writer.js';
 import { migrate, quoteIdent } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -22,8 +22,9 @@ import { seededRandom } from '../setup/random.js';
  *   expensive columns and skip indexes; schema alternatives measured on
  *   copies of the same rows in a scratch database (never the migrations),
  *   with the rows a trace fetch and an operation query read in each layout;
- * - insert throughput of our path (appendRows + insertRows, JSONEachRow)
- *   against ClickHouse ingesting the same rows as RowBinary (the baseline,
+ * - insert throughput of the writer (createEventBatch + insertBatch: RowBinary
+ *   in server mode; and JSONEachRow rows, the embedded engine's path) against
+ *   ClickHouse ingesting the same rows as RowBinary encoded beforehand (the baseline,
  *   same run, same tables and materialized views, checked to hold the same
  *   rows), per second and per CPU-second of this process and of the server.
  *   Medians over the inserts: other processes on the machine disturb single runs.
@@ -237,144 +238,21 @@ function generateSamples(first: number, count: number, total: number): SpanEvent
   return out;
 }
 
-// --- ClickHouse's own ingest: RowBinary ------------------------------------
+// --- ClickHouse's own ingest: RowBinary, encoded beforehand ---------------------
 
-class RowBinary {
-  private buf = Buffer.allocUnsafe(16 << 20);
-  private pos = 0;
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-  u8(v: number): void {
-    this.ensure(1);
-    this.buf[this.pos++] = v;
-  }
-  varUInt(v: number): void {
-    this.ensure(10);
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.pos++] = v;
-  }
-  string(s: string): void {
-    const length = Buffer.byteLength(s);
-    this.varUInt(length);
-    this.ensure(length);
-    this.pos += this.buf.write(s, this.pos, 'utf8');
-  }
-  i64(v: bigint): void {
-    this.ensure(8);
-    this.buf.writeBigInt64LE(v, this.pos);
-    this.pos += 8;
-  }
-  f64(v: number): void {
-    this.ensure(8);
-    this.buf.writeDoubleLE(v, this.pos);
-    this.pos += 8;
-  }
-  f32(v: number): void {
-    this.ensure(4);
-    this.buf.writeFloatLE(v, this.pos);
-    this.pos += 4;
-  }
-  map(m: Record<string, string>): void {
-    const keys = Object.keys(m);
-    this.varUInt(keys.length);
-    for (const k of keys) {
-      this.string(k);
-      this.string(m[k] as string);
-    }
-  }
-  bytes(): Buffer {
-    return this.buf.subarray(0, this.pos);
-  }
-}
-
-const COLUMNS: Record<EventTable, string> = {
-  spans: 'tenant, trace_id, span_id, parent_id, service, name, start, duration_ns, error, indicator, root_start, tags',
-  logs: 'tenant, service, timestamp, severity, severity_number, body, trace_id, span_id, attributes',
-  samples: 'tenant, name, type, timestamp, value, sample_rate, message, status, unit, scope, tags, service, trace_id, span_id',
-};
-const SEVERITY_ENUM: Record<LogSeverity, number> = { unspecified: 0, trace: 1, debug: 2, info: 3, warn: 4, error: 5, fatal: 6 };
-const TYPE_ENUM: Record<MetricType, number> = { counter: 0, gauge: 1, histogram: 2, set: 3, status: 4 };
-const STATUS_ENUM: Record<MetricSample['status'], number> = { ok: 0, warning: 1, critical: 2, unknown: 3 };
-const SCOPE_ENUM: Record<MetricSample['scope'], number> = { default: 0, local: 1, global: 2 };
-
-/** The same rows appendRows makes, as RowBinary for the column lists above. */
+/** The table's rows as one RowBinary body (src/clickhouse/event-row-binary.ts), for the column lists of ROW_BINARY_COLUMNS. */
 function encodeRowBinary(table: EventTable, events: readonly SpanEvent[]): Buffer {
-  const w = new RowBinary();
-  for (const e of events) {
-    const tenant = e.tenant || 'default';
-    if (table === 'spans' && e.isTrace) {
-      w.string(tenant);
-      w.i64(e.traceId);
-      w.i64(e.id);
-      w.i64(e.parentId);
-      w.string(e.service);
-      w.string(e.name);
-      w.i64(e.startTimestamp);
-      w.i64(e.endTimestamp - e.startTimestamp);
-      w.u8(e.error ? 1 : 0);
-      w.u8(e.indicator ? 1 : 0);
-      w.i64(e.rootStartTimestamp < 0n ? 0n : e.rootStartTimestamp);
-      w.map(e.tags);
-    }
-    if (table === 'logs') {
-      for (const l of e.logs) {
-        w.string(tenant);
-        w.string(e.service);
-        w.i64(l.timestamp === 0n ? e.receivedTimestamp : l.timestamp);
-        w.u8(SEVERITY_ENUM[l.severity]);
-        w.u8(l.severityNumber);
-        w.string(l.body);
-        w.i64(e.traceId);
-        w.i64(e.id);
-        w.map(l.attributes);
-      }
-    }
-    if (table === 'samples') {
-      for (const s of e.metrics) {
-        w.string(tenant);
-        w.string(s.name);
-        w.u8(TYPE_ENUM[s.type]);
-        w.i64(s.timestamp === 0n ? e.receivedTimestamp : s.timestamp);
-        w.f64(s.value);
-        w.f32(s.sampleRate);
-        w.string(s.message);
-        w.u8(STATUS_ENUM[s.status]);
-        w.string(s.unit);
-        w.u8(SCOPE_ENUM[s.scope]);
-        w.map(s.tags);
-        w.string(e.service);
-        w.i64(e.traceId);
-        w.i64(e.id);
-      }
-    }
-  }
-  return w.bytes();
+  const rows = new EventRowBinary();
+  for (const e of events) rows.append(e);
+  return Buffer.concat(rows[table].chunks());
 }
 
-/** The settings insertRows uses, so both paths insert the same way. */
-function insertSettings(rows: number): ClickHouseSettings {
-  return {
-    async_insert: 0,
-    insert_deduplicate: 1,
-    deduplicate_blocks_in_dependent_materialized_views: 1,
-    max_insert_block_size: String(Math.max(rows, 1_048_576)),
-    min_insert_block_size_rows: '0',
-    min_insert_block_size_bytes: '0',
-  };
-}
 
 async function insertRowBinary(ch: ClickHouse, table: EventTable, body: Buffer, rows: number): Promise<void> {
   const result = await ch.client.exec({
     query: `INSERT INTO ${quoteIdent(ch.database)}.${table} (${COLUMNS[table]}) FORMAT RowBinary`,
     values: Readable.from([body]),
-    clickhouse_settings: insertSettings(rows),
+    clickhouse_settings: insertSettings(rows, table, undefined),
   });
   for await (const _ of result.stream) {
     // drain
@@ -638,13 +516,14 @@ async function checkSameRows(ch: ClickHouse, a: string, b: string, table: EventT
     return `${r?.n ?? ''}/${r?.h ?? ''}`;
   };
   const [x, y] = [await digest(a), await digest(b)];
-  if (x !== y) throw new Error(`the JSONEachRow and RowBinary paths wrote different ${table} rows (${x} vs ${y}): the RowBinary encoder is wrong`);
+  if (x !== y) throw new Error(`the insert paths wrote different ${table} rows (${a}: ${x}, ${b}: ${y}): an encoder is wrong`);
 }
 
 export async function storageBench(): Promise<void> {
   const server = await startClickHouseServer({ log: () => {} });
   const json = await openDatabase(server.url, 'ssf_bench_storage');
   const binary = await openDatabase(server.url, 'ssf_bench_rowbinary');
+  const text = await openDatabase(server.url, 'ssf_bench_jsoneachrow');
   try {
     const tables: EventTable[] = ['spans', 'logs', 'samples'];
     // Background merges (of every table, the rollups included) would land on whichever
@@ -654,6 +533,7 @@ export async function storageBench(): Promise<void> {
     const generators: Record<EventTable, (first: number, count: number, total: number) => SpanEvent[]> = { spans: generateSpans, logs: generateLogs, samples: generateSamples };
     const ours: Record<EventTable, Run[]> = { spans: [], logs: [], samples: [] };
     const theirs: Record<EventTable, Run[]> = { spans: [], logs: [], samples: [] };
+    const jsonRuns: Record<EventTable, Run[]> = { spans: [], logs: [], samples: [] };
     const protobuf: Record<EventTable, { bytes: number; events: number; batched: number; carriers: number }> = {
       spans: { bytes: 0, events: 0, batched: 0, carriers: 0 }, logs: { bytes: 0, events: 0, batched: 0, carriers: 0 }, samples: { bytes: 0, events: 0, batched: 0, carriers: 0 },
     };
@@ -686,30 +566,34 @@ export async function storageBench(): Promise<void> {
         const body = encodeRowBinary(table, events);
         encodeSeconds += Number(process.hrtime.bigint() - e0) / 1e9;
 
-        // The first chunk of each table warms both paths up and is not timed; then the
-        // two paths take turns going first.
+        // The first chunk of each table warms the paths up and is not timed; then the
+        // paths take turns going first.
         const runOurs = (): Promise<void> => measure(chunk === 0 ? [] : ours[table], count, server.pid, async (run) => {
+          const a0 = nodeCpuSeconds();
+          const batch = createEventBatch(json);
+          for (const e of events) batch.append(e);
+          run.appendCpu = nodeCpuSeconds() - a0;
+          await insertBatch(json, batch);
+        });
+        const runTheirs = (): Promise<void> => measure(chunk === 0 ? [] : theirs[table], count, server.pid, () => insertRowBinary(binary, table, body, count));
+        const runJson = (): Promise<void> => measure(chunk === 0 ? [] : jsonRuns[table], count, server.pid, async (run) => {
           const a0 = nodeCpuSeconds();
           const rows = emptyRows();
           for (const e of events) appendRows(rows, e);
           run.appendCpu = nodeCpuSeconds() - a0;
-          await insertRows(json, rows);
+          await insertRows(text, rows);
         });
-        const runTheirs = (): Promise<void> => measure(chunk === 0 ? [] : theirs[table], count, server.pid, () => insertRowBinary(binary, table, body, count));
-        if (chunk % 2 === 0) {
-          await runOurs();
-          await runTheirs();
-        } else {
-          await runTheirs();
-          await runOurs();
-        }
+        const order = [runOurs, runTheirs, runJson];
+        for (let k = 0; k < order.length; k++) await (order[(k + chunk) % order.length] as () => Promise<void>)();
       }
       await checkSameRows(json, json.database, binary.database, table);
+      await checkSameRows(json, json.database, text.database, table);
     }
 
     // Storage: merge everything, then read the active parts.
     await json.client.command({ query: 'SYSTEM START MERGES' });
     await binary.client.command({ query: `DROP DATABASE ${quoteIdent(binary.database)}` });
+    await text.client.command({ query: `DROP DATABASE ${quoteIdent(text.database)}` });
     const derived = ['trace_index', 'metrics_1m', 'metrics_1h'];
     for (const t of [...tables, ...derived]) await json.client.command({ query: `OPTIMIZE TABLE ${quoteIdent(json.database)}.${t} FINAL` });
     const sizes: Record<string, PartsSize> = {};
@@ -754,20 +638,22 @@ export async function storageBench(): Promise<void> {
     printTable('Schema alternatives, measured on copies of the same rows (one merged part each)', await measureVariants(json, json.database));
 
     const throughput: Array<Record<string, string | number>> = [];
+    const pathRow = (t: EventTable, path: string, runs: Run[], baseline: number): Record<string, string | number> => ({
+      table: `ssf.${t}`, path, inserts: runs.length, 'rows/s': Math.round(median(runs, (r) => r.rows / r.seconds)).toLocaleString('en-US'),
+      'x baseline': (median(runs, (r) => r.rows / r.seconds) / baseline).toFixed(2),
+      'rows per Node CPU-s': Math.round(median(runs, (r) => r.rows / r.nodeCpu)).toLocaleString('en-US'),
+      'Node µs/row (building the rows)': `${(median(runs, (r) => r.nodeCpu / r.rows) * 1e6).toFixed(2)} (${(median(runs, (r) => r.appendCpu / r.rows) * 1e6).toFixed(2)})`,
+      'rows per server CPU-s': Math.round(median(runs, (r) => r.rows / r.serverCpu)).toLocaleString('en-US'),
+    });
     for (const t of tables) {
       const baseline = median(theirs[t], (r) => r.rows / r.seconds);
-      const rate = median(ours[t], (r) => r.rows / r.seconds);
       throughput.push(
         {
           table: `ssf.${t}`, path: 'RowBinary, pre-encoded (baseline)', inserts: theirs[t].length, 'rows/s': Math.round(baseline).toLocaleString('en-US'), 'x baseline': '1.00',
-          'rows per Node CPU-s': '-', 'Node µs/row (appendRows)': '-', 'rows per server CPU-s': Math.round(median(theirs[t], (r) => r.rows / r.serverCpu)).toLocaleString('en-US'),
+          'rows per Node CPU-s': '-', 'Node µs/row (building the rows)': '-', 'rows per server CPU-s': Math.round(median(theirs[t], (r) => r.rows / r.serverCpu)).toLocaleString('en-US'),
         },
-        {
-          table: `ssf.${t}`, path: 'appendRows + insertRows (JSONEachRow)', inserts: ours[t].length, 'rows/s': Math.round(rate).toLocaleString('en-US'), 'x baseline': (rate / baseline).toFixed(2),
-          'rows per Node CPU-s': Math.round(median(ours[t], (r) => r.rows / r.nodeCpu)).toLocaleString('en-US'),
-          'Node µs/row (appendRows)': `${(median(ours[t], (r) => r.nodeCpu / r.rows) * 1e6).toFixed(2)} (${(median(ours[t], (r) => r.appendCpu / r.rows) * 1e6).toFixed(2)})`,
-          'rows per server CPU-s': Math.round(median(ours[t], (r) => r.rows / r.serverCpu)).toLocaleString('en-US'),
-        },
+        pathRow(t, 'the writer: createEventBatch + insertBatch (RowBinary, server mode)', ours[t], baseline),
+        pathRow(t, 'appendRows + insertRows (JSONEachRow, embedded mode)', jsonRuns[t], baseline),
       );
     }
     printTable(`Insert throughput: median over the inserts of ${CHUNK.toLocaleString('en-US')} rows (the first of each table not timed), materialized views included, merges paused`, throughput);
@@ -775,6 +661,7 @@ export async function storageBench(): Promise<void> {
   } finally {
     await json.close();
     await binary.close();
+    await text.close();
     await server.stop({ removeDataDir: true });
   }
 }

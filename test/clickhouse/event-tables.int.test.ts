@@ -43,6 +43,9 @@ async function roundTrip(ch: ClickHouse): Promise<void> {
   await insertRows(ch, rows, 'test-batch-1');
   // The same batch retried with the same token: deduplicated, rollups included.
   await insertRows(ch, rows, 'test-batch-1');
+  // The insert's settings held for the insert only (the embedded connection would keep SETs for the session).
+  const [left] = await (await ch.client.query({ query: "SELECT getSetting('insert_deduplication_token') AS token, toString(getSetting('min_insert_block_size_rows')) AS min", format: 'JSONEachRow' })).json<{ token: string; min: string }>();
+  expect(left).toEqual({ token: '', min: '1048449' });
 
   const db = ch.database;
   const q = async <T>(query: string): Promise<T[]> => (await ch.client.query({ query, format: 'JSONEachRow' })).json<T>();
@@ -67,6 +70,7 @@ async function roundTrip(ch: ClickHouse): Promise<void> {
   expect(spanMetrics).toEqual([
     { name: 'ssf.indicator.duration', n: 1 },
     { name: 'ssf.objective.duration', n: 1 },
+    { name: 'ssf.service.duration', n: 2 },
     { name: 'ssf.span.duration', n: 2 },
   ]);
 

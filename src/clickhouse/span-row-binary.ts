@@ -1,0 +1,556 @@
+import { isUtf8 } from 'node:buffer';
+import { LIMITS } from '../codec/validate.js';
+import type { EventRowBinary } from './event-row-binary.js';
+import type { RowBinaryWriter } from './row-binary.js';
+
+/*
+ * SSFSpan protobuf bytes straight to RowBinary rows: no protobufjs message,
+ * no SpanEvent, no string decoding (UTF-8 is copied as it is), nothing
+ * allocated per span. It only takes spans it can prove the codec would take
+ * whole (decodeSpan: no rejection at all) and convert to exactly these rows
+ * (EventRowBinary.append); for anything else (an invalid or refused part,
+ * an unknown field, an unusual encoding, a map whose key order JavaScript
+ * would change) it writes nothing and returns false, and the caller takes the
+ * codec's path, which decides and reports. test/clickhouse/span-row-binary.test.ts
+ * checks both paths give the same bytes, on valid spans and on mutated ones.
+ */
+
+/** Thrown (never escapes) when the fast path gives up. */
+const DECLINE = new Error('declined');
+
+/** Scratch map entries: key start, key end, value start, value end. */
+class MapEntries {
+  at = new Int32Array(4 * 64);
+  n = 0;
+  push(ks: number, ke: number, vs: number, ve: number): void {
+    const i = this.n * 4;
+    if (i + 4 > this.at.length) {
+      const bigger = new Int32Array(this.at.length * 2);
+      bigger.set(this.at);
+      this.at = bigger;
+    }
+    this.at[i] = ks;
+    this.at[i + 1] = ke;
+    this.at[i + 2] = vs;
+    this.at[i + 3] = ve;
+    this.n++;
+  }
+}
+
+/** Scratch ranges of repeated submessages. */
+class Ranges {
+  at = new Int32Array(2 * 64);
+  n = 0;
+  push(start: number, end: number): void {
+    const i = this.n * 2;
+    if (i + 2 > this.at.length) {
+      const bigger = new Int32Array(this.at.length * 2);
+      bigger.set(this.at);
+      this.at = bigger;
+    }
+    this.at[i] = start;
+    this.at[i + 1] = end;
+    this.n++;
+  }
+}
+
+const spanTags = new MapEntries();
+const partTags = new MapEntries();
+const metricRanges = new Ranges();
+const logRanges = new Ranges();
+
+let buf: Uint8Array = new Uint8Array(0);
+let pos = 0;
+/** The 64-bit result of the last varint64(): low and high halves (hi signed). */
+let lo = 0;
+let hi = 0;
+
+/** A varint of at most 32 bits (tags, lengths, enums, bools); longer encodings decline. */
+function varint32(end: number): number {
+  let v = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (pos >= end) throw DECLINE;
+    const b = buf[pos++] as number;
+    v |= (b & 0x7f) << shift;
+    if (b < 0x80) return v >>> 0;
+  }
+  if (pos >= end) throw DECLINE;
+  const b = buf[pos++] as number;
+  if (b > 0x0f) throw DECLINE;
+  return (v | (b << 28)) >>> 0;
+}
+
+/** A varint int64 into lo/hi (protobufjs's LongBits). */
+function varint64(end: number): void {
+  let l = 0;
+  let h = 0;
+  let b = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (pos >= end) throw DECLINE;
+    b = buf[pos++] as number;
+    l |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      lo = l >>> 0;
+      hi = 0;
+      return;
+    }
+  }
+  if (pos >= end) throw DECLINE;
+  b = buf[pos++] as number;
+  l |= (b & 0x7f) << 28;
+  h = (b & 0x7f) >> 4;
+  if (b < 0x80) {
+    lo = l >>> 0;
+    hi = h | 0;
+    return;
+  }
+  for (let shift = 3; shift < 38; shift += 7) {
+    if (pos >= end) throw DECLINE;
+    b = buf[pos++] as number;
+    h |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      lo = l >>> 0;
+      hi = h | 0;
+      return;
+    }
+  }
+  throw DECLINE;
+}
+
+/** Length of a length-delimited field; pos is at its first byte after. */
+function lengthDelimited(end: number): number {
+  const length = varint32(end);
+  const stop = pos + length;
+  if (stop > end) throw DECLINE;
+  return stop;
+}
+
+/** The bytes [start, end) are valid UTF-8 of at most `limit` bytes (what the codec would decode unchanged and accept). */
+function checkString(start: number, end: number, limit: number): void {
+  if (end - start > limit) throw DECLINE;
+  for (let i = start; i < end; i++) {
+    if ((buf[i] as number) >= 0x80) {
+      if (!isUtf8(buf.subarray(start, end))) throw DECLINE;
+      return;
+    }
+  }
+}
+
+function float32(end: number): number {
+  if (pos + 4 > end) throw DECLINE;
+  const b = buf;
+  const bits = ((b[pos] as number) | ((b[pos + 1] as number) << 8) | ((b[pos + 2] as number) << 16) | ((b[pos + 3] as number) << 24)) >>> 0;
+  pos += 4;
+  f32bits[0] = bits;
+  return f32[0] as number;
+}
+const f32 = new Float32Array(1);
+const f32bits = new Uint32Array(f32.buffer);
+
+const CHAR_0 = 0x30;
+const CHAR_9 = 0x39;
+const PROTO = Buffer.from('__proto__');
+const NAME = Buffer.from('name');
+
+function bytesEqual(a: number, aEnd: number, b: number, bEnd: number): boolean {
+  if (aEnd - a !== bEnd - b) return false;
+  for (; a < aEnd; a++, b++) if (buf[a] !== buf[b]) return false;
+  return true;
+}
+
+function equalsConst(start: number, end: number, c: Uint8Array): boolean {
+  if (end - start !== c.length) return false;
+  for (let i = 0; i < c.length; i++) if (buf[start + i] !== c[i]) return false;
+  return true;
+}
+
+/**
+ * One map<string, string> entry at [pos, stop) into `into`. Declines what
+ * would not come out of the codec as the same entries in the same order: a
+ * key JavaScript orders first (an array index: we decline any key starting
+ * with a digit), `__proto__`, a repeated key, an unknown field, over-long keys
+ * or values, more than LIMITS.tagsPerMap entries.
+ */
+function mapEntry(stop: number, into: MapEntries): void {
+  let ks = 0;
+  let ke = 0;
+  let vs = 0;
+  let ve = 0;
+  while (pos < stop) {
+    const tag = varint32(stop);
+    if (tag === 10) {
+      ke = lengthDelimited(stop);
+      ks = pos;
+      pos = ke;
+    } else if (tag === 18) {
+      ve = lengthDelimited(stop);
+      vs = pos;
+      pos = ve;
+    } else {
+      throw DECLINE;
+    }
+  }
+  checkString(ks, ke, LIMITS.tagKeyBytes);
+  checkString(vs, ve, LIMITS.tagValueBytes);
+  if (ke > ks) {
+    const first = buf[ks] as number;
+    if (first >= CHAR_0 && first <= CHAR_9) throw DECLINE;
+    if (equalsConst(ks, ke, PROTO)) throw DECLINE;
+  }
+  const at = into.at;
+  for (let i = 0; i < into.n; i++) {
+    if (bytesEqual(at[i * 4] as number, at[i * 4 + 1] as number, ks, ke)) throw DECLINE;
+  }
+  if (into.n >= LIMITS.tagsPerMap) throw DECLINE;
+  into.push(ks, ke, vs, ve);
+}
+
+function writeMap(w: RowBinaryWriter, m: MapEntries): void {
+  w.varUInt(m.n);
+  const at = m.at;
+  for (let i = 0; i < m.n * 4; i += 4) {
+    w.utf8Bytes(buf, at[i] as number, at[i + 1] as number);
+    w.utf8Bytes(buf, at[i + 2] as number, at[i + 3] as number);
+  }
+}
+
+// The span's fields, as read.
+let traceLo = 0;
+let traceHi = 0;
+let idLo = 0;
+let idHi = 0;
+let parentLo = 0;
+let parentHi = 0;
+let startLo = 0;
+let startHi = 0;
+let endLo = 0;
+let endHi = 0;
+let rootLo = 0;
+let rootHi = 0;
+let recvLo = 0;
+let recvHi = 0;
+let error = false;
+let indicator = false;
+let serviceStart = 0;
+let serviceEnd = 0;
+let nameStart = 0;
+let nameEnd = 0;
+let tenantStart = 0;
+let tenantEnd = 0;
+
+/** Int64 nanoseconds as a DateTime64(9) value: 0 and before 1970 as 1970. */
+function writeTime(w: RowBinaryWriter, l: number, h: number): void {
+  if (h < 0) w.i64Parts(0, 0);
+  else w.i64Parts(l, h);
+}
+
+function writeTenant(w: RowBinaryWriter, out: EventRowBinary): void {
+  if (tenantEnd > tenantStart) w.utf8Bytes(buf, tenantStart, tenantEnd);
+  else w.string(out.defaultTenant);
+}
+
+/** Reads the top-level fields of the span at [0, end). */
+function scanSpan(end: number): void {
+  traceLo = traceHi = idLo = idHi = parentLo = parentHi = startLo = startHi = endLo = endHi = rootLo = rootHi = recvLo = recvHi = 0;
+  error = indicator = false;
+  serviceStart = serviceEnd = nameStart = nameEnd = tenantStart = tenantEnd = 0;
+  spanTags.n = 0;
+  metricRanges.n = 0;
+  logRanges.n = 0;
+  while (pos < end) {
+    const tag = varint32(end);
+    switch (tag) {
+      case 8: // version (int32): a negative one (10 bytes) declines
+        varint32(end);
+        break;
+      case 16:
+        varint64(end);
+        traceLo = lo;
+        traceHi = hi;
+        break;
+      case 24:
+        varint64(end);
+        idLo = lo;
+        idHi = hi;
+        break;
+      case 32:
+        varint64(end);
+        parentLo = lo;
+        parentHi = hi;
+        break;
+      case 40:
+        varint64(end);
+        startLo = lo;
+        startHi = hi;
+        break;
+      case 48:
+        varint64(end);
+        endLo = lo;
+        endHi = hi;
+        break;
+      case 56:
+        error = varint32(end) !== 0;
+        break;
+      case 66: {
+        const stop = lengthDelimited(end);
+        serviceStart = pos;
+        serviceEnd = pos = stop;
+        break;
+      }
+      case 82: {
+        const stop = lengthDelimited(end);
+        metricRanges.push(pos, stop);
+        pos = stop;
+        break;
+      }
+      case 90: {
+        const stop = lengthDelimited(end);
+        mapEntry(stop, spanTags);
+        break;
+      }
+      case 96:
+        indicator = varint32(end) !== 0;
+        break;
+      case 106: {
+        const stop = lengthDelimited(end);
+        nameStart = pos;
+        nameEnd = pos = stop;
+        break;
+      }
+      case 112:
+        varint64(end);
+        rootLo = lo;
+        rootHi = hi;
+        break;
+      case 802: {
+        const stop = lengthDelimited(end);
+        logRanges.push(pos, stop);
+        pos = stop;
+        break;
+      }
+      case 810: {
+        const stop = lengthDelimited(end);
+        tenantStart = pos;
+        tenantEnd = pos = stop;
+        break;
+      }
+      case 816:
+        varint64(end);
+        recvLo = lo;
+        recvHi = hi;
+        break;
+      default:
+        throw DECLINE;
+    }
+  }
+}
+
+function writeLog(out: EventRowBinary, start: number, stop: number, received: () => bigint): void {
+  pos = start;
+  let tsLo = 0;
+  let tsHi = 0;
+  let severity = 0;
+  let bodyStart = 0;
+  let bodyEnd = 0;
+  partTags.n = 0;
+  while (pos < stop) {
+    const tag = varint32(stop);
+    if (tag === 8) {
+      varint64(stop);
+      tsLo = lo;
+      tsHi = hi;
+    } else if (tag === 16) {
+      severity = varint32(stop);
+    } else if (tag === 26) {
+      bodyEnd = lengthDelimited(stop);
+      bodyStart = pos;
+      pos = bodyEnd;
+    } else if (tag === 34) {
+      mapEntry(lengthDelimited(stop), partTags);
+    } else {
+      throw DECLINE;
+    }
+  }
+  if (severity > 24) throw DECLINE;
+  checkString(bodyStart, bodyEnd, LIMITS.logBodyBytes);
+  if (bodyEnd === bodyStart && partTags.n === 0) throw DECLINE;
+  if (tsLo === 0 && tsHi === 0) receivedInto(received);
+  const w = out.logs;
+  writeTenant(w, out);
+  w.utf8Bytes(buf, serviceStart, serviceEnd);
+  if (tsLo === 0 && tsHi === 0) writeTime(w, recvLo, recvHi);
+  else writeTime(w, tsLo, tsHi);
+  w.u8(SEVERITY_ENUM[severity] as number);
+  w.u8(severity);
+  w.utf8Bytes(buf, bodyStart, bodyEnd);
+  w.i64Parts(traceLo, traceHi);
+  w.i64Parts(idLo, idHi);
+  writeMap(w, partTags);
+  w.rows++;
+}
+
+function writeSample(out: EventRowBinary, start: number, stop: number, received: () => bigint): void {
+  pos = start;
+  let metric = 0;
+  let nameS = 0;
+  let nameE = 0;
+  let value = 0;
+  let tsLo = 0;
+  let tsHi = 0;
+  let messageS = 0;
+  let messageE = 0;
+  let status = 0;
+  let sampleRate = 0;
+  let unitS = 0;
+  let unitE = 0;
+  let scope = 0;
+  partTags.n = 0;
+  while (pos < stop) {
+    const tag = varint32(stop);
+    switch (tag) {
+      case 8:
+        metric = varint32(stop);
+        break;
+      case 18:
+        nameE = lengthDelimited(stop);
+        nameS = pos;
+        pos = nameE;
+        break;
+      case 29:
+        value = float32(stop);
+        break;
+      case 32:
+        varint64(stop);
+        tsLo = lo;
+        tsHi = hi;
+        break;
+      case 42:
+        messageE = lengthDelimited(stop);
+        messageS = pos;
+        pos = messageE;
+        break;
+      case 48:
+        status = varint32(stop);
+        break;
+      case 61:
+        sampleRate = float32(stop);
+        break;
+      case 66:
+        mapEntry(lengthDelimited(stop), partTags);
+        break;
+      case 74:
+        unitE = lengthDelimited(stop);
+        unitS = pos;
+        pos = unitE;
+        break;
+      case 80:
+        scope = varint32(stop);
+        break;
+      default:
+        throw DECLINE;
+    }
+  }
+  if (metric > 4 || status > 3 || scope > 2) throw DECLINE;
+  if (nameE === nameS) throw DECLINE;
+  checkString(nameS, nameE, LIMITS.nameBytes);
+  checkString(messageS, messageE, LIMITS.messageBytes);
+  checkString(unitS, unitE, LIMITS.nameBytes);
+  if (!Number.isFinite(value)) throw DECLINE;
+  if (!(sampleRate === 0 || (sampleRate > 0 && sampleRate <= 1))) throw DECLINE;
+  if (tsLo === 0 && tsHi === 0) receivedInto(received);
+  const w = out.samples;
+  writeTenant(w, out);
+  w.utf8Bytes(buf, nameS, nameE);
+  w.u8(metric);
+  if (tsLo === 0 && tsHi === 0) writeTime(w, recvLo, recvHi);
+  else writeTime(w, tsLo, tsHi);
+  w.f64(value === 0 ? 0 : value); // +0 for -0, as EventRowBinary.append
+  w.f32(sampleRate === 0 ? 1 : sampleRate);
+  w.utf8Bytes(buf, messageS, messageE);
+  w.u8(status);
+  w.utf8Bytes(buf, unitS, unitE);
+  w.u8(scope);
+  writeMap(w, partTags);
+  w.utf8Bytes(buf, serviceStart, serviceEnd);
+  w.i64Parts(traceLo, traceHi);
+  w.i64Parts(idLo, idHi);
+  w.rows++;
+}
+
+/** SeverityNumber -> the logs.severity Enum8 value (severityName's ranges). */
+const SEVERITY_ENUM: number[] = [];
+for (let n = 0; n <= 24; n++) SEVERITY_ENUM.push(n === 0 ? 0 : n <= 4 ? 1 : n <= 8 ? 2 : n <= 12 ? 3 : n <= 16 ? 4 : n <= 20 ? 5 : 6);
+
+/** The span had no received time (field 102): the record's, from the caller. */
+function receivedInto(received: () => bigint): void {
+  if (recvLo !== 0 || recvHi !== 0) return;
+  const ns = BigInt.asUintN(64, received());
+  recvLo = Number(ns & 0xffff_ffffn);
+  recvHi = Number(ns >> 32n) | 0;
+}
+
+/**
+ * Appends the rows of one encoded SSFSpan to `out` when the codec would take
+ * it whole; false (and nothing written) otherwise. `received` gives the
+ * record's receive time (ns) for a span the gateway did not stamp.
+ */
+export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received: () => bigint): boolean {
+  buf = bytes;
+  pos = 0;
+  let marked = false;
+  try {
+    scanSpan(bytes.length);
+    checkString(serviceStart, serviceEnd, LIMITS.nameBytes);
+    checkString(nameStart, nameEnd, LIMITS.nameBytes);
+    checkString(tenantStart, tenantEnd, LIMITS.nameBytes);
+    // An unnamed span takes its tag "name" (validateSpan): left to the codec.
+    if (nameEnd === nameStart) {
+      const at = spanTags.at;
+      for (let i = 0; i < spanTags.n * 4; i += 4) if (equalsConst(at[i] as number, at[i + 1] as number, NAME)) throw DECLINE;
+    }
+    const hasTraceFields = (idLo !== 0 || idHi !== 0) && (traceLo !== 0 || traceHi !== 0) && (startLo !== 0 || startHi !== 0) && (endLo !== 0 || endHi !== 0) && nameEnd > nameStart;
+    // end before start is refused (SSF_SPAN_NEGATIVE_DURATION); so is a span with nothing to store.
+    if (hasTraceFields && (endHi < startHi || (endHi === startHi && endLo < startLo))) throw DECLINE;
+    if (!hasTraceFields && metricRanges.n === 0 && logRanges.n === 0) throw DECLINE;
+
+    out.spans.mark();
+    out.logs.mark();
+    out.samples.mark();
+    marked = true;
+    if (hasTraceFields) {
+      const w = out.spans;
+      writeTenant(w, out);
+      w.i64Parts(traceLo, traceHi);
+      w.i64Parts(idLo, idHi);
+      w.i64Parts(parentLo, parentHi);
+      w.utf8Bytes(buf, serviceStart, serviceEnd);
+      w.utf8Bytes(buf, nameStart, nameEnd);
+      writeTime(w, startLo, startHi);
+      // end - start, wrapping like Int64.
+      const borrow = endLo < startLo ? 1 : 0;
+      w.i64Parts((endLo - startLo) >>> 0, (endHi - startHi - borrow) | 0);
+      w.bool(error);
+      w.bool(indicator);
+      writeTime(w, rootLo, rootHi);
+      writeMap(w, spanTags);
+      w.rows++;
+    }
+    const logs = logRanges.at;
+    for (let i = 0; i < logRanges.n * 2; i += 2) writeLog(out, logs[i] as number, logs[i + 1] as number, received);
+    const metrics = metricRanges.at;
+    for (let i = 0; i < metricRanges.n * 2; i += 2) writeSample(out, metrics[i] as number, metrics[i + 1] as number, received);
+    return true;
+  } catch (err) {
+    if (err !== DECLINE) throw err;
+    if (marked) {
+      out.spans.rewind();
+      out.logs.rewind();
+      out.samples.rewind();
+    }
+    return false;
+  } finally {
+    buf = EMPTY;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
