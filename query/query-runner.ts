@@ -9,15 +9,6 @@ export type PublicTable = (typeof PUBLIC_TABLES)[number];
 
 export type QueryParams = Record<string, unknown>;
 
-/** ClickHouse's `JSON` output: what `POST /v1/sql` answers by default. */
-export interface JsonResult<T> {
-  meta: Array<{ name: string; type: string }>;
-  data: T[];
-  rows: number;
-  rows_before_limit_at_least?: number;
-  statistics?: { elapsed: number; rows_read: number; bytes_read: number };
-}
-
 /** Output formats of `POST /v1/sql` and the ClickHouse format each one is. */
 export const SQL_FORMATS = {
   json: { clickhouse: 'JSON', contentType: 'application/json; charset=utf-8' },
@@ -85,16 +76,6 @@ export class QueryRunner {
     try {
       const result = await this.ch.client.query({ query: this.bound(sql, tenant), query_params: params, format: 'JSONEachRow' });
       return await result.json<T>();
-    } catch (err) {
-      throw queryErrorOf(err);
-    }
-  }
-
-  /** ClickHouse's JSON format: meta, data, rows, statistics. */
-  async json<T>(sql: string, tenant: string, params: QueryParams = {}): Promise<JsonResult<T>> {
-    try {
-      const result = await this.ch.client.query({ query: this.bound(sql, tenant), query_params: params, format: 'JSON' });
-      return await result.json<JsonResult<T>>() as JsonResult<T>;
     } catch (err) {
       throw queryErrorOf(err);
     }

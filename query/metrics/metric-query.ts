@@ -26,7 +26,7 @@ export const MAX_POINTS = 11_000;
 /** The default step gives about this many points over the range. */
 export const TARGET_POINTS = 300;
 
-const SECOND = 1_000;
+export const SECOND = 1_000;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;

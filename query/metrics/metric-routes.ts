@@ -6,9 +6,7 @@ import { durationParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
 import { catalogSource, metricListSql, metricTagsSql } from './metric-catalog.js';
 import type { MetricListRow, MetricTagRow } from './metric-catalog.js';
-import { chooseAgg, coarserSeries, firstBucketsSql, METRIC_AGGS, metricQuerySql, metricTypesSql, parseTagFilter, planMetricQuery, rowsToSeries } from './metric-query.js';
-
-const SECOND_MS = 1_000;
+import { chooseAgg, coarserSeries, firstBucketsSql, METRIC_AGGS, SECOND, metricQuerySql, metricTypesSql, parseTagFilter, planMetricQuery, rowsToSeries } from './metric-query.js';
 import type { MetricAgg, MetricPointRow } from './metric-query.js';
 
 /** A query-string parameter that may be repeated (`tag=a:1&tag=b:2`): always a list. */
@@ -62,7 +60,7 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
       const first = new Map((await ctx.runner.rows<{ name: string; first_s: number }>(sql, tenant, params)).map((r) => [r.name, Number(r.first_s)]));
       const coarseFirst = first.get(coarse);
       const fineFirst = first.get(query.name);
-      const covers = coarseFirst !== undefined && (fineFirst === undefined || coarseFirst <= fineFirst || coarseFirst * SECOND_MS < plan.startMs);
+      const covers = coarseFirst !== undefined && (fineFirst === undefined || coarseFirst <= fineFirst || coarseFirst * SECOND < plan.startMs);
       return covers ? coarse : query.name;
     };
     const pointsOf = (name: string, agg: MetricAgg, lastIsStatus: boolean): Promise<MetricPointRow[]> => {

@@ -5,35 +5,18 @@ import { assembleTrace } from './assemble-trace.js';
 import type { SpanRecord, TraceNode } from './assemble-trace.js';
 import { nsToDateTime64Param, nsToMs, nsToRfc3339, tenMinutesFloor } from './trace-time.js';
 
-/** A log record of the trace. */
-export interface TraceLog {
+/** What the answer adds to a log or sample row: its time, its offset from the trace's start, its span id in hex. */
+interface Placed {
   timestamp: string;
   offset_ms: number;
-  service: string;
-  severity: string;
-  severity_number: number;
-  body: string;
-  span_id: string;
   span_id_hex: string;
-  attributes: Record<string, string>;
 }
 
+/** A log record of the trace. */
+export type TraceLog = Omit<LogRow, 'ts_ns'> & Placed;
+
 /** A metric sample sent with one of the trace's spans. */
-export interface TraceSample {
-  timestamp: string;
-  offset_ms: number;
-  name: string;
-  type: string;
-  value: number;
-  sample_rate: number;
-  unit: string;
-  message: string;
-  status: string;
-  tags: Record<string, string>;
-  service: string;
-  span_id: string;
-  span_id_hex: string;
-}
+export type TraceSample = Omit<SampleRow, 'ts_ns'> & Placed;
 
 /** The answer of GET /v1/traces/:traceId (docs/query/traces.md). */
 export interface TraceAnswer {
@@ -236,32 +219,8 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
     root_span_ids: tree.rootSpanIds,
     spans: tree.spans,
     critical_path: tree.criticalPath,
-    logs: logRows.slice(0, LOG_LIMIT).map((l) => ({
-      timestamp: nsToRfc3339(BigInt(l.ts_ns)),
-      offset_ms: offset(BigInt(l.ts_ns)),
-      service: l.service,
-      severity: l.severity,
-      severity_number: l.severity_number,
-      body: l.body,
-      span_id: l.span_id,
-      span_id_hex: hexId(l.span_id),
-      attributes: l.attributes,
-    })),
-    samples: sampleRows.slice(0, LOG_LIMIT).map((s) => ({
-      timestamp: nsToRfc3339(BigInt(s.ts_ns)),
-      offset_ms: offset(BigInt(s.ts_ns)),
-      name: s.name,
-      type: s.type,
-      value: s.value,
-      sample_rate: s.sample_rate,
-      unit: s.unit,
-      message: s.message,
-      status: s.status,
-      tags: s.tags,
-      service: s.service,
-      span_id: s.span_id,
-      span_id_hex: hexId(s.span_id),
-    })),
+    logs: logRows.slice(0, LOG_LIMIT).map((l) => placed(l, offset)),
+    samples: sampleRows.slice(0, LOG_LIMIT).map((r) => placed(r, offset)),
     truncated: { logs: logRows.length > LOG_LIMIT, samples: sampleRows.length > LOG_LIMIT },
     links: {
       logs: logsLink(traceId, startNs, endNs),
@@ -271,4 +230,10 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
       },
     },
   };
+}
+
+/** A log or sample row as the answer gives it (see Placed). */
+function placed<R extends { ts_ns: string; span_id: string }>(row: R, offset: (ns: bigint) => number): Omit<R, 'ts_ns'> & Placed {
+  const { ts_ns: ts, ...rest } = row;
+  return { timestamp: nsToRfc3339(BigInt(ts)), offset_ms: offset(BigInt(ts)), ...rest, span_id_hex: hexId(row.span_id) };
 }
