@@ -332,9 +332,7 @@ async function replayJob(args: string[]): Promise<number> {
   const kafkaFlags = (['topic', 'partition', 'start-offset', 'end-offset', 'brokers', 'only-tenant'] as const).filter((f) => values[f] !== undefined);
   if (!fromKafka && kafkaFlags.length > 0) throw new UsageError(`--${kafkaFlags[0]} goes with --from-kafka`);
   const batchSize = intArg(values['batch-size'], '--batch-size', 1) ?? 500;
-  // $SSF_TOKEN is the emitter's and this job's, not a setting of the configuration.
-  const { SSF_TOKEN: _token, ...env } = process.env;
-  const config = loadConfig({ env, overrides: { kafka: { brokers: values.brokers === undefined ? undefined : values.brokers.split(',').map((b) => b.trim()).filter((b) => b !== '') } } });
+  const config = loadConfig({ overrides: { kafka: { brokers: values.brokers === undefined ? undefined : values.brokers.split(',').map((b) => b.trim()).filter((b) => b !== '') } } });
   const address = values.address ?? `http://${config.gateway.httpListen}`;
   if (!/^https?:\/\/[^/\s]+/.test(address)) throw new UsageError(`--address must be an http(s):// URL of the gateway (got "${address}")`);
 

@@ -4,6 +4,7 @@ import { migrate } from '../clickhouse/migrations.js';
 import type { Config } from '../config/config-schema.js';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { createHttpServer } from '../http/create-http-server.js';
+import { splitHostPort } from '../../ingest/gateway/udp-listener.js';
 import type { Command } from './command.js';
 import { parse, UsageError } from './command.js';
 
@@ -15,11 +16,6 @@ export interface MaterializerProcess {
   fatal: Promise<Error>;
   /** Writes what is buffered, leaves the group, closes the HTTP server and ClickHouse. Idempotent. */
   stop(): Promise<void>;
-}
-
-function splitHostPort(listen: string): { host: string; port: number } {
-  const at = listen.lastIndexOf(':');
-  return { host: listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(listen.slice(at + 1)) };
 }
 
 /**

@@ -12,12 +12,11 @@ export interface RunningQueryApi {
 
 /** The query API as its own process (distributed mode): its own HTTP server and a read-only ClickHouse client. */
 export async function startQueryApi(config: Readonly<Config>): Promise<RunningQueryApi> {
-  const { registerQueryApi } = await import('../../query/query-api.js');
+  const [{ registerQueryApi }, { splitHostPort }] = await Promise.all([import('../../query/query-api.js'), import('../../ingest/gateway/udp-listener.js')]);
   const ch = await createClickHouse(config.clickhouse, { readonlyUser: true });
   const app = createHttpServer({ logLevel: config.log.level, bodyLimit: 1_048_576 });
   registerQueryApi(app, config, ch, { standalone: true });
-  const at = config.query.listen.lastIndexOf(':');
-  const url = await app.listen({ host: config.query.listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(config.query.listen.slice(at + 1)) });
+  const url = await app.listen(splitHostPort(config.query.listen));
   return {
     url,
     close: async () => {
