@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/config-schema.js';
 import type { ClickHouse } from './create-client.js';
+import { MIGRATION_STEPS } from './migration-steps.js';
 
 /**
  * Versioned ClickHouse DDL: `schema/clickhouse/NNNN_name.sql`, applied in
@@ -213,36 +214,96 @@ export async function syncRetention(ch: ClickHouse, retention: Config['retention
   return changed;
 }
 
+/** How long a migration lock is trusted before it is taken as left by a crashed process. */
+export const LOCK_STALE_MS = 15 * 60_000;
+const LOCK_POLL_MS = 500;
+
 /**
  * Applies the migrations that are not yet recorded. Safe to run from several
- * processes at once and any number of times. Refuses to go on when an
- * applied migration's file has changed (write a new migration instead).
+ * processes at once and any number of times: pending migrations are applied
+ * under a lock (the table `<db>.schema_migrations_lock`, whose CREATE succeeds
+ * for one process only; the others wait for it to go, then find the ledger
+ * up to date). A lock older than `LOCK_STALE_MS` is taken as left by a
+ * crashed process and removed. Refuses to go on when an applied migration's
+ * file has changed (write a new migration instead).
  */
-export async function migrate(ch: ClickHouse, config: Pick<Config, 'retention'>, log: (line: string) => void = () => {}): Promise<MigrateResult> {
+export async function migrate(
+  ch: ClickHouse,
+  config: Pick<Config, 'retention'>,
+  log: (line: string) => void = () => {},
+  options: { until?: number } = {},
+): Promise<MigrateResult> {
   const db = quoteIdent(ch.database);
   const onCluster = ch.cluster ? ` ON CLUSTER ${quoteIdent(ch.cluster)}` : '';
   await ch.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}${onCluster}` });
   const bodyIndex = await probeBodyIndex(ch);
   const ctx: RenderContext = { database: ch.database, cluster: ch.cluster, retention: config.retention, bodyIndex };
   await ch.client.command({ query: ledgerDdl(ctx) });
-  const rows = await (await ch.client.query({ query: `SELECT version, name, checksum FROM ${db}.schema_migrations FINAL`, format: 'JSONEachRow' })).json<{ version: number; name: string; checksum: string }>();
-  const done = new Map(rows.map((r) => [Number(r.version), r]));
   const result: MigrateResult = { applied: [], alreadyApplied: 0, bodyIndex, retentionChanged: [] };
-  for (const m of loadMigrations()) {
-    const previous = done.get(m.version);
-    if (previous) {
-      if (previous.checksum !== m.checksum) {
-        throw new Error(`migration ${String(m.version).padStart(4, '0')}_${m.name} changed after it was applied (checksum ${previous.checksum.slice(0, 12)} recorded, ${m.checksum.slice(0, 12)} now): add a new migration instead of editing an applied one`);
-      }
-      result.alreadyApplied++;
+  // `until`: stop after this version (tests build an older schema to migrate from).
+  const migrations = loadMigrations().filter((m) => m.version <= (options.until ?? Number.POSITIVE_INFINITY));
+  for (let first = true; ; first = false) {
+    const pending = await pendingMigrations(ch, migrations);
+    if (first) result.alreadyApplied = migrations.length - pending.length;
+    if (pending.length === 0) break;
+    if (!(await takeLock(ch, onCluster))) {
+      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
       continue;
     }
-    for (const statement of renderMigration(m, ctx)) await ch.client.command({ query: statement });
-    await ch.client.insert({ table: `${db}.schema_migrations`, values: [{ version: m.version, name: m.name, checksum: m.checksum }], format: 'JSONEachRow' });
-    result.applied.push({ version: m.version, name: m.name });
-    log(`applied migration ${String(m.version).padStart(4, '0')}_${m.name}`);
+    try {
+      // Read again under the lock: another process may have finished meanwhile.
+      for (const m of await pendingMigrations(ch, migrations)) {
+        for (const statement of renderMigration(m, ctx)) await ch.client.command({ query: statement });
+        await MIGRATION_STEPS[m.version]?.(ch, log);
+        await ch.client.insert({ table: `${db}.schema_migrations`, values: [{ version: m.version, name: m.name, checksum: m.checksum }], format: 'JSONEachRow' });
+        result.applied.push({ version: m.version, name: m.name });
+        log(`applied migration ${String(m.version).padStart(4, '0')}_${m.name}`);
+      }
+    } finally {
+      await ch.client.command({ query: `DROP TABLE IF EXISTS ${db}.schema_migrations_lock${onCluster} SYNC` });
+    }
   }
   result.retentionChanged = await syncRetention(ch, config.retention);
   for (const t of result.retentionChanged) log(`retention of ${t} changed to match the configuration`);
   return result;
+}
+
+/** The migrations not yet in the ledger, in order; throws when an applied one's file changed. */
+async function pendingMigrations(ch: ClickHouse, migrations: readonly Migration[]): Promise<Migration[]> {
+  const rows = await (await ch.client.query({ query: `SELECT version, name, checksum FROM ${quoteIdent(ch.database)}.schema_migrations FINAL`, format: 'JSONEachRow' })).json<{ version: number; name: string; checksum: string }>();
+  const done = new Map(rows.map((r) => [Number(r.version), r]));
+  return migrations.filter((m) => {
+    const previous = done.get(m.version);
+    if (!previous) return true;
+    if (previous.checksum !== m.checksum) {
+      throw new Error(`migration ${String(m.version).padStart(4, '0')}_${m.name} changed after it was applied (checksum ${previous.checksum.slice(0, 12)} recorded, ${m.checksum.slice(0, 12)} now): add a new migration instead of editing an applied one`);
+    }
+    return false;
+  });
+}
+
+/**
+ * Creates the lock table; false when it exists (another process holds the
+ * lock). A lock older than LOCK_STALE_MS is dropped first.
+ */
+async function takeLock(ch: ClickHouse, onCluster: string): Promise<boolean> {
+  const db = quoteIdent(ch.database);
+  const held = await (await ch.client.query({
+    query: `SELECT toUnixTimestamp(metadata_modification_time) * 1000 AS since_ms FROM system.tables WHERE database = {db:String} AND name = 'schema_migrations_lock'`,
+    query_params: { db: ch.database },
+    format: 'JSONEachRow',
+  })).json<{ since_ms: string | number }>();
+  const since = held[0] ? Number(held[0].since_ms) : undefined;
+  if (since !== undefined && Date.now() - since > LOCK_STALE_MS) {
+    await ch.client.command({ query: `DROP TABLE IF EXISTS ${db}.schema_migrations_lock${onCluster} SYNC` });
+  } else if (since !== undefined) {
+    return false;
+  }
+  try {
+    await ch.client.command({ query: `CREATE TABLE ${db}.schema_migrations_lock${onCluster} (holder String) ENGINE = Memory COMMENT 'pid ${process.pid}'` });
+    return true;
+  } catch (err) {
+    if (/already exists|TABLE_ALREADY_EXISTS/i.test(String((err as Error).message))) return false;
+    throw err;
+  }
 }
