@@ -102,7 +102,7 @@ export class SpanIntake {
         result.partial.push({ index, ...r });
         this.metrics.refused(protocol, r.code, 1);
       }
-      this.admit(v.span, bytes, tenant, receivedNs, fields, result);
+      this.admit(v.span, bytes, tenant, receivedNs, fields, result, Date.now());
     }
     this.metrics.received(protocol, parts.length);
     this.metrics.accepted(protocol, result.events);
@@ -112,17 +112,18 @@ export class SpanIntake {
   /** Spans built by the gateway itself (statsd lines, JSON bodies): encoded here. */
   fromEvents(spans: readonly SpanEvent[], tenant: string, protocol: string, receivedNs: bigint): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
-    for (const span of spans) this.admit(span, undefined, tenant, receivedNs, undefined, result);
+    const now = Date.now();
+    for (const span of spans) this.admit(span, undefined, tenant, receivedNs, undefined, result, now);
     this.metrics.accepted(protocol, result.events);
     return result;
   }
 
-  private admit(span: SpanEvent, bytes: Uint8Array | undefined, tenant: string, receivedNs: bigint, fields: Buffer | undefined, result: IntakeResult): void {
+  private admit(span: SpanEvent, bytes: Uint8Array | undefined, tenant: string, receivedNs: bigint, fields: Buffer | undefined, result: IntakeResult, now: number): void {
     span.tenant = tenant;
     span.receivedTimestamp = receivedNs;
     let changed = bytes === undefined;
     for (const sample of span.metrics) {
-      if (this.guard.admit(tenant, sample)) {
+      if (this.guard.admit(tenant, sample, now)) {
         changed = true;
         this.metrics.cardinalityOverflow(tenant, sample.name);
       }

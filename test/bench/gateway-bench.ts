@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -8,6 +7,7 @@ import { encodeBatchOfEncoded, encodeSpan } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { createTopics, startKafkaBroker } from '../../src/infra/kafka-broker.js';
 import { printTable } from './measure.js';
+import { blastUdp, sendUdpAtRate } from './udp-sender.js';
 
 /**
  * The gateway under load, as a separate process (so its CPU time and memory
@@ -65,10 +65,15 @@ async function startGatewayProcess(env: Record<string, string>): Promise<{ child
   return { child, where };
 }
 
-async function scrape(http: string, metric: string, labels: string): Promise<number> {
+/** Events of `protocol` the gateway accepted and did not drop afterwards (buffer full, Kafka down): what reached Kafka's queue. */
+async function kept(http: string, protocol: string): Promise<number> {
   const text = await (await fetch(`${http}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${metric}{${labels}}`));
-  return Number(line?.split(' ').pop() ?? 0);
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`ssf_gateway_accepted_events_total{protocol="${protocol}"}`)) n += Number(line.split(' ').pop());
+    else if (line.startsWith(`ssf_gateway_dropped_total{protocol="${protocol}",`)) n -= Number(line.split(' ').pop());
+  }
+  return n;
 }
 
 async function httpLoad(http: string, body: Buffer, spansPerBatch: number, seconds: number, concurrency: number): Promise<{ events: number; failed: number; elapsed: number }> {
@@ -107,64 +112,32 @@ async function kafkaBaseline(brokers: string[], topic: string, records: Buffer[]
   return sent / elapsed;
 }
 
-/** Sends `rate` datagrams per second for `seconds`, in 1 ms bursts; returns how many were sent. */
-async function paceUdp(address: string, datagrams: Buffer[], rate: number, seconds: number): Promise<number> {
-  const at = address.lastIndexOf(':');
-  const host = address.slice(0, at);
-  const port = Number(address.slice(at + 1));
-  const socket = createSocket('udp4');
-  const started = Date.now();
-  let sent = 0;
-  while (Date.now() - started < seconds * 1000) {
-    const due = Math.floor(((Date.now() - started) / 1000) * rate);
-    const burst: Array<Promise<void>> = [];
-    for (; sent < due; sent++) burst.push(new Promise<void>((resolve) => socket.send(datagrams[sent % datagrams.length] as Buffer, port, host, () => resolve())));
-    await Promise.all(burst);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  socket.close();
-  return sent;
-}
-
-// Up to 160k: at 120k neither the gateway nor Veneur lost anything on a quiet machine.
-export const SWEEP_RATES = [10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 120_000, 140_000, 160_000];
+// Datagrams/s. The sender is native (test/bench/native/udp-sender.c): one in
+// Node topped out near 100k/s, so rates above that were never really sent.
+export const SWEEP_RATES = [25_000, 50_000, 75_000, 100_000, 125_000, 150_000, 175_000, 200_000, 250_000, 300_000];
+/** statsd datagrams/s of STATSD_LINES lines each: 100k to 1.2M lines/s. */
+export const STATSD_SWEEP_RATES = [2_500, 5_000, 7_500, 10_000, 12_500, 15_000, 20_000, 25_000, 30_000];
+const STATSD_LINES = 40;
 
 /**
- * The highest of SWEEP_RATES (datagrams/s, 2 s each) a receiver takes with
- * less than 0.1 % loss. `accepted()` reads the receiver's cumulative count.
+ * The highest of `rates` (datagrams/s, 2 s each) a receiver takes with less
+ * than 0.1 % loss, in events/s (datagrams x perDatagram). `accepted()`
+ * reads the receiver's cumulative count of events.
  */
-export async function sweepUdp(address: string, datagrams: Buffer[], perDatagram: number, accepted: () => Promise<number>): Promise<{ best: number; table: string }> {
+export async function sweepUdp(address: string, datagrams: Buffer[], perDatagram: number, accepted: () => Promise<number>, rates: readonly number[] = SWEEP_RATES): Promise<{ best: number; table: string }> {
   let best = 0;
   const cells: string[] = [];
-  for (const rate of SWEEP_RATES) {
+  for (const rate of rates) {
     const before = await accepted();
-    const sent = (await paceUdp(address, datagrams, rate, 2)) * perDatagram;
+    const sent = (await sendUdpAtRate(address, datagrams, rate, 2)) * perDatagram;
     await new Promise((r) => setTimeout(r, 300));
     const got = (await accepted()) - before;
     const loss = (100 * (sent - got)) / sent;
-    cells.push(`${rate / 1000}k: ${loss.toFixed(2)} %`);
-    if (loss < 0.1) best = rate;
+    cells.push(`${(rate * perDatagram) / 1000}k: ${loss.toFixed(2)} %`);
+    if (loss < 0.1) best = rate * perDatagram;
     else if (loss > 5) break;
   }
   return { best, table: cells.join(', ') };
-}
-
-/** Sends datagrams as fast as the socket takes them; returns how many and how long. */
-async function blastUdp(address: string, datagrams: Buffer[], total: number): Promise<{ sent: number; seconds: number }> {
-  const at = address.lastIndexOf(':');
-  const host = address.slice(0, at);
-  const port = Number(address.slice(at + 1));
-  const socket = createSocket('udp4');
-  const started = process.hrtime.bigint();
-  let sent = 0;
-  while (sent < total) {
-    const burst = Math.min(256, total - sent);
-    await Promise.all(Array.from({ length: burst }, (_, i) => new Promise<void>((resolve) => socket.send(datagrams[(sent + i) % datagrams.length] as Buffer, port, host, () => resolve()))));
-    sent += burst;
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  socket.close();
-  return { sent, seconds };
 }
 
 export async function gatewayBench(): Promise<void> {
@@ -197,23 +170,23 @@ export async function gatewayBench(): Promise<void> {
 
     // UDP SSF and statsd: what arrives, against what was sent.
     const udpSpans = spans.slice(0, 200).map((s) => Buffer.from(s));
-    const acceptedBefore = await scrape(http, 'ssf_gateway_accepted_events_total', 'protocol="udp"');
+    const acceptedBefore = await kept(http, 'udp');
     const udpCpu0 = procStats(child.pid ?? 0).cpuSeconds;
     const udp = await blastUdp(where['udp'] as string, udpSpans, 300_000);
     await new Promise((r) => setTimeout(r, 1500));
-    const udpAccepted = (await scrape(http, 'ssf_gateway_accepted_events_total', 'protocol="udp"')) - acceptedBefore;
+    const udpAccepted = (await kept(http, 'udp')) - acceptedBefore;
     const udpCpu = procStats(child.pid ?? 0).cpuSeconds - udpCpu0;
-    const lines = Array.from({ length: 20 }, (_, i) => `bench.requests:${i}|c|#route:/x,code:200\nbench.latency:${i}.5|ms|#route:/x`).join('\n');
+    const lines = Array.from({ length: STATSD_LINES / 2 }, (_, i) => `bench.requests:${i}|c|#route:/x,code:200\nbench.latency:${i}.5|ms|#route:/x`).join('\n');
     const statsdPackets = [Buffer.from(lines)];
     const statsdCpu0 = procStats(child.pid ?? 0).cpuSeconds;
     const statsd = await blastUdp(where['statsd'] as string, statsdPackets, 50_000);
     await new Promise((r) => setTimeout(r, 1500));
-    const statsdAccepted = await scrape(http, 'ssf_gateway_accepted_events_total', 'protocol="statsd"');
+    const statsdAccepted = await kept(http, 'statsd');
     const statsdCpu = procStats(child.pid ?? 0).cpuSeconds - statsdCpu0;
     const stats = procStats(child.pid ?? 0);
     const rows: Array<Record<string, string | number>> = [
       { target: 'ssf gateway', input: 'UDP SSF datagrams', sent: udp.sent, 'sent/s': Math.round(udp.sent / udp.seconds).toLocaleString('en-US'), accepted: udpAccepted, 'loss %': ((100 * (udp.sent - udpAccepted)) / udp.sent).toFixed(3) },
-      { target: 'ssf gateway', input: 'statsd lines (40 per datagram)', sent: statsd.sent * 40, 'sent/s': Math.round((statsd.sent * 40) / statsd.seconds).toLocaleString('en-US'), accepted: statsdAccepted, 'loss %': ((100 * (statsd.sent * 40 - statsdAccepted)) / (statsd.sent * 40)).toFixed(3) },
+      { target: 'ssf gateway', input: `statsd lines (${STATSD_LINES} per datagram)`, sent: statsd.sent * STATSD_LINES, 'sent/s': Math.round((statsd.sent * STATSD_LINES) / statsd.seconds).toLocaleString('en-US'), accepted: statsdAccepted, 'loss %': ((100 * (statsd.sent * STATSD_LINES - statsdAccepted)) / (statsd.sent * STATSD_LINES)).toFixed(3) },
     ];
     rows.push(...(await veneurRows(udpSpans, statsdPackets)));
     printTable('Gateway vs Veneur: UDP input at full speed from one sender', rows);
@@ -224,10 +197,12 @@ export async function gatewayBench(): Promise<void> {
     ]);
 
     // The fair comparison: the highest paced rate each one takes with < 0.1 % loss.
-    const gwSsf = await sweepUdp(where['udp'] as string, udpSpans, 1, () => scrape(http, 'ssf_gateway_accepted_events_total', 'protocol="udp"'));
+    const gwSsf = await sweepUdp(where['udp'] as string, udpSpans, 1, () => kept(http, 'udp'));
     const sweep: Array<Record<string, string | number>> = [{ target: 'ssf gateway', input: 'UDP SSF datagrams/s', 'best rate with < 0.1 % loss': gwSsf.best.toLocaleString('en-US'), 'loss at each rate': gwSsf.table }];
-    sweep.push(...(await veneurSweep(udpSpans)));
-    printTable('Gateway vs Veneur: paced UDP SSF, 2 s per rate', sweep);
+    const gwStatsd = await sweepUdp(where['statsd'] as string, statsdPackets, STATSD_LINES, () => kept(http, 'statsd'), STATSD_SWEEP_RATES);
+    sweep.push({ target: 'ssf gateway', input: `statsd lines/s (${STATSD_LINES} per datagram)`, 'best rate with < 0.1 % loss': gwStatsd.best.toLocaleString('en-US'), 'loss at each rate': gwStatsd.table });
+    sweep.push(...(await veneurSweep(udpSpans, statsdPackets)));
+    printTable('Gateway vs Veneur: paced UDP (native sender), 2 s per rate, events/s', sweep);
     printTable('Gateway process', [{ 'peak RSS (MB)': stats.peakRssMb.toFixed(0), 'CPU seconds used': stats.cpuSeconds.toFixed(1) }]);
   } finally {
     child.kill('SIGTERM');
@@ -236,14 +211,18 @@ export async function gatewayBench(): Promise<void> {
   }
 }
 
-async function veneurSweep(udpSpans: Buffer[]): Promise<Array<Record<string, string | number>>> {
+async function veneurSweep(udpSpans: Buffer[], statsdPackets: Buffer[]): Promise<Array<Record<string, string | number>>> {
   try {
     const veneur = await import('./veneur-server.js');
     await veneur.ensureVeneurBinary();
     const server = await veneur.startVeneur({ ssfUdpPort: 0, statsdUdpPort: 0, httpPort: 0 });
     try {
       const r = await sweepUdp(server.ssfAddress, udpSpans, 1, async () => (await server.stats()).ssfSpans);
-      return [{ target: 'veneur v14.2.0', input: 'UDP SSF datagrams/s', 'best rate with < 0.1 % loss': r.best.toLocaleString('en-US'), 'loss at each rate': r.table }];
+      const st = await sweepUdp(server.statsdAddress, statsdPackets, STATSD_LINES, async () => (await server.stats()).statsdLines, STATSD_SWEEP_RATES);
+      return [
+        { target: 'veneur v14.2.0', input: 'UDP SSF datagrams/s', 'best rate with < 0.1 % loss': r.best.toLocaleString('en-US'), 'loss at each rate': r.table },
+        { target: 'veneur v14.2.0', input: `statsd lines/s (${STATSD_LINES} per datagram)`, 'best rate with < 0.1 % loss': st.best.toLocaleString('en-US'), 'loss at each rate': st.table },
+      ];
     } finally {
       await server.stop();
     }
