@@ -87,7 +87,7 @@ export const configSchema = z.strictObject({
   }).prefault({}),
 
   log: z.strictObject({
-    level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Level of the processes’ own JSON logs.'),
+    level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Level of the processes’ own JSON logs: HTTP requests are one line each, at debug (refused ones at info).'),
   }).prefault({}),
 });
 
