@@ -83,6 +83,7 @@ export class SpanIntake {
     const fields = gatewayFields(tenant, receivedNs);
     const quick = !this.needsEvents;
     const traceId = this.traceId;
+    const now = Date.now();
     for (let index = 0; index < parts.length; index++) {
       const bytes = parts[index] as Uint8Array;
       // The common case (a valid trace span, forwarded as it is) needs no objects;
@@ -102,7 +103,7 @@ export class SpanIntake {
         result.partial.push({ index, ...r });
         this.metrics.refused(protocol, r.code, 1);
       }
-      this.admit(v.span, bytes, tenant, receivedNs, fields, result, Date.now());
+      this.admit(v.span, bytes, tenant, receivedNs, fields, result, now);
     }
     this.metrics.received(protocol, parts.length);
     this.metrics.accepted(protocol, result.events);

@@ -39,6 +39,8 @@ export async function swapInNewTable(ch: ClickHouse, table: string, fresh: strin
   const exec = (query: string): Promise<unknown> => ch.client.command({ query });
   const partsTable = ch.cluster ? `clusterAllReplicas(${quoteIdent(ch.cluster)}, system.parts)` : 'system.parts';
   const tablesTable = ch.cluster ? `clusterAllReplicas(${quoteIdent(ch.cluster)}, system.tables)` : 'system.tables';
+  // Partition ids are ClickHouse's own (digits, letters, '-', '_'); kept to those in the SQL text.
+  const partition = (id: string): string => `PARTITION ID '${id.replace(/[^0-9A-Za-z_-]/g, '')}'`;
 
   const definitions = await (await ch.client.query({
     query: `SELECT name, create_table_query FROM ${tablesTable} WHERE database = {db:String} AND name IN {names:Array(String)}`,
@@ -54,8 +56,9 @@ export async function swapInNewTable(ch: ClickHouse, table: string, fresh: strin
     log(`${table}: swapped in the table with ${mark}`);
   }
 
+  // The old table: swapped out above, or left by an interrupted run.
   const moved = new Set<string>();
-  if (freshExists || !swapped) {
+  if (freshExists) {
     // Seen empty once is enough when nothing was ever moved (a new install).
     for (let emptyChecks = 0; emptyChecks < (moved.size > 0 ? 2 : 1);) {
       const partitions = await (await ch.client.query({
@@ -71,7 +74,7 @@ export async function swapInNewTable(ch: ClickHouse, table: string, fresh: strin
       emptyChecks = 0;
       // A move leaves an empty part covering what it took (rows = 0), not listed.
       for (const { partition_id: id } of partitions) {
-        await exec(`ALTER TABLE ${db}.${physical(fresh)}${onCluster} MOVE PARTITION ID '${id.replace(/[^0-9A-Za-z_-]/g, '')}' TO TABLE ${db}.${physical(table)}`);
+        await exec(`ALTER TABLE ${db}.${physical(fresh)}${onCluster} MOVE ${partition(id)} TO TABLE ${db}.${physical(table)}`);
         moved.add(id);
       }
     }
@@ -79,7 +82,7 @@ export async function swapInNewTable(ch: ClickHouse, table: string, fresh: strin
     await exec(`DROP TABLE IF EXISTS ${db}.${physical(fresh)}${onCluster} SYNC`);
   }
   for (const id of moved) {
-    await exec(`OPTIMIZE TABLE ${db}.${physical(table)}${onCluster} PARTITION ID '${id.replace(/[^0-9A-Za-z_-]/g, '')}' FINAL`);
+    await exec(`OPTIMIZE TABLE ${db}.${physical(table)}${onCluster} ${partition(id)} FINAL`);
   }
   if (moved.size > 0) log(`${table}: moved and rewrote ${moved.size} partition(s)`);
 }

@@ -152,7 +152,7 @@ export async function ensureChdbHelper(options: { cacheDir?: string } = {}): Pro
   const cacheDir = resolve(options.cacheDir ?? join(root, '.cache', 'clickhouse'));
   let build = builds.get(cacheDir);
   if (build === undefined) {
-    build = buildHelper(join(root, HELPER_SOURCE), cacheDir);
+    build = buildCProgram(join(root, HELPER_SOURCE), join(cacheDir, HELPER_NAME), ['-ldl']);
     builds.set(cacheDir, build);
     const forget = (): void => {
       builds.delete(cacheDir);
@@ -162,16 +162,21 @@ export async function ensureChdbHelper(options: { cacheDir?: string } = {}): Pro
   return build;
 }
 
-async function buildHelper(source: string, cacheDir: string): Promise<string> {
-  const binary = join(cacheDir, HELPER_NAME);
+/**
+ * Compiles one C file into `binary` with the machine's `cc` (or `$CC`, at
+ * -O2) when the binary is missing or older than its source; resolves with
+ * its path. It is built beside, then renamed: another process may be
+ * running or building it. Throws INFRA_ERR_CC_MISSING or
+ * INFRA_ERR_HELPER_BUILD. Used for the chDB launcher and the bench's UDP sender.
+ */
+export async function buildCProgram(source: string, binary: string, libs: readonly string[] = []): Promise<string> {
   const [sourceStat, binaryStat] = await Promise.all([stat(source), stat(binary).catch(() => undefined)]);
   if (binaryStat !== undefined && binaryStat.mtimeMs >= sourceStat.mtimeMs) return binary;
 
-  await mkdir(cacheDir, { recursive: true });
-  // Build beside, then rename: another process may be running or building it.
+  await mkdir(dirname(binary), { recursive: true });
   const partial = `${binary}.${process.pid}.tmp`;
   const cc = process.env.CC ?? 'cc';
-  const child = spawn(cc, ['-O2', '-Wall', '-o', partial, source, '-ldl'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cc, ['-O2', '-Wall', '-o', partial, source, ...libs], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
@@ -186,7 +191,7 @@ async function buildHelper(source: string, cacheDir: string): Promise<string> {
     if (isErrno(err, 'ENOENT')) {
       throw new ClickHouseServerError(
         'INFRA_ERR_CC_MISSING',
-        `no C compiler \`${cc}\` to build the ClickHouse helper: install one (Debian: \`apt-get install gcc\`) or set CC`,
+        `no C compiler \`${cc}\` to build ${source}: install one (Debian: \`apt-get install gcc\`) or set CC`,
         { cause: err },
       );
     }

@@ -1,32 +1,19 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { splitHostPort } from '../../ingest/gateway/udp-listener.js';
+import { buildCProgram } from '../../src/infra/clickhouse-server.js';
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, '..', '..', '..');
-const SOURCE = join(repo, 'test', 'bench', 'native', 'udp-sender.c');
 
 let built: Promise<string> | undefined;
 
-/** Builds test/bench/native/udp-sender.c with the machine's cc (once, into .cache/bench). */
+/** test/bench/native/udp-sender.c, built once into .cache/bench. */
 function sender(): Promise<string> {
-  built ??= (async () => {
-    const dir = join(repo, '.cache', 'bench');
-    mkdirSync(dir, { recursive: true });
-    const binary = join(dir, 'udp-sender');
-    const fresh = (() => {
-      try {
-        return statSync(binary).mtimeMs >= statSync(SOURCE).mtimeMs;
-      } catch {
-        return false;
-      }
-    })();
-    if (!fresh) await run(process.env['CC'] ?? 'cc', ['-O2', '-Wall', '-o', binary, SOURCE]);
-    return binary;
-  })();
+  built ??= buildCProgram(join(repo, 'test', 'bench', 'native', 'udp-sender.c'), join(repo, '.cache', 'bench', 'udp-sender'));
   return built;
 }
 
