@@ -12,7 +12,8 @@ import { GatewayMetrics } from './gateway-metrics.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { SpanIntake } from './span-intake.js';
 import { StreamListener } from './stream-listener.js';
-import { splitHostPort, UdpListener } from './udp-listener.js';
+import { splitHostPort } from '../../src/http/listen-address.js';
+import { UdpListener } from './udp-listener.js';
 import type { UdpListenerOptions } from './udp-listener.js';
 
 export interface GatewayOptions {

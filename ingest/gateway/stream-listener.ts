@@ -7,7 +7,7 @@ import { nowNs } from '../../src/emitter/clock.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { SpanIntake } from './span-intake.js';
-import { splitHostPort } from './udp-listener.js';
+import { splitHostPort } from '../../src/http/listen-address.js';
 
 /**
  * Veneur's framed SSF stream on a UNIX socket or TCP port. Unlike UDP, a

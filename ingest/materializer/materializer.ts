@@ -1,16 +1,19 @@
 import { channel } from 'node:diagnostics_channel';
-import { CompressionTypes, logLevel, Partitioners } from 'kafkajs';
+import { logLevel, Partitioners } from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from 'kafkajs';
 import type { FastifyInstance } from 'fastify';
 import { CodecError, decodeSpan, splitBatch } from '../../src/codec/index.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { createEventBatch, insertBatch, TABLES } from '../../src/clickhouse/event-writer.js';
-import type { EventBatch } from '../../src/clickhouse/event-writer.js';
+import { TABLES } from '../../src/clickhouse/event-batch.js';
+import type { EventBatch } from '../../src/clickhouse/event-batch.js';
+import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
 import { EventRowBinary } from '../../src/clickhouse/event-row-binary.js';
 import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { Registry } from '../../src/observability/prometheus.js';
-import { BATCH_FORMAT, kafkaClient } from '../sink/kafka-sink.js';
+import { createKafka, compressionOf } from '../../src/kafka/kafka-client.js';
+import { BATCH_FORMAT, formatOf, headerOf, SPAN_FORMAT } from '../../src/kafka/record-format.js';
+import { ensureTopics } from '../../src/kafka/topics.js';
 import { insertError, MaterializerError } from './materializer-errors.js';
 import type { MaterializerErrorCode } from './materializer-errors.js';
 
@@ -50,8 +53,6 @@ const insertedChannel = channel('ssf:materializer:inserted');
 const committedChannel = channel('ssf:materializer:committed');
 
 const INTENT = /^ssf-materializer:1:(\d+)-(\d+)$/;
-/** `ssf-format` of a record holding one SSFSpan (also: no header). The gateway writes BATCH_FORMAT records (an SSFBatch). */
-const SPAN_FORMAT = '1';
 const SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -177,15 +178,9 @@ interface PartitionState {
 
 type Step = 'insert' | 'dead_letter' | 'commit';
 
-function header(headers: IHeaders | undefined, name: string): string | undefined {
-  const v = headers?.[name];
-  const one = Array.isArray(v) ? v[0] : v;
-  return one === undefined ? undefined : one.toString();
-}
-
 /** For a span the gateway did not stamp (field 102): an `ssf-received-ns` header, else the record's timestamp (ms). */
 function receivedNs(message: KafkaMessage): bigint {
-  const h = header(message.headers, 'ssf-received-ns');
+  const h = headerOf(message.headers, 'ssf-received-ns');
   if (h !== undefined && /^\d{1,20}$/.test(h)) return BigInt(h);
   return /^\d+$/.test(message.timestamp) ? BigInt(message.timestamp) * 1_000_000n : BigInt(Date.now()) * 1_000_000n;
 }
@@ -234,7 +229,7 @@ class KafkaMaterializer implements Materializer {
     this.heartbeatMs = options.heartbeatIntervalMs ?? 3_000;
     this.defaultTenant = config.gateway.defaultTenant;
     this.log = options.log ?? jsonLog(config.log.level);
-    const kafka = kafkaClient(config.kafka, 'materializer', options.kafkaLogLevel ?? logLevel.ERROR);
+    const kafka = createKafka(config.kafka, 'materializer', options.kafkaLogLevel ?? logLevel.ERROR);
     this.consumer = kafka.consumer({
       groupId: this.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
@@ -304,7 +299,10 @@ class KafkaMaterializer implements Materializer {
     if (this.started) return;
     this.started = true;
     await this.admin.connect();
-    if (this.options.createTopics ?? true) await this.ensureTopics();
+    if (this.options.createTopics ?? true) {
+      const created = await ensureTopics(this.config.kafka);
+      if (created.length > 0) this.log('info', 'created topics', { topics: created, partitions: this.config.kafka.partitions, replicationFactor: this.config.kafka.replicationFactor });
+    }
     await this.producer.connect();
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
@@ -315,22 +313,6 @@ class KafkaMaterializer implements Materializer {
       eachBatch: (payload) => this.eachBatch(payload),
     });
     this.log('info', 'materializer started', { topic: this.topic, group: this.groupId, deadLetterTopic: this.dlqTopic, batchRows: this.batchRows, batchMs: this.batchMs, clickhouse: this.ch.mode, database: this.ch.database });
-  }
-
-  private async ensureTopics(): Promise<void> {
-    const wanted = [this.topic, this.dlqTopic];
-    const existing = new Set(await this.admin.listTopics());
-    const missing = wanted.filter((t) => !existing.has(t));
-    if (missing.length === 0) return;
-    const { partitions, replicationFactor } = this.config.kafka;
-    try {
-      await this.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })) });
-      this.log('info', 'created topics', { topics: missing, partitions, replicationFactor });
-    } catch (err) {
-      // Another process may have created them meanwhile.
-      const now = new Set(await this.admin.listTopics());
-      if (!missing.every((t) => now.has(t))) throw err;
-    }
   }
 
   // ---- consuming -----------------------------------------------------------
@@ -457,7 +439,7 @@ class KafkaMaterializer implements Materializer {
       batch.deadLetters.push({ key: message.key, value, headers, offset: message.offset, index: part?.index, code, reason: reason.slice(0, 1024), ssfCode });
       this.log('debug', 'dead letter', { partition, offset: message.offset, index: part?.index, code });
     };
-    const format = header(message.headers, 'ssf-format') ?? SPAN_FORMAT;
+    const format = formatOf(message.headers);
     if (format !== SPAN_FORMAT && format !== BATCH_FORMAT) {
       dead('MAT_ERR_UNKNOWN_FORMAT', `ssf-format "${format.slice(0, 32)}" is neither ${BATCH_FORMAT} nor ${SPAN_FORMAT}`, '');
       return;
@@ -633,7 +615,7 @@ class KafkaMaterializer implements Materializer {
     await this.producer.send({
       topic: this.dlqTopic,
       acks: -1,
-      compression: this.config.kafka.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+      compression: compressionOf(this.config.kafka),
       messages: letters.map((d) => ({
         key: d.key,
         value: d.value,

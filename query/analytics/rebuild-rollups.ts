@@ -1,5 +1,6 @@
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { loadMigrations, quoteIdent, renderMigration } from '../../src/clickhouse/migrations.js';
+import { loadMigrations, renderMigration } from '../../src/clickhouse/migrations.js';
+import { quoteIdent } from '../../src/clickhouse/quote-ident.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { JobInputError } from './job-input-error.js';
 import { JobState } from './job-state.js';

@@ -1,8 +1,9 @@
 import { logLevel } from 'kafkajs';
-import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from 'kafkajs';
 import { decodeRawSpan, splitBatch } from '../../src/codec/index.js';
 import type { Config } from '../../src/config/config-schema.js';
-import { BATCH_FORMAT, kafkaClient } from '../../ingest/sink/kafka-sink.js';
+import { createKafka } from '../../src/kafka/kafka-client.js';
+import { BATCH_FORMAT, formatOf } from '../../src/kafka/record-format.js';
 import type { ReplayInput, ReplayItem, ReplaySource } from './replay-sources.js';
 import { JobInputError } from './job-input-error.js';
 
@@ -16,16 +17,10 @@ export interface KafkaRange {
   onlyTenant: string | undefined;
 }
 
-function header(headers: IHeaders | undefined, name: string): string | undefined {
-  const v = headers?.[name];
-  const one = Array.isArray(v) ? v[0] : v;
-  return one === undefined ? undefined : one.toString();
-}
-
 /** The SSFSpans of one record: an SSFBatch (header `ssf-format: ssf-batch/1`, what the gateway writes) or one span. */
 export function recordSpans(message: KafkaMessage): Uint8Array[] {
   const value = message.value ?? Buffer.alloc(0);
-  return header(message.headers, 'ssf-format') === BATCH_FORMAT ? splitBatch(value) : [value];
+  return formatOf(message.headers) === BATCH_FORMAT ? splitBatch(value) : [value];
 }
 
 /**
@@ -45,7 +40,7 @@ export function kafkaInput(config: Config['kafka'], range: KafkaRange): ReplayIn
 }
 
 async function openKafka(config: Config['kafka'], range: KafkaRange, recordedEnd: number | undefined): Promise<ReplaySource> {
-  const kafka = kafkaClient(config, 'replay', logLevel.NOTHING);
+  const kafka = createKafka(config, 'replay', logLevel.NOTHING);
   const admin = kafka.admin();
   await admin.connect();
   let low: number;

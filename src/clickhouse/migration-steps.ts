@@ -1,5 +1,5 @@
 import type { ClickHouse } from './create-client.js';
-import { quoteIdent } from './migrations.js';
+import { quoteIdent } from './quote-ident.js';
 
 /**
  * Work a migration needs beyond its statements, run right after them and

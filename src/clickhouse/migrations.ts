@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/config-schema.js';
 import type { ClickHouse } from './create-client.js';
 import { MIGRATION_STEPS } from './migration-steps.js';
+import { quoteIdent } from './quote-ident.js';
 
 /**
  * Versioned ClickHouse DDL: `schema/clickhouse/NNNN_name.sql`, applied in
@@ -89,11 +90,6 @@ export function renderTemplate(template: string, ctx: RenderContext): string {
     if (v === undefined) throw new Error(`unknown placeholder ${whole} in a migration`);
     return v;
   });
-}
-
-export function quoteIdent(name: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`"${name}" is not a plain identifier`);
-  return `\`${name}\``;
 }
 
 /** Statements for one server, or (with ctx.cluster) for a cluster. */

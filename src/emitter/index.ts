@@ -5,7 +5,7 @@ export { Emitter, dropChannel } from './emitter.js';
 export type { EmitterOptions, EmitterStats, StartSpanOptions } from './emitter.js';
 export type { LogFields, MetricOptions } from './emitter-types.js';
 export { Span } from './span.js';
-export type { TimeInput } from './span.js';
+export type { TimeInput } from './clock.js';
 export { extractTraceparent, injectTraceparent } from './traceparent.js';
 export type { SpanContext } from './traceparent.js';
 export { consoleLogger, silentLogger } from './logger.js';

@@ -1,15 +1,15 @@
-import type { LogSeverity, MetricSample, SpanEvent } from '../codec/types.js';
-import { nowNs, toNs } from './clock.js';
-import type { MetricOptions, LogFields, SpanSink } from './emitter-types.js';
+import type { LogSeverity, MetricSample, MetricType, SpanEvent } from '../codec/types.js';
+import { timeToNs } from './clock.js';
+import type { TimeInput } from './clock.js';
+import type { LogFields, MetricOptions } from './emitter-types.js';
 import { newId } from './ids.js';
 import type { SpanContext } from './traceparent.js';
 
-/** A time, as a Date, epoch milliseconds, or Unix nanoseconds (bigint). */
-export type TimeInput = Date | number | bigint;
-
-export function timeToNs(t: TimeInput | undefined): bigint {
-  if (t === undefined) return nowNs();
-  return typeof t === 'bigint' ? t : toNs(t);
+/** What a Span needs from its emitter (kept narrow so Span does not depend on Emitter). */
+export interface SpanSink {
+  sample(type: MetricType, name: string, value: number, message: string, options: MetricOptions | undefined): MetricSample | undefined;
+  log(level: LogSeverity, message: string, fields: LogFields | undefined, span: Span | undefined): void;
+  finished(span: Span): void;
 }
 
 export interface SpanInit {

@@ -6,10 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Producer } from 'kafkajs';
-import { BATCH_FORMAT } from '../../ingest/sink/kafka-sink.js';
+import { BATCH_FORMAT } from '../../src/kafka/record-format.js';
 import { encodeBatch } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
-import { createTopics } from '../../src/infra/kafka-broker.js';
+import { createTopics } from '../../deploy/local/kafka-broker.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { clickhouseUrl, kafkaBrokers } from '../setup/services.js';
@@ -129,7 +129,7 @@ describe('ssf analytics replay --from-file FILE.ndjson', () => {
     const args = ['replay', '--from-file', file, '--address', target.http, '--token', 'tokI', '--batch-size', '10', '--state', state];
 
     // Stop it once the state shows progress, as a user would with Ctrl-C.
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts'), 'analytics', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'cli', 'main.ts'), 'analytics', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

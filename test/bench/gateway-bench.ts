@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { encodeBatchOfEncoded, encodeSpan } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
-import { createTopics, startKafkaBroker } from '../../src/infra/kafka-broker.js';
+import { createTopics, startKafkaBroker } from '../../deploy/local/kafka-broker.js';
 import { printTable } from './measure.js';
 import { blastUdp, sendUdpAtRate } from './udp-sender.js';
 
@@ -48,7 +48,7 @@ function procStats(pid: number): ProcStats {
 async function startGatewayProcess(env: Record<string, string>): Promise<{ child: ChildProcess; where: Record<string, string> }> {
   // SSF_BENCH_PROFILE_DIR=/tmp/x writes a CPU profile of the gateway process there.
   const profile = process.env['SSF_BENCH_PROFILE_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['SSF_BENCH_PROFILE_DIR']}`] : [];
-  const child = spawn(process.execPath, [...profile, join(repo, 'dist', 'src', 'cli', 'main.js'), 'gateway', '--json'], {
+  const child = spawn(process.execPath, [...profile, join(repo, 'dist', 'cli', 'main.js'), 'gateway', '--json'], {
     // SSF_BENCH_* are the bench's own settings: the gateway refuses SSF_* names it does not know.
     env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SSF_BENCH_'))), ...env, SSF_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,17 +1,18 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { encodeSpan } from '../../src/codec/index.js';
+import { encodeBatch } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { createClickHouse } from '../../src/clickhouse/create-client.js';
 import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
 import { migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
-import { createTopics, startKafkaBroker } from '../../src/infra/kafka-broker.js';
+import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
+import { startKafkaBroker } from '../../deploy/local/kafka-broker.js';
+import { ensureTopics } from '../../src/kafka/topics.js';
 import { createMaterializer } from '../../ingest/materializer/materializer.js';
-import { KafkaSink } from '../../ingest/sink/kafka-sink.js';
-import { gatewayFields, stampSpan } from '../../ingest/gateway/span-intake.js';
+import { compressionOf, createKafka } from '../../src/kafka/kafka-client.js';
+import { BATCH_FORMAT, tracePartition } from '../../src/kafka/record-format.js';
 import { printTable } from './measure.js';
 
 /** Main-thread GC pause time from now until stop() (seconds). */
@@ -71,18 +72,19 @@ export async function materializerBench(): Promise<void> {
   const broker = await startKafkaBroker({ log: () => {} });
   const server = await startClickHouseServer({ log: () => {} });
   const topic = 'bench-materializer';
-  await createTopics(broker.brokers, [{ name: topic, partitions: 3 }, { name: 'bench-dlq', partitions: 1 }]);
   const config = loadConfig({
     env: {
       SSF_KAFKA_BROKERS: broker.brokers.join(','),
       SSF_KAFKA_SPANS_TOPIC: topic,
       SSF_KAFKA_DEAD_LETTER_TOPIC: 'bench-dlq',
       SSF_KAFKA_CONSUMER_GROUP: 'bench',
+      SSF_KAFKA_PARTITIONS: '3',
       SSF_CLICKHOUSE_URL: server.url,
       SSF_CLICKHOUSE_DATABASE: 'bench',
       SSF_LOG_LEVEL: 'error',
     },
   });
+  await ensureTopics(config.kafka);
   const ch = await createClickHouse(config.clickhouse);
   try {
     await migrate(ch, config);
@@ -98,13 +100,17 @@ export async function materializerBench(): Promise<void> {
         tenant: 'default', receivedTimestamp: now, isTrace: true,
       });
     }
-    const fields = gatewayFields('default', now);
-    const producer = new KafkaSink(config.kafka, { quiet: true });
+    // Records as the gateway writes them: an SSFBatch per partition, spans stamped (tenant, received time).
+    const producer = createKafka(config.kafka, 'bench').producer();
     await producer.connect();
+    const partitions = config.kafka.partitions;
     for (let i = 0; i < SPANS; i += 5_000) {
-      await producer.publishEncoded(events.slice(i, i + 5_000).map((e) => ({ traceId: e.traceId, bytes: stampSpan(encodeSpan(e), fields) })));
+      const groups: SpanEvent[][] = Array.from({ length: partitions }, () => []);
+      for (const e of events.slice(i, i + 5_000)) groups[tracePartition(e.traceId, partitions)]?.push(e);
+      const messages = groups.flatMap((g, partition) => (g.length === 0 ? [] : [{ partition, value: Buffer.from(encodeBatch(g)), headers: { 'ssf-format': BATCH_FORMAT } }]));
+      await producer.send({ topic: config.kafka.spansTopic, acks: -1, compression: compressionOf(config.kafka), messages });
     }
-    await producer.close();
+    await producer.disconnect();
 
     const rowsTotal = SPANS * 3;
     const materializer = createMaterializer(config, ch, { createTopics: false, log: () => {} });

@@ -5,7 +5,7 @@ import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createHttpServer } from '../../src/http/create-http-server.js';
-import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
+import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { registerQueryApi } from '../../query/query-api.js';
 import { printTable } from './measure.js';
 

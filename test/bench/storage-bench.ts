@@ -7,10 +7,11 @@ import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { EventRowBinary, ROW_BINARY_COLUMNS as COLUMNS } from '../../src/clickhouse/event-row-binary.js';
 import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
 import { createEventBatch, insertBatch, insertRows, insertSettings } from '../../src/clickhouse/event-writer.js';
-import type { EventTable } from '../../src/clickhouse/event-writer.js';
-import { migrate, quoteIdent } from '../../src/clickhouse/migrations.js';
+import type { EventTable } from '../../src/clickhouse/event-batch.js';
+import { migrate } from '../../src/clickhouse/migrations.js';
+import { quoteIdent } from '../../src/clickhouse/quote-ident.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
+import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { printTable } from './measure.js';
 import { seededRandom } from '../setup/random.js';
 

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { splitHostPort } from '../../ingest/gateway/udp-listener.js';
-import { buildCProgram } from '../../src/infra/clickhouse-server.js';
+import { splitHostPort } from '../../src/http/listen-address.js';
+import { buildCProgram } from '../../deploy/local/clickhouse-server.js';
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, '..', '..', '..');

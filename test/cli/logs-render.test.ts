@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderBody, timestampMs } from '../../src/cli/logs-command.js';
+import { renderBody, timestampMs } from '../../cli/logs-command.js';
 
 describe('ssf logs rendering', () => {
   it('puts the highlighted ranges in bold, only with color', () => {

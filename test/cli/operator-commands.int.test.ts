@@ -48,7 +48,7 @@ function logCarrier(service: string, logs: Array<{ ms: number; severity: 'info' 
 
 /** A long-running `ssf` (for --follow): its output so far, and a way to wait for some of it. */
 function startCli(args: string[]) {
-  const main = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+  const main = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

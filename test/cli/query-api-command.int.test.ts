@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
 import { runCli } from './run-cli.js';
 
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const MAIN = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
 
 describe('ssf query-api: the query API as its own process', () => {
   it('refuses a stray argument with exit code 2', async () => {

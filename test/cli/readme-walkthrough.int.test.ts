@@ -3,11 +3,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/infra/free-port.js';
+import { freePort } from '../../deploy/local/free-port.js';
 import { runCli } from './run-cli.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+const MAIN = join(ROOT, 'cli', 'main.ts');
 
 interface Step {
   /** The command line as written in the README. */
@@ -67,7 +67,7 @@ describe('README: your first minute', () => {
     expect(section).toContain('```sh\nnpm start\n```');
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
     expect(pkg.scripts['start']).toMatch(/node dist\/src\/cli\/main\.js serve$/);
-    expect(pkg.bin['ssf']).toBe('./dist/src/cli/main.js');
+    expect(pkg.bin['ssf']).toBe('./dist/cli/main.js');
   });
 
   it('works as written: every command exits 0 and prints what the README says', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cellText, formatTable, isNumericType, rowsLine } from '../../src/cli/table-format.js';
+import { cellText, formatTable, isNumericType, rowsLine } from '../../cli/table-format.js';
 
 describe('formatTable', () => {
   it('aligns columns: text to the left, numbers to the right, under a rule', () => {

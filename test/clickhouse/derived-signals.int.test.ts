@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBatch } from '../../src/codec/index.js';
 import type { MetricSample, MetricType, SpanEvent } from '../../src/codec/index.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { quoteIdent } from '../../src/clickhouse/migrations.js';
+import { quoteIdent } from '../../src/clickhouse/quote-ident.js';
 import type { Gateway } from '../../ingest/gateway/gateway.js';
 import { seededRandom } from '../setup/random.js';
 import { startAllInOne } from '../ingest/all-in-one.js';

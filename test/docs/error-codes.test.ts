@@ -11,7 +11,7 @@ const docs = readFileSync(join(root, 'docs', 'errors.md'), 'utf8');
 /** Every `AREA_ERR_*` code written as a string literal anywhere in the source. */
 function catalogCodes(): string[] {
   const codes = new Set<string>();
-  for (const dir of ['src', 'ingest', 'query']) {
+  for (const dir of ['src', 'ingest', 'query', 'cli', 'deploy']) {
     if (!existsSync(join(root, dir))) continue;
     for (const file of readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })) {
       if (!file.endsWith('.ts')) continue;

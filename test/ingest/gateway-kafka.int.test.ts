@@ -10,7 +10,7 @@ import type { SpanEvent } from '../../src/codec/index.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createGateway } from '../../ingest/gateway/gateway.js';
 import type { Gateway } from '../../ingest/gateway/gateway.js';
-import { BATCH_FORMAT, tracePartition } from '../../ingest/sink/kafka-sink.js';
+import { BATCH_FORMAT, tracePartition } from '../../src/kafka/record-format.js';
 import { KafkaThreadSink } from '../../ingest/sink/kafka-thread-sink.js';
 import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
 import { kafkaBrokers } from '../setup/services.js';

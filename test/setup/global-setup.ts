@@ -1,8 +1,8 @@
 import type { TestProject } from 'vitest/node';
-import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
-import type { ClickHouseServer } from '../../src/infra/clickhouse-server.js';
-import { startKafkaBroker } from '../../src/infra/kafka-broker.js';
-import type { KafkaBroker } from '../../src/infra/kafka-broker.js';
+import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
+import type { ClickHouseServer } from '../../deploy/local/clickhouse-server.js';
+import { startKafkaBroker } from '../../deploy/local/kafka-broker.js';
+import type { KafkaBroker } from '../../deploy/local/kafka-broker.js';
 import './services.js';
 
 /**

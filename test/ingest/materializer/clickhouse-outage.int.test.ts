@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Producer } from 'kafkajs';
 import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
-import { startMaterializerProcess } from '../../../src/cli/materializer-command.js';
-import type { MaterializerProcess } from '../../../src/cli/materializer-command.js';
-import { startClickHouseServer } from '../../../src/infra/clickhouse-server.js';
-import type { ClickHouseServer } from '../../../src/infra/clickhouse-server.js';
+import { startMaterializerProcess } from '../../../cli/materializer-command.js';
+import type { MaterializerProcess } from '../../../cli/materializer-command.js';
+import { startClickHouseServer } from '../../../deploy/local/clickhouse-server.js';
+import type { ClickHouseServer } from '../../../deploy/local/clickhouse-server.js';
 import { kafkaBrokers } from '../../setup/services.js';
-import { freePort } from '../../../src/infra/free-port.js';
+import { freePort } from '../../../deploy/local/free-port.js';
 import { freshTopic } from '../kafka-reader.js';
 import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, materializerConfig, waitFor } from './helpers.js';
 

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message, Producer } from 'kafkajs';
-import { BATCH_FORMAT } from '../../../ingest/sink/kafka-sink.js';
+import { BATCH_FORMAT } from '../../../src/kafka/record-format.js';
 import { encodeBatchOfEncoded, encodeSpan } from '../../../src/codec/index.js';
 import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
-import { startMaterializerProcess } from '../../../src/cli/materializer-command.js';
-import type { MaterializerProcess } from '../../../src/cli/materializer-command.js';
+import { startMaterializerProcess } from '../../../cli/materializer-command.js';
+import type { MaterializerProcess } from '../../../cli/materializer-command.js';
 import { clickhouseUrl, kafkaBrokers } from '../../setup/services.js';
 import { freshTopic } from '../kafka-reader.js';
 import { batchRecord, connectProducer, emptyExpected, exactCounts, makeEvent, NOW, readRaw, settle, spanRecord, materializerConfig } from './helpers.js';

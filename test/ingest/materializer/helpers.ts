@@ -1,6 +1,6 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { IHeaders, Message, Producer } from 'kafkajs';
-import { BATCH_FORMAT, tracePartition } from '../../../ingest/sink/kafka-sink.js';
+import { BATCH_FORMAT, tracePartition } from '../../../src/kafka/record-format.js';
 import { encodeBatch, encodeSpan } from '../../../src/codec/index.js';
 import type { SpanEvent } from '../../../src/codec/index.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';

@@ -3,7 +3,7 @@
  * integration tests and for running the distributed mode by hand. The jars come from
  * Maven Central through deploy/kafka/pom.xml and are cached under `<repo>/.cache/kafka/`.
  *
- *   node dist/src/infra/kafka-broker.js start [--port N] [--data DIR] [--topic NAME:PARTITIONS]...
+ *   node dist/deploy/local/kafka-broker.js start [--port N] [--data DIR] [--topic NAME:PARTITIONS]...
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

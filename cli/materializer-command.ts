@@ -1,10 +1,10 @@
-import type { MaterializerOptions, Materializer } from '../../ingest/materializer/materializer.js';
-import { createClickHouse } from '../clickhouse/create-client.js';
-import { migrate } from '../clickhouse/migrations.js';
-import type { Config } from '../config/config-schema.js';
-import { ConfigError, loadConfig } from '../config/load-config.js';
-import { createHttpServer } from '../http/create-http-server.js';
-import { splitHostPort } from '../../ingest/gateway/udp-listener.js';
+import type { MaterializerOptions, Materializer } from '../ingest/materializer/materializer.js';
+import { createClickHouse } from '../src/clickhouse/create-client.js';
+import { migrate } from '../src/clickhouse/migrations.js';
+import type { Config } from '../src/config/config-schema.js';
+import { ConfigError, loadConfig } from '../src/config/load-config.js';
+import { createHttpServer } from '../src/http/create-http-server.js';
+import { splitHostPort } from '../src/http/listen-address.js';
 import type { Command } from './command.js';
 import { parse, UsageError } from './command.js';
 
@@ -30,7 +30,7 @@ export async function startMaterializerProcess(config: Readonly<Config>, options
   if (config.clickhouse.url === '') {
     throw new ConfigError('clickhouse.url (SSF_CLICKHOUSE_URL) is empty: the materializer writes to a ClickHouse server (the embedded engine belongs to one process, `ssf serve`)');
   }
-  const { createMaterializer, registerMaterializerRoutes } = await import('../../ingest/materializer/materializer.js');
+  const { createMaterializer, registerMaterializerRoutes } = await import('../ingest/materializer/materializer.js');
   const ch = await createClickHouse(config.clickhouse);
   let fail: (err: Error) => void = () => {};
   const fatal = new Promise<Error>((resolve) => (fail = resolve));

@@ -5,7 +5,7 @@
  * machine's `cc`. Node cannot call `chdb_query_cmdline` itself (an FFI call
  * trips ClickHouse's stack check), hence the separate process.
  *
- * CLI: `node dist/src/infra/clickhouse-server.js start [--port N] [--data DIR]`.
+ * CLI: `node dist/deploy/local/clickhouse-server.js start [--port N] [--data DIR]`.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureChdbHelper, startClickHouseServer, type ClickHouseServer } from '../../src/infra/clickhouse-server.js';
+import { ensureChdbHelper, startClickHouseServer, type ClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 
 const ROWS = 10_000;
 const BASE_SECONDS = 1_767_225_600; // 2026-01-01T00:00:00Z

@@ -1,8 +1,8 @@
-import { createEmitter } from '../emitter/index.js';
-import type { Emitter } from '../emitter/index.js';
-import { DEMO_SERVICES, TrafficModel } from '../demo/traffic-model.js';
-import type { DemoService, RequestOutcome } from '../demo/traffic-model.js';
-import { seededRandom } from '../demo/seeded-random.js';
+import { createEmitter } from '../src/emitter/index.js';
+import type { Emitter } from '../src/emitter/index.js';
+import { DEMO_SERVICES, TrafficModel } from './demo/traffic-model.js';
+import type { DemoService, RequestOutcome } from './demo/traffic-model.js';
+import { seededRandom } from './demo/seeded-random.js';
 import { ApiError, API_HELP, API_OPTIONS, apiTarget } from './api-client.js';
 import type { Command } from './command.js';
 import { parse, parseNumber, UsageError } from './command.js';

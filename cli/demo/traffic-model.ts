@@ -1,4 +1,4 @@
-import type { Emitter, LogSeverity, MetricOptions, Span } from '../emitter/index.js';
+import type { Emitter, LogSeverity, MetricOptions, Span } from '../../src/emitter/index.js';
 
 /** The services of the demo shop; each one has an emitter of its own, as separate processes would. */
 export const DEMO_SERVICES = ['web', 'api', 'auth', 'db', 'cache', 'payments'] as const;

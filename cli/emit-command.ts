@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { createEmitter } from '../emitter/index.js';
-import type { Emitter, LogSeverity, MetricOptions, MetricScope, MetricStatus, SpanContext } from '../emitter/index.js';
-import { extractTraceparent, injectTraceparent } from '../emitter/traceparent.js';
+import { createEmitter } from '../src/emitter/index.js';
+import type { Emitter, LogSeverity, MetricOptions, MetricScope, MetricStatus, SpanContext } from '../src/emitter/index.js';
+import { extractTraceparent, injectTraceparent } from '../src/emitter/traceparent.js';
 import type { Command } from './command.js';
 import { parse, parseNumber, parseTags, UsageError } from './command.js';
 

@@ -1,6 +1,6 @@
-import { createClickHouse } from '../clickhouse/create-client.js';
-import { migrate } from '../clickhouse/migrations.js';
-import { loadConfig } from '../config/load-config.js';
+import { createClickHouse } from '../src/clickhouse/create-client.js';
+import { migrate } from '../src/clickhouse/migrations.js';
+import { loadConfig } from '../src/config/load-config.js';
 import type { Command } from './command.js';
 import { parse, UsageError } from './command.js';
 

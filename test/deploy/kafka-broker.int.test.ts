@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { Consumer, Producer } from 'kafkajs';
-import { createTopics, startKafkaBroker } from '../../src/infra/kafka-broker.js';
-import type { KafkaBroker } from '../../src/infra/kafka-broker.js';
+import { createTopics, startKafkaBroker } from '../../deploy/local/kafka-broker.js';
+import type { KafkaBroker } from '../../deploy/local/kafka-broker.js';
 
 // Starts its own broker (not the shared one from global setup) so that it can stop it.
 const TOPIC = 'kafka-broker-roundtrip';

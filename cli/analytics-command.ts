@@ -1,11 +1,11 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { createClickHouse } from '../clickhouse/create-client.js';
-import type { ClickHouse } from '../clickhouse/create-client.js';
-import { loadConfig } from '../config/load-config.js';
-import type { Config } from '../config/config-schema.js';
+import { createClickHouse } from '../src/clickhouse/create-client.js';
+import type { ClickHouse } from '../src/clickhouse/create-client.js';
+import { loadConfig } from '../src/config/load-config.js';
+import type { Config } from '../src/config/config-schema.js';
 import type { Command } from './command.js';
 import { parse, parseNumber, UsageError } from './command.js';
-import { parseDuration, parseTime } from '../../query/time-range.js';
+import { parseDuration, parseTime } from '../query/time-range.js';
 
 const COMMON_HELP = `  --clickhouse-url URL   ClickHouse HTTP endpoint (default $SSF_CLICKHOUSE_URL; empty: the embedded
                          engine in $SSF_CLICKHOUSE_DATA_PATH)
@@ -214,7 +214,7 @@ async function withClickHouse<T>(config: Readonly<Config>, reader: boolean, fn: 
 
 /** Errors of a job that are the arguments' fault: answered like bad arguments (exit 2). */
 async function asUsage<T>(fn: () => Promise<T>): Promise<T> {
-  const { JobInputError } = await import('../../query/analytics/job-input-error.js');
+  const { JobInputError } = await import('../query/analytics/job-input-error.js');
   try {
     return await fn();
   } catch (err) {
@@ -246,9 +246,9 @@ async function sloReportJob(args: string[]): Promise<number> {
   } else {
     const config = configOf(values);
     const tenant = values.tenant ?? config.gateway.defaultTenant;
-    const { QueryRunner } = await import('../../query/query-runner.js');
-    const { sloReport, sloReportText } = await import('../../query/analytics/slo-report.js');
-    const { sloReportHtml } = await import('../../query/analytics/slo-report-html.js');
+    const { QueryRunner } = await import('../query/query-runner.js');
+    const { sloReport, sloReportText } = await import('../query/analytics/slo-report.js');
+    const { sloReportHtml } = await import('../query/analytics/slo-report-html.js');
     const report = await asUsage(() => withClickHouse(config, true, (ch) => sloReport(new QueryRunner(ch, config.query), { tenant, fromMs, toMs, objective, worst })));
     services = report.services.length;
     text = format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'html' ? sloReportHtml(report) : sloReportText(report);
@@ -268,7 +268,7 @@ async function exportJob(args: string[]): Promise<number> {
     table: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, chunk: { type: 'string' }, tenant: { type: 'string' },
   });
   noPositionals(positionals);
-  const { EXPORT_TABLES, exportTable } = await import('../../query/analytics/export-table.js');
+  const { EXPORT_TABLES, exportTable } = await import('../query/analytics/export-table.js');
   const table = EXPORT_TABLES.find((t) => t === values.table);
   if (values.table === undefined) throw new UsageError(`--table is required: ${EXPORT_TABLES.join(', ')}`);
   if (!table) throw new UsageError(`--table "${values.table}" is not one of ${EXPORT_TABLES.join(', ')}`);
@@ -279,8 +279,8 @@ async function exportJob(args: string[]): Promise<number> {
   if (chunkMs === undefined || chunkMs < 60_000 || chunkMs % 60_000 !== 0) throw new UsageError(`--chunk must be whole minutes, at least 1m (got "${values.chunk}")`);
   const config = configOf(values);
   const tenant = values.tenant ?? config.gateway.defaultTenant;
-  const { QueryRunner } = await import('../../query/query-runner.js');
-  const { createProgress } = await import('../../query/analytics/progress.js');
+  const { QueryRunner } = await import('../query/query-runner.js');
+  const { createProgress } = await import('../query/analytics/progress.js');
   const stop = interruptible();
   try {
     const result = await asUsage(() => withClickHouse(config, true, (ch) => exportTable(new QueryRunner(ch, config.query), {
@@ -300,10 +300,10 @@ async function rebuildJob(args: string[]): Promise<number> {
   noPositionals(positionals);
   const { fromMs, toMs } = rangeArgs(values);
   const config = configOf(values);
-  const { rebuildRange, rebuildRollups } = await import('../../query/analytics/rebuild-rollups.js');
+  const { rebuildRange, rebuildRollups } = await import('../query/analytics/rebuild-rollups.js');
   // Checked before connecting: a refused range touches nothing.
   await asUsage(async () => rebuildRange(fromMs, toMs, config.retention));
-  const { createProgress } = await import('../../query/analytics/progress.js');
+  const { createProgress } = await import('../query/analytics/progress.js');
   const stop = interruptible();
   try {
     const result = await asUsage(() => withClickHouse(config, false, (ch) => rebuildRollups(ch, {
@@ -336,10 +336,10 @@ async function replayJob(args: string[]): Promise<number> {
   const address = values.address ?? `http://${config.gateway.httpListen}`;
   if (!/^https?:\/\/[^/\s]+/.test(address)) throw new UsageError(`--address must be an http(s):// URL of the gateway (got "${address}")`);
 
-  const sources = await import('../../query/analytics/replay-sources.js');
-  const { kafkaInput } = await import('../../query/analytics/replay-kafka.js');
-  const { replay } = await import('../../query/analytics/replay.js');
-  const { createProgress } = await import('../../query/analytics/progress.js');
+  const sources = await import('../query/analytics/replay-sources.js');
+  const { kafkaInput } = await import('../query/analytics/replay-kafka.js');
+  const { replay } = await import('../query/analytics/replay.js');
+  const { createProgress } = await import('../query/analytics/progress.js');
   let input;
   if (file !== undefined) {
     if (!existsSync(file)) throw new UsageError(`--from-file ${file} does not exist`);

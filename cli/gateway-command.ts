@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/load-config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import type { Command } from './command.js';
 import { parse, UsageError } from './command.js';
 
@@ -22,16 +22,13 @@ Settings: gateway.*, kafka.* in docs/configuration.md.`,
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = loadConfig();
     if (config.kafka.brokers.length === 0) throw new UsageError('ssf gateway needs Kafka: set SSF_KAFKA_BROKERS (or run `ssf serve` for the all-in-one mode without Kafka)');
-    const [{ createGateway }, { KafkaThreadSink }, { statsdToSpans }, { createTopics }] = await Promise.all([
-      import('../../ingest/gateway/gateway.js'),
-      import('../../ingest/sink/kafka-thread-sink.js'),
-      import('../../ingest/statsd/statsd-spans.js'),
-      import('../infra/kafka-broker.js'),
+    const [{ createGateway }, { KafkaThreadSink }, { statsdToSpans }, { ensureTopics }] = await Promise.all([
+      import('../ingest/gateway/gateway.js'),
+      import('../ingest/sink/kafka-thread-sink.js'),
+      import('../ingest/statsd/statsd-spans.js'),
+      import('../src/kafka/topics.js'),
     ]);
-    await createTopics([...config.kafka.brokers], [
-      { name: config.kafka.spansTopic, partitions: config.kafka.partitions },
-      { name: config.kafka.deadLetterTopic, partitions: 1 },
-    ]);
+    await ensureTopics(config.kafka);
     const sink = new KafkaThreadSink(config.kafka);
     await sink.connect();
     const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans });

@@ -1,6 +1,6 @@
-import { createClickHouse } from '../clickhouse/create-client.js';
-import { migrate } from '../clickhouse/migrations.js';
-import { loadConfig } from '../config/load-config.js';
+import { createClickHouse } from '../src/clickhouse/create-client.js';
+import { migrate } from '../src/clickhouse/migrations.js';
+import { loadConfig } from '../src/config/load-config.js';
 import type { Command } from './command.js';
 import { parse, UsageError } from './command.js';
 
@@ -24,10 +24,10 @@ Every other setting comes from the environment (docs/configuration.md).`,
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = loadConfig({ overrides: { clickhouse: { dataPath: values.data }, gateway: { httpListen: values.http } } });
     const [{ createGateway }, { ClickHouseSink }, { statsdToSpans }, { registerQueryApi }] = await Promise.all([
-      import('../../ingest/gateway/gateway.js'),
-      import('../../ingest/sink/clickhouse-sink.js'),
-      import('../../ingest/statsd/statsd-spans.js'),
-      import('../../query/query-api.js'),
+      import('../ingest/gateway/gateway.js'),
+      import('../ingest/sink/clickhouse-sink.js'),
+      import('../ingest/statsd/statsd-spans.js'),
+      import('../query/query-api.js'),
     ]);
     const ch = await createClickHouse(config.clickhouse);
     const migrated = await migrate(ch, config);

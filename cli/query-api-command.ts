@@ -1,7 +1,7 @@
-import { createClickHouse } from '../clickhouse/create-client.js';
-import { loadConfig } from '../config/load-config.js';
-import type { Config } from '../config/config-schema.js';
-import { createHttpServer } from '../http/create-http-server.js';
+import { createClickHouse } from '../src/clickhouse/create-client.js';
+import { loadConfig } from '../src/config/load-config.js';
+import type { Config } from '../src/config/config-schema.js';
+import { createHttpServer } from '../src/http/create-http-server.js';
 import type { Command } from './command.js';
 import { parse, UsageError } from './command.js';
 
@@ -12,7 +12,7 @@ export interface RunningQueryApi {
 
 /** The query API as its own process (distributed mode): its own HTTP server and a read-only ClickHouse client. */
 export async function startQueryApi(config: Readonly<Config>): Promise<RunningQueryApi> {
-  const [{ registerQueryApi }, { splitHostPort }] = await Promise.all([import('../../query/query-api.js'), import('../../ingest/gateway/udp-listener.js')]);
+  const [{ registerQueryApi }, { splitHostPort }] = await Promise.all([import('../query/query-api.js'), import('../src/http/listen-address.js')]);
   const ch = await createClickHouse(config.clickhouse, { readonlyUser: true });
   const app = createHttpServer({ logLevel: config.log.level, bodyLimit: 1_048_576 });
   registerQueryApi(app, config, ch, { standalone: true });
