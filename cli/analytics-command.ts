@@ -340,7 +340,7 @@ async function replayJob(args: string[]): Promise<number> {
   const { kafkaInput } = await import('../query/analytics/replay-kafka.js');
   const { replay } = await import('../query/analytics/replay.js');
   const { createProgress } = await import('../query/analytics/progress.js');
-  let input;
+  let input: import('../query/analytics/replay-sources.js').ReplayInput;
   if (file !== undefined) {
     if (!existsSync(file)) throw new UsageError(`--from-file ${file} does not exist`);
     if (statSync(file).isDirectory() || file.endsWith('.parquet')) input = sources.parquetInput(file);

@@ -127,7 +127,10 @@ export const emitCommand: Command = {
       case 'counter': {
         if (rest.length < 1 || rest.length > 2) throw new UsageError('usage: ssf emit counter NAME [VALUE]');
         const value = rest[1] === undefined ? 1 : parseNumber(rest[1], 'VALUE');
-        act = (e) => (e.counter(rest[0] as string, value, metric), 0);
+        act = (e) => {
+          e.counter(rest[0] as string, value, metric);
+          return 0;
+        };
         break;
       }
       case 'gauge':
@@ -135,18 +138,27 @@ export const emitCommand: Command = {
       case 'timer': {
         const [name, raw] = need(2, 'NAME VALUE');
         const value = parseNumber(raw, 'VALUE');
-        act = (e) => (e[kind](name as string, value, metric), 0);
+        act = (e) => {
+          e[kind](name as string, value, metric);
+          return 0;
+        };
         break;
       }
       case 'set': {
         const [name, member] = need(2, 'NAME MEMBER');
-        act = (e) => (e.set(name as string, member as string, metric), 0);
+        act = (e) => {
+          e.set(name as string, member as string, metric);
+          return 0;
+        };
         break;
       }
       case 'status': {
         const [name, state] = need(2, 'NAME ok|warning|critical|unknown');
         if (!STATES.includes(state as MetricStatus)) throw new UsageError(`STATE must be one of ${STATES.join(', ')} (got "${state}")`);
-        act = (e) => (e.status(name as string, state as MetricStatus, { ...metric, ...(values.message !== undefined ? { message: values.message } : {}) }), 0);
+        act = (e) => {
+          e.status(name as string, state as MetricStatus, { ...metric, ...(values.message !== undefined ? { message: values.message } : {}) });
+          return 0;
+        };
         break;
       }
       case 'log': {

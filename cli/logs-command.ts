@@ -92,8 +92,8 @@ const SEVERITY_COLOR: Record<string, string> = { warn: '\x1b[33m', error: '\x1b[
 
 /** The body on one line, the highlighted ranges (character offsets) in bold when `color`. */
 export function renderBody(body: string, highlights: ReadonlyArray<readonly [number, number]> | undefined, color: boolean): string {
-  const escape = (s: string): string => s.replace(/\r?\n/g, '\\n').replace(/\t/g, ' ');
-  if (!color || !highlights || highlights.length === 0) return escape(body);
+  const escapeText = (s: string): string => s.replace(/\r?\n/g, '\\n').replace(/\t/g, ' ');
+  if (!color || !highlights || highlights.length === 0) return escapeText(body);
   const ranges = [...highlights].filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
   let out = '';
   let at = 0;
@@ -101,10 +101,10 @@ export function renderBody(body: string, highlights: ReadonlyArray<readonly [num
     const a = Math.max(start, at);
     const b = Math.min(end, body.length);
     if (b <= a) continue;
-    out += escape(body.slice(at, a)) + BOLD + escape(body.slice(a, b)) + NORMAL;
+    out += escapeText(body.slice(at, a)) + BOLD + escapeText(body.slice(a, b)) + NORMAL;
     at = b;
   }
-  return out + escape(body.slice(at));
+  return out + escapeText(body.slice(at));
 }
 
 /** Prints log lines and remembers them, so --follow never prints one twice. */

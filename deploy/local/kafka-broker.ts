@@ -249,7 +249,7 @@ export async function ensureKafkaJars(options: KafkaJarsOptions = {}): Promise<s
     await rename(staging, libDir);
     const marker: ReadyMarker = { version: pom.version, pomSha256: pom.sha256 };
     const tmpMarker = `${markerFile}.${process.pid}.tmp`;
-    await writeFile(tmpMarker, JSON.stringify(marker, null, 2) + '\n');
+    await writeFile(tmpMarker, `${JSON.stringify(marker, null, 2)}\n`);
     await rename(tmpMarker, markerFile);
     await rm(path.join(cacheDir, 'm2'), { recursive: true, force: true });
     log(`fetched ${jars.length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s`);

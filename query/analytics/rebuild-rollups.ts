@@ -34,7 +34,7 @@ export function rollupViews(database: string, retention: Config['retention']): R
   for (const migration of loadMigrations()) {
     for (const statement of renderMigration(migration, { database, cluster: '', retention, bodyIndex: 'text' })) {
       const m = CREATE_MV.exec(statement);
-      if (!m || m[4] !== 'metrics_1m') continue;
+      if (m?.[4] !== 'metrics_1m') continue;
       const select = m[5] as string;
       const sources = [...new Set([...select.matchAll(/\bFROM\s+`\w+`\.(\w+)/g)].map((f) => f[1] as string))];
       const source = sources[0];

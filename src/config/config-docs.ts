@@ -33,7 +33,7 @@ export function renderConfigDocs(): string {
     const choices = s.choices ? ` One of: ${s.choices.map((c) => `\`${c === '' ? '""' : c}\``).join(', ')}.` : '';
     lines.push(`| \`${s.path}\` | \`${s.env}\` | ${dflt === '' ? '(empty)' : `\`${dflt}\``} | ${s.description.replace(/\|/g, '\\|')}${choices} |`);
     const next = settings[i + 1];
-    if (!next || !next.path.startsWith(`${section}.`)) lines.push('');
+    if (!next?.path.startsWith(`${section}.`)) lines.push('');
   });
   return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { configSchema, RENAMED } from './config-schema.js';
 import type { Config } from './config-schema.js';
 

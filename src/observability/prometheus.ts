@@ -92,7 +92,7 @@ export class Histogram implements Metric {
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const [k, s] of this.series) {
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${renderLabels(this.labelNames, k, `le="${b}"`)} ${s.counts[i] ?? 0}`));
+      for (const [i, b] of this.buckets.entries()) lines.push(`${this.name}_bucket${renderLabels(this.labelNames, k, `le="${b}"`)} ${s.counts[i] ?? 0}`);
       lines.push(`${this.name}_bucket${renderLabels(this.labelNames, k, 'le="+Inf"')} ${s.count}`);
       lines.push(`${this.name}_sum${renderLabels(this.labelNames, k)} ${s.sum}`);
       lines.push(`${this.name}_count${renderLabels(this.labelNames, k)} ${s.count}`);

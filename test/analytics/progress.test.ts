@@ -4,7 +4,10 @@ import { createProgress, formatEta } from '../../query/analytics/progress.js';
 /** A stream that keeps what was written, and a clock the test moves. */
 function setup(tty: boolean) {
   const writes: string[] = [];
-  const stream = { write: (s: string) => (writes.push(s), true), isTTY: tty, columns: 120 } as unknown as NodeJS.WritableStream & { isTTY: boolean; columns: number };
+  const stream = { write: (s: string) => {
+      writes.push(s);
+      return true;
+    }, isTTY: tty, columns: 120 } as unknown as NodeJS.WritableStream & { isTTY: boolean; columns: number };
   let now = 1_000_000;
   const clock = { now: () => now, advance: (ms: number) => (now += ms) };
   return { writes, stream, clock };

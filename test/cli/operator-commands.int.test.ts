@@ -132,7 +132,7 @@ describe('ssf sql', () => {
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^service +spans$/);
-    expect(lines[1]).toMatch(/^-+  -+$/);
+    expect(lines[1]).toMatch(/^-+ {2}-+$/);
     const body = lines.slice(2, 2 + want.length);
     expect(body.map((line) => line.split(/\s+/))).toEqual(want.map((w) => [w.service, w.spans]));
     // Right-aligned numbers: every line of the table ends in the same column.
@@ -150,9 +150,9 @@ describe('ssf sql', () => {
   it('gives CSV, TSV, the API\'s JSON and NDJSON unchanged', async () => {
     const want = await reference();
     const csv = await runCli(['sql', QUERY, '--format', 'csv'], env);
-    expect(csv.stdout).toBe(['"service","spans"', ...want.map((w) => `"${w.service}",${w.spans}`)].join('\n') + '\n');
+    expect(csv.stdout).toBe(`${['"service","spans"', ...want.map((w) => `"${w.service}",${w.spans}`)].join('\n')}\n`);
     const tsv = await runCli(['sql', QUERY, '--format', 'tsv'], env);
-    expect(tsv.stdout).toBe(['service\tspans', ...want.map((w) => `${w.service}\t${w.spans}`)].join('\n') + '\n');
+    expect(tsv.stdout).toBe(`${['service\tspans', ...want.map((w) => `${w.service}\t${w.spans}`)].join('\n')}\n`);
     const json = await runCli(['sql', QUERY, '--format', 'json'], env);
     const answer = JSON.parse(json.stdout) as { meta: unknown; data: unknown; rows: number };
     expect(answer.meta).toEqual([{ name: 'service', type: 'LowCardinality(String)' }, { name: 'spans', type: 'UInt64' }]);

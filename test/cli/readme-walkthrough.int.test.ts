@@ -45,7 +45,7 @@ function shellWords(line: string): { words: string[]; comment: string } {
 async function readmeSteps(tag: string): Promise<Step[]> {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## Your first minute'));
-  const block = new RegExp('```sh ' + tag + '\\n([\\s\\S]*?)```').exec(section)?.[1];
+  const block = new RegExp(`\`\`\`sh ${tag}\\n([\\s\\S]*?)\`\`\``).exec(section)?.[1];
   if (!block) throw new Error(`README.md has no \`\`\`sh ${tag} block in "Your first minute"`);
   return block.split('\n').filter((l) => l.trim() !== '').map((line) => {
     const { words, comment } = shellWords(line);

@@ -193,14 +193,12 @@ function expectSloNumbers(got: SloNumbers | undefined, want: ReturnType<typeof r
 
 const ACME = [...callGraph(400), ...indicatorSpans()];
 const GLOBEX: SpanEvent[] = [];
-{
-  for (let t = 0; t < 20; t++) {
-    const at = FROM + 2 * MINUTE + t * MINUTE;
-    const x = span({ traceId: 0n, parentId: 0n, service: 'x', name: 'run', startMs: at, durationMs: 10 });
-    GLOBEX.push(x, span({ traceId: x.traceId, parentId: x.id, service: 'y', name: 'step', startMs: at + 1, durationMs: 4, error: t % 4 === 0 }));
-  }
-  for (let i = 0; i < 30; i++) GLOBEX.push(span({ traceId: 0n, parentId: 0n, service: 'checkout', name: 'POST /pay', startMs: SLO_TO - 20 * MINUTE + i * 1_000, durationMs: 9, error: true, indicator: true }));
+for (let t = 0; t < 20; t++) {
+  const at = FROM + 2 * MINUTE + t * MINUTE;
+  const x = span({ traceId: 0n, parentId: 0n, service: 'x', name: 'run', startMs: at, durationMs: 10 });
+  GLOBEX.push(x, span({ traceId: x.traceId, parentId: x.id, service: 'y', name: 'step', startMs: at + 1, durationMs: 4, error: t % 4 === 0 }));
 }
+for (let i = 0; i < 30; i++) GLOBEX.push(span({ traceId: 0n, parentId: 0n, service: 'checkout', name: 'POST /pay', startMs: SLO_TO - 20 * MINUTE + i * 1_000, durationMs: 9, error: true, indicator: true }));
 
 let aio: AllInOne;
 beforeAll(async () => {
