@@ -226,8 +226,15 @@ async function asUsage<T>(fn: () => Promise<T>): Promise<T> {
 async function sloReportJob(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     ...COMMON_OPTIONS,
-    from: { type: 'string' }, to: { type: 'string' }, objective: { type: 'string' }, format: { type: 'string' },
-    out: { type: 'string' }, worst: { type: 'string' }, tenant: { type: 'string' }, address: { type: 'string' }, token: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    objective: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+    worst: { type: 'string' },
+    tenant: { type: 'string' },
+    address: { type: 'string' },
+    token: { type: 'string' },
   });
   noPositionals(positionals);
   const { fromMs, toMs } = rangeArgs(values);
@@ -239,7 +246,7 @@ async function sloReportJob(args: string[]): Promise<number> {
   let text: string;
   let services: number | undefined;
   if (values.address !== undefined) {
-    if (values.tenant !== undefined) throw new UsageError('--tenant goes without --address: through the API the tenant is the token\'s');
+    if (values.tenant !== undefined) throw new UsageError("--tenant goes without --address: through the API the tenant is the token's");
     const { ApiClient, apiTarget } = await import('./api-client.js');
     const api = new ApiClient(apiTarget({ address: values.address, token: values.token }));
     text = await api.text('GET', '/v1/reports/slo', { query: { from: fromMs, to: toMs, objective, worst, format } });
@@ -249,7 +256,9 @@ async function sloReportJob(args: string[]): Promise<number> {
     const { QueryRunner } = await import('../query/query-runner.js');
     const { sloReport, sloReportText } = await import('../query/analytics/slo-report.js');
     const { sloReportHtml } = await import('../query/analytics/slo-report-html.js');
-    const report = await asUsage(() => withClickHouse(config, true, (ch) => sloReport(new QueryRunner(ch, config.query), { tenant, fromMs, toMs, objective, worst })));
+    const report = await asUsage(() =>
+      withClickHouse(config, true, (ch) => sloReport(new QueryRunner(ch, config.query), { tenant, fromMs, toMs, objective, worst })),
+    );
     services = report.services.length;
     text = format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'html' ? sloReportHtml(report) : sloReportText(report);
   }
@@ -264,8 +273,14 @@ async function sloReportJob(args: string[]): Promise<number> {
 
 async function exportJob(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
-    ...COMMON_OPTIONS, ...STATE_OPTIONS,
-    table: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, chunk: { type: 'string' }, tenant: { type: 'string' },
+    ...COMMON_OPTIONS,
+    ...STATE_OPTIONS,
+    table: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    out: { type: 'string' },
+    chunk: { type: 'string' },
+    tenant: { type: 'string' },
   });
   noPositionals(positionals);
   const { EXPORT_TABLES, exportTable } = await import('../query/analytics/export-table.js');
@@ -274,19 +289,33 @@ async function exportJob(args: string[]): Promise<number> {
   if (!table) throw new UsageError(`--table "${values.table}" is not one of ${EXPORT_TABLES.join(', ')}`);
   const { fromMs, toMs } = rangeArgs(values);
   if (values.out === undefined) throw new UsageError('--out DIR is required (a directory: one Parquet file per chunk)');
-  if (existsSync(values.out) && !statSync(values.out).isDirectory()) throw new UsageError(`--out ${values.out} is a file; give a directory (one Parquet file per chunk goes in it)`);
+  if (existsSync(values.out) && !statSync(values.out).isDirectory())
+    throw new UsageError(`--out ${values.out} is a file; give a directory (one Parquet file per chunk goes in it)`);
   const chunkMs = values.chunk === undefined ? 3_600_000 : parseDuration(values.chunk);
-  if (chunkMs === undefined || chunkMs < 60_000 || chunkMs % 60_000 !== 0) throw new UsageError(`--chunk must be whole minutes, at least 1m (got "${values.chunk}")`);
+  if (chunkMs === undefined || chunkMs < 60_000 || chunkMs % 60_000 !== 0)
+    throw new UsageError(`--chunk must be whole minutes, at least 1m (got "${values.chunk}")`);
   const config = configOf(values);
   const tenant = values.tenant ?? config.gateway.defaultTenant;
   const { QueryRunner } = await import('../query/query-runner.js');
   const { createProgress } = await import('../query/analytics/progress.js');
   const stop = interruptible();
   try {
-    const result = await asUsage(() => withClickHouse(config, true, (ch) => exportTable(new QueryRunner(ch, config.query), {
-      table, tenant, fromMs, toMs, chunkMs, outDir: values.out as string, statePath: values.state, restart: values.restart ?? false,
-      progress: (total) => createProgress({ label: 'export', total, unit: 'parts' }), signal: stop.signal,
-    })));
+    const result = await asUsage(() =>
+      withClickHouse(config, true, (ch) =>
+        exportTable(new QueryRunner(ch, config.query), {
+          table,
+          tenant,
+          fromMs,
+          toMs,
+          chunkMs,
+          outDir: values.out as string,
+          statePath: values.state,
+          restart: values.restart ?? false,
+          progress: (total) => createProgress({ label: 'export', total, unit: 'parts' }),
+          signal: stop.signal,
+        }),
+      ),
+    );
     if (values.json) console.log(JSON.stringify(result));
     else console.log(`exported ${result.rows} rows of ${table} (tenant ${tenant}) to ${result.parts.length} Parquet files in ${values.out}`);
     return result.interrupted ? 130 : 0;
@@ -306,12 +335,24 @@ async function rebuildJob(args: string[]): Promise<number> {
   const { createProgress } = await import('../query/analytics/progress.js');
   const stop = interruptible();
   try {
-    const result = await asUsage(() => withClickHouse(config, false, (ch) => rebuildRollups(ch, {
-      fromMs, toMs, retention: config.retention, statePath: values.state, restart: values.restart ?? false,
-      progress: (total) => createProgress({ label: 'rebuild-rollups', total, unit: 'hours' }), signal: stop.signal,
-    })));
+    const result = await asUsage(() =>
+      withClickHouse(config, false, (ch) =>
+        rebuildRollups(ch, {
+          fromMs,
+          toMs,
+          retention: config.retention,
+          statePath: values.state,
+          restart: values.restart ?? false,
+          progress: (total) => createProgress({ label: 'rebuild-rollups', total, unit: 'hours' }),
+          signal: stop.signal,
+        }),
+      ),
+    );
     if (values.json) console.log(JSON.stringify(result));
-    else console.log(`rebuilt metrics_1m and metrics_1h for ${result.hours.length} hours, ${new Date(result.fromMs).toISOString()} to ${new Date(result.toMs).toISOString()}`);
+    else
+      console.log(
+        `rebuilt metrics_1m and metrics_1h for ${result.hours.length} hours, ${new Date(result.fromMs).toISOString()} to ${new Date(result.toMs).toISOString()}`,
+      );
     return result.interrupted ? 130 : 0;
   } finally {
     stop.done();
@@ -321,18 +362,39 @@ async function rebuildJob(args: string[]): Promise<number> {
 async function replayJob(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     ...STATE_OPTIONS,
-    'from-file': { type: 'string' }, 'from-kafka': { type: 'boolean' }, topic: { type: 'string' }, partition: { type: 'string' },
-    'start-offset': { type: 'string' }, 'end-offset': { type: 'string' }, brokers: { type: 'string' }, 'only-tenant': { type: 'string' },
-    address: { type: 'string' }, token: { type: 'string' }, 'batch-size': { type: 'string' },
+    'from-file': { type: 'string' },
+    'from-kafka': { type: 'boolean' },
+    topic: { type: 'string' },
+    partition: { type: 'string' },
+    'start-offset': { type: 'string' },
+    'end-offset': { type: 'string' },
+    brokers: { type: 'string' },
+    'only-tenant': { type: 'string' },
+    address: { type: 'string' },
+    token: { type: 'string' },
+    'batch-size': { type: 'string' },
   });
   noPositionals(positionals);
   const file = values['from-file'];
   const fromKafka = values['from-kafka'] === true;
-  if ((file === undefined) === !fromKafka) throw new UsageError('give one source: --from-file FILE, or --from-kafka with --topic, --partition and --start-offset');
+  if ((file === undefined) === !fromKafka)
+    throw new UsageError('give one source: --from-file FILE, or --from-kafka with --topic, --partition and --start-offset');
   const kafkaFlags = (['topic', 'partition', 'start-offset', 'end-offset', 'brokers', 'only-tenant'] as const).filter((f) => values[f] !== undefined);
   if (!fromKafka && kafkaFlags.length > 0) throw new UsageError(`--${kafkaFlags[0]} goes with --from-kafka`);
   const batchSize = intArg(values['batch-size'], '--batch-size', 1) ?? 500;
-  const config = loadConfig({ overrides: { kafka: { brokers: values.brokers === undefined ? undefined : values.brokers.split(',').map((b) => b.trim()).filter((b) => b !== '') } } });
+  const config = loadConfig({
+    overrides: {
+      kafka: {
+        brokers:
+          values.brokers === undefined
+            ? undefined
+            : values.brokers
+                .split(',')
+                .map((b) => b.trim())
+                .filter((b) => b !== ''),
+      },
+    },
+  });
   const address = values.address ?? `http://${config.gateway.httpListen}`;
   if (!/^https?:\/\/[^/\s]+/.test(address)) throw new UsageError(`--address must be an http(s):// URL of the gateway (got "${address}")`);
 
@@ -354,17 +416,28 @@ async function replayJob(args: string[]): Promise<number> {
     if (startOffset === undefined) throw new UsageError('--from-kafka needs --start-offset');
     const endOffset = intArg(values['end-offset'], '--end-offset', 0);
     if (endOffset !== undefined && endOffset < startOffset) throw new UsageError(`--end-offset ${endOffset} is before --start-offset ${startOffset}`);
-    input = await asUsage(async () => kafkaInput(config.kafka, { topic: values.topic as string, partition, startOffset, endOffset, onlyTenant: values['only-tenant'] }));
+    input = await asUsage(async () =>
+      kafkaInput(config.kafka, { topic: values.topic as string, partition, startOffset, endOffset, onlyTenant: values['only-tenant'] }),
+    );
   }
   const replayInput = input;
   const stop = interruptible();
   try {
-    const result = await asUsage(() => replay(replayInput, {
-      address, token: values.token ?? process.env['SSF_TOKEN'], batchSize, statePath: values.state, restart: values.restart ?? false,
-      progress: (total, unit) => createProgress({ label: 'replay', total, unit }), log: (line) => process.stderr.write(`replay: ${line}\n`), signal: stop.signal,
-    }));
+    const result = await asUsage(() =>
+      replay(replayInput, {
+        address,
+        token: values.token ?? process.env['SSF_TOKEN'],
+        batchSize,
+        statePath: values.state,
+        restart: values.restart ?? false,
+        progress: (total, unit) => createProgress({ label: 'replay', total, unit }),
+        log: (line) => process.stderr.write(`replay: ${line}\n`),
+        signal: stop.signal,
+      }),
+    );
     if (values.json) console.log(JSON.stringify(result));
-    else if (!result.alreadyDone) console.log(`replayed ${result.describe}: ${result.accepted} spans accepted (${result.events} events), ${result.rejected} refused`);
+    else if (!result.alreadyDone)
+      console.log(`replayed ${result.describe}: ${result.accepted} spans accepted (${result.events} events), ${result.rejected} refused`);
     return result.interrupted ? 130 : 0;
   } finally {
     stop.done();

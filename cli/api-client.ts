@@ -42,7 +42,11 @@ export function apiTarget(values: { address?: string | undefined; token?: string
 /** A failed request: the API's coded refusal (`{error:{code,reason}}`), or the address cannot be reached. main.ts prints it and exits 1. */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
-  constructor(message: string, readonly code: string, readonly status: number | undefined) {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly status: number | undefined,
+  ) {
     super(message);
   }
 }
@@ -102,7 +106,11 @@ function unreachable(address: string, err: unknown): ApiError {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return new ApiError(`${address} did not answer in time`, 'TIMEOUT', undefined);
   const why = e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
-  return new ApiError(`cannot reach the pipeline at ${address} (${why}). Is \`ssf serve\` running there? Give --address or set $SSF_ADDRESS.`, e.cause?.code ?? 'UNREACHABLE', undefined);
+  return new ApiError(
+    `cannot reach the pipeline at ${address} (${why}). Is \`ssf serve\` running there? Give --address or set $SSF_ADDRESS.`,
+    e.cause?.code ?? 'UNREACHABLE',
+    undefined,
+  );
 }
 
 async function refusal(res: Response, target: ApiTarget): Promise<ApiError> {
@@ -119,7 +127,8 @@ async function refusal(res: Response, target: ApiTarget): Promise<ApiError> {
   } catch {
     // Not JSON: keep the text.
   }
-  if (res.status === 404 && code === `HTTP_404`) reason = `${res.url.replace(target.address, '').replace(/\?.*$/, '')} is not served at ${target.address} (${reason})`;
+  if (res.status === 404 && code === `HTTP_404`)
+    reason = `${res.url.replace(target.address, '').replace(/\?.*$/, '')} is not served at ${target.address} (${reason})`;
   if (res.status === 401 && !target.token) reason += ' (give --token or set $SSF_TOKEN)';
   return new ApiError(reason, code, res.status);
 }

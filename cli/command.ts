@@ -37,7 +37,8 @@ export function wantsHelp(args: string[]): boolean {
 
 export function parseNumber(value: string | undefined, what: string): number {
   const n = Number(value);
-  if (value === undefined || value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${what} must be a number (got ${value === undefined ? 'nothing' : `"${value}"`})`);
+  if (value === undefined || value.trim() === '' || !Number.isFinite(n))
+    throw new UsageError(`${what} must be a number (got ${value === undefined ? 'nothing' : `"${value}"`})`);
   return n;
 }
 

@@ -61,7 +61,11 @@ async function checkReachable(address: string): Promise<void> {
     await fetch(`${address}/-/ready`, { signal: AbortSignal.timeout(5000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new ApiError(`cannot reach the pipeline at ${address} (${cause}). Is \`ssf serve\` running there? Give --address or set $SSF_ADDRESS.`, cause, undefined);
+    throw new ApiError(
+      `cannot reach the pipeline at ${address} (${cause}). Is \`ssf serve\` running there? Give --address or set $SSF_ADDRESS.`,
+      cause,
+      undefined,
+    );
   }
 }
 
@@ -78,7 +82,8 @@ export const demoCommand: Command = {
     let traces: number | undefined;
     if (values.traces !== undefined) {
       traces = parseNumber(values.traces, '--traces');
-      if (!Number.isInteger(traces) || traces < 1 || traces > 1_000_000) throw new UsageError(`--traces must be a whole number from 1 to 1000000 (got "${values.traces}")`);
+      if (!Number.isInteger(traces) || traces < 1 || traces > 1_000_000)
+        throw new UsageError(`--traces must be a whole number from 1 to 1000000 (got "${values.traces}")`);
       if (values.duration !== undefined && durationMs > 0) throw new UsageError('give --duration or --traces, not both');
     } else if (durationMs === 0) {
       traces = 100;
@@ -89,29 +94,38 @@ export const demoCommand: Command = {
     await checkReachable(target.address);
 
     const warnings = new Set<string>();
-    const emitters = Object.fromEntries(DEMO_SERVICES.map((service) => [service, createEmitter({
-      address: target.address,
-      service,
-      ...(target.token ? { token: target.token } : {}),
-      tags: { env: 'demo' },
-      logger: {
-        warn: (message) => {
-          if (!warnings.has(message)) process.stderr.write(`ssf demo: ${service}: ${message}\n`);
-          warnings.add(message);
-        },
-      },
-    })])) as Record<DemoService, Emitter>;
+    const emitters = Object.fromEntries(
+      DEMO_SERVICES.map((service) => [
+        service,
+        createEmitter({
+          address: target.address,
+          service,
+          ...(target.token ? { token: target.token } : {}),
+          tags: { env: 'demo' },
+          logger: {
+            warn: (message) => {
+              if (!warnings.has(message)) process.stderr.write(`ssf demo: ${service}: ${message}\n`);
+              warnings.add(message);
+            },
+          },
+        }),
+      ]),
+    ) as Record<DemoService, Emitter>;
 
     // The spike: the middle 10 s of a timed run (a third of a shorter one), the middle third of a counted one.
     const started = Date.now();
     let sentRequests = 0;
-    const spike = traces !== undefined
-      ? { test: () => sentRequests >= traces / 3 && sentRequests < (2 * traces) / 3, words: 'the middle third of the requests' }
-      : (() => {
-        const length = Math.min(SPIKE_MS, durationMs / 3);
-        const from = durationMs / 2 - length / 2;
-        return { test: () => Date.now() - started >= from && Date.now() - started < from + length, words: `from ${Math.round(from / 1000)} s to ${Math.round((from + length) / 1000)} s` };
-      })();
+    const spike =
+      traces !== undefined
+        ? { test: () => sentRequests >= traces / 3 && sentRequests < (2 * traces) / 3, words: 'the middle third of the requests' }
+        : (() => {
+            const length = Math.min(SPIKE_MS, durationMs / 3);
+            const from = durationMs / 2 - length / 2;
+            return {
+              test: () => Date.now() - started >= from && Date.now() - started < from + length,
+              words: `from ${Math.round(from / 1000)} s to ${Math.round((from + length) / 1000)} s`,
+            };
+          })();
     const model = new TrafficModel(emitters, { random: seededRandom(seed), slowDb: spike.test });
 
     const amount = traces !== undefined ? `${traces} requests` : `${Math.round(durationMs / 1000)} s`;
@@ -146,12 +160,19 @@ export const demoCommand: Command = {
       for (let i = 0; !stopped; i++) {
         if (traces !== undefined ? i >= traces : Date.now() - started >= durationMs) break;
         const slow = spike.test();
-        if (slow !== wasSlow && traces === undefined) console.log(slow ? `  ${Math.round((Date.now() - started) / 1000)} s  the database is slow now` : `  ${Math.round((Date.now() - started) / 1000)} s  the database is back to normal`);
+        if (slow !== wasSlow && traces === undefined)
+          console.log(
+            slow
+              ? `  ${Math.round((Date.now() - started) / 1000)} s  the database is slow now`
+              : `  ${Math.round((Date.now() - started) / 1000)} s  the database is back to normal`,
+          );
         wasSlow = slow;
         send();
         if (Date.now() >= nextProgress) {
           const c = model.counts;
-          console.log(`  ${Math.round((Date.now() - started) / 1000)} s  ${count(c.requests, 'request')}, ${c.failed} failed (${count(c.timeouts, 'db timeout')}), ${count(c.declined, 'card')} declined`);
+          console.log(
+            `  ${Math.round((Date.now() - started) / 1000)} s  ${count(c.requests, 'request')}, ${c.failed} failed (${count(c.timeouts, 'db timeout')}), ${count(c.declined, 'card')} declined`,
+          );
           nextProgress += PROGRESS_EVERY_MS;
         }
         // Keep to the rate over the whole run, not per request.
@@ -178,8 +199,12 @@ export const demoCommand: Command = {
       delivered += s.sent;
       dropped += Object.values(s.dropped).reduce((a, b) => a + b, 0);
     }
-    console.log(`ssf demo: sent ${count(c.requests, 'trace')}: ${c.spans} spans (${c.errorSpans} with errors), ${c.logs} log lines, ${c.samples} metric samples`);
-    console.log(`  ${count(c.failed, 'request')} failed (${count(c.timeouts, 'db timeout')}), ${count(c.declined, 'card')} declined; ${count(delivered, 'event')} delivered, ${dropped} dropped`);
+    console.log(
+      `ssf demo: sent ${count(c.requests, 'trace')}: ${c.spans} spans (${c.errorSpans} with errors), ${c.logs} log lines, ${c.samples} metric samples`,
+    );
+    console.log(
+      `  ${count(c.failed, 'request')} failed (${count(c.timeouts, 'db timeout')}), ${count(c.declined, 'card')} declined; ${count(delivered, 'event')} delivered, ${dropped} dropped`,
+    );
     const show = interesting ?? slowest;
     if (show) {
       const why = show.reason ? `, ${show.reason}` : `, ${Math.round(show.durationMs)} ms`;

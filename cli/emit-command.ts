@@ -177,12 +177,18 @@ export const emitCommand: Command = {
         const start = bigintArg(values['start-ns'], '--start-ns');
         const end = bigintArg(values['end-ns'], '--end-ns');
         const durationMs = values['duration-ms'] === undefined ? undefined : parseNumber(values['duration-ms'], '--duration-ms');
-        if (durationMs === undefined && (start === undefined || end === undefined)) throw new UsageError('span needs --duration-ms, or --start-ns and --end-ns');
+        if (durationMs === undefined && (start === undefined || end === undefined))
+          throw new UsageError('span needs --duration-ms, or --start-ns and --end-ns');
         if (start !== undefined && end !== undefined && end < start) throw new UsageError('--end-ns is before --start-ns');
         act = (e) => {
           const endNs = end ?? BigInt(Date.now()) * 1_000_000n;
           const startNs = start ?? endNs - BigInt(Math.round((durationMs ?? 0) * 1e6));
-          const span = e.startSpan(name as string, { parent: parent ?? null, tags: metric.tags ?? {}, indicator: values.indicator ?? false, startTime: startNs });
+          const span = e.startSpan(name as string, {
+            parent: parent ?? null,
+            tags: metric.tags ?? {},
+            indicator: values.indicator ?? false,
+            startTime: startNs,
+          });
           if (values.error) span.setError(true);
           span.finish(endNs);
           return 0;
@@ -216,7 +222,9 @@ export const emitCommand: Command = {
     const stats = emitter.stats();
     const dropped = Object.entries(stats.dropped).filter(([, n]) => n > 0);
     if (dropped.length > 0) {
-      process.stderr.write(`ssf emit: not delivered (${dropped.map(([r, n]) => `${r}: ${n}`).join(', ')})${problems.length ? `: ${problems.join('; ')}` : ''}\n`);
+      process.stderr.write(
+        `ssf emit: not delivered (${dropped.map(([r, n]) => `${r}: ${n}`).join(', ')})${problems.length ? `: ${problems.join('; ')}` : ''}\n`,
+      );
       return kind === 'exec' ? code : 1;
     }
     return code;
@@ -224,7 +232,14 @@ export const emitCommand: Command = {
 };
 
 /** Runs a command as a span; returns its exit code (128 + signal number when killed). */
-function runTimed(e: Emitter, argv: string[], name: string, parent: SpanContext | undefined, tags: Record<string, string>, indicator: boolean): Promise<number> {
+function runTimed(
+  e: Emitter,
+  argv: string[],
+  name: string,
+  parent: SpanContext | undefined,
+  tags: Record<string, string>,
+  indicator: boolean,
+): Promise<number> {
   const span = e.startSpan(name, { parent: parent ?? null, tags: { ...tags, command: argv[0] ?? '' }, indicator });
   const env = {
     ...process.env,

@@ -21,7 +21,8 @@ Settings: gateway.*, kafka.* in docs/configuration.md.`,
     const { values, positionals } = parse(args, { json: { type: 'boolean' } });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = loadConfig();
-    if (config.kafka.brokers.length === 0) throw new UsageError('ssf gateway needs Kafka: set SSF_KAFKA_BROKERS (or run `ssf serve` for the all-in-one mode without Kafka)');
+    if (config.kafka.brokers.length === 0)
+      throw new UsageError('ssf gateway needs Kafka: set SSF_KAFKA_BROKERS (or run `ssf serve` for the all-in-one mode without Kafka)');
     const [{ createGateway }, { KafkaThreadSink }, { statsdToSpans }, { ensureTopics }] = await Promise.all([
       import('../ingest/gateway/gateway.js'),
       import('../ingest/sink/kafka-thread-sink.js'),
@@ -34,7 +35,12 @@ Settings: gateway.*, kafka.* in docs/configuration.md.`,
     const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans });
     const where = await gateway.listen();
     if (values.json) console.log(JSON.stringify({ pid: process.pid, ...where }));
-    else console.log(`ssf gateway: listening on ${Object.entries(where).map(([k, v]) => `${k} ${v}`).join(', ')}; publishing to ${config.kafka.spansTopic} at ${config.kafka.brokers.join(',')}`);
+    else
+      console.log(
+        `ssf gateway: listening on ${Object.entries(where)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}; publishing to ${config.kafka.spansTopic} at ${config.kafka.brokers.join(',')}`,
+      );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());

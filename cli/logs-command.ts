@@ -126,7 +126,9 @@ class LogPrinter {
     const sev = line.severity.toUpperCase().padEnd(5);
     const severity = this.color && SEVERITY_COLOR[line.severity] ? `${SEVERITY_COLOR[line.severity]}${sev}${RESET}` : sev;
     const trace = line.trace_id_hex && !/^0+$/.test(line.trace_id_hex) ? `  trace=${line.trace_id_hex}` : '';
-    process.stdout.write(`${timeText(ms)}  ${line.service.padEnd(this.serviceWidth)}  ${severity}  ${renderBody(line.body, line.highlights, this.color)}${trace}\n`);
+    process.stdout.write(
+      `${timeText(ms)}  ${line.service.padEnd(this.serviceWidth)}  ${severity}  ${renderBody(line.body, line.highlights, this.color)}${trace}\n`,
+    );
   }
 
   /** Forgets lines too old to come back in the next poll. */
@@ -157,8 +159,10 @@ export const logsCommand: Command = {
     const { values, positionals } = parse(args, OPTIONS);
     if (positionals.length > 1) throw new UsageError(`give the search as one argument (quote it): got ${positionals.length} arguments`);
     const q = positionals[0];
-    if (values.severity !== undefined && !(SEVERITIES as readonly string[]).includes(values.severity)) throw new UsageError(`--severity must be one of ${SEVERITIES.join(', ')} (got "${values.severity}")`);
-    if (values.trace !== undefined && !isTraceId(values.trace)) throw new UsageError(`--trace "${values.trace}" is not a trace id: give 16 hex digits, a decimal 64-bit integer or a 32-hex-digit W3C trace id`);
+    if (values.severity !== undefined && !(SEVERITIES as readonly string[]).includes(values.severity))
+      throw new UsageError(`--severity must be one of ${SEVERITIES.join(', ')} (got "${values.severity}")`);
+    if (values.trace !== undefined && !isTraceId(values.trace))
+      throw new UsageError(`--trace "${values.trace}" is not a trace id: give 16 hex digits, a decimal 64-bit integer or a 32-hex-digit W3C trace id`);
     const sinceMs = parseDurationArg(values.since ?? '15m', '--since');
     if (sinceMs <= 0) throw new UsageError('--since must be more than 0');
     const limit = values.limit === undefined ? 100 : parseNumber(values.limit, '--limit');

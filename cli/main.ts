@@ -14,7 +14,20 @@ import { sqlCommand } from './sql-command.js';
 import { topCommand } from './top-command.js';
 import { traceCommand } from './trace-command.js';
 
-const commands: Command[] = [serveCommand, gatewayCommand, materializerCommand, queryApiCommand, emitCommand, migrateCommand, demoCommand, sqlCommand, traceCommand, logsCommand, topCommand, analyticsCommand];
+const commands: Command[] = [
+  serveCommand,
+  gatewayCommand,
+  materializerCommand,
+  queryApiCommand,
+  emitCommand,
+  migrateCommand,
+  demoCommand,
+  sqlCommand,
+  traceCommand,
+  logsCommand,
+  topCommand,
+  analyticsCommand,
+];
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -26,7 +39,7 @@ function overview(): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `ssf <command> --help` for a command\'s options. Settings: docs/configuration.md.',
+    "Run `ssf <command> --help` for a command's options. Settings: docs/configuration.md.",
   ].join('\n');
 }
 

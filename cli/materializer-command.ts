@@ -25,10 +25,14 @@ export interface MaterializerProcess {
  */
 export async function startMaterializerProcess(config: Readonly<Config>, options: MaterializerOptions = {}): Promise<MaterializerProcess> {
   if (config.kafka.brokers.length === 0) {
-    throw new ConfigError('kafka.brokers (SSF_KAFKA_BROKERS) is empty: the materializer consumes the spans topic from Kafka (all-in-one `ssf serve` needs no materializer)');
+    throw new ConfigError(
+      'kafka.brokers (SSF_KAFKA_BROKERS) is empty: the materializer consumes the spans topic from Kafka (all-in-one `ssf serve` needs no materializer)',
+    );
   }
   if (config.clickhouse.url === '') {
-    throw new ConfigError('clickhouse.url (SSF_CLICKHOUSE_URL) is empty: the materializer writes to a ClickHouse server (the embedded engine belongs to one process, `ssf serve`)');
+    throw new ConfigError(
+      'clickhouse.url (SSF_CLICKHOUSE_URL) is empty: the materializer writes to a ClickHouse server (the embedded engine belongs to one process, `ssf serve`)',
+    );
   }
   const { createMaterializer, registerMaterializerRoutes } = await import('../ingest/materializer/materializer.js');
   const ch = await createClickHouse(config.clickhouse);
@@ -102,7 +106,10 @@ Batching: materializer.batchRows, materializer.batchMs; every setting: docs/conf
       listen: { type: 'string' },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const brokers = values.brokers?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const brokers = values.brokers
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     const config = loadConfig({
       overrides: {
         kafka: { brokers },
@@ -111,7 +118,9 @@ Batching: materializer.batchRows, materializer.batchMs; every setting: docs/conf
       },
     });
     const running = await startMaterializerProcess(config);
-    console.log(`ssf materializer: consuming ${config.kafka.spansTopic} (group ${config.kafka.consumerGroup}) from ${config.kafka.brokers.join(',')} into ClickHouse ${config.clickhouse.url}, database ${config.clickhouse.database}${running.url ? `; metrics ${running.url}/metrics, health ${running.url}/-/ready` : ''}`);
+    console.log(
+      `ssf materializer: consuming ${config.kafka.spansTopic} (group ${config.kafka.consumerGroup}) from ${config.kafka.brokers.join(',')} into ClickHouse ${config.clickhouse.url}, database ${config.clickhouse.database}${running.url ? `; metrics ${running.url}/metrics, health ${running.url}/-/ready` : ''}`,
+    );
     const outcome = await new Promise<Error | 'signal'>((resolve) => {
       const stop = (): void => resolve('signal');
       process.once('SIGINT', stop);

@@ -27,7 +27,9 @@ Options:
     const ch = await createClickHouse(config.clickhouse);
     try {
       const result = await migrate(ch, config, (line) => console.log(line));
-      console.log(`${result.applied.length} applied, ${result.alreadyApplied} already applied (${ch.mode} ClickHouse, database ${ch.database}, log body index: ${result.bodyIndex})`);
+      console.log(
+        `${result.applied.length} applied, ${result.alreadyApplied} already applied (${ch.mode} ClickHouse, database ${ch.database}, log body index: ${result.bodyIndex})`,
+      );
       return 0;
     } finally {
       await ch.close();

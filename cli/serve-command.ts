@@ -43,27 +43,29 @@ Every other setting comes from the environment (docs/configuration.md).`,
     registerQueryApi(gateway.app, config, reader, { auth: gateway.auth, standalone: false, registry: gateway.metrics.registry });
     const where = await gateway.listen();
     const http = where['http'] ?? `http://${config.gateway.httpListen}`;
-    console.log([
-      '',
-      `ssf serve: the pipeline is running (ClickHouse ${ch.mode}${ch.mode === 'embedded' ? ` in ${config.clickhouse.dataPath}` : ` at ${config.clickhouse.url}`}, database ${ch.database}, ${migrated.applied.length} migrations applied)`,
-      '',
-      'Send data:',
-      `  SSF over HTTP     POST ${http}/v1/ssf   (application/x-protobuf SSFBatch, application/x-ssf-frames, application/json)`,
-      ...(where['udp'] ? [`  SSF over UDP      udp://${where['udp']}   (one SSFSpan per datagram, Veneur's format)`] : []),
-      ...(where['statsd'] ? [`  statsd/DogStatsD  udp://${where['statsd']}`] : []),
-      ...(where['unix'] ? [`  framed stream     unix://${where['unix']}`] : []),
-      ...(where['tcp'] ? [`  framed stream     tcp://${where['tcp']}`] : []),
-      `  from a shell      ssf emit counter deploys --address ${http}`,
-      '',
-      'Look at it:',
-      `  health            ${http}/-/ready    metrics: ${http}/metrics`,
-      '  some traffic      npx ssf demo        (a small web shop: traces, logs, metrics, errors)',
-      '  from a terminal   npx ssf trace <id>, npx ssf logs <words>, npx ssf top, npx ssf sql "SELECT ..."',
-      `  SQL over HTTP     curl -s ${http}/v1/sql -H 'content-type: application/json' -d '{"sql":"SELECT service, count() FROM spans GROUP BY service"}'`,
-      `  API               ${http}/openapi.json    tables: docs/tables.md`,
-      '',
-      'Ctrl-C stops it (what was received is written first).',
-    ].join('\n'));
+    console.log(
+      [
+        '',
+        `ssf serve: the pipeline is running (ClickHouse ${ch.mode}${ch.mode === 'embedded' ? ` in ${config.clickhouse.dataPath}` : ` at ${config.clickhouse.url}`}, database ${ch.database}, ${migrated.applied.length} migrations applied)`,
+        '',
+        'Send data:',
+        `  SSF over HTTP     POST ${http}/v1/ssf   (application/x-protobuf SSFBatch, application/x-ssf-frames, application/json)`,
+        ...(where['udp'] ? [`  SSF over UDP      udp://${where['udp']}   (one SSFSpan per datagram, Veneur's format)`] : []),
+        ...(where['statsd'] ? [`  statsd/DogStatsD  udp://${where['statsd']}`] : []),
+        ...(where['unix'] ? [`  framed stream     unix://${where['unix']}`] : []),
+        ...(where['tcp'] ? [`  framed stream     tcp://${where['tcp']}`] : []),
+        `  from a shell      ssf emit counter deploys --address ${http}`,
+        '',
+        'Look at it:',
+        `  health            ${http}/-/ready    metrics: ${http}/metrics`,
+        '  some traffic      npx ssf demo        (a small web shop: traces, logs, metrics, errors)',
+        '  from a terminal   npx ssf trace <id>, npx ssf logs <words>, npx ssf top, npx ssf sql "SELECT ..."',
+        `  SQL over HTTP     curl -s ${http}/v1/sql -H 'content-type: application/json' -d '{"sql":"SELECT service, count() FROM spans GROUP BY service"}'`,
+        `  API               ${http}/openapi.json    tables: docs/tables.md`,
+        '',
+        'Ctrl-C stops it (what was received is written first).',
+      ].join('\n'),
+    );
     await new Promise<void>((resolve) => {
       const stop = (): void => resolve();
       process.once('SIGINT', stop);

@@ -123,9 +123,14 @@ export const sqlCommand: Command = {
       else await pipeline(source, stdoutKeptOpen());
     } catch (err) {
       // The API ends a streamed answer without its terminator when the query fails midway.
-      throw new ApiError(`the answer was cut short after ${bytes} bytes (${(err as Error).message}); the query failed while streaming`, 'CUT_SHORT', res.status);
+      throw new ApiError(
+        `the answer was cut short after ${bytes} bytes (${(err as Error).message}); the query failed while streaming`,
+        'CUT_SHORT',
+        res.status,
+      );
     }
-    if (values.out !== undefined) process.stderr.write(`${bytes} bytes of ${format} in ${((performance.now() - started) / 1000).toFixed(3)} s, written to ${values.out}\n`);
+    if (values.out !== undefined)
+      process.stderr.write(`${bytes} bytes of ${format} in ${((performance.now() - started) / 1000).toFixed(3)} s, written to ${values.out}\n`);
     return 0;
   },
 };

@@ -48,16 +48,15 @@ export function formatTable(columns: readonly TableColumn[], rows: readonly (rea
     }
   }
   const line = (cells: readonly string[]): string =>
-    cells.map((text, i) => {
-      const w = widths[i] as number;
-      const t = cut(text, w);
-      return columns[i]?.numeric ? t.padStart(w) : t.padEnd(w);
-    }).join(GAP).trimEnd();
-  return [
-    line(columns.map((c) => c.name)),
-    widths.map((w) => '-'.repeat(w)).join(GAP),
-    ...texts.map(line),
-  ].join('\n');
+    cells
+      .map((text, i) => {
+        const w = widths[i] as number;
+        const t = cut(text, w);
+        return columns[i]?.numeric ? t.padStart(w) : t.padEnd(w);
+      })
+      .join(GAP)
+      .trimEnd();
+  return [line(columns.map((c) => c.name)), widths.map((w) => '-'.repeat(w)).join(GAP), ...texts.map(line)].join('\n');
 }
 
 /** `1 row` / `3 rows`, and the time it took: the summary line under a table. */

@@ -38,17 +38,24 @@ export const timeParam = (def: string, what: string) => z.string().default(def).
 
 /** An optional time query parameter (no default): epoch ms after parsing, or undefined. */
 export const optionalTimeParam = (what: string) =>
-  z.string().optional().transform((v, ctx) => (v === undefined ? undefined : timeOrIssue(v, ctx))).describe(what);
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => (v === undefined ? undefined : timeOrIssue(v, ctx)))
+    .describe(what);
 
 export const durationParam = (what: string) =>
-  z.string().transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: give <n>ms, <n>s, <n>m, <n>h or <n>d` });
-      return z.NEVER;
-    }
-    return ms;
-  }).describe(what);
+  z
+    .string()
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: give <n>ms, <n>s, <n>m, <n>h or <n>d` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .describe(what);
 
 /** `from` and `to` query parameters (default: the last hour). Both in epoch milliseconds after parsing. */
 export const timeRangeShape = {

@@ -46,7 +46,11 @@ export interface TrafficOptions {
 
 /** A failure that travels up the call chain, as an exception would in the real services. */
 class DemoFailure extends Error {
-  constructor(override readonly name: string, message: string, readonly status: number) {
+  constructor(
+    override readonly name: string,
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
@@ -73,7 +77,10 @@ export class TrafficModel {
   private slowQueries = 0;
   private inFlightPayments = 0;
 
-  constructor(private readonly emitters: Readonly<Record<DemoService, Emitter>>, private readonly options: TrafficOptions) {
+  constructor(
+    private readonly emitters: Readonly<Record<DemoService, Emitter>>,
+    private readonly options: TrafficOptions,
+  ) {
     this.random = options.random;
   }
 
@@ -95,11 +102,21 @@ export class TrafficModel {
     try {
       await this.work(1, 4);
       switch (entry.route) {
-        case '/': await this.recommendations(root, user); break;
-        case '/products/:id': await this.product(root, productId); break;
-        case '/checkout': await this.checkout(root, user); break;
-        case '/account': await this.account(root, user); break;
-        case '/login': await this.login(root, user); break;
+        case '/':
+          await this.recommendations(root, user);
+          break;
+        case '/products/:id':
+          await this.product(root, productId);
+          break;
+        case '/checkout':
+          await this.checkout(root, user);
+          break;
+        case '/account':
+          await this.account(root, user);
+          break;
+        case '/login':
+          await this.login(root, user);
+          break;
       }
       await this.work(1, 3);
     } catch (err) {
@@ -160,9 +177,9 @@ export class TrafficModel {
     const amount = Math.round((5 + this.random() * 195) * 100) / 100;
     await this.call('api', 'POST /v1/orders', root, { 'order.id': order }, async (api) => {
       await this.verifyToken(api, user, 0);
-      await this.query(api, 'INSERT', 'orders', 'INSERT INTO orders (id, user_id, items, amount, status) VALUES ($1, $2, $3, $4, \'pending\')');
+      await this.query(api, 'INSERT', 'orders', "INSERT INTO orders (id, user_id, items, amount, status) VALUES ($1, $2, $3, $4, 'pending')");
       await this.charge(api, order, amount);
-      await this.query(api, 'UPDATE', 'orders', 'UPDATE orders SET status = \'paid\' WHERE id = $1');
+      await this.query(api, 'UPDATE', 'orders', "UPDATE orders SET status = 'paid' WHERE id = $1");
       this.log(api, 'info', `order ${order} created for ${user}: ${items} items, ${amount.toFixed(2)} EUR`, { order, user, items, amount });
     });
   }

@@ -364,10 +364,7 @@ async function launch(plan: LaunchPlan): Promise<ClickHouseServer> {
 async function writeUsersConfig(dataDir: string, usersFile: string): Promise<string> {
   const file = join(dataDir, 'chdb-http-server.config.xml');
   const escaped = resolve(usersFile).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  await writeFile(
-    file,
-    `<clickhouse>\n  <user_directories>\n    <users_xml><path>${escaped}</path></users_xml>\n  </user_directories>\n</clickhouse>\n`,
-  );
+  await writeFile(file, `<clickhouse>\n  <user_directories>\n    <users_xml><path>${escaped}</path></users_xml>\n  </user_directories>\n</clickhouse>\n`);
   return file;
 }
 

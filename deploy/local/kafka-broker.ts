@@ -131,9 +131,7 @@ interface JavaInfo {
 async function checkJava(): Promise<JavaInfo> {
   const home = process.env['JAVA_HOME'];
   const bin = home ? path.join(home, 'bin', 'java') : 'java';
-  const hint =
-    'Install a JDK or JRE 11+ (17 is tested), e.g. `apt-get install -y default-jdk-headless` ' +
-    'or `apt-get install -y openjdk-17-jre-headless`.';
+  const hint = 'Install a JDK or JRE 11+ (17 is tested), e.g. `apt-get install -y default-jdk-headless` ' + 'or `apt-get install -y openjdk-17-jre-headless`.';
   let result: RunResult;
   try {
     result = await run(bin, ['-version']);
@@ -156,8 +154,7 @@ async function checkMaven(): Promise<void> {
     if (!isNotFound(err)) throw err;
     throw new KafkaBrokerError(
       'INFRA_ERR_MVN_MISSING',
-      'Maven is missing: `mvn` was not found on PATH; it fetches the Kafka jars from Maven Central. ' +
-        'Install it with `apt-get install -y maven`.',
+      'Maven is missing: `mvn` was not found on PATH; it fetches the Kafka jars from Maven Central. ' + 'Install it with `apt-get install -y maven`.',
     );
   }
 }
@@ -429,7 +426,10 @@ async function cdsPlan(cacheDir: string, libDir: string, java: JavaInfo): Promis
     readArgs: [],
     brokerArgs: [`-XX:ArchiveClassesAtExit=${partial}`, quiet],
     async finish(clean) {
-      const size = await stat(partial).then((s) => s.size, () => 0);
+      const size = await stat(partial).then(
+        (s) => s.size,
+        () => 0,
+      );
       if (!clean || size === 0) {
         await rm(partial, { force: true });
         return;
@@ -477,8 +477,19 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     // A short-lived JVM: C1 only and the serial GC start it fastest.
     const format = await run(java.bin, [
-      '-Xmx128m', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', ...cds.readArgs, log4jArg, '-cp', classpath,
-      'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile,
+      '-Xmx128m',
+      '-XX:TieredStopAtLevel=1',
+      '-XX:+UseSerialGC',
+      ...cds.readArgs,
+      log4jArg,
+      '-cp',
+      classpath,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      clusterId,
+      '-c',
+      propsFile,
     ]);
     await writeFile(logFile, format.output);
     if (format.code !== 0) {
@@ -493,8 +504,10 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     '-Djava.awt.headless=true',
     ...cds.brokerArgs,
     log4jArg,
-    '-cp', classpath,
-    'kafka.Kafka', propsFile,
+    '-cp',
+    classpath,
+    'kafka.Kafka',
+    propsFile,
   ];
   const logFd = openSync(logFile, 'a');
   const started = Date.now();

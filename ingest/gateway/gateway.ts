@@ -67,14 +67,23 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     },
     close: () => Promise.resolve(),
   };
-  const tracer = new Emitter({ transport: selfTransport, service: 'ssf-gateway', traceSampleRate: g.selfTraceSampleRate, logger: silentLogger, flushIntervalMs: 1000 });
+  const tracer = new Emitter({
+    transport: selfTransport,
+    service: 'ssf-gateway',
+    traceSampleRate: g.selfTraceSampleRate,
+    logger: silentLogger,
+    flushIntervalMs: 1000,
+  });
   app.addHook('onRequest', async (request) => {
     if (request.url.startsWith('/v1/ssf')) request.startNs = nowNs();
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.request(request.routeOptions.url ?? 'unknown', reply.statusCode);
     if (request.startNs === 0n) return;
-    const span = tracer.startSpan(`${request.method} ${request.routeOptions.url ?? request.url}`, { startTime: request.startNs, tags: { 'http.status_code': String(reply.statusCode), 'request.id': request.id, tenant: request.tenant } });
+    const span = tracer.startSpan(`${request.method} ${request.routeOptions.url ?? request.url}`, {
+      startTime: request.startNs,
+      tags: { 'http.status_code': String(reply.statusCode), 'request.id': request.id, tenant: request.tenant },
+    });
     if (reply.statusCode >= 500) span.setError(true);
     span.finish();
   });
@@ -87,8 +96,19 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
 
   const udp: UdpListener[] = [];
   const streams: StreamListener[] = [];
-  if (g.udpListen) udp.push(new UdpListener({ address: g.udpListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'udp', tenant: g.defaultTenant }, intake, sink, metrics));
-  if (g.statsdListen && options.parseStatsd) udp.push(new UdpListener({ address: g.statsdListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'statsd', tenant: g.defaultTenant, parse: options.parseStatsd }, intake, sink, metrics));
+  if (g.udpListen)
+    udp.push(
+      new UdpListener({ address: g.udpListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'udp', tenant: g.defaultTenant }, intake, sink, metrics),
+    );
+  if (g.statsdListen && options.parseStatsd)
+    udp.push(
+      new UdpListener(
+        { address: g.statsdListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'statsd', tenant: g.defaultTenant, parse: options.parseStatsd },
+        intake,
+        sink,
+        metrics,
+      ),
+    );
   if (g.unixSocket) streams.push(new StreamListener({ path: g.unixSocket }, g.defaultTenant, intake, sink, metrics));
   if (g.tcpListen) streams.push(new StreamListener({ address: g.tcpListen }, g.defaultTenant, intake, sink, metrics));
 

@@ -73,7 +73,11 @@ export class SpanIntake {
   private readonly traceId = new Uint32Array(2);
   private readonly needsEvents: boolean;
 
-  constructor(private readonly metrics: GatewayMetrics, private readonly guard: CardinalityGuard, options: IntakeOptions = { needsEvents: true }) {
+  constructor(
+    private readonly metrics: GatewayMetrics,
+    private readonly guard: CardinalityGuard,
+    options: IntakeOptions = { needsEvents: true },
+  ) {
     this.needsEvents = options.needsEvents;
   }
 
@@ -119,7 +123,15 @@ export class SpanIntake {
     return result;
   }
 
-  private admit(span: SpanEvent, bytes: Uint8Array | undefined, tenant: string, receivedNs: bigint, fields: Buffer | undefined, result: IntakeResult, now: number): void {
+  private admit(
+    span: SpanEvent,
+    bytes: Uint8Array | undefined,
+    tenant: string,
+    receivedNs: bigint,
+    fields: Buffer | undefined,
+    result: IntakeResult,
+    now: number,
+  ): void {
     span.tenant = tenant;
     span.receivedTimestamp = receivedNs;
     let changed = bytes === undefined;
@@ -133,7 +145,8 @@ export class SpanIntake {
     const trace = BigInt.asUintN(64, span.traceId);
     const traceLo = Number(trace % TWO_32);
     const traceHi = Number(trace / TWO_32);
-    if (changed || bytes === undefined || fields === undefined) result.accepted.push({ span, bytes: encodeSpan(span), stamp: NO_STAMP, traceLo, traceHi, events });
+    if (changed || bytes === undefined || fields === undefined)
+      result.accepted.push({ span, bytes: encodeSpan(span), stamp: NO_STAMP, traceLo, traceHi, events });
     else result.accepted.push({ span, bytes, stamp: fields, traceLo, traceHi, events });
     result.events += events;
   }

@@ -21,7 +21,13 @@ export class StreamListener {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly target: { path: string } | { address: string }, private readonly tenant: string, private readonly intake: SpanIntake, private readonly sink: SpanSink, private readonly metrics: GatewayMetrics) {}
+  constructor(
+    private readonly target: { path: string } | { address: string },
+    private readonly tenant: string,
+    private readonly intake: SpanIntake,
+    private readonly sink: SpanSink,
+    private readonly metrics: GatewayMetrics,
+  ) {}
 
   private get protocol(): string {
     return 'path' in this.target ? 'unix' : 'tcp';
@@ -70,7 +76,8 @@ export class StreamListener {
       const result = this.intake.fromEncoded(frames, this.tenant, protocol, nowNs());
       if (result.accepted.length === 0) return;
       if (!fatal) socket.pause();
-      this.sink.publish(result.accepted)
+      this.sink
+        .publish(result.accepted)
         .catch(() => this.metrics.dropped(protocol, 'unavailable', result.events))
         .finally(() => {
           if (!fatal) socket.resume();

@@ -36,7 +36,12 @@ export class UdpListener {
   receiveBufferBytes = 0;
   readonly protocol: 'udp' | 'statsd';
 
-  constructor(private readonly options: UdpListenerOptions, private readonly intake: SpanIntake, private readonly sink: SpanSink, private readonly metrics: GatewayMetrics) {
+  constructor(
+    private readonly options: UdpListenerOptions,
+    private readonly intake: SpanIntake,
+    private readonly sink: SpanSink,
+    private readonly metrics: GatewayMetrics,
+  ) {
     this.protocol = options.protocol;
   }
 

@@ -89,19 +89,51 @@ export interface MaterializerOptions {
 /** The materializer's numbers on /metrics. */
 export class MaterializerMetrics {
   readonly registry = new Registry();
-  readonly recordsConsumed = this.registry.counter('ssf_materializer_records_consumed_total', 'Kafka records taken from the spans topic (a batch replayed after a restart or rebalance counts again).');
-  readonly spansConsumed = this.registry.counter('ssf_materializer_spans_consumed_total', 'Valid spans read from those records (an SSFBatch record holds many).');
-  readonly rowsInserted = this.registry.counter('ssf_materializer_rows_inserted_total', 'Rows in inserts ClickHouse acknowledged, by table (a replayed batch that ClickHouse deduplicated counts again).', ['table']);
-  readonly insertSeconds = this.registry.histogram('ssf_materializer_insert_duration_seconds', 'Time of one acknowledged batch insert (all tables), retries excluded.', SECONDS_BUCKETS);
+  readonly recordsConsumed = this.registry.counter(
+    'ssf_materializer_records_consumed_total',
+    'Kafka records taken from the spans topic (a batch replayed after a restart or rebalance counts again).',
+  );
+  readonly spansConsumed = this.registry.counter(
+    'ssf_materializer_spans_consumed_total',
+    'Valid spans read from those records (an SSFBatch record holds many).',
+  );
+  readonly rowsInserted = this.registry.counter(
+    'ssf_materializer_rows_inserted_total',
+    'Rows in inserts ClickHouse acknowledged, by table (a replayed batch that ClickHouse deduplicated counts again).',
+    ['table'],
+  );
+  readonly insertSeconds = this.registry.histogram(
+    'ssf_materializer_insert_duration_seconds',
+    'Time of one acknowledged batch insert (all tables), retries excluded.',
+    SECONDS_BUCKETS,
+  );
   readonly batchRows = this.registry.histogram('ssf_materializer_batch_rows', 'Rows per inserted batch.', SIZE_BUCKETS);
   readonly batchRecords = this.registry.histogram('ssf_materializer_batch_records', 'Kafka records per batch.', SIZE_BUCKETS);
   readonly deadLetters = this.registry.counter('ssf_materializer_dead_letter_total', 'Records written to the dead-letter topic, by MAT_ERR_* code.', ['code']);
-  readonly refusedParts = this.registry.counter('ssf_materializer_refused_parts_total', 'Samples and log records refused inside otherwise valid spans, by SSF_* code.', ['code']);
-  readonly retries = this.registry.counter('ssf_materializer_retries_total', 'Failed attempts that were retried, by step (insert, dead_letter, commit) and MAT_ERR_* code.', ['step', 'code']);
-  readonly replays = this.registry.counter('ssf_materializer_replayed_batches_total', 'Batches rebuilt from a committed intent after a restart or rebalance and inserted again with their original token.');
-  readonly abandoned = this.registry.counter('ssf_materializer_abandoned_batches_total', 'Batches dropped before their next step because the group rebalanced (MAT_ERR_FENCED); they are read again.');
+  readonly refusedParts = this.registry.counter(
+    'ssf_materializer_refused_parts_total',
+    'Samples and log records refused inside otherwise valid spans, by SSF_* code.',
+    ['code'],
+  );
+  readonly retries = this.registry.counter(
+    'ssf_materializer_retries_total',
+    'Failed attempts that were retried, by step (insert, dead_letter, commit) and MAT_ERR_* code.',
+    ['step', 'code'],
+  );
+  readonly replays = this.registry.counter(
+    'ssf_materializer_replayed_batches_total',
+    'Batches rebuilt from a committed intent after a restart or rebalance and inserted again with their original token.',
+  );
+  readonly abandoned = this.registry.counter(
+    'ssf_materializer_abandoned_batches_total',
+    'Batches dropped before their next step because the group rebalanced (MAT_ERR_FENCED); they are read again.',
+  );
   readonly rebalances = this.registry.counter('ssf_materializer_rebalances_total', 'Group joins, rebalances and consumer restarts seen.');
-  readonly lag = this.registry.gauge('ssf_materializer_consumer_lag', 'Records between the committed offset and the end of the partition (refreshed on scrape, at most once a second).', ['partition']);
+  readonly lag = this.registry.gauge(
+    'ssf_materializer_consumer_lag',
+    'Records between the committed offset and the end of the partition (refreshed on scrape, at most once a second).',
+    ['partition'],
+  );
   readonly paused = this.registry.gauge('ssf_materializer_partitions_paused', 'Partitions paused because their buffer is full or ClickHouse/Kafka is failing.');
   readonly assigned = this.registry.gauge('ssf_materializer_partitions_assigned', 'Partitions of the spans topic assigned to this member.');
   readonly bufferedRows = this.registry.gauge('ssf_materializer_buffered_rows', 'Rows held in memory (batches being filled or written).');
@@ -220,7 +252,11 @@ class KafkaMaterializer implements Materializer {
   private lagAt = 0;
   private readonly spansConsumed = this.metrics.spansConsumed.bind({});
 
-  constructor(private readonly config: Readonly<Config>, private readonly ch: ClickHouse, private readonly options: MaterializerOptions) {
+  constructor(
+    private readonly config: Readonly<Config>,
+    private readonly ch: ClickHouse,
+    private readonly options: MaterializerOptions,
+  ) {
     this.topic = config.kafka.spansTopic;
     this.dlqTopic = config.kafka.deadLetterTopic;
     this.groupId = config.kafka.consumerGroup;
@@ -301,7 +337,12 @@ class KafkaMaterializer implements Materializer {
     await this.admin.connect();
     if (this.options.createTopics ?? true) {
       const created = await ensureTopics(this.config.kafka);
-      if (created.length > 0) this.log('info', 'created topics', { topics: created, partitions: this.config.kafka.partitions, replicationFactor: this.config.kafka.replicationFactor });
+      if (created.length > 0)
+        this.log('info', 'created topics', {
+          topics: created,
+          partitions: this.config.kafka.partitions,
+          replicationFactor: this.config.kafka.replicationFactor,
+        });
     }
     await this.producer.connect();
     await this.consumer.connect();
@@ -312,7 +353,15 @@ class KafkaMaterializer implements Materializer {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.eachBatch(payload),
     });
-    this.log('info', 'materializer started', { topic: this.topic, group: this.groupId, deadLetterTopic: this.dlqTopic, batchRows: this.batchRows, batchMs: this.batchMs, clickhouse: this.ch.mode, database: this.ch.database });
+    this.log('info', 'materializer started', {
+      topic: this.topic,
+      group: this.groupId,
+      deadLetterTopic: this.dlqTopic,
+      batchRows: this.batchRows,
+      batchMs: this.batchMs,
+      clickhouse: this.ch.mode,
+      database: this.ch.database,
+    });
   }
 
   // ---- consuming -----------------------------------------------------------
@@ -366,11 +415,25 @@ class KafkaMaterializer implements Materializer {
       return undefined;
     }
     if (epoch !== this.epoch || this.states.has(partition)) return this.states.get(partition);
-    const state: PartitionState = { partition, epoch, next: committed.offset, replay: undefined, open: undefined, flushing: undefined, flushingRows: 0, timer: undefined, pausedFor: new Set() };
+    const state: PartitionState = {
+      partition,
+      epoch,
+      next: committed.offset,
+      replay: undefined,
+      open: undefined,
+      flushing: undefined,
+      flushingRows: 0,
+      timer: undefined,
+      pausedFor: new Set(),
+    };
     const m = INTENT.exec(committed.metadata ?? '');
     if (m !== null && committed.offset !== undefined && BigInt(m[1] ?? '-1') === committed.offset) {
       state.replay = { first: committed.offset, last: BigInt(m[2] ?? '-1') };
-      this.log('info', 'replaying a batch that may have been inserted before a crash or rebalance', { partition, first: String(state.replay.first), last: String(state.replay.last) });
+      this.log('info', 'replaying a batch that may have been inserted before a crash or rebalance', {
+        partition,
+        first: String(state.replay.first),
+        last: String(state.replay.last),
+      });
     }
     this.states.set(partition, state);
     return state;
@@ -385,11 +448,14 @@ class KafkaMaterializer implements Materializer {
 
   private async whileHeartbeating(work: Promise<unknown>, heartbeat: () => Promise<void>): Promise<void> {
     let done = false;
-    const settled = work.then(() => {
-      done = true;
-    }, () => {
-      done = true;
-    });
+    const settled = work.then(
+      () => {
+        done = true;
+      },
+      () => {
+        done = true;
+      },
+    );
     while (!done) {
       await Promise.race([settled, new Promise((r) => setTimeout(r, this.heartbeatMs))]);
       // kafkajs heartbeats only between batches: inside one, it is our job.
@@ -405,10 +471,25 @@ class KafkaMaterializer implements Materializer {
       let replay = state.replay;
       state.replay = undefined;
       if (replay !== undefined && offset > replay.last) {
-        this.log('warn', 'the records of a committed intent are gone from the topic (retention); not replaying it', { partition: state.partition, first: String(replay.first), last: String(replay.last), offset: String(offset) });
+        this.log('warn', 'the records of a committed intent are gone from the topic (retention); not replaying it', {
+          partition: state.partition,
+          first: String(replay.first),
+          last: String(replay.last),
+          offset: String(offset),
+        });
         replay = undefined;
       }
-      state.open = { first: replay?.first ?? offset, last: offset, records: 0, rows: createEventBatch(this.ch, this.defaultTenant), rowCount: 0, deadLetters: [], replay, sealed: false, due: false };
+      state.open = {
+        first: replay?.first ?? offset,
+        last: offset,
+        records: 0,
+        rows: createEventBatch(this.ch, this.defaultTenant),
+        rowCount: 0,
+        deadLetters: [],
+        replay,
+        sealed: false,
+        due: false,
+      };
       // A replayed range is cut by its offsets only, never by time or size.
       if (replay === undefined) state.timer = setTimeout(() => this.onBatchTimer(state), this.batchMs);
     }
@@ -543,15 +624,25 @@ class KafkaMaterializer implements Materializer {
         if (replay) this.metrics.replays.inc();
         else await this.retrying(state, 'commit', () => this.commit(state, range.first, `ssf-materializer:1:${range.first}-${range.last}`));
         const started = performance.now();
-        await this.retrying(state, 'insert', () => insertBatch(this.ch, batch.rows, token).catch((err: unknown) => {
-          throw insertError(err);
-        }));
+        await this.retrying(state, 'insert', () =>
+          insertBatch(this.ch, batch.rows, token).catch((err: unknown) => {
+            throw insertError(err);
+          }),
+        );
         this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
         this.metrics.batchRows.observe(batch.rowCount);
         for (const table of TABLES) if (batch.rows.count(table) > 0) this.metrics.rowsInserted.inc({ table }, batch.rows.count(table));
         this.lastInsert = { ok: true, at: Date.now() };
         if (insertedChannel.hasSubscribers) {
-          insertedChannel.publish({ topic: this.topic, partition, first: String(range.first), last: String(range.last), token, rows: batch.rowCount, replay } satisfies InsertedEvent);
+          insertedChannel.publish({
+            topic: this.topic,
+            partition,
+            first: String(range.first),
+            last: String(range.last),
+            token,
+            rows: batch.rowCount,
+            replay,
+          } satisfies InsertedEvent);
         }
       }
       this.metrics.batchRecords.observe(batch.records);
@@ -560,7 +651,11 @@ class KafkaMaterializer implements Materializer {
     } catch (err) {
       if (err instanceof MaterializerError && err.code === 'MAT_ERR_FENCED') {
         this.metrics.abandoned.inc();
-        this.log('info', this.aborted ? 'batch not committed at stop; it will be read again' : 'batch abandoned after a rebalance; it will be read again', { partition, first: String(range.first), last: String(range.last) });
+        this.log('info', this.aborted ? 'batch not committed at stop; it will be read again' : 'batch abandoned after a rebalance; it will be read again', {
+          partition,
+          first: String(range.first),
+          last: String(range.last),
+        });
       } else {
         this.log('error', 'batch failed', { partition, first: String(range.first), last: String(range.last), error: (err as Error).message });
       }
@@ -578,14 +673,18 @@ class KafkaMaterializer implements Materializer {
         return result;
       } catch (e) {
         if (e instanceof MaterializerError && e.code === 'MAT_ERR_FENCED') throw e;
-        const err = e instanceof MaterializerError ? e
-          : step === 'insert' ? insertError(e)
-          : new MaterializerError(step === 'commit' ? 'MAT_ERR_COMMIT_FAILED' : 'MAT_ERR_DLQ_WRITE_FAILED', (e as Error).message, { cause: e });
+        const err =
+          e instanceof MaterializerError
+            ? e
+            : step === 'insert'
+              ? insertError(e)
+              : new MaterializerError(step === 'commit' ? 'MAT_ERR_COMMIT_FAILED' : 'MAT_ERR_DLQ_WRITE_FAILED', (e as Error).message, { cause: e });
         this.metrics.retries.inc({ step, code: err.code });
         if (step === 'insert') this.lastInsert = { ok: false, at: Date.now(), error: err.message };
         // Rather than buffer while the backend is failing: stop fetching.
         this.pausePartition(state, 'failing');
-        if (n === 0 || n % 10 === 0) this.log('warn', `${step} failed, retrying`, { partition: state.partition, attempt: n + 1, code: err.code, error: err.message });
+        if (n === 0 || n % 10 === 0)
+          this.log('warn', `${step} failed, retrying`, { partition: state.partition, attempt: n + 1, code: err.code, error: err.message });
         await this.sleep(backoffMs(n, err.retriable));
       }
     }
@@ -612,27 +711,29 @@ class KafkaMaterializer implements Materializer {
   }
 
   private async sendDeadLetters(partition: number, letters: DeadLetter[]): Promise<void> {
-    await this.producer.send({
-      topic: this.dlqTopic,
-      acks: -1,
-      compression: compressionOf(this.config.kafka),
-      messages: letters.map((d) => ({
-        key: d.key,
-        value: d.value,
-        headers: {
-          ...d.headers,
-          'ssf-dlq-reason': d.reason,
-          'ssf-dlq-code': d.code,
-          ...(d.ssfCode ? { 'ssf-dlq-ssf-code': d.ssfCode } : {}),
-          'ssf-source-topic': this.topic,
-          'ssf-source-partition': String(partition),
-          'ssf-source-offset': d.offset,
-          ...(d.index !== undefined ? { 'ssf-source-index': String(d.index) } : {}),
-        },
-      })),
-    }).catch((err: unknown) => {
-      throw new MaterializerError('MAT_ERR_DLQ_WRITE_FAILED', (err as Error).message, { cause: err });
-    });
+    await this.producer
+      .send({
+        topic: this.dlqTopic,
+        acks: -1,
+        compression: compressionOf(this.config.kafka),
+        messages: letters.map((d) => ({
+          key: d.key,
+          value: d.value,
+          headers: {
+            ...d.headers,
+            'ssf-dlq-reason': d.reason,
+            'ssf-dlq-code': d.code,
+            ...(d.ssfCode ? { 'ssf-dlq-ssf-code': d.ssfCode } : {}),
+            'ssf-source-topic': this.topic,
+            'ssf-source-partition': String(partition),
+            'ssf-source-offset': d.offset,
+            ...(d.index !== undefined ? { 'ssf-source-index': String(d.index) } : {}),
+          },
+        })),
+      })
+      .catch((err: unknown) => {
+        throw new MaterializerError('MAT_ERR_DLQ_WRITE_FAILED', (err as Error).message, { cause: err });
+      });
   }
 
   // ---- pause / resume --------------------------------------------------------
@@ -691,7 +792,10 @@ class KafkaMaterializer implements Materializer {
       joined: this.joined,
       stopping: this.stopping,
       assigned: [...this.assigned].sort((a, b) => a - b),
-      paused: states.filter((s) => s.pausedFor.size > 0).map((s) => s.partition).sort((a, b) => a - b),
+      paused: states
+        .filter((s) => s.pausedFor.size > 0)
+        .map((s) => s.partition)
+        .sort((a, b) => a - b),
       bufferedRows: this.bufferedRows(),
       inFlightBatches: this.inflight.size,
       lastInsert: { ...this.lastInsert },
@@ -736,7 +840,8 @@ class KafkaMaterializer implements Materializer {
       const busy = (): boolean => [...this.states.values()].some((s) => s.flushing !== undefined || s.open?.sealed === true);
       // Poll with a timer: a loop that only awaits settled promises would starve the event loop (and kafkajs's heartbeats).
       while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      if (busy()) this.log('warn', 'stopping with batches not committed; they will be read again (and deduplicated)', { partitions: [...this.inflight.keys()] });
+      if (busy())
+        this.log('warn', 'stopping with batches not committed; they will be read again (and deduplicated)', { partitions: [...this.inflight.keys()] });
       this.aborted = true;
       this.wakeSleepers();
       await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => setTimeout(r, 2_000))]);

@@ -40,7 +40,10 @@ export class KafkaSink implements SpanSink {
   private connected = false;
   private closed = false;
 
-  constructor(private readonly config: Config['kafka'], options: { quiet?: boolean } = {}) {
+  constructor(
+    private readonly config: Config['kafka'],
+    options: { quiet?: boolean } = {},
+  ) {
     this.producer = createKafka(config, 'gateway', options.quiet ? logLevel.NOTHING : logLevel.ERROR).producer({
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
@@ -93,7 +96,13 @@ export class KafkaSink implements SpanSink {
     if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway is shutting down', 1));
     const bytes = packSize(pack);
     if (!this.batcher.fits(bytes)) {
-      return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`, 1));
+      return Promise.reject(
+        GatewayError.of(
+          'GW_ERR_UNAVAILABLE',
+          `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`,
+          1,
+        ),
+      );
     }
     return this.batcher.add([pack], bytes);
   }

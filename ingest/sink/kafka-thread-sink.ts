@@ -34,7 +34,10 @@ export class KafkaThreadSink implements SpanSink {
   private closed = false;
   private ready: Promise<void>;
 
-  constructor(private readonly config: Config['kafka'], options: { quiet?: boolean } = {}) {
+  constructor(
+    private readonly config: Config['kafka'],
+    options: { quiet?: boolean } = {},
+  ) {
     const workerData = { config, quiet: options.quiet ?? false };
     // The worker is this file's sibling, in the same language: built JavaScript,
     // or TypeScript where a loader for it runs (the tests; workers inherit execArgv).

@@ -34,7 +34,15 @@ export function recordSpans(message: KafkaMessage): Uint8Array[] {
 export function kafkaInput(config: Config['kafka'], range: KafkaRange): ReplayInput {
   if (config.brokers.length === 0) throw new JobInputError('no Kafka brokers: give --brokers HOST:PORT or set $SSF_KAFKA_BROKERS');
   return {
-    identity: { source: 'kafka', brokers: [...config.brokers].sort(), topic: range.topic, partition: range.partition, startOffset: range.startOffset, endOffset: range.endOffset ?? null, onlyTenant: range.onlyTenant ?? null },
+    identity: {
+      source: 'kafka',
+      brokers: [...config.brokers].sort(),
+      topic: range.topic,
+      partition: range.partition,
+      startOffset: range.startOffset,
+      endOffset: range.endOffset ?? null,
+      onlyTenant: range.onlyTenant ?? null,
+    },
     open: (recordedEnd) => openKafka(config, range, recordedEnd),
   };
 }
@@ -59,7 +67,8 @@ async function openKafka(config: Config['kafka'], range: KafkaRange, recordedEnd
     await admin.disconnect();
   }
   const end = range.endOffset ?? recordedEnd ?? high;
-  if (range.startOffset < low) throw new JobInputError(`offset ${range.startOffset} of ${range.topic}/${range.partition} is gone (the earliest kept is ${low})`);
+  if (range.startOffset < low)
+    throw new JobInputError(`offset ${range.startOffset} of ${range.topic}/${range.partition} is gone (the earliest kept is ${low})`);
   if (end > high) throw new JobInputError(`--end-offset ${end} is past the end of ${range.topic}/${range.partition} (${high})`);
   if (end < range.startOffset) throw new JobInputError(`--end-offset ${end} is before --start-offset ${range.startOffset}`);
 

@@ -33,12 +33,28 @@ type Row = Record<string, unknown>;
 
 const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
 const big = (v: unknown): bigint => (v === null || v === undefined || v === '' ? 0n : BigInt(String(v)));
-const map = (v: unknown): Record<string, string> => (v && typeof v === 'object' ? Object.fromEntries(Object.entries(v as Row).map(([k, x]) => [k, str(x)])) : {});
+const map = (v: unknown): Record<string, string> =>
+  v && typeof v === 'object' ? Object.fromEntries(Object.entries(v as Row).map(([k, x]) => [k, str(x)])) : {};
 
 function carrier(service: string, traceId: bigint, spanId: bigint): SpanEvent {
   return {
-    version: 0, traceId, id: spanId, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-    error: false, service, name: '', indicator: false, tags: {}, metrics: [], logs: [], tenant: '', receivedTimestamp: 0n, isTrace: false,
+    version: 0,
+    traceId,
+    id: spanId,
+    parentId: 0n,
+    startTimestamp: 0n,
+    endTimestamp: 0n,
+    rootStartTimestamp: 0n,
+    error: false,
+    service,
+    name: '',
+    indicator: false,
+    tags: {},
+    metrics: [],
+    logs: [],
+    tenant: '',
+    receivedTimestamp: 0n,
+    isTrace: false,
   };
 }
 

@@ -100,9 +100,11 @@ export async function insertRows(ch: ClickHouse, rows: EventRows, dedupToken?: s
     // Embedded: the settings in the statement (see settingsClause), the rows
     // as clickhouse-js's insert() would encode them.
     const body = `${values.map((v) => JSON.stringify(v)).join('\n')}\n`;
-    await drain(await ch.client.exec({
-      query: `INSERT INTO ${db}.${table} SETTINGS ${settingsClause(settings)} FORMAT JSONEachRow`,
-      values: Readable.from([body]),
-    }));
+    await drain(
+      await ch.client.exec({
+        query: `INSERT INTO ${db}.${table} SETTINGS ${settingsClause(settings)} FORMAT JSONEachRow`,
+        values: Readable.from([body]),
+      }),
+    );
   }
 }

@@ -72,10 +72,7 @@ export interface EmitterStats {
 /** Published on `ssf:emitter:drop` (node:diagnostics_channel) for every drop: `{ reason, count }`. Free when nobody subscribes. */
 export const dropChannel = channel('ssf:emitter:drop');
 
-type Item =
-  | { kind: 'span'; span: Span }
-  | { kind: 'sample'; sample: MetricSample }
-  | { kind: 'log'; log: LogRecord; traceId: bigint; spanId: bigint };
+type Item = { kind: 'span'; span: Span } | { kind: 'sample'; sample: MetricSample } | { kind: 'log'; log: LogRecord; traceId: bigint; spanId: bigint };
 
 const LEVELS: Record<LogSeverity, number> = SEVERITY_NUMBER;
 const ZERO_DROPS = (): Record<DropReason, number> => Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
@@ -143,7 +140,12 @@ export class Emitter implements SpanSink {
    */
   startSpan(name: string, options: StartSpanOptions = {}): Span {
     try {
-      const parent = options.parent === null ? undefined : options.parent instanceof Span ? options.parent.context() : options.parent ?? this.context.getStore()?.context();
+      const parent =
+        options.parent === null
+          ? undefined
+          : options.parent instanceof Span
+            ? options.parent.context()
+            : (options.parent ?? this.context.getStore()?.context());
       const sampled = parent ? parent.sampled : this.traceSampleRate >= 1 || Math.random() < this.traceSampleRate;
       return new Span(this, {
         name: String(name),
@@ -156,7 +158,15 @@ export class Emitter implements SpanSink {
       });
     } catch (err) {
       this.internalError(err);
-      return new Span(this, { name: 'invalid', service: this.service, parent: undefined, tags: undefined, indicator: false, startTime: undefined, sampled: false });
+      return new Span(this, {
+        name: 'invalid',
+        service: this.service,
+        parent: undefined,
+        tags: undefined,
+        indicator: false,
+        startTime: undefined,
+        sampled: false,
+      });
     }
   }
 
@@ -416,8 +426,23 @@ export class Emitter implements SpanSink {
   /** A span that only carries samples or logs (not a valid trace span: no timestamps, no name). */
   private carrier(traceId: bigint, spanId: bigint, metrics: MetricSample[], logs: LogRecord[]): SpanEvent {
     return {
-      version: 0, traceId, id: spanId, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-      error: false, service: this.service, name: '', indicator: false, tags: {}, metrics, logs, tenant: '', receivedTimestamp: 0n, isTrace: false,
+      version: 0,
+      traceId,
+      id: spanId,
+      parentId: 0n,
+      startTimestamp: 0n,
+      endTimestamp: 0n,
+      rootStartTimestamp: 0n,
+      error: false,
+      service: this.service,
+      name: '',
+      indicator: false,
+      tags: {},
+      metrics,
+      logs,
+      tenant: '',
+      receivedTimestamp: 0n,
+      isTrace: false,
     };
   }
 
@@ -498,10 +523,14 @@ function weightOf(item: Item): number {
 
 function dropMessage(reason: DropReason): string {
   switch (reason) {
-    case 'too_large': return 'an SSF span was too large for the transport and was dropped (use a unix://, tcp:// or http:// address for large spans)';
-    case 'rejected': return 'the SSF endpoint refused events';
-    case 'send_failed': return 'sending SSF events failed; they were dropped and counted';
-    default: return `SSF events dropped: ${reason}`;
+    case 'too_large':
+      return 'an SSF span was too large for the transport and was dropped (use a unix://, tcp:// or http:// address for large spans)';
+    case 'rejected':
+      return 'the SSF endpoint refused events';
+    case 'send_failed':
+      return 'sending SSF events failed; they were dropped and counted';
+    default:
+      return `SSF events dropped: ${reason}`;
   }
 }
 

@@ -162,7 +162,8 @@ export class Span {
       tags: this.sampled ? (defaultTags ? { ...defaultTags, ...this.tags } : this.tags) : {},
       metrics: this.metrics,
       logs: [],
-      tenant: '', receivedTimestamp: 0n,
+      tenant: '',
+      receivedTimestamp: 0n,
       isTrace: this.sampled,
     };
   }

@@ -13,7 +13,13 @@ export interface HttpRefusal {
 }
 
 export function isHttpRefusal(err: unknown): err is HttpRefusal {
-  return typeof err === 'object' && err !== null && typeof (err as HttpRefusal).status === 'number' && typeof (err as HttpRefusal).code === 'string' && typeof (err as HttpRefusal).reason === 'string';
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as HttpRefusal).status === 'number' &&
+    typeof (err as HttpRefusal).code === 'string' &&
+    typeof (err as HttpRefusal).reason === 'string'
+  );
 }
 
 // fastify's own errors, in our shape.

@@ -36,10 +36,13 @@ export function createKafka(config: KafkaConfig, role: string, level: logLevel =
   useGzipLevel(config.gzipLevel);
   const credentials = { username: config.saslUsername, password: config.saslPassword };
   const sasl: SASLOptions | undefined =
-    config.saslMechanism === 'plain' ? { mechanism: 'plain', ...credentials }
-    : config.saslMechanism === 'scram-sha-256' ? { mechanism: 'scram-sha-256', ...credentials }
-    : config.saslMechanism === 'scram-sha-512' ? { mechanism: 'scram-sha-512', ...credentials }
-    : undefined;
+    config.saslMechanism === 'plain'
+      ? { mechanism: 'plain', ...credentials }
+      : config.saslMechanism === 'scram-sha-256'
+        ? { mechanism: 'scram-sha-256', ...credentials }
+        : config.saslMechanism === 'scram-sha-512'
+          ? { mechanism: 'scram-sha-512', ...credentials }
+          : undefined;
   return new Kafka({
     clientId: `${config.clientId}-${role}`,
     brokers: [...config.brokers],

@@ -22,7 +22,11 @@ interface Metric {
 
 export class Counter implements Metric {
   private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[] = []) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[] = [],
+  ) {}
 
   inc(labels: Labels = {}, by = 1): void {
     const k = labelKey(this.labelNames, labels);
@@ -51,7 +55,11 @@ export class Counter implements Metric {
 
 export class Gauge implements Metric {
   private readonly values = new Map<string, number | (() => number)>();
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[] = []) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[] = [],
+  ) {}
 
   set(value: number | (() => number), labels: Labels = {}): void {
     this.values.set(labelKey(this.labelNames, labels), value);
@@ -71,7 +79,12 @@ export class Gauge implements Metric {
 
 export class Histogram implements Metric {
   private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[], readonly labelNames: readonly string[] = []) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[],
+    readonly labelNames: readonly string[] = [],
+  ) {}
 
   observe(value: number, labels: Labels = {}): void {
     const k = labelKey(this.labelNames, labels);

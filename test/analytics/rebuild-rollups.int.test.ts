@@ -36,11 +36,35 @@ function otherSamples(fromMs: number, count: number): SpanEvent[] {
   const out: SpanEvent[] = [];
   for (let i = 0; i < count; i++) {
     const ns = BigInt(fromMs + i * 37_000) * 1_000_000n + BigInt(i);
-    const s = (type: MetricSample['type'], name: string, value: number, message = '', status: MetricSample['status'] = 'ok'): MetricSample =>
-      ({ type, name, value, timestamp: ns, message, status, sampleRate: 1, tags: { host: `h${i % 3}` }, unit: '', scope: 'default' });
+    const s = (type: MetricSample['type'], name: string, value: number, message = '', status: MetricSample['status'] = 'ok'): MetricSample => ({
+      type,
+      name,
+      value,
+      timestamp: ns,
+      message,
+      status,
+      sampleRate: 1,
+      tags: { host: `h${i % 3}` },
+      unit: '',
+      scope: 'default',
+    });
     out.push({
-      version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n, error: false,
-      service: 'worker', name: '', indicator: false, tags: {}, tenant: '', receivedTimestamp: 0n, isTrace: false, logs: [],
+      version: 0,
+      traceId: 0n,
+      id: 0n,
+      parentId: 0n,
+      startTimestamp: 0n,
+      endTimestamp: 0n,
+      rootStartTimestamp: 0n,
+      error: false,
+      service: 'worker',
+      name: '',
+      indicator: false,
+      tags: {},
+      tenant: '',
+      receivedTimestamp: 0n,
+      isTrace: false,
+      logs: [],
       metrics: [s('gauge', 'queue.depth', i * 1.5), s('set', 'users', 0, `user${i % 23}`), s('status', 'disk', 0, 'check', i % 5 === 0 ? 'critical' : 'ok')],
     });
   }
@@ -85,7 +109,7 @@ afterAll(async () => {
 });
 
 describe('ssf analytics rebuild-rollups', () => {
-  it('takes the views\' SELECTs from the migration files', () => {
+  it("takes the views' SELECTs from the migration files", () => {
     const views = rollupViews('ssf', loadConfig({ env: {} }).retention);
     expect(views.map((v) => `${v.view}<-${v.source}`).sort()).toEqual(['metrics_1m_mv<-samples', 'service_metrics_1m_mv<-spans', 'span_metrics_1m_mv<-spans']);
     for (const v of views) expect(v.select).toContain('{fromMs:Int64}');
@@ -145,4 +169,3 @@ describe('ssf analytics rebuild-rollups', () => {
     expect(inverted.stderr).toMatch(/--to must be after --from/);
   });
 });
-

@@ -92,12 +92,36 @@ export async function materializerBench(): Promise<void> {
     const events: SpanEvent[] = [];
     for (let i = 0; i < SPANS; i++) {
       events.push({
-        version: 0, traceId: BigInt(1 + Math.floor(i / 8)), id: BigInt(10_000_000 + i), parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
-        startTimestamp: now + BigInt(i) * 1000n, endTimestamp: now + BigInt(i) * 1000n + 1_234_567n, rootStartTimestamp: 0n,
-        error: i % 40 === 0, service: `svc-${i % 10}`, name: `op-${i % 30}`, indicator: i % 8 === 0, tags: { 'http.method': 'GET', host: `h-${i % 50}` },
-        metrics: [{ type: 'counter', name: 'requests', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: { route: `/r${i % 20}` }, unit: '', scope: 'default' }],
+        version: 0,
+        traceId: BigInt(1 + Math.floor(i / 8)),
+        id: BigInt(10_000_000 + i),
+        parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
+        startTimestamp: now + BigInt(i) * 1000n,
+        endTimestamp: now + BigInt(i) * 1000n + 1_234_567n,
+        rootStartTimestamp: 0n,
+        error: i % 40 === 0,
+        service: `svc-${i % 10}`,
+        name: `op-${i % 30}`,
+        indicator: i % 8 === 0,
+        tags: { 'http.method': 'GET', host: `h-${i % 50}` },
+        metrics: [
+          {
+            type: 'counter',
+            name: 'requests',
+            value: 1,
+            timestamp: 0n,
+            message: '',
+            status: 'ok',
+            sampleRate: 1,
+            tags: { route: `/r${i % 20}` },
+            unit: '',
+            scope: 'default',
+          },
+        ],
         logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `served request ${i} in ${i % 97} ms`, attributes: { user: `u${i % 1000}` } }],
-        tenant: 'default', receivedTimestamp: now, isTrace: true,
+        tenant: 'default',
+        receivedTimestamp: now,
+        isTrace: true,
       });
     }
     // Records as the gateway writes them: an SSFBatch per partition, spans stamped (tenant, received time).
@@ -107,7 +131,9 @@ export async function materializerBench(): Promise<void> {
     for (let i = 0; i < SPANS; i += 5_000) {
       const groups: SpanEvent[][] = Array.from({ length: partitions }, () => []);
       for (const e of events.slice(i, i + 5_000)) groups[tracePartition(e.traceId, partitions)]?.push(e);
-      const messages = groups.flatMap((g, partition) => (g.length === 0 ? [] : [{ partition, value: Buffer.from(encodeBatch(g)), headers: { 'ssf-format': BATCH_FORMAT } }]));
+      const messages = groups.flatMap((g, partition) =>
+        g.length === 0 ? [] : [{ partition, value: Buffer.from(encodeBatch(g)), headers: { 'ssf-format': BATCH_FORMAT } }],
+      );
       await producer.send({ topic: config.kafka.spansTopic, acks: -1, compression: compressionOf(config.kafka), messages });
     }
     await producer.disconnect();
@@ -121,7 +147,12 @@ export async function materializerBench(): Promise<void> {
     const t0 = process.hrtime.bigint();
     await materializer.start();
     const inserted = async (): Promise<number> => {
-      const r = await (await ch.client.query({ query: "SELECT sum(rows) AS n FROM system.parts WHERE database = 'bench' AND table IN ('spans', 'logs', 'samples') AND active", format: 'JSONEachRow' })).json<{ n: string }>();
+      const r = await (
+        await ch.client.query({
+          query: "SELECT sum(rows) AS n FROM system.parts WHERE database = 'bench' AND table IN ('spans', 'logs', 'samples') AND active",
+          format: 'JSONEachRow',
+        })
+      ).json<{ n: string }>();
       return Number(r[0]?.n ?? 0);
     };
     while ((await inserted()) < rowsTotal) await new Promise((r) => setTimeout(r, 200));
@@ -153,10 +184,27 @@ export async function materializerBench(): Promise<void> {
     const dserverSeconds = processCpuSeconds(server.pid) - dserver0;
     const dgcSeconds = dgc.stop();
     await direct.close();
-    printTable(`Materializer: Kafka to ClickHouse (${SPANS.toLocaleString('en-US')} spans with a sample and a log each = ${rowsTotal.toLocaleString('en-US')} rows)`, [
-      { path: 'the same rows inserted directly by the writer (baseline)', 'rows/s': Math.round(rowsTotal / directSeconds).toLocaleString('en-US'), 'x baseline': '1.00', 'rows per Node CPU-second': Math.round(rowsTotal / ((dcpu.user + dcpu.system) / 1e6)).toLocaleString('en-US'), 'GC share of that CPU': share(dgcSeconds, (dcpu.user + dcpu.system) / 1e6), 'rows per ClickHouse CPU-second': Math.round(rowsTotal / dserverSeconds).toLocaleString('en-US') },
-      { path: 'materializer: consume, decode, validate, insert with dedup token, commit', 'rows/s': Math.round(rowsTotal / seconds).toLocaleString('en-US'), 'x baseline': (directSeconds / seconds).toFixed(2), 'rows per Node CPU-second': Math.round(rowsTotal / cpuSeconds).toLocaleString('en-US'), 'GC share of that CPU': share(gcSeconds, cpuSeconds), 'rows per ClickHouse CPU-second': Math.round(rowsTotal / serverSeconds).toLocaleString('en-US') },
-    ]);
+    printTable(
+      `Materializer: Kafka to ClickHouse (${SPANS.toLocaleString('en-US')} spans with a sample and a log each = ${rowsTotal.toLocaleString('en-US')} rows)`,
+      [
+        {
+          path: 'the same rows inserted directly by the writer (baseline)',
+          'rows/s': Math.round(rowsTotal / directSeconds).toLocaleString('en-US'),
+          'x baseline': '1.00',
+          'rows per Node CPU-second': Math.round(rowsTotal / ((dcpu.user + dcpu.system) / 1e6)).toLocaleString('en-US'),
+          'GC share of that CPU': share(dgcSeconds, (dcpu.user + dcpu.system) / 1e6),
+          'rows per ClickHouse CPU-second': Math.round(rowsTotal / dserverSeconds).toLocaleString('en-US'),
+        },
+        {
+          path: 'materializer: consume, decode, validate, insert with dedup token, commit',
+          'rows/s': Math.round(rowsTotal / seconds).toLocaleString('en-US'),
+          'x baseline': (directSeconds / seconds).toFixed(2),
+          'rows per Node CPU-second': Math.round(rowsTotal / cpuSeconds).toLocaleString('en-US'),
+          'GC share of that CPU': share(gcSeconds, cpuSeconds),
+          'rows per ClickHouse CPU-second': Math.round(rowsTotal / serverSeconds).toLocaleString('en-US'),
+        },
+      ],
+    );
   } finally {
     await ch.close();
     await server.stop({ removeDataDir: true });

@@ -27,11 +27,16 @@ export async function sendUdpAtRate(address: string, datagrams: readonly Buffer[
   const dir = mkdtempSync(join(tmpdir(), 'ssf-udp-'));
   try {
     const file = join(dir, 'datagrams');
-    writeFileSync(file, Buffer.concat(datagrams.flatMap((d) => {
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(d.length);
-      return [len, d];
-    })));
+    writeFileSync(
+      file,
+      Buffer.concat(
+        datagrams.flatMap((d) => {
+          const len = Buffer.alloc(4);
+          len.writeUInt32LE(d.length);
+          return [len, d];
+        }),
+      ),
+    );
     const { host, port } = splitHostPort(address);
     const { stdout } = await run(binary, [host, String(port), String(rate), String(seconds), file, ...(most === undefined ? [] : [String(most)])]);
     return Number(stdout.trim());

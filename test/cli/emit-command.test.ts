@@ -16,7 +16,22 @@ async function receiver() {
 describe('ssf emit', () => {
   it('sends a counter with tags, unit and sample rate', async () => {
     const rx = await receiver();
-    const r = await runCli(['emit', 'counter', 'deploys', '2', '--address', rx.address, '--service', 'ci', '--tag', 'env:prod', '--unit', 'deploys', '--scope', 'global']);
+    const r = await runCli([
+      'emit',
+      'counter',
+      'deploys',
+      '2',
+      '--address',
+      rx.address,
+      '--service',
+      'ci',
+      '--tag',
+      'env:prod',
+      '--unit',
+      'deploys',
+      '--scope',
+      'global',
+    ]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     await waitFor(() => rx.spans.length === 1);
     expect(rx.spans[0]?.service).toBe('ci');

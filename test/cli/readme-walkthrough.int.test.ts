@@ -47,12 +47,15 @@ async function readmeSteps(tag: string): Promise<Step[]> {
   const section = readme.slice(readme.indexOf('## Your first minute'));
   const block = new RegExp(`\`\`\`sh ${tag}\\n([\\s\\S]*?)\`\`\``).exec(section)?.[1];
   if (!block) throw new Error(`README.md has no \`\`\`sh ${tag} block in "Your first minute"`);
-  return block.split('\n').filter((l) => l.trim() !== '').map((line) => {
-    const { words, comment } = shellWords(line);
-    // `npx ssf` is the built package's bin (what `npm start` builds); here the same CLI runs from the sources.
-    expect(words.slice(0, 2), line).toEqual(['npx', 'ssf']);
-    return { line, argv: words.slice(2), expects: [...comment.matchAll(/"([^"]+)"/g)].map((m) => m[1] as string) };
-  });
+  return block
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((line) => {
+      const { words, comment } = shellWords(line);
+      // `npx ssf` is the built package's bin (what `npm start` builds); here the same CLI runs from the sources.
+      expect(words.slice(0, 2), line).toEqual(['npx', 'ssf']);
+      return { line, argv: words.slice(2), expects: [...comment.matchAll(/"([^"]+)"/g)].map((m) => m[1] as string) };
+    });
 }
 
 let dir = '';
@@ -105,7 +108,9 @@ describe('README: your first minute', () => {
       let traceId: string | undefined;
       for (const step of running) {
         // The README's literal default address is this run's free port.
-        const argv = (step.argv[0] === 'trace' ? ['trace', traceId as string, ...step.argv.slice(2)] : step.argv).map((a) => (a === 'http://127.0.0.1:8127' ? (http as string) : a));
+        const argv = (step.argv[0] === 'trace' ? ['trace', traceId as string, ...step.argv.slice(2)] : step.argv).map((a) =>
+          a === 'http://127.0.0.1:8127' ? (http as string) : a,
+        );
         const r = await runCli(argv, env, 120_000);
         expect(r.code, `${step.line}\n${r.stdout}\n${r.stderr}`).toBe(0);
         for (const text of step.expects) expect(r.stdout, step.line).toContain(text);

@@ -8,7 +8,13 @@ import type { RawSpan } from '../../src/codec/index.js';
 // Golden vectors written by Veneur v14.2.0's own Go code (test/fixtures/veneur/README.md).
 const dir = join(import.meta.dirname, '..', 'fixtures', 'veneur');
 type Canonical = Record<string, unknown>;
-interface Vector { name: string; file: string; map_order_sensitive: boolean; span: Canonical; parsed_span: Canonical | null }
+interface Vector {
+  name: string;
+  file: string;
+  map_order_sensitive: boolean;
+  span: Canonical;
+  parsed_span: Canonical | null;
+}
 const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { vectors: Vector[]; framed_stream: { file: string; spans: string[] } };
 const bytesOf = (file: string): Buffer => readFileSync(join(dir, file));
 
@@ -61,7 +67,21 @@ function normaliseExpected(span: Canonical): Canonical {
 describe('Veneur golden vectors', () => {
   it('has the vectors the foundation issue asks for', () => {
     const names = manifest.vectors.map((v) => v.name);
-    for (const n of ['trace-span-full', 'sample-counter', 'sample-gauge', 'sample-histogram', 'sample-set', 'sample-status', 'indicator-span', 'error-span', 'unicode', 'ids-int64-extremes', 'ids-negative', 'empty', 'large-60k']) {
+    for (const n of [
+      'trace-span-full',
+      'sample-counter',
+      'sample-gauge',
+      'sample-histogram',
+      'sample-set',
+      'sample-status',
+      'indicator-span',
+      'error-span',
+      'unicode',
+      'ids-int64-extremes',
+      'ids-negative',
+      'empty',
+      'large-60k',
+    ]) {
       expect(names).toContain(n);
     }
     expect(bytesOf('large-60k.bin').length).toBeGreaterThanOrEqual(60_000);

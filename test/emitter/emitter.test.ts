@@ -84,11 +84,20 @@ describe('spans over UDP', () => {
     await e.flush();
     await waitFor(() => rx.spans.length === 2);
     const job = rx.spans.find((s) => s.isTrace) as SpanEvent;
-    expect(job.metrics.map((m) => [m.type, m.name, m.value, m.unit])).toEqual([['counter', 'job.items', 3, ''], ['histogram', 'job.step', 12.5, 'ms']]);
+    expect(job.metrics.map((m) => [m.type, m.name, m.value, m.unit])).toEqual([
+      ['counter', 'job.items', 3, ''],
+      ['histogram', 'job.step', 12.5, 'ms'],
+    ]);
     expect(job.tags).toEqual({ env: 'test' });
     const carrier = rx.spans.find((s) => !s.isTrace) as SpanEvent;
     expect(carrier.service).toBe('checkout');
-    expect(carrier.metrics.map((m) => [m.type, m.name])).toEqual([['counter', 'hits'], ['gauge', 'queue.depth'], ['histogram', 'payload'], ['set', 'users'], ['status', 'db.ok']]);
+    expect(carrier.metrics.map((m) => [m.type, m.name])).toEqual([
+      ['counter', 'hits'],
+      ['gauge', 'queue.depth'],
+      ['histogram', 'payload'],
+      ['set', 'users'],
+      ['status', 'db.ok'],
+    ]);
     expect(carrier.metrics[0]).toMatchObject({ tags: { env: 'test', code: '200' }, unit: 'requests', scope: 'global', sampleRate: 1 });
     expect(carrier.metrics[3]?.message).toBe('alice');
     expect(carrier.metrics[4]).toMatchObject({ status: 'critical', message: 'replica lag' });
@@ -140,7 +149,12 @@ describe('logs', () => {
     const correlated = rx.spans.find((s) => s.traceId !== 0n) as SpanEvent;
     expect(correlated).toMatchObject({ traceId: span.traceId, id: span.id, isTrace: false });
     expect(correlated.logs).toHaveLength(1);
-    expect(correlated.logs[0]).toMatchObject({ severity: 'info', severityNumber: 9, body: 'started', attributes: { attempt: '1', user: '{"id":7}', big: '10', err: 'Error: x' } });
+    expect(correlated.logs[0]).toMatchObject({
+      severity: 'info',
+      severityNumber: 9,
+      body: 'started',
+      attributes: { attempt: '1', user: '{"id":7}', big: '10', err: 'Error: x' },
+    });
     const standalone = rx.spans.find((s) => s.traceId === 0n) as SpanEvent;
     expect(standalone.logs[0]).toMatchObject({ severity: 'error', body: 'standalone' });
     span.finish();

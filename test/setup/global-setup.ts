@@ -15,10 +15,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.stderr.write(`[services] ${line}\n`);
   };
   const started = Date.now();
-  const results = await Promise.allSettled([
-    startKafkaBroker({ log }),
-    startClickHouseServer({ log }),
-  ]);
+  const results = await Promise.allSettled([startKafkaBroker({ log }), startClickHouseServer({ log })]);
   const [kafka, clickhouse] = results;
   const running: Array<KafkaBroker | ClickHouseServer> = [];
   if (kafka.status === 'fulfilled') running.push(kafka.value);
@@ -28,7 +25,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
   if (kafka.status === 'rejected' || clickhouse.status === 'rejected') {
     await stopAll();
-    const reasons = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => String(r.reason instanceof Error ? r.reason.message : r.reason));
+    const reasons = results
+      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      .map((r) => String(r.reason instanceof Error ? r.reason.message : r.reason));
     throw new Error(`could not start the integration services:\n${reasons.join('\n')}`);
   }
   log(`Kafka at ${kafka.value.brokers.join(',')}, ClickHouse at ${clickhouse.value.url} (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`);

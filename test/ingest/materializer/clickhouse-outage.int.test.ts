@@ -58,7 +58,11 @@ describe('materializer: its ClickHouse stopped for 30 s mid-stream', () => {
     const stoppedAt = Date.now();
     await produceEvents(producer, topic, 800, 1_600, expected);
 
-    await waitFor('inserts to fail and partitions to pause', () => running.materializer.status().paused.length > 0 && m.retries.get({ step: 'insert', code: 'MAT_ERR_INSERT_FAILED' }) > 0, 15_000);
+    await waitFor(
+      'inserts to fail and partitions to pause',
+      () => running.materializer.status().paused.length > 0 && m.retries.get({ step: 'insert', code: 'MAT_ERR_INSERT_FAILED' }) > 0,
+      15_000,
+    );
     const during = await fetch(`${running.url}/-/ready`);
     expect(during.status).toBe(503);
     expect(await during.json()).toMatchObject({ ready: false, joined: true, lastInsert: { ok: false } });
