@@ -4,6 +4,7 @@ import { CodecErrorCodes } from './errors.js';
 import { longToBigInt } from './protobuf.js';
 import type { RawSpan } from './protobuf.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus, MetricType, SpanEvent } from './types.js';
+import { isTraceSpan, spanEvent } from './span-event.js';
 
 /** Size limits applied to every span. Generous: Veneur has none, a 60 KB span must pass. */
 export const LIMITS = {
@@ -231,10 +232,9 @@ export function validateSpan(raw: RawSpan): SpanValidation {
     else rejections.push(...rejectionsOf(r.error, `logs[${i}]`));
   }
 
-  const hasTraceFields = f.id !== 0n && f.traceId !== 0n && f.startTimestamp !== 0n && f.endTimestamp !== 0n && name !== '';
-  let isTrace = hasTraceFields;
-  if (hasTraceFields && f.endTimestamp < f.startTimestamp) {
-    isTrace = false;
+  const isTrace = isTraceSpan({ ...f, name });
+  if (!isTrace && f.id !== 0n && f.traceId !== 0n && f.startTimestamp !== 0n && f.endTimestamp !== 0n && name !== '') {
+    // Every trace field is there: only the end before the start disqualifies it.
     rejections.push({
       code: 'SSF_SPAN_NEGATIVE_DURATION',
       field: 'end_timestamp',
@@ -256,7 +256,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
   return {
     ok: true,
     rejections,
-    span: {
+    span: spanEvent({
       version: f.version,
       traceId: f.traceId,
       id: f.id,
@@ -274,7 +274,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
       tenant: f.tenant,
       receivedTimestamp: f.receivedTimestamp,
       isTrace,
-    },
+    }),
   };
 }
 
