@@ -3,7 +3,7 @@ import type { DropAccounting } from './drop-accounting.js';
 import type { EventEncoder } from './event-encoder.js';
 import { weightOf } from './queue-item.js';
 import type { QueueItem } from './queue-item.js';
-import type { Transport } from './transports/transport.js';
+import type { Outcome, Transport } from './transports/transport.js';
 
 export interface FlushLoopOptions {
   transport: Transport;
@@ -104,7 +104,8 @@ export class FlushLoop {
         if (encoded.length === 0) continue;
         const batch: InFlight = { weight: weights.reduce((a, b) => a + b, 0), abandoned: false };
         this.inFlight = batch;
-        const outcomes = await this.transport.send(encoded);
+        // send() must never reject; a transport of the application's own that does costs its batch, counted.
+        const outcomes = await this.transport.send(encoded).catch((): Outcome[] => encoded.map((): Outcome => 'internal_error'));
         this.inFlight = undefined;
         if (!batch.abandoned) this.accounting.settle(outcomes, weights);
       }

@@ -160,3 +160,23 @@ describe('one bad event is refused alone', () => {
     expect(e.stats()).toMatchObject({ sent: 1, dropped: { internal_error: 0 } });
   });
 });
+
+describe('a transport of the application own that breaks its contract', () => {
+  it('counts the batch of a send() that rejects as internal_error, and carries on', async () => {
+    let calls = 0;
+    const e = createEmitter({
+      logger: silentLogger,
+      transport: {
+        protocol: 'custom',
+        ready: true,
+        send: (spans) => (++calls === 1 ? Promise.reject(new Error('boom')) : Promise.resolve(spans.map(() => null))),
+        close: () => Promise.resolve(),
+      },
+    });
+    for (const name of ['a1', 'a2', 'a3']) e.startSpan(name).finish();
+    await e.flush();
+    e.startSpan('b').finish();
+    await e.close(1000);
+    expect(e.stats()).toMatchObject({ emitted: 4, sent: 1, queued: 0, dropped: { internal_error: 3 } });
+  });
+});
