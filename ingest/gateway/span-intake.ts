@@ -129,7 +129,7 @@ export class SpanIntake {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
     const now = Date.now();
     const window = this.window(now);
-    spans.forEach((span, index) => this.admit(span, undefined, tenant, receivedNs, undefined, result, now, window, index, protocol));
+    for (const [index, span] of spans.entries()) this.admit(span, undefined, tenant, receivedNs, undefined, result, now, window, index, protocol);
     this.metrics.accepted(protocol, result.events);
     return result;
   }

@@ -32,7 +32,7 @@ describe('Veneur stream framing', () => {
       }
       reader.end();
       expect(frames.length).toBe(payloads.length);
-      frames.forEach((f, i) => expect(f.equals(payloads[i] as Buffer)).toBe(true));
+      for (const [i, f] of frames.entries()) expect(f.equals(payloads[i] as Buffer)).toBe(true);
     }
   });
 
