@@ -14,6 +14,7 @@ export const GatewayErrors = {
   GW_ERR_DECOMPRESSED_TOO_LARGE: { status: 413, text: 'the body decompresses to more than gateway.maxDecompressedBytes (decompression stopped there)' },
   GW_ERR_DECOMPRESSION_FAILED: { status: 400, text: 'the body is not valid gzip/zstd data' },
   GW_ERR_BODY_MALFORMED: { status: 400, text: 'the body is not a valid SSF batch (see the SSF code in reason)' },
+  GW_ERR_IDEMPOTENCY_KEY: { status: 400, text: 'the Idempotency-Key header must be 1 to 256 printable ASCII characters, without leading or trailing spaces' },
   GW_ERR_NO_VALID_SPANS: { status: 422, text: 'no span of the batch is valid; each one is listed in rejected' },
   GW_ERR_UNAVAILABLE: {
     status: 503,

@@ -27,6 +27,11 @@ export class GatewayMetrics implements SinkObserver {
     'Samples folded into the overflow series by the cardinality guard, by tenant and metric.',
     ['tenant', 'metric'],
   );
+  private readonly idempotentTotal = this.registry.counter(
+    'ssf_gateway_idempotent_requests_total',
+    'HTTP batches sent with an Idempotency-Key; repeat="true" when this process saw the key (of the tenant) among its last 10,000: a retry, whose spans already stored are dropped by ClickHouse.',
+    ['repeat'],
+  );
   private readonly httpRequests = this.registry.counter('ssf_gateway_http_requests_total', 'HTTP requests by route and status.', ['route', 'status']);
   readonly batchSize = this.registry.histogram('ssf_gateway_batch_spans', 'Spans per HTTP batch or stream read.', SIZE_BUCKETS, ['protocol']);
   private readonly sendSeconds = this.registry.histogram(
@@ -72,6 +77,10 @@ export class GatewayMetrics implements SinkObserver {
     this.overflowTotal.inc({ tenant, metric });
   }
 
+  idempotent(repeat: boolean): void {
+    this.idempotentTotal.inc({ repeat: repeat ? 'true' : 'false' });
+  }
+
   request(route: string, status: number): void {
     this.httpRequests.inc({ route, status: String(status) });
   }
@@ -81,8 +90,14 @@ export class GatewayMetrics implements SinkObserver {
   }
 
   /** For tests and the benchmark. */
-  count(name: 'received' | 'accepted' | 'refused' | 'dropped', labels: Record<string, string>): number {
-    const c = { received: this.receivedTotal, accepted: this.acceptedTotal, refused: this.refusedTotal, dropped: this.droppedTotal }[name];
+  count(name: 'received' | 'accepted' | 'refused' | 'dropped' | 'idempotent', labels: Record<string, string>): number {
+    const c = {
+      received: this.receivedTotal,
+      accepted: this.acceptedTotal,
+      refused: this.refusedTotal,
+      dropped: this.droppedTotal,
+      idempotent: this.idempotentTotal,
+    }[name];
     return c.get(labels);
   }
 }

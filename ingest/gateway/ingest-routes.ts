@@ -10,6 +10,8 @@ import type { GatewayMetrics } from './gateway-metrics.js';
 import { bodyKind, CONTENT_TYPES, decompress } from './http-body.js';
 import { parseJsonBatch } from './json-batch.js';
 import type { SpanIntake } from './span-intake.js';
+import { RecentKeys } from './recent-keys.js';
+import { requestIdOf, validIdempotencyKey } from '../../src/kafka/record-identity.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import { refusalOf } from '../../src/http/create-http-server.js';
 
@@ -35,11 +37,14 @@ export interface BatchAnswer {
  * in the batch are refused (each refusal is listed with its index and code);
  * 200 is answered only after the sink acknowledged them, 503 with
  * Retry-After when it could not (then nothing of the batch counts as
- * accepted: the client retries the whole batch, and the materializer's
- * deduplication makes the retry safe for what had been written).
+ * accepted: the client retries the whole batch). A retry is stored once
+ * when the request carries an `Idempotency-Key` (echoed in the answer): its
+ * spans are written under names derived from the tenant and key, which
+ * ClickHouse deduplicates (docs/architecture.md, "Duplicates from retries").
  */
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   if (!app.hasRequestDecorator('tenant')) app.decorateRequest('tenant', '');
+  const recent = new RecentKeys();
   for (const type of Object.keys(CONTENT_TYPES)) {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) =>
       done(null, body),
@@ -61,6 +66,9 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     },
     async (request, reply) => {
       const receivedNs = nowNs();
+      const key = request.headers['idempotency-key'];
+      if (key !== undefined && (typeof key !== 'string' || !validIdempotencyKey(key))) throw GatewayError.of('GW_ERR_IDEMPOTENCY_KEY');
+      if (key !== undefined) reply.header('idempotency-key', key);
       const kind = bodyKind(request.headers['content-type']);
       if (!kind) throw GatewayError.of('GW_ERR_CONTENT_TYPE');
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -100,8 +108,13 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         e.details = { ...answer };
         throw e;
       }
+      let requestId: string | undefined;
+      if (key !== undefined) {
+        requestId = requestIdOf(request.tenant, key);
+        deps.metrics.idempotent(recent.repeat(requestId));
+      }
       try {
-        await deps.sink.publish(result.accepted);
+        await deps.sink.publish(result.accepted, requestId);
       } catch (err) {
         deps.metrics.dropped('http', 'unavailable', result.events);
         throw err;

@@ -45,6 +45,15 @@ export class MaterializerMetrics {
     'ssf_materializer_abandoned_batches_total',
     'Batches dropped before their next step because the group rebalanced (MAT_ERR_FENCED); they are read again.',
   );
+  readonly duplicates = this.registry.counter(
+    'ssf_materializer_duplicates_dropped_total',
+    'Records dropped as the copy of a record already taken (reason producer_retry: same ssf-producer id and sequence); reason unchecked_too_old counts records taken although their sequence was below the window, where a copy cannot be recognised.',
+    ['reason'],
+  );
+  readonly keyedRecords = this.registry.counter(
+    'ssf_materializer_keyed_records_total',
+    'Records of requests sent with an Idempotency-Key, each inserted under its own token (ClickHouse drops the ones it already has).',
+  );
   readonly rebalances = this.registry.counter('ssf_materializer_rebalances_total', 'Group joins, rebalances and consumer restarts seen.');
   readonly lag = this.registry.gauge(
     'ssf_materializer_consumer_lag',

@@ -10,12 +10,14 @@ import { createKafka, compressionOf } from '../../src/kafka/kafka-client.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Logger } from '../../src/observability/logger.js';
-import { insertToken, intentOf, parseIntent } from './batch-intent.js';
+import { idempotencyTokenOf, producerOf } from '../../src/kafka/record-identity.js';
+import { doneOf, insertToken, intentOf, parseCommitted } from './batch-intent.js';
 import type { Range } from './batch-intent.js';
 import { deadLetterMessage } from './dead-letter.js';
 import type { DeadLetter } from './dead-letter.js';
 import { insertError, MaterializerError } from './materializer-errors.js';
 import { MaterializerMetrics } from './materializer-metrics.js';
+import { ProducerWindows } from './producer-window.js';
 import { decodeRecord } from './record-decoder.js';
 import type { DecodeHooks } from './record-decoder.js';
 
@@ -104,8 +106,14 @@ interface Batch {
   last: bigint;
   records: number;
   rows: EventBatch;
+  /** Records of keyed client requests (ssf-idempotency): each inserted alone, under its own token. */
+  keyed: { token: string; rows: EventBatch }[];
+  keyedRows: number;
   rowCount: number;
   deadLetters: DeadLetter[];
+  /** The partition's producer windows (serialized) before `first`, and after `last` once sealed: the intent's and the final commit's metadata. */
+  windowsBefore: string;
+  windowsAfter: string;
   /** Rebuilding a committed intent: ends exactly at replay.last and keeps its token. */
   replay: Range | undefined;
   sealed: boolean;
@@ -121,6 +129,8 @@ interface PartitionState {
   next: bigint | undefined;
   /** A committed intent not yet rebuilt. */
   replay: Range | undefined;
+  /** (producer, sequence) pairs taken, as of `next`: a retried produce's copy is dropped. */
+  windows: ProducerWindows;
   open: Batch | undefined;
   flushing: Promise<void> | undefined;
   flushingRows: number;
@@ -341,6 +351,7 @@ class KafkaMaterializer implements Materializer {
       epoch,
       next: committed.offset,
       replay: undefined,
+      windows: new ProducerWindows(),
       open: undefined,
       flushing: undefined,
       flushingRows: 0,
@@ -353,7 +364,9 @@ class KafkaMaterializer implements Materializer {
         log: this.log,
       },
     };
-    state.replay = parseIntent(committed.metadata, committed.offset);
+    const saved = parseCommitted(committed.metadata, committed.offset);
+    state.replay = saved.replay;
+    state.windows = ProducerWindows.parse(saved.windows);
     if (state.replay !== undefined) {
       this.log.info(
         { partition, first: String(state.replay.first), last: String(state.replay.last) },
@@ -412,8 +425,12 @@ class KafkaMaterializer implements Materializer {
         last: offset,
         records: 0,
         rows: createEventBatch(this.ch, this.defaultTenant),
+        keyed: [],
+        keyedRows: 0,
         rowCount: 0,
         deadLetters: [],
+        windowsBefore: state.windows.serialize(),
+        windowsAfter: '',
         replay,
         sealed: false,
         due: false,
@@ -422,8 +439,26 @@ class KafkaMaterializer implements Materializer {
       if (replay === undefined) state.timer = setTimeout(() => this.onBatchTimer(state), this.batchMs);
     }
     const batch = state.open;
-    decodeRecord(message, batch, state.hooks);
-    batch.rowCount = batch.rows.total;
+    const stamp = producerOf(message.headers);
+    const verdict = stamp === undefined ? 'new' : state.windows.take(stamp);
+    if (verdict === 'duplicate') {
+      // A retried produce's second copy: same record, nothing of it is stored again.
+      this.metrics.duplicates.inc({ reason: 'producer_retry' });
+    } else {
+      if (verdict === 'too-old') this.metrics.duplicates.inc({ reason: 'unchecked_too_old' });
+      const token = idempotencyTokenOf(message.headers, state.partition);
+      if (token === undefined) decodeRecord(message, batch, state.hooks);
+      else {
+        const rows = createEventBatch(this.ch, this.defaultTenant);
+        decodeRecord(message, { rows, deadLetters: batch.deadLetters }, state.hooks);
+        if (rows.total > 0) {
+          batch.keyed.push({ token, rows });
+          batch.keyedRows += rows.total;
+        }
+        this.metrics.keyedRecords.inc();
+      }
+    }
+    batch.rowCount = batch.rows.total + batch.keyedRows;
     batch.last = offset;
     batch.records++;
     state.next = offset + 1n;
@@ -445,6 +480,7 @@ class KafkaMaterializer implements Materializer {
     const batch = state.open;
     if (batch === undefined || batch.sealed) return;
     batch.sealed = true;
+    batch.windowsAfter = state.windows.serialize();
     if (state.timer) {
       clearTimeout(state.timer);
       state.timer = undefined;
@@ -489,16 +525,28 @@ class KafkaMaterializer implements Materializer {
       }
       if (batch.rowCount > 0) {
         if (replay) this.metrics.replays.inc();
-        else await this.retrying(state, 'commit', () => this.commit(state, range.first, intentOf(range)));
+        else await this.retrying(state, 'commit', () => this.commit(state, range.first, intentOf(range, batch.windowsBefore)));
         const started = performance.now();
         await this.retrying(state, 'insert', () =>
           insertBatch(this.ch, batch.rows, token).catch((err: unknown) => {
             throw insertError(err);
           }),
         );
+        // Keyed records under their own tokens: ClickHouse drops a record of a request it already has, whoever produced it.
+        for (const k of batch.keyed) {
+          await this.retrying(state, 'insert', () =>
+            insertBatch(this.ch, k.rows, k.token).catch((err: unknown) => {
+              throw insertError(err);
+            }),
+          );
+        }
         this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
         this.metrics.batchRows.observe(batch.rowCount);
-        for (const table of TABLES) if (batch.rows.count(table) > 0) this.metrics.rowsInserted.inc({ table }, batch.rows.count(table));
+        for (const table of TABLES) {
+          let n = batch.rows.count(table);
+          for (const k of batch.keyed) n += k.rows.count(table);
+          if (n > 0) this.metrics.rowsInserted.inc({ table }, n);
+        }
         this.lastInsert = { ok: true, at: Date.now() };
         if (insertedChannel.hasSubscribers) {
           insertedChannel.publish({
@@ -513,7 +561,7 @@ class KafkaMaterializer implements Materializer {
         }
       }
       this.metrics.batchRecords.observe(batch.records);
-      await this.retrying(state, 'commit', () => this.commit(state, range.last + 1n, null));
+      await this.retrying(state, 'commit', () => this.commit(state, range.last + 1n, doneOf(batch.windowsAfter)));
       if (committedChannel.hasSubscribers) committedChannel.publish({ topic: this.topic, partition, offset: String(range.last + 1n) });
     } catch (err) {
       if (err instanceof MaterializerError && err.code === 'MAT_ERR_FENCED') {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
 import { insertRows } from '../../src/clickhouse/event-writer.js';
+import { requestToken } from '../../src/kafka/record-identity.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
@@ -16,19 +17,29 @@ export interface ClickHouseSinkOptions {
   defaultTenant: string;
 }
 
+/** What one publish() added: the spans, and the keyed request they are, if any. */
+interface Published {
+  spans: AcceptedSpan[];
+  requestId: string | undefined;
+}
+
 /**
  * All-in-one mode: the gateway's spans go straight into ClickHouse in this
  * process (the materializer's job in distributed mode), with the same row
  * conversion and the same inserts. publish() resolves once the insert is
  * acknowledged; a failed insert rejects every publisher of that batch (HTTP
- * clients get 503 and retry). Each insert carries a deduplication token, so
- * a retry of the same insert can never double rows.
+ * clients get 503 and retry). The spans of requests without an
+ * Idempotency-Key go in one insert with a token of its own (a client's
+ * retry of them is a new insert); those of a keyed request go in an insert
+ * of their own whose token is derived from the tenant and key
+ * (`ssf-idem:<request id>`), so ClickHouse drops a retry of a request it
+ * already stored, even one sent after a crash of this process.
  */
 export class ClickHouseSink implements SpanSink {
   readonly name = 'clickhouse';
   readonly needsEvents = true;
   observer?: SinkObserver | undefined;
-  private readonly batcher: AckBatcher<AcceptedSpan>;
+  private readonly batcher: AckBatcher<Published>;
   private lastError: string | undefined;
   private lastFailureAt = 0;
   private closed = false;
@@ -50,7 +61,7 @@ export class ClickHouseSink implements SpanSink {
     return this.lastFailureAt === 0 || Date.now() - this.lastFailureAt > 2_000;
   }
 
-  publish(spans: AcceptedSpan[]): Promise<void> {
+  publish(spans: AcceptedSpan[], requestId?: string): Promise<void> {
     if (spans.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'shutting down', 1));
     let rows = 0;
@@ -64,15 +75,22 @@ export class ClickHouseSink implements SpanSink {
         ),
       );
     }
-    return this.batcher.add(spans, rows);
+    return this.batcher.add([{ spans, requestId }], rows);
   }
 
-  private async insert(items: AcceptedSpan[]): Promise<void> {
+  private async insert(items: Published[]): Promise<void> {
     const rows = emptyRows();
-    for (const { span } of items) if (span) appendRows(rows, span, this.options.defaultTenant);
-    const count = rows.spans.length + rows.logs.length + rows.samples.length;
+    const keyed: { token: string; rows: ReturnType<typeof emptyRows> }[] = [];
+    let count = 0;
+    for (const item of items) {
+      const into = item.requestId === undefined ? rows : emptyRows();
+      for (const { span } of item.spans) if (span) appendRows(into, span, this.options.defaultTenant);
+      if (item.requestId !== undefined) keyed.push({ token: requestToken(item.requestId), rows: into });
+      count += into.spans.length + into.logs.length + into.samples.length;
+    }
     const started = process.hrtime.bigint();
     try {
+      for (const k of keyed) await insertRows(this.ch, k.rows, k.token);
       await insertRows(this.ch, rows, `embedded:${randomUUID()}`);
       this.lastFailureAt = 0;
       this.lastError = undefined;

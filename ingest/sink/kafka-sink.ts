@@ -3,6 +3,7 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import type { Config } from '../../src/config/config-schema.js';
 import { compressionOf, createKafka } from '../../src/kafka/kafka-client.js';
 import { BATCH_FORMAT, batchEntrySize, MAX_RECORD_BYTES, tracePartitionOf, writeBatchEntry } from '../../src/kafka/record-format.js';
+import { IDEMPOTENCY_HEADER, idempotencyHeader, newProducerId, PRODUCER_HEADER, producerHeader } from '../../src/kafka/record-identity.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
 import { AckBatcher } from './ack-batcher.js';
 import { packSize, packSpans } from './span-pack.js';
@@ -13,6 +14,9 @@ import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-si
 interface RecordGroup {
   refs: number[];
   size: number;
+  /** The keyed request of these spans (then the group holds only that request's spans), and its chunk index on the partition. */
+  requestId?: string | undefined;
+  chunk: number;
 }
 
 /**
@@ -25,6 +29,15 @@ interface RecordGroup {
  * one send. The buffer is bounded (`kafka.bufferBytes`): past it publish()
  * fails at once with 503. After a failed send the sink stops accepting UDP
  * for 2 s (a circuit breaker), then tries again.
+ *
+ * Every record carries `ssf-producer: <producer id>:<sequence>` (the id is
+ * new at each start, the sequence counts per partition, assigned when the
+ * record is built): kafkajs's retry of a send writes the same record again,
+ * and the materializer drops the copy. The spans of a keyed request (an
+ * Idempotency-Key) are put in records of their own, split over partitions
+ * and chunks by their content only, each with `ssf-idempotency: <request
+ * id>:<chunk>`, so the same request re-sent to any gateway gives records
+ * with the same names (docs/architecture.md, "Duplicates from retries").
  */
 export class KafkaSink implements SpanSink {
   readonly name = 'kafka';
@@ -34,6 +47,9 @@ export class KafkaSink implements SpanSink {
   private readonly batcher: AckBatcher<SpanPack>;
   private partitions = 0;
   private nextPartition = 0;
+  /** This process's producer id and the next sequence of each partition. */
+  readonly producerId = newProducerId();
+  private seqs: number[] = [];
   private lastError: string | undefined;
   private failingSince = 0;
   private lastFailureAt = 0;
@@ -85,9 +101,9 @@ export class KafkaSink implements SpanSink {
     return this.failingSince === 0 || Date.now() - this.lastFailureAt > 2_000;
   }
 
-  publish(spans: AcceptedSpan[]): Promise<void> {
+  publish(spans: AcceptedSpan[], requestId?: string): Promise<void> {
     if (spans.length === 0) return Promise.resolve();
-    return this.publishPack(packSpans(spans));
+    return this.publishPack(packSpans(spans, requestId));
   }
 
   /** What publish() does, from a pack (what the Kafka thread receives). */
@@ -109,23 +125,34 @@ export class KafkaSink implements SpanSink {
 
   /**
    * Packs -> one SSFBatch record per partition (split at MAX_RECORD_BYTES),
-   * each span copied once, straight into the record's value.
+   * each span copied once, straight into the record's value. The spans of a
+   * keyed pack get records of their own; its spans outside a trace go round
+   * its partitions from a start given by the request id, so that the split
+   * depends on the request only.
    */
   private records(packs: readonly SpanPack[]): Message[] {
     const n = this.partitions;
     const groups: RecordGroup[][] = Array.from({ length: n }, () => []);
     for (let k = 0; k < packs.length; k++) {
-      const { ends, traces } = packs[k] as SpanPack;
+      const { ends, traces, requestId } = packs[k] as SpanPack;
+      const keyed = requestId !== undefined;
+      // Where this pack's own groups start in each partition's list (keyed packs never share a group).
+      const from = keyed ? groups.map((g) => g.length) : undefined;
+      let untraced = keyed ? Number.parseInt(requestId.slice(0, 8), 16) : 0;
       let start = 0;
       for (let i = 0; i < ends.length; i++) {
         const end = ends[i] as number;
         const lo = traces[2 * i] as number;
         const hi = traces[2 * i + 1] as number;
-        const p = (lo | hi) !== 0 ? tracePartitionOf(lo, hi, n) : (this.nextPartition = (this.nextPartition + 1) % n);
+        const p = (lo | hi) !== 0 ? tracePartitionOf(lo, hi, n) : keyed ? untraced++ % n : (this.nextPartition = (this.nextPartition + 1) % n);
         const list = groups[p] as RecordGroup[];
         const size = batchEntrySize(end - start);
         let group = list[list.length - 1];
-        if (group === undefined || (group.size + size > MAX_RECORD_BYTES && group.refs.length > 0)) list.push((group = { refs: [], size: 0 }));
+        const mine = group !== undefined && group.requestId === requestId && (!keyed || list.length > (from?.[p] ?? 0));
+        if (group === undefined || !mine || (group.size + size > MAX_RECORD_BYTES && group.refs.length > 0)) {
+          const chunk = keyed ? list.length - (from?.[p] ?? 0) : 0;
+          list.push((group = { refs: [], size: 0, requestId, chunk }));
+        }
         group.refs.push(k, start, end);
         group.size += size;
         start = end;
@@ -133,6 +160,7 @@ export class KafkaSink implements SpanSink {
     }
     const sources = packs.map((p) => Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength));
     const messages: Message[] = [];
+    if (this.seqs.length < n) for (let p = this.seqs.length; p < n; p++) this.seqs[p] = 0;
     for (let partition = 0; partition < n; partition++) {
       for (const g of groups[partition] as RecordGroup[]) {
         const value = Buffer.allocUnsafe(g.size);
@@ -141,7 +169,14 @@ export class KafkaSink implements SpanSink {
         for (let j = 0; j < refs.length; j += 3) {
           at = writeBatchEntry(value, at, sources[refs[j] as number] as Buffer, refs[j + 1] as number, refs[j + 2] as number);
         }
-        messages.push({ partition, value, headers: { 'ssf-format': BATCH_FORMAT } });
+        const seq = (this.seqs[partition] as number) + 1;
+        this.seqs[partition] = seq;
+        const headers: Record<string, string> = {
+          'ssf-format': BATCH_FORMAT,
+          [PRODUCER_HEADER]: producerHeader({ producer: this.producerId, seq }),
+        };
+        if (g.requestId !== undefined) headers[IDEMPOTENCY_HEADER] = idempotencyHeader(g.requestId, g.chunk);
+        messages.push({ partition, value, headers });
       }
     }
     return messages;

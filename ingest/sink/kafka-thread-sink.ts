@@ -79,7 +79,7 @@ export class KafkaThreadSink implements SpanSink {
     return this.lastFailureAt === 0 || Date.now() - this.lastFailureAt > 2_000;
   }
 
-  publish(spans: AcceptedSpan[]): Promise<void> {
+  publish(spans: AcceptedSpan[], requestId?: string): Promise<void> {
     if (spans.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway is shutting down', 1));
     let bytes = 0;
@@ -89,7 +89,7 @@ export class KafkaThreadSink implements SpanSink {
     }
     // One copy of the spans into a pack whose memory moves to the worker (transferred, not cloned).
     // (`bytes` is the pack's size: packSize() cannot be asked once its memory has moved.)
-    const pack = packSpans(spans);
+    const pack = packSpans(spans, requestId);
     const id = this.nextId++;
     this.outstandingBytes += bytes;
     return new Promise<void>((resolve, reject) => {

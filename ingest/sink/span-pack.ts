@@ -12,6 +12,8 @@ export interface SpanPack {
   ends: Uint32Array;
   /** The trace id of each span: low, then high 32 bits (unsigned); 0, 0 outside a trace. */
   traces: Uint32Array;
+  /** The keyed client request these spans are (requestIdOf), if any: its records are built apart. */
+  requestId?: string | undefined;
 }
 
 /** Bytes a pack holds in the produce buffer (as counted before packs: 4 per span for the framing). */
@@ -25,7 +27,7 @@ export function packTransfer(pack: SpanPack): ArrayBuffer[] {
 }
 
 /** Accepted spans -> a pack: each span's bytes followed by its stamp (tenant, received time). */
-export function packSpans(spans: readonly AcceptedSpan[]): SpanPack {
+export function packSpans(spans: readonly AcceptedSpan[], requestId?: string): SpanPack {
   let total = 0;
   for (const s of spans) total += s.bytes.length + s.stamp.length;
   const data = new Uint8Array(total);
@@ -44,5 +46,5 @@ export function packSpans(spans: readonly AcceptedSpan[]): SpanPack {
     traces[2 * i] = s.traceLo;
     traces[2 * i + 1] = s.traceHi;
   }
-  return { data, ends, traces };
+  return requestId === undefined ? { data, ends, traces } : { data, ends, traces, requestId };
 }

@@ -46,8 +46,13 @@ export interface SpanSink {
   observer?: SinkObserver | undefined;
   /** False while the buffer is full or the backend is down: UDP drops (and counts) rather than queues. */
   readonly accepting: boolean;
-  /** Rejects with GatewayError GW_ERR_UNAVAILABLE when the spans cannot be taken. */
-  publish(spans: AcceptedSpan[]): Promise<void>;
+  /**
+   * Rejects with GatewayError GW_ERR_UNAVAILABLE when the spans cannot be taken.
+   * `requestId` (requestIdOf(tenant, Idempotency-Key)) marks the spans of one
+   * keyed client request: they are written apart from other requests, under
+   * names derived from it, so that a retry of the request is stored once.
+   */
+  publish(spans: AcceptedSpan[], requestId?: string): Promise<void>;
   status(): SinkStatus;
   /** Flushes what is buffered, then closes. */
   close(): Promise<void>;

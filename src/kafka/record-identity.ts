@@ -1,0 +1,77 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { IHeaders } from 'kafkajs';
+import { headerOf } from './record-format.js';
+
+/*
+ * Who wrote a record of the spans topic, and which client request it holds:
+ * the two record headers the materializer deduplicates on
+ * (docs/architecture.md, "Duplicates from retries").
+ *   ssf-producer:    <producer id>:<sequence>  (a retried produce carries the same pair)
+ *   ssf-idempotency: <request id>:<chunk>      (the same client request, re-sent to any gateway)
+ */
+
+/** Header naming the producer and the record's sequence on its partition. */
+export const PRODUCER_HEADER = 'ssf-producer';
+/** Header naming the client request (tenant + Idempotency-Key) and the record's chunk index within its partition. */
+export const IDEMPOTENCY_HEADER = 'ssf-idempotency';
+
+/** Longest Idempotency-Key the gateway takes. */
+export const MAX_IDEMPOTENCY_KEY = 256;
+const KEY_SHAPE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** Whether an Idempotency-Key is acceptable: 1-256 printable ASCII characters, no surrounding spaces. */
+export function validIdempotencyKey(key: string): boolean {
+  return key.length <= MAX_IDEMPOTENCY_KEY && KEY_SHAPE.test(key);
+}
+
+/** A fresh producer id, one per gateway process start: 16 hex digits (64 random bits). */
+export function newProducerId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/**
+ * The request id of an Idempotency-Key: keys are per tenant, so the tenant
+ * is part of it. 128 bits of SHA-256, hex: the key itself never reaches
+ * Kafka or ClickHouse.
+ */
+export function requestIdOf(tenant: string, key: string): string {
+  return createHash('sha256').update(tenant).update('\0').update(key).digest('hex').slice(0, 32);
+}
+
+export interface ProducerStamp {
+  producer: string;
+  seq: number;
+}
+
+const PRODUCER_VALUE = /^([0-9a-f]{16}):(\d{1,15})$/;
+const IDEMPOTENCY_VALUE = /^([0-9a-f]{32}):(\d{1,9})$/;
+
+export function producerHeader(stamp: ProducerStamp): string {
+  return `${stamp.producer}:${stamp.seq}`;
+}
+
+/** The record's producer stamp, when it has a well-formed one. */
+export function producerOf(headers: IHeaders | undefined): ProducerStamp | undefined {
+  const m = PRODUCER_VALUE.exec(headerOf(headers, PRODUCER_HEADER) ?? '');
+  return m === null ? undefined : { producer: m[1] as string, seq: Number(m[2]) };
+}
+
+export function idempotencyHeader(requestId: string, chunk: number): string {
+  return `${requestId}:${chunk}`;
+}
+
+/**
+ * The insert deduplication token of a record built from a keyed request:
+ * `ssf-idem:<request id>:<partition>:<chunk>`. The same request body,
+ * re-sent, is split over the same partitions and chunks, so each record of
+ * the retry has the token of the record it repeats.
+ */
+export function idempotencyTokenOf(headers: IHeaders | undefined, partition: number): string | undefined {
+  const m = IDEMPOTENCY_VALUE.exec(headerOf(headers, IDEMPOTENCY_HEADER) ?? '');
+  return m === null ? undefined : `ssf-idem:${m[1] as string}:${partition}:${m[2] as string}`;
+}
+
+/** The token of a whole keyed request inserted at once (all-in-one mode). */
+export function requestToken(requestId: string): string {
+  return `ssf-idem:${requestId}`;
+}
