@@ -82,6 +82,24 @@ async function countByName(ch: ClickHouse, prefix: string): Promise<Map<string, 
   return out;
 }
 
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Whether ClickHouse is running an INSERT into `database` now. */
+async function insertRunning(ch: ClickHouse, database: string): Promise<boolean> {
+  const r = await ch.client.query({
+    query: `SELECT count() AS n FROM system.processes WHERE query_kind = 'Insert' AND position(query, {db:String}) > 0`,
+    query_params: { db: database },
+    format: 'JSONEachRow',
+  });
+  return Number((await r.json<{ n: string }>())[0]?.n ?? 0) > 0;
+}
+
 describe('ssf serve: Idempotency-Key', () => {
   const database = uniqueDatabase('serve_idem');
   let serve: Serve | undefined;
@@ -151,20 +169,31 @@ describe('ssf serve: Idempotency-Key', () => {
         }
       }
     };
-    // The kill comes from a timer, not after a response: requests are in flight at every stage.
-    const killer = setInterval(() => {
-      if (acked.size >= 50 && !killed) {
-        killed = true;
-        s.child.kill('SIGKILL');
+    // The worst moment: ClickHouse is running one of the server's inserts, whose clients have no answer yet.
+    // The server is frozen (SIGSTOP) while an insert of its database is seen running, the insert is left to
+    // finish, then the server is killed (SIGKILL) before it could answer.
+    const running = Promise.all(Array.from({ length: 12 }, () => client()));
+    await waitUntil(() => acked.size >= 50, 60_000);
+    let caught = false;
+    for (let attempt = 0; attempt < 300 && !caught; attempt++) {
+      s.child.kill('SIGSTOP');
+      caught = await insertRunning(ch, database);
+      if (!caught) {
+        s.child.kill('SIGCONT');
+        await new Promise((r) => setTimeout(r, 3 + (attempt % 7)));
       }
-    }, 1);
-    await Promise.all(Array.from({ length: 12 }, () => client()));
-    clearInterval(killer);
+    }
+    if (caught) await waitUntil(async () => !(await insertRunning(ch, database)), 10_000);
+    killed = true;
+    s.child.kill('SIGKILL');
+    await running;
     await s.exited;
     const sent = next;
     const before = await countByName(ch, 'b-');
     let storedUnacked = 0;
     for (let i = 0; i < sent; i++) if (!acked.has(i) && (before.get(`b-${i}`)?.rows ?? 0) > 0) storedUnacked++;
+    // The insert caught running was finished by ClickHouse: its requests are stored, and their clients have no answer.
+    if (caught) expect(storedUnacked).toBeGreaterThan(0);
     // Every acknowledged request is there, once.
     for (const i of acked) expect(before.get(`b-${i}`), `request ${i}`).toEqual({ rows: PER_REQUEST, uniq: PER_REQUEST });
 
@@ -183,7 +212,7 @@ describe('ssf serve: Idempotency-Key', () => {
     }
     expect(rows).toBe(REQUESTS * PER_REQUEST);
     console.log(
-      `all-in-one kill -9: ${sent} requests sent, ${acked.size} acknowledged, ${storedUnacked} stored but unacknowledged at the kill (their retries were dropped), ${rows} rows for ${REQUESTS * PER_REQUEST} spans`,
+      `all-in-one kill -9 (${caught ? 'during an insert' : 'no insert caught running'}): ${sent} requests sent, ${acked.size} acknowledged, ${storedUnacked} stored but unacknowledged at the kill (their retries were dropped), ${rows} rows for ${REQUESTS * PER_REQUEST} spans`,
     );
   }, 240_000);
 });
