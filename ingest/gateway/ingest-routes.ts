@@ -73,7 +73,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         if (kind === 'protobuf') parts = splitBatch(body);
         else if (kind === 'frames') parts = decodeFrames(body);
         else {
-          const json = parseJsonBatch(body.toString('utf8'));
+          const json = await parseJsonBatch(body.toString('utf8'));
           if ('error' in json) throw new CodecError('SSF_JSON_INVALID', json.error);
           parts = json.spans.map((s) => s.bytes);
           const indices = json.spans.map((s) => s.index);
@@ -87,7 +87,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         throw err;
       }
 
-      const result = deps.intake.fromEncoded(parts, request.tenant, 'http', receivedNs);
+      const result = await deps.intake.fromEncodedInSlices(parts, request.tenant, 'http', receivedNs);
       deps.metrics.batchSize.observe(parts.length + rejected.length, { protocol: 'http' });
       const answer: BatchAnswer = {
         accepted: result.accepted.length,
