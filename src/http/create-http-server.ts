@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import { HttpErrors } from './http-errors.js';
 
 /** A refusal any route can throw: the error handler answers `{ error: { code, reason } }` with `status`. */
 export interface HttpRefusal {
@@ -17,6 +18,8 @@ export function isHttpRefusal(err: unknown): err is HttpRefusal {
     typeof err === 'object' &&
     err !== null &&
     typeof (err as HttpRefusal).status === 'number' &&
+    // A catalog error that is never an HTTP answer (status 0) is not a refusal: it is answered as internal.
+    (err as HttpRefusal).status >= 400 &&
     typeof (err as HttpRefusal).code === 'string' &&
     typeof (err as HttpRefusal).reason === 'string'
   );
@@ -40,7 +43,7 @@ export function refusalOf(err: unknown): HttpRefusal {
   if (mapped) return { ...mapped, reason: message };
   const status = (err as { statusCode?: number }).statusCode;
   if (status && status >= 400 && status < 500) return { status, code: 'HTTP_ERR_BAD_REQUEST', reason: message };
-  return { status: 500, code: 'HTTP_ERR_INTERNAL', reason: 'internal error; see the server log for the request id' };
+  return { status: 500, code: 'HTTP_ERR_INTERNAL', reason: HttpErrors.entries.HTTP_ERR_INTERNAL.text };
 }
 
 export interface HttpServerOptions {
