@@ -30,6 +30,7 @@ export const GatewayErrors = defineErrors('GW', {
   },
   GW_ERR_UDP_DROPPED: { status: 0, retriable: false, text: 'a UDP datagram was dropped because the pipeline could not take it (counted, never answered)' },
   GW_ERR_STREAM_CLOSED: { status: 0, retriable: false, text: 'a framed stream connection was closed after a fatal framing error' },
+  GW_ERR_STREAM_IDLE: { status: 0, retriable: false, text: 'a framed stream connection was closed after sending nothing for gateway.streamIdleTimeoutS' },
 });
 
 export type GatewayErrorCode = (typeof GatewayErrors.codes)[number];

@@ -1,5 +1,6 @@
 import { defineErrors } from '../../src/errors/define-errors.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus } from '../../src/codec/types.js';
+import { LIMITS } from '../../src/codec/validate.js';
 
 /**
  * The statsd parser's error catalog. Every refused line carries one of these
@@ -15,8 +16,8 @@ export const StatsdErrors = defineErrors('STATSD', {
   STATSD_ERR_TYPE_UNKNOWN: { status: 0, retriable: false, text: 'unknown metric type' },
   /** A value is empty, not a decimal number, or not finite. */
   STATSD_ERR_VALUE: { status: 0, retriable: false, text: 'a metric value must be a finite decimal number' },
-  /** The sample rate is not a number in (0, 1]. */
-  STATSD_ERR_SAMPLE_RATE: { status: 0, retriable: false, text: 'the sample rate must be in (0, 1]' },
+  /** The sample rate is not a number in [0.000001, 1] (the codec's bound, LIMITS.minSampleRate). */
+  STATSD_ERR_SAMPLE_RATE: { status: 0, retriable: false, text: 'the sample rate must be in [0.000001, 1]' },
   /** A tag with an empty key (`:value`), or more than 1,024 tags (counting container_id, host, event.*). */
   STATSD_ERR_TAG: { status: 0, retriable: false, text: 'invalid tags' },
   /** A timestamp (`|T`, `d:`) is not a positive whole number of seconds that fits in int64 nanoseconds. */
@@ -176,7 +177,8 @@ function parseMetric(line: string, receivedNs: bigint, samples: MetricSample[]):
       if (seenRate) repeated('STATSD_ERR_SYNTAX', 'sample rate');
       seenRate = true;
       sampleRate = parseNumber(line, s + 1, e);
-      if (!(sampleRate > 0 && sampleRate <= 1)) refuse('STATSD_ERR_SAMPLE_RATE', `sample rate ${quote(line, s + 1, e)} is not in (0, 1]`);
+      if (!(Math.fround(sampleRate) >= LIMITS.minSampleRate && sampleRate <= 1))
+        refuse('STATSD_ERR_SAMPLE_RATE', `sample rate ${quote(line, s + 1, e)} is not in [0.000001, 1]`);
     } else if (c === HASH) {
       if (tags !== undefined) repeated('STATSD_ERR_SYNTAX', 'tag section');
       tags = {};

@@ -4,6 +4,7 @@ import { CodecErrors } from './errors.js';
 import { longToBigInt } from './protobuf.js';
 import type { RawSpan } from './protobuf.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus, MetricType, SpanEvent } from './types.js';
+import { isTraceSpan, spanEvent } from './span-event.js';
 
 /** Size limits applied to every span. Generous: Veneur has none, a 60 KB span must pass. */
 export const LIMITS = {
@@ -15,6 +16,8 @@ export const LIMITS = {
   /** A sample's message (set member, status check text). */
   messageBytes: 64 * 1024,
   logBodyBytes: 1024 * 1024,
+  /** The smallest sample_rate (as a float32, what the wire carries): one sample stands for at most a million. */
+  minSampleRate: Math.fround(1e-6),
 } as const;
 
 const METRIC_TYPES: readonly MetricType[] = ['counter', 'gauge', 'histogram', 'set', 'status'];
@@ -101,7 +104,7 @@ export const sampleSchema = z.object({
   status: z
     .number()
     .refine((v) => Number.isInteger(v) && v >= 0 && v < STATUSES.length, check('SSF_METRIC_ENUM_UNKNOWN', 'status must be OK, WARNING, CRITICAL or UNKNOWN')),
-  sampleRate: anyNumber.refine((r) => r === 0 || (r > 0 && r <= 1), check('SSF_METRIC_SAMPLE_RATE_RANGE')),
+  sampleRate: anyNumber.refine((r) => r === 0 || (r >= LIMITS.minSampleRate && r <= 1), check('SSF_METRIC_SAMPLE_RATE_RANGE')),
   tags: tagMap('tags'),
   unit: boundedString(LIMITS.nameBytes, 'unit'),
   scope: z
@@ -231,10 +234,9 @@ export function validateSpan(raw: RawSpan): SpanValidation {
     else rejections.push(...rejectionsOf(r.error, `logs[${i}]`));
   }
 
-  const hasTraceFields = f.id !== 0n && f.traceId !== 0n && f.startTimestamp !== 0n && f.endTimestamp !== 0n && name !== '';
-  let isTrace = hasTraceFields;
-  if (hasTraceFields && f.endTimestamp < f.startTimestamp) {
-    isTrace = false;
+  const isTrace = isTraceSpan({ ...f, name });
+  if (!isTrace && f.id !== 0n && f.traceId !== 0n && f.startTimestamp !== 0n && f.endTimestamp !== 0n && name !== '') {
+    // Every trace field is there: only the end before the start disqualifies it.
     rejections.push({
       code: 'SSF_SPAN_NEGATIVE_DURATION',
       field: 'end_timestamp',
@@ -256,7 +258,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
   return {
     ok: true,
     rejections,
-    span: {
+    span: spanEvent({
       version: f.version,
       traceId: f.traceId,
       id: f.id,
@@ -274,7 +276,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
       tenant: f.tenant,
       receivedTimestamp: f.receivedTimestamp,
       isTrace,
-    },
+    }),
   };
 }
 

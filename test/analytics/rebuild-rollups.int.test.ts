@@ -10,6 +10,7 @@ import type { AllInOne } from '../ingest/all-in-one.js';
 import { clickhouseUrl } from '../setup/services.js';
 import { runCli } from '../cli/run-cli.js';
 import { HOUR_MS, pastHour, postAll, traffic } from './analytics-data.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * `ssf analytics rebuild-rollups` against rollups the real pipeline built:
@@ -48,25 +49,13 @@ function otherSamples(fromMs: number, count: number): SpanEvent[] {
       unit: '',
       scope: 'default',
     });
-    out.push({
-      version: 0,
-      traceId: 0n,
-      id: 0n,
-      parentId: 0n,
-      startTimestamp: 0n,
-      endTimestamp: 0n,
-      rootStartTimestamp: 0n,
-      error: false,
-      service: 'worker',
-      name: '',
-      indicator: false,
-      tags: {},
-      tenant: '',
-      receivedTimestamp: 0n,
-      isTrace: false,
-      logs: [],
-      metrics: [s('gauge', 'queue.depth', i * 1.5), s('set', 'users', 0, `user${i % 23}`), s('status', 'disk', 0, 'check', i % 5 === 0 ? 'critical' : 'ok')],
-    });
+    out.push(
+      spanEvent({
+        service: 'worker',
+        isTrace: false,
+        metrics: [s('gauge', 'queue.depth', i * 1.5), s('set', 'users', 0, `user${i % 23}`), s('status', 'disk', 0, 'check', i % 5 === 0 ? 'critical' : 'ok')],
+      }),
+    );
   }
   return out;
 }

@@ -15,6 +15,7 @@ import type { AllInOne } from '../ingest/all-in-one.js';
 import { clickhouseUrl, kafkaBrokers } from '../setup/services.js';
 import { runCli } from '../cli/run-cli.js';
 import { HOUR_MS, pastHour, postAll, traffic } from './analytics-data.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * `ssf analytics replay` as a user runs it, into the real all-in-one
@@ -276,25 +277,19 @@ describe('ssf analytics replay --from-kafka', () => {
   /** A span of tenant `tenant` (field 101, as the gateway stamps it), unique by id. */
   const span = (i: number, tenant: string): SpanEvent => {
     const start = BigInt(H0 + 60_000 + i * 1000) * 1_000_000n;
-    return {
-      version: 0,
+    return spanEvent({
       traceId: BigInt(9000 + i),
       id: BigInt(77_000 + i),
-      parentId: 0n,
       startTimestamp: start,
       endTimestamp: start + 3_000_000n,
-      rootStartTimestamp: 0n,
       error: i % 5 === 0,
       service: 'kafka-svc',
       name: `op${i % 3}`,
-      indicator: false,
-      tags: {},
       tenant,
       receivedTimestamp: start,
       isTrace: true,
-      metrics: [],
       logs: [{ timestamp: start, severity: 'info', severityNumber: 9, body: `record span ${i}`, attributes: {} }],
-    };
+    });
   };
 
   beforeAll(async () => {

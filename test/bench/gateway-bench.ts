@@ -8,6 +8,7 @@ import type { SpanEvent } from '../../src/codec/index.js';
 import { createTopics, startKafkaBroker } from '../../deploy/local/kafka-broker.js';
 import { printTable } from './measure.js';
 import { blastUdp, sendUdpAtRate } from './udp-sender.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * The gateway under load, as a separate process (so its CPU time and memory
@@ -22,25 +23,19 @@ const repo = join(import.meta.dirname, '..', '..', '..');
 const NOW = BigInt(Date.now()) * 1_000_000n;
 
 function realisticSpan(i: number): SpanEvent {
-  return {
-    version: 0,
+  return spanEvent({
     traceId: BigInt(1 + Math.floor(i / 8)),
     id: BigInt(1_000_000 + i),
     parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
     startTimestamp: NOW + BigInt(i * 1000),
     endTimestamp: NOW + BigInt(i * 1000 + 2_345_678),
-    rootStartTimestamp: 0n,
     error: i % 50 === 0,
     service: ['checkout', 'cart', 'payments', 'search'][i % 4] ?? 'x',
     name: ['GET /cart', 'POST /pay', 'db.query', 'cache.get'][i % 4] ?? 'x',
     indicator: i % 8 === 0,
     tags: { 'http.method': 'GET', 'http.status_code': '200', region: 'eu-west-1', host: `web-${i % 16}` },
-    metrics: [],
-    logs: [],
-    tenant: '',
-    receivedTimestamp: 0n,
     isTrace: true,
-  };
+  });
 }
 
 interface ProcStats {

@@ -14,6 +14,7 @@ import { createMaterializer } from '../../ingest/materializer/materializer.js';
 import { compressionOf, createKafka } from '../../src/kafka/kafka-client.js';
 import { BATCH_FORMAT, tracePartition } from '../../src/kafka/record-format.js';
 import { printTable } from './measure.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 /** Main-thread GC pause time from now until stop() (seconds). */
@@ -92,38 +93,38 @@ export async function materializerBench(): Promise<void> {
     const now = BigInt(Date.now()) * 1_000_000n;
     const events: SpanEvent[] = [];
     for (let i = 0; i < SPANS; i++) {
-      events.push({
-        version: 0,
-        traceId: BigInt(1 + Math.floor(i / 8)),
-        id: BigInt(10_000_000 + i),
-        parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
-        startTimestamp: now + BigInt(i) * 1000n,
-        endTimestamp: now + BigInt(i) * 1000n + 1_234_567n,
-        rootStartTimestamp: 0n,
-        error: i % 40 === 0,
-        service: `svc-${i % 10}`,
-        name: `op-${i % 30}`,
-        indicator: i % 8 === 0,
-        tags: { 'http.method': 'GET', host: `h-${i % 50}` },
-        metrics: [
-          {
-            type: 'counter',
-            name: 'requests',
-            value: 1,
-            timestamp: 0n,
-            message: '',
-            status: 'ok',
-            sampleRate: 1,
-            tags: { route: `/r${i % 20}` },
-            unit: '',
-            scope: 'default',
-          },
-        ],
-        logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `served request ${i} in ${i % 97} ms`, attributes: { user: `u${i % 1000}` } }],
-        tenant: 'default',
-        receivedTimestamp: now,
-        isTrace: true,
-      });
+      events.push(
+        spanEvent({
+          traceId: BigInt(1 + Math.floor(i / 8)),
+          id: BigInt(10_000_000 + i),
+          parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
+          startTimestamp: now + BigInt(i) * 1000n,
+          endTimestamp: now + BigInt(i) * 1000n + 1_234_567n,
+          error: i % 40 === 0,
+          service: `svc-${i % 10}`,
+          name: `op-${i % 30}`,
+          indicator: i % 8 === 0,
+          tags: { 'http.method': 'GET', host: `h-${i % 50}` },
+          metrics: [
+            {
+              type: 'counter',
+              name: 'requests',
+              value: 1,
+              timestamp: 0n,
+              message: '',
+              status: 'ok',
+              sampleRate: 1,
+              tags: { route: `/r${i % 20}` },
+              unit: '',
+              scope: 'default',
+            },
+          ],
+          logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `served request ${i} in ${i % 97} ms`, attributes: { user: `u${i % 1000}` } }],
+          tenant: 'default',
+          receivedTimestamp: now,
+          isTrace: true,
+        }),
+      );
     }
     // Records as the gateway writes them: an SSFBatch per partition, spans stamped (tenant, received time).
     const producer = createKafka(config.kafka, 'bench').producer();

@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { printTable } from './measure.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * Storage and insert cost of the event tables, on a ClickHouse started here
@@ -101,26 +102,7 @@ const HOSTS: Record<string, Array<{ host: string; region: string }>> = Object.fr
   ]),
 );
 
-const event = (fields: Partial<SpanEvent>): SpanEvent => ({
-  version: 0,
-  traceId: 0n,
-  id: 0n,
-  parentId: 0n,
-  startTimestamp: 0n,
-  endTimestamp: 0n,
-  rootStartTimestamp: 0n,
-  error: false,
-  service: '',
-  name: '',
-  indicator: false,
-  tags: {},
-  metrics: [],
-  logs: [],
-  tenant: '',
-  receivedTimestamp: 0n,
-  isTrace: false,
-  ...fields,
-});
+const event = (fields: Partial<SpanEvent>): SpanEvent => spanEvent({ isTrace: false, ...fields });
 
 /** `count` spans in 8-span traces, starting at a steady rate over the hour (span `first` onwards). */
 function generateSpans(first: number, count: number, total: number): SpanEvent[] {

@@ -8,6 +8,7 @@ import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { runCli } from './run-cli.js';
 import type { CliResult } from './run-cli.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const SERVICES = ['api', 'auth', 'cache', 'db', 'payments', 'web'];
 const TRACES = 60;
@@ -39,23 +40,9 @@ const NOW_MS = (): number => Date.now();
 
 /** A bare log carrier (not a trace span) with these log lines. */
 function logCarrier(service: string, logs: Array<{ ms: number; severity: 'info' | 'warn' | 'error'; body: string }>): SpanEvent {
-  return {
-    version: 0,
-    traceId: 0n,
-    id: 0n,
-    parentId: 0n,
-    startTimestamp: 0n,
-    endTimestamp: 0n,
-    rootStartTimestamp: 0n,
-    error: false,
+  return spanEvent({
     service,
-    name: '',
-    indicator: false,
-    tags: {},
-    tenant: '',
-    receivedTimestamp: 0n,
     isTrace: false,
-    metrics: [],
     logs: logs.map((l) => ({
       timestamp: BigInt(l.ms) * 1_000_000n,
       severity: l.severity,
@@ -63,7 +50,7 @@ function logCarrier(service: string, logs: Array<{ ms: number; severity: 'info' 
       body: l.body,
       attributes: {},
     })),
-  };
+  });
 }
 
 /** A long-running `ssf` (for --follow): its output so far, and a way to wait for some of it. */

@@ -8,6 +8,7 @@ import { quoteIdent } from '../../src/clickhouse/quote-ident.js';
 import type { Gateway } from '../../ingest/gateway/gateway.js';
 import { seededRandom } from '../setup/random.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * The derived signals (rollups, span metrics, trace index) against an exact
@@ -287,25 +288,7 @@ const sample = (type: MetricType, name: string, value: number, timestampNs: bigi
 });
 
 /** A carrier span: no trace, just samples (as the emitter sends standalone metrics). */
-const carrier = (metrics: MetricSample[]): SpanEvent => ({
-  version: 0,
-  traceId: 0n,
-  id: 0n,
-  parentId: 0n,
-  startTimestamp: 0n,
-  endTimestamp: 0n,
-  rootStartTimestamp: 0n,
-  error: false,
-  service: 'loadgen',
-  name: '',
-  indicator: false,
-  tags: {},
-  metrics,
-  logs: [],
-  tenant: '',
-  receivedTimestamp: 0n,
-  isTrace: false,
-});
+const carrier = (metrics: MetricSample[]): SpanEvent => spanEvent({ service: 'loadgen', metrics, isTrace: false });
 
 interface TraceSpan {
   traceId: bigint;
@@ -320,25 +303,20 @@ interface TraceSpan {
   tags: Tags;
 }
 
-const toEvent = (s: TraceSpan): SpanEvent => ({
-  version: 0,
-  traceId: s.traceId,
-  id: s.id,
-  parentId: s.parentId,
-  startTimestamp: s.startNs,
-  endTimestamp: s.startNs + s.durationNs,
-  rootStartTimestamp: 0n,
-  error: s.error,
-  service: s.service,
-  name: s.name,
-  indicator: s.indicator,
-  tags: s.tags,
-  metrics: [],
-  logs: [],
-  tenant: '',
-  receivedTimestamp: 0n,
-  isTrace: true,
-});
+const toEvent = (s: TraceSpan): SpanEvent =>
+  spanEvent({
+    traceId: s.traceId,
+    id: s.id,
+    parentId: s.parentId,
+    startTimestamp: s.startNs,
+    endTimestamp: s.startNs + s.durationNs,
+    error: s.error,
+    service: s.service,
+    name: s.name,
+    indicator: s.indicator,
+    tags: s.tags,
+    isTrace: true,
+  });
 
 const msToNs = (ms: number): bigint => BigInt(Math.max(1, Math.round(ms * 1e6)));
 

@@ -10,31 +10,13 @@ import { insertRows } from '../../src/clickhouse/event-writer.js';
 import { migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 // Recent enough to be inside the tables' retention (TTL drops older rows at insert).
 const T0 = BigInt(Math.floor(Date.now() / 60_000) * 60_000) * 1_000_000n;
 
 function span(over: Partial<SpanEvent>): SpanEvent {
-  return {
-    version: 0,
-    traceId: 0n,
-    id: 0n,
-    parentId: 0n,
-    startTimestamp: 0n,
-    endTimestamp: 0n,
-    rootStartTimestamp: 0n,
-    error: false,
-    service: 'svc',
-    name: '',
-    indicator: false,
-    tags: {},
-    metrics: [],
-    logs: [],
-    tenant: 'acme',
-    receivedTimestamp: 0n,
-    isTrace: false,
-    ...over,
-  };
+  return spanEvent({ service: 'svc', tenant: 'acme', isTrace: false, ...over });
 }
 
 const events: SpanEvent[] = [

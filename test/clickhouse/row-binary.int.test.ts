@@ -12,31 +12,13 @@ import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 // Inside the tables' retention: TTL drops older rows at insert.
 const NOW = BigInt(Date.now()) * 1_000_000n;
 
 function span(over: Partial<SpanEvent>): SpanEvent {
-  return {
-    version: 0,
-    traceId: 0n,
-    id: 0n,
-    parentId: 0n,
-    startTimestamp: 0n,
-    endTimestamp: 0n,
-    rootStartTimestamp: 0n,
-    error: false,
-    service: 'svc',
-    name: '',
-    indicator: false,
-    tags: {},
-    metrics: [],
-    logs: [],
-    tenant: 'acme',
-    receivedTimestamp: NOW,
-    isTrace: false,
-    ...over,
-  };
+  return spanEvent({ service: 'svc', tenant: 'acme', receivedTimestamp: NOW, isTrace: false, ...over });
 }
 
 /** Valid events with the values that differ most between text and binary: ids at the Int64 ends, times 0 and near the epoch, -0, UTF-8, empty maps and strings. */
@@ -55,18 +37,20 @@ function events(): SpanEvent[] {
       tags: {},
       isTrace: true,
     }),
-    span({
-      traceId: 1n,
-      id: 2n,
-      startTimestamp: NOW,
-      endTimestamp: NOW + 9_000_000_000n,
-      rootStartTimestamp: 1n,
-      name: 'root 1ns after the epoch',
-      error: true,
-      indicator: true,
-      tags: { 'a b': 'c\td"e', '': '' },
-      isTrace: true,
-    }),
+    span(
+      spanEvent({
+        traceId: 1n,
+        id: 2n,
+        startTimestamp: NOW,
+        endTimestamp: NOW + 9_000_000_000n,
+        rootStartTimestamp: 1n,
+        name: 'root 1ns after the epoch',
+        error: true,
+        indicator: true,
+        tags: { 'a b': 'c\td"e', '': '' },
+        isTrace: true,
+      }),
+    ),
     span({
       metrics: [
         { type: 'gauge', name: 'g', value: -0, timestamp: 0n, message: '', status: 'unknown', sampleRate: 0.1, tags: {}, unit: 'By', scope: 'global' },

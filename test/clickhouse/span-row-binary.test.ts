@@ -6,6 +6,7 @@ import { EventRowBinary } from '../../src/clickhouse/event-row-binary.js';
 import { RowBinaryWriter } from '../../src/clickhouse/row-binary.js';
 import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const RECEIVED = 1_763_000_000_123_456_789n;
 const received = (): bigint => RECEIVED;
@@ -73,25 +74,27 @@ function log(): LogRecord {
 
 function event(): SpanEvent {
   const start = big();
-  return {
-    version: pick([0, 0, 1]),
-    traceId: big(),
-    id: big(),
-    parentId: big(),
-    startTimestamp: start,
-    endTimestamp: pick([start + BigInt(int(1e9)), big(), 0n]),
-    rootStartTimestamp: pick([0n, big()]),
-    error: rand() < 0.3,
-    service: pick(STRINGS),
-    name: pick(STRINGS),
-    indicator: rand() < 0.3,
-    tags: tags(),
-    metrics: Array.from({ length: int(3) }, sample),
-    logs: Array.from({ length: int(3) }, log),
-    tenant: pick(['', 'acme', 'tenant-ü']),
-    receivedTimestamp: pick([0n, RECEIVED, big()]),
-    isTrace: false,
-  };
+  return spanEvent(
+    spanEvent({
+      version: pick([0, 0, 1]),
+      traceId: big(),
+      id: big(),
+      parentId: big(),
+      startTimestamp: start,
+      endTimestamp: pick([start + BigInt(int(1e9)), big(), 0n]),
+      rootStartTimestamp: pick([0n, big()]),
+      error: rand() < 0.3,
+      service: pick(STRINGS),
+      name: pick(STRINGS),
+      indicator: rand() < 0.3,
+      tags: tags(),
+      metrics: Array.from({ length: int(3) }, sample),
+      logs: Array.from({ length: int(3) }, log),
+      tenant: pick(['', 'acme', 'tenant-ü']),
+      receivedTimestamp: pick([0n, RECEIVED, big()]),
+      isTrace: false,
+    }),
+  );
 }
 
 describe('SSF span bytes straight to RowBinary', () => {
@@ -122,15 +125,12 @@ describe('SSF span bytes straight to RowBinary', () => {
   });
 
   it('takes the common spans: a trace span with a sample and a log, a statsd carrier', () => {
-    const span: SpanEvent = {
-      version: 0,
+    const span: SpanEvent = spanEvent({
       traceId: 77n,
       id: 78n,
       parentId: 77n,
       startTimestamp: 1_763_000_000_000_000_000n,
       endTimestamp: 1_763_000_000_001_234_567n,
-      rootStartTimestamp: 0n,
-      error: false,
       service: 'web',
       name: 'GET /',
       indicator: true,
@@ -153,7 +153,7 @@ describe('SSF span bytes straight to RowBinary', () => {
       tenant: 'default',
       receivedTimestamp: RECEIVED,
       isTrace: true,
-    };
+    });
     const carrier: SpanEvent = {
       ...span,
       traceId: 0n,

@@ -3,6 +3,7 @@ import { decodeBatch, decodeSpan, encodeBatchOfEncoded, encodeRawSpan, encodeSpa
 import type { SpanEvent, SpanFields } from '../../src/codec/index.js';
 import { bigIntToLong, SSFSpanMessage } from '../../src/codec/protobuf.js';
 import type { ssf } from '../../src/codec/generated/ssf.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const L = (n: number) => bigIntToLong(BigInt(n));
 const trace: SpanFields = { traceId: L(7), id: L(8), parentId: L(7), startTimestamp: L(1_000), endTimestamp: L(2_000), name: 'GET /', service: 'web' };
@@ -125,25 +126,23 @@ describe('batches', () => {
   });
 
   it('round-trips a span event exactly, including extreme int64 values', () => {
-    const event: SpanEvent = {
+    const event: SpanEvent = spanEvent({
       version: 1,
       traceId: 9223372036854775807n,
       id: -9223372036854775808n,
       parentId: -1n,
       startTimestamp: 1_700_000_000_123_456_789n,
       endTimestamp: 1_700_000_000_223_456_789n,
-      rootStartTimestamp: 0n,
       error: true,
       service: 'svc',
       name: 'op',
       indicator: true,
       tags: { k: 'v ü 💥' },
       tenant: 'acme',
-      receivedTimestamp: 0n,
       isTrace: true,
       metrics: [{ type: 'histogram', name: 'h', value: 1.5, timestamp: 5n, message: '', status: 'ok', sampleRate: 0.5, tags: {}, unit: 'ms', scope: 'global' }],
       logs: [{ timestamp: 6n, severity: 'warn', severityNumber: 13, body: 'b', attributes: { a: '1' } }],
-    };
+    });
     const v = decodeSpan(encodeSpan(event));
     expect(v.ok && v.span).toEqual(event);
   });

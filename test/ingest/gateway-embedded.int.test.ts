@@ -5,27 +5,23 @@ import type { SpanEvent } from '../../src/codec/index.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { startAllInOne } from './all-in-one.js';
 import type { AllInOne } from './all-in-one.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const NOW = BigInt(Date.now()) * 1_000_000n;
-const span = (i: number): SpanEvent => ({
-  version: 0,
-  traceId: 42n,
-  id: BigInt(i + 1),
-  parentId: i === 0 ? 0n : 1n,
-  startTimestamp: NOW + BigInt(i),
-  endTimestamp: NOW + BigInt(i) + 2_000_000n,
-  rootStartTimestamp: 0n,
-  error: i === 3,
-  service: i % 2 ? 'api' : 'web',
-  name: `op${i}`,
-  indicator: false,
-  tags: {},
-  tenant: '',
-  receivedTimestamp: 0n,
-  isTrace: true,
-  metrics: [{ type: 'counter', name: 'hits', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: {}, unit: '', scope: 'default' }],
-  logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `line ${i}`, attributes: {} }],
-});
+const span = (i: number): SpanEvent =>
+  spanEvent({
+    traceId: 42n,
+    id: BigInt(i + 1),
+    parentId: i === 0 ? 0n : 1n,
+    startTimestamp: NOW + BigInt(i),
+    endTimestamp: NOW + BigInt(i) + 2_000_000n,
+    error: i === 3,
+    service: i % 2 ? 'api' : 'web',
+    name: `op${i}`,
+    isTrace: true,
+    metrics: [{ type: 'counter', name: 'hits', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: {}, unit: '', scope: 'default' }],
+    logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `line ${i}`, attributes: {} }],
+  });
 
 describe('all-in-one: the gateway hands batches to ClickHouse in the same process (no Kafka)', () => {
   let aio: AllInOne;

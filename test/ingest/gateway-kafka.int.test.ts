@@ -15,30 +15,22 @@ import { KafkaThreadSink } from '../../ingest/sink/kafka-thread-sink.js';
 import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
 import { kafkaBrokers } from '../setup/services.js';
 import { freshTopic, readTopic } from './kafka-reader.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const NOW = BigInt(Date.now()) * 1_000_000n;
 
 function traceSpan(i: number, over: Partial<SpanEvent> = {}): SpanEvent {
-  return {
-    version: 0,
+  return spanEvent({
     traceId: BigInt(1_000 + Math.floor(i / 10)),
     id: BigInt(100_000 + i),
-    parentId: 0n,
     startTimestamp: NOW + BigInt(i),
     endTimestamp: NOW + BigInt(i) + 1_000_000n,
-    rootStartTimestamp: 0n,
-    error: false,
     service: 'shop',
     name: 'GET /cart',
-    indicator: false,
     tags: { i: String(i) },
-    metrics: [],
-    logs: [],
-    tenant: '',
-    receivedTimestamp: 0n,
     isTrace: true,
     ...over,
-  };
+  });
 }
 
 async function post(

@@ -6,6 +6,7 @@ import type { LogRecord, SpanEvent } from '../../src/codec/index.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 // GET /v1/logs over data that went through the real gateway into ClickHouse.
 // Every expectation is computed here from what was posted, by a reference
@@ -214,25 +215,16 @@ function attributesFor(random: () => number): Record<string, string> {
 /** A span carrying `logs`; a bare carrier (not a trace span) when traceId is 0. */
 function carrier(service: string, traceId: bigint, spanId: bigint, logs: LogRecord[]): SpanEvent {
   const trace = traceId !== 0n;
-  return {
-    version: 0,
+  return spanEvent({
     traceId,
     id: trace ? spanId : 0n,
-    parentId: 0n,
     startTimestamp: trace ? BASE_NS : 0n,
     endTimestamp: trace ? BASE_NS + 1_000_000n : 0n,
-    rootStartTimestamp: 0n,
-    error: false,
     service,
     name: trace ? 'op' : '',
-    indicator: false,
-    tags: {},
-    tenant: '',
-    receivedTimestamp: 0n,
     isTrace: trace,
-    metrics: [],
     logs,
-  };
+  });
 }
 
 /** Builds spans and records what each log row will be. */

@@ -3,6 +3,7 @@ import type { MetricSample, MetricType, SpanEvent } from '../../src/codec/index.
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * GET /v1/metrics/query, /v1/metrics and /v1/metrics/tags against an exact
@@ -125,25 +126,7 @@ for (let i = 0; i < 400; i++) {
   const service = pick(['web', 'api']);
   const name = pick(['GET /a', 'GET /b']);
   const error = rand() < 0.1;
-  traceSpans.push({
-    version: 0,
-    traceId: id,
-    id,
-    parentId: 0n,
-    startTimestamp: start,
-    endTimestamp: start + durationNs,
-    rootStartTimestamp: 0n,
-    error,
-    service,
-    name,
-    indicator: false,
-    tags: {},
-    metrics: [],
-    logs: [],
-    tenant: '',
-    receivedTimestamp: 0n,
-    isTrace: true,
-  });
+  traceSpans.push(spanEvent({ traceId: id, id, startTimestamp: start, endTimestamp: start + durationNs, error, service, name, isTrace: true }));
   observations.push({
     tenant: 'acme',
     name: 'ssf.span.duration',
@@ -170,25 +153,7 @@ for (let i = 0; i < 400; i++) {
 }
 
 /** A carrier span: no trace, just samples (as the emitter sends standalone metrics). */
-const carrier = (metrics: MetricSample[]): SpanEvent => ({
-  version: 0,
-  traceId: 0n,
-  id: 0n,
-  parentId: 0n,
-  startTimestamp: 0n,
-  endTimestamp: 0n,
-  rootStartTimestamp: 0n,
-  error: false,
-  service: 'loadgen',
-  name: '',
-  indicator: false,
-  tags: {},
-  metrics,
-  logs: [],
-  tenant: '',
-  receivedTimestamp: 0n,
-  isTrace: false,
-});
+const carrier = (metrics: MetricSample[]): SpanEvent => spanEvent({ service: 'loadgen', metrics, isTrace: false });
 
 interface Query {
   name: string;

@@ -5,6 +5,7 @@ import type { SloNumbers, SloReport } from '../../query/services/slo.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * GET /v1/services and GET /v1/slo against exact references computed here
@@ -36,25 +37,18 @@ function span(fields: {
 }): SpanEvent {
   const start = BigInt(Math.floor(fields.startMs)) * NS + BigInt(Math.floor(rand() * 1_000_000));
   const id = newId();
-  return {
-    version: 0,
+  return spanEvent({
     traceId: fields.traceId === 0n ? id : fields.traceId,
     id,
     parentId: fields.parentId,
     startTimestamp: start,
     endTimestamp: start + BigInt(Math.round(fields.durationMs * 1e6)),
-    rootStartTimestamp: 0n,
     error: fields.error ?? false,
     service: fields.service,
     name: fields.name,
     indicator: fields.indicator ?? false,
-    tags: {},
-    tenant: '',
-    receivedTimestamp: 0n,
     isTrace: true,
-    metrics: [],
-    logs: [],
-  };
+  });
 }
 
 /** A latency in ms, log-normal around `median`, never below 1.5 ms (the sketch is ±1 % above 1). */

@@ -16,26 +16,20 @@ import { PUBLIC_TABLES } from '../../query/query-runner.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { uniqueDatabase } from '../setup/services.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const NOW = BigInt(Date.now()) * 1_000_000n;
 
 /** A trace span of `service` with one sample and one log line, all naming the tenant. */
 function spanOf(tenant: string, i: number): SpanEvent {
-  return {
-    version: 0,
+  return spanEvent({
     traceId: BigInt(1000 + i),
     id: BigInt(i + 1),
-    parentId: 0n,
     startTimestamp: NOW + BigInt(i) * 1_000n,
     endTimestamp: NOW + BigInt(i) * 1_000n + 3_000_000n,
-    rootStartTimestamp: 0n,
-    error: false,
     service: `svc-${tenant}`,
     name: 'GET /',
-    indicator: false,
     tags: { owner: tenant },
-    tenant: '',
-    receivedTimestamp: 0n,
     isTrace: true,
     metrics: [
       {
@@ -52,7 +46,7 @@ function spanOf(tenant: string, i: number): SpanEvent {
       },
     ],
     logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `secret of ${tenant}`, attributes: {} }],
-  };
+  });
 }
 
 interface Answer {

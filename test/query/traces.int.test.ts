@@ -8,6 +8,7 @@ import type { AllInOne } from '../ingest/all-in-one.js';
 import { seededRandom } from '../setup/random.js';
 import { projectNodes, referenceTrace } from './trace-reference.js';
 import type { RefSpan } from './trace-reference.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 // The trace endpoints end to end: spans, logs and samples go through the
 // real gateway into ClickHouse, and every expectation is computed here from
@@ -29,20 +30,7 @@ const OTHER_TRACE = 777n;
 const GLOBEX_ONLY = 4242n;
 
 function span(p: Partial<SpanEvent> & Pick<SpanEvent, 'traceId' | 'id' | 'service' | 'name' | 'startTimestamp' | 'endTimestamp'>): SpanEvent {
-  return {
-    version: 0,
-    parentId: 0n,
-    rootStartTimestamp: 0n,
-    error: false,
-    indicator: false,
-    tags: {},
-    tenant: '',
-    receivedTimestamp: 0n,
-    isTrace: true,
-    metrics: [],
-    logs: [],
-    ...p,
-  };
+  return spanEvent({ isTrace: true, ...p });
 }
 
 /** A carrier: logs and samples of a span, without the span (not a trace span). */

@@ -9,33 +9,14 @@ import type { MaterializerProcess } from '../../../cli/materializer-command.js';
 import { clickhouseUrl, kafkaBrokers } from '../../setup/services.js';
 import { freshTopic } from '../kafka-reader.js';
 import { batchRecord, connectProducer, emptyExpected, exactCounts, makeEvent, NOW, readRaw, settle, spanRecord, materializerConfig } from './helpers.js';
+import { spanEvent } from '../../../src/codec/span-event.js';
 
 // Not protobuf at all: field 1 with wire type 7 (no such type).
 const GARBAGE = Buffer.from([0x0f, 0xff, 0xff, 0xff, 0x01, 0x02]);
 // A length-delimited field that runs past the end of the buffer.
 const TRUNCATED = Buffer.from([0x42, 0x7f, 0x61, 0x62]);
 // A well-formed SSFSpan that is neither a trace span nor carries a sample or log (SSF_SPAN_EMPTY).
-const EMPTY_SPAN = Buffer.from(
-  encodeSpan({
-    version: 0,
-    traceId: 0n,
-    id: 42n,
-    parentId: 0n,
-    startTimestamp: 0n,
-    endTimestamp: 0n,
-    rootStartTimestamp: 0n,
-    error: false,
-    service: 'shop',
-    name: '',
-    indicator: false,
-    tags: {},
-    metrics: [],
-    logs: [],
-    tenant: 'acme',
-    receivedTimestamp: NOW,
-    isTrace: false,
-  }),
-);
+const EMPTY_SPAN = Buffer.from(encodeSpan(spanEvent({ id: 42n, service: 'shop', tenant: 'acme', receivedTimestamp: NOW, isTrace: false })));
 
 interface Poison {
   message: Message;

@@ -7,6 +7,7 @@ import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { Config } from '../../../src/config/config-schema.js';
 import { kafkaBrokers, uniqueDatabase } from '../../setup/services.js';
+import { spanEvent } from '../../../src/codec/span-event.js';
 
 // Recent: rows older than the tables' TTL are dropped at insert.
 export const NOW = BigInt(Date.now()) * 1_000_000n;
@@ -26,25 +27,7 @@ export function emptyExpected(): Expected {
 }
 
 function base(i: number): SpanEvent {
-  return {
-    version: 0,
-    traceId: 0n,
-    id: BigInt(1_000_000 + i),
-    parentId: 0n,
-    startTimestamp: 0n,
-    endTimestamp: 0n,
-    rootStartTimestamp: 0n,
-    error: false,
-    service: 'shop',
-    name: '',
-    indicator: false,
-    tags: {},
-    metrics: [],
-    logs: [],
-    tenant: TENANT,
-    receivedTimestamp: NOW,
-    isTrace: false,
-  };
+  return spanEvent({ id: BigInt(1_000_000 + i), service: 'shop', tenant: TENANT, receivedTimestamp: NOW, isTrace: false });
 }
 
 /**

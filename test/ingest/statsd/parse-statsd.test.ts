@@ -3,6 +3,7 @@ import { decodeSpan, encodeSpan } from '../../../src/codec/span-codec.js';
 import type { LogRecord, MetricSample, SpanEvent } from '../../../src/codec/types.js';
 import { parseStatsdPacket, STATSD_LIMITS, StatsdErrors } from '../../../ingest/statsd/parse-statsd.js';
 import type { StatsdErrorCode } from '../../../ingest/statsd/parse-statsd.js';
+import { spanEvent } from '../../../src/codec/span-event.js';
 
 const NOW = 1_700_000_000_123_456_789n;
 const SEC = 1_000_000_000n;
@@ -612,25 +613,7 @@ describe('SSF validity', () => {
     ].join('\n');
     const r = parse(packet);
     expect(r.rejections).toEqual([]);
-    const carrier: SpanEvent = {
-      version: 0,
-      traceId: 0n,
-      id: 0n,
-      parentId: 0n,
-      startTimestamp: 0n,
-      endTimestamp: 0n,
-      rootStartTimestamp: 0n,
-      error: false,
-      service: '',
-      name: '',
-      indicator: false,
-      tags: {},
-      metrics: r.samples,
-      logs: r.logs,
-      tenant: '',
-      receivedTimestamp: 0n,
-      isTrace: false,
-    };
+    const carrier: SpanEvent = spanEvent({ metrics: r.samples, logs: r.logs });
     const decoded = decodeSpan(encodeSpan(carrier));
     expect(decoded.rejections).toEqual([]);
     expect(decoded.ok && decoded.span.metrics).toEqual(r.samples);
