@@ -175,7 +175,10 @@ describe('gateway -> Kafka, every protocol, exact counts', () => {
 describe('gateway: bad input gets its documented answer, is counted, and good data beside it is kept', () => {
   let r: Running;
   beforeAll(async () => {
-    r = await startGateway({ SSF_GATEWAY_AUTH_TOKENS: 'tok-acme=acme,tok-read=acme:read' }, 'gw-bad');
+    r = await startGateway(
+      { SSF_GATEWAY_AUTH_TOKENS: 'tok-acme=acme,tok-read=acme:read', SSF_GATEWAY_LISTENER_TENANTS: 'udp=acme,statsd=acme,tcp=acme,unix=acme' },
+      'gw-bad',
+    );
   });
   afterAll(async () => r.gateway.close());
   const auth = { authorization: 'Bearer tok-acme' };
