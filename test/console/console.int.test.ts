@@ -35,7 +35,7 @@ async function post(aio: AllInOne, spans: readonly SpanEvent[], token?: string):
 
 async function open(path: string, base = known.http, token?: string): Promise<{ page: Page; errors: string[] }> {
   const opened = await browser.page();
-  if (token) await opened.page.addInitScript((t) => sessionStorage.setItem('ssf.console.token', t), token);
+  if (token) await opened.page.addInitScript({ content: `sessionStorage.setItem('ssf.console.token', ${JSON.stringify(token)})` });
   await opened.page.goto(`${base}${path}`);
   return opened;
 }
@@ -232,11 +232,11 @@ describe('console: data of known shape', () => {
     const { page } = await open('/');
     await page.locator('.card').first().waitFor();
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
     const order: string[] = [];
     for (let i = 0; i < 8; i++) {
       await page.keyboard.press('Tab');
-      order.push(await page.evaluate(() => document.activeElement?.textContent ?? ''));
+      order.push(String(await page.evaluate("document.activeElement?.textContent ?? ''")));
     }
     expect(order).toEqual(['ssfconsole', 'Overview', 'Traces', 'Logs', 'Metrics', 'Services', 'SLOs', 'SQL']);
     expect(await page.locator('h1').count()).toBe(1);
@@ -252,8 +252,8 @@ describe('console: demo data', () => {
     await page.getByLabel('Token', { exact: true }).fill(DEMO_TOKEN);
     await page.getByLabel('Token', { exact: true }).press('Enter');
     await page.locator('.graph .edge').first().waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('ssf.console.token'))).toBe(DEMO_TOKEN);
-    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(await page.evaluate("sessionStorage.getItem('ssf.console.token')")).toBe(DEMO_TOKEN);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
     // The 401s before the token are the console's own question, not errors of the page.
     opened.errors.length = 0;
     await finish(opened, 'demo-services');

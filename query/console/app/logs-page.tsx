@@ -93,12 +93,13 @@ export function LogsPage(): JSX.Element {
   const traceId = query.get('trace_id') ?? '';
   const order = query.get('order') === 'asc' ? 'asc' : 'desc';
   const live = query.get('live') === '1';
+  const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? PAGE) || PAGE));
   const [text, setText] = useState(q);
   useEffect(() => setText(q), [q]);
 
   const filters = { q: q || undefined, service: services, severity: severity || undefined, trace_id: traceId || undefined, from, to };
-  const key = JSON.stringify({ ...filters, order });
-  const page = useAsync(key, (signal) => getJson<LogsAnswer>('/v1/logs', { ...filters, order, limit: PAGE }, signal));
+  const key = JSON.stringify({ ...filters, order, limit });
+  const page = useAsync(key, (signal) => getJson<LogsAnswer>('/v1/logs', { ...filters, order, limit }, signal));
   const histogram = useAsync(`${JSON.stringify(filters)}`, (signal) => getJson<LogHistogram>('/v1/logs/histogram', filters, signal));
   const [more, setMore] = useState<{ key: string; logs: LogRow[]; cursor: string | null; loading: boolean }>({ key: '', logs: [], cursor: null, loading: false });
   const [tail, setTail] = useState<{ key: string; logs: LogRow[] }>({ key: '', logs: [] });
@@ -133,7 +134,7 @@ export function LogsPage(): JSX.Element {
 
   const loadMore = async (cursor: string): Promise<void> => {
     setMore((m) => ({ ...m, loading: true }));
-    const a = await getJson<LogsAnswer>('/v1/logs', { ...filters, order, limit: PAGE, cursor });
+    const a = await getJson<LogsAnswer>('/v1/logs', { ...filters, order, limit, cursor });
     setMore((m) => ({ key, logs: [...(m.key === key ? m.logs : []), ...a.logs], cursor: a.next_cursor, loading: false }));
   };
 
