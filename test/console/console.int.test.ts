@@ -87,6 +87,24 @@ describe('console: data of known shape', () => {
     expect((await fetch(`${known.http}/v1/traces/zz`)).status).toBe(400);
   });
 
+  it('GET /v1/logs/histogram counts what GET /v1/logs finds, per bucket, service and severity', async () => {
+    const get = async (path: string): Promise<unknown> => (await fetch(`${known.http}${path}`)).json();
+    const word = (await get(`/v1/logs/histogram?q=${KNOWN.word}&from=now-1h`)) as { total: number; step_ms: number; buckets: number[][]; services: unknown[]; severities: unknown[] };
+    expect(word.total).toBe(1);
+    expect(word.step_ms).toBe(30_000);
+    expect(word.buckets).toHaveLength(1);
+    expect(word.buckets[0]?.slice(1)).toEqual([1, 1]);
+    expect(word.services).toEqual([{ service: 'api', count: 1 }]);
+    expect(word.severities).toEqual([{ severity: 'error', count: 1 }]);
+    const all = (await get('/v1/logs/histogram?trace_id=0x' + KNOWN.traceHex + '&severity=warn')) as { total: number; severities: unknown[] };
+    const listed = (await get('/v1/logs?trace_id=0x' + KNOWN.traceHex + '&severity=warn')) as { logs: unknown[] };
+    expect(all.total).toBe(listed.logs.length);
+    expect(all.severities).toEqual([{ severity: 'warn', count: 2 }, { severity: 'error', count: 1 }]);
+    const bad = await fetch(`${known.http}/v1/logs/histogram?q=(oops`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('QUERY_ERR_BAD_REQUEST');
+  });
+
   it('trace page: every span of the known trace, its critical path and its error', async () => {
     const opened = await open(`/traces/${KNOWN.traceHex}`);
     const { page } = opened;

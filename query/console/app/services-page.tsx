@@ -33,6 +33,20 @@ export function DependencyGraph({ graph }: { graph: ServiceGraph }): JSX.Element
   const columns = Math.max(...layer.values(), 0) + 1;
   const byColumn: string[][] = Array.from({ length: columns }, () => []);
   for (const n of names) byColumn[layer.get(n) ?? 0]?.push(n);
+  // Each column ordered by the mean row of its callers (fewer crossings); services nobody calls last.
+  const row = new Map<string, number>();
+  byColumn.forEach((col, c) => {
+    if (c > 0) {
+      const score = (n: string): number => {
+        const callers = graph.edges.filter((e) => e.to === n && row.has(e.from)).map((e) => row.get(e.from) as number);
+        return callers.length ? callers.reduce((a, b) => a + b, 0) / callers.length : Number.MAX_SAFE_INTEGER;
+      };
+      col.sort((a, b) => score(a) - score(b) || a.localeCompare(b));
+    } else {
+      col.sort((a, b) => Number(graph.edges.some((e) => e.from === b)) - Number(graph.edges.some((e) => e.from === a)) || a.localeCompare(b));
+    }
+    col.forEach((n, i) => row.set(n, i / Math.max(1, col.length - 1)));
+  });
   const tallest = Math.max(...byColumn.map((c) => c.length), 1);
   const height = Math.max(160, tallest * (NODE_H + 36) + 20);
   const w = Math.max(width, columns * (NODE_W + 60));

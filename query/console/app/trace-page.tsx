@@ -140,7 +140,7 @@ export function TraceView({ trace }: { trace: Trace }): JSX.Element {
         <div><dt>Services</dt><dd>{trace.services.map((s) => <span class="chip" style={{ borderLeftColor: serviceColor(s) }}>{s}</span>)}</dd></div>
       </dl>
       <p class="legend muted"><span class="crit-mark" /> critical path <span class="err-mark" /> error · click a span for its tags, logs and samples; ↑↓ move, ←→ fold</p>
-      <Minimap rows={rows} totalMs={trace.duration_ms} first={viewport[0]} visible={viewport[1]} onJump={(row) => setScrollTo({ row, n: Date.now() })} />
+      {rows.length > 40 && <Minimap rows={rows} totalMs={trace.duration_ms} first={viewport[0]} visible={viewport[1]} onJump={(row) => setScrollTo({ row, n: Date.now() })} />}
       <div class="trace-body">
         <Waterfall rows={rows} totalMs={trace.duration_ms} selected={selectedId} onSelect={select} onToggle={toggle} scrollTo={scrollTo} onViewport={(a, b) => setViewport([a, b])} />
         <aside class="side-panel" aria-label="Details">
