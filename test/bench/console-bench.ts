@@ -73,11 +73,13 @@ export async function consoleBench(): Promise<void> {
     }
 
     const cases = [
+      { name: 'baseline: the console shell, no data', path: '/sql', api: '/-/healthy', ready: 'header.top', count: 1 },
       { name: 'trace, 9 spans', path: `/traces/${KNOWN.traceHex}`, api: `/v1/traces/${KNOWN.traceHex}`, ready: '.wf-row', count: 1 },
       { name: 'trace, 10,000 spans', path: `/traces/${KNOWN.bigTraceHex}`, api: `/v1/traces/${KNOWN.bigTraceHex}`, ready: '.wf-row', count: 1 },
       { name: `logs, ${LOG_LINES} lines`, path: `/logs?q=benchword&limit=${LOG_LINES}`, api: `/v1/logs?q=benchword&limit=${LOG_LINES}`, ready: '.log-line', count: LOG_LINES },
     ];
     const rows: Array<Record<string, string>> = [];
+    let shellMs = 0;
     for (const c of cases) {
       const apiMs: number[] = [];
       const renderMs: number[] = [];
@@ -99,15 +101,40 @@ export async function consoleBench(): Promise<void> {
         renderMs.push(render);
         domRows.push(inDom);
       }
+      if (shellMs === 0) shellMs = median(renderMs);
       rows.push({
         page: c.name,
         'API alone ms (median)': median(apiMs).toFixed(0),
         'first render ms (median)': median(renderMs).toFixed(0),
+        'render / shell': `${(median(renderMs) / shellMs).toFixed(1)}x`,
         'render / API': `${(median(renderMs) / median(apiMs)).toFixed(1)}x`,
         'rows in the DOM': String(median(domRows)),
       });
     }
     printTable(`Console in headless Chromium (navigation to the first drawn rows, fresh tab each run, median of ${RUNS} after a warm-up; 2 shared cores)`, rows);
+
+    // Scrolling the 10,000-span waterfall: 400 px (18 rows) per frame for 120 frames.
+    const { page } = await browser.page();
+    await page.goto(`${http}/traces/${KNOWN.bigTraceHex}`);
+    await page.locator('.wf-row').first().waitFor({ timeout: 60_000 });
+    const frames = (await page.evaluate(`new Promise((resolve) => {
+      const el = document.querySelector('.wf-scroll');
+      const gaps = [];
+      let last = performance.now();
+      const step = (now) => {
+        gaps.push(now - last);
+        last = now;
+        el.scrollTop += 400;
+        if (gaps.length < 120) requestAnimationFrame(step); else resolve(gaps.slice(1));
+      };
+      requestAnimationFrame(step);
+    })`)) as number[];
+    await page.context().close();
+    const sorted = [...frames].sort((a, b) => a - b);
+    const q = (f: number): number => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] as number;
+    printTable('Scrolling the 10,000-span waterfall (frame intervals; the display frame is 16.7 ms)', [
+      { 'frames': String(frames.length), 'p50 ms': q(0.5).toFixed(1), 'p95 ms': q(0.95).toFixed(1), 'max ms': q(1).toFixed(1), 'p50 / display frame': `${(q(0.5) / 16.7).toFixed(2)}x` },
+    ]);
   } finally {
     await browser.close();
     await gateway.close();
