@@ -10,9 +10,21 @@ export interface ChartSeries {
   color?: string;
 }
 
-/** Series of `[ms, value]` points on one shared x axis (seconds), gaps as null. */
-export function align(series: readonly ChartSeries[]): uPlot.AlignedData {
-  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+/**
+ * Series of `[ms, value]` points on one shared x axis (seconds), gaps as
+ * null. With the step, every bucket between the first and the last is on
+ * the axis, so a bucket without data breaks the line instead of joining
+ * its neighbours.
+ */
+export function align(series: readonly ChartSeries[], stepMs?: number): uPlot.AlignedData {
+  let xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const first = xs[0];
+  const last = xs[xs.length - 1];
+  if (stepMs && first !== undefined && last !== undefined && (last - first) / stepMs < 20_000) {
+    const all = new Set(xs);
+    for (let t = first; t <= last; t += stepMs) all.add(t);
+    xs = [...all].sort((a, b) => a - b);
+  }
   const at = new Map(xs.map((x, i) => [x, i]));
   const ys = series.map((s) => {
     const y: Array<number | null> = new Array<number | null>(xs.length).fill(null);
@@ -27,7 +39,7 @@ export function align(series: readonly ChartSeries[]): uPlot.AlignedData {
  * with a legend that shows the values under the cursor. Dragging across it
  * calls `onZoom` with the range in ms.
  */
-export function LineChart({ series, height = 260, unit = '', label, onZoom, range }: { series: readonly ChartSeries[]; height?: number; unit?: string; label: string; onZoom?: (fromMs: number, toMs: number) => void; range?: readonly [number, number] | undefined }): JSX.Element {
+export function LineChart({ series, height = 260, unit = '', label, onZoom, range, stepMs }: { series: readonly ChartSeries[]; height?: number; unit?: string; label: string; onZoom?: (fromMs: number, toMs: number) => void; range?: readonly [number, number] | undefined; stepMs?: number | undefined }): JSX.Element {
   const box = useRef<HTMLDivElement | null>(null);
   useEffect(() => {
     const el = box.current;
@@ -59,13 +71,13 @@ export function LineChart({ series, height = 260, unit = '', label, onZoom, rang
       },
       scales: { x: range ? { time: true, range: [range[0] / 1000, range[1] / 1000] } : { time: true } },
     };
-    const plot = new uPlot(opts, align(series), el);
+    const plot = new uPlot(opts, align(series, stepMs), el);
     const ro = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height }));
     ro.observe(el);
     return () => {
       ro.disconnect();
       plot.destroy();
     };
-  }, [series, height, unit, range?.[0], range?.[1]]);
+  }, [series, height, unit, range?.[0], range?.[1], stepMs]);
   return <div class="chart" ref={box} role="img" aria-label={label} />;
 }

@@ -104,7 +104,7 @@ export function MetricsPage(): JSX.Element {
                   </p>
                   {data.value.series.length === 0
                     ? <Empty>No data for this metric in the range.</Empty>
-                    : <LineChart series={chartSeries} range={[data.value.from, data.value.to]} label={`${name} ${data.value.agg}`} onZoom={(a, b) => setQuery({ from: String(a), to: String(b) })} />}
+                    : <LineChart series={chartSeries} stepMs={data.value.step_ms} range={[data.value.from, data.value.to]} label={`${name} ${data.value.agg}`} onZoom={(a, b) => setQuery({ from: String(a), to: String(b) })} />}
                 </>
               )}
             </>

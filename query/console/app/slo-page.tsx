@@ -38,7 +38,7 @@ function burnSeries(answer: MetricAnswer, objective: number): ChartSeries[] {
 /** /slo: per service the objective, availability, budget left, burn rates and the multi-window alerts of GET /v1/slo. */
 export function SloPage(): JSX.Element {
   const { query } = useLocation();
-  const { from, to } = useRange('now-6h');
+  const { from, to } = useRange('now-1h');
   const objective = query.get('objective') ?? '0.999';
   const latency = query.get('latency_ms') ?? '';
   const [form, setForm] = useState({ objective, latency });
@@ -52,7 +52,7 @@ export function SloPage(): JSX.Element {
     <section aria-labelledby="slo-h">
       <div class="page-head">
         <h1 id="slo-h">SLOs</h1>
-        <TimeRange defaultFrom="now-6h" />
+        <TimeRange defaultFrom="now-1h" />
       </div>
       <form class="filters" aria-label="Objective" onSubmit={(e) => { e.preventDefault(); setQuery({ objective: form.objective || null, latency_ms: form.latency || null }); }}>
         <label>Objective <input name="objective" size={7} value={form.objective} onInput={(e) => setForm({ ...form, objective: e.currentTarget.value })} /></label>
@@ -80,7 +80,7 @@ export function SloPage(): JSX.Element {
               {slo.value.services.map((s) => {
                 const longest = s.windows[s.windows.length - 1];
                 const alerts = slo.value.alerts.filter((a) => a.service === s.service);
-                return (
+                return [
                   <tr data-service={s.service}>
                     <th scope="row"><Link href={`/traces?service=${encodeURIComponent(s.service)}&error=true`}><span class="svc-dot" style={{ background: serviceColor(s.service) }} />{s.service}</Link></th>
                     <td>{fmtPct(slo.value.objective, 2)}</td>
@@ -94,14 +94,24 @@ export function SloPage(): JSX.Element {
                         </span>
                       ))}
                     </td>
-                  </tr>
-                );
+                  </tr>,
+                  ...s.objectives.map((o) => (
+                    <tr class="objective-row" data-objective={o.objective}>
+                      <th scope="row" class="objective-name">{o.objective}</th>
+                      <td />
+                      {o.windows.map((w) => <td class="num" title={`${w.good} good of ${w.total}`}>{fmtPct(w.availability, 3)}</td>)}
+                      <td class={`num ${budgetClass(o.windows[o.windows.length - 1])}`}>{fmtPct(o.windows[o.windows.length - 1]?.budget_remaining ?? null, 1)}</td>
+                      {o.windows.map((w) => <td class="num">{fmtNum(w.burn_rate)}</td>)}
+                      <td />
+                    </tr>
+                  )),
+                ];
               })}
             </tbody>
           </table>
           <h2>Burn rate over time</h2>
           <p class="muted">Bad requests over the budget's rate per bucket ({'>'} 1 spends the budget faster than the objective allows); from <code>ssf.indicator.duration</code>.</p>
-          {counts.state === 'done' && chart.length > 0 ? <LineChart series={chart} range={counts.value ? [counts.value.from, counts.value.to] : undefined} label="Burn rate per service" height={220} onZoom={(a, b) => setQuery({ from: String(a), to: String(b) })} /> : counts.state === 'loading' ? <Loading /> : <Empty>No indicator data in this range.</Empty>}
+          {counts.state === 'done' && chart.length > 0 ? <LineChart series={chart} stepMs={counts.value?.step_ms} range={counts.value ? [counts.value.from, counts.value.to] : undefined} label="Burn rate per service" height={220} onZoom={(a, b) => setQuery({ from: String(a), to: String(b) })} /> : counts.state === 'loading' ? <Loading /> : <Empty>No indicator data in this range.</Empty>}
         </>
       ))}
     </section>
