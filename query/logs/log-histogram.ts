@@ -70,12 +70,13 @@ export async function logHistogram(runner: QueryRunner, tenant: string, request:
   }
   if (query) where.push(searchCondition(query, params));
   const sql = [
-    'SELECT intDiv(toUnixTimestamp64Milli(timestamp), {stepMs:Int64}) * {stepMs:Int64} AS t, service, toString(severity) AS severity, count() AS n',
+    // `sev`, not `severity`: an alias named like the column would replace it in WHERE (ClickHouse lets WHERE see aliases).
+    'SELECT intDiv(toUnixTimestamp64Milli(timestamp), {stepMs:Int64}) * {stepMs:Int64} AS t, service, toString(severity) AS sev, count() AS n',
     `FROM ${runner.table('logs')}`,
     `WHERE ${where.join('\n  AND ')}`,
-    'GROUP BY t, service, severity',
+    'GROUP BY t, service, sev',
   ].join('\n');
-  const rows = await runner.rows<{ t: string; service: string; severity: string; n: string }>(sql, tenant, { ...params.values, ...named });
+  const rows = await runner.rows<{ t: string; service: string; sev: string; n: string }>(sql, tenant, { ...params.values, ...named });
 
   const buckets = new Map<number, [number, number, number]>();
   const services = new Map<string, number>();
@@ -86,10 +87,10 @@ export async function logHistogram(runner: QueryRunner, tenant: string, request:
     const n = Number(r.n);
     const b = buckets.get(t) ?? [t, 0, 0];
     b[1] += n;
-    if (r.severity === 'error' || r.severity === 'fatal') b[2] += n;
+    if (r.sev === 'error' || r.sev === 'fatal') b[2] += n;
     buckets.set(t, b);
     services.set(r.service, (services.get(r.service) ?? 0) + n);
-    severities.set(r.severity, (severities.get(r.severity) ?? 0) + n);
+    severities.set(r.sev, (severities.get(r.sev) ?? 0) + n);
     total += n;
   }
   const byCount = <K extends string>(m: Map<string, number>, key: K): Array<Record<K, string> & { count: number }> =>
