@@ -4,12 +4,17 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpanEvent } from '../../src/codec/index.js';
+import { createClickHouse } from '../../src/clickhouse/create-client.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { createHttpServer } from '../../src/http/create-http-server.js';
+import { registerQueryApi } from '../../query/query-api.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { launchBrowser, looksDrawn, seriousAxeFindings } from './browser.js';
 import type { TestBrowser } from './browser.js';
 import { bigTrace, checkoutCriticalPath, checkoutTrace, indicatorSpans, KNOWN, knownMetric, MINUTE } from './console-data.js';
 import { sendDemoTraffic } from './demo-traffic.js';
+import { clickhouseUrl } from '../setup/services.js';
 
 /**
  * The web console in headless Chromium, as a person uses it: pages load
@@ -85,6 +90,28 @@ describe('console: data of known shape', () => {
     expect(await prom.text()).toContain('# TYPE');
     expect((await fetch(`${known.http}/openapi.json`)).headers.get('content-type')).toContain('application/json');
     expect((await fetch(`${known.http}/v1/traces/zz`)).status).toBe(400);
+  });
+
+  it('ssf query-api serves it too (the query API on its own server, standalone)', async () => {
+    const config = loadConfig({ env: { SSF_CLICKHOUSE_URL: clickhouseUrl(), SSF_CLICKHOUSE_DATABASE: known.query.context.runner.database } });
+    const reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576 });
+    registerQueryApi(app, config, reader, { standalone: true });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const page = await fetch(`${url}/traces/${KNOWN.traceHex}`);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      const asset = /src="(\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+      const js = await fetch(`${url}${asset ?? ''}`, { headers: { 'accept-encoding': 'gzip' } });
+      expect(js.status).toBe(200);
+      expect(js.headers.get('cache-control')).toContain('immutable');
+      expect(await (await fetch(`${url}/metrics`)).text()).toContain('ssf_query_requests_total');
+      expect(await (await fetch(`${url}/metrics`, { headers: { accept: 'text/html,*/*' } })).text()).toContain('<div id="app">');
+      expect((await fetch(`${url}/assets/..%2Fpackage.json`)).status).toBe(404);
+    } finally {
+      await app.close();
+      await reader.close();
+    }
   });
 
   it('GET /v1/logs/histogram counts what GET /v1/logs finds, per bucket, service and severity', async () => {

@@ -74,19 +74,41 @@ export function withQuery(path: string, params: Params = {}): string {
   return s ? `${path}?${s}` : path;
 }
 
-export async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(withQuery(path, params), { headers: headers({ accept: 'application/json' }), ...(signal ? { signal } : {}) });
-  if (!res.ok) throw await failure(res);
-  return (await res.json()) as T;
+// Requests in flight, for the progress bar (a page keeps its last answer on screen while the next loads).
+let inFlight = 0;
+const busyListeners = new Set<(busy: boolean) => void>();
+
+export function onBusyChange(listener: (busy: boolean) => void): () => void {
+  busyListeners.add(listener);
+  return () => busyListeners.delete(listener);
+}
+
+async function tracked<T>(work: Promise<T>): Promise<T> {
+  if (inFlight++ === 0) for (const l of busyListeners) l(true);
+  try {
+    return await work;
+  } finally {
+    if (--inFlight === 0) for (const l of busyListeners) l(false);
+  }
+}
+
+/** GET a JSON answer; `quiet` leaves the progress bar alone (live tail polling). */
+export async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal, quiet = false): Promise<T> {
+  const load = async (): Promise<T> => {
+    const res = await fetch(withQuery(path, params), { headers: headers({ accept: 'application/json' }), ...(signal ? { signal } : {}) });
+    if (!res.ok) throw await failure(res);
+    return (await res.json()) as T;
+  };
+  return quiet ? load() : tracked(load());
 }
 
 export async function postSql(sql: string, format: 'json' | 'csv' | 'parquet', signal?: AbortSignal): Promise<Response> {
-  const res = await fetch('/v1/sql', {
+  const res = await tracked(fetch('/v1/sql', {
     method: 'POST',
     headers: headers({ 'content-type': 'application/json' }),
     body: JSON.stringify({ sql, format }),
     ...(signal ? { signal } : {}),
-  });
+  }));
   if (!res.ok) throw await failure(res);
   return res;
 }

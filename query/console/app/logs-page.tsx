@@ -113,7 +113,7 @@ export function LogsPage(): JSX.Element {
     let stopped = false;
     const tick = async (): Promise<void> => {
       try {
-        const a = await getJson<LogsAnswer>('/v1/logs', { ...filters, from: String(since), to: 'now', order: 'asc', limit: 1000 });
+        const a = await getJson<LogsAnswer>('/v1/logs', { ...filters, from: String(since), to: 'now', order: 'asc', limit: 1000 }, undefined, true);
         if (stopped) return;
         const fresh = a.logs.filter((l) => !seen.current.has(rowKey(l)));
         for (const l of fresh) seen.current.add(rowKey(l));

@@ -1,7 +1,7 @@
 import type { JSX } from 'preact';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { isTokenWanted, onTokenChange, setToken, token } from './api.js';
+import { isTokenWanted, onBusyChange, onTokenChange, setToken, token } from './api.js';
 import { LogsPage } from './logs-page.js';
 import { MetricsPage } from './metrics-page.js';
 import { OverviewPage } from './overview-page.js';
@@ -59,7 +59,9 @@ function Page({ path }: { path: string }): JSX.Element {
 function App(): JSX.Element {
   const { path, query } = useLocation();
   const [tokenState, setTokenState] = useState(0);
+  const [busy, setBusy] = useState(false);
   useEffect(() => onTokenChange(() => setTokenState((n) => n + 1)), []);
+  useEffect(() => onBusyChange(setBusy), []);
   useEffect(() => {
     const title = NAV.find(([p]) => p !== '/' && path.startsWith(p))?.[1] ?? 'Overview';
     document.title = `${title} · SSF console`;
@@ -73,6 +75,7 @@ function App(): JSX.Element {
         <nav aria-label="Sections">
           {NAV.map(([p, label]) => <a href={navHref(p, query)} class={section === p ? 'active' : ''} aria-current={section === p ? 'page' : undefined} onClick={(e) => { if (!e.ctrlKey && !e.metaKey && !e.shiftKey && e.button === 0) { e.preventDefault(); history.pushState(null, '', navHref(p, query)); dispatchEvent(new PopStateEvent('popstate')); } }}>{label}</a>)}
         </nav>
+        <div class={busy ? 'progress on' : 'progress'} aria-hidden="true" />
         {token() ? <button type="button" class="link-button token-out" onClick={() => setToken(null)}>Forget token</button> : null}
       </header>
       <main id="main" key={tokenState}>
