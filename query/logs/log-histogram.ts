@@ -13,7 +13,8 @@ import { searchCondition, SqlParams } from './log-sql.js';
 const STEPS_MS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map((s) => s * 1000);
 
 export function histogramStep(fromMs: number, toMs: number, buckets: number): number {
-  const span = Math.max(1, toMs - fromMs);
+  // Whole seconds: `now-1h` and `now` are read a few ms apart, and an hour must still fit 120 buckets of 30 s.
+  const span = Math.max(1000, Math.round((toMs - fromMs) / 1000) * 1000);
   for (const step of STEPS_MS) if (span / step <= buckets) return step;
   return Math.ceil(span / buckets / 86_400_000) * 86_400_000;
 }
