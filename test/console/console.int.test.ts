@@ -38,8 +38,8 @@ async function post(aio: AllInOne, spans: readonly SpanEvent[], token?: string):
   }
 }
 
-async function open(path: string, base = known.http, token?: string): Promise<{ page: Page; errors: string[] }> {
-  const opened = await browser.page();
+async function open(path: string, base = known.http, token?: string, colorScheme: 'light' | 'dark' = 'light'): Promise<{ page: Page; errors: string[] }> {
+  const opened = await browser.page({ colorScheme });
   if (token) await opened.page.addInitScript({ content: `sessionStorage.setItem('ssf.console.token', ${JSON.stringify(token)})` });
   await opened.page.goto(`${base}${path}`);
   return opened;
@@ -158,6 +158,15 @@ describe('console: data of known shape', () => {
     const lines = await page.locator('.trace-logs li .body').allInnerTexts();
     expect(lines).toEqual(['checkout started', KNOWN.html, 'order created', `card declined ${KNOWN.word}`]);
     await finish(opened, 'trace');
+  });
+
+  it('dark colour scheme: the trace and logs pages pass axe too', async () => {
+    const trace = await open(`/traces/${KNOWN.traceHex}`, known.http, undefined, 'dark');
+    await trace.page.locator('.wf-row').first().waitFor();
+    await finish(trace, 'trace-dark');
+    const logs = await open(`/logs?q=${KNOWN.word}`, known.http, undefined, 'dark');
+    await logs.page.locator('.log-line').first().waitFor();
+    await finish(logs, 'logs-dark');
   });
 
   it('trace page: a 10,000-span trace renders only the rows in view and scrolls to the last span', async () => {
