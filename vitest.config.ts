@@ -5,6 +5,9 @@ import { defineConfig } from 'vitest/config';
 // once per run by test/setup/global-setup.ts.
 export default defineConfig({
   test: {
+    // Worker threads inherit execArgv: with tsx loaded, a worker of the
+    // sources (the gateway's Kafka thread) runs as TypeScript, as in production it runs as the built JavaScript.
+    execArgv: ['--import', 'tsx'],
     projects: [
       {
         test: {

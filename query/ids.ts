@@ -38,7 +38,10 @@ function parseOne(t: string, text: string, what: string): bigint {
     const low = BigInt(`0x${t.slice(16)}`);
     return BigInt.asIntN(64, low !== 0n ? low : BigInt(`0x${t.slice(0, 16)}`));
   }
-  throw new QueryError('QUERY_ERR_BAD_REQUEST', `${what} "${text.slice(0, 64)}" is not an SSF id: give a decimal 64-bit integer, 16 hex digits or a 32-hex-digit W3C trace id`);
+  throw new QueryError(
+    'QUERY_ERR_BAD_REQUEST',
+    `${what} "${text.slice(0, 64)}" is not an SSF id: give a decimal 64-bit integer, 16 hex digits or a 32-hex-digit W3C trace id`,
+  );
 }
 
 /** 16 hex digits of the id's 64 bits. */

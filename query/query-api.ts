@@ -78,7 +78,9 @@ export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>,
     app.get('/-/ready', async (_request, reply) => {
       const ping = await ch.client.ping();
       const ok = ping.success;
-      return reply.status(ok ? 200 : 503).send({ ready: ok, clickhouse: ok ? { ok: true } : { ok: false, error: String((ping as { error?: unknown }).error) } });
+      return reply
+        .status(ok ? 200 : 503)
+        .send({ ready: ok, clickhouse: ok ? { ok: true } : { ok: false, error: String((ping as { error?: unknown }).error) } });
     });
     app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.registry.render()));
   }

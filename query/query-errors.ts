@@ -12,7 +12,10 @@ export const QueryErrors = {
   QUERY_ERR_SETTINGS: { status: 403, text: 'settings cannot be given in the SQL (no SETTINGS clause); the API sets the limits' },
   QUERY_ERR_FORMAT_CLAUSE: { status: 400, text: 'no FORMAT or INTO OUTFILE in the SQL: ask for a format with the "format" field' },
   QUERY_ERR_TABLE: { status: 403, text: 'only the public tables of the ssf database can be read (docs/tables.md); no system tables, no other database' },
-  QUERY_ERR_TABLE_FUNCTION: { status: 403, text: 'table functions reach outside the ssf tables (file, url, remote, s3, ...) and are refused; numbers(), values() and generateSeries() are allowed' },
+  QUERY_ERR_TABLE_FUNCTION: {
+    status: 403,
+    text: 'table functions reach outside the ssf tables (file, url, remote, s3, ...) and are refused; numbers(), values() and generateSeries() are allowed',
+  },
   QUERY_ERR_FUNCTION: { status: 403, text: 'this function reads files, the network, dictionaries, server settings or sleeps, and is refused' },
   QUERY_ERR_PARAMS: { status: 400, text: 'a query parameter is missing, unused by name or not of its declared type' },
   QUERY_ERR_INVALID: { status: 400, text: 'ClickHouse refused the query (unknown column or function, wrong types, ...); the reason is its message' },
@@ -30,7 +33,10 @@ export type QueryErrorCode = keyof typeof QueryErrors;
 export class QueryError extends Error {
   readonly status: number;
   readonly retryAfterSeconds: number | undefined;
-  constructor(readonly code: QueryErrorCode, readonly reason: string = QueryErrors[code].text) {
+  constructor(
+    readonly code: QueryErrorCode,
+    readonly reason: string = QueryErrors[code].text,
+  ) {
     super(`${code}: ${reason}`);
     this.name = 'QueryError';
     this.status = QueryErrors[code].status;
@@ -67,7 +73,8 @@ export function queryErrorOf(err: unknown): QueryError {
     return new QueryError(BY_CLICKHOUSE_CODE[chCode] ?? 'QUERY_ERR_INVALID', reason);
   }
   // The client raises ClickHouse's own errors with a numeric code; anything else is the connection.
-  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up|Timeout error|EPIPE|closed/i.test(message)) return new QueryError('QUERY_ERR_UNAVAILABLE', `ClickHouse cannot be reached: ${message}`);
+  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up|Timeout error|EPIPE|closed/i.test(message))
+    return new QueryError('QUERY_ERR_UNAVAILABLE', `ClickHouse cannot be reached: ${message}`);
   if (/Syntax error|SYNTAX_ERROR/.test(message)) return new QueryError('QUERY_ERR_SYNTAX', message.slice(0, 2_000));
   if (/Multi-statements/.test(message)) return new QueryError('QUERY_ERR_MULTI_STATEMENT', message.slice(0, 2_000));
   return new QueryError('QUERY_ERR_INVALID', message.slice(0, 2_000));

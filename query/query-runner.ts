@@ -43,7 +43,10 @@ export function sqlString(value: string): string {
 export class QueryRunner {
   readonly database: string;
 
-  constructor(readonly ch: ClickHouse, private readonly limits: Config['query']) {
+  constructor(
+    readonly ch: ClickHouse,
+    private readonly limits: Config['query'],
+  ) {
     this.database = ch.database;
   }
 
@@ -86,7 +89,12 @@ export class QueryRunner {
     try {
       // wait_end_of_query: a server answers an error found late (too many rows)
       // with its HTTP status, not after a 200 has begun. The embedded engine ignores it.
-      const result = await this.ch.client.query({ query: this.bound(sql, tenant), query_params: params, format: format as 'TabSeparatedRaw', clickhouse_settings: { wait_end_of_query: 1 } });
+      const result = await this.ch.client.query({
+        query: this.bound(sql, tenant),
+        query_params: params,
+        format: format as 'TabSeparatedRaw',
+        clickhouse_settings: { wait_end_of_query: 1 },
+      });
       return await result.text();
     } catch (err) {
       throw queryErrorOf(err);

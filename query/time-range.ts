@@ -24,10 +24,18 @@ export function parseDuration(text: string): number | undefined {
   return Number(m[1]) * (UNITS[m[2] ?? 'ms'] as number);
 }
 
+/** The times the tables can hold (DateTime64(9) in nanoseconds ends in April 2262); a range outside them has no rows. */
+export const EARLIEST_MS = 0;
+export const LATEST_MS = Date.UTC(2262, 3, 11);
+
 function timeOrIssue(v: string, ctx: z.RefinementCtx): number {
   const ms = parseTime(v);
-  if (ms === undefined) {
+  if (ms === undefined || !Number.isFinite(ms)) {
     ctx.addIssue({ code: 'custom', message: `"${v}" is not a time: give RFC 3339, epoch milliseconds, now or now-<n><ms|s|m|h|d|w>` });
+    return z.NEVER;
+  }
+  if (ms < EARLIEST_MS || ms > LATEST_MS) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is outside the times the tables hold (1970-01-01 to 2262-04-11)` });
     return z.NEVER;
   }
   return ms;
@@ -38,17 +46,24 @@ export const timeParam = (def: string, what: string) => z.string().default(def).
 
 /** An optional time query parameter (no default): epoch ms after parsing, or undefined. */
 export const optionalTimeParam = (what: string) =>
-  z.string().optional().transform((v, ctx) => (v === undefined ? undefined : timeOrIssue(v, ctx))).describe(what);
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => (v === undefined ? undefined : timeOrIssue(v, ctx)))
+    .describe(what);
 
 export const durationParam = (what: string) =>
-  z.string().transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: give <n>ms, <n>s, <n>m, <n>h or <n>d` });
-      return z.NEVER;
-    }
-    return ms;
-  }).describe(what);
+  z
+    .string()
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: give <n>ms, <n>s, <n>m, <n>h or <n>d` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .describe(what);
 
 /** `from` and `to` query parameters (default: the last hour). Both in epoch milliseconds after parsing. */
 export const timeRangeShape = {

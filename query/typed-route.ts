@@ -41,10 +41,7 @@ export class ApiDocs {
     const paths: Record<string, Record<string, unknown>> = {};
     for (const r of this.routes) {
       const path = r.url.replace(/:(\w+)/g, '{$1}');
-      const parameters = [
-        ...parametersOf(r.params, 'path'),
-        ...parametersOf(r.query, 'query'),
-      ];
+      const parameters = [...parametersOf(r.params, 'path'), ...parametersOf(r.query, 'query')];
       const responses: Record<string, unknown> = {};
       for (const [status, res] of Object.entries(r.responses)) {
         responses[status] = {
@@ -52,7 +49,13 @@ export class ApiDocs {
           content: Object.fromEntries((res.contentTypes ?? ['application/json']).map((t) => [t, {}])),
         };
       }
-      for (const [status, description] of [['400', 'a bad parameter or SQL: { error: { code, reason } }'], ['401', 'a token is needed or unknown'], ['403', 'refused (forbidden statement, table or function; token without read access)'], ['422', 'a limit was hit (time, result size, memory)'], ['503', 'ClickHouse cannot be reached']] as const) {
+      for (const [status, description] of [
+        ['400', 'a bad parameter or SQL: { error: { code, reason } }'],
+        ['401', 'a token is needed or unknown'],
+        ['403', 'refused (forbidden statement, table or function; token without read access)'],
+        ['422', 'a limit was hit (time, result size, memory)'],
+        ['503', 'ClickHouse cannot be reached'],
+      ] as const) {
         responses[status] ??= { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
       }
       (paths[path] ??= {})[r.method.toLowerCase()] = {
@@ -68,12 +71,24 @@ export class ApiDocs {
       openapi: '3.1.0',
       info,
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token of `gateway.authTokens` with read access; not needed when authentication is off (loopback, no tokens).' } },
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A token of `gateway.authTokens` with read access; not needed when authentication is off (loopback, no tokens).',
+          },
+        },
         schemas: {
           Error: {
             type: 'object',
             required: ['error'],
-            properties: { error: { type: 'object', required: ['code', 'reason'], properties: { code: { type: 'string', description: 'A stable code from docs/errors.md' }, reason: { type: 'string' } } } },
+            properties: {
+              error: {
+                type: 'object',
+                required: ['code', 'reason'],
+                properties: { code: { type: 'string', description: 'A stable code from docs/errors.md' }, reason: { type: 'string' } },
+              },
+            },
           },
         },
       },
@@ -126,7 +141,13 @@ export function typedRoute<Q extends z.ZodObject | undefined, P extends z.ZodObj
   app: FastifyInstance,
   deps: { auth: TenantAuth; docs: ApiDocs },
   doc: RouteDoc & { query?: Q; params?: P; body?: B },
-  handler: (input: RouteInput<Q extends z.ZodType ? z.output<Q> : undefined, P extends z.ZodType ? z.output<P> : undefined, B extends z.ZodType ? z.output<B> : undefined>) => Promise<unknown>,
+  handler: (
+    input: RouteInput<
+      Q extends z.ZodType ? z.output<Q> : undefined,
+      P extends z.ZodType ? z.output<P> : undefined,
+      B extends z.ZodType ? z.output<B> : undefined
+    >,
+  ) => Promise<unknown>,
 ): void {
   deps.docs.add(doc);
   app.route({

@@ -34,14 +34,12 @@ function upToDate() {
 if (!upToDate()) {
   mkdirSync(outDir, { recursive: true });
   const bin = (name) => join(root, 'node_modules', '.bin', name);
-  execFileSync(bin('pbjs'), ['-t', 'static-module', '-w', 'es6', '--force-long', '--no-service',
-    '--no-verify', '--no-typeurl', '-o', js, proto], { stdio: 'inherit' });
+  execFileSync(bin('pbjs'), ['-t', 'static-module', '-w', 'es6', '--force-long', '--no-service', '--no-verify', '--no-typeurl', '-o', js, proto], {
+    stdio: 'inherit',
+  });
   // Node's ESM loader needs the file extension, and protobufjs is CommonJS:
   // take its module.exports as the default import.
-  const code = readFileSync(js, 'utf8').replace(
-    'import * as $protobuf from "protobufjs/minimal";',
-    'import $protobuf from "protobufjs/minimal.js";',
-  );
+  const code = readFileSync(js, 'utf8').replace('import * as $protobuf from "protobufjs/minimal";', 'import $protobuf from "protobufjs/minimal.js";');
   writeFileSync(js, code);
   execFileSync(bin('pbts'), ['-o', dts, js], { stdio: 'inherit' });
   // Type 64-bit fields as protobufjs's own {low, high, unsigned} interface:

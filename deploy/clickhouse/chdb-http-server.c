@@ -6,7 +6,7 @@
  * LOCAL_OPTIONs go to clickhouse-local (e.g. --config-file=cfg.xml, whose
  * user_directories.users_xml.path names a users.xml); SERVER_SETTINGs are
  * server config keys (e.g. --keep_alive_timeout=10). Built and spawned by
- * src/infra/clickhouse-server.ts. chdb_query_cmdline runs on this process's
+ * deploy/local/clickhouse-server.ts. chdb_query_cmdline runs on this process's
  * own stack: calling it through a Node FFI trips ClickHouse's stack check.
  */
 #include <dlfcn.h>

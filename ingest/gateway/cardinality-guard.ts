@@ -17,7 +17,10 @@ export class CardinalityGuard {
   private seen = new Map<string, Map<string, Set<string>>>();
   private windowStart = Date.now();
 
-  constructor(private readonly limit: number, private readonly windowMs = 3_600_000) {}
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs = 3_600_000,
+  ) {}
 
   /**
    * Returns true when the sample's tags were folded into the overflow series.

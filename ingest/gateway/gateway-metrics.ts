@@ -8,14 +8,38 @@ const SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 export class GatewayMetrics implements SinkObserver {
   readonly registry = new Registry();
   private readonly receivedTotal = this.registry.counter('ssf_gateway_received_total', 'Spans, datagrams or statsd lines received, by protocol.', ['protocol']);
-  private readonly acceptedTotal = this.registry.counter('ssf_gateway_accepted_events_total', 'Events (trace spans, samples, log records) accepted, by protocol.', ['protocol']);
-  private readonly refusedTotal = this.registry.counter('ssf_gateway_refused_total', 'Input refused as invalid, by protocol and error code.', ['protocol', 'code']);
-  private readonly droppedTotal = this.registry.counter('ssf_gateway_dropped_total', 'Valid input dropped because the pipeline could not take it, by protocol and reason.', ['protocol', 'reason']);
-  private readonly overflowTotal = this.registry.counter('ssf_gateway_cardinality_overflow_total', 'Samples folded into the overflow series by the cardinality guard, by tenant and metric.', ['tenant', 'metric']);
+  private readonly acceptedTotal = this.registry.counter(
+    'ssf_gateway_accepted_events_total',
+    'Events (trace spans, samples, log records) accepted, by protocol.',
+    ['protocol'],
+  );
+  private readonly refusedTotal = this.registry.counter('ssf_gateway_refused_total', 'Input refused as invalid, by protocol and error code.', [
+    'protocol',
+    'code',
+  ]);
+  private readonly droppedTotal = this.registry.counter(
+    'ssf_gateway_dropped_total',
+    'Valid input dropped because the pipeline could not take it, by protocol and reason.',
+    ['protocol', 'reason'],
+  );
+  private readonly overflowTotal = this.registry.counter(
+    'ssf_gateway_cardinality_overflow_total',
+    'Samples folded into the overflow series by the cardinality guard, by tenant and metric.',
+    ['tenant', 'metric'],
+  );
   private readonly httpRequests = this.registry.counter('ssf_gateway_http_requests_total', 'HTTP requests by route and status.', ['route', 'status']);
   readonly batchSize = this.registry.histogram('ssf_gateway_batch_spans', 'Spans per HTTP batch or stream read.', SIZE_BUCKETS, ['protocol']);
-  private readonly sendSeconds = this.registry.histogram('ssf_gateway_sink_latency_seconds', 'Time for the sink (Kafka acks=all, or the ClickHouse insert) to acknowledge.', SECONDS_BUCKETS, ['sink', 'outcome']);
-  readonly bufferFill = this.registry.gauge('ssf_gateway_buffer_accepting', '1 while the sink accepts data, 0 while its buffer is full or its backend failing.', ['sink']);
+  private readonly sendSeconds = this.registry.histogram(
+    'ssf_gateway_sink_latency_seconds',
+    'Time for the sink (Kafka acks=all, or the ClickHouse insert) to acknowledge.',
+    SECONDS_BUCKETS,
+    ['sink', 'outcome'],
+  );
+  readonly bufferFill = this.registry.gauge(
+    'ssf_gateway_buffer_accepting',
+    '1 while the sink accepts data, 0 while its buffer is full or its backend failing.',
+    ['sink'],
+  );
 
   private readonly bound = new Map<string, { received: (n?: number) => void; accepted: (n?: number) => void }>();
 

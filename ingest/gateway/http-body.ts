@@ -23,9 +23,10 @@ const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 type Decompress = (buf: Buffer, options: zlib.ZlibOptions & { maxOutputLength: number }) => Promise<Buffer>;
 // zstd is built into Node from 22.15 / 23.8; on older Node it is refused with a clear code.
-const zstdDecompress: Decompress | undefined = 'zstdDecompress' in zlib && typeof zlib.zstdDecompress === 'function'
-  ? (promisify(zlib.zstdDecompress as (b: Buffer, o: object, cb: (e: Error | null, r: Buffer) => void) => void) as Decompress)
-  : undefined;
+const zstdDecompress: Decompress | undefined =
+  'zstdDecompress' in zlib && typeof zlib.zstdDecompress === 'function'
+    ? (promisify(zlib.zstdDecompress as (b: Buffer, o: object, cb: (e: Error | null, r: Buffer) => void) => void) as Decompress)
+    : undefined;
 
 export const SUPPORTED_ENCODINGS = ['identity', 'gzip', 'x-gzip', 'deflate', ...(zstdDecompress ? ['zstd'] : [])];
 

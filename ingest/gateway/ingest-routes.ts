@@ -41,68 +41,74 @@ export interface BatchAnswer {
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   if (!app.hasRequestDecorator('tenant')) app.decorateRequest('tenant', '');
   for (const type of Object.keys(CONTENT_TYPES)) {
-    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body));
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) =>
+      done(null, body),
+    );
   }
 
-  app.post('/v1/ssf', {
-    onRequest: async (request) => {
-      const auth = deps.auth.authenticate(request.headers.authorization, 'write');
-      if (!auth.ok) throw new GatewayError(auth.code, auth.status, auth.reason);
-      request.tenant = auth.tenant;
+  app.post(
+    '/v1/ssf',
+    {
+      onRequest: async (request) => {
+        const auth = deps.auth.authenticate(request.headers.authorization, 'write');
+        if (!auth.ok) throw new GatewayError(auth.code, auth.status, auth.reason);
+        request.tenant = auth.tenant;
+      },
+      // Every refusal of a request is counted here, under the code the client got.
+      onError: async (_request, _reply, err) => {
+        deps.metrics.refused('http', refusalOf(err).code, 1);
+      },
     },
-    // Every refusal of a request is counted here, under the code the client got.
-    onError: async (_request, _reply, err) => {
-      deps.metrics.refused('http', refusalOf(err).code, 1);
+    async (request, reply) => {
+      const receivedNs = nowNs();
+      const kind = bodyKind(request.headers['content-type']);
+      if (!kind) throw GatewayError.of('GW_ERR_CONTENT_TYPE');
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const body = await decompress(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
+
+      let parts: Uint8Array[];
+      const rejected: BatchRejection[] = [];
+      let indexOf: (i: number) => number = (i) => i;
+      try {
+        if (kind === 'protobuf') parts = splitBatch(body);
+        else if (kind === 'frames') parts = decodeFrames(body);
+        else {
+          const json = parseJsonBatch(body.toString('utf8'));
+          if ('error' in json) throw new CodecError('SSF_JSON_INVALID', json.error);
+          parts = json.spans.map((s) => s.bytes);
+          const indices = json.spans.map((s) => s.index);
+          indexOf = (i) => indices[i] ?? i;
+          rejected.push(...json.rejected);
+        }
+      } catch (err) {
+        if (err instanceof CodecError) {
+          throw GatewayError.of('GW_ERR_BODY_MALFORMED', `${err.code}: ${err.message.replace(/^\w+: /, '')}`);
+        }
+        throw err;
+      }
+
+      const result = deps.intake.fromEncoded(parts, request.tenant, 'http', receivedNs);
+      deps.metrics.batchSize.observe(parts.length + rejected.length, { protocol: 'http' });
+      const answer: BatchAnswer = {
+        accepted: result.accepted.length,
+        events: result.events,
+        rejected: [...rejected, ...result.rejected.map((r) => ({ ...r, index: indexOf(r.index) }))].sort((a, b) => a.index - b.index),
+        partial: result.partial.map((r) => ({ ...r, index: indexOf(r.index) })),
+      };
+      if (result.accepted.length === 0 && answer.rejected.length > 0) {
+        const e = GatewayError.of('GW_ERR_NO_VALID_SPANS');
+        e.details = { ...answer };
+        throw e;
+      }
+      try {
+        await deps.sink.publish(result.accepted);
+      } catch (err) {
+        deps.metrics.dropped('http', 'unavailable', result.events);
+        throw err;
+      }
+      return reply.status(200).send(answer);
     },
-  }, async (request, reply) => {
-    const receivedNs = nowNs();
-    const kind = bodyKind(request.headers['content-type']);
-    if (!kind) throw GatewayError.of('GW_ERR_CONTENT_TYPE');
-    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const body = await decompress(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
-
-    let parts: Uint8Array[];
-    const rejected: BatchRejection[] = [];
-    let indexOf: (i: number) => number = (i) => i;
-    try {
-      if (kind === 'protobuf') parts = splitBatch(body);
-      else if (kind === 'frames') parts = decodeFrames(body);
-      else {
-        const json = parseJsonBatch(body.toString('utf8'));
-        if ('error' in json) throw new CodecError('SSF_JSON_INVALID', json.error);
-        parts = json.spans.map((s) => s.bytes);
-        const indices = json.spans.map((s) => s.index);
-        indexOf = (i) => indices[i] ?? i;
-        rejected.push(...json.rejected);
-      }
-    } catch (err) {
-      if (err instanceof CodecError) {
-        throw GatewayError.of('GW_ERR_BODY_MALFORMED', `${err.code}: ${err.message.replace(/^\w+: /, '')}`);
-      }
-      throw err;
-    }
-
-    const result = deps.intake.fromEncoded(parts, request.tenant, 'http', receivedNs);
-    deps.metrics.batchSize.observe(parts.length + rejected.length, { protocol: 'http' });
-    const answer: BatchAnswer = {
-      accepted: result.accepted.length,
-      events: result.events,
-      rejected: [...rejected, ...result.rejected.map((r) => ({ ...r, index: indexOf(r.index) }))].sort((a, b) => a.index - b.index),
-      partial: result.partial.map((r) => ({ ...r, index: indexOf(r.index) })),
-    };
-    if (result.accepted.length === 0 && answer.rejected.length > 0) {
-      const e = GatewayError.of('GW_ERR_NO_VALID_SPANS');
-      e.details = { ...answer };
-      throw e;
-    }
-    try {
-      await deps.sink.publish(result.accepted);
-    } catch (err) {
-      deps.metrics.dropped('http', 'unavailable', result.events);
-      throw err;
-    }
-    return reply.status(200).send(answer);
-  });
+  );
 
   app.get('/metrics', async (_request, reply) => {
     deps.metrics.bufferFill.set(deps.sink.accepting ? 1 : 0, { sink: deps.sink.name });

@@ -5,6 +5,8 @@ import type { SpanEvent } from '../../src/codec/types.js';
 import type { AcceptedSpan } from '../sink/span-sink.js';
 import type { CardinalityGuard } from './cardinality-guard.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
+import type { EventWindow } from './event-window.js';
+import { nsOfHalves, outsideWindow } from './event-window.js';
 
 export interface IntakeResult {
   accepted: AcceptedSpan[];
@@ -70,10 +72,16 @@ export interface IntakeOptions {
  * cardinality guard to samples, and count everything per protocol and reason.
  */
 export class SpanIntake {
-  private readonly traceId = new Uint32Array(2);
+  // The scan's answer: trace id, start and end, each as unsigned 32-bit halves (low, high).
+  private readonly traceId = new Uint32Array(6);
   private readonly needsEvents: boolean;
 
-  constructor(private readonly metrics: GatewayMetrics, private readonly guard: CardinalityGuard, options: IntakeOptions = { needsEvents: true }) {
+  constructor(
+    private readonly metrics: GatewayMetrics,
+    private readonly guard: CardinalityGuard,
+    private readonly window: (nowMs: number) => EventWindow,
+    options: IntakeOptions = { needsEvents: true },
+  ) {
     this.needsEvents = options.needsEvents;
   }
 
@@ -84,11 +92,17 @@ export class SpanIntake {
     const quick = !this.needsEvents;
     const traceId = this.traceId;
     const now = Date.now();
+    const window = this.window(now);
     for (let index = 0; index < parts.length; index++) {
       const bytes = parts[index] as Uint8Array;
-      // The common case (a valid trace span, forwarded as it is) needs no objects;
-      // anything else is decoded in full, for the exact answer and every rejection.
-      if (quick && scanTraceSpan(bytes, traceId)) {
+      // The common case (a valid trace span inside the window, forwarded as it is) needs
+      // no objects; anything else is decoded in full, for the exact answer and every rejection.
+      if (
+        quick &&
+        scanTraceSpan(bytes, traceId) &&
+        nsOfHalves(traceId[2] as number, traceId[3] as number) >= window.spansFrom &&
+        nsOfHalves(traceId[4] as number, traceId[5] as number) <= window.to
+      ) {
         result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: traceId[0] as number, traceHi: traceId[1] as number, events: 1 });
         result.events += 1;
         continue;
@@ -103,7 +117,7 @@ export class SpanIntake {
         result.partial.push({ index, ...r });
         this.metrics.refused(protocol, r.code, 1);
       }
-      this.admit(v.span, bytes, tenant, receivedNs, fields, result, now);
+      this.admit(v.span, bytes, tenant, receivedNs, fields, result, now, window, index, protocol);
     }
     this.metrics.received(protocol, parts.length);
     this.metrics.accepted(protocol, result.events);
@@ -114,15 +128,63 @@ export class SpanIntake {
   fromEvents(spans: readonly SpanEvent[], tenant: string, protocol: string, receivedNs: bigint): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
     const now = Date.now();
-    for (const span of spans) this.admit(span, undefined, tenant, receivedNs, undefined, result, now);
+    const window = this.window(now);
+    for (const [index, span] of spans.entries()) this.admit(span, undefined, tenant, receivedNs, undefined, result, now, window, index, protocol);
     this.metrics.accepted(protocol, result.events);
     return result;
   }
 
-  private admit(span: SpanEvent, bytes: Uint8Array | undefined, tenant: string, receivedNs: bigint, fields: Buffer | undefined, result: IntakeResult, now: number): void {
+  private admit(
+    span: SpanEvent,
+    bytes: Uint8Array | undefined,
+    tenant: string,
+    receivedNs: bigint,
+    fields: Buffer | undefined,
+    result: IntakeResult,
+    now: number,
+    window: EventWindow,
+    index: number,
+    protocol: string,
+  ): void {
     span.tenant = tenant;
     span.receivedTimestamp = receivedNs;
     let changed = bytes === undefined;
+    // Events outside the accepted times are refused one by one (the span's trace part, each sample, each log).
+    const refuse = (field: string, reason: string): void => {
+      result.partial.push({ index, code: 'SSF_TIME_OUT_OF_RANGE', field, reason });
+      this.metrics.refused(protocol, 'SSF_TIME_OUT_OF_RANGE', 1);
+      changed = true;
+    };
+    if (span.isTrace) {
+      const why =
+        outsideWindow(Number(span.startTimestamp), window.spansFrom, window.to, 'start_timestamp') ??
+        outsideWindow(Number(span.endTimestamp), window.spansFrom, window.to, 'end_timestamp');
+      if (why !== undefined) {
+        refuse(why.startsWith('start') ? 'start_timestamp' : 'end_timestamp', why);
+        // No longer a trace span: without both times it is a carrier of its samples and logs.
+        span.startTimestamp = 0n;
+        span.endTimestamp = 0n;
+        span.isTrace = false;
+      }
+    }
+    const received = Number(receivedNs);
+    span.metrics = span.metrics.filter((m, i) => {
+      const why = outsideWindow(m.timestamp === 0n ? received : Number(m.timestamp), window.samplesFrom, window.to, 'timestamp');
+      if (why !== undefined) refuse(`metrics[${i}].timestamp`, why);
+      return why === undefined;
+    });
+    span.logs = span.logs.filter((l, i) => {
+      const why = outsideWindow(l.timestamp === 0n ? received : Number(l.timestamp), window.logsFrom, window.to, 'timestamp');
+      if (why !== undefined) refuse(`logs[${i}].timestamp`, why);
+      return why === undefined;
+    });
+    if (!span.isTrace && span.metrics.length === 0 && span.logs.length === 0) {
+      // Nothing left: the span is refused whole, under the reasons its events had.
+      const mine = result.partial.filter((r) => r.index === index);
+      result.partial = result.partial.filter((r) => r.index !== index);
+      result.rejected.push(...mine);
+      return;
+    }
     for (const sample of span.metrics) {
       if (this.guard.admit(tenant, sample, now)) {
         changed = true;
@@ -133,7 +195,8 @@ export class SpanIntake {
     const trace = BigInt.asUintN(64, span.traceId);
     const traceLo = Number(trace % TWO_32);
     const traceHi = Number(trace / TWO_32);
-    if (changed || bytes === undefined || fields === undefined) result.accepted.push({ span, bytes: encodeSpan(span), stamp: NO_STAMP, traceLo, traceHi, events });
+    if (changed || bytes === undefined || fields === undefined)
+      result.accepted.push({ span, bytes: encodeSpan(span), stamp: NO_STAMP, traceLo, traceHi, events });
     else result.accepted.push({ span, bytes, stamp: fields, traceLo, traceHi, events });
     result.events += events;
   }

@@ -7,7 +7,7 @@ import { nowNs } from '../../src/emitter/clock.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { SpanIntake } from './span-intake.js';
-import { splitHostPort } from './udp-listener.js';
+import { splitHostPort } from '../../src/http/listen-address.js';
 
 /**
  * Veneur's framed SSF stream on a UNIX socket or TCP port. Unlike UDP, a
@@ -21,7 +21,15 @@ export class StreamListener {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly target: { path: string } | { address: string }, private readonly tenant: string, private readonly intake: SpanIntake, private readonly sink: SpanSink, private readonly metrics: GatewayMetrics) {}
+  constructor(
+    private readonly target: { path: string } | { address: string },
+    private readonly tenant: string,
+    private readonly intake: SpanIntake,
+    private readonly sink: SpanSink,
+    private readonly metrics: GatewayMetrics,
+    /** A connection silent for this long is closed (a slowloris holds no socket forever). */
+    private readonly idleMs: number,
+  ) {}
 
   private get protocol(): string {
     return 'path' in this.target ? 'unix' : 'tcp';
@@ -52,6 +60,10 @@ export class StreamListener {
     this.sockets.add(socket);
     const reader = new FrameReader();
     const protocol = this.protocol;
+    socket.setTimeout(this.idleMs, () => {
+      this.metrics.refused(protocol, 'GW_ERR_STREAM_IDLE', 1);
+      socket.destroy();
+    });
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
       let fatal = false;
@@ -70,7 +82,8 @@ export class StreamListener {
       const result = this.intake.fromEncoded(frames, this.tenant, protocol, nowNs());
       if (result.accepted.length === 0) return;
       if (!fatal) socket.pause();
-      this.sink.publish(result.accepted)
+      this.sink
+        .publish(result.accepted)
         .catch(() => this.metrics.dropped(protocol, 'unavailable', result.events))
         .finally(() => {
           if (!fatal) socket.resume();

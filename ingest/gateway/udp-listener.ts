@@ -6,6 +6,7 @@ import { nowNs } from '../../src/emitter/clock.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { IntakeResult, SpanIntake } from './span-intake.js';
+import { splitHostPort } from '../../src/http/listen-address.js';
 
 export interface UdpListenerOptions {
   address: string;
@@ -19,11 +20,6 @@ export interface UdpListenerOptions {
 /** The most datagrams published together, and the longest a datagram waits for others. */
 const UDP_GROUP_DATAGRAMS = 512;
 const UDP_GROUP_MS = 1;
-
-export function splitHostPort(address: string): { host: string; port: number } {
-  const at = address.lastIndexOf(':');
-  return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
-}
 
 /**
  * A UDP listener: SSF (one SSFSpan per datagram, Veneur's format) or statsd
@@ -40,7 +36,12 @@ export class UdpListener {
   receiveBufferBytes = 0;
   readonly protocol: 'udp' | 'statsd';
 
-  constructor(private readonly options: UdpListenerOptions, private readonly intake: SpanIntake, private readonly sink: SpanSink, private readonly metrics: GatewayMetrics) {
+  constructor(
+    private readonly options: UdpListenerOptions,
+    private readonly intake: SpanIntake,
+    private readonly sink: SpanSink,
+    private readonly metrics: GatewayMetrics,
+  ) {
     this.protocol = options.protocol;
   }
 

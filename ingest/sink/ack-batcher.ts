@@ -65,17 +65,20 @@ export class AckBatcher<T> {
     this.waiters = [];
     this.pendingSize = 0;
     this.inFlightSize += size;
-    const sending = this.options.send(items).then(
-      () => {
-        for (const w of waiters) w.resolve();
-      },
-      (err: unknown) => {
-        for (const w of waiters) w.reject(err);
-      },
-    ).finally(() => {
-      this.inFlightSize -= size;
-      this.inFlight.delete(sending);
-    });
+    const sending = this.options
+      .send(items)
+      .then(
+        () => {
+          for (const w of waiters) w.resolve();
+        },
+        (err: unknown) => {
+          for (const w of waiters) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.inFlightSize -= size;
+        this.inFlight.delete(sending);
+      });
     this.inFlight.add(sending);
   }
 

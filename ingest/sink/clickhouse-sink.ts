@@ -33,7 +33,10 @@ export class ClickHouseSink implements SpanSink {
   private lastFailureAt = 0;
   private closed = false;
 
-  constructor(private readonly ch: ClickHouse, private readonly options: ClickHouseSinkOptions) {
+  constructor(
+    private readonly ch: ClickHouse,
+    private readonly options: ClickHouseSinkOptions,
+  ) {
     this.batcher = new AckBatcher({
       flushAt: options.batchRows,
       lingerMs: options.lingerMs,
@@ -53,7 +56,13 @@ export class ClickHouseSink implements SpanSink {
     let rows = 0;
     for (const s of spans) rows += s.events;
     if (!this.batcher.fits(rows)) {
-      return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`, 1));
+      return Promise.reject(
+        GatewayError.of(
+          'GW_ERR_UNAVAILABLE',
+          `the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`,
+          1,
+        ),
+      );
     }
     return this.batcher.add(spans, rows);
   }
@@ -77,7 +86,8 @@ export class ClickHouseSink implements SpanSink {
   }
 
   status(): SinkStatus {
-    if (this.lastFailureAt) return { ok: false, detail: `ClickHouse insert failed ${Math.round((Date.now() - this.lastFailureAt) / 1000)} s ago: ${this.lastError ?? ''}` };
+    if (this.lastFailureAt)
+      return { ok: false, detail: `ClickHouse insert failed ${Math.round((Date.now() - this.lastFailureAt) / 1000)} s ago: ${this.lastError ?? ''}` };
     return { ok: true, detail: `ClickHouse (${this.ch.mode}), ${this.batcher.buffered} rows buffered` };
   }
 

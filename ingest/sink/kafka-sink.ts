@@ -1,85 +1,13 @@
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
-import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
-import type { Message, Producer, SASLOptions } from 'kafkajs';
+import { logLevel, Partitioners } from 'kafkajs';
+import type { Kafka, Message, Producer } from 'kafkajs';
 import type { Config } from '../../src/config/config-schema.js';
+import { compressionOf, createKafka } from '../../src/kafka/kafka-client.js';
+import { BATCH_FORMAT, batchEntrySize, MAX_RECORD_BYTES, tracePartitionOf, writeBatchEntry } from '../../src/kafka/record-format.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
 import { AckBatcher } from './ack-batcher.js';
-import { packEncoded, packSize, packSpans } from './span-pack.js';
+import { packSize, packSpans } from './span-pack.js';
 import type { SpanPack } from './span-pack.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
-
-const gzip = promisify(zlib.gzip) as (buffer: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>;
-const unzip = promisify(zlib.unzip) as (buffer: Buffer) => Promise<Buffer>;
-// gzip level of produced batches (`kafka.gzipLevel`; kafkajs's own codec uses
-// zlib's default, 6). kafkajs looks its codecs up in one table per module
-// instance (each thread has its own), so the level is set by the sink.
-let gzipLevel = 1;
-kafkajs.CompressionCodecs[CompressionTypes.GZIP] = () => ({
-  compress: (encoder: { buffer: Buffer }) => gzip(encoder.buffer, { level: gzipLevel }),
-  decompress: (buffer: Buffer) => unzip(buffer),
-});
-
-/** kafkajs client options from the configuration (shared by the sink, the materializer and admin tools). */
-export function kafkaClient(config: Config['kafka'], clientIdSuffix: string, level: logLevel = logLevel.ERROR): Kafka {
-  const credentials = { username: config.saslUsername, password: config.saslPassword };
-  const sasl: SASLOptions | undefined =
-    config.saslMechanism === 'plain' ? { mechanism: 'plain', ...credentials }
-    : config.saslMechanism === 'scram-sha-256' ? { mechanism: 'scram-sha-256', ...credentials }
-    : config.saslMechanism === 'scram-sha-512' ? { mechanism: 'scram-sha-512', ...credentials }
-    : undefined;
-  return new Kafka({
-    clientId: `${config.clientId}-${clientIdSuffix}`,
-    brokers: [...config.brokers],
-    ssl: config.ssl,
-    ...(sasl ? { sasl } : {}),
-    logLevel: level,
-    retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 5_000 },
-  });
-}
-
-/** A validated span as the Kafka sink needs it: its trace (for the partition) and its bytes. */
-export interface EncodedSpan {
-  traceId: bigint;
-  bytes: Uint8Array;
-}
-
-/** Header `ssf-format` of a record whose value is an SSFBatch (docs/architecture.md). */
-export const BATCH_FORMAT = 'ssf-batch/1';
-/** Largest record value; Kafka's default max.message.bytes is 1 MiB. */
-const MAX_RECORD_BYTES = 512 * 1024;
-
-// tracePartition's multiplier, 0x9e3779b97f4a7c15, as 32-bit halves.
-const MIX_HI = 0x9e3779b9;
-const MIX_LO = 0x7f4a7c15;
-
-/**
- * tracePartition() of a trace id given as unsigned 32-bit halves, in 32-bit
- * arithmetic (no bigint per span): bits 32-63 of trace_id * MIX (mod 2^64)
- * are the high half of lo * MIX_LO plus the low halves of lo * MIX_HI and
- * hi * MIX_LO.
- */
-export function tracePartitionOf(lo: number, hi: number, partitions: number): number {
-  const a0 = lo & 0xffff;
-  const a1 = lo >>> 16;
-  const b0 = MIX_LO & 0xffff;
-  const b1 = MIX_LO >>> 16;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  const high = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
-  const mixed = (high + (Math.imul(lo, MIX_HI) >>> 0) + (Math.imul(hi, MIX_LO) >>> 0)) % 0x1_0000_0000;
-  return mixed % partitions;
-}
-
-const TWO_32 = 0x1_0000_0000n;
-
-/** The partition of a trace: stable, so every span of a trace lands on the same one. */
-export function tracePartition(traceId: bigint, partitions: number): number {
-  const t = BigInt.asUintN(64, traceId);
-  return tracePartitionOf(Number(t % TWO_32), Number(t / TWO_32), partitions);
-}
 
 /** Spans of one record: where each one sits (pack, start, end), three numbers per span. */
 interface RecordGroup {
@@ -112,9 +40,11 @@ export class KafkaSink implements SpanSink {
   private connected = false;
   private closed = false;
 
-  constructor(private readonly config: Config['kafka'], options: { quiet?: boolean } = {}) {
-    gzipLevel = config.gzipLevel;
-    this.producer = kafkaClient(config, 'gateway', options.quiet ? logLevel.NOTHING : logLevel.ERROR).producer({
+  constructor(
+    private readonly config: Config['kafka'],
+    options: { quiet?: boolean } = {},
+  ) {
+    this.producer = createKafka(config, 'gateway', options.quiet ? logLevel.NOTHING : logLevel.ERROR).producer({
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
       // Not kafkajs's experimental idempotent mode: duplicates from a retried
@@ -127,7 +57,7 @@ export class KafkaSink implements SpanSink {
       limit: config.bufferBytes,
       send: (packs) => this.send(packs),
     });
-    this.kafka = kafkaClient(config, 'gateway-admin', logLevel.NOTHING);
+    this.kafka = createKafka(config, 'gateway-admin', logLevel.NOTHING);
   }
 
   private readonly kafka: Kafka;
@@ -160,19 +90,19 @@ export class KafkaSink implements SpanSink {
     return this.publishPack(packSpans(spans));
   }
 
-  /** Spans already stamped, with their trace ids (tools and benchmarks). */
-  publishEncoded(spans: EncodedSpan[]): Promise<void> {
-    if (spans.length === 0) return Promise.resolve();
-    return this.publishPack(packEncoded(spans));
-  }
-
   /** What publish() does, from a pack (what the Kafka thread receives). */
   publishPack(pack: SpanPack): Promise<void> {
     if (pack.ends.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway is shutting down', 1));
     const bytes = packSize(pack);
     if (!this.batcher.fits(bytes)) {
-      return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`, 1));
+      return Promise.reject(
+        GatewayError.of(
+          'GW_ERR_UNAVAILABLE',
+          `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`,
+          1,
+        ),
+      );
     }
     return this.batcher.add([pack], bytes);
   }
@@ -193,7 +123,7 @@ export class KafkaSink implements SpanSink {
         const hi = traces[2 * i + 1] as number;
         const p = (lo | hi) !== 0 ? tracePartitionOf(lo, hi, n) : (this.nextPartition = (this.nextPartition + 1) % n);
         const list = groups[p] as RecordGroup[];
-        const size = end - start + (end - start < 0x80 ? 2 : end - start < 0x4000 ? 3 : end - start < 0x200000 ? 4 : 5);
+        const size = batchEntrySize(end - start);
         let group = list[list.length - 1];
         if (group === undefined || (group.size + size > MAX_RECORD_BYTES && group.refs.length > 0)) list.push((group = { refs: [], size: 0 }));
         group.refs.push(k, start, end);
@@ -209,17 +139,7 @@ export class KafkaSink implements SpanSink {
         const refs = g.refs;
         let at = 0;
         for (let j = 0; j < refs.length; j += 3) {
-          const start = refs[j + 1] as number;
-          const end = refs[j + 2] as number;
-          // SSFBatch field 1 (spans), wire type 2: tag 0x0a, the length as a varint, the span.
-          value[at++] = 0x0a;
-          let length = end - start;
-          while (length >= 0x80) {
-            value[at++] = (length & 0x7f) | 0x80;
-            length >>>= 7;
-          }
-          value[at++] = length;
-          at += (sources[refs[j] as number] as Buffer).copy(value, at, start, end);
+          at = writeBatchEntry(value, at, sources[refs[j] as number] as Buffer, refs[j + 1] as number, refs[j + 2] as number);
         }
         messages.push({ partition, value, headers: { 'ssf-format': BATCH_FORMAT } });
       }
@@ -237,7 +157,7 @@ export class KafkaSink implements SpanSink {
       await this.producer.send({
         topic: this.config.spansTopic,
         acks: -1,
-        compression: this.config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        compression: compressionOf(this.config),
         messages,
       });
       this.failingSince = 0;

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../../src/config/config-schema.js';
 import { GatewayError } from '../gateway/gateway-errors.js';
@@ -34,16 +34,14 @@ export class KafkaThreadSink implements SpanSink {
   private closed = false;
   private ready: Promise<void>;
 
-  constructor(private readonly config: Config['kafka'], options: { quiet?: boolean } = {}) {
+  constructor(
+    private readonly config: Config['kafka'],
+    options: { quiet?: boolean } = {},
+  ) {
     const workerData = { config, quiet: options.quiet ?? false };
-    if (import.meta.url.endsWith('.ts')) {
-      // Run from the sources (the tests): the worker is TypeScript, loaded through tsx's loader.
-      const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs')).href;
-      const worker = new URL('./kafka-thread-worker.ts', import.meta.url).href;
-      this.worker = new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(worker)}); })`, { eval: true, workerData });
-    } else {
-      this.worker = new Worker(new URL('./kafka-thread-worker.js', import.meta.url), { workerData });
-    }
+    // The worker is this file's sibling, in the same language: built JavaScript,
+    // or TypeScript where a loader for it runs (the tests; workers inherit execArgv).
+    this.worker = new Worker(new URL(`./kafka-thread-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url), { workerData });
     this.worker.unref();
     let failStart: (err: Error) => void = () => {};
     this.ready = new Promise<void>((resolve, reject) => {

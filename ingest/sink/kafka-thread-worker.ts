@@ -6,11 +6,7 @@ import type { SpanPack } from './span-pack.js';
 import type { SinkStatus } from './span-sink.js';
 
 /** Messages between KafkaThreadSink and this worker. */
-export type ToWorker =
-  | { type: 'connect' }
-  | { type: 'publish'; id: number; pack: SpanPack }
-  | { type: 'status' }
-  | { type: 'close' };
+export type ToWorker = { type: 'connect' } | { type: 'publish'; id: number; pack: SpanPack } | { type: 'status' } | { type: 'close' };
 
 export type ToMain =
   | { type: 'connected' }
@@ -28,14 +24,21 @@ if (parentPort) {
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'connect':
-        sink.connect().then(() => send({ type: 'connected' }), (err: unknown) => send({ type: 'connect-failed', reason: (err as Error).message }));
+        sink.connect().then(
+          () => send({ type: 'connected' }),
+          (err: unknown) => send({ type: 'connect-failed', reason: (err as Error).message }),
+        );
         break;
       case 'publish':
         sink.publishPack(m.pack).then(
           () => send({ type: 'published', id: m.id }),
           (err: unknown) => {
             const e = err instanceof GatewayError ? err : GatewayError.of('GW_ERR_UNAVAILABLE', (err as Error).message, 2);
-            send({ type: 'published', id: m.id, error: { code: String(e.code), reason: e.reason, ...(e.retryAfterSeconds !== undefined ? { retryAfterSeconds: e.retryAfterSeconds } : {}) } });
+            send({
+              type: 'published',
+              id: m.id,
+              error: { code: String(e.code), reason: e.reason, ...(e.retryAfterSeconds !== undefined ? { retryAfterSeconds: e.retryAfterSeconds } : {}) },
+            });
           },
         );
         break;

@@ -46,25 +46,3 @@ export function packSpans(spans: readonly AcceptedSpan[]): SpanPack {
   }
   return { data, ends, traces };
 }
-
-const TWO_32 = 0x1_0000_0000n;
-
-/** Spans already stamped, with their trace ids as bigint (tools and benchmarks) -> a pack. */
-export function packEncoded(spans: ReadonlyArray<{ traceId: bigint; bytes: Uint8Array }>): SpanPack {
-  let total = 0;
-  for (const s of spans) total += s.bytes.length;
-  const data = new Uint8Array(total);
-  const ends = new Uint32Array(spans.length);
-  const traces = new Uint32Array(spans.length * 2);
-  let at = 0;
-  for (let i = 0; i < spans.length; i++) {
-    const s = spans[i] as { traceId: bigint; bytes: Uint8Array };
-    data.set(s.bytes, at);
-    at += s.bytes.length;
-    ends[i] = at;
-    const t = BigInt.asUintN(64, s.traceId);
-    traces[2 * i] = Number(t % TWO_32);
-    traces[2 * i + 1] = Number(t / TWO_32);
-  }
-  return { data, ends, traces };
-}

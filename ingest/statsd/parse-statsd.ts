@@ -1,4 +1,5 @@
 import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus } from '../../src/codec/types.js';
+import { LIMITS } from '../../src/codec/validate.js';
 
 /**
  * The statsd parser's error catalog. Every refused line carries one of these
@@ -7,25 +8,25 @@ import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus } 
  */
 export const StatsdErrorCodes = {
   /** The line is not `name:value|type[|section...]`: no `:` or `|`, an empty, repeated or unknown section. */
-  'STATSD_ERR_SYNTAX': 'the line is not a valid statsd metric',
+  STATSD_ERR_SYNTAX: 'the line is not a valid statsd metric',
   /** A metric or service check without a name. */
-  'STATSD_ERR_NAME_MISSING': 'a metric needs a name',
+  STATSD_ERR_NAME_MISSING: 'a metric needs a name',
   /** The type is missing or not one of c, g, ms, h, d, s. */
-  'STATSD_ERR_TYPE_UNKNOWN': 'unknown metric type',
+  STATSD_ERR_TYPE_UNKNOWN: 'unknown metric type',
   /** A value is empty, not a decimal number, or not finite. */
-  'STATSD_ERR_VALUE': 'a metric value must be a finite decimal number',
-  /** The sample rate is not a number in (0, 1]. */
-  'STATSD_ERR_SAMPLE_RATE': 'the sample rate must be in (0, 1]',
+  STATSD_ERR_VALUE: 'a metric value must be a finite decimal number',
+  /** The sample rate is not a number in [0.000001, 1] (the codec's bound, LIMITS.minSampleRate). */
+  STATSD_ERR_SAMPLE_RATE: 'the sample rate must be in [0.000001, 1]',
   /** A tag with an empty key (`:value`), or more than 1,024 tags (counting container_id, host, event.*). */
-  'STATSD_ERR_TAG': 'invalid tags',
+  STATSD_ERR_TAG: 'invalid tags',
   /** A timestamp (`|T`, `d:`) is not a positive whole number of seconds that fits in int64 nanoseconds. */
-  'STATSD_ERR_TIMESTAMP': 'a timestamp must be a positive whole number of unix seconds',
+  STATSD_ERR_TIMESTAMP: 'a timestamp must be a positive whole number of unix seconds',
   /** A malformed event (`_e{...}`): header, lengths that do not match the UTF-8 bytes, or a section. */
-  'STATSD_ERR_EVENT': 'the line is not a valid DogStatsD event',
+  STATSD_ERR_EVENT: 'the line is not a valid DogStatsD event',
   /** A malformed service check (`_sc|...`): status not 0-3, or a repeated or unknown section. */
-  'STATSD_ERR_SERVICE_CHECK': 'the line is not a valid DogStatsD service check',
+  STATSD_ERR_SERVICE_CHECK: 'the line is not a valid DogStatsD service check',
   /** A line over 64 KiB, or a name or tag key over 1,024 bytes. */
-  'STATSD_ERR_TOO_LONG': 'a line, name or tag key is longer than its limit',
+  STATSD_ERR_TOO_LONG: 'a line, name or tag key is longer than its limit',
 } as const;
 
 export type StatsdErrorCode = keyof typeof StatsdErrorCodes;
@@ -105,7 +106,10 @@ const UPPER_T = 84;
 
 /** A line-level refusal. Thrown inside this module only (never an Error: no stack is needed). */
 class Refusal {
-  constructor(readonly code: StatsdErrorCode, readonly reason: string) {}
+  constructor(
+    readonly code: StatsdErrorCode,
+    readonly reason: string,
+  ) {}
 }
 
 function refuse(code: StatsdErrorCode, reason: string): never {
@@ -172,7 +176,8 @@ function parseMetric(line: string, receivedNs: bigint, samples: MetricSample[]):
       if (seenRate) repeated('STATSD_ERR_SYNTAX', 'sample rate');
       seenRate = true;
       sampleRate = parseNumber(line, s + 1, e);
-      if (!(sampleRate > 0 && sampleRate <= 1)) refuse('STATSD_ERR_SAMPLE_RATE', `sample rate ${quote(line, s + 1, e)} is not in (0, 1]`);
+      if (!(Math.fround(sampleRate) >= LIMITS.minSampleRate && sampleRate <= 1))
+        refuse('STATSD_ERR_SAMPLE_RATE', `sample rate ${quote(line, s + 1, e)} is not in [0.000001, 1]`);
     } else if (c === HASH) {
       if (tags !== undefined) repeated('STATSD_ERR_SYNTAX', 'tag section');
       tags = {};
@@ -238,11 +243,16 @@ const METRIC_TYPE: readonly MetricSample['type'][] = ['counter', 'gauge', 'histo
 function metricKind(line: string, s: number, e: number): number {
   if (e - s === 1) {
     switch (line.charCodeAt(s)) {
-      case 99: return KIND_COUNTER; // c
-      case 103: return KIND_GAUGE; // g
-      case 104: return KIND_HISTOGRAM; // h
-      case 100: return KIND_DISTRIBUTION; // d
-      case 115: return KIND_SET; // s
+      case 99:
+        return KIND_COUNTER; // c
+      case 103:
+        return KIND_GAUGE; // g
+      case 104:
+        return KIND_HISTOGRAM; // h
+      case 100:
+        return KIND_DISTRIBUTION; // d
+      case 115:
+        return KIND_SET; // s
     }
   } else if (e - s === 2 && line.charCodeAt(s) === 109 && line.charCodeAt(s + 1) === 115) {
     return KIND_TIMER; // ms
@@ -592,8 +602,16 @@ function parseServiceCheck(line: string, receivedNs: bigint): MetricSample {
 // --- shared ----------------------------------------------------------------
 
 function sample(
-  type: MetricSample['type'], name: string, value: number, timestamp: bigint, message: string,
-  status: MetricStatus, sampleRate: number, tags: Record<string, string>, unit: string, scope: MetricScope,
+  type: MetricSample['type'],
+  name: string,
+  value: number,
+  timestamp: bigint,
+  message: string,
+  status: MetricStatus,
+  sampleRate: number,
+  tags: Record<string, string>,
+  unit: string,
+  scope: MetricScope,
 ): MetricSample {
   return { type, name, value, timestamp, message, status, sampleRate, tags, unit, scope };
 }

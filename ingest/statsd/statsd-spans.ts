@@ -1,5 +1,6 @@
 import type { SpanEvent } from '../../src/codec/types.js';
 import { parseStatsdPacket } from './parse-statsd.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * One statsd datagram -> SSF: its samples and events travel in one carrier
@@ -10,9 +11,6 @@ export function statsdToSpans(packet: Buffer, receivedNs: bigint): { spans: Span
   if (r.samples.length === 0 && r.logs.length === 0) return { spans: [], refused: r.rejections };
   return {
     refused: r.rejections,
-    spans: [{
-      version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-      error: false, service: '', name: '', indicator: false, tags: {}, metrics: r.samples, logs: r.logs, tenant: '', receivedTimestamp: 0n, isTrace: false,
-    }],
+    spans: [spanEvent({ metrics: r.samples, logs: r.logs, isTrace: false })],
   };
 }

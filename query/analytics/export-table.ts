@@ -99,7 +99,15 @@ export async function exportTable(runner: QueryRunner, options: ExportOptions): 
   const chunks = timeChunks(options.fromMs, options.toMs, options.chunkMs);
   const job = JobState.open<ExportState>(
     'export',
-    { database: runner.database, table: options.table, tenant: options.tenant, from: isoUtc(options.fromMs), to: isoUtc(options.toMs), chunkMs: options.chunkMs, out: outDir },
+    {
+      database: runner.database,
+      table: options.table,
+      tenant: options.tenant,
+      from: isoUtc(options.fromMs),
+      to: isoUtc(options.toMs),
+      chunkMs: options.chunkMs,
+      out: outDir,
+    },
     () => ({ done: {} }),
     { path: options.statePath, restart: options.restart ?? false },
   );
@@ -143,6 +151,8 @@ export async function exportTable(runner: QueryRunner, options: ExportOptions): 
     }
   }
   const written = result.parts.filter((p) => !p.skipped).length;
-  progress.finish(`${result.interrupted ? 'interrupted (run again to continue): ' : ''}${written} parts written, ${result.parts.length - written} already done; ${result.rows} rows, ${result.bytes} bytes in ${outDir}`);
+  progress.finish(
+    `${result.interrupted ? 'interrupted (run again to continue): ' : ''}${written} parts written, ${result.parts.length - written} already done; ${result.rows} rows, ${result.bytes} bytes in ${outDir}`,
+  );
   return result;
 }

@@ -62,7 +62,12 @@ export async function postBatch(body: Uint8Array, kind: 'json' | 'protobuf', opt
     if (response.status === 422 && error.code === 'GW_ERR_NO_VALID_SPANS') return { accepted: 0, events: 0, rejected: rejectionsOf(answer) };
     lastProblem = `${response.status} ${error.code ?? ''}: ${error.reason ?? text.slice(0, 200)}`;
     if (response.status !== 503 && response.status !== 429) {
-      const hint = response.status === 413 ? ' (give a smaller --batch-size)' : response.status === 401 || response.status === 403 ? ' (give the tenant\'s token with --token or $SSF_TOKEN)' : '';
+      const hint =
+        response.status === 413
+          ? ' (give a smaller --batch-size)'
+          : response.status === 401 || response.status === 403
+            ? " (give the tenant's token with --token or $SSF_TOKEN)"
+            : '';
       throw new GatewayRefusal(`the gateway refused the batch: ${lastProblem}${hint}`);
     }
     const retryAfter = Number(response.headers.get('retry-after'));

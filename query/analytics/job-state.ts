@@ -22,7 +22,11 @@ interface StateDocument<T> {
  * either the old or the new state, never half of one.
  */
 export class JobState<T> {
-  private constructor(readonly path: string, private readonly document: StateDocument<T>, readonly resumed: boolean) {}
+  private constructor(
+    readonly path: string,
+    private readonly document: StateDocument<T>,
+    readonly resumed: boolean,
+  ) {}
 
   /**
    * Opens the state of `job` for these arguments (`identity`: everything that
@@ -41,7 +45,9 @@ export class JobState<T> {
         throw new JobInputError(`the state file ${path} is not readable JSON (${(err as Error).message}); remove it or pass --restart`);
       }
       if (found.job !== job || stableJson(found.identity) !== key) {
-        throw new JobInputError(`the state file ${path} belongs to another run (${found.job} ${stableJson(found.identity)}); use another --state file or pass --restart`);
+        throw new JobInputError(
+          `the state file ${path} belongs to another run (${found.job} ${stableJson(found.identity)}); use another --state file or pass --restart`,
+        );
       }
       return new JobState(path, found, true);
     }

@@ -1,5 +1,6 @@
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { loadMigrations, quoteIdent, renderMigration } from '../../src/clickhouse/migrations.js';
+import { loadMigrations, renderMigration } from '../../src/clickhouse/migrations.js';
+import { quoteIdent } from '../../src/clickhouse/quote-ident.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { JobInputError } from './job-input-error.js';
 import { JobState } from './job-state.js';
@@ -33,16 +34,22 @@ export function rollupViews(database: string, retention: Config['retention']): R
   for (const migration of loadMigrations()) {
     for (const statement of renderMigration(migration, { database, cluster: '', retention, bodyIndex: 'text' })) {
       const m = CREATE_MV.exec(statement);
-      if (!m || m[4] !== 'metrics_1m') continue;
+      if (m?.[4] !== 'metrics_1m') continue;
       const select = m[5] as string;
       const sources = [...new Set([...select.matchAll(/\bFROM\s+`\w+`\.(\w+)/g)].map((f) => f[1] as string))];
       const source = sources[0];
       const column = source === undefined ? undefined : SOURCE_TIME[source];
       if (sources.length !== 1 || source === undefined || column === undefined) {
-        throw new Error(`the view ${m[2]} fills metrics_1m from ${sources.join(', ') || 'no table'}: rebuild-rollups knows the time column of ${Object.keys(SOURCE_TIME).join(' and ')} only`);
+        throw new Error(
+          `the view ${m[2]} fills metrics_1m from ${sources.join(', ') || 'no table'}: rebuild-rollups knows the time column of ${Object.keys(SOURCE_TIME).join(' and ')} only`,
+        );
       }
       const restricted = `(SELECT * FROM ${db}.${source} WHERE ${column} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND ${column} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC'))`;
-      views.push({ view: m[2] as string, source, select: select.replace(new RegExp(`\\bFROM\\s+${db.replace(/`/g, '\\`')}\\.${source}\\b`, 'g'), `FROM ${restricted}`) });
+      views.push({
+        view: m[2] as string,
+        source,
+        select: select.replace(new RegExp(`\\bFROM\\s+${db.replace(/`/g, '\\`')}\\.${source}\\b`, 'g'), `FROM ${restricted}`),
+      });
     }
   }
   if (views.length === 0) throw new Error('no materialized view into metrics_1m found in the migrations');
@@ -87,12 +94,16 @@ export function rebuildRange(fromMs: number, toMs: number, retention: Config['re
   const range = wholeHours(fromMs, toMs);
   const currentHour = Math.floor(now / HOUR_MS) * HOUR_MS;
   if (range.toMs > currentHour) {
-    throw new JobInputError(`the range reaches into the current hour (${isoUtc(currentHour)}), which still receives data: give --to ${isoUtc(currentHour)} or earlier`);
+    throw new JobInputError(
+      `the range reaches into the current hour (${isoUtc(currentHour)}), which still receives data: give --to ${isoUtc(currentHour)} or earlier`,
+    );
   }
   const keptDays = Math.min(retention.samplesDays, retention.spansDays);
   const oldest = Math.ceil((now - keptDays * 86_400_000) / HOUR_MS) * HOUR_MS;
   if (range.fromMs < oldest) {
-    throw new JobInputError(`raw samples and spans are kept ${keptDays} days (retention.samplesDays, retention.spansDays): hours before ${isoUtc(oldest)} cannot be recomputed, and rebuilding them would delete their rollups`);
+    throw new JobInputError(
+      `raw samples and spans are kept ${keptDays} days (retention.samplesDays, retention.spansDays): hours before ${isoUtc(oldest)} cannot be recomputed, and rebuilding them would delete their rollups`,
+    );
   }
   return range;
 }
@@ -113,10 +124,15 @@ export async function rebuildRollups(ch: ClickHouse, options: RebuildOptions): P
   const views = rollupViews(ch.database, options.retention);
   const db = quoteIdent(ch.database);
   const hours = timeChunks(range.fromMs, range.toMs, HOUR_MS);
-  const job = JobState.open<RebuildState>('rebuild-rollups', { database: ch.database, from: isoUtc(range.fromMs), to: isoUtc(range.toMs) }, () => ({ done: [] }), {
-    path: options.statePath,
-    restart: options.restart ?? false,
-  });
+  const job = JobState.open<RebuildState>(
+    'rebuild-rollups',
+    { database: ch.database, from: isoUtc(range.fromMs), to: isoUtc(range.toMs) },
+    () => ({ done: [] }),
+    {
+      path: options.statePath,
+      restart: options.restart ?? false,
+    },
+  );
   const progress = options.progress(hours.length);
   const result: RebuildResult = { ...range, hours: [], statePath: job.path, interrupted: false };
   const inHour = `bucket >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND bucket < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')`;
@@ -139,12 +155,17 @@ export async function rebuildRollups(ch: ClickHouse, options: RebuildOptions): P
       // INSERT ... SELECT matches columns by position: name them as the view does.
       let columns = columnsOf.get(v.view);
       if (columns === undefined) {
-        const described = await (await ch.client.query({ query: `DESCRIBE TABLE (${v.select})`, query_params: params, format: 'JSONEachRow' })).json<{ name: string }>();
+        const described = await (await ch.client.query({ query: `DESCRIBE TABLE (${v.select})`, query_params: params, format: 'JSONEachRow' })).json<{
+          name: string;
+        }>();
         columns = described.map((c) => quoteIdent(c.name)).join(', ');
         columnsOf.set(v.view, columns);
       }
       // No insert deduplication: the same rows are inserted again on every rebuild, by design.
-      await ch.client.command({ query: `INSERT INTO ${db}.metrics_1m (${columns}) SETTINGS insert_deduplicate = 0, deduplicate_blocks_in_dependent_materialized_views = 0\n${v.select}`, query_params: params });
+      await ch.client.command({
+        query: `INSERT INTO ${db}.metrics_1m (${columns}) SETTINGS insert_deduplicate = 0, deduplicate_blocks_in_dependent_materialized_views = 0\n${v.select}`,
+        query_params: params,
+      });
     }
     job.state.done.push(hour.fromMs);
     job.save();
@@ -153,15 +174,19 @@ export async function rebuildRollups(ch: ClickHouse, options: RebuildOptions): P
     progress.advance(1, `${isoUtc(hour.fromMs)}: ${counts.rows1m} minute rows, ${counts.rows1h} hour rows`);
   }
   const rebuilt = result.hours.filter((h) => !h.skipped).length;
-  progress.finish(`${result.interrupted ? 'interrupted (run again to continue): ' : ''}${rebuilt} hours rebuilt, ${result.hours.length - rebuilt} already done (${isoUtc(range.fromMs)} to ${isoUtc(range.toMs)})`);
+  progress.finish(
+    `${result.interrupted ? 'interrupted (run again to continue): ' : ''}${rebuilt} hours rebuilt, ${result.hours.length - rebuilt} already done (${isoUtc(range.fromMs)} to ${isoUtc(range.toMs)})`,
+  );
   return result;
 }
 
 async function rowCounts(ch: ClickHouse, db: string, inHour: string, params: Record<string, number>): Promise<{ rows1m: number; rows1h: number }> {
-  const rows = await (await ch.client.query({
-    query: `SELECT (SELECT count() FROM ${db}.metrics_1m WHERE ${inHour}) AS rows1m, (SELECT count() FROM ${db}.metrics_1h WHERE ${inHour}) AS rows1h`,
-    query_params: params,
-    format: 'JSONEachRow',
-  })).json<{ rows1m: string; rows1h: string }>();
+  const rows = await (
+    await ch.client.query({
+      query: `SELECT (SELECT count() FROM ${db}.metrics_1m WHERE ${inHour}) AS rows1m, (SELECT count() FROM ${db}.metrics_1h WHERE ${inHour}) AS rows1h`,
+      query_params: params,
+      format: 'JSONEachRow',
+    })
+  ).json<{ rows1m: string; rows1h: string }>();
   return { rows1m: Number(rows[0]?.rows1m ?? 0), rows1h: Number(rows[0]?.rows1h ?? 0) };
 }

@@ -1,8 +1,9 @@
 import { logLevel } from 'kafkajs';
-import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from 'kafkajs';
 import { decodeRawSpan, splitBatch } from '../../src/codec/index.js';
 import type { Config } from '../../src/config/config-schema.js';
-import { BATCH_FORMAT, kafkaClient } from '../../ingest/sink/kafka-sink.js';
+import { createKafka } from '../../src/kafka/kafka-client.js';
+import { BATCH_FORMAT, formatOf } from '../../src/kafka/record-format.js';
 import type { ReplayInput, ReplayItem, ReplaySource } from './replay-sources.js';
 import { JobInputError } from './job-input-error.js';
 
@@ -16,16 +17,10 @@ export interface KafkaRange {
   onlyTenant: string | undefined;
 }
 
-function header(headers: IHeaders | undefined, name: string): string | undefined {
-  const v = headers?.[name];
-  const one = Array.isArray(v) ? v[0] : v;
-  return one === undefined ? undefined : one.toString();
-}
-
 /** The SSFSpans of one record: an SSFBatch (header `ssf-format: ssf-batch/1`, what the gateway writes) or one span. */
 export function recordSpans(message: KafkaMessage): Uint8Array[] {
   const value = message.value ?? Buffer.alloc(0);
-  return header(message.headers, 'ssf-format') === BATCH_FORMAT ? splitBatch(value) : [value];
+  return formatOf(message.headers) === BATCH_FORMAT ? splitBatch(value) : [value];
 }
 
 /**
@@ -39,13 +34,21 @@ export function recordSpans(message: KafkaMessage): Uint8Array[] {
 export function kafkaInput(config: Config['kafka'], range: KafkaRange): ReplayInput {
   if (config.brokers.length === 0) throw new JobInputError('no Kafka brokers: give --brokers HOST:PORT or set $SSF_KAFKA_BROKERS');
   return {
-    identity: { source: 'kafka', brokers: [...config.brokers].sort(), topic: range.topic, partition: range.partition, startOffset: range.startOffset, endOffset: range.endOffset ?? null, onlyTenant: range.onlyTenant ?? null },
+    identity: {
+      source: 'kafka',
+      brokers: [...config.brokers].sort(),
+      topic: range.topic,
+      partition: range.partition,
+      startOffset: range.startOffset,
+      endOffset: range.endOffset ?? null,
+      onlyTenant: range.onlyTenant ?? null,
+    },
     open: (recordedEnd) => openKafka(config, range, recordedEnd),
   };
 }
 
 async function openKafka(config: Config['kafka'], range: KafkaRange, recordedEnd: number | undefined): Promise<ReplaySource> {
-  const kafka = kafkaClient(config, 'replay', logLevel.NOTHING);
+  const kafka = createKafka(config, 'replay', logLevel.NOTHING);
   const admin = kafka.admin();
   await admin.connect();
   let low: number;
@@ -64,7 +67,8 @@ async function openKafka(config: Config['kafka'], range: KafkaRange, recordedEnd
     await admin.disconnect();
   }
   const end = range.endOffset ?? recordedEnd ?? high;
-  if (range.startOffset < low) throw new JobInputError(`offset ${range.startOffset} of ${range.topic}/${range.partition} is gone (the earliest kept is ${low})`);
+  if (range.startOffset < low)
+    throw new JobInputError(`offset ${range.startOffset} of ${range.topic}/${range.partition} is gone (the earliest kept is ${low})`);
   if (end > high) throw new JobInputError(`--end-offset ${end} is past the end of ${range.topic}/${range.partition} (${high})`);
   if (end < range.startOffset) throw new JobInputError(`--end-offset ${end} is before --start-offset ${range.startOffset}`);
 

@@ -116,7 +116,10 @@ async function chdbQuery(): Promise<ChdbQuery> {
 
 async function jsonRows(query: ChdbQuery, sql: string, params: object): Promise<Array<Record<string, unknown>>> {
   const text = (await query(sql, params, { format: 'JSONEachRow' })).text();
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /**
@@ -129,7 +132,10 @@ async function jsonRows(query: ChdbQuery, sql: string, params: object): Promise<
 export function parquetInput(pathArg: string): ReplayInput {
   const root = resolve(pathArg);
   const paths = statSync(root).isDirectory()
-    ? readdirSync(root).filter((f) => f.endsWith('.parquet')).sort().map((f) => join(root, f))
+    ? readdirSync(root)
+        .filter((f) => f.endsWith('.parquet'))
+        .sort()
+        .map((f) => join(root, f))
     : [root];
   if (paths.length === 0) throw new JobInputError(`${root} holds no .parquet files`);
   return { identity: { source: 'parquet', files: paths.map(fileIdentity) }, open: () => openParquet(root, paths) };
@@ -148,7 +154,9 @@ async function openParquet(root: string, paths: string[]): Promise<ReplaySource>
     }
     const kind = tableOfColumns(columns);
     if (!kind) {
-      throw new JobInputError(`${path} is not an export of spans, logs or samples (its columns: ${columns.join(', ')}); rollups and the trace index are derived: replay spans and samples, then run rebuild-rollups`);
+      throw new JobInputError(
+        `${path} is not an export of spans, logs or samples (its columns: ${columns.join(', ')}); rollups and the trace index are derived: replay spans and samples, then run rebuild-rollups`,
+      );
     }
     const [counted] = await jsonRows(query, 'SELECT toString(count()) AS n FROM file({path:String}, Parquet)', { path });
     const rows = Number(counted?.['n'] ?? 0);

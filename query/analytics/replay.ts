@@ -79,7 +79,12 @@ export async function replay(input: ReplayInput, options: ReplayOptions): Promis
   );
   const state = job.state;
   const totals = (): Omit<ReplayResult, 'describe' | 'alreadyDone' | 'interrupted'> => ({
-    batches: state.batches, spans: state.spans, accepted: state.accepted, events: state.events, rejected: state.rejected, statePath: job.path,
+    batches: state.batches,
+    spans: state.spans,
+    accepted: state.accepted,
+    events: state.events,
+    rejected: state.rejected,
+    statePath: job.path,
   });
   if (state.finished) {
     options.log(`already replayed (state ${job.path}): nothing sent; --restart sends everything again`);
@@ -93,7 +98,9 @@ export async function replay(input: ReplayInput, options: ReplayOptions): Promis
     job.save();
   }
   if (state.inFlight) {
-    options.log(`resuming: the batch of ${source.unit} ${state.inFlight.from} to ${state.inFlight.to} was sent but its answer was not recorded; it is sent again (if the gateway had taken it, those events are now written twice)`);
+    options.log(
+      `resuming: the batch of ${source.unit} ${state.inFlight.from} to ${state.inFlight.to} was sent but its answer was not recorded; it is sent again (if the gateway had taken it, those events are now written twice)`,
+    );
   }
   const progress = options.progress(source.end - source.start, source.unit);
   progress.skip(state.next - source.start);
@@ -148,18 +155,22 @@ export async function replay(input: ReplayInput, options: ReplayOptions): Promis
     progress.advance(units, `${state.accepted} spans accepted`);
   };
 
-  await source.run(state.next, async (item) => {
-    pending.push(item);
-    if (item.json !== undefined) {
-      pendingSpans++;
-      pendingBytes += JSON.stringify(item.json).length;
-    }
-    for (const bytes of item.encoded ?? []) {
-      pendingSpans++;
-      pendingBytes += bytes.length + 4;
-    }
-    if (pendingSpans >= options.batchSize || pendingBytes >= MAX_BATCH_BYTES) await flush();
-  }, options.signal);
+  await source.run(
+    state.next,
+    async (item) => {
+      pending.push(item);
+      if (item.json !== undefined) {
+        pendingSpans++;
+        pendingBytes += JSON.stringify(item.json).length;
+      }
+      for (const bytes of item.encoded ?? []) {
+        pendingSpans++;
+        pendingBytes += bytes.length + 4;
+      }
+      if (pendingSpans >= options.batchSize || pendingBytes >= MAX_BATCH_BYTES) await flush();
+    },
+    options.signal,
+  );
 
   const interrupted = options.signal?.aborted === true;
   if (!interrupted) {
@@ -169,6 +180,8 @@ export async function replay(input: ReplayInput, options: ReplayOptions): Promis
   }
   if (shown > SHOWN_REJECTIONS) options.log(`... and ${shown - SHOWN_REJECTIONS} more refused`);
   const verb = interrupted ? `interrupted at ${source.unit} ${state.next} of ${source.end}; run again to continue` : 'done';
-  progress.finish(`${verb}: ${state.spans} spans in ${state.batches} batches, ${state.accepted} accepted (${state.events} events), ${state.rejected} refused; state ${job.path}`);
+  progress.finish(
+    `${verb}: ${state.spans} spans in ${state.batches} batches, ${state.accepted} accepted (${state.events} events), ${state.rejected} refused; state ${job.path}`,
+  );
   return { describe: source.describe, alreadyDone: false, interrupted, ...totals() };
 }

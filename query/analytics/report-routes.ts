@@ -11,7 +11,10 @@ export const SloReportQuery = z.strictObject({
   ...timeRangeShape,
   objective: z.coerce.number().gt(0).lt(1).default(0.999).describe('Availability target in (0, 1) (default 0.999).'),
   worst: z.coerce.number().int().min(1).max(100).default(5).describe('Endpoints in each worst-of list (default 5).'),
-  format: z.enum(['json', 'text', 'html']).default('json').describe('json (the numbers), text (a terminal table) or html (one self-contained page with charts).'),
+  format: z
+    .enum(['json', 'text', 'html'])
+    .default('json')
+    .describe('json (the numbers), text (a terminal table) or html (one self-contained page with charts).'),
 });
 
 /**
@@ -20,19 +23,24 @@ export const SloReportQuery = z.strictObject({
  * the embedded engine (one process at a time may open its data).
  */
 export function registerReportRoutes(app: FastifyInstance, ctx: QueryContext): void {
-  typedRoute(app, ctx, {
-    method: 'GET',
-    url: '/v1/reports/slo',
-    tag: 'reports',
-    summary: 'SLO report: availability, latency, error budget and worst endpoints per service',
-    description: 'The report of `ssf analytics slo-report` over [from, to) (whole minutes), as JSON, text or a self-contained HTML page with charts.',
-    query: SloReportQuery,
-    responses: { 200: { description: 'The report', contentTypes: ['application/json', 'text/plain', 'text/html'] } },
-  }, async ({ query, tenant, reply }) => {
-    if (query.from >= query.to) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: must be before to');
-    const report = await sloReport(ctx.runner, { tenant, fromMs: query.from, toMs: query.to, objective: query.objective, worst: query.worst });
-    if (query.format === 'text') return reply.type('text/plain; charset=utf-8').send(sloReportText(report));
-    if (query.format === 'html') return reply.type('text/html; charset=utf-8').send(sloReportHtml(report));
-    return report;
-  });
+  typedRoute(
+    app,
+    ctx,
+    {
+      method: 'GET',
+      url: '/v1/reports/slo',
+      tag: 'reports',
+      summary: 'SLO report: availability, latency, error budget and worst endpoints per service',
+      description: 'The report of `ssf analytics slo-report` over [from, to) (whole minutes), as JSON, text or a self-contained HTML page with charts.',
+      query: SloReportQuery,
+      responses: { 200: { description: 'The report', contentTypes: ['application/json', 'text/plain', 'text/html'] } },
+    },
+    async ({ query, tenant, reply }) => {
+      if (query.from >= query.to) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: must be before to');
+      const report = await sloReport(ctx.runner, { tenant, fromMs: query.from, toMs: query.to, objective: query.objective, worst: query.worst });
+      if (query.format === 'text') return reply.type('text/plain; charset=utf-8').send(sloReportText(report));
+      if (query.format === 'html') return reply.type('text/html; charset=utf-8').send(sloReportHtml(report));
+      return report;
+    },
+  );
 }

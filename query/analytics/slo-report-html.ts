@@ -82,7 +82,12 @@ export function availabilityGeometry(r: SloReportData): { bars: Rect[]; objectiv
  * logarithmic: services' latencies differ by orders of magnitude (a cache
  * at 1 ms, a payment at 300 ms), and each line should keep its shape.
  */
-export function p99Geometry(r: SloReportData): { lines: Array<{ service: string; colour: string; points: Array<[number, number]> }>; lo: number; hi: number; y: (ms: number) => number } {
+export function p99Geometry(r: SloReportData): {
+  lines: Array<{ service: string; colour: string; points: Array<[number, number]> }>;
+  lo: number;
+  hi: number;
+  y: (ms: number) => number;
+} {
   const from = Date.parse(r.from);
   const to = Date.parse(r.to);
   const values = r.p99_series.series.flatMap((s) => s.points.map((p) => p[1])).filter((v) => v > 0);
@@ -141,7 +146,10 @@ function availabilityChart(r: SloReportData): string {
   for (let k = 0; k <= 4; k++) {
     const v = g.lo + ((1 - g.lo) * k) / 4;
     const y = LAYOUT.plot.top + ((1 - v) / (1 - g.lo)) * PLOT_H;
-    parts.push(`<line x1="${LAYOUT.plot.left}" x2="${LAYOUT.plot.left + PLOT_W}" y1="${fmt(y)}" y2="${fmt(y)}" stroke="#eeeeee"/>`, text(LAYOUT.plot.left - 8, y + 4, pct(v, 2), 'end'));
+    parts.push(
+      `<line x1="${LAYOUT.plot.left}" x2="${LAYOUT.plot.left + PLOT_W}" y1="${fmt(y)}" y2="${fmt(y)}" stroke="#eeeeee"/>`,
+      text(LAYOUT.plot.left - 8, y + 4, pct(v, 2), 'end'),
+    );
   }
   for (const b of g.bars) {
     const s = r.services.find((x) => x.service === b.service) as ServiceReport;
@@ -163,13 +171,23 @@ function p99Chart(r: SloReportData): string {
   const parts = [frame()];
   for (let v = g.lo; v <= g.hi * 1.0001; v *= 10) {
     const y = g.y(v);
-    parts.push(`<line x1="${LAYOUT.plot.left}" x2="${LAYOUT.plot.left + PLOT_W}" y1="${fmt(y)}" y2="${fmt(y)}" stroke="#eeeeee"/>`, text(LAYOUT.plot.left - 8, y + 4, `${fmt(v)} ms`, 'end'));
+    parts.push(
+      `<line x1="${LAYOUT.plot.left}" x2="${LAYOUT.plot.left + PLOT_W}" y1="${fmt(y)}" y2="${fmt(y)}" stroke="#eeeeee"/>`,
+      text(LAYOUT.plot.left - 8, y + 4, `${fmt(v)} ms`, 'end'),
+    );
   }
   const from = Date.parse(r.from);
   const to = Date.parse(r.to);
   for (let k = 0; k <= 4; k++) {
     const t = from + ((to - from) * k) / 4;
-    parts.push(text(LAYOUT.plot.left + (PLOT_W * k) / 4, PLOT_BOTTOM + 18, new Date(t).toISOString().slice(5, 16).replace('T', ' '), k === 0 ? 'start' : k === 4 ? 'end' : 'middle'));
+    parts.push(
+      text(
+        LAYOUT.plot.left + (PLOT_W * k) / 4,
+        PLOT_BOTTOM + 18,
+        new Date(t).toISOString().slice(5, 16).replace('T', ' '),
+        k === 0 ? 'start' : k === 4 ? 'end' : 'middle',
+      ),
+    );
   }
   g.lines.forEach((l, i) => {
     const points = l.points.map(([x, y]) => `${fmt(x)},${fmt(y)}`).join(' ');
@@ -187,7 +205,10 @@ function budgetChart(r: SloReportData): string {
   const parts = [frame()];
   for (const v of [-1, -0.5, 0, 0.5, 1]) {
     const x = g.zeroX + v * (PLOT_W / 2);
-    parts.push(`<line x1="${fmt(x)}" x2="${fmt(x)}" y1="${LAYOUT.plot.top}" y2="${PLOT_BOTTOM}" stroke="${v === 0 ? '#999999' : '#eeeeee'}"/>`, text(x, PLOT_BOTTOM + 18, `${v * 100}%`));
+    parts.push(
+      `<line x1="${fmt(x)}" x2="${fmt(x)}" y1="${LAYOUT.plot.top}" y2="${PLOT_BOTTOM}" stroke="${v === 0 ? '#999999' : '#eeeeee'}"/>`,
+      text(x, PLOT_BOTTOM + 18, `${v * 100}%`),
+    );
   }
   for (const b of g.bars) {
     const s = r.services.find((x) => x.service === b.service) as ServiceReport;
@@ -204,9 +225,13 @@ function budgetChart(r: SloReportData): string {
 }
 
 function tables(r: SloReportData): string {
-  const rows = r.services.map((s) => `<tr><td>${escapeHtml(s.service)}</td><td>${s.sli}</td><td>${s.total}</td><td>${s.bad}</td><td>${pct(s.availability, 3)}</td><td>${fmt(s.p50_ms)} ms</td><td>${fmt(s.p99_ms)} ms</td><td>${pct(s.budget_consumed, 1)}</td><td>${pct(s.budget_remaining, 1)}</td><td>${s.burn_rate === null ? '-' : s.burn_rate.toFixed(2)}</td></tr>`);
+  const rows = r.services.map(
+    (s) =>
+      `<tr><td>${escapeHtml(s.service)}</td><td>${s.sli}</td><td>${s.total}</td><td>${s.bad}</td><td>${pct(s.availability, 3)}</td><td>${fmt(s.p50_ms)} ms</td><td>${fmt(s.p99_ms)} ms</td><td>${pct(s.budget_consumed, 1)}</td><td>${pct(s.budget_remaining, 1)}</td><td>${s.burn_rate === null ? '-' : s.burn_rate.toFixed(2)}</td></tr>`,
+  );
   const worst = r.services.map((s) => {
-    const byErrors = s.worst_by_error_rate.map((e) => `<li>${escapeHtml(e.name)}: ${pct(e.error_rate, 2)} (${e.errors}/${e.spans})</li>`).join('') || '<li>no errors</li>';
+    const byErrors =
+      s.worst_by_error_rate.map((e) => `<li>${escapeHtml(e.name)}: ${pct(e.error_rate, 2)} (${e.errors}/${e.spans})</li>`).join('') || '<li>no errors</li>';
     const byP99 = s.worst_by_p99.map((e) => `<li>${escapeHtml(e.name)}: p99 ${fmt(e.p99_ms)} ms</li>`).join('');
     return `<div class="worst"><h3>${escapeHtml(s.service)}</h3><p>By error rate</p><ol>${byErrors}</ol><p>By p99</p><ol>${byP99}</ol></div>`;
   });
@@ -246,13 +271,16 @@ export function sloReportHtml(r: SloReportData): string {
     return page(r, `${head}<div class="tables" style="top: 190px"><p>No spans in this range.</p></div>`);
   }
   const chart = (top: number, title: string, body: string): string => `<section class="chart" style="top: ${top - 30}px"><h2>${title}</h2>${body}</section>`;
-  return page(r, [
-    head,
-    chart(LAYOUT.availabilityTop, 'Availability per service', availabilityChart(r)),
-    chart(LAYOUT.p99Top, 'p99 latency over time (ssf.span.duration, log scale)', p99Chart(r)),
-    chart(LAYOUT.budgetTop, 'Error budget left', budgetChart(r)),
-    `<div class="tables">${tables(r)}</div>`,
-  ].join('\n'));
+  return page(
+    r,
+    [
+      head,
+      chart(LAYOUT.availabilityTop, 'Availability per service', availabilityChart(r)),
+      chart(LAYOUT.p99Top, 'p99 latency over time (ssf.span.duration, log scale)', p99Chart(r)),
+      chart(LAYOUT.budgetTop, 'Error budget left', budgetChart(r)),
+      `<div class="tables">${tables(r)}</div>`,
+    ].join('\n'),
+  );
 }
 
 function page(r: SloReportData, body: string): string {

@@ -70,7 +70,11 @@ export interface SloReportOptions {
   worst?: number;
 }
 
-function budgetOf(total: number, bad: number, objective: number): Pick<ServiceReport, 'availability' | 'error_budget' | 'budget_consumed' | 'budget_remaining' | 'burn_rate' | 'meets_objective'> {
+function budgetOf(
+  total: number,
+  bad: number,
+  objective: number,
+): Pick<ServiceReport, 'availability' | 'error_budget' | 'budget_consumed' | 'budget_remaining' | 'burn_rate' | 'meets_objective'> {
   const budget = (1 - objective) * total;
   const availability = total > 0 ? (total - bad) / total : null;
   return {
@@ -108,7 +112,9 @@ export async function sloReport(runner: QueryRunner, options: SloReportOptions):
   const worst = options.worst ?? 5;
   const stepMs = seriesStepMs(toMs - fromMs);
   const plan = planMetricQuery('ssf.span.duration', fromMs, toMs, stepMs);
-  const p99 = metricQuerySql({ name: 'ssf.span.duration', agg: 'p99', tags: [], groupBy: ['service'], lastIsStatus: false, plan }, options.tenant, (t) => runner.table(t));
+  const p99 = metricQuerySql({ name: 'ssf.span.duration', agg: 'p99', tags: [], groupBy: ['service'], lastIsStatus: false, plan }, options.tenant, (t) =>
+    runner.table(t),
+  );
 
   const [slos, stats, points] = await Promise.all([
     computeSlos(runner, options.tenant, { to: toMs, objective: options.objective, windows: [{ name: 'report', ms: toMs - fromMs }] }),
@@ -119,7 +125,8 @@ export async function sloReport(runner: QueryRunner, options: SloReportOptions):
   const indicator = new Map(slos.services.map((s) => [s.service, s.windows[0]]));
   const services: ServiceReport[] = stats.map((s) => {
     const sli = indicator.get(s.service);
-    const counted = sli && sli.total > 0 ? { sli: 'indicator' as const, total: sli.total, bad: sli.bad } : { sli: 'spans' as const, total: s.spans, bad: s.errors };
+    const counted =
+      sli && sli.total > 0 ? { sli: 'indicator' as const, total: sli.total, bad: sli.bad } : { sli: 'spans' as const, total: s.spans, bad: s.errors };
     const endpoints = s.operations.map(endpoint);
     return {
       service: s.service,
@@ -127,7 +134,10 @@ export async function sloReport(runner: QueryRunner, options: SloReportOptions):
       ...budgetOf(counted.total, counted.bad, options.objective),
       p50_ms: s.p50_ms,
       p99_ms: s.p99_ms,
-      worst_by_error_rate: endpoints.filter((e) => e.errors > 0).sort((a, b) => b.error_rate - a.error_rate || b.errors - a.errors || (a.name < b.name ? -1 : 1)).slice(0, worst),
+      worst_by_error_rate: endpoints
+        .filter((e) => e.errors > 0)
+        .sort((a, b) => b.error_rate - a.error_rate || b.errors - a.errors || (a.name < b.name ? -1 : 1))
+        .slice(0, worst),
       worst_by_p99: [...endpoints].sort((a, b) => b.p99_ms - a.p99_ms || (a.name < b.name ? -1 : 1)).slice(0, worst),
     };
   });
@@ -150,25 +160,36 @@ const ms = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(v < 10 ? 2 
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
 /** The report as plain text (a terminal, an e-mail). */
 export function sloReportText(r: SloReportData): string {
-  const out: string[] = [
-    `SLO report, tenant ${r.tenant}: ${r.from} to ${r.to}, objective ${pct(r.objective, 2)}`,
-    '',
-  ];
+  const out: string[] = [`SLO report, tenant ${r.tenant}: ${r.from} to ${r.to}, objective ${pct(r.objective, 2)}`, ''];
   if (r.services.length === 0) return [...out, 'No spans in this range.', ''].join('\n');
-  out.push(...table(
-    ['service', 'sli', 'requests', 'bad', 'availability', 'p50', 'p99', 'budget used', 'budget left', 'burn rate', 'objective'],
-    r.services.map((s) => [
-      s.service, s.sli, String(s.total), String(s.bad), pct(s.availability), ms(s.p50_ms), ms(s.p99_ms),
-      pct(s.budget_consumed, 1), pct(s.budget_remaining, 1), s.burn_rate === null ? '-' : s.burn_rate.toFixed(2),
-      s.meets_objective === null ? '-' : s.meets_objective ? 'met' : 'MISSED',
-    ]),
-  ));
+  out.push(
+    ...table(
+      ['service', 'sli', 'requests', 'bad', 'availability', 'p50', 'p99', 'budget used', 'budget left', 'burn rate', 'objective'],
+      r.services.map((s) => [
+        s.service,
+        s.sli,
+        String(s.total),
+        String(s.bad),
+        pct(s.availability),
+        ms(s.p50_ms),
+        ms(s.p99_ms),
+        pct(s.budget_consumed, 1),
+        pct(s.budget_remaining, 1),
+        s.burn_rate === null ? '-' : s.burn_rate.toFixed(2),
+        s.meets_objective === null ? '-' : s.meets_objective ? 'met' : 'MISSED',
+      ]),
+    ),
+  );
   for (const s of r.services) {
     out.push('', `${s.service}: worst endpoints`);
     if (s.worst_by_error_rate.length > 0) {

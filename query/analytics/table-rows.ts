@@ -1,5 +1,6 @@
 import type { MetricScope, MetricStatus, MetricType, SpanEvent } from '../../src/codec/index.js';
 import { severityName } from '../../src/codec/index.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /** Which event table an exported file holds, known from its columns. */
 export type EventTableKind = 'spans' | 'logs' | 'samples';
@@ -33,13 +34,11 @@ type Row = Record<string, unknown>;
 
 const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
 const big = (v: unknown): bigint => (v === null || v === undefined || v === '' ? 0n : BigInt(String(v)));
-const map = (v: unknown): Record<string, string> => (v && typeof v === 'object' ? Object.fromEntries(Object.entries(v as Row).map(([k, x]) => [k, str(x)])) : {});
+const map = (v: unknown): Record<string, string> =>
+  v && typeof v === 'object' ? Object.fromEntries(Object.entries(v as Row).map(([k, x]) => [k, str(x)])) : {};
 
 function carrier(service: string, traceId: bigint, spanId: bigint): SpanEvent {
-  return {
-    version: 0, traceId, id: spanId, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-    error: false, service, name: '', indicator: false, tags: {}, metrics: [], logs: [], tenant: '', receivedTimestamp: 0n, isTrace: false,
-  };
+  return spanEvent({ traceId, id: spanId, service, isTrace: false });
 }
 
 /**
@@ -51,25 +50,22 @@ function carrier(service: string, traceId: bigint, spanId: bigint): SpanEvent {
 export function rowToSpan(kind: EventTableKind, row: Row): SpanEvent {
   if (kind === 'spans') {
     const start = big(row['start_ns']);
-    return {
-      version: 0,
-      traceId: big(row['trace_id']),
-      id: big(row['span_id']),
-      parentId: big(row['parent_id']),
-      startTimestamp: start,
-      endTimestamp: start + big(row['duration_ns']),
-      rootStartTimestamp: big(row['root_start_ns']),
-      error: Number(row['error']) === 1,
-      service: str(row['service']),
-      name: str(row['name']),
-      indicator: Number(row['indicator']) === 1,
-      tags: map(row['tags']),
-      metrics: [],
-      logs: [],
-      tenant: '',
-      receivedTimestamp: 0n,
-      isTrace: true,
-    };
+    return spanEvent(
+      spanEvent({
+        traceId: big(row['trace_id']),
+        id: big(row['span_id']),
+        parentId: big(row['parent_id']),
+        startTimestamp: start,
+        endTimestamp: start + big(row['duration_ns']),
+        rootStartTimestamp: big(row['root_start_ns']),
+        error: Number(row['error']) === 1,
+        service: str(row['service']),
+        name: str(row['name']),
+        indicator: Number(row['indicator']) === 1,
+        tags: map(row['tags']),
+        isTrace: true,
+      }),
+    );
   }
   const span = carrier(str(row['service']), big(row['trace_id']), big(row['span_id']));
   if (kind === 'logs') {

@@ -28,7 +28,11 @@ export function wholeHours(fromMs: number, toMs: number): TimeChunk {
 
 /** `20261121T1000Z`: a chunk start for file names and messages (sorts in time order). */
 export function compactUtc(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace(/(T\d{4})\d{2}Z$/, '$1Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/(T\d{4})\d{2}Z$/, '$1Z');
 }
 
 /** `2026-11-21T10:00:00Z`. */

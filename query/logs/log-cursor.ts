@@ -51,7 +51,10 @@ export function decodeCursor(text: string, search: string): LogCursor {
   const r = CursorShape.safeParse(parsed);
   if (!r.success) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'cursor: not a cursor of GET /v1/logs (give next_cursor of the previous page unchanged)');
   if (r.data.search !== search) {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', 'cursor: it continues a different search (q, service, severity, trace_id and order must stay those of the first page)');
+    throw new QueryError(
+      'QUERY_ERR_BAD_REQUEST',
+      'cursor: it continues a different search (q, service, severity, trace_id and order must stay those of the first page)',
+    );
   }
   return r.data;
 }

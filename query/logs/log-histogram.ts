@@ -52,11 +52,7 @@ export async function logHistogram(runner: QueryRunner, tenant: string, request:
   const stepMs = histogramStep(fromMs, toMs, request.buckets);
   const params = new SqlParams();
   const named: Record<string, unknown> = { tenant, fromMs, toMs, stepMs };
-  const where = [
-    'tenant = {tenant:String}',
-    'timestamp >= fromUnixTimestamp64Milli({fromMs:Int64})',
-    'timestamp <= fromUnixTimestamp64Milli({toMs:Int64})',
-  ];
+  const where = ['tenant = {tenant:String}', 'timestamp >= fromUnixTimestamp64Milli({fromMs:Int64})', 'timestamp <= fromUnixTimestamp64Milli({toMs:Int64})'];
   if (request.services.length > 0) {
     where.push('service IN {services:Array(String)}');
     named['services'] = request.services;
@@ -108,26 +104,41 @@ export async function logHistogram(runner: QueryRunner, tenant: string, request:
 }
 
 const HistogramQuery = LogsQuery.pick({ q: true, service: true, severity: true, trace_id: true, from: true, to: true }).extend({
-  buckets: z.coerce.number().int().min(1).max(1000).default(120).describe('Most buckets (1-1000, default 120): the step is the smallest of 1s, 2s, 5s, ... 1d that fits.'),
+  buckets: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(120)
+    .describe('Most buckets (1-1000, default 120): the step is the smallest of 1s, 2s, 5s, ... 1d that fits.'),
 });
 
 /** GET /v1/logs/histogram: matches of a log search per time bucket, with service and severity counts. */
 export function registerLogHistogramRoutes(app: FastifyInstance, ctx: QueryContext): void {
-  typedRoute(app, ctx, {
-    method: 'GET',
-    url: '/v1/logs/histogram',
-    tag: 'logs',
-    summary: 'Count log matches over time',
-    description: 'The same search and filters as GET /v1/logs, counted per time bucket (with the error and fatal ones apart), per service and per severity: the console\'s histogram and facets.',
-    query: HistogramQuery,
-    responses: { 200: { description: '{ from, to, step_ms, total, buckets: [[ms, count, errors]], services: [{ service, count }], severities: [{ severity, count }] }' } },
-  }, async ({ query, tenant }) => logHistogram(ctx.runner, tenant, {
-    q: query.q,
-    services: query.service === undefined ? [] : [query.service].flat(),
-    minSeverity: query.severity,
-    traceId: query.trace_id === undefined ? undefined : parseId(query.trace_id, 'trace_id'),
-    fromMs: query.from,
-    toMs: query.to,
-    buckets: query.buckets,
-  }));
+  typedRoute(
+    app,
+    ctx,
+    {
+      method: 'GET',
+      url: '/v1/logs/histogram',
+      tag: 'logs',
+      summary: 'Count log matches over time',
+      description:
+        "The same search and filters as GET /v1/logs, counted per time bucket (with the error and fatal ones apart), per service and per severity: the console's histogram and facets.",
+      query: HistogramQuery,
+      responses: {
+        200: { description: '{ from, to, step_ms, total, buckets: [[ms, count, errors]], services: [{ service, count }], severities: [{ severity, count }] }' },
+      },
+    },
+    async ({ query, tenant }) =>
+      logHistogram(ctx.runner, tenant, {
+        q: query.q,
+        services: query.service === undefined ? [] : [query.service].flat(),
+        minSeverity: query.severity,
+        traceId: query.trace_id === undefined ? undefined : parseId(query.trace_id, 'trace_id'),
+        fromMs: query.from,
+        toMs: query.to,
+        buckets: query.buckets,
+      }),
+  );
 }

@@ -120,7 +120,8 @@ function fieldNode(lexeme: Extract<Lexeme, { type: 'field' }>): LogQuery {
     const m = COMPARISON.exec(lexeme.value) as RegExpExecArray;
     const name = (m[2] as string).toLowerCase();
     const value = SEVERITIES.find((s) => s === name && s !== 'unspecified');
-    if (!value) fail(lexeme.valuePos, `severity: "${lexeme.value}" is not a severity: give trace, debug, info, warn, error or fatal, optionally after >=, >, <=, < or =`);
+    if (!value)
+      fail(lexeme.valuePos, `severity: "${lexeme.value}" is not a severity: give trace, debug, info, warn, error or fatal, optionally after >=, >, <=, < or =`);
     return { kind: 'severity', op: (m[1] ?? '=') as Comparison, value };
   }
   return { kind: 'attribute', key: lexeme.name.slice('attr.'.length), value: lexeme.value };
@@ -131,7 +132,10 @@ class Parser {
   private at = 0;
   private searches = 0;
 
-  constructor(private readonly lexemes: Lexeme[], private readonly length: number) {}
+  constructor(
+    private readonly lexemes: Lexeme[],
+    private readonly length: number,
+  ) {}
 
   parse(): LogQuery {
     const node = this.or(0);
@@ -162,7 +166,7 @@ class Parser {
       this.needSearchAfter(l);
       operands.push(this.and(depth));
     }
-    return operands.length === 1 ? operands[0] as LogQuery : { kind: 'or', operands };
+    return operands.length === 1 ? (operands[0] as LogQuery) : { kind: 'or', operands };
   }
 
   private and(depth: number): LogQuery {
@@ -177,7 +181,7 @@ class Parser {
       }
       operands.push(this.unary(depth));
     }
-    return operands.length === 1 ? operands[0] as LogQuery : { kind: 'and', operands };
+    return operands.length === 1 ? (operands[0] as LogQuery) : { kind: 'and', operands };
   }
 
   private unary(depth: number): LogQuery {

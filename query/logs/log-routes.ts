@@ -10,7 +10,13 @@ import { searchLogs } from './search-logs.js';
 const repeatable = z.union([z.string(), z.array(z.string())]);
 
 export const LogsQuery = z.strictObject({
-  q: z.string().max(QUERY_LIMITS.maxLength).optional().describe('The search (docs/query/logs.md): words, "phrases", AND, OR, NOT or -word, parentheses, service:x, severity:>=warn, attr.key:value. Leave out to list every log.'),
+  q: z
+    .string()
+    .max(QUERY_LIMITS.maxLength)
+    .optional()
+    .describe(
+      'The search (docs/query/logs.md): words, "phrases", AND, OR, NOT or -word, parentheses, service:x, severity:>=warn, attr.key:value. Leave out to list every log.',
+    ),
   service: repeatable.optional().describe('Only these services (repeat the parameter for several).'),
   severity: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).optional().describe('Minimum severity.'),
   trace_id: z.string().optional().describe('Only the logs of this trace: decimal, 16 hex digits or a 32-hex-digit W3C trace id.'),
@@ -22,26 +28,32 @@ export const LogsQuery = z.strictObject({
 
 /** GET /v1/logs: full-text search of log records with highlights and cursor pagination. */
 export function registerLogRoutes(app: FastifyInstance, ctx: QueryContext): void {
-  typedRoute(app, ctx, {
-    method: 'GET',
-    url: '/v1/logs',
-    tag: 'logs',
-    summary: 'Search log records',
-    description: 'Full-text search over log bodies (the full-text index on logs.body), with field filters, highlights (UTF-16 offsets into each body) and keyset cursor pagination. A malformed search is a QUERY_ERR_BAD_REQUEST naming the position.',
-    query: LogsQuery,
-    responses: { 200: { description: '{ logs: [...], next_cursor, query: { terms, phrases } }' } },
-  }, async ({ query, tenant }) => {
-    const services = query.service === undefined ? [] : [query.service].flat();
-    return searchLogs(ctx.runner, tenant, {
-      q: query.q,
-      services,
-      minSeverity: query.severity,
-      traceId: query.trace_id === undefined ? undefined : parseId(query.trace_id, 'trace_id'),
-      fromMs: query.from,
-      toMs: query.to,
-      limit: query.limit,
-      cursor: query.cursor,
-      order: query.order,
-    });
-  });
+  typedRoute(
+    app,
+    ctx,
+    {
+      method: 'GET',
+      url: '/v1/logs',
+      tag: 'logs',
+      summary: 'Search log records',
+      description:
+        'Full-text search over log bodies (the full-text index on logs.body), with field filters, highlights (UTF-16 offsets into each body) and keyset cursor pagination. A malformed search is a QUERY_ERR_BAD_REQUEST naming the position.',
+      query: LogsQuery,
+      responses: { 200: { description: '{ logs: [...], next_cursor, query: { terms, phrases } }' } },
+    },
+    async ({ query, tenant }) => {
+      const services = query.service === undefined ? [] : [query.service].flat();
+      return searchLogs(ctx.runner, tenant, {
+        q: query.q,
+        services,
+        minSeverity: query.severity,
+        traceId: query.trace_id === undefined ? undefined : parseId(query.trace_id, 'trace_id'),
+        fromMs: query.from,
+        toMs: query.to,
+        limit: query.limit,
+        cursor: query.cursor,
+        order: query.order,
+      });
+    },
+  );
 }

@@ -46,12 +46,12 @@ export function phrasePattern(tokens: readonly string[]): string {
 
 function tokenCondition(token: string, params: SqlParams): string {
   const forms = caseForms(token).map((f) => `hasToken(body, ${params.add(f, 'String')})`);
-  return forms.length === 1 ? forms[0] as string : `(${forms.join(' OR ')})`;
+  return forms.length === 1 ? (forms[0] as string) : `(${forms.join(' OR ')})`;
 }
 
 function tokensCondition(tokens: readonly string[], params: SqlParams): string {
   const parts = tokens.map((t) => tokenCondition(t, params));
-  return parts.length === 1 ? parts[0] as string : `(${parts.join(' AND ')})`;
+  return parts.length === 1 ? (parts[0] as string) : `(${parts.join(' AND ')})`;
 }
 
 const OPERATOR = { '=': '=', '>': '>', '>=': '>=', '<': '<', '<=': '<=' } as const;
@@ -114,11 +114,7 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
     limit: search.limit,
     skip: search.after?.skip ?? 0,
   };
-  const where = [
-    'tenant = {tenant:String}',
-    'timestamp >= fromUnixTimestamp64Milli({fromMs:Int64})',
-    'timestamp <= fromUnixTimestamp64Milli({toMs:Int64})',
-  ];
+  const where = ['tenant = {tenant:String}', 'timestamp >= fromUnixTimestamp64Milli({fromMs:Int64})', 'timestamp <= fromUnixTimestamp64Milli({toMs:Int64})'];
   if (search.services.length > 0) {
     where.push('service IN {services:Array(String)}');
     named['services'] = search.services;

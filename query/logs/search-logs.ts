@@ -82,7 +82,13 @@ const WINDOW_MIN_NS = 60_000_000_000n;
  */
 export async function searchLogs(runner: QueryRunner, tenant: string, request: LogsRequest): Promise<LogsAnswer> {
   const query: LogQuery | undefined = request.q === undefined ? undefined : parseLogQuery(request.q);
-  const fingerprint = searchFingerprint([request.q ?? null, [...request.services].sort(), request.minSeverity ?? null, request.traceId?.toString() ?? null, request.order]);
+  const fingerprint = searchFingerprint([
+    request.q ?? null,
+    [...request.services].sort(),
+    request.minSeverity ?? null,
+    request.traceId?.toString() ?? null,
+    request.order,
+  ]);
   const cursor = request.cursor === undefined ? undefined : decodeCursor(request.cursor, fingerprint);
   const fromMs = cursor?.fromMs ?? Math.floor(request.fromMs);
   const toMs = cursor?.toMs ?? Math.ceil(request.toMs);

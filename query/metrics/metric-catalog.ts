@@ -25,7 +25,15 @@ export interface MetricListRow {
  * set) and the start of the last bucket that has data, in the range;
  * `prefix` '' lists all. Asks for limit + 1 rows to tell a cut list.
  */
-export function metricListSql(tenant: string, fromMs: number, toMs: number, prefix: string, limit: number, table: string, bucketMs: number): { sql: string; params: QueryParams } {
+export function metricListSql(
+  tenant: string,
+  fromMs: number,
+  toMs: number,
+  prefix: string,
+  limit: number,
+  table: string,
+  bucketMs: number,
+): { sql: string; params: QueryParams } {
   return {
     sql: `SELECT name,
        arraySort(groupUniqArray(toString(type))) AS types,
@@ -60,7 +68,15 @@ export interface MetricTagRow {
  * values (by number of series), `limit` values per key. Series are counted
  * by tag set (tags_hash), across types.
  */
-export function metricTagsSql(tenant: string, name: string, fromMs: number, toMs: number, limit: number, table: string, bucketMs: number): { sql: string; params: QueryParams } {
+export function metricTagsSql(
+  tenant: string,
+  name: string,
+  fromMs: number,
+  toMs: number,
+  limit: number,
+  table: string,
+  bucketMs: number,
+): { sql: string; params: QueryParams } {
   return {
     sql: `SELECT key, value, uniqExact(tags_hash) AS series,
        sum(series) OVER (PARTITION BY key) AS key_series,

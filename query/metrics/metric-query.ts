@@ -31,7 +31,8 @@ const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 /** Round steps the default is picked from (the smallest that gives at most TARGET_POINTS). */
-const NICE_STEPS = [1, 2, 5, 10, 15, 30].map((s) => s * SECOND)
+const NICE_STEPS = [1, 2, 5, 10, 15, 30]
+  .map((s) => s * SECOND)
   .concat([1, 2, 5, 10, 15, 30].map((m) => m * MINUTE))
   .concat([1, 2, 3, 6, 12].map((h) => h * HOUR))
   .concat([1, 2, 7].map((d) => d * DAY));
@@ -97,13 +98,19 @@ export function planMetricQuery(name: string, fromMs: number, toMs: number, step
   }
   const source = sourceForStep(step);
   if (rollupOnly && source === 'samples') {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter step: ${name} is derived from spans into the minute and hour rollups only; give a step of whole minutes`);
+    throw new QueryError(
+      'QUERY_ERR_BAD_REQUEST',
+      `query parameter step: ${name} is derived from spans into the minute and hour rollups only; give a step of whole minutes`,
+    );
   }
   const startMs = Math.floor(fromMs / step) * step;
   const endMs = Math.ceil(toMs / step) * step;
   const buckets = (endMs - startMs) / step;
   if (buckets > MAX_POINTS) {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter step: ${buckets} points over the range, more than ${MAX_POINTS}; give a step of at least ${Math.ceil((toMs - fromMs) / MAX_POINTS / SECOND)}s`);
+    throw new QueryError(
+      'QUERY_ERR_BAD_REQUEST',
+      `query parameter step: ${buckets} points over the range, more than ${MAX_POINTS}; give a step of at least ${Math.ceil((toMs - fromMs) / MAX_POINTS / SECOND)}s`,
+    );
   }
   return { source, stepMs: step, startMs, endMs, buckets };
 }
@@ -117,8 +124,10 @@ export function planMetricQuery(name: string, fromMs: number, toMs: number, step
 export function chooseAgg(name: string, asked: MetricAgg | undefined, types: readonly MetricType[]): MetricAgg {
   if (asked === undefined) {
     const [only] = types;
-    if (only === undefined) throw new QueryError('QUERY_ERR_NOT_FOUND', `no samples of metric "${name}" in the time range, so no default agg; give agg to query it anyway`);
-    if (types.length > 1) throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: metric "${name}" has several types (${types.join(', ')}); give agg`);
+    if (only === undefined)
+      throw new QueryError('QUERY_ERR_NOT_FOUND', `no samples of metric "${name}" in the time range, so no default agg; give agg to query it anyway`);
+    if (types.length > 1)
+      throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: metric "${name}" has several types (${types.join(', ')}); give agg`);
     return DEFAULT_AGG[only];
   }
   if (types.length === 0) return asked;
@@ -152,19 +161,26 @@ function valueExpression(agg: MetricAgg, source: MetricSource, lastIsStatus: boo
   const sum = rollup ? 'sum(sum)' : `sum(value * ${WEIGHT})`;
   const count = rollup ? 'sum(count)' : `sum(${WEIGHT})`;
   switch (agg) {
-    case 'sum': return sum;
-    case 'count': return count;
-    case 'rate': return `${sum} / {step_s:UInt32}`;
-    case 'avg': return `${sum} / ${count}`;
-    case 'min': return rollup ? 'min(min)' : 'min(value)';
-    case 'max': return rollup ? 'max(max)' : 'max(value)';
+    case 'sum':
+      return sum;
+    case 'count':
+      return count;
+    case 'rate':
+      return `${sum} / {step_s:UInt32}`;
+    case 'avg':
+      return `${sum} / ${count}`;
+    case 'min':
+      return rollup ? 'min(min)' : 'min(value)';
+    case 'max':
+      return rollup ? 'max(max)' : 'max(value)';
     case 'p50':
     case 'p90':
     case 'p99': {
       const q = QUANTILE[agg] as string;
       return rollup ? `quantileDDMerge(0.01, ${q})(quantiles)` : `quantileDDIf(0.01, ${q})(value, type = 'histogram')`;
     }
-    case 'uniq': return rollup ? 'uniqHLL12Merge(uniq)' : `uniqHLL12If(message, type = 'set')`;
+    case 'uniq':
+      return rollup ? 'uniqHLL12Merge(uniq)' : `uniqHLL12If(message, type = 'set')`;
     case 'last':
       if (lastIsStatus) return rollup ? 'argMaxMerge(last_status)' : 'argMax(toUInt8(status), timestamp)';
       return rollup ? 'argMaxMerge(last)' : 'argMax(value, timestamp)';
@@ -215,11 +231,11 @@ export function metricQuerySql(q: MetricQuery, tenant: string, table: (name: Met
   let pointMs: string;
   if (plan.source === 'samples') {
     pointMs = 'intDiv(toUnixTimestamp64Milli(timestamp), {step_ms:Int64}) * {step_ms:Int64}';
-    where.push('timestamp >= fromUnixTimestamp64Milli({start_ms:Int64}, \'UTC\')', 'timestamp < fromUnixTimestamp64Milli({end_ms:Int64}, \'UTC\')');
+    where.push("timestamp >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')", "timestamp < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')");
     Object.assign(params, { step_ms: plan.stepMs, start_ms: plan.startMs, end_ms: plan.endMs });
   } else {
     pointMs = 'intDiv(toUnixTimestamp(bucket), {step_s:UInt32}) * {step_s:UInt32} * 1000';
-    where.push('bucket >= toDateTime({start_s:UInt32}, \'UTC\')', 'bucket < toDateTime({end_s:UInt32}, \'UTC\')');
+    where.push("bucket >= toDateTime({start_s:UInt32}, 'UTC')", "bucket < toDateTime({end_s:UInt32}, 'UTC')");
     Object.assign(params, { start_s: plan.startMs / SECOND, end_s: plan.endMs / SECOND });
   }
   if (plan.source !== 'samples' || q.agg === 'rate') params['step_s'] = plan.stepMs / SECOND;

@@ -6,19 +6,41 @@ import { durationParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
 import { catalogSource, metricListSql, metricTagsSql } from './metric-catalog.js';
 import type { MetricListRow, MetricTagRow } from './metric-catalog.js';
-import { chooseAgg, coarserSeries, firstBucketsSql, METRIC_AGGS, SECOND, metricQuerySql, metricTypesSql, parseTagFilter, planMetricQuery, rowsToSeries } from './metric-query.js';
+import {
+  chooseAgg,
+  coarserSeries,
+  firstBucketsSql,
+  METRIC_AGGS,
+  SECOND,
+  metricQuerySql,
+  metricTypesSql,
+  parseTagFilter,
+  planMetricQuery,
+  rowsToSeries,
+} from './metric-query.js';
 import type { MetricAgg, MetricPointRow } from './metric-query.js';
 
 /** A query-string parameter that may be repeated (`tag=a:1&tag=b:2`): always a list. */
 const repeated = (what: string) =>
-  z.union([z.string(), z.array(z.string())]).optional().transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])).describe(what);
+  z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
+    .describe(what);
 
 const MetricQueryParams = z.strictObject({
   name: z.string().min(1).describe('Metric name (exact).'),
   tag: repeated('Tag filter, repeatable (all must hold): `key:value` (equals) or `key!=value` (differs; a series without the key counts as value "").'),
   group_by: repeated('Tag key to split series by, repeatable. Without it, all matching series are aggregated into one.'),
-  agg: z.enum(METRIC_AGGS).optional().describe('sum, count, rate (sum per second of step), avg (sum / count), min, max, p50, p90, p99 (histograms, ±1 %), uniq (sets), last. Default by the metric\'s type: counter sum, gauge last, histogram p50, set uniq, status last.'),
-  step: durationParam('Bucket width, whole seconds (10s, 1m, 5m, 1h, 1d). Whole hours read metrics_1h, whole minutes metrics_1m, anything finer the raw samples. Default: a round step giving about 300 points.').optional(),
+  agg: z
+    .enum(METRIC_AGGS)
+    .optional()
+    .describe(
+      "sum, count, rate (sum per second of step), avg (sum / count), min, max, p50, p90, p99 (histograms, ±1 %), uniq (sets), last. Default by the metric's type: counter sum, gauge last, histogram p50, set uniq, status last.",
+    ),
+  step: durationParam(
+    'Bucket width, whole seconds (10s, 1m, 5m, 1h, 1d). Whole hours read metrics_1h, whole minutes metrics_1m, anything finer the raw samples. Default: a round step giving about 300 points.',
+  ).optional(),
   ...timeRangeShape,
 });
 
@@ -36,95 +58,112 @@ const MetricTagsParams = z.strictObject({
 
 /** GET /v1/metrics/query (a metric as time series), GET /v1/metrics (names) and GET /v1/metrics/tags (tag keys and values). */
 export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): void {
-  typedRoute(app, ctx, {
-    method: 'GET',
-    url: '/v1/metrics/query',
-    tag: 'metrics',
-    summary: 'A metric as time series: aggregated per step, filtered by tags, split by tag keys',
-    description: 'Reads metrics_1h for steps of whole hours, metrics_1m for whole minutes, raw samples for finer steps (answered as `source`). Buckets are multiples of the step since the epoch; the range is widened to whole buckets. At most 11000 points.',
-    query: MetricQueryParams,
-    responses: { 200: { description: '{ name, agg, step_ms, from, to, source, series: [{ tags, points: [[bucket_start_ms, value]] }] }' } },
-  }, async ({ query, tenant }) => {
-    const tags = query.tag.map(parseTagFilter);
-    const groupBy = [...new Set(query.group_by)];
-    const plan = planMetricQuery(query.name, query.from, query.to, query.step);
-    const typesSql = metricTypesSql(query.name, tenant, plan, ctx.runner.table('metrics_1h'));
-    const readTypes = async (): Promise<MetricType[]> => (await ctx.runner.rows<{ type: MetricType }>(typesSql.sql, tenant, typesSql.params)).map((r) => r.type);
-    const coarse = coarserSeries(query.name, tags, groupBy, plan.source);
-    // The coarser series answers when it covers the range: it started no later
-    // than the metric itself, or before the range (data written before its
-    // view existed is only in the finer series).
-    const readName = async (): Promise<string> => {
-      if (coarse === undefined) return query.name;
-      const { sql, params } = firstBucketsSql([query.name, coarse], tenant, ctx.runner.table(plan.source));
-      const first = new Map((await ctx.runner.rows<{ name: string; first_s: number }>(sql, tenant, params)).map((r) => [r.name, Number(r.first_s)]));
-      const coarseFirst = first.get(coarse);
-      const fineFirst = first.get(query.name);
-      const covers = coarseFirst !== undefined && (fineFirst === undefined || coarseFirst <= fineFirst || coarseFirst * SECOND < plan.startMs);
-      return covers ? coarse : query.name;
-    };
-    const pointsOf = (name: string, agg: MetricAgg, lastIsStatus: boolean): Promise<MetricPointRow[]> => {
-      const { sql, params } = metricQuerySql({ name, agg, tags, groupBy, lastIsStatus, plan }, tenant, (t) => ctx.runner.table(t));
-      return ctx.runner.rows<MetricPointRow>(sql, tenant, params);
-    };
-    // The metric's types choose the default agg and what `last` reads; any
-    // other explicit agg only needs them checked, beside the points query.
-    const [types, name] = await Promise.all([readTypes(), readName()]);
-    const agg = chooseAgg(query.name, query.agg, types);
-    const rows = await pointsOf(name, agg, agg === 'last' && types.length > 0 && types.every((t) => t === 'status'));
-    return {
-      name: query.name,
-      read_as: name,
-      agg,
-      step_ms: plan.stepMs,
-      from: plan.startMs,
-      to: plan.endMs,
-      source: plan.source,
-      series: rowsToSeries(rows, groupBy),
-    };
-  });
+  typedRoute(
+    app,
+    ctx,
+    {
+      method: 'GET',
+      url: '/v1/metrics/query',
+      tag: 'metrics',
+      summary: 'A metric as time series: aggregated per step, filtered by tags, split by tag keys',
+      description:
+        'Reads metrics_1h for steps of whole hours, metrics_1m for whole minutes, raw samples for finer steps (answered as `source`). Buckets are multiples of the step since the epoch; the range is widened to whole buckets. At most 11000 points.',
+      query: MetricQueryParams,
+      responses: { 200: { description: '{ name, agg, step_ms, from, to, source, series: [{ tags, points: [[bucket_start_ms, value]] }] }' } },
+    },
+    async ({ query, tenant }) => {
+      const tags = query.tag.map(parseTagFilter);
+      const groupBy = [...new Set(query.group_by)];
+      const plan = planMetricQuery(query.name, query.from, query.to, query.step);
+      const typesSql = metricTypesSql(query.name, tenant, plan, ctx.runner.table('metrics_1h'));
+      const readTypes = async (): Promise<MetricType[]> =>
+        (await ctx.runner.rows<{ type: MetricType }>(typesSql.sql, tenant, typesSql.params)).map((r) => r.type);
+      const coarse = coarserSeries(query.name, tags, groupBy, plan.source);
+      // The coarser series answers when it covers the range: it started no later
+      // than the metric itself, or before the range (data written before its
+      // view existed is only in the finer series).
+      const readName = async (): Promise<string> => {
+        if (coarse === undefined) return query.name;
+        const { sql, params } = firstBucketsSql([query.name, coarse], tenant, ctx.runner.table(plan.source));
+        const first = new Map((await ctx.runner.rows<{ name: string; first_s: number }>(sql, tenant, params)).map((r) => [r.name, Number(r.first_s)]));
+        const coarseFirst = first.get(coarse);
+        const fineFirst = first.get(query.name);
+        const covers = coarseFirst !== undefined && (fineFirst === undefined || coarseFirst <= fineFirst || coarseFirst * SECOND < plan.startMs);
+        return covers ? coarse : query.name;
+      };
+      const pointsOf = (name: string, agg: MetricAgg, lastIsStatus: boolean): Promise<MetricPointRow[]> => {
+        const { sql, params } = metricQuerySql({ name, agg, tags, groupBy, lastIsStatus, plan }, tenant, (t) => ctx.runner.table(t));
+        return ctx.runner.rows<MetricPointRow>(sql, tenant, params);
+      };
+      // The metric's types choose the default agg and what `last` reads; any
+      // other explicit agg only needs them checked, beside the points query.
+      const [types, name] = await Promise.all([readTypes(), readName()]);
+      const agg = chooseAgg(query.name, query.agg, types);
+      const rows = await pointsOf(name, agg, agg === 'last' && types.length > 0 && types.every((t) => t === 'status'));
+      return {
+        name: query.name,
+        read_as: name,
+        agg,
+        step_ms: plan.stepMs,
+        from: plan.startMs,
+        to: plan.endMs,
+        source: plan.source,
+        series: rowsToSeries(rows, groupBy),
+      };
+    },
+  );
 
-  typedRoute(app, ctx, {
-    method: 'GET',
-    url: '/v1/metrics',
-    tag: 'metrics',
-    summary: 'Metric names seen in a time range, with their types, series count and last bucket seen',
-    query: MetricListParams,
-    responses: { 200: { description: '{ from, to, source, truncated, metrics: [{ name, types, series, last_seen }] }' } },
-  }, async ({ query, tenant }) => {
-    const { source, bucketMs } = catalogSource(query.from, query.to);
-    const { sql, params } = metricListSql(tenant, query.from, query.to, query.prefix, query.limit, ctx.runner.table(source), bucketMs);
-    const rows = await ctx.runner.rows<MetricListRow>(sql, tenant, params);
-    return {
-      from: query.from,
-      to: query.to,
-      source,
-      truncated: rows.length > query.limit,
-      metrics: rows.slice(0, query.limit).map((r) => ({ name: r.name, types: r.types, series: Number(r.series), last_seen: Number(r.last_seen_ms) })),
-    };
-  });
+  typedRoute(
+    app,
+    ctx,
+    {
+      method: 'GET',
+      url: '/v1/metrics',
+      tag: 'metrics',
+      summary: 'Metric names seen in a time range, with their types, series count and last bucket seen',
+      query: MetricListParams,
+      responses: { 200: { description: '{ from, to, source, truncated, metrics: [{ name, types, series, last_seen }] }' } },
+    },
+    async ({ query, tenant }) => {
+      const { source, bucketMs } = catalogSource(query.from, query.to);
+      const { sql, params } = metricListSql(tenant, query.from, query.to, query.prefix, query.limit, ctx.runner.table(source), bucketMs);
+      const rows = await ctx.runner.rows<MetricListRow>(sql, tenant, params);
+      return {
+        from: query.from,
+        to: query.to,
+        source,
+        truncated: rows.length > query.limit,
+        metrics: rows.slice(0, query.limit).map((r) => ({ name: r.name, types: r.types, series: Number(r.series), last_seen: Number(r.last_seen_ms) })),
+      };
+    },
+  );
 
-  typedRoute(app, ctx, {
-    method: 'GET',
-    url: '/v1/metrics/tags',
-    tag: 'metrics',
-    summary: 'The tag keys of a metric and their most common values',
-    query: MetricTagsParams,
-    responses: { 200: { description: '{ name, from, to, source, series, keys: [{ key, series, values_count, values: [{ value, series }] }] }' } },
-  }, async ({ query, tenant }) => {
-    const { source, bucketMs } = catalogSource(query.from, query.to);
-    const { sql, params } = metricTagsSql(tenant, query.name, query.from, query.to, query.limit, ctx.runner.table(source), bucketMs);
-    const rows = await ctx.runner.rows<MetricTagRow>(sql, tenant, params);
-    const keys: Array<{ key: string; series: number; values_count: number; values: Array<{ value: string; series: number }> }> = [];
-    for (const r of rows) {
-      if (r.key === '') continue; // a series without tags (LEFT ARRAY JOIN keeps it for the total)
-      let last = keys[keys.length - 1];
-      if (last?.key !== r.key) {
-        last = { key: r.key, series: Number(r.key_series), values_count: Number(r.key_values), values: [] };
-        keys.push(last);
+  typedRoute(
+    app,
+    ctx,
+    {
+      method: 'GET',
+      url: '/v1/metrics/tags',
+      tag: 'metrics',
+      summary: 'The tag keys of a metric and their most common values',
+      query: MetricTagsParams,
+      responses: { 200: { description: '{ name, from, to, source, series, keys: [{ key, series, values_count, values: [{ value, series }] }] }' } },
+    },
+    async ({ query, tenant }) => {
+      const { source, bucketMs } = catalogSource(query.from, query.to);
+      const { sql, params } = metricTagsSql(tenant, query.name, query.from, query.to, query.limit, ctx.runner.table(source), bucketMs);
+      const rows = await ctx.runner.rows<MetricTagRow>(sql, tenant, params);
+      const keys: Array<{ key: string; series: number; values_count: number; values: Array<{ value: string; series: number }> }> = [];
+      for (const r of rows) {
+        if (r.key === '') continue; // a series without tags (LEFT ARRAY JOIN keeps it for the total)
+        let last = keys[keys.length - 1];
+        if (last?.key !== r.key) {
+          last = { key: r.key, series: Number(r.key_series), values_count: Number(r.key_values), values: [] };
+          keys.push(last);
+        }
+        last.values.push({ value: r.value, series: Number(r.series) });
       }
-      last.values.push({ value: r.value, series: Number(r.series) });
-    }
-    return { name: query.name, from: query.from, to: query.to, source, series: Number(rows[0]?.total_series ?? 0), keys };
-  });
+      return { name: query.name, from: query.from, to: query.to, source, series: Number(rows[0]?.total_series ?? 0), keys };
+    },
+  );
 }

@@ -108,8 +108,6 @@ export async function serviceStats(runner: QueryRunner, tenant: string, options:
     p50_ms: s.q[0],
     p90_ms: s.q[1],
     p99_ms: s.q[2],
-    operations: operations
-      .filter((o) => o.service === s.service)
-      .map((o) => ({ name: o.operation, count: o.spans, errors: o.errors, p99_ms: o.p99 })),
+    operations: operations.filter((o) => o.service === s.service).map((o) => ({ name: o.operation, count: o.spans, errors: o.errors, p99_ms: o.p99 })),
   }));
 }

@@ -102,7 +102,12 @@ function cellOf(cells: Cells, service: string, objective: string, start: number)
 }
 
 /** Counts and sketches of one rollup metric per window (a row counts in every window whose start it is at or after). */
-async function readRollup(runner: QueryRunner, tenant: string, metric: 'ssf.indicator.duration' | 'ssf.objective.duration', params: Record<string, unknown>): Promise<RollupRow[]> {
+async function readRollup(
+  runner: QueryRunner,
+  tenant: string,
+  metric: 'ssf.indicator.duration' | 'ssf.objective.duration',
+  params: Record<string, unknown>,
+): Promise<RollupRow[]> {
   const objective = metric === 'ssf.objective.duration' ? `tags['objective']` : `''`;
   return runner.rows<RollupRow>(
     `SELECT tags['service'] AS service, ${objective} AS objective,
@@ -215,7 +220,10 @@ export async function computeSlos(runner: QueryRunner, tenant: string, options: 
     services.push({
       service,
       windows: windowsOf('', options.windows),
-      objectives: [...byObjective.keys()].filter((o) => o !== '').sort().map((objective) => ({ objective, windows: windowsOf(objective, options.windows) })),
+      objectives: [...byObjective.keys()]
+        .filter((o) => o !== '')
+        .sort()
+        .map((objective) => ({ objective, windows: windowsOf(objective, options.windows) })),
     });
     const burn = new Map(lengths.map((ms) => [ms, numbersOf({ name: '', ms }, end, byObjective.get('')?.get(end - ms), options.objective).burn_rate]));
     alerts.push(...evaluateBurnAlerts(service, burn));

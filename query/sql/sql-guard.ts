@@ -13,11 +13,47 @@ const ALLOWED_TABLE_FUNCTIONS = new Set(['numbers', 'numbers_mt', 'values', 'gen
  * cover a family (`dictGetString`, `filesystemAvailable`, ...).
  */
 const DENIED_FUNCTIONS = new Set([
-  'file', 'demangle', 'evalmlmethod', 'currentuser', 'currentprofiles', 'currentroles', 'enabledroles', 'defaultroles',
-  'getoskernelversion', 'serveruuid', 'hostname', 'fqdn', 'tcpport', 'uptime', 'displayname', 'shardnum', 'shardcount',
-  'buildid', 'revision', 'globalvariable', 'hascolumnintable', 'queryid', 'initialqueryid', 'getsubcolumn', 'icebergbucket',
+  'file',
+  'demangle',
+  'evalmlmethod',
+  'currentuser',
+  'currentprofiles',
+  'currentroles',
+  'enabledroles',
+  'defaultroles',
+  'getoskernelversion',
+  'serveruuid',
+  'hostname',
+  'fqdn',
+  'tcpport',
+  'uptime',
+  'displayname',
+  'shardnum',
+  'shardcount',
+  'buildid',
+  'revision',
+  'globalvariable',
+  'hascolumnintable',
+  'queryid',
+  'initialqueryid',
+  'getsubcolumn',
+  'icebergbucket',
 ]);
-const DENIED_PREFIXES = ['dict', 'joinget', 'filesystem', 'addressto', 'sleep', 'getserver', 'getsetting', 'getmacro', 'getclient', 'getmergetree', 'catboost', 'transaction', 'zookeeper'];
+const DENIED_PREFIXES = [
+  'dict',
+  'joinget',
+  'filesystem',
+  'addressto',
+  'sleep',
+  'getserver',
+  'getsetting',
+  'getmacro',
+  'getclient',
+  'getmergetree',
+  'catboost',
+  'transaction',
+  'zookeeper',
+];
 
 function deniedFunction(name: string): boolean {
   const n = name.toLowerCase();
@@ -91,8 +127,10 @@ export async function guardSql(runner: QueryRunner, sql: string, tenant: string,
   // SelectWithUnionQuery's children: the selects, then INTO OUTFILE (a literal), FORMAT (an identifier), SETTINGS.
   for (const extra of top.children.slice(1)) {
     if (extra.kind === 'Set') throw new QueryError('QUERY_ERR_SETTINGS');
-    if (extra.kind === 'Literal') throw new QueryError('QUERY_ERR_FORMAT_CLAUSE', 'INTO OUTFILE is not allowed: the answer comes back over HTTP; ask for a format with the "format" field');
-    if (extra.kind === 'Identifier') throw new QueryError('QUERY_ERR_FORMAT_CLAUSE', `FORMAT ${extra.value} is not allowed in the SQL: use "format": json, csv, tsv, ndjson or parquet`);
+    if (extra.kind === 'Literal')
+      throw new QueryError('QUERY_ERR_FORMAT_CLAUSE', 'INTO OUTFILE is not allowed: the answer comes back over HTTP; ask for a format with the "format" field');
+    if (extra.kind === 'Identifier')
+      throw new QueryError('QUERY_ERR_FORMAT_CLAUSE', `FORMAT ${extra.value} is not allowed in the SQL: use "format": json, csv, tsv, ndjson or parquet`);
     throw new QueryError('QUERY_ERR_NOT_SELECT', `unexpected clause ${extra.kind}`);
   }
   for (const node of walk(top)) {
@@ -100,7 +138,8 @@ export async function guardSql(runner: QueryRunner, sql: string, tenant: string,
     if (node.kind === 'Function') {
       const name = unquote(node.value);
       if (node.parent?.kind === 'TableExpression') {
-        if (!ALLOWED_TABLE_FUNCTIONS.has(name.toLowerCase())) throw new QueryError('QUERY_ERR_TABLE_FUNCTION', `table function ${name}() is not allowed; read the tables of ${runner.database} (docs/tables.md)`);
+        if (!ALLOWED_TABLE_FUNCTIONS.has(name.toLowerCase()))
+          throw new QueryError('QUERY_ERR_TABLE_FUNCTION', `table function ${name}() is not allowed; read the tables of ${runner.database} (docs/tables.md)`);
       } else if (deniedFunction(name)) {
         throw new QueryError('QUERY_ERR_FUNCTION', `function ${name}() is not allowed through the API`);
       }
@@ -113,7 +152,8 @@ export async function guardSql(runner: QueryRunner, sql: string, tenant: string,
     if (m[1] !== 'system.one') checkTableName(runner, m[1] as string, false); // SELECT without FROM reads system.one
   }
   for (const m of tree.matchAll(/\btable_function_name: (\w+)/g)) {
-    if (!ALLOWED_TABLE_FUNCTIONS.has((m[1] as string).toLowerCase())) throw new QueryError('QUERY_ERR_TABLE_FUNCTION', `table function ${m[1]}() is not allowed`);
+    if (!ALLOWED_TABLE_FUNCTIONS.has((m[1] as string).toLowerCase()))
+      throw new QueryError('QUERY_ERR_TABLE_FUNCTION', `table function ${m[1]}() is not allowed`);
   }
   for (const m of tree.matchAll(/\bfunction_name: (\w+)/g)) {
     if (deniedFunction(m[1] as string)) throw new QueryError('QUERY_ERR_FUNCTION', `function ${m[1]}() is not allowed through the API`);

@@ -64,11 +64,7 @@ interface RootRow {
  * Answered newest trace first.
  */
 export async function searchTraces(runner: QueryRunner, tenant: string, search: TraceSearch): Promise<TraceSummary[]> {
-  const where = [
-    'tenant = {tenant:String}',
-    'start >= fromUnixTimestamp64Milli({fromMs:Int64})',
-    'start <= fromUnixTimestamp64Milli({toMs:Int64})',
-  ];
+  const where = ['tenant = {tenant:String}', 'start >= fromUnixTimestamp64Milli({fromMs:Int64})', 'start <= fromUnixTimestamp64Milli({toMs:Int64})'];
   const params: Record<string, unknown> = { tenant, fromMs: Math.floor(search.from), toMs: Math.ceil(search.to), limit: search.limit };
   if (search.service !== undefined) {
     where.push('service = {service:String}');

@@ -25,7 +25,10 @@ const SearchQuery = z.strictObject({
   min_duration: durationParam('A span at least this long: 250ms, 1.5s, 2m (a bare number is ms).').optional(),
   max_duration: durationParam('A span at most this long.').optional(),
   error: z.enum(['true', 'false']).optional().describe('A failed span (true) or a successful one (false).'),
-  tag: z.union([z.string(), z.array(z.string())]).optional().describe('key:value, repeatable: a span with all these tags.'),
+  tag: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .describe('key:value, repeatable: a span with all these tags.'),
   limit: z.coerce.number().int().min(1).max(1000).default(20).describe('Most traces answered (default 20, at most 1000).'),
   ...timeRangeShape,
 });
@@ -45,56 +48,68 @@ function parseTags(tag: string | string[] | undefined): Array<[string, string]> 
  * GET /v1/traces (search). docs/query/traces.md documents both.
  */
 export function registerTraceRoutes(app: FastifyInstance, ctx: QueryContext): void {
-  typedRoute(app, ctx, {
-    method: 'GET',
-    url: '/v1/traces/:traceId',
-    tag: 'traces',
-    summary: 'One trace: its span tree, critical path, logs and samples',
-    description: 'Spans as a tree (children by start; orphans as extra roots flagged orphan), with self time, offset from the trace start and the critical path; the logs and metric samples sent with the trace. format=text gives a plain-text timeline.',
-    params: TraceParams,
-    query: TraceQuery,
-    responses: {
-      200: { description: 'The trace', contentTypes: ['application/json', 'text/plain'] },
-      404: { description: 'QUERY_ERR_NOT_FOUND: the tenant has no trace with this id (overlapping from/to when given)' },
+  typedRoute(
+    app,
+    ctx,
+    {
+      method: 'GET',
+      url: '/v1/traces/:traceId',
+      tag: 'traces',
+      summary: 'One trace: its span tree, critical path, logs and samples',
+      description:
+        'Spans as a tree (children by start; orphans as extra roots flagged orphan), with self time, offset from the trace start and the critical path; the logs and metric samples sent with the trace. format=text gives a plain-text timeline.',
+      params: TraceParams,
+      query: TraceQuery,
+      responses: {
+        200: { description: 'The trace', contentTypes: ['application/json', 'text/plain'] },
+        404: { description: 'QUERY_ERR_NOT_FOUND: the tenant has no trace with this id (overlapping from/to when given)' },
+      },
     },
-  }, async ({ params, query, tenant, reply }) => {
-    const readings = idReadings(params.traceId, 'trace id');
-    if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
-      throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
-    }
-    const trace = await fetchFirst(readings, (traceId) => fetchTrace(ctx.runner, tenant, traceId, { from: query.from, to: query.to }));
-    if (query.format === 'text') return reply.type('text/plain; charset=utf-8').send(traceTimeline(trace));
-    return trace;
-  });
+    async ({ params, query, tenant, reply }) => {
+      const readings = idReadings(params.traceId, 'trace id');
+      if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
+        throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
+      }
+      const trace = await fetchFirst(readings, (traceId) => fetchTrace(ctx.runner, tenant, traceId, { from: query.from, to: query.to }));
+      if (query.format === 'text') return reply.type('text/plain; charset=utf-8').send(traceTimeline(trace));
+      return trace;
+    },
+  );
 
-  typedRoute(app, ctx, {
-    method: 'GET',
-    url: '/v1/traces',
-    tag: 'traces',
-    summary: 'Search traces by a span\'s service, name, duration, error and tags',
-    description: 'A trace matches when one of its spans, starting in [from, to], matches every given filter. Answers the `limit` traces with the most recent matching spans, newest trace first, each with its summary from trace_index and its root span.',
-    query: SearchQuery,
-    responses: {
-      200: { description: '{ traces: [...], from, to }' },
+  typedRoute(
+    app,
+    ctx,
+    {
+      method: 'GET',
+      url: '/v1/traces',
+      tag: 'traces',
+      summary: "Search traces by a span's service, name, duration, error and tags",
+      description:
+        'A trace matches when one of its spans, starting in [from, to], matches every given filter. Answers the `limit` traces with the most recent matching spans, newest trace first, each with its summary from trace_index and its root span.',
+      query: SearchQuery,
+      responses: {
+        200: { description: '{ traces: [...], from, to }' },
+      },
     },
-  }, async ({ query, tenant }) => {
-    if (query.from > query.to) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
-    if (query.min_duration !== undefined && query.max_duration !== undefined && query.min_duration > query.max_duration) {
-      throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter min_duration: longer than max_duration');
-    }
-    const traces = await searchTraces(ctx.runner, tenant, {
-      from: query.from,
-      to: query.to,
-      service: query.service,
-      name: query.name,
-      minDurationMs: query.min_duration,
-      maxDurationMs: query.max_duration,
-      error: query.error === undefined ? undefined : query.error === 'true',
-      tags: parseTags(query.tag),
-      limit: query.limit,
-    });
-    return { traces, from: new Date(query.from).toISOString(), to: new Date(query.to).toISOString() };
-  });
+    async ({ query, tenant }) => {
+      if (query.from > query.to) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
+      if (query.min_duration !== undefined && query.max_duration !== undefined && query.min_duration > query.max_duration) {
+        throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter min_duration: longer than max_duration');
+      }
+      const traces = await searchTraces(ctx.runner, tenant, {
+        from: query.from,
+        to: query.to,
+        service: query.service,
+        name: query.name,
+        minDurationMs: query.min_duration,
+        maxDurationMs: query.max_duration,
+        error: query.error === undefined ? undefined : query.error === 'true',
+        tags: parseTags(query.tag),
+        limit: query.limit,
+      });
+      return { traces, from: new Date(query.from).toISOString(), to: new Date(query.to).toISOString() };
+    },
+  );
 }
 
 /** The trace of the first reading of an ambiguous id that exists (idReadings), or the first reading's 404. */

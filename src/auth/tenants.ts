@@ -42,13 +42,15 @@ export class TenantAuth {
 
   authenticate(authorization: string | undefined, access: Access): AuthResult {
     if (!this.required) return { ok: true, tenant: this.gateway.defaultTenant };
-    if (!authorization) return { ok: false, status: 401, code: 'AUTH_ERR_MISSING_TOKEN', reason: 'this endpoint needs an Authorization: Bearer <token> header' };
+    if (!authorization)
+      return { ok: false, status: 401, code: 'AUTH_ERR_MISSING_TOKEN', reason: 'this endpoint needs an Authorization: Bearer <token> header' };
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!m) return { ok: false, status: 401, code: 'AUTH_ERR_BAD_TOKEN', reason: 'the Authorization header must be "Bearer <token>"' };
     const given = Buffer.from(m[1] as string);
     const grant = this.grants.find((g) => g.token.length === given.length && timingSafeEqual(g.token, given));
     if (!grant) return { ok: false, status: 401, code: 'AUTH_ERR_BAD_TOKEN', reason: 'unknown token' };
-    if (!grant.access.has(access)) return { ok: false, status: 403, code: 'AUTH_ERR_FORBIDDEN', reason: `this token may only ${[...grant.access].join(' and ')}` };
+    if (!grant.access.has(access))
+      return { ok: false, status: 403, code: 'AUTH_ERR_FORBIDDEN', reason: `this token may only ${[...grant.access].join(' and ')}` };
     return { ok: true, tenant: grant.tenant };
   }
 }

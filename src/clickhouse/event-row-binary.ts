@@ -1,6 +1,6 @@
 import type { LogSeverity, MetricSample, MetricType, SpanEvent } from '../codec/types.js';
 import { RowBinaryWriter } from './row-binary.js';
-import type { EventBatch, EventTable } from './event-writer.js';
+import type { EventBatch, EventTable } from './event-batch.js';
 
 /**
  * The rows appendRows makes (event-rows.ts), written as RowBinary for the

@@ -5,25 +5,9 @@ import type { ClickHouse } from './create-client.js';
 import { appendRows, emptyRows } from './event-rows.js';
 import type { EventRows } from './event-rows.js';
 import { EventRowBinary, ROW_BINARY_COLUMNS } from './event-row-binary.js';
-import { quoteIdent } from './migrations.js';
-
-export const TABLES = ['spans', 'logs', 'samples'] as const;
-export type EventTable = (typeof TABLES)[number];
-
-/**
- * The rows of one insert, in the format the connection takes best: RowBinary
- * for a ClickHouse server (no row objects, no JSON text), JSONEachRow rows for
- * the embedded engine (chDB's connection turns every insert body into a
- * UTF-8 string, which binary data would not survive).
- */
-export interface EventBatch {
-  /** Appends the rows of one event (appendRows's rules). */
-  append(e: SpanEvent): void;
-  /** Rows of one table so far. */
-  count(table: EventTable): number;
-  /** Rows of all tables so far. */
-  readonly total: number;
-}
+import { quoteIdent } from './quote-ident.js';
+import { TABLES } from './event-batch.js';
+import type { EventBatch, EventTable } from './event-batch.js';
 
 /** JSONEachRow rows (event-rows.ts) as an EventBatch. */
 export class JsonEventBatch implements EventBatch {
@@ -116,9 +100,11 @@ export async function insertRows(ch: ClickHouse, rows: EventRows, dedupToken?: s
     // Embedded: the settings in the statement (see settingsClause), the rows
     // as clickhouse-js's insert() would encode them.
     const body = `${values.map((v) => JSON.stringify(v)).join('\n')}\n`;
-    await drain(await ch.client.exec({
-      query: `INSERT INTO ${db}.${table} SETTINGS ${settingsClause(settings)} FORMAT JSONEachRow`,
-      values: Readable.from([body]),
-    }));
+    await drain(
+      await ch.client.exec({
+        query: `INSERT INTO ${db}.${table} SETTINGS ${settingsClause(settings)} FORMAT JSONEachRow`,
+        values: Readable.from([body]),
+      }),
+    );
   }
 }

@@ -1,5 +1,5 @@
 import type { ClickHouse } from './create-client.js';
-import { quoteIdent } from './migrations.js';
+import { quoteIdent } from './quote-ident.js';
 
 /**
  * Work a migration needs beyond its statements, run right after them and
@@ -42,11 +42,13 @@ export async function swapInNewTable(ch: ClickHouse, table: string, fresh: strin
   // Partition ids are ClickHouse's own (digits, letters, '-', '_'); kept to those in the SQL text.
   const partition = (id: string): string => `PARTITION ID '${id.replace(/[^0-9A-Za-z_-]/g, '')}'`;
 
-  const definitions = await (await ch.client.query({
-    query: `SELECT name, create_table_query FROM ${tablesTable} WHERE database = {db:String} AND name IN {names:Array(String)}`,
-    query_params: { db: ch.database, names: [physical(table), physical(fresh)] },
-    format: 'JSONEachRow',
-  })).json<{ name: string; create_table_query: string }>();
+  const definitions = await (
+    await ch.client.query({
+      query: `SELECT name, create_table_query FROM ${tablesTable} WHERE database = {db:String} AND name IN {names:Array(String)}`,
+      query_params: { db: ch.database, names: [physical(table), physical(fresh)] },
+      format: 'JSONEachRow',
+    })
+  ).json<{ name: string; create_table_query: string }>();
   const current = definitions.filter((d) => d.name === physical(table));
   const swapped = current.length > 0 && current.every((d) => d.create_table_query.includes(mark));
   const freshExists = definitions.some((d) => d.name === physical(fresh));
@@ -60,12 +62,14 @@ export async function swapInNewTable(ch: ClickHouse, table: string, fresh: strin
   const moved = new Set<string>();
   if (freshExists) {
     // Seen empty once is enough when nothing was ever moved (a new install).
-    for (let emptyChecks = 0; emptyChecks < (moved.size > 0 ? 2 : 1);) {
-      const partitions = await (await ch.client.query({
-        query: `SELECT DISTINCT partition_id FROM ${partsTable} WHERE database = {db:String} AND table = {t:String} AND active AND rows > 0 ORDER BY partition_id`,
-        query_params: { db: ch.database, t: physical(fresh) },
-        format: 'JSONEachRow',
-      })).json<{ partition_id: string }>();
+    for (let emptyChecks = 0; emptyChecks < (moved.size > 0 ? 2 : 1); ) {
+      const partitions = await (
+        await ch.client.query({
+          query: `SELECT DISTINCT partition_id FROM ${partsTable} WHERE database = {db:String} AND table = {t:String} AND active AND rows > 0 ORDER BY partition_id`,
+          query_params: { db: ch.database, t: physical(fresh) },
+          format: 'JSONEachRow',
+        })
+      ).json<{ partition_id: string }>();
       if (partitions.length === 0) {
         emptyChecks++;
         if (moved.size > 0 && emptyChecks < 2) await new Promise((r) => setTimeout(r, IN_FLIGHT_WAIT_MS));

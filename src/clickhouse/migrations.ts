@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/config-schema.js';
 import type { ClickHouse } from './create-client.js';
 import { MIGRATION_STEPS } from './migration-steps.js';
+import { quoteIdent } from './quote-ident.js';
 
 /**
  * Versioned ClickHouse DDL: `schema/clickhouse/NNNN_name.sql`, applied in
@@ -52,7 +53,9 @@ export function migrationsDir(): string {
 }
 
 export function loadMigrations(dir: string = migrationsDir()): Migration[] {
-  const files = readdirSync(dir).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
+    .sort();
   return files.map((file) => {
     const template = readFileSync(join(dir, file), 'utf8');
     return {
@@ -91,11 +94,6 @@ export function renderTemplate(template: string, ctx: RenderContext): string {
   });
 }
 
-export function quoteIdent(name: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`"${name}" is not a plain identifier`);
-  return `\`${name}\``;
-}
-
 /** Statements for one server, or (with ctx.cluster) for a cluster. */
 export function renderMigration(migration: Migration, ctx: RenderContext): string[] {
   const statements = splitStatements(renderTemplate(migration.template, ctx));
@@ -119,7 +117,8 @@ export function clusterize(statements: string[], ctx: RenderContext): string[] {
     const m = CREATE_TABLE.exec(s);
     if (m) local.add(m[3] as string);
   }
-  const toLocal = (sql: string): string => sql.replace(/(`\w+`)\.(\w+)\b/g, (whole, d: string, t: string) => (d === db && local.has(t) ? `${d}.${t}_local` : whole));
+  const toLocal = (sql: string): string =>
+    sql.replace(/(`\w+`)\.(\w+)\b/g, (whole, d: string, t: string) => (d === db && local.has(t) ? `${d}.${t}_local` : whole));
   const out: string[] = [];
   for (const s of statements) {
     const table = CREATE_TABLE.exec(s);
@@ -132,7 +131,9 @@ export function clusterize(statements: string[], ctx: RenderContext): string[] {
         return `ENGINE = Replicated${kind}MergeTree(${path}, '{replica}'${args ? `, ${args}` : ''})`;
       });
       out.push(sql);
-      out.push(`CREATE TABLE IF NOT EXISTS ${db}.${name} ON CLUSTER ${cluster} AS ${db}.${name}_local\nENGINE = Distributed(${cluster}, ${db}, ${name}_local, ${shard})`);
+      out.push(
+        `CREATE TABLE IF NOT EXISTS ${db}.${name} ON CLUSTER ${cluster} AS ${db}.${name}_local\nENGINE = Distributed(${cluster}, ${db}, ${name}_local, ${shard})`,
+      );
       continue;
     }
     const mv = CREATE_MV.exec(s);
@@ -193,11 +194,13 @@ export const RETENTION: ReadonlyArray<{ table: string; column: string; days: key
  * start or `ssf migrate`.
  */
 export async function syncRetention(ch: ClickHouse, retention: Config['retention']): Promise<string[]> {
-  const rows = await (await ch.client.query({
-    query: 'SELECT name, create_table_query FROM system.tables WHERE database = {db:String}',
-    query_params: { db: ch.database },
-    format: 'JSONEachRow',
-  })).json<{ name: string; create_table_query: string }>();
+  const rows = await (
+    await ch.client.query({
+      query: 'SELECT name, create_table_query FROM system.tables WHERE database = {db:String}',
+      query_params: { db: ch.database },
+      format: 'JSONEachRow',
+    })
+  ).json<{ name: string; create_table_query: string }>();
   const byName = new Map(rows.map((r) => [r.name, r.create_table_query]));
   const changed: string[] = [];
   const onCluster = ch.cluster ? ` ON CLUSTER ${quoteIdent(ch.cluster)}` : '';
@@ -208,7 +211,9 @@ export async function syncRetention(ch: ClickHouse, retention: Config['retention
     const want = retention[days];
     const current = /TTL .*?toIntervalDay\((\d+)\)/.exec(ddl)?.[1];
     if (current !== undefined && Number(current) === want) continue;
-    await ch.client.command({ query: `ALTER TABLE ${quoteIdent(ch.database)}.${quoteIdent(physical)}${onCluster} MODIFY TTL ${column} + toIntervalDay(${want})` });
+    await ch.client.command({
+      query: `ALTER TABLE ${quoteIdent(ch.database)}.${quoteIdent(physical)}${onCluster} MODIFY TTL ${column} + toIntervalDay(${want})`,
+    });
     changed.push(physical);
   }
   return changed;
@@ -255,7 +260,11 @@ export async function migrate(
       for (const m of await pendingMigrations(ch, migrations)) {
         for (const statement of renderMigration(m, ctx)) await ch.client.command({ query: statement });
         await MIGRATION_STEPS[m.version]?.(ch, log);
-        await ch.client.insert({ table: `${db}.schema_migrations`, values: [{ version: m.version, name: m.name, checksum: m.checksum }], format: 'JSONEachRow' });
+        await ch.client.insert({
+          table: `${db}.schema_migrations`,
+          values: [{ version: m.version, name: m.name, checksum: m.checksum }],
+          format: 'JSONEachRow',
+        });
         result.applied.push({ version: m.version, name: m.name });
         log(`applied migration ${String(m.version).padStart(4, '0')}_${m.name}`);
       }
@@ -270,13 +279,17 @@ export async function migrate(
 
 /** The migrations not yet in the ledger, in order; throws when an applied one's file changed. */
 async function pendingMigrations(ch: ClickHouse, migrations: readonly Migration[]): Promise<Migration[]> {
-  const rows = await (await ch.client.query({ query: `SELECT version, name, checksum FROM ${quoteIdent(ch.database)}.schema_migrations FINAL`, format: 'JSONEachRow' })).json<{ version: number; name: string; checksum: string }>();
+  const rows = await (
+    await ch.client.query({ query: `SELECT version, name, checksum FROM ${quoteIdent(ch.database)}.schema_migrations FINAL`, format: 'JSONEachRow' })
+  ).json<{ version: number; name: string; checksum: string }>();
   const done = new Map(rows.map((r) => [Number(r.version), r]));
   return migrations.filter((m) => {
     const previous = done.get(m.version);
     if (!previous) return true;
     if (previous.checksum !== m.checksum) {
-      throw new Error(`migration ${String(m.version).padStart(4, '0')}_${m.name} changed after it was applied (checksum ${previous.checksum.slice(0, 12)} recorded, ${m.checksum.slice(0, 12)} now): add a new migration instead of editing an applied one`);
+      throw new Error(
+        `migration ${String(m.version).padStart(4, '0')}_${m.name} changed after it was applied (checksum ${previous.checksum.slice(0, 12)} recorded, ${m.checksum.slice(0, 12)} now): add a new migration instead of editing an applied one`,
+      );
     }
     return false;
   });
@@ -288,11 +301,13 @@ async function pendingMigrations(ch: ClickHouse, migrations: readonly Migration[
  */
 async function takeLock(ch: ClickHouse, onCluster: string): Promise<boolean> {
   const db = quoteIdent(ch.database);
-  const held = await (await ch.client.query({
-    query: `SELECT toUnixTimestamp(metadata_modification_time) * 1000 AS since_ms FROM system.tables WHERE database = {db:String} AND name = 'schema_migrations_lock'`,
-    query_params: { db: ch.database },
-    format: 'JSONEachRow',
-  })).json<{ since_ms: string | number }>();
+  const held = await (
+    await ch.client.query({
+      query: `SELECT toUnixTimestamp(metadata_modification_time) * 1000 AS since_ms FROM system.tables WHERE database = {db:String} AND name = 'schema_migrations_lock'`,
+      query_params: { db: ch.database },
+      format: 'JSONEachRow',
+    })
+  ).json<{ since_ms: string | number }>();
   const since = held[0] ? Number(held[0].since_ms) : undefined;
   if (since !== undefined && Date.now() - since > LOCK_STALE_MS) {
     await ch.client.command({ query: `DROP TABLE IF EXISTS ${db}.schema_migrations_lock${onCluster} SYNC` });

@@ -456,7 +456,7 @@ function writeSample(out: EventRowBinary, start: number, stop: number, received:
   checkString(messageS, messageE, LIMITS.messageBytes);
   checkString(unitS, unitE, LIMITS.nameBytes);
   if (!Number.isFinite(value)) throw DECLINE;
-  if (!(sampleRate === 0 || (sampleRate > 0 && sampleRate <= 1))) throw DECLINE;
+  if (!(sampleRate === 0 || (sampleRate >= LIMITS.minSampleRate && sampleRate <= 1))) throw DECLINE;
   if (tsLo === 0 && tsHi === 0) receivedInto(received);
   const w = out.samples;
   writeTenant(w, out);
@@ -508,7 +508,8 @@ export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received
       const at = spanTags.at;
       for (let i = 0; i < spanTags.n * 4; i += 4) if (equalsConst(at[i] as number, at[i + 1] as number, NAME)) throw DECLINE;
     }
-    const hasTraceFields = (idLo !== 0 || idHi !== 0) && (traceLo !== 0 || traceHi !== 0) && (startLo !== 0 || startHi !== 0) && (endLo !== 0 || endHi !== 0) && nameEnd > nameStart;
+    const hasTraceFields =
+      (idLo !== 0 || idHi !== 0) && (traceLo !== 0 || traceHi !== 0) && (startLo !== 0 || startHi !== 0) && (endLo !== 0 || endHi !== 0) && nameEnd > nameStart;
     // end before start is refused (SSF_SPAN_NEGATIVE_DURATION); so is a span with nothing to store.
     if (hasTraceFields && (endHi < startHi || (endHi === startHi && endLo < startLo))) throw DECLINE;
     if (!hasTraceFields && metricRanges.n === 0 && logRanges.n === 0) throw DECLINE;

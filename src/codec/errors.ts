@@ -17,14 +17,16 @@ export const CodecErrorCodes = {
   SSF_JSON_INVALID: 'the JSON is not a valid SSF batch',
   /** The span is neither a valid trace span nor a carrier of valid metrics or logs. */
   SSF_SPAN_EMPTY: 'the span is not a valid trace span and carries no valid metrics or logs',
+  /** An event's time is outside the times the gateway accepts: older than the table's retention (less an hour) or further ahead than `gateway.maxFutureSeconds`. Refused per event. */
+  SSF_TIME_OUT_OF_RANGE: 'the time is outside the accepted times',
   /** The span's end_timestamp is before its start_timestamp. */
   SSF_SPAN_NEGATIVE_DURATION: 'end_timestamp is before start_timestamp',
   /** A sample has no name. */
   SSF_METRIC_NAME_MISSING: 'a metric sample needs a name',
   /** A sample's value is NaN or infinite. */
   SSF_METRIC_VALUE_NOT_FINITE: 'a metric value must be a finite number',
-  /** A sample's sample_rate is outside (0, 1] (0 on the wire means 1). */
-  SSF_METRIC_SAMPLE_RATE_RANGE: 'sample_rate must be in (0, 1]',
+  /** A sample's sample_rate is outside [1e-6, 1] (0 on the wire means 1): a rate of 1e-45 would count one sample as 1e45. */
+  SSF_METRIC_SAMPLE_RATE_RANGE: 'sample_rate must be in [0.000001, 1]',
   /** A sample's metric type is not one of COUNTER, GAUGE, HISTOGRAM, SET, STATUS. */
   SSF_METRIC_TYPE_UNKNOWN: 'unknown metric type',
   /** A sample's status or scope is not a known enum value. */

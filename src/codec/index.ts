@@ -8,4 +8,5 @@ export type { LongBits, RawSpan, SpanFields } from './protobuf.js';
 export { decodeBatch, decodeSpan, decodeSpanList, encodeBatch, encodeSpan, SEVERITY_NUMBER, spanToFields } from './span-codec.js';
 export type { BatchDecoding, BatchRejection } from './span-codec.js';
 export { LIMITS, severityName, validateSpan } from './validate.js';
+export { isTraceSpan, spanEvent } from './span-event.js';
 export type { SpanValidation } from './validate.js';

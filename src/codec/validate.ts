@@ -4,6 +4,7 @@ import { CodecErrorCodes } from './errors.js';
 import { longToBigInt } from './protobuf.js';
 import type { RawSpan } from './protobuf.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus, MetricType, SpanEvent } from './types.js';
+import { isTraceSpan, spanEvent } from './span-event.js';
 
 /** Size limits applied to every span. Generous: Veneur has none, a 60 KB span must pass. */
 export const LIMITS = {
@@ -15,6 +16,8 @@ export const LIMITS = {
   /** A sample's message (set member, status check text). */
   messageBytes: 64 * 1024,
   logBodyBytes: 1024 * 1024,
+  /** The smallest sample_rate (as a float32, what the wire carries): one sample stands for at most a million. */
+  minSampleRate: Math.fround(1e-6),
 } as const;
 
 const METRIC_TYPES: readonly MetricType[] = ['counter', 'gauge', 'histogram', 'set', 'status'];
@@ -40,7 +43,6 @@ function check(code: CodecErrorCode, reason?: string): { message: string; params
 // z.number() refuses NaN and infinities with zod's own error; we want our code.
 const anyNumber = z.custom<number>((v) => typeof v === 'number');
 
-
 function boundedString(limit: number, what: string) {
   return z.string().refine((s) => s.length * 3 <= limit || Buffer.byteLength(s) <= limit, check('SSF_FIELD_TOO_LONG', `${what} is longer than ${limit} bytes`));
 }
@@ -59,7 +61,8 @@ function isStringMap(m: unknown): m is Record<string, string> {
 // A custom check rather than z.record(): the same rules at a quarter of the cost
 // (this runs for every span the gateway receives).
 function tagMap(what: string) {
-  return z.custom<Record<string, string>>(isStringMap, { message: `${what} must map strings to strings`, params: { ssfCode: 'SSF_DECODE_FAILED' } })
+  return z
+    .custom<Record<string, string>>(isStringMap, { message: `${what} must map strings to strings`, params: { ssfCode: 'SSF_DECODE_FAILED' } })
     .check((ctx) => {
       const m = ctx.value;
       let n = 0;
@@ -67,51 +70,71 @@ function tagMap(what: string) {
         n++;
         const v = m[k] as string;
         // Byte length only when the UTF-16 length could exceed the limit.
-        if ((k.length * 3 > LIMITS.tagKeyBytes && Buffer.byteLength(k) > LIMITS.tagKeyBytes) || (v.length * 3 > LIMITS.tagValueBytes && Buffer.byteLength(v) > LIMITS.tagValueBytes)) {
-          ctx.issues.push({ code: 'custom', input: m, ...check('SSF_FIELD_TOO_LONG', `a key of ${what} is longer than ${LIMITS.tagKeyBytes} bytes or a value longer than ${LIMITS.tagValueBytes} bytes`) });
+        if (
+          (k.length * 3 > LIMITS.tagKeyBytes && Buffer.byteLength(k) > LIMITS.tagKeyBytes) ||
+          (v.length * 3 > LIMITS.tagValueBytes && Buffer.byteLength(v) > LIMITS.tagValueBytes)
+        ) {
+          ctx.issues.push({
+            code: 'custom',
+            input: m,
+            ...check('SSF_FIELD_TOO_LONG', `a key of ${what} is longer than ${LIMITS.tagKeyBytes} bytes or a value longer than ${LIMITS.tagValueBytes} bytes`),
+          });
           return;
         }
       }
-      if (n > LIMITS.tagsPerMap) ctx.issues.push({ code: 'custom', input: m, ...check('SSF_TOO_MANY_TAGS', `${what} has more than ${LIMITS.tagsPerMap} entries`) });
+      if (n > LIMITS.tagsPerMap)
+        ctx.issues.push({ code: 'custom', input: m, ...check('SSF_TOO_MANY_TAGS', `${what} has more than ${LIMITS.tagsPerMap} entries`) });
     });
 }
 
 /** SSFSample (as decoded) -> MetricSample, applying Veneur's rule sample_rate 0 => 1. */
 export const sampleSchema = z.object({
-  metric: z.number().refine((v) => Number.isInteger(v) && v >= 0 && v < METRIC_TYPES.length, check('SSF_METRIC_TYPE_UNKNOWN', 'metric must be COUNTER, GAUGE, HISTOGRAM, SET or STATUS')),
-  name: z.string()
+  metric: z
+    .number()
+    .refine(
+      (v) => Number.isInteger(v) && v >= 0 && v < METRIC_TYPES.length,
+      check('SSF_METRIC_TYPE_UNKNOWN', 'metric must be COUNTER, GAUGE, HISTOGRAM, SET or STATUS'),
+    ),
+  name: z
+    .string()
     .refine((s) => s.length > 0, check('SSF_METRIC_NAME_MISSING'))
     .pipe(boundedString(LIMITS.nameBytes, 'name')),
   value: anyNumber.refine(Number.isFinite, check('SSF_METRIC_VALUE_NOT_FINITE')),
   message: boundedString(LIMITS.messageBytes, 'message'),
-  status: z.number().refine((v) => Number.isInteger(v) && v >= 0 && v < STATUSES.length, check('SSF_METRIC_ENUM_UNKNOWN', 'status must be OK, WARNING, CRITICAL or UNKNOWN')),
-  sampleRate: anyNumber.refine((r) => r === 0 || (r > 0 && r <= 1), check('SSF_METRIC_SAMPLE_RATE_RANGE')),
+  status: z
+    .number()
+    .refine((v) => Number.isInteger(v) && v >= 0 && v < STATUSES.length, check('SSF_METRIC_ENUM_UNKNOWN', 'status must be OK, WARNING, CRITICAL or UNKNOWN')),
+  sampleRate: anyNumber.refine((r) => r === 0 || (r >= LIMITS.minSampleRate && r <= 1), check('SSF_METRIC_SAMPLE_RATE_RANGE')),
   tags: tagMap('tags'),
   unit: boundedString(LIMITS.nameBytes, 'unit'),
-  scope: z.number().refine((v) => Number.isInteger(v) && v >= 0 && v < SCOPES.length, check('SSF_METRIC_ENUM_UNKNOWN', 'scope must be DEFAULT, LOCAL or GLOBAL')),
+  scope: z
+    .number()
+    .refine((v) => Number.isInteger(v) && v >= 0 && v < SCOPES.length, check('SSF_METRIC_ENUM_UNKNOWN', 'scope must be DEFAULT, LOCAL or GLOBAL')),
 });
 
 function toSample(s: z.infer<typeof sampleSchema>, timestamp: bigint): MetricSample {
   return {
-  type: METRIC_TYPES[s.metric] ?? 'counter',
-  name: s.name,
-  value: s.value,
-  timestamp,
-  message: s.message,
-  status: STATUSES[s.status] ?? 'ok',
-  sampleRate: s.sampleRate === 0 ? 1 : s.sampleRate,
-  tags: own(s.tags),
-  unit: s.unit,
-  scope: SCOPES[s.scope] ?? 'default',
+    type: METRIC_TYPES[s.metric] ?? 'counter',
+    name: s.name,
+    value: s.value,
+    timestamp,
+    message: s.message,
+    status: STATUSES[s.status] ?? 'ok',
+    sampleRate: s.sampleRate === 0 ? 1 : s.sampleRate,
+    tags: own(s.tags),
+    unit: s.unit,
+    scope: SCOPES[s.scope] ?? 'default',
   };
 }
 
 /** SSFLogRecord (as decoded) -> LogRecord. */
-export const logRecordSchema = z.object({
-  severity: z.number().refine((v) => Number.isInteger(v) && v >= 0 && v <= 24, check('SSF_LOG_SEVERITY_RANGE')),
-  body: boundedString(LIMITS.logBodyBytes, 'body'),
-  attributes: tagMap('attributes'),
-}).refine((l) => l.body.length > 0 || Object.keys(l.attributes).length > 0, check('SSF_LOG_EMPTY'));
+export const logRecordSchema = z
+  .object({
+    severity: z.number().refine((v) => Number.isInteger(v) && v >= 0 && v <= 24, check('SSF_LOG_SEVERITY_RANGE')),
+    body: boundedString(LIMITS.logBodyBytes, 'body'),
+    attributes: tagMap('attributes'),
+  })
+  .refine((l) => l.body.length > 0 || Object.keys(l.attributes).length > 0, check('SSF_LOG_EMPTY'));
 
 function toLog(l: z.infer<typeof logRecordSchema>, timestamp: bigint): LogRecord {
   return { timestamp, severity: severityName(l.severity), severityNumber: l.severity, body: l.body, attributes: own(l.attributes) };
@@ -128,13 +151,15 @@ const spanFieldsSchema = z.object({
   tenant: boundedString(LIMITS.nameBytes, 'tenant'),
 });
 
-export type SpanValidation =
-  | { ok: true; span: SpanEvent; rejections: Rejection[] }
-  | { ok: false; rejections: Rejection[] };
+export type SpanValidation = { ok: true; span: SpanEvent; rejections: Rejection[] } | { ok: false; rejections: Rejection[] };
 
 const SNAKE: Record<string, string> = {
-  traceId: 'trace_id', parentId: 'parent_id', startTimestamp: 'start_timestamp', endTimestamp: 'end_timestamp',
-  rootStartTimestamp: 'root_start_timestamp', sampleRate: 'sample_rate',
+  traceId: 'trace_id',
+  parentId: 'parent_id',
+  startTimestamp: 'start_timestamp',
+  endTimestamp: 'end_timestamp',
+  rootStartTimestamp: 'root_start_timestamp',
+  sampleRate: 'sample_rate',
 };
 
 function rejectionsOf(error: z.ZodError, prefix: string): Rejection[] {
@@ -209,11 +234,14 @@ export function validateSpan(raw: RawSpan): SpanValidation {
     else rejections.push(...rejectionsOf(r.error, `logs[${i}]`));
   }
 
-  const hasTraceFields = f.id !== 0n && f.traceId !== 0n && f.startTimestamp !== 0n && f.endTimestamp !== 0n && name !== '';
-  let isTrace = hasTraceFields;
-  if (hasTraceFields && f.endTimestamp < f.startTimestamp) {
-    isTrace = false;
-    rejections.push({ code: 'SSF_SPAN_NEGATIVE_DURATION', field: 'end_timestamp', reason: `end_timestamp ${f.endTimestamp} is before start_timestamp ${f.startTimestamp}` });
+  const isTrace = isTraceSpan({ ...f, name });
+  if (!isTrace && f.id !== 0n && f.traceId !== 0n && f.startTimestamp !== 0n && f.endTimestamp !== 0n && name !== '') {
+    // Every trace field is there: only the end before the start disqualifies it.
+    rejections.push({
+      code: 'SSF_SPAN_NEGATIVE_DURATION',
+      field: 'end_timestamp',
+      reason: `end_timestamp ${f.endTimestamp} is before start_timestamp ${f.startTimestamp}`,
+    });
   }
 
   if (!isTrace && metrics.length === 0 && logs.length === 0) {
@@ -230,7 +258,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
   return {
     ok: true,
     rejections,
-    span: {
+    span: spanEvent({
       version: f.version,
       traceId: f.traceId,
       id: f.id,
@@ -248,7 +276,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
       tenant: f.tenant,
       receivedTimestamp: f.receivedTimestamp,
       isTrace,
-    },
+    }),
   };
 }
 

@@ -29,11 +29,18 @@ export function renderConfigDocs(): string {
       section = name ?? '';
       lines.push(`## ${section}`, '', '| Setting | Environment | Default | Description |', '| --- | --- | --- | --- |');
     }
-    const dflt = s.kind === 'list' ? (s.default as string[]).join(',') : s.kind === 'map' ? Object.entries(s.default as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',') : String(s.default);
+    const dflt =
+      s.kind === 'list'
+        ? (s.default as string[]).join(',')
+        : s.kind === 'map'
+          ? Object.entries(s.default as Record<string, string>)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',')
+          : String(s.default);
     const choices = s.choices ? ` One of: ${s.choices.map((c) => `\`${c === '' ? '""' : c}\``).join(', ')}.` : '';
     lines.push(`| \`${s.path}\` | \`${s.env}\` | ${dflt === '' ? '(empty)' : `\`${dflt}\``} | ${s.description.replace(/\|/g, '\\|')}${choices} |`);
     const next = settings[i + 1];
-    if (!next || !next.path.startsWith(`${section}.`)) lines.push('');
+    if (!next?.path.startsWith(`${section}.`)) lines.push('');
   });
   return lines.join('\n');
 }

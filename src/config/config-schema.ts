@@ -9,86 +9,216 @@ import { z } from 'zod';
  */
 
 const listen = (def: string, what: string) =>
-  z.string().regex(/^$|^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, or empty to disable').default(def).describe(what);
+  z
+    .string()
+    .regex(/^$|^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, or empty to disable')
+    .default(def)
+    .describe(what);
 
 export const configSchema = z.strictObject({
-  clickhouse: z.strictObject({
-    url: z.string().default('').describe('ClickHouse HTTP(S) endpoint, e.g. `http://127.0.0.1:8123` (a server, or a load balancer in front of a cluster). Empty: the embedded engine (chDB) in this process, with its data under `clickhouse.dataPath`.'),
-    dataPath: z.string().default('./data/clickhouse').describe('Embedded mode only: the directory of the in-process ClickHouse data. One process at a time may open it.'),
-    database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('ssf').describe('The database that holds the tables (the public SQL surface).'),
-    user: z.string().default('default').describe('User for writes and migrations.'),
-    password: z.string().default('').describe('Password of `clickhouse.user`.'),
-    queryUser: z.string().default('').describe('The query API\'s read-only user (server mode; deploy/clickhouse/ssf-users.xml defines `ssf_query`). Empty: the query API uses `clickhouse.user` with `readonly=2` on every request.'),
-    queryPassword: z.string().default('').describe('Password of `clickhouse.queryUser`.'),
-    cluster: z.string().default('').describe('Cluster name for `ON CLUSTER` DDL and Replicated/Distributed tables. Empty: a single server.'),
-    tlsCaFile: z.string().default('').describe('PEM file of the CA that signed the server certificate (https URLs).'),
-    tlsCertFile: z.string().default('').describe('PEM client certificate for mutual TLS.'),
-    tlsKeyFile: z.string().default('').describe('PEM key of `clickhouse.tlsCertFile`.'),
-    requestTimeoutMs: z.number().int().positive().default(60_000).describe('Timeout of one HTTP request to ClickHouse.'),
-    idleSocketTtlMs: z.number().int().positive().default(2_500).describe("How long an idle keep-alive socket is reused. Keep it below the server's `keep_alive_timeout` (3 s by default) so a request never lands on a socket the server is closing (the ECONNRESET pitfall)."),
-    maxOpenConnections: z.number().int().positive().default(10).describe('Sockets per client.'),
-  }).prefault({}),
+  clickhouse: z
+    .strictObject({
+      url: z
+        .string()
+        .default('')
+        .describe(
+          'ClickHouse HTTP(S) endpoint, e.g. `http://127.0.0.1:8123` (a server, or a load balancer in front of a cluster). Empty: the embedded engine (chDB) in this process, with its data under `clickhouse.dataPath`.',
+        ),
+      dataPath: z
+        .string()
+        .default('./data/clickhouse')
+        .describe('Embedded mode only: the directory of the in-process ClickHouse data. One process at a time may open it.'),
+      database: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+        .default('ssf')
+        .describe('The database that holds the tables (the public SQL surface).'),
+      user: z.string().default('default').describe('User for writes and migrations.'),
+      password: z.string().default('').describe('Password of `clickhouse.user`.'),
+      queryUser: z
+        .string()
+        .default('')
+        .describe(
+          "The query API's read-only user (server mode; deploy/clickhouse/ssf-users.xml defines `ssf_query`). Empty: the query API uses `clickhouse.user` with `readonly=2` on every request.",
+        ),
+      queryPassword: z.string().default('').describe('Password of `clickhouse.queryUser`.'),
+      cluster: z.string().default('').describe('Cluster name for `ON CLUSTER` DDL and Replicated/Distributed tables. Empty: a single server.'),
+      tlsCaFile: z.string().default('').describe('PEM file of the CA that signed the server certificate (https URLs).'),
+      tlsCertFile: z.string().default('').describe('PEM client certificate for mutual TLS.'),
+      tlsKeyFile: z.string().default('').describe('PEM key of `clickhouse.tlsCertFile`.'),
+      requestTimeoutMs: z.number().int().positive().default(60_000).describe('Timeout of one HTTP request to ClickHouse.'),
+      idleSocketTtlMs: z
+        .number()
+        .int()
+        .positive()
+        .default(2_500)
+        .describe(
+          "How long an idle keep-alive socket is reused. Keep it below the server's `keep_alive_timeout` (3 s by default) so a request never lands on a socket the server is closing (the ECONNRESET pitfall).",
+        ),
+      maxOpenConnections: z.number().int().positive().default(10).describe('Sockets per client.'),
+    })
+    .prefault({}),
 
-  kafka: z.strictObject({
-    brokers: z.array(z.string()).default([]).describe('Bootstrap brokers, comma-separated `host:port`. Empty: no Kafka; the gateway hands batches to the materializer in the same process (all-in-one mode).'),
-    clientId: z.string().default('ssf').describe('Kafka client id.'),
-    spansTopic: z.string().default('ssf.spans').describe('Topic of validated SSF spans: each record an SSFBatch of spans of one partition, partitioned by trace id (docs/architecture.md, Kafka topics and record format).'),
-    deadLetterTopic: z.string().default('ssf.dead-letter').describe('Topic of records the materializer could not decode, with the reason in headers.'),
-    partitions: z.number().int().positive().default(6).describe('Partitions of the topics when this process creates them.'),
-    replicationFactor: z.number().int().positive().default(1).describe('Replication factor of the topics when this process creates them.'),
-    consumerGroup: z.string().default('ssf-materializer').describe('Consumer group of the materializers.'),
-    ssl: z.boolean().default(false).describe('Connect with TLS.'),
-    saslMechanism: z.enum(['', 'plain', 'scram-sha-256', 'scram-sha-512']).default('').describe('SASL mechanism; empty for none.'),
-    saslUsername: z.string().default('').describe('SASL user name.'),
-    saslPassword: z.string().default('').describe('SASL password.'),
-    compression: z.enum(['none', 'gzip']).default('gzip').describe('Compression of produced batches (kafkajs has gzip built in).'),
-    gzipLevel: z.number().int().min(1).max(9).default(1).describe('zlib level of `kafka.compression` gzip. 1 costs the gateway about a third of the CPU of zlib’s default 6 for records about 20 % larger (measured: docs/architecture.md, "Gateway").'),
-    lingerMs: z.number().int().min(0).default(5).describe('How long the gateway waits to fill a produce batch.'),
-    batchBytes: z.number().int().positive().default(1_048_576).describe('Target size of one produce batch.'),
-    bufferBytes: z.number().int().positive().default(16 * 1_048_576).describe('Bound of the gateway’s in-memory produce buffer; past it HTTP answers 503 and UDP drops are counted.'),
-  }).prefault({}),
+  kafka: z
+    .strictObject({
+      brokers: z
+        .array(z.string())
+        .default([])
+        .describe(
+          'Bootstrap brokers, comma-separated `host:port`. Empty: no Kafka; the gateway hands batches to the materializer in the same process (all-in-one mode).',
+        ),
+      clientId: z.string().default('ssf').describe('Kafka client id.'),
+      spansTopic: z
+        .string()
+        .default('ssf.spans')
+        .describe(
+          'Topic of validated SSF spans: each record an SSFBatch of spans of one partition, partitioned by trace id (docs/architecture.md, Kafka topics and record format).',
+        ),
+      deadLetterTopic: z.string().default('ssf.dead-letter').describe('Topic of records the materializer could not decode, with the reason in headers.'),
+      partitions: z.number().int().positive().default(6).describe('Partitions of the topics when this process creates them.'),
+      replicationFactor: z.number().int().positive().default(1).describe('Replication factor of the topics when this process creates them.'),
+      consumerGroup: z.string().default('ssf-materializer').describe('Consumer group of the materializers.'),
+      ssl: z.boolean().default(false).describe('Connect with TLS.'),
+      saslMechanism: z.enum(['', 'plain', 'scram-sha-256', 'scram-sha-512']).default('').describe('SASL mechanism; empty for none.'),
+      saslUsername: z.string().default('').describe('SASL user name.'),
+      saslPassword: z.string().default('').describe('SASL password.'),
+      compression: z.enum(['none', 'gzip']).default('gzip').describe('Compression of produced batches (kafkajs has gzip built in).'),
+      gzipLevel: z
+        .number()
+        .int()
+        .min(1)
+        .max(9)
+        .default(1)
+        .describe(
+          'zlib level of `kafka.compression` gzip. 1 costs the gateway about a third of the CPU of zlib’s default 6 for records about 20 % larger (measured: docs/architecture.md, "Gateway").',
+        ),
+      lingerMs: z.number().int().min(0).default(5).describe('How long the gateway waits to fill a produce batch.'),
+      batchBytes: z.number().int().positive().default(1_048_576).describe('Target size of one produce batch.'),
+      bufferBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(16 * 1_048_576)
+        .describe('Bound of the gateway’s in-memory produce buffer; past it HTTP answers 503 and UDP drops are counted.'),
+    })
+    .prefault({}),
 
-  gateway: z.strictObject({
-    httpListen: listen('127.0.0.1:8127', 'HTTP listener of the gateway (and of the query API in all-in-one mode).'),
-    udpListen: listen('127.0.0.1:8128', 'UDP listener for SSF (one span per datagram). Empty disables it.'),
-    statsdListen: listen('127.0.0.1:8125', 'UDP listener for statsd/DogStatsD lines. Empty disables it.'),
-    tcpListen: listen('', 'TCP listener for the framed SSF stream. Empty disables it.'),
-    unixSocket: z.string().default('').describe('UNIX socket path for the framed SSF stream. Empty disables it.'),
-    maxBodyBytes: z.number().int().positive().default(8 * 1_048_576).describe('Largest HTTP request body as sent (compressed).'),
-    maxDecompressedBytes: z.number().int().positive().default(64 * 1_048_576).describe('Largest HTTP request body after decompression; a decompression bomb is stopped here.'),
-    udpReceiveBufferBytes: z.number().int().positive().default(16 * 1_048_576).describe('SO_RCVBUF of the UDP sockets.'),
-    authTokens: z.record(z.string(), z.string()).default({}).describe('Bearer tokens and the tenant each one maps to, as `token=tenant,token2=tenant2`. Empty: no authentication, every event gets tenant `gateway.defaultTenant`.'),
-    requireAuth: z.enum(['auto', 'always', 'never']).default('auto').describe('`auto`: tokens are required when `gateway.authTokens` is set or the HTTP listener is not on loopback.'),
-    defaultTenant: z.string().default('default').describe('Tenant stamped on events when authentication is off.'),
-    selfTraceSampleRate: z.number().min(0).max(1).default(0.01).describe('Fraction of its own HTTP requests the gateway traces as SSF spans (service `ssf-gateway`, straight into its own pipeline; 0 turns it off).'),
-    maxTagSetsPerMetric: z.number().int().positive().default(10_000).describe('Cardinality guard: distinct tag sets kept per metric name and tenant per hour; the excess is counted and visible on /metrics.'),
-  }).prefault({}),
+  gateway: z
+    .strictObject({
+      httpListen: listen('127.0.0.1:8127', 'HTTP listener of the gateway (and of the query API in all-in-one mode).'),
+      udpListen: listen('127.0.0.1:8128', 'UDP listener for SSF (one span per datagram). Empty disables it.'),
+      statsdListen: listen('127.0.0.1:8125', 'UDP listener for statsd/DogStatsD lines. Empty disables it.'),
+      tcpListen: listen('', 'TCP listener for the framed SSF stream. Empty disables it.'),
+      unixSocket: z.string().default('').describe('UNIX socket path for the framed SSF stream. Empty disables it.'),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(8 * 1_048_576)
+        .describe('Largest HTTP request body as sent (compressed).'),
+      maxDecompressedBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1_048_576)
+        .describe('Largest HTTP request body after decompression; a decompression bomb is stopped here.'),
+      udpReceiveBufferBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(16 * 1_048_576)
+        .describe('SO_RCVBUF of the UDP sockets.'),
+      authTokens: z
+        .record(z.string(), z.string())
+        .default({})
+        .describe(
+          'Bearer tokens and the tenant each one maps to, as `token=tenant,token2=tenant2`. Empty: no authentication, every event gets tenant `gateway.defaultTenant`.',
+        ),
+      requireAuth: z
+        .enum(['auto', 'always', 'never'])
+        .default('auto')
+        .describe('`auto`: tokens are required when `gateway.authTokens` is set or the HTTP listener is not on loopback.'),
+      defaultTenant: z.string().default('default').describe('Tenant stamped on events when authentication is off.'),
+      listenerTenants: z
+        .partialRecord(z.enum(['udp', 'statsd', 'tcp', 'unix']), z.string().min(1))
+        .default({})
+        .describe(
+          'The tenant of each listener that carries no credentials (UDP SSF, statsd, the framed stream on TCP or a UNIX socket), as `udp=acme,statsd=acme`. When authentication is required, a listener without an entry here is not started (its events would land in a tenant nobody chose); when it is off, a listener without an entry stamps `gateway.defaultTenant`.',
+        ),
+      streamIdleTimeoutS: z
+        .number()
+        .positive()
+        .default(300)
+        .describe('A framed-stream connection (TCP or UNIX socket) that sends nothing for this long is closed.'),
+      selfTraceSampleRate: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.01)
+        .describe('Fraction of its own HTTP requests the gateway traces as SSF spans (service `ssf-gateway`, straight into its own pipeline; 0 turns it off).'),
+      maxTagSetsPerMetric: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe('Cardinality guard: distinct tag sets kept per metric name and tenant per hour; the excess is counted and visible on /metrics.'),
+      maxFutureSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .default(3_600)
+        .describe(
+          'How far ahead of the gateway’s clock an event’s time may be. Together with `retention.*` (less an hour) it bounds the times accepted; an event outside them is refused with SSF_TIME_OUT_OF_RANGE (docs/ssf.md, "Valid times").',
+        ),
+    })
+    .prefault({}),
 
-  materializer: z.strictObject({
-    batchRows: z.number().int().positive().default(100_000).describe('Rows buffered before an insert.'),
-    batchMs: z.number().int().positive().default(1_000).describe('Longest wait before an insert.'),
-    metricsListen: listen('127.0.0.1:8129', 'HTTP listener of the materializer’s /metrics and health endpoints (distributed mode).'),
-  }).prefault({}),
+  materializer: z
+    .strictObject({
+      batchRows: z.number().int().positive().default(100_000).describe('Rows buffered before an insert.'),
+      batchMs: z.number().int().positive().default(1_000).describe('Longest wait before an insert.'),
+      metricsListen: listen('127.0.0.1:8129', 'HTTP listener of the materializer’s /metrics and health endpoints (distributed mode).'),
+    })
+    .prefault({}),
 
-  query: z.strictObject({
-    listen: listen('127.0.0.1:8130', 'HTTP listener of the query API in distributed mode (in all-in-one mode it shares `gateway.httpListen`).'),
-    maxExecutionTimeS: z.number().positive().default(30).describe('`max_execution_time` of every query.'),
-    maxResultRows: z.number().int().positive().default(1_000_000).describe('`max_result_rows` of every query.'),
-    maxResultBytes: z.number().int().positive().default(256 * 1_048_576).describe('`max_result_bytes` of every query.'),
-    maxMemoryUsage: z.number().int().positive().default(4 * 1_073_741_824).describe('`max_memory_usage` of every query, in bytes.'),
-  }).prefault({}),
+  query: z
+    .strictObject({
+      listen: listen('127.0.0.1:8130', 'HTTP listener of the query API in distributed mode (in all-in-one mode it shares `gateway.httpListen`).'),
+      maxExecutionTimeS: z.number().positive().default(30).describe('`max_execution_time` of every query.'),
+      maxResultRows: z.number().int().positive().default(1_000_000).describe('`max_result_rows` of every query.'),
+      maxResultBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(256 * 1_048_576)
+        .describe('`max_result_bytes` of every query.'),
+      maxMemoryUsage: z
+        .number()
+        .int()
+        .positive()
+        .default(4 * 1_073_741_824)
+        .describe('`max_memory_usage` of every query, in bytes.'),
+    })
+    .prefault({}),
 
-  retention: z.strictObject({
-    spansDays: z.number().int().positive().default(30).describe('TTL of `ssf.spans`.'),
-    logsDays: z.number().int().positive().default(30).describe('TTL of `ssf.logs`.'),
-    samplesDays: z.number().int().positive().default(30).describe('TTL of raw samples (`ssf.samples`).'),
-    rollup1mDays: z.number().int().positive().default(90).describe('TTL of `ssf.metrics_1m`.'),
-    rollup1hDays: z.number().int().positive().default(730).describe('TTL of `ssf.metrics_1h`.'),
-  }).prefault({}),
+  retention: z
+    .strictObject({
+      spansDays: z.number().int().positive().default(30).describe('TTL of `ssf.spans`.'),
+      logsDays: z.number().int().positive().default(30).describe('TTL of `ssf.logs`.'),
+      samplesDays: z.number().int().positive().default(30).describe('TTL of raw samples (`ssf.samples`).'),
+      rollup1mDays: z.number().int().positive().default(90).describe('TTL of `ssf.metrics_1m`.'),
+      rollup1hDays: z.number().int().positive().default(730).describe('TTL of `ssf.metrics_1h`.'),
+    })
+    .prefault({}),
 
-  log: z.strictObject({
-    level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Level of the processes’ own JSON logs: HTTP requests are one line each, at debug (refused ones at info).'),
-  }).prefault({}),
+  log: z
+    .strictObject({
+      level: z
+        .enum(['debug', 'info', 'warn', 'error'])
+        .default('info')
+        .describe('Level of the processes’ own JSON logs: HTTP requests are one line each, at debug (refused ones at info).'),
+    })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

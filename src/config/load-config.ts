@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { configSchema, RENAMED } from './config-schema.js';
 import type { Config } from './config-schema.js';
 
@@ -30,7 +30,10 @@ type Def = { type: string; innerType?: z.ZodType; defaultValue?: unknown; entrie
 const defOf = (s: z.ZodType): Def => s._zod.def as Def;
 
 function envName(path: string): string {
-  return `SSF_${path.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+  return `SSF_${path
+    .replace(/\./g, '_')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toUpperCase()}`;
 }
 
 /** Every leaf setting of the schema, in schema order. */
@@ -69,10 +72,16 @@ function parseEnvValue(info: SettingInfo, raw: string): unknown {
       if (/^(0|false|no|off|)$/i.test(raw)) return false;
       throw new ConfigError(`${info.env}="${raw}" is not a boolean (true/false)`);
     case 'list':
-      return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
     case 'map': {
       const m: Record<string, string> = {};
-      for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      for (const pair of raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         const at = pair.indexOf('=');
         if (at <= 0) throw new ConfigError(`${info.env}: "${pair}" is not key=value`);
         m[pair.slice(0, at)] = pair.slice(at + 1);
@@ -182,11 +191,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     const known = settings.map((s) => s.path);
     const problems = result.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {
-        return issue.keys.map((k) => {
-          const path = [...issue.path.map(String), k].join('.');
-          const hint = closest(path, known);
-          return `unknown setting ${path}${hint ? `: did you mean ${hint}?` : ''}`;
-        }).join('; ');
+        return issue.keys
+          .map((k) => {
+            const path = [...issue.path.map(String), k].join('.');
+            const hint = closest(path, known);
+            return `unknown setting ${path}${hint ? `: did you mean ${hint}?` : ''}`;
+          })
+          .join('; ');
       }
       const path = issue.path.map(String).join('.');
       const info = settings.find((s) => s.path === path);

@@ -13,3 +13,12 @@ export function toNs(time: Date | number): bigint {
   const ms = typeof time === 'number' ? time : time.getTime();
   return BigInt(Math.round(ms * 1_000_000));
 }
+
+/** A time, as a Date, epoch milliseconds, or Unix nanoseconds (bigint). */
+export type TimeInput = Date | number | bigint;
+
+/** A TimeInput as Unix nanoseconds; none is now. */
+export function timeToNs(t: TimeInput | undefined): bigint {
+  if (t === undefined) return nowNs();
+  return typeof t === 'bigint' ? t : toNs(t);
+}

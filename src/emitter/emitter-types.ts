@@ -1,6 +1,5 @@
-import type { LogSeverity, MetricSample, MetricScope, MetricType } from '../codec/types.js';
-import type { TimeInput } from './span.js';
-import type { Span } from './span.js';
+import type { MetricScope } from '../codec/types.js';
+import type { TimeInput } from './clock.js';
 
 export interface MetricOptions {
   tags?: Record<string, string>;
@@ -14,10 +13,3 @@ export interface MetricOptions {
 
 /** Log fields become string attributes (objects as JSON). */
 export type LogFields = Record<string, unknown>;
-
-/** What a Span needs from its emitter (kept narrow so Span does not depend on Emitter). */
-export interface SpanSink {
-  sample(type: MetricType, name: string, value: number, message: string, options: MetricOptions | undefined): MetricSample | undefined;
-  log(level: LogSeverity, message: string, fields: LogFields | undefined, span: Span | undefined): void;
-  finished(span: Span): void;
-}

@@ -22,7 +22,11 @@ interface Metric {
 
 export class Counter implements Metric {
   private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[] = []) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[] = [],
+  ) {}
 
   inc(labels: Labels = {}, by = 1): void {
     const k = labelKey(this.labelNames, labels);
@@ -51,7 +55,11 @@ export class Counter implements Metric {
 
 export class Gauge implements Metric {
   private readonly values = new Map<string, number | (() => number)>();
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[] = []) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[] = [],
+  ) {}
 
   set(value: number | (() => number), labels: Labels = {}): void {
     this.values.set(labelKey(this.labelNames, labels), value);
@@ -71,7 +79,12 @@ export class Gauge implements Metric {
 
 export class Histogram implements Metric {
   private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[], readonly labelNames: readonly string[] = []) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[],
+    readonly labelNames: readonly string[] = [],
+  ) {}
 
   observe(value: number, labels: Labels = {}): void {
     const k = labelKey(this.labelNames, labels);
@@ -92,7 +105,7 @@ export class Histogram implements Metric {
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const [k, s] of this.series) {
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${renderLabels(this.labelNames, k, `le="${b}"`)} ${s.counts[i] ?? 0}`));
+      for (const [i, b] of this.buckets.entries()) lines.push(`${this.name}_bucket${renderLabels(this.labelNames, k, `le="${b}"`)} ${s.counts[i] ?? 0}`);
       lines.push(`${this.name}_bucket${renderLabels(this.labelNames, k, 'le="+Inf"')} ${s.count}`);
       lines.push(`${this.name}_sum${renderLabels(this.labelNames, k)} ${s.sum}`);
       lines.push(`${this.name}_count${renderLabels(this.labelNames, k)} ${s.count}`);

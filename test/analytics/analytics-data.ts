@@ -1,5 +1,6 @@
 import type { MetricSample, SpanEvent } from '../../src/codec/index.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 export const HOUR_MS = 3_600_000;
 
@@ -52,23 +53,48 @@ export function traffic(endpoints: readonly Endpoint[], fromMs: number, toMs: nu
       const durationMs = e.durationsMs[i % e.durationsMs.length] as number;
       const error = e.failEvery > 0 && i % e.failEvery === 0;
       const traceId = newId();
-      spans.push({
-        version: 0, traceId, id: newId(), parentId: 0n, startTimestamp: start, endTimestamp: start + BigInt(Math.round(durationMs * 1e6)),
-        rootStartTimestamp: start, error, service: e.service, name: e.name, indicator: e.indicator, tags: { region: i % 2 === 0 ? 'eu' : 'us' },
-        tenant: '', receivedTimestamp: 0n, isTrace: true,
-        metrics: [
-          sample('requests', 1, start, { sampleRate: 0.5, tags: { endpoint: e.name } }),
-          sample('payload', 100 + (i % 17), start, { type: 'histogram', unit: 'bytes', tags: { endpoint: e.name } }),
-        ],
-        logs: [{ timestamp: start, severity: error ? 'error' : 'info', severityNumber: error ? 17 : 9, body: `${e.service} ${e.name} ${i} ${error ? 'failed' : 'ok'}`, attributes: { i: String(i) } }],
-      });
+      spans.push(
+        spanEvent(
+          spanEvent({
+            traceId,
+            id: newId(),
+            startTimestamp: start,
+            endTimestamp: start + BigInt(Math.round(durationMs * 1e6)),
+            rootStartTimestamp: start,
+            error,
+            service: e.service,
+            name: e.name,
+            indicator: e.indicator,
+            tags: { region: i % 2 === 0 ? 'eu' : 'us' },
+            isTrace: true,
+            metrics: [
+              sample('requests', 1, start, { sampleRate: 0.5, tags: { endpoint: e.name } }),
+              sample('payload', 100 + (i % 17), start, { type: 'histogram', unit: 'bytes', tags: { endpoint: e.name } }),
+            ],
+            logs: [
+              {
+                timestamp: start,
+                severity: error ? 'error' : 'info',
+                severityNumber: error ? 17 : 9,
+                body: `${e.service} ${e.name} ${i} ${error ? 'failed' : 'ok'}`,
+                attributes: { i: String(i) },
+              },
+            ],
+          }),
+        ),
+      );
     }
   }
   return spans;
 }
 
 /** Posts spans in batches through the real gateway; fails the test on anything but 200. */
-export async function postAll(post: (spans: readonly SpanEvent[], token?: string) => Promise<Response>, spans: readonly SpanEvent[], token?: string, batch = 500): Promise<void> {
+export async function postAll(
+  post: (spans: readonly SpanEvent[], token?: string) => Promise<Response>,
+  spans: readonly SpanEvent[],
+  token?: string,
+  batch = 500,
+): Promise<void> {
   for (let i = 0; i < spans.length; i += batch) {
     const r = await post(spans.slice(i, i + batch), token);
     if (r.status !== 200) throw new Error(`the gateway answered ${r.status}: ${await r.text()}`);

@@ -36,7 +36,10 @@ async function rows(sql: string): Promise<Array<Record<string, unknown>>> {
 /** Rows of a query on the Parquet files, read by chDB in this process. */
 function parquetRows(sql: string): Array<Record<string, unknown>> {
   const text = chdbQuery(`${sql} SETTINGS output_format_json_quote_64bit_integers = 1`, 'JSONEachRow');
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 beforeAll(async () => {
@@ -58,9 +61,24 @@ const SPAN_COLUMNS = `toString(trace_id) AS t, toString(span_id) AS s, toString(
   mapSort(CAST(tags, 'Map(String, String)')) AS tags`;
 
 describe('ssf analytics export', () => {
-  it('writes one Parquet file per hour holding exactly the tenant\'s rows of the table', async () => {
+  it("writes one Parquet file per hour holding exactly the tenant's rows of the table", async () => {
     const dir = join(out, 'spans');
-    const r = await cli(['export', '--table', 'spans', '--from', new Date(H0).toISOString(), '--to', new Date(H0 + 2 * HOUR_MS).toISOString(), '--out', dir, '--tenant', 'acme', '--json', '--state', join(out, 'spans.state.json')]);
+    const r = await cli([
+      'export',
+      '--table',
+      'spans',
+      '--from',
+      new Date(H0).toISOString(),
+      '--to',
+      new Date(H0 + 2 * HOUR_MS).toISOString(),
+      '--out',
+      dir,
+      '--tenant',
+      'acme',
+      '--json',
+      '--state',
+      join(out, 'spans.state.json'),
+    ]);
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as { rows: number; parts: Array<{ file: string; rows: number }> };
@@ -75,7 +93,9 @@ describe('ssf analytics export', () => {
     expect(fromParquet).toEqual(table);
     // Each file holds its own hour.
     for (const [i, part] of result.parts.entries()) {
-      const [span] = parquetRows(`SELECT min(toUnixTimestamp64Milli(start)) AS lo, max(toUnixTimestamp64Milli(start)) AS hi, count() AS n FROM file('${join(dir, part.file)}', Parquet)`);
+      const [span] = parquetRows(
+        `SELECT min(toUnixTimestamp64Milli(start)) AS lo, max(toUnixTimestamp64Milli(start)) AS hi, count() AS n FROM file('${join(dir, part.file)}', Parquet)`,
+      );
       expect(Number(span?.['lo'])).toBeGreaterThanOrEqual(H0 + i * HOUR_MS);
       expect(Number(span?.['hi'])).toBeLessThan(H0 + (i + 1) * HOUR_MS);
       expect(Number(span?.['n'])).toBe(part.rows);
@@ -85,7 +105,22 @@ describe('ssf analytics export', () => {
   it('resumes: a rerun rewrites only the missing file, and a third run writes nothing', async () => {
     const dir = join(out, 'logs');
     const state = join(out, 'logs.state.json');
-    const args = ['export', '--table', 'logs', '--from', String(H0), '--to', String(H0 + 2 * HOUR_MS), '--out', dir, '--tenant', 'acme', '--state', state, '--json'];
+    const args = [
+      'export',
+      '--table',
+      'logs',
+      '--from',
+      String(H0),
+      '--to',
+      String(H0 + 2 * HOUR_MS),
+      '--out',
+      dir,
+      '--tenant',
+      'acme',
+      '--state',
+      state,
+      '--json',
+    ];
     const first = await cli(args);
     expect(first.code).toBe(0);
     const files = readdirSync(dir).sort();
@@ -110,12 +145,30 @@ describe('ssf analytics export', () => {
 
   it('exports the rollups merged and finalized, one row per series and minute', async () => {
     const dir = join(out, 'metrics_1m');
-    const r = await cli(['export', '--table', 'metrics_1m', '--from', String(H0), '--to', String(H0 + 2 * HOUR_MS), '--out', dir, '--tenant', 'acme', '--chunk', '30m', '--state', join(out, 'm.state.json')]);
+    const r = await cli([
+      'export',
+      '--table',
+      'metrics_1m',
+      '--from',
+      String(H0),
+      '--to',
+      String(H0 + 2 * HOUR_MS),
+      '--out',
+      dir,
+      '--tenant',
+      'acme',
+      '--chunk',
+      '30m',
+      '--state',
+      join(out, 'm.state.json'),
+    ]);
     expect(r.code).toBe(0);
     expect(readdirSync(dir)).toHaveLength(4);
     const expected = await rows(`SELECT name, toString(tags_hash) AS h, toUnixTimestamp(bucket) AS b, sum(count) AS c, round(sum(sum), 6) AS s
       FROM ${db}.metrics_1m WHERE tenant = 'acme' GROUP BY name, tags_hash, bucket ORDER BY name, h, b`);
-    const got = parquetRows(`SELECT name, toString(tags_hash) AS h, toUnixTimestamp(bucket) AS b, count AS c, round(sum, 6) AS s FROM file('${dir}/*.parquet', Parquet) ORDER BY name, h, b`);
+    const got = parquetRows(
+      `SELECT name, toString(tags_hash) AS h, toUnixTimestamp(bucket) AS b, count AS c, round(sum, 6) AS s FROM file('${dir}/*.parquet', Parquet) ORDER BY name, h, b`,
+    );
     expect(got).toEqual(expected);
     // The counter was sent with sample rate 0.5: each of the 300 samples counts 2.
     const requests = got.filter((x) => x['name'] === 'requests').reduce((n, x) => n + Number(x['c']), 0);

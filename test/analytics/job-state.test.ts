@@ -76,7 +76,10 @@ describe('rebuildRange', () => {
   const now = Date.UTC(2026, 10, 21, 10, 20, 0);
   const retention = { spansDays: 30, logsDays: 30, samplesDays: 7, rollup1mDays: 90, rollup1hDays: 730 };
   it('rebuilds whole hours before the current one, within the retention of the raw rows', () => {
-    expect(rebuildRange(now - 3 * H + 60_000, now - H - 60_000, retention, now)).toEqual({ fromMs: Date.UTC(2026, 10, 21, 7), toMs: Date.UTC(2026, 10, 21, 10) });
+    expect(rebuildRange(now - 3 * H + 60_000, now - H - 60_000, retention, now)).toEqual({
+      fromMs: Date.UTC(2026, 10, 21, 7),
+      toMs: Date.UTC(2026, 10, 21, 10),
+    });
     expect(() => rebuildRange(now - 2 * H, now, retention, now)).toThrow(/current hour \(2026-11-21T10:00:00Z\)/);
     expect(() => rebuildRange(now - 8 * 24 * H, now - 7.5 * 24 * H, retention, now)).toThrow(/kept 7 days/);
     expect(() => rebuildRange(now - H, now - 2 * H, retention, now)).toThrow(JobInputError);

@@ -4,7 +4,14 @@ import { createProgress, formatEta } from '../../query/analytics/progress.js';
 /** A stream that keeps what was written, and a clock the test moves. */
 function setup(tty: boolean) {
   const writes: string[] = [];
-  const stream = { write: (s: string) => (writes.push(s), true), isTTY: tty, columns: 120 } as unknown as NodeJS.WritableStream & { isTTY: boolean; columns: number };
+  const stream = {
+    write: (s: string) => {
+      writes.push(s);
+      return true;
+    },
+    isTTY: tty,
+    columns: 120,
+  } as unknown as NodeJS.WritableStream & { isTTY: boolean; columns: number };
   let now = 1_000_000;
   const clock = { now: () => now, advance: (ms: number) => (now += ms) };
   return { writes, stream, clock };
@@ -44,10 +51,7 @@ describe('progress', () => {
       clock.advance(1_000);
       p.advance(3);
     }
-    expect(writes).toEqual([
-      'replay  55% 55/100 lines 3.0 lines/s ETA 15s\n',
-      'replay  70% 70/100 lines 3.0 lines/s ETA 10s\n',
-    ]);
+    expect(writes).toEqual(['replay  55% 55/100 lines 3.0 lines/s ETA 15s\n', 'replay  70% 70/100 lines 3.0 lines/s ETA 10s\n']);
     p.finish('done');
     expect(writes.at(-1)).toBe('replay done\n');
   });

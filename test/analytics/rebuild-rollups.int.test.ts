@@ -10,6 +10,7 @@ import type { AllInOne } from '../ingest/all-in-one.js';
 import { clickhouseUrl } from '../setup/services.js';
 import { runCli } from '../cli/run-cli.js';
 import { HOUR_MS, pastHour, postAll, traffic } from './analytics-data.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * `ssf analytics rebuild-rollups` against rollups the real pipeline built:
@@ -36,13 +37,25 @@ function otherSamples(fromMs: number, count: number): SpanEvent[] {
   const out: SpanEvent[] = [];
   for (let i = 0; i < count; i++) {
     const ns = BigInt(fromMs + i * 37_000) * 1_000_000n + BigInt(i);
-    const s = (type: MetricSample['type'], name: string, value: number, message = '', status: MetricSample['status'] = 'ok'): MetricSample =>
-      ({ type, name, value, timestamp: ns, message, status, sampleRate: 1, tags: { host: `h${i % 3}` }, unit: '', scope: 'default' });
-    out.push({
-      version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n, error: false,
-      service: 'worker', name: '', indicator: false, tags: {}, tenant: '', receivedTimestamp: 0n, isTrace: false, logs: [],
-      metrics: [s('gauge', 'queue.depth', i * 1.5), s('set', 'users', 0, `user${i % 23}`), s('status', 'disk', 0, 'check', i % 5 === 0 ? 'critical' : 'ok')],
+    const s = (type: MetricSample['type'], name: string, value: number, message = '', status: MetricSample['status'] = 'ok'): MetricSample => ({
+      type,
+      name,
+      value,
+      timestamp: ns,
+      message,
+      status,
+      sampleRate: 1,
+      tags: { host: `h${i % 3}` },
+      unit: '',
+      scope: 'default',
     });
+    out.push(
+      spanEvent({
+        service: 'worker',
+        isTrace: false,
+        metrics: [s('gauge', 'queue.depth', i * 1.5), s('set', 'users', 0, `user${i % 23}`), s('status', 'disk', 0, 'check', i % 5 === 0 ? 'critical' : 'ok')],
+      }),
+    );
   }
   return out;
 }
@@ -85,7 +98,7 @@ afterAll(async () => {
 });
 
 describe('ssf analytics rebuild-rollups', () => {
-  it('takes the views\' SELECTs from the migration files', () => {
+  it("takes the views' SELECTs from the migration files", () => {
     const views = rollupViews('ssf', loadConfig({ env: {} }).retention);
     expect(views.map((v) => `${v.view}<-${v.source}`).sort()).toEqual(['metrics_1m_mv<-samples', 'service_metrics_1m_mv<-spans', 'span_metrics_1m_mv<-spans']);
     for (const v of views) expect(v.select).toContain('{fromMs:Int64}');
@@ -145,4 +158,3 @@ describe('ssf analytics rebuild-rollups', () => {
     expect(inverted.stderr).toMatch(/--to must be after --from/);
   });
 });
-

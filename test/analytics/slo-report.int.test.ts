@@ -88,7 +88,10 @@ function reference(): Reference[] {
       burnRate: bad / total / (1 - OBJECTIVE),
       p50: quantile(own.map(durationMs), 0.5),
       p99: quantile(own.map(durationMs), 0.99),
-      worstByErrors: endpoints.filter((e) => e.errorRate > 0).sort((a, b) => b.errorRate - a.errorRate).map((e) => e.name),
+      worstByErrors: endpoints
+        .filter((e) => e.errorRate > 0)
+        .sort((a, b) => b.errorRate - a.errorRate)
+        .map((e) => e.name),
       worstByP99: endpoints.sort((a, b) => b.p99 - a.p99).map((e) => e.name),
     };
   });
@@ -97,8 +100,20 @@ function reference(): Reference[] {
 // --- the screenshot -----------------------------------------------------------
 
 function screenshot(html: string, png: string): Image {
-  const r = spawnSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--force-device-scale-factor=1',
-    `--screenshot=${png}`, `--window-size=${LAYOUT.pageWidth},1600`, `file://${html}`], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    'chromium',
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--hide-scrollbars',
+      '--force-device-scale-factor=1',
+      `--screenshot=${png}`,
+      `--window-size=${LAYOUT.pageWidth},1600`,
+      `file://${html}`,
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   if (r.status !== 0) throw new Error(`chromium failed (${r.status}): ${r.stderr}`);
   return decodePng(readFileSync(png));
 }
@@ -109,7 +124,11 @@ beforeAll(async () => {
   spans = traffic(ENDPOINTS, H0, H0 + 2 * HOUR_MS, PER_ENDPOINT, 5);
   await postAll(aio.post, spans, 'tokA');
   // Another tenant's failures must not show in acme's report.
-  await postAll(aio.post, traffic([{ service: 'web', name: 'GET /', indicator: true, failEvery: 1, durationsMs: [500] }], H0, H0 + 2 * HOUR_MS, 100, 6), 'tokB');
+  await postAll(
+    aio.post,
+    traffic([{ service: 'web', name: 'GET /', indicator: true, failEvery: 1, durationsMs: [500] }], H0, H0 + 2 * HOUR_MS, 100, 6),
+    'tokB',
+  );
 });
 
 afterAll(async () => {
@@ -125,7 +144,12 @@ describe('ssf analytics slo-report', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     report = JSON.parse(r.stdout) as SloReportData;
-    expect(report).toMatchObject({ tenant: 'acme', objective: OBJECTIVE, from: new Date(H0).toISOString().replace('.000', ''), to: new Date(H0 + 2 * HOUR_MS).toISOString().replace('.000', '') });
+    expect(report).toMatchObject({
+      tenant: 'acme',
+      objective: OBJECTIVE,
+      from: new Date(H0).toISOString().replace('.000', ''),
+      to: new Date(H0 + 2 * HOUR_MS).toISOString().replace('.000', ''),
+    });
     const ref = reference();
     expect(report.services.map((s) => s.service)).toEqual(ref.map((s) => s.service));
     for (const want of ref) {
@@ -173,7 +197,10 @@ describe('ssf analytics slo-report', () => {
     if (process.env['KEEP_SCREENSHOT']) writeFileSync(process.env['KEEP_SCREENSHOT'], readFileSync(join(work, 'report.png')));
     expect([img.width, img.height]).toEqual([LAYOUT.pageWidth, 1600]);
     const ref = reference();
-    const at = (top: number) => (x: number, y: number): string => pixel(img, LAYOUT.left + x, top + y);
+    const at =
+      (top: number) =>
+      (x: number, y: number): string =>
+        pixel(img, LAYOUT.left + x, top + y);
 
     // Availability: one bar per service, green when it meets the objective, red when not; the objective line across.
     const availability = availabilityGeometry(report);
@@ -185,7 +212,9 @@ describe('ssf analytics slo-report', () => {
     }
     const lineY = LAYOUT.availabilityTop + availability.objectiveY;
     const plotWidth = LAYOUT.chartWidth - LAYOUT.plot.left - LAYOUT.plot.right;
-    expect(countColour(img, COLOURS.objective, LAYOUT.left + LAYOUT.plot.left, lineY - 2, LAYOUT.left + LAYOUT.plot.left + plotWidth, lineY + 3)).toBeGreaterThan(plotWidth * 1.5);
+    expect(
+      countColour(img, COLOURS.objective, LAYOUT.left + LAYOUT.plot.left, lineY - 2, LAYOUT.left + LAYOUT.plot.left + plotWidth, lineY + 3),
+    ).toBeGreaterThan(plotWidth * 1.5);
     expect(countColour(img, COLOURS.met, 0, 0, img.width, LAYOUT.availabilityTop)).toBe(0);
     expect(countColour(img, COLOURS.met, 0, LAYOUT.availabilityTop + LAYOUT.chartHeight, img.width, img.height)).toBe(0);
 

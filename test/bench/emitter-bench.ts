@@ -17,7 +17,8 @@ export async function emitterBench(): Promise<void> {
   const address = `udp://127.0.0.1:${rx.address().port}`;
 
   const CHUNK = 20_000;
-  const make = (): Emitter => createEmitter({ address, logger: silentLogger, service: 'bench', maxQueueSize: CHUNK * 2, flushItems: CHUNK * 4, flushIntervalMs: 60_000 });
+  const make = (): Emitter =>
+    createEmitter({ address, logger: silentLogger, service: 'bench', maxQueueSize: CHUNK * 2, flushItems: CHUNK * 4, flushIntervalMs: 60_000 });
   let sink = 0;
   const noop = (i: number): void => {
     sink += i;
@@ -48,9 +49,13 @@ export async function emitterBench(): Promise<void> {
     return { name, ns: best, flushNs: flushNs / flushed, sent: stats.sent };
   };
 
-  const baseline = measureSync('empty loop (baseline)', (n) => {
-    for (let i = 0; i < n; i++) noop(i);
-  }, 2_000_000);
+  const baseline = measureSync(
+    'empty loop (baseline)',
+    (n) => {
+      for (let i = 0; i < n; i++) noop(i);
+    },
+    2_000_000,
+  );
   const results = [
     await timed('counter', (e, i) => e.counter('bench.requests', i, { tags: { code: '200' } })),
     await timed('histogram', (e, i) => e.histogram('bench.latency', i)),
@@ -75,7 +80,14 @@ export async function emitterBench(): Promise<void> {
   // UDP: spans (one datagram each) as fast as the emitter sends them, to a
   // receiver in another process (as a gateway would be) that counts them.
   const receiver = await udpCounterProcess();
-  const e = createEmitter({ address: receiver.address, logger: silentLogger, service: 'bench', maxQueueSize: 100_000, flushItems: 2_000, flushIntervalMs: 60_000 });
+  const e = createEmitter({
+    address: receiver.address,
+    logger: silentLogger,
+    service: 'bench',
+    maxQueueSize: 100_000,
+    flushItems: 2_000,
+    flushIntervalMs: 60_000,
+  });
   const total = 200_000;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < total; i += 10_000) {
@@ -85,13 +97,15 @@ export async function emitterBench(): Promise<void> {
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   await e.close();
   const received = await receiver.stop();
-  printTable('Emitter: UDP datagrams sent (one span per datagram, to a receiving process on loopback)', [{
-    datagrams: total,
-    seconds: seconds.toFixed(2),
-    'datagrams/s': Math.round(total / seconds).toLocaleString('en-US'),
-    'received by socket': received,
-    'loss %': ((100 * (total - received)) / total).toFixed(2),
-  }]);
+  printTable('Emitter: UDP datagrams sent (one span per datagram, to a receiving process on loopback)', [
+    {
+      datagrams: total,
+      seconds: seconds.toFixed(2),
+      'datagrams/s': Math.round(total / seconds).toLocaleString('en-US'),
+      'received by socket': received,
+      'loss %': ((100 * (total - received)) / total).toFixed(2),
+    },
+  ]);
   rx.close();
   if (sink === -1) console.log(sink);
 }
@@ -112,9 +126,10 @@ async function udpCounterProcess(): Promise<{ address: string; stop: () => Promi
   const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
   return {
     address: `udp://127.0.0.1:${port}`,
-    stop: () => new Promise((resolve) => {
-      child.once('message', (m: { count: number }) => resolve(m.count));
-      child.send('stop');
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('message', (m: { count: number }) => resolve(m.count));
+        child.send('stop');
+      }),
   };
 }

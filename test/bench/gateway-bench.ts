@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { encodeBatchOfEncoded, encodeSpan } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
-import { createTopics, startKafkaBroker } from '../../src/infra/kafka-broker.js';
+import { createTopics, startKafkaBroker } from '../../deploy/local/kafka-broker.js';
 import { printTable } from './measure.js';
 import { blastUdp, sendUdpAtRate } from './udp-sender.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * The gateway under load, as a separate process (so its CPU time and memory
@@ -22,13 +23,19 @@ const repo = join(import.meta.dirname, '..', '..', '..');
 const NOW = BigInt(Date.now()) * 1_000_000n;
 
 function realisticSpan(i: number): SpanEvent {
-  return {
-    version: 0, traceId: BigInt(1 + Math.floor(i / 8)), id: BigInt(1_000_000 + i), parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
-    startTimestamp: NOW + BigInt(i * 1000), endTimestamp: NOW + BigInt(i * 1000 + 2_345_678), rootStartTimestamp: 0n,
-    error: i % 50 === 0, service: ['checkout', 'cart', 'payments', 'search'][i % 4] ?? 'x', name: ['GET /cart', 'POST /pay', 'db.query', 'cache.get'][i % 4] ?? 'x',
-    indicator: i % 8 === 0, tags: { 'http.method': 'GET', 'http.status_code': '200', region: 'eu-west-1', host: `web-${i % 16}` },
-    metrics: [], logs: [], tenant: '', receivedTimestamp: 0n, isTrace: true,
-  };
+  return spanEvent({
+    traceId: BigInt(1 + Math.floor(i / 8)),
+    id: BigInt(1_000_000 + i),
+    parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
+    startTimestamp: NOW + BigInt(i * 1000),
+    endTimestamp: NOW + BigInt(i * 1000 + 2_345_678),
+    error: i % 50 === 0,
+    service: ['checkout', 'cart', 'payments', 'search'][i % 4] ?? 'x',
+    name: ['GET /cart', 'POST /pay', 'db.query', 'cache.get'][i % 4] ?? 'x',
+    indicator: i % 8 === 0,
+    tags: { 'http.method': 'GET', 'http.status_code': '200', region: 'eu-west-1', host: `web-${i % 16}` },
+    isTrace: true,
+  });
 }
 
 interface ProcStats {
@@ -48,7 +55,7 @@ function procStats(pid: number): ProcStats {
 async function startGatewayProcess(env: Record<string, string>): Promise<{ child: ChildProcess; where: Record<string, string> }> {
   // SSF_BENCH_PROFILE_DIR=/tmp/x writes a CPU profile of the gateway process there.
   const profile = process.env['SSF_BENCH_PROFILE_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['SSF_BENCH_PROFILE_DIR']}`] : [];
-  const child = spawn(process.execPath, [...profile, join(repo, 'dist', 'src', 'cli', 'main.js'), 'gateway', '--json'], {
+  const child = spawn(process.execPath, [...profile, join(repo, 'dist', 'cli', 'main.js'), 'gateway', '--json'], {
     // SSF_BENCH_* are the bench's own settings: the gateway refuses SSF_* names it does not know.
     env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SSF_BENCH_'))), ...env, SSF_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -76,7 +83,13 @@ async function kept(http: string, protocol: string): Promise<number> {
   return n;
 }
 
-async function httpLoad(http: string, body: Buffer, spansPerBatch: number, seconds: number, concurrency: number): Promise<{ events: number; failed: number; elapsed: number }> {
+async function httpLoad(
+  http: string,
+  body: Buffer,
+  spansPerBatch: number,
+  seconds: number,
+  concurrency: number,
+): Promise<{ events: number; failed: number; elapsed: number }> {
   let events = 0;
   let failed = 0;
   const end = Date.now() + seconds * 1000;
@@ -102,7 +115,12 @@ async function kafkaBaseline(brokers: string[], topic: string, records: Buffer[]
   const started = process.hrtime.bigint();
   const worker = async (): Promise<void> => {
     while (Date.now() < end) {
-      await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: records.map((value, i) => ({ key: Buffer.from([i & 255]), value })) });
+      await producer.send({
+        topic,
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        messages: records.map((value, i) => ({ key: Buffer.from([i & 255]), value })),
+      });
       sent += records.length;
     }
   };
@@ -124,7 +142,13 @@ const STATSD_LINES = 40;
  * than 0.1 % loss, in events/s (datagrams x perDatagram). `accepted()`
  * reads the receiver's cumulative count of events.
  */
-export async function sweepUdp(address: string, datagrams: Buffer[], perDatagram: number, accepted: () => Promise<number>, rates: readonly number[] = SWEEP_RATES): Promise<{ best: number; table: string }> {
+export async function sweepUdp(
+  address: string,
+  datagrams: Buffer[],
+  perDatagram: number,
+  accepted: () => Promise<number>,
+  rates: readonly number[] = SWEEP_RATES,
+): Promise<{ best: number; table: string }> {
   let best = 0;
   const cells: string[] = [];
   for (const rate of rates) {
@@ -143,7 +167,10 @@ export async function sweepUdp(address: string, datagrams: Buffer[], perDatagram
 export async function gatewayBench(): Promise<void> {
   const broker = await startKafkaBroker({ log: () => {} });
   const topic = 'bench-spans';
-  await createTopics(broker.brokers, [{ name: topic, partitions: 6 }, { name: 'bench-baseline', partitions: 6 }]);
+  await createTopics(broker.brokers, [
+    { name: topic, partitions: 6 },
+    { name: 'bench-baseline', partitions: 6 },
+  ]);
   const { child, where } = await startGatewayProcess({
     SSF_KAFKA_BROKERS: broker.brokers.join(','),
     SSF_KAFKA_SPANS_TOPIC: topic,
@@ -160,11 +187,26 @@ export async function gatewayBench(): Promise<void> {
     const cpu0 = procStats(child.pid ?? 0).cpuSeconds;
     const load = await httpLoad(http, body, 1000, 10, 8);
     const cpu = procStats(child.pid ?? 0).cpuSeconds - cpu0;
-    const baseline = await kafkaBaseline(broker.brokers, 'bench-baseline', spans.map((s) => Buffer.from(s)), 10);
+    const baseline = await kafkaBaseline(
+      broker.brokers,
+      'bench-baseline',
+      spans.map((s) => Buffer.from(s)),
+      10,
+    );
     const rate = load.events / load.elapsed;
     printTable('Gateway: HTTP protobuf batches (1,000 spans, 117 B each) to Kafka-acknowledged events', [
-      { what: 'kafkajs producing the same records directly (baseline)', 'events/s': Math.round(baseline).toLocaleString('en-US'), 'x baseline': '1.00', 'events per gateway CPU-second': '-' },
-      { what: 'through the gateway (validate, stamp tenant, publish acks=all)', 'events/s': Math.round(rate).toLocaleString('en-US'), 'x baseline': (rate / baseline).toFixed(2), 'events per gateway CPU-second': Math.round(load.events / cpu).toLocaleString('en-US') },
+      {
+        what: 'kafkajs producing the same records directly (baseline)',
+        'events/s': Math.round(baseline).toLocaleString('en-US'),
+        'x baseline': '1.00',
+        'events per gateway CPU-second': '-',
+      },
+      {
+        what: 'through the gateway (validate, stamp tenant, publish acks=all)',
+        'events/s': Math.round(rate).toLocaleString('en-US'),
+        'x baseline': (rate / baseline).toFixed(2),
+        'events per gateway CPU-second': Math.round(load.events / cpu).toLocaleString('en-US'),
+      },
     ]);
     if (load.failed > 0) console.log(`(${load.failed} requests were answered 503: the buffer bound was reached)`);
 
@@ -185,22 +227,56 @@ export async function gatewayBench(): Promise<void> {
     const statsdCpu = procStats(child.pid ?? 0).cpuSeconds - statsdCpu0;
     const stats = procStats(child.pid ?? 0);
     const rows: Array<Record<string, string | number>> = [
-      { target: 'ssf gateway', input: 'UDP SSF datagrams', sent: udp.sent, 'sent/s': Math.round(udp.sent / udp.seconds).toLocaleString('en-US'), accepted: udpAccepted, 'loss %': ((100 * (udp.sent - udpAccepted)) / udp.sent).toFixed(3) },
-      { target: 'ssf gateway', input: `statsd lines (${STATSD_LINES} per datagram)`, sent: statsd.sent * STATSD_LINES, 'sent/s': Math.round((statsd.sent * STATSD_LINES) / statsd.seconds).toLocaleString('en-US'), accepted: statsdAccepted, 'loss %': ((100 * (statsd.sent * STATSD_LINES - statsdAccepted)) / (statsd.sent * STATSD_LINES)).toFixed(3) },
+      {
+        target: 'ssf gateway',
+        input: 'UDP SSF datagrams',
+        sent: udp.sent,
+        'sent/s': Math.round(udp.sent / udp.seconds).toLocaleString('en-US'),
+        accepted: udpAccepted,
+        'loss %': ((100 * (udp.sent - udpAccepted)) / udp.sent).toFixed(3),
+      },
+      {
+        target: 'ssf gateway',
+        input: `statsd lines (${STATSD_LINES} per datagram)`,
+        sent: statsd.sent * STATSD_LINES,
+        'sent/s': Math.round((statsd.sent * STATSD_LINES) / statsd.seconds).toLocaleString('en-US'),
+        accepted: statsdAccepted,
+        'loss %': ((100 * (statsd.sent * STATSD_LINES - statsdAccepted)) / (statsd.sent * STATSD_LINES)).toFixed(3),
+      },
     ];
     rows.push(...(await veneurRows(udpSpans, statsdPackets)));
     printTable('Gateway vs Veneur: UDP input at full speed from one sender', rows);
     // CPU per accepted event: unlike loss, it does not depend on what else the machine runs.
     printTable('Gateway: CPU of the UDP input above (read, validate, publish to Kafka acks=all)', [
-      { input: 'UDP SSF datagrams', 'gateway CPU-seconds': udpCpu.toFixed(2), 'events per gateway CPU-second': Math.round(udpAccepted / udpCpu).toLocaleString('en-US') },
-      { input: 'statsd lines', 'gateway CPU-seconds': statsdCpu.toFixed(2), 'events per gateway CPU-second': Math.round(statsdAccepted / statsdCpu).toLocaleString('en-US') },
+      {
+        input: 'UDP SSF datagrams',
+        'gateway CPU-seconds': udpCpu.toFixed(2),
+        'events per gateway CPU-second': Math.round(udpAccepted / udpCpu).toLocaleString('en-US'),
+      },
+      {
+        input: 'statsd lines',
+        'gateway CPU-seconds': statsdCpu.toFixed(2),
+        'events per gateway CPU-second': Math.round(statsdAccepted / statsdCpu).toLocaleString('en-US'),
+      },
     ]);
 
     // The fair comparison: the highest paced rate each one takes with < 0.1 % loss.
     const gwSsf = await sweepUdp(where['udp'] as string, udpSpans, 1, () => kept(http, 'udp'));
-    const sweep: Array<Record<string, string | number>> = [{ target: 'ssf gateway', input: 'UDP SSF datagrams/s', 'best rate with < 0.1 % loss': gwSsf.best.toLocaleString('en-US'), 'loss at each rate': gwSsf.table }];
+    const sweep: Array<Record<string, string | number>> = [
+      {
+        target: 'ssf gateway',
+        input: 'UDP SSF datagrams/s',
+        'best rate with < 0.1 % loss': gwSsf.best.toLocaleString('en-US'),
+        'loss at each rate': gwSsf.table,
+      },
+    ];
     const gwStatsd = await sweepUdp(where['statsd'] as string, statsdPackets, STATSD_LINES, () => kept(http, 'statsd'), STATSD_SWEEP_RATES);
-    sweep.push({ target: 'ssf gateway', input: `statsd lines/s (${STATSD_LINES} per datagram)`, 'best rate with < 0.1 % loss': gwStatsd.best.toLocaleString('en-US'), 'loss at each rate': gwStatsd.table });
+    sweep.push({
+      target: 'ssf gateway',
+      input: `statsd lines/s (${STATSD_LINES} per datagram)`,
+      'best rate with < 0.1 % loss': gwStatsd.best.toLocaleString('en-US'),
+      'loss at each rate': gwStatsd.table,
+    });
     sweep.push(...(await veneurSweep(udpSpans, statsdPackets)));
     printTable('Gateway vs Veneur: paced UDP (native sender), 2 s per rate, events/s', sweep);
     printTable('Gateway process', [{ 'peak RSS (MB)': stats.peakRssMb.toFixed(0), 'CPU seconds used': stats.cpuSeconds.toFixed(1) }]);
@@ -221,7 +297,12 @@ async function veneurSweep(udpSpans: Buffer[], statsdPackets: Buffer[]): Promise
       const st = await sweepUdp(server.statsdAddress, statsdPackets, STATSD_LINES, async () => (await server.stats()).statsdLines, STATSD_SWEEP_RATES);
       return [
         { target: 'veneur v14.2.0', input: 'UDP SSF datagrams/s', 'best rate with < 0.1 % loss': r.best.toLocaleString('en-US'), 'loss at each rate': r.table },
-        { target: 'veneur v14.2.0', input: `statsd lines/s (${STATSD_LINES} per datagram)`, 'best rate with < 0.1 % loss': st.best.toLocaleString('en-US'), 'loss at each rate': st.table },
+        {
+          target: 'veneur v14.2.0',
+          input: `statsd lines/s (${STATSD_LINES} per datagram)`,
+          'best rate with < 0.1 % loss': st.best.toLocaleString('en-US'),
+          'loss at each rate': st.table,
+        },
       ];
     } finally {
       await server.stop();

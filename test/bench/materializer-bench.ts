@@ -1,18 +1,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { encodeSpan } from '../../src/codec/index.js';
+import { encodeBatch } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { createClickHouse } from '../../src/clickhouse/create-client.js';
 import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
 import { migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
-import { createTopics, startKafkaBroker } from '../../src/infra/kafka-broker.js';
+import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
+import { startKafkaBroker } from '../../deploy/local/kafka-broker.js';
+import { ensureTopics } from '../../src/kafka/topics.js';
 import { createMaterializer } from '../../ingest/materializer/materializer.js';
-import { KafkaSink } from '../../ingest/sink/kafka-sink.js';
-import { gatewayFields, stampSpan } from '../../ingest/gateway/span-intake.js';
+import { compressionOf, createKafka } from '../../src/kafka/kafka-client.js';
+import { BATCH_FORMAT, tracePartition } from '../../src/kafka/record-format.js';
 import { printTable } from './measure.js';
+import { spanEvent } from '../../src/codec/span-event.js';
+import { createLogger } from '../../src/observability/logger.js';
 
 /** Main-thread GC pause time from now until stop() (seconds). */
 function gcMeter(): { stop(): number } {
@@ -71,43 +74,74 @@ export async function materializerBench(): Promise<void> {
   const broker = await startKafkaBroker({ log: () => {} });
   const server = await startClickHouseServer({ log: () => {} });
   const topic = 'bench-materializer';
-  await createTopics(broker.brokers, [{ name: topic, partitions: 3 }, { name: 'bench-dlq', partitions: 1 }]);
   const config = loadConfig({
     env: {
       SSF_KAFKA_BROKERS: broker.brokers.join(','),
       SSF_KAFKA_SPANS_TOPIC: topic,
       SSF_KAFKA_DEAD_LETTER_TOPIC: 'bench-dlq',
       SSF_KAFKA_CONSUMER_GROUP: 'bench',
+      SSF_KAFKA_PARTITIONS: '3',
       SSF_CLICKHOUSE_URL: server.url,
       SSF_CLICKHOUSE_DATABASE: 'bench',
       SSF_LOG_LEVEL: 'error',
     },
   });
+  await ensureTopics(config.kafka);
   const ch = await createClickHouse(config.clickhouse);
   try {
     await migrate(ch, config);
     const now = BigInt(Date.now()) * 1_000_000n;
     const events: SpanEvent[] = [];
     for (let i = 0; i < SPANS; i++) {
-      events.push({
-        version: 0, traceId: BigInt(1 + Math.floor(i / 8)), id: BigInt(10_000_000 + i), parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
-        startTimestamp: now + BigInt(i) * 1000n, endTimestamp: now + BigInt(i) * 1000n + 1_234_567n, rootStartTimestamp: 0n,
-        error: i % 40 === 0, service: `svc-${i % 10}`, name: `op-${i % 30}`, indicator: i % 8 === 0, tags: { 'http.method': 'GET', host: `h-${i % 50}` },
-        metrics: [{ type: 'counter', name: 'requests', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: { route: `/r${i % 20}` }, unit: '', scope: 'default' }],
-        logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `served request ${i} in ${i % 97} ms`, attributes: { user: `u${i % 1000}` } }],
-        tenant: 'default', receivedTimestamp: now, isTrace: true,
-      });
+      events.push(
+        spanEvent({
+          traceId: BigInt(1 + Math.floor(i / 8)),
+          id: BigInt(10_000_000 + i),
+          parentId: i % 8 === 0 ? 0n : BigInt(1 + Math.floor(i / 8)),
+          startTimestamp: now + BigInt(i) * 1000n,
+          endTimestamp: now + BigInt(i) * 1000n + 1_234_567n,
+          error: i % 40 === 0,
+          service: `svc-${i % 10}`,
+          name: `op-${i % 30}`,
+          indicator: i % 8 === 0,
+          tags: { 'http.method': 'GET', host: `h-${i % 50}` },
+          metrics: [
+            {
+              type: 'counter',
+              name: 'requests',
+              value: 1,
+              timestamp: 0n,
+              message: '',
+              status: 'ok',
+              sampleRate: 1,
+              tags: { route: `/r${i % 20}` },
+              unit: '',
+              scope: 'default',
+            },
+          ],
+          logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `served request ${i} in ${i % 97} ms`, attributes: { user: `u${i % 1000}` } }],
+          tenant: 'default',
+          receivedTimestamp: now,
+          isTrace: true,
+        }),
+      );
     }
-    const fields = gatewayFields('default', now);
-    const producer = new KafkaSink(config.kafka, { quiet: true });
+    // Records as the gateway writes them: an SSFBatch per partition, spans stamped (tenant, received time).
+    const producer = createKafka(config.kafka, 'bench').producer();
     await producer.connect();
+    const partitions = config.kafka.partitions;
     for (let i = 0; i < SPANS; i += 5_000) {
-      await producer.publishEncoded(events.slice(i, i + 5_000).map((e) => ({ traceId: e.traceId, bytes: stampSpan(encodeSpan(e), fields) })));
+      const groups: SpanEvent[][] = Array.from({ length: partitions }, () => []);
+      for (const e of events.slice(i, i + 5_000)) groups[tracePartition(e.traceId, partitions)]?.push(e);
+      const messages = groups.flatMap((g, partition) =>
+        g.length === 0 ? [] : [{ partition, value: Buffer.from(encodeBatch(g)), headers: { 'ssf-format': BATCH_FORMAT } }],
+      );
+      await producer.send({ topic: config.kafka.spansTopic, acks: -1, compression: compressionOf(config.kafka), messages });
     }
-    await producer.close();
+    await producer.disconnect();
 
     const rowsTotal = SPANS * 3;
-    const materializer = createMaterializer(config, ch, { createTopics: false, log: () => {} });
+    const materializer = createMaterializer(config, ch, { createTopics: false, log: createLogger({ level: 'silent' }) });
     const profile = await startCpuProfile();
     const gc = gcMeter();
     const cpu0 = process.cpuUsage();
@@ -115,7 +149,12 @@ export async function materializerBench(): Promise<void> {
     const t0 = process.hrtime.bigint();
     await materializer.start();
     const inserted = async (): Promise<number> => {
-      const r = await (await ch.client.query({ query: "SELECT sum(rows) AS n FROM system.parts WHERE database = 'bench' AND table IN ('spans', 'logs', 'samples') AND active", format: 'JSONEachRow' })).json<{ n: string }>();
+      const r = await (
+        await ch.client.query({
+          query: "SELECT sum(rows) AS n FROM system.parts WHERE database = 'bench' AND table IN ('spans', 'logs', 'samples') AND active",
+          format: 'JSONEachRow',
+        })
+      ).json<{ n: string }>();
       return Number(r[0]?.n ?? 0);
     };
     while ((await inserted()) < rowsTotal) await new Promise((r) => setTimeout(r, 200));
@@ -147,10 +186,27 @@ export async function materializerBench(): Promise<void> {
     const dserverSeconds = processCpuSeconds(server.pid) - dserver0;
     const dgcSeconds = dgc.stop();
     await direct.close();
-    printTable(`Materializer: Kafka to ClickHouse (${SPANS.toLocaleString('en-US')} spans with a sample and a log each = ${rowsTotal.toLocaleString('en-US')} rows)`, [
-      { path: 'the same rows inserted directly by the writer (baseline)', 'rows/s': Math.round(rowsTotal / directSeconds).toLocaleString('en-US'), 'x baseline': '1.00', 'rows per Node CPU-second': Math.round(rowsTotal / ((dcpu.user + dcpu.system) / 1e6)).toLocaleString('en-US'), 'GC share of that CPU': share(dgcSeconds, (dcpu.user + dcpu.system) / 1e6), 'rows per ClickHouse CPU-second': Math.round(rowsTotal / dserverSeconds).toLocaleString('en-US') },
-      { path: 'materializer: consume, decode, validate, insert with dedup token, commit', 'rows/s': Math.round(rowsTotal / seconds).toLocaleString('en-US'), 'x baseline': (directSeconds / seconds).toFixed(2), 'rows per Node CPU-second': Math.round(rowsTotal / cpuSeconds).toLocaleString('en-US'), 'GC share of that CPU': share(gcSeconds, cpuSeconds), 'rows per ClickHouse CPU-second': Math.round(rowsTotal / serverSeconds).toLocaleString('en-US') },
-    ]);
+    printTable(
+      `Materializer: Kafka to ClickHouse (${SPANS.toLocaleString('en-US')} spans with a sample and a log each = ${rowsTotal.toLocaleString('en-US')} rows)`,
+      [
+        {
+          path: 'the same rows inserted directly by the writer (baseline)',
+          'rows/s': Math.round(rowsTotal / directSeconds).toLocaleString('en-US'),
+          'x baseline': '1.00',
+          'rows per Node CPU-second': Math.round(rowsTotal / ((dcpu.user + dcpu.system) / 1e6)).toLocaleString('en-US'),
+          'GC share of that CPU': share(dgcSeconds, (dcpu.user + dcpu.system) / 1e6),
+          'rows per ClickHouse CPU-second': Math.round(rowsTotal / dserverSeconds).toLocaleString('en-US'),
+        },
+        {
+          path: 'materializer: consume, decode, validate, insert with dedup token, commit',
+          'rows/s': Math.round(rowsTotal / seconds).toLocaleString('en-US'),
+          'x baseline': (directSeconds / seconds).toFixed(2),
+          'rows per Node CPU-second': Math.round(rowsTotal / cpuSeconds).toLocaleString('en-US'),
+          'GC share of that CPU': share(gcSeconds, cpuSeconds),
+          'rows per ClickHouse CPU-second': Math.round(rowsTotal / serverSeconds).toLocaleString('en-US'),
+        },
+      ],
+    );
   } finally {
     await ch.close();
     await server.stop({ removeDataDir: true });

@@ -5,7 +5,7 @@ import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createHttpServer } from '../../src/http/create-http-server.js';
-import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
+import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { registerQueryApi } from '../../query/query-api.js';
 import { printTable } from './measure.js';
 
@@ -20,10 +20,53 @@ const WARM_UPS = 10;
 const TRACE_LOOKUPS = 300;
 
 const WORDS = [
-  'request', 'completed', 'started', 'user', 'session', 'payment', 'declined', 'accepted', 'cache', 'miss', 'hit', 'retry',
-  'timeout', 'connection', 'reset', 'upstream', 'database', 'query', 'slow', 'fast', 'queue', 'full', 'empty', 'worker',
-  'shutdown', 'config', 'reload', 'token', 'expired', 'refreshed', 'order', 'shipped', 'invoice', 'created', 'deleted',
-  'updated', 'login', 'logout', 'password', 'changed', 'rate', 'limited', 'throttled', 'batch', 'flushed', 'index', 'rebuilt',
+  'request',
+  'completed',
+  'started',
+  'user',
+  'session',
+  'payment',
+  'declined',
+  'accepted',
+  'cache',
+  'miss',
+  'hit',
+  'retry',
+  'timeout',
+  'connection',
+  'reset',
+  'upstream',
+  'database',
+  'query',
+  'slow',
+  'fast',
+  'queue',
+  'full',
+  'empty',
+  'worker',
+  'shutdown',
+  'config',
+  'reload',
+  'token',
+  'expired',
+  'refreshed',
+  'order',
+  'shipped',
+  'invoice',
+  'created',
+  'deleted',
+  'updated',
+  'login',
+  'logout',
+  'password',
+  'changed',
+  'rate',
+  'limited',
+  'throttled',
+  'batch',
+  'flushed',
+  'index',
+  'rebuilt',
 ];
 
 interface Latencies {
@@ -119,12 +162,16 @@ export async function queryBench(): Promise<void> {
       if (Number(merging[0]?.n) === 0) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const sizes = await (await ch.client.query({
-      query: `SELECT table, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS size FROM system.parts WHERE database = {db:String} AND active GROUP BY table ORDER BY table`,
-      query_params: { db: ch.database },
-      format: 'JSONEachRow',
-    })).json<{ table: string; rows: string; size: string }>();
-    console.log(`\n(generated ${SPANS.toLocaleString('en')} spans and ${LOGS.toLocaleString('en')} log lines over 24 h in ${(genMs / 1000).toFixed(1)} s: ${sizes.map((s) => `${s.table} ${Number(s.rows).toLocaleString('en')} rows ${s.size}`).join(', ')})`);
+    const sizes = await (
+      await ch.client.query({
+        query: `SELECT table, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS size FROM system.parts WHERE database = {db:String} AND active GROUP BY table ORDER BY table`,
+        query_params: { db: ch.database },
+        format: 'JSONEachRow',
+      })
+    ).json<{ table: string; rows: string; size: string }>();
+    console.log(
+      `\n(generated ${SPANS.toLocaleString('en')} spans and ${LOGS.toLocaleString('en')} log lines over 24 h in ${(genMs / 1000).toFixed(1)} s: ${sizes.map((s) => `${s.table} ${Number(s.rows).toLocaleString('en')} rows ${s.size}`).join(', ')})`,
+    );
 
     const get = async (path: string): Promise<void> => {
       const res = await fetch(`${http}${path}`);
@@ -139,8 +186,14 @@ export async function queryBench(): Promise<void> {
     // Trace ids of random traces (the generator's id of trace k is cityHash64(k)).
     const traces = SPANS / SPANS_PER_TRACE;
     // Distinct traces: the measured ones, then the warm-up ones (never the same trace twice).
-    const ks = Array.from({ length: TRACE_LOOKUPS + WARM_UPS }, (_, i) => Math.floor(((i * 7919) % 997) / 997 * traces));
-    const ids = await (await ch.client.query({ query: 'SELECT toString(toInt64(cityHash64(k))) AS id FROM (SELECT arrayJoin({ks:Array(UInt64)}) AS k)', query_params: { ks }, format: 'JSONEachRow' })).json<{ id: string }>();
+    const ks = Array.from({ length: TRACE_LOOKUPS + WARM_UPS }, (_, i) => Math.floor((((i * 7919) % 997) / 997) * traces));
+    const ids = await (
+      await ch.client.query({
+        query: 'SELECT toString(toInt64(cityHash64(k))) AS id FROM (SELECT arrayJoin({ks:Array(UInt64)}) AS k)',
+        query_params: { ks },
+        format: 'JSONEachRow',
+      })
+    ).json<{ id: string }>();
     const idOf = (i: number): string => (ids[i >= 0 ? i : TRACE_LOOKUPS - 1 - i] as { id: string }).id;
 
     const rows: Array<Record<string, string | number>> = [];
@@ -161,18 +214,34 @@ export async function queryBench(): Promise<void> {
     add('trace by id (GET /v1/traces/{id})', traceApi, traceScan, 'p99 <= 50 ms');
 
     const logApi = await repeat(200, () => get(`/v1/logs?q=kafkaesque&from=now-25h&limit=100`));
-    const logScan = await repeat(5, () => scan(`SELECT * FROM ${ch.database}.logs WHERE hasToken(body, 'kafkaesque') ORDER BY timestamp DESC LIMIT 100 SETTINGS use_skip_indexes = 0`));
+    const logScan = await repeat(5, () =>
+      scan(`SELECT * FROM ${ch.database}.logs WHERE hasToken(body, 'kafkaesque') ORDER BY timestamp DESC LIMIT 100 SETTINGS use_skip_indexes = 0`),
+    );
     add('log term search, rare term (GET /v1/logs?q=)', logApi, logScan, 'p99 <= 200 ms');
 
     const commonApi = await repeat(200, () => get(`/v1/logs?q=${encodeURIComponent('payment declined')}&from=now-25h&limit=100`));
-    const commonScan = await repeat(5, () => scan(`SELECT * FROM ${ch.database}.logs WHERE hasToken(body, 'payment') AND hasToken(body, 'declined') ORDER BY timestamp DESC LIMIT 100 SETTINGS use_skip_indexes = 0`));
+    const commonScan = await repeat(5, () =>
+      scan(
+        `SELECT * FROM ${ch.database}.logs WHERE hasToken(body, 'payment') AND hasToken(body, 'declined') ORDER BY timestamp DESC LIMIT 100 SETTINGS use_skip_indexes = 0`,
+      ),
+    );
     add('log search, two common terms', commonApi, commonScan, 'p99 <= 200 ms');
 
-    const metricApi = await repeat(200, (i) => get(`/v1/metrics/query?name=ssf.span.duration&tag=service:svc${Math.max(0, i) % SERVICES}&agg=p99&step=1h&from=now-24h&to=now`));
-    const metricScan = await repeat(5, (i) => scan(`SELECT toStartOfHour(start) AS h, quantile(0.99)(duration_ns / 1e6) AS p99 FROM ${ch.database}.spans WHERE service = {s:String} AND start >= now() - INTERVAL 24 HOUR GROUP BY h ORDER BY h`, { s: `svc${Math.max(0, i) % SERVICES}` }));
+    const metricApi = await repeat(200, (i) =>
+      get(`/v1/metrics/query?name=ssf.span.duration&tag=service:svc${Math.max(0, i) % SERVICES}&agg=p99&step=1h&from=now-24h&to=now`),
+    );
+    const metricScan = await repeat(5, (i) =>
+      scan(
+        `SELECT toStartOfHour(start) AS h, quantile(0.99)(duration_ns / 1e6) AS p99 FROM ${ch.database}.spans WHERE service = {s:String} AND start >= now() - INTERVAL 24 HOUR GROUP BY h ORDER BY h`,
+        { s: `svc${Math.max(0, i) % SERVICES}` },
+      ),
+    );
     add('p99 of one metric over 24 h (GET /v1/metrics/query)', metricApi, metricScan, 'p99 <= 100 ms');
 
-    printTable(`Query API on ${(SPANS / 1e6).toFixed(0)}M spans and ${(LOGS / 1e6).toFixed(0)}M log lines (ClickHouse HTTP endpoint, 2 cores; full scan = the same question without the keys and indexes)`, rows);
+    printTable(
+      `Query API on ${(SPANS / 1e6).toFixed(0)}M spans and ${(LOGS / 1e6).toFixed(0)}M log lines (ClickHouse HTTP endpoint, 2 cores; full scan = the same question without the keys and indexes)`,
+      rows,
+    );
   } finally {
     await app.close();
     await reader.close();

@@ -7,12 +7,14 @@ import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { EventRowBinary, ROW_BINARY_COLUMNS as COLUMNS } from '../../src/clickhouse/event-row-binary.js';
 import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
 import { createEventBatch, insertBatch, insertRows, insertSettings } from '../../src/clickhouse/event-writer.js';
-import type { EventTable } from '../../src/clickhouse/event-writer.js';
-import { migrate, quoteIdent } from '../../src/clickhouse/migrations.js';
+import type { EventTable } from '../../src/clickhouse/event-batch.js';
+import { migrate } from '../../src/clickhouse/migrations.js';
+import { quoteIdent } from '../../src/clickhouse/quote-ident.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
+import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { printTable } from './measure.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * Storage and insert cost of the event tables, on a ClickHouse started here
@@ -79,27 +81,28 @@ interface Operation {
   http: boolean;
 }
 /** 30 operations per service: HTTP routes, database queries, cache and queue calls. */
-const OPERATIONS: Record<string, Operation[]> = Object.fromEntries(SERVICES.map((service) => {
-  const ops: Operation[] = [];
-  for (const noun of NOUNS) {
-    ops.push({ name: `GET /api/v1/${noun}/{id}`, method: 'GET', http: true });
-    ops.push({ name: `${pick(['POST', 'PUT', 'DELETE'])} /api/v1/${noun}`, method: pick(['POST', 'PUT', 'DELETE']), http: true });
-  }
-  for (const noun of NOUNS.slice(0, 6)) ops.push({ name: `SELECT ${service}.${noun}`, method: 'GET', http: false });
-  ops.push({ name: 'redis.GET', method: 'GET', http: false }, { name: 'redis.SET', method: 'GET', http: false });
-  ops.push({ name: `kafka.produce ${service}-events`, method: 'POST', http: false }, { name: 'grpc.health.Check', method: 'GET', http: false });
-  return [service, ops];
-}));
+const OPERATIONS: Record<string, Operation[]> = Object.fromEntries(
+  SERVICES.map((service) => {
+    const ops: Operation[] = [];
+    for (const noun of NOUNS) {
+      ops.push({ name: `GET /api/v1/${noun}/{id}`, method: 'GET', http: true });
+      ops.push({ name: `${pick(['POST', 'PUT', 'DELETE'])} /api/v1/${noun}`, method: pick(['POST', 'PUT', 'DELETE']), http: true });
+    }
+    for (const noun of NOUNS.slice(0, 6)) ops.push({ name: `SELECT ${service}.${noun}`, method: 'GET', http: false });
+    ops.push({ name: 'redis.GET', method: 'GET', http: false }, { name: 'redis.SET', method: 'GET', http: false });
+    ops.push({ name: `kafka.produce ${service}-events`, method: 'POST', http: false }, { name: 'grpc.health.Check', method: 'GET', http: false });
+    return [service, ops];
+  }),
+);
 /** 5 hosts per service (50 in all), each in one region. */
-const HOSTS: Record<string, Array<{ host: string; region: string }>> = Object.fromEntries(SERVICES.map((service, s) => [
-  service,
-  Array.from({ length: 5 }, (_, i) => ({ host: `ip-10-${s}-${i * 17 + 3}-${40 + i}.ec2.internal`, region: REGIONS[(s + i) % 3] as string })),
-]));
+const HOSTS: Record<string, Array<{ host: string; region: string }>> = Object.fromEntries(
+  SERVICES.map((service, s) => [
+    service,
+    Array.from({ length: 5 }, (_, i) => ({ host: `ip-10-${s}-${i * 17 + 3}-${40 + i}.ec2.internal`, region: REGIONS[(s + i) % 3] as string })),
+  ]),
+);
 
-const event = (fields: Partial<SpanEvent>): SpanEvent => ({
-  version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n, error: false, service: '', name: '',
-  indicator: false, tags: {}, metrics: [], logs: [], tenant: '', receivedTimestamp: 0n, isTrace: false, ...fields,
-});
+const event = (fields: Partial<SpanEvent>): SpanEvent => spanEvent({ isTrace: false, ...fields });
 
 /** `count` spans in 8-span traces, starting at a steady rate over the hour (span `first` onwards). */
 function generateSpans(first: number, count: number, total: number): SpanEvent[] {
@@ -118,16 +121,34 @@ function generateSpans(first: number, count: number, total: number): SpanEvent[]
       const start = parent === undefined ? traceStart : parent.startTimestamp + BigInt(int(Number(parent.endTimestamp - parent.startTimestamp) / 2));
       const duration = BigInt(Math.max(1000, Math.round(logNormal(parent === undefined ? 40e6 : 3e6, 1.2))));
       const error = rand() < 0.02;
-      spans.push(event({
-        traceId, id: i === 0 ? traceId : randomId(), parentId: parent?.id ?? 0n, startTimestamp: start, endTimestamp: start + duration,
-        service, name: op.name, error, indicator: parent === undefined, isTrace: true,
-        tags: {
-          'http.method': op.method,
-          'http.status_code': error ? pick(['500', '503', '504']) : weighted([['200', 90], ['201', 4], ['204', 2], ['400', 2], ['404', 2]] as const),
-          host: where.host,
-          region: where.region,
-        },
-      }));
+      spans.push(
+        event({
+          traceId,
+          id: i === 0 ? traceId : randomId(),
+          parentId: parent?.id ?? 0n,
+          startTimestamp: start,
+          endTimestamp: start + duration,
+          service,
+          name: op.name,
+          error,
+          indicator: parent === undefined,
+          isTrace: true,
+          tags: {
+            'http.method': op.method,
+            'http.status_code': error
+              ? pick(['500', '503', '504'])
+              : weighted([
+                  ['200', 90],
+                  ['201', 4],
+                  ['204', 2],
+                  ['400', 2],
+                  ['404', 2],
+                ] as const),
+            host: where.host,
+            region: where.region,
+          },
+        }),
+      );
     }
     out.push(...spans);
   }
@@ -156,7 +177,11 @@ const LOG_TEMPLATES: ReadonlyArray<readonly [LogSeverity, () => string]> = [
   ['warn', () => `circuit breaker for ${pick(SERVICES)} half-open after ${int(30)}s`],
   ['error', () => `failed to charge card for order ${int(1e8)}: ${pick(['card_declined', 'insufficient_funds', 'expired_card', 'processing_error'])}`],
   ['error', () => `upstream ${pick(SERVICES)} returned 503 after ${int(5000)}ms (request_id=${hex(16)})`],
-  ['error', () => `java.lang.IllegalStateException: cart ${hex(8)} is already checked out\n\tat com.shop.cart.CartService.checkout(CartService.java:${100 + int(300)})\n\tat com.shop.api.CartController.post(CartController.java:${40 + int(80)})`],
+  [
+    'error',
+    () =>
+      `java.lang.IllegalStateException: cart ${hex(8)} is already checked out\n\tat com.shop.cart.CartService.checkout(CartService.java:${100 + int(300)})\n\tat com.shop.api.CartController.post(CartController.java:${40 + int(80)})`,
+  ],
 ];
 const SEVERITY_NUMBER: Record<LogSeverity, number> = { unspecified: 0, trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 };
 
@@ -164,13 +189,20 @@ const SEVERITY_NUMBER: Record<LogSeverity, number> = { unspecified: 0, trace: 1,
 function generateLogs(first: number, count: number, total: number): SpanEvent[] {
   const out: SpanEvent[] = [];
   for (let i = 0; i < count; i++) {
-    const severity = weighted([['info', 80], ['debug', 8], ['warn', 8], ['error', 4]] as const);
+    const severity = weighted([
+      ['info', 80],
+      ['debug', 8],
+      ['warn', 8],
+      ['error', 4],
+    ] as const);
     const templates = LOG_TEMPLATES.filter(([s]) => s === severity);
     const service = pick(SERVICES);
     const inTrace = rand() < 0.7;
     const log: LogRecord = {
       timestamp: T0_NS + BigInt(Math.floor(((first + i) / total) * HOUR_NS)) + BigInt(int(1_000_000)),
-      severity, severityNumber: SEVERITY_NUMBER[severity], body: (pick(templates) as readonly [LogSeverity, () => string])[1](),
+      severity,
+      severityNumber: SEVERITY_NUMBER[severity],
+      body: (pick(templates) as readonly [LogSeverity, () => string])[1](),
       attributes: { logger: `com.shop.${service}.${pick(['api', 'service', 'repository', 'client'])}`, thread: `worker-${int(16)}` },
     };
     out.push(event({ traceId: inTrace ? randomId() : 0n, id: inTrace ? randomId() : 0n, service, logs: [log] }));
@@ -189,21 +221,50 @@ interface Series {
 /** ~200 series: 25 metric names, each with its own tag sets. */
 const SERIES: Series[] = (() => {
   const names: Array<[string, MetricType, string, number]> = [
-    ['http.requests', 'counter', '', 0.1], ['http.errors', 'counter', '', 1], ['db.queries', 'counter', '', 0.5], ['cache.hits', 'counter', '', 0.1],
-    ['cache.misses', 'counter', '', 1], ['kafka.messages', 'counter', '', 0.25], ['jobs.processed', 'counter', '', 1], ['emails.sent', 'counter', '', 1],
-    ['http.latency', 'histogram', 'ms', 1], ['db.latency', 'histogram', 'ms', 1], ['render.time', 'histogram', 'ms', 1], ['queue.wait', 'histogram', 'ms', 1],
-    ['payload.size', 'histogram', 'By', 1], ['gc.pause', 'histogram', 'ms', 1], ['checkout.total', 'histogram', '', 1],
-    ['queue.depth', 'gauge', '', 1], ['pool.active', 'gauge', '', 1], ['memory.rss', 'gauge', 'By', 1], ['cpu.load', 'gauge', '', 1],
-    ['goroutines', 'gauge', '', 1], ['disk.used', 'gauge', 'By', 1],
-    ['users.active', 'set', '', 1], ['sessions.unique', 'set', '', 1],
-    ['health.db', 'status', '', 1], ['health.cache', 'status', '', 1],
+    ['http.requests', 'counter', '', 0.1],
+    ['http.errors', 'counter', '', 1],
+    ['db.queries', 'counter', '', 0.5],
+    ['cache.hits', 'counter', '', 0.1],
+    ['cache.misses', 'counter', '', 1],
+    ['kafka.messages', 'counter', '', 0.25],
+    ['jobs.processed', 'counter', '', 1],
+    ['emails.sent', 'counter', '', 1],
+    ['http.latency', 'histogram', 'ms', 1],
+    ['db.latency', 'histogram', 'ms', 1],
+    ['render.time', 'histogram', 'ms', 1],
+    ['queue.wait', 'histogram', 'ms', 1],
+    ['payload.size', 'histogram', 'By', 1],
+    ['gc.pause', 'histogram', 'ms', 1],
+    ['checkout.total', 'histogram', '', 1],
+    ['queue.depth', 'gauge', '', 1],
+    ['pool.active', 'gauge', '', 1],
+    ['memory.rss', 'gauge', 'By', 1],
+    ['cpu.load', 'gauge', '', 1],
+    ['goroutines', 'gauge', '', 1],
+    ['disk.used', 'gauge', 'By', 1],
+    ['users.active', 'set', '', 1],
+    ['sessions.unique', 'set', '', 1],
+    ['health.db', 'status', '', 1],
+    ['health.cache', 'status', '', 1],
   ];
   const out: Series[] = [];
   for (const [name, type, unit, rate] of names) {
     for (let i = 0; i < 8; i++) {
       const service = SERVICES[(i * 3 + name.length) % SERVICES.length] as string;
       const where = (HOSTS[service] as Array<{ host: string; region: string }>)[i % 5] as { host: string; region: string };
-      out.push({ name, type, unit, rate, tags: { service, host: where.host, env: 'prod', ...(type === 'counter' || type === 'histogram' ? { endpoint: `/api/v1/${NOUNS[i] ?? 'orders'}` } : {}) }, level: 10 + rand() * 1000 });
+      out.push({
+        name,
+        type,
+        unit,
+        rate,
+        tags: {
+          service,
+          host: where.host,
+          env: 'prod',
+          ...(type === 'counter' || type === 'histogram' ? { endpoint: `/api/v1/${NOUNS[i] ?? 'orders'}` } : {}),
+        },
+        level: 10 + rand() * 1000,
+      });
     }
   }
   return out;
@@ -218,16 +279,35 @@ function generateSamples(first: number, count: number, total: number): SpanEvent
     let value = 0;
     let message = '';
     let status: MetricSample['status'] = 'ok';
-    if (s.type === 'counter') value = weighted([[1, 85], [2, 8], [5, 5], [10, 2]] as const);
+    if (s.type === 'counter')
+      value = weighted([
+        [1, 85],
+        [2, 8],
+        [5, 5],
+        [10, 2],
+      ] as const);
     else if (s.type === 'gauge') {
       s.level = Math.max(0, s.level + (rand() - 0.5) * 10);
       value = Math.round(s.level * 100) / 100;
     } else if (s.type === 'histogram') value = rand() < 0.5 ? Math.round(logNormal(20, 1)) : Math.round(logNormal(20, 1) * 1000) / 1000;
     else if (s.type === 'set') message = `user-${int(20_000)}`;
-    else status = weighted([['ok', 97], ['warning', 2], ['critical', 1]] as const);
+    else
+      status = weighted([
+        ['ok', 97],
+        ['warning', 2],
+        ['critical', 1],
+      ] as const);
     metrics.push({
-      type: s.type, name: s.name, value, timestamp: T0_NS + BigInt(Math.floor(((first + i) / total) * HOUR_NS)) + BigInt(int(1_000_000)),
-      message, status, sampleRate: s.rate, tags: s.tags, unit: s.unit, scope: 'default',
+      type: s.type,
+      name: s.name,
+      value,
+      timestamp: T0_NS + BigInt(Math.floor(((first + i) / total) * HOUR_NS)) + BigInt(int(1_000_000)),
+      message,
+      status,
+      sampleRate: s.rate,
+      tags: s.tags,
+      unit: s.unit,
+      scope: 'default',
     });
     if (metrics.length === 50) {
       out.push(event({ metrics }));
@@ -246,7 +326,6 @@ function encodeRowBinary(table: EventTable, events: readonly SpanEvent[]): Buffe
   for (const e of events) rows.append(e);
   return Buffer.concat(rows[table].chunks());
 }
-
 
 async function insertRowBinary(ch: ClickHouse, table: EventTable, body: Buffer, rows: number): Promise<void> {
   const result = await ch.client.exec({
@@ -312,17 +391,22 @@ interface PartsSize {
   onDisk: number;
 }
 async function partsSize(ch: ClickHouse, database: string, table: string): Promise<PartsSize> {
-  const [r] = await queryRows<{ rows: string; data: string; uncompressed: string; on_disk: string }>(ch,
+  const [r] = await queryRows<{ rows: string; data: string; uncompressed: string; on_disk: string }>(
+    ch,
     `SELECT sum(rows) AS rows, sum(data_compressed_bytes) AS data, sum(data_uncompressed_bytes) AS uncompressed, sum(bytes_on_disk) AS on_disk
-     FROM system.parts WHERE database = {db:String} AND table = {table:String} AND active`, { db: database, table });
+     FROM system.parts WHERE database = {db:String} AND table = {table:String} AND active`,
+    { db: database, table },
+  );
   return { rows: Number(r?.rows ?? 0), data: Number(r?.data ?? 0), uncompressed: Number(r?.uncompressed ?? 0), onDisk: Number(r?.on_disk ?? 0) };
 }
 
 async function columnCosts(ch: ClickHouse, database: string, table: string, rows: number): Promise<Array<Record<string, string | number>>> {
-  const cols = await queryRows<{ name: string; type: string; codec: string; data: string; uncompressed: string }>(ch,
+  const cols = await queryRows<{ name: string; type: string; codec: string; data: string; uncompressed: string }>(
+    ch,
     `SELECT name, type, compression_codec AS codec, data_compressed_bytes AS data, data_uncompressed_bytes AS uncompressed
      FROM system.columns WHERE database = {db:String} AND table = {table:String} AND data_compressed_bytes > 0 ORDER BY data_compressed_bytes DESC`,
-    { db: database, table });
+    { db: database, table },
+  );
   const total = cols.reduce((t, c) => t + Number(c.data), 0);
   return cols.map((c) => ({
     column: c.name,
@@ -330,7 +414,7 @@ async function columnCosts(ch: ClickHouse, database: string, table: string, rows
     codec: c.codec || 'LZ4 (default)',
     'bytes/row': (Number(c.data) / rows).toFixed(2),
     share: `${((Number(c.data) / total) * 100).toFixed(1)} %`,
-    'compression': `${(Number(c.uncompressed) / Math.max(1, Number(c.data))).toFixed(1)}x`,
+    compression: `${(Number(c.uncompressed) / Math.max(1, Number(c.data))).toFixed(1)}x`,
   }));
 }
 
@@ -386,10 +470,32 @@ const BY_SERIES = 'tenant, name, cityHash64(mapSort(tags)), timestamp';
 
 const VARIANTS: Variant[] = [
   { what: 'spans: as migrated (0001_spans.sql)', table: 'spans' },
-  { what: 'spans: tags Map(LowCardinality(String), LowCardinality(String))', table: 'spans', ddl: `${SPAN_IDS}, ${SPAN_FLAGS}, ${START_NS}, ${TAGS_LC}, ${TRACE_BLOOM}, ${TAG_INDEXES}`, orderBy: BY_NAME },
-  { what: 'spans: start and duration in µs (DateTime64(6), UInt32)', table: 'spans', ddl: `${SPAN_IDS}, ${SPAN_FLAGS}, ${START_US}, ${TAGS}, ${TRACE_BLOOM}, ${TAG_INDEXES}`, orderBy: BY_NAME, select: SELECT_US },
-  { what: 'spans: both of the above (same ORDER BY)', table: 'spans', ddl: `${SPAN_IDS}, ${SPAN_FLAGS}, ${START_US}, ${TAGS_LC}, ${TRACE_BLOOM}, ${TAG_INDEXES}`, orderBy: BY_NAME, select: SELECT_US },
-  { what: `spans: ORDER BY (${BY_TRACE}) (a trace is contiguous), no trace_id bloom filter`, table: 'spans', ddl: `${SPAN_IDS}, ${SPAN_FLAGS}, ${START_NS}, ${TAGS}, ${TAG_INDEXES}`, orderBy: BY_TRACE },
+  {
+    what: 'spans: tags Map(LowCardinality(String), LowCardinality(String))',
+    table: 'spans',
+    ddl: `${SPAN_IDS}, ${SPAN_FLAGS}, ${START_NS}, ${TAGS_LC}, ${TRACE_BLOOM}, ${TAG_INDEXES}`,
+    orderBy: BY_NAME,
+  },
+  {
+    what: 'spans: start and duration in µs (DateTime64(6), UInt32)',
+    table: 'spans',
+    ddl: `${SPAN_IDS}, ${SPAN_FLAGS}, ${START_US}, ${TAGS}, ${TRACE_BLOOM}, ${TAG_INDEXES}`,
+    orderBy: BY_NAME,
+    select: SELECT_US,
+  },
+  {
+    what: 'spans: both of the above (same ORDER BY)',
+    table: 'spans',
+    ddl: `${SPAN_IDS}, ${SPAN_FLAGS}, ${START_US}, ${TAGS_LC}, ${TRACE_BLOOM}, ${TAG_INDEXES}`,
+    orderBy: BY_NAME,
+    select: SELECT_US,
+  },
+  {
+    what: `spans: ORDER BY (${BY_TRACE}) (a trace is contiguous), no trace_id bloom filter`,
+    table: 'spans',
+    ddl: `${SPAN_IDS}, ${SPAN_FLAGS}, ${START_NS}, ${TAGS}, ${TAG_INDEXES}`,
+    orderBy: BY_TRACE,
+  },
   {
     what: 'spans: trace-contiguous + LowCardinality tag values + ZSTD(3) on trace_id, parent_id',
     table: 'spans',
@@ -421,8 +527,18 @@ const VARIANTS: Variant[] = [
     orderBy: 'tenant, service, timestamp',
   },
   { what: 'samples: as migrated (0003_samples.sql)', table: 'samples' },
-  { what: `samples: ORDER BY (${BY_SERIES}) (a series is contiguous)`, table: 'samples', ddl: `${SAMPLE_COLUMNS}, value Float64 CODEC(Gorilla, ZSTD(1))`, orderBy: BY_SERIES },
-  { what: 'samples: series-contiguous + value ZSTD(1) without Gorilla', table: 'samples', ddl: `${SAMPLE_COLUMNS}, value Float64 CODEC(ZSTD(1))`, orderBy: BY_SERIES },
+  {
+    what: `samples: ORDER BY (${BY_SERIES}) (a series is contiguous)`,
+    table: 'samples',
+    ddl: `${SAMPLE_COLUMNS}, value Float64 CODEC(Gorilla, ZSTD(1))`,
+    orderBy: BY_SERIES,
+  },
+  {
+    what: 'samples: series-contiguous + value ZSTD(1) without Gorilla',
+    table: 'samples',
+    ddl: `${SAMPLE_COLUMNS}, value Float64 CODEC(ZSTD(1))`,
+    orderBy: BY_SERIES,
+  },
 ];
 
 /** Rows ClickHouse read for a query (from its X-ClickHouse-Summary). */
@@ -439,26 +555,36 @@ interface SpanProbe {
   operations: Array<Record<string, string>>;
 }
 async function spanProbe(ch: ClickHouse, source: string): Promise<SpanProbe> {
-  const traces = await queryRows<{ id: string; first: string; last: string }>(ch,
+  const traces = await queryRows<{ id: string; first: string; last: string }>(
+    ch,
     `SELECT toString(trace_id) AS id, toString(start - toIntervalSecond(1)) AS first, toString(start + toIntervalSecond(60)) AS last
-     FROM ${quoteIdent(source)}.spans WHERE span_id = trace_id ORDER BY cityHash64(span_id) LIMIT 20`);
-  const operations = await queryRows<{ service: string; name: string; first: string; last: string }>(ch,
+     FROM ${quoteIdent(source)}.spans WHERE span_id = trace_id ORDER BY cityHash64(span_id) LIMIT 20`,
+  );
+  const operations = await queryRows<{ service: string; name: string; first: string; last: string }>(
+    ch,
     `SELECT service, name, toString(start) AS first, toString(start + toIntervalMinute(5)) AS last
-     FROM ${quoteIdent(source)}.spans ORDER BY cityHash64(span_id) LIMIT 20`);
+     FROM ${quoteIdent(source)}.spans ORDER BY cityHash64(span_id) LIMIT 20`,
+  );
   return { traces, operations };
 }
 async function probeSpans(ch: ClickHouse, table: string, p: SpanProbe): Promise<{ trace: number; operation: number }> {
   let trace = 0;
   for (const params of p.traces) {
-    trace += await rowsRead(ch,
+    trace += await rowsRead(
+      ch,
       `SELECT span_id, parent_id, service, name, start, duration_ns FROM ${table}
-       WHERE tenant = 'default' AND trace_id = {id:Int64} AND start BETWEEN {first:DateTime64(9, 'UTC')} AND {last:DateTime64(9, 'UTC')}`, params);
+       WHERE tenant = 'default' AND trace_id = {id:Int64} AND start BETWEEN {first:DateTime64(9, 'UTC')} AND {last:DateTime64(9, 'UTC')}`,
+      params,
+    );
   }
   let operation = 0;
   for (const params of p.operations) {
-    operation += await rowsRead(ch,
+    operation += await rowsRead(
+      ch,
       `SELECT count(), quantile(0.99)(duration_ns) FROM ${table}
-       WHERE tenant = 'default' AND service = {service:String} AND name = {name:String} AND start BETWEEN {first:DateTime64(9, 'UTC')} AND {last:DateTime64(9, 'UTC')}`, params);
+       WHERE tenant = 'default' AND service = {service:String} AND name = {name:String} AND start BETWEEN {first:DateTime64(9, 'UTC')} AND {last:DateTime64(9, 'UTC')}`,
+      params,
+    );
   }
   return { trace: trace / p.traces.length, operation: operation / p.operations.length };
 }
@@ -472,15 +598,21 @@ async function measureVariants(ch: ClickHouse, source: string): Promise<Array<Re
   for (const [i, v] of VARIANTS.entries()) {
     const table = `v${i}_${v.table}`;
     const name = `${quoteIdent(scratch)}.${table}`;
-    const ddl = v.ddl === undefined
-      ? `CREATE TABLE ${name} AS ${quoteIdent(source)}.${v.table}`
-      : `CREATE TABLE ${name} (${v.ddl}) ENGINE = MergeTree PARTITION BY toDate(${v.table === 'spans' ? 'start' : 'timestamp'}) ORDER BY (${v.orderBy ?? ''})`;
+    const ddl =
+      v.ddl === undefined
+        ? `CREATE TABLE ${name} AS ${quoteIdent(source)}.${v.table}`
+        : `CREATE TABLE ${name} (${v.ddl}) ENGINE = MergeTree PARTITION BY toDate(${v.table === 'spans' ? 'start' : 'timestamp'}) ORDER BY (${v.orderBy ?? ''})`;
     await ch.client.command({ query: ddl });
-    await ch.client.command({ query: `INSERT INTO ${name} (${COLUMNS[v.table]}) SELECT ${v.select ?? COLUMNS[v.table]} FROM ${quoteIdent(source)}.${v.table}` });
+    await ch.client.command({
+      query: `INSERT INTO ${name} (${COLUMNS[v.table]}) SELECT ${v.select ?? COLUMNS[v.table]} FROM ${quoteIdent(source)}.${v.table}`,
+    });
     await ch.client.command({ query: `OPTIMIZE TABLE ${name} FINAL` });
-    const [r] = await queryRows<{ rows: string; data: string; indexes: string }>(ch,
+    const [r] = await queryRows<{ rows: string; data: string; indexes: string }>(
+      ch,
       `SELECT sum(rows) AS rows, sum(data_compressed_bytes) AS data, sum(secondary_indices_compressed_bytes + secondary_indices_marks_bytes) AS indexes
-       FROM system.parts WHERE database = {db:String} AND table = {table:String} AND active`, { db: scratch, table });
+       FROM system.parts WHERE database = {db:String} AND table = {table:String} AND active`,
+      { db: scratch, table },
+    );
     const rows = Number(r?.rows ?? 1);
     const data = Number(r?.data ?? 0) / rows;
     const indexes = Number(r?.indexes ?? 0) / rows;
@@ -503,16 +635,22 @@ async function measureVariants(ch: ClickHouse, source: string): Promise<Array<Re
 
 /** Bytes per row of each skip index (bloom filters, the body's full-text index). */
 async function indexCosts(ch: ClickHouse, tables: readonly string[], rows: Record<string, number>): Promise<Array<Record<string, string | number>>> {
-  const found = await queryRows<{ table: string; name: string; type_full: string; data: string }>(ch,
+  const found = await queryRows<{ table: string; name: string; type_full: string; data: string }>(
+    ch,
     `SELECT table, name, type_full, data_compressed_bytes + marks_bytes AS data FROM system.data_skipping_indices
-     WHERE database = {db:String} AND table IN {tables:Array(String)} ORDER BY table, data DESC`, { db: ch.database, tables });
+     WHERE database = {db:String} AND table IN {tables:Array(String)} ORDER BY table, data DESC`,
+    { db: ch.database, tables },
+  );
   return found.map((i) => ({ table: `ssf.${i.table}`, index: i.name, type: i.type_full, 'bytes/row': (Number(i.data) / (rows[i.table] ?? 1)).toFixed(2) }));
 }
 
 /** The two paths must have written the same rows, or the throughput ratio means nothing. */
 async function checkSameRows(ch: ClickHouse, a: string, b: string, table: EventTable): Promise<void> {
   const digest = async (db: string): Promise<string> => {
-    const [r] = await queryRows<{ n: string; h: string }>(ch, `SELECT count() AS n, groupBitXor(cityHash64(toString(tuple(${COLUMNS[table]})))) AS h FROM ${quoteIdent(db)}.${table}`);
+    const [r] = await queryRows<{ n: string; h: string }>(
+      ch,
+      `SELECT count() AS n, groupBitXor(cityHash64(toString(tuple(${COLUMNS[table]})))) AS h FROM ${quoteIdent(db)}.${table}`,
+    );
     return `${r?.n ?? ''}/${r?.h ?? ''}`;
   };
   const [x, y] = [await digest(a), await digest(b)];
@@ -530,12 +668,18 @@ export async function storageBench(): Promise<void> {
     // path runs next: both paths insert without them.
     await json.client.command({ query: 'SYSTEM STOP MERGES' });
 
-    const generators: Record<EventTable, (first: number, count: number, total: number) => SpanEvent[]> = { spans: generateSpans, logs: generateLogs, samples: generateSamples };
+    const generators: Record<EventTable, (first: number, count: number, total: number) => SpanEvent[]> = {
+      spans: generateSpans,
+      logs: generateLogs,
+      samples: generateSamples,
+    };
     const ours: Record<EventTable, Run[]> = { spans: [], logs: [], samples: [] };
     const theirs: Record<EventTable, Run[]> = { spans: [], logs: [], samples: [] };
     const jsonRuns: Record<EventTable, Run[]> = { spans: [], logs: [], samples: [] };
     const protobuf: Record<EventTable, { bytes: number; events: number; batched: number; carriers: number }> = {
-      spans: { bytes: 0, events: 0, batched: 0, carriers: 0 }, logs: { bytes: 0, events: 0, batched: 0, carriers: 0 }, samples: { bytes: 0, events: 0, batched: 0, carriers: 0 },
+      spans: { bytes: 0, events: 0, batched: 0, carriers: 0 },
+      logs: { bytes: 0, events: 0, batched: 0, carriers: 0 },
+      samples: { bytes: 0, events: 0, batched: 0, carriers: 0 },
     };
     let generateSeconds = 0;
     let encodeSeconds = 0;
@@ -568,21 +712,23 @@ export async function storageBench(): Promise<void> {
 
         // The first chunk of each table warms the paths up and is not timed; then the
         // paths take turns going first.
-        const runOurs = (): Promise<void> => measure(chunk === 0 ? [] : ours[table], count, server.pid, async (run) => {
-          const a0 = nodeCpuSeconds();
-          const batch = createEventBatch(json);
-          for (const e of events) batch.append(e);
-          run.appendCpu = nodeCpuSeconds() - a0;
-          await insertBatch(json, batch);
-        });
+        const runOurs = (): Promise<void> =>
+          measure(chunk === 0 ? [] : ours[table], count, server.pid, async (run) => {
+            const a0 = nodeCpuSeconds();
+            const batch = createEventBatch(json);
+            for (const e of events) batch.append(e);
+            run.appendCpu = nodeCpuSeconds() - a0;
+            await insertBatch(json, batch);
+          });
         const runTheirs = (): Promise<void> => measure(chunk === 0 ? [] : theirs[table], count, server.pid, () => insertRowBinary(binary, table, body, count));
-        const runJson = (): Promise<void> => measure(chunk === 0 ? [] : jsonRuns[table], count, server.pid, async (run) => {
-          const a0 = nodeCpuSeconds();
-          const rows = emptyRows();
-          for (const e of events) appendRows(rows, e);
-          run.appendCpu = nodeCpuSeconds() - a0;
-          await insertRows(text, rows);
-        });
+        const runJson = (): Promise<void> =>
+          measure(chunk === 0 ? [] : jsonRuns[table], count, server.pid, async (run) => {
+            const a0 = nodeCpuSeconds();
+            const rows = emptyRows();
+            for (const e of events) appendRows(rows, e);
+            run.appendCpu = nodeCpuSeconds() - a0;
+            await insertRows(text, rows);
+          });
         const order = [runOurs, runTheirs, runJson];
         for (let k = 0; k < order.length; k++) await (order[(k + chunk) % order.length] as () => Promise<void>)();
       }
@@ -617,7 +763,11 @@ export async function storageBench(): Promise<void> {
       });
     }
     const events = (sizes['samples']?.rows ?? 0) + (sizes['spans']?.rows ?? 0);
-    const perSource: Record<string, [number, string]> = { trace_index: [sizes['spans']?.rows ?? 1, 'span'], metrics_1m: [events, 'span + sample'], metrics_1h: [events, 'span + sample'] };
+    const perSource: Record<string, [number, string]> = {
+      trace_index: [sizes['spans']?.rows ?? 1, 'span'],
+      metrics_1m: [events, 'span + sample'],
+      metrics_1h: [events, 'span + sample'],
+    };
     for (const t of derived) {
       const s = sizes[t] as PartsSize;
       const [n, what] = perSource[t] ?? [1, ''];
@@ -632,14 +782,20 @@ export async function storageBench(): Promise<void> {
         'on disk ÷ protobuf': '-',
       });
     }
-    printTable(`Storage after OPTIMIZE TABLE ... FINAL (active parts; ${EVENTS.toLocaleString('en-US')} spans in 8-span traces, log records and samples over one hour)`, storageRows);
+    printTable(
+      `Storage after OPTIMIZE TABLE ... FINAL (active parts; ${EVENTS.toLocaleString('en-US')} spans in 8-span traces, log records and samples over one hour)`,
+      storageRows,
+    );
     for (const t of tables) printTable(`Columns of ssf.${t} by compressed size`, await columnCosts(json, json.database, t, sizes[t]?.rows ?? 1));
     printTable('Skip indexes (compressed data + marks)', await indexCosts(json, tables, Object.fromEntries(tables.map((t) => [t, sizes[t]?.rows ?? 1]))));
     printTable('Schema alternatives, measured on copies of the same rows (one merged part each)', await measureVariants(json, json.database));
 
     const throughput: Array<Record<string, string | number>> = [];
     const pathRow = (t: EventTable, path: string, runs: Run[], baseline: number): Record<string, string | number> => ({
-      table: `ssf.${t}`, path, inserts: runs.length, 'rows/s': Math.round(median(runs, (r) => r.rows / r.seconds)).toLocaleString('en-US'),
+      table: `ssf.${t}`,
+      path,
+      inserts: runs.length,
+      'rows/s': Math.round(median(runs, (r) => r.rows / r.seconds)).toLocaleString('en-US'),
       'x baseline': (median(runs, (r) => r.rows / r.seconds) / baseline).toFixed(2),
       'rows per Node CPU-s': Math.round(median(runs, (r) => r.rows / r.nodeCpu)).toLocaleString('en-US'),
       'Node µs/row (building the rows)': `${(median(runs, (r) => r.nodeCpu / r.rows) * 1e6).toFixed(2)} (${(median(runs, (r) => r.appendCpu / r.rows) * 1e6).toFixed(2)})`,
@@ -649,15 +805,26 @@ export async function storageBench(): Promise<void> {
       const baseline = median(theirs[t], (r) => r.rows / r.seconds);
       throughput.push(
         {
-          table: `ssf.${t}`, path: 'RowBinary, pre-encoded (baseline)', inserts: theirs[t].length, 'rows/s': Math.round(baseline).toLocaleString('en-US'), 'x baseline': '1.00',
-          'rows per Node CPU-s': '-', 'Node µs/row (building the rows)': '-', 'rows per server CPU-s': Math.round(median(theirs[t], (r) => r.rows / r.serverCpu)).toLocaleString('en-US'),
+          table: `ssf.${t}`,
+          path: 'RowBinary, pre-encoded (baseline)',
+          inserts: theirs[t].length,
+          'rows/s': Math.round(baseline).toLocaleString('en-US'),
+          'x baseline': '1.00',
+          'rows per Node CPU-s': '-',
+          'Node µs/row (building the rows)': '-',
+          'rows per server CPU-s': Math.round(median(theirs[t], (r) => r.rows / r.serverCpu)).toLocaleString('en-US'),
         },
         pathRow(t, 'the writer: createEventBatch + insertBatch (RowBinary, server mode)', ours[t], baseline),
         pathRow(t, 'appendRows + insertRows (JSONEachRow, embedded mode)', jsonRuns[t], baseline),
       );
     }
-    printTable(`Insert throughput: median over the inserts of ${CHUNK.toLocaleString('en-US')} rows (the first of each table not timed), materialized views included, merges paused`, throughput);
-    console.log(`\n(generating the data took ${generateSeconds.toFixed(1)} s; encoding RowBinary in Node ${encodeSeconds.toFixed(1)} s, not counted in the baseline)`);
+    printTable(
+      `Insert throughput: median over the inserts of ${CHUNK.toLocaleString('en-US')} rows (the first of each table not timed), materialized views included, merges paused`,
+      throughput,
+    );
+    console.log(
+      `\n(generating the data took ${generateSeconds.toFixed(1)} s; encoding RowBinary in Node ${encodeSeconds.toFixed(1)} s, not counted in the baseline)`,
+    );
   } finally {
     await json.close();
     await binary.close();

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { splitHostPort } from '../../ingest/gateway/udp-listener.js';
-import { buildCProgram } from '../../src/infra/clickhouse-server.js';
+import { splitHostPort } from '../../src/http/listen-address.js';
+import { buildCProgram } from '../../deploy/local/clickhouse-server.js';
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, '..', '..', '..');
@@ -27,11 +27,16 @@ export async function sendUdpAtRate(address: string, datagrams: readonly Buffer[
   const dir = mkdtempSync(join(tmpdir(), 'ssf-udp-'));
   try {
     const file = join(dir, 'datagrams');
-    writeFileSync(file, Buffer.concat(datagrams.flatMap((d) => {
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(d.length);
-      return [len, d];
-    })));
+    writeFileSync(
+      file,
+      Buffer.concat(
+        datagrams.flatMap((d) => {
+          const len = Buffer.alloc(4);
+          len.writeUInt32LE(d.length);
+          return [len, d];
+        }),
+      ),
+    );
     const { host, port } = splitHostPort(address);
     const { stdout } = await run(binary, [host, String(port), String(rate), String(seconds), file, ...(most === undefined ? [] : [String(most)])]);
     return Number(stdout.trim());

@@ -103,7 +103,11 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
     child.once('error', (e: NodeJS.ErrnoException) => {
-      reject(e.code === 'ENOENT' ? new Error(`\`${command}\` not found: Go is needed to build Veneur ${VENEUR_VERSION} (tested with Go 1.26): install it or put it on PATH`) : e);
+      reject(
+        e.code === 'ENOENT'
+          ? new Error(`\`${command}\` not found: Go is needed to build Veneur ${VENEUR_VERSION} (tested with Go 1.26): install it or put it on PATH`)
+          : e,
+      );
     });
     child.once('close', (code) => {
       if (code === 0) resolve(out);
@@ -226,7 +230,18 @@ export async function startVeneur(options: StartVeneurOptions): Promise<VeneurSe
   };
 
   // Veneur's self-metrics arrive here.
-  const counts: VeneurCounts = { ssfSpans: 0, statsdLines: 0, ssfSpansByService: {}, ssfErrors: 0, workerMetricsProcessed: 0, flushes: 0, settled: false, statsDatagramsDropped: 0, ssfKernelDrops: 0, statsdKernelDrops: 0 };
+  const counts: VeneurCounts = {
+    ssfSpans: 0,
+    statsdLines: 0,
+    ssfSpansByService: {},
+    ssfErrors: 0,
+    workerMetricsProcessed: 0,
+    flushes: 0,
+    settled: false,
+    statsDatagramsDropped: 0,
+    ssfKernelDrops: 0,
+    statsdKernelDrops: 0,
+  };
   let inputThisFlush = 0;
   let lastFlushInput = -1;
   const statsSocket: Socket = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
@@ -262,7 +277,13 @@ export async function startVeneur(options: StartVeneurOptions): Promise<VeneurSe
   const logFile = join(workDir, 'veneur.log');
   await writeFile(
     configFile,
-    config({ ...ports, stats: statsPort, readers: Math.max(1, Math.floor(options.readers ?? 2)), readBufferBytes: options.readBufferBytes ?? 4 << 20, interval: options.interval ?? '1s' }),
+    config({
+      ...ports,
+      stats: statsPort,
+      readers: Math.max(1, Math.floor(options.readers ?? 2)),
+      readBufferBytes: options.readBufferBytes ?? 4 << 20,
+      interval: options.interval ?? '1s',
+    }),
   );
   // Veneur reads VENEUR_* variables over its config (envconfig) and DD_* ones as tags.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VENEUR_') && !k.startsWith('DD_')));
@@ -308,7 +329,10 @@ export async function startVeneur(options: StartVeneurOptions): Promise<VeneurSe
       await cleanup();
       throw new Error(`Veneur exited before it was ready: ${spawnError}its log:\n${tail}`);
     }
-    const ok = await fetch(`http://${httpAddress}/healthcheck`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://${httpAddress}/healthcheck`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       const tail = await logTail();
@@ -365,7 +389,13 @@ export async function measureVeneur(
     const afterSsf = await veneur.stats();
     const statsd = await blast(veneur.statsdAddress, statsdPackets, statsdDatagrams);
     const afterStatsd = await veneur.stats();
-    const linesIn = statsdPackets.map((p) => p.toString('utf8').split('\n').filter((l) => l.length > 0).length);
+    const linesIn = statsdPackets.map(
+      (p) =>
+        p
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l.length > 0).length,
+    );
     let linesSent = 0;
     for (let i = 0; i < statsd.sent; i++) linesSent += linesIn[i % linesIn.length] ?? 0;
     const row = (input: string, sent: number, seconds: number, accepted: number): Record<string, string | number> => ({

@@ -16,7 +16,22 @@ async function receiver() {
 describe('ssf emit', () => {
   it('sends a counter with tags, unit and sample rate', async () => {
     const rx = await receiver();
-    const r = await runCli(['emit', 'counter', 'deploys', '2', '--address', rx.address, '--service', 'ci', '--tag', 'env:prod', '--unit', 'deploys', '--scope', 'global']);
+    const r = await runCli([
+      'emit',
+      'counter',
+      'deploys',
+      '2',
+      '--address',
+      rx.address,
+      '--service',
+      'ci',
+      '--tag',
+      'env:prod',
+      '--unit',
+      'deploys',
+      '--scope',
+      'global',
+    ]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     await waitFor(() => rx.spans.length === 1);
     expect(rx.spans[0]?.service).toBe('ci');
@@ -37,7 +52,7 @@ describe('ssf emit', () => {
   it('times a command as a span: exit code, error flag, and the trace passed to the child', async () => {
     const rx = await receiver();
     // The child is itself an `ssf emit span`: it must join the trace through the environment.
-    const inner = `${process.execPath} --import tsx ${JSON.stringify(new URL('../../src/cli/main.ts', import.meta.url).pathname)} emit span inner --duration-ms 1 --address ${rx.address}`;
+    const inner = `${process.execPath} --import tsx ${JSON.stringify(new URL('../../cli/main.ts', import.meta.url).pathname)} emit span inner --duration-ms 1 --address ${rx.address}`;
     const r = await runCli(['emit', 'exec', '--name', 'backup', '--indicator', '--address', rx.address, '--', 'sh', '-c', `${inner} && exit 3`]);
     expect(r.code).toBe(3);
     await waitFor(() => rx.spans.length === 2, 15_000);

@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { renderBody, timestampMs } from '../../src/cli/logs-command.js';
+import { renderBody, timestampMs } from '../../cli/logs-command.js';
 
 describe('ssf logs rendering', () => {
   it('puts the highlighted ranges in bold, only with color', () => {
     const body = 'db timeout after 2000 ms; timeout again';
-    expect(renderBody(body, [[3, 10], [26, 33]], true)).toBe('db \x1b[1mtimeout\x1b[22m after 2000 ms; \x1b[1mtimeout\x1b[22m again');
+    expect(
+      renderBody(
+        body,
+        [
+          [3, 10],
+          [26, 33],
+        ],
+        true,
+      ),
+    ).toBe('db \x1b[1mtimeout\x1b[22m after 2000 ms; \x1b[1mtimeout\x1b[22m again');
     expect(renderBody(body, [[3, 10]], false)).toBe(body);
   });
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { apiTarget, DEFAULT_ADDRESS } from '../../src/cli/api-client.js';
-import { freePort } from '../../src/infra/free-port.js';
+import { apiTarget, DEFAULT_ADDRESS } from '../../cli/api-client.js';
+import { freePort } from '../../deploy/local/free-port.js';
 import { runCli } from './run-cli.js';
 
 // A port nothing listens on (free a moment ago): the address is unreachable.
@@ -56,19 +56,16 @@ describe('the operator commands', () => {
     }
   });
 
-  it.each([
-    [['sql', 'SELECT 1']],
-    [['trace', '0123456789abcdef']],
-    [['logs', 'timeout']],
-    [['top', '--once']],
-    [['demo', '--traces', '1']],
-  ])('ssf %j says so and exits 1 when nothing answers at the address', async (args) => {
-    const r = await runCli([...args, '--address', NOWHERE]);
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toContain(`cannot reach the pipeline at ${NOWHERE} (ECONNREFUSED). Is \`ssf serve\` running there?`);
-  });
+  it.each([[['sql', 'SELECT 1']], [['trace', '0123456789abcdef']], [['logs', 'timeout']], [['top', '--once']], [['demo', '--traces', '1']]])(
+    'ssf %j says so and exits 1 when nothing answers at the address',
+    async (args) => {
+      const r = await runCli([...args, '--address', NOWHERE]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`cannot reach the pipeline at ${NOWHERE} (ECONNREFUSED). Is \`ssf serve\` running there?`);
+    },
+  );
 
-  it('takes the address from --address, else an http(s) $SSF_ADDRESS, else ssf serve\'s; the token from --token or $SSF_TOKEN', async () => {
+  it("takes the address from --address, else an http(s) $SSF_ADDRESS, else ssf serve's; the token from --token or $SSF_TOKEN", async () => {
     const fromEnv = await runCli(['sql', 'SELECT 1'], { SSF_ADDRESS: NOWHERE });
     expect(fromEnv.stderr).toContain(`at ${NOWHERE} `);
     expect(apiTarget({}, { SSF_ADDRESS: 'https://ssf.example:8443/' })).toEqual({ address: 'https://ssf.example:8443', token: undefined });

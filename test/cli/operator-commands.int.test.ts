@@ -8,6 +8,7 @@ import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { runCli } from './run-cli.js';
 import type { CliResult } from './run-cli.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const SERVICES = ['api', 'auth', 'cache', 'db', 'payments', 'web'];
 const TRACES = 60;
@@ -39,16 +40,22 @@ const NOW_MS = (): number => Date.now();
 
 /** A bare log carrier (not a trace span) with these log lines. */
 function logCarrier(service: string, logs: Array<{ ms: number; severity: 'info' | 'warn' | 'error'; body: string }>): SpanEvent {
-  return {
-    version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-    error: false, service, name: '', indicator: false, tags: {}, tenant: '', receivedTimestamp: 0n, isTrace: false, metrics: [],
-    logs: logs.map((l) => ({ timestamp: BigInt(l.ms) * 1_000_000n, severity: l.severity, severityNumber: { info: 9, warn: 13, error: 17 }[l.severity], body: l.body, attributes: {} })),
-  };
+  return spanEvent({
+    service,
+    isTrace: false,
+    logs: logs.map((l) => ({
+      timestamp: BigInt(l.ms) * 1_000_000n,
+      severity: l.severity,
+      severityNumber: { info: 9, warn: 13, error: 17 }[l.severity],
+      body: l.body,
+      attributes: {},
+    })),
+  });
 }
 
 /** A long-running `ssf` (for --follow): its output so far, and a way to wait for some of it. */
 function startCli(args: string[]) {
-  const main = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+  const main = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -111,12 +118,14 @@ describe('ssf demo', () => {
     expect(Number(l?.timeouts)).toBeGreaterThan(0);
 
     const m = await rows<{ name: string; type: string }>('SELECT DISTINCT name, toString(type) AS type FROM db.samples ORDER BY name');
-    expect(m).toEqual(expect.arrayContaining([
-      { name: 'http.requests', type: 'counter' },
-      { name: 'http.request.duration', type: 'histogram' },
-      { name: 'payments.queue_depth', type: 'gauge' },
-      { name: 'users.active', type: 'set' },
-    ]));
+    expect(m).toEqual(
+      expect.arrayContaining([
+        { name: 'http.requests', type: 'counter' },
+        { name: 'http.request.duration', type: 'histogram' },
+        { name: 'payments.queue_depth', type: 'gauge' },
+        { name: 'users.active', type: 'set' },
+      ]),
+    );
     const [n] = await rows<{ n: string }>('SELECT count() AS n FROM db.samples');
     expect(Number(n?.n)).toBe(samples);
   });
@@ -132,7 +141,7 @@ describe('ssf sql', () => {
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^service +spans$/);
-    expect(lines[1]).toMatch(/^-+  -+$/);
+    expect(lines[1]).toMatch(/^-+ {2}-+$/);
     const body = lines.slice(2, 2 + want.length);
     expect(body.map((line) => line.split(/\s+/))).toEqual(want.map((w) => [w.service, w.spans]));
     // Right-aligned numbers: every line of the table ends in the same column.
@@ -147,19 +156,27 @@ describe('ssf sql', () => {
     expect(r.stdout).toMatch(/^1 row in /m);
   });
 
-  it('gives CSV, TSV, the API\'s JSON and NDJSON unchanged', async () => {
+  it("gives CSV, TSV, the API's JSON and NDJSON unchanged", async () => {
     const want = await reference();
     const csv = await runCli(['sql', QUERY, '--format', 'csv'], env);
-    expect(csv.stdout).toBe(['"service","spans"', ...want.map((w) => `"${w.service}",${w.spans}`)].join('\n') + '\n');
+    expect(csv.stdout).toBe(`${['"service","spans"', ...want.map((w) => `"${w.service}",${w.spans}`)].join('\n')}\n`);
     const tsv = await runCli(['sql', QUERY, '--format', 'tsv'], env);
-    expect(tsv.stdout).toBe(['service\tspans', ...want.map((w) => `${w.service}\t${w.spans}`)].join('\n') + '\n');
+    expect(tsv.stdout).toBe(`${['service\tspans', ...want.map((w) => `${w.service}\t${w.spans}`)].join('\n')}\n`);
     const json = await runCli(['sql', QUERY, '--format', 'json'], env);
     const answer = JSON.parse(json.stdout) as { meta: unknown; data: unknown; rows: number };
-    expect(answer.meta).toEqual([{ name: 'service', type: 'LowCardinality(String)' }, { name: 'spans', type: 'UInt64' }]);
+    expect(answer.meta).toEqual([
+      { name: 'service', type: 'LowCardinality(String)' },
+      { name: 'spans', type: 'UInt64' },
+    ]);
     expect(answer.data).toEqual(want);
     expect(answer.rows).toBe(want.length);
     const ndjson = await runCli(['sql', QUERY, '--format', 'ndjson'], env);
-    expect(ndjson.stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual(want);
+    expect(
+      ndjson.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual(want);
   });
 
   it('binds --param values and writes --out files (format from the extension; Parquet)', async () => {
@@ -182,7 +199,7 @@ describe('ssf sql', () => {
     expect(p.stderr).toMatch(new RegExp(`^${bytes.length} bytes of parquet in .* written to `));
   });
 
-  it('exits 1 with the API\'s coded reason when the SQL is refused', async () => {
+  it("exits 1 with the API's coded reason when the SQL is refused", async () => {
     const bad = await runCli(['sql', 'SELEC 1'], env);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^ssf sql: .*\[QUERY_ERR_SYNTAX\]$/m);
@@ -196,7 +213,9 @@ describe('ssf trace', () => {
   it('prints the timeline of the trace the demo points at', async () => {
     const id = /ssf trace ([0-9a-f]{16})/.exec(demo.stdout)?.[1] as string;
     expect(id).toBeDefined();
-    const spans = await rows<{ service: string; name: string; error: boolean }>(`SELECT service, name, error FROM db.spans WHERE trace_id = ${BigInt(`0x${id}`)} ORDER BY start`);
+    const spans = await rows<{ service: string; name: string; error: boolean }>(
+      `SELECT service, name, error FROM db.spans WHERE trace_id = ${BigInt(`0x${id}`)} ORDER BY start`,
+    );
     expect(spans.length).toBeGreaterThan(2);
     const r = await runCli(['trace', id], env);
     expect(r.code, r.stderr).toBe(0);
@@ -256,7 +275,9 @@ describe('ssf logs', () => {
   });
 
   it('finds a line of a demo trace by its trace id', async () => {
-    const [line] = await rows<{ body: string; hex: string }>("SELECT body, lower(leftPad(hex(trace_id), 16, '0')) AS hex FROM db.logs WHERE service = 'payments' ORDER BY timestamp LIMIT 1");
+    const [line] = await rows<{ body: string; hex: string }>(
+      "SELECT body, lower(leftPad(hex(trace_id), 16, '0')) AS hex FROM db.logs WHERE service = 'payments' ORDER BY timestamp LIMIT 1",
+    );
     const r = await runCli(['logs', '--trace', line?.hex as string, '--service', 'payments', '--since', '1h'], env);
     expect(r.stdout).toContain(`${line?.body}  trace=${line?.hex}`);
   });
@@ -279,10 +300,12 @@ describe('ssf logs', () => {
 });
 
 describe('ssf top', () => {
-  it('--once lists the demo\'s endpoints with their span counts', async () => {
+  it("--once lists the demo's endpoints with their span counts", async () => {
     const r = await runCli(['top', '--once'], env);
     expect(r.code, r.stderr).toBe(0);
-    const want = await rows<{ service: string; name: string; n: string; errors: string }>('SELECT service, name, count() AS n, countIf(error) AS errors FROM db.spans GROUP BY service, name');
+    const want = await rows<{ service: string; name: string; n: string; errors: string }>(
+      'SELECT service, name, count() AS n, countIf(error) AS errors FROM db.spans GROUP BY service, name',
+    );
     const lines = r.stdout.trimEnd().split('\n');
     const header = lines.findIndex((l) => l.startsWith('SERVICE'));
     expect(lines[header]?.split(/\s{2,}/)).toEqual(['SERVICE', 'ENDPOINT', 'RATE/s', 'SPANS', 'ERRORS', 'ERR%', 'P50 ms', 'P99 ms']);

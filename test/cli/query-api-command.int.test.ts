@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
 import { runCli } from './run-cli.js';
 
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const MAIN = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
 
 describe('ssf query-api: the query API as its own process', () => {
   it('refuses a stray argument with exit code 2', async () => {
@@ -22,7 +22,11 @@ describe('ssf query-api: the query API as its own process', () => {
     const ch = await createClickHouse(config.clickhouse);
     await migrate(ch, config);
     await ch.close();
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'query-api', '--clickhouse-url', clickhouseUrl(), '--database', database, '--listen', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'query-api', '--clickhouse-url', clickhouseUrl(), '--database', database, '--listen', '127.0.0.1:0', '--json'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       const http = await new Promise<string>((resolve, reject) => {
@@ -36,7 +40,11 @@ describe('ssf query-api: the query API as its own process', () => {
         child.on('exit', () => reject(new Error(`ssf query-api exited: ${out}`)));
       });
       expect((await fetch(`${http}/-/ready`)).status).toBe(200);
-      const res = await fetch(`${http}/v1/sql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: 'SELECT count() AS n FROM spans' }) });
+      const res = await fetch(`${http}/v1/sql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sql: 'SELECT count() AS n FROM spans' }),
+      });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { data: unknown }).data).toEqual([{ n: '0' }]);
       child.kill('SIGTERM');

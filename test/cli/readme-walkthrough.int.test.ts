@@ -3,11 +3,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/infra/free-port.js';
+import { freePort } from '../../deploy/local/free-port.js';
 import { runCli } from './run-cli.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+const MAIN = join(ROOT, 'cli', 'main.ts');
 
 interface Step {
   /** The command line as written in the README. */
@@ -45,14 +45,17 @@ function shellWords(line: string): { words: string[]; comment: string } {
 async function readmeSteps(tag: string): Promise<Step[]> {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## Your first minute'));
-  const block = new RegExp('```sh ' + tag + '\\n([\\s\\S]*?)```').exec(section)?.[1];
+  const block = new RegExp(`\`\`\`sh ${tag}\\n([\\s\\S]*?)\`\`\``).exec(section)?.[1];
   if (!block) throw new Error(`README.md has no \`\`\`sh ${tag} block in "Your first minute"`);
-  return block.split('\n').filter((l) => l.trim() !== '').map((line) => {
-    const { words, comment } = shellWords(line);
-    // `npx ssf` is the built package's bin (what `npm start` builds); here the same CLI runs from the sources.
-    expect(words.slice(0, 2), line).toEqual(['npx', 'ssf']);
-    return { line, argv: words.slice(2), expects: [...comment.matchAll(/"([^"]+)"/g)].map((m) => m[1] as string) };
-  });
+  return block
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((line) => {
+      const { words, comment } = shellWords(line);
+      // `npx ssf` is the built package's bin (what `npm start` builds); here the same CLI runs from the sources.
+      expect(words.slice(0, 2), line).toEqual(['npx', 'ssf']);
+      return { line, argv: words.slice(2), expects: [...comment.matchAll(/"([^"]+)"/g)].map((m) => m[1] as string) };
+    });
 }
 
 let dir = '';
@@ -67,7 +70,7 @@ describe('README: your first minute', () => {
     expect(section).toContain('```sh\nnpm start\n```');
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
     expect(pkg.scripts['start']).toMatch(/node dist\/src\/cli\/main\.js serve$/);
-    expect(pkg.bin['ssf']).toBe('./dist/src/cli/main.js');
+    expect(pkg.bin['ssf']).toBe('./dist/cli/main.js');
   });
 
   it('works as written: every command exits 0 and prints what the README says', async () => {
@@ -105,7 +108,9 @@ describe('README: your first minute', () => {
       let traceId: string | undefined;
       for (const step of running) {
         // The README's literal default address is this run's free port.
-        const argv = (step.argv[0] === 'trace' ? ['trace', traceId as string, ...step.argv.slice(2)] : step.argv).map((a) => (a === 'http://127.0.0.1:8127' ? (http as string) : a));
+        const argv = (step.argv[0] === 'trace' ? ['trace', traceId as string, ...step.argv.slice(2)] : step.argv).map((a) =>
+          a === 'http://127.0.0.1:8127' ? (http as string) : a,
+        );
         const r = await runCli(argv, env, 120_000);
         expect(r.code, `${step.line}\n${r.stdout}\n${r.stderr}`).toBe(0);
         for (const text of step.expects) expect(r.stdout, step.line).toContain(text);

@@ -4,10 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBatch } from '../../src/codec/index.js';
 import type { MetricSample, MetricType, SpanEvent } from '../../src/codec/index.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { quoteIdent } from '../../src/clickhouse/migrations.js';
+import { quoteIdent } from '../../src/clickhouse/quote-ident.js';
 import type { Gateway } from '../../ingest/gateway/gateway.js';
 import { seededRandom } from '../setup/random.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * The derived signals (rollups, span metrics, trace index) against an exact
@@ -56,7 +57,7 @@ function shuffle<T>(xs: T[]): T[] {
 function randomId(): bigint {
   const hi = BigInt(Math.floor(rand() * 2 ** 31));
   const lo = BigInt(Math.floor(rand() * 2 ** 32));
-  return ((hi << 32n) | lo) || 1n;
+  return (hi << 32n) | lo || 1n;
 }
 
 // Two whole hours, both in the past and well inside every TTL.
@@ -130,7 +131,22 @@ function reference(observations: readonly Observation[], bucketSeconds: number):
     const key = seriesKey(o.name, o.type, o.tags, bucket);
     let a = out.get(key);
     if (!a) {
-      a = { name: o.name, type: o.type, tags: o.tags, bucket, count: 0, sum: 0, min: Infinity, max: -Infinity, last: 0, lastNs: -1n, lastStatus: 0, lastStatusNs: -1n, values: [], members: new Set() };
+      a = {
+        name: o.name,
+        type: o.type,
+        tags: o.tags,
+        bucket,
+        count: 0,
+        sum: 0,
+        min: Infinity,
+        max: -Infinity,
+        last: 0,
+        lastNs: -1n,
+        lastStatus: 0,
+        lastStatusNs: -1n,
+        values: [],
+        members: new Set(),
+      };
       out.set(key, a);
     }
     a.count += o.weight;
@@ -259,14 +275,20 @@ function expectAgree(rows: readonly RollupRow[], want: Map<string, Aggregate>): 
 // --- what is sent ------------------------------------------------------------
 
 const sample = (type: MetricType, name: string, value: number, timestampNs: bigint, rate: number, tags: Tags, message = '', unit = ''): MetricSample => ({
-  type, name, value, timestamp: timestampNs, message, status: 'ok', sampleRate: rate, tags, unit, scope: 'default',
+  type,
+  name,
+  value,
+  timestamp: timestampNs,
+  message,
+  status: 'ok',
+  sampleRate: rate,
+  tags,
+  unit,
+  scope: 'default',
 });
 
 /** A carrier span: no trace, just samples (as the emitter sends standalone metrics). */
-const carrier = (metrics: MetricSample[]): SpanEvent => ({
-  version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n, error: false,
-  service: 'loadgen', name: '', indicator: false, tags: {}, metrics, logs: [], tenant: '', receivedTimestamp: 0n, isTrace: false,
-});
+const carrier = (metrics: MetricSample[]): SpanEvent => spanEvent({ service: 'loadgen', metrics, isTrace: false });
 
 interface TraceSpan {
   traceId: bigint;
@@ -281,11 +303,20 @@ interface TraceSpan {
   tags: Tags;
 }
 
-const toEvent = (s: TraceSpan): SpanEvent => ({
-  version: 0, traceId: s.traceId, id: s.id, parentId: s.parentId, startTimestamp: s.startNs, endTimestamp: s.startNs + s.durationNs,
-  rootStartTimestamp: 0n, error: s.error, service: s.service, name: s.name, indicator: s.indicator, tags: s.tags, metrics: [], logs: [],
-  tenant: '', receivedTimestamp: 0n, isTrace: true,
-});
+const toEvent = (s: TraceSpan): SpanEvent =>
+  spanEvent({
+    traceId: s.traceId,
+    id: s.id,
+    parentId: s.parentId,
+    startTimestamp: s.startNs,
+    endTimestamp: s.startNs + s.durationNs,
+    error: s.error,
+    service: s.service,
+    name: s.name,
+    indicator: s.indicator,
+    tags: s.tags,
+    isTrace: true,
+  });
 
 const msToNs = (ms: number): bigint => BigInt(Math.max(1, Math.round(ms * 1e6)));
 
@@ -293,18 +324,36 @@ const msToNs = (ms: number): bigint => BigInt(Math.max(1, Math.round(ms * 1e6)))
 function buildTrace(services: readonly string[], count: number, errorRate: number): TraceSpan[] {
   const traceId = randomId();
   const rootDuration = msToNs(logNormal(400, 0.3));
-  const spans: TraceSpan[] = [{
-    traceId, id: traceId, parentId: 0n, service: services[0] as string, name: 'GET /checkout', startNs: randomNs() - 10_000_000_000n,
-    durationNs: rootDuration, error: rand() < errorRate, indicator: true, tags: { 'http.method': 'GET', 'http.status_code': '200' },
-  }];
+  const spans: TraceSpan[] = [
+    {
+      traceId,
+      id: traceId,
+      parentId: 0n,
+      service: services[0] as string,
+      name: 'GET /checkout',
+      startNs: randomNs() - 10_000_000_000n,
+      durationNs: rootDuration,
+      error: rand() < errorRate,
+      indicator: true,
+      tags: { 'http.method': 'GET', 'http.status_code': '200' },
+    },
+  ];
   while (spans.length < count) {
     const parent = pick(spans);
     const offset = BigInt(Math.floor(rand() * Number(parent.durationNs) * 0.5));
     const durationNs = BigInt(Math.max(1, Math.floor(rand() * Number(parent.durationNs - offset))));
     const service = pick(services);
     spans.push({
-      traceId, id: randomId(), parentId: parent.id, service, name: `${service}.${pick(['call', 'query', 'render', 'publish'])}`,
-      startNs: parent.startNs + offset, durationNs, error: rand() < errorRate, indicator: false, tags: { peer: pick(services), attempt: String(1 + Math.floor(rand() * 3)) },
+      traceId,
+      id: randomId(),
+      parentId: parent.id,
+      service,
+      name: `${service}.${pick(['call', 'query', 'render', 'publish'])}`,
+      startNs: parent.startNs + offset,
+      durationNs,
+      error: rand() < errorRate,
+      indicator: false,
+      tags: { peer: pick(services), attempt: String(1 + Math.floor(rand() * 3)) },
     });
   }
   return spans;
@@ -316,7 +365,16 @@ const observations: Observation[] = [];
 const ssfSamples: MetricSample[] = [];
 function addSsf(s: MetricSample, status = 0): void {
   ssfSamples.push(s);
-  observations.push({ name: s.name, type: s.type, tags: s.tags, timestampNs: s.timestamp, value: s.value, weight: weightOf(s.sampleRate), member: s.message, status });
+  observations.push({
+    name: s.name,
+    type: s.type,
+    tags: s.tags,
+    timestampNs: s.timestamp,
+    value: s.value,
+    weight: weightOf(s.sampleRate),
+    member: s.message,
+    status,
+  });
 }
 
 // Counters with sample rates: per series a mix of rates, integer and half values.
@@ -339,7 +397,10 @@ for (const queue of ['emails', 'invoices', 'webhooks']) {
 }
 
 // Histograms (ms): log-normal, skewed; a few thousand values per series.
-for (const [endpoint, median] of [['home', 30], ['search', 120]] as const) {
+for (const [endpoint, median] of [
+  ['home', 30],
+  ['search', 120],
+] as const) {
   for (let i = 0; i < 4000; i++) addSsf(sample('histogram', 'http.latency', Math.fround(logNormal(median, 1.1)), randomNs(), 1, { endpoint }, '', 'ms'));
 }
 // A histogram in seconds: most values are below 1, where ClickHouse's DDSketch is off by up to 3 %.
@@ -370,9 +431,21 @@ for (const host of ['db1', 'db2']) {
 const statsdLines: string[] = [];
 function addStatsd(line: string, o: Omit<Observation, 'weight'> & { rate: number }): void {
   statsdLines.push(line);
-  observations.push({ name: o.name, type: o.type, tags: o.tags, timestampNs: o.timestampNs, value: o.value, weight: weightOf(o.rate), member: o.member, status: o.status });
+  observations.push({
+    name: o.name,
+    type: o.type,
+    tags: o.tags,
+    timestampNs: o.timestampNs,
+    value: o.value,
+    weight: weightOf(o.rate),
+    member: o.member,
+    status: o.status,
+  });
 }
-const statsdTagText = (tags: Tags): string => Object.entries(tags).map(([k, v]) => `${k}:${v}`).join(',');
+const statsdTagText = (tags: Tags): string =>
+  Object.entries(tags)
+    .map(([k, v]) => `${k}:${v}`)
+    .join(',');
 const secNs = (s: number): bigint => BigInt(s) * 1_000_000_000n;
 for (const shard of ['1', '2', '3']) {
   const tags = { env: 'prod', shard };
@@ -380,14 +453,32 @@ for (const shard of ['1', '2', '3']) {
     const rate = pick(RATES);
     const value = pick([1, 2, 3, 10]);
     const t = randomSecond();
-    addStatsd(`statsd.hits:${value}|c|@${rate}|#${statsdTagText(tags)}|T${t}`, { name: 'statsd.hits', type: 'counter', tags, timestampNs: secNs(t), value, rate, member: '', status: 0 });
+    addStatsd(`statsd.hits:${value}|c|@${rate}|#${statsdTagText(tags)}|T${t}`, {
+      name: 'statsd.hits',
+      type: 'counter',
+      tags,
+      timestampNs: secNs(t),
+      value,
+      rate,
+      member: '',
+      status: 0,
+    });
   }
 }
 for (const pool of ['main', 'replica']) {
   const tags = { pool };
   for (const t of distinctSeconds(150)) {
     const value = Math.round(logNormal(40, 0.5) * 100) / 100;
-    addStatsd(`statsd.connections:${value}|g|#${statsdTagText(tags)}|T${t}`, { name: 'statsd.connections', type: 'gauge', tags, timestampNs: secNs(t), value, rate: 1, member: '', status: 0 });
+    addStatsd(`statsd.connections:${value}|g|#${statsdTagText(tags)}|T${t}`, {
+      name: 'statsd.connections',
+      type: 'gauge',
+      tags,
+      timestampNs: secNs(t),
+      value,
+      rate: 1,
+      member: '',
+      status: 0,
+    });
   }
 }
 // Timers sent at @0.5: count and sum are weighted by 2, the sketch is not (it has no weights).
@@ -395,21 +486,48 @@ for (let i = 0; i < 1500; i++) {
   const tags = { page: 'home' };
   const value = Math.round(logNormal(15, 0.9) * 1000) / 1000;
   const t = randomSecond();
-  addStatsd(`statsd.render:${value}|ms|@0.5|#${statsdTagText(tags)}|T${t}`, { name: 'statsd.render', type: 'histogram', tags, timestampNs: secNs(t), value, rate: 0.5, member: '', status: 0 });
+  addStatsd(`statsd.render:${value}|ms|@0.5|#${statsdTagText(tags)}|T${t}`, {
+    name: 'statsd.render',
+    type: 'histogram',
+    tags,
+    timestampNs: secNs(t),
+    value,
+    rate: 0.5,
+    member: '',
+    status: 0,
+  });
 }
 // Small sets: 12 members (exact: below HLL's 16) sent many times.
 for (let i = 0; i < 400; i++) {
   const tags = { site: 'blog' };
   const member = `visitor-${Math.floor(rand() * 12)}`;
   const t = randomSecond();
-  addStatsd(`statsd.visitors:${member}|s|#${statsdTagText(tags)}|T${t}`, { name: 'statsd.visitors', type: 'set', tags, timestampNs: secNs(t), value: 0, rate: 1, member, status: 0 });
+  addStatsd(`statsd.visitors:${member}|s|#${statsdTagText(tags)}|T${t}`, {
+    name: 'statsd.visitors',
+    type: 'set',
+    tags,
+    timestampNs: secNs(t),
+    value: 0,
+    rate: 1,
+    member,
+    status: 0,
+  });
 }
 // DogStatsD service checks.
 for (const check of ['redis', 'kafka']) {
   const tags = { host: `${check}-1` };
   for (const t of distinctSeconds(100)) {
     const status = Math.floor(rand() * 4);
-    addStatsd(`_sc|statsd.check|${status}|d:${t}|#host:${check}-1|m:status ${status}`, { name: 'statsd.check', type: 'status', tags, timestampNs: secNs(t), value: 0, rate: 1, member: '', status });
+    addStatsd(`_sc|statsd.check|${status}|d:${t}|#host:${check}-1|m:status ${status}`, {
+      name: 'statsd.check',
+      type: 'status',
+      tags,
+      timestampNs: secNs(t),
+      value: 0,
+      rate: 1,
+      member: '',
+      status,
+    });
   }
 }
 
@@ -444,8 +562,20 @@ for (const s of spans) {
   }
 }
 
-const SAMPLE_NAMES = ['checkout.requests', 'rate.precision', 'queue.depth', 'http.latency', 'db.query.seconds', 'users.active', 'disk.check',
-  'statsd.hits', 'statsd.connections', 'statsd.render', 'statsd.visitors', 'statsd.check'];
+const SAMPLE_NAMES = [
+  'checkout.requests',
+  'rate.precision',
+  'queue.depth',
+  'http.latency',
+  'db.query.seconds',
+  'users.active',
+  'disk.check',
+  'statsd.hits',
+  'statsd.connections',
+  'statsd.render',
+  'statsd.visitors',
+  'statsd.check',
+];
 const SPAN_METRIC_NAMES = ['ssf.span.duration', 'ssf.indicator.duration', 'ssf.objective.duration'];
 const only = (names: readonly string[]): Observation[] => observations.filter((o) => names.includes(o.name));
 
@@ -476,9 +606,14 @@ describe('derived signals: rollups, span metrics and the trace index against an 
     const batches: SpanEvent[][] = [];
     for (let i = 0; i < events.length; i += 150) batches.push(events.slice(i, i + 150));
     const post = async (batch: SpanEvent[]): Promise<void> => {
-      const res = await fetch(`${where['http']}/v1/ssf`, { method: 'POST', body: Buffer.from(encodeBatch(batch)), headers: { 'content-type': 'application/x-protobuf' } });
+      const res = await fetch(`${where['http']}/v1/ssf`, {
+        method: 'POST',
+        body: Buffer.from(encodeBatch(batch)),
+        headers: { 'content-type': 'application/x-protobuf' },
+      });
       const answer = (await res.json()) as { rejected: unknown[]; partial: unknown[] };
-      if (res.status !== 200 || answer.rejected.length > 0 || answer.partial.length > 0) throw new Error(`HTTP ${res.status}: ${JSON.stringify(answer).slice(0, 500)}`);
+      if (res.status !== 200 || answer.rejected.length > 0 || answer.partial.length > 0)
+        throw new Error(`HTTP ${res.status}: ${JSON.stringify(answer).slice(0, 500)}`);
     };
     for (let i = 0; i < batches.length; i += 4) await Promise.all(batches.slice(i, i + 4).map(post));
 
@@ -498,7 +633,9 @@ describe('derived signals: rollups, span metrics and the trace index against an 
     const at = statsd.lastIndexOf(':');
     const socket = createSocket('udp4');
     for (const [i, d] of datagrams.entries()) {
-      await new Promise<void>((resolve, reject) => socket.send(Buffer.from(d), Number(statsd.slice(at + 1)), statsd.slice(0, at), (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        socket.send(Buffer.from(d), Number(statsd.slice(at + 1)), statsd.slice(0, at), (err) => (err ? reject(err) : resolve())),
+      );
       if (i % 20 === 19) await sleep(5);
     }
     socket.close();
@@ -572,21 +709,26 @@ describe('derived signals: rollups, span metrics and the trace index against an 
     ['metrics_1m', 'every minute', 60, true],
     ['metrics_1h', 'every hour', 3600, true],
     ['metrics_1m', 'all time', 0, false],
-  ] as const)('span metrics in %s, %s: ssf.span/indicator/objective.duration count, sum, min, max, p50/p90/p99', async (table, _label, bucketSeconds, perBucket) => {
-    const rows = await readRollup(ch, table, SPAN_METRIC_NAMES, perBucket);
-    expect(new Set(rows.map((r) => r.name))).toEqual(new Set(SPAN_METRIC_NAMES));
-    expectAgree(rows, reference(only(SPAN_METRIC_NAMES), bucketSeconds));
-  });
+  ] as const)(
+    'span metrics in %s, %s: ssf.span/indicator/objective.duration count, sum, min, max, p50/p90/p99',
+    async (table, _label, bucketSeconds, perBucket) => {
+      const rows = await readRollup(ch, table, SPAN_METRIC_NAMES, perBucket);
+      expect(new Set(rows.map((r) => r.name))).toEqual(new Set(SPAN_METRIC_NAMES));
+      expectAgree(rows, reference(only(SPAN_METRIC_NAMES), bucketSeconds));
+    },
+  );
 
   it('trace_index: spans, errors, services and time range of every trace are exact', async () => {
     const byTrace = new Map<bigint, TraceSpan[]>();
     for (const s of spans) byTrace.set(s.traceId, [...(byTrace.get(s.traceId) ?? []), s]);
-    const rows = await (await ch.client.query({
-      query: `SELECT trace_id, toString(toUnixTimestamp64Nano(min(start))) AS first, toString(toUnixTimestamp64Nano(max(end))) AS last,
+    const rows = await (
+      await ch.client.query({
+        query: `SELECT trace_id, toString(toUnixTimestamp64Nano(min(start))) AS first, toString(toUnixTimestamp64Nano(max(end))) AS last,
                 sum(spans) AS spans, sum(errors) AS errors, arraySort(groupUniqArrayArray(services)) AS services
               FROM ${quoteIdent(ch.database)}.trace_index WHERE tenant = 'default' GROUP BY trace_id`,
-      format: 'JSONEachRow',
-    })).json<{ trace_id: string; first: string; last: string; spans: string; errors: string; services: string[] }>();
+        format: 'JSONEachRow',
+      })
+    ).json<{ trace_id: string; first: string; last: string; spans: string; errors: string; services: string[] }>();
     const got = new Map(rows.map((r) => [BigInt(r.trace_id), r]));
     expect(got.size).toBe(byTrace.size);
     for (const [traceId, list] of byTrace) {
@@ -604,26 +746,47 @@ describe('derived signals: rollups, span metrics and the trace index against an 
   it('a 40-span trace over 5 services comes back whole from ssf.spans, bounded by trace_index, parent links intact', async () => {
     const db = quoteIdent(ch.database);
     const traceId = bigTrace[0]?.traceId ?? 0n;
-    const [range] = await (await ch.client.query({
-      query: `SELECT toString(toUnixTimestamp64Nano(min(start))) AS first, toString(toUnixTimestamp64Nano(max(end))) AS last
+    const [range] = await (
+      await ch.client.query({
+        query: `SELECT toString(toUnixTimestamp64Nano(min(start))) AS first, toString(toUnixTimestamp64Nano(max(end))) AS last
               FROM ${db}.trace_index WHERE tenant = {tenant:String} AND trace_id = {trace:Int64} GROUP BY trace_id`,
-      query_params: { tenant: 'default', trace: traceId.toString() },
-      format: 'JSONEachRow',
-    })).json<{ first: string; last: string }>();
+        query_params: { tenant: 'default', trace: traceId.toString() },
+        format: 'JSONEachRow',
+      })
+    ).json<{ first: string; last: string }>();
     expect(range).toBeDefined();
-    const got = await (await ch.client.query({
-      query: `SELECT span_id, parent_id, service, name, toString(toUnixTimestamp64Nano(start)) AS start_ns, duration_ns, error, indicator, tags
+    const got = await (
+      await ch.client.query({
+        query: `SELECT span_id, parent_id, service, name, toString(toUnixTimestamp64Nano(start)) AS start_ns, duration_ns, error, indicator, tags
               FROM ${db}.spans
               WHERE tenant = {tenant:String} AND trace_id = {trace:Int64}
                 AND start BETWEEN fromUnixTimestamp64Nano({first:Int64}, 'UTC') AND fromUnixTimestamp64Nano({last:Int64}, 'UTC')
               ORDER BY start, span_id`,
-      query_params: { tenant: 'default', trace: traceId.toString(), first: range?.first ?? '0', last: range?.last ?? '0' },
-      format: 'JSONEachRow',
-    })).json<{ span_id: string; parent_id: string; service: string; name: string; start_ns: string; duration_ns: string; error: boolean; indicator: boolean; tags: Tags }>();
+        query_params: { tenant: 'default', trace: traceId.toString(), first: range?.first ?? '0', last: range?.last ?? '0' },
+        format: 'JSONEachRow',
+      })
+    ).json<{
+      span_id: string;
+      parent_id: string;
+      service: string;
+      name: string;
+      start_ns: string;
+      duration_ns: string;
+      error: boolean;
+      indicator: boolean;
+      tags: Tags;
+    }>();
     const byId = (xs: Array<{ span_id: string }>): string[] => xs.map((x) => x.span_id).sort();
     const sent = bigTrace.map((s) => ({
-      span_id: s.id.toString(), parent_id: s.parentId.toString(), service: s.service, name: s.name, start_ns: s.startNs.toString(),
-      duration_ns: s.durationNs.toString(), error: s.error, indicator: s.indicator, tags: s.tags,
+      span_id: s.id.toString(),
+      parent_id: s.parentId.toString(),
+      service: s.service,
+      name: s.name,
+      start_ns: s.startNs.toString(),
+      duration_ns: s.durationNs.toString(),
+      error: s.error,
+      indicator: s.indicator,
+      tags: s.tags,
     }));
     expect(got).toHaveLength(40);
     expect(byId(got)).toEqual(byId(sent));

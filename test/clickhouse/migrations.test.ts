@@ -23,7 +23,9 @@ describe('migrations', () => {
   });
 
   it('use the configured database and retention', () => {
-    const sql = loadMigrations().flatMap((m) => renderMigration(m, { ...single, database: 'obs_prod', retention: { ...retention, logsDays: 7 } })).join('\n');
+    const sql = loadMigrations()
+      .flatMap((m) => renderMigration(m, { ...single, database: 'obs_prod', retention: { ...retention, logsDays: 7 } }))
+      .join('\n');
     expect(sql).not.toContain('`ssf`.');
     expect(sql).toContain('CREATE TABLE IF NOT EXISTS `obs_prod`.logs');
     expect(sql).toMatch(/TTL toDateTime\(timestamp\) \+ toIntervalDay\(7\)/);
@@ -40,7 +42,9 @@ describe('migrations', () => {
     const statements = loadMigrations().flatMap((m) => renderMigration(m, cluster));
     const spansLocal = statements.find((s) => s.includes('`ssf`.spans_local ON CLUSTER'))!;
     expect(spansLocal).toContain("ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/ssf/spans_local', '{replica}')");
-    expect(statements).toContain('CREATE TABLE IF NOT EXISTS `ssf`.spans ON CLUSTER `obs` AS `ssf`.spans_local\nENGINE = Distributed(`obs`, `ssf`, spans_local, cityHash64(trace_id))');
+    expect(statements).toContain(
+      'CREATE TABLE IF NOT EXISTS `ssf`.spans ON CLUSTER `obs` AS `ssf`.spans_local\nENGINE = Distributed(`obs`, `ssf`, spans_local, cityHash64(trace_id))',
+    );
     const rollup = statements.find((s) => s.includes('`ssf`.metrics_1m_local ON CLUSTER'))!;
     expect(rollup).toContain('ENGINE = ReplicatedAggregatingMergeTree(');
     const hourly = statements.find((s) => s.includes('`ssf`.metrics_1h_local ON CLUSTER'))!;

@@ -52,16 +52,21 @@ async function rows<T>(ch: ClickHouse, query: string): Promise<T[]> {
  * not compute them; test/clickhouse/derived-signals checks them).
  */
 function fromRollup(ch: ClickHouse, table: string): Promise<unknown[]> {
-  return rows(ch, `SELECT name, tags_hash, toStartOfHour(bucket) AS hour, round(sum(count), 6) AS c, round(sum(sum), 3) AS s,
+  return rows(
+    ch,
+    `SELECT name, tags_hash, toStartOfHour(bucket) AS hour, round(sum(count), 6) AS c, round(sum(sum), 3) AS s,
                           round(quantileDDMerge(0.01, 0.99)(quantiles), 6) AS p99, argMaxMerge(last) AS last
                      FROM ${ch.database}.${table}
                     WHERE name NOT IN ('ssf.span.duration', 'ssf.indicator.duration', 'ssf.objective.duration')
-                    GROUP BY name, tags_hash, hour ORDER BY name, tags_hash, hour`);
+                    GROUP BY name, tags_hash, hour ORDER BY name, tags_hash, hour`,
+  );
 }
 
 /** The same, computed from the raw samples and spans (the rollups' exact reference). */
 function fromRaw(ch: ClickHouse): Promise<unknown[]> {
-  return rows(ch, `SELECT name, tags_hash, hour, round(sum(w), 6) AS c, round(sum(v * w), 3) AS s,
+  return rows(
+    ch,
+    `SELECT name, tags_hash, hour, round(sum(w), 6) AS c, round(sum(v * w), 3) AS s,
                           round(quantileDDIf(0.01, 0.99)(v, is_histogram), 6) AS p99, argMax(v, ts) AS last
                      FROM (
                        SELECT name, cityHash64(mapSort(tags)) AS tags_hash, toStartOfHour(timestamp) AS hour,
@@ -72,7 +77,8 @@ function fromRaw(ch: ClickHouse): Promise<unknown[]> {
                               toStartOfHour(start), 1, duration_ns / 1e6, true, start
                          FROM ${ch.database}.spans
                      )
-                    GROUP BY name, tags_hash, hour ORDER BY name, tags_hash, hour`);
+                    GROUP BY name, tags_hash, hour ORDER BY name, tags_hash, hour`,
+  );
 }
 
 describe('migration 0006: rollups in 256-row granules', () => {
@@ -127,7 +133,10 @@ describe('migration 0006: rollups in 256-row granules', () => {
   }, 180_000);
 
   it('leaves the new layout, the views feeding it and nothing else behind', async () => {
-    const tables = await rows<{ name: string; q: string }>(ch, `SELECT name, create_table_query AS q FROM system.tables WHERE database = '${database}' ORDER BY name`);
+    const tables = await rows<{ name: string; q: string }>(
+      ch,
+      `SELECT name, create_table_query AS q FROM system.tables WHERE database = '${database}' ORDER BY name`,
+    );
     const names = tables.map((t) => t.name);
     expect(names).not.toContain('schema_migrations_lock');
     expect(names.filter((n) => n.includes('_0006'))).toEqual([]);
@@ -136,7 +145,10 @@ describe('migration 0006: rollups in 256-row granules', () => {
     expect(ledger.map((r) => Number(r.version))).toEqual(loadMigrations().map((m) => m.version));
 
     // The moved partitions were rewritten: every part's granules hold at most 256 rows.
-    const parts = await rows<{ table: string; rows: string; marks: string }>(ch, `SELECT table, rows, marks FROM system.parts WHERE database = '${database}' AND table IN ('metrics_1m', 'metrics_1h') AND active`);
+    const parts = await rows<{ table: string; rows: string; marks: string }>(
+      ch,
+      `SELECT table, rows, marks FROM system.parts WHERE database = '${database}' AND table IN ('metrics_1m', 'metrics_1h') AND active`,
+    );
     expect(parts.length).toBeGreaterThan(0);
     for (const p of parts) expect(Number(p.rows)).toBeLessThanOrEqual(256 * (Number(p.marks) - 1));
 
@@ -152,4 +164,3 @@ describe('migration 0006: rollups in 256-row granules', () => {
     expect(again.applied).toEqual([]);
   }, 120_000);
 });
-

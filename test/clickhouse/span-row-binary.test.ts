@@ -6,6 +6,7 @@ import { EventRowBinary } from '../../src/clickhouse/event-row-binary.js';
 import { RowBinaryWriter } from '../../src/clickhouse/row-binary.js';
 import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const RECEIVED = 1_763_000_000_123_456_789n;
 const received = (): bigint => RECEIVED;
@@ -30,8 +31,21 @@ function slowPath(out: EventRowBinary, bytes: Uint8Array): boolean {
 const rand = seededRandom(11);
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
-const STRINGS = ['', 'a', 'checkout', 'GET /api/v1/orders/{id}', 'Grüße, 世界 🚀', 'x'.repeat(40), 'y'.repeat(300), 'name', '1abc', '__proto__', 'tab\there "quoted"\n'];
-const big = (): bigint => pick([0n, 1n, -1n, 42n, 9_223_372_036_854_775_807n, -9_223_372_036_854_775_808n, 1_700_000_000_000_000_000n + BigInt(int(1e9)), BigInt(int(2 ** 31)) << 20n]);
+const STRINGS = [
+  '',
+  'a',
+  'checkout',
+  'GET /api/v1/orders/{id}',
+  'Grüße, 世界 🚀',
+  'x'.repeat(40),
+  'y'.repeat(300),
+  'name',
+  '1abc',
+  '__proto__',
+  'tab\there "quoted"\n',
+];
+const big = (): bigint =>
+  pick([0n, 1n, -1n, 42n, 9_223_372_036_854_775_807n, -9_223_372_036_854_775_808n, 1_700_000_000_000_000_000n + BigInt(int(1e9)), BigInt(int(2 ** 31)) << 20n]);
 const tags = (): Record<string, string> => {
   const m: Record<string, string> = {};
   for (let i = int(5); i > 0; i--) m[pick(STRINGS.slice(1))] = pick(STRINGS);
@@ -40,9 +54,16 @@ const tags = (): Record<string, string> => {
 
 function sample(): MetricSample {
   return {
-    type: pick(['counter', 'gauge', 'histogram', 'set', 'status'] as const), name: pick(STRINGS), value: pick([0, -0, 1, 0.5, -3.25, 1e30, 123456.789]),
-    timestamp: pick([0n, big()]), message: pick(STRINGS), status: pick(['ok', 'warning', 'critical', 'unknown'] as const), sampleRate: pick([1, 0.5, 0.1, 0.25]),
-    tags: tags(), unit: pick(['', 'ms', 'By']), scope: pick(['default', 'local', 'global'] as const),
+    type: pick(['counter', 'gauge', 'histogram', 'set', 'status'] as const),
+    name: pick(STRINGS),
+    value: pick([0, -0, 1, 0.5, -3.25, 1e30, 123456.789]),
+    timestamp: pick([0n, big()]),
+    message: pick(STRINGS),
+    status: pick(['ok', 'warning', 'critical', 'unknown'] as const),
+    sampleRate: pick([1, 0.5, 0.1, 0.25]),
+    tags: tags(),
+    unit: pick(['', 'ms', 'By']),
+    scope: pick(['default', 'local', 'global'] as const),
   };
 }
 
@@ -53,12 +74,27 @@ function log(): LogRecord {
 
 function event(): SpanEvent {
   const start = big();
-  return {
-    version: pick([0, 0, 1]), traceId: big(), id: big(), parentId: big(), startTimestamp: start, endTimestamp: pick([start + BigInt(int(1e9)), big(), 0n]),
-    rootStartTimestamp: pick([0n, big()]), error: rand() < 0.3, service: pick(STRINGS), name: pick(STRINGS), indicator: rand() < 0.3, tags: tags(),
-    metrics: Array.from({ length: int(3) }, sample), logs: Array.from({ length: int(3) }, log), tenant: pick(['', 'acme', 'tenant-ü']),
-    receivedTimestamp: pick([0n, RECEIVED, big()]), isTrace: false,
-  };
+  return spanEvent(
+    spanEvent({
+      version: pick([0, 0, 1]),
+      traceId: big(),
+      id: big(),
+      parentId: big(),
+      startTimestamp: start,
+      endTimestamp: pick([start + BigInt(int(1e9)), big(), 0n]),
+      rootStartTimestamp: pick([0n, big()]),
+      error: rand() < 0.3,
+      service: pick(STRINGS),
+      name: pick(STRINGS),
+      indicator: rand() < 0.3,
+      tags: tags(),
+      metrics: Array.from({ length: int(3) }, sample),
+      logs: Array.from({ length: int(3) }, log),
+      tenant: pick(['', 'acme', 'tenant-ü']),
+      receivedTimestamp: pick([0n, RECEIVED, big()]),
+      isTrace: false,
+    }),
+  );
 }
 
 describe('SSF span bytes straight to RowBinary', () => {
@@ -89,14 +125,48 @@ describe('SSF span bytes straight to RowBinary', () => {
   });
 
   it('takes the common spans: a trace span with a sample and a log, a statsd carrier', () => {
-    const span: SpanEvent = {
-      version: 0, traceId: 77n, id: 78n, parentId: 77n, startTimestamp: 1_763_000_000_000_000_000n, endTimestamp: 1_763_000_000_001_234_567n, rootStartTimestamp: 0n,
-      error: false, service: 'web', name: 'GET /', indicator: true, tags: { 'http.method': 'GET', host: 'h-1' },
-      metrics: [{ type: 'counter', name: 'requests', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: { route: '/r1' }, unit: '', scope: 'default' }],
+    const span: SpanEvent = spanEvent({
+      traceId: 77n,
+      id: 78n,
+      parentId: 77n,
+      startTimestamp: 1_763_000_000_000_000_000n,
+      endTimestamp: 1_763_000_000_001_234_567n,
+      service: 'web',
+      name: 'GET /',
+      indicator: true,
+      tags: { 'http.method': 'GET', host: 'h-1' },
+      metrics: [
+        {
+          type: 'counter',
+          name: 'requests',
+          value: 1,
+          timestamp: 0n,
+          message: '',
+          status: 'ok',
+          sampleRate: 1,
+          tags: { route: '/r1' },
+          unit: '',
+          scope: 'default',
+        },
+      ],
       logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: 'served', attributes: { user: 'u1' } }],
-      tenant: 'default', receivedTimestamp: RECEIVED, isTrace: true,
+      tenant: 'default',
+      receivedTimestamp: RECEIVED,
+      isTrace: true,
+    });
+    const carrier: SpanEvent = {
+      ...span,
+      traceId: 0n,
+      id: 0n,
+      parentId: 0n,
+      startTimestamp: 0n,
+      endTimestamp: 0n,
+      name: '',
+      service: '',
+      tags: {},
+      logs: [],
+      isTrace: false,
     };
-    const carrier: SpanEvent = { ...span, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, name: '', service: '', tags: {}, logs: [], isTrace: false };
     for (const e of [span, carrier]) {
       const fast = new EventRowBinary();
       const slow = new EventRowBinary();
@@ -131,11 +201,36 @@ describe('SSF span bytes straight to RowBinary', () => {
 
   it('leaves earlier rows alone when it declines after writing', () => {
     const out = new EventRowBinary();
-    const good = encodeSpan({ ...event(), name: 'ok', traceId: 1n, id: 2n, startTimestamp: 10n, endTimestamp: 20n, tags: {}, metrics: [], logs: [], tenant: 'a' });
+    const good = encodeSpan({
+      ...event(),
+      name: 'ok',
+      traceId: 1n,
+      id: 2n,
+      startTimestamp: 10n,
+      endTimestamp: 20n,
+      tags: {},
+      metrics: [],
+      logs: [],
+      tenant: 'a',
+    });
     expect(appendSpanBytes(out, good, received)).toBe(true);
     const before = body(out);
     // A valid trace span whose second sample is invalid (no name): written, then undone.
-    const bad = encodeSpan({ ...event(), name: 'ok', traceId: 1n, id: 3n, startTimestamp: 10n, endTimestamp: 20n, tags: {}, logs: [], tenant: 'a', metrics: [{ ...sample(), name: 'fine', value: 1, sampleRate: 1 }, { ...sample(), name: '' }] });
+    const bad = encodeSpan({
+      ...event(),
+      name: 'ok',
+      traceId: 1n,
+      id: 3n,
+      startTimestamp: 10n,
+      endTimestamp: 20n,
+      tags: {},
+      logs: [],
+      tenant: 'a',
+      metrics: [
+        { ...sample(), name: 'fine', value: 1, sampleRate: 1 },
+        { ...sample(), name: '' },
+      ],
+    });
     expect(appendSpanBytes(out, bad, received)).toBe(false);
     expect(body(out)).toEqual(before);
   });

@@ -5,7 +5,16 @@ import { bigIntToLong } from '../../src/codec/protobuf.js';
 import { scanTraceSpan } from '../../src/codec/span-scan.js';
 
 const L = (n: bigint | number) => bigIntToLong(BigInt(n));
-const trace: SpanFields = { traceId: L(7), id: L(8), parentId: L(7), startTimestamp: L(1_000), endTimestamp: L(2_000), name: 'GET /', service: 'web', tags: { region: 'eu', host: 'web-1' } };
+const trace: SpanFields = {
+  traceId: L(7),
+  id: L(8),
+  parentId: L(7),
+  startTimestamp: L(1_000),
+  endTimestamp: L(2_000),
+  name: 'GET /',
+  service: 'web',
+  tags: { region: 'eu', host: 'web-1' },
+};
 const out = new Uint32Array(2);
 
 /** What the full path says: a trace span with nothing else and no rejection, and its trace id. */
@@ -52,7 +61,7 @@ describe('scanTraceSpan: the quick check of plain trace spans', () => {
     const spans = [
       encodeRawSpan(trace),
       encodeRawSpan({ ...trace, version: -1, error: true, indicator: true, rootStartTimestamp: L(-5), tenant: 't', receivedTimestamp: L(9) }),
-      encodeRawSpan({ ...trace, traceId: L(-2), tags: { 'ü': '💥', '': '' } }),
+      encodeRawSpan({ ...trace, traceId: L(-2), tags: { ü: '💥', '': '' } }),
     ];
     let seed = 42;
     const random = (n: number): number => {

@@ -3,6 +3,7 @@ import { decodeBatch, decodeSpan, encodeBatchOfEncoded, encodeRawSpan, encodeSpa
 import type { SpanEvent, SpanFields } from '../../src/codec/index.js';
 import { bigIntToLong, SSFSpanMessage } from '../../src/codec/protobuf.js';
 import type { ssf } from '../../src/codec/generated/ssf.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const L = (n: number) => bigIntToLong(BigInt(n));
 const trace: SpanFields = { traceId: L(7), id: L(8), parentId: L(7), startTimestamp: L(1_000), endTimestamp: L(2_000), name: 'GET /', service: 'web' };
@@ -89,7 +90,9 @@ describe('Veneur ingestion rules', () => {
   });
 
   it('refuses empty log records and out-of-range severities', () => {
-    const v = validate({ logs: [{ body: '' }, { body: 'x', severity: 30 as ssf.SSFLogRecord.Severity }, { body: 'ok', severity: 17 as ssf.SSFLogRecord.Severity }] });
+    const v = validate({
+      logs: [{ body: '' }, { body: 'x', severity: 30 as ssf.SSFLogRecord.Severity }, { body: 'ok', severity: 17 as ssf.SSFLogRecord.Severity }],
+    });
     expect(v.ok && v.span.logs.map((l) => [l.body, l.severity])).toEqual([['ok', 'error']]);
     expect(v.rejections.map((r) => r.code)).toEqual(['SSF_LOG_EMPTY', 'SSF_LOG_SEVERITY_RANGE']);
   });
@@ -111,7 +114,10 @@ describe('batches', () => {
     const d = decodeBatch(batch);
     expect(d.total).toBe(4);
     expect(d.spans.map((s) => s.index)).toEqual([0, 3]);
-    expect(d.rejections.map((r) => [r.index, r.code])).toEqual([[1, 'SSF_SPAN_EMPTY'], [2, 'SSF_DECODE_FAILED']]);
+    expect(d.rejections.map((r) => [r.index, r.code])).toEqual([
+      [1, 'SSF_SPAN_EMPTY'],
+      [2, 'SSF_DECODE_FAILED'],
+    ]);
   });
 
   it('refuses a batch whose own structure is truncated as a whole', () => {
@@ -120,13 +126,23 @@ describe('batches', () => {
   });
 
   it('round-trips a span event exactly, including extreme int64 values', () => {
-    const event: SpanEvent = {
-      version: 1, traceId: 9223372036854775807n, id: -9223372036854775808n, parentId: -1n,
-      startTimestamp: 1_700_000_000_123_456_789n, endTimestamp: 1_700_000_000_223_456_789n, rootStartTimestamp: 0n,
-      error: true, service: 'svc', name: 'op', indicator: true, tags: { 'k': 'v ü 💥' }, tenant: 'acme', receivedTimestamp: 0n, isTrace: true,
+    const event: SpanEvent = spanEvent({
+      version: 1,
+      traceId: 9223372036854775807n,
+      id: -9223372036854775808n,
+      parentId: -1n,
+      startTimestamp: 1_700_000_000_123_456_789n,
+      endTimestamp: 1_700_000_000_223_456_789n,
+      error: true,
+      service: 'svc',
+      name: 'op',
+      indicator: true,
+      tags: { k: 'v ü 💥' },
+      tenant: 'acme',
+      isTrace: true,
       metrics: [{ type: 'histogram', name: 'h', value: 1.5, timestamp: 5n, message: '', status: 'ok', sampleRate: 0.5, tags: {}, unit: 'ms', scope: 'global' }],
       logs: [{ timestamp: 6n, severity: 'warn', severityNumber: 13, body: 'b', attributes: { a: '1' } }],
-    };
+    });
     const v = decodeSpan(encodeSpan(event));
     expect(v.ok && v.span).toEqual(event);
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrames, encodeSpan } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 // The other direction of compatibility: bytes WE encode, decoded by Veneur's
 // own Go code (the golden-vector generator's decode mode).
@@ -12,16 +13,29 @@ const root = join(import.meta.dirname, '..', '..');
 const generatorDir = join(root, 'test', 'fixtures', 'veneur', 'generator');
 const binary = join(root, '.cache', 'veneur-golden', 'veneur-golden');
 
-const span: SpanEvent = {
-  version: 1, traceId: 9223372036854775807n, id: -42n, parentId: 77n,
-  startTimestamp: 1_700_000_000_000_000_001n, endTimestamp: 1_700_000_000_500_000_001n, rootStartTimestamp: 1_699_999_999_000_000_000n,
-  error: true, service: 'pay ✓', name: 'charge 💳', indicator: true, tags: { region: 'eu', 'ключ': 'значение' }, tenant: 'acme', receivedTimestamp: 0n, isTrace: true,
-  metrics: [
-    { type: 'set', name: 'users', value: 0, timestamp: 5n, message: 'alice', status: 'ok', sampleRate: 1, tags: {}, unit: '', scope: 'global' },
-    { type: 'status', name: 'db', value: 0, timestamp: 6n, message: 'lag', status: 'critical', sampleRate: 0.5, tags: { a: 'b' }, unit: 's', scope: 'local' },
-  ],
-  logs: [{ timestamp: 7n, severity: 'error', severityNumber: 17, body: 'declined', attributes: { code: '51' } }],
-};
+const span: SpanEvent = spanEvent(
+  spanEvent({
+    version: 1,
+    traceId: 9223372036854775807n,
+    id: -42n,
+    parentId: 77n,
+    startTimestamp: 1_700_000_000_000_000_001n,
+    endTimestamp: 1_700_000_000_500_000_001n,
+    rootStartTimestamp: 1_699_999_999_000_000_000n,
+    error: true,
+    service: 'pay ✓',
+    name: 'charge 💳',
+    indicator: true,
+    tags: { region: 'eu', ключ: 'значение' },
+    tenant: 'acme',
+    isTrace: true,
+    metrics: [
+      { type: 'set', name: 'users', value: 0, timestamp: 5n, message: 'alice', status: 'ok', sampleRate: 1, tags: {}, unit: '', scope: 'global' },
+      { type: 'status', name: 'db', value: 0, timestamp: 6n, message: 'lag', status: 'critical', sampleRate: 0.5, tags: { a: 'b' }, unit: 's', scope: 'local' },
+    ],
+    logs: [{ timestamp: 7n, severity: 'error', severityNumber: 17, body: 'declined', attributes: { code: '51' } }],
+  }),
+);
 
 describe('Veneur decodes what we encode', () => {
   beforeAll(() => {
@@ -31,7 +45,13 @@ describe('Veneur decodes what we encode', () => {
 
   function veneurDecode(args: string[]): { json: Array<Record<string, unknown>>; stderr: string } {
     const out = execFileSync(binary, ['decode', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return { json: out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>), stderr: '' };
+    return {
+      json: out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+      stderr: '',
+    };
   }
 
   it('reads every Veneur field of a span with our extensions, skipping the extensions', () => {
@@ -40,9 +60,18 @@ describe('Veneur decodes what we encode', () => {
     writeFileSync(file, encodeSpan(span));
     const [decoded] = veneurDecode([file]).json;
     expect(decoded).toMatchObject({
-      version: 1, trace_id: '9223372036854775807', id: '-42', parent_id: '77',
-      start_timestamp: '1700000000000000001', end_timestamp: '1700000000500000001', root_start_timestamp: '1699999999000000000',
-      error: true, service: 'pay ✓', name: 'charge 💳', indicator: true, tags: { region: 'eu', 'ключ': 'значение' },
+      version: 1,
+      trace_id: '9223372036854775807',
+      id: '-42',
+      parent_id: '77',
+      start_timestamp: '1700000000000000001',
+      end_timestamp: '1700000000500000001',
+      root_start_timestamp: '1699999999000000000',
+      error: true,
+      service: 'pay ✓',
+      name: 'charge 💳',
+      indicator: true,
+      tags: { region: 'eu', ключ: 'значение' },
     });
     expect(decoded?.['metrics']).toEqual([
       { metric: 3, name: 'users', value: 0, timestamp: '5', message: 'alice', status: 0, sample_rate: 1, tags: {}, unit: '', scope: 2 },

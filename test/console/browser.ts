@@ -7,7 +7,16 @@ import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 /** Debian's Chromium (test/run.sh installs it); playwright never downloads a browser here. */
 export const CHROMIUM = process.env['SSF_CHROMIUM'] ?? '/usr/bin/chromium';
 
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export interface TestBrowser {
   browser: Browser;
@@ -26,7 +35,10 @@ export async function launchBrowser(): Promise<TestBrowser> {
   return {
     browser,
     page: async (options = {}) => {
-      const context = await browser.newContext({ viewport: { width: options.width ?? 1440, height: options.height ?? 900 }, colorScheme: options.colorScheme ?? 'light' });
+      const context = await browser.newContext({
+        viewport: { width: options.width ?? 1440, height: options.height ?? 900 },
+        colorScheme: options.colorScheme ?? 'light',
+      });
       const page = await context.newPage();
       const errors: string[] = [];
       page.on('console', (m: ConsoleMessage) => {
@@ -47,7 +59,12 @@ export function axeSource(): string {
   return readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 }
 
-export interface AxeViolation { id: string; impact: string | null; help: string; targets: string[] }
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  targets: string[];
+}
 
 /** Runs axe-core on the page; violations of impact serious or critical. */
 export async function seriousAxeFindings(page: Page): Promise<AxeViolation[]> {
@@ -67,7 +84,7 @@ export async function seriousAxeFindings(page: Page): Promise<AxeViolation[]> {
  */
 export function looksDrawn(png: Buffer): boolean {
   const idat: Buffer[] = [];
-  for (let at = 8; at + 8 <= png.length;) {
+  for (let at = 8; at + 8 <= png.length; ) {
     const length = png.readUInt32BE(at);
     const type = png.toString('latin1', at + 4, at + 8);
     if (type === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + length));

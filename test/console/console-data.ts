@@ -22,13 +22,38 @@ export const KNOWN = {
 
 const traceId = (hex: string): bigint => BigInt.asIntN(64, BigInt(`0x${hex}`));
 
-function span(fields: { traceId: bigint; id: bigint; parentId: bigint; service: string; name: string; startMs: number; durationMs: number; error?: boolean; indicator?: boolean; logs?: LogRecord[]; tags?: Record<string, string> }): SpanEvent {
+function span(fields: {
+  traceId: bigint;
+  id: bigint;
+  parentId: bigint;
+  service: string;
+  name: string;
+  startMs: number;
+  durationMs: number;
+  error?: boolean;
+  indicator?: boolean;
+  logs?: LogRecord[];
+  tags?: Record<string, string>;
+}): SpanEvent {
   const start = BigInt(Math.round(fields.startMs * 1000)) * 1000n;
   return {
-    version: 0, traceId: fields.traceId, id: fields.id, parentId: fields.parentId,
-    startTimestamp: start, endTimestamp: start + BigInt(Math.round(fields.durationMs * 1e6)), rootStartTimestamp: 0n,
-    error: fields.error ?? false, service: fields.service, name: fields.name, indicator: fields.indicator ?? false, tags: fields.tags ?? {},
-    tenant: '', receivedTimestamp: 0n, isTrace: true, metrics: [], logs: fields.logs ?? [],
+    version: 0,
+    traceId: fields.traceId,
+    id: fields.id,
+    parentId: fields.parentId,
+    startTimestamp: start,
+    endTimestamp: start + BigInt(Math.round(fields.durationMs * 1e6)),
+    rootStartTimestamp: 0n,
+    error: fields.error ?? false,
+    service: fields.service,
+    name: fields.name,
+    indicator: fields.indicator ?? false,
+    tags: fields.tags ?? {},
+    tenant: '',
+    receivedTimestamp: 0n,
+    isTrace: true,
+    metrics: [],
+    logs: fields.logs ?? [],
   };
 }
 
@@ -41,9 +66,21 @@ function log(atMs: number, severity: LogRecord['severity'], body: string): LogRe
 export function checkoutTrace(t0: number): SpanEvent[] {
   const tid = traceId(KNOWN.traceHex);
   const s = (id: number, parent: number, service: string, name: string, at: number, dur: number, extra: Partial<Parameters<typeof span>[0]> = {}): SpanEvent =>
-    span({ traceId: tid, id: id === 1 ? tid : BigInt(id), parentId: parent === 0 ? 0n : parent === 1 ? tid : BigInt(parent), service, name, startMs: t0 + at, durationMs: dur, ...extra });
+    span({
+      traceId: tid,
+      id: id === 1 ? tid : BigInt(id),
+      parentId: parent === 0 ? 0n : parent === 1 ? tid : BigInt(parent),
+      service,
+      name,
+      startMs: t0 + at,
+      durationMs: dur,
+      ...extra,
+    });
   return [
-    s(1, 0, 'web', 'GET /checkout', 0, 100, { logs: [log(t0 + 1, 'info', 'checkout started'), log(t0 + 3, 'warn', KNOWN.html)], tags: { 'http.route': '/checkout' } }),
+    s(1, 0, 'web', 'GET /checkout', 0, 100, {
+      logs: [log(t0 + 1, 'info', 'checkout started'), log(t0 + 3, 'warn', KNOWN.html)],
+      tags: { 'http.route': '/checkout' },
+    }),
     s(2, 1, 'web', 'auth', 2, 10),
     s(3, 1, 'api', 'POST /orders', 10, 80, { logs: [log(t0 + 12, 'warn', 'order created')] }),
     s(4, 3, 'db', 'SELECT orders', 15, 20),
@@ -63,11 +100,33 @@ export function checkoutCriticalPath(): string[] {
 /** `console.requests`: route=/a 3 then 7, route=/b 5, in two whole minutes. */
 export function knownMetric(minute: number): SpanEvent {
   const sample = (atMs: number, value: number, route: string): MetricSample => ({
-    type: 'counter', name: KNOWN.metric, value, timestamp: BigInt(atMs) * NS, message: '', status: 'ok', sampleRate: 1, tags: { route }, unit: '', scope: 'default',
+    type: 'counter',
+    name: KNOWN.metric,
+    value,
+    timestamp: BigInt(atMs) * NS,
+    message: '',
+    status: 'ok',
+    sampleRate: 1,
+    tags: { route },
+    unit: '',
+    scope: 'default',
   });
   return {
-    version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-    error: false, service: 'web', name: '', indicator: false, tags: {}, tenant: '', receivedTimestamp: 0n, isTrace: false,
+    version: 0,
+    traceId: 0n,
+    id: 0n,
+    parentId: 0n,
+    startTimestamp: 0n,
+    endTimestamp: 0n,
+    rootStartTimestamp: 0n,
+    error: false,
+    service: 'web',
+    name: '',
+    indicator: false,
+    tags: {},
+    tenant: '',
+    receivedTimestamp: 0n,
+    isTrace: false,
     metrics: [sample(minute + 1000, 3, '/a'), sample(minute + MINUTE + 1000, 7, '/a'), sample(minute + 2000, 5, '/b')],
     logs: [],
   };
@@ -78,7 +137,19 @@ export function indicatorSpans(t0: number): SpanEvent[] {
   const out: SpanEvent[] = [];
   for (let i = 0; i < 40; i++) {
     const id = 0x1000n + BigInt(i);
-    out.push(span({ traceId: id, id, parentId: 0n, service: 'web', name: 'GET /home', startMs: t0 + i * 500, durationMs: 20 + i, indicator: true, error: i % 10 === 3 }));
+    out.push(
+      span({
+        traceId: id,
+        id,
+        parentId: 0n,
+        service: 'web',
+        name: 'GET /home',
+        startMs: t0 + i * 500,
+        durationMs: 20 + i,
+        indicator: true,
+        error: i % 10 === 3,
+      }),
+    );
   }
   return out;
 }
@@ -92,7 +163,17 @@ export function bigTrace(t0: number): SpanEvent[] {
     const child = next++;
     out.push(span({ traceId: tid, id: child, parentId: tid, service: 'api', name: `batch ${c}`, startMs: t0 + c * 50, durationMs: 48 }));
     for (let g = 0; g < 100 && out.length < KNOWN.bigSpans; g++) {
-      out.push(span({ traceId: tid, id: next++, parentId: child, service: g % 3 === 0 ? 'cache' : 'db', name: `query ${g}`, startMs: t0 + c * 50 + g * 0.4, durationMs: 0.35 }));
+      out.push(
+        span({
+          traceId: tid,
+          id: next++,
+          parentId: child,
+          service: g % 3 === 0 ? 'cache' : 'db',
+          name: `query ${g}`,
+          startMs: t0 + c * 50 + g * 0.4,
+          durationMs: 0.35,
+        }),
+      );
     }
   }
   return out;

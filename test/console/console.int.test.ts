@@ -116,17 +116,26 @@ describe('console: data of known shape', () => {
 
   it('GET /v1/logs/histogram counts what GET /v1/logs finds, per bucket, service and severity', async () => {
     const get = async (path: string): Promise<unknown> => (await fetch(`${known.http}${path}`)).json();
-    const word = (await get(`/v1/logs/histogram?q=${KNOWN.word}&from=now-1h`)) as { total: number; step_ms: number; buckets: number[][]; services: unknown[]; severities: unknown[] };
+    const word = (await get(`/v1/logs/histogram?q=${KNOWN.word}&from=now-1h`)) as {
+      total: number;
+      step_ms: number;
+      buckets: number[][];
+      services: unknown[];
+      severities: unknown[];
+    };
     expect(word.total).toBe(1);
     expect(word.step_ms).toBe(30_000);
     expect(word.buckets).toHaveLength(1);
     expect(word.buckets[0]?.slice(1)).toEqual([1, 1]);
     expect(word.services).toEqual([{ service: 'api', count: 1 }]);
     expect(word.severities).toEqual([{ severity: 'error', count: 1 }]);
-    const all = (await get('/v1/logs/histogram?trace_id=0x' + KNOWN.traceHex + '&severity=warn')) as { total: number; severities: unknown[] };
-    const listed = (await get('/v1/logs?trace_id=0x' + KNOWN.traceHex + '&severity=warn')) as { logs: unknown[] };
+    const all = (await get(`/v1/logs/histogram?trace_id=0x${KNOWN.traceHex}&severity=warn`)) as { total: number; severities: unknown[] };
+    const listed = (await get(`/v1/logs?trace_id=0x${KNOWN.traceHex}&severity=warn`)) as { logs: unknown[] };
     expect(all.total).toBe(listed.logs.length);
-    expect(all.severities).toEqual([{ severity: 'warn', count: 2 }, { severity: 'error', count: 1 }]);
+    expect(all.severities).toEqual([
+      { severity: 'warn', count: 2 },
+      { severity: 'error', count: 1 },
+    ]);
     const bad = await fetch(`${known.http}/v1/logs/histogram?q=(oops`);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('QUERY_ERR_BAD_REQUEST');
@@ -142,7 +151,7 @@ describe('console: data of known shape', () => {
     expect(crit).toEqual(checkoutCriticalPath());
     const errors = await page.locator('.wf-row.error').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-span-id')));
     expect(errors).toEqual(['0000000000000006']);
-    await expect.poll(() => page.locator('.trace-summary').innerText()).toContain('4 spans');
+    await expect.poll(() => page.locator('.trace-summary').textContent()).toContain('4 spans');
     // Keyboard: the span list takes focus, arrows move the selection, left folds.
     await page.locator('.wf-scroll').focus();
     for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowUp');
@@ -153,7 +162,7 @@ describe('console: data of known shape', () => {
     await expect.poll(() => page.locator('.wf-row').count()).toBe(9);
     // The span's tags and log records; the trace's logs in time order.
     await page.locator('.wf-row', { hasText: 'charge' }).click();
-    await expect.poll(() => page.locator('.span-detail').innerText()).toContain(`card declined ${KNOWN.word}`);
+    await expect.poll(() => page.locator('.span-detail').textContent()).toContain(`card declined ${KNOWN.word}`);
     await page.getByRole('tab', { name: /Trace logs/ }).click();
     const lines = await page.locator('.trace-logs li .body').allInnerTexts();
     expect(lines).toEqual(['checkout started', KNOWN.html, 'order created', `card declined ${KNOWN.word}`]);
@@ -173,14 +182,14 @@ describe('console: data of known shape', () => {
     const opened = await open(`/traces/${KNOWN.bigTraceHex}`);
     const { page } = opened;
     await page.locator('.wf-row').first().waitFor({ timeout: 60_000 });
-    expect(await page.locator('.trace-summary').innerText()).toContain('10000');
+    expect(await page.locator('.trace-summary').textContent()).toContain('10000');
     const inDom = await page.locator('.wf-row').count();
     expect(inDom).toBeGreaterThan(10);
     expect(inDom).toBeLessThan(200);
     await page.locator('.wf-scroll').evaluate((el) => {
       el.scrollTop = el.scrollHeight;
     });
-    await expect.poll(() => page.locator('.wf-row').last().innerText()).toContain('query 99');
+    await expect.poll(() => page.locator('.wf-row').last().textContent()).toContain('query 99');
     await finish(opened, 'trace-10k');
   });
 
@@ -192,20 +201,25 @@ describe('console: data of known shape', () => {
     const line = page.locator('.log-line', { hasText: KNOWN.word });
     await line.waitFor();
     await expect.poll(() => page.locator('.log-line').count()).toBe(1);
-    expect(await line.locator('mark').innerText()).toBe(KNOWN.word);
+    expect(await line.locator('mark').textContent()).toBe(KNOWN.word);
     expect(page.url()).toContain(`q=${KNOWN.word}`);
-    await expect.poll(() => page.locator('.result-count').innerText()).toContain('1 matching');
+    await expect.poll(() => page.locator('.result-count').textContent()).toContain('1 matching');
     await finish(opened, 'logs-search');
     // The link, in a fresh page (the first was closed by finish).
     const again = await open(`/logs?q=${KNOWN.word}`);
     await again.page.locator('.log-line .trace-link').click();
     await again.page.waitForURL(`**/traces/${KNOWN.traceHex}`);
     await again.page.locator('.wf-row').first().waitFor();
-    expect(await again.page.locator('h1').innerText()).toContain('GET /checkout');
+    expect(await again.page.locator('h1').textContent()).toContain('GET /checkout');
     // And back: from the trace to its logs.
     await again.page.getByRole('link', { name: /Logs of this trace/ }).click();
     await again.page.locator('.log-line').first().waitFor();
-    expect(await again.page.locator('.log-line .body').allInnerTexts()).toEqual(['checkout started', KNOWN.html, 'order created', `card declined ${KNOWN.word}`]);
+    expect(await again.page.locator('.log-line .body').allInnerTexts()).toEqual([
+      'checkout started',
+      KNOWN.html,
+      'order created',
+      `card declined ${KNOWN.word}`,
+    ]);
     await again.page.context().close();
   });
 
@@ -219,7 +233,7 @@ describe('console: data of known shape', () => {
     });
     const body = page.locator('.log-line .body').first();
     await body.waitFor();
-    expect(await body.innerText()).toBe(KNOWN.html);
+    expect(await body.textContent()).toBe(KNOWN.html);
     expect(await page.locator('.log-list img').count()).toBe(0);
     await page.waitForTimeout(300);
     expect(dialog).toBe(false);
@@ -230,7 +244,7 @@ describe('console: data of known shape', () => {
     const opened = await open(`/metrics?name=${KNOWN.metric}&agg=sum&step=1m&group_by=route&from=now-15m`);
     const { page } = opened;
     await page.locator('.chart canvas').first().waitFor();
-    expect(await page.getByTestId('metric-info').innerText()).toMatch(/sum per 60 s · source metrics_1m · 2 series · 3 points/);
+    expect(await page.getByTestId('metric-info').textContent()).toMatch(/sum per 60 s · source metrics_1m · 2 series · 3 points/);
     const legend = await page.locator('.u-legend .u-series .u-label').allInnerTexts();
     expect(legend).toEqual(expect.arrayContaining(['route=/a', 'route=/b']));
     await finish(opened, 'metrics');
@@ -248,7 +262,9 @@ describe('console: data of known shape', () => {
   });
 
   it('SLOs: the page shows the budget GET /v1/slo answers', async () => {
-    const api = (await (await fetch(`${known.http}/v1/slo`)).json()) as { services: Array<{ service: string; windows: Array<{ budget_remaining: number | null }> }> };
+    const api = (await (await fetch(`${known.http}/v1/slo`)).json()) as {
+      services: Array<{ service: string; windows: Array<{ budget_remaining: number | null }> }>;
+    };
     const web = api.services.find((s) => s.service === 'web');
     const budget = web?.windows[web.windows.length - 1]?.budget_remaining;
     expect(typeof budget).toBe('number');
@@ -256,7 +272,7 @@ describe('console: data of known shape', () => {
     const { page } = opened;
     const cell = page.locator('tr[data-service="web"] [data-testid="budget"]');
     await cell.waitFor();
-    expect(await cell.innerText()).toBe(`${((budget as number) * 100).toFixed(1)}%`);
+    expect(await cell.textContent()).toBe(`${((budget as number) * 100).toFixed(1)}%`);
     expect(await page.locator('tr[data-service="web"] .badge.alert').count()).toBeGreaterThan(0);
     await finish(opened, 'slo');
   });
@@ -264,7 +280,11 @@ describe('console: data of known shape', () => {
   it('SQL: runs a query into a grid', async () => {
     const opened = await open('/sql');
     const { page } = opened;
-    await page.getByLabel('SQL query').fill(`SELECT service, count() AS spans FROM spans WHERE trace_id = ${BigInt.asIntN(64, BigInt(`0x${KNOWN.traceHex}`))} GROUP BY service ORDER BY service`);
+    await page
+      .getByLabel('SQL query')
+      .fill(
+        `SELECT service, count() AS spans FROM spans WHERE trace_id = ${BigInt.asIntN(64, BigInt(`0x${KNOWN.traceHex}`))} GROUP BY service ORDER BY service`,
+      );
     await page.getByLabel('SQL query').press('Control+Enter');
     await page.locator('.result-grid tbody tr').first().waitFor();
     expect(await page.locator('.result-grid tbody tr').allInnerTexts()).toEqual(['api\t2', 'cache\t1', 'db\t3', 'web\t3']);
@@ -319,7 +339,11 @@ describe('console: demo data', () => {
     ['demo-logs', '/logs', '.log-line'],
     ['demo-metrics', '/metrics?name=http.requests&group_by=route', '.chart canvas'],
     ['demo-slo', '/slo', 'table.slo-table tbody tr'],
-    ['demo-sql', '/sql?q=SELECT%20service%2C%20count()%20AS%20spans%20FROM%20spans%20GROUP%20BY%20service%20ORDER%20BY%20spans%20DESC', '.result-grid tbody tr'],
+    [
+      'demo-sql',
+      '/sql?q=SELECT%20service%2C%20count()%20AS%20spans%20FROM%20spans%20GROUP%20BY%20service%20ORDER%20BY%20spans%20DESC',
+      '.result-grid tbody tr',
+    ],
   ] as const) {
     it(`${path} loads with no console errors`, async () => {
       const opened = await open(path, demo.http, DEMO_TOKEN);

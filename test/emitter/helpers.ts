@@ -44,10 +44,11 @@ export async function streamReceiver(listenOn: string | number): Promise<{ spans
     spans,
     server,
     port: typeof addr === 'object' && addr ? addr.port : 0,
-    close: () => new Promise((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

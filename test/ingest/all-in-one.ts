@@ -57,11 +57,12 @@ export async function startAllInOne(databasePrefix: string, env: Record<string, 
     query,
     where,
     http,
-    post: (spans, token) => fetch(`${http}/v1/ssf`, {
-      method: 'POST',
-      body: Buffer.from(encodeBatch(spans)),
-      headers: { 'content-type': 'application/x-protobuf', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    }),
+    post: (spans, token) =>
+      fetch(`${http}/v1/ssf`, {
+        method: 'POST',
+        body: Buffer.from(encodeBatch(spans)),
+        headers: { 'content-type': 'application/x-protobuf', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      }),
     close: async () => {
       await gateway.close();
       await reader.close();

@@ -5,14 +5,23 @@ import type { SpanEvent } from '../../src/codec/index.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { startAllInOne } from './all-in-one.js';
 import type { AllInOne } from './all-in-one.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const NOW = BigInt(Date.now()) * 1_000_000n;
-const span = (i: number): SpanEvent => ({
-  version: 0, traceId: 42n, id: BigInt(i + 1), parentId: i === 0 ? 0n : 1n, startTimestamp: NOW + BigInt(i), endTimestamp: NOW + BigInt(i) + 2_000_000n,
-  rootStartTimestamp: 0n, error: i === 3, service: i % 2 ? 'api' : 'web', name: `op${i}`, indicator: false, tags: {}, tenant: '', receivedTimestamp: 0n, isTrace: true,
-  metrics: [{ type: 'counter', name: 'hits', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: {}, unit: '', scope: 'default' }],
-  logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `line ${i}`, attributes: {} }],
-});
+const span = (i: number): SpanEvent =>
+  spanEvent({
+    traceId: 42n,
+    id: BigInt(i + 1),
+    parentId: i === 0 ? 0n : 1n,
+    startTimestamp: NOW + BigInt(i),
+    endTimestamp: NOW + BigInt(i) + 2_000_000n,
+    error: i === 3,
+    service: i % 2 ? 'api' : 'web',
+    name: `op${i}`,
+    isTrace: true,
+    metrics: [{ type: 'counter', name: 'hits', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: {}, unit: '', scope: 'default' }],
+    logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `line ${i}`, attributes: {} }],
+  });
 
 describe('all-in-one: the gateway hands batches to ClickHouse in the same process (no Kafka)', () => {
   let aio: AllInOne;
@@ -25,7 +34,11 @@ describe('all-in-one: the gateway hands batches to ClickHouse in the same proces
   afterAll(async () => aio.close());
 
   it('answers 200 only after the rows are in ClickHouse, for HTTP, UDP and statsd', async () => {
-    const res = await fetch(`${where['http']}/v1/ssf`, { method: 'POST', body: Buffer.from(encodeBatch([0, 1, 2, 3].map(span))), headers: { 'content-type': 'application/x-protobuf' } });
+    const res = await fetch(`${where['http']}/v1/ssf`, {
+      method: 'POST',
+      body: Buffer.from(encodeBatch([0, 1, 2, 3].map(span))),
+      headers: { 'content-type': 'application/x-protobuf' },
+    });
     expect(res.status).toBe(200);
     // 200 means written: the rows are there now, with no waiting.
     const count = async (table: string): Promise<number> => {
@@ -46,23 +59,38 @@ describe('all-in-one: the gateway hands batches to ClickHouse in the same proces
     while ((await count('samples')) < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await count('spans')).toBe(5);
     expect(await count('samples')).toBe(7);
-    const trace = await (await ch.client.query({ query: `SELECT sum(spans) AS n, sum(errors) AS e FROM ${ch.database}.trace_index WHERE trace_id = 42`, format: 'JSONEachRow' })).json<{ n: string; e: string }>();
+    const trace = await (
+      await ch.client.query({ query: `SELECT sum(spans) AS n, sum(errors) AS e FROM ${ch.database}.trace_index WHERE trace_id = 42`, format: 'JSONEachRow' })
+    ).json<{ n: string; e: string }>();
     expect(trace).toEqual([{ n: '5', e: '1' }]);
   });
 });
 
 describe("the gateway's own spans", () => {
   it('traces its HTTP requests as SSF spans of service ssf-gateway, straight into its own pipeline', async () => {
-    const { ch, gateway, where } = await startAllInOne('ssf_self', { SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '1', SSF_GATEWAY_UDP_LISTEN: '', SSF_GATEWAY_STATSD_LISTEN: '' }, 1000);
+    const { ch, gateway, where } = await startAllInOne(
+      'ssf_self',
+      { SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '1', SSF_GATEWAY_UDP_LISTEN: '', SSF_GATEWAY_STATSD_LISTEN: '' },
+      1000,
+    );
     try {
       for (let i = 0; i < 3; i++) {
-        const res = await fetch(`${where['http']}/v1/ssf`, { method: 'POST', body: Buffer.from(encodeBatch([span(i)])), headers: { 'content-type': 'application/x-protobuf' } });
+        const res = await fetch(`${where['http']}/v1/ssf`, {
+          method: 'POST',
+          body: Buffer.from(encodeBatch([span(i)])),
+          headers: { 'content-type': 'application/x-protobuf' },
+        });
         expect(res.status).toBe(200);
       }
     } finally {
       await gateway.close();
     }
-    const rows = await (await ch.client.query({ query: `SELECT name, tags['http.status_code'] AS status FROM ${ch.database}.spans WHERE service = 'ssf-gateway'`, format: 'JSONEachRow' })).json<{ name: string; status: string }>();
+    const rows = await (
+      await ch.client.query({
+        query: `SELECT name, tags['http.status_code'] AS status FROM ${ch.database}.spans WHERE service = 'ssf-gateway'`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ name: string; status: string }>();
     await ch.close();
     expect(rows).toEqual(Array.from({ length: 3 }, () => ({ name: 'POST /v1/ssf', status: '200' })));
   });

@@ -10,23 +10,34 @@ import type { SpanEvent } from '../../src/codec/index.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createGateway } from '../../ingest/gateway/gateway.js';
 import type { Gateway } from '../../ingest/gateway/gateway.js';
-import { BATCH_FORMAT, tracePartition } from '../../ingest/sink/kafka-sink.js';
+import { BATCH_FORMAT, tracePartition } from '../../src/kafka/record-format.js';
 import { KafkaThreadSink } from '../../ingest/sink/kafka-thread-sink.js';
 import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
 import { kafkaBrokers } from '../setup/services.js';
 import { freshTopic, readTopic } from './kafka-reader.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const NOW = BigInt(Date.now()) * 1_000_000n;
 
 function traceSpan(i: number, over: Partial<SpanEvent> = {}): SpanEvent {
-  return {
-    version: 0, traceId: BigInt(1_000 + Math.floor(i / 10)), id: BigInt(100_000 + i), parentId: 0n,
-    startTimestamp: NOW + BigInt(i), endTimestamp: NOW + BigInt(i) + 1_000_000n, rootStartTimestamp: 0n,
-    error: false, service: 'shop', name: 'GET /cart', indicator: false, tags: { i: String(i) }, metrics: [], logs: [], tenant: '', receivedTimestamp: 0n, isTrace: true, ...over,
-  };
+  return spanEvent({
+    traceId: BigInt(1_000 + Math.floor(i / 10)),
+    id: BigInt(100_000 + i),
+    startTimestamp: NOW + BigInt(i),
+    endTimestamp: NOW + BigInt(i) + 1_000_000n,
+    service: 'shop',
+    name: 'GET /cart',
+    tags: { i: String(i) },
+    isTrace: true,
+    ...over,
+  });
 }
 
-async function post(url: string, body: Buffer | Uint8Array | string, headers: Record<string, string>): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+async function post(
+  url: string,
+  body: Buffer | Uint8Array | string,
+  headers: Record<string, string>,
+): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${url}/v1/ssf`, { method: 'POST', body: typeof body === 'string' ? body : Buffer.from(body), headers });
   const text = await res.text();
   return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
@@ -107,13 +118,30 @@ describe('gateway -> Kafka, every protocol, exact counts', () => {
     const framed = encodeFrames(Array.from({ length: 50 }, (_, i) => encodeSpan(traceSpan(100 + i))));
     expect((await post(http, framed, { 'content-type': 'application/x-ssf-frames' })).json).toMatchObject({ accepted: 50 });
     // HTTP JSON: 10 spans, snake_case field names and a client-sent tenant that must be overwritten
-    const json = { spans: Array.from({ length: 10 }, (_, i) => ({ trace_id: '77', id: String(900 + i), start_timestamp: String(NOW), end_timestamp: String(NOW + 5n), name: 'json', service: 'j', tenant: 'evil', tags: { k: 'v' } })) };
+    const json = {
+      spans: Array.from({ length: 10 }, (_, i) => ({
+        trace_id: '77',
+        id: String(900 + i),
+        start_timestamp: String(NOW),
+        end_timestamp: String(NOW + 5n),
+        name: 'json',
+        service: 'j',
+        tenant: 'evil',
+        tags: { k: 'v' },
+      })),
+    };
     expect((await post(http, JSON.stringify(json), { 'content-type': 'application/json' })).json).toMatchObject({ accepted: 10 });
     // UDP SSF: 40 datagrams
-    await sendUdp(r.where['udp'] as string, Array.from({ length: 40 }, (_, i) => Buffer.from(encodeSpan(traceSpan(200 + i)))));
+    await sendUdp(
+      r.where['udp'] as string,
+      Array.from({ length: 40 }, (_, i) => Buffer.from(encodeSpan(traceSpan(200 + i)))),
+    );
     // UNIX and TCP framed streams: 30 + 20
     await sendStream({ path: r.socketPath }, encodeFrames(Array.from({ length: 30 }, (_, i) => encodeSpan(traceSpan(300 + i)))));
-    await sendStream({ port: Number((r.where['tcp'] as string).split(':')[1]) }, encodeFrames(Array.from({ length: 20 }, (_, i) => encodeSpan(traceSpan(400 + i)))));
+    await sendStream(
+      { port: Number((r.where['tcp'] as string).split(':')[1]) },
+      encodeFrames(Array.from({ length: 20 }, (_, i) => encodeSpan(traceSpan(400 + i)))),
+    );
     // statsd: 3 datagrams of 5 lines = 15 samples in 3 carrier spans
     const lines = ['a:1|c', 'b:2|g', 'c:3|ms', 'd:4|h|#x:y', 'e:u|s'].join('\n');
     await sendUdp(r.where['statsd'] as string, [Buffer.from(lines), Buffer.from(lines), Buffer.from(lines)]);
@@ -132,7 +160,8 @@ describe('gateway -> Kafka, every protocol, exact counts', () => {
     }
     // a trace lands on one partition
     const partitionsOfTrace = new Map<bigint, Set<number>>();
-    for (const rec of traces) (partitionsOfTrace.get(rec.span.traceId) ?? partitionsOfTrace.set(rec.span.traceId, new Set()).get(rec.span.traceId))?.add(rec.partition);
+    for (const rec of traces)
+      (partitionsOfTrace.get(rec.span.traceId) ?? partitionsOfTrace.set(rec.span.traceId, new Set()).get(rec.span.traceId))?.add(rec.partition);
     for (const parts of partitionsOfTrace.values()) expect(parts.size).toBe(1);
     const statsd = records.filter((x) => !x.span.isTrace);
     expect(statsd.flatMap((x) => x.span.metrics)).toHaveLength(15);
@@ -156,19 +185,43 @@ describe('gateway: bad input gets its documented answer, is counted, and good da
     const good = encodeSpan(traceSpan(1));
     const batch = encodeBatchOfEncoded([good, good]);
     const cases: Array<[string, Buffer | string, Record<string, string>, number, string]> = [
-      ['truncated protobuf', Buffer.from(batch).subarray(0, batch.length - 5), { 'content-type': 'application/x-protobuf', ...auth }, 400, 'GW_ERR_BODY_MALFORMED'],
-      ['bad frame version', Buffer.concat([Buffer.from([7, 0, 0, 0, 1]), Buffer.from([1])]), { 'content-type': 'application/x-ssf-frames', ...auth }, 400, 'GW_ERR_BODY_MALFORMED'],
+      [
+        'truncated protobuf',
+        Buffer.from(batch).subarray(0, batch.length - 5),
+        { 'content-type': 'application/x-protobuf', ...auth },
+        400,
+        'GW_ERR_BODY_MALFORMED',
+      ],
+      [
+        'bad frame version',
+        Buffer.concat([Buffer.from([7, 0, 0, 0, 1]), Buffer.from([1])]),
+        { 'content-type': 'application/x-ssf-frames', ...auth },
+        400,
+        'GW_ERR_BODY_MALFORMED',
+      ],
       ['truncated frame', encodeFrame(good).subarray(0, 10), { 'content-type': 'application/x-ssf-frames', ...auth }, 400, 'GW_ERR_BODY_MALFORMED'],
       ['wrong content type', Buffer.from(batch), { 'content-type': 'text/plain', ...auth }, 415, 'GW_ERR_CONTENT_TYPE'],
       ['unknown encoding', Buffer.from(batch), { 'content-type': 'application/x-protobuf', 'content-encoding': 'br', ...auth }, 415, 'GW_ERR_CONTENT_ENCODING'],
       ['oversize body', Buffer.alloc(2 * 1024 * 1024, 1), { 'content-type': 'application/x-protobuf', ...auth }, 413, 'GW_ERR_BODY_TOO_LARGE'],
-      ['gzip bomb', gzipSync(Buffer.alloc(64 * 1024 * 1024)), { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', ...auth }, 413, 'GW_ERR_DECOMPRESSED_TOO_LARGE'],
+      [
+        'gzip bomb',
+        gzipSync(Buffer.alloc(64 * 1024 * 1024)),
+        { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', ...auth },
+        413,
+        'GW_ERR_DECOMPRESSED_TOO_LARGE',
+      ],
       ['not gzip', Buffer.from('plain'), { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', ...auth }, 400, 'GW_ERR_DECOMPRESSION_FAILED'],
       ['not JSON', '{spans', { 'content-type': 'application/json', ...auth }, 400, 'GW_ERR_BODY_MALFORMED'],
       ['no token', Buffer.from(batch), { 'content-type': 'application/x-protobuf' }, 401, 'AUTH_ERR_MISSING_TOKEN'],
       ['bad token', Buffer.from(batch), { 'content-type': 'application/x-protobuf', authorization: 'Bearer nope' }, 401, 'AUTH_ERR_BAD_TOKEN'],
       ['read-only token', Buffer.from(batch), { 'content-type': 'application/x-protobuf', authorization: 'Bearer tok-read' }, 403, 'AUTH_ERR_FORBIDDEN'],
-      ['only invalid spans', Buffer.from(encodeBatchOfEncoded([encodeSpan(traceSpan(2, { id: 0n }))])), { 'content-type': 'application/x-protobuf', ...auth }, 422, 'GW_ERR_NO_VALID_SPANS'],
+      [
+        'only invalid spans',
+        Buffer.from(encodeBatchOfEncoded([encodeSpan(traceSpan(2, { id: 0n }))])),
+        { 'content-type': 'application/x-protobuf', ...auth },
+        422,
+        'GW_ERR_NO_VALID_SPANS',
+      ],
     ];
     for (const [what, body, headers, status, code] of cases) {
       const res = await post(http, body, headers);
@@ -184,14 +237,23 @@ describe('gateway: bad input gets its documented answer, is counted, and good da
       encodeSpan(traceSpan(10)),
       encodeSpan(traceSpan(11, { id: 0n })),
       Uint8Array.from([0x42, 0x0a, 0x61]),
-      encodeSpan(traceSpan(12, { metrics: [{ type: 'counter', name: '', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: {}, unit: '', scope: 'default' }] })),
+      encodeSpan(
+        traceSpan(12, {
+          metrics: [{ type: 'counter', name: '', value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: {}, unit: '', scope: 'default' }],
+        }),
+      ),
       encodeSpan(traceSpan(13)),
     ];
     const res = await post(http, encodeBatchOfEncoded(spans), { 'content-type': 'application/x-protobuf', ...auth });
     expect(res.status).toBe(200);
     expect(res.json['accepted']).toBe(3);
-    expect((res.json['rejected'] as Array<{ index: number; code: string }>).map((x) => [x.index, x.code])).toEqual([[1, 'SSF_SPAN_EMPTY'], [2, 'SSF_DECODE_FAILED']]);
-    expect((res.json['partial'] as Array<{ index: number; code: string; field: string }>).map((x) => [x.index, x.code, x.field])).toEqual([[3, 'SSF_METRIC_NAME_MISSING', 'metrics[0].name']]);
+    expect((res.json['rejected'] as Array<{ index: number; code: string }>).map((x) => [x.index, x.code])).toEqual([
+      [1, 'SSF_SPAN_EMPTY'],
+      [2, 'SSF_DECODE_FAILED'],
+    ]);
+    expect((res.json['partial'] as Array<{ index: number; code: string; field: string }>).map((x) => [x.index, x.code, x.field])).toEqual([
+      [3, 'SSF_METRIC_NAME_MISSING', 'metrics[0].name'],
+    ]);
     const records = await readTopic(kafkaBrokers(), r.topic, 3);
     expect(records.map((x) => x.span.name).sort()).toEqual(['GET /cart', 'GET /cart', 'GET /cart']);
     expect(records.every((x) => x.span.tenant === 'acme')).toBe(true);
@@ -207,7 +269,9 @@ describe('gateway: bad input gets its documented answer, is counted, and good da
     expect(r.gateway.metrics.count('refused', { protocol: 'unix', code: 'SSF_FRAME_VERSION' })).toBe(1);
     expect(r.gateway.metrics.count('refused', { protocol: 'unix', code: 'GW_ERR_STREAM_CLOSED' })).toBe(1);
     expect(r.gateway.metrics.count('accepted', { protocol: 'statsd' })).toBe(2);
-    const statsdRefused = ['STATSD_ERR_SYNTAX', 'STATSD_ERR_VALUE'].map((code) => r.gateway.metrics.count('refused', { protocol: 'statsd', code })).reduce((a, b) => a + b, 0);
+    const statsdRefused = ['STATSD_ERR_SYNTAX', 'STATSD_ERR_VALUE']
+      .map((code) => r.gateway.metrics.count('refused', { protocol: 'statsd', code }))
+      .reduce((a, b) => a + b, 0);
     expect(statsdRefused).toBe(2);
     const metricsText = await (await fetch(`${r.where['http']}/metrics`)).text();
     expect(metricsText).toMatch(/ssf_gateway_refused_total\{protocol="unix",code="SSF_FRAME_VERSION"\} 1/);
@@ -235,9 +299,15 @@ describe('gateway with Kafka down', () => {
       expect((res.json['error'] as { code: string }).code).toBe('GW_ERR_UNAVAILABLE');
       const ready = await fetch(`${where['http']}/-/ready`);
       expect(ready.status).toBe(503);
-      await sendUdp(where['udp'] as string, Array.from({ length: 10 }, (_, i) => Buffer.from(encodeSpan(traceSpan(i)))));
+      await sendUdp(
+        where['udp'] as string,
+        Array.from({ length: 10 }, (_, i) => Buffer.from(encodeSpan(traceSpan(i)))),
+      );
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(gateway.metrics.count('dropped', { protocol: 'udp', reason: 'backpressure' }) + gateway.metrics.count('dropped', { protocol: 'udp', reason: 'unavailable' })).toBe(10);
+      expect(
+        gateway.metrics.count('dropped', { protocol: 'udp', reason: 'backpressure' }) +
+          gateway.metrics.count('dropped', { protocol: 'udp', reason: 'unavailable' }),
+      ).toBe(10);
       expect(gateway.metrics.count('dropped', { protocol: 'http', reason: 'unavailable' })).toBe(1);
     } finally {
       await gateway.close();

@@ -1,8 +1,8 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { decodeSpan, splitBatch } from '../../src/codec/index.js';
-import { BATCH_FORMAT } from '../../ingest/sink/kafka-sink.js';
+import { BATCH_FORMAT } from '../../src/kafka/record-format.js';
 import type { SpanEvent } from '../../src/codec/index.js';
-import { createTopics } from '../../src/infra/kafka-broker.js';
+import { createTopics } from '../../deploy/local/kafka-broker.js';
 
 export interface ReadRecord {
   key: Buffer | null;

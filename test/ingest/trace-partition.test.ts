@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tracePartition, tracePartitionOf } from '../../ingest/sink/kafka-sink.js';
+import { tracePartition, tracePartitionOf } from '../../src/kafka/record-format.js';
 
 /** The partition function as first written (bigint arithmetic): the records already in Kafka were placed with it. */
 function reference(traceId: bigint, partitions: number): number {

@@ -17,7 +17,13 @@ const root = join(import.meta.dirname, '..', '..');
 const binary = join(root, '.cache', 'veneur-golden', 'veneur-golden');
 const run = promisify(execFile);
 
-interface Summary { trace_id: string; root_id: string; spans: number; samples: number; errors: number }
+interface Summary {
+  trace_id: string;
+  root_id: string;
+  spans: number;
+  samples: number;
+  errors: number;
+}
 
 describe("Veneur's Go trace client -> gateway -> Kafka", () => {
   let gateway: Gateway;
@@ -49,12 +55,17 @@ describe("Veneur's Go trace client -> gateway -> Kafka", () => {
   afterAll(async () => gateway?.close());
 
   it('receives every span and sample Veneur sends over UDP and over the UNIX framed stream, exactly', async () => {
-    const udp = JSON.parse((await run(binary, ['send', '-addr', `udp://${where['udp']}`, '-n', '200', '-service', 'veneur-udp', '-rate', '20000'])).stdout) as Summary;
+    const udp = JSON.parse(
+      (await run(binary, ['send', '-addr', `udp://${where['udp']}`, '-n', '200', '-service', 'veneur-udp', '-rate', '20000'])).stdout,
+    ) as Summary;
     const unix = JSON.parse((await run(binary, ['send', '-addr', `unix://${socketPath}`, '-n', '300', '-service', 'veneur-unix', '-batch'])).stdout) as Summary;
     expect(udp.errors + unix.errors).toBe(0);
     const records = await readTopic(kafkaBrokers(), topic, 201 + 301);
     expect(records).toHaveLength(502);
-    for (const [summary, service] of [[udp, 'veneur-udp'], [unix, 'veneur-unix']] as const) {
+    for (const [summary, service] of [
+      [udp, 'veneur-udp'],
+      [unix, 'veneur-unix'],
+    ] as const) {
       const spans = records.filter((r) => r.span.service === service);
       expect(spans).toHaveLength(summary.spans + 1);
       expect(new Set(spans.map((r) => r.span.traceId.toString()))).toEqual(new Set([summary.trace_id]));

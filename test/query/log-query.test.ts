@@ -10,14 +10,22 @@ import { nsToRfc3339, traceLink } from '../../query/logs/search-logs.js';
 /** The tree as a short string, to compare shapes at a glance. */
 function show(n: LogQuery): string {
   switch (n.kind) {
-    case 'term': return n.tokens.length === 1 ? n.text : `${n.text}[${n.tokens.join(',')}]`;
-    case 'phrase': return `"${n.text}"`;
-    case 'service': return `service=${n.value}`;
-    case 'severity': return `severity${n.op}${n.value}`;
-    case 'attribute': return `attr[${n.key}]=${n.value}`;
-    case 'not': return `NOT ${show(n.operand)}`;
-    case 'and': return `(${n.operands.map(show).join(' AND ')})`;
-    case 'or': return `(${n.operands.map(show).join(' OR ')})`;
+    case 'term':
+      return n.tokens.length === 1 ? n.text : `${n.text}[${n.tokens.join(',')}]`;
+    case 'phrase':
+      return `"${n.text}"`;
+    case 'service':
+      return `service=${n.value}`;
+    case 'severity':
+      return `severity${n.op}${n.value}`;
+    case 'attribute':
+      return `attr[${n.key}]=${n.value}`;
+    case 'not':
+      return `NOT ${show(n.operand)}`;
+    case 'and':
+      return `(${n.operands.map(show).join(' AND ')})`;
+    case 'or':
+      return `(${n.operands.map(show).join(' OR ')})`;
   }
 }
 
@@ -94,7 +102,10 @@ describe('parser', () => {
     ['NOT', 'q (position 3): NOT at position 0 needs a search after it'],
     ['"!!"', 'q (position 0): the phrase "!!" has no letters or digits to search for'],
     ['ok ...', 'q (position 3): the word "..." has no letters or digits to search for'],
-    ['sevrity:error', 'q (position 0): unknown field "sevrity": the fields are service:, severity: and attr.<key>: (put the text in quotes to search it as words)'],
+    [
+      'sevrity:error',
+      'q (position 0): unknown field "sevrity": the fields are service:, severity: and attr.<key>: (put the text in quotes to search it as words)',
+    ],
     ['severity:loud', 'q (position 9): severity: "loud" is not a severity: give trace, debug, info, warn, error or fatal, optionally after >=, >, <=, < or ='],
     ['service: web', 'q (position 8): service: needs a value'],
   ])('refuses %j', (q, reason) => {
@@ -147,21 +158,55 @@ describe('SQL translation', () => {
       LIMIT {limit:UInt32} OFFSET {skip:UInt32}"
     `);
     expect(params).toEqual({
-      tenant: 'acme', fromMs: 1_700_000_000_000, toMs: 1_700_000_360_000, limit: 101, skip: 1,
-      services: ['web', 'api'], minSeverity: 4, traceId: '-5', afterNs: '1700000000000000001', afterHash: '42',
-      p0: 'timeout', p1: 'TIMEOUT', p2: 'Timeout',
-      p3: 'connection', p4: 'CONNECTION', p5: 'Connection', p6: 'reset', p7: 'RESET', p8: 'Reset',
+      tenant: 'acme',
+      fromMs: 1_700_000_000_000,
+      toMs: 1_700_000_360_000,
+      limit: 101,
+      skip: 1,
+      services: ['web', 'api'],
+      minSeverity: 4,
+      traceId: '-5',
+      afterNs: '1700000000000000001',
+      afterHash: '42',
+      p0: 'timeout',
+      p1: 'TIMEOUT',
+      p2: 'Timeout',
+      p3: 'connection',
+      p4: 'CONNECTION',
+      p5: 'Connection',
+      p6: 'reset',
+      p7: 'RESET',
+      p8: 'Reset',
       p9: phrasePattern(['connection', 'reset']),
-      p10: 'user', p11: 'USER', p12: 'User', p13: 'id', p14: 'ID', p15: 'Id', p16: '42',
-      p17: 'web', p18: 5, p19: 'region', p20: 'eu',
+      p10: 'user',
+      p11: 'USER',
+      p12: 'User',
+      p13: 'id',
+      p14: 'ID',
+      p15: 'Id',
+      p16: '42',
+      p17: 'web',
+      p18: 5,
+      p19: 'region',
+      p20: 'eu',
     });
     // Nothing from the request is in the text.
     for (const v of ['acme', 'timeout', 'connection', 'eu', 'region']) expect(sql).not.toContain(v);
   });
 
   it('ascending pages and no optional filters', () => {
-    const { sql } = logSearchSql('ssf.logs', { tenant: 't', fromMs: 0, toMs: 1, services: [], order: 'asc', limit: 10, after: { ns: '1', hash: '2', skip: 3 } });
-    expect(sql).toContain('AND timestamp >= fromUnixTimestamp64Nano({afterNs:Int64})\n  AND (timestamp > fromUnixTimestamp64Nano({afterNs:Int64}) OR row_hash >= {afterHash:UInt64})');
+    const { sql } = logSearchSql('ssf.logs', {
+      tenant: 't',
+      fromMs: 0,
+      toMs: 1,
+      services: [],
+      order: 'asc',
+      limit: 10,
+      after: { ns: '1', hash: '2', skip: 3 },
+    });
+    expect(sql).toContain(
+      'AND timestamp >= fromUnixTimestamp64Nano({afterNs:Int64})\n  AND (timestamp > fromUnixTimestamp64Nano({afterNs:Int64}) OR row_hash >= {afterHash:UInt64})',
+    );
     expect(sql).toContain('ORDER BY timestamp ASC, row_hash ASC');
     expect(sql).not.toMatch(/service IN|CAST\(severity|trace_id =|hasToken/);
   });

@@ -6,6 +6,7 @@ import type { LogRecord, SpanEvent } from '../../src/codec/index.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 // GET /v1/logs over data that went through the real gateway into ClickHouse.
 // Every expectation is computed here from what was posted, by a reference
@@ -140,10 +141,50 @@ function signatureOfApi(l: ApiLog): string {
 // The corpus.
 
 const VOCABULARY = [
-  'timeout', 'Timeout', 'TIMEOUT', 'TimeOut', 'timeouts', 'xtimeout', 'connection', 'Connection', 'reset', 'RESET', 'refused',
-  'retry', 'retrying', 'disk', 'full', 'cache', 'miss', 'hit', 'payment', 'declined', 'order', 'shipped', 'user', 'login',
-  'failed', 'café', 'Café', 'naïve', '😀', 'ok😀', 'peer', 'db', 'query', 'slow', 'id', '42', '7',
-  'user_id=42', 'user_id=7', 'connection reset', 'Connection, RESET', 'reset connection', 'disconnection reset', 'connection  reset',
+  'timeout',
+  'Timeout',
+  'TIMEOUT',
+  'TimeOut',
+  'timeouts',
+  'xtimeout',
+  'connection',
+  'Connection',
+  'reset',
+  'RESET',
+  'refused',
+  'retry',
+  'retrying',
+  'disk',
+  'full',
+  'cache',
+  'miss',
+  'hit',
+  'payment',
+  'declined',
+  'order',
+  'shipped',
+  'user',
+  'login',
+  'failed',
+  'café',
+  'Café',
+  'naïve',
+  '😀',
+  'ok😀',
+  'peer',
+  'db',
+  'query',
+  'slow',
+  'id',
+  '42',
+  '7',
+  'user_id=42',
+  'user_id=7',
+  'connection reset',
+  'Connection, RESET',
+  'reset connection',
+  'disconnection reset',
+  'connection  reset',
 ];
 const SEPARATORS = [' ', ' ', ' ', ' ', ', ', ': ', '-', '=', '/', '  ', '_', '.', ' (', ') '];
 const SERVICES = ['web', 'api', 'worker', 'billing'];
@@ -174,11 +215,16 @@ function attributesFor(random: () => number): Record<string, string> {
 /** A span carrying `logs`; a bare carrier (not a trace span) when traceId is 0. */
 function carrier(service: string, traceId: bigint, spanId: bigint, logs: LogRecord[]): SpanEvent {
   const trace = traceId !== 0n;
-  return {
-    version: 0, traceId, id: trace ? spanId : 0n, parentId: 0n, startTimestamp: trace ? BASE_NS : 0n, endTimestamp: trace ? BASE_NS + 1_000_000n : 0n,
-    rootStartTimestamp: 0n, error: false, service, name: trace ? 'op' : '', indicator: false, tags: {},
-    tenant: '', receivedTimestamp: 0n, isTrace: trace, metrics: [], logs,
-  };
+  return spanEvent({
+    traceId,
+    id: trace ? spanId : 0n,
+    startTimestamp: trace ? BASE_NS : 0n,
+    endTimestamp: trace ? BASE_NS + 1_000_000n : 0n,
+    service,
+    name: trace ? 'op' : '',
+    isTrace: trace,
+    logs,
+  });
 }
 
 /** Builds spans and records what each log row will be. */
@@ -193,7 +239,13 @@ function spansFor(tenant: Tenant, count: number, seed: number): SpanEvent[] {
     const n = 1 + Math.floor(random() * 30);
     for (let i = 0; i < n; i++) {
       const ns = random() < 0.25 ? TIE_NS : BASE_NS + BigInt(Math.floor(random() * 300)) * 1_234_567n;
-      const log: LogRecord = { timestamp: ns, severity: 'info', severityNumber: pick(random, SEVERITY_NUMBERS), body: sentence(random), attributes: attributesFor(random) };
+      const log: LogRecord = {
+        timestamp: ns,
+        severity: 'info',
+        severityNumber: pick(random, SEVERITY_NUMBERS),
+        body: sentence(random),
+        attributes: attributesFor(random),
+      };
       const copies = random() < 0.05 ? 2 : 1; // identical rows must be counted, not merged
       for (let c = 0; c < copies; c++) {
         logs.push(log);
@@ -239,7 +291,7 @@ function url(params: Params): string {
 
 async function get(params: Params, tenant: Tenant = 'acme'): Promise<{ status: number; body: ApiAnswer & { error?: { code: string; reason: string } } }> {
   const res = await fetch(url(params), { headers: { authorization: `Bearer ${TOKENS[tenant]}` } });
-  return { status: res.status, body: await res.json() as ApiAnswer & { error?: { code: string; reason: string } } };
+  return { status: res.status, body: (await res.json()) as ApiAnswer & { error?: { code: string; reason: string } } };
 }
 
 /** Every page, following next_cursor; checks the order within and across pages. */
@@ -296,17 +348,55 @@ describe('GET /v1/logs: precision and recall on a known corpus', () => {
     { name: 'a phrase', params: { q: '"connection reset"' }, want: phrase('connection reset'), phrases: ['connection reset'] },
     { name: 'OR', params: { q: 'timeout OR refused' }, want: (r) => term('timeout')(r) || term('refused')(r), terms: ['timeout', 'refused'] },
     { name: 'NOT as -word', params: { q: 'timeout -retry' }, want: (r) => term('timeout')(r) && !term('retry')(r), terms: ['timeout'] },
-    { name: 'parentheses, AND, NOT', params: { q: '(payment OR order) AND NOT declined' }, want: (r) => (term('payment')(r) || term('order')(r)) && !term('declined')(r), terms: ['payment', 'order'] },
-    { name: 'a negated group and a field', params: { q: 'NOT (timeout OR "cache miss") service:worker' }, want: (r) => !(term('timeout')(r) || phrase('cache miss')(r)) && r.service === 'worker' },
+    {
+      name: 'parentheses, AND, NOT',
+      params: { q: '(payment OR order) AND NOT declined' },
+      want: (r) => (term('payment')(r) || term('order')(r)) && !term('declined')(r),
+      terms: ['payment', 'order'],
+    },
+    {
+      name: 'a negated group and a field',
+      params: { q: 'NOT (timeout OR "cache miss") service:worker' },
+      want: (r) => !(term('timeout')(r) || phrase('cache miss')(r)) && r.service === 'worker',
+    },
     { name: 'a word with punctuation (all its tokens)', params: { q: 'user_id=42' }, want: term('user_id=42'), terms: ['user_id=42'] },
     { name: 'non-ASCII words', params: { q: 'café OR 😀' }, want: (r) => term('café')(r) || term('😀')(r), terms: ['café', '😀'] },
-    { name: 'service: and severity: fields', params: { q: 'service:billing severity:>=warn failed' }, want: (r) => r.service === 'billing' && rank(severityOf(r.severityNumber)) >= rank('warn') && term('failed')(r), terms: ['failed'] },
-    { name: 'severity: comparisons', params: { q: 'severity:<info OR severity:error' }, want: (r) => rank(severityOf(r.severityNumber)) < rank('info') || severityOf(r.severityNumber) === 'error' },
-    { name: 'attr.key:value', params: { q: 'attr.region:eu attr.http.method:POST disk' }, want: (r) => r.attributes['region'] === 'eu' && r.attributes['http.method'] === 'POST' && term('disk')(r), terms: ['disk'] },
-    { name: 'service and severity parameters', params: { q: 'connection', service: ['web', 'api'], severity: 'error' }, want: (r) => ['web', 'api'].includes(r.service) && rank(severityOf(r.severityNumber)) >= rank('error') && term('connection')(r), terms: ['connection'] },
+    {
+      name: 'service: and severity: fields',
+      params: { q: 'service:billing severity:>=warn failed' },
+      want: (r) => r.service === 'billing' && rank(severityOf(r.severityNumber)) >= rank('warn') && term('failed')(r),
+      terms: ['failed'],
+    },
+    {
+      name: 'severity: comparisons',
+      params: { q: 'severity:<info OR severity:error' },
+      want: (r) => rank(severityOf(r.severityNumber)) < rank('info') || severityOf(r.severityNumber) === 'error',
+    },
+    {
+      name: 'attr.key:value',
+      params: { q: 'attr.region:eu attr.http.method:POST disk' },
+      want: (r) => r.attributes['region'] === 'eu' && r.attributes['http.method'] === 'POST' && term('disk')(r),
+      terms: ['disk'],
+    },
+    {
+      name: 'service and severity parameters',
+      params: { q: 'connection', service: ['web', 'api'], severity: 'error' },
+      want: (r) => ['web', 'api'].includes(r.service) && rank(severityOf(r.severityNumber)) >= rank('error') && term('connection')(r),
+      terms: ['connection'],
+    },
     { name: 'trace_id (16 hex digits of a negative id), no q', params: { trace_id: hex(NEG_TRACE) }, want: (r) => r.traceId === NEG_TRACE, limit: 1000 },
-    { name: 'trace_id (decimal) with q, oldest first', params: { trace_id: (TRACES[0] as bigint).toString(), q: 'timeout OR reset', order: 'asc' }, want: (r) => r.traceId === TRACES[0] && (term('timeout')(r) || term('reset')(r)), terms: ['timeout', 'reset'] },
-    { name: 'no q, severity parameter, oldest first, small pages', params: { severity: 'fatal', order: 'asc' }, want: (r) => severityOf(r.severityNumber) === 'fatal', limit: 37 },
+    {
+      name: 'trace_id (decimal) with q, oldest first',
+      params: { trace_id: (TRACES[0] as bigint).toString(), q: 'timeout OR reset', order: 'asc' },
+      want: (r) => r.traceId === TRACES[0] && (term('timeout')(r) || term('reset')(r)),
+      terms: ['timeout', 'reset'],
+    },
+    {
+      name: 'no q, severity parameter, oldest first, small pages',
+      params: { severity: 'fatal', order: 'asc' },
+      want: (r) => severityOf(r.severityNumber) === 'fatal',
+      limit: 37,
+    },
   ];
 
   it.each(cases)('$name', async ({ params, want, terms = [], phrases = [], limit = 250 }) => {
@@ -388,8 +478,18 @@ describe('GET /v1/logs: refusals', () => {
   });
 
   it('is listed in /openapi.json with its parameters', async () => {
-    const doc = await (await fetch(`${aio.http}/openapi.json`)).json() as { paths: Record<string, { get?: { parameters?: Array<{ name: string }> } }> };
-    expect(doc.paths['/v1/logs']?.get?.parameters?.map((p) => p.name).sort()).toEqual(['cursor', 'from', 'limit', 'order', 'q', 'service', 'severity', 'to', 'trace_id']);
+    const doc = (await (await fetch(`${aio.http}/openapi.json`)).json()) as { paths: Record<string, { get?: { parameters?: Array<{ name: string }> } }> };
+    expect(doc.paths['/v1/logs']?.get?.parameters?.map((p) => p.name).sort()).toEqual([
+      'cursor',
+      'from',
+      'limit',
+      'order',
+      'q',
+      'service',
+      'severity',
+      'to',
+      'trace_id',
+    ]);
   });
 
   it('no token -> 401', async () => {
@@ -423,14 +523,29 @@ describe('GET /v1/logs: the full-text index', () => {
       const spans: SpanEvent[] = [];
       for (let s = 0; s < 5; s++) {
         const logs: LogRecord[] = Array.from({ length: 1000 }, (_, i) => ({
-          timestamp: BASE_NS + BigInt(p * 5000 + s * 1000 + i) * 1_000n, severity: 'info', severityNumber: 9, body: `filler line ${p}-${s}-${i} alpha`, attributes: {},
+          timestamp: BASE_NS + BigInt(p * 5000 + s * 1000 + i) * 1_000n,
+          severity: 'info',
+          severityNumber: 9,
+          body: `filler line ${p}-${s}-${i} alpha`,
+          attributes: {},
         }));
         spans.push(carrier('bulk', 0n, 0n, logs));
       }
       if (p === 3) {
-        spans.push(carrier('zeta', 0n, 0n, Array.from({ length: NEEDLE_ROWS }, (_, i) => ({
-          timestamp: BASE_NS + BigInt(i), severity: 'error', severityNumber: 17, body: `kernel panic: Needle ${i}`, attributes: {},
-        }))));
+        spans.push(
+          carrier(
+            'zeta',
+            0n,
+            0n,
+            Array.from({ length: NEEDLE_ROWS }, (_, i) => ({
+              timestamp: BASE_NS + BigInt(i),
+              severity: 'error',
+              severityNumber: 17,
+              body: `kernel panic: Needle ${i}`,
+              attributes: {},
+            })),
+          ),
+        );
       }
       await post(spans, 'initech');
     }
@@ -442,14 +557,23 @@ describe('GET /v1/logs: the full-text index', () => {
     const lines = text.split('\n');
     const at = lines.findIndex((l) => /Name: idx_body/.test(l));
     if (at === -1) return undefined;
-    const m = lines.slice(at, at + 6).map((l) => /Granules: (\d+)\/(\d+)/.exec(l)).find((x) => x !== null);
+    const m = lines
+      .slice(at, at + 6)
+      .map((l) => /Granules: (\d+)\/(\d+)/.exec(l))
+      .find((x) => x !== null);
     if (!m) throw new Error(`no granule count after idx_body in:\n${text}`);
     return { selected: Number(m[1]), total: Number(m[2]) };
   }
 
   function searchSql(q: string): { sql: string; params: Record<string, unknown> } {
     return logSearchSql(aio.query.context.runner.table('logs'), {
-      tenant: 'initech', fromMs: Date.now() - 3_600_000, toMs: Date.now(), services: [], query: parseLogQuery(q), order: 'desc', limit: 101,
+      tenant: 'initech',
+      fromMs: Date.now() - 3_600_000,
+      toMs: Date.now(),
+      services: [],
+      query: parseLogQuery(q),
+      order: 'desc',
+      limit: 101,
     });
   }
 
@@ -472,7 +596,10 @@ describe('GET /v1/logs: the full-text index', () => {
       expect(g === undefined || g.selected === g.total, condition).toBe(true);
     }
     // The case-sensitive form on the same data does skip.
-    const g = await bodyIndexGranules(`SELECT count() FROM ${table} WHERE tenant = {tenant:String} AND hasToken(body, {w:String})`, { tenant: 'initech', w: 'Needle' });
+    const g = await bodyIndexGranules(`SELECT count() FROM ${table} WHERE tenant = {tenant:String} AND hasToken(body, {w:String})`, {
+      tenant: 'initech',
+      w: 'Needle',
+    });
     expect(g && g.selected < g.total).toBe(true);
   });
 });

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { catalogSource, metricListSql, metricTagsSql } from '../../query/metrics/metric-catalog.js';
-import { chooseAgg, defaultStepMs, metricQuerySql, metricTypesSql, parseTagFilter, planMetricQuery, rowsToSeries, sourceForStep } from '../../query/metrics/metric-query.js';
+import {
+  chooseAgg,
+  defaultStepMs,
+  metricQuerySql,
+  metricTypesSql,
+  parseTagFilter,
+  planMetricQuery,
+  rowsToSeries,
+  sourceForStep,
+} from '../../query/metrics/metric-query.js';
 import type { MetricQuery } from '../../query/metrics/metric-query.js';
 import { QueryError } from '../../query/query-errors.js';
 
@@ -39,7 +48,13 @@ describe('which table a step reads', () => {
   });
 
   it('the plan of a 10 s step over an hour not on a step boundary reads samples, widened to whole 10 s buckets', () => {
-    expect(planMetricQuery('x', T0 + 3 * S, T0 + H + 7 * S, 10 * S)).toEqual({ source: 'samples', stepMs: 10 * S, startMs: T0, endMs: T0 + H + 10 * S, buckets: 361 });
+    expect(planMetricQuery('x', T0 + 3 * S, T0 + H + 7 * S, 10 * S)).toEqual({
+      source: 'samples',
+      stepMs: 10 * S,
+      startMs: T0,
+      endMs: T0 + H + 10 * S,
+      buckets: 361,
+    });
   });
 
   it('a 1 h step over a range that starts and ends inside hours reads metrics_1h over the whole hours around it', () => {
@@ -47,7 +62,13 @@ describe('which table a step reads', () => {
   });
 
   it('a 5 m step reads metrics_1m; buckets are multiples of the step since the epoch', () => {
-    expect(planMetricQuery('x', T0 + 7 * M, T0 + 33 * M, 5 * M)).toEqual({ source: 'metrics_1m', stepMs: 5 * M, startMs: T0 + 5 * M, endMs: T0 + 35 * M, buckets: 6 });
+    expect(planMetricQuery('x', T0 + 7 * M, T0 + 33 * M, 5 * M)).toEqual({
+      source: 'metrics_1m',
+      stepMs: 5 * M,
+      startMs: T0 + 5 * M,
+      endMs: T0 + 35 * M,
+      buckets: 6,
+    });
   });
 
   it('a 3 h step starts its buckets on multiples of 3 h since the epoch (whole UTC hours)', () => {
@@ -138,7 +159,13 @@ describe('tag filters and aggregations', () => {
 describe('generated SQL', () => {
   const table = (t: string): string => `ssf.${t}`;
   const query = (over: Partial<MetricQuery>, from: number, to: number, step: number): MetricQuery => ({
-    name: 'api.requests', agg: 'sum', tags: [], groupBy: [], lastIsStatus: false, plan: planMetricQuery('api.requests', from, to, step), ...over,
+    name: 'api.requests',
+    agg: 'sum',
+    tags: [],
+    groupBy: [],
+    lastIsStatus: false,
+    plan: planMetricQuery('api.requests', from, to, step),
+    ...over,
   });
 
   it('raw samples at 10 s: weighted by 1 / sample_rate as the rollup view does, millisecond buckets, tag filters and group_by bound as parameters', () => {
@@ -159,8 +186,17 @@ describe('generated SQL', () => {
       ORDER BY group_0, point_ms"
     `);
     expect(params).toEqual({
-      tenant: 'acme', name: 'api.requests', step_ms: 10_000, start_ms: T0, end_ms: T0 + H, step_s: 10,
-      tag_key_0: 'code', tag_value_0: '500', tag_key_1: 'region', tag_value_1: 'eu', group_key_0: 'route',
+      tenant: 'acme',
+      name: 'api.requests',
+      step_ms: 10_000,
+      start_ms: T0,
+      end_ms: T0 + H,
+      step_s: 10,
+      tag_key_0: 'code',
+      tag_value_0: '500',
+      tag_key_1: 'region',
+      tag_value_1: 'eu',
+      group_key_0: 'route',
     });
   });
 
@@ -180,10 +216,18 @@ describe('generated SQL', () => {
       GROUP BY group_0, group_1, point_ms
       ORDER BY group_0, group_1, point_ms"
     `);
-    expect(params).toEqual({ tenant: 'acme', name: 'api.requests', start_s: T0 / S, end_s: (T0 + 6 * H) / S, step_s: 300, group_key_0: 'route', group_key_1: 'code' });
+    expect(params).toEqual({
+      tenant: 'acme',
+      name: 'api.requests',
+      start_s: T0 / S,
+      end_s: (T0 + 6 * H) / S,
+      step_s: 300,
+      group_key_0: 'route',
+      group_key_1: 'code',
+    });
   });
 
-  it('metrics_1h at 1 h: avg is sum(sum) / sum(count); a status check\'s last is its last status', () => {
+  it("metrics_1h at 1 h: avg is sum(sum) / sum(count); a status check's last is its last status", () => {
     expect(metricQuerySql(query({ agg: 'avg' }, T0, T0 + D, H), 'acme', table).sql).toMatchInlineSnapshot(`
       "SELECT toInt64(intDiv(toUnixTimestamp(bucket), {step_s:UInt32}) * {step_s:UInt32} * 1000) AS point_ms,
              toFloat64(sum(sum) / sum(count)) AS point_value
@@ -268,7 +312,13 @@ describe('rows to series', () => {
       { point_ms: '1000', group_0: '', point_value: 7 },
     ];
     expect(rowsToSeries(rows, ['route'])).toEqual([
-      { tags: { route: '/a' }, points: [[1000, 1], [2000, 2.5]] },
+      {
+        tags: { route: '/a' },
+        points: [
+          [1000, 1],
+          [2000, 2.5],
+        ],
+      },
       { tags: { route: '' }, points: [[1000, 7]] },
     ]);
     expect(rowsToSeries([{ point_ms: 5, point_value: 3 }], [])).toEqual([{ tags: {}, points: [[5, 3]] }]);

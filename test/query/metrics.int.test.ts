@@ -3,6 +3,7 @@ import type { MetricSample, MetricType, SpanEvent } from '../../src/codec/index.
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * GET /v1/metrics/query, /v1/metrics and /v1/metrics/tags against an exact
@@ -72,16 +73,31 @@ const carried: Record<string, MetricSample[]> = { acme: [], globex: [] };
 const STATUSES = ['ok', 'warning', 'critical', 'unknown'] as const;
 
 function send(tenant: string, type: MetricType, name: string, value: number, ns: bigint, rate: number, tags: Tags, member = '', status = 0): void {
-  carried[tenant]?.push({ type, name, value, timestamp: ns, message: member, status: STATUSES[status] as MetricSample['status'], sampleRate: rate, tags, unit: '', scope: 'default' });
+  carried[tenant]?.push({
+    type,
+    name,
+    value,
+    timestamp: ns,
+    message: member,
+    status: STATUSES[status] as MetricSample['status'],
+    sampleRate: rate,
+    tags,
+    unit: '',
+    scope: 'default',
+  });
   observations.push({ tenant, name, type, tags, ns, value, weight: 1 / rate, member, status });
 }
 
 // Counters at rates 1, 0.5 and 0.1 (values float32-exact: they travel as float on the wire).
 for (let i = 0; i < 800; i++) {
-  send('acme', 'counter', 'shop.requests', pick([1, 2, 5, 0.5]), randomNs(), pick([1, 0.5, 0.1]), { route: pick(['/cart', '/pay']), code: pick(['200', '200', '500']) });
+  send('acme', 'counter', 'shop.requests', pick([1, 2, 5, 0.5]), randomNs(), pick([1, 0.5, 0.1]), {
+    route: pick(['/cart', '/pay']),
+    code: pick(['200', '200', '500']),
+  });
 }
 // Gauges: distinct timestamps, sent in shuffled batches.
-for (let i = 0; i < 400; i++) send('acme', 'gauge', 'queue.depth', Math.fround(Math.floor(logNormal(100, 1)) + pick([0, 0.25, 0.5])), randomNs(), 1, { queue: pick(['emails', 'jobs']) });
+for (let i = 0; i < 400; i++)
+  send('acme', 'gauge', 'queue.depth', Math.fround(Math.floor(logNormal(100, 1)) + pick([0, 0.25, 0.5])), randomNs(), 1, { queue: pick(['emails', 'jobs']) });
 // Histograms (ms), all values >= 1 where quantileDD's error is within 1 %.
 for (let i = 0; i < 3000; i++) {
   const endpoint = pick(['home', 'search']);
@@ -110,20 +126,34 @@ for (let i = 0; i < 400; i++) {
   const service = pick(['web', 'api']);
   const name = pick(['GET /a', 'GET /b']);
   const error = rand() < 0.1;
-  traceSpans.push({
-    version: 0, traceId: id, id, parentId: 0n, startTimestamp: start, endTimestamp: start + durationNs, rootStartTimestamp: 0n, error,
-    service, name, indicator: false, tags: {}, metrics: [], logs: [], tenant: '', receivedTimestamp: 0n, isTrace: true,
+  traceSpans.push(spanEvent({ traceId: id, id, startTimestamp: start, endTimestamp: start + durationNs, error, service, name, isTrace: true }));
+  observations.push({
+    tenant: 'acme',
+    name: 'ssf.span.duration',
+    type: 'histogram',
+    tags: { service, name, error: String(error) },
+    ns: start,
+    value: Number(durationNs) / 1e6,
+    weight: 1,
+    member: '',
+    status: 0,
   });
-  observations.push({ tenant: 'acme', name: 'ssf.span.duration', type: 'histogram', tags: { service, name, error: String(error) }, ns: start, value: Number(durationNs) / 1e6, weight: 1, member: '', status: 0 });
   // The same value summarized by service and error (migration 0005).
-  observations.push({ tenant: 'acme', name: 'ssf.service.duration', type: 'histogram', tags: { service, error: String(error) }, ns: start, value: Number(durationNs) / 1e6, weight: 1, member: '', status: 0 });
+  observations.push({
+    tenant: 'acme',
+    name: 'ssf.service.duration',
+    type: 'histogram',
+    tags: { service, error: String(error) },
+    ns: start,
+    value: Number(durationNs) / 1e6,
+    weight: 1,
+    member: '',
+    status: 0,
+  });
 }
 
 /** A carrier span: no trace, just samples (as the emitter sends standalone metrics). */
-const carrier = (metrics: MetricSample[]): SpanEvent => ({
-  version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n, error: false,
-  service: 'loadgen', name: '', indicator: false, tags: {}, metrics, logs: [], tenant: '', receivedTimestamp: 0n, isTrace: false,
-});
+const carrier = (metrics: MetricSample[]): SpanEvent => spanEvent({ service: 'loadgen', metrics, isTrace: false });
 
 interface Query {
   name: string;
@@ -141,7 +171,9 @@ const exactQuantile = (sorted: readonly number[], q: number): number => sorted[M
 function reference(q: Query): Map<string, Map<number, number>> {
   const filters = (q.tags ?? []).map((t) => {
     const differs = t.indexOf('!=');
-    return differs !== -1 ? { key: t.slice(0, differs), eq: false, value: t.slice(differs + 2) } : { key: t.slice(0, t.indexOf(':')), eq: true, value: t.slice(t.indexOf(':') + 1) };
+    return differs !== -1
+      ? { key: t.slice(0, differs), eq: false, value: t.slice(differs + 2) }
+      : { key: t.slice(0, t.indexOf(':')), eq: true, value: t.slice(t.indexOf(':') + 1) };
   });
   const groups = new Map<string, Map<number, Observation[]>>();
   for (const o of observations) {
@@ -159,12 +191,21 @@ function reference(q: Query): Map<string, Map<number, number>> {
     for (const [bucket, os] of buckets) {
       const sum = os.reduce((a, o) => a + o.value * o.weight, 0);
       const count = os.reduce((a, o) => a + o.weight, 0);
-      const sorted = os.filter((o) => o.type === 'histogram').map((o) => o.value).sort((a, b) => a - b);
+      const sorted = os
+        .filter((o) => o.type === 'histogram')
+        .map((o) => o.value)
+        .sort((a, b) => a - b);
       const latest = os.reduce((a, o) => (o.ns > a.ns ? o : a));
       const value = {
-        sum, count, rate: sum / (q.stepMs / S), avg: sum / count,
-        min: Math.min(...os.map((o) => o.value)), max: Math.max(...os.map((o) => o.value)),
-        p50: exactQuantile(sorted, 0.5), p90: exactQuantile(sorted, 0.9), p99: exactQuantile(sorted, 0.99),
+        sum,
+        count,
+        rate: sum / (q.stepMs / S),
+        avg: sum / count,
+        min: Math.min(...os.map((o) => o.value)),
+        max: Math.max(...os.map((o) => o.value)),
+        p50: exactQuantile(sorted, 0.5),
+        p90: exactQuantile(sorted, 0.9),
+        p99: exactQuantile(sorted, 0.99),
         uniq: new Set(os.filter((o) => o.type === 'set').map((o) => o.member)).size,
         last: latest.type === 'status' ? latest.status : latest.value,
       }[q.agg];
@@ -178,10 +219,18 @@ function reference(q: Query): Map<string, Map<number, number>> {
 /** Whether an answered value is the reference's, within the error its aggregation allows. */
 function agrees(agg: Agg, got: number, want: number): boolean {
   switch (agg) {
-    case 'min': case 'max': case 'last': return got === want;
-    case 'p50': case 'p90': case 'p99': return Math.abs(got / want - 1) <= DD_ERROR + 1e-9;
-    case 'uniq': return want <= HLL_EXACT_UP_TO ? got === want : Math.abs(got / want - 1) <= HLL_BOUND;
-    default: return Math.abs(got - want) <= Math.max(Math.abs(want) * 1e-9, 1e-9);
+    case 'min':
+    case 'max':
+    case 'last':
+      return got === want;
+    case 'p50':
+    case 'p90':
+    case 'p99':
+      return Math.abs(got / want - 1) <= DD_ERROR + 1e-9;
+    case 'uniq':
+      return want <= HLL_EXACT_UP_TO ? got === want : Math.abs(got / want - 1) <= HLL_BOUND;
+    default:
+      return Math.abs(got - want) <= Math.max(Math.abs(want) * 1e-9, 1e-9);
   }
 }
 
@@ -210,7 +259,8 @@ function differences(q: Query, answer: Answer): string[] {
     }
     expect(Object.keys(s.tags).sort()).toEqual([...(q.groupBy ?? [])].sort());
     const times = s.points.map(([t]) => t);
-    if (JSON.stringify(times) !== JSON.stringify([...points.keys()].sort((a, b) => a - b))) out.push(`${group}: buckets ${times.length} answered, ${points.size} expected`);
+    if (JSON.stringify(times) !== JSON.stringify([...points.keys()].sort((a, b) => a - b)))
+      out.push(`${group}: buckets ${times.length} answered, ${points.size} expected`);
     for (const [t, v] of s.points) {
       const w = points.get(t);
       if (w === undefined || !agrees(q.agg, v, w)) out.push(`${group} @${new Date(t).toISOString()}: ${v} answered, ${w} expected`);
@@ -225,7 +275,11 @@ function differences(q: Query, answer: Answer): string[] {
 let aio: AllInOne;
 const TOKENS: Record<string, string> = { acme: 'tokA', globex: 'tokB' };
 
-async function get(path: string, params: Record<string, string | number | string[]>, token: string | null = 'tokA'): Promise<{ status: number; body: Record<string, unknown> }> {
+async function get(
+  path: string,
+  params: Record<string, string | number | string[]>,
+  token: string | null = 'tokA',
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) for (const one of Array.isArray(v) ? v : [v]) qs.append(k, String(one));
   const res = await fetch(`${aio.http}${path}?${qs}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -233,9 +287,20 @@ async function get(path: string, params: Record<string, string | number | string
 }
 
 async function metricQuery(q: Query, extra: Record<string, string | number> = {}): Promise<Answer> {
-  const res = await get('/v1/metrics/query', {
-    name: q.name, agg: q.agg, step: `${q.stepMs / S}s`, from: H0, to: H0 + WINDOW, tag: q.tags ?? [], group_by: q.groupBy ?? [], ...extra,
-  }, TOKENS[q.tenant ?? 'acme'] ?? null);
+  const res = await get(
+    '/v1/metrics/query',
+    {
+      name: q.name,
+      agg: q.agg,
+      step: `${q.stepMs / S}s`,
+      from: H0,
+      to: H0 + WINDOW,
+      tag: q.tags ?? [],
+      group_by: q.groupBy ?? [],
+      ...extra,
+    },
+    TOKENS[q.tenant ?? 'acme'] ?? null,
+  );
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as unknown as Answer;
 }
@@ -243,7 +308,10 @@ async function metricQuery(q: Query, extra: Record<string, string | number> = {}
 beforeAll(async () => {
   aio = await startAllInOne('ssf_q_metrics', { SSF_GATEWAY_AUTH_TOKENS: 'tokA=acme,tokB=globex' });
   for (const [tenant, samples] of Object.entries(carried)) {
-    const shuffled = samples.map((s) => [rand(), s] as const).sort((a, b) => a[0] - b[0]).map(([, s]) => s);
+    const shuffled = samples
+      .map((s) => [rand(), s] as const)
+      .sort((a, b) => a[0] - b[0])
+      .map(([, s]) => s);
     const events: SpanEvent[] = [];
     for (let i = 0; i < shuffled.length; i += 100) events.push(carrier(shuffled.slice(i, i + 100)));
     if (tenant === 'acme') events.push(...traceSpans);
@@ -288,18 +356,23 @@ const CASES: Array<Omit<Query, 'stepMs'>> = [
 ];
 
 describe.each(STEPS)('GET /v1/metrics/query at step %s', (_label, stepMs, source) => {
-  it.each(CASES.map((c) => [`${c.tenant ?? 'acme'} ${c.name} ${c.agg}${c.groupBy ? ` by ${c.groupBy.join(',')}` : ''}${c.tags ? ` where ${c.tags.join(' and ')}` : ''}`, c] as const))(
-    '%s: every point equals the reference',
-    async (_name, c) => {
-      const q: Query = { ...c, stepMs };
-      const answer = await metricQuery(q);
-      expect(answer).toMatchObject({ name: q.name, agg: q.agg, step_ms: stepMs, source });
-      expect(answer.from).toBe(Math.floor(H0 / stepMs) * stepMs);
-      expect(answer.to).toBe(Math.ceil((H0 + WINDOW) / stepMs) * stepMs);
-      expect(answer.series.length).toBeGreaterThan(0);
-      expect(differences(q, answer)).toEqual([]);
-    },
-  );
+  it.each(
+    CASES.map(
+      (c) =>
+        [
+          `${c.tenant ?? 'acme'} ${c.name} ${c.agg}${c.groupBy ? ` by ${c.groupBy.join(',')}` : ''}${c.tags ? ` where ${c.tags.join(' and ')}` : ''}`,
+          c,
+        ] as const,
+    ),
+  )('%s: every point equals the reference', async (_name, c) => {
+    const q: Query = { ...c, stepMs };
+    const answer = await metricQuery(q);
+    expect(answer).toMatchObject({ name: q.name, agg: q.agg, step_ms: stepMs, source });
+    expect(answer.from).toBe(Math.floor(H0 / stepMs) * stepMs);
+    expect(answer.to).toBe(Math.ceil((H0 + WINDOW) / stepMs) * stepMs);
+    expect(answer.series.length).toBeGreaterThan(0);
+    expect(differences(q, answer)).toEqual([]);
+  });
 });
 
 describe('GET /v1/metrics/query', () => {
@@ -330,8 +403,13 @@ describe('GET /v1/metrics/query', () => {
     ['1h', H, 'metrics_1h'],
   ] as const)('ssf.span.duration (derived from spans) at %s: quantiles, count, min and max by service, errors only', async (_label, stepMs, source) => {
     const cases: Array<Pick<Query, 'agg' | 'groupBy' | 'tags'>> = [
-      { agg: 'p50', groupBy: ['service'] }, { agg: 'p90', groupBy: ['service'] }, { agg: 'p99', groupBy: ['service', 'name'] },
-      { agg: 'count', groupBy: ['service'] }, { agg: 'max', groupBy: ['name'] }, { agg: 'min' }, { agg: 'count', tags: ['error:true'] },
+      { agg: 'p50', groupBy: ['service'] },
+      { agg: 'p90', groupBy: ['service'] },
+      { agg: 'p99', groupBy: ['service', 'name'] },
+      { agg: 'count', groupBy: ['service'] },
+      { agg: 'max', groupBy: ['name'] },
+      { agg: 'min' },
+      { agg: 'count', tags: ['error:true'] },
     ];
     for (const c of cases) {
       const q: Query = { name: 'ssf.span.duration', stepMs, ...c };
@@ -346,7 +424,13 @@ describe('GET /v1/metrics/query', () => {
   });
 
   it('defaults: agg by type (counter sum, gauge last, histogram p50, set uniq, status last), ~300 points over the range', async () => {
-    for (const [name, agg] of [['shop.requests', 'sum'], ['queue.depth', 'last'], ['http.latency', 'p50'], ['users.online', 'uniq'], ['disk.check', 'last']] as const) {
+    for (const [name, agg] of [
+      ['shop.requests', 'sum'],
+      ['queue.depth', 'last'],
+      ['http.latency', 'p50'],
+      ['users.online', 'uniq'],
+      ['disk.check', 'last'],
+    ] as const) {
       const res = await get('/v1/metrics/query', { name, from: H0, to: H0 + WINDOW });
       expect(res.status).toBe(200);
       const answer = res.body as unknown as Answer;
@@ -378,7 +462,11 @@ describe('GET /v1/metrics/query', () => {
     ['a step that is not a duration', { name: 'shop.requests', agg: 'sum', step: 'often' }, /step.*not a duration/],
     ['a step of 1.5 s', { name: 'shop.requests', agg: 'sum', step: '1500ms' }, /step.*whole number of seconds/],
     ['a step of 0', { name: 'shop.requests', agg: 'sum', step: '0s' }, /step.*whole number of seconds/],
-    ['10 s steps over two days (17280 points)', { name: 'shop.requests', agg: 'sum', step: '10s', from: H0 - 46 * H, to: H0 + 2 * H }, /step: 17280 points.*more than 11000/],
+    [
+      '10 s steps over two days (17280 points)',
+      { name: 'shop.requests', agg: 'sum', step: '10s', from: H0 - 46 * H, to: H0 + 2 * H },
+      /step: 17280 points.*more than 11000/,
+    ],
     ['a sub-minute step of a span-derived metric', { name: 'ssf.span.duration', agg: 'p50', step: '10s' }, /step.*derived from spans/],
     ['to before from', { name: 'shop.requests', agg: 'sum', from: H0 + H, to: H0 }, /to: must be after from/],
     ['a time that is not one', { name: 'shop.requests', agg: 'sum', from: 'yesterday' }, /from.*not a time/],
@@ -417,12 +505,14 @@ describe('GET /v1/metrics/query', () => {
 function expectedList(tenant: string, bucketMs: number, prefix = ''): Array<{ name: string; types: string[]; series: number; last_seen: number }> {
   const byName = new Map<string, Observation[]>();
   for (const o of observations) if (o.tenant === tenant && o.name.startsWith(prefix)) byName.set(o.name, [...(byName.get(o.name) ?? []), o]);
-  return [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, os]) => ({
-    name,
-    types: [...new Set(os.map((o) => o.type))].sort(),
-    series: new Set(os.map((o) => `${o.type} ${JSON.stringify(Object.entries(o.tags).sort())}`)).size,
-    last_seen: Number(os.reduce((a, o) => (o.ns > a ? o.ns : a), 0n) / NS(bucketMs)) * bucketMs,
-  }));
+  return [...byName.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, os]) => ({
+      name,
+      types: [...new Set(os.map((o) => o.type))].sort(),
+      series: new Set(os.map((o) => `${o.type} ${JSON.stringify(Object.entries(o.tags).sort())}`)).size,
+      last_seen: Number(os.reduce((a, o) => (o.ns > a ? o.ns : a), 0n) / NS(bucketMs)) * bucketMs,
+    }));
 }
 
 describe('GET /v1/metrics and /v1/metrics/tags', () => {
@@ -450,19 +540,35 @@ describe('GET /v1/metrics and /v1/metrics/tags', () => {
     const series = [...new Map(os.map((o) => [JSON.stringify(Object.entries(o.tags).sort()), o.tags])).values()];
     const count = (key: string, value?: string): number => series.filter((t) => key in t && (value === undefined || t[key] === value)).length;
     const keyOf = (key: string, values: string[]): object => ({
-      key, series: count(key), values_count: values.length,
+      key,
+      series: count(key),
+      values_count: values.length,
       values: values.map((value) => ({ value, series: count(key, value) })).sort((a, b) => b.series - a.series || (a.value < b.value ? -1 : 1)),
     });
     const res = await get('/v1/metrics/tags', { name: 'shop.requests', from: H0, to: H0 + WINDOW });
     expect(res.body).toEqual({
-      name: 'shop.requests', from: H0, to: H0 + WINDOW, source: 'metrics_1m', series: series.length,
+      name: 'shop.requests',
+      from: H0,
+      to: H0 + WINDOW,
+      source: 'metrics_1m',
+      series: series.length,
       keys: [keyOf('code', ['200', '500']), keyOf('route', ['/cart', '/pay'])],
     });
     const one = await get('/v1/metrics/tags', { name: 'ssf.span.duration', from: H0, to: H0 + WINDOW, limit: 1 });
-    const keys = (one.body['keys'] as Array<{ key: string; values: unknown[]; values_count: number }>);
-    expect(keys.map((k) => [k.key, k.values.length, k.values_count])).toEqual([['error', 1, 2], ['name', 1, 2], ['service', 1, 2]]);
+    const keys = one.body['keys'] as Array<{ key: string; values: unknown[]; values_count: number }>;
+    expect(keys.map((k) => [k.key, k.values.length, k.values_count])).toEqual([
+      ['error', 1, 2],
+      ['name', 1, 2],
+      ['service', 1, 2],
+    ]);
     const globex = await get('/v1/metrics/tags', { name: 'shop.requests', from: H0, to: H0 + WINDOW }, 'tokB');
-    expect(globex.body).toMatchObject({ series: 1, keys: [{ key: 'code', series: 1, values: [{ value: '200', series: 1 }] }, { key: 'route', series: 1 }] });
+    expect(globex.body).toMatchObject({
+      series: 1,
+      keys: [
+        { key: 'code', series: 1, values: [{ value: '200', series: 1 }] },
+        { key: 'route', series: 1 },
+      ],
+    });
   });
 
   it('the routes are in /openapi.json', async () => {
@@ -479,7 +585,9 @@ describe('the per-service series only answers for ranges it covers', () => {
     // As if the view had come later: the per-service series loses its first minutes.
     const db = aio.ch.database;
     const first = Math.min(...observations.filter((o) => o.name === 'ssf.service.duration').map((o) => Number(o.ns / NS(M)) * M));
-    await aio.ch.client.command({ query: `ALTER TABLE ${db}.metrics_1m DELETE WHERE name = 'ssf.service.duration' AND bucket <= toDateTime(${first / 1000}, 'UTC') SETTINGS mutations_sync = 2` });
+    await aio.ch.client.command({
+      query: `ALTER TABLE ${db}.metrics_1m DELETE WHERE name = 'ssf.service.duration' AND bucket <= toDateTime(${first / 1000}, 'UTC') SETTINGS mutations_sync = 2`,
+    });
     const after = await metricQuery(q);
     expect((after as unknown as { read_as: string }).read_as).toBe('ssf.span.duration');
     expect(differences(q, after)).toEqual([]);

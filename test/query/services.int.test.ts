@@ -5,6 +5,7 @@ import type { SloNumbers, SloReport } from '../../query/services/slo.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { seededRandom } from '../setup/random.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * GET /v1/services and GET /v1/slo against exact references computed here
@@ -24,15 +25,30 @@ let nextId = 1n;
 const newId = (): bigint => nextId++ * 7_919n + 1_000_003n;
 
 /** A trace span at `startMs` (plus a sub-ms fraction) lasting `durationMs`. */
-function span(fields: { traceId: bigint; parentId: bigint; service: string; name: string; startMs: number; durationMs: number; error?: boolean; indicator?: boolean }): SpanEvent {
+function span(fields: {
+  traceId: bigint;
+  parentId: bigint;
+  service: string;
+  name: string;
+  startMs: number;
+  durationMs: number;
+  error?: boolean;
+  indicator?: boolean;
+}): SpanEvent {
   const start = BigInt(Math.floor(fields.startMs)) * NS + BigInt(Math.floor(rand() * 1_000_000));
   const id = newId();
-  return {
-    version: 0, traceId: fields.traceId === 0n ? id : fields.traceId, id, parentId: fields.parentId,
-    startTimestamp: start, endTimestamp: start + BigInt(Math.round(fields.durationMs * 1e6)), rootStartTimestamp: 0n,
-    error: fields.error ?? false, service: fields.service, name: fields.name, indicator: fields.indicator ?? false, tags: {},
-    tenant: '', receivedTimestamp: 0n, isTrace: true, metrics: [], logs: [],
-  };
+  return spanEvent({
+    traceId: fields.traceId === 0n ? id : fields.traceId,
+    id,
+    parentId: fields.parentId,
+    startTimestamp: start,
+    endTimestamp: start + BigInt(Math.round(fields.durationMs * 1e6)),
+    error: fields.error ?? false,
+    service: fields.service,
+    name: fields.name,
+    indicator: fields.indicator ?? false,
+    isTrace: true,
+  });
 }
 
 /** A latency in ms, log-normal around `median`, never below 1.5 ms (the sketch is ±1 % above 1). */
@@ -74,9 +90,20 @@ function callGraph(traces: number): SpanEvent[] {
     out.push(span({ traceId, parentId: api.id, service: 'api', name: 'serialize', startMs: at + 2, durationMs: latency(3) }));
     const queries = 1 + Math.floor(rand() * 3);
     for (let q = 0; q < queries; q++) {
-      out.push(span({ traceId, parentId: api.id, service: 'db', name: rand() < 0.5 ? 'SELECT users' : 'SELECT carts', startMs: at + 3 + q, durationMs: latency(8), error: rand() < 0.1 }));
+      out.push(
+        span({
+          traceId,
+          parentId: api.id,
+          service: 'db',
+          name: rand() < 0.5 ? 'SELECT users' : 'SELECT carts',
+          startMs: at + 3 + q,
+          durationMs: latency(8),
+          error: rand() < 0.1,
+        }),
+      );
     }
-    if (rand() < 0.7) out.push(span({ traceId, parentId: api.id, service: 'cache', name: 'GET', startMs: at + 2, durationMs: latency(2), error: rand() < 0.05 }));
+    if (rand() < 0.7)
+      out.push(span({ traceId, parentId: api.id, service: 'cache', name: 'GET', startMs: at + 2, durationMs: latency(2), error: rand() < 0.05 }));
   }
   // A parent that started before FROM: its call is outside the range on the parent side.
   const early = span({ traceId: 0n, parentId: 0n, service: 'web', name: 'GET /home', startMs: FROM - 30_000, durationMs: 40_000 });
@@ -110,13 +137,30 @@ function indicatorSpans(): SpanEvent[] {
     add('checkout', 'POST /pay', at, 0.3, 30);
   }
   // Not indicators: never counted.
-  for (let i = 0; i < 50; i++) out.push(span({ traceId: 0n, parentId: 0n, service: 'checkout', name: 'POST /pay', startMs: SLO_TO - 30 * MINUTE + rand() * 20 * MINUTE, durationMs: 5, error: true }));
+  for (let i = 0; i < 50; i++)
+    out.push(
+      span({
+        traceId: 0n,
+        parentId: 0n,
+        service: 'checkout',
+        name: 'POST /pay',
+        startMs: SLO_TO - 30 * MINUTE + rand() * 20 * MINUTE,
+        durationMs: 5,
+        error: true,
+      }),
+    );
   return out;
 }
 
 // --- the references ---------------------------------------------------------------
 
-interface RefEdge { from: string; to: string; calls: number; errors: number; durations: number[] }
+interface RefEdge {
+  from: string;
+  to: string;
+  calls: number;
+  errors: number;
+  durations: number[];
+}
 
 /** Edges of [from, to): a child starting in the range whose parent (also starting in it) is of another service. */
 function referenceEdges(spans: readonly SpanEvent[], from: number, to: number): RefEdge[] {
@@ -136,7 +180,12 @@ function referenceEdges(spans: readonly SpanEvent[], from: number, to: number): 
   return [...edges.values()].sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1));
 }
 
-interface RefService { spans: number; errors: number; durations: number[]; ops: Map<string, { count: number; errors: number; durations: number[] }> }
+interface RefService {
+  spans: number;
+  errors: number;
+  durations: number[];
+  ops: Map<string, { count: number; errors: number; durations: number[] }>;
+}
 
 /** Per-service numbers of the spans in the whole minutes from `from` to `to` (both on minutes here). */
 function referenceServices(spans: readonly SpanEvent[], from: number, to: number): Map<string, RefService> {
@@ -158,8 +207,18 @@ function referenceServices(spans: readonly SpanEvent[], from: number, to: number
 }
 
 /** SLI numbers of indicator spans of `service` (and `name`) in [end - windowMs, end). */
-function referenceSlo(spans: readonly SpanEvent[], service: string, name: string | undefined, end: number, windowMs: number, objective: number, latencyMs?: number) {
-  const xs = spans.filter((s) => s.indicator && s.service === service && (name === undefined || s.name === name) && startMs(s) >= end - windowMs && startMs(s) < end);
+function referenceSlo(
+  spans: readonly SpanEvent[],
+  service: string,
+  name: string | undefined,
+  end: number,
+  windowMs: number,
+  objective: number,
+  latencyMs?: number,
+) {
+  const xs = spans.filter(
+    (s) => s.indicator && s.service === service && (name === undefined || s.name === name) && startMs(s) >= end - windowMs && startMs(s) < end,
+  );
   const total = xs.length;
   const bad = xs.filter((s) => s.error || (latencyMs !== undefined && durationMs(s) > latencyMs)).length;
   const budget = (1 - objective) * total;
@@ -193,14 +252,24 @@ function expectSloNumbers(got: SloNumbers | undefined, want: ReturnType<typeof r
 
 const ACME = [...callGraph(400), ...indicatorSpans()];
 const GLOBEX: SpanEvent[] = [];
-{
-  for (let t = 0; t < 20; t++) {
-    const at = FROM + 2 * MINUTE + t * MINUTE;
-    const x = span({ traceId: 0n, parentId: 0n, service: 'x', name: 'run', startMs: at, durationMs: 10 });
-    GLOBEX.push(x, span({ traceId: x.traceId, parentId: x.id, service: 'y', name: 'step', startMs: at + 1, durationMs: 4, error: t % 4 === 0 }));
-  }
-  for (let i = 0; i < 30; i++) GLOBEX.push(span({ traceId: 0n, parentId: 0n, service: 'checkout', name: 'POST /pay', startMs: SLO_TO - 20 * MINUTE + i * 1_000, durationMs: 9, error: true, indicator: true }));
+for (let t = 0; t < 20; t++) {
+  const at = FROM + 2 * MINUTE + t * MINUTE;
+  const x = span({ traceId: 0n, parentId: 0n, service: 'x', name: 'run', startMs: at, durationMs: 10 });
+  GLOBEX.push(x, span({ traceId: x.traceId, parentId: x.id, service: 'y', name: 'step', startMs: at + 1, durationMs: 4, error: t % 4 === 0 }));
 }
+for (let i = 0; i < 30; i++)
+  GLOBEX.push(
+    span({
+      traceId: 0n,
+      parentId: 0n,
+      service: 'checkout',
+      name: 'POST /pay',
+      startMs: SLO_TO - 20 * MINUTE + i * 1_000,
+      durationMs: 9,
+      error: true,
+      indicator: true,
+    }),
+  );
 
 let aio: AllInOne;
 beforeAll(async () => {
@@ -224,7 +293,9 @@ describe('GET /v1/services', () => {
 
     const edges = referenceEdges(ACME, FROM, TO);
     expect(edges.map((e) => `${e.from}>${e.to}`)).toEqual(['api>cache', 'api>db', 'web>api']);
-    expect(body.edges.map((e) => ({ from: e.from, to: e.to, calls: e.calls, errors: e.errors }))).toEqual(edges.map((e) => ({ from: e.from, to: e.to, calls: e.calls, errors: e.errors })));
+    expect(body.edges.map((e) => ({ from: e.from, to: e.to, calls: e.calls, errors: e.errors }))).toEqual(
+      edges.map((e) => ({ from: e.from, to: e.to, calls: e.calls, errors: e.errors })),
+    );
     for (const e of edges) {
       const got = body.edges.find((g) => g.from === e.from && g.to === e.to);
       const sorted = sortedNumbers(e.durations);
@@ -267,7 +338,9 @@ describe('GET /v1/services', () => {
     expect(globex.status).toBe(200);
     expect(globex.body.edges.map((e) => [e.from, e.to, e.calls, e.errors])).toEqual([['x', 'y', 20, 5]]);
     const services = referenceServices(GLOBEX, FROM, TO);
-    expect(globex.body.services.map((s) => [s.service, s.spans])).toEqual([...services.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, r]) => [name, r.spans]));
+    expect(globex.body.services.map((s) => [s.service, s.spans])).toEqual(
+      [...services.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, r]) => [name, r.spans]),
+    );
     expect(globex.body.services.map((s) => s.service)).not.toContain('api');
     const acme = await get<ServiceGraph>(`/v1/services?from=${FROM}&to=${TO}`);
     expect(acme.body.services.map((s) => s.service)).not.toContain('x');
@@ -304,9 +377,13 @@ describe('GET /v1/slo', () => {
     ]);
     expect(body.services.map((s) => s.service)).toEqual(['checkout', 'search']);
     for (const s of body.services) {
-      for (const [i, w] of [[0, 60 * MINUTE], [1, 360 * MINUTE]] as const) {
+      for (const [i, w] of [
+        [0, 60 * MINUTE],
+        [1, 360 * MINUTE],
+      ] as const) {
         expectSloNumbers(s.windows[i], referenceSlo(ACME, s.service, undefined, SLO_TO, w, OBJECTIVE), `${s.service} ${w}`);
-        for (const o of s.objectives) expectSloNumbers(o.windows[i], referenceSlo(ACME, s.service, o.objective, SLO_TO, w, OBJECTIVE), `${s.service} ${o.objective} ${w}`);
+        for (const o of s.objectives)
+          expectSloNumbers(o.windows[i], referenceSlo(ACME, s.service, o.objective, SLO_TO, w, OBJECTIVE), `${s.service} ${o.objective} ${w}`);
       }
     }
     expect(body.services[0]?.objectives.map((o) => o.objective)).toEqual(['GET /basket', 'POST /pay']);
@@ -315,17 +392,41 @@ describe('GET /v1/slo', () => {
   it('evaluates the multi-window burn alerts', async () => {
     const { body } = await get<SloReport>(`/v1/slo?to=${SLO_TO}&objective=${OBJECTIVE}&windows=1h`);
     const lengths: Record<string, number> = { '5m': 5, '30m': 30, '1h': 60, '2h': 120, '6h': 360, '24h': 1_440, '3d': 4_320 };
-    const rules = [['page', '1h', '5m', 14.4], ['page', '6h', '30m', 6], ['ticket', '24h', '2h', 3], ['ticket', '3d', '6h', 1]] as const;
-    const want = ['checkout', 'search'].flatMap((service) => rules.map(([severity, long, short, threshold]) => {
-      const burn = (w: string): number | null => {
-        const r = referenceSlo(ACME, service, undefined, SLO_TO, (lengths[w] as number) * MINUTE, OBJECTIVE);
-        return r.total > 0 ? r.burn_rate : null; // no traffic: no burn rate
-      };
-      const [l, sh] = [burn(long), burn(short)];
-      return { service, severity, long_window: long, short_window: short, threshold, firing: l !== null && sh !== null && l > threshold && sh > threshold, long: l, short: sh };
-    }));
-    expect(body.alerts.map((a) => ({ service: a.service, severity: a.severity, long_window: a.long_window, short_window: a.short_window, threshold: a.threshold, firing: a.firing })))
-      .toEqual(want.map(({ long: _l, short: _s, ...rest }) => rest));
+    const rules = [
+      ['page', '1h', '5m', 14.4],
+      ['page', '6h', '30m', 6],
+      ['ticket', '24h', '2h', 3],
+      ['ticket', '3d', '6h', 1],
+    ] as const;
+    const want = ['checkout', 'search'].flatMap((service) =>
+      rules.map(([severity, long, short, threshold]) => {
+        const burn = (w: string): number | null => {
+          const r = referenceSlo(ACME, service, undefined, SLO_TO, (lengths[w] as number) * MINUTE, OBJECTIVE);
+          return r.total > 0 ? r.burn_rate : null; // no traffic: no burn rate
+        };
+        const [l, sh] = [burn(long), burn(short)];
+        return {
+          service,
+          severity,
+          long_window: long,
+          short_window: short,
+          threshold,
+          firing: l !== null && sh !== null && l > threshold && sh > threshold,
+          long: l,
+          short: sh,
+        };
+      }),
+    );
+    expect(
+      body.alerts.map((a) => ({
+        service: a.service,
+        severity: a.severity,
+        long_window: a.long_window,
+        short_window: a.short_window,
+        threshold: a.threshold,
+        firing: a.firing,
+      })),
+    ).toEqual(want.map(({ long: _l, short: _s, ...rest }) => rest));
     const close = (got: number | null | undefined, expected: number | null, what: string): void => {
       if (expected === null) expect(got, what).toBeNull();
       else expect(got, what).toBeCloseTo(expected, 9);
@@ -347,11 +448,15 @@ describe('GET /v1/slo', () => {
     expect(body.latency_ms).toBe(40);
     expect(body.services.map((s) => s.service)).toEqual(['checkout']);
     const checkout = body.services[0];
-    for (const [i, w] of [[0, 60 * MINUTE], [1, 360 * MINUTE]] as const) {
+    for (const [i, w] of [
+      [0, 60 * MINUTE],
+      [1, 360 * MINUTE],
+    ] as const) {
       const want = referenceSlo(ACME, 'checkout', undefined, SLO_TO, w, OBJECTIVE, 40);
       expect(want.bad).toBeGreaterThan(referenceSlo(ACME, 'checkout', undefined, SLO_TO, w, OBJECTIVE).bad);
       expectSloNumbers(checkout?.windows[i], want, `checkout ${w} latency`);
-      for (const o of checkout?.objectives ?? []) expectSloNumbers(o.windows[i], referenceSlo(ACME, 'checkout', o.objective, SLO_TO, w, OBJECTIVE, 40), `checkout ${o.objective} ${w} latency`);
+      for (const o of checkout?.objectives ?? [])
+        expectSloNumbers(o.windows[i], referenceSlo(ACME, 'checkout', o.objective, SLO_TO, w, OBJECTIVE, 40), `checkout ${o.objective} ${w} latency`);
     }
   });
 
@@ -365,7 +470,20 @@ describe('GET /v1/slo', () => {
   });
 
   it('refuses bad parameters with a coded 400', async () => {
-    for (const q of ['objective=1.5', 'objective=0', 'objective=abc', 'windows=abc', 'windows=1h,,6h', 'windows=30s', 'windows=400d', 'windows=90', 'latency_ms=-5', 'to=soon', 'service=', 'extra=1']) {
+    for (const q of [
+      'objective=1.5',
+      'objective=0',
+      'objective=abc',
+      'windows=abc',
+      'windows=1h,,6h',
+      'windows=30s',
+      'windows=400d',
+      'windows=90',
+      'latency_ms=-5',
+      'to=soon',
+      'service=',
+      'extra=1',
+    ]) {
       const { status, body } = await get<{ error: { code: string; reason: string } }>(`/v1/slo?${q}`);
       expect(status, q).toBe(400);
       expect(body.error.code, q).toBe('QUERY_ERR_BAD_REQUEST');

@@ -9,24 +9,44 @@ import { migrate } from '../../src/clickhouse/migrations.js';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createHttpServer } from '../../src/http/create-http-server.js';
-import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
-import type { ClickHouseServer } from '../../src/infra/clickhouse-server.js';
+import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
+import type { ClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { registerQueryApi } from '../../query/query-api.js';
 import { PUBLIC_TABLES } from '../../query/query-runner.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { uniqueDatabase } from '../setup/services.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 const NOW = BigInt(Date.now()) * 1_000_000n;
 
 /** A trace span of `service` with one sample and one log line, all naming the tenant. */
 function spanOf(tenant: string, i: number): SpanEvent {
-  return {
-    version: 0, traceId: BigInt(1000 + i), id: BigInt(i + 1), parentId: 0n, startTimestamp: NOW + BigInt(i) * 1_000n, endTimestamp: NOW + BigInt(i) * 1_000n + 3_000_000n,
-    rootStartTimestamp: 0n, error: false, service: `svc-${tenant}`, name: 'GET /', indicator: false, tags: { owner: tenant }, tenant: '', receivedTimestamp: 0n, isTrace: true,
-    metrics: [{ type: 'counter', name: `hits.${tenant}`, value: 1, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: { owner: tenant }, unit: '', scope: 'default' }],
+  return spanEvent({
+    traceId: BigInt(1000 + i),
+    id: BigInt(i + 1),
+    startTimestamp: NOW + BigInt(i) * 1_000n,
+    endTimestamp: NOW + BigInt(i) * 1_000n + 3_000_000n,
+    service: `svc-${tenant}`,
+    name: 'GET /',
+    tags: { owner: tenant },
+    isTrace: true,
+    metrics: [
+      {
+        type: 'counter',
+        name: `hits.${tenant}`,
+        value: 1,
+        timestamp: 0n,
+        message: '',
+        status: 'ok',
+        sampleRate: 1,
+        tags: { owner: tenant },
+        unit: '',
+        scope: 'default',
+      },
+    ],
     logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `secret of ${tenant}`, attributes: {} }],
-  };
+  });
 }
 
 interface Answer {
@@ -36,7 +56,11 @@ interface Answer {
 }
 
 async function sql(http: string, request: object, token = 'tok-acme'): Promise<Answer> {
-  const res = await fetch(`${http}/v1/sql`, { method: 'POST', body: JSON.stringify(request), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
+  const res = await fetch(`${http}/v1/sql`, {
+    method: 'POST',
+    body: JSON.stringify(request),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+  });
   const body = await res.text();
   return { status: res.status, body, json: () => JSON.parse(body) as ReturnType<Answer['json']> };
 }
@@ -45,10 +69,17 @@ async function sql(http: string, request: object, token = 'tok-acme'): Promise<A
 async function fingerprint(ch: ClickHouse): Promise<string> {
   const parts: string[] = [];
   for (const t of PUBLIC_TABLES) {
-    const rows = await (await ch.client.query({ query: `SELECT tenant, count() AS n FROM ${ch.database}.${t} GROUP BY tenant ORDER BY tenant`, format: 'JSONEachRow' })).json();
+    const rows = await (
+      await ch.client.query({ query: `SELECT tenant, count() AS n FROM ${ch.database}.${t} GROUP BY tenant ORDER BY tenant`, format: 'JSONEachRow' })
+    ).json();
     parts.push(`${t}:${JSON.stringify(rows)}`);
   }
-  const tables = await (await ch.client.query({ query: 'SELECT database, name FROM system.tables WHERE database NOT IN (\'system\', \'INFORMATION_SCHEMA\', \'information_schema\') ORDER BY database, name', format: 'JSONEachRow' })).json();
+  const tables = await (
+    await ch.client.query({
+      query: "SELECT database, name FROM system.tables WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema') ORDER BY database, name",
+      format: 'JSONEachRow',
+    })
+  ).json();
   parts.push(JSON.stringify(tables));
   return parts.join('\n');
 }
@@ -63,13 +94,27 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
       SSF_QUERY_MAX_RESULT_ROWS: '1000',
       SSF_QUERY_MAX_MEMORY_USAGE: '100000000',
     });
-    expect((await aio.post([0, 1, 2].map((i) => spanOf('acme', i)), 'tok-acme')).status).toBe(200);
-    expect((await aio.post([0, 1, 2, 3].map((i) => spanOf('globex', i)), 'tok-globex')).status).toBe(200);
+    expect(
+      (
+        await aio.post(
+          [0, 1, 2].map((i) => spanOf('acme', i)),
+          'tok-acme',
+        )
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await aio.post(
+          [0, 1, 2, 3].map((i) => spanOf('globex', i)),
+          'tok-globex',
+        )
+      ).status,
+    ).toBe(200);
     before = await fingerprint(aio.ch);
   });
   afterAll(async () => aio?.close());
 
-  it('answers a SELECT in ClickHouse\'s JSON format, with parameters bound by ClickHouse', async () => {
+  it("answers a SELECT in ClickHouse's JSON format, with parameters bound by ClickHouse", async () => {
     const a = await sql(aio.http, { sql: 'SELECT service, count() AS n FROM spans WHERE name = {name:String} GROUP BY service', params: { name: 'GET /' } });
     expect(a.status).toBe(200);
     const body = a.json() as unknown as { meta: Array<{ name: string }>; data: unknown[]; rows: number; statistics: object };
@@ -88,8 +133,17 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     const tsv = await sql(aio.http, { sql: 'SELECT span_id FROM spans ORDER BY span_id', format: 'tsv' });
     expect(tsv.body).toBe('span_id\n1\n2\n3\n');
     const nd = await sql(aio.http, { sql: 'SELECT span_id FROM spans ORDER BY span_id', format: 'ndjson' });
-    expect(nd.body.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([{ span_id: '1' }, { span_id: '2' }, { span_id: '3' }]);
-    const res = await fetch(`${aio.http}/v1/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT span_id FROM spans', format: 'parquet' }), headers: { 'content-type': 'application/json', authorization: 'Bearer tok-acme' } });
+    expect(
+      nd.body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([{ span_id: '1' }, { span_id: '2' }, { span_id: '3' }]);
+    const res = await fetch(`${aio.http}/v1/sql`, {
+      method: 'POST',
+      body: JSON.stringify({ sql: 'SELECT span_id FROM spans', format: 'parquet' }),
+      headers: { 'content-type': 'application/json', authorization: 'Bearer tok-acme' },
+    });
     expect(res.headers.get('content-type')).toBe('application/vnd.apache.parquet');
     const bytes = Buffer.from(await res.arrayBuffer());
     expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
@@ -103,7 +157,7 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     ['TRUNCATE TABLE spans', 'QUERY_ERR_NOT_SELECT', 403],
     ['CREATE TABLE evil (a Int8) ENGINE = Memory', 'QUERY_ERR_NOT_SELECT', 403],
     ['ALTER TABLE spans DELETE WHERE 1', 'QUERY_ERR_NOT_SELECT', 403],
-    ['ALTER TABLE spans UPDATE name = \'x\' WHERE 1', 'QUERY_ERR_NOT_SELECT', 403],
+    ["ALTER TABLE spans UPDATE name = 'x' WHERE 1", 'QUERY_ERR_NOT_SELECT', 403],
     ['DELETE FROM spans WHERE 1', 'QUERY_ERR_NOT_SELECT', 403],
     ['INSERT INTO spans SELECT * FROM spans', 'QUERY_ERR_NOT_SELECT', 403],
     ["INSERT INTO FUNCTION file('out.csv') SELECT 1", 'QUERY_ERR_NOT_SELECT', 403],
@@ -114,7 +168,7 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     ['SYSTEM DROP DNS CACHE', 'QUERY_ERR_NOT_SELECT', 403],
     ['KILL QUERY WHERE 1', 'QUERY_ERR_NOT_SELECT', 403],
     ['GRANT ALL ON *.* TO default', 'QUERY_ERR_NOT_SELECT', 403],
-    ['CREATE USER evil IDENTIFIED BY \'x\'', 'QUERY_ERR_NOT_SELECT', 403],
+    ["CREATE USER evil IDENTIFIED BY 'x'", 'QUERY_ERR_NOT_SELECT', 403],
     ['USE system', 'QUERY_ERR_NOT_SELECT', 403],
     ['SHOW TABLES', 'QUERY_ERR_NOT_SELECT', 403],
     ['DESCRIBE TABLE spans', 'QUERY_ERR_NOT_SELECT', 403],
@@ -200,7 +254,7 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     }
     expect(await acme('SELECT count() AS n FROM spans AS a JOIN logs AS b ON a.trace_id = b.trace_id')).toEqual([{ n: '3' }]);
     expect(await acme('SELECT (SELECT count() FROM samples) AS n')).toEqual([{ n: '3' }]);
-    expect(await acme('WITH x AS (SELECT * FROM logs) SELECT count() AS n FROM x WHERE body LIKE \'%globex%\'')).toEqual([{ n: '0' }]);
+    expect(await acme("WITH x AS (SELECT * FROM logs) SELECT count() AS n FROM x WHERE body LIKE '%globex%'")).toEqual([{ n: '0' }]);
     expect(await acme('SELECT count() AS n FROM (SELECT tenant FROM spans UNION ALL SELECT tenant FROM logs)')).toEqual([{ n: '6' }]);
     // An error message cannot carry the other tenant's data either: the check ran under the same filter.
     const leak = await sql(aio.http, { sql: "SELECT throwIf(1, concat('rows: ', toString((SELECT groupArray(body) FROM logs))))" });
@@ -213,7 +267,11 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
   });
 
   it('needs a token with read access', async () => {
-    const none = await fetch(`${aio.http}/v1/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT 1' }), headers: { 'content-type': 'application/json' } });
+    const none = await fetch(`${aio.http}/v1/sql`, {
+      method: 'POST',
+      body: JSON.stringify({ sql: 'SELECT 1' }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(none.status).toBe(401);
     expect(((await none.json()) as { error: { code: string } }).error.code).toBe('AUTH_ERR_MISSING_TOKEN');
     const writeOnly = await sql(aio.http, { sql: 'SELECT 1' }, 'tok-write');
@@ -225,7 +283,11 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
 
   it('refuses a malformed request with the field named', async () => {
     const bad = async (body: string): Promise<string> => {
-      const res = await fetch(`${aio.http}/v1/sql`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: 'Bearer tok-acme' } });
+      const res = await fetch(`${aio.http}/v1/sql`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', authorization: 'Bearer tok-acme' },
+      });
       expect(res.status).toBe(400);
       const e = ((await res.json()) as { error: { code: string; reason: string } }).error;
       expect(e.code).toBe('QUERY_ERR_BAD_REQUEST');
@@ -243,7 +305,10 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     expect(aio.query.metrics.get('QUERY_ERR_NOT_SELECT')).toBeGreaterThanOrEqual(refusals.filter((r) => r[1] === 'QUERY_ERR_NOT_SELECT').length);
     const metrics = await (await fetch(`${aio.http}/metrics`)).text();
     expect(metrics).toMatch(/ssf_query_refused_total\{code="QUERY_ERR_TABLE_FUNCTION"\} \d+/);
-    const doc = (await (await fetch(`${aio.http}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown }>> };
+    const doc = (await (await fetch(`${aio.http}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { requestBody?: unknown }>>;
+    };
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.paths['/v1/sql']?.['post']?.requestBody).toBeDefined();
   });
@@ -255,18 +320,48 @@ describe('enforced by ClickHouse itself: the read-only user of deploy/clickhouse
   let api: { http: string; close: () => Promise<void> };
   beforeAll(async () => {
     server = await startClickHouseServer({ usersFile: join(import.meta.dirname, '..', '..', 'deploy', 'clickhouse', 'ssf-users.xml') });
-    const env = { SSF_CLICKHOUSE_URL: server.url, SSF_CLICKHOUSE_DATABASE: 'ssf', SSF_CLICKHOUSE_QUERY_USER: 'ssf_query', SSF_CLICKHOUSE_QUERY_PASSWORD: 'change-me' };
+    const env = {
+      SSF_CLICKHOUSE_URL: server.url,
+      SSF_CLICKHOUSE_DATABASE: 'ssf',
+      SSF_CLICKHOUSE_QUERY_USER: 'ssf_query',
+      SSF_CLICKHOUSE_QUERY_PASSWORD: 'change-me',
+    };
     const config = loadConfig({ env });
     writer = await createClickHouse(config.clickhouse);
     await migrate(writer, config);
     await writer.client.command({ query: 'CREATE DATABASE IF NOT EXISTS private' });
     await writer.client.command({ query: 'CREATE TABLE IF NOT EXISTS private.t (a Int8) ENGINE = MergeTree ORDER BY a' });
-    await writer.client.insert({ table: 'ssf.spans', values: [{ tenant: 'default', trace_id: '1', span_id: '1', parent_id: '0', service: 'web', name: 'x', start: new Date().toISOString().replace('T', ' ').replace('Z', ''), duration_ns: '5', error: false, indicator: false, root_start: new Date().toISOString().replace('T', ' ').replace('Z', ''), tags: {} }], format: 'JSONEachRow' });
+    await writer.client.insert({
+      table: 'ssf.spans',
+      values: [
+        {
+          tenant: 'default',
+          trace_id: '1',
+          span_id: '1',
+          parent_id: '0',
+          service: 'web',
+          name: 'x',
+          start: new Date().toISOString().replace('T', ' ').replace('Z', ''),
+          duration_ns: '5',
+          error: false,
+          indicator: false,
+          root_start: new Date().toISOString().replace('T', ' ').replace('Z', ''),
+          tags: {},
+        },
+      ],
+      format: 'JSONEachRow',
+    });
     const reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
     const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576 });
     registerQueryApi(app, config, reader, { standalone: true });
     const http = await app.listen({ host: '127.0.0.1', port: 0 });
-    api = { http, close: async () => { await app.close(); await reader.close(); } };
+    api = {
+      http,
+      close: async () => {
+        await app.close();
+        await reader.close();
+      },
+    };
   });
   afterAll(async () => {
     await api?.close();
@@ -296,7 +391,7 @@ describe('enforced by ClickHouse itself: the read-only user of deploy/clickhouse
     try {
       // No grant for it (ACCESS_DENIED), and readonly=2 besides (READONLY): whichever ClickHouse checks first.
       expect(await code('DROP TABLE ssf.spans')).toMatch(/^(READONLY|ACCESS_DENIED)$/);
-      expect(await code('INSERT INTO ssf.spans (tenant) VALUES (\'x\')')).toMatch(/^(READONLY|ACCESS_DENIED)$/);
+      expect(await code("INSERT INTO ssf.spans (tenant) VALUES ('x')")).toMatch(/^(READONLY|ACCESS_DENIED)$/);
       expect(await code('CREATE TABLE ssf.evil (a Int8) ENGINE = Memory')).toMatch(/^(READONLY|ACCESS_DENIED)$/);
       expect(await code('SET readonly = 0')).toMatch(/READONLY|SETTING_CONSTRAINT_VIOLATION/);
       expect(await code('SELECT * FROM private.t')).toBe('ACCESS_DENIED');
@@ -314,13 +409,20 @@ describe('the same checks on the embedded engine (chDB runs every statement of a
   let ch: ClickHouse;
   let api: { http: string; close: () => Promise<void> };
   beforeAll(async () => {
-    const config = loadConfig({ env: { SSF_CLICKHOUSE_DATA_PATH: mkdtempSync(join(tmpdir(), 'ssf-sqlsec-')), SSF_CLICKHOUSE_DATABASE: uniqueDatabase('ssf_sqlsec_emb') } });
+    const config = loadConfig({
+      env: { SSF_CLICKHOUSE_DATA_PATH: mkdtempSync(join(tmpdir(), 'ssf-sqlsec-')), SSF_CLICKHOUSE_DATABASE: uniqueDatabase('ssf_sqlsec_emb') },
+    });
     ch = await createClickHouse(config.clickhouse);
     await migrate(ch, config);
     const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576 });
     registerQueryApi(app, config, ch, { standalone: true });
     const http = await app.listen({ host: '127.0.0.1', port: 0 });
-    api = { http, close: async () => { await app.close(); } };
+    api = {
+      http,
+      close: async () => {
+        await app.close();
+      },
+    };
   });
   afterAll(async () => {
     await api?.close();
@@ -334,9 +436,13 @@ describe('the same checks on the embedded engine (chDB runs every statement of a
     expect((await sql(api.http, { sql: "SELECT * FROM file('/etc/passwd', 'LineAsString')" }, '')).json().error?.code).toBe('QUERY_ERR_TABLE_FUNCTION');
     expect((await sql(api.http, { sql: 'SELECT count() AS n FROM spans' }, '')).json().data).toEqual([{ n: '0' }]);
     // The tenant filter and limits went with the query, not onto the shared session the ingest path uses.
-    const session = await (await ch.client.query({ query: "SELECT getSetting('additional_table_filters') AS f, getSetting('max_result_rows') AS r", format: 'JSONEachRow' })).json();
+    const session = await (
+      await ch.client.query({ query: "SELECT getSetting('additional_table_filters') AS f, getSetting('max_result_rows') AS r", format: 'JSONEachRow' })
+    ).json();
     expect(session.map((r) => ({ ...(r as object), r: Number((r as { r: unknown }).r) }))).toEqual([{ f: {}, r: 0 }]);
-    const tables = await (await ch.client.query({ query: `SELECT count() AS n FROM system.tables WHERE database = '${ch.database}' AND name = 'spans'`, format: 'JSONEachRow' })).json();
+    const tables = await (
+      await ch.client.query({ query: `SELECT count() AS n FROM system.tables WHERE database = '${ch.database}' AND name = 'spans'`, format: 'JSONEachRow' })
+    ).json();
     expect(tables).toEqual([{ n: '1' }]);
   });
 });

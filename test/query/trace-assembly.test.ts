@@ -11,7 +11,18 @@ const T0 = 1_780_000_000_000_000_000n;
 
 function rec(id: bigint, parent: bigint, startMs: number, endMs: number, extra: Partial<SpanRecord> = {}): SpanRecord {
   const startNs = T0 + BigInt(startMs) * MS;
-  return { spanId: id, parentId: parent, service: 'svc', name: `op${id}`, startNs, durationNs: BigInt(endMs - startMs) * MS, error: false, indicator: false, tags: {}, ...extra };
+  return {
+    spanId: id,
+    parentId: parent,
+    service: 'svc',
+    name: `op${id}`,
+    startNs,
+    durationNs: BigInt(endMs - startMs) * MS,
+    error: false,
+    indicator: false,
+    tags: {},
+    ...extra,
+  };
 }
 
 function toRef(r: SpanRecord): RefSpan {
@@ -49,13 +60,7 @@ describe('assembleTrace', () => {
   });
 
   it('keeps one copy of a span id stored twice (the longer) and does not duplicate its children', () => {
-    const t = assembleTrace([
-      rec(1n, 0n, 0, 50),
-      rec(2n, 1n, 5, 20),
-      rec(2n, 1n, 5, 30),
-      rec(3n, 2n, 6, 10),
-      rec(2n, 1n, 5, 20),
-    ]);
+    const t = assembleTrace([rec(1n, 0n, 0, 50), rec(2n, 1n, 5, 20), rec(2n, 1n, 5, 30), rec(3n, 2n, 6, 10), rec(2n, 1n, 5, 20)]);
     if (!t) throw new Error('no trace');
     expect(shape(t.spans)).toEqual([['1', [['2', ['3']]]]]);
     expect(t.duplicateRows).toBe(2);
@@ -104,7 +109,17 @@ describe('assembleTrace', () => {
         const parent = rows.length === 0 || parentPick < 0.1 ? 0n : parentPick < 0.18 ? 424242n : (rows[Math.floor(rng() * rows.length)] as SpanRecord).spanId;
         const start = T0 + BigInt(Math.floor(rng() * 60)) * 250n * US;
         const durationNs = BigInt(Math.floor(rng() * 80)) * 250n * US;
-        rows.push({ spanId: id, parentId: parent, service: `s${Math.floor(rng() * 3)}`, name: 'op', startNs: start, durationNs, error: rng() < 0.2, indicator: false, tags: {} });
+        rows.push({
+          spanId: id,
+          parentId: parent,
+          service: `s${Math.floor(rng() * 3)}`,
+          name: 'op',
+          startNs: start,
+          durationNs,
+          error: rng() < 0.2,
+          indicator: false,
+          tags: {},
+        });
         if (rng() < 0.1) rows.push({ ...(rows[rows.length - 1] as SpanRecord) });
       }
       const t = assembleTrace(rows);

@@ -58,7 +58,8 @@ export function referenceTrace(rows: readonly RefSpan[], unitNs = 1_000n): RefTr
   const start = spans.map((s) => s.start).reduce((a, b) => (b < a ? b : a));
   const end = spans.map((s) => s.end).reduce((a, b) => (b > a ? b : a));
   for (const s of spans) {
-    if ((s.start - start) % unitNs !== 0n || (s.end - start) % unitNs !== 0n) throw new Error('reference: times must be on a grid of unitNs from the trace start');
+    if ((s.start - start) % unitNs !== 0n || (s.end - start) % unitNs !== 0n)
+      throw new Error('reference: times must be on a grid of unitNs from the trace start');
   }
   const childrenOf = (s: RefSpan): RefSpan[] => spans.filter((c) => c.parent === s.id && c.id !== s.id).sort(order);
   const isOrphan = (s: RefSpan): boolean => s.parent !== 0n && (s.parent === s.id || !byId.has(s.parent));

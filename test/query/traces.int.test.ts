@@ -8,6 +8,7 @@ import type { AllInOne } from '../ingest/all-in-one.js';
 import { seededRandom } from '../setup/random.js';
 import { projectNodes, referenceTrace } from './trace-reference.js';
 import type { RefSpan } from './trace-reference.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 // The trace endpoints end to end: spans, logs and samples go through the
 // real gateway into ClickHouse, and every expectation is computed here from
@@ -29,7 +30,7 @@ const OTHER_TRACE = 777n;
 const GLOBEX_ONLY = 4242n;
 
 function span(p: Partial<SpanEvent> & Pick<SpanEvent, 'traceId' | 'id' | 'service' | 'name' | 'startTimestamp' | 'endTimestamp'>): SpanEvent {
-  return { version: 0, parentId: 0n, rootStartTimestamp: 0n, error: false, indicator: false, tags: {}, tenant: '', receivedTimestamp: 0n, isTrace: true, metrics: [], logs: [], ...p };
+  return spanEvent({ isTrace: true, ...p });
 }
 
 /** A carrier: logs and samples of a span, without the span (not a trace span). */
@@ -51,21 +52,69 @@ const E = 105n;
 const F = 106n;
 const G = 107n;
 const bigTrace: SpanEvent[] = [
-  span({ traceId: TRACE, id: R, service: 'web', name: 'GET /checkout', startTimestamp: at(0), endTimestamp: at(100), tags: { 'http.method': 'GET' }, logs: [log(1, 'info', 9, 'checkout started', { user: 'u1' })] }),
+  span({
+    traceId: TRACE,
+    id: R,
+    service: 'web',
+    name: 'GET /checkout',
+    startTimestamp: at(0),
+    endTimestamp: at(100),
+    tags: { 'http.method': 'GET' },
+    logs: [log(1, 'info', 9, 'checkout started', { user: 'u1' })],
+  }),
   span({ traceId: TRACE, id: 101n, parentId: R, service: 'web', name: 'auth', startTimestamp: at(2), endTimestamp: at(12) }),
-  span({ traceId: TRACE, id: B, parentId: R, service: 'api', name: 'POST /orders', startTimestamp: at(10), endTimestamp: at(90), metrics: [sample(30, 'counter', 'orders.created', 1)] }),
+  span({
+    traceId: TRACE,
+    id: B,
+    parentId: R,
+    service: 'api',
+    name: 'POST /orders',
+    startTimestamp: at(10),
+    endTimestamp: at(90),
+    metrics: [sample(30, 'counter', 'orders.created', 1)],
+  }),
   span({ traceId: TRACE, id: 103n, parentId: B, service: 'db', name: 'SELECT orders', startTimestamp: at(15), endTimestamp: at(35) }),
   span({ traceId: TRACE, id: 110n, parentId: B, service: 'db', name: 'SELECT user', startTimestamp: at(15), endTimestamp: at(18) }),
   span({ traceId: TRACE, id: -77n, parentId: B, service: 'cache', name: 'GET order', startTimestamp: at(20), endTimestamp: at(25) }),
-  span({ traceId: TRACE, id: E, parentId: B, service: 'api', name: 'charge', startTimestamp: at(40), endTimestamp: at(88), error: true, tags: { gateway: 'stripe' }, logs: [log(50, 'error', 17, 'card declined')], metrics: [sample(88, 'histogram', 'payment.ms', 42.5, { sampleRate: 0.5, unit: 'ms', tags: { gateway: 'stripe' } })] }),
+  span({
+    traceId: TRACE,
+    id: E,
+    parentId: B,
+    service: 'api',
+    name: 'charge',
+    startTimestamp: at(40),
+    endTimestamp: at(88),
+    error: true,
+    tags: { gateway: 'stripe' },
+    logs: [log(50, 'error', 17, 'card declined')],
+    metrics: [sample(88, 'histogram', 'payment.ms', 42.5, { sampleRate: 0.5, unit: 'ms', tags: { gateway: 'stripe' } })],
+  }),
   span({ traceId: TRACE, id: F, parentId: E, service: 'db', name: 'INSERT payment', startTimestamp: at(45), endTimestamp: at(60) }),
-  span({ traceId: TRACE, id: G, parentId: E, service: 'db', name: 'UPDATE stock', startTimestamp: at(55), endTimestamp: at(87), logs: [log(86, 'debug', 5, 'stock updated')] }),
+  span({
+    traceId: TRACE,
+    id: G,
+    parentId: E,
+    service: 'db',
+    name: 'UPDATE stock',
+    startTimestamp: at(55),
+    endTimestamp: at(87),
+    logs: [log(86, 'debug', 5, 'stock updated')],
+  }),
   span({ traceId: TRACE, id: 108n, parentId: R, service: 'web', name: 'audit', startTimestamp: at(105), endTimestamp: at(130) }),
   span({ traceId: TRACE, id: 109n, parentId: 999n, service: 'cache', name: 'GET session', startTimestamp: at(5), endTimestamp: at(8) }),
   carrier(TRACE, B, 'api', [log(80, 'warn', 13, 'order created')], [sample(80, 'gauge', 'queue.depth', 7)]),
   carrier(TRACE, 555n, 'web', [log(120, 'info', 9, 'late callback')]),
   // Another trace at the same time and in the same services: none of it belongs to TRACE.
-  span({ traceId: OTHER_TRACE, id: OTHER_TRACE, service: 'web', name: 'GET /other', startTimestamp: at(20), endTimestamp: at(30), logs: [log(25, 'info', 9, 'other trace')], metrics: [sample(25, 'counter', 'orders.created', 5)] }),
+  span({
+    traceId: OTHER_TRACE,
+    id: OTHER_TRACE,
+    service: 'web',
+    name: 'GET /other',
+    startTimestamp: at(20),
+    endTimestamp: at(30),
+    logs: [log(25, 'info', 9, 'other trace')],
+    metrics: [sample(25, 'counter', 'orders.created', 5)],
+  }),
 ];
 /** A retried emit: span F again, in a later request. */
 const retry: SpanEvent[] = [
@@ -96,7 +145,18 @@ function searchTraces(): SpanEvent[] {
     const rootService = pick(['web', 'api']);
     const spans: SpanEvent[] = [];
     const tags = (): Record<string, string> => ({ region: pick(['eu', 'us']), ...(rng() < 0.5 ? { customer: pick(['c1', 'c2', 'c3', 'c4']) } : {}) });
-    spans.push(span({ traceId, id: traceId, service: rootService, name: pick(NAMES[rootService] as string[]), startTimestamp: t0, endTimestamp: t0 + BigInt(50_000 + Math.floor(rng() * 450_000)) * US, error: rng() < 0.2, tags: tags() }));
+    spans.push(
+      span({
+        traceId,
+        id: traceId,
+        service: rootService,
+        name: pick(NAMES[rootService] as string[]),
+        startTimestamp: t0,
+        endTimestamp: t0 + BigInt(50_000 + Math.floor(rng() * 450_000)) * US,
+        error: rng() < 0.2,
+        tags: tags(),
+      }),
+    );
     const children = 2 + Math.floor(rng() * 4);
     for (let k = 0; k < children; k++) {
       const parent = pick(spans);
@@ -104,7 +164,19 @@ function searchTraces(): SpanEvent[] {
       const start = parent.startTimestamp + BigInt(Math.floor(rng() * Number(room) * 0.5)) * US;
       const end = start + BigInt(1 + Math.floor(rng() * Number((parent.endTimestamp - start) / US))) * US;
       const service = pick(['api', 'db', 'cache', 'auth']);
-      spans.push(span({ traceId, id: 1_000n + BigInt(k), parentId: parent.id, service, name: pick(NAMES[service] as string[]), startTimestamp: start, endTimestamp: end, error: rng() < 0.2, tags: tags() }));
+      spans.push(
+        span({
+          traceId,
+          id: 1_000n + BigInt(k),
+          parentId: parent.id,
+          service,
+          name: pick(NAMES[service] as string[]),
+          startTimestamp: start,
+          endTimestamp: end,
+          error: rng() < 0.2,
+          tags: tags(),
+        }),
+      );
     }
     out.push(...spans);
   }
@@ -119,7 +191,12 @@ let aio: AllInOne;
 
 beforeAll(async () => {
   aio = await startAllInOne('ssf_traces', { SSF_GATEWAY_AUTH_TOKENS: `${ACME}=acme,${GLOBEX}=globex` });
-  for (const [spans, token] of [[bigTrace, ACME], [retry, ACME], [searchFixture, ACME], [globexSpans, GLOBEX]] as const) {
+  for (const [spans, token] of [
+    [bigTrace, ACME],
+    [retry, ACME],
+    [searchFixture, ACME],
+    [globexSpans, GLOBEX],
+  ] as const) {
     const res = await aio.post(spans, token);
     expect(res.status, await res.text()).toBe(200);
   }
@@ -152,7 +229,15 @@ function nodeAt(nodes: readonly TraceNode[], ...path: number[]): TraceNode {
   if (!n) throw new Error(`no span at ${path.join('.')}`);
   return rest.length === 0 ? n : nodeAt(n.children, ...rest);
 }
-const toRef = (s: SpanEvent): RefSpan => ({ id: s.id, parent: s.parentId, service: s.service, name: s.name, start: s.startTimestamp, end: s.endTimestamp, error: s.error });
+const toRef = (s: SpanEvent): RefSpan => ({
+  id: s.id,
+  parent: s.parentId,
+  service: s.service,
+  name: s.name,
+  start: s.startTimestamp,
+  end: s.endTimestamp,
+  error: s.error,
+});
 
 describe('GET /v1/traces/:traceId', () => {
   it('assembles the trace: tree, durations, self time, critical path, counts', async () => {
@@ -177,7 +262,10 @@ describe('GET /v1/traces/:traceId', () => {
     const root = nodeAt(t.spans, 0);
     const orders = nodeAt(t.spans, 0, 1);
     const charge = nodeAt(t.spans, 0, 1, 3);
-    expect(t.spans.map((n) => [n.span_id, n.orphan])).toEqual([[R.toString(), false], ['109', true]]);
+    expect(t.spans.map((n) => [n.span_id, n.orphan])).toEqual([
+      [R.toString(), false],
+      ['109', true],
+    ]);
     expect(root.children.map((n) => n.span_id)).toEqual(['101', '102', '108']);
     expect(orders.children.map((n) => n.span_id)).toEqual(['103', '110', '-77', '105']);
     expect(root.self_ms).toBe(12); // 100 - [2, 90]; the audit span starts after the root ended
@@ -191,11 +279,27 @@ describe('GET /v1/traces/:traceId', () => {
     expect(charge.tags).toEqual({ gateway: 'stripe' });
   });
 
-  it('attaches the trace\'s logs and samples, and only those', async () => {
+  it("attaches the trace's logs and samples, and only those", async () => {
     const t = (await get<TraceAnswer>(`/v1/traces/${TRACE}`)).body;
     const hex = (id: bigint): string => BigInt.asUintN(64, id).toString(16).padStart(16, '0');
-    const logRow = (ms: number, service: string, severity: string, severity_number: number, body: string, spanId: bigint, attributes: Record<string, string> = {}) => ({
-      timestamp: rfc3339(at(ms)), offset_ms: ms, service, severity, severity_number, body, span_id: spanId.toString(), span_id_hex: hex(spanId), attributes,
+    const logRow = (
+      ms: number,
+      service: string,
+      severity: string,
+      severity_number: number,
+      body: string,
+      spanId: bigint,
+      attributes: Record<string, string> = {},
+    ) => ({
+      timestamp: rfc3339(at(ms)),
+      offset_ms: ms,
+      service,
+      severity,
+      severity_number,
+      body,
+      span_id: spanId.toString(),
+      span_id_hex: hex(spanId),
+      attributes,
     });
     expect(t.logs).toEqual([
       logRow(1, 'web', 'info', 9, 'checkout started', R, { user: 'u1' }),
@@ -205,7 +309,20 @@ describe('GET /v1/traces/:traceId', () => {
       logRow(120, 'web', 'info', 9, 'late callback', 555n),
     ]);
     const sampleRow = (ms: number, name: string, type: string, value: number, spanId: bigint, service: string, extra: Record<string, unknown> = {}) => ({
-      timestamp: rfc3339(at(ms)), offset_ms: ms, name, type, value, sample_rate: 1, unit: '', message: '', status: 'ok', tags: {}, service, span_id: spanId.toString(), span_id_hex: hex(spanId), ...extra,
+      timestamp: rfc3339(at(ms)),
+      offset_ms: ms,
+      name,
+      type,
+      value,
+      sample_rate: 1,
+      unit: '',
+      message: '',
+      status: 'ok',
+      tags: {},
+      service,
+      span_id: spanId.toString(),
+      span_id_hex: hex(spanId),
+      ...extra,
     });
     expect(t.samples).toEqual([
       sampleRow(30, 'orders.created', 'counter', 1, B, 'api'),
@@ -223,10 +340,17 @@ describe('GET /v1/traces/:traceId', () => {
 
   it('gives a SQL example that runs on POST /v1/sql and reads every stored row of the trace', async () => {
     const t = (await get<TraceAnswer>(`/v1/traces/${TRACE}`)).body;
-    const res = await fetch(`${aio.http}/v1/sql`, { method: 'POST', body: JSON.stringify(t.links.sql), headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME}` } });
+    const res = await fetch(`${aio.http}/v1/sql`, {
+      method: 'POST',
+      body: JSON.stringify(t.links.sql),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME}` },
+    });
     expect(res.status).toBe(200);
     const rows = ((await res.json()) as { data: Array<{ span_id: string }> }).data;
-    const sent = acmeRows.filter((s) => s.traceId === TRACE).map((s) => s.id.toString()).sort();
+    const sent = acmeRows
+      .filter((s) => s.traceId === TRACE)
+      .map((s) => s.id.toString())
+      .sort();
     expect(rows.map((x) => x.span_id).sort()).toEqual(sent);
     expect(sent).toHaveLength(12); // 11 spans, one stored twice
   });
@@ -236,37 +360,46 @@ describe('GET /v1/traces/:traceId', () => {
     expect(r.status).toBe(200);
     expect(r.type).toMatch(/^text\/plain/);
     // Columns: critical-path mark, offset (right-aligned to 9), service (padded to 5), two spaces per depth, name, duration.
-    expect(r.text).toBe([
-      `trace ${TRACE} (${TRACE_HEX})`,
-      `start ${rfc3339(T0)}  duration 130.000ms`,
-      'services api, cache, db, web',
-      'spans 11  errors 1  logs 5  samples 3',
-      '* marks the critical path',
-      '',
-      '*   0.000ms  web    GET /checkout  100.000ms',
-      '                      INFO checkout started',
-      '    2.000ms  web      auth  10.000ms',
-      '*  10.000ms  api      POST /orders  80.000ms',
-      '                        WARN order created',
-      '   15.000ms  db         SELECT orders  20.000ms',
-      '   15.000ms  db         SELECT user  3.000ms',
-      '   20.000ms  cache      GET order  5.000ms',
-      '*  40.000ms  api        charge  48.000ms  ERROR',
-      '                          ERROR card declined',
-      '   45.000ms  db           INSERT payment  15.000ms',
-      '*  55.000ms  db           UPDATE stock  32.000ms',
-      '                            DEBUG stock updated',
-      '  105.000ms  web      audit  25.000ms',
-      '    5.000ms  cache  GET session  3.000ms  ORPHAN (parent 999)',
-      '',
-      'logs of spans not in the trace:',
-      '  INFO late callback  (span 555, web, 120.000ms)',
-      '',
-    ].join('\n'));
+    expect(r.text).toBe(
+      [
+        `trace ${TRACE} (${TRACE_HEX})`,
+        `start ${rfc3339(T0)}  duration 130.000ms`,
+        'services api, cache, db, web',
+        'spans 11  errors 1  logs 5  samples 3',
+        '* marks the critical path',
+        '',
+        '*   0.000ms  web    GET /checkout  100.000ms',
+        '                      INFO checkout started',
+        '    2.000ms  web      auth  10.000ms',
+        '*  10.000ms  api      POST /orders  80.000ms',
+        '                        WARN order created',
+        '   15.000ms  db         SELECT orders  20.000ms',
+        '   15.000ms  db         SELECT user  3.000ms',
+        '   20.000ms  cache      GET order  5.000ms',
+        '*  40.000ms  api        charge  48.000ms  ERROR',
+        '                          ERROR card declined',
+        '   45.000ms  db           INSERT payment  15.000ms',
+        '*  55.000ms  db           UPDATE stock  32.000ms',
+        '                            DEBUG stock updated',
+        '  105.000ms  web      audit  25.000ms',
+        '    5.000ms  cache  GET session  3.000ms  ORPHAN (parent 999)',
+        '',
+        'logs of spans not in the trace:',
+        '  INFO late callback  (span 555, web, 120.000ms)',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('takes the id in decimal, unsigned decimal, hex and W3C forms', async () => {
-    for (const form of [TRACE.toString(), BigInt.asUintN(64, TRACE).toString(), TRACE_HEX, TRACE_HEX.toUpperCase(), `0x${TRACE_HEX}`, `0af7651916cd43dd${TRACE_HEX}`]) {
+    for (const form of [
+      TRACE.toString(),
+      BigInt.asUintN(64, TRACE).toString(),
+      TRACE_HEX,
+      TRACE_HEX.toUpperCase(),
+      `0x${TRACE_HEX}`,
+      `0af7651916cd43dd${TRACE_HEX}`,
+    ]) {
       const r = await get<TraceAnswer>(`/v1/traces/${form}`);
       expect(r.status, form).toBe(200);
       expect(r.body.trace_id).toBe(TRACE.toString());
@@ -306,7 +439,7 @@ describe('GET /v1/traces/:traceId', () => {
     expect((await get<TraceAnswer>(`/v1/traces/${TRACE}?from=now-2h&to=now`)).body.span_count).toBe(11);
   });
 
-  it('keeps tenants apart: each reads its own spans under the same id, none reads another\'s trace', async () => {
+  it("keeps tenants apart: each reads its own spans under the same id, none reads another's trace", async () => {
     const acme = await get<TraceAnswer>(`/v1/traces/${TRACE}`, ACME);
     const globex = await get<TraceAnswer>(`/v1/traces/${TRACE}`, GLOBEX);
     expect(acme.body.span_count).toBe(11);
@@ -337,14 +470,17 @@ interface Filters {
 function expectedSearch(rows: readonly SpanEvent[], f: Filters): unknown[] {
   const fromNs = BigInt(f.fromMs ?? NOW_MS - 3_600_000) * MS;
   const toNs = BigInt(f.toMs ?? Date.now()) * MS;
-  const matches = rows.filter((s) =>
-    s.startTimestamp >= fromNs && s.startTimestamp <= toNs
-    && (f.service === undefined || s.service === f.service)
-    && (f.name === undefined || s.name === f.name)
-    && (f.minMs === undefined || s.endTimestamp - s.startTimestamp >= BigInt(Math.round(f.minMs * 1e6)))
-    && (f.maxMs === undefined || s.endTimestamp - s.startTimestamp <= BigInt(Math.round(f.maxMs * 1e6)))
-    && (f.error === undefined || s.error === f.error)
-    && (f.tags ?? []).every(([k, v]) => s.tags[k] === v));
+  const matches = rows.filter(
+    (s) =>
+      s.startTimestamp >= fromNs &&
+      s.startTimestamp <= toNs &&
+      (f.service === undefined || s.service === f.service) &&
+      (f.name === undefined || s.name === f.name) &&
+      (f.minMs === undefined || s.endTimestamp - s.startTimestamp >= BigInt(Math.round(f.minMs * 1e6))) &&
+      (f.maxMs === undefined || s.endTimestamp - s.startTimestamp <= BigInt(Math.round(f.maxMs * 1e6))) &&
+      (f.error === undefined || s.error === f.error) &&
+      (f.tags ?? []).every(([k, v]) => s.tags[k] === v),
+  );
   // Each trace's newest matching span (ties: smaller span id), the newest `limit` of those.
   const newest = new Map<bigint, SpanEvent>();
   for (const s of matches) {
@@ -371,7 +507,13 @@ function expectedSearch(rows: readonly SpanEvent[], f: Filters): unknown[] {
         span_count: all.length,
         error_count: all.filter((s) => s.error).length,
         services: [...new Set(all.map((s) => s.service))].sort(),
-        matched_span: { span_id: m.id.toString(), span_id_hex: BigInt.asUintN(64, m.id).toString(16).padStart(16, '0'), service: m.service, name: m.name, duration_ms: Number(m.endTimestamp - m.startTimestamp) / 1e6 },
+        matched_span: {
+          span_id: m.id.toString(),
+          span_id_hex: BigInt.asUintN(64, m.id).toString(16).padStart(16, '0'),
+          service: m.service,
+          name: m.name,
+          duration_ms: Number(m.endTimestamp - m.startTimestamp) / 1e6,
+        },
       },
     };
   });
@@ -405,7 +547,15 @@ describe('GET /v1/traces', () => {
     ['error=true', { error: true }],
     ['error=false', { error: false, service: 'auth' }],
     ['one tag', { tags: [['region', 'eu']] }],
-    ['two tags on the same span', { tags: [['region', 'eu'], ['customer', 'c2']] }],
+    [
+      'two tags on the same span',
+      {
+        tags: [
+          ['region', 'eu'],
+          ['customer', 'c2'],
+        ],
+      },
+    ],
     ['a tag of the big trace', { tags: [['gateway', 'stripe']] }],
     ['time window', { fromMs: windowFrom, toMs: windowTo, limit: 100 }],
     ['limit', { limit: 3 }],
@@ -425,7 +575,13 @@ describe('GET /v1/traces', () => {
   it('the fixture makes the filters bite (each one narrows the answer)', () => {
     const all = expectedSearch(acmeRows, { limit: 1000 }).length;
     expect(all).toBe(22);
-    for (const f of [{ service: 'db' }, { minMs: 250 }, { error: true }, { tags: [['region', 'eu']] as Array<[string, string]> }, { fromMs: windowFrom, toMs: windowTo }]) {
+    for (const f of [
+      { service: 'db' },
+      { minMs: 250 },
+      { error: true },
+      { tags: [['region', 'eu']] as Array<[string, string]> },
+      { fromMs: windowFrom, toMs: windowTo },
+    ]) {
       const n = expectedSearch(acmeRows, { ...f, limit: 1000 }).length;
       expect(n).toBeGreaterThan(0);
       expect(n).toBeLessThan(all);
@@ -433,19 +589,47 @@ describe('GET /v1/traces', () => {
   });
 
   it('echoes the time range and reports the big trace with its stored rows and root', async () => {
-    const r = await get<SearchBody>(`/v1/traces?service=cache&name=GET%20session&from=${new Date(NOW_MS - 3_600_000).toISOString()}&to=${new Date(NOW_MS).toISOString()}`);
+    const r = await get<SearchBody>(
+      `/v1/traces?service=cache&name=GET%20session&from=${new Date(NOW_MS - 3_600_000).toISOString()}&to=${new Date(NOW_MS).toISOString()}`,
+    );
     expect(r.body.from).toBe(new Date(NOW_MS - 3_600_000).toISOString());
     expect(r.body.to).toBe(new Date(NOW_MS).toISOString());
-    expect(r.body.traces).toEqual([expect.objectContaining({ trace_id: TRACE.toString(), root_service: 'web', root_name: 'GET /checkout', span_count: 12, error_count: 1, duration_ms: 130, matched_span: { span_id: '109', span_id_hex: '000000000000006d', service: 'cache', name: 'GET session', duration_ms: 3 } })]);
+    expect(r.body.traces).toEqual([
+      expect.objectContaining({
+        trace_id: TRACE.toString(),
+        root_service: 'web',
+        root_name: 'GET /checkout',
+        span_count: 12,
+        error_count: 1,
+        duration_ms: 130,
+        matched_span: { span_id: '109', span_id_hex: '000000000000006d', service: 'cache', name: 'GET session', duration_ms: 3 },
+      }),
+    ]);
   });
 
   it('keeps tenants apart', async () => {
     const r = await get<SearchBody>('/v1/traces?limit=1000', GLOBEX);
-    expect(r.body.traces.map((t) => [t.trace_id, t.root_name, t.span_count])).toEqual([[GLOBEX_ONLY.toString(), 'GET /globex-only', 1], [TRACE.toString(), 'GET /globex', 1]]);
+    expect(r.body.traces.map((t) => [t.trace_id, t.root_name, t.span_count])).toEqual([
+      [GLOBEX_ONLY.toString(), 'GET /globex-only', 1],
+      [TRACE.toString(), 'GET /globex', 1],
+    ]);
   });
 
   it('refuses bad parameters with a coded 400 naming the field', async () => {
-    for (const [q, field] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=ten', 'limit'], ['min_duration=abc', 'min_duration'], ['max_duration=-5ms', 'max_duration'], ['min_duration=2s&max_duration=1s', 'min_duration'], ['tag=novalue', 'tag'], ['tag=:v', 'tag'], ['error=maybe', 'error'], ['from=soon', 'from'], ['from=now&to=now-1h', 'from'], ['servce=web', 'servce']]) {
+    for (const [q, field] of [
+      ['limit=0', 'limit'],
+      ['limit=1001', 'limit'],
+      ['limit=ten', 'limit'],
+      ['min_duration=abc', 'min_duration'],
+      ['max_duration=-5ms', 'max_duration'],
+      ['min_duration=2s&max_duration=1s', 'min_duration'],
+      ['tag=novalue', 'tag'],
+      ['tag=:v', 'tag'],
+      ['error=maybe', 'error'],
+      ['from=soon', 'from'],
+      ['from=now&to=now-1h', 'from'],
+      ['servce=web', 'servce'],
+    ]) {
       const r = await get<ErrorBody>(`/v1/traces?${q}`);
       expect(r.status, q).toBe(400);
       expect(r.body.error.code).toBe('QUERY_ERR_BAD_REQUEST');

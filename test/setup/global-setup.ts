@@ -1,8 +1,8 @@
 import type { TestProject } from 'vitest/node';
-import { startClickHouseServer } from '../../src/infra/clickhouse-server.js';
-import type { ClickHouseServer } from '../../src/infra/clickhouse-server.js';
-import { startKafkaBroker } from '../../src/infra/kafka-broker.js';
-import type { KafkaBroker } from '../../src/infra/kafka-broker.js';
+import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
+import type { ClickHouseServer } from '../../deploy/local/clickhouse-server.js';
+import { startKafkaBroker } from '../../deploy/local/kafka-broker.js';
+import type { KafkaBroker } from '../../deploy/local/kafka-broker.js';
 import './services.js';
 
 /**
@@ -15,10 +15,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.stderr.write(`[services] ${line}\n`);
   };
   const started = Date.now();
-  const results = await Promise.allSettled([
-    startKafkaBroker({ log }),
-    startClickHouseServer({ log }),
-  ]);
+  const results = await Promise.allSettled([startKafkaBroker({ log }), startClickHouseServer({ log })]);
   const [kafka, clickhouse] = results;
   const running: Array<KafkaBroker | ClickHouseServer> = [];
   if (kafka.status === 'fulfilled') running.push(kafka.value);
@@ -28,7 +25,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
   if (kafka.status === 'rejected' || clickhouse.status === 'rejected') {
     await stopAll();
-    const reasons = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => String(r.reason instanceof Error ? r.reason.message : r.reason));
+    const reasons = results
+      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      .map((r) => String(r.reason instanceof Error ? r.reason.message : r.reason));
     throw new Error(`could not start the integration services:\n${reasons.join('\n')}`);
   }
   log(`Kafka at ${kafka.value.brokers.join(',')}, ClickHouse at ${clickhouse.value.url} (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`);

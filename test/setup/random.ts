@@ -1,2 +1,2 @@
 // The demo's seeded PRNG (mulberry32): deterministic test and benchmark data.
-export { seededRandom } from '../../src/demo/seeded-random.js';
+export { seededRandom } from '../../cli/demo/seeded-random.js';

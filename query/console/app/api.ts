@@ -4,7 +4,11 @@
 const TOKEN_KEY = 'ssf.console.token';
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, reason: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    reason: string,
+  ) {
     super(reason);
   }
 }
@@ -103,12 +107,14 @@ export async function getJson<T>(path: string, params: Params = {}, signal?: Abo
 }
 
 export async function postSql(sql: string, format: 'json' | 'csv' | 'parquet', signal?: AbortSignal): Promise<Response> {
-  const res = await tracked(fetch('/v1/sql', {
-    method: 'POST',
-    headers: headers({ 'content-type': 'application/json' }),
-    body: JSON.stringify({ sql, format }),
-    ...(signal ? { signal } : {}),
-  }));
+  const res = await tracked(
+    fetch('/v1/sql', {
+      method: 'POST',
+      headers: headers({ 'content-type': 'application/json' }),
+      body: JSON.stringify({ sql, format }),
+      ...(signal ? { signal } : {}),
+    }),
+  );
   if (!res.ok) throw await failure(res);
   return res;
 }

@@ -39,7 +39,23 @@ export function align(series: readonly ChartSeries[], stepMs?: number): uPlot.Al
  * with a legend that shows the values under the cursor. Dragging across it
  * calls `onZoom` with the range in ms.
  */
-export function LineChart({ series, height = 260, unit = '', label, onZoom, range, stepMs }: { series: readonly ChartSeries[]; height?: number; unit?: string; label: string; onZoom?: (fromMs: number, toMs: number) => void; range?: readonly [number, number] | undefined; stepMs?: number | undefined }): JSX.Element {
+export function LineChart({
+  series,
+  height = 260,
+  unit = '',
+  label,
+  onZoom,
+  range,
+  stepMs,
+}: {
+  series: readonly ChartSeries[];
+  height?: number;
+  unit?: string;
+  label: string;
+  onZoom?: (fromMs: number, toMs: number) => void;
+  range?: readonly [number, number] | undefined;
+  stepMs?: number | undefined;
+}): JSX.Element {
   const box = useRef<HTMLDivElement | null>(null);
   useEffect(() => {
     const el = box.current;
@@ -53,7 +69,13 @@ export function LineChart({ series, height = 260, unit = '', label, onZoom, rang
       height,
       series: [
         {},
-        ...series.map((s, i) => ({ label: s.label, stroke: s.color ?? seriesColor(i), width: 1.5, value: (_u: uPlot, v: number | null) => fmt(v), spanGaps: false })),
+        ...series.map((s, i) => ({
+          label: s.label,
+          stroke: s.color ?? seriesColor(i),
+          width: 1.5,
+          value: (_u: uPlot, v: number | null) => fmt(v),
+          spanGaps: false,
+        })),
       ],
       axes: [
         { stroke: axisStroke, grid, ticks: grid },
@@ -62,12 +84,14 @@ export function LineChart({ series, height = 260, unit = '', label, onZoom, rang
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
       hooks: {
-        setSelect: [(u) => {
-          if (!onZoom || u.select.width < 3) return;
-          const a = u.posToVal(u.select.left, 'x');
-          const b = u.posToVal(u.select.left + u.select.width, 'x');
-          onZoom(Math.floor(a * 1000), Math.ceil(b * 1000));
-        }],
+        setSelect: [
+          (u) => {
+            if (!onZoom || u.select.width < 3) return;
+            const a = u.posToVal(u.select.left, 'x');
+            const b = u.posToVal(u.select.left + u.select.width, 'x');
+            onZoom(Math.floor(a * 1000), Math.ceil(b * 1000));
+          },
+        ],
       },
       scales: { x: range ? { time: true, range: [range[0] / 1000, range[1] / 1000] } : { time: true } },
     };

@@ -39,7 +39,7 @@ export function fmtTime(t: string | number, withDate = false): string {
 export function parseNanoTime(t: string): number {
   const m = /^(.*\.\d{3})(\d*)Z$/.exec(t);
   const ms = Date.parse(m ? `${m[1]}Z` : t);
-  return m && m[2] ? ms + Number(`0.${m[2]}`) : ms;
+  return m?.[2] ? ms + Number(`0.${m[2]}`) : ms;
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };

@@ -38,22 +38,33 @@ function Histogram({ data, fromMs, toMs }: { data: LogHistogram; fromMs: number;
   return (
     <figure class="histogram" ref={ref}>
       <figcaption class="sr-only">Log matches over time: {data.total} in total</figcaption>
-      <svg width={width} height={H + 16} role="img" aria-label={`Histogram of ${data.total} matching logs; drag to zoom`}
+      <svg
+        width={width}
+        height={H + 16}
+        role="img"
+        aria-label={`Histogram of ${data.total} matching logs; drag to zoom`}
         onMouseDown={(e) => setDrag([at(e), at(e)])}
         onMouseMove={(e) => drag && setDrag([drag[0], at(e)])}
         onMouseUp={finish}
-        onMouseLeave={() => setDrag(null)}>
+        onMouseLeave={() => setDrag(null)}
+      >
         {data.buckets.map(([t, n, errors]) => {
           const h = (n / max) * H;
           const he = (errors / max) * H;
           return (
             <g>
-              <rect class="bar" x={x(t)} y={H - h} width={bw} height={h}><title>{`${fmtTime(t)}: ${n} logs, ${errors} error`}</title></rect>
+              <rect class="bar" x={x(t)} y={H - h} width={bw} height={h}>
+                <title>{`${fmtTime(t)}: ${n} logs, ${errors} error`}</title>
+              </rect>
               {errors > 0 && <rect class="bar-err" x={x(t)} y={H - he} width={bw} height={he} />}
             </g>
           );
         })}
-        {labels.map((t, i) => <text class="axis" x={Math.min(width - 60, Math.max(0, x(t) - (i === 0 ? 0 : 30)))} y={H + 13}>{fmtTime(t).slice(0, 8)}</text>)}
+        {labels.map((t, i) => (
+          <text class="axis" x={Math.min(width - 60, Math.max(0, x(t) - (i === 0 ? 0 : 30)))} y={H + 13}>
+            {fmtTime(t).slice(0, 8)}
+          </text>
+        ))}
         {drag && <rect class="drag" x={Math.min(...drag)} y={0} width={Math.abs(drag[1] - drag[0])} height={H} />}
       </svg>
     </figure>
@@ -65,18 +76,38 @@ function LogLine({ log }: { log: LogRow }): JSX.Element {
   const attrs = Object.entries(log.attributes);
   return (
     <li class={`log-line lvl-${log.severity}`}>
-      <button type="button" class="expand" aria-expanded={open} aria-label={open ? 'Hide attributes' : 'Show attributes'} onClick={() => setOpen(!open)}>{open ? '▾' : '▸'}</button>
-      <time class="ts" dateTime={log.timestamp}>{fmtTime(log.timestamp)}</time>
+      <button type="button" class="expand" aria-expanded={open} aria-label={open ? 'Hide attributes' : 'Show attributes'} onClick={() => setOpen(!open)}>
+        {open ? '▾' : '▸'}
+      </button>
+      <time class="ts" dateTime={log.timestamp}>
+        {fmtTime(log.timestamp)}
+      </time>
       <span class={`sev sev-${log.severity}`}>{log.severity}</span>
       <span class="svc">{log.service}</span>
-      <span class="body"><Highlighted text={log.body} ranges={log.highlights} /></span>
-      {log.links.trace ? <Link href={tracePath(log.trace_id_hex)} class="trace-link small" title="Open the trace of this log">trace {log.trace_id_hex.slice(0, 8)}…</Link> : <span />}
+      <span class="body">
+        <Highlighted text={log.body} ranges={log.highlights} />
+      </span>
+      {log.links.trace ? (
+        <Link href={tracePath(log.trace_id_hex)} class="trace-link small" title="Open the trace of this log">
+          trace {log.trace_id_hex.slice(0, 8)}…
+        </Link>
+      ) : (
+        <span />
+      )}
       {open && (
         <dl class="kv compact log-attrs">
-          <dt>timestamp</dt><dd>{log.timestamp}</dd>
-          <dt>trace</dt><dd>{log.trace_id_hex}</dd>
-          <dt>span</dt><dd>{log.span_id_hex}</dd>
-          {attrs.map(([k, v]) => <><dt>{k}</dt><dd>{v}</dd></>)}
+          <dt>timestamp</dt>
+          <dd>{log.timestamp}</dd>
+          <dt>trace</dt>
+          <dd>{log.trace_id_hex}</dd>
+          <dt>span</dt>
+          <dd>{log.span_id_hex}</dd>
+          {attrs.map(([k, v]) => (
+            <>
+              <dt>{k}</dt>
+              <dd>{v}</dd>
+            </>
+          ))}
         </dl>
       )}
     </li>
@@ -101,7 +132,12 @@ export function LogsPage(): JSX.Element {
   const key = JSON.stringify({ ...filters, order, limit });
   const page = useAsync(key, (signal) => getJson<LogsAnswer>('/v1/logs', { ...filters, order, limit }, signal));
   const histogram = useAsync(`${JSON.stringify(filters)}`, (signal) => getJson<LogHistogram>('/v1/logs/histogram', filters, signal));
-  const [more, setMore] = useState<{ key: string; logs: LogRow[]; cursor: string | null; loading: boolean }>({ key: '', logs: [], cursor: null, loading: false });
+  const [more, setMore] = useState<{ key: string; logs: LogRow[]; cursor: string | null; loading: boolean }>({
+    key: '',
+    logs: [],
+    cursor: null,
+    loading: false,
+  });
   const [tail, setTail] = useState<{ key: string; logs: LogRow[] }>({ key: '', logs: [] });
   const seen = useRef(new Set<string>());
 
@@ -148,63 +184,122 @@ export function LogsPage(): JSX.Element {
         <h1 id="logs-h">Logs</h1>
         <TimeRange />
       </div>
-      <form class="search-bar" role="search" onSubmit={(e) => { e.preventDefault(); setQuery({ q: text.trim() || null }); }}>
-        <label class="grow"><span class="sr-only">Log search</span>
-          <input name="q" class="mono" placeholder='timeout "connection reset" -retry service:api severity:>=warn attr.region:eu' value={text} onInput={(e) => setText(e.currentTarget.value)} />
+      <form
+        class="search-bar"
+        aria-label="Log search form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQuery({ q: text.trim() || null });
+        }}
+      >
+        <label class="grow">
+          <span class="sr-only">Log search</span>
+          <input
+            name="q"
+            class="mono"
+            placeholder='timeout "connection reset" -retry service:api severity:>=warn attr.region:eu'
+            value={text}
+            onInput={(e) => setText(e.currentTarget.value)}
+          />
         </label>
-        <button type="submit" class="primary">Search</button>
-        <label class="check"><input type="checkbox" checked={live} onChange={() => setQuery({ live: live ? null : '1' })} /> Live tail</label>
-        <label>Order
+        <button type="submit" class="primary">
+          Search
+        </button>
+        <label class="check">
+          <input type="checkbox" checked={live} onChange={() => setQuery({ live: live ? null : '1' })} /> Live tail
+        </label>
+        <label>
+          Order
           <select value={order} onChange={(e) => setQuery({ order: e.currentTarget.value === 'asc' ? 'asc' : null })}>
             <option value="desc">newest first</option>
             <option value="asc">oldest first</option>
           </select>
         </label>
       </form>
-      {traceId && <p class="filter-note">Logs of trace <Link href={tracePath(traceId.replace(/^0x/, ''))}><code>{traceId}</code></Link> · <button type="button" class="link-button" onClick={() => setQuery({ trace_id: null })}>show all logs</button></p>}
+      {traceId && (
+        <p class="filter-note">
+          Logs of trace{' '}
+          <Link href={tracePath(traceId.replace(/^0x/, ''))}>
+            <code>{traceId}</code>
+          </Link>{' '}
+          ·{' '}
+          <button type="button" class="link-button" onClick={() => setQuery({ trace_id: null })}>
+            show all logs
+          </button>
+        </p>
+      )}
       <div class="logs-layout">
         <aside class="facets" aria-label="Facets">
           <h2>Severity</h2>
           <ul>
-            <li><label class="check"><input type="radio" name="sev" checked={severity === ''} onChange={() => setQuery({ severity: null })} /> any</label></li>
+            <li>
+              <label class="check">
+                <input type="radio" name="sev" checked={severity === ''} onChange={() => setQuery({ severity: null })} /> any
+              </label>
+            </li>
             {SEVERITIES.map((s) => {
-              const n = histogram.state === 'done' ? histogram.value.severities.find((x) => x.severity === s)?.count ?? 0 : null;
-              return <li><label class="check"><input type="radio" name="sev" checked={severity === s} onChange={() => setQuery({ severity: s })} /> <span class={`sev sev-${s}`}>≥ {s}</span> <span class="count">{n === null ? '' : fmtNum(n)}</span></label></li>;
+              const n = histogram.state === 'done' ? (histogram.value.severities.find((x) => x.severity === s)?.count ?? 0) : null;
+              return (
+                <li>
+                  <label class="check">
+                    <input type="radio" name="sev" checked={severity === s} onChange={() => setQuery({ severity: s })} />{' '}
+                    <span class={`sev sev-${s}`}>≥ {s}</span> <span class="count">{n === null ? '' : fmtNum(n)}</span>
+                  </label>
+                </li>
+              );
             })}
           </ul>
           <h2>Service</h2>
           <ul>
-            {histogram.state === 'done' && [...new Set([...histogram.value.services.map((s) => s.service), ...services])].map((s) => {
-              const n = histogram.state === 'done' ? histogram.value.services.find((x) => x.service === s)?.count ?? 0 : 0;
-              return <li><label class="check"><input type="checkbox" checked={services.includes(s)} onChange={() => toggleService(s)} /> {s} <span class="count">{fmtNum(n)}</span></label></li>;
-            })}
+            {histogram.state === 'done' &&
+              [...new Set([...histogram.value.services.map((s) => s.service), ...services])].map((s) => {
+                const n = histogram.state === 'done' ? (histogram.value.services.find((x) => x.service === s)?.count ?? 0) : 0;
+                return (
+                  <li>
+                    <label class="check">
+                      <input type="checkbox" checked={services.includes(s)} onChange={() => toggleService(s)} /> {s} <span class="count">{fmtNum(n)}</span>
+                    </label>
+                  </li>
+                );
+              })}
           </ul>
         </aside>
         <div class="logs-main">
           {histogram.state === 'error' && <ErrorBox error={histogram.error} />}
           {histogram.state === 'done' && (
             <>
-              <p class="muted result-count">{fmtNum(histogram.value.total)} matching logs · {Math.round(histogram.value.step_ms / 1000)} s per bar · drag across the chart to zoom</p>
+              <p class="muted result-count">
+                {fmtNum(histogram.value.total)} matching logs · {Math.round(histogram.value.step_ms / 1000)} s per bar · drag across the chart to zoom
+              </p>
               <Histogram data={histogram.value} fromMs={fromMs} toMs={toMs} />
             </>
           )}
           {page.state === 'loading' && <Loading what="Searching logs" />}
           {page.state === 'error' && <ErrorBox error={page.error} />}
-          {page.state === 'done' && (
-            page.value.logs.length === 0 && (tail.key !== key || tail.logs.length === 0) ? <Empty>No log matches in this range.</Empty> : (
+          {page.state === 'done' &&
+            (page.value.logs.length === 0 && (tail.key !== key || tail.logs.length === 0) ? (
+              <Empty>No log matches in this range.</Empty>
+            ) : (
               <>
                 <ol class="log-list" aria-label="Log lines">
                   {live && tail.key === key && tail.logs.map((l) => <LogLine log={l} />)}
-                  {page.value.logs.map((l) => <LogLine log={l} />)}
+                  {page.value.logs.map((l) => (
+                    <LogLine log={l} />
+                  ))}
                   {more.key === key && more.logs.map((l) => <LogLine log={l} />)}
                 </ol>
                 {(() => {
                   const cursor = more.key === key ? more.cursor : page.value.next_cursor;
-                  return cursor ? <button type="button" class="more" disabled={more.loading} onClick={() => void loadMore(cursor)}>{more.loading ? 'Loading…' : order === 'desc' ? 'Older logs' : 'Newer logs'}</button> : <p class="muted end">End of results.</p>;
+                  return cursor ? (
+                    <button type="button" class="more" disabled={more.loading} onClick={() => void loadMore(cursor)}>
+                      {more.loading ? 'Loading…' : order === 'desc' ? 'Older logs' : 'Newer logs'}
+                    </button>
+                  ) : (
+                    <p class="muted end">End of results.</p>
+                  );
                 })()}
               </>
-            )
-          )}
+            ))}
         </div>
       </div>
     </section>

@@ -50,9 +50,9 @@ export function setQuery(changes: Record<string, string | readonly string[] | nu
 /** An in-app link click: plain left click navigates without a reload; others (new tab) go to the browser. */
 export function onLinkClick(event: MouseEvent): void {
   if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-  const a = (event.currentTarget as HTMLAnchorElement | null);
+  const a = event.currentTarget as HTMLAnchorElement | null;
   const href = a?.getAttribute('href');
-  if (!href || !href.startsWith('/')) return;
+  if (!href?.startsWith('/')) return;
   event.preventDefault();
   navigate(href);
 }

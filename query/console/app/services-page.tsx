@@ -45,24 +45,29 @@ export function DependencyGraph({ graph }: { graph: ServiceGraph }): JSX.Element
     } else {
       col.sort((a, b) => Number(graph.edges.some((e) => e.from === b)) - Number(graph.edges.some((e) => e.from === a)) || a.localeCompare(b));
     }
-    col.forEach((n, i) => row.set(n, i / Math.max(1, col.length - 1)));
+    for (const [i, n] of col.entries()) row.set(n, i / Math.max(1, col.length - 1));
   });
   const tallest = Math.max(...byColumn.map((c) => c.length), 1);
   const height = Math.max(160, tallest * (NODE_H + 36) + 20);
   const w = Math.max(width, columns * (NODE_W + 60));
   const pos = new Map<string, { x: number; y: number }>();
-  byColumn.forEach((col, c) => col.forEach((n, i) => {
-    const x = columns === 1 ? w / 2 - NODE_W / 2 : 10 + (c * (w - NODE_W - 20)) / (columns - 1);
-    const y = ((i + 0.5) * height) / col.length - NODE_H / 2;
-    pos.set(n, { x, y });
-  }));
+  for (const [c, col] of byColumn.entries()) {
+    for (const [i, n] of col.entries()) {
+      const x = columns === 1 ? w / 2 - NODE_W / 2 : 10 + (c * (w - NODE_W - 20)) / (columns - 1);
+      const y = ((i + 0.5) * height) / col.length - NODE_H / 2;
+      pos.set(n, { x, y });
+    }
+  }
   const seconds = Math.max(1, (Date.parse(graph.to) - Date.parse(graph.from)) / 1000);
   return (
     <figure class="graph" ref={ref}>
       <figcaption class="sr-only">Service dependency graph: {graph.edges.map((e) => `${e.from} calls ${e.to}`).join('; ')}</figcaption>
+      {/* biome-ignore lint/a11y/useSemanticElements: an SVG drawing, whose boxes are links, is named as one group; a fieldset cannot hold SVG. */}
       <svg width={w} height={height} role="group" aria-label={`Service graph with ${names.length} services and ${graph.edges.length} edges`}>
         <defs>
-          <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead" /></marker>
+          <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+            <path d="M0,0 L10,5 L0,10 z" class="arrowhead" />
+          </marker>
         </defs>
         {graph.edges.map((e) => {
           const a = pos.get(e.from);
@@ -89,11 +94,22 @@ export function DependencyGraph({ graph }: { graph: ServiceGraph }): JSX.Element
           const p = pos.get(n) as { x: number; y: number };
           const s = stats.get(n);
           return (
-            <a href={`/traces?service=${encodeURIComponent(n)}`} class="node" onClick={(e) => { e.preventDefault(); navigate(`/traces?service=${encodeURIComponent(n)}`); }}>
+            <a
+              href={`/traces?service=${encodeURIComponent(n)}`}
+              class="node"
+              onClick={(e) => {
+                e.preventDefault();
+                navigate(`/traces?service=${encodeURIComponent(n)}`);
+              }}
+            >
               <rect x={p.x} y={p.y} width={NODE_W} height={NODE_H} rx={6} class={s && s.error_rate > 0.01 ? 'bad' : ''} />
               <rect x={p.x} y={p.y} width={5} height={NODE_H} rx={2} style={{ fill: serviceColor(n) }} />
-              <text x={p.x + 14} y={p.y + 21} class="node-name">{n}</text>
-              <text x={p.x + 14} y={p.y + 40} class="node-stats">{s ? `${fmtNum(s.rate_per_s)}/s · ${fmtPct(s.error_rate, 1)} · p99 ${fmtMs(s.p99_ms)}` : 'no spans'}</text>
+              <text x={p.x + 14} y={p.y + 21} class="node-name">
+                {n}
+              </text>
+              <text x={p.x + 14} y={p.y + 40} class="node-stats">
+                {s ? `${fmtNum(s.rate_per_s)}/s · ${fmtPct(s.error_rate, 1)} · p99 ${fmtMs(s.p99_ms)}` : 'no spans'}
+              </text>
             </a>
           );
         })}
@@ -102,7 +118,14 @@ export function DependencyGraph({ graph }: { graph: ServiceGraph }): JSX.Element
   );
 }
 
-interface Endpoint { service: string; name: string; count: number; errors: number; p99_ms: number | null; rate: number }
+interface Endpoint {
+  service: string;
+  name: string;
+  count: number;
+  errors: number;
+  p99_ms: number | null;
+  rate: number;
+}
 
 export function RedTables({ graph }: { graph: ServiceGraph }): JSX.Element {
   const seconds = Math.max(1, (Date.parse(graph.to) - Date.parse(graph.from)) / 1000);
@@ -116,9 +139,29 @@ export function RedTables({ graph }: { graph: ServiceGraph }): JSX.Element {
         defaultSort="-rate"
         rowClass={(s) => (s.error_rate > 0.01 ? 'has-error' : '')}
         columns={[
-          { key: 'service', label: 'Service', value: (s) => s.service, render: (s) => <Link href={`/traces?service=${encodeURIComponent(s.service)}`}><span class="svc-dot" style={{ background: serviceColor(s.service) }} />{s.service}</Link> },
+          {
+            key: 'service',
+            label: 'Service',
+            value: (s) => s.service,
+            render: (s) => (
+              <Link href={`/traces?service=${encodeURIComponent(s.service)}`}>
+                <span class="svc-dot" style={{ background: serviceColor(s.service) }} />
+                {s.service}
+              </Link>
+            ),
+          },
           { key: 'rate', label: 'Rate/s', numeric: true, value: (s) => s.rate_per_s, render: (s) => fmtNum(s.rate_per_s) },
-          { key: 'err', label: 'Err%', numeric: true, value: (s) => s.error_rate, render: (s) => <Link href={`/traces?service=${encodeURIComponent(s.service)}&error=true`} class={s.error_rate > 0.01 ? 'err-text' : ''}>{fmtPct(s.error_rate)}</Link> },
+          {
+            key: 'err',
+            label: 'Err%',
+            numeric: true,
+            value: (s) => s.error_rate,
+            render: (s) => (
+              <Link href={`/traces?service=${encodeURIComponent(s.service)}&error=true`} class={s.error_rate > 0.01 ? 'err-text' : ''}>
+                {fmtPct(s.error_rate)}
+              </Link>
+            ),
+          },
           { key: 'p50', label: 'P50', numeric: true, value: (s) => s.p50_ms ?? 0, render: (s) => fmtMs(s.p50_ms) },
           { key: 'p90', label: 'P90', numeric: true, value: (s) => s.p90_ms ?? 0, render: (s) => fmtMs(s.p90_ms) },
           { key: 'p99', label: 'P99', numeric: true, value: (s) => s.p99_ms ?? 0, render: (s) => fmtMs(s.p99_ms) },
@@ -133,9 +176,24 @@ export function RedTables({ graph }: { graph: ServiceGraph }): JSX.Element {
         rowClass={(e) => (e.errors / Math.max(1, e.count) > 0.01 ? 'has-error' : '')}
         columns={[
           { key: 'service', label: 'Service', value: (e) => e.service },
-          { key: 'endpoint', label: 'Endpoint', value: (e) => e.name, render: (e) => <Link href={`/traces?service=${encodeURIComponent(e.service)}&name=${encodeURIComponent(e.name)}`}>{e.name}</Link> },
+          {
+            key: 'endpoint',
+            label: 'Endpoint',
+            value: (e) => e.name,
+            render: (e) => <Link href={`/traces?service=${encodeURIComponent(e.service)}&name=${encodeURIComponent(e.name)}`}>{e.name}</Link>,
+          },
           { key: 'rate', label: 'Rate/s', numeric: true, value: (e) => e.rate, render: (e) => fmtNum(e.rate) },
-          { key: 'err', label: 'Err%', numeric: true, value: (e) => e.errors / Math.max(1, e.count), render: (e) => <Link href={`/traces?service=${encodeURIComponent(e.service)}&name=${encodeURIComponent(e.name)}&error=true`}>{fmtPct(e.errors / Math.max(1, e.count))}</Link> },
+          {
+            key: 'err',
+            label: 'Err%',
+            numeric: true,
+            value: (e) => e.errors / Math.max(1, e.count),
+            render: (e) => (
+              <Link href={`/traces?service=${encodeURIComponent(e.service)}&name=${encodeURIComponent(e.name)}&error=true`}>
+                {fmtPct(e.errors / Math.max(1, e.count))}
+              </Link>
+            ),
+          },
           { key: 'p99', label: 'P99', numeric: true, value: (e) => e.p99_ms ?? 0, render: (e) => fmtMs(e.p99_ms) },
           { key: 'count', label: 'Spans', numeric: true, value: (e) => e.count },
         ]}
@@ -156,13 +214,16 @@ export function ServicesPage(): JSX.Element {
       </div>
       {result.state === 'loading' && <Loading what="Reading the service graph" />}
       {result.state === 'error' && <ErrorBox error={result.error} />}
-      {result.state === 'done' && (result.value.services.length === 0 && result.value.edges.length === 0 ? <Empty>No spans in this range.</Empty> : (
-        <>
-          <h2>Dependencies</h2>
-          <DependencyGraph graph={result.value} />
-          <RedTables graph={result.value} />
-        </>
-      ))}
+      {result.state === 'done' &&
+        (result.value.services.length === 0 && result.value.edges.length === 0 ? (
+          <Empty>No spans in this range.</Empty>
+        ) : (
+          <>
+            <h2>Dependencies</h2>
+            <DependencyGraph graph={result.value} />
+            <RedTables graph={result.value} />
+          </>
+        ))}
     </section>
   );
 }

@@ -4,7 +4,11 @@ import { ApiError } from './api.js';
 import { navigate, onLinkClick, queryWith, setQuery, useLocation } from './router.js';
 
 export function Link(props: { href: string; class?: string; title?: string; children: ComponentChildren; 'aria-label'?: string }): JSX.Element {
-  return <a href={props.href} class={props.class} title={props.title} aria-label={props['aria-label']} onClick={onLinkClick}>{props.children}</a>;
+  return (
+    <a href={props.href} class={props.class} title={props.title} aria-label={props['aria-label']} onClick={onLinkClick}>
+      {props.children}
+    </a>
+  );
 }
 
 export type Async<T> = { state: 'loading' } | { state: 'done'; value: T } | { state: 'error'; error: Error };
@@ -39,14 +43,25 @@ export function ErrorBox({ error }: { error: Error }): JSX.Element {
 }
 
 export function Loading({ what = 'Loading' }: { what?: string }): JSX.Element {
-  return <div class="loading" role="status">{what}…</div>;
+  return (
+    <div class="loading" role="status">
+      {what}…
+    </div>
+  );
 }
 
 export function Empty({ children }: { children: ComponentChildren }): JSX.Element {
   return <div class="empty">{children}</div>;
 }
 
-const PRESETS = [['5m', 'now-5m'], ['15m', 'now-15m'], ['1h', 'now-1h'], ['6h', 'now-6h'], ['24h', 'now-24h'], ['7d', 'now-7d']] as const;
+const PRESETS = [
+  ['5m', 'now-5m'],
+  ['15m', 'now-15m'],
+  ['1h', 'now-1h'],
+  ['6h', 'now-6h'],
+  ['24h', 'now-24h'],
+  ['7d', 'now-7d'],
+] as const;
 
 /** The time range of the page, in the URL (`from`, `to`: the API's forms). */
 export function useRange(defaultFrom = 'now-1h'): { from: string; to: string } {
@@ -72,13 +87,25 @@ export function TimeRange({ defaultFrom = 'now-1h' }: { defaultFrom?: string }):
   };
   return (
     <form class="time-range" onSubmit={apply} aria-label="Time range">
-      <div class="presets" role="group" aria-label="Quick ranges">
+      <fieldset class="presets">
+        <legend class="sr-only">Quick ranges</legend>
         {PRESETS.map(([label, value]) => (
-          <button type="button" class={from === value && to === 'now' ? 'preset active' : 'preset'} aria-pressed={from === value && to === 'now'} onClick={() => setQuery({ from: value, to: null, cursor: null })}>{label}</button>
+          <button
+            type="button"
+            class={from === value && to === 'now' ? 'preset active' : 'preset'}
+            aria-pressed={from === value && to === 'now'}
+            onClick={() => setQuery({ from: value, to: null, cursor: null })}
+          >
+            {label}
+          </button>
         ))}
-      </div>
-      <label>From <input name="from" size={14} value={f} onInput={(e) => setF(e.currentTarget.value)} /></label>
-      <label>To <input name="to" size={14} value={t} onInput={(e) => setT(e.currentTarget.value)} /></label>
+      </fieldset>
+      <label>
+        From <input name="from" size={14} value={f} onInput={(e) => setF(e.currentTarget.value)} />
+      </label>
+      <label>
+        To <input name="to" size={14} value={t} onInput={(e) => setT(e.currentTarget.value)} />
+      </label>
       <button type="submit">Apply</button>
     </form>
   );
@@ -93,18 +120,32 @@ export interface Column<T> {
   numeric?: boolean;
 }
 
-export function SortableTable<T>({ rows, columns, defaultSort, caption, rowClass }: { rows: readonly T[]; columns: Array<Column<T>>; defaultSort: string; caption: string; rowClass?: (row: T) => string }): JSX.Element {
+export function SortableTable<T>({
+  rows,
+  columns,
+  defaultSort,
+  caption,
+  rowClass,
+}: {
+  rows: readonly T[];
+  columns: Array<Column<T>>;
+  defaultSort: string;
+  caption: string;
+  rowClass?: (row: T) => string;
+}): JSX.Element {
   const { query } = useLocation();
   const sort = query.get('sort') ?? defaultSort;
   const desc = sort.startsWith('-');
   const key = desc ? sort.slice(1) : sort;
   const col = columns.find((c) => c.key === key) ?? columns[0];
-  const sorted = col ? [...rows].sort((a, b) => {
-    const x = col.value(a);
-    const y = col.value(b);
-    const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
-    return desc ? -c : c;
-  }) : rows;
+  const sorted = col
+    ? [...rows].sort((a, b) => {
+        const x = col.value(a);
+        const y = col.value(b);
+        const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+        return desc ? -c : c;
+      })
+    : rows;
   return (
     <table class="grid">
       <caption class="sr-only">{caption}</caption>
@@ -116,7 +157,8 @@ export function SortableTable<T>({ rows, columns, defaultSort, caption, rowClass
             return (
               <th scope="col" class={c.numeric ? 'num' : ''} aria-sort={active ? (desc ? 'descending' : 'ascending') : 'none'}>
                 <button type="button" class="sort" onClick={() => navigate(location.pathname + queryWith({ sort: next }), true)}>
-                  {c.label}{active ? (desc ? ' ▾' : ' ▴') : ''}
+                  {c.label}
+                  {active ? (desc ? ' ▾' : ' ▴') : ''}
                 </button>
               </th>
             );
@@ -126,7 +168,9 @@ export function SortableTable<T>({ rows, columns, defaultSort, caption, rowClass
       <tbody>
         {sorted.map((r) => (
           <tr class={rowClass?.(r)}>
-            {columns.map((c) => <td class={c.numeric ? 'num' : ''}>{c.render ? c.render(r) : c.value(r)}</td>)}
+            {columns.map((c) => (
+              <td class={c.numeric ? 'num' : ''}>{c.render ? c.render(r) : c.value(r)}</td>
+            ))}
           </tr>
         ))}
       </tbody>

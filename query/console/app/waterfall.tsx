@@ -93,7 +93,7 @@ export function Waterfall({ rows, totalMs, selected, onSelect, onToggle, scrollT
     else if (e.key === 'ArrowUp') next = Math.max(0, at - 1);
     else if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
       const r = rows[at];
-      if (r && r.hasChildren && (e.key === 'ArrowLeft') !== r.collapsed) onToggle(r.span.span_id);
+      if (r?.hasChildren && (e.key === 'ArrowLeft') !== r.collapsed) onToggle(r.span.span_id);
       e.preventDefault();
       return;
     } else return;
@@ -114,7 +114,11 @@ export function Waterfall({ rows, totalMs, selected, onSelect, onToggle, scrollT
       <div class="wf-axis" aria-hidden="true">
         <div class="wf-name-col">Service / operation</div>
         <div class="wf-time-col">
-          {axis.map((t) => <span class="tick" style={{ left: pct(t) }}>{fmtMs(t)}</span>)}
+          {axis.map((t) => (
+            <span class="tick" style={{ left: pct(t) }}>
+              {fmtMs(t)}
+            </span>
+          ))}
         </div>
       </div>
       <div
@@ -128,12 +132,15 @@ export function Waterfall({ rows, totalMs, selected, onSelect, onToggle, scrollT
         onKeyDown={onKeyDown}
       >
         <div class="wf-inner" style={{ height: `${rows.length * ROW_HEIGHT}px` }}>
-          {axis.map((t) => <div class="wf-gridline" style={{ left: `calc(var(--name-col) + (100% - var(--name-col) - 70px) * ${totalMs > 0 ? t / totalMs : 0})` }} />)}
+          {axis.map((t) => (
+            <div class="wf-gridline" style={{ left: `calc(var(--name-col) + (100% - var(--name-col) - 70px) * ${totalMs > 0 ? t / totalMs : 0})` }} />
+          ))}
           {rows.slice(first, last).map((r, i) => {
             const s = r.span;
             const idx = first + i;
             const cls = ['wf-row', s.error ? 'error' : '', s.on_critical_path ? 'crit' : '', s.span_id === selected ? 'selected' : ''].join(' ');
             return (
+              // biome-ignore lint/a11y/useKeyWithClickEvents lint/a11y/useFocusableInteractive: the tree (the scrolling box) takes the focus and the keys; rows are its items (aria-activedescendant).
               <div
                 id={`span-${s.span_id}`}
                 class={cls}
@@ -146,15 +153,36 @@ export function Waterfall({ rows, totalMs, selected, onSelect, onToggle, scrollT
                 onClick={() => onSelect(s.span_id)}
               >
                 <div class="wf-name" style={{ paddingLeft: `${4 + r.depth * 14}px` }}>
-                  {r.hasChildren
-                    ? <button type="button" tabIndex={-1} class="fold" aria-label={r.collapsed ? 'Expand' : 'Collapse'} onClick={(e) => { e.stopPropagation(); onToggle(s.span_id); }}>{r.collapsed ? '▸' : '▾'}</button>
-                    : <span class="fold-space" />}
+                  {r.hasChildren ? (
+                    <button
+                      type="button"
+                      tabIndex={-1}
+                      class="fold"
+                      aria-label={r.collapsed ? 'Expand' : 'Collapse'}
+                      onClick={(e) => {
+                        e.stopPropagation();
+                        onToggle(s.span_id);
+                      }}
+                    >
+                      {r.collapsed ? '▸' : '▾'}
+                    </button>
+                  ) : (
+                    <span class="fold-space" />
+                  )}
                   <span class="svc-dot" style={{ background: serviceColor(s.service) }} />
                   <span class="svc">{s.service}</span>
                   <span class="op">{s.name}</span>
                   {r.collapsed && <span class="hidden-count">+{r.hidden}</span>}
-                  {s.error && <span class="badge err" title="error">error</span>}
-                  {s.orphan && <span class="badge warn" title="parent not in the trace">orphan</span>}
+                  {s.error && (
+                    <span class="badge err" title="error">
+                      error
+                    </span>
+                  )}
+                  {s.orphan && (
+                    <span class="badge warn" title="parent not in the trace">
+                      orphan
+                    </span>
+                  )}
                 </div>
                 <div class="wf-track">
                   <div
@@ -162,7 +190,9 @@ export function Waterfall({ rows, totalMs, selected, onSelect, onToggle, scrollT
                     title={`${s.service} ${s.name}: ${fmtMs(s.duration_ms)} at +${fmtMs(s.offset_ms)}${s.on_critical_path ? ' (critical path)' : ''}`}
                     style={{ left: pct(s.offset_ms), width: `max(2px, ${pct(s.duration_ms)})`, background: s.error ? 'var(--err)' : serviceColor(s.service) }}
                   />
-                  <span class="wf-dur" style={{ left: `calc(${pct(s.offset_ms + s.duration_ms)} + 4px)` }}>{fmtMs(s.duration_ms)}</span>
+                  <span class="wf-dur" style={{ left: `calc(${pct(s.offset_ms + s.duration_ms)} + 4px)` }}>
+                    {fmtMs(s.duration_ms)}
+                  </span>
                 </div>
               </div>
             );
@@ -177,7 +207,19 @@ export function Waterfall({ rows, totalMs, selected, onSelect, onToggle, scrollT
  * The whole trace at a glance: one line per row (in the current order) on
  * the time axis, and the part in view. A click scrolls there.
  */
-export function Minimap({ rows, totalMs, first, visible, onJump }: { rows: Row[]; totalMs: number; first: number; visible: number; onJump: (row: number) => void }): JSX.Element {
+export function Minimap({
+  rows,
+  totalMs,
+  first,
+  visible,
+  onJump,
+}: {
+  rows: Row[];
+  totalMs: number;
+  first: number;
+  visible: number;
+  onJump: (row: number) => void;
+}): JSX.Element {
   const canvas = useRef<HTMLCanvasElement | null>(null);
   const H = 56;
   useEffect(() => {

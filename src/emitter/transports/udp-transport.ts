@@ -19,8 +19,8 @@ export class UdpTransport implements Transport {
   private readonly connecting: Promise<void>;
 
   constructor(
-    private readonly host: string,
-    private readonly port: number,
+    host: string,
+    port: number,
     private readonly maxDatagramBytes: number,
     private readonly logger: EmitterLogger,
   ) {

@@ -6,14 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Producer } from 'kafkajs';
 import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
-import { startMaterializerProcess } from '../../../src/cli/materializer-command.js';
-import type { MaterializerProcess } from '../../../src/cli/materializer-command.js';
-import { startClickHouseServer } from '../../../src/infra/clickhouse-server.js';
-import type { ClickHouseServer } from '../../../src/infra/clickhouse-server.js';
+import { startMaterializerProcess } from '../../../cli/materializer-command.js';
+import type { MaterializerProcess } from '../../../cli/materializer-command.js';
+import { startClickHouseServer } from '../../../deploy/local/clickhouse-server.js';
+import type { ClickHouseServer } from '../../../deploy/local/clickhouse-server.js';
 import { kafkaBrokers } from '../../setup/services.js';
-import { freePort } from '../../../src/infra/free-port.js';
+import { freePort } from '../../../deploy/local/free-port.js';
 import { freshTopic } from '../kafka-reader.js';
 import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, materializerConfig, waitFor } from './helpers.js';
+import { createLogger } from '../../../src/observability/logger.js';
 
 const OUTAGE_MS = 30_000;
 const BATCH_ROWS = 100;
@@ -37,7 +38,7 @@ describe('materializer: its ClickHouse stopped for 30 s mid-stream', () => {
     const config = materializerConfig({ topic, clickhouseUrl: server.url, database: 'mat_outage', batchRows: BATCH_ROWS, batchMs: 100 });
     producer = await connectProducer(kafkaBrokers());
     // A session timeout a third of the outage: the member must keep heartbeating while it cannot insert.
-    running = await startMaterializerProcess(config, { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, log: () => {} });
+    running = await startMaterializerProcess(config, { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, log: createLogger({ level: 'silent' }) });
     ch = await createClickHouse(config.clickhouse);
   });
 
@@ -58,7 +59,11 @@ describe('materializer: its ClickHouse stopped for 30 s mid-stream', () => {
     const stoppedAt = Date.now();
     await produceEvents(producer, topic, 800, 1_600, expected);
 
-    await waitFor('inserts to fail and partitions to pause', () => running.materializer.status().paused.length > 0 && m.retries.get({ step: 'insert', code: 'MAT_ERR_INSERT_FAILED' }) > 0, 15_000);
+    await waitFor(
+      'inserts to fail and partitions to pause',
+      () => running.materializer.status().paused.length > 0 && m.retries.get({ step: 'insert', code: 'MAT_ERR_INSERT_FAILED' }) > 0,
+      15_000,
+    );
     const during = await fetch(`${running.url}/-/ready`);
     expect(during.status).toBe(503);
     expect(await during.json()).toMatchObject({ ready: false, joined: true, lastInsert: { ok: false } });

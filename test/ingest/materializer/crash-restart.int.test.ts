@@ -47,7 +47,9 @@ function spawnChild(name: string, env: Record<string, string>): Child {
 }
 
 function describeChildren(): string {
-  return children.map((c) => `--- ${c.name}: ${c.inserts.length} inserts (${c.inserts.filter((e) => e.replay).length} replays)\n${c.log.slice(-25).join('\n')}`).join('\n');
+  return children
+    .map((c) => `--- ${c.name}: ${c.inserts.length} inserts (${c.inserts.filter((e) => e.replay).length} replays)\n${c.log.slice(-25).join('\n')}`)
+    .join('\n');
 }
 
 describe('materializer as a separate process: SIGKILL mid-stream and restart', () => {
@@ -123,7 +125,9 @@ describe('materializer as a separate process: SIGKILL mid-stream and restart', (
       expect((await c.exited).code).toBe(0);
       expect((await d.exited).code).toBe(0);
       expect(await counts(ch)).toEqual(exactCounts(expected));
-      process.stderr.write(`[crash-restart] ${children.map((x) => `${x.name}: ${x.inserts.length} inserts, ${x.inserts.filter((e) => e.replay).length} replays`).join('; ')}\n`);
+      process.stderr.write(
+        `[crash-restart] ${children.map((x) => `${x.name}: ${x.inserts.length} inserts, ${x.inserts.filter((e) => e.replay).length} replays`).join('; ')}\n`,
+      );
     } catch (err) {
       process.stderr.write(`${describeChildren()}\n`);
       throw err;

@@ -1,24 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message, Producer } from 'kafkajs';
-import { BATCH_FORMAT } from '../../../ingest/sink/kafka-sink.js';
+import { BATCH_FORMAT } from '../../../src/kafka/record-format.js';
 import { encodeBatchOfEncoded, encodeSpan } from '../../../src/codec/index.js';
 import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
-import { startMaterializerProcess } from '../../../src/cli/materializer-command.js';
-import type { MaterializerProcess } from '../../../src/cli/materializer-command.js';
+import { startMaterializerProcess } from '../../../cli/materializer-command.js';
+import type { MaterializerProcess } from '../../../cli/materializer-command.js';
 import { clickhouseUrl, kafkaBrokers } from '../../setup/services.js';
 import { freshTopic } from '../kafka-reader.js';
 import { batchRecord, connectProducer, emptyExpected, exactCounts, makeEvent, NOW, readRaw, settle, spanRecord, materializerConfig } from './helpers.js';
+import { spanEvent } from '../../../src/codec/span-event.js';
 
 // Not protobuf at all: field 1 with wire type 7 (no such type).
 const GARBAGE = Buffer.from([0x0f, 0xff, 0xff, 0xff, 0x01, 0x02]);
 // A length-delimited field that runs past the end of the buffer.
 const TRUNCATED = Buffer.from([0x42, 0x7f, 0x61, 0x62]);
 // A well-formed SSFSpan that is neither a trace span nor carries a sample or log (SSF_SPAN_EMPTY).
-const EMPTY_SPAN = Buffer.from(encodeSpan({
-  version: 0, traceId: 0n, id: 42n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n, error: false,
-  service: 'shop', name: '', indicator: false, tags: {}, metrics: [], logs: [], tenant: 'acme', receivedTimestamp: NOW, isTrace: false,
-}));
+const EMPTY_SPAN = Buffer.from(encodeSpan(spanEvent({ id: 42n, service: 'shop', tenant: 'acme', receivedTimestamp: NOW, isTrace: false })));
 
 interface Poison {
   message: Message;
@@ -62,7 +60,13 @@ describe('materializer: poison goes to the dead-letter topic, the good spans aro
       { message: { value: GARBAGE, headers: { 'ssf-format': 'ssf-batch/9' } }, code: 'MAT_ERR_UNKNOWN_FORMAT', ssfCode: '', value: GARBAGE },
       // An SSFBatch whose own structure is broken: the whole record.
       { message: { value: GARBAGE, headers: { 'ssf-format': BATCH_FORMAT } }, code: 'MAT_ERR_UNDECODABLE', ssfCode: 'SSF_DECODE_FAILED', value: GARBAGE },
-      { message: { value: mixed, headers: { 'ssf-format': BATCH_FORMAT } }, code: 'MAT_ERR_INVALID_SPAN', ssfCode: 'SSF_SPAN_EMPTY', value: EMPTY_SPAN, index: '1' },
+      {
+        message: { value: mixed, headers: { 'ssf-format': BATCH_FORMAT } },
+        code: 'MAT_ERR_INVALID_SPAN',
+        ssfCode: 'SSF_SPAN_EMPTY',
+        value: EMPTY_SPAN,
+        index: '1',
+      },
     ];
     // All on partition 0, each poison record between good ones: one bad record never takes its insert down.
     const messages: Message[] = [];

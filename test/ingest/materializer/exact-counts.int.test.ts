@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Producer } from 'kafkajs';
 import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
-import { startMaterializerProcess } from '../../../src/cli/materializer-command.js';
-import type { MaterializerProcess } from '../../../src/cli/materializer-command.js';
+import { startMaterializerProcess } from '../../../cli/materializer-command.js';
+import type { MaterializerProcess } from '../../../cli/materializer-command.js';
 import { clickhouseUrl, kafkaBrokers } from '../../setup/services.js';
 import { freshTopic } from '../kafka-reader.js';
 import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, materializerConfig, waitFor } from './helpers.js';
@@ -50,16 +50,26 @@ describe('materializer: N records in, exactly N rows out per table', () => {
     expect(m.batchRows.count()).toBeGreaterThanOrEqual(Math.ceil(4_500 / 303));
 
     // Every offset committed: the lag reaches 0 on every partition.
-    await waitFor('lag 0', async () => {
-      const text = await (await fetch(`${running.url}/metrics`)).text();
-      const lags = [...text.matchAll(/^ssf_materializer_consumer_lag\{partition="\d+"\} (\d+)$/gm)].map((x) => Number(x[1]));
-      return lags.length === 3 && lags.every((l) => l === 0);
-    }, 10_000);
+    await waitFor(
+      'lag 0',
+      async () => {
+        const text = await (await fetch(`${running.url}/metrics`)).text();
+        const lags = [...text.matchAll(/^ssf_materializer_consumer_lag\{partition="\d+"\} (\d+)$/gm)].map((x) => Number(x[1]));
+        return lags.length === 3 && lags.every((l) => l === 0);
+      },
+      10_000,
+    );
   });
 
   it('serves /metrics, /-/ready and /-/healthy', async () => {
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
-    for (const name of ['ssf_materializer_records_consumed_total', 'ssf_materializer_rows_inserted_total{table="spans"}', 'ssf_materializer_insert_duration_seconds_bucket', 'ssf_materializer_batch_rows_count', 'ssf_materializer_consumer_lag{partition="0"}']) {
+    for (const name of [
+      'ssf_materializer_records_consumed_total',
+      'ssf_materializer_rows_inserted_total{table="spans"}',
+      'ssf_materializer_insert_duration_seconds_bucket',
+      'ssf_materializer_batch_rows_count',
+      'ssf_materializer_consumer_lag{partition="0"}',
+    ]) {
       expect(metrics).toContain(name);
     }
     const ready = await fetch(`${running.url}/-/ready`);

@@ -1,12 +1,13 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { IHeaders, Message, Producer } from 'kafkajs';
-import { BATCH_FORMAT, tracePartition } from '../../../ingest/sink/kafka-sink.js';
+import { BATCH_FORMAT, tracePartition } from '../../../src/kafka/record-format.js';
 import { encodeBatch, encodeSpan } from '../../../src/codec/index.js';
 import type { SpanEvent } from '../../../src/codec/index.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { Config } from '../../../src/config/config-schema.js';
 import { kafkaBrokers, uniqueDatabase } from '../../setup/services.js';
+import { spanEvent } from '../../../src/codec/span-event.js';
 
 // Recent: rows older than the tables' TTL are dropped at insert.
 export const NOW = BigInt(Date.now()) * 1_000_000n;
@@ -26,10 +27,7 @@ export function emptyExpected(): Expected {
 }
 
 function base(i: number): SpanEvent {
-  return {
-    version: 0, traceId: 0n, id: BigInt(1_000_000 + i), parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-    error: false, service: 'shop', name: '', indicator: false, tags: {}, metrics: [], logs: [], tenant: TENANT, receivedTimestamp: NOW, isTrace: false,
-  };
+  return spanEvent({ id: BigInt(1_000_000 + i), service: 'shop', tenant: TENANT, receivedTimestamp: NOW, isTrace: false });
 }
 
 /**
@@ -40,18 +38,44 @@ function base(i: number): SpanEvent {
 export function makeEvent(i: number, expected: Expected): SpanEvent {
   const t = NOW + BigInt(i) * 1_000n;
   const traceId = BigInt(500_000 + Math.floor(i / 5));
-  const counter = (k: number) => ({ type: 'counter' as const, name: 'mat.hits', value: 1, timestamp: t, message: '', status: 'ok' as const, sampleRate: 0.5, tags: { seq: `${i}-${k}` }, unit: '', scope: 'default' as const });
+  const counter = (k: number) => ({
+    type: 'counter' as const,
+    name: 'mat.hits',
+    value: 1,
+    timestamp: t,
+    message: '',
+    status: 'ok' as const,
+    sampleRate: 0.5,
+    tags: { seq: `${i}-${k}` },
+    unit: '',
+    scope: 'default' as const,
+  });
   switch (i % 4) {
     case 0:
       expected.spans++;
-      return { ...base(i), traceId, startTimestamp: t, endTimestamp: t + 2_000_000n, name: 'GET /cart', indicator: i % 8 === 0, tags: { i: String(i) }, isTrace: true };
+      return {
+        ...base(i),
+        traceId,
+        startTimestamp: t,
+        endTimestamp: t + 2_000_000n,
+        name: 'GET /cart',
+        indicator: i % 8 === 0,
+        tags: { i: String(i) },
+        isTrace: true,
+      };
     case 1:
       expected.spans++;
       expected.logs++;
       expected.samples++;
       expected.hits++;
       return {
-        ...base(i), traceId, startTimestamp: t, endTimestamp: t + 5_000_000n, name: 'charge', error: i % 3 === 0, isTrace: true,
+        ...base(i),
+        traceId,
+        startTimestamp: t,
+        endTimestamp: t + 5_000_000n,
+        name: 'charge',
+        error: i % 3 === 0,
+        isTrace: true,
         logs: [{ timestamp: t, severity: 'info', severityNumber: 9, body: `log ${i}-0`, attributes: { k: 'v' } }],
         metrics: [counter(0)],
       };
@@ -59,18 +83,42 @@ export function makeEvent(i: number, expected: Expected): SpanEvent {
       expected.samples += 3;
       expected.hits++;
       return {
-        ...base(i), id: 0n,
+        ...base(i),
+        id: 0n,
         metrics: [
           counter(0),
-          { type: 'gauge', name: 'mat.depth', value: i, timestamp: t, message: '', status: 'ok', sampleRate: 1, tags: { seq: `${i}-1` }, unit: '', scope: 'default' },
+          {
+            type: 'gauge',
+            name: 'mat.depth',
+            value: i,
+            timestamp: t,
+            message: '',
+            status: 'ok',
+            sampleRate: 1,
+            tags: { seq: `${i}-1` },
+            unit: '',
+            scope: 'default',
+          },
           // timestamp 0: takes the span's received time (field 102)
-          { type: 'histogram', name: 'mat.latency', value: i % 100, timestamp: 0n, message: '', status: 'ok', sampleRate: 1, tags: { seq: `${i}-2` }, unit: 'ms', scope: 'default' },
+          {
+            type: 'histogram',
+            name: 'mat.latency',
+            value: i % 100,
+            timestamp: 0n,
+            message: '',
+            status: 'ok',
+            sampleRate: 1,
+            tags: { seq: `${i}-2` },
+            unit: 'ms',
+            scope: 'default',
+          },
         ],
       };
     default:
       expected.logs += 2;
       return {
-        ...base(i), traceId,
+        ...base(i),
+        traceId,
         logs: [
           { timestamp: t, severity: 'warn', severityNumber: 13, body: `log ${i}-0`, attributes: {} },
           { timestamp: 0n, severity: 'error', severityNumber: 17, body: `log ${i}-1`, attributes: { code: '51' } },
@@ -100,7 +148,15 @@ export async function connectProducer(brokers: string[]): Promise<Producer> {
  * partition of their trace (carriers round-robin) into SSFBatch records of up
  * to `perRecord` spans; sends of up to 250 events.
  */
-export async function produceEvents(producer: Producer, topic: string, from: number, to: number, expected: Expected, partitions = 3, perRecord = 4): Promise<void> {
+export async function produceEvents(
+  producer: Producer,
+  topic: string,
+  from: number,
+  to: number,
+  expected: Expected,
+  partitions = 3,
+  perRecord = 4,
+): Promise<void> {
   for (let i = from; i < to; i += 250) {
     const groups = new Map<number, SpanEvent[]>();
     for (let j = i; j < Math.min(to, i + 250); j++) {
@@ -173,11 +229,16 @@ export async function counts(ch: ClickHouse): Promise<Counts> {
 /** The counts exactly N events must give: no row lost, none doubled, rollups included. */
 export function exactCounts(e: Expected): Counts {
   return {
-    spans: e.spans, uniqSpans: e.spans,
-    logs: e.logs, uniqLogs: e.logs,
-    samples: e.samples, uniqSamples: e.samples,
-    hits1m: e.hits * 2, hits1h: e.hits * 2,
-    spanDurations: e.spans, traceIndexSpans: e.spans,
+    spans: e.spans,
+    uniqSpans: e.spans,
+    logs: e.logs,
+    uniqLogs: e.logs,
+    samples: e.samples,
+    uniqSamples: e.samples,
+    hits1m: e.hits * 2,
+    hits1h: e.hits * 2,
+    spanDurations: e.spans,
+    traceIndexSpans: e.spans,
   };
 }
 
@@ -214,7 +275,10 @@ export interface DeadLetterRecord {
 
 /** Reads `count` records of a topic from the beginning (no decoding), then 500 ms more to catch extras. */
 export async function readRaw(brokers: string[], topic: string, count: number, timeoutMs = 20_000): Promise<DeadLetterRecord[]> {
-  const consumer = new Kafka({ clientId: 'mat-test-reader', brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: `reader-${topic}-${Math.random()}`, maxWaitTimeInMs: 200 });
+  const consumer = new Kafka({ clientId: 'mat-test-reader', brokers, logLevel: logLevel.NOTHING }).consumer({
+    groupId: `reader-${topic}-${Math.random()}`,
+    maxWaitTimeInMs: 200,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const out: DeadLetterRecord[] = [];

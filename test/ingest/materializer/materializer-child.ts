@@ -11,7 +11,7 @@
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { InsertedEvent } from '../../../ingest/materializer/materializer.js';
-import { startMaterializerProcess } from '../../../src/cli/materializer-command.js';
+import { startMaterializerProcess } from '../../../cli/materializer-command.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 
 const killAfter = Number(process.env['MAT_CHILD_KILL_AFTER_INSERTS'] ?? '0');

@@ -3,6 +3,7 @@ import { decodeSpan, encodeSpan } from '../../../src/codec/span-codec.js';
 import type { LogRecord, MetricSample, SpanEvent } from '../../../src/codec/types.js';
 import { parseStatsdPacket, STATSD_LIMITS, StatsdErrorCodes } from '../../../ingest/statsd/parse-statsd.js';
 import type { StatsdErrorCode } from '../../../ingest/statsd/parse-statsd.js';
+import { spanEvent } from '../../../src/codec/span-event.js';
 
 const NOW = 1_700_000_000_123_456_789n;
 const SEC = 1_000_000_000n;
@@ -67,8 +68,19 @@ describe('metric types', () => {
 
 describe('values', () => {
   it.each<[string, number]>([
-    ['0', 0], ['-0', 0], ['42', 42], ['-42', -42], ['+42', 42], ['3.25', 3.25], ['.5', 0.5], ['5.', 5], ['-.5', -0.5],
-    ['1e3', 1000], ['2.5E-3', 0.0025], ['1e+2', 100], ['1234567890123456789', 1234567890123456789],
+    ['0', 0],
+    ['-0', 0],
+    ['42', 42],
+    ['-42', -42],
+    ['+42', 42],
+    ['3.25', 3.25],
+    ['.5', 0.5],
+    ['5.', 5],
+    ['-.5', -0.5],
+    ['1e3', 1000],
+    ['2.5E-3', 0.0025],
+    ['1e+2', 100],
+    ['1234567890123456789', Number('1234567890123456789')],
   ])('reads %s as %d', (text, value) => {
     const v = one(`m:${text}|c`).value;
     expect(v).toBe(value);
@@ -91,7 +103,11 @@ describe('values', () => {
   // "gauge delta" would subtract 5. We follow DogStatsD: a sign is part of the number.
   it('reads a signed gauge as an absolute value, not an etsy-statsd delta', () => {
     const r = parse('g:10|g\ng:-5|g\ng:+3|g');
-    expect(r.samples.map((s) => [s.type, s.value])).toEqual([['gauge', 10], ['gauge', -5], ['gauge', 3]]);
+    expect(r.samples.map((s) => [s.type, s.value])).toEqual([
+      ['gauge', 10],
+      ['gauge', -5],
+      ['gauge', 3],
+    ]);
   });
 
   it('accepts negative and fractional counter increments', () => {
@@ -100,7 +116,7 @@ describe('values', () => {
 });
 
 describe('packed values (DogStatsD 1.1)', () => {
-  it('gives one sample per value, each with the line\'s rate, tags and timestamp', () => {
+  it("gives one sample per value, each with the line's rate, tags and timestamp", () => {
     const r = parse('resp:1:2.5:-3|h|@0.5|#a:b|T1700000000');
     expect(r.rejections).toEqual([]);
     const common = { type: 'histogram', name: 'resp', sampleRate: 0.5, tags: { a: 'b' }, timestamp: 1_700_000_000n * SEC } as const;
@@ -126,7 +142,13 @@ describe('packed values (DogStatsD 1.1)', () => {
 });
 
 describe('sample rate', () => {
-  it.each<[string, number]>([['@0.5', 0.5], ['@1', 1], ['@0.001', 0.001], ['@1e-2', 0.01], ['@1.0', 1]])('reads %s', (section, rate) => {
+  it.each<[string, number]>([
+    ['@0.5', 0.5],
+    ['@1', 1],
+    ['@0.001', 0.001],
+    ['@1e-2', 0.01],
+    ['@1.0', 1],
+  ])('reads %s', (section, rate) => {
     expect(one(`m:1|c|${section}`).sampleRate).toBe(rate);
   });
 
@@ -171,7 +193,7 @@ describe('tags', () => {
   });
 
   it('keeps spaces and unicode verbatim', () => {
-    expect(one('m:1|c|# a : b ,région:Île-de-France').tags).toEqual({ ' a ': ' b ', 'région': 'Île-de-France' });
+    expect(one('m:1|c|# a : b ,région:Île-de-France').tags).toEqual({ ' a ': ' b ', région: 'Île-de-France' });
   });
 
   it('stores "__proto__" as an ordinary key', () => {
@@ -191,7 +213,7 @@ describe('tags', () => {
     expect(refused(`m:1|c|#${tags(1025)}`).code).toBe('STATSD_ERR_TAG');
   });
 
-  it('counts container_id, host and the event attributes in the limit (the codec\'s limit per map)', () => {
+  it("counts container_id, host and the event attributes in the limit (the codec's limit per map)", () => {
     const tags = (n: number) => Array.from({ length: n }, (_, i) => `t${i}:v`).join(',');
     expect(Object.keys(one(`m:1|c|#${tags(1023)}|c:cid`).tags)).toHaveLength(1024);
     expect(refused(`m:1|c|#${tags(1024)}|c:cid`).code).toBe('STATSD_ERR_TAG');
@@ -276,9 +298,7 @@ describe('container id (DogStatsD 1.2) and timestamp (DogStatsD 1.3)', () => {
   });
 
   it('ignores the origin-detection fields e: and card: that carry nothing for us', () => {
-    expect(one('m:1|c|#a:b|c:cid|e:it-false,cn-app|card:low')).toEqual(
-      sample({ type: 'counter', name: 'm', value: 1, tags: { a: 'b', container_id: 'cid' } }),
-    );
+    expect(one('m:1|c|#a:b|c:cid|e:it-false,cn-app|card:low')).toEqual(sample({ type: 'counter', name: 'm', value: 1, tags: { a: 'b', container_id: 'cid' } }));
   });
 
   it('takes sections in any order', () => {
@@ -347,7 +367,11 @@ describe('datagrams', () => {
   it('parses every line, ignoring empty lines and a trailing newline; \\r\\n works too', () => {
     const r = parse('a:1|c\n\nb:2|g\r\nc:3|ms\r\n\n');
     expect(r.rejections).toEqual([]);
-    expect(r.samples.map((s) => [s.name, s.value])).toEqual([['a', 1], ['b', 2], ['c', 3]]);
+    expect(r.samples.map((s) => [s.name, s.value])).toEqual([
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+    ]);
   });
 
   it('accepts a Buffer like a string, decoding UTF-8', () => {
@@ -384,7 +408,7 @@ describe('events', () => {
       severity: 'info',
       severityNumber: 9,
       body: 'deploy\nshipped v1.2.3',
-      attributes: { 'env': 'prod', 'team': 'core', 'event.title': 'deploy', 'event.priority': 'normal', 'event.alert_type': 'info' },
+      attributes: { env: 'prod', team: 'core', 'event.title': 'deploy', 'event.priority': 'normal', 'event.alert_type': 'info' },
     });
   });
 
@@ -396,20 +420,23 @@ describe('events', () => {
       severityNumber: 13,
       body: 'title\ntext',
       attributes: {
-        'a': 'b',
+        a: 'b',
         'event.title': 'title',
         'event.priority': 'low',
         'event.alert_type': 'warning',
         'event.aggregation_key': 'agg',
         'event.source_type': 'jenkins',
-        'host': 'web-1',
-        'container_id': 'cid',
+        host: 'web-1',
+        container_id: 'cid',
       },
     });
   });
 
   it.each<[string, LogRecord['severity'], number]>([
-    ['error', 'error', 17], ['warning', 'warn', 13], ['info', 'info', 9], ['success', 'info', 9],
+    ['error', 'error', 17],
+    ['warning', 'warn', 13],
+    ['info', 'info', 9],
+    ['success', 'info', 9],
   ])('maps alert type %s to %s (%d)', (alert, severity, severityNumber) => {
     const log = event(`_e{1,1}:t|x|t:${alert}`);
     expect([log.severity, log.severityNumber, log.attributes['event.alert_type']]).toEqual([severity, severityNumber, alert]);
@@ -480,12 +507,14 @@ describe('events', () => {
 });
 
 describe('service checks', () => {
-  it.each<[string, MetricSample['status']]>([['0', 'ok'], ['1', 'warning'], ['2', 'critical'], ['3', 'unknown']])(
-    'status %s is %s',
-    (digit, status) => {
-      expect(one(`_sc|db.up|${digit}`)).toEqual(sample({ type: 'status', name: 'db.up', status }));
-    },
-  );
+  it.each<[string, MetricSample['status']]>([
+    ['0', 'ok'],
+    ['1', 'warning'],
+    ['2', 'critical'],
+    ['3', 'unknown'],
+  ])('status %s is %s', (digit, status) => {
+    expect(one(`_sc|db.up|${digit}`)).toEqual(sample({ type: 'status', name: 'db.up', status }));
+  });
 
   it('reads every section; the message is last and runs to the end of the line', () => {
     expect(one('_sc|db.up|2|d:1700000000|h:db-1|#env:prod,veneurglobalonly|c:cid|card:low|m:replica down|lag 30s\\nretrying')).toEqual(
@@ -584,10 +613,7 @@ describe('SSF validity', () => {
     ].join('\n');
     const r = parse(packet);
     expect(r.rejections).toEqual([]);
-    const carrier: SpanEvent = {
-      version: 0, traceId: 0n, id: 0n, parentId: 0n, startTimestamp: 0n, endTimestamp: 0n, rootStartTimestamp: 0n,
-      error: false, service: '', name: '', indicator: false, tags: {}, metrics: r.samples, logs: r.logs, tenant: '', receivedTimestamp: 0n, isTrace: false,
-    };
+    const carrier: SpanEvent = spanEvent({ metrics: r.samples, logs: r.logs });
     const decoded = decodeSpan(encodeSpan(carrier));
     expect(decoded.rejections).toEqual([]);
     expect(decoded.ok && decoded.span.metrics).toEqual(r.samples);

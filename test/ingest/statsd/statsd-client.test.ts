@@ -147,9 +147,7 @@ describe('hot-shots over real UDP', () => {
       sample({ type: 'gauge', name: 'queue.depth', value: 42.5, timestamp: T_NS, tags: { ...baseTags, queue: 'mail' } }),
     ]);
     c.gaugeDelta('pool.size', -3);
-    expect(await receiveSamples(`pool.size:-3|g|#env:test${ext}`)).toEqual([
-      sample({ type: 'gauge', name: 'pool.size', value: -3, tags: baseTags }),
-    ]);
+    expect(await receiveSamples(`pool.size:-3|g|#env:test${ext}`)).toEqual([sample({ type: 'gauge', name: 'pool.size', value: -3, tags: baseTags })]);
   });
 
   it('timings are histograms in ms; histograms and distributions (GLOBAL)', async () => {
@@ -186,36 +184,40 @@ describe('hot-shots over real UDP', () => {
     const r = await receive(`_e{6,15}:deploy|shipped\\nv1.2.3|d:1700000000|h:web-1|k:deploys|p:low|s:ci|t:error|#env:test,team:core${ext}`);
     expect(r.rejections).toEqual([]);
     expect(r.samples).toEqual([]);
-    expect(r.logs).toEqual([{
-      timestamp: T_NS,
-      severity: 'error',
-      severityNumber: 17,
-      body: 'deploy\nshipped\nv1.2.3',
-      attributes: {
-        'env': 'test',
-        'team': 'core',
-        'event.title': 'deploy',
-        'event.priority': 'low',
-        'event.alert_type': 'error',
-        'event.aggregation_key': 'deploys',
-        'event.source_type': 'ci',
-        'host': 'web-1',
-        'container_id': CONTAINER,
+    expect(r.logs).toEqual([
+      {
+        timestamp: T_NS,
+        severity: 'error',
+        severityNumber: 17,
+        body: 'deploy\nshipped\nv1.2.3',
+        attributes: {
+          env: 'test',
+          team: 'core',
+          'event.title': 'deploy',
+          'event.priority': 'low',
+          'event.alert_type': 'error',
+          'event.aggregation_key': 'deploys',
+          'event.source_type': 'ci',
+          host: 'web-1',
+          container_id: CONTAINER,
+        },
       },
-    }]);
+    ]);
   });
 
   it('an event with defaults is an INFO record stamped when received', async () => {
     client().event('cache flushed');
     // hot-shots sends the title as the text when there is none.
     const r = await receive(`_e{13,13}:cache flushed|cache flushed|#env:test${ext}`);
-    expect(r.logs).toEqual([{
-      timestamp: RECEIVED,
-      severity: 'info',
-      severityNumber: 9,
-      body: 'cache flushed\ncache flushed',
-      attributes: { 'env': 'test', 'event.title': 'cache flushed', 'event.priority': 'normal', 'event.alert_type': 'info', 'container_id': CONTAINER },
-    }]);
+    expect(r.logs).toEqual([
+      {
+        timestamp: RECEIVED,
+        severity: 'info',
+        severityNumber: 9,
+        body: 'cache flushed\ncache flushed',
+        attributes: { env: 'test', 'event.title': 'cache flushed', 'event.priority': 'normal', 'event.alert_type': 'info', container_id: CONTAINER },
+      },
+    ]);
   });
 
   // hot-shots writes the lengths as UTF-16 code units (String#length), the
@@ -225,12 +227,14 @@ describe('hot-shots over real UDP', () => {
     client().event('café', 'crème');
     const r = await receive(`_e{4,5}:café|crème|#env:test${ext}`);
     expect(r.logs).toEqual([]);
-    expect(r.rejections).toEqual([{
-      line: 0,
-      code: 'STATSD_ERR_EVENT',
-      reason: 'the title is not 4 UTF-8 bytes followed by "|"',
-      text: `_e{4,5}:café|crème|#env:test${ext}`,
-    }]);
+    expect(r.rejections).toEqual([
+      {
+        line: 0,
+        code: 'STATSD_ERR_EVENT',
+        reason: 'the title is not 4 UTF-8 bytes followed by "|"',
+        text: `_e{4,5}:café|crème|#env:test${ext}`,
+      },
+    ]);
   });
 
   it('service checks become STATUS samples', async () => {
@@ -238,7 +242,13 @@ describe('hot-shots over real UDP', () => {
     c.check('db.up', c.CHECKS.CRITICAL, { date_happened: T, hostname: 'db-1', message: 'replica down' }, ['veneurglobalonly', 'role:replica']);
     expect(await receiveSamples(`_sc|db.up|2|d:1700000000|h:db-1|#env:test,role:replica,veneurglobalonly${ext}|m:replica down`)).toEqual([
       sample({
-        type: 'status', name: 'db.up', value: 0, status: 'critical', timestamp: T_NS, message: 'replica down', scope: 'global',
+        type: 'status',
+        name: 'db.up',
+        value: 0,
+        status: 'critical',
+        timestamp: T_NS,
+        message: 'replica down',
+        scope: 'global',
         tags: { ...baseTags, role: 'replica', host: 'db-1' },
       }),
     ]);
@@ -257,13 +267,11 @@ describe('hot-shots over real UDP', () => {
     c.check('c.check', c.CHECKS.WARNING, { message: 'slow' });
     c.set('d.set', 'member');
     c.flush();
-    const r = await receive([
-      'a.count:5|c|#env:test,k:1',
-      'b.gauge:7|g|#env:test',
-      '_e{5,4}:title|text|#env:test',
-      '_sc|c.check|1|#env:test|m:slow',
-      'd.set:member|s|#env:test',
-    ].join('\n'));
+    const r = await receive(
+      ['a.count:5|c|#env:test,k:1', 'b.gauge:7|g|#env:test', '_e{5,4}:title|text|#env:test', '_sc|c.check|1|#env:test|m:slow', 'd.set:member|s|#env:test'].join(
+        '\n',
+      ),
+    );
     expect(r.rejections).toEqual([]);
     expect(r.samples).toEqual([
       sample({ type: 'counter', name: 'a.count', value: 5, tags: { env: 'test', k: '1' } }),

@@ -1,0 +1,35 @@
+import { logLevel } from 'kafkajs';
+import type { KafkaConfig } from './kafka-client.js';
+import { createKafka } from './kafka-client.js';
+
+/**
+ * Creates the pipeline's topics that do not exist yet: the spans topic and the
+ * dead-letter topic, both with `kafka.partitions` partitions and
+ * `kafka.replicationFactor` replicas, through a client with the configured TLS
+ * and SASL. Every process that may start first (gateway, materializer, tools)
+ * calls this one function, so whichever does decides nothing of its own.
+ * Returns the topics it created.
+ */
+export async function ensureTopics(config: KafkaConfig): Promise<string[]> {
+  const admin = createKafka(config, 'admin', logLevel.NOTHING).admin();
+  await admin.connect();
+  try {
+    const wanted = [config.spansTopic, config.deadLetterTopic];
+    const existing = new Set(await admin.listTopics());
+    const missing = wanted.filter((t) => !existing.has(t));
+    if (missing.length === 0) return [];
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: config.partitions, replicationFactor: config.replicationFactor })),
+      });
+    } catch (err) {
+      // Another process may have created them meanwhile.
+      const now = new Set(await admin.listTopics());
+      if (!missing.every((t) => now.has(t))) throw err;
+    }
+    return missing;
+  } finally {
+    await admin.disconnect();
+  }
+}
