@@ -186,7 +186,7 @@ export function LogsPage(): JSX.Element {
       </div>
       <form
         class="search-bar"
-        aria-label="Log search form"
+        aria-label="Search logs"
         onSubmit={(e) => {
           e.preventDefault();
           setQuery({ q: text.trim() || null });
