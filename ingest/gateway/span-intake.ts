@@ -7,6 +7,7 @@ import type { CardinalityGuard } from './cardinality-guard.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { EventWindow } from './event-window.js';
 import { nsOfHalves, outsideWindow } from './event-window.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
 export interface IntakeResult {
   accepted: AcceptedSpan[];
@@ -60,6 +61,8 @@ export function eventCount(span: SpanEvent): number {
 
 const NO_STAMP = new Uint8Array(0);
 const TWO_32 = 0x1_0000_0000n;
+/** Spans validated between two turns of the event loop (a few milliseconds of work). */
+const INTAKE_SLICE = 2_000;
 
 export interface IntakeOptions {
   /** Build every span's SpanEvent (the sink reads it: all-in-one mode); otherwise plain trace spans are only checked. */
@@ -122,6 +125,25 @@ export class SpanIntake {
     this.metrics.received(protocol, parts.length);
     this.metrics.accepted(protocol, result.events);
     return result;
+  }
+
+  /**
+   * fromEncoded in slices of INTAKE_SLICE spans, yielding to the event loop
+   * between slices: a batch of 100,000 spans (tens of milliseconds of work)
+   * never holds health checks and small requests for longer than one slice.
+   */
+  async fromEncodedInSlices(parts: readonly Uint8Array[], tenant: string, protocol: string, receivedNs: bigint): Promise<IntakeResult> {
+    if (parts.length <= INTAKE_SLICE) return this.fromEncoded(parts, tenant, protocol, receivedNs);
+    const total: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
+    for (let at = 0; at < parts.length; at += INTAKE_SLICE) {
+      if (at > 0) await yieldToEventLoop();
+      const r = this.fromEncoded(parts.slice(at, at + INTAKE_SLICE), tenant, protocol, receivedNs);
+      for (const a of r.accepted) total.accepted.push(a);
+      for (const x of r.rejected) total.rejected.push({ ...x, index: x.index + at });
+      for (const x of r.partial) total.partial.push({ ...x, index: x.index + at });
+      total.events += r.events;
+    }
+    return total;
   }
 
   /** Spans built by the gateway itself (statsd lines, JSON bodies): encoded here. */

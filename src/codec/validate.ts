@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CodecErrorCode, Rejection } from './errors.js';
-import { CodecErrorCodes } from './errors.js';
+import { CodecErrors } from './errors.js';
 import { longToBigInt } from './protobuf.js';
 import type { RawSpan } from './protobuf.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus, MetricType, SpanEvent } from './types.js';
@@ -37,7 +37,7 @@ export function severityName(n: number): LogSeverity {
 
 // Each check carries its stable code in `params`, so a zod issue maps to a Rejection.
 function check(code: CodecErrorCode, reason?: string): { message: string; params: { ssfCode: CodecErrorCode } } {
-  return { message: reason ?? CodecErrorCodes[code], params: { ssfCode: code } };
+  return { message: reason ?? CodecErrors.entries[code].text, params: { ssfCode: code } };
 }
 
 // z.number() refuses NaN and infinities with zod's own error; we want our code.
