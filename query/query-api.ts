@@ -8,6 +8,8 @@ import type { QueryContext } from './query-context.js';
 import { QueryMetrics } from './query-metrics.js';
 import { QueryRunner } from './query-runner.js';
 import { registerReportRoutes } from './analytics/report-routes.js';
+import { registerConsoleRoutes } from './console/console-routes.js';
+import { registerLogHistogramRoutes } from './logs/log-histogram.js';
 import { registerLogRoutes } from './logs/log-routes.js';
 import { registerMetricRoutes } from './metrics/metric-routes.js';
 import { registerServiceRoutes } from './services/service-routes.js';
@@ -25,6 +27,8 @@ export interface QueryApiOptions {
    */
   standalone: boolean;
   registry?: Registry;
+  /** Where the web console's built files are (default: dist/console of this package). */
+  consoleDir?: string;
 }
 
 export interface QueryApi {
@@ -36,6 +40,7 @@ export interface QueryApi {
 const ROUTE_GROUPS: Array<(app: FastifyInstance, ctx: QueryContext) => void> = [
   registerSqlRoutes,
   registerLogRoutes,
+  registerLogHistogramRoutes,
   registerMetricRoutes,
   registerTraceRoutes,
   registerServiceRoutes,
@@ -67,6 +72,7 @@ export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>,
     for (const group of ROUTE_GROUPS) group(scope, context);
     scope.get('/openapi.json', async () => context.docs.document({ title: 'SSF pipeline query API', version: '1' }));
   });
+  registerConsoleRoutes(app, options.consoleDir);
 
   if (options.standalone) {
     app.get('/-/ready', async (_request, reply) => {
