@@ -31,7 +31,7 @@ function varint(n: bigint, out: number[]): void {
 }
 
 /** The gateway's fields, appended to every span it forwards: tenant (101) and received time (102). */
-export function gatewayFields(tenant: string, receivedNs: bigint): Buffer {
+function gatewayFields(tenant: string, receivedNs: bigint): Buffer {
   const name = Buffer.from(tenant, 'utf8');
   const head: number[] = [...TENANT_TAG];
   varint(BigInt(name.length), head);
@@ -40,19 +40,7 @@ export function gatewayFields(tenant: string, receivedNs: bigint): Buffer {
   return Buffer.concat([Buffer.from(head), name, Buffer.from(tail)]);
 }
 
-/**
- * Appends the gateway's fields to a span's bytes. Protobuf keeps the last
- * value of a repeated scalar field, so this overrides whatever the client
- * sent in those fields without re-encoding the span.
- */
-export function stampSpan(bytes: Uint8Array, fields: Buffer): Uint8Array {
-  const out = Buffer.allocUnsafe(bytes.length + fields.length);
-  out.set(bytes, 0);
-  out.set(fields, bytes.length);
-  return out;
-}
-
-export function eventCount(span: SpanEvent): number {
+function eventCount(span: SpanEvent): number {
   return (span.isTrace ? 1 : 0) + span.metrics.length + span.logs.length;
 }
 
