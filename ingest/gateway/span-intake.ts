@@ -47,6 +47,17 @@ function eventCount(span: SpanEvent): number {
 const NO_STAMP = new Uint8Array(0);
 const TWO_32 = 0x1_0000_0000n;
 
+/** statsd datagrams straight to SSFSample bytes (ingest/statsd/statsd-sample-bytes.ts), for a sink that forwards bytes. */
+export interface StatsdFastPath {
+  /** Samples in the datagram last encoded. */
+  readonly samples: number;
+  /** The datagram's field-10 entries; undefined when it must take the general path (parse, then encodeSpan). */
+  encode(packet: Buffer, receivedNs: bigint, guard: CardinalityGuard, tenant: string, now: number): Uint8Array | undefined;
+}
+
+/** One statsd datagram -> spans (and per-line refusals, counted). */
+export type StatsdParse = (packet: Buffer, receivedNs: bigint) => { spans: SpanEvent[]; refused: Array<{ code: string }> };
+
 export interface IntakeOptions {
   /** Build every span's SpanEvent (the sink reads it: all-in-one mode); otherwise plain trace spans are only checked. */
   needsEvents: boolean;
@@ -98,6 +109,38 @@ export class SpanIntake {
       this.admit(v.span, bytes, tenant, receivedNs, fields, result, now);
     }
     this.metrics.received(protocol, parts.length);
+    this.metrics.accepted(protocol, result.events);
+    return result;
+  }
+
+  /**
+   * statsd datagrams: each one's lines become one carrier span. With a fast
+   * path and a sink that forwards bytes, a datagram of common lines goes
+   * straight to bytes (the same bytes as the general path, with the tenant
+   * and received time as the stamp); any other datagram is parsed and
+   * encoded here.
+   */
+  fromStatsd(packets: readonly Buffer[], tenant: string, protocol: string, receivedNs: bigint, parse: StatsdParse, fast?: StatsdFastPath): IntakeResult {
+    const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
+    const now = Date.now();
+    const quick = fast !== undefined && !this.needsEvents && tenant !== '';
+    let fields: Buffer | undefined;
+    for (const packet of packets) {
+      if (quick) {
+        const bytes = fast.encode(packet, receivedNs, this.guard, tenant, now);
+        if (bytes !== undefined) {
+          if (bytes.length === 0) continue;
+          fields ??= gatewayFields(tenant, receivedNs);
+          result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: 0, traceHi: 0, events: fast.samples });
+          result.events += fast.samples;
+          continue;
+        }
+      }
+      const parsed = parse(packet, receivedNs);
+      for (const r of parsed.refused) this.metrics.refused(protocol, r.code, 1);
+      for (const span of parsed.spans) this.admit(span, undefined, tenant, receivedNs, undefined, result, now);
+    }
+    this.metrics.received(protocol, packets.length);
     this.metrics.accepted(protocol, result.events);
     return result;
   }
