@@ -82,6 +82,9 @@ export class StatsdSampleEncoder {
   private readonly memoTenant: Array<string | undefined> = new Array<string | undefined>(MEMO_SLOTS).fill(undefined);
   private readonly memoBytes: Array<Buffer | undefined> = new Array<Buffer | undefined>(MEMO_SLOTS).fill(undefined);
   private readonly memoNameLength = new Int32Array(MEMO_SLOTS);
+  private readonly memoTags: Array<Buffer | undefined> = new Array<Buffer | undefined>(MEMO_SLOTS).fill(undefined);
+  /** The guard's window during this encode() call. */
+  private epoch = 0;
 
   /**
    * The SSFSample entries (field 10) of one datagram, or `undefined` when it
@@ -90,6 +93,7 @@ export class StatsdSampleEncoder {
   encode(packet: Buffer, receivedNs: bigint, guard: TagSetGuard, tenant: string, now: number): Uint8Array | undefined {
     const n = packet.length;
     if (receivedNs !== this.tsFor) this.timestamp(receivedNs);
+    this.epoch = guard.epoch(now);
     // Worst case: a 6-byte line (`a:1|c\n`) gives 27 bytes; a 2-byte tag (`a,`) 7.
     const need = n * 8 + 64;
     if (this.used + need > this.arena.length) {
@@ -133,8 +137,8 @@ export class StatsdSampleEncoder {
   private line(b: Buffer, s: number, e: number, at: number, guard: TagSetGuard, tenant: string, now: number): number {
     if (e - s > MAX_LINE) return -1;
     if (b[s] === UNDERSCORE) return -1;
-    for (let i = s; i < e; i++) if ((b[i] as number) >= 0x80) return -1;
-    // name: up to the first ":", which must come before the first "|".
+    // name: up to the first ":", which must come before the first "|". Bytes past
+    // the name are all checked below: digits, the type, a rate, or the tag section.
     let colon = -1;
     let pipe = -1;
     for (let i = s; i < e; i++) {
@@ -144,6 +148,8 @@ export class StatsdSampleEncoder {
       } else if (c === PIPE) {
         pipe = i;
         break;
+      } else if (c >= 0x80) {
+        return -1;
       }
     }
     if (colon <= s || pipe === -1) return -1;
@@ -187,51 +193,18 @@ export class StatsdSampleEncoder {
       }
       pos = se;
     }
-
-    // Tags: [key, value] ranges in the order written, empty tags skipped.
-    const tags = this.tags;
-    let count = 0;
-    let tagBytes = 0;
-    if (tagStart !== -1) {
-      let ts = tagStart;
-      let tc = -1;
-      for (let i = tagStart; i <= tagEnd; i++) {
-        const c = i === tagEnd ? COMMA : (b[i] as number);
-        if (c === COLON) {
-          if (tc === -1) tc = i;
-          continue;
-        }
-        if (c !== COMMA) continue;
-        if (i > ts) {
-          if (count === MAX_TAGS || tc === ts) return -1;
-          const ke = tc === -1 ? i : tc;
-          const vs = tc === -1 ? i : tc + 1;
-          const k0 = b[ts] as number;
-          // Keys JavaScript orders first (array indices) and ones the general path treats apart.
-          if (k0 >= ZERO && k0 <= NINE) return -1;
-          if (isSpecialKey(b, ts, ke)) return -1;
-          for (let j = 0; j < count * 4; j += 4) if (bytesEqual(b, tags[j] as number, tags[j + 1] as number, ts, ke)) return -1;
-          const q = count * 4;
-          tags[q] = ts;
-          tags[q + 1] = ke;
-          tags[q + 2] = vs;
-          tags[q + 3] = i;
-          count++;
-          const kl = ke - ts;
-          const vl = i - vs;
-          const entry = 1 + varintLength(kl) + kl + 1 + varintLength(vl) + vl;
-          tagBytes += 1 + varintLength(entry) + entry;
-        }
-        ts = i + 1;
-        tc = -1;
-      }
-    }
-
-    // The cardinality guard, as admit() decides for the general path's sample.
     if (tagStart === -1) tagStart = tagEnd = colon;
-    if (!this.remembered(b, s, colon, tagStart, tagEnd, guard, tenant, now)) {
+
+    // The tags' bytes and the guard's answer depend on (name, tag section) alone:
+    // remembered for a line seen before in this window, worked out otherwise.
+    let tagBytes = this.remembered(b, s, colon, tagStart, tagEnd, tenant);
+    if (tagBytes === undefined) {
+      const count = this.parseTags(b, tagStart, tagEnd);
+      if (count < 0) return -1;
+      // The cardinality guard, as admit() decides for the general path's sample.
       if (guard.admitKey(tenant, b.toString('latin1', s, colon), this.tagSetKey(b, count), now)) return -1;
-      this.remember(b, s, colon, tagStart, tagEnd, guard, tenant, now);
+      tagBytes = this.encodeTags(b, count);
+      this.remember(b, s, colon, tagStart, tagEnd, tenant, tagBytes);
     }
 
     const nameLength = colon - s;
@@ -245,7 +218,7 @@ export class StatsdSampleEncoder {
       1 +
       this.tsLength +
       5 +
-      tagBytes +
+      tagBytes.length +
       (kind === KIND_TIMER ? 4 : 0) +
       (kind === KIND_DISTRIBUTION ? 2 : 0);
     const o = this.arena;
@@ -266,6 +239,71 @@ export class StatsdSampleEncoder {
     for (let i = 0; i < this.tsLength; i++) o[at++] = this.ts[i] as number;
     o[at++] = 0x3d;
     at = float32(o, at, rate);
+    at = copy(tagBytes, 0, tagBytes.length, o, at);
+    if (kind === KIND_TIMER) {
+      o[at++] = 0x4a;
+      o[at++] = 2;
+      o[at++] = 109; // m
+      o[at++] = 115; // s
+    } else if (kind === KIND_DISTRIBUTION) {
+      o[at++] = 0x50;
+      o[at++] = 2; // scope global
+    }
+    return at;
+  }
+
+  /**
+   * The tag section [s, e) into the scratch ranges, in the order written
+   * (empty tags skipped); the number of tags, or -1 for what the fast path
+   * leaves to the general one.
+   */
+  private parseTags(b: Buffer, s: number, e: number): number {
+    const tags = this.tags;
+    let count = 0;
+    let ts = s;
+    let tc = -1;
+    for (let i = s; i <= e; i++) {
+      const c = i === e ? COMMA : (b[i] as number);
+      if (c === COLON) {
+        if (tc === -1) tc = i;
+        continue;
+      }
+      if (c >= 0x80) return -1;
+      if (c !== COMMA) continue;
+      if (i > ts) {
+        if (count === MAX_TAGS || tc === ts) return -1;
+        const ke = tc === -1 ? i : tc;
+        const vs = tc === -1 ? i : tc + 1;
+        const k0 = b[ts] as number;
+        // Keys JavaScript orders first (array indices) and ones the general path treats apart.
+        if (k0 >= ZERO && k0 <= NINE) return -1;
+        if (isSpecialKey(b, ts, ke)) return -1;
+        for (let j = 0; j < count * 4; j += 4) if (bytesEqual(b, tags[j] as number, tags[j + 1] as number, ts, ke)) return -1;
+        const q = count * 4;
+        tags[q] = ts;
+        tags[q + 1] = ke;
+        tags[q + 2] = vs;
+        tags[q + 3] = i;
+        count++;
+      }
+      ts = i + 1;
+      tc = -1;
+    }
+    return count;
+  }
+
+  /** The scratch tags as SSFSample.tags entries (field 8), in the order written. */
+  private encodeTags(b: Buffer, count: number): Buffer {
+    const tags = this.tags;
+    let size = 0;
+    for (let j = 0; j < count * 4; j += 4) {
+      const kl = (tags[j + 1] as number) - (tags[j] as number);
+      const vl = (tags[j + 3] as number) - (tags[j + 2] as number);
+      const entry = 1 + varintLength(kl) + kl + 1 + varintLength(vl) + vl;
+      size += 1 + varintLength(entry) + entry;
+    }
+    const o = Buffer.allocUnsafe(size);
+    let at = 0;
     for (let j = 0; j < count * 4; j += 4) {
       const ks = tags[j] as number;
       const ke = tags[j + 1] as number;
@@ -282,41 +320,33 @@ export class StatsdSampleEncoder {
       at = writeVarint(o, at, vl);
       at = copy(b, vs, ve, o, at);
     }
-    if (kind === KIND_TIMER) {
-      o[at++] = 0x4a;
-      o[at++] = 2;
-      o[at++] = 109; // m
-      o[at++] = 115; // s
-    } else if (kind === KIND_DISTRIBUTION) {
-      o[at++] = 0x50;
-      o[at++] = 2; // scope global
-    }
-    return at;
+    return o;
   }
 
-  /** Whether the guard admitted (name [s, colon), tag section [ts, te)) for `tenant` in its current window. */
-  private remembered(b: Buffer, s: number, colon: number, ts: number, te: number, guard: TagSetGuard, tenant: string, now: number): boolean {
+  /** The encoded tags of (name [s, colon), tag section [ts, te)) when the guard admitted them for `tenant` in its current window. */
+  private remembered(b: Buffer, s: number, colon: number, ts: number, te: number, tenant: string): Buffer | undefined {
     const h = hashRanges(b, s, colon, ts, te);
     const slot = h & (MEMO_SLOTS - 1);
     const kept = this.memoBytes[slot];
-    if (kept === undefined || this.memoHash[slot] !== h || this.memoTenant[slot] !== tenant) return false;
+    if (kept === undefined || this.memoHash[slot] !== h || this.memoTenant[slot] !== tenant || this.memoEpoch[slot] !== this.epoch) return undefined;
     const nl = colon - s;
-    if (this.memoNameLength[slot] !== nl || kept.length !== nl + te - ts) return false;
-    for (let i = 0; i < nl; i++) if (kept[i] !== b[s + i]) return false;
-    for (let i = ts, j = nl; i < te; i++, j++) if (kept[j] !== b[i]) return false;
-    return this.memoEpoch[slot] === guard.epoch(now);
+    if (this.memoNameLength[slot] !== nl || kept.length !== nl + te - ts) return undefined;
+    for (let i = 0; i < nl; i++) if (kept[i] !== b[s + i]) return undefined;
+    for (let i = ts, j = nl; i < te; i++, j++) if (kept[j] !== b[i]) return undefined;
+    return this.memoTags[slot];
   }
 
-  private remember(b: Buffer, s: number, colon: number, ts: number, te: number, guard: TagSetGuard, tenant: string, now: number): void {
+  private remember(b: Buffer, s: number, colon: number, ts: number, te: number, tenant: string, tagBytes: Buffer): void {
     const h = hashRanges(b, s, colon, ts, te);
     const slot = h & (MEMO_SLOTS - 1);
     const kept = Buffer.allocUnsafe(colon - s + te - ts);
     b.copy(kept, 0, s, colon);
     b.copy(kept, colon - s, ts, te);
     this.memoHash[slot] = h;
-    this.memoEpoch[slot] = guard.epoch(now);
+    this.memoEpoch[slot] = this.epoch;
     this.memoTenant[slot] = tenant;
     this.memoBytes[slot] = kept;
+    this.memoTags[slot] = tagBytes;
     this.memoNameLength[slot] = colon - s;
   }
 
