@@ -114,7 +114,7 @@ describe('statsd lines straight to SSFSample bytes', () => {
     const { fast, general, metrics } = intakes(300);
     let fastTaken = 0;
     let declined = 0;
-    for (let i = 0; i < 20_000; i++) {
+    for (let i = 0; i < 10_000; i++) {
       const group = Array.from({ length: 1 + int(3) }, datagram);
       const now = RECEIVED + BigInt(i);
       const a = fast.fromStatsd(group, TENANT, 'statsd', now, statsdToSpans, encoder);
@@ -127,13 +127,13 @@ describe('statsd lines straight to SSFSample bytes', () => {
       }
     }
     // The fast path's bytes decode to valid spans, and both paths were exercised.
-    expect(fastTaken).toBeGreaterThan(2000);
+    expect(fastTaken).toBeGreaterThan(1000);
     expect(declined).toBeGreaterThan(2000);
     const rendered = await metrics[0].registry.render();
     expect(rendered).toBe(await metrics[1].registry.render());
     // Some samples were folded by the guard (the fast path declined those datagrams).
     expect(rendered).toMatch(/ssf_gateway_cardinality_overflow_total\{[^}]*\} [1-9]/);
-  });
+  }, 120_000);
 
   it('takes the bench datagram whole, and its bytes decode to the samples the parser gives', () => {
     const encoder = new StatsdSampleEncoder();
