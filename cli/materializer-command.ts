@@ -34,7 +34,8 @@ export async function startMaterializerProcess(config: Readonly<Config>, options
       'clickhouse.url (SSF_CLICKHOUSE_URL) is empty: the materializer writes to a ClickHouse server (the embedded engine belongs to one process, `ssf serve`)',
     );
   }
-  const { createMaterializer, registerMaterializerRoutes } = await import('../ingest/materializer/materializer.js');
+  const { createMaterializer } = await import('../ingest/materializer/materializer.js');
+  const { registerMaterializerRoutes } = await import('../ingest/materializer/materializer-routes.js');
   const ch = await createClickHouse(config.clickhouse);
   let fail: (err: Error) => void = () => {};
   const fatal = new Promise<Error>((resolve) => (fail = resolve));

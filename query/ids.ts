@@ -1,4 +1,4 @@
-import { QueryError } from './query-errors.js';
+import { queryError } from './query-errors.js';
 
 /**
  * SSF ids are signed 64-bit integers (ClickHouse Int64). The API accepts an
@@ -38,7 +38,7 @@ function parseOne(t: string, text: string, what: string): bigint {
     const low = BigInt(`0x${t.slice(16)}`);
     return BigInt.asIntN(64, low !== 0n ? low : BigInt(`0x${t.slice(0, 16)}`));
   }
-  throw new QueryError(
+  throw queryError(
     'QUERY_ERR_BAD_REQUEST',
     `${what} "${text.slice(0, 64)}" is not an SSF id: give a decimal 64-bit integer, 16 hex digits or a 32-hex-digit W3C trace id`,
   );

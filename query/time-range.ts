@@ -24,10 +24,18 @@ export function parseDuration(text: string): number | undefined {
   return Number(m[1]) * (UNITS[m[2] ?? 'ms'] as number);
 }
 
+/** The times the tables can hold (DateTime64(9) in nanoseconds ends in April 2262); a range outside them has no rows. */
+export const EARLIEST_MS = 0;
+export const LATEST_MS = Date.UTC(2262, 3, 11);
+
 function timeOrIssue(v: string, ctx: z.RefinementCtx): number {
   const ms = parseTime(v);
-  if (ms === undefined) {
+  if (ms === undefined || !Number.isFinite(ms)) {
     ctx.addIssue({ code: 'custom', message: `"${v}" is not a time: give RFC 3339, epoch milliseconds, now or now-<n><ms|s|m|h|d|w>` });
+    return z.NEVER;
+  }
+  if (ms < EARLIEST_MS || ms > LATEST_MS) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is outside the times the tables hold (1970-01-01 to 2262-04-11)` });
     return z.NEVER;
   }
   return ms;

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { TenantAuth } from '../src/auth/tenants.js';
-import { QueryError } from './query-errors.js';
+import { AuthErrors } from '../src/auth/auth-errors.js';
+import { queryError } from './query-errors.js';
 
 /** One route as the OpenAPI document describes it. */
 export interface RouteDoc {
@@ -119,7 +120,7 @@ function jsonBody(body: unknown): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', `body: not JSON (${(err as Error).message})`);
+    throw queryError('QUERY_ERR_BAD_REQUEST', `body: not JSON (${(err as Error).message})`);
   }
 }
 
@@ -129,7 +130,7 @@ function parseInput<T>(schema: z.ZodType<T> | undefined, value: unknown, where: 
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const field = issue && issue.path.length > 0 ? `${where} ${issue.path.join('.')}` : where;
-  throw new QueryError('QUERY_ERR_BAD_REQUEST', `${field}: ${issue?.message ?? 'invalid'}`);
+  throw queryError('QUERY_ERR_BAD_REQUEST', `${field}: ${issue?.message ?? 'invalid'}`);
 }
 
 /**
@@ -155,7 +156,7 @@ export function typedRoute<Q extends z.ZodObject | undefined, P extends z.ZodObj
     url: doc.url,
     handler: async (request, reply) => {
       const auth = deps.auth.authenticate(request.headers.authorization, 'read');
-      if (!auth.ok) throw Object.assign(new Error(auth.reason), { status: auth.status, code: auth.code, reason: auth.reason });
+      if (!auth.ok) throw AuthErrors.error(auth.code, auth.reason);
       const input = {
         query: parseInput(doc.query, request.query, 'query parameter'),
         params: parseInput(doc.params, request.params, 'path parameter'),

@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort } from './free-port.js';
+import type { InfraErrorCode } from './infra-errors.js';
 
 /**
  * Stable codes of {@link ClickHouseServerError}; match `err.code`.
@@ -32,15 +33,16 @@ import { freePort } from './free-port.js';
  * - `INFRA_ERR_CLICKHOUSE_EXITED`: the server process exited before answering `/ping` (see the log tail in the message).
  * - `INFRA_ERR_CLICKHOUSE_TIMEOUT`: `/ping` did not answer `Ok.` before `readyTimeoutMs`.
  */
-export type ClickHouseServerErrorCode =
+export type ClickHouseServerErrorCode = Extract<
+  InfraErrorCode,
   | 'INFRA_ERR_UNSUPPORTED_PLATFORM'
   | 'INFRA_ERR_LIBCHDB_MISSING'
   | 'INFRA_ERR_CC_MISSING'
   | 'INFRA_ERR_HELPER_BUILD'
   | 'INFRA_ERR_BAD_OPTION'
   | 'INFRA_ERR_PORT_IN_USE'
-  | 'INFRA_ERR_CLICKHOUSE_EXITED'
-  | 'INFRA_ERR_CLICKHOUSE_TIMEOUT';
+  | `INFRA_ERR_CLICKHOUSE_${string}`
+>;
 
 export class ClickHouseServerError extends Error {
   override readonly name = 'ClickHouseServerError';

@@ -17,14 +17,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { ITopicConfig } from 'kafkajs';
+import type { InfraErrorCode } from './infra-errors.js';
 
-export type KafkaBrokerErrorCode =
-  | 'INFRA_ERR_JAVA_MISSING'
-  | 'INFRA_ERR_MVN_MISSING'
-  | 'INFRA_ERR_KAFKA_FETCH_FAILED'
-  | 'INFRA_ERR_KAFKA_FORMAT_FAILED'
-  | 'INFRA_ERR_KAFKA_EXITED'
-  | 'INFRA_ERR_KAFKA_NOT_READY';
+export type KafkaBrokerErrorCode = Extract<InfraErrorCode, 'INFRA_ERR_JAVA_MISSING' | 'INFRA_ERR_MVN_MISSING' | `INFRA_ERR_KAFKA_${string}`>;
 
 export class KafkaBrokerError extends Error {
   readonly code: KafkaBrokerErrorCode;

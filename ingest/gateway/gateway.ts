@@ -15,6 +15,7 @@ import { StreamListener } from './stream-listener.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 import { UdpListener } from './udp-listener.js';
 import type { UdpListenerOptions } from './udp-listener.js';
+import { eventWindow } from './event-window.js';
 
 export interface GatewayOptions {
   /** An HTTP server to add the routes to (all-in-one mode shares one with the query API). Default: a new one. */
@@ -43,11 +44,13 @@ export interface Gateway {
  * statsd, all through one SpanIntake into one sink (Kafka, or ClickHouse in
  * all-in-one mode).
  */
+type ListenerName = 'udp' | 'statsd' | 'tcp' | 'unix';
+
 export function createGateway(config: Readonly<Config>, sink: SpanSink, options: GatewayOptions = {}): Gateway {
   const g = config.gateway;
   const metrics = new GatewayMetrics();
   sink.observer = metrics;
-  const intake = new SpanIntake(metrics, new CardinalityGuard(g.maxTagSetsPerMetric), { needsEvents: sink.needsEvents });
+  const intake = new SpanIntake(metrics, new CardinalityGuard(g.maxTagSetsPerMetric), (nowMs) => eventWindow(config, nowMs), { needsEvents: sink.needsEvents });
   const auth = new TenantAuth(g);
   const ownsApp = options.app === undefined;
   const app = options.app ?? createHttpServer({ logLevel: options.logLevel ?? config.log.level, bodyLimit: g.maxBodyBytes });
@@ -96,20 +99,29 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     return reply.status(status.ok && sink.accepting ? 200 : 503).send({ ready: status.ok && sink.accepting, sink: { name: sink.name, ...status } });
   });
 
+  // Listeners without credentials stamp the tenant configured for them; with
+  // authentication required, one that has none is not started (docs/security.md).
+  const skipped: string[] = [];
+  const tenantOf = (listener: ListenerName, address: string): string | undefined => {
+    if (address === '') return undefined;
+    const tenant = g.listenerTenants[listener] ?? (auth.required ? undefined : g.defaultTenant);
+    if (tenant === undefined) skipped.push(listener);
+    return tenant;
+  };
   const udp: UdpListener[] = [];
   const streams: StreamListener[] = [];
-  if (g.udpListen)
-    udp.push(
-      new UdpListener({ address: g.udpListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'udp', tenant: g.defaultTenant }, intake, sink, metrics),
-    );
-  if (g.statsdListen && options.parseStatsd)
+  const udpTenant = tenantOf('udp', g.udpListen);
+  if (udpTenant !== undefined)
+    udp.push(new UdpListener({ address: g.udpListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'udp', tenant: udpTenant }, intake, sink, metrics));
+  const statsdTenant = options.parseStatsd ? tenantOf('statsd', g.statsdListen) : undefined;
+  if (statsdTenant !== undefined && options.parseStatsd)
     udp.push(
       new UdpListener(
         {
           address: g.statsdListen,
           receiveBufferBytes: g.udpReceiveBufferBytes,
           protocol: 'statsd',
-          tenant: g.defaultTenant,
+          tenant: statsdTenant,
           parse: options.parseStatsd,
           fast: options.statsdFastPath,
         },
@@ -118,8 +130,16 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
         metrics,
       ),
     );
-  if (g.unixSocket) streams.push(new StreamListener({ path: g.unixSocket }, g.defaultTenant, intake, sink, metrics));
-  if (g.tcpListen) streams.push(new StreamListener({ address: g.tcpListen }, g.defaultTenant, intake, sink, metrics));
+  const idleMs = g.streamIdleTimeoutS * 1000;
+  const unixTenant = tenantOf('unix', g.unixSocket);
+  if (unixTenant !== undefined) streams.push(new StreamListener({ path: g.unixSocket }, unixTenant, intake, sink, metrics, idleMs));
+  const tcpTenant = tenantOf('tcp', g.tcpListen);
+  if (tcpTenant !== undefined) streams.push(new StreamListener({ address: g.tcpListen }, tcpTenant, intake, sink, metrics, idleMs));
+  if (skipped.length > 0)
+    app.log.warn(
+      { listeners: skipped },
+      `not started: ${skipped.join(', ')} (no credentials on these listeners and authentication is required; give each a tenant in gateway.listenerTenants to start it)`,
+    );
 
   let closed = false;
   return {

@@ -1,12 +1,36 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { z } from 'zod';
+
+/** Spans checked between two turns of the event loop. */
+const JSON_SLICE = 1_000;
 import { encodeRawSpan, SSFSpanMessage } from '../../src/codec/protobuf.js';
 import type { BatchRejection } from '../../src/codec/span-codec.js';
 
 // proto3 JSON (https://protobuf.dev/programming-guides/json/): 64-bit integers
 // as decimal strings (numbers accepted), enums as names or numbers, field
 // names in lowerCamelCase or as in the .proto file.
-const int64 = z.union([z.string().regex(/^-?\d{1,20}$/, 'must be a decimal 64-bit integer'), z.number().int()]).optional();
-const int32 = z.number().int().optional();
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_RANGE = 'must be a decimal 64-bit signed integer (-9223372036854775808 to 9223372036854775807)';
+const int64 = z
+  .union([
+    z
+      .string()
+      .regex(/^-?\d{1,20}$/, INT64_RANGE)
+      .refine((s) => {
+        const v = BigInt(s);
+        return v >= INT64_MIN && v <= INT64_MAX;
+      }, INT64_RANGE),
+    // JSON numbers past 2^53 have already lost digits when parsed: they must come as strings.
+    z.number().refine(Number.isSafeInteger, 'a 64-bit integer beyond ±2^53 loses digits as a JSON number: give it as a decimal string'),
+  ])
+  .optional();
+const int32 = z
+  .number()
+  .int()
+  .min(-(2 ** 31))
+  .max(2 ** 31 - 1)
+  .optional();
 const str = z.string().optional();
 const bool = z.boolean().optional();
 const num = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]).optional();
@@ -52,14 +76,20 @@ const span = z.strictObject({
   receivedTimestamp: int64,
 });
 
-/** snake_case keys (as in the .proto file) to lowerCamelCase, recursively, leaving map keys alone. */
-function camelKeys(value: unknown, inMap = false): unknown {
-  if (Array.isArray(value)) return value.map((v) => camelKeys(v));
+// An SSFSpan nests at most four levels deep (span, metrics, a sample, its tags):
+// deeper input cannot match the schema, so it is left as it is for zod to refuse
+// (never recursed into: a deeply nested body must not exhaust the stack).
+const MAX_DEPTH = 4;
+
+/** snake_case keys (as in the .proto file) to lowerCamelCase, down to MAX_DEPTH, leaving map keys alone. */
+function camelKeys(value: unknown, inMap = false, depth = 0): unknown {
+  if (depth > MAX_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((v) => camelKeys(v, false, depth + 1));
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     const key = inMap ? k : k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
-    out[key] = camelKeys(v, !inMap && (key === 'tags' || key === 'attributes'));
+    out[key] = camelKeys(v, !inMap && (key === 'tags' || key === 'attributes'), depth + 1);
   }
   return out;
 }
@@ -76,7 +106,7 @@ export interface JsonBatch {
  * wrong shape is refused alone (SSF_JSON_INVALID naming the field); a body
  * that is not such an object at all throws SSF_JSON_INVALID for the whole.
  */
-export function parseJsonBatch(text: string): JsonBatch | { error: string } {
+export async function parseJsonBatch(text: string): Promise<JsonBatch | { error: string }> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -86,14 +116,16 @@ export function parseJsonBatch(text: string): JsonBatch | { error: string } {
   const top = z.object({ spans: z.array(z.unknown()) }).safeParse(parsed);
   if (!top.success) return { error: 'the body must be a JSON object {"spans": [...]} (proto3 JSON of an SSFBatch)' };
   const result: JsonBatch = { spans: [], rejected: [], total: top.data.spans.length };
-  top.data.spans.forEach((raw, index) => {
+  for (const [index, raw] of top.data.spans.entries()) {
+    // Checked in slices, yielding to the event loop between them (a large body holds nobody for long).
+    if (index > 0 && index % JSON_SLICE === 0) await yieldToEventLoop();
     const s = span.safeParse(camelKeys(raw));
     if (!s.success) {
       const issue = s.error.issues[0];
       result.rejected.push({ index, code: 'SSF_JSON_INVALID', field: issue?.path.join('.') ?? '', reason: issue?.message ?? 'invalid span' });
-      return;
+      continue;
     }
     result.spans.push({ index, bytes: encodeRawSpan(SSFSpanMessage.fromObject(s.data)) });
-  });
+  }
   return result;
 }

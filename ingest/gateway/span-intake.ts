@@ -5,6 +5,9 @@ import type { SpanEvent } from '../../src/codec/types.js';
 import type { AcceptedSpan } from '../sink/span-sink.js';
 import type { CardinalityGuard } from './cardinality-guard.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
+import type { EventWindow } from './event-window.js';
+import { nsOfHalves, outsideWindow } from './event-window.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
 export interface IntakeResult {
   accepted: AcceptedSpan[];
@@ -46,6 +49,8 @@ function eventCount(span: SpanEvent): number {
 
 const NO_STAMP = new Uint8Array(0);
 const TWO_32 = 0x1_0000_0000n;
+/** Spans validated between two turns of the event loop (a few milliseconds of work). */
+const INTAKE_SLICE = 2_000;
 
 /** statsd datagrams straight to SSFSample bytes (ingest/statsd/statsd-sample-bytes.ts), for a sink that forwards bytes. */
 export interface StatsdFastPath {
@@ -69,12 +74,14 @@ export interface IntakeOptions {
  * cardinality guard to samples, and count everything per protocol and reason.
  */
 export class SpanIntake {
-  private readonly traceId = new Uint32Array(2);
+  // The scan's answer: trace id, start and end, each as unsigned 32-bit halves (low, high).
+  private readonly traceId = new Uint32Array(6);
   private readonly needsEvents: boolean;
 
   constructor(
     private readonly metrics: GatewayMetrics,
     private readonly guard: CardinalityGuard,
+    private readonly window: (nowMs: number) => EventWindow,
     options: IntakeOptions = { needsEvents: true },
   ) {
     this.needsEvents = options.needsEvents;
@@ -87,11 +94,17 @@ export class SpanIntake {
     const quick = !this.needsEvents;
     const traceId = this.traceId;
     const now = Date.now();
+    const window = this.window(now);
     for (let index = 0; index < parts.length; index++) {
       const bytes = parts[index] as Uint8Array;
-      // The common case (a valid trace span, forwarded as it is) needs no objects;
-      // anything else is decoded in full, for the exact answer and every rejection.
-      if (quick && scanTraceSpan(bytes, traceId)) {
+      // The common case (a valid trace span inside the window, forwarded as it is) needs
+      // no objects; anything else is decoded in full, for the exact answer and every rejection.
+      if (
+        quick &&
+        scanTraceSpan(bytes, traceId) &&
+        nsOfHalves(traceId[2] as number, traceId[3] as number) >= window.spansFrom &&
+        nsOfHalves(traceId[4] as number, traceId[5] as number) <= window.to
+      ) {
         result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: traceId[0] as number, traceHi: traceId[1] as number, events: 1 });
         result.events += 1;
         continue;
@@ -106,7 +119,7 @@ export class SpanIntake {
         result.partial.push({ index, ...r });
         this.metrics.refused(protocol, r.code, 1);
       }
-      this.admit(v.span, bytes, tenant, receivedNs, fields, result, now);
+      this.admit(v.span, bytes, tenant, receivedNs, fields, result, now, window, index, protocol);
     }
     this.metrics.received(protocol, parts.length);
     this.metrics.accepted(protocol, result.events);
@@ -123,8 +136,13 @@ export class SpanIntake {
   fromStatsd(packets: readonly Buffer[], tenant: string, protocol: string, receivedNs: bigint, parse: StatsdParse, fast?: StatsdFastPath): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
     const now = Date.now();
-    const quick = fast !== undefined && !this.needsEvents && tenant !== '';
+    const window = this.window(now);
+    // Every fast-path sample has the received time: outside the accepted times the general path refuses them.
+    const received = Number(receivedNs);
+    const inWindow = received >= window.samplesFrom && received <= window.to;
+    const quick = fast !== undefined && !this.needsEvents && tenant !== '' && inWindow;
     let fields: Buffer | undefined;
+    let index = 0;
     for (const packet of packets) {
       if (quick) {
         const bytes = fast.encode(packet, receivedNs, this.guard, tenant, now);
@@ -133,23 +151,44 @@ export class SpanIntake {
           fields ??= gatewayFields(tenant, receivedNs);
           result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: 0, traceHi: 0, events: fast.samples });
           result.events += fast.samples;
+          index++;
           continue;
         }
       }
       const parsed = parse(packet, receivedNs);
       for (const r of parsed.refused) this.metrics.refused(protocol, r.code, 1);
-      for (const span of parsed.spans) this.admit(span, undefined, tenant, receivedNs, undefined, result, now);
+      for (const span of parsed.spans) this.admit(span, undefined, tenant, receivedNs, undefined, result, now, window, index++, protocol);
     }
     this.metrics.received(protocol, packets.length);
     this.metrics.accepted(protocol, result.events);
     return result;
   }
 
+  /**
+   * fromEncoded in slices of INTAKE_SLICE spans, yielding to the event loop
+   * between slices: a batch of 100,000 spans (tens of milliseconds of work)
+   * never holds health checks and small requests for longer than one slice.
+   */
+  async fromEncodedInSlices(parts: readonly Uint8Array[], tenant: string, protocol: string, receivedNs: bigint): Promise<IntakeResult> {
+    if (parts.length <= INTAKE_SLICE) return this.fromEncoded(parts, tenant, protocol, receivedNs);
+    const total: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
+    for (let at = 0; at < parts.length; at += INTAKE_SLICE) {
+      if (at > 0) await yieldToEventLoop();
+      const r = this.fromEncoded(parts.slice(at, at + INTAKE_SLICE), tenant, protocol, receivedNs);
+      for (const a of r.accepted) total.accepted.push(a);
+      for (const x of r.rejected) total.rejected.push({ ...x, index: x.index + at });
+      for (const x of r.partial) total.partial.push({ ...x, index: x.index + at });
+      total.events += r.events;
+    }
+    return total;
+  }
+
   /** Spans built by the gateway itself (statsd lines, JSON bodies): encoded here. */
   fromEvents(spans: readonly SpanEvent[], tenant: string, protocol: string, receivedNs: bigint): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
     const now = Date.now();
-    for (const span of spans) this.admit(span, undefined, tenant, receivedNs, undefined, result, now);
+    const window = this.window(now);
+    for (const [index, span] of spans.entries()) this.admit(span, undefined, tenant, receivedNs, undefined, result, now, window, index, protocol);
     this.metrics.accepted(protocol, result.events);
     return result;
   }
@@ -162,10 +201,49 @@ export class SpanIntake {
     fields: Buffer | undefined,
     result: IntakeResult,
     now: number,
+    window: EventWindow,
+    index: number,
+    protocol: string,
   ): void {
     span.tenant = tenant;
     span.receivedTimestamp = receivedNs;
     let changed = bytes === undefined;
+    // Events outside the accepted times are refused one by one (the span's trace part, each sample, each log).
+    const refuse = (field: string, reason: string): void => {
+      result.partial.push({ index, code: 'SSF_TIME_OUT_OF_RANGE', field, reason });
+      this.metrics.refused(protocol, 'SSF_TIME_OUT_OF_RANGE', 1);
+      changed = true;
+    };
+    if (span.isTrace) {
+      const why =
+        outsideWindow(Number(span.startTimestamp), window.spansFrom, window.to, 'start_timestamp') ??
+        outsideWindow(Number(span.endTimestamp), window.spansFrom, window.to, 'end_timestamp');
+      if (why !== undefined) {
+        refuse(why.startsWith('start') ? 'start_timestamp' : 'end_timestamp', why);
+        // No longer a trace span: without both times it is a carrier of its samples and logs.
+        span.startTimestamp = 0n;
+        span.endTimestamp = 0n;
+        span.isTrace = false;
+      }
+    }
+    const received = Number(receivedNs);
+    span.metrics = span.metrics.filter((m, i) => {
+      const why = outsideWindow(m.timestamp === 0n ? received : Number(m.timestamp), window.samplesFrom, window.to, 'timestamp');
+      if (why !== undefined) refuse(`metrics[${i}].timestamp`, why);
+      return why === undefined;
+    });
+    span.logs = span.logs.filter((l, i) => {
+      const why = outsideWindow(l.timestamp === 0n ? received : Number(l.timestamp), window.logsFrom, window.to, 'timestamp');
+      if (why !== undefined) refuse(`logs[${i}].timestamp`, why);
+      return why === undefined;
+    });
+    if (!span.isTrace && span.metrics.length === 0 && span.logs.length === 0) {
+      // Nothing left: the span is refused whole, under the reasons its events had.
+      const mine = result.partial.filter((r) => r.index === index);
+      result.partial = result.partial.filter((r) => r.index !== index);
+      result.rejected.push(...mine);
+      return;
+    }
     for (const sample of span.metrics) {
       if (this.guard.admit(tenant, sample, now)) {
         changed = true;

@@ -27,6 +27,8 @@ export class StreamListener {
     private readonly intake: SpanIntake,
     private readonly sink: SpanSink,
     private readonly metrics: GatewayMetrics,
+    /** A connection silent for this long is closed (a slowloris holds no socket forever). */
+    private readonly idleMs: number,
   ) {}
 
   private get protocol(): string {
@@ -58,6 +60,10 @@ export class StreamListener {
     this.sockets.add(socket);
     const reader = new FrameReader();
     const protocol = this.protocol;
+    socket.setTimeout(this.idleMs, () => {
+      this.metrics.refused(protocol, 'GW_ERR_STREAM_IDLE', 1);
+      socket.destroy();
+    });
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
       let fatal = false;

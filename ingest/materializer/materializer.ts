@@ -1,21 +1,23 @@
 import { channel } from 'node:diagnostics_channel';
 import { logLevel, Partitioners } from 'kafkajs';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from 'kafkajs';
-import type { FastifyInstance } from 'fastify';
-import { CodecError, decodeSpan, splitBatch } from '../../src/codec/index.js';
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { TABLES } from '../../src/clickhouse/event-batch.js';
 import type { EventBatch } from '../../src/clickhouse/event-batch.js';
 import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
-import { EventRowBinary } from '../../src/clickhouse/event-row-binary.js';
-import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
 import type { Config } from '../../src/config/config-schema.js';
-import { Registry } from '../../src/observability/prometheus.js';
 import { createKafka, compressionOf } from '../../src/kafka/kafka-client.js';
-import { BATCH_FORMAT, formatOf, headerOf, SPAN_FORMAT } from '../../src/kafka/record-format.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
-import { insertError, MaterializerError } from './materializer-errors.js';
-import type { MaterializerErrorCode } from './materializer-errors.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { Logger } from '../../src/observability/logger.js';
+import { insertToken, intentOf, parseIntent } from './batch-intent.js';
+import type { Range } from './batch-intent.js';
+import { deadLetterMessage } from './dead-letter.js';
+import type { DeadLetter } from './dead-letter.js';
+import { insertError, materializerError, MaterializerErrors } from './materializer-errors.js';
+import { MaterializerMetrics } from './materializer-metrics.js';
+import { decodeRecord } from './record-decoder.js';
+import type { DecodeHooks } from './record-decoder.js';
 
 /*
  * The materializer: Kafka spans topic -> ClickHouse event tables, exactly once.
@@ -36,6 +38,11 @@ import type { MaterializerErrorCode } from './materializer-errors.js';
  * store, written by the generation-checked OffsetCommit of the current owner
  * of the partition, so it needs no table of ours and a consumer that lost the
  * partition cannot write it. docs/architecture.md ("Materializer") has the whole argument.
+ *
+ * This file is the state machine; beside it: the intent and token
+ * (batch-intent.ts), decoding a record (record-decoder.ts), dead letters
+ * (dead-letter.ts), the metrics (materializer-metrics.ts), the HTTP routes
+ * (materializer-routes.ts), the error codes (materializer-errors.ts).
  */
 
 /** Published on `ssf:materializer:inserted` once ClickHouse acknowledged a batch, before its offsets are committed. */
@@ -52,23 +59,6 @@ export interface InsertedEvent {
 const insertedChannel = channel('ssf:materializer:inserted');
 const committedChannel = channel('ssf:materializer:committed');
 
-const INTENT = /^ssf-materializer:1:(\d+)-(\d+)$/;
-const SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
-const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
-type Level = 'debug' | 'info' | 'warn' | 'error';
-export type MaterializerLog = (level: Level, message: string, fields?: Record<string, unknown>) => void;
-
-const LEVELS: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-
-/** JSON lines on stderr from `min` up (the processes' own log format). */
-export function jsonLog(min: Level): MaterializerLog {
-  return (level, message, fields = {}) => {
-    if (LEVELS[level] < LEVELS[min]) return;
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, component: 'materializer', msg: message, ...fields })}\n`);
-  };
-}
-
 export interface MaterializerOptions {
   /** Consumer group session timeout (kafkajs default 30 000): how long a crashed member holds its partitions. */
   sessionTimeoutMs?: number;
@@ -78,65 +68,12 @@ export interface MaterializerOptions {
   stopTimeoutMs?: number;
   /** Create the spans and dead-letter topics when missing (`kafka.partitions`, `kafka.replicationFactor`). Default true. */
   createTopics?: boolean;
-  /** The process log. Default: JSON lines on stderr at `log.level`. */
-  log?: MaterializerLog;
+  /** The process log (pino's shape, as fastify's). Default: JSON lines on stderr at `log.level`, `component: materializer`. */
+  log?: Logger;
   /** kafkajs's own log level. Default ERROR. */
   kafkaLogLevel?: logLevel;
   /** Called when kafkajs gives up on the consumer (it will not restart it): the process should exit. */
   onFatal?: (err: Error) => void;
-}
-
-/** The materializer's numbers on /metrics. */
-export class MaterializerMetrics {
-  readonly registry = new Registry();
-  readonly recordsConsumed = this.registry.counter(
-    'ssf_materializer_records_consumed_total',
-    'Kafka records taken from the spans topic (a batch replayed after a restart or rebalance counts again).',
-  );
-  readonly spansConsumed = this.registry.counter(
-    'ssf_materializer_spans_consumed_total',
-    'Valid spans read from those records (an SSFBatch record holds many).',
-  );
-  readonly rowsInserted = this.registry.counter(
-    'ssf_materializer_rows_inserted_total',
-    'Rows in inserts ClickHouse acknowledged, by table (a replayed batch that ClickHouse deduplicated counts again).',
-    ['table'],
-  );
-  readonly insertSeconds = this.registry.histogram(
-    'ssf_materializer_insert_duration_seconds',
-    'Time of one acknowledged batch insert (all tables), retries excluded.',
-    SECONDS_BUCKETS,
-  );
-  readonly batchRows = this.registry.histogram('ssf_materializer_batch_rows', 'Rows per inserted batch.', SIZE_BUCKETS);
-  readonly batchRecords = this.registry.histogram('ssf_materializer_batch_records', 'Kafka records per batch.', SIZE_BUCKETS);
-  readonly deadLetters = this.registry.counter('ssf_materializer_dead_letter_total', 'Records written to the dead-letter topic, by MAT_ERR_* code.', ['code']);
-  readonly refusedParts = this.registry.counter(
-    'ssf_materializer_refused_parts_total',
-    'Samples and log records refused inside otherwise valid spans, by SSF_* code.',
-    ['code'],
-  );
-  readonly retries = this.registry.counter(
-    'ssf_materializer_retries_total',
-    'Failed attempts that were retried, by step (insert, dead_letter, commit) and MAT_ERR_* code.',
-    ['step', 'code'],
-  );
-  readonly replays = this.registry.counter(
-    'ssf_materializer_replayed_batches_total',
-    'Batches rebuilt from a committed intent after a restart or rebalance and inserted again with their original token.',
-  );
-  readonly abandoned = this.registry.counter(
-    'ssf_materializer_abandoned_batches_total',
-    'Batches dropped before their next step because the group rebalanced (MAT_ERR_FENCED); they are read again.',
-  );
-  readonly rebalances = this.registry.counter('ssf_materializer_rebalances_total', 'Group joins, rebalances and consumer restarts seen.');
-  readonly lag = this.registry.gauge(
-    'ssf_materializer_consumer_lag',
-    'Records between the committed offset and the end of the partition (refreshed on scrape, at most once a second).',
-    ['partition'],
-  );
-  readonly paused = this.registry.gauge('ssf_materializer_partitions_paused', 'Partitions paused because their buffer is full or ClickHouse/Kafka is failing.');
-  readonly assigned = this.registry.gauge('ssf_materializer_partitions_assigned', 'Partitions of the spans topic assigned to this member.');
-  readonly bufferedRows = this.registry.gauge('ssf_materializer_buffered_rows', 'Rows held in memory (batches being filled or written).');
 }
 
 export interface MaterializerStatus {
@@ -160,23 +97,6 @@ export interface Materializer {
   status(): MaterializerStatus;
   /** Refreshes the lag gauges from Kafka (at most once a second). */
   refreshLag(): Promise<void>;
-}
-
-interface Range {
-  first: bigint;
-  last: bigint;
-}
-
-interface DeadLetter {
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: IHeaders;
-  offset: string;
-  /** For one span of an SSFBatch record: its index in the batch (the dead letter holds that span alone). */
-  index: number | undefined;
-  code: MaterializerErrorCode;
-  reason: string;
-  ssfCode: string;
 }
 
 interface Batch {
@@ -206,16 +126,11 @@ interface PartitionState {
   flushingRows: number;
   timer: NodeJS.Timeout | undefined;
   pausedFor: Set<'full' | 'failing'>;
+  /** What decodeRecord reports to, made once per state (not per record). */
+  readonly hooks: DecodeHooks;
 }
 
 type Step = 'insert' | 'dead_letter' | 'commit';
-
-/** For a span the gateway did not stamp (field 102): an `ssf-received-ns` header, else the record's timestamp (ms). */
-function receivedNs(message: KafkaMessage): bigint {
-  const h = headerOf(message.headers, 'ssf-received-ns');
-  if (h !== undefined && /^\d{1,20}$/.test(h)) return BigInt(h);
-  return /^\d+$/.test(message.timestamp) ? BigInt(message.timestamp) * 1_000_000n : BigInt(Date.now()) * 1_000_000n;
-}
 
 function backoffMs(attempt: number, retriable: boolean): number {
   const cap = retriable ? 5_000 : 30_000;
@@ -231,7 +146,7 @@ class KafkaMaterializer implements Materializer {
   private readonly batchMs: number;
   private readonly heartbeatMs: number;
   private readonly defaultTenant: string;
-  private readonly log: MaterializerLog;
+  private readonly log: Logger;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private readonly admin: Admin;
@@ -264,7 +179,7 @@ class KafkaMaterializer implements Materializer {
     this.batchMs = config.materializer.batchMs;
     this.heartbeatMs = options.heartbeatIntervalMs ?? 3_000;
     this.defaultTenant = config.gateway.defaultTenant;
-    this.log = options.log ?? jsonLog(config.log.level);
+    this.log = options.log ?? createLogger({ level: config.log.level, component: 'materializer' });
     const kafka = createKafka(config.kafka, 'materializer', options.kafkaLogLevel ?? logLevel.ERROR);
     this.consumer = kafka.consumer({
       groupId: this.groupId,
@@ -288,7 +203,7 @@ class KafkaMaterializer implements Materializer {
       this.newEpoch('joined');
       this.assigned = new Set(e.payload.memberAssignment[this.topic] ?? []);
       this.joined = true;
-      this.log('info', 'joined the consumer group', { group: this.groupId, topic: this.topic, partitions: [...this.assigned] });
+      this.log.info({ group: this.groupId, topic: this.topic, partitions: [...this.assigned] }, 'joined the consumer group');
     });
     this.consumer.on(events.REBALANCING, () => {
       this.joined = false;
@@ -301,8 +216,8 @@ class KafkaMaterializer implements Materializer {
       this.joined = false;
       this.newEpoch('crash');
       const error = e.payload.error;
-      this.log(e.payload.restart ? 'warn' : 'error', 'the Kafka consumer crashed', { error: error.message, restart: e.payload.restart });
-      if (!e.payload.restart) this.options.onFatal?.(new MaterializerError('MAT_ERR_CONSUMER_CRASHED', error.message, { cause: error }));
+      this.log[e.payload.restart ? 'warn' : 'error']({ error: error.message, restart: e.payload.restart }, 'the Kafka consumer crashed');
+      if (!e.payload.restart) this.options.onFatal?.(materializerError('MAT_ERR_CONSUMER_CRASHED', error.message, { cause: error }));
     });
     this.consumer.on(events.COMMIT_OFFSETS, (e) => {
       for (const t of e.payload.topics) {
@@ -328,7 +243,7 @@ class KafkaMaterializer implements Materializer {
     this.states = new Map();
     if (paused.length > 0) this.kafkaResume(paused);
     this.wakeSleepers();
-    this.log('debug', 'new consumer epoch', { reason, epoch: this.epoch });
+    this.log.debug({ reason, epoch: this.epoch }, 'new consumer epoch');
   }
 
   async start(): Promise<void> {
@@ -338,11 +253,14 @@ class KafkaMaterializer implements Materializer {
     if (this.options.createTopics ?? true) {
       const created = await ensureTopics(this.config.kafka);
       if (created.length > 0)
-        this.log('info', 'created topics', {
-          topics: created,
-          partitions: this.config.kafka.partitions,
-          replicationFactor: this.config.kafka.replicationFactor,
-        });
+        this.log.info(
+          {
+            topics: created,
+            partitions: this.config.kafka.partitions,
+            replicationFactor: this.config.kafka.replicationFactor,
+          },
+          'created topics',
+        );
     }
     await this.producer.connect();
     await this.consumer.connect();
@@ -353,15 +271,18 @@ class KafkaMaterializer implements Materializer {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.eachBatch(payload),
     });
-    this.log('info', 'materializer started', {
-      topic: this.topic,
-      group: this.groupId,
-      deadLetterTopic: this.dlqTopic,
-      batchRows: this.batchRows,
-      batchMs: this.batchMs,
-      clickhouse: this.ch.mode,
-      database: this.ch.database,
-    });
+    this.log.info(
+      {
+        topic: this.topic,
+        group: this.groupId,
+        deadLetterTopic: this.dlqTopic,
+        batchRows: this.batchRows,
+        batchMs: this.batchMs,
+        clickhouse: this.ch.mode,
+        database: this.ch.database,
+      },
+      'materializer started',
+    );
   }
 
   // ---- consuming -----------------------------------------------------------
@@ -410,7 +331,7 @@ class KafkaMaterializer implements Materializer {
     try {
       committed = await this.fetchCommitted(partition);
     } catch (err) {
-      this.log('warn', 'could not read the committed offset; the batch will be fetched again', { partition, error: (err as Error).message });
+      this.log.warn({ partition, error: (err as Error).message }, 'could not read the committed offset; the batch will be fetched again');
       await this.sleep(500);
       return undefined;
     }
@@ -425,15 +346,19 @@ class KafkaMaterializer implements Materializer {
       flushingRows: 0,
       timer: undefined,
       pausedFor: new Set(),
-    };
-    const m = INTENT.exec(committed.metadata ?? '');
-    if (m !== null && committed.offset !== undefined && BigInt(m[1] ?? '-1') === committed.offset) {
-      state.replay = { first: committed.offset, last: BigInt(m[2] ?? '-1') };
-      this.log('info', 'replaying a batch that may have been inserted before a crash or rebalance', {
+      hooks: {
         partition,
-        first: String(state.replay.first),
-        last: String(state.replay.last),
-      });
+        spanConsumed: this.spansConsumed,
+        refused: (code) => this.metrics.refusedParts.inc({ code }),
+        log: this.log,
+      },
+    };
+    state.replay = parseIntent(committed.metadata, committed.offset);
+    if (state.replay !== undefined) {
+      this.log.info(
+        { partition, first: String(state.replay.first), last: String(state.replay.last) },
+        'replaying a batch that may have been inserted before a crash or rebalance',
+      );
     }
     this.states.set(partition, state);
     return state;
@@ -471,12 +396,15 @@ class KafkaMaterializer implements Materializer {
       let replay = state.replay;
       state.replay = undefined;
       if (replay !== undefined && offset > replay.last) {
-        this.log('warn', 'the records of a committed intent are gone from the topic (retention); not replaying it', {
-          partition: state.partition,
-          first: String(replay.first),
-          last: String(replay.last),
-          offset: String(offset),
-        });
+        this.log.warn(
+          {
+            partition: state.partition,
+            first: String(replay.first),
+            last: String(replay.last),
+            offset: String(offset),
+          },
+          'the records of a committed intent are gone from the topic (retention); not replaying it',
+        );
         replay = undefined;
       }
       state.open = {
@@ -494,75 +422,14 @@ class KafkaMaterializer implements Materializer {
       if (replay === undefined) state.timer = setTimeout(() => this.onBatchTimer(state), this.batchMs);
     }
     const batch = state.open;
-    this.decodeInto(state.partition, batch, message);
+    decodeRecord(message, batch, state.hooks);
+    batch.rowCount = batch.rows.total;
     batch.last = offset;
     batch.records++;
     state.next = offset + 1n;
     this.metrics.recordsConsumed.inc();
     if (batch.replay !== undefined ? offset >= batch.replay.last : batch.rowCount >= this.batchRows) this.seal(state);
     return true;
-  }
-
-  /**
-   * Decode, validate, convert. What cannot be stored becomes a dead letter,
-   * never an exception: a whole record when it cannot be read at all, else
-   * each refused span of an SSFBatch alone (its neighbours are kept).
-   */
-  private decodeInto(partition: number, batch: Batch, message: KafkaMessage): void {
-    const dead = (code: MaterializerErrorCode, reason: string, ssfCode: string, part?: { bytes: Uint8Array; index: number }): void => {
-      let headers: IHeaders = message.headers ?? {};
-      if (part !== undefined) {
-        // One span, no longer a batch: the record's ssf-format would mislead.
-        const { ['ssf-format']: _format, ...rest } = headers;
-        headers = rest;
-      }
-      const value = part === undefined ? message.value : Buffer.from(part.bytes.buffer, part.bytes.byteOffset, part.bytes.byteLength);
-      batch.deadLetters.push({ key: message.key, value, headers, offset: message.offset, index: part?.index, code, reason: reason.slice(0, 1024), ssfCode });
-      this.log('debug', 'dead letter', { partition, offset: message.offset, index: part?.index, code });
-    };
-    const format = formatOf(message.headers);
-    if (format !== SPAN_FORMAT && format !== BATCH_FORMAT) {
-      dead('MAT_ERR_UNKNOWN_FORMAT', `ssf-format "${format.slice(0, 32)}" is neither ${BATCH_FORMAT} nor ${SPAN_FORMAT}`, '');
-      return;
-    }
-    if (message.value === null) {
-      dead('MAT_ERR_UNDECODABLE', 'the record has no value', '');
-      return;
-    }
-    let parts: Uint8Array[];
-    try {
-      parts = format === BATCH_FORMAT ? splitBatch(message.value) : [message.value];
-    } catch (err) {
-      if (!(err instanceof CodecError)) throw err;
-      dead('MAT_ERR_UNDECODABLE', `${err.code}: ${err.message}`, err.code);
-      return;
-    }
-    // A span the RowBinary fast path takes is decoded straight into the batch's
-    // buffers; any other goes through the codec, which also reports what it refuses.
-    const fast = batch.rows instanceof EventRowBinary ? batch.rows : undefined;
-    let received: bigint | undefined;
-    const receivedTime = (): bigint => (received ??= receivedNs(message));
-    for (let index = 0; index < parts.length; index++) {
-      const bytes = parts[index] as Uint8Array;
-      if (fast !== undefined && appendSpanBytes(fast, bytes, receivedTime)) {
-        this.spansConsumed();
-        continue;
-      }
-      const result = decodeSpan(bytes);
-      if (!result.ok) {
-        const r = result.rejections[0];
-        const code = r === undefined || r.code === 'SSF_DECODE_FAILED' ? 'MAT_ERR_UNDECODABLE' : 'MAT_ERR_INVALID_SPAN';
-        const reason = r === undefined ? 'invalid span' : `${r.code}${r.field ? ` (${r.field})` : ''}: ${r.reason}`;
-        dead(code, reason, r?.code ?? '', format === BATCH_FORMAT ? { bytes, index } : undefined);
-        continue;
-      }
-      this.spansConsumed();
-      for (const r of result.rejections) this.metrics.refusedParts.inc({ code: r.code });
-      const span = result.span;
-      if (span.receivedTimestamp === 0n) span.receivedTimestamp = receivedTime();
-      batch.rows.append(span);
-    }
-    batch.rowCount = batch.rows.total;
   }
 
   private onBatchTimer(state: PartitionState): void {
@@ -612,7 +479,7 @@ class KafkaMaterializer implements Materializer {
   /** One batch through its steps (see the top of this file). Never rejects. */
   private async flush(state: PartitionState, batch: Batch, range: Range): Promise<void> {
     const { partition } = state;
-    const token = `${this.topic}:${partition}:${range.first}-${range.last}`;
+    const token = insertToken(this.topic, partition, range);
     const replay = batch.replay !== undefined;
     try {
       // A committed intent proves its dead letters were written: a replay skips them.
@@ -622,7 +489,7 @@ class KafkaMaterializer implements Materializer {
       }
       if (batch.rowCount > 0) {
         if (replay) this.metrics.replays.inc();
-        else await this.retrying(state, 'commit', () => this.commit(state, range.first, `ssf-materializer:1:${range.first}-${range.last}`));
+        else await this.retrying(state, 'commit', () => this.commit(state, range.first, intentOf(range)));
         const started = performance.now();
         await this.retrying(state, 'insert', () =>
           insertBatch(this.ch, batch.rows, token).catch((err: unknown) => {
@@ -649,15 +516,18 @@ class KafkaMaterializer implements Materializer {
       await this.retrying(state, 'commit', () => this.commit(state, range.last + 1n, null));
       if (committedChannel.hasSubscribers) committedChannel.publish({ topic: this.topic, partition, offset: String(range.last + 1n) });
     } catch (err) {
-      if (err instanceof MaterializerError && err.code === 'MAT_ERR_FENCED') {
+      if (MaterializerErrors.has(err) && err.code === 'MAT_ERR_FENCED') {
         this.metrics.abandoned.inc();
-        this.log('info', this.aborted ? 'batch not committed at stop; it will be read again' : 'batch abandoned after a rebalance; it will be read again', {
-          partition,
-          first: String(range.first),
-          last: String(range.last),
-        });
+        this.log.info(
+          {
+            partition,
+            first: String(range.first),
+            last: String(range.last),
+          },
+          this.aborted ? 'batch not committed at stop; it will be read again' : 'batch abandoned after a rebalance; it will be read again',
+        );
       } else {
-        this.log('error', 'batch failed', { partition, first: String(range.first), last: String(range.last), error: (err as Error).message });
+        this.log.error({ partition, first: String(range.first), last: String(range.last), error: (err as Error).message }, 'batch failed');
       }
     }
   }
@@ -668,31 +538,30 @@ class KafkaMaterializer implements Materializer {
       this.guard(state);
       try {
         const result = await attempt();
-        if (n > 0) this.log('info', `${step} succeeded after ${n} failed attempts`, { partition: state.partition });
+        if (n > 0) this.log.info({ partition: state.partition }, `${step} succeeded after ${n} failed attempts`);
         if (state.pausedFor.delete('failing')) this.resumeIfFree(state);
         return result;
       } catch (e) {
-        if (e instanceof MaterializerError && e.code === 'MAT_ERR_FENCED') throw e;
-        const err =
-          e instanceof MaterializerError
-            ? e
-            : step === 'insert'
-              ? insertError(e)
-              : new MaterializerError(step === 'commit' ? 'MAT_ERR_COMMIT_FAILED' : 'MAT_ERR_DLQ_WRITE_FAILED', (e as Error).message, { cause: e });
+        if (MaterializerErrors.has(e) && e.code === 'MAT_ERR_FENCED') throw e;
+        const err = MaterializerErrors.has(e)
+          ? e
+          : step === 'insert'
+            ? insertError(e)
+            : materializerError(step === 'commit' ? 'MAT_ERR_COMMIT_FAILED' : 'MAT_ERR_DLQ_WRITE_FAILED', (e as Error).message, { cause: e });
         this.metrics.retries.inc({ step, code: err.code });
         if (step === 'insert') this.lastInsert = { ok: false, at: Date.now(), error: err.message };
         // Rather than buffer while the backend is failing: stop fetching.
         this.pausePartition(state, 'failing');
         if (n === 0 || n % 10 === 0)
-          this.log('warn', `${step} failed, retrying`, { partition: state.partition, attempt: n + 1, code: err.code, error: err.message });
+          this.log.warn({ partition: state.partition, attempt: n + 1, code: err.code, error: err.message }, `${step} failed, retrying`);
         await this.sleep(backoffMs(n, err.retriable));
       }
     }
   }
 
   private guard(state: PartitionState): void {
-    if (this.aborted) throw new MaterializerError('MAT_ERR_FENCED', 'stopping');
-    if (state.epoch !== this.epoch) throw new MaterializerError('MAT_ERR_FENCED');
+    if (this.aborted) throw materializerError('MAT_ERR_FENCED', 'stopping');
+    if (state.epoch !== this.epoch) throw materializerError('MAT_ERR_FENCED');
   }
 
   /**
@@ -706,8 +575,8 @@ class KafkaMaterializer implements Materializer {
     const epoch = this.epoch;
     await this.consumer.commitOffsets([{ topic: this.topic, partition: state.partition, offset: String(offset), metadata }]);
     const seen = this.commitsSeen.delete(key);
-    if (this.epoch !== epoch) throw new MaterializerError('MAT_ERR_FENCED', 'the group rebalanced during the commit');
-    if (!seen) throw new MaterializerError('MAT_ERR_COMMIT_FAILED', 'kafkajs did not send the commit (the consumer is not running)');
+    if (this.epoch !== epoch) throw materializerError('MAT_ERR_FENCED', 'the group rebalanced during the commit');
+    if (!seen) throw materializerError('MAT_ERR_COMMIT_FAILED', 'kafkajs did not send the commit (the consumer is not running)');
   }
 
   private async sendDeadLetters(partition: number, letters: DeadLetter[]): Promise<void> {
@@ -716,23 +585,10 @@ class KafkaMaterializer implements Materializer {
         topic: this.dlqTopic,
         acks: -1,
         compression: compressionOf(this.config.kafka),
-        messages: letters.map((d) => ({
-          key: d.key,
-          value: d.value,
-          headers: {
-            ...d.headers,
-            'ssf-dlq-reason': d.reason,
-            'ssf-dlq-code': d.code,
-            ...(d.ssfCode ? { 'ssf-dlq-ssf-code': d.ssfCode } : {}),
-            'ssf-source-topic': this.topic,
-            'ssf-source-partition': String(partition),
-            'ssf-source-offset': d.offset,
-            ...(d.index !== undefined ? { 'ssf-source-index': String(d.index) } : {}),
-          },
-        })),
+        messages: letters.map((d) => deadLetterMessage(d, { topic: this.topic, partition })),
       })
       .catch((err: unknown) => {
-        throw new MaterializerError('MAT_ERR_DLQ_WRITE_FAILED', (err as Error).message, { cause: err });
+        throw materializerError('MAT_ERR_DLQ_WRITE_FAILED', (err as Error).message, { cause: err });
       });
   }
 
@@ -840,8 +696,7 @@ class KafkaMaterializer implements Materializer {
       const busy = (): boolean => [...this.states.values()].some((s) => s.flushing !== undefined || s.open?.sealed === true);
       // Poll with a timer: a loop that only awaits settled promises would starve the event loop (and kafkajs's heartbeats).
       while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      if (busy())
-        this.log('warn', 'stopping with batches not committed; they will be read again (and deduplicated)', { partitions: [...this.inflight.keys()] });
+      if (busy()) this.log.warn({ partitions: [...this.inflight.keys()] }, 'stopping with batches not committed; they will be read again (and deduplicated)');
       this.aborted = true;
       this.wakeSleepers();
       await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => setTimeout(r, 2_000))]);
@@ -851,7 +706,7 @@ class KafkaMaterializer implements Materializer {
       await this.admin.disconnect().catch(() => undefined);
     }
     this.joined = false;
-    this.log('info', 'materializer stopped');
+    this.log.info('materializer stopped');
   }
 }
 
@@ -863,31 +718,4 @@ class KafkaMaterializer implements Materializer {
  */
 export function createMaterializer(config: Readonly<Config>, ch: ClickHouse, options: MaterializerOptions = {}): Materializer {
   return new KafkaMaterializer(config, ch, options);
-}
-
-export interface MaterializerRoutesOptions {
-  /** Default `/metrics`. */
-  metricsPath?: string;
-  /** Default `/-/ready`. */
-  readyPath?: string;
-}
-
-/**
- * `/metrics` (Prometheus text), `/-/ready` (200 when joined and the last
- * insert succeeded, else 503, with the status as JSON) and `/-/healthy` (if
- * the server has none yet). Paths can be moved to share a server.
- */
-export function registerMaterializerRoutes(app: FastifyInstance, materializer: Materializer, options: MaterializerRoutesOptions = {}): void {
-  app.get(options.metricsPath ?? '/metrics', async (request, reply) => {
-    await Promise.race([
-      materializer.refreshLag().catch((err: unknown) => request.log.warn({ err }, 'could not refresh the consumer lag')),
-      new Promise((r) => setTimeout(r, 2_000)),
-    ]);
-    return reply.type('text/plain; version=0.0.4').send(materializer.metrics.registry.render());
-  });
-  app.get(options.readyPath ?? '/-/ready', async (_request, reply) => {
-    const status = materializer.status();
-    return reply.status(status.ready ? 200 : 503).send(status);
-  });
-  if (!app.hasRoute({ method: 'GET', url: '/-/healthy' })) app.get('/-/healthy', async () => ({ status: 'ok' }));
 }

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
 import { insertRows } from '../../src/clickhouse/event-writer.js';
-import { GatewayError } from '../gateway/gateway-errors.js';
+import { FailureBreaker } from './failure-breaker.js';
+import { sinkError } from './sink-errors.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 
@@ -30,7 +31,7 @@ export class ClickHouseSink implements SpanSink {
   observer?: SinkObserver | undefined;
   private readonly batcher: AckBatcher<AcceptedSpan>;
   private lastError: string | undefined;
-  private lastFailureAt = 0;
+  private readonly breaker = new FailureBreaker();
   private closed = false;
 
   constructor(
@@ -47,21 +48,17 @@ export class ClickHouseSink implements SpanSink {
 
   get accepting(): boolean {
     if (this.closed || !this.batcher.fits(1)) return false;
-    return this.lastFailureAt === 0 || Date.now() - this.lastFailureAt > 2_000;
+    return this.breaker.accepting;
   }
 
   publish(spans: AcceptedSpan[]): Promise<void> {
     if (spans.length === 0) return Promise.resolve();
-    if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'shutting down', 1));
+    if (this.closed) return Promise.reject(sinkError('shutting down', 1));
     let rows = 0;
     for (const s of spans) rows += s.events;
     if (!this.batcher.fits(rows)) {
       return Promise.reject(
-        GatewayError.of(
-          'GW_ERR_UNAVAILABLE',
-          `the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`,
-          1,
-        ),
+        sinkError(`the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`, 1),
       );
     }
     return this.batcher.add(spans, rows);
@@ -74,20 +71,19 @@ export class ClickHouseSink implements SpanSink {
     const started = process.hrtime.bigint();
     try {
       await insertRows(this.ch, rows, `embedded:${randomUUID()}`);
-      this.lastFailureAt = 0;
+      this.breaker.succeeded();
       this.lastError = undefined;
       this.observer?.observeSink('clickhouse', Number(process.hrtime.bigint() - started) / 1e9, count, true);
     } catch (err) {
-      this.lastFailureAt = Date.now();
+      this.breaker.failed();
       this.lastError = (err as Error).message;
       this.observer?.observeSink('clickhouse', Number(process.hrtime.bigint() - started) / 1e9, count, false);
-      throw GatewayError.of('GW_ERR_UNAVAILABLE', `ClickHouse did not take the insert: ${this.lastError}`, 2);
+      throw sinkError(`ClickHouse did not take the insert: ${this.lastError}`, 2);
     }
   }
 
   status(): SinkStatus {
-    if (this.lastFailureAt)
-      return { ok: false, detail: `ClickHouse insert failed ${Math.round((Date.now() - this.lastFailureAt) / 1000)} s ago: ${this.lastError ?? ''}` };
+    if (this.breaker.failing) return { ok: false, detail: `ClickHouse insert failed ${this.breaker.lastFailureSecondsAgo} s ago: ${this.lastError ?? ''}` };
     return { ok: true, detail: `ClickHouse (${this.ch.mode}), ${this.batcher.buffered} rows buffered` };
   }
 

@@ -46,7 +46,7 @@ export interface SpanSink {
   observer?: SinkObserver | undefined;
   /** False while the buffer is full or the backend is down: UDP drops (and counts) rather than queues. */
   readonly accepting: boolean;
-  /** Rejects with GatewayError GW_ERR_UNAVAILABLE when the spans cannot be taken. */
+  /** Rejects with SINK_ERR_UNAVAILABLE (sink-errors.ts) when the spans cannot be taken. */
   publish(spans: AcceptedSpan[]): Promise<void>;
   status(): SinkStatus;
   /** Flushes what is buffered, then closes. */

@@ -13,6 +13,8 @@
  * paths give the same bytes on random and mutated datagrams.
  */
 
+import { LIMITS } from '../../src/codec/validate.js';
+
 /** The cardinality guard as the fast path asks it (CardinalityGuard). */
 export interface TagSetGuard {
   /** The guard's window: what it admitted stays admitted while this stays the same. */
@@ -184,7 +186,7 @@ export class StatsdSampleEncoder {
       if (c === AT && !seenRate) {
         seenRate = true;
         rate = parseNumber(b, ss + 1, se);
-        if (!(rate > 0 && rate <= 1)) return -1;
+        if (!(Math.fround(rate) >= LIMITS.minSampleRate && rate <= 1)) return -1;
       } else if (c === HASH && tagStart === -1) {
         tagStart = ss + 1;
         tagEnd = se;

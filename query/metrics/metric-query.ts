@@ -1,5 +1,5 @@
 import type { MetricType } from '../../src/codec/index.js';
-import { QueryError } from '../query-errors.js';
+import { queryError } from '../query-errors.js';
 import type { QueryParams } from '../query-runner.js';
 
 /** The aggregations of `GET /v1/metrics/query` (docs/query/metrics.md says what each one reads). */
@@ -51,7 +51,7 @@ export function parseTagFilter(text: string): TagFilter {
   const isDiffers = differs !== -1 && (colon === -1 || differs < colon);
   const at = isDiffers ? differs : colon;
   const key = at === -1 ? '' : text.slice(0, at);
-  if (at === -1 || key === '') throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter tag: "${text}" is not key:value or key!=value`);
+  if (at === -1 || key === '') throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter tag: "${text}" is not key:value or key!=value`);
   return { key, op: isDiffers ? '!=' : '=', value: text.slice(at + (isDiffers ? 2 : 1)) };
 }
 
@@ -90,15 +90,15 @@ export interface MetricPlan {
  * the rollups, so their step is at least a minute.
  */
 export function planMetricQuery(name: string, fromMs: number, toMs: number, stepMs: number | undefined): MetricPlan {
-  if (!(toMs > fromMs)) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter to: must be after from');
+  if (!(toMs > fromMs)) throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter to: must be after from');
   const rollupOnly = SPAN_METRICS.includes(name);
   const step = stepMs ?? defaultStepMs(toMs - fromMs, rollupOnly ? MINUTE : SECOND);
   if (!Number.isInteger(step / SECOND) || step < SECOND) {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter step: must be a whole number of seconds, at least 1s (got ${step} ms)`);
+    throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter step: must be a whole number of seconds, at least 1s (got ${step} ms)`);
   }
   const source = sourceForStep(step);
   if (rollupOnly && source === 'samples') {
-    throw new QueryError(
+    throw queryError(
       'QUERY_ERR_BAD_REQUEST',
       `query parameter step: ${name} is derived from spans into the minute and hour rollups only; give a step of whole minutes`,
     );
@@ -107,7 +107,7 @@ export function planMetricQuery(name: string, fromMs: number, toMs: number, step
   const endMs = Math.ceil(toMs / step) * step;
   const buckets = (endMs - startMs) / step;
   if (buckets > MAX_POINTS) {
-    throw new QueryError(
+    throw queryError(
       'QUERY_ERR_BAD_REQUEST',
       `query parameter step: ${buckets} points over the range, more than ${MAX_POINTS}; give a step of at least ${Math.ceil((toMs - fromMs) / MAX_POINTS / SECOND)}s`,
     );
@@ -125,17 +125,16 @@ export function chooseAgg(name: string, asked: MetricAgg | undefined, types: rea
   if (asked === undefined) {
     const [only] = types;
     if (only === undefined)
-      throw new QueryError('QUERY_ERR_NOT_FOUND', `no samples of metric "${name}" in the time range, so no default agg; give agg to query it anyway`);
-    if (types.length > 1)
-      throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: metric "${name}" has several types (${types.join(', ')}); give agg`);
+      throw queryError('QUERY_ERR_NOT_FOUND', `no samples of metric "${name}" in the time range, so no default agg; give agg to query it anyway`);
+    if (types.length > 1) throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: metric "${name}" has several types (${types.join(', ')}); give agg`);
     return DEFAULT_AGG[only];
   }
   if (types.length === 0) return asked;
   if ((asked === 'p50' || asked === 'p90' || asked === 'p99') && !types.includes('histogram')) {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: ${asked} needs a histogram; metric "${name}" is ${types.join(', ')}`);
+    throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: ${asked} needs a histogram; metric "${name}" is ${types.join(', ')}`);
   }
   if (asked === 'uniq' && !types.includes('set')) {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: uniq needs a set; metric "${name}" is ${types.join(', ')}`);
+    throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: uniq needs a set; metric "${name}" is ${types.join(', ')}`);
   }
   return asked;
 }

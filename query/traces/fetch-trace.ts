@@ -1,5 +1,5 @@
 import { hexId } from '../ids.js';
-import { QueryError } from '../query-errors.js';
+import { queryError } from '../query-errors.js';
 import type { QueryRunner } from '../query-runner.js';
 import { assembleTrace } from './assemble-trace.js';
 import type { SpanRecord, TraceNode } from './assemble-trace.js';
@@ -140,7 +140,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
   );
   const found = index[0];
   if (!found) {
-    throw new QueryError('QUERY_ERR_NOT_FOUND', `no trace ${traceId} (${hexId(traceId)})${hinted ? ' overlapping the given from/to' : ''} for this tenant`);
+    throw queryError('QUERY_ERR_NOT_FOUND', `no trace ${traceId} (${hexId(traceId)})${hinted ? ' overlapping the given from/to' : ''} for this tenant`);
   }
   const startNs = BigInt(found.start_ns);
   const endNs = BigInt(found.end_ns);
@@ -204,7 +204,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
   }));
   const tree = assembleTrace(records);
   // The index saw the trace but its spans are gone (TTL dropped a part in between): nothing to show.
-  if (!tree) throw new QueryError('QUERY_ERR_NOT_FOUND', `no spans left for trace ${traceId} (${hexId(traceId)})`);
+  if (!tree) throw queryError('QUERY_ERR_NOT_FOUND', `no spans left for trace ${traceId} (${hexId(traceId)})`);
 
   const offset = (ns: bigint): number => nsToMs(ns - tree.startNs);
   return {

@@ -410,7 +410,7 @@ function writeSample(out: EventRowBinary, start: number, stop: number, received:
   checkString(messageS, messageE, LIMITS.messageBytes);
   checkString(unitS, unitE, LIMITS.nameBytes);
   if (!Number.isFinite(value)) throw DECLINE;
-  if (!(sampleRate === 0 || (sampleRate > 0 && sampleRate <= 1))) throw DECLINE;
+  if (!(sampleRate === 0 || (sampleRate >= LIMITS.minSampleRate && sampleRate <= 1))) throw DECLINE;
   if (tsLo === 0 && tsHi === 0) receivedInto(received);
   const w = out.samples;
   writeTenant(w, out);

@@ -38,10 +38,21 @@ export function encodeFrames(payloads: readonly Uint8Array[]): Buffer {
  * Incremental frame reader for a byte stream. Feed chunks as they arrive;
  * each call returns the payloads completed by that chunk (views into the
  * received data, not copies, where a frame lies within one chunk).
+ *
+ * A frame that spans chunks is copied once into a buffer of its own, grown
+ * by doubling up to the length its header gave: each byte is copied O(1)
+ * times whatever the chunk size (16 MiB in 4 KiB writes is not 4,096
+ * concatenations), and a header alone never makes the reader allocate its
+ * whole claimed length.
  */
 export class FrameReader {
   private readonly maxLength: number;
-  private pending: Buffer = Buffer.alloc(0);
+  /** Bytes of a header split across chunks (fewer than FRAME_HEADER_LENGTH). */
+  private head: Buffer = Buffer.alloc(0);
+  /** The payload of a frame in progress: `length` bytes long in the end, `filled` so far. */
+  private frame: Buffer | undefined;
+  private length = 0;
+  private filled = 0;
   private failed = false;
 
   constructor(maxLength: number = MAX_FRAME_LENGTH) {
@@ -54,41 +65,75 @@ export class FrameReader {
    */
   push(chunk: Buffer): Buffer[] {
     if (this.failed) throw new CodecError('SSF_FRAME_VERSION', 'the stream already failed framing', { fatal: true });
-    let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const frames: Buffer[] = [];
     let at = 0;
-    while (buf.length - at >= 1) {
-      const version = buf[at];
-      if (version !== FRAME_VERSION) {
-        this.failed = true;
-        throw withFrames(new CodecError('SSF_FRAME_VERSION', `frame version byte is ${String(version)}, only 0 is supported`, { fatal: true }), frames);
+    while (at < chunk.length) {
+      if (this.frame !== undefined) {
+        at = this.fill(chunk, at);
+        if (this.filled < this.length) break;
+        frames.push(this.frame.subarray(0, this.length));
+        this.frame = undefined;
+        continue;
       }
-      if (buf.length - at < FRAME_HEADER_LENGTH) break;
-      const length = buf.readUInt32BE(at + 1);
+      // A header: the first byte decides at once; the length needs all five.
+      const first = this.head.length > 0 ? this.head[0] : chunk[at];
+      if (first !== FRAME_VERSION) {
+        this.failed = true;
+        throw withFrames(new CodecError('SSF_FRAME_VERSION', `frame version byte is ${String(first)}, only 0 is supported`, { fatal: true }), frames);
+      }
+      let length: number;
+      if (this.head.length === 0 && chunk.length - at >= FRAME_HEADER_LENGTH) {
+        length = chunk.readUInt32BE(at + 1);
+        at += FRAME_HEADER_LENGTH;
+      } else {
+        const take = Math.min(FRAME_HEADER_LENGTH - this.head.length, chunk.length - at);
+        this.head = Buffer.concat([this.head, chunk.subarray(at, at + take)]);
+        at += take;
+        if (this.head.length < FRAME_HEADER_LENGTH) break;
+        length = this.head.readUInt32BE(1);
+        this.head = Buffer.alloc(0);
+      }
       if (length > this.maxLength) {
         this.failed = true;
         throw withFrames(new CodecError('SSF_FRAME_TOO_LARGE', `frame length ${length} exceeds the limit of ${this.maxLength} bytes`, { fatal: true }), frames);
       }
-      if (buf.length - at - FRAME_HEADER_LENGTH < length) break;
-      frames.push(buf.subarray(at + FRAME_HEADER_LENGTH, at + FRAME_HEADER_LENGTH + length));
-      at += FRAME_HEADER_LENGTH + length;
+      if (chunk.length - at >= length) {
+        frames.push(chunk.subarray(at, at + length));
+        at += length;
+      } else {
+        this.length = length;
+        this.filled = 0;
+        this.frame = Buffer.allocUnsafe(Math.min(length, 64 * 1024));
+      }
     }
-    buf = buf.subarray(at);
-    // Copy a short remainder so a large chunk is not kept alive by it.
-    this.pending = buf.length > 0 && buf.length < 4096 ? Buffer.from(buf) : buf;
     return frames;
+  }
+
+  /** Copies what `chunk` has of the frame in progress, growing its buffer by doubling; returns the new position. */
+  private fill(chunk: Buffer, at: number): number {
+    const frame = this.frame as Buffer;
+    const n = Math.min(chunk.length - at, this.length - this.filled);
+    if (this.filled + n > frame.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.length, Math.max(frame.length * 2, this.filled + n)));
+      frame.copy(grown, 0, 0, this.filled);
+      this.frame = grown;
+    }
+    chunk.copy(this.frame as Buffer, this.filled, at, at + n);
+    this.filled += n;
+    return at + n;
   }
 
   /** Bytes received that do not yet form a whole frame. */
   get bufferedBytes(): number {
-    return this.pending.length;
+    return this.head.length + (this.frame === undefined ? 0 : FRAME_HEADER_LENGTH + this.filled);
   }
 
   /** Call at end of stream: throws SSF_FRAME_TRUNCATED if it ended inside a frame. */
   end(): void {
-    if (this.pending.length > 0 && !this.failed) {
-      const have = this.pending.length;
-      this.pending = Buffer.alloc(0);
+    const have = this.bufferedBytes;
+    if (have > 0 && !this.failed) {
+      this.head = Buffer.alloc(0);
+      this.frame = undefined;
       throw new CodecError('SSF_FRAME_TRUNCATED', `the stream ended with ${have} bytes of an incomplete frame`);
     }
   }

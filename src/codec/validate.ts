@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CodecErrorCode, Rejection } from './errors.js';
-import { CodecErrorCodes } from './errors.js';
+import { CodecErrors } from './errors.js';
 import { longToBigInt } from './protobuf.js';
 import type { RawSpan } from './protobuf.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus, MetricType, SpanEvent } from './types.js';
@@ -16,6 +16,8 @@ export const LIMITS = {
   /** A sample's message (set member, status check text). */
   messageBytes: 64 * 1024,
   logBodyBytes: 1024 * 1024,
+  /** The smallest sample_rate (as a float32, what the wire carries): one sample stands for at most a million. */
+  minSampleRate: Math.fround(1e-6),
 } as const;
 
 const METRIC_TYPES: readonly MetricType[] = ['counter', 'gauge', 'histogram', 'set', 'status'];
@@ -35,7 +37,7 @@ export function severityName(n: number): LogSeverity {
 
 // Each check carries its stable code in `params`, so a zod issue maps to a Rejection.
 function check(code: CodecErrorCode, reason?: string): { message: string; params: { ssfCode: CodecErrorCode } } {
-  return { message: reason ?? CodecErrorCodes[code], params: { ssfCode: code } };
+  return { message: reason ?? CodecErrors.entries[code].text, params: { ssfCode: code } };
 }
 
 // z.number() refuses NaN and infinities with zod's own error; we want our code.
@@ -102,7 +104,7 @@ export const sampleSchema = z.object({
   status: z
     .number()
     .refine((v) => Number.isInteger(v) && v >= 0 && v < STATUSES.length, check('SSF_METRIC_ENUM_UNKNOWN', 'status must be OK, WARNING, CRITICAL or UNKNOWN')),
-  sampleRate: anyNumber.refine((r) => r === 0 || (r > 0 && r <= 1), check('SSF_METRIC_SAMPLE_RATE_RANGE')),
+  sampleRate: anyNumber.refine((r) => r === 0 || (r >= LIMITS.minSampleRate && r <= 1), check('SSF_METRIC_SAMPLE_RATE_RANGE')),
   tags: tagMap('tags'),
   unit: boundedString(LIMITS.nameBytes, 'unit'),
   scope: z

@@ -139,6 +139,17 @@ export const configSchema = z.strictObject({
         .default('auto')
         .describe('`auto`: tokens are required when `gateway.authTokens` is set or the HTTP listener is not on loopback.'),
       defaultTenant: z.string().default('default').describe('Tenant stamped on events when authentication is off.'),
+      listenerTenants: z
+        .partialRecord(z.enum(['udp', 'statsd', 'tcp', 'unix']), z.string().min(1))
+        .default({})
+        .describe(
+          'The tenant of each listener that carries no credentials (UDP SSF, statsd, the framed stream on TCP or a UNIX socket), as `udp=acme,statsd=acme`. When authentication is required, a listener without an entry here is not started (its events would land in a tenant nobody chose); when it is off, a listener without an entry stamps `gateway.defaultTenant`.',
+        ),
+      streamIdleTimeoutS: z
+        .number()
+        .positive()
+        .default(300)
+        .describe('A framed-stream connection (TCP or UNIX socket) that sends nothing for this long is closed.'),
       selfTraceSampleRate: z
         .number()
         .min(0)
@@ -151,6 +162,14 @@ export const configSchema = z.strictObject({
         .positive()
         .default(10_000)
         .describe('Cardinality guard: distinct tag sets kept per metric name and tenant per hour; the excess is counted and visible on /metrics.'),
+      maxFutureSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .default(3_600)
+        .describe(
+          'How far ahead of the gateway’s clock an event’s time may be. Together with `retention.*` (less an hour) it bounds the times accepted; an event outside them is refused with SSF_TIME_OUT_OF_RANGE (docs/ssf.md, "Valid times").',
+        ),
     })
     .prefault({}),
 

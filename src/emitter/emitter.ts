@@ -1,118 +1,59 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { channel } from 'node:diagnostics_channel';
 import { basename } from 'node:path';
-import { encodeSpan } from '../codec/span-codec.js';
-import type { LogRecord, LogSeverity, MetricSample, MetricStatus, MetricType, SpanEvent } from '../codec/types.js';
-import { SEVERITY_NUMBER } from '../codec/span-codec.js';
-import { BoundedQueue } from './bounded-queue.js';
+import type { LogSeverity, MetricSample, MetricStatus, MetricType } from '../codec/types.js';
+import { DropAccounting } from './drop-accounting.js';
+import type { EmitterStats } from './drop-accounting.js';
+import type { EmitterOptions, StartSpanOptions } from './emitter-options.js';
 import type { LogFields, MetricOptions } from './emitter-types.js';
+import { EventEncoder } from './event-encoder.js';
+import { FlushLoop } from './flush-loop.js';
+import { buildLogRecord, severityOf } from './log-records.js';
 import { consoleLogger } from './logger.js';
 import type { EmitterLogger } from './logger.js';
-import { timeToNs } from './clock.js';
-import type { TimeInput } from './clock.js';
+import { buildSample, clamp01 } from './metric-samples.js';
 import { Span } from './span.js';
-import type { SpanSink } from './span.js';
+import type { SpanOwner } from './span.js';
 import { extractTraceparent, injectTraceparent } from './traceparent.js';
 import type { SpanContext } from './traceparent.js';
 import { createTransport } from './transports/create-transport.js';
-import { DROP_REASONS } from './transports/transport.js';
-import type { DropReason, Outcome, Transport } from './transports/transport.js';
-
-export interface EmitterOptions {
-  /** Where to send: `udp://`, `unix://`, `tcp://`, `http(s)://` (see createTransport). Default `$SSF_ADDRESS` or `udp://127.0.0.1:8128`. */
-  address?: string;
-  /** The service name on every span. Default `$SSF_SERVICE` or the script's file name. */
-  service?: string;
-  /** Tags added to every span, sample and log record (explicit tags win). */
-  tags?: Record<string, string>;
-  /** Fraction of traces kept, decided at the root span and inherited by its children. Default 1. */
-  traceSampleRate?: number;
-  /** Log records below this level are not sent. Default `trace` (all). */
-  minLogLevel?: LogSeverity;
-  /** Capacity of the in-memory queue, in events (spans, samples, log records). Default 10,000. */
-  maxQueueSize?: number;
-  /** A flush starts as soon as this many events are queued. Default 512. */
-  flushItems?: number;
-  /** And at least this often. Default 1,000 ms. The timer never keeps the process alive. */
-  flushIntervalMs?: number;
-  /** Standalone samples (or logs) are grouped into carrier spans of at most this many. Default 50. */
-  maxEventsPerCarrier?: number;
-  /** UDP: largest datagram. Default 65,507. */
-  maxDatagramBytes?: number;
-  /** HTTP: bearer token. */
-  token?: string;
-  /** HTTP: largest request body. Default 1 MiB. */
-  maxBatchBytes?: number;
-  /** HTTP: request timeout. Default 10,000 ms. */
-  timeoutMs?: number;
-  /** HTTP: retries of a batch on a retriable failure. Default 3. */
-  maxRetries?: number;
-  logger?: EmitterLogger;
-  /** A transport of your own instead of one made from `address`. */
-  transport?: Transport;
-}
-
-export interface EmitterStats {
-  /** Events (spans, samples, log records) accepted into the queue. */
-  emitted: number;
-  /** Events handed to the transport successfully (for HTTP: acknowledged by the server). */
-  sent: number;
-  /**
-   * Events dropped, by reason. Every emitted event ends up once in `sent` or
-   * in one of too_large, send_failed, rejected, internal_error, closed;
-   * queue_full and invalid count events that were never emitted.
-   */
-  dropped: Record<DropReason, number>;
-  /** Queue entries now (a span and its samples are one entry). */
-  queued: number;
-  /** Metric samples skipped by client-side sampling and spans of unsampled traces (not drops). */
-  sampledOut: number;
-}
-
-/** Published on `ssf:emitter:drop` (node:diagnostics_channel) for every drop: `{ reason, count }`. Free when nobody subscribes. */
-export const dropChannel = channel('ssf:emitter:drop');
-
-type Item = { kind: 'span'; span: Span } | { kind: 'sample'; sample: MetricSample } | { kind: 'log'; log: LogRecord; traceId: bigint; spanId: bigint };
-
-const LEVELS: Record<LogSeverity, number> = SEVERITY_NUMBER;
-const ZERO_DROPS = (): Record<DropReason, number> => Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+import { deadTransport } from './transports/dead-transport.js';
+import type { Transport } from './transports/transport.js';
 
 /**
  * Emits logs, metrics and traces as SSF spans. It never blocks and never
  * throws into the application: events go into a bounded queue (dropped and
  * counted when full, with one warning), flushed by size or interval on the
- * event loop, off the calling code's path.
+ * event loop, off the calling code's path. This class is the API and the
+ * trace context; the queue and its flushing are FlushLoop's, the encoding
+ * EventEncoder's, the books DropAccounting's.
  */
-export class Emitter implements SpanSink {
+export class Emitter implements SpanOwner {
   readonly service: string;
-  private readonly transport: Transport;
   private readonly logger: EmitterLogger;
-  private readonly queue: BoundedQueue<Item>;
   private readonly context = new AsyncLocalStorage<Span>();
-  private readonly defaultTags: Record<string, string> | undefined;
   private readonly traceSampleRate: number;
   private readonly minLogLevel: number;
-  private readonly flushItems: number;
-  private readonly maxEventsPerCarrier: number;
-  private readonly flushTimer: NodeJS.Timeout;
-  private readonly counts: EmitterStats = { emitted: 0, sent: 0, dropped: ZERO_DROPS(), queued: 0, sampledOut: 0 };
-  private readonly warned = new Set<DropReason>();
-  private flushScheduled = false;
-  private flushing: Promise<void> | undefined;
-  private closing: Promise<void> | undefined;
+  private readonly accounting: DropAccounting;
+  private readonly loop: FlushLoop;
 
   constructor(options: EmitterOptions = {}) {
     this.logger = options.logger ?? consoleLogger;
+    this.accounting = new DropAccounting(this.logger);
     this.service = options.service ?? process.env['SSF_SERVICE'] ?? (process.argv[1] ? basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, '') : 'unknown');
-    this.defaultTags = options.tags && Object.keys(options.tags).length > 0 ? { ...options.tags } : undefined;
     this.traceSampleRate = clamp01(options.traceSampleRate ?? 1);
-    this.minLogLevel = LEVELS[options.minLogLevel ?? 'trace'] ?? 0;
-    this.queue = new BoundedQueue(Math.max(1, options.maxQueueSize ?? 10_000));
-    this.flushItems = Math.max(1, options.flushItems ?? 512);
-    this.maxEventsPerCarrier = Math.max(1, options.maxEventsPerCarrier ?? 50);
-    this.transport = options.transport ?? this.makeTransport(options);
-    this.flushTimer = setInterval(() => this.scheduleFlush(), Math.max(10, options.flushIntervalMs ?? 1000));
-    this.flushTimer.unref();
+    this.minLogLevel = severityOf(options.minLogLevel ?? 'trace') ?? 0;
+    const flushItems = Math.max(1, options.flushItems ?? 512);
+    this.loop = new FlushLoop({
+      transport: options.transport ?? this.makeTransport(options),
+      encoder: new EventEncoder(
+        { service: this.service, defaultTags: textTags(options.tags), maxEventsPerCarrier: Math.max(1, options.maxEventsPerCarrier ?? 50) },
+        this.accounting,
+      ),
+      accounting: this.accounting,
+      maxQueueSize: Math.max(1, options.maxQueueSize ?? 10_000),
+      flushItems,
+      flushIntervalMs: Math.max(10, options.flushIntervalMs ?? 1000),
+    });
   }
 
   private makeTransport(options: EmitterOptions): Transport {
@@ -157,7 +98,7 @@ export class Emitter implements SpanSink {
         sampled,
       });
     } catch (err) {
-      this.internalError(err);
+      this.accounting.internalError(err);
       return new Span(this, {
         name: 'invalid',
         service: this.service,
@@ -246,46 +187,25 @@ export class Emitter implements SpanSink {
 
   /** A service check (Veneur's STATUS sample): ok, warning, critical or unknown, with an optional message. */
   status(name: string, status: MetricStatus, options?: MetricOptions & { message?: string }): void {
-    const s = this.sample('status', name, 0, options?.message ?? '', options);
-    if (s) s.status = status;
-    this.enqueueSample(s);
+    try {
+      this.enqueueSample(buildSample(this.accounting, 'status', name, 0, options?.message ?? '', { ...options, status }));
+    } catch (err) {
+      this.accounting.internalError(err);
+    }
   }
 
-  /** @internal Builds a sample (undefined when sampled out or invalid). */
+  /** @internal Builds a sample (undefined when sampled out or invalid, counted). */
   sample(type: MetricType, name: string, value: number, message: string, options: MetricOptions | undefined): MetricSample | undefined {
     try {
-      if (typeof name !== 'string' || name === '' || typeof value !== 'number' || !Number.isFinite(value)) {
-        this.drop('invalid', 1, `metric "${String(name)}" was dropped: it needs a name and a finite value`);
-        return undefined;
-      }
-      let sampleRate = 1;
-      if (options?.sampleRate !== undefined) {
-        sampleRate = clamp01(options.sampleRate);
-        if (sampleRate <= 0 || Math.random() >= sampleRate) {
-          this.counts.sampledOut++;
-          return undefined;
-        }
-      }
-      return {
-        type,
-        name,
-        value,
-        timestamp: options?.timestamp === undefined ? timeToNs(undefined) : timeToNs(options.timestamp),
-        message,
-        status: 'ok',
-        sampleRate,
-        tags: options?.tags ?? {},
-        unit: options?.unit ?? '',
-        scope: options?.scope ?? 'default',
-      };
+      return buildSample(this.accounting, type, name, value, message, options);
     } catch (err) {
-      this.internalError(err);
+      this.accounting.internalError(err);
       return undefined;
     }
   }
 
   private enqueueSample(sample: MetricSample | undefined): void {
-    if (sample) this.enqueue({ kind: 'sample', sample });
+    if (sample) this.loop.enqueue({ kind: 'sample', sample });
   }
 
   // ---- logs -------------------------------------------------------------------
@@ -293,54 +213,32 @@ export class Emitter implements SpanSink {
   /** A log record, correlated with the active span if there is one. Sent at once, never held until a span ends. */
   log(level: LogSeverity, message: string, fields?: LogFields, span: Span | undefined = this.activeSpan()): void {
     try {
-      const severityNumber = LEVELS[level];
+      const severityNumber = severityOf(level);
       if (severityNumber === undefined) {
-        this.drop('invalid', 1, `log level "${String(level)}" is not one of trace, debug, info, warn, error, fatal`);
+        this.accounting.drop('invalid', 1, `log level "${String(level)}" is not one of trace, debug, info, warn, error, fatal`);
         return;
       }
       if (severityNumber < this.minLogLevel) return;
-      this.enqueue({
+      this.loop.enqueue({
         kind: 'log',
-        log: { timestamp: timeToNs(undefined), severity: level, severityNumber, body: String(message), attributes: fields ? stringifyFields(fields) : {} },
+        log: buildLogRecord(level, severityNumber, message, fields),
         traceId: span ? span.traceId : 0n,
         spanId: span ? span.id : 0n,
       });
     } catch (err) {
-      this.internalError(err);
+      this.accounting.internalError(err);
     }
   }
 
-  // ---- queue and flushing -------------------------------------------------------
+  // ---- delivery -----------------------------------------------------------------
 
   /** @internal Called by Span.finish(). */
   finished(span: Span): void {
     if (!span.sampled) {
-      this.counts.sampledOut++;
+      this.accounting.sampledOut++;
       if (span.metrics.length === 0) return;
     }
-    this.enqueue({ kind: 'span', span });
-  }
-
-  private enqueue(item: Item): void {
-    if (this.closing) {
-      this.drop('closed', 1, 'events emitted after close() are dropped');
-      return;
-    }
-    if (!this.queue.push(item)) {
-      this.drop('queue_full', weightOf(item), `the SSF queue is full (${this.queue.capacity} events); events are dropped and counted until it drains`);
-      return;
-    }
-    this.counts.emitted += weightOf(item);
-    if (this.queue.length >= this.flushItems) this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.queue.length === 0) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      void this.flush();
-    }).unref();
+    this.loop.enqueue({ kind: 'span', span });
   }
 
   /**
@@ -348,214 +246,34 @@ export class Emitter implements SpanSink {
    * dropped it); never rejects. Concurrent calls share the work.
    */
   flush(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => (this.queue.length > 0 && this.transport.ready ? this.flush() : undefined));
-    this.flushing = this.drain().finally(() => {
-      this.flushing = undefined;
-    });
-    return this.flushing;
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0 && this.transport.ready) {
-        const items = this.queue.take(this.flushItems);
-        const { encoded, weights } = this.encode(items);
-        if (encoded.length === 0) continue;
-        const outcomes = await this.transport.send(encoded);
-        this.account(outcomes, weights);
-      }
-    } catch (err) {
-      this.internalError(err);
-    }
-  }
-
-  private account(outcomes: Outcome[], weights: number[]): void {
-    for (let i = 0; i < weights.length; i++) {
-      const outcome = outcomes[i] ?? null;
-      const w = weights[i] ?? 0;
-      if (outcome === null) this.counts.sent += w;
-      else this.drop(outcome, w, dropMessage(outcome));
-    }
-  }
-
-  /** Items -> encoded spans. Standalone samples and logs of the same trace context share carrier spans. */
-  private encode(items: Item[]): { encoded: Uint8Array[]; weights: number[] } {
-    const encoded: Uint8Array[] = [];
-    const weights: number[] = [];
-    const push = (event: SpanEvent, weight: number): void => {
-      try {
-        encoded.push(encodeSpan(event));
-        weights.push(weight);
-      } catch (err) {
-        this.internalError(err, weight);
-      }
-    };
-    let samples: MetricSample[] = [];
-    const logGroups = new Map<string, { traceId: bigint; spanId: bigint; logs: LogRecord[] }>();
-    for (const item of items) {
-      if (item.kind === 'span') {
-        if (this.defaultTags) for (const m of item.span.metrics) m.tags = { ...this.defaultTags, ...m.tags };
-        push(item.span.toEvent(this.defaultTags), weightOf(item));
-      } else if (item.kind === 'sample') {
-        if (this.defaultTags) item.sample.tags = { ...this.defaultTags, ...item.sample.tags };
-        samples.push(item.sample);
-        if (samples.length >= this.maxEventsPerCarrier) {
-          push(this.carrier(0n, 0n, samples, []), samples.length);
-          samples = [];
-        }
-      } else {
-        if (this.defaultTags) item.log.attributes = { ...this.defaultTags, ...item.log.attributes };
-        const key = `${item.traceId}:${item.spanId}`;
-        let group = logGroups.get(key);
-        if (!group) {
-          group = { traceId: item.traceId, spanId: item.spanId, logs: [] };
-          logGroups.set(key, group);
-        }
-        group.logs.push(item.log);
-        if (group.logs.length >= this.maxEventsPerCarrier) {
-          push(this.carrier(group.traceId, group.spanId, [], group.logs), group.logs.length);
-          group.logs = [];
-        }
-      }
-    }
-    if (samples.length > 0) push(this.carrier(0n, 0n, samples, []), samples.length);
-    for (const g of logGroups.values()) if (g.logs.length > 0) push(this.carrier(g.traceId, g.spanId, [], g.logs), g.logs.length);
-    return { encoded, weights };
-  }
-
-  /** A span that only carries samples or logs (not a valid trace span: no timestamps, no name). */
-  private carrier(traceId: bigint, spanId: bigint, metrics: MetricSample[], logs: LogRecord[]): SpanEvent {
-    return {
-      version: 0,
-      traceId,
-      id: spanId,
-      parentId: 0n,
-      startTimestamp: 0n,
-      endTimestamp: 0n,
-      rootStartTimestamp: 0n,
-      error: false,
-      service: this.service,
-      name: '',
-      indicator: false,
-      tags: {},
-      metrics,
-      logs,
-      tenant: '',
-      receivedTimestamp: 0n,
-      isTrace: false,
-    };
-  }
-
-  private drop(reason: DropReason, count: number, message: string): void {
-    if (count <= 0) return;
-    this.counts.dropped[reason] += count;
-    if (dropChannel.hasSubscribers) dropChannel.publish({ reason, count });
-    if (!this.warned.has(reason)) {
-      this.warned.add(reason);
-      this.logger.warn(message, { reason });
-    }
-  }
-
-  private internalError(err: unknown, count = 1): void {
-    this.drop('internal_error', count, `internal error in the SSF emitter: ${err instanceof Error ? err.message : String(err)}`);
+    return this.loop.flush();
   }
 
   stats(): EmitterStats {
-    return { ...this.counts, dropped: { ...this.counts.dropped }, queued: this.queue.length };
+    return this.accounting.stats(this.loop.queued);
   }
 
   /**
-   * Flushes what is queued (waiting at most `timeoutMs`), then closes the
-   * transport. Idempotent: every call returns the same promise. Events
-   * emitted afterwards are dropped and counted as `closed`.
+   * Flushes what is queued, then closes the transport, and settles within
+   * `timeoutMs` whatever the target does (down, hung, reconnecting): what is
+   * still queued or in flight then is dropped and counted as `closed`, so
+   * every emitted event ends up sent or dropped. While it runs it keeps the
+   * process alive (for at most `timeoutMs`). Idempotent: every call returns
+   * the same promise; events emitted afterwards are dropped as `closed`.
    */
   close(timeoutMs = 5000): Promise<void> {
-    if (this.closing) return this.closing;
-    clearInterval(this.flushTimer);
-    this.closing = (async () => {
-      let deadlineTimer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        deadlineTimer = setTimeout(resolve, timeoutMs);
-        deadlineTimer.unref();
-      });
-      await Promise.race([this.flushUntilEmpty(), deadline]);
-      if (deadlineTimer) clearTimeout(deadlineTimer);
-      const left = this.queue.take(this.queue.length);
-      let weight = 0;
-      for (const item of left) weight += weightOf(item);
-      this.drop('closed', weight, 'events still queued at close() were dropped');
-      await this.transport.close();
-    })().catch((err: unknown) => this.internalError(err));
-    return this.closing;
-  }
-
-  private async flushUntilEmpty(): Promise<void> {
-    for (let i = 0; i < 1000 && this.queue.length > 0; i++) {
-      if (!this.transport.ready) await new Promise((r) => setTimeout(r, 20).unref());
-      await this.flush();
-    }
-    await this.flushing;
+    return this.loop.close(timeoutMs);
   }
 }
 
-export interface StartSpanOptions {
-  /** The parent: a Span, a remote SpanContext (from extract()), or null to start a new trace. Default: the active span. */
-  parent?: Span | SpanContext | null | undefined;
-  service?: string;
-  tags?: Record<string, string>;
-  /** The span counts towards its service's SLIs. */
-  indicator?: boolean;
-  startTime?: TimeInput;
-}
-
-/** A transport for an unusable address: everything is dropped and counted. */
-const deadTransport: Transport = {
-  protocol: 'none',
-  ready: true,
-  send: (spans) => Promise.resolve(spans.map((): Outcome => 'send_failed')),
-  close: () => Promise.resolve(),
-};
-
-/** How many events an item stands for: a sampled span counts itself and its samples. */
-function weightOf(item: Item): number {
-  return item.kind === 'span' ? (item.span.sampled ? 1 : 0) + item.span.metrics.length : 1;
-}
-
-function dropMessage(reason: DropReason): string {
-  switch (reason) {
-    case 'too_large':
-      return 'an SSF span was too large for the transport and was dropped (use a unix://, tcp:// or http:// address for large spans)';
-    case 'rejected':
-      return 'the SSF endpoint refused events';
-    case 'send_failed':
-      return 'sending SSF events failed; they were dropped and counted';
-    default:
-      return `SSF events dropped: ${reason}`;
-  }
-}
-
-function clamp01(v: number): number {
-  return Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 1;
+/** Default tags as text: a JavaScript caller's number would otherwise fail every event it is added to. */
+function textTags(tags: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!tags || typeof tags !== 'object' || Object.keys(tags).length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const k in tags) out[k] = String(tags[k]);
+  return out;
 }
 
 function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
-}
-
-function stringifyFields(fields: LogFields): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k in fields) {
-    const v = fields[k];
-    if (typeof v === 'string') out[k] = v;
-    else if (v === undefined) continue;
-    else if (v instanceof Error) out[k] = `${v.name}: ${v.message}`;
-    else if (typeof v === 'object' && v !== null) {
-      try {
-        out[k] = JSON.stringify(v, (_key, val: unknown) => (typeof val === 'bigint' ? val.toString() : val));
-      } catch {
-        out[k] = String(v);
-      }
-    } else out[k] = String(v);
-  }
-  return out;
 }

@@ -5,8 +5,8 @@ import type { LogFields, MetricOptions } from './emitter-types.js';
 import { newId } from './ids.js';
 import type { SpanContext } from './traceparent.js';
 
-/** What a Span needs from its emitter (kept narrow so Span does not depend on Emitter). */
-export interface SpanSink {
+/** What a Span needs from the emitter that owns it (kept narrow so Span does not depend on Emitter). */
+export interface SpanOwner {
   sample(type: MetricType, name: string, value: number, message: string, options: MetricOptions | undefined): MetricSample | undefined;
   log(level: LogSeverity, message: string, fields: LogFields | undefined, span: Span | undefined): void;
   finished(span: Span): void;
@@ -46,7 +46,7 @@ export class Span {
   private done = false;
 
   constructor(
-    private readonly sink: SpanSink,
+    private readonly owner: SpanOwner,
     init: SpanInit,
   ) {
     this.id = newId();
@@ -58,7 +58,9 @@ export class Span {
     this.name = init.name;
     this.service = init.service;
     this.indicator = init.indicator;
-    this.tags = init.tags ? { ...init.tags } : {};
+    // As setTags: a JavaScript caller's number or boolean becomes its text, so it cannot fail the span's encoding.
+    this.tags = {};
+    if (init.tags) for (const k in init.tags) this.tags[k] = String(init.tags[k]);
     if (parent?.remote && this.traceIdHigh !== 0n) {
       this.tags['w3c.trace_id_high'] = BigInt.asUintN(64, this.traceIdHigh).toString(16).padStart(16, '0');
     }
@@ -101,34 +103,34 @@ export class Span {
   }
 
   counter(name: string, value = 1, options?: MetricOptions): this {
-    this.attach(this.sink.sample('counter', name, value, '', options));
+    this.attach(this.owner.sample('counter', name, value, '', options));
     return this;
   }
 
   gauge(name: string, value: number, options?: MetricOptions): this {
-    this.attach(this.sink.sample('gauge', name, value, '', options));
+    this.attach(this.owner.sample('gauge', name, value, '', options));
     return this;
   }
 
   histogram(name: string, value: number, options?: MetricOptions): this {
-    this.attach(this.sink.sample('histogram', name, value, '', options));
+    this.attach(this.owner.sample('histogram', name, value, '', options));
     return this;
   }
 
   /** A duration in milliseconds, as a histogram with unit `ms`. */
   timer(name: string, milliseconds: number, options?: MetricOptions): this {
-    this.attach(this.sink.sample('histogram', name, milliseconds, '', { unit: 'ms', ...options }));
+    this.attach(this.owner.sample('histogram', name, milliseconds, '', { unit: 'ms', ...options }));
     return this;
   }
 
   set(name: string, member: string, options?: MetricOptions): this {
-    this.attach(this.sink.sample('set', name, 0, String(member), options));
+    this.attach(this.owner.sample('set', name, 0, String(member), options));
     return this;
   }
 
   /** A log record correlated with this span; sent at once, not held until finish. */
   log(level: LogSeverity, message: string, fields?: LogFields): this {
-    this.sink.log(level, message, fields, this);
+    this.owner.log(level, message, fields, this);
     return this;
   }
 
@@ -142,7 +144,7 @@ export class Span {
     this.done = true;
     this.endNs = timeToNs(endTime);
     if (this.endNs < this.startNs) this.endNs = this.startNs;
-    this.sink.finished(this);
+    this.owner.finished(this);
   }
 
   /** The span as a domain event (service and default tags filled in by the emitter). */

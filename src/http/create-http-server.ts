@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import { HttpErrors } from './http-errors.js';
 
 /** A refusal any route can throw: the error handler answers `{ error: { code, reason } }` with `status`. */
 export interface HttpRefusal {
@@ -17,6 +19,8 @@ export function isHttpRefusal(err: unknown): err is HttpRefusal {
     typeof err === 'object' &&
     err !== null &&
     typeof (err as HttpRefusal).status === 'number' &&
+    // A catalog error that is never an HTTP answer (status 0) is not a refusal: it is answered as internal.
+    (err as HttpRefusal).status >= 400 &&
     typeof (err as HttpRefusal).code === 'string' &&
     typeof (err as HttpRefusal).reason === 'string'
   );
@@ -40,7 +44,36 @@ export function refusalOf(err: unknown): HttpRefusal {
   if (mapped) return { ...mapped, reason: message };
   const status = (err as { statusCode?: number }).statusCode;
   if (status && status >= 400 && status < 500) return { status, code: 'HTTP_ERR_BAD_REQUEST', reason: message };
-  return { status: 500, code: 'HTTP_ERR_INTERNAL', reason: 'internal error; see the server log for the request id' };
+  return { status: 500, code: 'HTTP_ERR_INTERNAL', reason: HttpErrors.entries.HTTP_ERR_INTERNAL.text };
+}
+
+/** Node's parser errors, as status and reason. */
+const CLIENT_ERRORS: Record<string, { status: number; text: string; reason: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, text: 'Request Header Fields Too Large', reason: 'the request headers are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout', reason: 'the request took too long to arrive' },
+};
+
+/**
+ * A request Node's HTTP parser refused before fastify saw it (a malformed
+ * Content-Length, a bad header, a timeout): answered in the one error shape,
+ * then the connection is closed (its framing can no longer be trusted).
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const known = CLIENT_ERRORS[err.code ?? ''];
+  const status = known?.status ?? 400;
+  const body = JSON.stringify({
+    error: {
+      code: 'HTTP_ERR_BAD_REQUEST',
+      reason: known?.reason ?? `malformed HTTP request (${err.code ?? 'parse error'}): check Content-Length, Transfer-Encoding and the headers`,
+    },
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${known?.text ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export interface HttpServerOptions {
@@ -66,11 +99,24 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // Our own 503 while closing (below), in the one error shape; and malformed
+    // requests that never reach fastify's router (a bad Content-Length, an
+    // oversized header) answered in that shape too, not in Node's or fastify's.
+    return503OnClosing: false,
+    clientErrorHandler: answerClientError,
     // fastify's own two lines per request ("incoming request", "request
     // completed") drown a terminal and cost CPU under load: one line instead,
     // written below.
     logController: new LogController({ disableRequestLogging: true }),
+  });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close').header('retry-after', '1');
+    return reply.status(503).send({ error: { code: 'HTTP_ERR_SHUTTING_DOWN', reason: HttpErrors.entries.HTTP_ERR_SHUTTING_DOWN.text } });
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -15,6 +15,7 @@ import { compressionOf, createKafka } from '../../src/kafka/kafka-client.js';
 import { BATCH_FORMAT, tracePartition } from '../../src/kafka/record-format.js';
 import { printTable } from './measure.js';
 import { spanEvent } from '../../src/codec/span-event.js';
+import { createLogger } from '../../src/observability/logger.js';
 
 /** Main-thread GC pause time from now until stop() (seconds). */
 function gcMeter(): { stop(): number } {
@@ -140,7 +141,7 @@ export async function materializerBench(): Promise<void> {
     await producer.disconnect();
 
     const rowsTotal = SPANS * 3;
-    const materializer = createMaterializer(config, ch, { createTopics: false, log: () => {} });
+    const materializer = createMaterializer(config, ch, { createTopics: false, log: createLogger({ level: 'silent' }) });
     const profile = await startCpuProfile();
     const gc = gcMeter();
     const cpu0 = process.cpuUsage();

@@ -1,10 +1,13 @@
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmitter, extractTraceparent, injectTraceparent, silentLogger } from '../../src/emitter/index.js';
 import type { Emitter, EmitterLogger } from '../../src/emitter/index.js';
+import { decodeSpan, FrameReader } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { decodeBatchBody, streamReceiver, udpReceiver, waitFor } from './helpers.js';
 
@@ -174,15 +177,64 @@ describe('framed stream over UNIX and TCP sockets', () => {
     expect(rx.spans.map((s) => s.name)).toEqual(Array.from({ length: 10 }, (_, i) => `early-${i}`));
   });
 
-  it('delivers over TCP', async () => {
-    const rx = await streamReceiver(0);
-    cleanup.push(rx.close);
-    const e = emitter({ address: `tcp://127.0.0.1:${rx.port}` });
-    await waitFor(() => true);
-    await new Promise((r) => setTimeout(r, 50));
-    for (let i = 0; i < 1000; i++) e.counter('c', i);
+  it('delivers over TCP exactly what was emitted, framed', async () => {
+    // A real TCP server that keeps every byte; the frames are decoded at the end, so a
+    // broken frame, a lost or an extra event shows.
+    const received: Buffer[] = [];
+    let connections = 0;
+    const sockets = new Set<Socket>();
+    const server = createNetServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.on('data', (c: Buffer) => received.push(c));
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(
+      () =>
+        new Promise((r) => {
+          for (const s of sockets) s.destroy();
+          server.close(r);
+        }),
+    );
+    const port = (server.address() as { port: number }).port;
+    const e = emitter({ address: `tcp://127.0.0.1:${port}`, tags: { env: 'test' } });
+    await waitFor(() => connections === 1);
+    for (let i = 0; i < 1000; i++) e.counter('c', i, { tags: { n: String(i % 3) } });
+    const span = e.startSpan('checkout', { tags: { route: '/pay' } });
+    e.runWithSpan(span, () => e.log('warn', 'slow card', { ms: 812 }));
+    span.finish();
     await e.close();
-    await waitFor(() => rx.spans.reduce((n, s) => n + s.metrics.length, 0) === 1000);
+    expect(e.stats()).toMatchObject({ emitted: 1002, sent: 1002, queued: 0 });
+    expect(Object.values(e.stats().dropped).every((n) => n === 0)).toBe(true);
+    await waitFor(() => sockets.size === 0);
+
+    const reader = new FrameReader();
+    const spans: SpanEvent[] = [];
+    for (const chunk of received) {
+      for (const frame of reader.push(chunk)) {
+        const v = decodeSpan(frame);
+        expect(v.rejections).toEqual([]);
+        if (v.ok) spans.push(v.span);
+      }
+    }
+    const carriers = spans.filter((s) => s.metrics.length > 0);
+    // carriers of at most 50 samples (where a flush cuts the queue, one may hold fewer)
+    for (const c of carriers) {
+      expect(c).toMatchObject({ isTrace: false, service: 'checkout', traceId: 0n, name: '' });
+      expect(c.metrics.length).toBeLessThanOrEqual(50);
+    }
+    expect(carriers.length).toBeLessThan(25);
+    const samples = carriers.flatMap((c) => c.metrics);
+    expect(samples.map((m) => m.value)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(samples).toEqual(samples.map((m, i) => ({ ...m, type: 'counter', name: 'c', sampleRate: 1, tags: { env: 'test', n: String(i % 3) } })));
+    const logCarrier = spans.find((s) => s.logs.length > 0) as SpanEvent;
+    expect(logCarrier).toMatchObject({ traceId: span.traceId, id: span.id, isTrace: false });
+    expect(logCarrier.logs).toEqual([expect.objectContaining({ severity: 'warn', body: 'slow card', attributes: { env: 'test', ms: '812' } })]);
+    const trace = spans.filter((s) => s.isTrace);
+    expect(trace).toHaveLength(1);
+    expect(trace[0]).toMatchObject({ name: 'checkout', id: span.id, traceId: span.traceId, tags: { env: 'test', route: '/pay' } });
+    expect(spans).toHaveLength(carriers.length + 2);
   });
 });
 

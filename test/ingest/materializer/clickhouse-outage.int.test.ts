@@ -14,6 +14,7 @@ import { kafkaBrokers } from '../../setup/services.js';
 import { freePort } from '../../../deploy/local/free-port.js';
 import { freshTopic } from '../kafka-reader.js';
 import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, materializerConfig, waitFor } from './helpers.js';
+import { createLogger } from '../../../src/observability/logger.js';
 
 const OUTAGE_MS = 30_000;
 const BATCH_ROWS = 100;
@@ -37,7 +38,7 @@ describe('materializer: its ClickHouse stopped for 30 s mid-stream', () => {
     const config = materializerConfig({ topic, clickhouseUrl: server.url, database: 'mat_outage', batchRows: BATCH_ROWS, batchMs: 100 });
     producer = await connectProducer(kafkaBrokers());
     // A session timeout a third of the outage: the member must keep heartbeating while it cannot insert.
-    running = await startMaterializerProcess(config, { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, log: () => {} });
+    running = await startMaterializerProcess(config, { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, log: createLogger({ level: 'silent' }) });
     ch = await createClickHouse(config.clickhouse);
   });
 

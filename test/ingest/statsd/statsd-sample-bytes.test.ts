@@ -10,6 +10,9 @@ import { seededRandom } from '../../setup/random.js';
 
 const RECEIVED = 1_763_000_000_123_456_789n;
 const TENANT = 'acme';
+const MS = 1_000_000n;
+/** The accepted times: the first 300 groups below (one a millisecond from RECEIVED) are too old for samples. */
+const WINDOW = { spansFrom: 0, logsFrom: 0, samplesFrom: Number(RECEIVED + 300n * MS), to: Number(RECEIVED + 1_000_000n * MS) };
 
 const rand = seededRandom(31);
 const int = (n: number): number => Math.floor(rand() * n);
@@ -65,7 +68,22 @@ function line(): string {
   let l = `${pick(NAMES)}:${pick(VALUES)}`;
   if (int(10) === 0) l += `:${pick(VALUES)}`; // packed values
   l += `|${pick(TYPES)}`;
-  const sections = ['@0.5', '@1', '@0', '@2', `#${tags()}`, `#${tags()}`, `#${tags()}`, 'T1700000000', 'c:abc', 'e:x', 'card:low', ''];
+  const sections = [
+    '@0.5',
+    '@1',
+    '@0',
+    '@2',
+    '@0.0000001',
+    '@0.000001',
+    `#${tags()}`,
+    `#${tags()}`,
+    `#${tags()}`,
+    'T1700000000',
+    'c:abc',
+    'e:x',
+    'card:low',
+    '',
+  ];
   for (let i = int(4); i > 0; i--) l += `|${pick(sections)}`;
   return l;
 }
@@ -101,8 +119,8 @@ function shipped(r: IntakeResult): { spans: string[]; events: number[] } {
 function intakes(limit: number): { fast: SpanIntake; general: SpanIntake; metrics: [GatewayMetrics, GatewayMetrics] } {
   const metrics: [GatewayMetrics, GatewayMetrics] = [new GatewayMetrics(), new GatewayMetrics()];
   return {
-    fast: new SpanIntake(metrics[0], new CardinalityGuard(limit), { needsEvents: false }),
-    general: new SpanIntake(metrics[1], new CardinalityGuard(limit), { needsEvents: false }),
+    fast: new SpanIntake(metrics[0], new CardinalityGuard(limit), () => WINDOW, { needsEvents: false }),
+    general: new SpanIntake(metrics[1], new CardinalityGuard(limit), () => WINDOW, { needsEvents: false }),
     metrics,
   };
 }
@@ -116,7 +134,7 @@ describe('statsd lines straight to SSFSample bytes', () => {
     let declined = 0;
     for (let i = 0; i < 10_000; i++) {
       const group = Array.from({ length: 1 + int(3) }, datagram);
-      const now = RECEIVED + BigInt(i);
+      const now = RECEIVED + BigInt(i) * MS;
       const a = fast.fromStatsd(group, TENANT, 'statsd', now, statsdToSpans, encoder);
       const b = general.fromStatsd(group, TENANT, 'statsd', now, statsdToSpans);
       expect(shipped(a)).toEqual(shipped(b));
@@ -131,7 +149,8 @@ describe('statsd lines straight to SSFSample bytes', () => {
     expect(declined).toBeGreaterThan(2000);
     const rendered = await metrics[0].registry.render();
     expect(rendered).toBe(await metrics[1].registry.render());
-    // Some samples were folded by the guard (the fast path declined those datagrams).
+    // Some samples were out of the accepted times, some folded by the guard (the fast path declined those datagrams).
+    expect(rendered).toMatch(/ssf_gateway_refused_total\{protocol="statsd",code="SSF_TIME_OUT_OF_RANGE"\} [1-9]/);
     expect(rendered).toMatch(/ssf_gateway_cardinality_overflow_total\{[^}]*\} [1-9]/);
   }, 120_000);
 
@@ -139,7 +158,8 @@ describe('statsd lines straight to SSFSample bytes', () => {
     const encoder = new StatsdSampleEncoder();
     const lines = Array.from({ length: 20 }, (_, i) => `bench.requests:${i}|c|#route:/x,code:200\nbench.latency:${i}.5|ms|#route:/x`).join('\n');
     const { fast } = intakes(1000);
-    const r = fast.fromStatsd([Buffer.from(lines)], TENANT, 'statsd', RECEIVED, statsdToSpans, encoder);
+    const at = RECEIVED + 400n * MS;
+    const r = fast.fromStatsd([Buffer.from(lines)], TENANT, 'statsd', at, statsdToSpans, encoder);
     expect(r.accepted).toHaveLength(1);
     const only = r.accepted[0];
     expect(only?.span).toBeUndefined();
@@ -149,7 +169,7 @@ describe('statsd lines straight to SSFSample bytes', () => {
     if (!v.ok) return;
     expect(v.span.tenant).toBe(TENANT);
     expect(v.span.metrics).toHaveLength(40);
-    expect(v.span.metrics[3]).toMatchObject({ type: 'histogram', name: 'bench.latency', value: 1.5, unit: 'ms', tags: { route: '/x' }, timestamp: RECEIVED });
+    expect(v.span.metrics[3]).toMatchObject({ type: 'histogram', name: 'bench.latency', value: 1.5, unit: 'ms', tags: { route: '/x' }, timestamp: at });
   });
 
   it('asks the guard again when its window rolls over (the memo never outlives a window)', () => {
