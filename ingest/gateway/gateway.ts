@@ -22,6 +22,8 @@ export interface GatewayOptions {
   app?: FastifyInstance;
   /** statsd lines -> spans; the gateway's statsd listener is off without it. */
   parseStatsd?: UdpListenerOptions['parse'];
+  /** statsd datagrams straight to SSFSample bytes when the sink forwards bytes (ingest/statsd/statsd-sample-bytes.ts). */
+  statsdFastPath?: UdpListenerOptions['fast'];
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | false;
 }
 
@@ -115,7 +117,14 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
   if (statsdTenant !== undefined && options.parseStatsd)
     udp.push(
       new UdpListener(
-        { address: g.statsdListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'statsd', tenant: statsdTenant, parse: options.parseStatsd },
+        {
+          address: g.statsdListen,
+          receiveBufferBytes: g.udpReceiveBufferBytes,
+          protocol: 'statsd',
+          tenant: statsdTenant,
+          parse: options.parseStatsd,
+          fast: options.statsdFastPath,
+        },
         intake,
         sink,
         metrics,

@@ -12,7 +12,7 @@ import { migrate } from '../../src/clickhouse/migrations.js';
 import { quoteIdent } from '../../src/clickhouse/quote-ident.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
-import { printTable } from './measure.js';
+import { printNote, printTable } from './measure.js';
 import { seededRandom } from '../setup/random.js';
 import { spanEvent } from '../../src/codec/span-event.js';
 
@@ -822,8 +822,8 @@ export async function storageBench(): Promise<void> {
       `Insert throughput: median over the inserts of ${CHUNK.toLocaleString('en-US')} rows (the first of each table not timed), materialized views included, merges paused`,
       throughput,
     );
-    console.log(
-      `\n(generating the data took ${generateSeconds.toFixed(1)} s; encoding RowBinary in Node ${encodeSeconds.toFixed(1)} s, not counted in the baseline)`,
+    printNote(
+      `(generating the data took ${generateSeconds.toFixed(1)} s; encoding RowBinary in Node ${encodeSeconds.toFixed(1)} s, not counted in the baseline)`,
     );
   } finally {
     await json.close();
