@@ -28,7 +28,7 @@ Options:
     try {
       const result = await migrate(ch, config, (line) => console.log(line));
       console.log(
-        `${result.applied.length} applied, ${result.alreadyApplied} already applied (${ch.mode} ClickHouse, database ${ch.database}, log body index: ${result.bodyIndex})`,
+        `${result.applied.length} applied, ${result.alreadyApplied} already applied (ClickHouse at ${ch.endpoint}, database ${ch.database}, log body index: ${result.bodyIndex})`,
       );
       return 0;
     } finally {

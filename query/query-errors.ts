@@ -24,6 +24,10 @@ export const QueryErrors = {
   QUERY_ERR_MEMORY: { status: 422, text: 'the query needed more memory than query.maxMemoryUsage' },
   QUERY_ERR_FORBIDDEN: { status: 403, text: "ClickHouse itself refused the query for the API's read-only user" },
   QUERY_ERR_NOT_FOUND: { status: 404, text: 'nothing with this id in the time range that was searched' },
+  QUERY_ERR_TOO_MANY_QUERIES: {
+    status: 429,
+    text: 'this tenant already has query.maxConcurrentPerTenant queries running; retry after Retry-After seconds',
+  },
   QUERY_ERR_UNAVAILABLE: { status: 503, text: 'ClickHouse cannot be reached now; retry after Retry-After seconds' },
 } as const;
 
@@ -40,7 +44,7 @@ export class QueryError extends Error {
     super(`${code}: ${reason}`);
     this.name = 'QueryError';
     this.status = QueryErrors[code].status;
-    this.retryAfterSeconds = code === 'QUERY_ERR_UNAVAILABLE' ? 5 : undefined;
+    this.retryAfterSeconds = code === 'QUERY_ERR_UNAVAILABLE' ? 5 : code === 'QUERY_ERR_TOO_MANY_QUERIES' ? 1 : undefined;
   }
 }
 
