@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { TenantAuth } from '../src/auth/tenants.js';
 import type { ClickHouse } from '../src/clickhouse/create-client.js';
+import { probeClickHouse } from '../src/clickhouse/probe.js';
 import type { Config } from '../src/config/config-schema.js';
 import { refusalOf } from '../src/http/create-http-server.js';
 import type { Registry } from '../src/observability/prometheus.js';
 import type { QueryContext } from './query-context.js';
 import { QueryMetrics } from './query-metrics.js';
 import { QueryRunner } from './query-runner.js';
+import { TenantSlots } from './tenant-slots.js';
 import { registerReportRoutes } from './analytics/report-routes.js';
 import { registerConsoleRoutes } from './console/console-routes.js';
 import { registerLogHistogramRoutes } from './logs/log-histogram.js';
@@ -55,6 +57,7 @@ const ROUTE_GROUPS: Array<(app: FastifyInstance, ctx: QueryContext) => void> = [
 export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>, ch: ClickHouse, options: QueryApiOptions): QueryApi {
   const context: QueryContext = {
     runner: new QueryRunner(ch, config.query),
+    slots: new TenantSlots(config.query.maxConcurrentPerTenant),
     auth: options.auth ?? new TenantAuth(config.gateway),
     docs: new ApiDocs(),
     config,
@@ -76,11 +79,8 @@ export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>,
 
   if (options.standalone) {
     app.get('/-/ready', async (_request, reply) => {
-      const ping = await ch.client.ping();
-      const ok = ping.success;
-      return reply
-        .status(ok ? 200 : 503)
-        .send({ ready: ok, clickhouse: ok ? { ok: true } : { ok: false, error: String((ping as { error?: unknown }).error) } });
+      const probe = await probeClickHouse(ch);
+      return reply.status(probe.ok ? 200 : 503).send({ ready: probe.ok, clickhouse: probe });
     });
     app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.registry.render()));
   }

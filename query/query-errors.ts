@@ -45,6 +45,12 @@ export const QueryErrors = defineErrors('QUERY', {
   QUERY_ERR_MEMORY: { status: 422, retriable: false, text: 'the query needed more memory than query.maxMemoryUsage' },
   QUERY_ERR_FORBIDDEN: { status: 403, retriable: false, text: "ClickHouse itself refused the query for the API's read-only user" },
   QUERY_ERR_NOT_FOUND: { status: 404, retriable: false, text: 'nothing with this id in the time range that was searched' },
+  QUERY_ERR_TOO_MANY_QUERIES: {
+    status: 429,
+    retriable: true,
+    retryAfterSeconds: 1,
+    text: 'this tenant already has query.maxConcurrentPerTenant queries running; retry after Retry-After seconds',
+  },
   QUERY_ERR_UNAVAILABLE: { status: 503, retriable: true, retryAfterSeconds: 5, text: 'ClickHouse cannot be reached now; retry after Retry-After seconds' },
 });
 

@@ -3,6 +3,9 @@ import { z } from 'zod';
 import type { TenantAuth } from '../src/auth/tenants.js';
 import { AuthErrors } from '../src/auth/auth-errors.js';
 import { queryError } from './query-errors.js';
+import { queryScope } from './query-scope.js';
+import type { QueryScope } from './query-scope.js';
+import type { TenantSlots } from './tenant-slots.js';
 
 /** One route as the OpenAPI document describes it. */
 export interface RouteDoc {
@@ -137,10 +140,14 @@ function parseInput<T>(schema: z.ZodType<T> | undefined, value: unknown, where: 
  * Adds a read route: the token is checked for read access, then the path,
  * query string and body are parsed with their zod schemas (a mismatch is a
  * coded 400 naming the field), and the route is listed in /openapi.json.
+ * The request takes one of its tenant's slots (429 past
+ * query.maxConcurrentPerTenant) and gives it back when its connection is
+ * done and ClickHouse has let every query of it go; a client that leaves
+ * early aborts its queries (query-scope.ts).
  */
 export function typedRoute<Q extends z.ZodObject | undefined, P extends z.ZodObject | undefined, B extends z.ZodType | undefined>(
   app: FastifyInstance,
-  deps: { auth: TenantAuth; docs: ApiDocs },
+  deps: { auth: TenantAuth; docs: ApiDocs; slots: TenantSlots },
   doc: RouteDoc & { query?: Q; params?: P; body?: B },
   handler: (
     input: RouteInput<
@@ -165,7 +172,14 @@ export function typedRoute<Q extends z.ZodObject | undefined, P extends z.ZodObj
         request,
         reply,
       };
-      return handler(input as Parameters<typeof handler>[0]);
+      const release = deps.slots.acquire(auth.tenant);
+      const gone = new AbortController();
+      const scope: QueryScope = { signal: gone.signal, queries: new Set() };
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+        void Promise.allSettled([...scope.queries]).then(release);
+      });
+      return queryScope.run(scope, () => handler(input as Parameters<typeof handler>[0]));
     },
   });
 }

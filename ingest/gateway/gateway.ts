@@ -95,7 +95,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
   if (!app.hasRequestDecorator('startNs')) app.decorateRequest('startNs', 0n);
 
   app.get('/-/ready', async (_request, reply) => {
-    const status = sink.status();
+    const status = sink.check ? await sink.check() : sink.status();
     return reply.status(status.ok && sink.accepting ? 200 : 503).send({ ready: status.ok && sink.accepting, sink: { name: sink.name, ...status } });
   });
 

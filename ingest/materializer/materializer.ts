@@ -278,7 +278,7 @@ class KafkaMaterializer implements Materializer {
         deadLetterTopic: this.dlqTopic,
         batchRows: this.batchRows,
         batchMs: this.batchMs,
-        clickhouse: this.ch.mode,
+        clickhouse: this.ch.endpoint,
         database: this.ch.database,
       },
       'materializer started',

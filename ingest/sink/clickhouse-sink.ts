@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
-import { insertRows } from '../../src/clickhouse/event-writer.js';
+import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
+import { probeClickHouse } from '../../src/clickhouse/probe.js';
 import { FailureBreaker } from './failure-breaker.js';
 import { sinkError } from './sink-errors.js';
 import { AckBatcher } from './ack-batcher.js';
@@ -18,9 +18,10 @@ export interface ClickHouseSinkOptions {
 }
 
 /**
- * All-in-one mode: the gateway's spans go straight into ClickHouse in this
- * process (the materializer's job in distributed mode), with the same row
- * conversion and the same inserts. publish() resolves once the insert is
+ * All-in-one mode: the gateway's spans go straight into ClickHouse (the
+ * materializer's job in distributed mode), with the same RowBinary rows and
+ * the same inserts, on the writer's own client: its sockets are not the
+ * query API's, so an insert never waits behind a query. publish() resolves once the insert is
  * acknowledged; a failed insert rejects every publisher of that batch (HTTP
  * clients get 503 and retry). Each insert carries a deduplication token, so
  * a retry of the same insert can never double rows.
@@ -65,12 +66,12 @@ export class ClickHouseSink implements SpanSink {
   }
 
   private async insert(items: AcceptedSpan[]): Promise<void> {
-    const rows = emptyRows();
-    for (const { span } of items) if (span) appendRows(rows, span, this.options.defaultTenant);
-    const count = rows.spans.length + rows.logs.length + rows.samples.length;
+    const batch = createEventBatch(this.ch, this.options.defaultTenant);
+    for (const { span } of items) if (span) batch.append(span);
+    const count = batch.total;
     const started = process.hrtime.bigint();
     try {
-      await insertRows(this.ch, rows, `embedded:${randomUUID()}`);
+      await insertBatch(this.ch, batch, `serve:${randomUUID()}`);
       this.breaker.succeeded();
       this.lastError = undefined;
       this.observer?.observeSink('clickhouse', Number(process.hrtime.bigint() - started) / 1e9, count, true);
@@ -84,7 +85,15 @@ export class ClickHouseSink implements SpanSink {
 
   status(): SinkStatus {
     if (this.breaker.failing) return { ok: false, detail: `ClickHouse insert failed ${this.breaker.lastFailureSecondsAgo} s ago: ${this.lastError ?? ''}` };
-    return { ok: true, detail: `ClickHouse (${this.ch.mode}), ${this.batcher.buffered} rows buffered` };
+    return { ok: true, detail: `ClickHouse at ${this.ch.endpoint}, ${this.batcher.buffered} rows buffered` };
+  }
+
+  /** status(), and ClickHouse answers a statement within a short deadline (probe.ts). */
+  async check(): Promise<SinkStatus> {
+    const own = this.status();
+    if (!own.ok) return own;
+    const probe = await probeClickHouse(this.ch);
+    return probe.ok ? own : { ok: false, detail: `ClickHouse at ${this.ch.endpoint}: ${probe.detail}` };
   }
 
   async close(): Promise<void> {

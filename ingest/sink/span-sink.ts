@@ -49,6 +49,8 @@ export interface SpanSink {
   /** Rejects with SINK_ERR_UNAVAILABLE (sink-errors.ts) when the spans cannot be taken. */
   publish(spans: AcceptedSpan[]): Promise<void>;
   status(): SinkStatus;
+  /** Readiness, when the sink can ask its backend (a short deadline); without it, status() decides. */
+  check?(): Promise<SinkStatus>;
   /** Flushes what is buffered, then closes. */
   close(): Promise<void>;
 }

@@ -4,8 +4,9 @@ import type { SpanEvent } from '../codec/types.js';
  * SpanEvents -> rows of ssf.spans, ssf.logs and ssf.samples (JSONEachRow
  * objects; 64-bit integers as decimal strings and DateTime64(9) values as
  * `seconds.nanoseconds` strings, which ClickHouse reads exactly).
- * docs/tables.md describes every column. The embedded engine's format; a
- * ClickHouse server gets the same rows as RowBinary (event-row-binary.ts).
+ * docs/tables.md describes every column. The readable reference: the
+ * pipeline inserts the same rows as RowBinary (event-row-binary.ts), and
+ * tests check the two byte for byte.
  */
 
 /**

@@ -198,6 +198,30 @@ export const configSchema = z.strictObject({
         .positive()
         .default(4 * 1_073_741_824)
         .describe('`max_memory_usage` of every query, in bytes.'),
+      maxConcurrentPerTenant: z
+        .number()
+        .int()
+        .positive()
+        .default(4)
+        .describe(
+          'Query API requests one tenant may have running at once; one more is refused with 429 `QUERY_ERR_TOO_MANY_QUERIES` and Retry-After. A query stopped at its time limit holds its slot until ClickHouse has let it go.',
+        ),
+      maxBlockSize: z
+        .number()
+        .int()
+        .positive()
+        .default(2_048)
+        .describe(
+          '`max_block_size` of every query: ClickHouse checks the time limit and cancellation between blocks, so this bounds how far past `query.maxExecutionTimeS` a query that is costly per row can run.',
+        ),
+      cancelGraceMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(2_000)
+        .describe(
+          'After `query.maxExecutionTimeS` plus this, the API stops waiting: it answers `QUERY_ERR_TIMEOUT`, closes the request and sends `KILL QUERY` for its query id.',
+        ),
     })
     .prefault({}),
 
