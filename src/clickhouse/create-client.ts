@@ -14,6 +14,10 @@ export interface ClickHouse {
   database: string;
   /** Cluster name for ON CLUSTER DDL, or '' for a single server. */
   cluster: string;
+  /** How the cluster's tables are kept (`clickhouse.clusterMode`); absent: replicated. */
+  clusterMode?: 'replicated' | 'sharded';
+  /** A client like this one (same user, TLS, database) to another node, `host:port` of its HTTP interface (server mode only). */
+  forNode?: (hostPort: string) => Promise<ClickHouse>;
   close(): Promise<void>;
 }
 
@@ -58,7 +62,15 @@ export async function createClickHouse(config: ClickHouseConfig, options: { read
       clickhouse_settings: reader && !useQueryUser ? { ...BASE_SETTINGS, readonly: '2' } : BASE_SETTINGS,
       ...(tls ? { tls } : {}),
     });
-    return { client, mode: 'server', database: config.database, cluster: config.cluster, close: () => client.close() };
+    return {
+      client,
+      mode: 'server',
+      database: config.database,
+      cluster: config.cluster,
+      clusterMode: config.clusterMode,
+      forNode: (hostPort) => createClickHouse({ ...config, url: `${new URL(config.url).protocol}//${hostPort}` }, options),
+      close: () => client.close(),
+    };
   }
 
   const path = resolve(config.dataPath);
