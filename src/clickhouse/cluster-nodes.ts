@@ -19,8 +19,7 @@ const HOST = /^[0-9A-Za-z.:_-]+$/;
 export async function clusterNodes(ch: ClickHouse): Promise<ClusterNode[]> {
   const members = await (
     await ch.client.query({
-      query:
-        'SELECT shard_num, replica_num, host_address, port FROM system.clusters WHERE cluster = {cluster:String} ORDER BY shard_num, replica_num',
+      query: 'SELECT shard_num, replica_num, host_address, port FROM system.clusters WHERE cluster = {cluster:String} ORDER BY shard_num, replica_num',
       query_params: { cluster: ch.cluster },
       format: 'JSONEachRow',
     })

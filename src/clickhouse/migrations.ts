@@ -157,9 +157,7 @@ export function clusterize(statements: string[], ctx: RenderContext): string[] {
         });
       }
       out.push(sql);
-      out.push(
-        `CREATE TABLE IF NOT EXISTS ${db}.${name}${onCluster} AS ${db}.${name}_local\nENGINE = Distributed(${cluster}, ${db}, ${name}_local, ${shard})`,
-      );
+      out.push(`CREATE TABLE IF NOT EXISTS ${db}.${name}${onCluster} AS ${db}.${name}_local\nENGINE = Distributed(${cluster}, ${db}, ${name}_local, ${shard})`);
       continue;
     }
     const mv = CREATE_MV.exec(s);
@@ -288,7 +286,13 @@ export async function migrate(
   try {
     for (const node of nodes) await node.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}${onCluster}` });
     const bodyIndex = await probeBodyIndex(home);
-    const ctx: RenderContext = { database: ch.database, cluster: ch.cluster, clusterMode: ch.clusterMode ?? 'replicated', retention: config.retention, bodyIndex };
+    const ctx: RenderContext = {
+      database: ch.database,
+      cluster: ch.cluster,
+      clusterMode: ch.clusterMode ?? 'replicated',
+      retention: config.retention,
+      bodyIndex,
+    };
     await home.client.command({ query: ledgerDdl(ctx) });
     const result: MigrateResult = { applied: [], alreadyApplied: 0, bodyIndex, retentionChanged: [] };
     // `until`: stop after this version (tests build an older schema to migrate from).

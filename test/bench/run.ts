@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark, each printing its figures as ratios
 // against a baseline measured in the same run. Never assertions on time.
+import { clusterBench } from './cluster-bench.js';
 import { emitterBench } from './emitter-bench.js';
 import { gatewayBench } from './gateway-bench.js';
 import { materializerBench } from './materializer-bench.js';
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<void>> = {
   materializer: materializerBench,
   storage: storageBench,
   query: queryBench,
+  cluster: clusterBench,
 };
 
 const only = process.argv.slice(2);
