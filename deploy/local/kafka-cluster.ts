@@ -273,7 +273,17 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
   try {
     await waitForAll(options.readyTimeoutMs ?? 120_000);
     await warmGroupCoordinator(brokers, log);
-    if (options.topics !== undefined && options.topics.length > 0) await createTopics(brokers, options.topics);
+    // Right after start the nodes may not all know a new topic yet (kafkajs then fails the
+    // wait for its leaders): creating only what is missing, again, is safe.
+    for (let attempt = 1; options.topics !== undefined && options.topics.length > 0; attempt++) {
+      try {
+        await createTopics(brokers, options.topics);
+        break;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   } catch (err) {
     for (const n of nodes) n.child?.kill('SIGKILL');
     process.removeListener('exit', killAll);

@@ -5,8 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ssfCommand, startCluster } from '../../deploy/local/cluster.js';
 import type { LocalCluster } from '../../deploy/local/cluster.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
+import { startQueryApi } from '../../cli/query-api-command.js';
+import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
 import { migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { emptyExpected, makeEvent, NOW } from '../ingest/materializer/helpers.js';
+import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
 import { AUTH_TOKENS, exactTenantCounts, nodeClient, runLoad, settleTenant } from './cluster-load.js';
 
 /**
@@ -135,6 +139,70 @@ describe('the local cluster', () => {
       expect(ledger.map((r) => [r.version, Number(r.n)])).toEqual([1, 2, 3, 4, 5, 6].map((v) => [v, 1]));
     }
     await old.close();
+  });
+
+  it('answers traces, logs and metrics on the cluster as on one node, for the same data', { timeout: 180_000 }, async () => {
+    // The same rows into the cluster (through a Distributed insert on one node) and into one server.
+    const expected = emptyExpected();
+    const events = Array.from({ length: 400 }, (_, i) => ({ ...makeEvent(i, expected), tenant: 'same' }));
+    const database = uniqueDatabase('same');
+    const single = await nodeClient(clickhouseUrl(), database);
+    await migrate(single, loadConfig({ env: {} }));
+    const writeTo = async (target: ClickHouse): Promise<void> => {
+      const batch = createEventBatch(target, 'same');
+      for (const e of events) batch.append(e);
+      await insertBatch(target, batch, `same-${database}`);
+    };
+    const writer = await nodeClient((cluster.clickhouse.nodes[2] as { url: string }).url);
+    await Promise.all([writeTo(single), writeTo(writer)]);
+    await writer.close();
+    await settleTenant(ch, 'same', expected, 60_000);
+    const local = await startQueryApi(
+      loadConfig({
+        env: {
+          SSF_CLICKHOUSE_URL: clickhouseUrl(),
+          SSF_CLICKHOUSE_DATABASE: database,
+          SSF_QUERY_LISTEN: '127.0.0.1:0',
+          SSF_GATEWAY_AUTH_TOKENS: AUTH_TOKENS,
+          SSF_LOG_LEVEL: 'warn',
+        },
+      }),
+    );
+    try {
+      const from = Number(NOW / 1_000_000n) - 60_000;
+      const to = Number(NOW / 1_000_000n) + 3_600_000;
+      const range = `from=${from}&to=${to}`;
+      const paths = [
+        ...[500_000, 500_013, 500_079].map((t) => `/v1/traces/${t}`),
+        `/v1/traces?${range}&service=shop&limit=20`,
+        `/v1/logs?${range}&limit=50`,
+        `/v1/logs?${range}&q=log&service=shop&limit=20&order=asc`,
+        `/v1/metrics/query?${range}&name=mat.hits&step=1m`,
+        `/v1/metrics/query?${range}&name=mat.hits&step=1h&agg=count`,
+        `/v1/metrics/query?${range}&name=mat.latency&step=1m&agg=p99`,
+        `/v1/metrics/query?${range}&name=mat.depth&step=10s&agg=max`,
+        `/v1/metrics/query?${range}&name=ssf.span.duration&step=1m&agg=count&group_by=name`,
+        `/v1/services?${range}`,
+      ];
+      /** The answer without what measures the query itself. */
+      const answer = async (base: string, path: string): Promise<unknown> => {
+        const res = await fetch(`${base}${path}`, { headers: { authorization: 'Bearer tok-same' } });
+        const body = (await res.json()) as Record<string, unknown>;
+        for (const k of ['took_ms', 'elapsed_ms', 'stats', 'statistics']) delete body[k];
+        return { status: res.status, body };
+      };
+      let compared = 0;
+      for (const path of paths) {
+        const [one, many] = await Promise.all([answer(local.url, path), answer(cluster.queryApi.url, path)]);
+        expect(many, path).toEqual(one);
+        expect((one as { status: number }).status, `${path}: ${JSON.stringify(one).slice(0, 300)}`).toBe(200);
+        compared++;
+      }
+      expect(compared).toBe(paths.length);
+    } finally {
+      await local.close();
+      await single.close();
+    }
   });
 
   it('loses and doubles nothing when a materializer is killed -9 during a rebalance', { timeout: 300_000 }, async () => {
