@@ -39,13 +39,15 @@ export interface ClickHouseClusterOptions {
 export interface ClickHouseNode extends ClickHouseNodeSpec {
   readonly url: string;
   server: ClickHouseServer;
+  /** Times the node died on its own and was started again (a supervisor's restart). */
+  crashes: number;
 }
 
 export interface ClickHouseCluster {
   name: string;
   /** Shard by shard, replica by replica: nodes[0] is shard 1 replica 1. */
   nodes: ClickHouseNode[];
-  /** kill -9 of one node (a crash); its data dir is kept. */
+  /** kill -9 of one node (a crash); its data dir is kept, and it stays down until restart(). */
   kill(node: ClickHouseNode): Promise<void>;
   /** Starts a stopped or killed node again on its ports and data. */
   restart(node: ClickHouseNode): Promise<void>;
@@ -150,15 +152,43 @@ export async function startClickHouseCluster(options: ClickHouseClusterOptions):
       dataDir: spec.dataDir,
       configFile: configs.get(spec) as string,
       listenTcp: true,
+      // Errors only: a node that dies says why in its log.
+      logLevel: 'error',
       log: (line) => log(`[clickhouse ${spec.shard}-${spec.replica}] ${line}`),
     });
   const started = await Promise.allSettled(specs.map(launch));
   const nodes: ClickHouseNode[] = [];
+  // Nodes stopped or killed on purpose; any other exit is a crash, and the node is started
+  // again, as a service manager would (chDB nodes have been seen to abort under load here).
+  const held = new Set<ClickHouseNode>();
+  let stopping = false;
+  const supervise = (node: ClickHouseNode): void => {
+    const server = node.server;
+    void server.exited.then(async (how) => {
+      if (stopping || held.has(node) || node.server !== server) return;
+      node.crashes++;
+      log(`[clickhouse ${node.shard}-${node.replica}] died (code ${how.code}, signal ${how.signal}); starting it again`);
+      for (let attempt = 1; !stopping && !held.has(node); attempt++) {
+        try {
+          node.server = await launch(node);
+          supervise(node);
+          return;
+        } catch (err) {
+          if (attempt >= 5) {
+            log(`[clickhouse ${node.shard}-${node.replica}] does not start again: ${err instanceof Error ? err.message : String(err)}`);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      }
+    });
+  };
   started.forEach((result, i) => {
     const spec = specs[i] as ClickHouseNodeSpec;
-    if (result.status === 'fulfilled') nodes.push({ ...spec, url: `http://127.0.0.1:${spec.httpPort}`, server: result.value });
+    if (result.status === 'fulfilled') nodes.push({ ...spec, url: `http://127.0.0.1:${spec.httpPort}`, server: result.value, crashes: 0 });
   });
   const stop = async (): Promise<void> => {
+    stopping = true;
     await Promise.allSettled(nodes.map((n) => n.server.stop()));
   };
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -166,16 +196,21 @@ export async function startClickHouseCluster(options: ClickHouseClusterOptions):
     await stop();
     throw failed.reason;
   }
+  for (const node of nodes) supervise(node);
   return {
     name,
     nodes,
     async kill(node) {
+      held.add(node);
       node.server.kill('SIGKILL');
       await node.server.exited;
     },
     async restart(node) {
+      held.add(node);
       await node.server.stop();
       node.server = await launch(node);
+      held.delete(node);
+      supervise(node);
     },
     stop,
   };

@@ -341,7 +341,8 @@ async function connectNodes(ch: ClickHouse): Promise<ClickHouse[]> {
   if (forNode === undefined) throw new Error('the sharded cluster mode needs a ClickHouse server (clickhouse.url)');
   const nodes: ClickHouse[] = [];
   try {
-    for (const node of await clusterNodes(ch)) nodes.push(await forNode(node.hostPort));
+    // Each node object is one node of this cluster in the sharded mode, whatever the factory was given.
+    for (const node of await clusterNodes(ch)) nodes.push({ ...(await forNode(node.hostPort)), cluster: ch.cluster, clusterMode: 'sharded' });
   } catch (err) {
     await Promise.allSettled(nodes.map((n) => n.close()));
     throw err;

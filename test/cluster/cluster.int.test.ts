@@ -83,12 +83,7 @@ describe('the local cluster', () => {
     // From version 5 with rows in the rollups: 0006's step swaps the tables on every node, keeping each row.
     const old = await nodeClient((nodes[2] as { url: string }).url, 'mig_v5');
     const config = loadConfig({ env: { ...env('mig_v5', 2) } });
-    await migrate(
-      { ...old, cluster: config.clickhouse.cluster, clusterMode: 'sharded', forNode: old.forNode ?? (() => Promise.reject(new Error('no forNode'))) },
-      config,
-      () => {},
-      { until: 5 },
-    );
+    await migrate({ ...old, cluster: config.clickhouse.cluster, clusterMode: 'sharded' }, config, () => {}, { until: 5 });
     await old.client.command({
       query: `INSERT INTO mig_v5.samples (tenant, name, type, timestamp, value, sample_rate, tags, service)
         SELECT 'mig', 'm', 'counter', now64(9) - toIntervalSecond(number % 7200), 1, 1, map('k', toString(number % 50)), 'svc'
