@@ -10,6 +10,6 @@ if [ ! -x "$bin_dir/helm" ]; then
   command -v go >/dev/null 2>&1 || { echo "Go is needed to build helm (Debian: apt-get install golang-go)" >&2; exit 1; }
   mkdir -p "$bin_dir"
   printf '[helm] building helm %s with go install (first time only; a few minutes)\n' "$version" >&2
-  GOBIN="$bin_dir" GOFLAGS=-mod=mod GOPATH="${GOPATH:-$PWD/.cache/go}" go install "helm.sh/helm/v4/cmd/helm@$version"
+  GOBIN="$bin_dir" GOFLAGS="-mod=mod -modcacherw" GOPATH="${GOPATH:-$PWD/.cache/go}" go install "helm.sh/helm/v4/cmd/helm@$version"
 fi
 echo "$bin_dir/helm"

@@ -64,6 +64,9 @@ describe('the local cluster', () => {
   }, 600_000);
 
   afterAll(async () => {
+    for (const n of cluster?.clickhouse.nodes ?? []) {
+      if (n.crashes > 0) process.stderr.write(`[cluster] ClickHouse node ${n.shard}-${n.replica} died on its own ${n.crashes} time(s); see ${n.server.logFile}\n`);
+    }
     await ch?.close();
     await cluster?.stop();
   }, 120_000);
