@@ -65,7 +65,8 @@ describe('the local cluster', () => {
 
   afterAll(async () => {
     for (const n of cluster?.clickhouse.nodes ?? []) {
-      if (n.crashes > 0) process.stderr.write(`[cluster] ClickHouse node ${n.shard}-${n.replica} died on its own ${n.crashes} time(s); see ${n.server.logFile}\n`);
+      if (n.crashes > 0)
+        process.stderr.write(`[cluster] ClickHouse node ${n.shard}-${n.replica} died on its own ${n.crashes} time(s); see ${n.server.logFile}\n`);
     }
     await ch?.close();
     await cluster?.stop();
@@ -224,37 +225,6 @@ describe('the local cluster', () => {
     if (victim) victim = await cluster.restart(victim);
   });
 
-  it('loses and doubles nothing when a ClickHouse node is killed -9 and comes back', { timeout: 300_000 }, async () => {
-    // shard 1 replica 1: materializer-1 writes through it; the query API reads through shard 1 replica 2.
-    const node = cluster.clickhouse.nodes[0];
-    if (node === undefined) throw new Error('no node');
-    const load = await runLoad({
-      gateways: gatewayUrls(),
-      tenant: 'chkill',
-      batches: 120,
-      perBatch: 50,
-      faultAfter: 30,
-      during: async () => {
-        await cluster.clickhouse.kill(node);
-        await new Promise((r) => setTimeout(r, 5_000));
-        await cluster.clickhouse.restart(node);
-      },
-    });
-    const counts = await settleTenant(ch, 'chkill', load.expected, 120_000);
-    expect(counts).toEqual(exactTenantCounts(load.expected));
-    // Both replicas of each shard hold the same rows once the queues drained.
-    const perReplica = await (
-      await ch.client.query({
-        query: `SELECT hostName() AS h, getMacro('shard') AS shard, getMacro('replica') AS replica, count() AS n FROM clusterAllReplicas({c:String}, ssf.spans_local) WHERE tenant = 'chkill' GROUP BY h, shard, replica ORDER BY shard, replica`,
-        query_params: { c: cluster.clickhouse.name },
-        format: 'JSONEachRow',
-      })
-    ).json<{ shard: string; replica: string; n: string }>();
-    const byShard = new Map<string, number[]>();
-    for (const r of perReplica) byShard.set(r.shard, [...(byShard.get(r.shard) ?? []), Number(r.n)]);
-    for (const [shard, counts] of byShard) expect(new Set(counts).size, `replicas of shard ${shard}: ${counts}`).toBe(1);
-  });
-
   it('loses and doubles nothing when the partition leader broker is killed -9 under load', { timeout: 300_000 }, async () => {
     const leader = await cluster.kafka.leaderOf('ssf.spans', 0);
     const load = await runLoad({
@@ -287,5 +257,37 @@ describe('the local cluster', () => {
     expect(retry.expected).toEqual(first.expected);
     const counts = await settleTenant(ch, 'idem', first.expected, 60_000);
     expect(counts).toEqual(exactTenantCounts(first.expected));
+  });
+  // Last: chDB nodes abort when a peer's connection is reset (see docs/operations.md); the
+  // cluster starts them again, but what runs meanwhile is disturbed.
+  it('loses and doubles nothing when a ClickHouse node is killed -9 and comes back', { timeout: 300_000 }, async () => {
+    // shard 1 replica 1: materializer-1 writes through it; the query API reads through shard 1 replica 2.
+    const node = cluster.clickhouse.nodes[0];
+    if (node === undefined) throw new Error('no node');
+    const load = await runLoad({
+      gateways: gatewayUrls(),
+      tenant: 'chkill',
+      batches: 120,
+      perBatch: 50,
+      faultAfter: 30,
+      during: async () => {
+        await cluster.clickhouse.kill(node);
+        await new Promise((r) => setTimeout(r, 5_000));
+        await cluster.clickhouse.restart(node);
+      },
+    });
+    const counts = await settleTenant(ch, 'chkill', load.expected, 120_000);
+    expect(counts).toEqual(exactTenantCounts(load.expected));
+    // Both replicas of each shard hold the same rows once the queues drained.
+    const perReplica = await (
+      await ch.client.query({
+        query: `SELECT hostName() AS h, getMacro('shard') AS shard, getMacro('replica') AS replica, count() AS n FROM clusterAllReplicas({c:String}, ssf.spans_local) WHERE tenant = 'chkill' GROUP BY h, shard, replica ORDER BY shard, replica`,
+        query_params: { c: cluster.clickhouse.name },
+        format: 'JSONEachRow',
+      })
+    ).json<{ shard: string; replica: string; n: string }>();
+    const byShard = new Map<string, number[]>();
+    for (const r of perReplica) byShard.set(r.shard, [...(byShard.get(r.shard) ?? []), Number(r.n)]);
+    for (const [shard, counts] of byShard) expect(new Set(counts).size, `replicas of shard ${shard}: ${counts}`).toBe(1);
   });
 });
