@@ -38,7 +38,7 @@ export async function clusterBench(): Promise<void> {
   });
   const ch = await nodeClient((cluster.clickhouse.nodes[1] as { url: string }).url);
   try {
-    const batches = Number(process.env['SSF_BENCH_CLUSTER_BATCHES'] ?? 150);
+    const batches = Number(process.env['BENCH_CLUSTER_BATCHES'] ?? 150);
     const [g1, g2] = cluster.gateways.map((g) => g.url) as [string, string];
     // 1 gateway, 1 materializer: the second leaves the group first.
     const second = cluster.materializers[1];
