@@ -9,6 +9,7 @@
  * tables of this cluster use the `sharded` mode (docs/operations.md).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createClient } from '@clickhouse/client';
 import { join, resolve } from 'node:path';
 import { startClickHouseServer } from './clickhouse-server.js';
 import type { ClickHouseServer } from './clickhouse-server.js';
@@ -146,8 +147,8 @@ export async function startClickHouseCluster(options: ClickHouseClusterOptions):
     await writeFile(file, nodeConfig(name, specs, spec, usersFile));
     configs.set(spec, file);
   }
-  const launch = (spec: ClickHouseNodeSpec): Promise<ClickHouseServer> =>
-    startClickHouseServer({
+  const launch = async (spec: ClickHouseNodeSpec): Promise<ClickHouseServer> => {
+    const server = await startClickHouseServer({
       port: spec.httpPort,
       dataDir: spec.dataDir,
       configFile: configs.get(spec) as string,
@@ -156,6 +157,27 @@ export async function startClickHouseCluster(options: ClickHouseClusterOptions):
       logLevel: 'error',
       log: (line) => log(`[clickhouse ${spec.shard}-${spec.replica}] ${line}`),
     });
+    // chDB answers /ping before it has read `remote_servers`: ready means the cluster is known.
+    const client = createClient({ url: `http://127.0.0.1:${spec.httpPort}` });
+    try {
+      for (let i = 0; ; i++) {
+        const known = await client
+          .query({ query: 'SELECT count() AS n FROM system.clusters WHERE cluster = {c:String}', query_params: { c: name }, format: 'JSONEachRow' })
+          .then((r) => r.json<{ n: string | number }>())
+          .then((rows) => Number(rows[0]?.n ?? 0) > 0)
+          .catch(() => false);
+        if (known) break;
+        if (i >= 300) throw new Error(`ClickHouse node ${spec.shard}-${spec.replica} does not know cluster ${name} after 30 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } catch (err) {
+      await server.stop();
+      throw err;
+    } finally {
+      await client.close();
+    }
+    return server;
+  };
   const started = await Promise.allSettled(specs.map(launch));
   const nodes: ClickHouseNode[] = [];
   // Nodes stopped or killed on purpose; any other exit is a crash, and the node is started
