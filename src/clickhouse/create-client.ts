@@ -16,6 +16,10 @@ export interface ClickHouse {
   database: string;
   /** Cluster name for ON CLUSTER DDL, or '' for a single server. */
   cluster: string;
+  /** How the cluster's tables are kept (`clickhouse.clusterMode`); absent: replicated. */
+  clusterMode?: 'replicated' | 'sharded';
+  /** A client like this one (same user, TLS, database) to another node, `host:port` of its HTTP interface (server mode only). */
+  forNode?: (hostPort: string) => Promise<ClickHouse>;
   close(): Promise<void>;
 }
 
@@ -65,7 +69,15 @@ export async function createClickHouse(config: ClickHouseConfig, options: { read
       useQueryUser ? config.queryPassword : config.password,
       !useQueryUser,
     );
-    return { client, endpoint: config.url, database: config.database, cluster: config.cluster, close: () => client.close() };
+    return {
+      client,
+      endpoint: config.url,
+      database: config.database,
+      cluster: config.cluster,
+      clusterMode: config.clusterMode,
+      forNode: (hostPort) => createClickHouse({ ...config, url: `${new URL(config.url).protocol}//${hostPort}` }, options),
+      close: () => client.close(),
+    };
   }
 
   const engine = await openLocalEngine(config);

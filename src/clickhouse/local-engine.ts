@@ -73,6 +73,8 @@ export interface StartClickHouseServerOptions {
   readyTimeoutMs?: number;
   /** stop() sends SIGKILL after this. Default 10 000. */
   stopTimeoutMs?: number;
+  /** Also serve the native TCP port (`tcp_port` of `configFile`), as a node of a cluster does. Default false. */
+  listenTcp?: boolean;
 }
 
 export interface ClickHouseServer {
@@ -274,7 +276,7 @@ async function launch(plan: LaunchPlan): Promise<ClickHouseServer> {
       cwd: plan.workDir,
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: { ...process.env, CHDB_HTTP_PARENT_PID: String(process.pid) },
+      env: { ...process.env, CHDB_HTTP_PARENT_PID: String(process.pid), ...(options.listenTcp === true ? { CHDB_LISTEN_TCP: '1' } : {}) },
     },
   );
   closeSync(fd);

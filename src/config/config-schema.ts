@@ -43,6 +43,12 @@ export const configSchema = z.strictObject({
         ),
       queryPassword: z.string().default('').describe('Password of `clickhouse.queryUser`.'),
       cluster: z.string().default('').describe('Cluster name for `ON CLUSTER` DDL and Replicated/Distributed tables. Empty: a single server.'),
+      clusterMode: z
+        .enum(['replicated', 'sharded'])
+        .default('replicated')
+        .describe(
+          'With `clickhouse.cluster`: `replicated` (ReplicatedMergeTree, Keeper, `ON CLUSTER` DDL: production) or `sharded` (plain MergeTree on every node, DDL applied node by node, Distributed tables writing every replica: a cluster without Keeper). docs/operations.md.',
+        ),
       tlsCaFile: z.string().default('').describe('PEM file of the CA that signed the server certificate (https URLs).'),
       tlsCertFile: z.string().default('').describe('PEM client certificate for mutual TLS.'),
       tlsKeyFile: z.string().default('').describe('PEM key of `clickhouse.tlsCertFile`.'),

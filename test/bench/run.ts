@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, each printing its figures as ratios
 // against a baseline measured in the same run. Never assertions on time.
 import { cpus, loadavg } from 'node:os';
+import { clusterBench } from './cluster-bench.js';
 import { consoleBench } from './console-bench.js';
 import { emitterBench } from './emitter-bench.js';
 import { gatewayBench } from './gateway-bench.js';
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<void>> = {
   storage: storageBench,
   query: queryBench,
   console: consoleBench,
+  cluster: clusterBench,
 };
 
 // `--json`: the tables still go to stderr for people; stdout gets one JSON

@@ -57,4 +57,27 @@ describe('migrations', () => {
       if (/ENGINE = (?!Replicated)\w*MergeTree/.test(s)) throw new Error(`a non-replicated engine is left in the cluster variant: ${s.slice(0, 120)}`);
     }
   });
+
+  it('point the views of later migrations at the local tables of earlier ones', () => {
+    const statements = loadMigrations().flatMap((m) => renderMigration(m, cluster));
+    const spanMetrics = statements.find((s) => s.includes('span_metrics_1m_mv ON CLUSTER'))!;
+    expect(spanMetrics).toContain('TO `ssf`.metrics_1m_local');
+    expect(spanMetrics).toContain('FROM `ssf`.spans_local');
+    expect(spanMetrics).not.toMatch(/`ssf`\.spans\b(?!_local)/);
+  });
+
+  it('derive the sharded variant: the same tables with their own engines and no ON CLUSTER', () => {
+    const sharded = loadMigrations().flatMap((m) => renderMigration(m, { ...cluster, clusterMode: 'sharded' }));
+    const replicated = loadMigrations().flatMap((m) => renderMigration(m, cluster));
+    expect(sharded).toHaveLength(replicated.length);
+    const spansLocal = sharded.find((s) => s.includes('CREATE TABLE IF NOT EXISTS `ssf`.spans_local\n'))!;
+    expect(spansLocal).toMatch(/ENGINE = MergeTree\n/);
+    expect(sharded).toContain(
+      'CREATE TABLE IF NOT EXISTS `ssf`.spans AS `ssf`.spans_local\nENGINE = Distributed(`obs`, `ssf`, spans_local, cityHash64(trace_id))',
+    );
+    for (const s of sharded) {
+      expect(s).not.toContain('ON CLUSTER');
+      expect(s).not.toContain('Replicated');
+    }
+  });
 });
