@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
 import { probeClickHouse } from '../../src/clickhouse/probe.js';
@@ -16,6 +17,9 @@ export interface ClickHouseSinkOptions {
   maxBufferedRows: number;
   defaultTenant: string;
 }
+
+/** Spans turned into rows between two turns of the event loop. */
+const APPEND_SLICE = 2_000;
 
 /**
  * All-in-one mode: the gateway's spans go straight into ClickHouse (the
@@ -67,7 +71,13 @@ export class ClickHouseSink implements SpanSink {
 
   private async insert(items: AcceptedSpan[]): Promise<void> {
     const batch = createEventBatch(this.ch, this.options.defaultTenant);
-    for (const { span } of items) if (span) batch.append(span);
+    let n = 0;
+    for (const { span } of items) {
+      if (span) batch.append(span);
+      // Written in slices, yielding to the event loop between them: a batch of
+      // 100,000 spans holds health checks and other requests for one slice at most.
+      if (++n % APPEND_SLICE === 0) await yieldToEventLoop();
+    }
     const count = batch.total;
     const started = process.hrtime.bigint();
     try {
