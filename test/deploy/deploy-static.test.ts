@@ -10,7 +10,7 @@ import { listSettings } from '../../src/config/load-config.js';
  * set exists in the config schema, every command they run is an `ssf`
  * subcommand, the image is non-root with health checks, and the chart
  * passes `helm lint` and renders (`helm template`) with helm v4 built from
- * the Go module proxy (deploy/helm/ensure-helm.sh, cached under .cache/helm).
+ * the Go module proxy (deploy/helm/ensure-helm.sh, cached in the user cache, ~/.cache/ssf-pipeline/helm).
  */
 
 const root = join(import.meta.dirname, '..', '..');
