@@ -102,6 +102,8 @@ export function renderMigration(migration: Migration, ctx: RenderContext): strin
 
 const CREATE_TABLE = /^(\s*(?:--[^\n]*\n\s*)*)CREATE TABLE IF NOT EXISTS (`\w+`)\.(\w+)/;
 const CREATE_MV = /^(\s*(?:--[^\n]*\n\s*)*)CREATE MATERIALIZED VIEW IF NOT EXISTS (`\w+`)\.(\w+)/;
+const ALTER_TABLE = /^(\s*(?:--[^\n]*\n\s*)*)ALTER TABLE (`\w+`)\.(\w+) /;
+const CREATE_VIEW = /^(\s*(?:--[^\n]*\n\s*)*)CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?(`\w+`)\.(\w+)/;
 
 /**
  * The cluster variant: each table becomes `<name>_local` (ON CLUSTER,
@@ -140,6 +142,30 @@ export function clusterize(statements: string[], ctx: RenderContext): string[] {
     if (mv) {
       const name = mv[3] as string;
       out.push(toLocal(s).replace(`${db}.${name}`, `${db}.${name} ON CLUSTER ${cluster}`));
+      continue;
+    }
+    const alter = ALTER_TABLE.exec(s);
+    if (alter) {
+      const name = alter[3] as string;
+      const head = `${db}.${name} `;
+      if (name.endsWith('_mv')) {
+        // A materialized view's query (MODIFY QUERY) reads and writes the local tables.
+        const body = s
+          .slice(s.indexOf(head) + head.length)
+          .replace(/(`\w+`)\.(\w+)\b/g, (whole, d: string, t: string) => (d === db ? `${d}.${t}_local` : whole));
+        out.push(`${s.slice(0, s.indexOf(head))}${db}.${name} ON CLUSTER ${cluster} ${body}`);
+      } else {
+        // A column change: the local tables, then the Distributed table over them.
+        out.push(s.replace(head, `${db}.${name}_local ON CLUSTER ${cluster} `));
+        out.push(s.replace(head, `${db}.${name} ON CLUSTER ${cluster} `));
+      }
+      continue;
+    }
+    const view = CREATE_VIEW.exec(s);
+    if (view) {
+      // A plain view reads the Distributed tables: the same text, on every node.
+      const name = view[3] as string;
+      out.push(s.replace(`${db}.${name}`, `${db}.${name} ON CLUSTER ${cluster}`));
       continue;
     }
     throw new Error(`a migration statement the cluster variant does not know how to rewrite: ${s.slice(0, 80)}`);

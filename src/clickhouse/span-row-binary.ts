@@ -217,6 +217,8 @@ function writeMap(w: RowBinaryWriter, m: MapEntries): void {
 // The span's fields, as read.
 let traceLo = 0;
 let traceHi = 0;
+let traceHighLo = 0;
+let traceHighHi = 0;
 let idLo = 0;
 let idHi = 0;
 let parentLo = 0;
@@ -251,7 +253,7 @@ function writeTenant(w: RowBinaryWriter, out: EventRowBinary): void {
 
 /** Reads the top-level fields of the span at [0, end). */
 function scanSpan(end: number): void {
-  traceLo = traceHi = idLo = idHi = parentLo = parentHi = startLo = startHi = endLo = endHi = rootLo = rootHi = recvLo = recvHi = 0;
+  traceLo = traceHi = traceHighLo = traceHighHi = idLo = idHi = parentLo = parentHi = startLo = startHi = endLo = endHi = rootLo = rootHi = recvLo = recvHi = 0;
   error = indicator = false;
   serviceStart = serviceEnd = nameStart = nameEnd = tenantStart = tenantEnd = 0;
   spanTags.n = 0;
@@ -339,6 +341,11 @@ function scanSpan(end: number): void {
         recvLo = lo;
         recvHi = hi;
         break;
+      case 824: // trace_id_high
+        varint64(end);
+        traceHighLo = lo;
+        traceHighHi = hi;
+        break;
       default:
         throw DECLINE;
     }
@@ -386,6 +393,7 @@ function writeLog(out: EventRowBinary, start: number, stop: number, received: ()
   w.i64Parts(traceLo, traceHi);
   w.i64Parts(idLo, idHi);
   writeMap(w, partTags);
+  w.i64Parts(traceHighLo, traceHighHi);
   w.rows++;
 }
 
@@ -474,6 +482,7 @@ function writeSample(out: EventRowBinary, start: number, stop: number, received:
   w.utf8Bytes(buf, serviceStart, serviceEnd);
   w.i64Parts(traceLo, traceHi);
   w.i64Parts(idLo, idHi);
+  w.i64Parts(traceHighLo, traceHighHi);
   w.rows++;
 }
 
@@ -534,6 +543,7 @@ export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received
       w.bool(indicator);
       writeTime(w, rootLo, rootHi);
       writeMap(w, spanTags);
+      w.i64Parts(traceHighLo, traceHighHi);
       w.rows++;
     }
     const logs = logRanges.at;

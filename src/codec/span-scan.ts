@@ -152,7 +152,7 @@ export function scanTraceSpan(b: Uint8Array, traceId: Uint32Array): boolean {
         case 101:
         case 0:
           return false;
-        default: // parent_id, root_start_timestamp, received_timestamp, unknown fields
+        default: // parent_id, root_start_timestamp, received_timestamp, trace_id_high, unknown fields
           if (!readLong(b, end)) return false;
       }
     } else if (wire === 2) {
@@ -186,13 +186,14 @@ export function scanTraceSpan(b: Uint8Array, traceId: Uint32Array): boolean {
         case 14:
         case 100: // log records: the full path
         case 102:
+        case 103:
           return false;
         default:
           break;
       }
       pos = next;
     } else if (wire === 1 || wire === 5) {
-      if (field <= 14 || field === 0 || (field >= 100 && field <= 102)) return false;
+      if (field <= 14 || field === 0 || (field >= 100 && field <= 103)) return false;
       pos += wire === 1 ? 8 : 4;
       if (pos > end) return false;
     } else {

@@ -428,6 +428,7 @@ export class Emitter implements SpanSink {
     return {
       version: 0,
       traceId,
+      traceIdHigh: 0n,
       id: spanId,
       parentId: 0n,
       startTimestamp: 0n,
