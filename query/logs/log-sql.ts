@@ -129,7 +129,7 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
     named['traceId'] = search.traceId.toString();
   }
   if (search.traceIdHigh !== undefined) {
-    where.push('trace_id_high = {traceIdHigh:Int64}');
+    where.push('trace_id_high IN (0, {traceIdHigh:Int64})');
     named['traceIdHigh'] = search.traceIdHigh.toString();
   }
   if (search.window) {

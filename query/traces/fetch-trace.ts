@@ -47,7 +47,7 @@ const SLACK_NS = 60n * 1_000_000_000n;
 export const LOG_LIMIT = 10_000;
 
 interface IndexRow {
-  trace_id_high: string;
+  high_bits: string;
   start_ns: string;
   end_ns: string;
   services: string[];
@@ -103,7 +103,7 @@ function logsLink(hex: string, startNs: bigint, endNs: bigint): string {
 export interface TraceHints {
   from?: number | undefined;
   to?: number | undefined;
-  /** The high 64 bits of a 128-bit trace id (asked for by its 32 hex digits): only that trace's rows. */
+  /** The high 64 bits of a 128-bit trace id (asked for by its 32 hex digits): only that trace's rows, and those of a trace stored with 64 bits (high 0): an SSF trace found by its W3C id. */
   high?: bigint | undefined;
 }
 
@@ -121,9 +121,9 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
   // trace crossing midnight (one index row per day) is still read whole.
   const hinted = hints.from !== undefined || hints.to !== undefined;
   const high = hints.high;
-  const highClause = high === undefined ? '' : ' AND trace_id_high = {high:Int64}';
+  const highClause = high === undefined ? '' : ' AND trace_id_high IN (0, {high:Int64})';
   const index = await runner.rows<IndexRow>(
-    `SELECT toString(max(trace_id_high)) AS trace_id_high, toString(toUnixTimestamp64Nano(min(start))) AS start_ns, toString(toUnixTimestamp64Nano(max(end))) AS end_ns,
+    `SELECT toString(max(trace_id_high)) AS high_bits, toString(toUnixTimestamp64Nano(min(start))) AS start_ns, toString(toUnixTimestamp64Nano(max(end))) AS end_ns,
             groupUniqArrayArray(services) AS services
        FROM ${runner.table('trace_index')}
       WHERE tenant = {tenant:String} AND trace_id = {id:Int64}${highClause}
@@ -151,7 +151,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
   }
   const startNs = BigInt(found.start_ns);
   const endNs = BigInt(found.end_ns);
-  const traceIdHigh = BigInt(found.trace_id_high);
+  const traceIdHigh = BigInt(found.high_bits);
   const range = {
     tenant,
     id: traceId,
