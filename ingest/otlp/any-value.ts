@@ -32,7 +32,8 @@ function anyValueJson(v: IAnyValue | null | undefined): string {
   if (v.stringValue !== undefined && v.stringValue !== null) return JSON.stringify(v.stringValue);
   if (v.boolValue !== undefined && v.boolValue !== null) return v.boolValue ? 'true' : 'false';
   if (v.intValue !== undefined && v.intValue !== null) return signed64(v.intValue).toString();
-  if (v.doubleValue !== undefined && v.doubleValue !== null) return Number.isFinite(v.doubleValue) ? String(v.doubleValue) : JSON.stringify(String(v.doubleValue));
+  if (v.doubleValue !== undefined && v.doubleValue !== null)
+    return Number.isFinite(v.doubleValue) ? String(v.doubleValue) : JSON.stringify(String(v.doubleValue));
   if (v.bytesValue !== undefined && v.bytesValue !== null) return JSON.stringify(Buffer.from(v.bytesValue).toString('base64'));
   if (v.arrayValue) return `[${(v.arrayValue.values ?? []).map(anyValueJson).join(',')}]`;
   if (v.kvlistValue) return `{${(v.kvlistValue.values ?? []).map((kv) => `${JSON.stringify(kv.key ?? '')}:${anyValueJson(kv.value)}`).join(',')}}`;

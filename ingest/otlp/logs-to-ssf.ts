@@ -41,7 +41,11 @@ export function logsToSsf(request: LogsRequest): Conversion {
         const trace = traceIdOf(r.traceId);
         const spanId = spanIdOf(r.spanId);
         if (!trace || spanId === undefined) {
-          refuse(c, 'OTLP_ERR_BAD_TRACE_ID', `log record: trace_id must be 16 bytes and span_id 8 bytes, or both empty (has ${hexOf(r.traceId) || 'none'}/${hexOf(r.spanId) || 'none'})`);
+          refuse(
+            c,
+            'OTLP_ERR_BAD_TRACE_ID',
+            `log record: trace_id must be 16 bytes and span_id 8 bytes, or both empty (has ${hexOf(r.traceId) || 'none'}/${hexOf(r.spanId) || 'none'})`,
+          );
           continue;
         }
         const severityNumber = r.severityNumber ?? 0;

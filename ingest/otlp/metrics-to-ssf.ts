@@ -5,7 +5,7 @@ import type { Conversion } from './conversion.js';
 import { addSpan, emptyConversion, refuse } from './conversion.js';
 import type { IExponentialHistogramDataPoint, IHistogramDataPoint, MetricsRequest } from './otlp-messages.js';
 import { signed64, unsigned64 } from './otlp-messages.js';
-import { originOf } from './otlp-origin.js';
+import { RESOURCE_PREFIX, originOf } from './otlp-origin.js';
 
 /** Sample tags the mapping writes (docs/otlp.md, "Metrics"). */
 export const TEMPORALITY_TAG = 'otel.temporality';
@@ -52,6 +52,8 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
   for (const rm of request.resourceMetrics ?? []) {
     for (const sm of rm.scopeMetrics ?? []) {
       const origin = originOf(rm.resource, sm.scope);
+      // A series is its tags (the rollups' key): the service is part of an OTLP series' identity.
+      const seriesTags = origin.service === '' ? origin.tags : { ...origin.tags, [`${RESOURCE_PREFIX}service.name`]: origin.service };
       let carrier: SpanEvent | undefined;
       let items: number[] = [];
       let itemOfSample: number[] = [];
@@ -90,7 +92,7 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
         const name = m.name ?? '';
         unit = m.unit ?? '';
         const tagsOf = (attributes: Parameters<typeof addAttributes>[1], more: Record<string, string> = {}): Record<string, string> => {
-          const t: Record<string, string> = { ...origin.tags };
+          const t: Record<string, string> = { ...seriesTags };
           addAttributes(t, attributes);
           return Object.assign(t, more);
         };
@@ -118,9 +120,9 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
         } else if (m.histogram || m.exponentialHistogram) {
           const h = m.histogram ?? m.exponentialHistogram;
           const temporality = h?.aggregationTemporality ?? 0;
-          const points: Array<IHistogramDataPoint | IExponentialHistogramDataPoint> = (m.histogram?.dataPoints ?? m.exponentialHistogram?.dataPoints ?? []) as Array<
-            IHistogramDataPoint | IExponentialHistogramDataPoint
-          >;
+          const points: Array<IHistogramDataPoint | IExponentialHistogramDataPoint> = (m.histogram?.dataPoints ??
+            m.exponentialHistogram?.dataPoints ??
+            []) as Array<IHistogramDataPoint | IExponentialHistogramDataPoint>;
           for (const p of points) {
             item = c.total++;
             if (!knownTemporality(c, name, temporality)) continue;
@@ -146,7 +148,8 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
             item = c.total++;
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
             const time = unsigned64(p.timeUnixNano);
-            for (const q of p.quantileValues ?? []) sink.sample('gauge', name, q.value ?? 0, time, tagsOf(p.attributes, { [QUANTILE_TAG]: String(q.quantile ?? 0) }));
+            for (const q of p.quantileValues ?? [])
+              sink.sample('gauge', name, q.value ?? 0, time, tagsOf(p.attributes, { [QUANTILE_TAG]: String(q.quantile ?? 0) }));
             const cumulative = { [TEMPORALITY_TAG]: 'cumulative', [MONOTONIC_TAG]: 'true' };
             const start = { message: unsigned64(p.startTimeUnixNano).toString() };
             sink.sample('gauge', `${name}.count`, Number(unsigned64(p.count)), time, tagsOf(p.attributes, cumulative), { ...start, unit: '' });
@@ -154,7 +157,11 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
           }
         } else {
           item = c.total++;
-          refuse(c, 'OTLP_ERR_METRIC_TYPE_UNKNOWN', `metric ${JSON.stringify(name)} has no data of a known type (gauge, sum, histogram, exponential_histogram, summary)`);
+          refuse(
+            c,
+            'OTLP_ERR_METRIC_TYPE_UNKNOWN',
+            `metric ${JSON.stringify(name)} has no data of a known type (gauge, sum, histogram, exponential_histogram, summary)`,
+          );
         }
       }
       flush();
@@ -179,9 +186,10 @@ type Bucket = [value: number, count: number];
 
 /**
  * Explicit buckets: bucket i holds (bounds[i-1], bounds[i]]; its
- * representative value is the midpoint. The open first and last buckets use
- * the point's min and max when sent (else their one finite bound); with no
- * bounds at all, the mean (sum / count).
+ * representative value is the midpoint of that range narrowed to the
+ * point's [min, max] when sent (the open first and last buckets need them;
+ * without them their one finite bound is used). With no bounds at all, the
+ * mean (sum / count).
  */
 export function explicitBuckets(p: IHistogramDataPoint): Bucket[] {
   const counts = (p.bucketCounts ?? []).map((n) => Number(unsigned64(n)));
@@ -192,12 +200,16 @@ export function explicitBuckets(p: IHistogramDataPoint): Bucket[] {
     if (n > 0) out.push([p.sum !== undefined && p.sum !== null ? p.sum / n : 0, n]);
     return out;
   }
+  const min = p.min ?? Number.NEGATIVE_INFINITY;
+  const max = p.max ?? Number.POSITIVE_INFINITY;
   for (let i = 0; i < counts.length; i++) {
     const n = counts[i] as number;
     if (n <= 0) continue;
-    const lo = i === 0 ? (p.min ?? bounds[0]) : bounds[i - 1];
-    const hi = i >= bounds.length ? (p.max ?? bounds[bounds.length - 1]) : bounds[i];
-    out.push([((lo as number) + (hi as number)) / 2, n]);
+    let lo = Math.max(i === 0 ? Number.NEGATIVE_INFINITY : (bounds[i - 1] as number), min);
+    let hi = Math.min(i >= bounds.length ? Number.POSITIVE_INFINITY : (bounds[i] as number), max);
+    if (!Number.isFinite(lo)) lo = Number.isFinite(hi) ? hi : 0;
+    if (!Number.isFinite(hi)) hi = lo;
+    out.push([(lo + hi) / 2, n]);
   }
   return out;
 }

@@ -80,6 +80,9 @@ export async function exportOtlp(deps: OtlpDeps, transport: 'http' | 'grpc', sig
   deps.otlp.converted(transport, signal, c.total - rejected, rejected, c.spans.length, c.unknownEnums);
   return {
     rejected,
-    message: rejected === 0 && c.unknownEnums === 0 ? '' : [...reasons, ...(c.unknownEnums > 0 ? [`${c.unknownEnums} items kept with an undefined enum value`] : [])].join('; '),
+    message:
+      rejected === 0 && c.unknownEnums === 0
+        ? ''
+        : [...reasons, ...(c.unknownEnums > 0 ? [`${c.unknownEnums} items kept with an undefined enum value`] : [])].join('; '),
   };
 }

@@ -86,7 +86,8 @@ export class OtlpHttpListener {
       this.deps.otlp.request('http', signal ?? 'unknown', code);
     };
     try {
-      if (!signal || req.method !== 'POST') throw new OtlpError('OTLP_ERR_NOT_FOUND', `no OTLP endpoint ${req.method} ${path}: POST /v1/traces, /v1/logs or /v1/metrics`);
+      if (!signal || req.method !== 'POST')
+        throw new OtlpError('OTLP_ERR_NOT_FOUND', `no OTLP endpoint ${req.method} ${path}: POST /v1/traces, /v1/logs or /v1/metrics`);
       const auth = this.deps.auth.authenticate(req.headers.authorization, 'write');
       if (!auth.ok) {
         req.resume();
@@ -95,7 +96,10 @@ export class OtlpHttpListener {
       }
       if (!encodingOf(req.headers['content-type'])) {
         req.resume();
-        throw new OtlpError('OTLP_ERR_CONTENT_TYPE', `Content-Type "${req.headers['content-type'] ?? ''}" is not OTLP's: use application/x-protobuf or application/json`);
+        throw new OtlpError(
+          'OTLP_ERR_CONTENT_TYPE',
+          `Content-Type "${req.headers['content-type'] ?? ''}" is not OTLP's: use application/x-protobuf or application/json`,
+        );
       }
       const raw = await readBody(req, this.deps.maxBodyBytes);
       const body = await decompressed(raw, req.headers['content-encoding'], this.deps.maxDecompressedBytes);

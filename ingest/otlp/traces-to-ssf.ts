@@ -38,7 +38,11 @@ export function tracesToSsf(request: TracesRequest): Conversion {
         const id = spanIdOf(s.spanId);
         const parent = spanIdOf(s.parentSpanId);
         if (!trace || trace.low === 0n) {
-          refuse(c, 'OTLP_ERR_BAD_TRACE_ID', `span ${JSON.stringify(s.name ?? '')}: trace_id must be 16 bytes, not all zero in its low 8 bytes (has ${hexOf(s.traceId) || 'none'})`);
+          refuse(
+            c,
+            'OTLP_ERR_BAD_TRACE_ID',
+            `span ${JSON.stringify(s.name ?? '')}: trace_id must be 16 bytes, not all zero in its low 8 bytes (has ${hexOf(s.traceId) || 'none'})`,
+          );
           continue;
         }
         if (id === undefined || id === 0n || parent === undefined) {

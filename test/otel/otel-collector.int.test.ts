@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/infra/free-port.js';
+import { freePort } from '../../deploy/local/free-port.js';
 import { buildOtelCollector, clickhouseConfig, forwardingConfig, startOtelCollector } from '../setup/otel-collector.js';
 import type { OtelCollector } from '../setup/otel-collector.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
@@ -53,27 +53,38 @@ const service = 'otelcol-int-test';
 const resource = { attributes: [{ key: 'service.name', value: { stringValue: service } }] };
 const scope = { name: 'otel-collector.int.test', version: '1.0.0' };
 
-interface TestSpan { traceId: string; spanId: string; parentSpanId: string; name: string; start: bigint; durationNs: bigint }
+interface TestSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  start: bigint;
+  durationNs: bigint;
+}
 
 function tracesPayload(spans: TestSpan[]): unknown {
   return {
-    resourceSpans: [{
-      resource,
-      scopeSpans: [{
-        scope,
-        spans: spans.map((s) => ({
-          traceId: s.traceId,
-          spanId: s.spanId,
-          parentSpanId: s.parentSpanId,
-          name: s.name,
-          kind: 2,
-          startTimeUnixNano: String(s.start),
-          endTimeUnixNano: String(s.start + s.durationNs),
-          attributes: [{ key: 'test.span', value: { stringValue: s.name } }],
-          status: { code: 1 },
-        })),
-      }],
-    }],
+    resourceSpans: [
+      {
+        resource,
+        scopeSpans: [
+          {
+            scope,
+            spans: spans.map((s) => ({
+              traceId: s.traceId,
+              spanId: s.spanId,
+              parentSpanId: s.parentSpanId,
+              name: s.name,
+              kind: 2,
+              startTimeUnixNano: String(s.start),
+              endTimeUnixNano: String(s.start + s.durationNs),
+              attributes: [{ key: 'test.span', value: { stringValue: s.name } }],
+              status: { code: 1 },
+            })),
+          },
+        ],
+      },
+    ],
   };
 }
 
@@ -125,22 +136,26 @@ describe('OpenTelemetry Collector -> contrib ClickHouse exporter (bench baseline
       { body: 'second log line', severityText: 'ERROR', severityNumber: 17, spanId: spans[1]?.spanId ?? '' },
     ];
     await postOtlp(httpPort, 'logs', {
-      resourceLogs: [{
-        resource,
-        scopeLogs: [{
-          scope,
-          logRecords: logs.map((l, i) => ({
-            timeUnixNano: String(t0 + BigInt(i)),
-            observedTimeUnixNano: String(t0 + BigInt(i)),
-            severityNumber: l.severityNumber,
-            severityText: l.severityText,
-            body: { stringValue: l.body },
-            attributes: [{ key: 'i', value: { intValue: String(i) } }],
-            traceId,
-            spanId: l.spanId,
-          })),
-        }],
-      }],
+      resourceLogs: [
+        {
+          resource,
+          scopeLogs: [
+            {
+              scope,
+              logRecords: logs.map((l, i) => ({
+                timeUnixNano: String(t0 + BigInt(i)),
+                observedTimeUnixNano: String(t0 + BigInt(i)),
+                severityNumber: l.severityNumber,
+                severityText: l.severityText,
+                body: { stringValue: l.body },
+                attributes: [{ key: 'i', value: { intValue: String(i) } }],
+                traceId,
+                spanId: l.spanId,
+              })),
+            },
+          ],
+        },
+      ],
     });
 
     const tracesSql = `SELECT SpanName, SpanId, ParentSpanId, ServiceName, toString(Duration) AS Duration, SpanAttributes['test.span'] AS attr, StatusCode
@@ -158,23 +173,27 @@ describe('OpenTelemetry Collector -> contrib ClickHouse exporter (bench baseline
     // Well past the batch timeout: a duplicate would have landed by now.
     await sleep(1_000);
 
-    expect(await rows(tracesSql)).toEqual(spans.map((s) => ({
-      SpanName: s.name,
-      SpanId: s.spanId,
-      ParentSpanId: s.parentSpanId,
-      ServiceName: service,
-      Duration: String(s.durationNs),
-      attr: s.name,
-      StatusCode: 'Ok',
-    })));
-    expect(await rows(logsSql)).toEqual(logs.map((l, i) => ({
-      Body: l.body,
-      SeverityText: l.severityText,
-      SeverityNumber: l.severityNumber,
-      SpanId: l.spanId,
-      ServiceName: service,
-      i: String(i),
-    })));
+    expect(await rows(tracesSql)).toEqual(
+      spans.map((s) => ({
+        SpanName: s.name,
+        SpanId: s.spanId,
+        ParentSpanId: s.parentSpanId,
+        ServiceName: service,
+        Duration: String(s.durationNs),
+        attr: s.name,
+        StatusCode: 'Ok',
+      })),
+    );
+    expect(await rows(logsSql)).toEqual(
+      logs.map((l, i) => ({
+        Body: l.body,
+        SeverityText: l.severityText,
+        SeverityNumber: l.severityNumber,
+        SpanId: l.spanId,
+        ServiceName: service,
+        i: String(i),
+      })),
+    );
   });
 
   it('writes metrics into its per-type tables', async () => {
@@ -182,23 +201,27 @@ describe('OpenTelemetry Collector -> contrib ClickHouse exporter (bench baseline
     const t = String(nowNs());
     const attributes = [{ key: 'k', value: { stringValue: 'v' } }];
     await postOtlp(httpPort, 'metrics', {
-      resourceMetrics: [{
-        resource,
-        scopeMetrics: [{
-          scope,
-          metrics: [
-            { name: `${name}_sum`, sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [{ attributes, timeUnixNano: t, asInt: '7' }] } },
-            { name: `${name}_gauge`, gauge: { dataPoints: [{ attributes, timeUnixNano: t, asDouble: 1.5 }] } },
+      resourceMetrics: [
+        {
+          resource,
+          scopeMetrics: [
             {
-              name: `${name}_histogram`,
-              histogram: {
-                aggregationTemporality: 2,
-                dataPoints: [{ attributes, timeUnixNano: t, count: '3', sum: 6, bucketCounts: ['1', '2'], explicitBounds: [1] }],
-              },
+              scope,
+              metrics: [
+                { name: `${name}_sum`, sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [{ attributes, timeUnixNano: t, asInt: '7' }] } },
+                { name: `${name}_gauge`, gauge: { dataPoints: [{ attributes, timeUnixNano: t, asDouble: 1.5 }] } },
+                {
+                  name: `${name}_histogram`,
+                  histogram: {
+                    aggregationTemporality: 2,
+                    dataPoints: [{ attributes, timeUnixNano: t, count: '3', sum: 6, bucketCounts: ['1', '2'], explicitBounds: [1] }],
+                  },
+                },
+              ],
             },
           ],
-        }],
-      }],
+        },
+      ],
     });
     const count = async (table: string, suffix: string): Promise<number> => {
       const result = await client.query({
@@ -218,11 +241,13 @@ describe('OpenTelemetry Collector -> contrib ClickHouse exporter (bench baseline
   });
 
   it('creates the tables recorded in docs/reference/otel-exporter-tables.sql', async () => {
-    const tables = await (await client.query({
-      query: 'SELECT name FROM system.tables WHERE database = {database:String} ORDER BY name',
-      query_params: { database },
-      format: 'JSONEachRow',
-    })).json<{ name: string }>();
+    const tables = await (
+      await client.query({
+        query: 'SELECT name FROM system.tables WHERE database = {database:String} ORDER BY name',
+        query_params: { database },
+        format: 'JSONEachRow',
+      })
+    ).json<{ name: string }>();
     const statements: string[] = [];
     for (const { name } of tables) {
       const [row] = await (await client.query({ query: `SHOW CREATE TABLE ${database}.${name}`, format: 'JSONEachRow' })).json<{ statement: string }>();
@@ -247,13 +272,24 @@ describe('OpenTelemetry Collector -> contrib ClickHouse exporter (bench baseline
     if (process.env.OTEL_EXPORTER_DDL_WRITE === '1') await writeFile(DDL_FILE, `${header}\n${body}`);
     // Only the statements are compared: a new server patch release that
     // leaves the DDL alone must not fail this.
-    const recorded = (await readFile(DDL_FILE, 'utf8')).split('\n').filter((line) => !line.startsWith('--')).join('\n').trim();
-    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['otel_logs', 'otel_traces', 'otel_metrics_sum', 'otel_metrics_gauge', 'otel_metrics_histogram']));
+    const recorded = (await readFile(DDL_FILE, 'utf8'))
+      .split('\n')
+      .filter((line) => !line.startsWith('--'))
+      .join('\n')
+      .trim();
+    expect(tables.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['otel_logs', 'otel_traces', 'otel_metrics_sum', 'otel_metrics_gauge', 'otel_metrics_histogram']),
+    );
     expect(body.trim(), `the exporter's tables changed: rerun with OTEL_EXPORTER_DDL_WRITE=1 and review ${DDL_FILE}`).toBe(recorded);
   });
 });
 
-interface Recorded { method: string; url: string; headers: IncomingHttpHeaders; body: Buffer }
+interface Recorded {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
 
 describe('OpenTelemetry Collector forwarding OTLP (gRPC and HTTP exporters)', () => {
   let stub: Server;

@@ -21,7 +21,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../src/infra/free-port.js';
+import { freePort } from '../../deploy/local/free-port.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const SOURCE_DIR = join(root, 'test', 'fixtures', 'otel-collector');
@@ -29,11 +29,7 @@ const DEFAULT_BINARY = join(root, '.cache', 'otelcol', 'otelcol');
 // Logged by the collector's service (at info) once every component has started.
 const READY_LINE = 'Everything is ready';
 
-export type OtelCollectorErrorCode =
-  | 'OTELCOL_ERR_GO_MISSING'
-  | 'OTELCOL_ERR_BUILD'
-  | 'OTELCOL_ERR_EXITED'
-  | 'OTELCOL_ERR_TIMEOUT';
+export type OtelCollectorErrorCode = 'OTELCOL_ERR_GO_MISSING' | 'OTELCOL_ERR_BUILD' | 'OTELCOL_ERR_EXITED' | 'OTELCOL_ERR_TIMEOUT';
 
 export class OtelCollectorError extends Error {
   override readonly name = 'OtelCollectorError';
@@ -182,9 +178,7 @@ export async function startOtelCollector(options: StartOtelCollectorOptions): Pr
   if (options.selfMetrics === true) {
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    overrides.push(
-      `yaml:service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: "127.0.0.1", port: ${port}}}}}]`,
-    );
+    overrides.push(`yaml:service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: "127.0.0.1", port: ${port}}}}}]`);
   } else {
     overrides.push('yaml:service::telemetry::metrics::level: none');
   }
@@ -255,10 +249,7 @@ export async function startOtelCollector(options: StartOtelCollectorOptions): Pr
       child.kill('SIGKILL');
       await exited;
       await streamsClosed;
-      throw new OtelCollectorError(
-        'OTELCOL_ERR_TIMEOUT',
-        `the collector was not ready within ${timeoutMs} ms; ${logFile}:\n${await logTail(logFile)}`,
-      );
+      throw new OtelCollectorError('OTELCOL_ERR_TIMEOUT', `the collector was not ready within ${timeoutMs} ms; ${logFile}:\n${await logTail(logFile)}`);
     }
     await Promise.race([sleep(50), exited]);
   }
@@ -316,17 +307,13 @@ export interface ForwardingConfigOptions extends OtlpReceiverPorts {
 /** Role (a): OTLP in, batch, OTLP out (gRPC or HTTP) to one endpoint, for traces, logs and metrics. */
 export function forwardingConfig(options: ForwardingConfigOptions): string {
   const name = options.protocol === 'grpc' ? 'otlp_grpc' : 'otlp_http';
-  const exporter = options.protocol === 'grpc'
-    ? `  otlp_grpc:\n    endpoint: ${q(options.endpoint)}\n    tls:\n      insecure: true\n`
-    : `  otlp_http:\n    endpoint: ${q(options.endpoint)}\n    encoding: ${options.encoding ?? 'proto'}\n    compression: ${options.compression ?? 'gzip'}\n`;
+  const exporter =
+    options.protocol === 'grpc'
+      ? `  otlp_grpc:\n    endpoint: ${q(options.endpoint)}\n    tls:\n      insecure: true\n`
+      : `  otlp_http:\n    endpoint: ${q(options.endpoint)}\n    encoding: ${options.encoding ?? 'proto'}\n    compression: ${options.compression ?? 'gzip'}\n`;
   const debug = options.debug === true ? '  debug:\n    verbosity: detailed\n' : '';
   const exporters = options.debug === true ? `[${name}, debug]` : `[${name}]`;
-  return [
-    receiverYaml(options),
-    batchYaml(options.batchTimeout, options.batchSize),
-    `exporters:\n${exporter}${debug}`,
-    pipelinesYaml(exporters),
-  ].join('');
+  return [receiverYaml(options), batchYaml(options.batchTimeout, options.batchSize), `exporters:\n${exporter}${debug}`, pipelinesYaml(exporters)].join('');
 }
 
 export interface ClickHouseConfigOptions extends OtlpReceiverPorts {
