@@ -272,6 +272,96 @@ describe.each(['proto', 'json', 'grpc'] as const)('the OpenTelemetry JS SDK over
   });
 });
 
+/** POST /v1/sql, as a tool pointed at our database runs its queries. */
+async function sql<T>(query: string): Promise<T[]> {
+  const r = await fetch(`${aio.http}/v1/sql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: query }) });
+  const body = (await r.json()) as { data?: T[]; error?: unknown };
+  expect(r.status, JSON.stringify(body.error)).toBe(200);
+  return body.data ?? [];
+}
+
+describe('the OTel views answer the queries OTel tools run, as our endpoints do', () => {
+  it('trace by id (Grafana ClickHouse plugin trace view)', async () => {
+    const s = sent.get('grpc') as Sent;
+    const spans = await sql<{
+      SpanId: string;
+      ParentSpanId: string;
+      ServiceName: string;
+      SpanName: string;
+      SpanKind: string;
+      StatusCode: string;
+      Duration: string;
+    }>(
+      `SELECT SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, StatusCode, Duration, SpanAttributes, ResourceAttributes, \`Links.TraceId\`
+         FROM otel_traces WHERE TraceId = '${s.root.traceId}' ORDER BY Timestamp`,
+    );
+    const api = (await (await fetch(`${aio.http}/v1/traces/${s.root.traceId}`)).json()) as { span_count: number; spans: Array<{ span_id_hex: string }> };
+    expect(spans.length).toBe(api.span_count);
+    expect(spans.map((r) => r.SpanId).sort()).toEqual([s.root.spanId, s.child.spanId, s.grandchild.spanId].sort());
+    expect(spans.find((r) => r.SpanId === s.child.spanId)).toMatchObject({
+      ParentSpanId: s.root.spanId,
+      SpanKind: 'Client',
+      StatusCode: 'Error',
+      ServiceName: s.service,
+    });
+    const [root] = await sql<{ SpanAttributes: Record<string, string>; ResourceAttributes: Record<string, string>; ScopeName: string }>(
+      `SELECT SpanAttributes, ResourceAttributes, ScopeName FROM otel_traces WHERE TraceId = '${s.root.traceId}' AND ParentSpanId = ''`,
+    );
+    expect(root?.ScopeName).toBe('sdk-test-scope');
+    expect(root?.ResourceAttributes).toEqual({ 'service.name': s.service, 'deployment.environment': 'test', 'host.cores': '8' });
+    expect(root?.SpanAttributes).toEqual({
+      'http.method': 'GET',
+      'http.status_code': '200',
+      ratio: '0.25',
+      cached: 'false',
+      tags: '["a","b"]',
+      codes: '[1,2]',
+    });
+    const [decode] = await sql<{ links: string[] }>(
+      `SELECT \`Links.SpanId\` AS links FROM otel_traces WHERE SpanName = 'decode' AND ServiceName = '${s.service}'`,
+    );
+    expect(decode?.links).toEqual([s.root.spanId]);
+  });
+
+  it('service list', async () => {
+    const services = await sql<{ ServiceName: string }>(
+      "SELECT DISTINCT ServiceName FROM otel_traces WHERE ServiceName LIKE 'otlp-sdk-%' ORDER BY ServiceName",
+    );
+    expect(services.map((r) => r.ServiceName)).toEqual(['otlp-sdk-grpc', 'otlp-sdk-json', 'otlp-sdk-proto']);
+  });
+
+  it('log search by body', async () => {
+    const found = await sql<{ Body: string; TraceId: string; ServiceName: string; SeverityText: string }>(
+      "SELECT Timestamp, Body, TraceId, ServiceName, SeverityText FROM otel_logs WHERE Body ILIKE '%order accepted%' ORDER BY ServiceName",
+    );
+    const api = (await (await fetch(`${aio.http}/v1/logs?q=accepted&from=now-1h`)).json()) as { logs: Array<{ body: string; trace_id_128: string }> };
+    expect(found.length).toBe(3);
+    expect(found.map((r) => r.Body).sort()).toEqual(api.logs.map((l) => l.body).sort());
+    expect(found.map((r) => r.TraceId).sort()).toEqual(api.logs.map((l) => l.trace_id_128).sort());
+    expect(found.find((r) => r.ServiceName === 'otlp-sdk-proto')).toMatchObject({ SeverityText: 'INFO', TraceId: (sent.get('proto') as Sent).root.traceId });
+  });
+
+  it('a metric time series', async () => {
+    const series = await sql<{ route: string; total: number; monotonic: boolean; temporality: number }>(
+      `SELECT Attributes['route'] AS route, sum(Value) AS total, any(IsMonotonic) AS monotonic, any(AggregationTemporality) AS temporality
+         FROM otel_metrics_sum WHERE MetricName = 'otlp.sdk.requests' AND ServiceName = 'otlp-sdk-json' GROUP BY route ORDER BY route`,
+    );
+    expect(series).toEqual([
+      { route: '/orders', total: 7, monotonic: true, temporality: 1 },
+      { route: '/users', total: 5, monotonic: true, temporality: 1 },
+    ]);
+    const api = (await (
+      await fetch(`${aio.http}/v1/metrics/query?name=otlp.sdk.requests&agg=sum&step=1h&from=now-2h&tag=otel.resource.service.name:otlp-sdk-json&group_by=route`)
+    ).json()) as { series: Array<{ tags: Record<string, string>; points: Array<[string, number | null]> }> };
+    const totals = Object.fromEntries(api.series.map((x) => [x.tags['route'], x.points.reduce((a, [, v]) => a + (v ?? 0), 0)]));
+    expect(totals).toEqual(Object.fromEntries(series.map((r) => [r.route, r.total])));
+    const [h] = await sql<{ Count: string; Sum: number }>(
+      "SELECT sum(Count) AS Count, sum(Sum) AS Sum FROM otel_metrics_histogram WHERE MetricName = 'otlp.sdk.latency' AND ServiceName = 'otlp-sdk-proto'",
+    );
+    expect(Number(h?.Count)).toBe((sent.get('proto') as Sent).observations.length);
+  });
+});
+
 describe('OTLP self-telemetry', () => {
   it('counts requests and items per transport and signal on /metrics', async () => {
     const text = await (await fetch(`${aio.http}/metrics`)).text();
