@@ -224,3 +224,46 @@ describe('OTLP/gRPC bad input', () => {
     expect((await stored('otlp-bad-grpc')).map((x) => x.name)).toEqual(['good']);
   });
 });
+
+describe('cumulative counters through GET /v1/metrics/query', () => {
+  it('give the increase and rate across a restart of the emitting process (a reset), with no state in the gateway', async () => {
+    const min = 60_000_000_000n;
+    const s1 = NOW - 55n * min;
+    const s2 = NOW - 25n * min;
+    const point = (start: bigint, at: bigint, v: number) => ({
+      startTimeUnixNano: String(start),
+      timeUnixNano: String(at),
+      asInt: String(v),
+      attributes: [{ key: 'host', value: { stringValue: 'a' } }],
+    });
+    const send = (points: unknown[]) =>
+      post(
+        '/v1/metrics',
+        JSON.stringify({
+          resourceMetrics: [
+            {
+              resource: { attributes: [{ key: 'service.name', value: { stringValue: 'otlp-cumulative' } }] },
+              scopeMetrics: [{ metrics: [{ name: 'otlp.cumulative.requests', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: points } }] }],
+            },
+          ],
+        }),
+        { 'content-type': 'application/json' },
+      );
+    // Each request could go to another gateway: nothing is kept between them.
+    expect((await send([point(s1, NOW - 50n * min, 10), point(s1, NOW - 40n * min, 25)])).status).toBe(200);
+    expect((await send([point(s1, NOW - 30n * min, 40)])).status).toBe(200);
+    // The process restarted: a new start time, the count from 0 again.
+    expect((await send([point(s2, NOW - 20n * min, 5), point(s2, NOW - 10n * min, 12)])).status).toBe(200);
+    const from = Number((NOW - 60n * min) / 1_000_000n);
+    const to = Number(NOW / 1_000_000n) + 1000;
+    const ask = async (agg: string) =>
+      (await (await fetch(`${aio.http}/v1/metrics/query?name=otlp.cumulative.requests&agg=${agg}&step=10m&from=${from}&to=${to}`)).json()) as {
+        series: Array<{ points: Array<[number, number | null]> }>;
+      };
+    const total = (r: { series: Array<{ points: Array<[number, number | null]> }> }): number =>
+      r.series.flatMap((x) => x.points).reduce((a, [, v]) => a + (v ?? 0), 0);
+    // 10 (the series started in the range) + 15 + 15, then the reset: + 5 + 7.
+    expect(total(await ask('increase'))).toBe(52);
+    expect(total(await ask('rate'))).toBeCloseTo(52 / 600, 9);
+  });
+});
