@@ -3,6 +3,7 @@
 import { emitterBench } from './emitter-bench.js';
 import { gatewayBench } from './gateway-bench.js';
 import { materializerBench } from './materializer-bench.js';
+import { otlpBench } from './otlp-bench.js';
 import { queryBench } from './query-bench.js';
 import { storageBench } from './storage-bench.js';
 
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<void>> = {
   materializer: materializerBench,
   storage: storageBench,
   query: queryBench,
+  otlp: otlpBench,
 };
 
 const only = process.argv.slice(2);
