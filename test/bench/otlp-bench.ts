@@ -152,7 +152,8 @@ export async function otlpBench(): Promise<void> {
     const [httpPort, otlpPort] = [await freePort(), await freePort()];
     const ours = spawn(process.execPath, [join(repo, 'dist', 'cli', 'main.js'), 'serve'], {
       env: {
-        ...process.env,
+        // The bench's own SSF_BENCH_* settings are not the server's (unknown keys are refused).
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SSF_'))),
         SSF_CLICKHOUSE_URL: server.url,
         SSF_CLICKHOUSE_DATABASE: 'ssf',
         SSF_GATEWAY_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
@@ -162,9 +163,16 @@ export async function otlpBench(): Promise<void> {
         SSF_GATEWAY_STATSD_LISTEN: '',
         SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
       },
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'inherit'],
     });
-    while (!(await accepts(otlpPort))) await sleep(200);
+    let exited = false;
+    ours.once('exit', () => {
+      exited = true;
+    });
+    while (!(await accepts(otlpPort))) {
+      if (exited) throw new Error('ssf serve exited before it listened');
+      await sleep(200);
+    }
     let c0 = cpuSeconds(ours.pid as number);
     let ch0 = cpuSeconds(server.pid);
     await sendAll(`http://127.0.0.1:${otlpPort}`, '/v1/traces', traces);
