@@ -9,6 +9,12 @@ import { queryScope } from './query-scope.js';
 /** The tables a tenant may read, in the configured database (docs/tables.md). */
 export const PUBLIC_TABLES = ['spans', 'trace_index', 'logs', 'samples', 'metrics_1m', 'metrics_1h'] as const;
 export type PublicTable = (typeof PUBLIC_TABLES)[number];
+/**
+ * The OpenTelemetry-shaped views (migration 0008), readable through the SQL
+ * API too. They have no tenant column of their own: a view reads the public
+ * tables, and the tenant filter on those applies inside it.
+ */
+export const OTEL_VIEWS = ['otel_traces', 'otel_logs', 'otel_metrics_sum', 'otel_metrics_gauge', 'otel_metrics_histogram'] as const;
 
 export type QueryParams = Record<string, unknown>;
 

@@ -14,6 +14,9 @@ import { SpanIntake } from './span-intake.js';
 import { StreamListener } from './stream-listener.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 import { UdpListener } from './udp-listener.js';
+import { OtlpGrpcListener } from '../otlp/otlp-grpc.js';
+import { OtlpHttpListener } from '../otlp/otlp-http.js';
+import { OtlpMetrics } from '../otlp/otlp-metrics.js';
 import type { UdpListenerOptions } from './udp-listener.js';
 import { eventWindow } from './event-window.js';
 
@@ -40,8 +43,8 @@ export interface Gateway {
 }
 
 /**
- * The ingestion gateway: HTTP, UDP SSF, the framed stream (UNIX/TCP) and
- * statsd, all through one SpanIntake into one sink (Kafka, or ClickHouse in
+ * The ingestion gateway: HTTP, UDP SSF, the framed stream (UNIX/TCP),
+ * statsd and OTLP (HTTP and gRPC), all through one SpanIntake into one sink (Kafka, or ClickHouse in
  * all-in-one mode).
  */
 type ListenerName = 'udp' | 'statsd' | 'tcp' | 'unix';
@@ -140,6 +143,17 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
       { listeners: skipped },
       `not started: ${skipped.join(', ')} (no credentials on these listeners and authentication is required; give each a tenant in gateway.listenerTenants to start it)`,
     );
+  const otlpDeps = {
+    intake,
+    sink,
+    auth,
+    metrics,
+    otlp: new OtlpMetrics(metrics.registry),
+    maxBodyBytes: g.maxBodyBytes,
+    maxDecompressedBytes: g.maxDecompressedBytes,
+  };
+  const otlpHttp = g.otlpHttpListen ? new OtlpHttpListener(g.otlpHttpListen, otlpDeps) : undefined;
+  const otlpGrpc = g.otlpGrpcListen ? new OtlpGrpcListener(g.otlpGrpcListen, otlpDeps) : undefined;
 
   let closed = false;
   return {
@@ -163,12 +177,14 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
         const at = await s.listen();
         where[at.startsWith('/') ? 'unix' : 'tcp'] = at;
       }
+      if (otlpHttp) where['otlp_http'] = await otlpHttp.listen();
+      if (otlpGrpc) where['otlp_grpc'] = await otlpGrpc.listen();
       return where;
     },
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([...udp.map((l) => l.close()), ...streams.map((s) => s.close())]);
+      await Promise.allSettled([...udp.map((l) => l.close()), ...streams.map((s) => s.close()), otlpHttp?.close(), otlpGrpc?.close()]);
       if (ownsApp) await app.close();
       await tracer.close(2000);
       await sink.close();

@@ -1,6 +1,6 @@
 import { queryError } from '../query-errors.js';
 import type { QueryRunner } from '../query-runner.js';
-import { PUBLIC_TABLES } from '../query-runner.js';
+import { OTEL_VIEWS, PUBLIC_TABLES } from '../query-runner.js';
 import type { QueryParams } from '../query-runner.js';
 
 /** Table functions that read nothing but what the query itself holds. */
@@ -160,7 +160,7 @@ export async function guardSql(runner: QueryRunner, sql: string, tenant: string,
   return canonical;
 }
 
-const PUBLIC = new Set<string>(PUBLIC_TABLES);
+const PUBLIC = new Set<string>([...PUBLIC_TABLES, ...OTEL_VIEWS]);
 
 /**
  * A table name as the parser (unresolved: `db.t`, or `t` that may still be a

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { idReadings } from '../ids.js';
+import { idReadings, traceIdHighOf } from '../ids.js';
 import type { QueryContext } from '../query-context.js';
 import { queryError, QueryErrors } from '../query-errors.js';
 import { durationParam, optionalTimeParam, timeRangeShape } from '../time-range.js';
@@ -70,7 +70,9 @@ export function registerTraceRoutes(app: FastifyInstance, ctx: QueryContext): vo
       if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
         throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
       }
-      const trace = await fetchFirst(readings, (traceId) => fetchTrace(ctx.runner, tenant, traceId, { from: query.from, to: query.to }));
+      const trace = await fetchFirst(readings, (traceId) =>
+        fetchTrace(ctx.runner, tenant, traceId, { from: query.from, to: query.to, high: traceIdHighOf(params.traceId) }),
+      );
       if (query.format === 'text') return reply.type('text/plain; charset=utf-8').send(traceTimeline(trace));
       return trace;
     },

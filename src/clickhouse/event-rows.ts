@@ -39,6 +39,7 @@ export interface SpanRow {
   indicator: boolean;
   root_start: string;
   tags: Record<string, string>;
+  trace_id_high: string;
 }
 
 export interface LogRow {
@@ -51,6 +52,7 @@ export interface LogRow {
   trace_id: string;
   span_id: string;
   attributes: Record<string, string>;
+  trace_id_high: string;
 }
 
 export interface SampleRow {
@@ -68,6 +70,7 @@ export interface SampleRow {
   service: string;
   trace_id: string;
   span_id: string;
+  trace_id_high: string;
 }
 
 export interface EventRows {
@@ -90,6 +93,7 @@ export function appendRows(rows: EventRows, e: SpanEvent, defaultTenant = 'defau
   const receivedNs = e.receivedTimestamp;
   const traceId = e.traceId.toString();
   const spanId = e.id.toString();
+  const traceIdHigh = e.traceIdHigh.toString();
   if (e.isTrace) {
     rows.spans.push({
       tenant,
@@ -104,6 +108,7 @@ export function appendRows(rows: EventRows, e: SpanEvent, defaultTenant = 'defau
       indicator: e.indicator,
       root_start: nsToDateTime64(e.rootStartTimestamp),
       tags: e.tags,
+      trace_id_high: traceIdHigh,
     });
   }
   for (const l of e.logs) {
@@ -117,6 +122,7 @@ export function appendRows(rows: EventRows, e: SpanEvent, defaultTenant = 'defau
       trace_id: traceId,
       span_id: spanId,
       attributes: l.attributes,
+      trace_id_high: traceIdHigh,
     });
   }
   for (const s of e.metrics) {
@@ -135,6 +141,7 @@ export function appendRows(rows: EventRows, e: SpanEvent, defaultTenant = 'defau
       service: e.service,
       trace_id: traceId,
       span_id: spanId,
+      trace_id_high: traceIdHigh,
     });
   }
 }

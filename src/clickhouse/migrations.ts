@@ -120,6 +120,7 @@ function tablesOfAllMigrations(): Set<string> {
   );
   return knownTables;
 }
+const CREATE_VIEW = /^(\s*(?:--[^\n]*\n\s*)*)CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?(`\w+`)\.(\w+)/;
 
 /**
  * The cluster variant: each table becomes `<name>_local` plus a Distributed
@@ -171,6 +172,19 @@ export function clusterize(statements: string[], ctx: RenderContext): string[] {
       const [, lead = '', , name = '', commands = ''] = alter;
       out.push(`${lead}ALTER TABLE ${db}.${name}_local${onCluster} ${commands}`);
       if (COLUMN_CHANGE.test(commands.trim())) out.push(`ALTER TABLE ${db}.${name}${onCluster} ${commands}`);
+      continue;
+    }
+    if (alter && alter[2] === db && (alter[3] as string).endsWith('_mv')) {
+      // A materialized view's query (MODIFY QUERY) reads and writes the local tables.
+      const [, lead = '', , name = '', commands = ''] = alter;
+      out.push(`${lead}ALTER TABLE ${db}.${name}${onCluster} ${toLocal(commands)}`);
+      continue;
+    }
+    const view = CREATE_VIEW.exec(s);
+    if (view) {
+      // A plain view reads the Distributed tables: the same text, on every node.
+      const name = view[3] as string;
+      out.push(s.replace(`${db}.${name}`, `${db}.${name}${onCluster}`));
       continue;
     }
     throw new Error(`a migration statement the cluster variant does not know how to rewrite: ${s.slice(0, 80)}`);

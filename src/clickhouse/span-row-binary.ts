@@ -171,6 +171,8 @@ function writeMap(w: RowBinaryWriter, m: MapEntries): void {
 // The span's fields, as read.
 let traceLo = 0;
 let traceHi = 0;
+let traceHighLo = 0;
+let traceHighHi = 0;
 let idLo = 0;
 let idHi = 0;
 let parentLo = 0;
@@ -205,7 +207,7 @@ function writeTenant(w: RowBinaryWriter, out: EventRowBinary): void {
 
 /** Reads the top-level fields of the span at [0, end). */
 function scanSpan(end: number): void {
-  traceLo = traceHi = idLo = idHi = parentLo = parentHi = startLo = startHi = endLo = endHi = rootLo = rootHi = recvLo = recvHi = 0;
+  traceLo = traceHi = traceHighLo = traceHighHi = idLo = idHi = parentLo = parentHi = startLo = startHi = endLo = endHi = rootLo = rootHi = recvLo = recvHi = 0;
   error = indicator = false;
   serviceStart = serviceEnd = nameStart = nameEnd = tenantStart = tenantEnd = 0;
   spanTags.n = 0;
@@ -293,6 +295,11 @@ function scanSpan(end: number): void {
         recvLo = r.lo;
         recvHi = r.hi;
         break;
+      case 824: // trace_id_high
+        varint64(end);
+        traceHighLo = r.lo;
+        traceHighHi = r.hi;
+        break;
       default:
         throw DECLINE;
     }
@@ -340,6 +347,7 @@ function writeLog(out: EventRowBinary, start: number, stop: number, received: ()
   w.i64Parts(traceLo, traceHi);
   w.i64Parts(idLo, idHi);
   writeMap(w, partTags);
+  w.i64Parts(traceHighLo, traceHighHi);
   w.rows++;
 }
 
@@ -428,6 +436,7 @@ function writeSample(out: EventRowBinary, start: number, stop: number, received:
   w.utf8Bytes(r.buf, serviceStart, serviceEnd);
   w.i64Parts(traceLo, traceHi);
   w.i64Parts(idLo, idHi);
+  w.i64Parts(traceHighLo, traceHighHi);
   w.rows++;
 }
 
@@ -487,6 +496,7 @@ export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received
       w.bool(indicator);
       writeTime(w, rootLo, rootHi);
       writeMap(w, spanTags);
+      w.i64Parts(traceHighLo, traceHighHi);
       w.rows++;
     }
     const logs = logRanges.at;

@@ -98,7 +98,7 @@ export function scanTraceSpan(b: Uint8Array, traceId: Uint32Array): boolean {
         case 101:
         case 0:
           return false;
-        default: // parent_id, root_start_timestamp, received_timestamp, unknown fields
+        default: // parent_id, root_start_timestamp, received_timestamp, trace_id_high, unknown fields
           if (!r.varint64(end)) return false;
       }
     } else if (wire === 2) {
@@ -132,13 +132,14 @@ export function scanTraceSpan(b: Uint8Array, traceId: Uint32Array): boolean {
         case 14:
         case 100: // log records: the full path
         case 102:
+        case 103:
           return false;
         default:
           break;
       }
       r.pos = next;
     } else if (wire === 1 || wire === 5) {
-      if (field <= 14 || field === 0 || (field >= 100 && field <= 102)) return false;
+      if (field <= 14 || field === 0 || (field >= 100 && field <= 103)) return false;
       if (!r.skip(wire, end)) return false;
     } else {
       return false;

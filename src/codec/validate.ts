@@ -159,6 +159,7 @@ const SNAKE: Record<string, string> = {
   startTimestamp: 'start_timestamp',
   endTimestamp: 'end_timestamp',
   rootStartTimestamp: 'root_start_timestamp',
+  traceIdHigh: 'trace_id_high',
   sampleRate: 'sample_rate',
 };
 
@@ -201,6 +202,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
     tags: d.tags,
     tenant: d.tenant,
     traceId: longToBigInt(raw.traceId),
+    traceIdHigh: longToBigInt(raw.traceIdHigh),
     id: longToBigInt(raw.id),
     parentId: longToBigInt(raw.parentId),
     startTimestamp: longToBigInt(raw.startTimestamp),
@@ -261,6 +263,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
     span: spanEvent({
       version: f.version,
       traceId: f.traceId,
+      traceIdHigh: f.traceIdHigh,
       id: f.id,
       parentId: f.parentId,
       startTimestamp: f.startTimestamp,

@@ -116,6 +116,8 @@ export const configSchema = z.strictObject({
       statsdListen: listen('127.0.0.1:8125', 'UDP listener for statsd/DogStatsD lines. Empty disables it.'),
       tcpListen: listen('', 'TCP listener for the framed SSF stream. Empty disables it.'),
       unixSocket: z.string().default('').describe('UNIX socket path for the framed SSF stream. Empty disables it.'),
+      otlpHttpListen: listen('127.0.0.1:4318', 'OTLP/HTTP listener (POST /v1/traces, /v1/logs, /v1/metrics; protobuf or JSON). Empty disables it.'),
+      otlpGrpcListen: listen('127.0.0.1:4317', 'OTLP/gRPC listener (the trace, logs and metrics services). Empty disables it.'),
       maxBodyBytes: z
         .number()
         .int()

@@ -13,6 +13,7 @@ import { registerQueryApi } from '../../query/query-api.js';
 import { launchBrowser } from '../console/browser.js';
 import { bigTrace, checkoutTrace, KNOWN, MINUTE } from '../console/console-data.js';
 import { printTable } from './measure.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /** The console's first load must stay under this much compressed JavaScript (the issue's budget). */
 const BUDGET_KIB = 150;
@@ -26,31 +27,24 @@ function logSpans(t0: number): SpanEvent[] {
   for (let i = 0; i < LOG_LINES / 10; i++) {
     const id = 0x900000n + BigInt(i);
     const start = BigInt(t0 + i * 100) * 1_000_000n;
-    out.push({
-      version: 0,
-      traceId: id,
-      id,
-      parentId: 0n,
-      startTimestamp: start,
-      endTimestamp: start + 5_000_000n,
-      rootStartTimestamp: 0n,
-      error: false,
-      service: i % 2 ? 'api' : 'web',
-      name: 'GET /bench',
-      indicator: false,
-      tags: {},
-      tenant: '',
-      receivedTimestamp: 0n,
-      isTrace: true,
-      metrics: [],
-      logs: Array.from({ length: 10 }, (_, j) => ({
-        timestamp: start + BigInt(j) * 100_000n,
-        severity: j === 9 ? ('error' as const) : ('info' as const),
-        severityNumber: j === 9 ? 17 : 9,
-        body: `benchword request ${i} step ${j}: user_id=${i * 7 + j} took ${j * 3} ms`,
-        attributes: { step: String(j) },
-      })),
-    });
+    out.push(
+      spanEvent({
+        traceId: id,
+        id,
+        startTimestamp: start,
+        endTimestamp: start + 5_000_000n,
+        service: i % 2 ? 'api' : 'web',
+        name: 'GET /bench',
+        isTrace: true,
+        logs: Array.from({ length: 10 }, (_, j) => ({
+          timestamp: start + BigInt(j) * 100_000n,
+          severity: j === 9 ? ('error' as const) : ('info' as const),
+          severityNumber: j === 9 ? 17 : 9,
+          body: `benchword request ${i} step ${j}: user_id=${i * 7 + j} took ${j * 3} ms`,
+          attributes: { step: String(j) },
+        })),
+      }),
+    );
   }
   return out;
 }

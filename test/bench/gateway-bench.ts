@@ -176,6 +176,8 @@ export async function gatewayBench(): Promise<void> {
     SSF_KAFKA_SPANS_TOPIC: topic,
     SSF_KAFKA_DEAD_LETTER_TOPIC: 'bench-dlq',
     SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+    SSF_GATEWAY_OTLP_HTTP_LISTEN: '127.0.0.1:0',
+    SSF_GATEWAY_OTLP_GRPC_LISTEN: '127.0.0.1:0',
     SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
     SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
   });

@@ -6,6 +6,7 @@ import { consoleBench } from './console-bench.js';
 import { emitterBench } from './emitter-bench.js';
 import { gatewayBench } from './gateway-bench.js';
 import { materializerBench } from './materializer-bench.js';
+import { otlpBench } from './otlp-bench.js';
 import { queryBench } from './query-bench.js';
 import { storageBench } from './storage-bench.js';
 import { beginBench, recordedFigures } from './measure.js';
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<void>> = {
   query: queryBench,
   console: consoleBench,
   cluster: clusterBench,
+  otlp: otlpBench,
 };
 
 // `--json`: the tables still go to stderr for people; stdout gets one JSON

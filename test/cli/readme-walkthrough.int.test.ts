@@ -87,6 +87,8 @@ describe('README: your first minute', () => {
       SSF_GATEWAY_HTTP_LISTEN: `127.0.0.1:${port}`,
       SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
       SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_OTLP_HTTP_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_OTLP_GRPC_LISTEN: '127.0.0.1:0',
     };
     delete serveEnv['SSF_CLICKHOUSE_URL'];
     delete serveEnv['SSF_ADDRESS'];

@@ -17,7 +17,7 @@ describe('migrations', () => {
     for (const m of loadMigrations()) {
       for (const sql of renderMigration(m, single)) {
         expect(sql).not.toMatch(/\$\{/);
-        expect(sql).toMatch(/^(--[^\n]*\n)*CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS `ssf`\./);
+        expect(sql).toMatch(/^(--[^\n]*\n)*(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|ALTER TABLE) `ssf`\./);
       }
     }
   });
@@ -52,6 +52,15 @@ describe('migrations', () => {
     const mv = statements.find((s) => s.includes('trace_index_mv ON CLUSTER'))!;
     expect(mv).toContain('TO `ssf`.trace_index_local');
     expect(mv).toContain('FROM `ssf`.spans_local');
+    // 0007: a column added to the local and the Distributed table; the view's query moved to the local tables.
+    const added = (table: string): boolean =>
+      statements.some((s) =>
+        s.endsWith(`ALTER TABLE \`ssf\`.${table} ON CLUSTER \`obs\` ADD COLUMN IF NOT EXISTS trace_id_high Int64 DEFAULT 0 CODEC(ZSTD(1))`),
+      );
+    expect(added('spans_local')).toBe(true);
+    expect(added('spans')).toBe(true);
+    const modify = statements.find((s) => s.includes('trace_index_mv ON CLUSTER `obs` MODIFY QUERY'))!;
+    expect(modify).toContain('FROM `ssf`.spans_local');
     for (const s of statements) {
       expect(s).toContain('ON CLUSTER `obs`');
       if (/ENGINE = (?!Replicated)\w*MergeTree/.test(s)) throw new Error(`a non-replicated engine is left in the cluster variant: ${s.slice(0, 120)}`);

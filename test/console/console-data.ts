@@ -1,4 +1,5 @@
 import type { LogRecord, MetricSample, SpanEvent } from '../../src/codec/index.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * Data of known shape for the console tests: one checkout trace (an error
@@ -36,25 +37,20 @@ function span(fields: {
   tags?: Record<string, string>;
 }): SpanEvent {
   const start = BigInt(Math.round(fields.startMs * 1000)) * 1000n;
-  return {
-    version: 0,
+  return spanEvent({
     traceId: fields.traceId,
     id: fields.id,
     parentId: fields.parentId,
     startTimestamp: start,
     endTimestamp: start + BigInt(Math.round(fields.durationMs * 1e6)),
-    rootStartTimestamp: 0n,
     error: fields.error ?? false,
     service: fields.service,
     name: fields.name,
     indicator: fields.indicator ?? false,
     tags: fields.tags ?? {},
-    tenant: '',
-    receivedTimestamp: 0n,
     isTrace: true,
-    metrics: [],
     logs: fields.logs ?? [],
-  };
+  });
 }
 
 function log(atMs: number, severity: LogRecord['severity'], body: string): LogRecord {
@@ -111,25 +107,11 @@ export function knownMetric(minute: number): SpanEvent {
     unit: '',
     scope: 'default',
   });
-  return {
-    version: 0,
-    traceId: 0n,
-    id: 0n,
-    parentId: 0n,
-    startTimestamp: 0n,
-    endTimestamp: 0n,
-    rootStartTimestamp: 0n,
-    error: false,
+  return spanEvent({
     service: 'web',
-    name: '',
-    indicator: false,
-    tags: {},
-    tenant: '',
-    receivedTimestamp: 0n,
     isTrace: false,
     metrics: [sample(minute + 1000, 3, '/a'), sample(minute + MINUTE + 1000, 7, '/a'), sample(minute + 2000, 5, '/b')],
-    logs: [],
-  };
+  });
 }
 
 /** 40 indicator spans of web, 4 failed. */

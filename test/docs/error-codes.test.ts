@@ -13,6 +13,7 @@ import { ConfigErrors } from '../../src/config/load-config.js';
 import { DROP_REASONS } from '../../src/emitter/transports/transport.js';
 import type { ErrorCatalog } from '../../src/errors/define-errors.js';
 import { HttpErrors } from '../../src/http/http-errors.js';
+import { OtlpErrors } from '../../ingest/otlp/otlp-errors.js';
 
 /** Every catalog of the product and of the dev launchers (a new catalog is added here). */
 const CATALOGS: ErrorCatalog<string>[] = [
@@ -26,6 +27,7 @@ const CATALOGS: ErrorCatalog<string>[] = [
   ConfigErrors,
   InfraErrors,
   StatsdErrors,
+  OtlpErrors,
 ];
 
 interface Row {

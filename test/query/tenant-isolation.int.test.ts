@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
+import { spanEvent } from '../../src/codec/span-event.js';
 
 /**
  * Hardening items 1 and 2: what one tenant can do to another through the
@@ -17,21 +18,14 @@ const NOW = BigInt(Date.now()) * 1_000_000n;
 const SECRET = 'zz-secret-of-b';
 
 function spanOfB(i: number): SpanEvent {
-  return {
-    version: 0,
+  return spanEvent({
     traceId: BigInt(5000 + i),
     id: BigInt(i + 1),
-    parentId: 0n,
     startTimestamp: NOW + BigInt(i) * 1_000n,
     endTimestamp: NOW + BigInt(i) * 1_000n + 3_000_000n,
-    rootStartTimestamp: 0n,
-    error: false,
     service: `svc-${SECRET}`,
     name: `op-${SECRET}`,
-    indicator: false,
     tags: { owner: SECRET },
-    tenant: '',
-    receivedTimestamp: 0n,
     isTrace: true,
     metrics: [
       {
@@ -48,7 +42,7 @@ function spanOfB(i: number): SpanEvent {
       },
     ],
     logs: [{ timestamp: 0n, severity: 'info', severityNumber: 9, body: `log ${SECRET}`, attributes: {} }],
-  };
+  });
 }
 
 interface Answer {
