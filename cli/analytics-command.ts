@@ -7,7 +7,7 @@ import type { Command } from './command.js';
 import { parse, parseNumber, UsageError } from './command.js';
 import { parseDuration, parseTime } from '../query/time-range.js';
 
-const COMMON_HELP = `  --clickhouse-url URL   ClickHouse HTTP endpoint (default $SSF_CLICKHOUSE_URL; empty: the embedded
+const COMMON_HELP = `  --clickhouse-url URL   ClickHouse HTTP endpoint (default $SSF_CLICKHOUSE_URL; empty: the local
                          engine in $SSF_CLICKHOUSE_DATA_PATH)
   --database NAME        database of the tables (default $SSF_CLICKHOUSE_DATABASE or ssf)`;
 const STATE_HELP = `  --state FILE           the job's state file, which makes a rerun continue (default
@@ -37,7 +37,7 @@ Options:
   --worst N              endpoints in each worst-of list (default 5)
   --tenant NAME          the tenant to report on (default $SSF_GATEWAY_DEFAULT_TENANT or default)
   --address URL          ask a running pipeline's query API instead (GET /v1/reports/slo), e.g.
-                         http://127.0.0.1:8127 while \`ssf serve\` holds the embedded engine;
+                         http://127.0.0.1:8127 while \`ssf serve\` holds the local engine;
                          the tenant is then the token's (--token, default $SSF_TOKEN)
   --token TOKEN          bearer token for --address
 ${COMMON_HELP}

@@ -23,16 +23,17 @@ Settings: gateway.*, kafka.* in docs/configuration.md.`,
     const config = loadConfig();
     if (config.kafka.brokers.length === 0)
       throw new UsageError('ssf gateway needs Kafka: set SSF_KAFKA_BROKERS (or run `ssf serve` for the all-in-one mode without Kafka)');
-    const [{ createGateway }, { KafkaThreadSink }, { statsdToSpans }, { ensureTopics }] = await Promise.all([
+    const [{ createGateway }, { KafkaThreadSink }, { statsdToSpans }, { StatsdSampleEncoder }, { ensureTopics }] = await Promise.all([
       import('../ingest/gateway/gateway.js'),
       import('../ingest/sink/kafka-thread-sink.js'),
       import('../ingest/statsd/statsd-spans.js'),
+      import('../ingest/statsd/statsd-sample-bytes.js'),
       import('../src/kafka/topics.js'),
     ]);
     await ensureTopics(config.kafka);
     const sink = new KafkaThreadSink(config.kafka);
     await sink.connect();
-    const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans });
+    const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans, statsdFastPath: new StatsdSampleEncoder() });
     const where = await gateway.listen();
     if (values.json) console.log(JSON.stringify({ pid: process.pid, ...where }));
     else

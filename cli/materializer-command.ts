@@ -31,7 +31,7 @@ export async function startMaterializerProcess(config: Readonly<Config>, options
   }
   if (config.clickhouse.url === '') {
     throw new ConfigError(
-      'clickhouse.url (SSF_CLICKHOUSE_URL) is empty: the materializer writes to a ClickHouse server (the embedded engine belongs to one process, `ssf serve`)',
+      'clickhouse.url (SSF_CLICKHOUSE_URL) is empty: the materializer writes to a ClickHouse server (the local engine belongs to one process, `ssf serve`)',
     );
   }
   const { createMaterializer } = await import('../ingest/materializer/materializer.js');

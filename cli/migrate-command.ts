@@ -14,7 +14,7 @@ Applies the migrations under schema/clickhouse/ that are not yet recorded in
 processes at once. The services also run it when they start.
 
 Options:
-  --clickhouse-url URL   a ClickHouse server (default $SSF_CLICKHOUSE_URL; empty: embedded, in
+  --clickhouse-url URL   a ClickHouse server (default $SSF_CLICKHOUSE_URL; empty: the local engine, in
                          $SSF_CLICKHOUSE_DATA_PATH, default ./data/clickhouse)
   --database NAME        default $SSF_CLICKHOUSE_DATABASE or ssf
   -h, --help             this help`,
@@ -28,7 +28,7 @@ Options:
     try {
       const result = await migrate(ch, config, (line) => console.log(line));
       console.log(
-        `${result.applied.length} applied, ${result.alreadyApplied} already applied (${ch.mode} ClickHouse, database ${ch.database}, log body index: ${result.bodyIndex})`,
+        `${result.applied.length} applied, ${result.alreadyApplied} already applied (ClickHouse at ${ch.endpoint}, database ${ch.database}, log body index: ${result.bodyIndex})`,
       );
       return 0;
     } finally {

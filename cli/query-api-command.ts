@@ -57,7 +57,7 @@ Settings: query.*, clickhouse.* and gateway.authTokens in docs/configuration.md.
     if (values.json) console.log(JSON.stringify({ pid: process.pid, http: running.url }));
     else
       console.log(
-        `ssf query-api: listening on ${running.url} (POST /v1/sql, GET /v1/traces, /v1/logs, /v1/metrics/query, /v1/services, /v1/slo; /openapi.json) over ClickHouse ${config.clickhouse.url || `embedded in ${config.clickhouse.dataPath}`}, database ${config.clickhouse.database}`,
+        `ssf query-api: listening on ${running.url} (POST /v1/sql, GET /v1/traces, /v1/logs, /v1/metrics/query, /v1/services, /v1/slo; /openapi.json) over ClickHouse ${config.clickhouse.url || `the local engine in ${config.clickhouse.dataPath}`}, database ${config.clickhouse.database}`,
       );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());

@@ -6,12 +6,14 @@ import { parse, UsageError } from './command.js';
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run the whole pipeline in one process on embedded ClickHouse (no Kafka)',
+  summary: 'run the whole pipeline in one command, with its own local ClickHouse (no Kafka)',
   help: `Usage: ssf serve [--data DIR] [--http HOST:PORT]
 
 All-in-one mode: the gateway (HTTP, UDP SSF, statsd, framed stream) writes
-straight into ClickHouse in this process (chDB, data in DIR), and the same
-HTTP server answers queries. Nothing else to install. \`npm start\` runs this.
+straight into ClickHouse, and the same HTTP server answers queries. Without
+SSF_CLICKHOUSE_URL, ClickHouse is the local engine: chDB's ClickHouse served
+on 127.0.0.1 by a child process started here (data in DIR; built once with
+the machine's C compiler), which stops with this one. \`npm start\` runs this.
 
 Options:
   --data DIR          ClickHouse data directory (default $SSF_CLICKHOUSE_DATA_PATH or ./data/clickhouse)
@@ -38,7 +40,7 @@ Every other setting comes from the environment (docs/configuration.md).`,
       defaultTenant: config.gateway.defaultTenant,
     });
     const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans });
-    // The query API reads as the read-only user in server mode; embedded, this is the same engine.
+    // The query API reads as the read-only user, on a client (and sockets) of its own.
     const reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
     registerQueryApi(gateway.app, config, reader, { auth: gateway.auth, standalone: false, registry: gateway.metrics.registry });
     const where = await gateway.listen();
@@ -46,7 +48,7 @@ Every other setting comes from the environment (docs/configuration.md).`,
     console.log(
       [
         '',
-        `ssf serve: the pipeline is running (ClickHouse ${ch.mode}${ch.mode === 'embedded' ? ` in ${config.clickhouse.dataPath}` : ` at ${config.clickhouse.url}`}, database ${ch.database}, ${migrated.applied.length} migrations applied)`,
+        `ssf serve: the pipeline is running (ClickHouse at ${ch.endpoint}, database ${ch.database}, ${migrated.applied.length} migrations applied)`,
         '',
         'Send data:',
         `  SSF over HTTP     POST ${http}/v1/ssf   (application/x-protobuf SSFBatch, application/x-ssf-frames, application/json)`,
@@ -54,6 +56,8 @@ Every other setting comes from the environment (docs/configuration.md).`,
         ...(where['statsd'] ? [`  statsd/DogStatsD  udp://${where['statsd']}`] : []),
         ...(where['unix'] ? [`  framed stream     unix://${where['unix']}`] : []),
         ...(where['tcp'] ? [`  framed stream     tcp://${where['tcp']}`] : []),
+        ...(where['otlp_http'] ? [`  OTLP/HTTP         ${where['otlp_http']}/v1/traces, /v1/logs, /v1/metrics`] : []),
+        ...(where['otlp_grpc'] ? [`  OTLP/gRPC         ${where['otlp_grpc']}`] : []),
         `  from a shell      ssf emit counter deploys --address ${http}`,
         '',
         'Look at it:',

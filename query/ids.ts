@@ -1,4 +1,4 @@
-import { QueryError } from './query-errors.js';
+import { queryError } from './query-errors.js';
 
 /**
  * SSF ids are signed 64-bit integers (ClickHouse Int64). The API accepts an
@@ -34,14 +34,33 @@ function parseOne(t: string, text: string, what: string): bigint {
     if (v >= -(2n ** 63n) && v < 2n ** 64n) return BigInt.asIntN(64, v);
   }
   if (/^(0x)?[0-9a-fA-F]{16}$/.test(t)) return BigInt.asIntN(64, BigInt(`0x${t.replace(/^0x/, '')}`));
-  if (/^[0-9a-fA-F]{32}$/.test(t)) {
-    const low = BigInt(`0x${t.slice(16)}`);
-    return BigInt.asIntN(64, low !== 0n ? low : BigInt(`0x${t.slice(0, 16)}`));
+  if (/^(0x)?[0-9a-fA-F]{32}$/.test(t)) {
+    const h = t.slice(-32);
+    const low = BigInt(`0x${h.slice(16)}`);
+    return BigInt.asIntN(64, low !== 0n ? low : BigInt(`0x${h.slice(0, 16)}`));
   }
-  throw new QueryError(
+  throw queryError(
     'QUERY_ERR_BAD_REQUEST',
     `${what} "${text.slice(0, 64)}" is not an SSF id: give a decimal 64-bit integer, 16 hex digits or a 32-hex-digit W3C trace id`,
   );
+}
+
+/**
+ * The high 64 bits a 32-hex-digit trace id names (OTLP, W3C: stored in
+ * `trace_id_high`), as signed Int64; undefined for every other form of id,
+ * and when the low half is zero (then the high half is the SSF id, as above).
+ */
+export function traceIdHighOf(text: string): bigint | undefined {
+  const t = text.trim();
+  if (!/^(0x)?[0-9a-fA-F]{32}$/.test(t)) return undefined;
+  const h = t.slice(-32);
+  if (BigInt(`0x${h.slice(16)}`) === 0n) return undefined;
+  return BigInt.asIntN(64, BigInt(`0x${h.slice(0, 16)}`));
+}
+
+/** The 128-bit trace id as 32 hex digits (OTLP, W3C): the high 64 bits then the low. */
+export function hexTraceId128(low: bigint | string, high: bigint | string): string {
+  return hexId(high) + hexId(low);
 }
 
 /** 16 hex digits of the id's 64 bits. */

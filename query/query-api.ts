@@ -1,13 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { TenantAuth } from '../src/auth/tenants.js';
 import type { ClickHouse } from '../src/clickhouse/create-client.js';
+import { probeClickHouse } from '../src/clickhouse/probe.js';
 import type { Config } from '../src/config/config-schema.js';
 import { refusalOf } from '../src/http/create-http-server.js';
 import type { Registry } from '../src/observability/prometheus.js';
 import type { QueryContext } from './query-context.js';
 import { QueryMetrics } from './query-metrics.js';
 import { QueryRunner } from './query-runner.js';
+import { TenantSlots } from './tenant-slots.js';
 import { registerReportRoutes } from './analytics/report-routes.js';
+import { registerConsoleRoutes } from './console/console-routes.js';
+import { registerLogHistogramRoutes } from './logs/log-histogram.js';
 import { registerLogRoutes } from './logs/log-routes.js';
 import { registerMetricRoutes } from './metrics/metric-routes.js';
 import { registerServiceRoutes } from './services/service-routes.js';
@@ -25,6 +29,8 @@ export interface QueryApiOptions {
    */
   standalone: boolean;
   registry?: Registry;
+  /** Where the web console's built files are (default: dist/console of this package). */
+  consoleDir?: string;
 }
 
 export interface QueryApi {
@@ -36,6 +42,7 @@ export interface QueryApi {
 const ROUTE_GROUPS: Array<(app: FastifyInstance, ctx: QueryContext) => void> = [
   registerSqlRoutes,
   registerLogRoutes,
+  registerLogHistogramRoutes,
   registerMetricRoutes,
   registerTraceRoutes,
   registerServiceRoutes,
@@ -50,6 +57,7 @@ const ROUTE_GROUPS: Array<(app: FastifyInstance, ctx: QueryContext) => void> = [
 export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>, ch: ClickHouse, options: QueryApiOptions): QueryApi {
   const context: QueryContext = {
     runner: new QueryRunner(ch, config.query),
+    slots: new TenantSlots(config.query.maxConcurrentPerTenant),
     auth: options.auth ?? new TenantAuth(config.gateway),
     docs: new ApiDocs(),
     config,
@@ -67,14 +75,12 @@ export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>,
     for (const group of ROUTE_GROUPS) group(scope, context);
     scope.get('/openapi.json', async () => context.docs.document({ title: 'SSF pipeline query API', version: '1' }));
   });
+  registerConsoleRoutes(app, options.consoleDir);
 
   if (options.standalone) {
     app.get('/-/ready', async (_request, reply) => {
-      const ping = await ch.client.ping();
-      const ok = ping.success;
-      return reply
-        .status(ok ? 200 : 503)
-        .send({ ready: ok, clickhouse: ok ? { ok: true } : { ok: false, error: String((ping as { error?: unknown }).error) } });
+      const probe = await probeClickHouse(ch);
+      return reply.status(probe.ok ? 200 : 503).send({ ready: probe.ok, clickhouse: probe });
     });
     app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.registry.render()));
   }

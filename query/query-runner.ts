@@ -1,11 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import type { ClickHouseSettings } from '@clickhouse/client';
 import type { ClickHouse } from '../src/clickhouse/create-client.js';
 import type { Config } from '../src/config/config-schema.js';
-import { queryErrorOf } from './query-errors.js';
+import { queryError, queryErrorOf } from './query-errors.js';
+import { queryScope } from './query-scope.js';
 
 /** The tables a tenant may read, in the configured database (docs/tables.md). */
 export const PUBLIC_TABLES = ['spans', 'trace_index', 'logs', 'samples', 'metrics_1m', 'metrics_1h'] as const;
 export type PublicTable = (typeof PUBLIC_TABLES)[number];
+/**
+ * The OpenTelemetry-shaped views (migration 0008), readable through the SQL
+ * API too. They have no tenant column of their own: a view reads the public
+ * tables, and the tenant filter on those applies inside it.
+ */
+export const OTEL_VIEWS = ['otel_traces', 'otel_logs', 'otel_metrics_sum', 'otel_metrics_gauge', 'otel_metrics_histogram'] as const;
 
 export type QueryParams = Record<string, unknown>;
 
@@ -24,21 +33,34 @@ export function sqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+/** What one query is sent with: its id and the signal that gives up on it. */
+interface QueryHandle {
+  query_id: string;
+  abort_signal: AbortSignal;
+  clickhouse_settings: ClickHouseSettings;
+}
+
 /**
  * Every read the query API makes goes through here, for its own typed
  * endpoints and for users' SQL alike:
- * - the limits of `query.*` (time, result rows and bytes, memory), and
+ * - the limits of `query.*` (time, result rows and bytes, memory, block size), and
  * - the tenant filter: `additional_table_filters` makes ClickHouse add
  *   `tenant = '<tenant>'` to every read of every public table, wherever the
  *   table appears in the query (subqueries, joins, CTEs, scalar subqueries).
  *   Endpoints write the predicate too (it is what the primary key uses);
  *   this is the guarantee that a forgotten one cannot leak rows.
  *
- * Both go in a SETTINGS clause appended to the statement, never in the
- * client's settings: the embedded engine applies client settings with `SET`
- * on its one shared session, where they would outlive the query and reach
- * the ingest path (a tenant filter on a materialized view's source would
- * drop other tenants' rows).
+ * Both go in a SETTINGS clause appended to the statement, so the statement
+ * as ClickHouse logs it carries them.
+ *
+ * Each query is its own HTTP request with its own `query_id`. ClickHouse
+ * stops it at `max_execution_time` (checked between blocks, hence
+ * `max_block_size`) and when its client goes away
+ * (`cancel_http_readonly_queries_on_client_close`); the runner does not
+ * count on either alone: at the limit plus `query.cancelGraceMs`, or when the
+ * API's own client has gone (query-scope.ts), it aborts the request and sends
+ * `KILL QUERY` for the id, and the request's tenant slot is held until that
+ * answered.
  */
 export class QueryRunner {
   readonly database: string;
@@ -61,6 +83,8 @@ export class QueryRunner {
     const filters = PUBLIC_TABLES.map((t) => `${sqlString(`${this.database}.${t}`)}: ${filter}`).join(', ');
     return [
       `max_execution_time = ${this.limits.maxExecutionTimeS}`,
+      `timeout_overflow_mode = 'throw'`,
+      `max_block_size = ${this.limits.maxBlockSize}`,
       `max_result_rows = ${this.limits.maxResultRows}`,
       `max_result_bytes = ${this.limits.maxResultBytes}`,
       `result_overflow_mode = 'throw'`,
@@ -76,39 +100,37 @@ export class QueryRunner {
 
   /** Rows as objects (64-bit integers as strings). */
   async rows<T>(sql: string, tenant: string, params: QueryParams = {}): Promise<T[]> {
-    try {
-      const result = await this.ch.client.query({ query: this.bound(sql, tenant), query_params: params, format: 'JSONEachRow' });
+    return this.run(async (h) => {
+      const result = await this.ch.client.query({ query: this.bound(sql, tenant), query_params: params, format: 'JSONEachRow', ...h });
       return await result.json<T>();
-    } catch (err) {
-      throw queryErrorOf(err);
-    }
+    });
   }
 
   /** The raw text of a query in ClickHouse format `format` (for EXPLAIN and for buffered answers). */
   async text(sql: string, tenant: string, params: QueryParams = {}, format = 'TabSeparatedRaw'): Promise<string> {
-    try {
+    return this.run(async (h) => {
       // wait_end_of_query: a server answers an error found late (too many rows)
-      // with its HTTP status, not after a 200 has begun. The embedded engine ignores it.
+      // with its HTTP status, not after a 200 has begun.
       const result = await this.ch.client.query({
         query: this.bound(sql, tenant),
         query_params: params,
         format: format as 'TabSeparatedRaw',
-        clickhouse_settings: { wait_end_of_query: 1 },
+        ...h,
+        clickhouse_settings: { ...h.clickhouse_settings, wait_end_of_query: 1 },
       });
       return await result.text();
-    } catch (err) {
-      throw queryErrorOf(err);
-    }
+    });
   }
 
   /** The answer as a byte stream in `format` (CSV, TSV, NDJSON, Parquet). Errors before the first byte throw. */
   async stream(sql: string, tenant: string, params: QueryParams, format: SqlFormat): Promise<Readable> {
-    try {
-      const result = await this.ch.client.exec({ query: `${this.bound(sql, tenant)}\nFORMAT ${SQL_FORMATS[format].clickhouse}`, query_params: params });
-      return result.stream;
-    } catch (err) {
-      throw queryErrorOf(err);
-    }
+    return this.run(
+      async (h) => {
+        const result = await this.ch.client.exec({ query: `${this.bound(sql, tenant)}\nFORMAT ${SQL_FORMATS[format].clickhouse}`, query_params: params, ...h });
+        return result.stream;
+      },
+      { streamed: true },
+    );
   }
 
   /**
@@ -117,13 +139,87 @@ export class QueryRunner {
    * the parser sees the statement alone.
    */
   async internal(sql: string, params: QueryParams = {}): Promise<string> {
-    try {
-      const result = await this.ch.client.exec({ query: sql, query_params: params, clickhouse_settings: { default_format: 'TabSeparatedRaw' } });
+    return this.run(async (h) => {
+      const result = await this.ch.client.exec({
+        query: sql,
+        query_params: params,
+        ...h,
+        clickhouse_settings: { ...h.clickhouse_settings, default_format: 'TabSeparatedRaw' },
+      });
       const chunks: Buffer[] = [];
       for await (const chunk of result.stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
       return Buffer.concat(chunks).toString('utf8');
+    });
+  }
+
+  /**
+   * Runs one query with an id, a deadline and the request's abort signal. A
+   * streamed answer lives past this call: its deadline holds until the stream
+   * ends, and a stream cut by the deadline is destroyed (the response then
+   * ends without its terminator, as any failed stream does).
+   */
+  private async run<T>(send: (h: QueryHandle) => Promise<T>, options: { streamed?: boolean } = {}): Promise<T> {
+    const scope = queryScope.getStore();
+    const queryId = randomUUID();
+    const controller = new AbortController();
+    let timedOut = false;
+    let settle: () => void = () => {};
+    const gone = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    scope?.queries.add(gone);
+    const giveUp = (): void => controller.abort();
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        giveUp();
+      },
+      this.limits.maxExecutionTimeS * 1000 + this.limits.cancelGraceMs,
+    );
+    scope?.signal.addEventListener('abort', giveUp, { once: true });
+    let stream: Readable | undefined;
+    const finish = (): void => {
+      clearTimeout(timer);
+      scope?.signal.removeEventListener('abort', giveUp);
+      if (controller.signal.aborted) void this.kill(queryId).finally(settle);
+      else settle();
+    };
+    controller.signal.addEventListener('abort', () => stream?.destroy(queryError('QUERY_ERR_TIMEOUT')), { once: true });
+    try {
+      const result = await send({
+        query_id: queryId,
+        abort_signal: controller.signal,
+        clickhouse_settings: { cancel_http_readonly_queries_on_client_close: 1 },
+      });
+      if (options.streamed === true && isReadable(result)) {
+        stream = result;
+        result.once('close', finish);
+      } else {
+        finish();
+      }
+      return result;
     } catch (err) {
+      finish();
+      if (timedOut) {
+        throw queryError('QUERY_ERR_TIMEOUT', `the query ran past query.maxExecutionTimeS (${this.limits.maxExecutionTimeS} s) and was stopped`);
+      }
       throw queryErrorOf(err);
     }
   }
+
+  /** KILL QUERY for an id given up on; resolves once ClickHouse no longer runs it (or could not be asked). */
+  private async kill(queryId: string): Promise<void> {
+    try {
+      await this.ch.client.command({
+        query: 'KILL QUERY WHERE query_id = {id:String} SYNC',
+        query_params: { id: queryId },
+      });
+    } catch {
+      // The query had ended, or ClickHouse is away (and so is the query).
+    }
+  }
+}
+
+function isReadable(value: unknown): value is Readable {
+  return typeof value === 'object' && value !== null && typeof (value as Readable).once === 'function' && typeof (value as Readable).destroy === 'function';
 }

@@ -1,7 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { TenantAuth } from '../src/auth/tenants.js';
-import { QueryError } from './query-errors.js';
+import { AuthErrors } from '../src/auth/auth-errors.js';
+import { queryError } from './query-errors.js';
+import { queryScope } from './query-scope.js';
+import type { QueryScope } from './query-scope.js';
+import type { TenantSlots } from './tenant-slots.js';
 
 /** One route as the OpenAPI document describes it. */
 export interface RouteDoc {
@@ -119,7 +123,7 @@ function jsonBody(body: unknown): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', `body: not JSON (${(err as Error).message})`);
+    throw queryError('QUERY_ERR_BAD_REQUEST', `body: not JSON (${(err as Error).message})`);
   }
 }
 
@@ -129,17 +133,21 @@ function parseInput<T>(schema: z.ZodType<T> | undefined, value: unknown, where: 
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const field = issue && issue.path.length > 0 ? `${where} ${issue.path.join('.')}` : where;
-  throw new QueryError('QUERY_ERR_BAD_REQUEST', `${field}: ${issue?.message ?? 'invalid'}`);
+  throw queryError('QUERY_ERR_BAD_REQUEST', `${field}: ${issue?.message ?? 'invalid'}`);
 }
 
 /**
  * Adds a read route: the token is checked for read access, then the path,
  * query string and body are parsed with their zod schemas (a mismatch is a
  * coded 400 naming the field), and the route is listed in /openapi.json.
+ * The request takes one of its tenant's slots (429 past
+ * query.maxConcurrentPerTenant) and gives it back when its connection is
+ * done and ClickHouse has let every query of it go; a client that leaves
+ * early aborts its queries (query-scope.ts).
  */
 export function typedRoute<Q extends z.ZodObject | undefined, P extends z.ZodObject | undefined, B extends z.ZodType | undefined>(
   app: FastifyInstance,
-  deps: { auth: TenantAuth; docs: ApiDocs },
+  deps: { auth: TenantAuth; docs: ApiDocs; slots: TenantSlots },
   doc: RouteDoc & { query?: Q; params?: P; body?: B },
   handler: (
     input: RouteInput<
@@ -155,7 +163,7 @@ export function typedRoute<Q extends z.ZodObject | undefined, P extends z.ZodObj
     url: doc.url,
     handler: async (request, reply) => {
       const auth = deps.auth.authenticate(request.headers.authorization, 'read');
-      if (!auth.ok) throw Object.assign(new Error(auth.reason), { status: auth.status, code: auth.code, reason: auth.reason });
+      if (!auth.ok) throw AuthErrors.error(auth.code, auth.reason);
       const input = {
         query: parseInput(doc.query, request.query, 'query parameter'),
         params: parseInput(doc.params, request.params, 'path parameter'),
@@ -164,7 +172,14 @@ export function typedRoute<Q extends z.ZodObject | undefined, P extends z.ZodObj
         request,
         reply,
       };
-      return handler(input as Parameters<typeof handler>[0]);
+      const release = deps.slots.acquire(auth.tenant);
+      const gone = new AbortController();
+      const scope: QueryScope = { signal: gone.signal, queries: new Set() };
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+        void Promise.allSettled([...scope.queries]).then(release);
+      });
+      return queryScope.run(scope, () => handler(input as Parameters<typeof handler>[0]));
     },
   });
 }

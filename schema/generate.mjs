@@ -1,6 +1,7 @@
-// Generates the protobufjs static code for schema/ssf.proto into
-// src/codec/generated/ (ignored by git; `npm run build`, `npm test` and
-// `npm run lint` run this first). With `--copy-to DIR`, copies the generated
+// Generates the protobufjs static code of our .proto files (ignored by git;
+// `npm run build`, `npm test` and `npm run lint` run this first):
+// schema/ssf.proto into src/codec/generated/, schema/otlp/otlp.proto into
+// ingest/otlp/generated/. With `--copy-to DIR`, copies the generated
 // JavaScript next to the compiled output instead (tsc does not copy .js).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -8,21 +9,23 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const proto = join(root, 'schema', 'ssf.proto');
-const outDir = join(root, 'src', 'codec', 'generated');
-const js = join(outDir, 'ssf.js');
-const dts = join(outDir, 'ssf.d.ts');
+const targets = [
+  { proto: join('schema', 'ssf.proto'), dir: join('src', 'codec', 'generated'), name: 'ssf' },
+  { proto: join('schema', 'otlp', 'otlp.proto'), dir: join('ingest', 'otlp', 'generated'), name: 'otlp' },
+];
 
 const copyIndex = process.argv.indexOf('--copy-to');
 if (copyIndex !== -1) {
-  const target = join(root, process.argv[copyIndex + 1] ?? 'dist', 'src', 'codec', 'generated');
-  mkdirSync(target, { recursive: true });
-  copyFileSync(js, join(target, 'ssf.js'));
-  copyFileSync(dts, join(target, 'ssf.d.ts'));
+  for (const t of targets) {
+    const target = join(root, process.argv[copyIndex + 1] ?? 'dist', t.dir);
+    mkdirSync(target, { recursive: true });
+    copyFileSync(join(root, t.dir, `${t.name}.js`), join(target, `${t.name}.js`));
+    copyFileSync(join(root, t.dir, `${t.name}.d.ts`), join(target, `${t.name}.d.ts`));
+  }
   process.exit(0);
 }
 
-function upToDate() {
+function upToDate(proto, js, dts) {
   try {
     const source = Math.max(statSync(proto).mtimeMs, statSync(fileURLToPath(import.meta.url)).mtimeMs);
     return statSync(js).mtimeMs >= source && statSync(dts).mtimeMs >= source;
@@ -31,7 +34,12 @@ function upToDate() {
   }
 }
 
-if (!upToDate()) {
+for (const t of targets) {
+  const proto = join(root, t.proto);
+  const outDir = join(root, t.dir);
+  const js = join(outDir, `${t.name}.js`);
+  const dts = join(outDir, `${t.name}.d.ts`);
+  if (upToDate(proto, js, dts)) continue;
   mkdirSync(outDir, { recursive: true });
   const bin = (name) => join(root, 'node_modules', '.bin', name);
   execFileSync(bin('pbjs'), ['-t', 'static-module', '-w', 'es6', '--force-long', '--no-service', '--no-verify', '--no-typeurl', '-o', js, proto], {

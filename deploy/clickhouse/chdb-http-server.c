@@ -8,6 +8,8 @@
  * server config keys (e.g. --keep_alive_timeout=10). Built and spawned by
  * deploy/local/clickhouse-server.ts. chdb_query_cmdline runs on this process's
  * own stack: calling it through a Node FFI trips ClickHouse's stack check.
+ * With CHDB_LISTEN_TCP set in the environment it also listens on the native
+ * TCP port (`tcp_port` of the config file), for a node of a cluster.
  */
 #include <dlfcn.h>
 #include <signal.h>
@@ -22,6 +24,10 @@ typedef const char *(*error_fn)(void *);
 
 /* Listen, then run a query that never ends: the server lives as long as it. */
 static const char *QUERY = "--query=SYSTEM START LISTEN HTTP; "
+  "SELECT sum(sleepEachRow(1)) FROM system.numbers SETTINGS max_block_size=1, "
+  "function_sleep_max_microseconds_per_block=0, max_execution_time=0";
+/* The same, also serving the native TCP port: what Distributed tables of other nodes connect to. */
+static const char *QUERY_TCP = "--query=SYSTEM START LISTEN TCP; SYSTEM START LISTEN HTTP; "
   "SELECT sum(sleepEachRow(1)) FROM system.numbers SETTINGS max_block_size=1, "
   "function_sleep_max_microseconds_per_block=0, max_execution_time=0";
 
@@ -46,7 +52,7 @@ int main(int argc, char **argv) {
   snprintf(port, port_len, "--http_port=%s", argv[3]);
   int n = 0, i = 4;
   args[n++] = "clickhouse"; args[n++] = path; args[n++] = "--multiquery";
-  args[n++] = (char *)QUERY; args[n++] = "--output-format=TSV";
+  args[n++] = (char *)(getenv("CHDB_LISTEN_TCP") ? QUERY_TCP : QUERY); args[n++] = "--output-format=TSV";
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) args[n++] = argv[i];
   args[n++] = "--"; args[n++] = port; args[n++] = "--listen_host=127.0.0.1";
   for (i++; i < argc; i++) args[n++] = argv[i]; /* later keys win: --listen_host may be overridden */

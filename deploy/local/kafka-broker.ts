@@ -17,14 +17,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { ITopicConfig } from 'kafkajs';
+import type { InfraErrorCode } from './infra-errors.js';
 
-export type KafkaBrokerErrorCode =
-  | 'INFRA_ERR_JAVA_MISSING'
-  | 'INFRA_ERR_MVN_MISSING'
-  | 'INFRA_ERR_KAFKA_FETCH_FAILED'
-  | 'INFRA_ERR_KAFKA_FORMAT_FAILED'
-  | 'INFRA_ERR_KAFKA_EXITED'
-  | 'INFRA_ERR_KAFKA_NOT_READY';
+export type KafkaBrokerErrorCode = Extract<InfraErrorCode, 'INFRA_ERR_JAVA_MISSING' | 'INFRA_ERR_MVN_MISSING' | `INFRA_ERR_KAFKA_${string}`>;
 
 export class KafkaBrokerError extends Error {
   readonly code: KafkaBrokerErrorCode;
@@ -97,13 +92,13 @@ async function readPom(): Promise<{ pomFile: string; version: string; sha256: st
   return { pomFile, version, sha256, repoRoot: path.resolve(path.dirname(pomFile), '..', '..') };
 }
 
-interface RunResult {
+export interface RunResult {
   code: number | null;
   output: string;
 }
 
 /** Runs a command to completion, collecting stdout+stderr; rejects only if it cannot start. */
-function run(cmd: string, args: string[], options: { cwd?: string } = {}): Promise<RunResult> {
+export function run(cmd: string, args: string[], options: { cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     let output = '';
@@ -118,17 +113,17 @@ function isNotFound(err: unknown): boolean {
   return err instanceof Error && 'code' in err && err.code === 'ENOENT';
 }
 
-function tail(text: string, lines = 40): string {
+export function tail(text: string, lines = 40): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-interface JavaInfo {
+export interface JavaInfo {
   bin: string;
   /** First line of `java -version`: keys the class-data-sharing archive. */
   banner: string;
 }
 
-async function checkJava(): Promise<JavaInfo> {
+export async function checkJava(): Promise<JavaInfo> {
   const home = process.env['JAVA_HOME'];
   const bin = home ? path.join(home, 'bin', 'java') : 'java';
   const hint = 'Install a JDK or JRE 11+ (17 is tested), e.g. `apt-get install -y default-jdk-headless` ' + 'or `apt-get install -y openjdk-17-jre-headless`.';
@@ -285,7 +280,7 @@ function serverProperties(p: { port: number; controllerPort: number; logDir: str
   ].join('\n');
 }
 
-const LOG4J_PROPERTIES = [
+export const LOG4J_PROPERTIES = [
   'log4j.rootLogger=INFO, stdout',
   'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
   'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
@@ -300,7 +295,7 @@ const LOG4J_PROPERTIES = [
  * an unhandled signal): a subshell polls the parent pid, then `exec` turns the shell into
  * the JVM so that the pid Node holds is the JVM's own.
  */
-const WATCHDOG = [
+export const WATCHDOG = [
   'parent=$PPID; self=$$',
   '( while kill -0 "$parent" 2>/dev/null && kill -0 "$self" 2>/dev/null; do sleep 1; done',
   '  kill -0 "$parent" 2>/dev/null && exit 0',
@@ -311,7 +306,7 @@ const WATCHDOG = [
 ].join('\n');
 
 /** The broker's first ERROR/FATAL lines (the cause) and its last lines (the state). */
-function readLogSummary(file: string): Promise<string> {
+export function readLogSummary(file: string): Promise<string> {
   return readFile(file, 'utf8').then(
     (text) => {
       const lines = text.split('\n');
@@ -330,11 +325,11 @@ function readLogSummary(file: string): Promise<string> {
   );
 }
 
-function exited(child: ChildProcess): boolean {
+export function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   if (exited(child)) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), timeoutMs);
@@ -383,7 +378,7 @@ async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs:
  * group of a test neither waits for it nor logs kafkajs's "group coordinator is not
  * available" error.
  */
-async function warmGroupCoordinator(brokers: string[], log: (line: string) => void): Promise<void> {
+export async function warmGroupCoordinator(brokers: string[], log: (line: string) => void): Promise<void> {
   const retry = { initialRetryTime: 50, maxRetryTime: 1_000, retries: 30 };
   const admin = new Kafka({ clientId: 'ssf-kafka-ready', brokers, logLevel: logLevel.NOTHING, retry }).admin();
   try {
@@ -402,7 +397,7 @@ async function warmGroupCoordinator(brokers: string[], log: (line: string) => vo
  * as fast (broker 2.5 s → 1.5 s on 2 cores). Keyed by JVM build and jar folder; an
  * archive the JVM cannot use is ignored by it (-Xshare:auto, the default).
  */
-interface CdsPlan {
+export interface CdsPlan {
   /** JVM flags for a run that only reads the archive (empty if there is none yet). */
   readArgs: string[];
   /** JVM flags for the broker: read the archive, or write it at exit. */
@@ -411,7 +406,7 @@ interface CdsPlan {
   finish(clean: boolean): Promise<void>;
 }
 
-async function cdsPlan(cacheDir: string, libDir: string, java: JavaInfo): Promise<CdsPlan> {
+export async function cdsPlan(cacheDir: string, libDir: string, java: JavaInfo): Promise<CdsPlan> {
   // lib/ is renamed into place by each fetch, so its mtime changes with the jar set.
   const libStamp = (await stat(libDir)).mtimeMs;
   const key = createHash('sha256').update(`${java.banner}\n${libDir}\n${libStamp}`).digest('hex').slice(0, 16);

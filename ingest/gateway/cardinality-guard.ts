@@ -28,27 +28,51 @@ export class CardinalityGuard {
    * showed in profiles of statsd input).
    */
   admit(tenant: string, sample: MetricSample, now = Date.now()): boolean {
+    if (!this.fold(tenant, sample.name, tagSetKey(sample.tags), now)) return false;
+    sample.tags = { [OVERFLOW_TAG]: 'true' };
+    return true;
+  }
+
+  /**
+   * The current window's number (it changes when the window rolls over):
+   * a tag set admitted in a window stays admitted until it ends, so the
+   * statsd fast path may remember (tenant, name, tag set) for that long.
+   */
+  epoch(now: number): number {
+    this.roll(now);
+    return this.windowStart;
+  }
+
+  /** admit() for a sample of `name` whose tag set gives `key` (tagSetKey's form), without the sample: true when it would be folded. */
+  admitKey(tenant: string, name: string, key: string, now: number): boolean {
+    return this.fold(tenant, name, key, now);
+  }
+
+  private roll(now: number): void {
     if (now - this.windowStart >= this.windowMs) {
       this.seen = new Map();
       this.windowStart = now;
     }
+  }
+
+  /** Whether a sample of (tenant, name, tag set `key`) goes to the overflow series; counts the tag set when it does not. */
+  private fold(tenant: string, name: string, key: string, now: number): boolean {
+    this.roll(now);
     let names = this.seen.get(tenant);
     if (!names) {
       names = new Map();
       this.seen.set(tenant, names);
     }
-    let sets = names.get(sample.name);
+    let sets = names.get(name);
     if (!sets) {
       sets = new Set();
-      names.set(sample.name, sets);
+      names.set(name, sets);
     }
-    const key = tagSetKey(sample.tags);
     if (sets.has(key)) return false;
     if (sets.size < this.limit) {
       sets.add(key);
       return false;
     }
-    sample.tags = { [OVERFLOW_TAG]: 'true' };
     return true;
   }
 }

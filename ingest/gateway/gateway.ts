@@ -14,6 +14,9 @@ import { SpanIntake } from './span-intake.js';
 import { StreamListener } from './stream-listener.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 import { UdpListener } from './udp-listener.js';
+import { OtlpGrpcListener } from '../otlp/otlp-grpc.js';
+import { OtlpHttpListener } from '../otlp/otlp-http.js';
+import { OtlpMetrics } from '../otlp/otlp-metrics.js';
 import type { UdpListenerOptions } from './udp-listener.js';
 import { eventWindow } from './event-window.js';
 
@@ -22,6 +25,8 @@ export interface GatewayOptions {
   app?: FastifyInstance;
   /** statsd lines -> spans; the gateway's statsd listener is off without it. */
   parseStatsd?: UdpListenerOptions['parse'];
+  /** statsd datagrams straight to SSFSample bytes when the sink forwards bytes (ingest/statsd/statsd-sample-bytes.ts). */
+  statsdFastPath?: UdpListenerOptions['fast'];
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | false;
 }
 
@@ -38,8 +43,8 @@ export interface Gateway {
 }
 
 /**
- * The ingestion gateway: HTTP, UDP SSF, the framed stream (UNIX/TCP) and
- * statsd, all through one SpanIntake into one sink (Kafka, or ClickHouse in
+ * The ingestion gateway: HTTP, UDP SSF, the framed stream (UNIX/TCP),
+ * statsd and OTLP (HTTP and gRPC), all through one SpanIntake into one sink (Kafka, or ClickHouse in
  * all-in-one mode).
  */
 type ListenerName = 'udp' | 'statsd' | 'tcp' | 'unix';
@@ -93,7 +98,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
   if (!app.hasRequestDecorator('startNs')) app.decorateRequest('startNs', 0n);
 
   app.get('/-/ready', async (_request, reply) => {
-    const status = sink.status();
+    const status = sink.check ? await sink.check() : sink.status();
     return reply.status(status.ok && sink.accepting ? 200 : 503).send({ ready: status.ok && sink.accepting, sink: { name: sink.name, ...status } });
   });
 
@@ -115,7 +120,14 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
   if (statsdTenant !== undefined && options.parseStatsd)
     udp.push(
       new UdpListener(
-        { address: g.statsdListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'statsd', tenant: statsdTenant, parse: options.parseStatsd },
+        {
+          address: g.statsdListen,
+          receiveBufferBytes: g.udpReceiveBufferBytes,
+          protocol: 'statsd',
+          tenant: statsdTenant,
+          parse: options.parseStatsd,
+          fast: options.statsdFastPath,
+        },
         intake,
         sink,
         metrics,
@@ -131,6 +143,17 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
       { listeners: skipped },
       `not started: ${skipped.join(', ')} (no credentials on these listeners and authentication is required; give each a tenant in gateway.listenerTenants to start it)`,
     );
+  const otlpDeps = {
+    intake,
+    sink,
+    auth,
+    metrics,
+    otlp: new OtlpMetrics(metrics.registry),
+    maxBodyBytes: g.maxBodyBytes,
+    maxDecompressedBytes: g.maxDecompressedBytes,
+  };
+  const otlpHttp = g.otlpHttpListen ? new OtlpHttpListener(g.otlpHttpListen, otlpDeps) : undefined;
+  const otlpGrpc = g.otlpGrpcListen ? new OtlpGrpcListener(g.otlpGrpcListen, otlpDeps) : undefined;
 
   let closed = false;
   return {
@@ -154,12 +177,14 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
         const at = await s.listen();
         where[at.startsWith('/') ? 'unix' : 'tcp'] = at;
       }
+      if (otlpHttp) where['otlp_http'] = await otlpHttp.listen();
+      if (otlpGrpc) where['otlp_grpc'] = await otlpGrpc.listen();
       return where;
     },
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([...udp.map((l) => l.close()), ...streams.map((s) => s.close())]);
+      await Promise.allSettled([...udp.map((l) => l.close()), ...streams.map((s) => s.close()), otlpHttp?.close(), otlpGrpc?.close()]);
       if (ownsApp) await app.close();
       await tracer.close(2000);
       await sink.close();

@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { GatewayError } from './gateway-errors.js';
+import { gatewayError } from './gateway-errors.js';
 
 export type BodyKind = 'protobuf' | 'frames' | 'json';
 
@@ -44,9 +44,9 @@ export async function decompress(body: Buffer, encoding: string | undefined, max
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-        throw GatewayError.of('GW_ERR_DECOMPRESSED_TOO_LARGE', `the body decompresses to more than ${maxBytes} bytes; decompression was stopped there`);
+        throw gatewayError('GW_ERR_DECOMPRESSED_TOO_LARGE', `the body decompresses to more than ${maxBytes} bytes; decompression was stopped there`);
       }
-      throw GatewayError.of('GW_ERR_DECOMPRESSION_FAILED', `the body is not valid ${e} data: ${(err as Error).message}`);
+      throw gatewayError('GW_ERR_DECOMPRESSION_FAILED', `the body is not valid ${e} data: ${(err as Error).message}`);
     }
   };
   switch (e) {
@@ -60,8 +60,8 @@ export async function decompress(body: Buffer, encoding: string | undefined, max
       return run(inflate as Decompress);
     case 'zstd':
       if (zstdDecompress) return run(zstdDecompress);
-      throw GatewayError.of('GW_ERR_CONTENT_ENCODING', `zstd needs Node >= 22.15 (this is ${process.version}); send gzip`);
+      throw gatewayError('GW_ERR_CONTENT_ENCODING', `zstd needs Node >= 22.15 (this is ${process.version}); send gzip`);
     default:
-      throw GatewayError.of('GW_ERR_CONTENT_ENCODING', `Content-Encoding "${e}" is not supported: use ${SUPPORTED_ENCODINGS.join(', ')}`);
+      throw gatewayError('GW_ERR_CONTENT_ENCODING', `Content-Encoding "${e}" is not supported: use ${SUPPORTED_ENCODINGS.join(', ')}`);
   }
 }

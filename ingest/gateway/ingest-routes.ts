@@ -5,7 +5,9 @@ import { decodeFrames } from '../../src/codec/framing.js';
 import { splitBatch } from '../../src/codec/protobuf.js';
 import type { BatchRejection } from '../../src/codec/span-codec.js';
 import type { SpanSink } from '../sink/span-sink.js';
-import { GatewayError } from './gateway-errors.js';
+import { AuthErrors } from '../../src/auth/auth-errors.js';
+import { gatewayError } from './gateway-errors.js';
+import { SinkErrors } from '../sink/sink-errors.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import { bodyKind, CONTENT_TYPES, decompress } from './http-body.js';
 import { parseJsonBatch } from './json-batch.js';
@@ -56,7 +58,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     {
       onRequest: async (request) => {
         const auth = deps.auth.authenticate(request.headers.authorization, 'write');
-        if (!auth.ok) throw new GatewayError(auth.code, auth.status, auth.reason);
+        if (!auth.ok) throw AuthErrors.error(auth.code, auth.reason);
         request.tenant = auth.tenant;
       },
       // Every refusal of a request is counted here, under the code the client got.
@@ -67,10 +69,10 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     async (request, reply) => {
       const receivedNs = nowNs();
       const key = request.headers['idempotency-key'];
-      if (key !== undefined && (typeof key !== 'string' || !validIdempotencyKey(key))) throw GatewayError.of('GW_ERR_IDEMPOTENCY_KEY');
+      if (key !== undefined && (typeof key !== 'string' || !validIdempotencyKey(key))) throw gatewayError('GW_ERR_IDEMPOTENCY_KEY');
       if (key !== undefined) reply.header('idempotency-key', key);
       const kind = bodyKind(request.headers['content-type']);
-      if (!kind) throw GatewayError.of('GW_ERR_CONTENT_TYPE');
+      if (!kind) throw gatewayError('GW_ERR_CONTENT_TYPE');
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const body = await decompress(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
 
@@ -81,7 +83,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         if (kind === 'protobuf') parts = splitBatch(body);
         else if (kind === 'frames') parts = decodeFrames(body);
         else {
-          const json = parseJsonBatch(body.toString('utf8'));
+          const json = await parseJsonBatch(body.toString('utf8'));
           if ('error' in json) throw new CodecError('SSF_JSON_INVALID', json.error);
           parts = json.spans.map((s) => s.bytes);
           const indices = json.spans.map((s) => s.index);
@@ -90,12 +92,12 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         }
       } catch (err) {
         if (err instanceof CodecError) {
-          throw GatewayError.of('GW_ERR_BODY_MALFORMED', `${err.code}: ${err.message.replace(/^\w+: /, '')}`);
+          throw gatewayError('GW_ERR_BODY_MALFORMED', `${err.code}: ${err.message.replace(/^\w+: /, '')}`);
         }
         throw err;
       }
 
-      const result = deps.intake.fromEncoded(parts, request.tenant, 'http', receivedNs);
+      const result = await deps.intake.fromEncodedInSlices(parts, request.tenant, 'http', receivedNs);
       deps.metrics.batchSize.observe(parts.length + rejected.length, { protocol: 'http' });
       const answer: BatchAnswer = {
         accepted: result.accepted.length,
@@ -104,7 +106,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         partial: result.partial.map((r) => ({ ...r, index: indexOf(r.index) })),
       };
       if (result.accepted.length === 0 && answer.rejected.length > 0) {
-        const e = GatewayError.of('GW_ERR_NO_VALID_SPANS');
+        const e = gatewayError('GW_ERR_NO_VALID_SPANS');
         e.details = { ...answer };
         throw e;
       }
@@ -117,6 +119,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         await deps.sink.publish(result.accepted, requestId);
       } catch (err) {
         deps.metrics.dropped('http', 'unavailable', result.events);
+        // The sink's own refusal, answered as the gateway's (same reason and Retry-After).
+        if (SinkErrors.has(err)) throw gatewayError('GW_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds);
         throw err;
       }
       return reply.status(200).send(answer);

@@ -1,4 +1,8 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { z } from 'zod';
+
+/** Spans checked between two turns of the event loop. */
+const JSON_SLICE = 1_000;
 import { encodeRawSpan, SSFSpanMessage } from '../../src/codec/protobuf.js';
 import type { BatchRejection } from '../../src/codec/span-codec.js';
 
@@ -102,7 +106,7 @@ export interface JsonBatch {
  * wrong shape is refused alone (SSF_JSON_INVALID naming the field); a body
  * that is not such an object at all throws SSF_JSON_INVALID for the whole.
  */
-export function parseJsonBatch(text: string): JsonBatch | { error: string } {
+export async function parseJsonBatch(text: string): Promise<JsonBatch | { error: string }> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -112,14 +116,16 @@ export function parseJsonBatch(text: string): JsonBatch | { error: string } {
   const top = z.object({ spans: z.array(z.unknown()) }).safeParse(parsed);
   if (!top.success) return { error: 'the body must be a JSON object {"spans": [...]} (proto3 JSON of an SSFBatch)' };
   const result: JsonBatch = { spans: [], rejected: [], total: top.data.spans.length };
-  top.data.spans.forEach((raw, index) => {
+  for (const [index, raw] of top.data.spans.entries()) {
+    // Checked in slices, yielding to the event loop between them (a large body holds nobody for long).
+    if (index > 0 && index % JSON_SLICE === 0) await yieldToEventLoop();
     const s = span.safeParse(camelKeys(raw));
     if (!s.success) {
       const issue = s.error.issues[0];
       result.rejected.push({ index, code: 'SSF_JSON_INVALID', field: issue?.path.join('.') ?? '', reason: issue?.message ?? 'invalid span' });
-      return;
+      continue;
     }
     result.spans.push({ index, bytes: encodeRawSpan(SSFSpanMessage.fromObject(s.data)) });
-  });
+  }
   return result;
 }

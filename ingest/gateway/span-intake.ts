@@ -7,6 +7,7 @@ import type { CardinalityGuard } from './cardinality-guard.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { EventWindow } from './event-window.js';
 import { nsOfHalves, outsideWindow } from './event-window.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
 export interface IntakeResult {
   accepted: AcceptedSpan[];
@@ -33,7 +34,7 @@ function varint(n: bigint, out: number[]): void {
 }
 
 /** The gateway's fields, appended to every span it forwards: tenant (101) and received time (102). */
-export function gatewayFields(tenant: string, receivedNs: bigint): Buffer {
+function gatewayFields(tenant: string, receivedNs: bigint): Buffer {
   const name = Buffer.from(tenant, 'utf8');
   const head: number[] = [...TENANT_TAG];
   varint(BigInt(name.length), head);
@@ -42,24 +43,25 @@ export function gatewayFields(tenant: string, receivedNs: bigint): Buffer {
   return Buffer.concat([Buffer.from(head), name, Buffer.from(tail)]);
 }
 
-/**
- * Appends the gateway's fields to a span's bytes. Protobuf keeps the last
- * value of a repeated scalar field, so this overrides whatever the client
- * sent in those fields without re-encoding the span.
- */
-export function stampSpan(bytes: Uint8Array, fields: Buffer): Uint8Array {
-  const out = Buffer.allocUnsafe(bytes.length + fields.length);
-  out.set(bytes, 0);
-  out.set(fields, bytes.length);
-  return out;
-}
-
-export function eventCount(span: SpanEvent): number {
+function eventCount(span: SpanEvent): number {
   return (span.isTrace ? 1 : 0) + span.metrics.length + span.logs.length;
 }
 
 const NO_STAMP = new Uint8Array(0);
 const TWO_32 = 0x1_0000_0000n;
+/** Spans validated between two turns of the event loop (a few milliseconds of work). */
+const INTAKE_SLICE = 2_000;
+
+/** statsd datagrams straight to SSFSample bytes (ingest/statsd/statsd-sample-bytes.ts), for a sink that forwards bytes. */
+export interface StatsdFastPath {
+  /** Samples in the datagram last encoded. */
+  readonly samples: number;
+  /** The datagram's field-10 entries; undefined when it must take the general path (parse, then encodeSpan). */
+  encode(packet: Buffer, receivedNs: bigint, guard: CardinalityGuard, tenant: string, now: number): Uint8Array | undefined;
+}
+
+/** One statsd datagram -> spans (and per-line refusals, counted). */
+export type StatsdParse = (packet: Buffer, receivedNs: bigint) => { spans: SpanEvent[]; refused: Array<{ code: string }> };
 
 export interface IntakeOptions {
   /** Build every span's SpanEvent (the sink reads it: all-in-one mode); otherwise plain trace spans are only checked. */
@@ -122,6 +124,63 @@ export class SpanIntake {
     this.metrics.received(protocol, parts.length);
     this.metrics.accepted(protocol, result.events);
     return result;
+  }
+
+  /**
+   * statsd datagrams: each one's lines become one carrier span. With a fast
+   * path and a sink that forwards bytes, a datagram of common lines goes
+   * straight to bytes (the same bytes as the general path, with the tenant
+   * and received time as the stamp); any other datagram is parsed and
+   * encoded here.
+   */
+  fromStatsd(packets: readonly Buffer[], tenant: string, protocol: string, receivedNs: bigint, parse: StatsdParse, fast?: StatsdFastPath): IntakeResult {
+    const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
+    const now = Date.now();
+    const window = this.window(now);
+    // Every fast-path sample has the received time: outside the accepted times the general path refuses them.
+    const received = Number(receivedNs);
+    const inWindow = received >= window.samplesFrom && received <= window.to;
+    const quick = fast !== undefined && !this.needsEvents && tenant !== '' && inWindow;
+    let fields: Buffer | undefined;
+    let index = 0;
+    for (const packet of packets) {
+      if (quick) {
+        const bytes = fast.encode(packet, receivedNs, this.guard, tenant, now);
+        if (bytes !== undefined) {
+          if (bytes.length === 0) continue;
+          fields ??= gatewayFields(tenant, receivedNs);
+          result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: 0, traceHi: 0, events: fast.samples });
+          result.events += fast.samples;
+          index++;
+          continue;
+        }
+      }
+      const parsed = parse(packet, receivedNs);
+      for (const r of parsed.refused) this.metrics.refused(protocol, r.code, 1);
+      for (const span of parsed.spans) this.admit(span, undefined, tenant, receivedNs, undefined, result, now, window, index++, protocol);
+    }
+    this.metrics.received(protocol, packets.length);
+    this.metrics.accepted(protocol, result.events);
+    return result;
+  }
+
+  /**
+   * fromEncoded in slices of INTAKE_SLICE spans, yielding to the event loop
+   * between slices: a batch of 100,000 spans (tens of milliseconds of work)
+   * never holds health checks and small requests for longer than one slice.
+   */
+  async fromEncodedInSlices(parts: readonly Uint8Array[], tenant: string, protocol: string, receivedNs: bigint): Promise<IntakeResult> {
+    if (parts.length <= INTAKE_SLICE) return this.fromEncoded(parts, tenant, protocol, receivedNs);
+    const total: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
+    for (let at = 0; at < parts.length; at += INTAKE_SLICE) {
+      if (at > 0) await yieldToEventLoop();
+      const r = this.fromEncoded(parts.slice(at, at + INTAKE_SLICE), tenant, protocol, receivedNs);
+      for (const a of r.accepted) total.accepted.push(a);
+      for (const x of r.rejected) total.rejected.push({ ...x, index: x.index + at });
+      for (const x of r.partial) total.partial.push({ ...x, index: x.index + at });
+      total.events += r.events;
+    }
+    return total;
   }
 
   /** Spans built by the gateway itself (statsd lines, JSON bodies): encoded here. */

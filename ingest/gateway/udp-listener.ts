@@ -1,11 +1,10 @@
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { SpanEvent } from '../../src/codec/types.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
-import type { IntakeResult, SpanIntake } from './span-intake.js';
+import type { IntakeResult, SpanIntake, StatsdFastPath, StatsdParse } from './span-intake.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 
 export interface UdpListenerOptions {
@@ -14,7 +13,9 @@ export interface UdpListenerOptions {
   protocol: 'udp' | 'statsd';
   tenant: string;
   /** For statsd: one datagram of lines -> spans (and per-line refusals, counted). */
-  parse?: (packet: Buffer, receivedNs: bigint) => { spans: SpanEvent[]; refused: Array<{ code: string }> };
+  parse?: StatsdParse;
+  /** For statsd: common datagrams straight to SSFSample bytes (when the sink forwards bytes). */
+  fast?: StatsdFastPath | undefined;
 }
 
 /** The most datagrams published together, and the longest a datagram waits for others. */
@@ -84,14 +85,7 @@ export class UdpListener {
     const receivedNs = nowNs();
     let result: IntakeResult;
     if (this.options.parse) {
-      const spans: SpanEvent[] = [];
-      for (const msg of datagrams) {
-        const parsed = this.options.parse(msg, receivedNs);
-        for (const r of parsed.refused) this.metrics.refused(protocol, r.code, 1);
-        for (const span of parsed.spans) spans.push(span);
-      }
-      this.metrics.received(protocol, datagrams.length);
-      result = this.intake.fromEvents(spans, tenant, protocol, receivedNs);
+      result = this.intake.fromStatsd(datagrams, tenant, protocol, receivedNs, this.options.parse, this.options.fast);
     } else {
       result = this.intake.fromEncoded(datagrams, tenant, protocol, receivedNs);
     }

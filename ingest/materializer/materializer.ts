@@ -15,7 +15,7 @@ import { doneOf, insertToken, intentOf, parseCommitted } from './batch-intent.js
 import type { Range } from './batch-intent.js';
 import { deadLetterMessage } from './dead-letter.js';
 import type { DeadLetter } from './dead-letter.js';
-import { insertError, MaterializerError } from './materializer-errors.js';
+import { insertError, materializerError, MaterializerErrors } from './materializer-errors.js';
 import { MaterializerMetrics } from './materializer-metrics.js';
 import { ProducerWindows } from './producer-window.js';
 import { decodeRecord } from './record-decoder.js';
@@ -227,7 +227,7 @@ class KafkaMaterializer implements Materializer {
       this.newEpoch('crash');
       const error = e.payload.error;
       this.log[e.payload.restart ? 'warn' : 'error']({ error: error.message, restart: e.payload.restart }, 'the Kafka consumer crashed');
-      if (!e.payload.restart) this.options.onFatal?.(new MaterializerError('MAT_ERR_CONSUMER_CRASHED', error.message, { cause: error }));
+      if (!e.payload.restart) this.options.onFatal?.(materializerError('MAT_ERR_CONSUMER_CRASHED', error.message, { cause: error }));
     });
     this.consumer.on(events.COMMIT_OFFSETS, (e) => {
       for (const t of e.payload.topics) {
@@ -288,7 +288,7 @@ class KafkaMaterializer implements Materializer {
         deadLetterTopic: this.dlqTopic,
         batchRows: this.batchRows,
         batchMs: this.batchMs,
-        clickhouse: this.ch.mode,
+        clickhouse: this.ch.endpoint,
         database: this.ch.database,
       },
       'materializer started',
@@ -564,7 +564,7 @@ class KafkaMaterializer implements Materializer {
       await this.retrying(state, 'commit', () => this.commit(state, range.last + 1n, doneOf(batch.windowsAfter)));
       if (committedChannel.hasSubscribers) committedChannel.publish({ topic: this.topic, partition, offset: String(range.last + 1n) });
     } catch (err) {
-      if (err instanceof MaterializerError && err.code === 'MAT_ERR_FENCED') {
+      if (MaterializerErrors.has(err) && err.code === 'MAT_ERR_FENCED') {
         this.metrics.abandoned.inc();
         this.log.info(
           {
@@ -590,13 +590,12 @@ class KafkaMaterializer implements Materializer {
         if (state.pausedFor.delete('failing')) this.resumeIfFree(state);
         return result;
       } catch (e) {
-        if (e instanceof MaterializerError && e.code === 'MAT_ERR_FENCED') throw e;
-        const err =
-          e instanceof MaterializerError
-            ? e
-            : step === 'insert'
-              ? insertError(e)
-              : new MaterializerError(step === 'commit' ? 'MAT_ERR_COMMIT_FAILED' : 'MAT_ERR_DLQ_WRITE_FAILED', (e as Error).message, { cause: e });
+        if (MaterializerErrors.has(e) && e.code === 'MAT_ERR_FENCED') throw e;
+        const err = MaterializerErrors.has(e)
+          ? e
+          : step === 'insert'
+            ? insertError(e)
+            : materializerError(step === 'commit' ? 'MAT_ERR_COMMIT_FAILED' : 'MAT_ERR_DLQ_WRITE_FAILED', (e as Error).message, { cause: e });
         this.metrics.retries.inc({ step, code: err.code });
         if (step === 'insert') this.lastInsert = { ok: false, at: Date.now(), error: err.message };
         // Rather than buffer while the backend is failing: stop fetching.
@@ -609,8 +608,8 @@ class KafkaMaterializer implements Materializer {
   }
 
   private guard(state: PartitionState): void {
-    if (this.aborted) throw new MaterializerError('MAT_ERR_FENCED', 'stopping');
-    if (state.epoch !== this.epoch) throw new MaterializerError('MAT_ERR_FENCED');
+    if (this.aborted) throw materializerError('MAT_ERR_FENCED', 'stopping');
+    if (state.epoch !== this.epoch) throw materializerError('MAT_ERR_FENCED');
   }
 
   /**
@@ -624,8 +623,8 @@ class KafkaMaterializer implements Materializer {
     const epoch = this.epoch;
     await this.consumer.commitOffsets([{ topic: this.topic, partition: state.partition, offset: String(offset), metadata }]);
     const seen = this.commitsSeen.delete(key);
-    if (this.epoch !== epoch) throw new MaterializerError('MAT_ERR_FENCED', 'the group rebalanced during the commit');
-    if (!seen) throw new MaterializerError('MAT_ERR_COMMIT_FAILED', 'kafkajs did not send the commit (the consumer is not running)');
+    if (this.epoch !== epoch) throw materializerError('MAT_ERR_FENCED', 'the group rebalanced during the commit');
+    if (!seen) throw materializerError('MAT_ERR_COMMIT_FAILED', 'kafkajs did not send the commit (the consumer is not running)');
   }
 
   private async sendDeadLetters(partition: number, letters: DeadLetter[]): Promise<void> {
@@ -637,7 +636,7 @@ class KafkaMaterializer implements Materializer {
         messages: letters.map((d) => deadLetterMessage(d, { topic: this.topic, partition })),
       })
       .catch((err: unknown) => {
-        throw new MaterializerError('MAT_ERR_DLQ_WRITE_FAILED', (err as Error).message, { cause: err });
+        throw materializerError('MAT_ERR_DLQ_WRITE_FAILED', (err as Error).message, { cause: err });
       });
   }
 

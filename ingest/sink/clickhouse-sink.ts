@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { appendRows, emptyRows } from '../../src/clickhouse/event-rows.js';
-import { insertRows } from '../../src/clickhouse/event-writer.js';
+import type { EventBatch } from '../../src/clickhouse/event-batch.js';
+import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
+import { probeClickHouse } from '../../src/clickhouse/probe.js';
+import { FailureBreaker } from './failure-breaker.js';
+import { sinkError } from './sink-errors.js';
 import { requestToken } from '../../src/kafka/record-identity.js';
-import { GatewayError } from '../gateway/gateway-errors.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 
@@ -23,10 +26,14 @@ interface Published {
   requestId: string | undefined;
 }
 
+/** Spans turned into rows between two turns of the event loop. */
+const APPEND_SLICE = 2_000;
+
 /**
- * All-in-one mode: the gateway's spans go straight into ClickHouse in this
- * process (the materializer's job in distributed mode), with the same row
- * conversion and the same inserts. publish() resolves once the insert is
+ * All-in-one mode: the gateway's spans go straight into ClickHouse (the
+ * materializer's job in distributed mode), with the same RowBinary rows and
+ * the same inserts, on the writer's own client: its sockets are not the
+ * query API's, so an insert never waits behind a query. publish() resolves once the insert is
  * acknowledged; a failed insert rejects every publisher of that batch (HTTP
  * clients get 503 and retry). The spans of requests without an
  * Idempotency-Key go in one insert with a token of its own (a client's
@@ -41,7 +48,7 @@ export class ClickHouseSink implements SpanSink {
   observer?: SinkObserver | undefined;
   private readonly batcher: AckBatcher<Published>;
   private lastError: string | undefined;
-  private lastFailureAt = 0;
+  private readonly breaker = new FailureBreaker();
   private closed = false;
 
   constructor(
@@ -58,55 +65,64 @@ export class ClickHouseSink implements SpanSink {
 
   get accepting(): boolean {
     if (this.closed || !this.batcher.fits(1)) return false;
-    return this.lastFailureAt === 0 || Date.now() - this.lastFailureAt > 2_000;
+    return this.breaker.accepting;
   }
 
   publish(spans: AcceptedSpan[], requestId?: string): Promise<void> {
     if (spans.length === 0) return Promise.resolve();
-    if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'shutting down', 1));
+    if (this.closed) return Promise.reject(sinkError('shutting down', 1));
     let rows = 0;
     for (const s of spans) rows += s.events;
     if (!this.batcher.fits(rows)) {
       return Promise.reject(
-        GatewayError.of(
-          'GW_ERR_UNAVAILABLE',
-          `the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`,
-          1,
-        ),
+        sinkError(`the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`, 1),
       );
     }
     return this.batcher.add([{ spans, requestId }], rows);
   }
 
   private async insert(items: Published[]): Promise<void> {
-    const rows = emptyRows();
-    const keyed: { token: string; rows: ReturnType<typeof emptyRows> }[] = [];
-    let count = 0;
+    const batch = createEventBatch(this.ch, this.options.defaultTenant);
+    const keyed: { token: string; batch: EventBatch }[] = [];
+    let n = 0;
     for (const item of items) {
-      const into = item.requestId === undefined ? rows : emptyRows();
-      for (const { span } of item.spans) if (span) appendRows(into, span, this.options.defaultTenant);
-      if (item.requestId !== undefined) keyed.push({ token: requestToken(item.requestId), rows: into });
-      count += into.spans.length + into.logs.length + into.samples.length;
+      const into = item.requestId === undefined ? batch : createEventBatch(this.ch, this.options.defaultTenant);
+      if (item.requestId !== undefined) keyed.push({ token: requestToken(item.requestId), batch: into });
+      for (const { span } of item.spans) {
+        if (span) into.append(span);
+        // Written in slices, yielding to the event loop between them: a batch of
+        // 100,000 spans holds health checks and other requests for one slice at most.
+        if (++n % APPEND_SLICE === 0) await yieldToEventLoop();
+      }
     }
+    let count = batch.total;
+    for (const k of keyed) count += k.batch.total;
     const started = process.hrtime.bigint();
     try {
-      for (const k of keyed) await insertRows(this.ch, k.rows, k.token);
-      await insertRows(this.ch, rows, `embedded:${randomUUID()}`);
-      this.lastFailureAt = 0;
+      for (const k of keyed) await insertBatch(this.ch, k.batch, k.token);
+      if (batch.total > 0) await insertBatch(this.ch, batch, `serve:${randomUUID()}`);
+      this.breaker.succeeded();
       this.lastError = undefined;
       this.observer?.observeSink('clickhouse', Number(process.hrtime.bigint() - started) / 1e9, count, true);
     } catch (err) {
-      this.lastFailureAt = Date.now();
+      this.breaker.failed();
       this.lastError = (err as Error).message;
       this.observer?.observeSink('clickhouse', Number(process.hrtime.bigint() - started) / 1e9, count, false);
-      throw GatewayError.of('GW_ERR_UNAVAILABLE', `ClickHouse did not take the insert: ${this.lastError}`, 2);
+      throw sinkError(`ClickHouse did not take the insert: ${this.lastError}`, 2);
     }
   }
 
   status(): SinkStatus {
-    if (this.lastFailureAt)
-      return { ok: false, detail: `ClickHouse insert failed ${Math.round((Date.now() - this.lastFailureAt) / 1000)} s ago: ${this.lastError ?? ''}` };
-    return { ok: true, detail: `ClickHouse (${this.ch.mode}), ${this.batcher.buffered} rows buffered` };
+    if (this.breaker.failing) return { ok: false, detail: `ClickHouse insert failed ${this.breaker.lastFailureSecondsAgo} s ago: ${this.lastError ?? ''}` };
+    return { ok: true, detail: `ClickHouse at ${this.ch.endpoint}, ${this.batcher.buffered} rows buffered` };
+  }
+
+  /** status(), and ClickHouse answers a statement within a short deadline (probe.ts). */
+  async check(): Promise<SinkStatus> {
+    const own = this.status();
+    if (!own.ok) return own;
+    const probe = await probeClickHouse(this.ch);
+    return probe.ok ? own : { ok: false, detail: `ClickHouse at ${this.ch.endpoint}: ${probe.detail}` };
   }
 
   async close(): Promise<void> {

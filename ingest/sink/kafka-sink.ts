@@ -4,7 +4,8 @@ import type { Config } from '../../src/config/config-schema.js';
 import { compressionOf, createKafka } from '../../src/kafka/kafka-client.js';
 import { BATCH_FORMAT, batchEntrySize, MAX_RECORD_BYTES, tracePartitionOf, writeBatchEntry } from '../../src/kafka/record-format.js';
 import { IDEMPOTENCY_HEADER, idempotencyHeader, newProducerId, PRODUCER_HEADER, producerHeader } from '../../src/kafka/record-identity.js';
-import { GatewayError } from '../gateway/gateway-errors.js';
+import { FailureBreaker } from './failure-breaker.js';
+import { sinkError } from './sink-errors.js';
 import { AckBatcher } from './ack-batcher.js';
 import { packSize, packSpans } from './span-pack.js';
 import type { SpanPack } from './span-pack.js';
@@ -51,8 +52,7 @@ export class KafkaSink implements SpanSink {
   readonly producerId = newProducerId();
   private seqs: number[] = [];
   private lastError: string | undefined;
-  private failingSince = 0;
-  private lastFailureAt = 0;
+  private readonly breaker = new FailureBreaker();
   private connected = false;
   private closed = false;
 
@@ -98,7 +98,7 @@ export class KafkaSink implements SpanSink {
 
   get accepting(): boolean {
     if (this.closed || !this.batcher.fits(1)) return false;
-    return this.failingSince === 0 || Date.now() - this.lastFailureAt > 2_000;
+    return this.breaker.accepting;
   }
 
   publish(spans: AcceptedSpan[], requestId?: string): Promise<void> {
@@ -109,15 +109,11 @@ export class KafkaSink implements SpanSink {
   /** What publish() does, from a pack (what the Kafka thread receives). */
   publishPack(pack: SpanPack): Promise<void> {
     if (pack.ends.length === 0) return Promise.resolve();
-    if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway is shutting down', 1));
+    if (this.closed) return Promise.reject(sinkError('the gateway is shutting down', 1));
     const bytes = packSize(pack);
     if (!this.batcher.fits(bytes)) {
       return Promise.reject(
-        GatewayError.of(
-          'GW_ERR_UNAVAILABLE',
-          `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`,
-          1,
-        ),
+        sinkError(`the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`, 1),
       );
     }
     return this.batcher.add([pack], bytes);
@@ -195,22 +191,21 @@ export class KafkaSink implements SpanSink {
         compression: compressionOf(this.config),
         messages,
       });
-      this.failingSince = 0;
+      this.breaker.succeeded();
       this.lastError = undefined;
       this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, spans, true);
     } catch (err) {
-      this.failingSince ||= Date.now();
-      this.lastFailureAt = Date.now();
+      this.breaker.failed();
       this.lastError = (err as Error).message;
       this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, spans, false);
       // A partition count change shows up as an error: look again before the next send.
       this.connected = false;
-      throw GatewayError.of('GW_ERR_UNAVAILABLE', `Kafka did not acknowledge the records: ${this.lastError}`, 2);
+      throw sinkError(`Kafka did not acknowledge the records: ${this.lastError}`, 2);
     }
   }
 
   status(): SinkStatus {
-    if (this.failingSince) return { ok: false, detail: `Kafka failing for ${Math.round((Date.now() - this.failingSince) / 1000)} s: ${this.lastError ?? ''}` };
+    if (this.breaker.failing) return { ok: false, detail: `Kafka failing for ${this.breaker.failingForSeconds} s: ${this.lastError ?? ''}` };
     return { ok: true, detail: `Kafka ${this.config.brokers.join(',')} (${this.batcher.buffered} bytes buffered)` };
   }
 

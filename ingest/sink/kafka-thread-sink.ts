@@ -2,7 +2,8 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../../src/config/config-schema.js';
-import { GatewayError } from '../gateway/gateway-errors.js';
+import { FailureBreaker } from './failure-breaker.js';
+import { sinkError } from './sink-errors.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 import type { ToMain, ToWorker } from './kafka-thread-worker.js';
 import { packSpans, packTransfer } from './span-pack.js';
@@ -30,7 +31,7 @@ export class KafkaThreadSink implements SpanSink {
   private nextId = 1;
   private outstandingBytes = 0;
   private lastStatus: SinkStatus = { ok: true, detail: 'Kafka (starting)' };
-  private lastFailureAt = 0;
+  private readonly breaker = new FailureBreaker();
   private closed = false;
   private ready: Promise<void>;
 
@@ -61,8 +62,8 @@ export class KafkaThreadSink implements SpanSink {
     this.worker.on('error', (err) => {
       failStart(err);
       this.lastStatus = { ok: false, detail: `the Kafka thread failed: ${err.message}` };
-      this.lastFailureAt = Date.now();
-      for (const w of this.waiting.values()) w.reject(GatewayError.of('GW_ERR_UNAVAILABLE', this.lastStatus.detail, 2));
+      this.breaker.failed();
+      for (const w of this.waiting.values()) w.reject(sinkError(this.lastStatus.detail, 2));
       this.waiting.clear();
       this.outstandingBytes = 0;
     });
@@ -76,16 +77,16 @@ export class KafkaThreadSink implements SpanSink {
 
   get accepting(): boolean {
     if (this.closed || this.outstandingBytes >= this.config.bufferBytes) return false;
-    return this.lastFailureAt === 0 || Date.now() - this.lastFailureAt > 2_000;
+    return this.breaker.accepting;
   }
 
   publish(spans: AcceptedSpan[], requestId?: string): Promise<void> {
     if (spans.length === 0) return Promise.resolve();
-    if (this.closed) return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway is shutting down', 1));
+    if (this.closed) return Promise.reject(sinkError('the gateway is shutting down', 1));
     let bytes = 0;
     for (const s of spans) bytes += s.bytes.length + s.stamp.length + 4;
     if (this.outstandingBytes + bytes > this.config.bufferBytes) {
-      return Promise.reject(GatewayError.of('GW_ERR_UNAVAILABLE', `the Kafka produce buffer is full (${this.config.bufferBytes} bytes)`, 1));
+      return Promise.reject(sinkError(`the Kafka produce buffer is full (${this.config.bufferBytes} bytes)`, 1));
     }
     // One copy of the spans into a pack whose memory moves to the worker (transferred, not cloned).
     // (`bytes` is the pack's size: packSize() cannot be asked once its memory has moved.)
@@ -109,10 +110,10 @@ export class KafkaThreadSink implements SpanSink {
       this.waiting.delete(m.id);
       this.outstandingBytes -= w.bytes;
       if (m.error) {
-        this.lastFailureAt = Date.now();
-        w.reject(new GatewayError(m.error.code, 503, m.error.reason, m.error.retryAfterSeconds));
+        this.breaker.failed();
+        w.reject(sinkError(m.error.reason, m.error.retryAfterSeconds));
       } else {
-        this.lastFailureAt = 0;
+        this.breaker.succeeded();
         w.resolve();
       }
     } else if (m.type === 'observed') {
@@ -124,7 +125,7 @@ export class KafkaThreadSink implements SpanSink {
 
   status(): SinkStatus {
     this.post({ type: 'status' });
-    return this.lastFailureAt ? { ok: false, detail: this.lastStatus.detail } : this.lastStatus;
+    return this.breaker.failing ? { ok: false, detail: this.lastStatus.detail } : this.lastStatus;
   }
 
   async close(): Promise<void> {
@@ -135,7 +136,7 @@ export class KafkaThreadSink implements SpanSink {
     this.worker.ref();
     this.post({ type: 'close' });
     await done;
-    for (const w of this.waiting.values()) w.reject(GatewayError.of('GW_ERR_UNAVAILABLE', 'the gateway shut down', 1));
+    for (const w of this.waiting.values()) w.reject(sinkError('the gateway shut down', 1));
     this.waiting.clear();
   }
 }

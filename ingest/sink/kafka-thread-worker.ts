@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../../src/config/config-schema.js';
-import { GatewayError } from '../gateway/gateway-errors.js';
+import { sinkError, SinkErrors } from './sink-errors.js';
 import { KafkaSink } from './kafka-sink.js';
 import type { SpanPack } from './span-pack.js';
 import type { SinkStatus } from './span-sink.js';
@@ -33,7 +33,7 @@ if (parentPort) {
         sink.publishPack(m.pack).then(
           () => send({ type: 'published', id: m.id }),
           (err: unknown) => {
-            const e = err instanceof GatewayError ? err : GatewayError.of('GW_ERR_UNAVAILABLE', (err as Error).message, 2);
+            const e = SinkErrors.has(err) ? err : sinkError((err as Error).message, 2);
             send({
               type: 'published',
               id: m.id,

@@ -47,13 +47,15 @@ export interface SpanSink {
   /** False while the buffer is full or the backend is down: UDP drops (and counts) rather than queues. */
   readonly accepting: boolean;
   /**
-   * Rejects with GatewayError GW_ERR_UNAVAILABLE when the spans cannot be taken.
+   * Rejects with SINK_ERR_UNAVAILABLE (sink-errors.ts) when the spans cannot be taken.
    * `requestId` (requestIdOf(tenant, Idempotency-Key)) marks the spans of one
    * keyed client request: they are written apart from other requests, under
    * names derived from it, so that a retry of the request is stored once.
    */
   publish(spans: AcceptedSpan[], requestId?: string): Promise<void>;
   status(): SinkStatus;
+  /** Readiness, when the sink can ask its backend (a short deadline); without it, status() decides. */
+  check?(): Promise<SinkStatus>;
   /** Flushes what is buffered, then closes. */
   close(): Promise<void>;
 }

@@ -1,35 +1,36 @@
+import { defineErrors } from '../../src/errors/define-errors.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus } from '../../src/codec/types.js';
 import { LIMITS } from '../../src/codec/validate.js';
 
 /**
  * The statsd parser's error catalog. Every refused line carries one of these
  * stable codes (match `code`, never the reason text). docs/errors.md lists
- * them all; a test keeps the two in step (the keys are quoted so it finds them).
+ * them all; a test keeps the two in step. Status 0: refused lines are counted, never answered.
  */
-export const StatsdErrorCodes = {
+export const StatsdErrors = defineErrors('STATSD', {
   /** The line is not `name:value|type[|section...]`: no `:` or `|`, an empty, repeated or unknown section. */
-  STATSD_ERR_SYNTAX: 'the line is not a valid statsd metric',
+  STATSD_ERR_SYNTAX: { status: 0, retriable: false, text: 'the line is not a valid statsd metric' },
   /** A metric or service check without a name. */
-  STATSD_ERR_NAME_MISSING: 'a metric needs a name',
+  STATSD_ERR_NAME_MISSING: { status: 0, retriable: false, text: 'a metric needs a name' },
   /** The type is missing or not one of c, g, ms, h, d, s. */
-  STATSD_ERR_TYPE_UNKNOWN: 'unknown metric type',
+  STATSD_ERR_TYPE_UNKNOWN: { status: 0, retriable: false, text: 'unknown metric type' },
   /** A value is empty, not a decimal number, or not finite. */
-  STATSD_ERR_VALUE: 'a metric value must be a finite decimal number',
+  STATSD_ERR_VALUE: { status: 0, retriable: false, text: 'a metric value must be a finite decimal number' },
   /** The sample rate is not a number in [0.000001, 1] (the codec's bound, LIMITS.minSampleRate). */
-  STATSD_ERR_SAMPLE_RATE: 'the sample rate must be in [0.000001, 1]',
+  STATSD_ERR_SAMPLE_RATE: { status: 0, retriable: false, text: 'the sample rate must be in [0.000001, 1]' },
   /** A tag with an empty key (`:value`), or more than 1,024 tags (counting container_id, host, event.*). */
-  STATSD_ERR_TAG: 'invalid tags',
+  STATSD_ERR_TAG: { status: 0, retriable: false, text: 'invalid tags' },
   /** A timestamp (`|T`, `d:`) is not a positive whole number of seconds that fits in int64 nanoseconds. */
-  STATSD_ERR_TIMESTAMP: 'a timestamp must be a positive whole number of unix seconds',
+  STATSD_ERR_TIMESTAMP: { status: 0, retriable: false, text: 'a timestamp must be a positive whole number of unix seconds' },
   /** A malformed event (`_e{...}`): header, lengths that do not match the UTF-8 bytes, or a section. */
-  STATSD_ERR_EVENT: 'the line is not a valid DogStatsD event',
+  STATSD_ERR_EVENT: { status: 0, retriable: false, text: 'the line is not a valid DogStatsD event' },
   /** A malformed service check (`_sc|...`): status not 0-3, or a repeated or unknown section. */
-  STATSD_ERR_SERVICE_CHECK: 'the line is not a valid DogStatsD service check',
+  STATSD_ERR_SERVICE_CHECK: { status: 0, retriable: false, text: 'the line is not a valid DogStatsD service check' },
   /** A line over 64 KiB, or a name or tag key over 1,024 bytes. */
-  STATSD_ERR_TOO_LONG: 'a line, name or tag key is longer than its limit',
-} as const;
+  STATSD_ERR_TOO_LONG: { status: 0, retriable: false, text: 'a line, name or tag key is longer than its limit' },
+});
 
-export type StatsdErrorCode = keyof typeof StatsdErrorCodes;
+export type StatsdErrorCode = (typeof StatsdErrors.codes)[number];
 
 /** Limits applied per line; names and tag keys match the codec's (docs/ssf.md). */
 export const STATSD_LIMITS = {

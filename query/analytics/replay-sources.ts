@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { encodeSpan } from '../../src/codec/index.js';
 import { JobInputError } from './job-input-error.js';
-import { READ_COLUMNS, rowToSpan, tableOfColumns } from './table-rows.js';
+import { READ_COLUMNS, TRACE_ID_HIGH_COLUMN, rowToSpan, tableOfColumns } from './table-rows.js';
 import type { EventTableKind } from './table-rows.js';
 
 /** One unit read from a source: a line, a row or a Kafka record. */
@@ -105,6 +105,8 @@ interface ParquetFile {
   rows: number;
   /** Position of its first row in the whole source. */
   first: number;
+  /** The export has trace_id_high (from migration 0007 on). */
+  high: boolean;
 }
 
 type ChdbQuery = (query: string, params: object, options: { format: string }) => Promise<{ text(): string }>;
@@ -160,7 +162,7 @@ async function openParquet(root: string, paths: string[]): Promise<ReplaySource>
     }
     const [counted] = await jsonRows(query, 'SELECT toString(count()) AS n FROM file({path:String}, Parquet)', { path });
     const rows = Number(counted?.['n'] ?? 0);
-    files.push({ path, kind, rows, first: total });
+    files.push({ path, kind, rows, first: total, high: columns.includes('trace_id_high') });
     total += rows;
   }
   return {
@@ -173,7 +175,7 @@ async function openParquet(root: string, paths: string[]): Promise<ReplaySource>
       for (const file of files) {
         if (file.first + file.rows <= from) continue;
         // Rows in file order: one thread and the reader told to keep it, so OFFSET is stable.
-        const sql = `SELECT ${READ_COLUMNS[file.kind]} FROM file({path:String}, Parquet) LIMIT {limit:UInt64} OFFSET {offset:UInt64}
+        const sql = `SELECT ${READ_COLUMNS[file.kind]}${file.high ? TRACE_ID_HIGH_COLUMN : ''} FROM file({path:String}, Parquet) LIMIT {limit:UInt64} OFFSET {offset:UInt64}
 SETTINGS max_threads = 1, input_format_parquet_preserve_order = 1, output_format_json_quote_64bit_integers = 1`;
         for (let offset = Math.max(from - file.first, 0); offset < file.rows; offset += PAGE_ROWS) {
           if (signal?.aborted) return;

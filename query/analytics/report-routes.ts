@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { QueryError } from '../query-errors.js';
+import { queryError } from '../query-errors.js';
 import type { QueryContext } from '../query-context.js';
 import { timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
@@ -36,7 +36,7 @@ export function registerReportRoutes(app: FastifyInstance, ctx: QueryContext): v
       responses: { 200: { description: 'The report', contentTypes: ['application/json', 'text/plain', 'text/html'] } },
     },
     async ({ query, tenant, reply }) => {
-      if (query.from >= query.to) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: must be before to');
+      if (query.from >= query.to) throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: must be before to');
       const report = await sloReport(ctx.runner, { tenant, fromMs: query.from, toMs: query.to, objective: query.objective, worst: query.worst });
       if (query.format === 'text') return reply.type('text/plain; charset=utf-8').send(sloReportText(report));
       if (query.format === 'html') return reply.type('text/html; charset=utf-8').send(sloReportHtml(report));

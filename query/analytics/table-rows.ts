@@ -30,6 +30,9 @@ export const READ_COLUMNS: Record<EventTableKind, string> = {
             toString(scope) AS scope, tags, toString(service) AS service, toString(trace_id) AS trace_id, toString(span_id) AS span_id`,
 };
 
+/** Read as well when the export has it (exports from before migration 0007 do not). */
+export const TRACE_ID_HIGH_COLUMN = ', toString(trace_id_high) AS trace_id_high';
+
 type Row = Record<string, unknown>;
 
 const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
@@ -37,8 +40,8 @@ const big = (v: unknown): bigint => (v === null || v === undefined || v === '' ?
 const map = (v: unknown): Record<string, string> =>
   v && typeof v === 'object' ? Object.fromEntries(Object.entries(v as Row).map(([k, x]) => [k, str(x)])) : {};
 
-function carrier(service: string, traceId: bigint, spanId: bigint): SpanEvent {
-  return spanEvent({ traceId, id: spanId, service, isTrace: false });
+function carrier(service: string, traceId: bigint, traceIdHigh: bigint, spanId: bigint): SpanEvent {
+  return spanEvent({ traceId, traceIdHigh, id: spanId, service, isTrace: false });
 }
 
 /**
@@ -53,6 +56,7 @@ export function rowToSpan(kind: EventTableKind, row: Row): SpanEvent {
     return spanEvent(
       spanEvent({
         traceId: big(row['trace_id']),
+        traceIdHigh: big(row['trace_id_high']),
         id: big(row['span_id']),
         parentId: big(row['parent_id']),
         startTimestamp: start,
@@ -67,7 +71,7 @@ export function rowToSpan(kind: EventTableKind, row: Row): SpanEvent {
       }),
     );
   }
-  const span = carrier(str(row['service']), big(row['trace_id']), big(row['span_id']));
+  const span = carrier(str(row['service']), big(row['trace_id']), big(row['trace_id_high']), big(row['span_id']));
   if (kind === 'logs') {
     const severityNumber = Number(row['severity_number']);
     span.logs.push({

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { QueryError } from '../query-errors.js';
+import { queryError } from '../query-errors.js';
 
 /**
  * The `cursor` of `GET /v1/logs`: where the previous page stopped, as
@@ -49,9 +49,9 @@ export function decodeCursor(text: string, search: string): LogCursor {
     parsed = undefined;
   }
   const r = CursorShape.safeParse(parsed);
-  if (!r.success) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'cursor: not a cursor of GET /v1/logs (give next_cursor of the previous page unchanged)');
+  if (!r.success) throw queryError('QUERY_ERR_BAD_REQUEST', 'cursor: not a cursor of GET /v1/logs (give next_cursor of the previous page unchanged)');
   if (r.data.search !== search) {
-    throw new QueryError(
+    throw queryError(
       'QUERY_ERR_BAD_REQUEST',
       'cursor: it continues a different search (q, service, severity, trace_id and order must stay those of the first page)',
     );

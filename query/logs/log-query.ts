@@ -1,4 +1,4 @@
-import { QueryError } from '../query-errors.js';
+import { queryError } from '../query-errors.js';
 import { bodyTokens } from './body-tokens.js';
 
 /**
@@ -38,7 +38,7 @@ type Lexeme =
 
 /** A refusal that names the position (0-based, in UTF-16 units like the highlights) in `q`. */
 function fail(pos: number, message: string): never {
-  throw new QueryError('QUERY_ERR_BAD_REQUEST', `q (position ${pos}): ${message}`);
+  throw queryError('QUERY_ERR_BAD_REQUEST', `q (position ${pos}): ${message}`);
 }
 
 function isSpace(ch: string): boolean {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseId } from '../ids.js';
+import { parseId, traceIdHighOf } from '../ids.js';
 import type { QueryContext } from '../query-context.js';
 import { timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
@@ -48,6 +48,7 @@ export function registerLogRoutes(app: FastifyInstance, ctx: QueryContext): void
         services,
         minSeverity: query.severity,
         traceId: query.trace_id === undefined ? undefined : parseId(query.trace_id, 'trace_id'),
+        traceIdHigh: query.trace_id === undefined ? undefined : traceIdHighOf(query.trace_id),
         fromMs: query.from,
         toMs: query.to,
         limit: query.limit,

@@ -90,6 +90,7 @@ export interface LogSearch {
   services: readonly string[];
   minSeverity?: Severity | undefined;
   traceId?: bigint | undefined;
+  traceIdHigh?: bigint | undefined;
   query?: LogQuery | undefined;
   order: 'asc' | 'desc';
   /** Rows to read (the route asks one more than the page, to know whether another page follows). */
@@ -127,6 +128,10 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
     where.push('trace_id = {traceId:Int64}');
     named['traceId'] = search.traceId.toString();
   }
+  if (search.traceIdHigh !== undefined) {
+    where.push('trace_id_high IN (0, {traceIdHigh:Int64})');
+    named['traceIdHigh'] = search.traceIdHigh.toString();
+  }
   if (search.window) {
     where.push('timestamp >= fromUnixTimestamp64Nano({windowLoNs:Int64})', 'timestamp < fromUnixTimestamp64Nano({windowHiNs:Int64})');
     named['windowLoNs'] = search.window.loNs.toString();
@@ -146,7 +151,7 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
     'SELECT',
     '  toUnixTimestamp64Nano(timestamp) AS ts_ns,',
     `  ${ROW_HASH} AS row_hash,`,
-    '  service, severity, body, trace_id, span_id, attributes',
+    '  service, severity, body, trace_id, trace_id_high, span_id, attributes',
     `FROM ${table}`,
     `WHERE ${where.join('\n  AND ')}`,
     `ORDER BY timestamp ${direction}, row_hash ${direction}`,

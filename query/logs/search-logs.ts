@@ -1,4 +1,4 @@
-import { hexId } from '../ids.js';
+import { hexId, hexTraceId128 } from '../ids.js';
 import type { QueryRunner } from '../query-runner.js';
 import { highlighter } from './highlight.js';
 import type { Highlight } from './highlight.js';
@@ -13,6 +13,8 @@ export interface LogsRequest {
   services: string[];
   minSeverity?: Severity | undefined;
   traceId?: bigint | undefined;
+  /** With a 32-hex-digit trace id: its high 64 bits. */
+  traceIdHigh?: bigint | undefined;
   fromMs: number;
   toMs: number;
   limit: number;
@@ -29,6 +31,8 @@ export interface LogAnswerRow {
   body: string;
   trace_id: string;
   trace_id_hex: string;
+  /** 32 hex digits: the 128-bit trace id (OTLP, W3C). */
+  trace_id_128: string;
   span_id: string;
   span_id_hex: string;
   attributes: Record<string, string>;
@@ -49,6 +53,7 @@ interface LogRow {
   severity: string;
   body: string;
   trace_id: string;
+  trace_id_high: string;
   span_id: string;
   attributes: Record<string, string>;
 }
@@ -64,8 +69,8 @@ export function nsToRfc3339(ns: string): string {
  * `/v1/traces/<16 hex digits>`; with `0x` when the digits are all decimal
  * (`0000000000000309`), which parseId would otherwise read as a decimal id.
  */
-export function traceLink(traceId: string): string {
-  const hex = hexId(traceId);
+export function traceLink(traceId: string, traceIdHigh = '0'): string {
+  const hex = traceIdHigh === '0' ? hexId(traceId) : hexTraceId128(traceId, traceIdHigh);
   return `/v1/traces/${/^\d+$/.test(hex) ? `0x${hex}` : hex}`;
 }
 
@@ -87,6 +92,7 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
     [...request.services].sort(),
     request.minSeverity ?? null,
     request.traceId?.toString() ?? null,
+    request.traceIdHigh?.toString() ?? null,
     request.order,
   ]);
   const cursor = request.cursor === undefined ? undefined : decodeCursor(request.cursor, fingerprint);
@@ -119,6 +125,7 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
       services: request.services,
       minSeverity: request.minSeverity,
       traceId: request.traceId,
+      traceIdHigh: request.traceIdHigh,
       query,
       order: request.order,
       limit: wanted - rows.length,
@@ -153,11 +160,12 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
       body: r.body,
       trace_id: r.trace_id,
       trace_id_hex: hexId(r.trace_id),
+      trace_id_128: hexTraceId128(r.trace_id, r.trace_id_high),
       span_id: r.span_id,
       span_id_hex: hexId(r.span_id),
       attributes: r.attributes,
       highlights: highlight(r.body),
-      links: r.trace_id === '0' ? {} : { trace: traceLink(r.trace_id) },
+      links: r.trace_id === '0' ? {} : { trace: traceLink(r.trace_id, r.trace_id_high) },
     })),
     next_cursor: nextCursor,
     query: { terms: unique(searched.terms.map((t) => t.text)), phrases: unique(searched.phrases.map((p) => p.text)) },

@@ -1,9 +1,9 @@
 import type { MetricType } from '../../src/codec/index.js';
-import { QueryError } from '../query-errors.js';
+import { queryError } from '../query-errors.js';
 import type { QueryParams } from '../query-runner.js';
 
 /** The aggregations of `GET /v1/metrics/query` (docs/query/metrics.md says what each one reads). */
-export const METRIC_AGGS = ['sum', 'count', 'rate', 'avg', 'min', 'max', 'p50', 'p90', 'p99', 'uniq', 'last'] as const;
+export const METRIC_AGGS = ['sum', 'count', 'rate', 'increase', 'avg', 'min', 'max', 'p50', 'p90', 'p99', 'uniq', 'last'] as const;
 export type MetricAgg = (typeof METRIC_AGGS)[number];
 
 /** Where the points are read from: the hourly or minutely rollup, or every raw sample. */
@@ -51,7 +51,7 @@ export function parseTagFilter(text: string): TagFilter {
   const isDiffers = differs !== -1 && (colon === -1 || differs < colon);
   const at = isDiffers ? differs : colon;
   const key = at === -1 ? '' : text.slice(0, at);
-  if (at === -1 || key === '') throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter tag: "${text}" is not key:value or key!=value`);
+  if (at === -1 || key === '') throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter tag: "${text}" is not key:value or key!=value`);
   return { key, op: isDiffers ? '!=' : '=', value: text.slice(at + (isDiffers ? 2 : 1)) };
 }
 
@@ -90,15 +90,15 @@ export interface MetricPlan {
  * the rollups, so their step is at least a minute.
  */
 export function planMetricQuery(name: string, fromMs: number, toMs: number, stepMs: number | undefined): MetricPlan {
-  if (!(toMs > fromMs)) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter to: must be after from');
+  if (!(toMs > fromMs)) throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter to: must be after from');
   const rollupOnly = SPAN_METRICS.includes(name);
   const step = stepMs ?? defaultStepMs(toMs - fromMs, rollupOnly ? MINUTE : SECOND);
   if (!Number.isInteger(step / SECOND) || step < SECOND) {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter step: must be a whole number of seconds, at least 1s (got ${step} ms)`);
+    throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter step: must be a whole number of seconds, at least 1s (got ${step} ms)`);
   }
   const source = sourceForStep(step);
   if (rollupOnly && source === 'samples') {
-    throw new QueryError(
+    throw queryError(
       'QUERY_ERR_BAD_REQUEST',
       `query parameter step: ${name} is derived from spans into the minute and hour rollups only; give a step of whole minutes`,
     );
@@ -107,7 +107,7 @@ export function planMetricQuery(name: string, fromMs: number, toMs: number, step
   const endMs = Math.ceil(toMs / step) * step;
   const buckets = (endMs - startMs) / step;
   if (buckets > MAX_POINTS) {
-    throw new QueryError(
+    throw queryError(
       'QUERY_ERR_BAD_REQUEST',
       `query parameter step: ${buckets} points over the range, more than ${MAX_POINTS}; give a step of at least ${Math.ceil((toMs - fromMs) / MAX_POINTS / SECOND)}s`,
     );
@@ -125,17 +125,16 @@ export function chooseAgg(name: string, asked: MetricAgg | undefined, types: rea
   if (asked === undefined) {
     const [only] = types;
     if (only === undefined)
-      throw new QueryError('QUERY_ERR_NOT_FOUND', `no samples of metric "${name}" in the time range, so no default agg; give agg to query it anyway`);
-    if (types.length > 1)
-      throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: metric "${name}" has several types (${types.join(', ')}); give agg`);
+      throw queryError('QUERY_ERR_NOT_FOUND', `no samples of metric "${name}" in the time range, so no default agg; give agg to query it anyway`);
+    if (types.length > 1) throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: metric "${name}" has several types (${types.join(', ')}); give agg`);
     return DEFAULT_AGG[only];
   }
   if (types.length === 0) return asked;
   if ((asked === 'p50' || asked === 'p90' || asked === 'p99') && !types.includes('histogram')) {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: ${asked} needs a histogram; metric "${name}" is ${types.join(', ')}`);
+    throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: ${asked} needs a histogram; metric "${name}" is ${types.join(', ')}`);
   }
   if (asked === 'uniq' && !types.includes('set')) {
-    throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: uniq needs a set; metric "${name}" is ${types.join(', ')}`);
+    throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: uniq needs a set; metric "${name}" is ${types.join(', ')}`);
   }
   return asked;
 }
@@ -149,6 +148,11 @@ export interface MetricQuery {
   /** A status check's `last` is its last status (0 ok, 1 warning, 2 critical, 3 unknown), not its value. */
   lastIsStatus: boolean;
   plan: MetricPlan;
+  /**
+   * The metric is a cumulative series (OTLP cumulative Sum, docs/otlp.md):
+   * `increase` and `rate` are taken sample to sample, resets included.
+   */
+  cumulative?: boolean;
 }
 
 // 1 / sample_rate with the rate read back as the decimal sent, as metrics_1m_mv computes it.
@@ -167,6 +171,8 @@ function valueExpression(agg: MetricAgg, source: MetricSource, lastIsStatus: boo
       return count;
     case 'rate':
       return `${sum} / {step_s:UInt32}`;
+    case 'increase':
+      return sum;
     case 'avg':
       return `${sum} / ${count}`;
     case 'min':
@@ -224,7 +230,69 @@ export function firstBucketsSql(names: readonly [string, string], tenant: string
   };
 }
 
+/** How far before the range a cumulative series' previous sample is looked for (its first increase in the range needs it). */
+export const CUMULATIVE_LOOKBACK_MS = 60 * MINUTE;
+
+/**
+ * `increase` and `rate` of a cumulative series, at query time from the raw
+ * samples (no state in any gateway, so a series may move between them):
+ * per series in time order, each sample adds `value - previous` when the
+ * value did not go down and its start time (in `message`) did not change,
+ * else (a reset: the process restarted) its whole value; the first sample
+ * of a series adds its value only when the series started inside the range.
+ */
+function cumulativeSql(q: MetricQuery, tenant: string, table: (name: MetricSource) => string): { sql: string; params: QueryParams } {
+  const { plan } = q;
+  const params: QueryParams = {
+    tenant,
+    name: q.name,
+    step_ms: plan.stepMs,
+    step_s: plan.stepMs / SECOND,
+    start_ms: plan.startMs,
+    end_ms: plan.endMs,
+    lookback_ms: plan.startMs - CUMULATIVE_LOOKBACK_MS,
+  };
+  const where = [
+    'tenant = {tenant:String}',
+    'name = {name:String}',
+    "timestamp >= fromUnixTimestamp64Milli({lookback_ms:Int64}, 'UTC')",
+    "timestamp < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')",
+  ];
+  for (const [i, f] of q.tags.entries()) {
+    where.push(`tags[{tag_key_${i}:String}] ${f.op} {tag_value_${i}:String}`);
+    params[`tag_key_${i}`] = f.key;
+    params[`tag_value_${i}`] = f.value;
+  }
+  const groups = q.groupBy.map((key, i) => {
+    params[`group_key_${i}`] = key;
+    return `group_${i}`;
+  });
+  const value = q.agg === 'rate' ? 'sum(delta) / {step_s:UInt32}' : 'sum(delta)';
+  const sql = [
+    `SELECT toInt64(intDiv(toUnixTimestamp64Milli(timestamp), {step_ms:Int64}) * {step_ms:Int64}) AS point_ms,`,
+    ...groups.map((g, i) => `       tags[{group_key_${i}:String}] AS ${g},`),
+    `       toFloat64(${value}) AS point_value`,
+    'FROM (',
+    '  SELECT timestamp, tags,',
+    '         if(nth = 1, if(toUInt64OrZero(message) >= {start_ms:Int64} * 1000000, value, 0),',
+    '            if(value >= previous AND message = previous_start, value - previous, value)) AS delta',
+    '  FROM (',
+    '    SELECT timestamp, tags, value, message,',
+    '           lagInFrame(value) OVER series AS previous, lagInFrame(message) OVER series AS previous_start, row_number() OVER series AS nth',
+    `    FROM ${table('samples')}`,
+    `    WHERE ${where.join('\n      AND ')}`,
+    '    WINDOW series AS (PARTITION BY cityHash64(mapSort(tags)) ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)',
+    '  )',
+    ')',
+    "WHERE timestamp >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')",
+    `GROUP BY ${[...groups, 'point_ms'].join(', ')}`,
+    `ORDER BY ${[...groups, 'point_ms'].join(', ')}`,
+  ].join('\n');
+  return { sql, params };
+}
+
 export function metricQuerySql(q: MetricQuery, tenant: string, table: (name: MetricSource) => string): { sql: string; params: QueryParams } {
+  if (q.cumulative && (q.agg === 'increase' || q.agg === 'rate')) return cumulativeSql(q, tenant, table);
   const { plan } = q;
   const params: QueryParams = { tenant, name: q.name };
   const where = ['tenant = {tenant:String}', 'name = {name:String}'];

@@ -91,15 +91,17 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
         const covers = coarseFirst !== undefined && (fineFirst === undefined || coarseFirst <= fineFirst || coarseFirst * SECOND < plan.startMs);
         return covers ? coarse : query.name;
       };
-      const pointsOf = (name: string, agg: MetricAgg, lastIsStatus: boolean): Promise<MetricPointRow[]> => {
-        const { sql, params } = metricQuerySql({ name, agg, tags, groupBy, lastIsStatus, plan }, tenant, (t) => ctx.runner.table(t));
+      const pointsOf = (name: string, agg: MetricAgg, lastIsStatus: boolean, cumulative = false): Promise<MetricPointRow[]> => {
+        const { sql, params } = metricQuerySql({ name, agg, tags, groupBy, lastIsStatus, plan, cumulative }, tenant, (t) => ctx.runner.table(t));
         return ctx.runner.rows<MetricPointRow>(sql, tenant, params);
       };
       // The metric's types choose the default agg and what `last` reads; any
       // other explicit agg only needs them checked, beside the points query.
       const [types, name] = await Promise.all([readTypes(), readName()]);
       const agg = chooseAgg(query.name, query.agg, types);
-      const rows = await pointsOf(name, agg, agg === 'last' && types.length > 0 && types.every((t) => t === 'status'));
+      // A gauge-typed series asked for its rate or increase is a cumulative counter (OTLP, docs/otlp.md).
+      const cumulative = (agg === 'rate' || agg === 'increase') && types.length > 0 && types.every((t) => t === 'gauge');
+      const rows = await pointsOf(name, agg, agg === 'last' && types.length > 0 && types.every((t) => t === 'status'), cumulative);
       return {
         name: query.name,
         read_as: name,

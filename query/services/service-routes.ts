@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { QueryError } from '../query-errors.js';
+import { queryError } from '../query-errors.js';
 import type { QueryContext } from '../query-context.js';
 import { timeParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
@@ -48,7 +48,7 @@ export function registerServiceRoutes(app: FastifyInstance, ctx: QueryContext): 
       responses: { 200: { description: '{ from, to, services, edges }' } },
     },
     async ({ query, tenant }) => {
-      if (query.from >= query.to) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: must be before to');
+      if (query.from >= query.to) throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: must be before to');
       return serviceGraph(ctx.runner, tenant, { from: query.from, to: query.to, service: query.service, operations: query.operations });
     },
   );

@@ -1,4 +1,4 @@
-import { QueryError } from '../query-errors.js';
+import { queryError } from '../query-errors.js';
 import { parseDuration } from '../time-range.js';
 
 /** A window an SLO is measured over, ending at the report's end. */
@@ -23,13 +23,13 @@ export function parseWindows(text: string, maxMs = Number.POSITIVE_INFINITY): Sl
   for (const item of text.split(',').map((s) => s.trim())) {
     const ms = parseDuration(item);
     if (ms === undefined || item === '' || /^\d+(\.\d+)?$/.test(item)) {
-      throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter windows: "${item.slice(0, 32)}" is not a duration: give a comma list like 1h,6h,24h,30d`);
+      throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter windows: "${item.slice(0, 32)}" is not a duration: give a comma list like 1h,6h,24h,30d`);
     }
     if (ms < MINUTE_MS || ms % MINUTE_MS !== 0) {
-      throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter windows: "${item}" is not a whole number of minutes (SLOs are counted by minute)`);
+      throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter windows: "${item}" is not a whole number of minutes (SLOs are counted by minute)`);
     }
     if (ms > maxMs) {
-      throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter windows: "${item}" is longer than the data kept (${maxMs / 86_400_000} days)`);
+      throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter windows: "${item}" is longer than the data kept (${maxMs / 86_400_000} days)`);
     }
     if (!out.some((w) => w.name === item)) out.push({ name: item, ms });
   }

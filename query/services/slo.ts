@@ -1,4 +1,4 @@
-import { QueryError } from '../query-errors.js';
+import { queryError } from '../query-errors.js';
 import type { QueryRunner } from '../query-runner.js';
 import { BURN_ALERT_RULES, evaluateBurnAlerts } from './burn-alerts.js';
 import type { BurnAlert } from './burn-alerts.js';
@@ -177,8 +177,8 @@ function numbersOf(window: SloWindow, end: number, cell: Cell | undefined, objec
  * spans instead, so "slower than the threshold" is counted exactly.
  */
 export async function computeSlos(runner: QueryRunner, tenant: string, options: SloOptions): Promise<SloReport> {
-  if (!(options.objective > 0 && options.objective < 1)) throw new QueryError('QUERY_ERR_BAD_REQUEST', `objective ${options.objective} is not in (0, 1)`);
-  if (options.windows.length === 0) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'no window given');
+  if (!(options.objective > 0 && options.objective < 1)) throw queryError('QUERY_ERR_BAD_REQUEST', `objective ${options.objective} is not in (0, 1)`);
+  if (options.windows.length === 0) throw queryError('QUERY_ERR_BAD_REQUEST', 'no window given');
   const end = windowEnd(options.to);
   // The alerts need their own windows: read them all in one pass, answer the asked ones.
   const lengths = [...new Set([...options.windows.map((w) => w.ms), ...BURN_ALERT_RULES.flatMap((r) => [r.long.ms, r.short.ms])])];

@@ -1,6 +1,6 @@
-import { QueryError } from '../query-errors.js';
+import { queryError } from '../query-errors.js';
 import type { QueryRunner } from '../query-runner.js';
-import { PUBLIC_TABLES } from '../query-runner.js';
+import { OTEL_VIEWS, PUBLIC_TABLES } from '../query-runner.js';
 import type { QueryParams } from '../query-runner.js';
 
 /** Table functions that read nothing but what the query itself holds. */
@@ -115,33 +115,33 @@ function unquote(name: string): string {
  *    each must be a public table of the configured database.
  */
 export async function guardSql(runner: QueryRunner, sql: string, tenant: string, params: QueryParams = {}): Promise<string> {
-  if (sql.trim() === '') throw new QueryError('QUERY_ERR_SYNTAX', 'the SQL is empty');
+  if (sql.trim() === '') throw queryError('QUERY_ERR_SYNTAX', 'the SQL is empty');
   const canonical = (await runner.internal('SELECT formatQuery({sql:String})', { sql })).replace(/\n$/, '');
-  if (canonical.trim() === '') throw new QueryError('QUERY_ERR_SYNTAX', 'the SQL holds no statement');
+  if (canonical.trim() === '') throw queryError('QUERY_ERR_SYNTAX', 'the SQL holds no statement');
 
   const ast = parseExplainAst(await runner.internal(`EXPLAIN AST ${canonical}`, params));
   const top = ast.children[0];
   if (ast.children.length !== 1 || !top || (top.kind !== 'SelectWithUnionQuery' && top.kind !== 'SelectIntersectExceptQuery')) {
-    throw new QueryError('QUERY_ERR_NOT_SELECT', `only SELECT statements are allowed (this is ${top ? top.kind.replace(/Query$/, '') : 'nothing'})`);
+    throw queryError('QUERY_ERR_NOT_SELECT', `only SELECT statements are allowed (this is ${top ? top.kind.replace(/Query$/, '') : 'nothing'})`);
   }
   // SelectWithUnionQuery's children: the selects, then INTO OUTFILE (a literal), FORMAT (an identifier), SETTINGS.
   for (const extra of top.children.slice(1)) {
-    if (extra.kind === 'Set') throw new QueryError('QUERY_ERR_SETTINGS');
+    if (extra.kind === 'Set') throw queryError('QUERY_ERR_SETTINGS');
     if (extra.kind === 'Literal')
-      throw new QueryError('QUERY_ERR_FORMAT_CLAUSE', 'INTO OUTFILE is not allowed: the answer comes back over HTTP; ask for a format with the "format" field');
+      throw queryError('QUERY_ERR_FORMAT_CLAUSE', 'INTO OUTFILE is not allowed: the answer comes back over HTTP; ask for a format with the "format" field');
     if (extra.kind === 'Identifier')
-      throw new QueryError('QUERY_ERR_FORMAT_CLAUSE', `FORMAT ${extra.value} is not allowed in the SQL: use "format": json, csv, tsv, ndjson or parquet`);
-    throw new QueryError('QUERY_ERR_NOT_SELECT', `unexpected clause ${extra.kind}`);
+      throw queryError('QUERY_ERR_FORMAT_CLAUSE', `FORMAT ${extra.value} is not allowed in the SQL: use "format": json, csv, tsv, ndjson or parquet`);
+    throw queryError('QUERY_ERR_NOT_SELECT', `unexpected clause ${extra.kind}`);
   }
   for (const node of walk(top)) {
-    if (node.kind === 'Set' || node.kind === 'SetQuery') throw new QueryError('QUERY_ERR_SETTINGS');
+    if (node.kind === 'Set' || node.kind === 'SetQuery') throw queryError('QUERY_ERR_SETTINGS');
     if (node.kind === 'Function') {
       const name = unquote(node.value);
       if (node.parent?.kind === 'TableExpression') {
         if (!ALLOWED_TABLE_FUNCTIONS.has(name.toLowerCase()))
-          throw new QueryError('QUERY_ERR_TABLE_FUNCTION', `table function ${name}() is not allowed; read the tables of ${runner.database} (docs/tables.md)`);
+          throw queryError('QUERY_ERR_TABLE_FUNCTION', `table function ${name}() is not allowed; read the tables of ${runner.database} (docs/tables.md)`);
       } else if (deniedFunction(name)) {
-        throw new QueryError('QUERY_ERR_FUNCTION', `function ${name}() is not allowed through the API`);
+        throw queryError('QUERY_ERR_FUNCTION', `function ${name}() is not allowed through the API`);
       }
     }
     if (node.kind === 'TableIdentifier') checkTableName(runner, unquote(node.value), true);
@@ -152,16 +152,15 @@ export async function guardSql(runner: QueryRunner, sql: string, tenant: string,
     if (m[1] !== 'system.one') checkTableName(runner, m[1] as string, false); // SELECT without FROM reads system.one
   }
   for (const m of tree.matchAll(/\btable_function_name: (\w+)/g)) {
-    if (!ALLOWED_TABLE_FUNCTIONS.has((m[1] as string).toLowerCase()))
-      throw new QueryError('QUERY_ERR_TABLE_FUNCTION', `table function ${m[1]}() is not allowed`);
+    if (!ALLOWED_TABLE_FUNCTIONS.has((m[1] as string).toLowerCase())) throw queryError('QUERY_ERR_TABLE_FUNCTION', `table function ${m[1]}() is not allowed`);
   }
   for (const m of tree.matchAll(/\bfunction_name: (\w+)/g)) {
-    if (deniedFunction(m[1] as string)) throw new QueryError('QUERY_ERR_FUNCTION', `function ${m[1]}() is not allowed through the API`);
+    if (deniedFunction(m[1] as string)) throw queryError('QUERY_ERR_FUNCTION', `function ${m[1]}() is not allowed through the API`);
   }
   return canonical;
 }
 
-const PUBLIC = new Set<string>(PUBLIC_TABLES);
+const PUBLIC = new Set<string>([...PUBLIC_TABLES, ...OTEL_VIEWS]);
 
 /**
  * A table name as the parser (unresolved: `db.t`, or `t` that may still be a
@@ -171,14 +170,14 @@ function checkTableName(runner: QueryRunner, name: string, unresolved: boolean):
   const dot = name.indexOf('.');
   if (dot === -1) {
     if (unresolved) return; // a CTE or a table of the current database: the query tree decides
-    throw new QueryError('QUERY_ERR_TABLE', `table ${name} is not readable`);
+    throw queryError('QUERY_ERR_TABLE', `table ${name} is not readable`);
   }
   const db = unquote(name.slice(0, dot));
   const table = unquote(name.slice(dot + 1));
   if (db.toLowerCase() === 'system' || db.toLowerCase() === 'information_schema') {
-    throw new QueryError('QUERY_ERR_TABLE', `${db}.${table}: system tables are not readable through the API`);
+    throw queryError('QUERY_ERR_TABLE', `${db}.${table}: system tables are not readable through the API`);
   }
   if (db !== runner.database || !PUBLIC.has(table)) {
-    throw new QueryError('QUERY_ERR_TABLE', `${db}.${table} is not readable: the API reads ${[...PUBLIC].map((t) => `${runner.database}.${t}`).join(', ')}`);
+    throw queryError('QUERY_ERR_TABLE', `${db}.${table} is not readable: the API reads ${[...PUBLIC].map((t) => `${runner.database}.${t}`).join(', ')}`);
   }
 }

@@ -1,5 +1,5 @@
-import { hexId } from '../ids.js';
-import { QueryError } from '../query-errors.js';
+import { hexId, hexTraceId128 } from '../ids.js';
+import { queryError } from '../query-errors.js';
 import type { QueryRunner } from '../query-runner.js';
 import { assembleTrace } from './assemble-trace.js';
 import type { SpanRecord, TraceNode } from './assemble-trace.js';
@@ -22,6 +22,8 @@ export type TraceSample = Omit<SampleRow, 'ts_ns'> & Placed;
 export interface TraceAnswer {
   trace_id: string;
   trace_id_hex: string;
+  /** The 128-bit trace id, 32 hex digits (the high 64 bits are zero for Veneur's 64-bit ids). */
+  trace_id_128: string;
   start: string;
   end: string;
   duration_ms: number;
@@ -45,6 +47,7 @@ const SLACK_NS = 60n * 1_000_000_000n;
 export const LOG_LIMIT = 10_000;
 
 interface IndexRow {
+  high_bits: string;
   start_ns: string;
   end_ns: string;
   services: string[];
@@ -90,8 +93,7 @@ interface SampleRow {
  * The trace's logs in GET /v1/logs, over the same time range. The hex id
  * takes `0x` when its digits are all decimal (it would read as a decimal id).
  */
-function logsLink(traceId: bigint, startNs: bigint, endNs: bigint): string {
-  const hex = hexId(traceId);
+function logsLink(hex: string, startNs: bigint, endNs: bigint): string {
   const from = (startNs - SLACK_NS) / 1_000_000n;
   const to = (endNs + SLACK_NS + 999_999n) / 1_000_000n;
   return `/v1/logs?trace_id=${/^\d+$/.test(hex) ? `0x${hex}` : hex}&from=${from}&to=${to}`;
@@ -101,6 +103,8 @@ function logsLink(traceId: bigint, startNs: bigint, endNs: bigint): string {
 export interface TraceHints {
   from?: number | undefined;
   to?: number | undefined;
+  /** The high 64 bits of a 128-bit trace id (asked for by its 32 hex digits): only that trace's rows, and those of a trace stored with 64 bits (high 0): an SSF trace found by its W3C id. */
+  high?: bigint | undefined;
 }
 
 const DAY_MS = 86_400_000;
@@ -116,11 +120,13 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
   // A hint prunes trace_index's daily partitions: a day either side, so a
   // trace crossing midnight (one index row per day) is still read whole.
   const hinted = hints.from !== undefined || hints.to !== undefined;
+  const high = hints.high;
+  const highClause = high === undefined ? '' : ' AND trace_id_high IN (0, {high:Int64})';
   const index = await runner.rows<IndexRow>(
-    `SELECT toString(toUnixTimestamp64Nano(min(start))) AS start_ns, toString(toUnixTimestamp64Nano(max(end))) AS end_ns,
+    `SELECT toString(max(trace_id_high)) AS high_bits, toString(toUnixTimestamp64Nano(min(start))) AS start_ns, toString(toUnixTimestamp64Nano(max(end))) AS end_ns,
             groupUniqArrayArray(services) AS services
        FROM ${runner.table('trace_index')}
-      WHERE tenant = {tenant:String} AND trace_id = {id:Int64}
+      WHERE tenant = {tenant:String} AND trace_id = {id:Int64}${highClause}
         ${hinted ? 'AND start >= fromUnixTimestamp64Milli({pruneFromMs:Int64}) AND start <= fromUnixTimestamp64Milli({pruneToMs:Int64})' : ''}
       GROUP BY tenant, trace_id
      ${hinted ? 'HAVING max(end) >= fromUnixTimestamp64Milli({fromMs:Int64}) AND min(start) <= fromUnixTimestamp64Milli({toMs:Int64})' : ''}`,
@@ -128,6 +134,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
     {
       tenant,
       id: traceId,
+      ...(high === undefined ? {} : { high }),
       ...(hinted
         ? {
             fromMs: hints.from ?? 0,
@@ -140,19 +147,22 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
   );
   const found = index[0];
   if (!found) {
-    throw new QueryError('QUERY_ERR_NOT_FOUND', `no trace ${traceId} (${hexId(traceId)})${hinted ? ' overlapping the given from/to' : ''} for this tenant`);
+    throw queryError('QUERY_ERR_NOT_FOUND', `no trace ${traceId} (${hexId(traceId)})${hinted ? ' overlapping the given from/to' : ''} for this tenant`);
   }
   const startNs = BigInt(found.start_ns);
   const endNs = BigInt(found.end_ns);
+  const traceIdHigh = BigInt(found.high_bits);
   const range = {
     tenant,
     id: traceId,
+    high: traceIdHigh,
     lo: nsToDateTime64Param(tenMinutesFloor(startNs)),
     hi: nsToDateTime64Param(endNs),
   };
   const around = {
     tenant,
     id: traceId,
+    high: traceIdHigh,
     services: found.services,
     lo: nsToDateTime64Param(startNs - SLACK_NS),
     hi: nsToDateTime64Param(endNs + SLACK_NS),
@@ -163,7 +173,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
     runner.rows<SpanRow>(
       `SELECT span_id, parent_id, service, name, toString(toUnixTimestamp64Nano(start)) AS start_ns, duration_ns, error, indicator, tags
          FROM ${runner.table('spans')}
-        WHERE tenant = {tenant:String} AND start >= {lo:DateTime64(9, 'UTC')} AND start <= {hi:DateTime64(9, 'UTC')} AND trace_id = {id:Int64}
+        WHERE tenant = {tenant:String} AND start >= {lo:DateTime64(9, 'UTC')} AND start <= {hi:DateTime64(9, 'UTC')} AND trace_id = {id:Int64} AND trace_id_high = {high:Int64}
         ORDER BY start, span_id`,
       tenant,
       range,
@@ -172,7 +182,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
       `SELECT toString(toUnixTimestamp64Nano(timestamp)) AS ts_ns, service, toString(severity) AS severity, severity_number, body, span_id, attributes
          FROM ${runner.table('logs')}
         WHERE tenant = {tenant:String} AND service IN {services:Array(String)}
-          AND timestamp >= {lo:DateTime64(9, 'UTC')} AND timestamp <= {hi:DateTime64(9, 'UTC')} AND trace_id = {id:Int64}
+          AND timestamp >= {lo:DateTime64(9, 'UTC')} AND timestamp <= {hi:DateTime64(9, 'UTC')} AND trace_id = {id:Int64} AND trace_id_high = {high:Int64}
         ORDER BY timestamp, span_id, body
         LIMIT {limit:UInt32}`,
       tenant,
@@ -182,7 +192,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
       `SELECT toString(toUnixTimestamp64Nano(timestamp)) AS ts_ns, name, toString(type) AS type, value,
               toFloat64(toString(sample_rate)) AS sample_rate, unit, message, toString(status) AS status, tags, service, span_id
          FROM ${runner.table('samples')}
-        WHERE tenant = {tenant:String} AND trace_id = {id:Int64}
+        WHERE tenant = {tenant:String} AND trace_id = {id:Int64} AND trace_id_high = {high:Int64}
           AND timestamp >= {lo:DateTime64(9, 'UTC')} AND timestamp <= {hi:DateTime64(9, 'UTC')}
         ORDER BY timestamp, span_id, name
         LIMIT {limit:UInt32}`,
@@ -204,12 +214,13 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
   }));
   const tree = assembleTrace(records);
   // The index saw the trace but its spans are gone (TTL dropped a part in between): nothing to show.
-  if (!tree) throw new QueryError('QUERY_ERR_NOT_FOUND', `no spans left for trace ${traceId} (${hexId(traceId)})`);
+  if (!tree) throw queryError('QUERY_ERR_NOT_FOUND', `no spans left for trace ${traceId} (${hexId(traceId)})`);
 
   const offset = (ns: bigint): number => nsToMs(ns - tree.startNs);
   return {
     trace_id: traceId.toString(),
     trace_id_hex: hexId(traceId),
+    trace_id_128: hexTraceId128(traceId, traceIdHigh),
     start: nsToRfc3339(tree.startNs),
     end: nsToRfc3339(tree.endNs),
     duration_ms: nsToMs(tree.endNs - tree.startNs),
@@ -223,10 +234,10 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
     samples: sampleRows.slice(0, LOG_LIMIT).map((r) => placed(r, offset)),
     truncated: { logs: logRows.length > LOG_LIMIT, samples: sampleRows.length > LOG_LIMIT },
     links: {
-      logs: logsLink(traceId, startNs, endNs),
+      logs: logsLink(traceIdHigh === 0n ? hexId(traceId) : hexTraceId128(traceId, traceIdHigh), startNs, endNs),
       sql: {
-        sql: `SELECT * FROM spans WHERE tenant = {tenant:String} AND start >= {lo:DateTime64(9, 'UTC')} AND start <= {hi:DateTime64(9, 'UTC')} AND trace_id = {id:Int64} ORDER BY start`,
-        params: { tenant, lo: range.lo, hi: range.hi, id: traceId.toString() },
+        sql: `SELECT * FROM spans WHERE tenant = {tenant:String} AND start >= {lo:DateTime64(9, 'UTC')} AND start <= {hi:DateTime64(9, 'UTC')} AND trace_id = {id:Int64} AND trace_id_high = {high:Int64} ORDER BY start`,
+        params: { tenant, lo: range.lo, hi: range.hi, id: traceId.toString(), high: traceIdHigh.toString() },
       },
     },
   };

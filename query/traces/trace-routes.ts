@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { idReadings } from '../ids.js';
+import { idReadings, traceIdHighOf } from '../ids.js';
 import type { QueryContext } from '../query-context.js';
-import { QueryError } from '../query-errors.js';
+import { queryError, QueryErrors } from '../query-errors.js';
 import { durationParam, optionalTimeParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
 import { fetchTrace } from './fetch-trace.js';
@@ -38,7 +38,7 @@ function parseTags(tag: string | string[] | undefined): Array<[string, string]> 
   const list = tag === undefined ? [] : Array.isArray(tag) ? tag : [tag];
   return list.map((t) => {
     const colon = t.indexOf(':');
-    if (colon <= 0) throw new QueryError('QUERY_ERR_BAD_REQUEST', `query parameter tag: "${t.slice(0, 200)}" is not key:value`);
+    if (colon <= 0) throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter tag: "${t.slice(0, 200)}" is not key:value`);
     return [t.slice(0, colon), t.slice(colon + 1)];
   });
 }
@@ -68,9 +68,11 @@ export function registerTraceRoutes(app: FastifyInstance, ctx: QueryContext): vo
     async ({ params, query, tenant, reply }) => {
       const readings = idReadings(params.traceId, 'trace id');
       if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
-        throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
+        throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
       }
-      const trace = await fetchFirst(readings, (traceId) => fetchTrace(ctx.runner, tenant, traceId, { from: query.from, to: query.to }));
+      const trace = await fetchFirst(readings, (traceId) =>
+        fetchTrace(ctx.runner, tenant, traceId, { from: query.from, to: query.to, high: traceIdHighOf(params.traceId) }),
+      );
       if (query.format === 'text') return reply.type('text/plain; charset=utf-8').send(traceTimeline(trace));
       return trace;
     },
@@ -92,9 +94,9 @@ export function registerTraceRoutes(app: FastifyInstance, ctx: QueryContext): vo
       },
     },
     async ({ query, tenant }) => {
-      if (query.from > query.to) throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
+      if (query.from > query.to) throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
       if (query.min_duration !== undefined && query.max_duration !== undefined && query.min_duration > query.max_duration) {
-        throw new QueryError('QUERY_ERR_BAD_REQUEST', 'query parameter min_duration: longer than max_duration');
+        throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter min_duration: longer than max_duration');
       }
       const traces = await searchTraces(ctx.runner, tenant, {
         from: query.from,
@@ -119,7 +121,7 @@ async function fetchFirst<T>(readings: bigint[], fetch: (id: bigint) => Promise<
     try {
       return await fetch(id);
     } catch (err) {
-      if (!(err instanceof QueryError) || err.code !== 'QUERY_ERR_NOT_FOUND') throw err;
+      if (!QueryErrors.has(err) || err.code !== 'QUERY_ERR_NOT_FOUND') throw err;
       notFound ??= err;
     }
   }

@@ -1,12 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
+import type { AuthErrorCode } from './auth-errors.js';
 
 export type Access = 'read' | 'write';
 
 /** Who a request acts for. */
-export type AuthResult =
-  | { ok: true; tenant: string }
-  | { ok: false; status: 401 | 403; code: 'AUTH_ERR_MISSING_TOKEN' | 'AUTH_ERR_BAD_TOKEN' | 'AUTH_ERR_FORBIDDEN'; reason: string };
+export type AuthResult = { ok: true; tenant: string } | { ok: false; status: 401 | 403; code: AuthErrorCode; reason: string };
 
 interface TokenGrant {
   token: Buffer;

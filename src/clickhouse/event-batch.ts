@@ -5,10 +5,8 @@ export const TABLES = ['spans', 'logs', 'samples'] as const;
 export type EventTable = (typeof TABLES)[number];
 
 /**
- * The rows of one insert, in the format the connection takes best: RowBinary
- * for a ClickHouse server (no row objects, no JSON text), JSONEachRow rows for
- * the embedded engine (chDB's connection turns every insert body into a
- * UTF-8 string, which binary data would not survive).
+ * The rows of one insert, in the format ClickHouse takes best over HTTP:
+ * RowBinary (no row objects, no JSON text); event-row-binary.ts.
  */
 export interface EventBatch {
   /** Appends the rows of one event (appendRows's rules). */

@@ -11,9 +11,9 @@ import type { EventBatch, EventTable } from './event-batch.js';
 
 /** The columns of each table, in the order the rows are written. */
 export const ROW_BINARY_COLUMNS: Record<EventTable, string> = {
-  spans: 'tenant, trace_id, span_id, parent_id, service, name, start, duration_ns, error, indicator, root_start, tags',
-  logs: 'tenant, service, timestamp, severity, severity_number, body, trace_id, span_id, attributes',
-  samples: 'tenant, name, type, timestamp, value, sample_rate, message, status, unit, scope, tags, service, trace_id, span_id',
+  spans: 'tenant, trace_id, span_id, parent_id, service, name, start, duration_ns, error, indicator, root_start, tags, trace_id_high',
+  logs: 'tenant, service, timestamp, severity, severity_number, body, trace_id, span_id, attributes, trace_id_high',
+  samples: 'tenant, name, type, timestamp, value, sample_rate, message, status, unit, scope, tags, service, trace_id, span_id, trace_id_high',
 };
 
 // Enum8 values of the columns (schema/clickhouse/000*.sql).
@@ -60,6 +60,7 @@ export class EventRowBinary implements EventBatch {
       w.bool(e.indicator);
       w.i64(time(e.rootStartTimestamp));
       w.stringMap(e.tags);
+      w.i64(e.traceIdHigh);
       w.rows++;
     }
     for (const l of e.logs) {
@@ -73,6 +74,7 @@ export class EventRowBinary implements EventBatch {
       w.i64(e.traceId);
       w.i64(e.id);
       w.stringMap(l.attributes);
+      w.i64(e.traceIdHigh);
       w.rows++;
     }
     for (const s of e.metrics) {
@@ -92,6 +94,7 @@ export class EventRowBinary implements EventBatch {
       w.string(e.service);
       w.i64(e.traceId);
       w.i64(e.id);
+      w.i64(e.traceIdHigh);
       w.rows++;
     }
   }

@@ -4,8 +4,9 @@ import type { SpanEvent } from '../codec/types.js';
  * SpanEvents -> rows of ssf.spans, ssf.logs and ssf.samples (JSONEachRow
  * objects; 64-bit integers as decimal strings and DateTime64(9) values as
  * `seconds.nanoseconds` strings, which ClickHouse reads exactly).
- * docs/tables.md describes every column. The embedded engine's format; a
- * ClickHouse server gets the same rows as RowBinary (event-row-binary.ts).
+ * docs/tables.md describes every column. The readable reference: the
+ * pipeline inserts the same rows as RowBinary (event-row-binary.ts), and
+ * tests check the two byte for byte.
  */
 
 /**
@@ -38,6 +39,7 @@ export interface SpanRow {
   indicator: boolean;
   root_start: string;
   tags: Record<string, string>;
+  trace_id_high: string;
 }
 
 export interface LogRow {
@@ -50,6 +52,7 @@ export interface LogRow {
   trace_id: string;
   span_id: string;
   attributes: Record<string, string>;
+  trace_id_high: string;
 }
 
 export interface SampleRow {
@@ -67,6 +70,7 @@ export interface SampleRow {
   service: string;
   trace_id: string;
   span_id: string;
+  trace_id_high: string;
 }
 
 export interface EventRows {
@@ -89,6 +93,7 @@ export function appendRows(rows: EventRows, e: SpanEvent, defaultTenant = 'defau
   const receivedNs = e.receivedTimestamp;
   const traceId = e.traceId.toString();
   const spanId = e.id.toString();
+  const traceIdHigh = e.traceIdHigh.toString();
   if (e.isTrace) {
     rows.spans.push({
       tenant,
@@ -103,6 +108,7 @@ export function appendRows(rows: EventRows, e: SpanEvent, defaultTenant = 'defau
       indicator: e.indicator,
       root_start: nsToDateTime64(e.rootStartTimestamp),
       tags: e.tags,
+      trace_id_high: traceIdHigh,
     });
   }
   for (const l of e.logs) {
@@ -116,6 +122,7 @@ export function appendRows(rows: EventRows, e: SpanEvent, defaultTenant = 'defau
       trace_id: traceId,
       span_id: spanId,
       attributes: l.attributes,
+      trace_id_high: traceIdHigh,
     });
   }
   for (const s of e.metrics) {
@@ -134,6 +141,7 @@ export function appendRows(rows: EventRows, e: SpanEvent, defaultTenant = 'defau
       service: e.service,
       trace_id: traceId,
       span_id: spanId,
+      trace_id_high: traceIdHigh,
     });
   }
 }

@@ -1,32 +1,15 @@
 import { Readable } from 'node:stream';
 import type { ClickHouseSettings } from '@clickhouse/client';
-import type { SpanEvent } from '../codec/types.js';
 import type { ClickHouse } from './create-client.js';
-import { appendRows, emptyRows } from './event-rows.js';
 import type { EventRows } from './event-rows.js';
 import { EventRowBinary, ROW_BINARY_COLUMNS } from './event-row-binary.js';
 import { quoteIdent } from './quote-ident.js';
 import { TABLES } from './event-batch.js';
 import type { EventBatch, EventTable } from './event-batch.js';
 
-/** JSONEachRow rows (event-rows.ts) as an EventBatch. */
-export class JsonEventBatch implements EventBatch {
-  readonly rows: EventRows = emptyRows();
-  constructor(readonly defaultTenant = 'default') {}
-  append(e: SpanEvent): void {
-    appendRows(this.rows, e, this.defaultTenant);
-  }
-  count(table: EventTable): number {
-    return this.rows[table].length;
-  }
-  get total(): number {
-    return this.rows.spans.length + this.rows.logs.length + this.rows.samples.length;
-  }
-}
-
-/** An empty batch for this connection. */
-export function createEventBatch(ch: ClickHouse, defaultTenant = 'default'): EventBatch {
-  return ch.mode === 'server' ? new EventRowBinary(defaultTenant) : new JsonEventBatch(defaultTenant);
+/** An empty batch for this connection (RowBinary: every connection is HTTP). */
+export function createEventBatch(_ch: ClickHouse, defaultTenant = 'default'): EventBatch {
+  return new EventRowBinary(defaultTenant);
 }
 
 /**
@@ -49,19 +32,6 @@ export function insertSettings(rows: number, table: EventTable, dedupToken: stri
   };
 }
 
-/**
- * The settings as the INSERT's own SETTINGS clause. The embedded connection
- * turns `clickhouse_settings` into session-wide SETs that would outlive the
- * insert (a token left set would make a later insert into the table that
- * brings no token of its own a duplicate of this one); a SETTINGS clause
- * holds for its query only.
- */
-function settingsClause(settings: ClickHouseSettings): string {
-  return Object.entries(settings)
-    .map(([k, v]) => `${k} = ${typeof v === 'number' || /^\d+$/.test(String(v)) ? String(v) : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`}`)
-    .join(', ');
-}
-
 async function drain(result: { stream: AsyncIterable<unknown> }): Promise<void> {
   // An INSERT answers with an empty body: read it, so the socket goes back to the pool.
   for await (const _ of result.stream) {
@@ -71,7 +41,6 @@ async function drain(result: { stream: AsyncIterable<unknown> }): Promise<void> 
 
 /** Inserts a batch, table by table (see insertSettings for the token). */
 export async function insertBatch(ch: ClickHouse, batch: EventBatch, dedupToken?: string): Promise<void> {
-  if (batch instanceof JsonEventBatch) return insertRows(ch, batch.rows, dedupToken);
   if (!(batch instanceof EventRowBinary)) throw new TypeError('not a batch of createEventBatch()');
   const db = quoteIdent(ch.database);
   for (const table of TABLES) {
@@ -86,25 +55,12 @@ export async function insertBatch(ch: ClickHouse, batch: EventBatch, dedupToken?
   }
 }
 
-/** Inserts JSONEachRow rows (event-rows.ts), on either kind of connection. */
+/** Inserts JSONEachRow rows (event-rows.ts): the readable reference path the RowBinary one is checked against. */
 export async function insertRows(ch: ClickHouse, rows: EventRows, dedupToken?: string): Promise<void> {
   const db = quoteIdent(ch.database);
   for (const table of TABLES) {
     const values: object[] = rows[table];
     if (values.length === 0) continue;
-    const settings = insertSettings(values.length, table, dedupToken);
-    if (ch.mode === 'server') {
-      await ch.client.insert({ table: `${db}.${table}`, values, format: 'JSONEachRow', clickhouse_settings: settings });
-      continue;
-    }
-    // Embedded: the settings in the statement (see settingsClause), the rows
-    // as clickhouse-js's insert() would encode them.
-    const body = `${values.map((v) => JSON.stringify(v)).join('\n')}\n`;
-    await drain(
-      await ch.client.exec({
-        query: `INSERT INTO ${db}.${table} SETTINGS ${settingsClause(settings)} FORMAT JSONEachRow`,
-        values: Readable.from([body]),
-      }),
-    );
+    await ch.client.insert({ table: `${db}.${table}`, values, format: 'JSONEachRow', clickhouse_settings: insertSettings(values.length, table, dedupToken) });
   }
 }

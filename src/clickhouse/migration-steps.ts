@@ -29,16 +29,20 @@ export const IN_FLIGHT_WAIT_MS = 2_000;
  *    A move fires no view and is never done twice.
  * 3. The old table is dropped and the moved partitions are rewritten
  *    (OPTIMIZE ... FINAL), which writes them in the new table's layout.
- * On a cluster, the same on the `_local` tables ON CLUSTER, and the
- * Distributed table the migration created beside `fresh` is dropped.
+ * On a cluster, the same on the `_local` tables (ON CLUSTER in the replicated
+ * mode; node by node in the sharded mode), and the Distributed table the
+ * migration created beside `fresh` is dropped.
  */
 export async function swapInNewTable(ch: ClickHouse, table: string, fresh: string, mark: string, log: (line: string) => void): Promise<void> {
   const db = quoteIdent(ch.database);
-  const onCluster = ch.cluster ? ` ON CLUSTER ${quoteIdent(ch.cluster)}` : '';
+  // Replicated: ON CLUSTER, and the parts of every replica. Sharded: `ch` is
+  // one node (migrate() runs the step on each), its own local tables only.
+  const replicated = ch.cluster !== '' && ch.clusterMode !== 'sharded';
+  const onCluster = replicated ? ` ON CLUSTER ${quoteIdent(ch.cluster)}` : '';
   const physical = (name: string): string => (ch.cluster ? `${name}_local` : name);
   const exec = (query: string): Promise<unknown> => ch.client.command({ query });
-  const partsTable = ch.cluster ? `clusterAllReplicas(${quoteIdent(ch.cluster)}, system.parts)` : 'system.parts';
-  const tablesTable = ch.cluster ? `clusterAllReplicas(${quoteIdent(ch.cluster)}, system.tables)` : 'system.tables';
+  const partsTable = replicated ? `clusterAllReplicas(${quoteIdent(ch.cluster)}, system.parts)` : 'system.parts';
+  const tablesTable = replicated ? `clusterAllReplicas(${quoteIdent(ch.cluster)}, system.tables)` : 'system.tables';
   // Partition ids are ClickHouse's own (digits, letters, '-', '_'); kept to those in the SQL text.
   const partition = (id: string): string => `PARTITION ID '${id.replace(/[^0-9A-Za-z_-]/g, '')}'`;
 

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/config-schema.js';
+import { clusterNodes } from './cluster-nodes.js';
 import type { ClickHouse } from './create-client.js';
 import { MIGRATION_STEPS } from './migration-steps.js';
 import { quoteIdent } from './quote-ident.js';
@@ -12,11 +13,13 @@ import { quoteIdent } from './quote-ident.js';
  * order and recorded in `<db>.schema_migrations`. Every statement is
  * idempotent (IF NOT EXISTS), so a migration interrupted half-way is simply
  * run again. The files are written for one server; `clusterize()` derives the
- * cluster variant (ON CLUSTER, Replicated*MergeTree, Distributed) from the
- * same text, by these conventions of ours:
+ * cluster variant (ON CLUSTER, Replicated*MergeTree, Distributed; or, in the
+ * `sharded` mode, the same without Keeper: plain engines, applied node by
+ * node) from the same text, by these conventions of ours:
  * - a table is `CREATE TABLE IF NOT EXISTS ${db}.name` with `ENGINE = ...MergeTree`,
  *   and may say how to shard it in a `-- shard: <expression>` line;
  * - a materialized view is `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.name TO ${db}.target`;
+ * - a change of a table is `ALTER TABLE ${db}.name ...` (one table per statement);
  * - placeholders: `${db}`, `${ttl_*_days}`, `${body_index}`, `${body_index_kind}`.
  */
 
@@ -31,6 +34,8 @@ export interface Migration {
 export interface RenderContext {
   database: string;
   cluster: string;
+  /** With `cluster`: `replicated` (ON CLUSTER, Replicated engines) or `sharded` (plain engines, run on every node). Default replicated. */
+  clusterMode?: 'replicated' | 'sharded';
   retention: Config['retention'];
   /** What the server supports for the log body's full-text index. */
   bodyIndex: 'text' | 'tokenbf';
@@ -102,17 +107,37 @@ export function renderMigration(migration: Migration, ctx: RenderContext): strin
 
 const CREATE_TABLE = /^(\s*(?:--[^\n]*\n\s*)*)CREATE TABLE IF NOT EXISTS (`\w+`)\.(\w+)/;
 const CREATE_MV = /^(\s*(?:--[^\n]*\n\s*)*)CREATE MATERIALIZED VIEW IF NOT EXISTS (`\w+`)\.(\w+)/;
+const ALTER_TABLE = /^(\s*(?:--[^\n]*\n\s*)*)ALTER TABLE (`\w+`)\.(\w+)\s+([\s\S]*)$/;
+/** ALTER commands that change columns: the Distributed table in front must change with the local one. */
+const COLUMN_CHANGE = /^(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b/i;
+
+let knownTables: Set<string> | undefined;
+
+/** Tables every migration file creates: a view or ALTER of a later file refers to them by their single-server name. */
+function tablesOfAllMigrations(): Set<string> {
+  knownTables ??= new Set(
+    loadMigrations().flatMap((m) => [...m.template.matchAll(/CREATE TABLE IF NOT EXISTS \$\{db\}\.(\w+)/g)].map((match) => match[1] as string)),
+  );
+  return knownTables;
+}
+const CREATE_VIEW = /^(\s*(?:--[^\n]*\n\s*)*)CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?(`\w+`)\.(\w+)/;
 
 /**
- * The cluster variant: each table becomes `<name>_local` (ON CLUSTER,
- * Replicated engine, replicated per shard) plus a Distributed table `<name>`
- * sharded by its `-- shard:` expression (rand() by default); materialized
- * views run on every node, reading and writing the local tables.
+ * The cluster variant: each table becomes `<name>_local` plus a Distributed
+ * table `<name>` sharded by its `-- shard:` expression (rand() by default);
+ * materialized views run on every node, reading and writing the local
+ * tables; an ALTER changes the local table (and, for a column change, the
+ * Distributed one too). In the `replicated` mode every statement is ON
+ * CLUSTER and the local engines are Replicated (one replica set per shard);
+ * in the `sharded` mode the engines stay as written and the caller runs each
+ * statement on every node (migrate() does).
  */
 export function clusterize(statements: string[], ctx: RenderContext): string[] {
+  const replicated = ctx.clusterMode !== 'sharded';
   const cluster = quoteIdent(ctx.cluster);
+  const onCluster = replicated ? ` ON CLUSTER ${cluster}` : '';
   const db = quoteIdent(ctx.database);
-  const local = new Set<string>();
+  const local = new Set<string>(tablesOfAllMigrations());
   for (const s of statements) {
     const m = CREATE_TABLE.exec(s);
     if (m) local.add(m[3] as string);
@@ -125,21 +150,41 @@ export function clusterize(statements: string[], ctx: RenderContext): string[] {
     if (table) {
       const name = table[3] as string;
       const shard = /^\s*--\s*shard:\s*(.+)$/m.exec(s)?.[1]?.trim() ?? 'rand()';
-      let sql = toLocal(s).replace(`${db}.${name}_local`, `${db}.${name}_local ON CLUSTER ${cluster}`);
-      sql = sql.replace(/ENGINE = (\w*)MergeTree(\(([^)]*)\))?/, (_w, kind: string, _p: string | undefined, args: string | undefined) => {
-        const path = `'/clickhouse/tables/{shard}/${ctx.database}/${name}_local'`;
-        return `ENGINE = Replicated${kind}MergeTree(${path}, '{replica}'${args ? `, ${args}` : ''})`;
-      });
+      let sql = toLocal(s).replace(`${db}.${name}_local`, `${db}.${name}_local${onCluster}`);
+      if (replicated) {
+        sql = sql.replace(/ENGINE = (\w*)MergeTree(\(([^)]*)\))?/, (_w, kind: string, _p: string | undefined, args: string | undefined) => {
+          const path = `'/clickhouse/tables/{shard}/${ctx.database}/${name}_local'`;
+          return `ENGINE = Replicated${kind}MergeTree(${path}, '{replica}'${args ? `, ${args}` : ''})`;
+        });
+      }
       out.push(sql);
-      out.push(
-        `CREATE TABLE IF NOT EXISTS ${db}.${name} ON CLUSTER ${cluster} AS ${db}.${name}_local\nENGINE = Distributed(${cluster}, ${db}, ${name}_local, ${shard})`,
-      );
+      out.push(`CREATE TABLE IF NOT EXISTS ${db}.${name}${onCluster} AS ${db}.${name}_local\nENGINE = Distributed(${cluster}, ${db}, ${name}_local, ${shard})`);
       continue;
     }
     const mv = CREATE_MV.exec(s);
     if (mv) {
       const name = mv[3] as string;
-      out.push(toLocal(s).replace(`${db}.${name}`, `${db}.${name} ON CLUSTER ${cluster}`));
+      out.push(toLocal(s).replace(`${db}.${name}`, `${db}.${name}${onCluster}`));
+      continue;
+    }
+    const alter = ALTER_TABLE.exec(s);
+    if (alter && alter[2] === db && local.has(alter[3] as string)) {
+      const [, lead = '', , name = '', commands = ''] = alter;
+      out.push(`${lead}ALTER TABLE ${db}.${name}_local${onCluster} ${commands}`);
+      if (COLUMN_CHANGE.test(commands.trim())) out.push(`ALTER TABLE ${db}.${name}${onCluster} ${commands}`);
+      continue;
+    }
+    if (alter && alter[2] === db && (alter[3] as string).endsWith('_mv')) {
+      // A materialized view's query (MODIFY QUERY) reads and writes the local tables.
+      const [, lead = '', , name = '', commands = ''] = alter;
+      out.push(`${lead}ALTER TABLE ${db}.${name}${onCluster} ${toLocal(commands)}`);
+      continue;
+    }
+    const view = CREATE_VIEW.exec(s);
+    if (view) {
+      // A plain view reads the Distributed tables: the same text, on every node.
+      const name = view[3] as string;
+      out.push(s.replace(`${db}.${name}`, `${db}.${name}${onCluster}`));
       continue;
     }
     throw new Error(`a migration statement the cluster variant does not know how to rewrite: ${s.slice(0, 80)}`);
@@ -149,11 +194,17 @@ export function clusterize(statements: string[], ctx: RenderContext): string[] {
 
 function ledgerDdl(ctx: RenderContext): string {
   const db = quoteIdent(ctx.database);
-  if (!ctx.cluster) {
+  // Sharded: the ledger is a plain table on the cluster's first node (see migrate()).
+  if (!ctx.cluster || ctx.clusterMode === 'sharded') {
     return `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime64(3) DEFAULT now64(3)) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`;
   }
   // One ledger for the whole cluster: every replica of every shard shares the same path.
   return `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations ON CLUSTER ${quoteIdent(ctx.cluster)} (version UInt32, name String, checksum String, applied_at DateTime64(3) DEFAULT now64(3)) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/${ctx.database}/schema_migrations', '{replica}', applied_at) ORDER BY version`;
+}
+
+/** ` ON CLUSTER <name>` for DDL that Keeper spreads (replicated mode), else ''. */
+export function onClusterClause(ch: ClickHouse): string {
+  return ch.cluster && ch.clusterMode !== 'sharded' ? ` ON CLUSTER ${quoteIdent(ch.cluster)}` : '';
 }
 
 /** Which full-text index the server supports for log bodies. */
@@ -203,7 +254,7 @@ export async function syncRetention(ch: ClickHouse, retention: Config['retention
   ).json<{ name: string; create_table_query: string }>();
   const byName = new Map(rows.map((r) => [r.name, r.create_table_query]));
   const changed: string[] = [];
-  const onCluster = ch.cluster ? ` ON CLUSTER ${quoteIdent(ch.cluster)}` : '';
+  const onCluster = onClusterClause(ch);
   for (const { table, column, days } of RETENTION) {
     const physical = ch.cluster ? `${table}_local` : table;
     const ddl = byName.get(physical);
@@ -239,42 +290,78 @@ export async function migrate(
   options: { until?: number } = {},
 ): Promise<MigrateResult> {
   const db = quoteIdent(ch.database);
-  const onCluster = ch.cluster ? ` ON CLUSTER ${quoteIdent(ch.cluster)}` : '';
-  await ch.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}${onCluster}` });
-  const bodyIndex = await probeBodyIndex(ch);
-  const ctx: RenderContext = { database: ch.database, cluster: ch.cluster, retention: config.retention, bodyIndex };
-  await ch.client.command({ query: ledgerDdl(ctx) });
-  const result: MigrateResult = { applied: [], alreadyApplied: 0, bodyIndex, retentionChanged: [] };
-  // `until`: stop after this version (tests build an older schema to migrate from).
-  const migrations = loadMigrations().filter((m) => m.version <= (options.until ?? Number.POSITIVE_INFINITY));
-  for (let first = true; ; first = false) {
-    const pending = await pendingMigrations(ch, migrations);
-    if (first) result.alreadyApplied = migrations.length - pending.length;
-    if (pending.length === 0) break;
-    if (!(await takeLock(ch, onCluster))) {
-      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
-      continue;
-    }
-    try {
-      // Read again under the lock: another process may have finished meanwhile.
-      for (const m of await pendingMigrations(ch, migrations)) {
-        for (const statement of renderMigration(m, ctx)) await ch.client.command({ query: statement });
-        await MIGRATION_STEPS[m.version]?.(ch, log);
-        await ch.client.insert({
-          table: `${db}.schema_migrations`,
-          values: [{ version: m.version, name: m.name, checksum: m.checksum }],
-          format: 'JSONEachRow',
-        });
-        result.applied.push({ version: m.version, name: m.name });
-        log(`applied migration ${String(m.version).padStart(4, '0')}_${m.name}`);
+  const onCluster = onClusterClause(ch);
+  // Sharded mode: every statement runs on every node, and the ledger and the
+  // lock live on the first node (shard 1, replica 1) whichever node this
+  // process was given, so that processes on different nodes take turns.
+  const sharded = ch.cluster !== '' && ch.clusterMode === 'sharded';
+  const nodes = sharded ? await connectNodes(ch) : [ch];
+  const home = nodes[0] as ClickHouse;
+  try {
+    for (const node of nodes) await node.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}${onCluster}` });
+    const bodyIndex = await probeBodyIndex(home);
+    const ctx: RenderContext = {
+      database: ch.database,
+      cluster: ch.cluster,
+      clusterMode: ch.clusterMode ?? 'replicated',
+      retention: config.retention,
+      bodyIndex,
+    };
+    await home.client.command({ query: ledgerDdl(ctx) });
+    const result: MigrateResult = { applied: [], alreadyApplied: 0, bodyIndex, retentionChanged: [] };
+    // `until`: stop after this version (tests build an older schema to migrate from).
+    const migrations = loadMigrations().filter((m) => m.version <= (options.until ?? Number.POSITIVE_INFINITY));
+    for (let first = true; ; first = false) {
+      const pending = await pendingMigrations(home, migrations);
+      if (first) result.alreadyApplied = migrations.length - pending.length;
+      if (pending.length === 0) break;
+      if (!(await takeLock(home, onCluster))) {
+        await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+        continue;
       }
-    } finally {
-      await ch.client.command({ query: `DROP TABLE IF EXISTS ${db}.schema_migrations_lock${onCluster} SYNC` });
+      try {
+        // Read again under the lock: another process may have finished meanwhile.
+        for (const m of await pendingMigrations(home, migrations)) {
+          for (const statement of renderMigration(m, ctx)) {
+            for (const node of nodes) await node.client.command({ query: statement });
+          }
+          for (const node of nodes) await MIGRATION_STEPS[m.version]?.(node, log);
+          await home.client.insert({
+            table: `${db}.schema_migrations`,
+            values: [{ version: m.version, name: m.name, checksum: m.checksum }],
+            format: 'JSONEachRow',
+          });
+          result.applied.push({ version: m.version, name: m.name });
+          log(`applied migration ${String(m.version).padStart(4, '0')}_${m.name}`);
+        }
+      } finally {
+        await home.client.command({ query: `DROP TABLE IF EXISTS ${db}.schema_migrations_lock${onCluster} SYNC` });
+      }
     }
+    for (const node of nodes) {
+      const changed = await syncRetention(node, config.retention);
+      for (const t of changed) if (!result.retentionChanged.includes(t)) result.retentionChanged.push(t);
+    }
+    for (const t of result.retentionChanged) log(`retention of ${t} changed to match the configuration`);
+    return result;
+  } finally {
+    if (sharded) await Promise.allSettled(nodes.map((n) => n.close()));
   }
-  result.retentionChanged = await syncRetention(ch, config.retention);
-  for (const t of result.retentionChanged) log(`retention of ${t} changed to match the configuration`);
-  return result;
+}
+
+/** A client per node of the cluster (sharded mode), shard by shard: each runs the DDL on its own node only. */
+async function connectNodes(ch: ClickHouse): Promise<ClickHouse[]> {
+  const forNode = ch.forNode;
+  if (forNode === undefined) throw new Error('the sharded cluster mode needs a ClickHouse server (clickhouse.url)');
+  const nodes: ClickHouse[] = [];
+  try {
+    // Each node object is one node of this cluster in the sharded mode, whatever the factory was given.
+    for (const node of await clusterNodes(ch)) nodes.push({ ...(await forNode(node.hostPort)), cluster: ch.cluster, clusterMode: 'sharded' });
+  } catch (err) {
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    throw err;
+  }
+  return nodes;
 }
 
 /** The migrations not yet in the ledger, in order; throws when an applied one's file changed. */

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { LIMITS } from '../codec/validate.js';
+import { WireReader } from '../codec/wire-reader.js';
 import type { EventRowBinary } from './event-row-binary.js';
 import type { RowBinaryWriter } from './row-binary.js';
 
@@ -59,93 +60,44 @@ const partTags = new MapEntries();
 const metricRanges = new Ranges();
 const logRanges = new Ranges();
 
-let buf: Uint8Array = new Uint8Array(0);
-let pos = 0;
-/** The 64-bit result of the last varint64(): low and high halves (hi signed). */
-let lo = 0;
-let hi = 0;
+// One cursor for this module (appendSpanBytes is synchronous: never two at once).
+const r = new WireReader();
 
 /** A varint of at most 32 bits (tags, lengths, enums, bools); longer encodings decline. */
 function varint32(end: number): number {
-  let v = 0;
-  for (let shift = 0; shift < 28; shift += 7) {
-    if (pos >= end) throw DECLINE;
-    const b = buf[pos++] as number;
-    v |= (b & 0x7f) << shift;
-    if (b < 0x80) return v >>> 0;
-  }
-  if (pos >= end) throw DECLINE;
-  const b = buf[pos++] as number;
-  if (b > 0x0f) throw DECLINE;
-  return (v | (b << 28)) >>> 0;
+  const v = r.varint32(end);
+  if (v < 0) throw DECLINE;
+  return v;
 }
 
-/** A varint int64 into lo/hi (protobufjs's LongBits). */
+/** A varint int64 into r.lo/r.hi (protobufjs's LongBits). */
 function varint64(end: number): void {
-  let l = 0;
-  let h = 0;
-  let b = 0;
-  for (let shift = 0; shift < 28; shift += 7) {
-    if (pos >= end) throw DECLINE;
-    b = buf[pos++] as number;
-    l |= (b & 0x7f) << shift;
-    if (b < 0x80) {
-      lo = l >>> 0;
-      hi = 0;
-      return;
-    }
-  }
-  if (pos >= end) throw DECLINE;
-  b = buf[pos++] as number;
-  l |= (b & 0x7f) << 28;
-  h = (b & 0x7f) >> 4;
-  if (b < 0x80) {
-    lo = l >>> 0;
-    hi = h | 0;
-    return;
-  }
-  for (let shift = 3; shift < 38; shift += 7) {
-    if (pos >= end) throw DECLINE;
-    b = buf[pos++] as number;
-    h |= (b & 0x7f) << shift;
-    if (b < 0x80) {
-      lo = l >>> 0;
-      hi = h | 0;
-      return;
-    }
-  }
-  throw DECLINE;
+  if (!r.varint64(end)) throw DECLINE;
 }
 
-/** Length of a length-delimited field; pos is at its first byte after. */
+/** Length of a length-delimited field; r.pos is at its first byte after. */
 function lengthDelimited(end: number): number {
-  const length = varint32(end);
-  const stop = pos + length;
-  if (stop > end) throw DECLINE;
+  const stop = r.delimited(end);
+  if (stop < 0) throw DECLINE;
   return stop;
 }
 
 /** The bytes [start, end) are valid UTF-8 of at most `limit` bytes (what the codec would decode unchanged and accept). */
 function checkString(start: number, end: number, limit: number): void {
   if (end - start > limit) throw DECLINE;
+  const b = r.buf;
   for (let i = start; i < end; i++) {
-    if ((buf[i] as number) >= 0x80) {
-      if (!isUtf8(buf.subarray(start, end))) throw DECLINE;
+    if ((b[i] as number) >= 0x80) {
+      if (!isUtf8(b.subarray(start, end))) throw DECLINE;
       return;
     }
   }
 }
 
 function float32(end: number): number {
-  if (pos + 4 > end) throw DECLINE;
-  const b = buf;
-  const bits = ((b[pos] as number) | ((b[pos + 1] as number) << 8) | ((b[pos + 2] as number) << 16) | ((b[pos + 3] as number) << 24)) >>> 0;
-  pos += 4;
-  f32bits[0] = bits;
-  return f32[0] as number;
+  if (r.pos + 4 > end) throw DECLINE;
+  return r.float32(end);
 }
-const f32 = new Float32Array(1);
-const f32bits = new Uint32Array(f32.buffer);
 
 const CHAR_0 = 0x30;
 const CHAR_9 = 0x39;
@@ -154,18 +106,20 @@ const NAME = Buffer.from('name');
 
 function bytesEqual(a: number, aEnd: number, b: number, bEnd: number): boolean {
   if (aEnd - a !== bEnd - b) return false;
+  const buf = r.buf;
   for (; a < aEnd; a++, b++) if (buf[a] !== buf[b]) return false;
   return true;
 }
 
 function equalsConst(start: number, end: number, c: Uint8Array): boolean {
   if (end - start !== c.length) return false;
+  const buf = r.buf;
   for (let i = 0; i < c.length; i++) if (buf[start + i] !== c[i]) return false;
   return true;
 }
 
 /**
- * One map<string, string> entry at [pos, stop) into `into`. Declines what
+ * One map<string, string> entry at [r.pos, stop) into `into`. Declines what
  * would not come out of the codec as the same entries in the same order: a
  * key JavaScript orders first (an array index: we decline any key starting
  * with a digit), `__proto__`, a repeated key, an unknown field, over-long keys
@@ -176,16 +130,16 @@ function mapEntry(stop: number, into: MapEntries): void {
   let ke = 0;
   let vs = 0;
   let ve = 0;
-  while (pos < stop) {
+  while (r.pos < stop) {
     const tag = varint32(stop);
     if (tag === 10) {
       ke = lengthDelimited(stop);
-      ks = pos;
-      pos = ke;
+      ks = r.pos;
+      r.pos = ke;
     } else if (tag === 18) {
       ve = lengthDelimited(stop);
-      vs = pos;
-      pos = ve;
+      vs = r.pos;
+      r.pos = ve;
     } else {
       throw DECLINE;
     }
@@ -193,7 +147,7 @@ function mapEntry(stop: number, into: MapEntries): void {
   checkString(ks, ke, LIMITS.tagKeyBytes);
   checkString(vs, ve, LIMITS.tagValueBytes);
   if (ke > ks) {
-    const first = buf[ks] as number;
+    const first = r.buf[ks] as number;
     if (first >= CHAR_0 && first <= CHAR_9) throw DECLINE;
     if (equalsConst(ks, ke, PROTO)) throw DECLINE;
   }
@@ -209,14 +163,16 @@ function writeMap(w: RowBinaryWriter, m: MapEntries): void {
   w.varUInt(m.n);
   const at = m.at;
   for (let i = 0; i < m.n * 4; i += 4) {
-    w.utf8Bytes(buf, at[i] as number, at[i + 1] as number);
-    w.utf8Bytes(buf, at[i + 2] as number, at[i + 3] as number);
+    w.utf8Bytes(r.buf, at[i] as number, at[i + 1] as number);
+    w.utf8Bytes(r.buf, at[i + 2] as number, at[i + 3] as number);
   }
 }
 
 // The span's fields, as read.
 let traceLo = 0;
 let traceHi = 0;
+let traceHighLo = 0;
+let traceHighHi = 0;
 let idLo = 0;
 let idHi = 0;
 let parentLo = 0;
@@ -245,19 +201,19 @@ function writeTime(w: RowBinaryWriter, l: number, h: number): void {
 }
 
 function writeTenant(w: RowBinaryWriter, out: EventRowBinary): void {
-  if (tenantEnd > tenantStart) w.utf8Bytes(buf, tenantStart, tenantEnd);
+  if (tenantEnd > tenantStart) w.utf8Bytes(r.buf, tenantStart, tenantEnd);
   else w.string(out.defaultTenant);
 }
 
 /** Reads the top-level fields of the span at [0, end). */
 function scanSpan(end: number): void {
-  traceLo = traceHi = idLo = idHi = parentLo = parentHi = startLo = startHi = endLo = endHi = rootLo = rootHi = recvLo = recvHi = 0;
+  traceLo = traceHi = traceHighLo = traceHighHi = idLo = idHi = parentLo = parentHi = startLo = startHi = endLo = endHi = rootLo = rootHi = recvLo = recvHi = 0;
   error = indicator = false;
   serviceStart = serviceEnd = nameStart = nameEnd = tenantStart = tenantEnd = 0;
   spanTags.n = 0;
   metricRanges.n = 0;
   logRanges.n = 0;
-  while (pos < end) {
+  while (r.pos < end) {
     const tag = varint32(end);
     switch (tag) {
       case 8: // version (int32): a negative one (10 bytes) declines
@@ -265,42 +221,42 @@ function scanSpan(end: number): void {
         break;
       case 16:
         varint64(end);
-        traceLo = lo;
-        traceHi = hi;
+        traceLo = r.lo;
+        traceHi = r.hi;
         break;
       case 24:
         varint64(end);
-        idLo = lo;
-        idHi = hi;
+        idLo = r.lo;
+        idHi = r.hi;
         break;
       case 32:
         varint64(end);
-        parentLo = lo;
-        parentHi = hi;
+        parentLo = r.lo;
+        parentHi = r.hi;
         break;
       case 40:
         varint64(end);
-        startLo = lo;
-        startHi = hi;
+        startLo = r.lo;
+        startHi = r.hi;
         break;
       case 48:
         varint64(end);
-        endLo = lo;
-        endHi = hi;
+        endLo = r.lo;
+        endHi = r.hi;
         break;
       case 56:
         error = varint32(end) !== 0;
         break;
       case 66: {
         const stop = lengthDelimited(end);
-        serviceStart = pos;
-        serviceEnd = pos = stop;
+        serviceStart = r.pos;
+        serviceEnd = r.pos = stop;
         break;
       }
       case 82: {
         const stop = lengthDelimited(end);
-        metricRanges.push(pos, stop);
-        pos = stop;
+        metricRanges.push(r.pos, stop);
+        r.pos = stop;
         break;
       }
       case 90: {
@@ -313,31 +269,36 @@ function scanSpan(end: number): void {
         break;
       case 106: {
         const stop = lengthDelimited(end);
-        nameStart = pos;
-        nameEnd = pos = stop;
+        nameStart = r.pos;
+        nameEnd = r.pos = stop;
         break;
       }
       case 112:
         varint64(end);
-        rootLo = lo;
-        rootHi = hi;
+        rootLo = r.lo;
+        rootHi = r.hi;
         break;
       case 802: {
         const stop = lengthDelimited(end);
-        logRanges.push(pos, stop);
-        pos = stop;
+        logRanges.push(r.pos, stop);
+        r.pos = stop;
         break;
       }
       case 810: {
         const stop = lengthDelimited(end);
-        tenantStart = pos;
-        tenantEnd = pos = stop;
+        tenantStart = r.pos;
+        tenantEnd = r.pos = stop;
         break;
       }
       case 816:
         varint64(end);
-        recvLo = lo;
-        recvHi = hi;
+        recvLo = r.lo;
+        recvHi = r.hi;
+        break;
+      case 824: // trace_id_high
+        varint64(end);
+        traceHighLo = r.lo;
+        traceHighHi = r.hi;
         break;
       default:
         throw DECLINE;
@@ -346,25 +307,25 @@ function scanSpan(end: number): void {
 }
 
 function writeLog(out: EventRowBinary, start: number, stop: number, received: () => bigint): void {
-  pos = start;
+  r.pos = start;
   let tsLo = 0;
   let tsHi = 0;
   let severity = 0;
   let bodyStart = 0;
   let bodyEnd = 0;
   partTags.n = 0;
-  while (pos < stop) {
+  while (r.pos < stop) {
     const tag = varint32(stop);
     if (tag === 8) {
       varint64(stop);
-      tsLo = lo;
-      tsHi = hi;
+      tsLo = r.lo;
+      tsHi = r.hi;
     } else if (tag === 16) {
       severity = varint32(stop);
     } else if (tag === 26) {
       bodyEnd = lengthDelimited(stop);
-      bodyStart = pos;
-      pos = bodyEnd;
+      bodyStart = r.pos;
+      r.pos = bodyEnd;
     } else if (tag === 34) {
       mapEntry(lengthDelimited(stop), partTags);
     } else {
@@ -377,20 +338,21 @@ function writeLog(out: EventRowBinary, start: number, stop: number, received: ()
   if (tsLo === 0 && tsHi === 0) receivedInto(received);
   const w = out.logs;
   writeTenant(w, out);
-  w.utf8Bytes(buf, serviceStart, serviceEnd);
+  w.utf8Bytes(r.buf, serviceStart, serviceEnd);
   if (tsLo === 0 && tsHi === 0) writeTime(w, recvLo, recvHi);
   else writeTime(w, tsLo, tsHi);
   w.u8(SEVERITY_ENUM[severity] as number);
   w.u8(severity);
-  w.utf8Bytes(buf, bodyStart, bodyEnd);
+  w.utf8Bytes(r.buf, bodyStart, bodyEnd);
   w.i64Parts(traceLo, traceHi);
   w.i64Parts(idLo, idHi);
   writeMap(w, partTags);
+  w.i64Parts(traceHighLo, traceHighHi);
   w.rows++;
 }
 
 function writeSample(out: EventRowBinary, start: number, stop: number, received: () => bigint): void {
-  pos = start;
+  r.pos = start;
   let metric = 0;
   let nameS = 0;
   let nameE = 0;
@@ -405,7 +367,7 @@ function writeSample(out: EventRowBinary, start: number, stop: number, received:
   let unitE = 0;
   let scope = 0;
   partTags.n = 0;
-  while (pos < stop) {
+  while (r.pos < stop) {
     const tag = varint32(stop);
     switch (tag) {
       case 8:
@@ -413,21 +375,21 @@ function writeSample(out: EventRowBinary, start: number, stop: number, received:
         break;
       case 18:
         nameE = lengthDelimited(stop);
-        nameS = pos;
-        pos = nameE;
+        nameS = r.pos;
+        r.pos = nameE;
         break;
       case 29:
         value = float32(stop);
         break;
       case 32:
         varint64(stop);
-        tsLo = lo;
-        tsHi = hi;
+        tsLo = r.lo;
+        tsHi = r.hi;
         break;
       case 42:
         messageE = lengthDelimited(stop);
-        messageS = pos;
-        pos = messageE;
+        messageS = r.pos;
+        r.pos = messageE;
         break;
       case 48:
         status = varint32(stop);
@@ -440,8 +402,8 @@ function writeSample(out: EventRowBinary, start: number, stop: number, received:
         break;
       case 74:
         unitE = lengthDelimited(stop);
-        unitS = pos;
-        pos = unitE;
+        unitS = r.pos;
+        r.pos = unitE;
         break;
       case 80:
         scope = varint32(stop);
@@ -460,20 +422,21 @@ function writeSample(out: EventRowBinary, start: number, stop: number, received:
   if (tsLo === 0 && tsHi === 0) receivedInto(received);
   const w = out.samples;
   writeTenant(w, out);
-  w.utf8Bytes(buf, nameS, nameE);
+  w.utf8Bytes(r.buf, nameS, nameE);
   w.u8(metric);
   if (tsLo === 0 && tsHi === 0) writeTime(w, recvLo, recvHi);
   else writeTime(w, tsLo, tsHi);
   w.f64(value === 0 ? 0 : value); // +0 for -0, as EventRowBinary.append
   w.f32(sampleRate === 0 ? 1 : sampleRate);
-  w.utf8Bytes(buf, messageS, messageE);
+  w.utf8Bytes(r.buf, messageS, messageE);
   w.u8(status);
-  w.utf8Bytes(buf, unitS, unitE);
+  w.utf8Bytes(r.buf, unitS, unitE);
   w.u8(scope);
   writeMap(w, partTags);
-  w.utf8Bytes(buf, serviceStart, serviceEnd);
+  w.utf8Bytes(r.buf, serviceStart, serviceEnd);
   w.i64Parts(traceLo, traceHi);
   w.i64Parts(idLo, idHi);
+  w.i64Parts(traceHighLo, traceHighHi);
   w.rows++;
 }
 
@@ -495,8 +458,7 @@ function receivedInto(received: () => bigint): void {
  * record's receive time (ns) for a span the gateway did not stamp.
  */
 export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received: () => bigint): boolean {
-  buf = bytes;
-  pos = 0;
+  r.reset(bytes);
   let marked = false;
   try {
     scanSpan(bytes.length);
@@ -524,8 +486,8 @@ export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received
       w.i64Parts(traceLo, traceHi);
       w.i64Parts(idLo, idHi);
       w.i64Parts(parentLo, parentHi);
-      w.utf8Bytes(buf, serviceStart, serviceEnd);
-      w.utf8Bytes(buf, nameStart, nameEnd);
+      w.utf8Bytes(r.buf, serviceStart, serviceEnd);
+      w.utf8Bytes(r.buf, nameStart, nameEnd);
       writeTime(w, startLo, startHi);
       // end - start, wrapping like Int64.
       const borrow = endLo < startLo ? 1 : 0;
@@ -534,6 +496,7 @@ export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received
       w.bool(indicator);
       writeTime(w, rootLo, rootHi);
       writeMap(w, spanTags);
+      w.i64Parts(traceHighLo, traceHighHi);
       w.rows++;
     }
     const logs = logRanges.at;
@@ -550,8 +513,6 @@ export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received
     }
     return false;
   } finally {
-    buf = EMPTY;
+    r.release();
   }
 }
-
-const EMPTY = new Uint8Array(0);

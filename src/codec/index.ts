@@ -1,6 +1,6 @@
 // The public surface of the SSF codec (`ssf-pipeline/codec`).
 export type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus, MetricType, SpanEvent } from './types.js';
-export { CodecError, CodecErrorCodes } from './errors.js';
+export { CodecError, CodecErrors } from './errors.js';
 export type { CodecErrorCode, Rejection } from './errors.js';
 export { FrameReader, decodeFrames, encodeFrame, encodeFrames, FRAME_HEADER_LENGTH, MAX_FRAME_LENGTH } from './framing.js';
 export { bigIntToLong, decodeRawSpan, encodeBatchOfEncoded, encodeRawSpan, longToBigInt, splitBatch } from './protobuf.js';

@@ -1,15 +1,11 @@
 import protobuf from 'protobufjs/minimal.js';
 import { ssf } from './generated/ssf.js';
 import { CodecError } from './errors.js';
+import { WIRE_LENGTH_DELIMITED, WireReader } from './wire-reader.js';
 
 /** The generated message classes (from schema/ssf.proto). */
 export const SSFSpanMessage = ssf.SSFSpan;
-export const SSFBatchMessage = ssf.SSFBatch;
-export const SSFSampleMessage = ssf.SSFSample;
-export const SSFLogRecordMessage = ssf.SSFLogRecord;
 export type RawSpan = ssf.SSFSpan;
-export type RawSample = ssf.SSFSample;
-export type RawLogRecord = ssf.SSFLogRecord;
 export type SpanFields = ssf.ISSFSpan;
 export type SampleFields = ssf.ISSFSample;
 export type LogRecordFields = ssf.ISSFLogRecord;
@@ -73,28 +69,37 @@ export function decodeRawSpan(bytes: Uint8Array): RawSpan {
  * structure is broken (then no span boundary can be trusted).
  */
 export function splitBatch(bytes: Uint8Array): Uint8Array[] {
-  const reader = strictReader(bytes);
+  const r = new WireReader();
+  r.reset(bytes);
+  const end = bytes.length;
   const spans: Uint8Array[] = [];
-  try {
-    while (reader.pos < reader.len) {
-      const tag = reader.uint32();
-      const field = tag >>> 3;
-      const wireType = tag & 7;
-      if (field === 1 && wireType === 2) {
-        const length = reader.uint32();
-        const start = reader.pos;
-        if (start + length > reader.len) throw new RangeError(`span ${spans.length} is truncated`);
-        spans.push(bytes.subarray(start, start + length));
-        reader.pos = start + length;
-      } else if (field === 0) {
-        throw new RangeError('field number 0 is invalid');
-      } else {
-        reader.skipType(wireType);
-      }
+  let reason = '';
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag < 0) {
+      reason = `bad tag at offset ${r.pos}`;
+      break;
     }
-  } catch (err) {
-    throw new CodecError('SSF_DECODE_FAILED', `not a valid SSFBatch: ${(err as Error).message}`, { cause: err });
+    const field = tag >>> 3;
+    const wireType = tag & 7;
+    if (field === 1 && wireType === WIRE_LENGTH_DELIMITED) {
+      const length = r.uint32(end);
+      const stop = r.pos + length;
+      if (length < 0 || stop > end) {
+        reason = `span ${spans.length} is truncated`;
+        break;
+      }
+      spans.push(bytes.subarray(r.pos, stop));
+      r.pos = stop;
+    } else if (field === 0) {
+      reason = 'field number 0 is invalid';
+      break;
+    } else if (!r.skip(wireType, end)) {
+      reason = `field ${field} (wire type ${wireType}) is malformed or truncated`;
+      break;
+    }
   }
+  if (reason !== '') throw new CodecError('SSF_DECODE_FAILED', `not a valid SSFBatch: ${reason}`);
   return spans;
 }
 

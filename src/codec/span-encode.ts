@@ -61,6 +61,7 @@ export function spanToFields(e: SpanEvent): SpanFields {
   if (e.logs.length > 0) f.logs = e.logs.map(logToFields);
   if (e.tenant !== '') f.tenant = e.tenant;
   if (e.receivedTimestamp !== 0n) f.receivedTimestamp = bigIntToLong(e.receivedTimestamp);
+  if (e.traceIdHigh !== 0n) f.traceIdHigh = bigIntToLong(e.traceIdHigh);
   return f;
 }
 

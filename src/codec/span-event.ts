@@ -17,6 +17,7 @@ export function spanEvent(fields: Partial<SpanEvent>): SpanEvent {
   const e: SpanEvent = {
     version: 0,
     traceId: 0n,
+    traceIdHigh: 0n,
     id: 0n,
     parentId: 0n,
     startTimestamp: 0n,

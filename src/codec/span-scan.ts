@@ -1,4 +1,5 @@
 import { LIMITS } from './validate.js';
+import { WireReader } from './wire-reader.js';
 
 // A string of n bytes decodes to at most n UTF-16 units, so validate.ts's
 // check (`s.length * 3 <= limit`) surely passes below these sizes.
@@ -6,77 +7,16 @@ const NAME_BYTES = Math.floor(LIMITS.nameBytes / 3);
 const KEY_BYTES = Math.floor(LIMITS.tagKeyBytes / 3);
 const VALUE_BYTES = Math.floor(LIMITS.tagValueBytes / 3);
 
-// Where a scan leaves the fields it reads (int64 fields as two unsigned 32-bit halves).
-let lo = 0;
-let hi = 0;
-let pos = 0;
-
-/** Reads a varint of at most 10 bytes into lo/hi (its low 64 bits); false when malformed or truncated. */
-function readLong(b: Uint8Array, end: number): boolean {
-  let l = 0;
-  let h = 0;
-  for (let shift = 0; shift < 28; shift += 7) {
-    if (pos >= end) return false;
-    const byte = b[pos++] as number;
-    l |= (byte & 0x7f) << shift;
-    if (byte < 0x80) {
-      lo = l >>> 0;
-      hi = 0;
-      return true;
-    }
-  }
-  if (pos >= end) return false;
-  let byte = b[pos++] as number;
-  l |= (byte & 0x0f) << 28;
-  h = (byte & 0x7f) >> 4;
-  if (byte >= 0x80) {
-    for (let shift = 3; ; shift += 7) {
-      if (pos >= end || shift > 31) return false;
-      byte = b[pos++] as number;
-      h |= (byte & 0x7f) << shift;
-      if (byte < 0x80) break;
-    }
-  }
-  lo = l >>> 0;
-  hi = h >>> 0;
-  return true;
-}
-
-/** Reads a length (or a tag) of at most 4 bytes; -1 when it is longer, malformed or truncated. */
-function readLength(b: Uint8Array, end: number): number {
-  let v = 0;
-  for (let shift = 0; shift < 28; shift += 7) {
-    if (pos >= end) return -1;
-    const byte = b[pos++] as number;
-    v |= (byte & 0x7f) << shift;
-    if (byte < 0x80) return v;
-  }
-  return -1;
-}
-
-/**
- * Skips a varint the way protobufjs's uint32() reads one (int32 and bool
- * fields): it reads 5 bytes and then skips 5 more unseen, so only varints
- * of at most 5 bytes or exactly 10 are read alike by both; false otherwise.
- */
-function skipShortVarint(b: Uint8Array, end: number): boolean {
-  const start = pos;
-  while (pos < end) {
-    if ((b[pos++] as number) < 0x80) {
-      const n = pos - start;
-      return n <= 5 || n === 10;
-    }
-    if (pos - start >= 10) return false;
-  }
-  return false;
-}
+// One cursor for this module's scans (synchronous: never shared by two at once).
+const r = new WireReader();
 
 /** A map<string, string> entry: key (1) and value (2), both strings, nothing else. */
-function scanTagEntry(b: Uint8Array, end: number): boolean {
-  while (pos < end) {
-    const tag = b[pos++] as number;
-    const n = readLength(b, end);
-    if (n < 0 || pos + n > end) return false;
+function scanTagEntry(end: number): boolean {
+  while (r.pos < end) {
+    const tag = r.buf[r.pos++] as number;
+    const stop = r.delimited(end);
+    if (stop < 0) return false;
+    const n = stop - r.pos;
     if (tag === 0x0a) {
       if (n > KEY_BYTES) return false;
     } else if (tag === 0x12) {
@@ -84,7 +24,7 @@ function scanTagEntry(b: Uint8Array, end: number): boolean {
     } else {
       return false;
     }
-    pos += n;
+    r.pos = stop;
   }
   return true;
 }
@@ -104,7 +44,7 @@ function scanTagEntry(b: Uint8Array, end: number): boolean {
  */
 export function scanTraceSpan(b: Uint8Array, traceId: Uint32Array): boolean {
   const end = b.length;
-  pos = 0;
+  r.reset(b);
   let idSet = false;
   let traceLo = 0;
   let traceHi = 0;
@@ -114,8 +54,8 @@ export function scanTraceSpan(b: Uint8Array, traceId: Uint32Array): boolean {
   let endHi = 0;
   let nameBytes = 0;
   let tags = 0;
-  while (pos < end) {
-    const tag = readLength(b, end);
+  while (r.pos < end) {
+    const tag = r.varint32(end);
     if (tag < 0) return false;
     const field = tag >>> 3;
     const wire = tag & 7;
@@ -124,26 +64,31 @@ export function scanTraceSpan(b: Uint8Array, traceId: Uint32Array): boolean {
         case 1: // version
         case 7: // error
         case 12: // indicator
-          if (!skipShortVarint(b, end)) return false;
+          {
+            // protobufjs's uint32() (int32, bool) reads 5 bytes and skips 5 more unseen:
+            // only varints of at most 5 bytes or exactly 10 are read alike by both.
+            const n = r.skipVarint(end);
+            if (n < 0 || (n > 5 && n !== 10)) return false;
+          }
           break;
         case 2:
-          if (!readLong(b, end)) return false;
-          traceLo = lo;
-          traceHi = hi;
+          if (!r.varint64(end)) return false;
+          traceLo = r.lo;
+          traceHi = r.hi;
           break;
         case 3:
-          if (!readLong(b, end)) return false;
-          idSet = (lo | hi) !== 0;
+          if (!r.varint64(end)) return false;
+          idSet = (r.lo | r.hi) !== 0;
           break;
         case 5:
-          if (!readLong(b, end)) return false;
-          startLo = lo;
-          startHi = hi;
+          if (!r.varint64(end)) return false;
+          startLo = r.lo;
+          startHi = r.hi;
           break;
         case 6:
-          if (!readLong(b, end)) return false;
-          endLo = lo;
-          endHi = hi;
+          if (!r.varint64(end)) return false;
+          endLo = r.lo;
+          endHi = r.hi;
           break;
         case 8:
         case 10:
@@ -153,13 +98,13 @@ export function scanTraceSpan(b: Uint8Array, traceId: Uint32Array): boolean {
         case 101:
         case 0:
           return false;
-        default: // parent_id, root_start_timestamp, received_timestamp, unknown fields
-          if (!readLong(b, end)) return false;
+        default: // parent_id, root_start_timestamp, received_timestamp, trace_id_high, unknown fields
+          if (!r.varint64(end)) return false;
       }
     } else if (wire === 2) {
-      const n = readLength(b, end);
-      if (n < 0 || pos + n > end) return false;
-      const next = pos + n;
+      const next = r.delimited(end);
+      if (next < 0) return false;
+      const n = next - r.pos;
       switch (field) {
         case 8: // service
         case 101: // tenant
@@ -170,7 +115,7 @@ export function scanTraceSpan(b: Uint8Array, traceId: Uint32Array): boolean {
           nameBytes = n;
           break;
         case 11: {
-          if (!scanTagEntry(b, next)) return false;
+          if (!scanTagEntry(next)) return false;
           if (++tags > LIMITS.tagsPerMap) return false;
           break;
         }
@@ -187,15 +132,15 @@ export function scanTraceSpan(b: Uint8Array, traceId: Uint32Array): boolean {
         case 14:
         case 100: // log records: the full path
         case 102:
+        case 103:
           return false;
         default:
           break;
       }
-      pos = next;
+      r.pos = next;
     } else if (wire === 1 || wire === 5) {
-      if (field <= 14 || field === 0 || (field >= 100 && field <= 102)) return false;
-      pos += wire === 1 ? 8 : 4;
-      if (pos > end) return false;
+      if (field <= 14 || field === 0 || (field >= 100 && field <= 103)) return false;
+      if (!r.skip(wire, end)) return false;
     } else {
       return false;
     }

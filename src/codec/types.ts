@@ -40,7 +40,10 @@ export interface LogRecord {
 /** A validated SSF span: a trace span, a carrier of samples and logs, or both. */
 export interface SpanEvent {
   version: number;
+  /** The trace id (the low 64 bits of a 128-bit one). */
   traceId: bigint;
+  /** The high 64 bits of a 128-bit trace id (OTLP, W3C; our field 103); 0n for Veneur's 64-bit ids. */
+  traceIdHigh: bigint;
   id: bigint;
   parentId: bigint;
   startTimestamp: bigint;

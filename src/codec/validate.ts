@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CodecErrorCode, Rejection } from './errors.js';
-import { CodecErrorCodes } from './errors.js';
+import { CodecErrors } from './errors.js';
 import { longToBigInt } from './protobuf.js';
 import type { RawSpan } from './protobuf.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus, MetricType, SpanEvent } from './types.js';
@@ -37,7 +37,7 @@ export function severityName(n: number): LogSeverity {
 
 // Each check carries its stable code in `params`, so a zod issue maps to a Rejection.
 function check(code: CodecErrorCode, reason?: string): { message: string; params: { ssfCode: CodecErrorCode } } {
-  return { message: reason ?? CodecErrorCodes[code], params: { ssfCode: code } };
+  return { message: reason ?? CodecErrors.entries[code].text, params: { ssfCode: code } };
 }
 
 // z.number() refuses NaN and infinities with zod's own error; we want our code.
@@ -159,6 +159,7 @@ const SNAKE: Record<string, string> = {
   startTimestamp: 'start_timestamp',
   endTimestamp: 'end_timestamp',
   rootStartTimestamp: 'root_start_timestamp',
+  traceIdHigh: 'trace_id_high',
   sampleRate: 'sample_rate',
 };
 
@@ -201,6 +202,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
     tags: d.tags,
     tenant: d.tenant,
     traceId: longToBigInt(raw.traceId),
+    traceIdHigh: longToBigInt(raw.traceIdHigh),
     id: longToBigInt(raw.id),
     parentId: longToBigInt(raw.parentId),
     startTimestamp: longToBigInt(raw.startTimestamp),
@@ -261,6 +263,7 @@ export function validateSpan(raw: RawSpan): SpanValidation {
     span: spanEvent({
       version: f.version,
       traceId: f.traceId,
+      traceIdHigh: f.traceIdHigh,
       id: f.id,
       parentId: f.parentId,
       startTimestamp: f.startTimestamp,

@@ -43,6 +43,12 @@ export const configSchema = z.strictObject({
         ),
       queryPassword: z.string().default('').describe('Password of `clickhouse.queryUser`.'),
       cluster: z.string().default('').describe('Cluster name for `ON CLUSTER` DDL and Replicated/Distributed tables. Empty: a single server.'),
+      clusterMode: z
+        .enum(['replicated', 'sharded'])
+        .default('replicated')
+        .describe(
+          'With `clickhouse.cluster`: `replicated` (ReplicatedMergeTree, Keeper, `ON CLUSTER` DDL: production) or `sharded` (plain MergeTree on every node, DDL applied node by node, Distributed tables writing every replica: a cluster without Keeper). docs/operations.md.',
+        ),
       tlsCaFile: z.string().default('').describe('PEM file of the CA that signed the server certificate (https URLs).'),
       tlsCertFile: z.string().default('').describe('PEM client certificate for mutual TLS.'),
       tlsKeyFile: z.string().default('').describe('PEM key of `clickhouse.tlsCertFile`.'),
@@ -110,6 +116,8 @@ export const configSchema = z.strictObject({
       statsdListen: listen('127.0.0.1:8125', 'UDP listener for statsd/DogStatsD lines. Empty disables it.'),
       tcpListen: listen('', 'TCP listener for the framed SSF stream. Empty disables it.'),
       unixSocket: z.string().default('').describe('UNIX socket path for the framed SSF stream. Empty disables it.'),
+      otlpHttpListen: listen('127.0.0.1:4318', 'OTLP/HTTP listener (POST /v1/traces, /v1/logs, /v1/metrics; protobuf or JSON). Empty disables it.'),
+      otlpGrpcListen: listen('127.0.0.1:4317', 'OTLP/gRPC listener (the trace, logs and metrics services). Empty disables it.'),
       maxBodyBytes: z
         .number()
         .int()
@@ -198,6 +206,30 @@ export const configSchema = z.strictObject({
         .positive()
         .default(4 * 1_073_741_824)
         .describe('`max_memory_usage` of every query, in bytes.'),
+      maxConcurrentPerTenant: z
+        .number()
+        .int()
+        .positive()
+        .default(4)
+        .describe(
+          'Query API requests one tenant may have running at once; one more is refused with 429 `QUERY_ERR_TOO_MANY_QUERIES` and Retry-After. A query stopped at its time limit holds its slot until ClickHouse has let it go.',
+        ),
+      maxBlockSize: z
+        .number()
+        .int()
+        .positive()
+        .default(2_048)
+        .describe(
+          '`max_block_size` of every query: ClickHouse checks the time limit and cancellation between blocks, so this bounds how far past `query.maxExecutionTimeS` a query that is costly per row can run.',
+        ),
+      cancelGraceMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(2_000)
+        .describe(
+          'After `query.maxExecutionTimeS` plus this, the API stops waiting: it answers `QUERY_ERR_TIMEOUT`, closes the request and sends `KILL QUERY` for its query id.',
+        ),
     })
     .prefault({}),
 

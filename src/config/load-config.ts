@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import { defineErrors } from '../errors/define-errors.js';
 import { configSchema, RENAMED } from './config-schema.js';
 import type { Config } from './config-schema.js';
 
@@ -17,9 +18,18 @@ export interface SettingInfo {
   choices?: readonly string[];
 }
 
-/** Configuration errors: start-up stops with the message, which names the setting. */
+/** The configuration's catalog (status 0: the process does not start; never an HTTP answer). */
+export const ConfigErrors = defineErrors('CFG', {
+  CFG_INVALID: { status: 0, retriable: false, text: 'a setting is unknown or its value does not fit; the process does not start' },
+});
+
+/**
+ * Configuration errors: start-up stops with the message, which names the
+ * setting (the message is printed as it is, without the code, by the CLI).
+ */
 export class ConfigError extends Error {
-  readonly code = 'CFG_INVALID';
+  readonly code = 'CFG_INVALID' satisfies (typeof ConfigErrors.codes)[number];
+  readonly retriable = ConfigErrors.entries.CFG_INVALID.retriable;
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';

@@ -3,6 +3,7 @@ import type { LogRecord, MetricSample, SpanEvent } from '../codec/types.js';
 import type { DropAccounting } from './drop-accounting.js';
 import { weightOf } from './queue-item.js';
 import type { QueueItem } from './queue-item.js';
+import { spanEvent } from '../codec/span-event.js';
 
 export interface EncodedFlush {
   /** SSFSpan bytes, one per span handed to the transport. */
@@ -105,24 +106,6 @@ export class EventEncoder {
 
   /** A span that only carries samples or logs (not a valid trace span: no timestamps, no name). */
   private carrier(traceId: bigint, spanId: bigint, metrics: MetricSample[], logs: LogRecord[]): SpanEvent {
-    return {
-      version: 0,
-      traceId,
-      id: spanId,
-      parentId: 0n,
-      startTimestamp: 0n,
-      endTimestamp: 0n,
-      rootStartTimestamp: 0n,
-      error: false,
-      service: this.options.service,
-      name: '',
-      indicator: false,
-      tags: {},
-      metrics,
-      logs,
-      tenant: '',
-      receivedTimestamp: 0n,
-      isTrace: false,
-    };
+    return spanEvent({ traceId, id: spanId, service: this.options.service, metrics, logs, isTrace: false });
   }
 }

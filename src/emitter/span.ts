@@ -152,6 +152,7 @@ export class Span {
     return {
       version: 0,
       traceId: this.sampled ? this.traceId : 0n,
+      traceIdHigh: this.sampled ? this.traceIdHigh : 0n,
       id: this.sampled ? this.id : 0n,
       parentId: this.sampled ? this.parentId : 0n,
       startTimestamp: this.sampled ? this.startNs : 0n,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Socket } from 'node:net';
+import { HttpErrors } from './http-errors.js';
 
 /** A refusal any route can throw: the error handler answers `{ error: { code, reason } }` with `status`. */
 export interface HttpRefusal {
@@ -18,6 +19,8 @@ export function isHttpRefusal(err: unknown): err is HttpRefusal {
     typeof err === 'object' &&
     err !== null &&
     typeof (err as HttpRefusal).status === 'number' &&
+    // A catalog error that is never an HTTP answer (status 0) is not a refusal: it is answered as internal.
+    (err as HttpRefusal).status >= 400 &&
     typeof (err as HttpRefusal).code === 'string' &&
     typeof (err as HttpRefusal).reason === 'string'
   );
@@ -41,7 +44,7 @@ export function refusalOf(err: unknown): HttpRefusal {
   if (mapped) return { ...mapped, reason: message };
   const status = (err as { statusCode?: number }).statusCode;
   if (status && status >= 400 && status < 500) return { status, code: 'HTTP_ERR_BAD_REQUEST', reason: message };
-  return { status: 500, code: 'HTTP_ERR_INTERNAL', reason: 'internal error; see the server log for the request id' };
+  return { status: 500, code: 'HTTP_ERR_INTERNAL', reason: HttpErrors.entries.HTTP_ERR_INTERNAL.text };
 }
 
 /** Node's parser errors, as status and reason. */
@@ -113,9 +116,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;
     reply.header('connection', 'close').header('retry-after', '1');
-    return reply
-      .status(503)
-      .send({ error: { code: 'HTTP_ERR_SHUTTING_DOWN', reason: 'the server is shutting down; retry on another instance or in a moment' } });
+    return reply.status(503).send({ error: { code: 'HTTP_ERR_SHUTTING_DOWN', reason: HttpErrors.entries.HTTP_ERR_SHUTTING_DOWN.text } });
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -26,7 +26,14 @@ export async function ensureTopics(config: KafkaConfig): Promise<string[]> {
     } catch (err) {
       // Another process may have created them meanwhile.
       const now = new Set(await admin.listTopics());
-      if (!missing.every((t) => now.has(t))) throw err;
+      if (missing.every((t) => now.has(t))) return [];
+      // kafkajs says only "Topic creation errors": name the broker's reason (e.g. the replication factor).
+      const reasons = ((err as { errors?: Array<{ message?: string; type?: string }> }).errors ?? []).map((e) => e.message ?? e.type ?? '');
+      const why = reasons.length > 0 ? reasons.join('; ') : (err as Error).message;
+      throw new Error(
+        `could not create the topics ${missing.join(', ')} with ${config.partitions} partitions and replication factor ${config.replicationFactor}: ${why}`,
+        { cause: err },
+      );
     }
     return missing;
   } finally {

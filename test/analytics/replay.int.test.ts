@@ -16,6 +16,7 @@ import { clickhouseUrl, kafkaBrokers } from '../setup/services.js';
 import { runCli } from '../cli/run-cli.js';
 import { HOUR_MS, pastHour, postAll, traffic } from './analytics-data.js';
 import { spanEvent } from '../../src/codec/span-event.js';
+import { TSX_IMPORT } from '../setup/tsx-import.js';
 
 /**
  * `ssf analytics replay` as a user runs it, into the real all-in-one
@@ -162,7 +163,7 @@ describe('ssf analytics replay --from-file FILE.ndjson', () => {
     const args = ['replay', '--from-file', file, '--address', target.http, '--token', 'tokI', '--batch-size', '10', '--state', state];
 
     // Stop it once the state shows progress, as a user would with Ctrl-C.
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'cli', 'main.ts'), 'analytics', ...args], {
+    const child = spawn(process.execPath, [...TSX_IMPORT, join(import.meta.dirname, '..', '..', 'cli', 'main.ts'), 'analytics', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

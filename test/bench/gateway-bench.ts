@@ -6,7 +6,7 @@ import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { encodeBatchOfEncoded, encodeSpan } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { createTopics, startKafkaBroker } from '../../deploy/local/kafka-broker.js';
-import { printTable } from './measure.js';
+import { printNote, printTable } from './measure.js';
 import { blastUdp, sendUdpAtRate } from './udp-sender.js';
 import { spanEvent } from '../../src/codec/span-event.js';
 
@@ -176,6 +176,8 @@ export async function gatewayBench(): Promise<void> {
     SSF_KAFKA_SPANS_TOPIC: topic,
     SSF_KAFKA_DEAD_LETTER_TOPIC: 'bench-dlq',
     SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+    SSF_GATEWAY_OTLP_HTTP_LISTEN: '127.0.0.1:0',
+    SSF_GATEWAY_OTLP_GRPC_LISTEN: '127.0.0.1:0',
     SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
     SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
   });
@@ -208,7 +210,7 @@ export async function gatewayBench(): Promise<void> {
         'events per gateway CPU-second': Math.round(load.events / cpu).toLocaleString('en-US'),
       },
     ]);
-    if (load.failed > 0) console.log(`(${load.failed} requests were answered 503: the buffer bound was reached)`);
+    if (load.failed > 0) printNote(`(${load.failed} requests were answered 503: the buffer bound was reached)`);
 
     // UDP SSF and statsd: what arrives, against what was sent.
     const udpSpans = spans.slice(0, 200).map((s) => Buffer.from(s));

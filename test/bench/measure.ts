@@ -23,7 +23,45 @@ export function formatNs(ns: number): string {
   return ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`;
 }
 
+/** One printed table, for `npm run bench -- --json`: the figures as numbers where they are numbers. */
+export interface RecordedTable {
+  bench: string;
+  title: string;
+  rows: Array<Record<string, string | number>>;
+}
+
+const recorded: { tables: RecordedTable[]; notes: Array<{ bench: string; text: string }> } = { tables: [], notes: [] };
+let currentBench = '';
+
+/** Names the bench whose tables and notes follow (run.ts). */
+export function beginBench(name: string): void {
+  currentBench = name;
+}
+
+/** Everything printed so far, as data. */
+export function recordedFigures(): { tables: readonly RecordedTable[]; notes: ReadonlyArray<{ bench: string; text: string }> } {
+  return recorded;
+}
+
+/** "29,881" -> 29881, "2.69" -> 2.69; anything else (units, ranges, "-") stays text. */
+function figure(v: string | number): string | number {
+  if (typeof v === 'number') return v;
+  const plain = v.replaceAll(',', '').trim();
+  return /^-?\d+(\.\d+)?$/.test(plain) ? Number(plain) : v;
+}
+
+/** A line of explanation under a table (kept in the JSON as text). */
+export function printNote(text: string): void {
+  console.log(`\n${text}`);
+  recorded.notes.push({ bench: currentBench, text });
+}
+
 export function printTable(title: string, rows: Array<Record<string, string | number>>): void {
+  recorded.tables.push({
+    bench: currentBench,
+    title,
+    rows: rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, figure(v)]))),
+  });
   console.log(`\n## ${title}\n`);
   if (rows.length === 0) return;
   const headers = Object.keys(rows[0] as object);

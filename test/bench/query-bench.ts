@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createHttpServer } from '../../src/http/create-http-server.js';
 import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { registerQueryApi } from '../../query/query-api.js';
-import { printTable } from './measure.js';
+import { printNote, printTable } from './measure.js';
 
 const SPANS = Number(process.env['SSF_BENCH_QUERY_SPANS'] ?? 10_000_000);
 const LOGS = Number(process.env['SSF_BENCH_QUERY_LOGS'] ?? 10_000_000);
@@ -169,8 +169,8 @@ export async function queryBench(): Promise<void> {
         format: 'JSONEachRow',
       })
     ).json<{ table: string; rows: string; size: string }>();
-    console.log(
-      `\n(generated ${SPANS.toLocaleString('en')} spans and ${LOGS.toLocaleString('en')} log lines over 24 h in ${(genMs / 1000).toFixed(1)} s: ${sizes.map((s) => `${s.table} ${Number(s.rows).toLocaleString('en')} rows ${s.size}`).join(', ')})`,
+    printNote(
+      `(generated ${SPANS.toLocaleString('en')} spans and ${LOGS.toLocaleString('en')} log lines over 24 h in ${(genMs / 1000).toFixed(1)} s: ${sizes.map((s) => `${s.table} ${Number(s.rows).toLocaleString('en')} rows ${s.size}`).join(', ')})`,
     );
 
     const get = async (path: string): Promise<void> => {

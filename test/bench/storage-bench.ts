@@ -12,7 +12,7 @@ import { migrate } from '../../src/clickhouse/migrations.js';
 import { quoteIdent } from '../../src/clickhouse/quote-ident.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
-import { printTable } from './measure.js';
+import { printNote, printTable } from './measure.js';
 import { seededRandom } from '../setup/random.js';
 import { spanEvent } from '../../src/codec/span-event.js';
 
@@ -25,7 +25,7 @@ import { spanEvent } from '../../src/codec/span-event.js';
  *   copies of the same rows in a scratch database (never the migrations),
  *   with the rows a trace fetch and an operation query read in each layout;
  * - insert throughput of the writer (createEventBatch + insertBatch: RowBinary
- *   in server mode; and JSONEachRow rows, the embedded engine's path) against
+ *   in server mode; and JSONEachRow rows, the readable reference path) against
  *   ClickHouse ingesting the same rows as RowBinary encoded beforehand (the baseline,
  *   same run, same tables and materialized views, checked to hold the same
  *   rows), per second and per CPU-second of this process and of the server.
@@ -815,15 +815,15 @@ export async function storageBench(): Promise<void> {
           'rows per server CPU-s': Math.round(median(theirs[t], (r) => r.rows / r.serverCpu)).toLocaleString('en-US'),
         },
         pathRow(t, 'the writer: createEventBatch + insertBatch (RowBinary, server mode)', ours[t], baseline),
-        pathRow(t, 'appendRows + insertRows (JSONEachRow, embedded mode)', jsonRuns[t], baseline),
+        pathRow(t, 'appendRows + insertRows (JSONEachRow, the reference path)', jsonRuns[t], baseline),
       );
     }
     printTable(
       `Insert throughput: median over the inserts of ${CHUNK.toLocaleString('en-US')} rows (the first of each table not timed), materialized views included, merges paused`,
       throughput,
     );
-    console.log(
-      `\n(generating the data took ${generateSeconds.toFixed(1)} s; encoding RowBinary in Node ${encodeSeconds.toFixed(1)} s, not counted in the baseline)`,
+    printNote(
+      `(generating the data took ${generateSeconds.toFixed(1)} s; encoding RowBinary in Node ${encodeSeconds.toFixed(1)} s, not counted in the baseline)`,
     );
   } finally {
     await json.close();

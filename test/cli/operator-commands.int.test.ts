@@ -9,6 +9,7 @@ import type { AllInOne } from '../ingest/all-in-one.js';
 import { runCli } from './run-cli.js';
 import type { CliResult } from './run-cli.js';
 import { spanEvent } from '../../src/codec/span-event.js';
+import { TSX_IMPORT } from '../setup/tsx-import.js';
 
 const SERVICES = ['api', 'auth', 'cache', 'db', 'payments', 'web'];
 const TRACES = 60;
@@ -56,7 +57,7 @@ function logCarrier(service: string, logs: Array<{ ms: number; severity: 'info' 
 /** A long-running `ssf` (for --follow): its output so far, and a way to wait for some of it. */
 function startCli(args: string[]) {
   const main = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...TSX_IMPORT, main, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

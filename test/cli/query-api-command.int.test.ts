@@ -6,6 +6,7 @@ import { migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
 import { runCli } from './run-cli.js';
+import { TSX_IMPORT } from '../setup/tsx-import.js';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
 
@@ -24,7 +25,7 @@ describe('ssf query-api: the query API as its own process', () => {
     await ch.close();
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', MAIN, 'query-api', '--clickhouse-url', clickhouseUrl(), '--database', database, '--listen', '127.0.0.1:0', '--json'],
+      [...TSX_IMPORT, MAIN, 'query-api', '--clickhouse-url', clickhouseUrl(), '--database', database, '--listen', '127.0.0.1:0', '--json'],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../deploy/local/free-port.js';
 import { runCli } from './run-cli.js';
+import { TSX_IMPORT } from '../setup/tsx-import.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MAIN = join(ROOT, 'cli', 'main.ts');
@@ -86,10 +87,12 @@ describe('README: your first minute', () => {
       SSF_GATEWAY_HTTP_LISTEN: `127.0.0.1:${port}`,
       SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
       SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_OTLP_HTTP_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_OTLP_GRPC_LISTEN: '127.0.0.1:0',
     };
     delete serveEnv['SSF_CLICKHOUSE_URL'];
     delete serveEnv['SSF_ADDRESS'];
-    const serve = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], { cwd: ROOT, env: serveEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const serve = spawn(process.execPath, [...TSX_IMPORT, MAIN, 'serve'], { cwd: ROOT, env: serveEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let serveOut = '';
     serve.stdout.on('data', (c: Buffer) => (serveOut += c.toString()));
     serve.stderr.on('data', (c: Buffer) => (serveOut += c.toString()));

@@ -17,7 +17,7 @@ describe('migrations', () => {
     for (const m of loadMigrations()) {
       for (const sql of renderMigration(m, single)) {
         expect(sql).not.toMatch(/\$\{/);
-        expect(sql).toMatch(/^(--[^\n]*\n)*CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS `ssf`\./);
+        expect(sql).toMatch(/^(--[^\n]*\n)*(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|ALTER TABLE) `ssf`\./);
       }
     }
   });
@@ -52,9 +52,41 @@ describe('migrations', () => {
     const mv = statements.find((s) => s.includes('trace_index_mv ON CLUSTER'))!;
     expect(mv).toContain('TO `ssf`.trace_index_local');
     expect(mv).toContain('FROM `ssf`.spans_local');
+    // 0007: a column added to the local and the Distributed table; the view's query moved to the local tables.
+    const added = (table: string): boolean =>
+      statements.some((s) =>
+        s.endsWith(`ALTER TABLE \`ssf\`.${table} ON CLUSTER \`obs\` ADD COLUMN IF NOT EXISTS trace_id_high Int64 DEFAULT 0 CODEC(ZSTD(1))`),
+      );
+    expect(added('spans_local')).toBe(true);
+    expect(added('spans')).toBe(true);
+    const modify = statements.find((s) => s.includes('trace_index_mv ON CLUSTER `obs` MODIFY QUERY'))!;
+    expect(modify).toContain('FROM `ssf`.spans_local');
     for (const s of statements) {
       expect(s).toContain('ON CLUSTER `obs`');
       if (/ENGINE = (?!Replicated)\w*MergeTree/.test(s)) throw new Error(`a non-replicated engine is left in the cluster variant: ${s.slice(0, 120)}`);
+    }
+  });
+
+  it('point the views of later migrations at the local tables of earlier ones', () => {
+    const statements = loadMigrations().flatMap((m) => renderMigration(m, cluster));
+    const spanMetrics = statements.find((s) => s.includes('span_metrics_1m_mv ON CLUSTER'))!;
+    expect(spanMetrics).toContain('TO `ssf`.metrics_1m_local');
+    expect(spanMetrics).toContain('FROM `ssf`.spans_local');
+    expect(spanMetrics).not.toMatch(/`ssf`\.spans\b(?!_local)/);
+  });
+
+  it('derive the sharded variant: the same tables with their own engines and no ON CLUSTER', () => {
+    const sharded = loadMigrations().flatMap((m) => renderMigration(m, { ...cluster, clusterMode: 'sharded' }));
+    const replicated = loadMigrations().flatMap((m) => renderMigration(m, cluster));
+    expect(sharded).toHaveLength(replicated.length);
+    const spansLocal = sharded.find((s) => s.includes('CREATE TABLE IF NOT EXISTS `ssf`.spans_local\n'))!;
+    expect(spansLocal).toMatch(/ENGINE = MergeTree\n/);
+    expect(sharded).toContain(
+      'CREATE TABLE IF NOT EXISTS `ssf`.spans AS `ssf`.spans_local\nENGINE = Distributed(`obs`, `ssf`, spans_local, cityHash64(trace_id))',
+    );
+    for (const s of sharded) {
+      expect(s).not.toContain('ON CLUSTER');
+      expect(s).not.toContain('Replicated');
     }
   });
 });

@@ -78,6 +78,7 @@ function event(): SpanEvent {
     spanEvent({
       version: pick([0, 0, 1]),
       traceId: big(),
+      traceIdHigh: pick([0n, 0n, big()]),
       id: big(),
       parentId: big(),
       startTimestamp: start,
@@ -127,6 +128,7 @@ describe('SSF span bytes straight to RowBinary', () => {
   it('takes the common spans: a trace span with a sample and a log, a statsd carrier', () => {
     const span: SpanEvent = spanEvent({
       traceId: 77n,
+      traceIdHigh: -5n,
       id: 78n,
       parentId: 77n,
       startTimestamp: 1_763_000_000_000_000_000n,

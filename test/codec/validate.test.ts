@@ -19,6 +19,18 @@ describe('Veneur ingestion rules', () => {
     expect(v.rejections).toEqual([]);
   });
 
+  it('keeps all 128 bits of a trace id (trace_id_high, field 103) through encode and decode', () => {
+    const span = spanEvent({ traceId: -1234567890123n, traceIdHigh: -0x1122334455667788n, id: 9n, startTimestamp: 1n, endTimestamp: 2n, name: 'op' });
+    const bytes = encodeSpan(span);
+    const back = decodeSpan(bytes);
+    expect(back.ok && back.span.traceIdHigh).toBe(-0x1122334455667788n);
+    expect(back.ok && back.span.traceId).toBe(-1234567890123n);
+    // A Veneur span has no field 103: 0, and the bytes have no trace_id_high.
+    const veneur = decodeSpan(encodeSpan(spanEvent({ traceId: 5n, id: 9n, startTimestamp: 1n, endTimestamp: 2n, name: 'op' })));
+    expect(veneur.ok && veneur.span.traceIdHigh).toBe(0n);
+    expect(SSFSpanMessage.decode(bytes).traceIdHigh).toBeTruthy();
+  });
+
   it('moves the tag "name" into an empty span name and removes the tag', () => {
     const v = validate({ ...trace, name: '', tags: { name: 'legacy', other: 'x' } });
     expect(v.ok).toBe(true);

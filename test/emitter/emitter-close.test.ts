@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createEmitter, silentLogger } from '../../src/emitter/index.js';
 import type { EmitterStats } from '../../src/emitter/index.js';
 import { udpReceiver, waitFor } from './helpers.js';
+import { TSX_IMPORT } from '../setup/tsx-import.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -34,7 +35,7 @@ function closeInChild(address: string): Promise<{ code: number | null; wallMs: n
   `;
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    const child = spawn(process.execPath, [...TSX_IMPORT, '--input-type=module', '-e', script], {
       env: { ...process.env, SSF_TEST_ADDRESS: address },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -10,6 +10,7 @@ import type { Emitter, EmitterLogger } from '../../src/emitter/index.js';
 import { decodeSpan, FrameReader } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { decodeBatchBody, streamReceiver, udpReceiver, waitFor } from './helpers.js';
+import { TSX_IMPORT } from '../setup/tsx-import.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -348,7 +349,7 @@ describe('never blocks, never throws', () => {
       }
     `;
     const started = Date.now();
-    execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 10_000, stdio: 'pipe' });
+    execFileSync(process.execPath, [...TSX_IMPORT, '--input-type=module', '-e', script], { timeout: 10_000, stdio: 'pipe' });
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

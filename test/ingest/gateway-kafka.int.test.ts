@@ -12,6 +12,7 @@ import { createGateway } from '../../ingest/gateway/gateway.js';
 import type { Gateway } from '../../ingest/gateway/gateway.js';
 import { BATCH_FORMAT, tracePartition } from '../../src/kafka/record-format.js';
 import { KafkaThreadSink } from '../../ingest/sink/kafka-thread-sink.js';
+import { StatsdSampleEncoder } from '../../ingest/statsd/statsd-sample-bytes.js';
 import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
 import { kafkaBrokers } from '../setup/services.js';
 import { freshTopic, readTopic } from './kafka-reader.js';
@@ -60,6 +61,8 @@ async function startGateway(env: Record<string, string> = {}, topicPrefix = 'gw'
       SSF_KAFKA_SPANS_TOPIC: topic,
       SSF_KAFKA_LINGER_MS: '2',
       SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_OTLP_HTTP_LISTEN: '127.0.0.1:0',
+      SSF_GATEWAY_OTLP_GRPC_LISTEN: '127.0.0.1:0',
       SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
       SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
       SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
@@ -72,7 +75,7 @@ async function startGateway(env: Record<string, string> = {}, topicPrefix = 'gw'
   });
   const sink = new KafkaThreadSink(config.kafka);
   await sink.connect();
-  const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans, logLevel: false });
+  const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans, statsdFastPath: new StatsdSampleEncoder(), logLevel: false });
   const where = await gateway.listen();
   return { gateway, where, topic, socketPath };
 }
@@ -142,15 +145,16 @@ describe('gateway -> Kafka, every protocol, exact counts', () => {
       { port: Number((r.where['tcp'] as string).split(':')[1]) },
       encodeFrames(Array.from({ length: 20 }, (_, i) => encodeSpan(traceSpan(400 + i)))),
     );
-    // statsd: 3 datagrams of 5 lines = 15 samples in 3 carrier spans
+    // statsd: 3 datagrams of 5 lines = 15 samples in 3 carrier spans (a set: the general path),
+    // and one of 2 lines the fast path writes straight to sample bytes
     const lines = ['a:1|c', 'b:2|g', 'c:3|ms', 'd:4|h|#x:y', 'e:u|s'].join('\n');
-    await sendUdp(r.where['statsd'] as string, [Buffer.from(lines), Buffer.from(lines), Buffer.from(lines)]);
+    await sendUdp(r.where['statsd'] as string, [Buffer.from(lines), Buffer.from(lines), Buffer.from(lines), Buffer.from('f:5|c|#x:y\ng:6.5|ms|@0.5')]);
 
-    const expected = 100 + 50 + 10 + 40 + 30 + 20 + 3;
+    const expected = 100 + 50 + 10 + 40 + 30 + 20 + 4;
     const records = await readTopic(kafkaBrokers(), r.topic, expected);
     expect(records).toHaveLength(expected);
     const traces = records.filter((x) => x.span.isTrace);
-    expect(traces).toHaveLength(expected - 3);
+    expect(traces).toHaveLength(expected - 4);
     expect(new Set(traces.map((x) => x.span.id)).size).toBe(traces.length);
     for (const rec of records) {
       expect(rec.span.tenant).toBe('default');
@@ -164,8 +168,9 @@ describe('gateway -> Kafka, every protocol, exact counts', () => {
       (partitionsOfTrace.get(rec.span.traceId) ?? partitionsOfTrace.set(rec.span.traceId, new Set()).get(rec.span.traceId))?.add(rec.partition);
     for (const parts of partitionsOfTrace.values()) expect(parts.size).toBe(1);
     const statsd = records.filter((x) => !x.span.isTrace);
-    expect(statsd.flatMap((x) => x.span.metrics)).toHaveLength(15);
-    expect(r.gateway.metrics.count('accepted', { protocol: 'statsd' })).toBe(15);
+    expect(statsd.flatMap((x) => x.span.metrics)).toHaveLength(17);
+    expect(statsd.flatMap((x) => x.span.metrics).find((m) => m.name === 'g')).toMatchObject({ type: 'histogram', value: 6.5, sampleRate: 0.5, unit: 'ms' });
+    expect(r.gateway.metrics.count('accepted', { protocol: 'statsd' })).toBe(17);
     expect(r.gateway.metrics.count('accepted', { protocol: 'udp' })).toBe(40);
     expect(r.gateway.metrics.count('accepted', { protocol: 'unix' })).toBe(30);
     expect(r.gateway.metrics.count('accepted', { protocol: 'tcp' })).toBe(20);
@@ -175,7 +180,10 @@ describe('gateway -> Kafka, every protocol, exact counts', () => {
 describe('gateway: bad input gets its documented answer, is counted, and good data beside it is kept', () => {
   let r: Running;
   beforeAll(async () => {
-    r = await startGateway({ SSF_GATEWAY_AUTH_TOKENS: 'tok-acme=acme,tok-read=acme:read' }, 'gw-bad');
+    r = await startGateway(
+      { SSF_GATEWAY_AUTH_TOKENS: 'tok-acme=acme,tok-read=acme:read', SSF_GATEWAY_LISTENER_TENANTS: 'udp=acme,statsd=acme,tcp=acme,unix=acme' },
+      'gw-bad',
+    );
   });
   afterAll(async () => r.gateway.close());
   const auth = { authorization: 'Bearer tok-acme' };
@@ -284,6 +292,8 @@ describe('gateway with Kafka down', () => {
       env: {
         SSF_KAFKA_BROKERS: '127.0.0.1:9',
         SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_OTLP_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_OTLP_GRPC_LISTEN: '127.0.0.1:0',
         SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
         SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
         SSF_GATEWAY_STATSD_LISTEN: '',

@@ -41,6 +41,8 @@ describe("Veneur's Go trace client -> gateway -> Kafka", () => {
         SSF_KAFKA_SPANS_TOPIC: topic,
         SSF_KAFKA_LINGER_MS: '2',
         SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_OTLP_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_OTLP_GRPC_LISTEN: '127.0.0.1:0',
         SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
         SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
         SSF_GATEWAY_STATSD_LISTEN: '',

@@ -143,7 +143,7 @@ describe('SQL translation', () => {
       "SELECT
         toUnixTimestamp64Nano(timestamp) AS ts_ns,
         cityHash64(service, trace_id, span_id, severity_number, body, attributes) AS row_hash,
-        service, severity, body, trace_id, span_id, attributes
+        service, severity, body, trace_id, trace_id_high, span_id, attributes
       FROM ssf.logs
       WHERE tenant = {tenant:String}
         AND timestamp >= fromUnixTimestamp64Milli({fromMs:Int64})

@@ -401,7 +401,7 @@ describe('GET /v1/traces/:traceId', () => {
       `0af7651916cd43dd${TRACE_HEX}`,
     ]) {
       const r = await get<TraceAnswer>(`/v1/traces/${form}`);
-      expect(r.status, form).toBe(200);
+      expect(r.status, `${form} ${JSON.stringify(r.body)}`).toBe(200);
       expect(r.body.trace_id).toBe(TRACE.toString());
       expect(r.body.span_count).toBe(11);
     }

@@ -11,6 +11,7 @@ import { loadConfig } from '../../../src/config/load-config.js';
 import { clickhouseUrl, kafkaBrokers, uniqueDatabase } from '../../setup/services.js';
 import { freshTopic } from '../kafka-reader.js';
 import { connectProducer, counts, emptyExpected, exactCounts, produceEvents, settle, waitFor } from './helpers.js';
+import { TSX_IMPORT } from '../../setup/tsx-import.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const CHILD = join(import.meta.dirname, 'materializer-child.ts');
@@ -28,7 +29,7 @@ const children: Child[] = [];
 /** `node --import tsx materializer-child.ts` with these settings (and no SSF_* of the parent). */
 function spawnChild(name: string, env: Record<string, string>): Child {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SSF_') && k !== 'NODE_OPTIONS'));
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...TSX_IMPORT, CHILD], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const child: Child = { name, proc, inserts: [], log: [], exited: new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal }))) };
   let buffered = '';
   proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => {

@@ -1,0 +1,253 @@
+import { spanEvent } from '../../src/codec/span-event.js';
+import type { MetricSample, MetricType, SpanEvent } from '../../src/codec/types.js';
+import { addAttributes } from './any-value.js';
+import type { Conversion } from './conversion.js';
+import { addSpan, emptyConversion, refuse } from './conversion.js';
+import type { IExponentialHistogramDataPoint, IHistogramDataPoint, MetricsRequest } from './otlp-messages.js';
+import { signed64, unsigned64 } from './otlp-messages.js';
+import { RESOURCE_PREFIX, originOf } from './otlp-origin.js';
+
+/** Sample tags the mapping writes (docs/otlp.md, "Metrics"). */
+export const TEMPORALITY_TAG = 'otel.temporality';
+export const MONOTONIC_TAG = 'otel.monotonic';
+export const QUANTILE_TAG = 'quantile';
+
+/**
+ * Most samples one histogram data point becomes: up to this count each
+ * observation is one sample at its bucket's representative value; above it
+ * the buckets are thinned in proportion (largest remainders, so the samples
+ * still add up to this many) and each sample stands for count / this many
+ * observations (its sample_rate). docs/otlp.md gives the error bound.
+ */
+export const MAX_SAMPLES_PER_POINT = 1024;
+/** Most samples one carrier span holds. */
+const PER_CARRIER = 500;
+const DELTA = 1;
+const CUMULATIVE = 2;
+/** DataPointFlags.NO_RECORDED_VALUE: a staleness marker, no value to store. */
+const NO_RECORDED_VALUE = 1;
+
+interface PointSink {
+  sample(type: MetricType, name: string, value: number, timestamp: bigint, tags: Record<string, string>, extra?: Partial<MetricSample>): void;
+}
+
+/**
+ * ExportMetricsServiceRequest -> SSF samples in carrier spans:
+ * - Gauge: GAUGE samples.
+ * - Sum, delta: COUNTER samples (their sum is the increase, monotonic or not).
+ * - Sum, cumulative: GAUGE samples tagged otel.temporality=cumulative and
+ *   otel.monotonic, the point's start time in `message`: rates and increases
+ *   are taken at query time, resets included (no state in the gateway).
+ * - Histogram and ExponentialHistogram, delta: HISTOGRAM samples at each
+ *   bucket's representative value (feeding the rollups' percentiles), plus
+ *   `<name>.count` and `<name>.sum` COUNTER samples (exact).
+ * - Histogram and ExponentialHistogram, cumulative: `<name>.count` and
+ *   `<name>.sum` as cumulative series (rates at query time).
+ * - Summary: a GAUGE per quantile (tag `quantile`), `<name>.count` and
+ *   `<name>.sum` as cumulative series.
+ * A data point whose temporality is not delta or cumulative is refused.
+ */
+export function metricsToSsf(request: MetricsRequest): Conversion {
+  const c = emptyConversion();
+  for (const rm of request.resourceMetrics ?? []) {
+    for (const sm of rm.scopeMetrics ?? []) {
+      const origin = originOf(rm.resource, sm.scope);
+      // A series is its tags (the rollups' key): the service is part of an OTLP series' identity.
+      const seriesTags = origin.service === '' ? origin.tags : { ...origin.tags, [`${RESOURCE_PREFIX}service.name`]: origin.service };
+      let carrier: SpanEvent | undefined;
+      let items: number[] = [];
+      let itemOfSample: number[] = [];
+      let item = 0;
+      const flush = (): void => {
+        if (carrier && carrier.metrics.length > 0) addSpan(c, carrier, [...new Set(items)], [], itemOfSample);
+        carrier = undefined;
+        items = [];
+        itemOfSample = [];
+      };
+      const sink: PointSink = {
+        sample(type, name, value, timestamp, tags, extra = {}) {
+          if (!carrier || carrier.metrics.length >= PER_CARRIER) {
+            flush();
+            carrier = spanEvent({ service: origin.service, isTrace: false });
+          }
+          carrier.metrics.push({
+            type,
+            name,
+            value,
+            timestamp,
+            message: '',
+            status: 'ok',
+            sampleRate: 1,
+            tags,
+            unit: unit,
+            scope: 'default',
+            ...extra,
+          });
+          items.push(item);
+          itemOfSample.push(item);
+        },
+      };
+      let unit = '';
+      for (const m of sm.metrics ?? []) {
+        const name = m.name ?? '';
+        unit = m.unit ?? '';
+        const tagsOf = (attributes: Parameters<typeof addAttributes>[1], more: Record<string, string> = {}): Record<string, string> => {
+          const t: Record<string, string> = { ...seriesTags };
+          addAttributes(t, attributes);
+          return Object.assign(t, more);
+        };
+        if (m.gauge) {
+          for (const p of m.gauge.dataPoints ?? []) {
+            item = c.total++;
+            if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
+            sink.sample('gauge', name, numberValue(p.asDouble, p.asInt), unsigned64(p.timeUnixNano), tagsOf(p.attributes));
+          }
+        } else if (m.sum) {
+          const temporality = m.sum.aggregationTemporality ?? 0;
+          const monotonic = m.sum.isMonotonic ? 'true' : 'false';
+          for (const p of m.sum.dataPoints ?? []) {
+            item = c.total++;
+            if (!knownTemporality(c, name, temporality)) continue;
+            if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
+            const value = numberValue(p.asDouble, p.asInt);
+            const time = unsigned64(p.timeUnixNano);
+            if (temporality === DELTA) sink.sample('counter', name, value, time, tagsOf(p.attributes));
+            else
+              sink.sample('gauge', name, value, time, tagsOf(p.attributes, { [TEMPORALITY_TAG]: 'cumulative', [MONOTONIC_TAG]: monotonic }), {
+                message: unsigned64(p.startTimeUnixNano).toString(),
+              });
+          }
+        } else if (m.histogram || m.exponentialHistogram) {
+          const h = m.histogram ?? m.exponentialHistogram;
+          const temporality = h?.aggregationTemporality ?? 0;
+          const points: Array<IHistogramDataPoint | IExponentialHistogramDataPoint> = (m.histogram?.dataPoints ??
+            m.exponentialHistogram?.dataPoints ??
+            []) as Array<IHistogramDataPoint | IExponentialHistogramDataPoint>;
+          for (const p of points) {
+            item = c.total++;
+            if (!knownTemporality(c, name, temporality)) continue;
+            if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
+            const time = unsigned64(p.timeUnixNano);
+            const tags = tagsOf(p.attributes);
+            const count = Number(unsigned64(p.count));
+            const sum = p.sum ?? 0;
+            if (temporality === DELTA) {
+              const buckets = m.histogram ? explicitBuckets(p as IHistogramDataPoint) : exponentialBuckets(p as IExponentialHistogramDataPoint);
+              for (const [value, n, rate] of thin(buckets)) for (let i = 0; i < n; i++) sink.sample('histogram', name, value, time, tags, { sampleRate: rate });
+              sink.sample('counter', `${name}.count`, count, time, { ...tags }, { unit: '' });
+              sink.sample('counter', `${name}.sum`, sum, time, { ...tags });
+            } else {
+              const cumulative = { [TEMPORALITY_TAG]: 'cumulative', [MONOTONIC_TAG]: 'true' };
+              const start = { message: unsigned64(p.startTimeUnixNano).toString() };
+              sink.sample('gauge', `${name}.count`, count, time, { ...tags, ...cumulative }, { ...start, unit: '' });
+              sink.sample('gauge', `${name}.sum`, sum, time, { ...tags, ...cumulative }, start);
+            }
+          }
+        } else if (m.summary) {
+          for (const p of m.summary.dataPoints ?? []) {
+            item = c.total++;
+            if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
+            const time = unsigned64(p.timeUnixNano);
+            for (const q of p.quantileValues ?? [])
+              sink.sample('gauge', name, q.value ?? 0, time, tagsOf(p.attributes, { [QUANTILE_TAG]: String(q.quantile ?? 0) }));
+            const cumulative = { [TEMPORALITY_TAG]: 'cumulative', [MONOTONIC_TAG]: 'true' };
+            const start = { message: unsigned64(p.startTimeUnixNano).toString() };
+            sink.sample('gauge', `${name}.count`, Number(unsigned64(p.count)), time, tagsOf(p.attributes, cumulative), { ...start, unit: '' });
+            sink.sample('gauge', `${name}.sum`, p.sum ?? 0, time, tagsOf(p.attributes, cumulative), start);
+          }
+        } else {
+          item = c.total++;
+          refuse(
+            c,
+            'OTLP_ERR_METRIC_TYPE_UNKNOWN',
+            `metric ${JSON.stringify(name)} has no data of a known type (gauge, sum, histogram, exponential_histogram, summary)`,
+          );
+        }
+      }
+      flush();
+    }
+  }
+  return c;
+}
+
+function knownTemporality(c: Conversion, name: string, t: number): boolean {
+  if (t === DELTA || t === CUMULATIVE) return true;
+  refuse(c, 'OTLP_ERR_TEMPORALITY_UNKNOWN', `metric ${JSON.stringify(name)}: aggregation_temporality ${t} is neither DELTA (1) nor CUMULATIVE (2)`);
+  return false;
+}
+
+function numberValue(asDouble: number | null | undefined, asInt: Parameters<typeof signed64>[0]): number {
+  if (asDouble !== undefined && asDouble !== null) return asDouble;
+  return Number(signed64(asInt));
+}
+
+/** A bucket: its representative value and how many observations it holds. */
+type Bucket = [value: number, count: number];
+
+/**
+ * Explicit buckets: bucket i holds (bounds[i-1], bounds[i]]; its
+ * representative value is the midpoint of that range narrowed to the
+ * point's [min, max] when sent (the open first and last buckets need them;
+ * without them their one finite bound is used). With no bounds at all, the
+ * mean (sum / count).
+ */
+export function explicitBuckets(p: IHistogramDataPoint): Bucket[] {
+  const counts = (p.bucketCounts ?? []).map((n) => Number(unsigned64(n)));
+  const bounds = p.explicitBounds ?? [];
+  const out: Bucket[] = [];
+  if (bounds.length === 0) {
+    const n = counts[0] ?? Number(unsigned64(p.count));
+    if (n > 0) out.push([p.sum !== undefined && p.sum !== null ? p.sum / n : 0, n]);
+    return out;
+  }
+  const min = p.min ?? Number.NEGATIVE_INFINITY;
+  const max = p.max ?? Number.POSITIVE_INFINITY;
+  for (let i = 0; i < counts.length; i++) {
+    const n = counts[i] as number;
+    if (n <= 0) continue;
+    let lo = Math.max(i === 0 ? Number.NEGATIVE_INFINITY : (bounds[i - 1] as number), min);
+    let hi = Math.min(i >= bounds.length ? Number.POSITIVE_INFINITY : (bounds[i] as number), max);
+    if (!Number.isFinite(lo)) lo = Number.isFinite(hi) ? hi : 0;
+    if (!Number.isFinite(hi)) hi = lo;
+    out.push([(lo + hi) / 2, n]);
+  }
+  return out;
+}
+
+/**
+ * Exponential buckets: index i holds (base^i, base^(i+1)] with base =
+ * 2^(2^-scale); its representative value is the geometric midpoint
+ * base^(i + 1/2) (negative buckets mirrored); the zero bucket is 0.
+ */
+export function exponentialBuckets(p: IExponentialHistogramDataPoint): Bucket[] {
+  const base = 2 ** (2 ** -(p.scale ?? 0));
+  const out: Bucket[] = [];
+  const zero = Number(unsigned64(p.zeroCount));
+  if (zero > 0) out.push([0, zero]);
+  for (const [buckets, sign] of [
+    [p.positive, 1],
+    [p.negative, -1],
+  ] as const) {
+    const offset = buckets?.offset ?? 0;
+    (buckets?.bucketCounts ?? []).forEach((n, k) => {
+      const count = Number(unsigned64(n));
+      if (count > 0) out.push([sign * base ** (offset + k + 0.5), count]);
+    });
+  }
+  return out;
+}
+
+/** Buckets -> [value, samples, sample_rate]: every observation up to MAX_SAMPLES_PER_POINT, then thinned in proportion. */
+export function thin(buckets: Bucket[]): Array<[number, number, number]> {
+  const total = buckets.reduce((a, [, n]) => a + n, 0);
+  if (total <= MAX_SAMPLES_PER_POINT) return buckets.map(([v, n]) => [v, n, 1]);
+  const scale = MAX_SAMPLES_PER_POINT / total;
+  const shares = buckets.map(([v, n], i) => ({ v, i, whole: Math.floor(n * scale), rest: n * scale - Math.floor(n * scale) }));
+  let left = MAX_SAMPLES_PER_POINT - shares.reduce((a, s) => a + s.whole, 0);
+  for (const s of [...shares].sort((a, b) => b.rest - a.rest)) {
+    if (left <= 0) break;
+    s.whole++;
+    left--;
+  }
+  return shares.filter((s) => s.whole > 0).map((s) => [s.v, s.whole, scale]);
+}

@@ -1,0 +1,328 @@
+// The query API as the console reads it: same origin, the token (when
+// authentication is on) kept in sessionStorage for this tab only.
+
+const TOKEN_KEY = 'ssf.console.token';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+type Listener = () => void;
+const tokenListeners = new Set<Listener>();
+let tokenWanted = false;
+
+export function token(): string | null {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function setToken(value: string | null): void {
+  if (value === null) sessionStorage.removeItem(TOKEN_KEY);
+  else sessionStorage.setItem(TOKEN_KEY, value);
+  tokenWanted = false;
+  for (const l of tokenListeners) l();
+}
+
+/** True after an answer asked for a token (401, or 403 for a token without read access). */
+export function isTokenWanted(): boolean {
+  return tokenWanted;
+}
+
+export function onTokenChange(listener: Listener): () => void {
+  tokenListeners.add(listener);
+  return () => tokenListeners.delete(listener);
+}
+
+function headers(extra: Record<string, string> = {}): Record<string, string> {
+  const t = token();
+  return { ...(t ? { authorization: `Bearer ${t}` } : {}), ...extra };
+}
+
+async function failure(res: Response): Promise<ApiError> {
+  let code = `HTTP_${res.status}`;
+  let reason = res.statusText;
+  try {
+    const body = (await res.json()) as { error?: { code?: string; reason?: string } };
+    code = body.error?.code ?? code;
+    reason = body.error?.reason ?? reason;
+  } catch {
+    // not JSON: keep the status line
+  }
+  if (res.status === 401 || (res.status === 403 && code.startsWith('AUTH_'))) {
+    tokenWanted = true;
+    for (const l of tokenListeners) l();
+  }
+  return new ApiError(res.status, code, reason);
+}
+
+export type Params = Record<string, string | number | boolean | readonly string[] | undefined | null>;
+
+/** `path?k=v&k=v2`: arrays repeat the key; undefined, null and '' are left out. */
+export function withQuery(path: string, params: Params = {}): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === '') continue;
+    if (Array.isArray(v)) for (const x of v as readonly string[]) q.append(k, x);
+    else q.append(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}
+
+// Requests in flight, for the progress bar (a page keeps its last answer on screen while the next loads).
+let inFlight = 0;
+const busyListeners = new Set<(busy: boolean) => void>();
+
+export function onBusyChange(listener: (busy: boolean) => void): () => void {
+  busyListeners.add(listener);
+  return () => busyListeners.delete(listener);
+}
+
+async function tracked<T>(work: Promise<T>): Promise<T> {
+  if (inFlight++ === 0) for (const l of busyListeners) l(true);
+  try {
+    return await work;
+  } finally {
+    if (--inFlight === 0) for (const l of busyListeners) l(false);
+  }
+}
+
+/** GET a JSON answer; `quiet` leaves the progress bar alone (live tail polling). */
+export async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal, quiet = false): Promise<T> {
+  const load = async (): Promise<T> => {
+    const res = await fetch(withQuery(path, params), { headers: headers({ accept: 'application/json' }), ...(signal ? { signal } : {}) });
+    if (!res.ok) throw await failure(res);
+    return (await res.json()) as T;
+  };
+  return quiet ? load() : tracked(load());
+}
+
+export async function postSql(sql: string, format: 'json' | 'csv' | 'parquet', signal?: AbortSignal): Promise<Response> {
+  const res = await tracked(
+    fetch('/v1/sql', {
+      method: 'POST',
+      headers: headers({ 'content-type': 'application/json' }),
+      body: JSON.stringify({ sql, format }),
+      ...(signal ? { signal } : {}),
+    }),
+  );
+  if (!res.ok) throw await failure(res);
+  return res;
+}
+
+// --- answers (docs/query/*.md) ------------------------------------------------
+
+export interface SpanNode {
+  span_id: string;
+  span_id_hex: string;
+  parent_id: string;
+  service: string;
+  name: string;
+  start: string;
+  duration_ms: number;
+  self_ms: number;
+  offset_ms: number;
+  error: boolean;
+  indicator: boolean;
+  tags: Record<string, string>;
+  depth: number;
+  orphan: boolean;
+  on_critical_path: boolean;
+  children: SpanNode[];
+}
+
+export interface TraceLog {
+  timestamp: string;
+  offset_ms: number;
+  service: string;
+  severity: string;
+  body: string;
+  span_id: string;
+  span_id_hex: string;
+  attributes: Record<string, string>;
+}
+
+export interface TraceSample {
+  timestamp: string;
+  offset_ms: number;
+  name: string;
+  type: string;
+  value: number;
+  sample_rate: number;
+  unit: string;
+  message: string;
+  status: string;
+  tags: Record<string, string>;
+  service: string;
+  span_id: string;
+  span_id_hex: string;
+}
+
+export interface Trace {
+  trace_id: string;
+  trace_id_hex: string;
+  start: string;
+  end: string;
+  duration_ms: number;
+  span_count: number;
+  error_count: number;
+  services: string[];
+  spans: SpanNode[];
+  critical_path: string[];
+  logs: TraceLog[];
+  samples: TraceSample[];
+  truncated: { logs: boolean; samples: boolean };
+  links: { logs: string };
+}
+
+export interface TraceSummary {
+  trace_id: string;
+  trace_id_hex: string;
+  start: string;
+  duration_ms: number;
+  root_service: string;
+  root_name: string;
+  span_count: number;
+  error_count: number;
+  services: string[];
+  matched_span: { span_id: string; span_id_hex: string; service: string; name: string; duration_ms: number };
+}
+
+export interface LogRow {
+  timestamp: string;
+  service: string;
+  severity: string;
+  body: string;
+  trace_id: string;
+  trace_id_hex: string;
+  span_id: string;
+  span_id_hex: string;
+  attributes: Record<string, string>;
+  highlights: Array<[number, number]>;
+  links: { trace?: string };
+}
+
+export interface LogsAnswer {
+  logs: LogRow[];
+  next_cursor: string | null;
+  query: { terms: string[]; phrases: string[] };
+}
+
+export interface LogHistogram {
+  from: number;
+  to: number;
+  step_ms: number;
+  total: number;
+  buckets: Array<[number, number, number]>;
+  services: Array<{ service: string; count: number }>;
+  severities: Array<{ severity: string; count: number }>;
+}
+
+export interface MetricSeries {
+  tags: Record<string, string>;
+  points: Array<[number, number]>;
+}
+
+export interface MetricAnswer {
+  name: string;
+  read_as: string;
+  agg: string;
+  step_ms: number;
+  from: number;
+  to: number;
+  source: string;
+  series: MetricSeries[];
+}
+
+export interface MetricList {
+  metrics: Array<{ name: string; types: string[]; series: number; last_seen: number }>;
+  truncated: boolean;
+  source: string;
+}
+
+export interface MetricTags {
+  series: number;
+  keys: Array<{ key: string; series: number; values_count: number; values: Array<{ value: string; series: number }> }>;
+}
+
+export interface ServiceStats {
+  service: string;
+  spans: number;
+  rate_per_s: number;
+  errors: number;
+  error_rate: number;
+  p50_ms: number | null;
+  p90_ms: number | null;
+  p99_ms: number | null;
+  operations: Array<{ name: string; count: number; errors: number; p99_ms: number | null }>;
+}
+
+export interface ServiceEdge {
+  from: string;
+  to: string;
+  calls: number;
+  errors: number;
+  error_rate: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+}
+
+export interface ServiceGraph {
+  from: string;
+  to: string;
+  services: ServiceStats[];
+  edges: ServiceEdge[];
+}
+
+export interface SloWindow {
+  window: string;
+  from: string;
+  to: string;
+  total: number;
+  good: number;
+  bad: number;
+  availability: number | null;
+  p50_ms: number | null;
+  p99_ms: number | null;
+  error_budget: number;
+  budget_consumed: number | null;
+  budget_remaining: number | null;
+  burn_rate: number | null;
+}
+
+export interface SloAlert {
+  service: string;
+  severity: string;
+  long_window: string;
+  short_window: string;
+  threshold: number;
+  long_burn_rate: number | null;
+  short_burn_rate: number | null;
+  firing: boolean;
+}
+
+export interface SloAnswer {
+  to: string;
+  objective: number;
+  latency_ms: number | null;
+  counts_from: string;
+  windows: Array<{ window: string; from: string; to: string }>;
+  services: Array<{ service: string; windows: SloWindow[]; objectives: Array<{ objective: string; windows: SloWindow[] }> }>;
+  alerts: SloAlert[];
+}
+
+export interface SqlJson {
+  meta: Array<{ name: string; type: string }>;
+  data: Array<Record<string, unknown>>;
+  rows: number;
+  statistics?: { elapsed: number; rows_read: number; bytes_read: number };
+}

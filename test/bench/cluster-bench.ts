@@ -1,0 +1,79 @@
+import { startCluster } from '../../deploy/local/cluster.js';
+import type { ClickHouse } from '../../src/clickhouse/create-client.js';
+import { AUTH_TOKENS, nodeClient, runLoad, tenantCounts } from '../cluster/cluster-load.js';
+import type { Tenant } from '../cluster/cluster-load.js';
+
+/**
+ * `npm run bench -- cluster`: the local cluster (deploy/local/cluster.ts)
+ * end to end, from the first POST to the last row readable through the
+ * Distributed tables: with 1 gateway and 1 materializer, then 2 and 2, as a
+ * ratio (every process shares the machine's cores, so 2x the processes is
+ * not 2x the CPU). Then the failover stall: the produce latency (POST to
+ * acknowledgement) before and right after a kill -9 of the leader of
+ * partition 0.
+ */
+
+const PER_BATCH = 200;
+
+async function endToEnd(ch: ClickHouse, tenant: Tenant, gateways: string[], batches: number): Promise<number> {
+  const started = performance.now();
+  const load = await runLoad({ gateways, tenant, batches, perBatch: PER_BATCH, concurrency: 8 });
+  for (;;) {
+    const c = await tenantCounts(ch, tenant);
+    if (c.uniqSpans >= load.expected.spans && c.uniqLogs >= load.expected.logs && c.uniqSamples >= load.expected.samples) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return (batches * PER_BATCH) / ((performance.now() - started) / 1000);
+}
+
+function p99(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? Number.NaN;
+}
+
+export async function clusterBench(): Promise<void> {
+  console.log('\n## cluster: end to end on the local cluster (3 Kafka, 4 ClickHouse, gateways, materializers)');
+  const cluster = await startCluster({
+    env: { SSF_GATEWAY_AUTH_TOKENS: AUTH_TOKENS, SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0', SSF_MATERIALIZER_BATCH_MS: '300' },
+  });
+  const ch = await nodeClient((cluster.clickhouse.nodes[1] as { url: string }).url);
+  try {
+    const batches = Number(process.env['BENCH_CLUSTER_BATCHES'] ?? 150);
+    const [g1, g2] = cluster.gateways.map((g) => g.url) as [string, string];
+    // 1 gateway, 1 materializer: the second leaves the group first.
+    const second = cluster.materializers[1];
+    await second?.stop();
+    const one = await endToEnd(ch, 'bench1', [g1], batches);
+    if (second) await cluster.restart(second);
+    const two = await endToEnd(ch, 'bench2', [g1, g2], batches);
+    console.log(`| setup | events/s end to end | ratio |\n| --- | --- | --- |`);
+    console.log(`| 1 gateway, 1 materializer | ${Math.round(one)} | 1.00 |`);
+    console.log(`| 2 gateways, 2 materializers | ${Math.round(two)} | ${(two / one).toFixed(2)} |`);
+
+    // Failover: produce latency around a kill -9 of partition 0's leader.
+    const leader = await cluster.kafka.leaderOf('ssf.spans', 0);
+    let killedAt = 0;
+    const load = await runLoad({
+      gateways: [g1, g2],
+      tenant: 'failover',
+      batches: 300,
+      perBatch: 50,
+      concurrency: 4,
+      faultAfter: 100,
+      during: async () => {
+        killedAt = Date.now();
+        await cluster.kafka.kill(leader);
+      },
+    });
+    const before = load.latencies.filter((l) => l.at < killedAt).map((l) => l.ms);
+    const around = load.latencies.filter((l) => l.at >= killedAt && l.at < killedAt + 15_000).map((l) => l.ms);
+    console.log(`\n| produce latency (POST to ack) | p99 ms | max ms | requests |\n| --- | --- | --- | --- |`);
+    console.log(`| before the kill | ${p99(before).toFixed(0)} | ${Math.max(...before).toFixed(0)} | ${before.length} |`);
+    console.log(`| 15 s after a kill -9 of the leader | ${p99(around).toFixed(0)} | ${Math.max(...around).toFixed(0)} | ${around.length} |`);
+    console.log(`(retried requests: ${load.retried})`);
+    await cluster.kafka.restart(leader);
+  } finally {
+    await ch.close();
+    await cluster.stop();
+  }
+}

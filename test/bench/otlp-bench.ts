@@ -1,0 +1,299 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClient } from '@clickhouse/client';
+import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
+import { freePort } from '../../deploy/local/free-port.js';
+import { ExportLogsServiceRequest, ExportTraceServiceRequest } from '../../ingest/otlp/otlp-messages.js';
+import { clickhouseConfig, startOtelCollector } from '../setup/otel-collector.js';
+import { seededRandom } from '../setup/random.js';
+import { printTable } from './measure.js';
+
+/**
+ * Our gateway + ClickHouse writer against the OpenTelemetry Collector (otlp
+ * receiver, batch processor, clickhouse exporter, release 0.165), fed the
+ * same OTLP/HTTP protobuf requests by the same sender, writing into the same
+ * ClickHouse server, in the same run (ours first, then the Collector):
+ * - spans and log records per CPU-second of each pipeline's process, and of
+ *   ClickHouse during each phase;
+ * - bytes on disk per span and per log record after OPTIMIZE FINAL (ours:
+ *   spans + trace_index, logs; the Collector's: otel_traces +
+ *   otel_traces_trace_id_ts, otel_logs);
+ * - trace by id (ours: GET /v1/traces/{32 hex}; the Collector's schema: the
+ *   Grafana plugin's query, time range from otel_traces_trace_id_ts then
+ *   otel_traces) and log search by a word (ours: GET /v1/logs?q=; theirs:
+ *   hasToken on otel_logs.Body, its token bloom filter), median of 30.
+ * Ours runs as `ssf serve` in server mode: the gateway and the ClickHouse
+ * writer (the materializer's writer) in one process, without Kafka.
+ * SSF_BENCH_OTLP_SPANS scales it (default 100,000 spans and as many logs).
+ */
+
+const SPANS = Number(process.env['SSF_BENCH_OTLP_SPANS'] ?? 100_000);
+const PER_REQUEST = 500;
+const repo = join(import.meta.dirname, '..', '..', '..');
+
+const TICKS = 100;
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICKS;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((settle) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      settle(true);
+    });
+    s.once('error', () => settle(false));
+  });
+}
+
+const hex = (rand: () => number, bytes: number): Buffer => Buffer.from(Array.from({ length: bytes }, () => Math.floor(rand() * 256)));
+
+/** The same requests for both pipelines: traces of 10 spans, 4 services, attributes as an HTTP service has them; logs in those traces. */
+function requests(): { traces: Uint8Array[]; logs: Uint8Array[]; traceIds: string[] } {
+  const rand = seededRandom(11);
+  const now = BigInt(Date.now()) * 1_000_000n - 600_000_000_000n;
+  const services = ['checkout', 'cart', 'payments', 'search'];
+  const traces: Uint8Array[] = [];
+  const logs: Uint8Array[] = [];
+  const traceIds: string[] = [];
+  const str = (key: string, v: string) => ({ key, value: { stringValue: v } });
+  for (let r = 0; r < SPANS / PER_REQUEST; r++) {
+    const service = services[r % services.length] as string;
+    const resource = { attributes: [str('service.name', service), str('host.name', `host-${r % 7}`), str('telemetry.sdk.language', 'nodejs')] };
+    const spans = [];
+    const records = [];
+    for (let t = 0; t < PER_REQUEST / 10; t++) {
+      const traceId = hex(rand, 16);
+      traceIds.push(traceId.toString('hex'));
+      const start = now + BigInt(r * 1_000_000_000 + t * 1_000_000);
+      const root = hex(rand, 8);
+      for (let i = 0; i < 10; i++) {
+        const id = i === 0 ? root : hex(rand, 8);
+        const dur = BigInt(Math.floor(1_000_000 + rand() * 50_000_000));
+        spans.push({
+          traceId,
+          spanId: id,
+          parentSpanId: i === 0 ? Buffer.alloc(0) : root,
+          name: i === 0 ? 'GET /api/orders' : `SELECT orders ${i % 3}`,
+          kind: i === 0 ? 2 : 3,
+          startTimeUnixNano: String(start + BigInt(i) * 100_000n),
+          endTimeUnixNano: String(start + BigInt(i) * 100_000n + dur),
+          attributes: [str('http.method', 'GET'), str('http.route', '/api/orders'), { key: 'http.status_code', value: { intValue: 200 } }],
+          status: { code: rand() < 0.02 ? 2 : 0 },
+        });
+        records.push({
+          timeUnixNano: String(start + BigInt(i) * 100_000n),
+          severityNumber: 9,
+          severityText: 'INFO',
+          body: { stringValue: `order ${Math.floor(rand() * 1e6)} processed in step ${i} word${Math.floor(rand() * 1000)}` },
+          attributes: [str('order.region', `eu-${i % 3}`)],
+          traceId,
+          spanId: id,
+        });
+      }
+    }
+    const scope = { name: 'bench', version: '1.0.0' };
+    traces.push(
+      ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject({ resourceSpans: [{ resource, scopeSpans: [{ scope, spans }] }] })).finish(),
+    );
+    logs.push(
+      ExportLogsServiceRequest.encode(
+        ExportLogsServiceRequest.fromObject({ resourceLogs: [{ resource, scopeLogs: [{ scope, logRecords: records }] }] }),
+      ).finish(),
+    );
+  }
+  return { traces, logs, traceIds };
+}
+
+async function sendAll(base: string, path: string, bodies: Uint8Array[], concurrency = 4): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < bodies.length) {
+      const body = bodies[next++] as Uint8Array;
+      for (;;) {
+        const r = await fetch(`${base}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf' } });
+        await r.arrayBuffer();
+        if (r.status === 200) break;
+        if (r.status !== 429 && r.status !== 503) throw new Error(`${base}${path}: ${r.status}`);
+        await sleep(200);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+async function timed(n: number, fn: (i: number) => Promise<void>): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn(i);
+    ms.push(performance.now() - t0);
+  }
+  return median(ms);
+}
+
+export async function otlpBench(): Promise<void> {
+  const server = await startClickHouseServer();
+  const ch = createClient({ url: server.url, request_timeout: 600_000 });
+  const count = async (sql: string): Promise<number> =>
+    Number(((await (await ch.query({ query: sql, format: 'JSONEachRow' })).json()) as Array<{ n: string }>)[0]?.n ?? 0);
+  const { traces, logs, traceIds } = requests();
+  const results: Array<Record<string, string | number>> = [];
+  try {
+    // --- ours: ssf serve (gateway + ClickHouse writer), server mode ---
+    const [httpPort, otlpPort] = [await freePort(), await freePort()];
+    const ours = spawn(process.execPath, [join(repo, 'dist', 'cli', 'main.js'), 'serve'], {
+      env: {
+        // The bench's own SSF_BENCH_* settings are not the server's (unknown keys are refused).
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SSF_'))),
+        SSF_CLICKHOUSE_URL: server.url,
+        SSF_CLICKHOUSE_DATABASE: 'ssf',
+        SSF_GATEWAY_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+        SSF_GATEWAY_OTLP_HTTP_LISTEN: `127.0.0.1:${otlpPort}`,
+        SSF_GATEWAY_OTLP_GRPC_LISTEN: '',
+        SSF_GATEWAY_UDP_LISTEN: '',
+        SSF_GATEWAY_STATSD_LISTEN: '',
+        SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    let exited = false;
+    ours.once('exit', () => {
+      exited = true;
+    });
+    while (!(await accepts(otlpPort))) {
+      if (exited) throw new Error('ssf serve exited before it listened');
+      await sleep(200);
+    }
+    let c0 = cpuSeconds(ours.pid as number);
+    let ch0 = cpuSeconds(server.pid);
+    await sendAll(`http://127.0.0.1:${otlpPort}`, '/v1/traces', traces);
+    const oursSpanCpu = cpuSeconds(ours.pid as number) - c0;
+    const oursSpanCh = cpuSeconds(server.pid) - ch0;
+    c0 = cpuSeconds(ours.pid as number);
+    ch0 = cpuSeconds(server.pid);
+    await sendAll(`http://127.0.0.1:${otlpPort}`, '/v1/logs', logs);
+    const oursLogCpu = cpuSeconds(ours.pid as number) - c0;
+    const oursLogCh = cpuSeconds(server.pid) - ch0;
+    const oursSpans = await count('SELECT toString(count()) AS n FROM ssf.spans');
+    const oursLogs = await count('SELECT toString(count()) AS n FROM ssf.logs');
+
+    // --- the Collector: otlp receiver, batch, clickhouse exporter ---
+    const colPort = await freePort();
+    const collector = await startOtelCollector({
+      config: clickhouseConfig({ endpoint: server.url, database: 'otel', httpPort: colPort, asyncInsert: false }),
+      readyPorts: [colPort],
+      // Built by `npm test` or the otel-collector tests (buildOtelCollector); the bench runs from dist/.
+      binary: join(repo, '.cache', 'otelcol', 'otelcol'),
+    });
+    c0 = cpuSeconds(collector.pid);
+    ch0 = cpuSeconds(server.pid);
+    await sendAll(`http://127.0.0.1:${colPort}`, '/v1/traces', traces);
+    while ((await count('SELECT toString(count()) AS n FROM otel.otel_traces')) < oursSpans) await sleep(200);
+    const colSpanCpu = cpuSeconds(collector.pid) - c0;
+    const colSpanCh = cpuSeconds(server.pid) - ch0;
+    c0 = cpuSeconds(collector.pid);
+    ch0 = cpuSeconds(server.pid);
+    await sendAll(`http://127.0.0.1:${colPort}`, '/v1/logs', logs);
+    while ((await count('SELECT toString(count()) AS n FROM otel.otel_logs')) < oursLogs) await sleep(200);
+    const colLogCpu = cpuSeconds(collector.pid) - c0;
+    const colLogCh = cpuSeconds(server.pid) - ch0;
+
+    // --- bytes on disk ---
+    for (const t of ['ssf.spans', 'ssf.trace_index', 'ssf.logs', 'otel.otel_traces', 'otel.otel_traces_trace_id_ts', 'otel.otel_logs']) {
+      await ch.command({ query: `OPTIMIZE TABLE ${t} FINAL` });
+    }
+    const bytes = async (db: string, tables: string[]): Promise<number> =>
+      count(
+        `SELECT toString(sum(bytes_on_disk)) AS n FROM system.parts WHERE active AND database = '${db}' AND table IN (${tables.map((t) => `'${t}'`).join(',')})`,
+      );
+    const oursSpanBytes = (await bytes('ssf', ['spans', 'trace_index'])) / oursSpans;
+    const colSpanBytes = (await bytes('otel', ['otel_traces', 'otel_traces_trace_id_ts'])) / oursSpans;
+    const oursLogBytes = (await bytes('ssf', ['logs'])) / oursLogs;
+    const colLogBytes = (await bytes('otel', ['otel_logs'])) / oursLogs;
+
+    // --- latency ---
+    const oursTrace = await timed(30, async (i) => {
+      const r = await fetch(`http://127.0.0.1:${httpPort}/v1/traces/${traceIds[(i * 97) % traceIds.length]}`);
+      await r.arrayBuffer();
+    });
+    const colTrace = await timed(30, async (i) => {
+      const id = traceIds[(i * 97) % traceIds.length] as string;
+      const q = `WITH (SELECT min(Start) FROM otel.otel_traces_trace_id_ts WHERE TraceId = '${id}') AS s, (SELECT max(End) + 1 FROM otel.otel_traces_trace_id_ts WHERE TraceId = '${id}') AS e
+        SELECT * FROM otel.otel_traces WHERE TraceId = '${id}' AND Timestamp >= s AND Timestamp <= e ORDER BY Timestamp LIMIT 1000`;
+      await (await ch.query({ query: q, format: 'JSONEachRow' })).json();
+    });
+    const oursLogSearch = await timed(30, async (i) => {
+      const r = await fetch(`http://127.0.0.1:${httpPort}/v1/logs?q=word${(i * 31) % 1000}&from=now-1d&limit=100`);
+      await r.arrayBuffer();
+    });
+    const colLogSearch = await timed(30, async (i) => {
+      const q = `SELECT Timestamp, ServiceName, Body FROM otel.otel_logs WHERE hasToken(Body, 'word${(i * 31) % 1000}') ORDER BY Timestamp DESC LIMIT 100`;
+      await (await ch.query({ query: q, format: 'JSONEachRow' })).json();
+    });
+
+    ours.kill('SIGTERM');
+    await collector.stop();
+    const per = (n: number, s: number): string => (s > 0 ? Math.round(n / s).toLocaleString('en') : 'n/a');
+    results.push(
+      {
+        measure: 'spans per CPU-second of the pipeline',
+        ours: per(oursSpans, oursSpanCpu),
+        collector: per(oursSpans, colSpanCpu),
+        ratio: (colSpanCpu / oursSpanCpu).toFixed(2),
+      },
+      {
+        measure: 'spans per CPU-second of ClickHouse',
+        ours: per(oursSpans, oursSpanCh),
+        collector: per(oursSpans, colSpanCh),
+        ratio: (colSpanCh / oursSpanCh).toFixed(2),
+      },
+      {
+        measure: 'log records per CPU-second of the pipeline',
+        ours: per(oursLogs, oursLogCpu),
+        collector: per(oursLogs, colLogCpu),
+        ratio: (colLogCpu / oursLogCpu).toFixed(2),
+      },
+      {
+        measure: 'log records per CPU-second of ClickHouse',
+        ours: per(oursLogs, oursLogCh),
+        collector: per(oursLogs, colLogCh),
+        ratio: (colLogCh / oursLogCh).toFixed(2),
+      },
+      {
+        measure: 'bytes on disk per span',
+        ours: oursSpanBytes.toFixed(1),
+        collector: colSpanBytes.toFixed(1),
+        ratio: (colSpanBytes / oursSpanBytes).toFixed(2),
+      },
+      {
+        measure: 'bytes on disk per log record',
+        ours: oursLogBytes.toFixed(1),
+        collector: colLogBytes.toFixed(1),
+        ratio: (colLogBytes / oursLogBytes).toFixed(2),
+      },
+      { measure: 'trace by id, median ms', ours: oursTrace.toFixed(1), collector: colTrace.toFixed(1), ratio: (colTrace / oursTrace).toFixed(2) },
+      {
+        measure: 'log search by a word, median ms',
+        ours: oursLogSearch.toFixed(1),
+        collector: colLogSearch.toFixed(1),
+        ratio: (colLogSearch / oursLogSearch).toFixed(2),
+      },
+    );
+    printTable(
+      `OTLP: ours against the OpenTelemetry Collector (${oursSpans} spans, ${oursLogs} log records; ratio = Collector / ours, above 1 is ours better)`,
+      results,
+    );
+  } finally {
+    await ch.close();
+    await server.stop({ removeDataDir: true });
+  }
+}

@@ -1,0 +1,88 @@
+import { connect } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createHttpServer } from '../../src/http/create-http-server.js';
+
+/** Sends raw bytes to the server and resolves with everything it answers until it closes the connection. */
+function raw(port: number, request: string, later?: { write: Promise<string> }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(request);
+      void later?.write.then((more) => socket.write(more));
+    });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      text += d;
+    });
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+    setTimeout(() => socket.destroy(), 5_000);
+  });
+}
+
+/** The JSON bodies of the HTTP responses in a raw answer. */
+function bodies(answer: string): Array<{ status: number; body: unknown }> {
+  const out: Array<{ status: number; body: unknown }> = [];
+  for (const m of answer.matchAll(/HTTP\/1\.1 (\d{3})[^\r]*\r\n([\s\S]*?)\r\n\r\n/g)) {
+    const length = Number(/content-length: (\d+)/i.exec(m[2] as string)?.[1] ?? 0);
+    const start = (m.index ?? 0) + m[0].length;
+    out.push({ status: Number(m[1]), body: JSON.parse(answer.slice(start, start + length)) });
+  }
+  return out;
+}
+
+describe('the one error shape, also for requests fastify never routes', () => {
+  it('answers a malformed Content-Length with 400 { error: { code, reason } } and closes', async () => {
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1024 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    try {
+      const answer = await raw(port, 'POST /v1/ssf HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\nhello');
+      const [first] = bodies(answer);
+      expect(first?.status).toBe(400);
+      expect(first?.body).toEqual({ error: { code: 'HTTP_ERR_BAD_REQUEST', reason: expect.stringContaining('malformed HTTP request') } });
+      const twice = await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n');
+      expect(bodies(twice)[0]?.status).toBe(400);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers requests that arrive while the server closes with 503, Retry-After and the error shape', async () => {
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1024 });
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started: () => void = () => {};
+    const inFlight = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    app.get('/slow', async () => {
+      started();
+      await held;
+      return { done: true };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    // Two requests on one connection: the second is sent once the server has begun to close
+    // (a connection with a request in flight stays open until it is answered).
+    let sendSecond: (text: string) => void = () => {};
+    const write = new Promise<string>((resolve) => {
+      sendSecond = resolve;
+    });
+    const answer = raw(port, 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n', { write });
+    await inFlight;
+    const closing = app.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    sendSecond('GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await closing;
+    const [first, second] = bodies(await answer);
+    expect(first).toEqual({ status: 200, body: { done: true } });
+    expect(second?.status).toBe(503);
+    expect(second?.body).toEqual({ error: { code: 'HTTP_ERR_SHUTTING_DOWN', reason: expect.any(String) } });
+    expect(await answer).toMatch(/retry-after: 1/i);
+  });
+});
