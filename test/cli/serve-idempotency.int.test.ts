@@ -47,6 +47,8 @@ async function startServe(database: string): Promise<Serve> {
     SSF_GATEWAY_HTTP_LISTEN: `127.0.0.1:${port}`,
     SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
     SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
+    SSF_GATEWAY_OTLP_HTTP_LISTEN: '127.0.0.1:0',
+    SSF_GATEWAY_OTLP_GRPC_LISTEN: '127.0.0.1:0',
     SSF_LOG_LEVEL: 'warn',
   };
   delete env['SSF_ADDRESS'];

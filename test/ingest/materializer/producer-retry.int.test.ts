@@ -175,6 +175,8 @@ describe('distributed: producer retries and client retries through another gatew
           SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
           SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
           SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
+          SSF_GATEWAY_OTLP_HTTP_LISTEN: '127.0.0.1:0',
+          SSF_GATEWAY_OTLP_GRPC_LISTEN: '127.0.0.1:0',
         },
       });
       const sink = new KafkaSink(config.kafka, { quiet: true });
