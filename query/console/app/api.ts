@@ -96,10 +96,29 @@ async function tracked<T>(work: Promise<T>): Promise<T> {
   }
 }
 
+// The API runs at most query.maxConcurrentPerTenant (default 4) queries per
+// tenant at once and answers 429 past it: a page that asks for many answers
+// together (the SQL page's columns, the overview) queues its requests here
+// instead, leaving a slot for other tabs and tools of the same tenant.
+const MAX_IN_FLIGHT = 3;
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function limited<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 /** GET a JSON answer; `quiet` leaves the progress bar alone (live tail polling). */
 export async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal, quiet = false): Promise<T> {
   const load = async (): Promise<T> => {
-    const res = await fetch(withQuery(path, params), { headers: headers({ accept: 'application/json' }), ...(signal ? { signal } : {}) });
+    const res = await limited(() => fetch(withQuery(path, params), { headers: headers({ accept: 'application/json' }), ...(signal ? { signal } : {}) }));
     if (!res.ok) throw await failure(res);
     return (await res.json()) as T;
   };
@@ -108,12 +127,14 @@ export async function getJson<T>(path: string, params: Params = {}, signal?: Abo
 
 export async function postSql(sql: string, format: 'json' | 'csv' | 'parquet', signal?: AbortSignal): Promise<Response> {
   const res = await tracked(
-    fetch('/v1/sql', {
-      method: 'POST',
-      headers: headers({ 'content-type': 'application/json' }),
-      body: JSON.stringify({ sql, format }),
-      ...(signal ? { signal } : {}),
-    }),
+    limited(() =>
+      fetch('/v1/sql', {
+        method: 'POST',
+        headers: headers({ 'content-type': 'application/json' }),
+        body: JSON.stringify({ sql, format }),
+        ...(signal ? { signal } : {}),
+      }),
+    ),
   );
   if (!res.ok) throw await failure(res);
   return res;
