@@ -18,6 +18,8 @@ const int64 = z
       .string()
       .regex(/^-?\d{1,20}$/, INT64_RANGE)
       .refine((s) => {
+        // zod runs this check after a failed regex too: only digits reach BigInt.
+        if (!/^-?\d{1,20}$/.test(s)) return false;
         const v = BigInt(s);
         return v >= INT64_MIN && v <= INT64_MAX;
       }, INT64_RANGE),
