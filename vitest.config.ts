@@ -24,9 +24,26 @@ export default defineConfig({
           name: 'integration',
           execArgv: TSX,
           include: ['test/**/*.int.test.ts'],
+          exclude: ['test/cluster/**', 'node_modules/**'],
           globalSetup: ['test/setup/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // The local multi-node cluster's fault tests (`npm run test:cluster`):
+        // 3 Kafka brokers, 4 ClickHouse nodes, 2 gateways, 2 materializers.
+        // Not part of `npm test` yet: chDB nodes abort on a peer's reset
+        // connection (docs/operations.md, "What was run"), so their results are
+        // not yet a verdict on the pipeline.
+        test: {
+          name: 'cluster',
+          execArgv: TSX,
+          include: ['test/cluster/**/*.int.test.ts'],
+          globalSetup: ['test/setup/global-setup.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
           fileParallelism: false,
         },
       },

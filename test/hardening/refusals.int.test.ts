@@ -38,7 +38,15 @@ describe('hardening: refusals in the documented shape', () => {
     const span = (traceId: string | number) => ({ traceId, id: '5', startTimestamp: String(NOW), endTimestamp: String(NOW + MS), name: 'op', service: 'ids' });
     const res = await postJson(
       aio,
-      JSON.stringify({ spans: [span('99999999999999999999'), span('9223372036854775808'), span(Number('12345678901234567890')), span('9223372036854775807'), span('not a number')] }),
+      JSON.stringify({
+        spans: [
+          span('99999999999999999999'),
+          span('9223372036854775808'),
+          span(Number('12345678901234567890')),
+          span('9223372036854775807'),
+          span('not a number'),
+        ],
+      }),
     );
     expect(res.status).toBe(200);
     expect((res.json['rejected'] as Array<{ index: number; code: string; field: string }>).map((r) => [r.index, r.code, r.field])).toEqual([
