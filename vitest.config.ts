@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
 // once per run by test/setup/global-setup.ts.
 // Worker threads inherit execArgv: with tsx loaded, a worker of the sources
 // (the gateway's Kafka thread) runs as TypeScript, as in production it runs as the built JavaScript.
-const TSX = ['--import', './test/setup/tsx-workers.mjs'];
+// --expose-gc: memory bounds are measured after a collection.
+const TSX = ['--import', './test/setup/tsx-workers.mjs', '--expose-gc'];
 
 export default defineConfig({
   test: {

@@ -302,13 +302,17 @@ describe('never blocks, never throws', () => {
       }
     }
     peak = Math.max(peak, process.memoryUsage().heapUsed);
+    global.gc?.();
+    const retained = process.memoryUsage().heapUsed - before;
     const stats = e.stats();
     const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0);
     expect(stats.emitted + stats.dropped.queue_full).toBe(1_000_000);
     expect(dropped).toBeGreaterThan(900_000);
     expect(stats.queued).toBeLessThanOrEqual(5_000);
-    // 1M events retained would be hundreds of MB; the bounded queue keeps it to a few.
-    expect(peak - before).toBeLessThan(64 * 1024 * 1024);
+    // 1M events retained would be hundreds of MB; the bounded queue keeps what stays to a few
+    // (measured after a collection: the peak also counts garbage not yet collected, which a busy machine leaves longer).
+    expect(retained).toBeLessThan(64 * 1024 * 1024);
+    expect(peak - before).toBeLessThan(256 * 1024 * 1024);
     // one warning per drop reason, not one per event
     expect(warnings.length).toBeGreaterThan(0);
     expect(warnings.length).toBeLessThanOrEqual(8);
