@@ -15,7 +15,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { freePort } from './free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 import {
   KafkaBrokerError,
   LOG4J_PROPERTIES,

@@ -16,6 +16,7 @@ import { mkdir, mkdtemp, open, rename, rm, stat, writeFile } from 'node:fs/promi
 import { get } from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { freePort } from '../net/free-port.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -414,18 +415,4 @@ async function logTail(file: string, from: number, max = 4_000): Promise<string>
 
 function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && 'code' in err && err.code === code;
-}
-
-/** A TCP port on 127.0.0.1 the OS says is free now (whoever binds it next races for it). */
-function freePort(): Promise<number> {
-  return new Promise((settle, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? settle(port) : reject(new Error('no port from listen(0)'))));
-    });
-  });
 }

@@ -21,7 +21,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../deploy/local/free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const SOURCE_DIR = join(root, 'test', 'fixtures', 'otel-collector');
