@@ -440,6 +440,56 @@ export async function cdsPlan(cacheDir: string, libDir: string, java: JavaInfo):
   };
 }
 
+/** A KRaft cluster id: 16 random bytes, base64url, not starting with `-` (StorageTool would read it as a flag). */
+export function newClusterId(): string {
+  let clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+  return clusterId;
+}
+
+/** How to run a Kafka JVM: its classpath and logging, and the class-data sharing flags (see `cdsPlan`). */
+export interface KafkaJvm {
+  java: JavaInfo;
+  classpath: string;
+  log4jArg: string;
+  cds: CdsPlan;
+}
+
+/** Formats a node's log dir (`kafka.tools.StorageTool format`) for the given cluster id. */
+export function formatStorage(jvm: KafkaJvm, clusterId: string, propsFile: string): Promise<RunResult> {
+  // A short-lived JVM: C1 only and the serial GC start it fastest.
+  return run(jvm.java.bin, [
+    '-Xmx128m',
+    '-XX:TieredStopAtLevel=1',
+    '-XX:+UseSerialGC',
+    ...jvm.cds.readArgs,
+    jvm.log4jArg,
+    '-cp',
+    jvm.classpath,
+    'kafka.tools.StorageTool',
+    'format',
+    '-t',
+    clusterId,
+    '-c',
+    propsFile,
+  ]);
+}
+
+/** The JVM arguments of a broker (`kafka.Kafka`) reading `propsFile`; `cdsArgs` is the plan's readArgs or brokerArgs. */
+export function brokerJvmArgs(jvm: KafkaJvm, heapMb: number, cdsArgs: string[], propsFile: string): string[] {
+  return [
+    `-Xmx${heapMb}m`,
+    `-Xms${Math.min(64, heapMb)}m`,
+    '-Djava.awt.headless=true',
+    ...cdsArgs,
+    jvm.log4jArg,
+    '-cp',
+    jvm.classpath,
+    'kafka.Kafka',
+    propsFile,
+  ];
+}
+
 /**
  * Starts a single-node KRaft broker on 127.0.0.1 and resolves once kafkajs gets an answer
  * from it (and the requested topics exist). The broker is killed if this process exits.
@@ -462,30 +512,17 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   await mkdir(dataDir, { recursive: true });
   await writeFile(propsFile, serverProperties({ port, controllerPort, logDir }));
   await writeFile(log4jFile, LOG4J_PROPERTIES);
-  const classpath = `${libDir}${path.sep}*`;
-  const log4jArg = `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`;
-  const cds = await cdsPlan(cacheDir, libDir, java);
+  const jvm: KafkaJvm = {
+    java,
+    classpath: `${libDir}${path.sep}*`,
+    log4jArg: `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`,
+    cds: await cdsPlan(cacheDir, libDir, java),
+  };
+  const { cds } = jvm;
 
   // A given dataDir keeps its data across restarts: format only once.
   if (!existsSync(path.join(logDir, 'meta.properties'))) {
-    let clusterId = randomBytes(16).toString('base64url');
-    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
-    // A short-lived JVM: C1 only and the serial GC start it fastest.
-    const format = await run(java.bin, [
-      '-Xmx128m',
-      '-XX:TieredStopAtLevel=1',
-      '-XX:+UseSerialGC',
-      ...cds.readArgs,
-      log4jArg,
-      '-cp',
-      classpath,
-      'kafka.tools.StorageTool',
-      'format',
-      '-t',
-      clusterId,
-      '-c',
-      propsFile,
-    ]);
+    const format = await formatStorage(jvm, newClusterId(), propsFile);
     await writeFile(logFile, format.output);
     if (format.code !== 0) {
       throw new KafkaBrokerError('INFRA_ERR_KAFKA_FORMAT_FAILED', `kafka StorageTool format failed (exit ${format.code}):\n${tail(format.output)}`);
@@ -493,17 +530,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   }
 
   const heapMb = options.heapMb ?? 512;
-  const jvmArgs = [
-    `-Xmx${heapMb}m`,
-    `-Xms${Math.min(64, heapMb)}m`,
-    '-Djava.awt.headless=true',
-    ...cds.brokerArgs,
-    log4jArg,
-    '-cp',
-    classpath,
-    'kafka.Kafka',
-    propsFile,
-  ];
+  const jvmArgs = brokerJvmArgs(jvm, heapMb, cds.brokerArgs, propsFile);
   const logFd = openSync(logFile, 'a');
   const started = Date.now();
   let child: ChildProcess;

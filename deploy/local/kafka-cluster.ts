@@ -9,7 +9,6 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,18 +19,20 @@ import {
   KafkaBrokerError,
   LOG4J_PROPERTIES,
   WATCHDOG,
+  brokerJvmArgs,
   cdsPlan,
   checkJava,
   createTopics,
   ensureKafkaJars,
   exited,
+  formatStorage,
+  newClusterId,
   readLogSummary,
-  run,
   tail,
   waitForExit,
   warmGroupCoordinator,
 } from './kafka-broker.js';
-import type { TopicSpec } from './kafka-broker.js';
+import type { KafkaJvm, TopicSpec } from './kafka-broker.js';
 
 export interface KafkaClusterOptions {
   /** Nodes (each broker and controller). Default 3; 2 of 3 must live for the quorum. */
@@ -147,12 +148,14 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
   const log4jFile = path.join(root, 'log4j.properties');
   await mkdir(root, { recursive: true });
   await writeFile(log4jFile, LOG4J_PROPERTIES);
-  const log4jArg = `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`;
-  const classpath = `${libDir}${path.sep}*`;
-  const cds = await cdsPlan(cacheDir, libDir, java);
+  const jvm: KafkaJvm = {
+    java,
+    classpath: `${libDir}${path.sep}*`,
+    log4jArg: `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`,
+    cds: await cdsPlan(cacheDir, libDir, java),
+  };
   const clusterIdFile = path.join(root, 'kafka-cluster-id');
-  let clusterId = randomBytes(16).toString('base64url');
-  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+  let clusterId = newClusterId();
   if (existsSync(clusterIdFile)) clusterId = (await readFile(clusterIdFile, 'utf8')).trim();
   else await writeFile(clusterIdFile, clusterId);
 
@@ -162,21 +165,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
       await mkdir(node.dataDir, { recursive: true });
       await writeFile(node.propsFile, properties({ ...node, voters, logDir, replicationFactor, minInsync }));
       if (existsSync(path.join(logDir, 'meta.properties'))) return;
-      const format = await run(java.bin, [
-        '-Xmx128m',
-        '-XX:TieredStopAtLevel=1',
-        '-XX:+UseSerialGC',
-        ...cds.readArgs,
-        log4jArg,
-        '-cp',
-        classpath,
-        'kafka.tools.StorageTool',
-        'format',
-        '-t',
-        clusterId,
-        '-c',
-        node.propsFile,
-      ]);
+      const format = await formatStorage(jvm, clusterId, node.propsFile);
       if (format.code !== 0) {
         throw new KafkaBrokerError(
           'INFRA_ERR_KAFKA_FORMAT_FAILED',
@@ -191,25 +180,10 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
     const fd = openSync(node.logFile, 'a');
     try {
       // Only reads the class archive (kafka-broker.ts writes it): three JVMs must not race to write it.
-      node.child = spawn(
-        '/bin/sh',
-        [
-          '-c',
-          WATCHDOG,
-          'sh',
-          java.bin,
-          `-Xmx${heapMb}m`,
-          '-Xms64m',
-          '-Djava.awt.headless=true',
-          ...cds.readArgs,
-          log4jArg,
-          '-cp',
-          classpath,
-          'kafka.Kafka',
-          node.propsFile,
-        ],
-        { cwd: node.dataDir, stdio: ['ignore', fd, fd] },
-      );
+      node.child = spawn('/bin/sh', ['-c', WATCHDOG, 'sh', java.bin, ...brokerJvmArgs(jvm, heapMb, jvm.cds.readArgs, node.propsFile)], {
+        cwd: node.dataDir,
+        stdio: ['ignore', fd, fd],
+      });
     } finally {
       closeSync(fd);
     }
