@@ -251,17 +251,24 @@ export async function ensureKafkaJars(options: KafkaJarsOptions = {}): Promise<s
   }
 }
 
-function serverProperties(p: { port: number; controllerPort: number; logDir: string }): string {
+/** The server.properties lines of a KRaft node (broker and controller) on 127.0.0.1, single or in a cluster. */
+export function kraftNodeProperties(p: { id: number; voters: string; port: number; controllerPort: number; logDir: string }): string[] {
   return [
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${p.controllerPort}`,
+    `node.id=${p.id}`,
+    `controller.quorum.voters=${p.voters}`,
     `listeners=PLAINTEXT://127.0.0.1:${p.port},CONTROLLER://127.0.0.1:${p.controllerPort}`,
     `advertised.listeners=PLAINTEXT://127.0.0.1:${p.port}`,
     'inter.broker.listener.name=PLAINTEXT',
     'controller.listener.names=CONTROLLER',
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     `log.dirs=${p.logDir}`,
+  ];
+}
+
+function serverProperties(p: { port: number; controllerPort: number; logDir: string }): string {
+  return [
+    ...kraftNodeProperties({ ...p, id: 1, voters: `1@127.0.0.1:${p.controllerPort}` }),
     // Topics are created explicitly (createTopics) with the partition counts the pipeline
     // expects; auto-creation would hide a misspelt topic and race with its first producer.
     'auto.create.topics.enable=false',

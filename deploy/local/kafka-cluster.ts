@@ -26,6 +26,7 @@ import {
   ensureKafkaJars,
   exited,
   formatStorage,
+  kraftNodeProperties,
   newClusterId,
   readLogSummary,
   tail,
@@ -87,15 +88,7 @@ function properties(p: {
   minInsync: number;
 }): string {
   return [
-    'process.roles=broker,controller',
-    `node.id=${p.id}`,
-    `controller.quorum.voters=${p.voters}`,
-    `listeners=PLAINTEXT://127.0.0.1:${p.port},CONTROLLER://127.0.0.1:${p.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${p.port}`,
-    'inter.broker.listener.name=PLAINTEXT',
-    'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    `log.dirs=${p.logDir}`,
+    ...kraftNodeProperties(p),
     'auto.create.topics.enable=false',
     `default.replication.factor=${p.replicationFactor}`,
     `min.insync.replicas=${p.minInsync}`,
