@@ -349,8 +349,9 @@ export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boo
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs: number): Promise<void> {
-  const kafka = new Kafka({
+/** A client that asks once and fails fast: readiness polls retry on their own schedule. */
+export function readinessClient(brokers: string[]): Kafka {
+  return new Kafka({
     clientId: 'ssf-kafka-ready',
     brokers,
     logLevel: logLevel.NOTHING,
@@ -358,6 +359,10 @@ async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs:
     requestTimeout: 2_000,
     retry: { retries: 0 },
   });
+}
+
+async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs: number): Promise<void> {
+  const kafka = readinessClient(brokers);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited(child)) {

@@ -29,6 +29,7 @@ import {
   kraftNodeProperties,
   newClusterId,
   readLogSummary,
+  readinessClient,
   tail,
   waitForExit,
   warmGroupCoordinator,
@@ -190,14 +191,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
 
   /** Until every node is in the cluster's metadata, as `via` (default: any node) answers it. */
   const waitForAll = async (timeoutMs: number, via?: NodeState): Promise<void> => {
-    const kafka = new Kafka({
-      clientId: 'ssf-kafka-ready',
-      brokers: via ? [`127.0.0.1:${via.port}`] : brokers,
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 1_000,
-      requestTimeout: 2_000,
-      retry: { retries: 0 },
-    });
+    const kafka = readinessClient(via ? [`127.0.0.1:${via.port}`] : brokers);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const dead = nodes.find((n) => n.child !== undefined && exited(n.child));
