@@ -467,6 +467,16 @@ export interface KafkaJvm {
   cds: CdsPlan;
 }
 
+/** The Kafka JVM of the jars in `libDir`, logging as `log4jFile` says, with the class archive of `cacheDir`. */
+export async function kafkaJvm(java: JavaInfo, libDir: string, cacheDir: string, log4jFile: string): Promise<KafkaJvm> {
+  return {
+    java,
+    classpath: `${libDir}${path.sep}*`,
+    log4jArg: `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`,
+    cds: await cdsPlan(cacheDir, libDir, java),
+  };
+}
+
 /** Formats a node's log dir (`kafka.tools.StorageTool format`) for the given cluster id. */
 export function formatStorage(jvm: KafkaJvm, clusterId: string, propsFile: string): Promise<RunResult> {
   // A short-lived JVM: C1 only and the serial GC start it fastest.
@@ -524,12 +534,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   await mkdir(dataDir, { recursive: true });
   await writeFile(propsFile, serverProperties({ port, controllerPort, logDir }));
   await writeFile(log4jFile, LOG4J_PROPERTIES);
-  const jvm: KafkaJvm = {
-    java,
-    classpath: `${libDir}${path.sep}*`,
-    log4jArg: `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`,
-    cds: await cdsPlan(cacheDir, libDir, java),
-  };
+  const jvm = await kafkaJvm(java, libDir, cacheDir, log4jFile);
   const { cds } = jvm;
 
   // A given dataDir keeps its data across restarts: format only once.

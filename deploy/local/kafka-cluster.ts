@@ -12,7 +12,6 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort } from '../../src/net/free-port.js';
 import {
@@ -20,12 +19,12 @@ import {
   LOG4J_PROPERTIES,
   WATCHDOG,
   brokerJvmArgs,
-  cdsPlan,
   checkJava,
   createTopics,
   ensureKafkaJars,
   exited,
   formatStorage,
+  kafkaJvm,
   kraftNodeProperties,
   newClusterId,
   readLogSummary,
@@ -34,7 +33,7 @@ import {
   waitForExit,
   warmGroupCoordinator,
 } from './kafka-broker.js';
-import type { KafkaJvm, TopicSpec } from './kafka-broker.js';
+import type { TopicSpec } from './kafka-broker.js';
 
 export interface KafkaClusterOptions {
   /** Nodes (each broker and controller). Default 3; 2 of 3 must live for the quorum. */
@@ -142,12 +141,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
   const log4jFile = path.join(root, 'log4j.properties');
   await mkdir(root, { recursive: true });
   await writeFile(log4jFile, LOG4J_PROPERTIES);
-  const jvm: KafkaJvm = {
-    java,
-    classpath: `${libDir}${path.sep}*`,
-    log4jArg: `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`,
-    cds: await cdsPlan(cacheDir, libDir, java),
-  };
+  const jvm = await kafkaJvm(java, libDir, cacheDir, log4jFile);
   const clusterIdFile = path.join(root, 'kafka-cluster-id');
   let clusterId = newClusterId();
   if (existsSync(clusterIdFile)) clusterId = (await readFile(clusterIdFile, 'utf8')).trim();
