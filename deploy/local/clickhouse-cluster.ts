@@ -13,7 +13,7 @@ import { createClient } from '@clickhouse/client';
 import { join, resolve } from 'node:path';
 import { startClickHouseServer } from './clickhouse-server.js';
 import type { ClickHouseServer } from './clickhouse-server.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 
 export interface ClickHouseNodeSpec {
   /** 1-based, as ClickHouse's `system.clusters.shard_num`. */

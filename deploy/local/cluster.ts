@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startClickHouseCluster } from './clickhouse-cluster.js';
 import type { ClickHouseCluster, ClickHouseNode } from './clickhouse-cluster.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 import { startKafkaCluster } from './kafka-cluster.js';
 import type { KafkaCluster } from './kafka-cluster.js';
 

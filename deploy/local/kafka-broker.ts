@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { freePort } from './free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -251,17 +251,24 @@ export async function ensureKafkaJars(options: KafkaJarsOptions = {}): Promise<s
   }
 }
 
-function serverProperties(p: { port: number; controllerPort: number; logDir: string }): string {
+/** The server.properties lines of a KRaft node (broker and controller) on 127.0.0.1, single or in a cluster. */
+export function kraftNodeProperties(p: { id: number; voters: string; port: number; controllerPort: number; logDir: string }): string[] {
   return [
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${p.controllerPort}`,
+    `node.id=${p.id}`,
+    `controller.quorum.voters=${p.voters}`,
     `listeners=PLAINTEXT://127.0.0.1:${p.port},CONTROLLER://127.0.0.1:${p.controllerPort}`,
     `advertised.listeners=PLAINTEXT://127.0.0.1:${p.port}`,
     'inter.broker.listener.name=PLAINTEXT',
     'controller.listener.names=CONTROLLER',
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     `log.dirs=${p.logDir}`,
+  ];
+}
+
+function serverProperties(p: { port: number; controllerPort: number; logDir: string }): string {
+  return [
+    ...kraftNodeProperties({ ...p, id: 1, voters: `1@127.0.0.1:${p.controllerPort}` }),
     // Topics are created explicitly (createTopics) with the partition counts the pipeline
     // expects; auto-creation would hide a misspelt topic and race with its first producer.
     'auto.create.topics.enable=false',
@@ -342,8 +349,9 @@ export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boo
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs: number): Promise<void> {
-  const kafka = new Kafka({
+/** A client that asks once and fails fast: readiness polls retry on their own schedule. */
+export function readinessClient(brokers: string[]): Kafka {
+  return new Kafka({
     clientId: 'ssf-kafka-ready',
     brokers,
     logLevel: logLevel.NOTHING,
@@ -351,6 +359,10 @@ async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs:
     requestTimeout: 2_000,
     retry: { retries: 0 },
   });
+}
+
+async function waitUntilReady(brokers: string[], child: ChildProcess, timeoutMs: number): Promise<void> {
+  const kafka = readinessClient(brokers);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited(child)) {
@@ -440,6 +452,66 @@ export async function cdsPlan(cacheDir: string, libDir: string, java: JavaInfo):
   };
 }
 
+/** A KRaft cluster id: 16 random bytes, base64url, not starting with `-` (StorageTool would read it as a flag). */
+export function newClusterId(): string {
+  let clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+  return clusterId;
+}
+
+/** How to run a Kafka JVM: its classpath and logging, and the class-data sharing flags (see `cdsPlan`). */
+export interface KafkaJvm {
+  java: JavaInfo;
+  classpath: string;
+  log4jArg: string;
+  cds: CdsPlan;
+}
+
+/** The Kafka JVM of the jars in `libDir`, logging as `log4jFile` says, with the class archive of `cacheDir`. */
+export async function kafkaJvm(java: JavaInfo, libDir: string, cacheDir: string, log4jFile: string): Promise<KafkaJvm> {
+  return {
+    java,
+    classpath: `${libDir}${path.sep}*`,
+    log4jArg: `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`,
+    cds: await cdsPlan(cacheDir, libDir, java),
+  };
+}
+
+/** Formats a node's log dir (`kafka.tools.StorageTool format`) for the given cluster id. */
+export function formatStorage(jvm: KafkaJvm, clusterId: string, propsFile: string): Promise<RunResult> {
+  // A short-lived JVM: C1 only and the serial GC start it fastest.
+  return run(jvm.java.bin, [
+    '-Xmx128m',
+    '-XX:TieredStopAtLevel=1',
+    '-XX:+UseSerialGC',
+    ...jvm.cds.readArgs,
+    jvm.log4jArg,
+    '-cp',
+    jvm.classpath,
+    'kafka.tools.StorageTool',
+    'format',
+    '-t',
+    clusterId,
+    '-c',
+    propsFile,
+  ]);
+}
+
+/** The JVM arguments of a broker (`kafka.Kafka`) reading `propsFile`; `cdsArgs` is the plan's readArgs or brokerArgs. */
+export function brokerJvmArgs(jvm: KafkaJvm, heapMb: number, cdsArgs: string[], propsFile: string): string[] {
+  return [
+    `-Xmx${heapMb}m`,
+    `-Xms${Math.min(64, heapMb)}m`,
+    '-Djava.awt.headless=true',
+    ...cdsArgs,
+    jvm.log4jArg,
+    '-cp',
+    jvm.classpath,
+    'kafka.Kafka',
+    propsFile,
+  ];
+}
+
 /**
  * Starts a single-node KRaft broker on 127.0.0.1 and resolves once kafkajs gets an answer
  * from it (and the requested topics exist). The broker is killed if this process exits.
@@ -462,30 +534,12 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   await mkdir(dataDir, { recursive: true });
   await writeFile(propsFile, serverProperties({ port, controllerPort, logDir }));
   await writeFile(log4jFile, LOG4J_PROPERTIES);
-  const classpath = `${libDir}${path.sep}*`;
-  const log4jArg = `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`;
-  const cds = await cdsPlan(cacheDir, libDir, java);
+  const jvm = await kafkaJvm(java, libDir, cacheDir, log4jFile);
+  const { cds } = jvm;
 
   // A given dataDir keeps its data across restarts: format only once.
   if (!existsSync(path.join(logDir, 'meta.properties'))) {
-    let clusterId = randomBytes(16).toString('base64url');
-    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
-    // A short-lived JVM: C1 only and the serial GC start it fastest.
-    const format = await run(java.bin, [
-      '-Xmx128m',
-      '-XX:TieredStopAtLevel=1',
-      '-XX:+UseSerialGC',
-      ...cds.readArgs,
-      log4jArg,
-      '-cp',
-      classpath,
-      'kafka.tools.StorageTool',
-      'format',
-      '-t',
-      clusterId,
-      '-c',
-      propsFile,
-    ]);
+    const format = await formatStorage(jvm, newClusterId(), propsFile);
     await writeFile(logFile, format.output);
     if (format.code !== 0) {
       throw new KafkaBrokerError('INFRA_ERR_KAFKA_FORMAT_FAILED', `kafka StorageTool format failed (exit ${format.code}):\n${tail(format.output)}`);
@@ -493,17 +547,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   }
 
   const heapMb = options.heapMb ?? 512;
-  const jvmArgs = [
-    `-Xmx${heapMb}m`,
-    `-Xms${Math.min(64, heapMb)}m`,
-    '-Djava.awt.headless=true',
-    ...cds.brokerArgs,
-    log4jArg,
-    '-cp',
-    classpath,
-    'kafka.Kafka',
-    propsFile,
-  ];
+  const jvmArgs = brokerJvmArgs(jvm, heapMb, cds.brokerArgs, propsFile);
   const logFd = openSync(logFile, 'a');
   const started = Date.now();
   let child: ChildProcess;

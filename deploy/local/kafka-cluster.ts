@@ -9,24 +9,26 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { freePort } from './free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 import {
   KafkaBrokerError,
   LOG4J_PROPERTIES,
   WATCHDOG,
-  cdsPlan,
+  brokerJvmArgs,
   checkJava,
   createTopics,
   ensureKafkaJars,
   exited,
+  formatStorage,
+  kafkaJvm,
+  kraftNodeProperties,
+  newClusterId,
   readLogSummary,
-  run,
+  readinessClient,
   tail,
   waitForExit,
   warmGroupCoordinator,
@@ -86,15 +88,7 @@ function properties(p: {
   minInsync: number;
 }): string {
   return [
-    'process.roles=broker,controller',
-    `node.id=${p.id}`,
-    `controller.quorum.voters=${p.voters}`,
-    `listeners=PLAINTEXT://127.0.0.1:${p.port},CONTROLLER://127.0.0.1:${p.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${p.port}`,
-    'inter.broker.listener.name=PLAINTEXT',
-    'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    `log.dirs=${p.logDir}`,
+    ...kraftNodeProperties(p),
     'auto.create.topics.enable=false',
     `default.replication.factor=${p.replicationFactor}`,
     `min.insync.replicas=${p.minInsync}`,
@@ -147,12 +141,9 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
   const log4jFile = path.join(root, 'log4j.properties');
   await mkdir(root, { recursive: true });
   await writeFile(log4jFile, LOG4J_PROPERTIES);
-  const log4jArg = `-Dlog4j.configuration=${pathToFileURL(log4jFile).href}`;
-  const classpath = `${libDir}${path.sep}*`;
-  const cds = await cdsPlan(cacheDir, libDir, java);
+  const jvm = await kafkaJvm(java, libDir, cacheDir, log4jFile);
   const clusterIdFile = path.join(root, 'kafka-cluster-id');
-  let clusterId = randomBytes(16).toString('base64url');
-  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+  let clusterId = newClusterId();
   if (existsSync(clusterIdFile)) clusterId = (await readFile(clusterIdFile, 'utf8')).trim();
   else await writeFile(clusterIdFile, clusterId);
 
@@ -162,21 +153,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
       await mkdir(node.dataDir, { recursive: true });
       await writeFile(node.propsFile, properties({ ...node, voters, logDir, replicationFactor, minInsync }));
       if (existsSync(path.join(logDir, 'meta.properties'))) return;
-      const format = await run(java.bin, [
-        '-Xmx128m',
-        '-XX:TieredStopAtLevel=1',
-        '-XX:+UseSerialGC',
-        ...cds.readArgs,
-        log4jArg,
-        '-cp',
-        classpath,
-        'kafka.tools.StorageTool',
-        'format',
-        '-t',
-        clusterId,
-        '-c',
-        node.propsFile,
-      ]);
+      const format = await formatStorage(jvm, clusterId, node.propsFile);
       if (format.code !== 0) {
         throw new KafkaBrokerError(
           'INFRA_ERR_KAFKA_FORMAT_FAILED',
@@ -191,25 +168,10 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
     const fd = openSync(node.logFile, 'a');
     try {
       // Only reads the class archive (kafka-broker.ts writes it): three JVMs must not race to write it.
-      node.child = spawn(
-        '/bin/sh',
-        [
-          '-c',
-          WATCHDOG,
-          'sh',
-          java.bin,
-          `-Xmx${heapMb}m`,
-          '-Xms64m',
-          '-Djava.awt.headless=true',
-          ...cds.readArgs,
-          log4jArg,
-          '-cp',
-          classpath,
-          'kafka.Kafka',
-          node.propsFile,
-        ],
-        { cwd: node.dataDir, stdio: ['ignore', fd, fd] },
-      );
+      node.child = spawn('/bin/sh', ['-c', WATCHDOG, 'sh', java.bin, ...brokerJvmArgs(jvm, heapMb, jvm.cds.readArgs, node.propsFile)], {
+        cwd: node.dataDir,
+        stdio: ['ignore', fd, fd],
+      });
     } finally {
       closeSync(fd);
     }
@@ -223,14 +185,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
 
   /** Until every node is in the cluster's metadata, as `via` (default: any node) answers it. */
   const waitForAll = async (timeoutMs: number, via?: NodeState): Promise<void> => {
-    const kafka = new Kafka({
-      clientId: 'ssf-kafka-ready',
-      brokers: via ? [`127.0.0.1:${via.port}`] : brokers,
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 1_000,
-      requestTimeout: 2_000,
-      retry: { retries: 0 },
-    });
+    const kafka = readinessClient(via ? [`127.0.0.1:${via.port}`] : brokers);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const dead = nodes.find((n) => n.child !== undefined && exited(n.child));

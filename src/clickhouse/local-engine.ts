@@ -16,6 +16,9 @@ import { mkdir, mkdtemp, open, rename, rm, stat, writeFile } from 'node:fs/promi
 import { get } from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { freePort } from '../net/free-port.js';
+import { watchChild } from '../process/watch-child.js';
+import type { ChildExit, WatchedChild } from '../process/watch-child.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -93,10 +96,7 @@ export interface ClickHouseServer {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export interface ServerExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type ServerExit = ChildExit;
 
 const HELPER_SOURCE = join('deploy', 'clickhouse', 'chdb-http-server.c');
 const HELPER_NAME = 'chdb-http-server';
@@ -281,34 +281,21 @@ async function launch(plan: LaunchPlan): Promise<ClickHouseServer> {
   );
   closeSync(fd);
 
-  const killOnExit = (): void => {
-    child.kill('SIGTERM');
-  };
-  process.on('exit', killOnExit);
-  let exit: ServerExit | undefined;
-  let exitExpected = false;
-  const exited = new Promise<ServerExit>((settle) => {
-    child.once('exit', (code, signal) => {
-      exit = { code, signal };
-      process.off('exit', killOnExit);
-      settle(exit);
-    });
-  });
-  const spawnError = await new Promise<Error | undefined>((settle) => {
-    child.once('spawn', () => settle(undefined));
-    child.once('error', settle);
-  });
-  child.on('error', (err) => log(`ClickHouse process error: ${err.message}`));
-  if (spawnError !== undefined || child.pid === undefined) {
-    process.off('exit', killOnExit);
+  let watched: WatchedChild;
+  try {
+    watched = await watchChild(child, 'SIGTERM');
+  } catch (spawnError) {
     throw new ClickHouseServerError('INFRA_ERR_CLICKHOUSE_EXITED', `cannot start ${plan.helper}`, { cause: spawnError });
   }
-  const pid = child.pid;
+  child.on('error', (err) => log(`ClickHouse process error: ${err.message}`));
+  const { exited, pid } = watched;
+  let exitExpected = false;
   const url = `http://127.0.0.1:${port}`;
   log(`ClickHouse starting: pid ${pid}, ${url}, data ${dataDir}, log ${logFile}`);
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
   for (;;) {
+    const exit = watched.exit();
     if (exit !== undefined) {
       throw new ClickHouseServerError(
         'INFRA_ERR_CLICKHOUSE_EXITED',
@@ -331,12 +318,7 @@ async function launch(plan: LaunchPlan): Promise<ClickHouseServer> {
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     exitExpected = true;
-    if (exit === undefined) {
-      child.kill('SIGTERM');
-      const escalate = setTimeout(() => child.kill('SIGKILL'), options.stopTimeoutMs ?? 10_000);
-      await exited;
-      clearTimeout(escalate);
-    }
+    await watched.stop(options.stopTimeoutMs ?? 10_000);
     log(`ClickHouse stopped: pid ${pid}, ${url}`);
   };
   void exited.then((how) => {
@@ -357,7 +339,7 @@ async function launch(plan: LaunchPlan): Promise<ClickHouseServer> {
     },
     kill: (signal = 'SIGKILL') => {
       exitExpected = true;
-      if (exit === undefined) child.kill(signal);
+      if (watched.exit() === undefined) child.kill(signal);
     },
   };
 }
@@ -414,18 +396,4 @@ async function logTail(file: string, from: number, max = 4_000): Promise<string>
 
 function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && 'code' in err && err.code === code;
-}
-
-/** A TCP port on 127.0.0.1 the OS says is free now (whoever binds it next races for it). */
-function freePort(): Promise<number> {
-  return new Promise((settle, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? settle(port) : reject(new Error('no port from listen(0)'))));
-    });
-  });
 }

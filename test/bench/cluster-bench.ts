@@ -1,6 +1,7 @@
 import { startCluster } from '../../deploy/local/cluster.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
-import { AUTH_TOKENS, nodeClient, runLoad, tenantCounts } from '../cluster/cluster-load.js';
+import { counts } from '../ingest/materializer/helpers.js';
+import { AUTH_TOKENS, nodeClient, runLoad } from '../cluster/cluster-load.js';
 import type { Tenant } from '../cluster/cluster-load.js';
 
 /**
@@ -19,7 +20,7 @@ async function endToEnd(ch: ClickHouse, tenant: Tenant, gateways: string[], batc
   const started = performance.now();
   const load = await runLoad({ gateways, tenant, batches, perBatch: PER_BATCH, concurrency: 8 });
   for (;;) {
-    const c = await tenantCounts(ch, tenant);
+    const c = await counts(ch, tenant);
     if (c.uniqSpans >= load.expected.spans && c.uniqLogs >= load.expected.logs && c.uniqSamples >= load.expected.samples) break;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from '@clickhouse/client';
 import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
-import { freePort } from '../../deploy/local/free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 import { ExportLogsServiceRequest, ExportTraceServiceRequest } from '../../ingest/otlp/otlp-messages.js';
 import { clickhouseConfig, startOtelCollector } from '../setup/otel-collector.js';
 import { seededRandom } from '../setup/random.js';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apiTarget, DEFAULT_ADDRESS } from '../../cli/api-client.js';
-import { freePort } from '../../deploy/local/free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 import { runCli } from './run-cli.js';
 
 // A port nothing listens on (free a moment ago): the address is unreachable.

@@ -290,6 +290,9 @@ const sample = (type: MetricType, name: string, value: number, timestampNs: bigi
 /** A carrier span: no trace, just samples (as the emitter sends standalone metrics). */
 const carrier = (metrics: MetricSample[]): SpanEvent => spanEvent({ service: 'loadgen', metrics, isTrace: false });
 
+// Written here, not taken from query/traces (SpanRecord in assemble-trace.ts has the
+// same fields): this file is an independent reference of what the tables must hold,
+// so it must not share the product's trace types or its read of a trace (fetch-trace.ts).
 interface TraceSpan {
   traceId: bigint;
   id: bigint;
@@ -744,6 +747,7 @@ describe('derived signals: rollups, span metrics and the trace index against an 
   });
 
   it('a 40-span trace over 5 services comes back whole from ssf.spans, bounded by trace_index, parent links intact', async () => {
+    // Its own trace_index + spans read, not fetchTrace(): a reference for the tables, independent of the product's query.
     const db = quoteIdent(ch.database);
     const traceId = bigTrace[0]?.traceId ?? 0n;
     const [range] = await (

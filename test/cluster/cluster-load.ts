@@ -2,8 +2,8 @@ import { createClickHouse } from '../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { encodeBatch } from '../../src/codec/index.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { emptyExpected, makeEvent } from '../ingest/materializer/helpers.js';
-import type { Expected } from '../ingest/materializer/helpers.js';
+import { counts, emptyExpected, makeEvent } from '../ingest/materializer/helpers.js';
+import type { Counts, Expected } from '../ingest/materializer/helpers.js';
 
 /** Tenants of the cluster tests: one per test, so the tests share one cluster and never count each other's rows. */
 export const TENANTS = ['mig', 'same', 'rebalance', 'chkill', 'brokerkill', 'idem', 'bench1', 'bench2', 'failover'] as const;
@@ -89,73 +89,23 @@ export function nodeClient(url: string, database = 'ssf'): Promise<ClickHouse> {
   return createClickHouse(loadConfig({ env: { SSF_CLICKHOUSE_URL: url, SSF_CLICKHOUSE_DATABASE: database } }).clickhouse);
 }
 
-export interface TenantCounts {
-  spans: number;
-  uniqSpans: number;
-  logs: number;
-  uniqLogs: number;
-  samples: number;
-  uniqSamples: number;
-  hits1m: number;
-  hits1h: number;
-  spanDurations: number;
-  traceIndexSpans: number;
-}
-
-/** The counts of one tenant, read through the Distributed tables. */
-export async function tenantCounts(ch: ClickHouse, tenant: Tenant): Promise<TenantCounts> {
-  const db = ch.database;
-  const query = `SELECT
-    (SELECT count() FROM ${db}.spans WHERE tenant = {t:String}) AS spans,
-    (SELECT uniqExact(span_id) FROM ${db}.spans WHERE tenant = {t:String}) AS uniqSpans,
-    (SELECT count() FROM ${db}.logs WHERE tenant = {t:String}) AS logs,
-    (SELECT uniqExact(body) FROM ${db}.logs WHERE tenant = {t:String}) AS uniqLogs,
-    (SELECT count() FROM ${db}.samples WHERE tenant = {t:String}) AS samples,
-    (SELECT uniqExact(tags['seq']) FROM ${db}.samples WHERE tenant = {t:String}) AS uniqSamples,
-    (SELECT sum(count) FROM ${db}.metrics_1m WHERE tenant = {t:String} AND name = 'mat.hits') AS hits1m,
-    (SELECT sum(count) FROM ${db}.metrics_1h WHERE tenant = {t:String} AND name = 'mat.hits') AS hits1h,
-    (SELECT sum(count) FROM ${db}.metrics_1m WHERE tenant = {t:String} AND name = 'ssf.span.duration') AS spanDurations,
-    (SELECT sum(spans) FROM ${db}.trace_index WHERE tenant = {t:String}) AS traceIndexSpans`;
-  const [row] = await (await ch.client.query({ query, query_params: { t: tenant }, format: 'JSONEachRow' })).json<
-    Record<keyof TenantCounts, string | number>
-  >();
-  const out = {} as TenantCounts;
-  for (const k of Object.keys(row ?? {}) as Array<keyof TenantCounts>) out[k] = Number(row?.[k] ?? 0);
-  return out;
-}
-
-export function exactTenantCounts(e: Expected): TenantCounts {
-  return {
-    spans: e.spans,
-    uniqSpans: e.spans,
-    logs: e.logs,
-    uniqLogs: e.logs,
-    samples: e.samples,
-    uniqSamples: e.samples,
-    hits1m: e.hits * 2,
-    hits1h: e.hits * 2,
-    spanDurations: e.spans,
-    traceIndexSpans: e.spans,
-  };
-}
-
 /**
  * Waits until every expected row is there (distinct rows) and the counts
  * stop changing, or the deadline; returns the counts then.
  */
-export async function settleTenant(ch: ClickHouse, tenant: Tenant, e: Expected, timeoutMs: number): Promise<TenantCounts> {
+export async function settleTenant(ch: ClickHouse, tenant: Tenant, e: Expected, timeoutMs: number): Promise<Counts> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   let stableSince = Date.now();
   for (;;) {
-    const c = await tenantCounts(ch, tenant).catch(() => undefined);
+    const c = await counts(ch, tenant).catch(() => undefined);
     const now = JSON.stringify(c);
     if (now !== last) {
       last = now;
       stableSince = Date.now();
     }
     const complete = c !== undefined && c.uniqSpans >= e.spans && c.uniqLogs >= e.logs && c.uniqSamples >= e.samples && c.hits1h >= e.hits * 2;
-    if ((complete && Date.now() - stableSince > 3_000) || Date.now() > deadline) return c ?? tenantCounts(ch, tenant);
+    if ((complete && Date.now() - stableSince > 3_000) || Date.now() > deadline) return c ?? counts(ch, tenant);
     await new Promise((r) => setTimeout(r, 500));
   }
 }

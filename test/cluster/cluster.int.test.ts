@@ -9,9 +9,9 @@ import { startQueryApi } from '../../cli/query-api-command.js';
 import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
 import { migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { emptyExpected, makeEvent, NOW } from '../ingest/materializer/helpers.js';
+import { emptyExpected, exactCounts, makeEvent, NOW } from '../ingest/materializer/helpers.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
-import { AUTH_TOKENS, exactTenantCounts, nodeClient, runLoad, settleTenant } from './cluster-load.js';
+import { AUTH_TOKENS, nodeClient, runLoad, settleTenant } from './cluster-load.js';
 
 /**
  * The local cluster (deploy/local/cluster.ts: 3 Kafka nodes RF=3
@@ -221,7 +221,7 @@ describe('the local cluster', () => {
       },
     });
     const counts = await settleTenant(ch, 'rebalance', load.expected, 120_000);
-    expect(counts).toEqual(exactTenantCounts(load.expected));
+    expect(counts).toEqual(exactCounts(load.expected));
     if (victim) victim = await cluster.restart(victim);
   });
 
@@ -246,7 +246,7 @@ describe('the local cluster', () => {
       logs: load.expected.logs,
       samples: load.expected.samples,
     });
-    expect(counts).toEqual(exactTenantCounts(load.expected));
+    expect(counts).toEqual(exactCounts(load.expected));
   });
 
   it('writes a request retried with the same Idempotency-Key on the other gateway once', { timeout: 120_000 }, async () => {
@@ -256,7 +256,7 @@ describe('the local cluster', () => {
     const retry = await runLoad({ gateways: [gatewayUrls()[1] as string], tenant: 'idem', batches: 10, perBatch: 20, headers: key });
     expect(retry.expected).toEqual(first.expected);
     const counts = await settleTenant(ch, 'idem', first.expected, 60_000);
-    expect(counts).toEqual(exactTenantCounts(first.expected));
+    expect(counts).toEqual(exactCounts(first.expected));
   });
   // Last: chDB nodes abort when a peer's connection is reset (see docs/operations.md); the
   // cluster starts them again, but what runs meanwhile is disturbed.
@@ -277,7 +277,7 @@ describe('the local cluster', () => {
       },
     });
     const counts = await settleTenant(ch, 'chkill', load.expected, 120_000);
-    expect(counts).toEqual(exactTenantCounts(load.expected));
+    expect(counts).toEqual(exactCounts(load.expected));
     // Both replicas of each shard hold the same rows once the queues drained.
     const perReplica = await (
       await ch.client.query({

@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmitter, silentLogger } from '../../src/emitter/index.js';
 import type { EmitterStats } from '../../src/emitter/index.js';
-import { udpReceiver, waitFor } from './helpers.js';
+import { streamServer, udpReceiver, waitFor } from './helpers.js';
 import { TSX_IMPORT } from '../setup/tsx-import.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -57,20 +55,9 @@ function closeInChild(address: string): Promise<{ code: number | null; wallMs: n
 
 /** A TCP server that accepts connections and never answers: an HTTP endpoint that hangs. */
 async function blackHole(): Promise<number> {
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(
-    () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(r);
-      }),
-  );
-  return (server.address() as { port: number }).port;
+  const hole = await streamServer(0, () => {});
+  cleanup.push(hole.close);
+  return hole.port;
 }
 
 function delivered(stats: EmitterStats): number {

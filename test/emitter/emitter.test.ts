@@ -1,6 +1,4 @@
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
-import type { Socket } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +7,7 @@ import { createEmitter, extractTraceparent, injectTraceparent, silentLogger } fr
 import type { Emitter, EmitterLogger } from '../../src/emitter/index.js';
 import { decodeSpan, FrameReader } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
-import { decodeBatchBody, streamReceiver, udpReceiver, waitFor } from './helpers.js';
+import { decodeBatchBody, streamReceiver, streamServer, udpReceiver, waitFor } from './helpers.js';
 import { TSX_IMPORT } from '../setup/tsx-import.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -183,22 +181,14 @@ describe('framed stream over UNIX and TCP sockets', () => {
     // broken frame, a lost or an extra event shows.
     const received: Buffer[] = [];
     let connections = 0;
-    const sockets = new Set<Socket>();
-    const server = createNetServer((socket) => {
+    let open = 0;
+    const { port, close } = await streamServer(0, (socket) => {
       connections++;
-      sockets.add(socket);
+      open++;
       socket.on('data', (c: Buffer) => received.push(c));
-      socket.on('close', () => sockets.delete(socket));
+      socket.on('close', () => open--);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanup.push(
-      () =>
-        new Promise((r) => {
-          for (const s of sockets) s.destroy();
-          server.close(r);
-        }),
-    );
-    const port = (server.address() as { port: number }).port;
+    cleanup.push(close);
     const e = emitter({ address: `tcp://127.0.0.1:${port}`, tags: { env: 'test' } });
     await waitFor(() => connections === 1);
     for (let i = 0; i < 1000; i++) e.counter('c', i, { tags: { n: String(i % 3) } });
@@ -208,7 +198,7 @@ describe('framed stream over UNIX and TCP sockets', () => {
     await e.close();
     expect(e.stats()).toMatchObject({ emitted: 1002, sent: 1002, queued: 0 });
     expect(Object.values(e.stats().dropped).every((n) => n === 0)).toBe(true);
-    await waitFor(() => sockets.size === 0);
+    await waitFor(() => open === 0);
 
     const reader = new FrameReader();
     const spans: SpanEvent[] = [];

@@ -23,25 +23,20 @@ export async function udpReceiver(): Promise<{ address: string; spans: SpanEvent
   };
 }
 
-/** A real framed-stream server on a UNIX socket or TCP port. */
-export async function streamReceiver(listenOn: string | number): Promise<{ spans: SpanEvent[]; server: Server; port: number; close: () => Promise<void> }> {
-  const spans: SpanEvent[] = [];
+/** A stream server on a UNIX socket or a TCP port of 127.0.0.1 (0: any); close() also ends the open connections. */
+export async function streamServer(
+  listenOn: string | number,
+  onSocket: (socket: Socket) => void,
+): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
-    const reader = new FrameReader();
-    socket.on('data', (chunk) => {
-      for (const frame of reader.push(chunk)) {
-        const v = decodeSpan(frame);
-        if (v.ok) spans.push(v.span);
-      }
-    });
     socket.on('close', () => sockets.delete(socket));
+    onSocket(socket);
   });
   await new Promise<void>((resolve) => (typeof listenOn === 'string' ? server.listen(listenOn, resolve) : server.listen(listenOn, '127.0.0.1', resolve)));
   const addr = server.address();
   return {
-    spans,
     server,
     port: typeof addr === 'object' && addr ? addr.port : 0,
     close: () =>
@@ -50,6 +45,21 @@ export async function streamReceiver(listenOn: string | number): Promise<{ spans
         server.close(() => resolve());
       }),
   };
+}
+
+/** A real framed-stream server on a UNIX socket or TCP port. */
+export async function streamReceiver(listenOn: string | number): Promise<{ spans: SpanEvent[]; server: Server; port: number; close: () => Promise<void> }> {
+  const spans: SpanEvent[] = [];
+  const listening = await streamServer(listenOn, (socket) => {
+    const reader = new FrameReader();
+    socket.on('data', (chunk) => {
+      for (const frame of reader.push(chunk)) {
+        const v = decodeSpan(frame);
+        if (v.ok) spans.push(v.span);
+      }
+    });
+  });
+  return { spans, ...listening };
 }
 
 export function decodeBatchBody(body: Buffer): SpanEvent[] {

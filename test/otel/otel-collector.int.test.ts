@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../deploy/local/free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 import { buildOtelCollector, clickhouseConfig, forwardingConfig, startOtelCollector } from '../setup/otel-collector.js';
 import type { OtelCollector } from '../setup/otel-collector.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';

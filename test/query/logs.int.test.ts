@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseId } from '../../query/ids.js';
 import { parseLogQuery } from '../../query/logs/log-query.js';
 import { logSearchSql } from '../../query/logs/log-sql.js';
+import type { LogAnswerRow, LogsAnswer } from '../../query/logs/search-logs.js';
 import type { LogRecord, SpanEvent } from '../../src/codec/index.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
@@ -29,25 +30,9 @@ interface Posted {
   attributes: Record<string, string>;
 }
 
-interface ApiLog {
-  timestamp: string;
-  service: string;
-  severity: string;
-  body: string;
-  trace_id: string;
-  trace_id_hex: string;
-  span_id: string;
-  span_id_hex: string;
-  attributes: Record<string, string>;
-  highlights: Array<[number, number]>;
-  links: { trace?: string };
-}
-
-interface ApiAnswer {
-  logs: ApiLog[];
-  next_cursor: string | null;
-  query: { terms: string[]; phrases: string[] };
-}
+// The answer's shape is the API's contract (a type, erased at run time); the expectations stay computed here.
+type ApiLog = LogAnswerRow;
+type ApiAnswer = LogsAnswer;
 
 const posted: Posted[] = [];
 const BASE_NS = BigInt(Date.now() - 10 * 60_000) * 1_000_000n;

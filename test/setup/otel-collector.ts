@@ -21,7 +21,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../deploy/local/free-port.js';
+import { freePort } from '../../src/net/free-port.js';
+import { watchChild } from '../../src/process/watch-child.js';
+import type { ChildExit, WatchedChild } from '../../src/process/watch-child.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const SOURCE_DIR = join(root, 'test', 'fixtures', 'otel-collector');
@@ -150,7 +152,7 @@ export interface OtelCollector {
   /** `http://127.0.0.1:<port>/metrics` when `selfMetrics` is true. */
   readonly metricsUrl: string | undefined;
   /** Settles when the process exits, for whatever reason. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<ChildExit>;
   /** The collector's output so far (the log file is gone after stop() unless `keepFiles`). */
   output(): Promise<string>;
   /** SIGTERM (the collector drains), SIGKILL after `stopTimeoutMs`; resolves once the process is gone. Idempotent. */
@@ -191,30 +193,15 @@ export async function startOtelCollector(options: StartOtelCollectorOptions): Pr
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env, SSF_OTELCOL_PARENT_PID: String(process.pid) },
   });
-  const killOnExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.on('exit', killOnExit);
-
-  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((settle) => {
-    child.once('exit', (code, signal) => {
-      exit = { code, signal };
-      process.off('exit', killOnExit);
-      settle(exit);
-    });
-  });
-  const spawnError = await new Promise<Error | undefined>((settle) => {
-    child.once('spawn', () => settle(undefined));
-    child.once('error', settle);
-  });
-  if (spawnError !== undefined || child.pid === undefined) {
-    process.off('exit', killOnExit);
+  let watched: WatchedChild;
+  try {
+    watched = await watchChild(child, 'SIGKILL');
+  } catch (spawnError) {
     out.end();
     throw new OtelCollectorError('OTELCOL_ERR_EXITED', `cannot start ${binary}`, { cause: spawnError });
   }
   child.on('error', (err) => log(`collector process error: ${err.message}`));
-  const pid = child.pid;
+  const { exited, pid } = watched;
 
   // The ready line can arrive split across chunks: keep a short tail.
   let ready = false;
@@ -237,6 +224,7 @@ export async function startOtelCollector(options: StartOtelCollectorOptions): Pr
   const deadline = Date.now() + timeoutMs;
   const ports = options.readyPorts ?? [];
   for (;;) {
+    const exit = watched.exit();
     if (exit !== undefined) {
       await streamsClosed;
       throw new OtelCollectorError(
@@ -257,12 +245,7 @@ export async function startOtelCollector(options: StartOtelCollectorOptions): Pr
 
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
-    if (exit === undefined) {
-      child.kill('SIGTERM');
-      const escalate = setTimeout(() => child.kill('SIGKILL'), options.stopTimeoutMs ?? 15_000);
-      await exited;
-      clearTimeout(escalate);
-    }
+    await watched.stop(options.stopTimeoutMs ?? 15_000);
     await streamsClosed;
     if (options.keepFiles !== true) await rm(dir, { recursive: true, force: true });
     log(`collector stopped: pid ${pid}`);

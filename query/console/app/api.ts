@@ -142,111 +142,13 @@ export async function postSql(sql: string, format: 'json' | 'csv' | 'parquet', s
 
 // --- answers (docs/query/*.md) ------------------------------------------------
 
-export interface SpanNode {
-  span_id: string;
-  span_id_hex: string;
-  parent_id: string;
-  service: string;
-  name: string;
-  start: string;
-  duration_ms: number;
-  self_ms: number;
-  offset_ms: number;
-  error: boolean;
-  indicator: boolean;
-  tags: Record<string, string>;
-  depth: number;
-  orphan: boolean;
-  on_critical_path: boolean;
-  children: SpanNode[];
-}
-
-export interface TraceLog {
-  timestamp: string;
-  offset_ms: number;
-  service: string;
-  severity: string;
-  body: string;
-  span_id: string;
-  span_id_hex: string;
-  attributes: Record<string, string>;
-}
-
-export interface TraceSample {
-  timestamp: string;
-  offset_ms: number;
-  name: string;
-  type: string;
-  value: number;
-  sample_rate: number;
-  unit: string;
-  message: string;
-  status: string;
-  tags: Record<string, string>;
-  service: string;
-  span_id: string;
-  span_id_hex: string;
-}
-
-export interface Trace {
-  trace_id: string;
-  trace_id_hex: string;
-  start: string;
-  end: string;
-  duration_ms: number;
-  span_count: number;
-  error_count: number;
-  services: string[];
-  spans: SpanNode[];
-  critical_path: string[];
-  logs: TraceLog[];
-  samples: TraceSample[];
-  truncated: { logs: boolean; samples: boolean };
-  links: { logs: string };
-}
-
-export interface TraceSummary {
-  trace_id: string;
-  trace_id_hex: string;
-  start: string;
-  duration_ms: number;
-  root_service: string;
-  root_name: string;
-  span_count: number;
-  error_count: number;
-  services: string[];
-  matched_span: { span_id: string; span_id_hex: string; service: string; name: string; duration_ms: number };
-}
-
-export interface LogRow {
-  timestamp: string;
-  service: string;
-  severity: string;
-  body: string;
-  trace_id: string;
-  trace_id_hex: string;
-  span_id: string;
-  span_id_hex: string;
-  attributes: Record<string, string>;
-  highlights: Array<[number, number]>;
-  links: { trace?: string };
-}
-
-export interface LogsAnswer {
-  logs: LogRow[];
-  next_cursor: string | null;
-  query: { terms: string[]; phrases: string[] };
-}
-
-export interface LogHistogram {
-  from: number;
-  to: number;
-  step_ms: number;
-  total: number;
-  buckets: Array<[number, number, number]>;
-  services: Array<{ service: string; count: number }>;
-  severities: Array<{ severity: string; count: number }>;
-}
+// The answers' types are the server modules' own (type-only imports, erased by
+// esbuild: the bundle takes no server code); the console's names are aliases.
+export type { TraceNode as SpanNode } from '../../traces/assemble-trace.js';
+export type { TraceAnswer as Trace, TraceLog, TraceSample } from '../../traces/fetch-trace.js';
+export type { TraceSummary } from '../../traces/search-traces.js';
+export type { LogAnswerRow as LogRow, LogsAnswer } from '../../logs/search-logs.js';
+export type { LogHistogram } from '../../logs/log-histogram.js';
 
 export interface MetricSeries {
   tags: Record<string, string>;
@@ -275,71 +177,10 @@ export interface MetricTags {
   keys: Array<{ key: string; series: number; values_count: number; values: Array<{ value: string; series: number }> }>;
 }
 
-export interface ServiceStats {
-  service: string;
-  spans: number;
-  rate_per_s: number;
-  errors: number;
-  error_rate: number;
-  p50_ms: number | null;
-  p90_ms: number | null;
-  p99_ms: number | null;
-  operations: Array<{ name: string; count: number; errors: number; p99_ms: number | null }>;
-}
-
-export interface ServiceEdge {
-  from: string;
-  to: string;
-  calls: number;
-  errors: number;
-  error_rate: number;
-  p50_ms: number | null;
-  p99_ms: number | null;
-}
-
-export interface ServiceGraph {
-  from: string;
-  to: string;
-  services: ServiceStats[];
-  edges: ServiceEdge[];
-}
-
-export interface SloWindow {
-  window: string;
-  from: string;
-  to: string;
-  total: number;
-  good: number;
-  bad: number;
-  availability: number | null;
-  p50_ms: number | null;
-  p99_ms: number | null;
-  error_budget: number;
-  budget_consumed: number | null;
-  budget_remaining: number | null;
-  burn_rate: number | null;
-}
-
-export interface SloAlert {
-  service: string;
-  severity: string;
-  long_window: string;
-  short_window: string;
-  threshold: number;
-  long_burn_rate: number | null;
-  short_burn_rate: number | null;
-  firing: boolean;
-}
-
-export interface SloAnswer {
-  to: string;
-  objective: number;
-  latency_ms: number | null;
-  counts_from: string;
-  windows: Array<{ window: string; from: string; to: string }>;
-  services: Array<{ service: string; windows: SloWindow[]; objectives: Array<{ objective: string; windows: SloWindow[] }> }>;
-  alerts: SloAlert[];
-}
+export type { ServiceStats } from '../../services/service-stats.js';
+export type { ServiceEdge, ServiceGraph } from '../../services/service-graph.js';
+export type { SloNumbers as SloWindow, SloReport as SloAnswer } from '../../services/slo.js';
+export type { BurnAlert as SloAlert } from '../../services/burn-alerts.js';
 
 export interface SqlJson {
   meta: Array<{ name: string; type: string }>;

@@ -11,7 +11,7 @@ import type { MaterializerProcess } from '../../../cli/materializer-command.js';
 import { startClickHouseServer } from '../../../deploy/local/clickhouse-server.js';
 import type { ClickHouseServer } from '../../../deploy/local/clickhouse-server.js';
 import { kafkaBrokers } from '../../setup/services.js';
-import { freePort } from '../../../deploy/local/free-port.js';
+import { freePort } from '../../../src/net/free-port.js';
 import { freshTopic } from '../kafka-reader.js';
 import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, materializerConfig, waitFor } from './helpers.js';
 import { createLogger } from '../../../src/observability/logger.js';

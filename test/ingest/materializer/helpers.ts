@@ -207,20 +207,25 @@ export interface Counts {
   traceIndexSpans: number;
 }
 
-export async function counts(ch: ClickHouse): Promise<Counts> {
+/** The counts of the database, or of one tenant's rows only (the cluster tests, through the Distributed tables). */
+export async function counts(ch: ClickHouse, tenant?: string): Promise<Counts> {
   const db = ch.database;
+  const only = tenant === undefined ? '' : 'tenant = {t:String}';
+  const where = only === '' ? '' : ` WHERE ${only}`;
+  const and = only === '' ? '' : ` AND ${only}`;
   const query = `SELECT
-    (SELECT count() FROM ${db}.spans) AS spans,
-    (SELECT uniqExact(span_id) FROM ${db}.spans) AS uniqSpans,
-    (SELECT count() FROM ${db}.logs) AS logs,
-    (SELECT uniqExact(body) FROM ${db}.logs) AS uniqLogs,
-    (SELECT count() FROM ${db}.samples) AS samples,
-    (SELECT uniqExact(tags['seq']) FROM ${db}.samples) AS uniqSamples,
-    (SELECT sum(count) FROM ${db}.metrics_1m WHERE name = 'mat.hits') AS hits1m,
-    (SELECT sum(count) FROM ${db}.metrics_1h WHERE name = 'mat.hits') AS hits1h,
-    (SELECT sum(count) FROM ${db}.metrics_1m WHERE name = 'ssf.span.duration') AS spanDurations,
-    (SELECT sum(spans) FROM ${db}.trace_index) AS traceIndexSpans`;
-  const [row] = await (await ch.client.query({ query, format: 'JSONEachRow' })).json<Record<keyof Counts, string | number>>();
+    (SELECT count() FROM ${db}.spans${where}) AS spans,
+    (SELECT uniqExact(span_id) FROM ${db}.spans${where}) AS uniqSpans,
+    (SELECT count() FROM ${db}.logs${where}) AS logs,
+    (SELECT uniqExact(body) FROM ${db}.logs${where}) AS uniqLogs,
+    (SELECT count() FROM ${db}.samples${where}) AS samples,
+    (SELECT uniqExact(tags['seq']) FROM ${db}.samples${where}) AS uniqSamples,
+    (SELECT sum(count) FROM ${db}.metrics_1m WHERE name = 'mat.hits'${and}) AS hits1m,
+    (SELECT sum(count) FROM ${db}.metrics_1h WHERE name = 'mat.hits'${and}) AS hits1h,
+    (SELECT sum(count) FROM ${db}.metrics_1m WHERE name = 'ssf.span.duration'${and}) AS spanDurations,
+    (SELECT sum(spans) FROM ${db}.trace_index${where}) AS traceIndexSpans`;
+  const query_params = tenant === undefined ? {} : { t: tenant };
+  const [row] = await (await ch.client.query({ query, query_params, format: 'JSONEachRow' })).json<Record<keyof Counts, string | number>>();
   const out = {} as Counts;
   for (const k of Object.keys(row ?? {}) as Array<keyof Counts>) out[k] = Number(row?.[k] ?? 0);
   return out;
