@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../deploy/local/free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 import { encodeBatch, spanEvent } from '../../src/codec/index.js';
 import { createClickHouse } from '../../src/clickhouse/create-client.js';
 import { loadConfig } from '../../src/config/load-config.js';
