@@ -156,7 +156,7 @@ export class QueryRunner {
    * Runs one query with an id, a deadline and the request's abort signal. A
    * streamed answer lives past this call: its deadline holds until the stream
    * ends, and a stream cut by the deadline is destroyed (the response then
-   * ends without its terminator, as any failed stream does).
+   * ends without its terminator, as every failed stream does).
    */
   private async run<T>(send: (h: QueryHandle) => Promise<T>, options: { streamed?: boolean } = {}): Promise<T> {
     const scope = queryScope.getStore();
