@@ -102,6 +102,14 @@ const USERS = `<clickhouse>
   <profiles>
     <default>
       <distributed_background_insert_max_sleep_time_ms>2000</distributed_background_insert_max_sleep_time_ms>
+      <!-- A chDB node aborts (SIGABRT) when a native connection fails during its handshake
+           (a reset or a close before the Hello is complete): reproduced with a raw socket. So no
+           node may give up on a handshake it started: no hedged requests (they drop the slower
+           replica's connection once another answers, 50 ms by default), and connect and
+           handshake timeouts far above what a loaded machine takes. -->
+      <use_hedged_requests>0</use_hedged_requests>
+      <connect_timeout_with_failover_ms>10000</connect_timeout_with_failover_ms>
+      <handshake_timeout_ms>60000</handshake_timeout_ms>
     </default>
   </profiles>
   <users>
@@ -140,18 +148,22 @@ export async function startClickHouseCluster(options: ClickHouseClusterOptions):
   const usersFile = join(root, 'clickhouse-users.xml');
   await mkdir(root, { recursive: true });
   await writeFile(usersFile, USERS);
-  const configs = new Map<ClickHouseNodeSpec, string>();
+  // By shard and replica, not by object: launch() gets the spec at the start and the node (a copy) on a restart.
+  const configs = new Map<string, string>();
+  const key = (n: ClickHouseNodeSpec): string => `${n.shard}-${n.replica}`;
   for (const spec of specs) {
     await mkdir(spec.dataDir, { recursive: true });
     const file = join(spec.dataDir, 'node-config.xml');
     await writeFile(file, nodeConfig(name, specs, spec, usersFile));
-    configs.set(spec, file);
+    configs.set(key(spec), file);
   }
   const launch = async (spec: ClickHouseNodeSpec): Promise<ClickHouseServer> => {
+    const configFile = configs.get(key(spec));
+    if (configFile === undefined) throw new Error(`no config file for ClickHouse node ${key(spec)}`);
     const server = await startClickHouseServer({
       port: spec.httpPort,
       dataDir: spec.dataDir,
-      configFile: configs.get(spec) as string,
+      configFile,
       listenTcp: true,
       // Errors only: a node that dies says why in its log.
       logLevel: 'error',

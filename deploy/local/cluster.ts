@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { startClickHouseCluster } from './clickhouse-cluster.js';
 import type { ClickHouseCluster, ClickHouseNode } from './clickhouse-cluster.js';
 import { freePort } from '../../src/net/free-port.js';
+import { watchChild } from '../../src/process/watch-child.js';
 import { startKafkaCluster } from './kafka-cluster.js';
 import type { KafkaCluster } from './kafka-cluster.js';
 
@@ -148,38 +149,32 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     let child: ChildProcess;
     try {
       const [bin = process.execPath, ...args] = command;
-      child = spawn(bin, [...args, role], { stdio: ['ignore', fd, fd], env: { ...process.env, ...roleEnv } });
+      // Each role is configured by its own SSF_* settings only: the launcher's (a test run's) are not its.
+      const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SSF_')));
+      child = spawn(bin, [...args, role], { stdio: ['ignore', fd, fd], env: { ...inherited, ...roleEnv } });
     } finally {
       closeSync(fd);
     }
-    const exited = new Promise<void>((settle) => child.once('exit', () => settle()));
-    let gone = false;
-    void exited.then(() => {
-      gone = true;
-    });
+    // A role must not outlive the launcher (a test run that ends, a launcher that crashes).
+    const watched = await watchChild(child, 'SIGKILL');
+    const exited = watched.exited.then(() => {});
     const proc: RoleProcess = {
       role,
       name,
       url,
       env: roleEnv,
       logFile,
-      pid: child.pid ?? -1,
+      pid: watched.pid,
       exited,
       kill: (signal = 'SIGKILL') => {
-        if (!gone) child.kill(signal);
+        if (watched.exit() === undefined) child.kill(signal);
       },
-      async stop() {
-        if (gone) return;
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-        await exited;
-        clearTimeout(timer);
-      },
+      stop: () => watched.stop(20_000),
     };
     roles.push(proc);
     const deadline = Date.now() + 180_000;
     while (!(await ready(url))) {
-      if (gone) throw new Error(`${name} exited before it was ready; ${logFile}:\n${(await readFile(logFile, 'utf8')).slice(-3_000)}`);
+      if (watched.exit() !== undefined) throw new Error(`${name} exited before it was ready; ${logFile}:\n${(await readFile(logFile, 'utf8')).slice(-3_000)}`);
       if (Date.now() > deadline) throw new Error(`${name} was not ready at ${url}/-/ready within 180 s; see ${logFile}`);
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -194,6 +189,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       SSF_GATEWAY_HTTP_LISTEN: `127.0.0.1:${http}`,
       SSF_GATEWAY_UDP_LISTEN: `127.0.0.1:${await port(8128 + 10 * i)}`,
       SSF_GATEWAY_STATSD_LISTEN: `127.0.0.1:${await port(8125 + 10 * i)}`,
+      // OTLP's standard ports for the first gateway, the next ten up for the second.
+      SSF_GATEWAY_OTLP_HTTP_LISTEN: `127.0.0.1:${await port(4318 + 10 * i)}`,
+      SSF_GATEWAY_OTLP_GRPC_LISTEN: `127.0.0.1:${await port(4317 + 10 * i)}`,
     };
     return spawnRole('gateway', `gateway-${i + 1}`, `http://127.0.0.1:${http}`, roleEnv);
   };

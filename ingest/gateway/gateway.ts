@@ -164,21 +164,28 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     auth,
     async listen() {
       const where: Record<string, string> = {};
-      if (ownsApp) {
-        const { host, port } = splitHostPort(g.httpListen);
-        const url = await app.listen({ host, port });
-        where['http'] = url;
+      try {
+        if (ownsApp) {
+          const { host, port } = splitHostPort(g.httpListen);
+          const url = await app.listen({ host, port });
+          where['http'] = url;
+        }
+        for (const l of udp) {
+          const { host, port } = await l.listen();
+          where[l.protocol] = `${host}:${port}`;
+        }
+        for (const s of streams) {
+          const at = await s.listen();
+          where[at.startsWith('/') ? 'unix' : 'tcp'] = at;
+        }
+        if (otlpHttp) where['otlp_http'] = await otlpHttp.listen();
+        if (otlpGrpc) where['otlp_grpc'] = await otlpGrpc.listen();
+      } catch (err) {
+        // A gateway that could not open every listener it was given is not started: what did
+        // open closes (else a half-started process would keep serving, e.g. HTTP without OTLP).
+        await this.close();
+        throw err;
       }
-      for (const l of udp) {
-        const { host, port } = await l.listen();
-        where[l.protocol] = `${host}:${port}`;
-      }
-      for (const s of streams) {
-        const at = await s.listen();
-        where[at.startsWith('/') ? 'unix' : 'tcp'] = at;
-      }
-      if (otlpHttp) where['otlp_http'] = await otlpHttp.listen();
-      if (otlpGrpc) where['otlp_grpc'] = await otlpGrpc.listen();
       return where;
     },
     async close() {

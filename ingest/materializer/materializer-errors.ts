@@ -49,6 +49,11 @@ export const MaterializerErrors = defineErrors('MAT', {
     retriable: false,
     text: 'kafkajs stopped the consumer and will not restart it; the process exits so that it is restarted',
   },
+  MAT_ERR_CONSUMER_STALLED: {
+    status: 0,
+    retriable: true,
+    text: "the Kafka consumer's fetch loop was silent for a minute with ClickHouse healthy; a new consumer replaces it (the replay is exact)",
+  },
 });
 
 export type MaterializerErrorCode = (typeof MaterializerErrors.codes)[number];

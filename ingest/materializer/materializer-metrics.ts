@@ -55,6 +55,10 @@ export class MaterializerMetrics {
     'Records of requests sent with an Idempotency-Key, each inserted under its own token (ClickHouse drops the ones it already has).',
   );
   readonly rebalances = this.registry.counter('ssf_materializer_rebalances_total', 'Group joins, rebalances and consumer restarts seen.');
+  readonly stalls = this.registry.counter(
+    'ssf_materializer_consumer_stalls_total',
+    'Times the Kafka consumer stopped fetching with ClickHouse healthy and was replaced by a new one (MAT_ERR_CONSUMER_STALLED).',
+  );
   readonly lag = this.registry.gauge(
     'ssf_materializer_consumer_lag',
     'Records between the committed offset and the end of the partition (refreshed on scrape, at most once a second).',

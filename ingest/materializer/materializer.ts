@@ -66,6 +66,8 @@ export interface MaterializerOptions {
   sessionTimeoutMs?: number;
   /** Heartbeat interval (kafkajs default 3 000); a third of the session timeout or less. */
   heartbeatIntervalMs?: number;
+  /** A fetch loop silent this long (ClickHouse healthy) gets a new consumer. Default 60 000: above a rebalance's usual length. */
+  stallMs?: number;
   /** How long stop() waits for buffered batches to be written and committed. Default 15 000. */
   stopTimeoutMs?: number;
   /** Create the spans and dead-letter topics when missing (`kafka.partitions`, `kafka.replicationFactor`). Default true. */
@@ -157,7 +159,8 @@ class KafkaMaterializer implements Materializer {
   private readonly heartbeatMs: number;
   private readonly defaultTenant: string;
   private readonly log: Logger;
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
+  private readonly kafka: ReturnType<typeof createKafka>;
   private readonly producer: Producer;
   private readonly admin: Admin;
   /** Bumped on every rebalance, join and crash: states and batches of an older epoch are void. */
@@ -175,6 +178,10 @@ class KafkaMaterializer implements Materializer {
   private readonly commitsSeen = new Set<string>();
   private readonly sleepers = new Set<() => void>();
   private lagAt = 0;
+  /** When the fetch loop last started a fetch; see checkPulse(). */
+  private fetchedAt = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+  private restarting: Promise<void> | undefined;
   private readonly spansConsumed = this.metrics.spansConsumed.bind({});
 
   constructor(
@@ -191,45 +198,61 @@ class KafkaMaterializer implements Materializer {
     this.defaultTenant = config.gateway.defaultTenant;
     this.log = options.log ?? createLogger({ level: config.log.level, component: 'materializer' });
     const kafka = createKafka(config.kafka, 'materializer', options.kafkaLogLevel ?? logLevel.ERROR);
-    this.consumer = kafka.consumer({
-      groupId: this.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: this.heartbeatMs,
-      // Short fetch waits keep stop() and pause/resume prompt; data is returned at once anyway.
-      maxWaitTimeInMs: 1_000,
-      allowAutoTopicCreation: false,
-    });
+    this.kafka = kafka;
+    this.consumer = this.newConsumer();
     this.producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false, createPartitioner: Partitioners.DefaultPartitioner });
     this.admin = kafka.admin();
     this.metrics.bufferedRows.set(() => this.bufferedRows());
     this.metrics.paused.set(() => [...this.states.values()].filter((s) => s.pausedFor.size > 0).length);
     this.metrics.assigned.set(() => this.assigned.size);
-    this.watchGroup();
   }
 
-  private watchGroup(): void {
-    const { events } = this.consumer;
-    this.consumer.on(events.GROUP_JOIN, (e) => {
+  private newConsumer(): Consumer {
+    const consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: this.heartbeatMs,
+      // Short fetch waits keep stop() and pause/resume prompt; data is returned at once anyway.
+      maxWaitTimeInMs: 1_000,
+      // kafkajs's default is 5 minutes: after a broker failover a member could fetch on stale
+      // leaders and coordinators that long (seen in the cluster tests).
+      metadataMaxAge: 30_000,
+      allowAutoTopicCreation: false,
+    });
+    this.watchGroup(consumer);
+    return consumer;
+  }
+
+  private watchGroup(consumer: Consumer): void {
+    const { events } = consumer;
+    // The fetch loop starts a fetch at least every maxWaitTimeInMs while it runs: the watchdog's pulse.
+    consumer.on(events.FETCH_START, () => {
+      if (consumer === this.consumer) this.fetchedAt = Date.now();
+    });
+    consumer.on(events.GROUP_JOIN, (e) => {
+      if (consumer !== this.consumer) return;
       this.newEpoch('joined');
       this.assigned = new Set(e.payload.memberAssignment[this.topic] ?? []);
       this.joined = true;
       this.log.info({ group: this.groupId, topic: this.topic, partitions: [...this.assigned] }, 'joined the consumer group');
     });
-    this.consumer.on(events.REBALANCING, () => {
+    consumer.on(events.REBALANCING, () => {
+      if (consumer !== this.consumer) return;
       this.joined = false;
       this.newEpoch('rebalancing');
     });
-    this.consumer.on(events.STOP, () => {
-      this.joined = false;
+    consumer.on(events.STOP, () => {
+      if (consumer === this.consumer) this.joined = false;
     });
-    this.consumer.on(events.CRASH, (e) => {
+    consumer.on(events.CRASH, (e) => {
+      if (consumer !== this.consumer) return;
       this.joined = false;
       this.newEpoch('crash');
       const error = e.payload.error;
       this.log[e.payload.restart ? 'warn' : 'error']({ error: error.message, restart: e.payload.restart }, 'the Kafka consumer crashed');
       if (!e.payload.restart) this.options.onFatal?.(materializerError('MAT_ERR_CONSUMER_CRASHED', error.message, { cause: error }));
     });
-    this.consumer.on(events.COMMIT_OFFSETS, (e) => {
+    consumer.on(events.COMMIT_OFFSETS, (e) => {
       for (const t of e.payload.topics) {
         if (t.topic !== this.topic) continue;
         for (const p of t.partitions) this.commitsSeen.add(`${p.partition}:${String(p.offset)}`);
@@ -273,14 +296,9 @@ class KafkaMaterializer implements Materializer {
         );
     }
     await this.producer.connect();
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.eachBatch(payload),
-    });
+    await this.runConsumer();
+    this.watchdog = setInterval(() => this.checkPulse(), 5_000);
+    this.watchdog.unref();
     this.log.info(
       {
         topic: this.topic,
@@ -293,6 +311,55 @@ class KafkaMaterializer implements Materializer {
       },
       'materializer started',
     );
+  }
+
+  private async runConsumer(): Promise<void> {
+    this.fetchedAt = Date.now();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+  }
+
+  /**
+   * The watchdog. kafkajs's fetch loop starts a fetch at least every
+   * second while it runs, even with every partition paused; after a broker
+   * failover it has been seen to stop for minutes without an error or a
+   * crash event (cluster tests: the group coordinator moved while a broker
+   * came back). A loop silent for `stallMs` while ClickHouse is fine (a
+   * failing insert holds the loop on purpose) gets a new consumer: the
+   * stuck one is left, the new one joins, and the group's committed
+   * offsets and intents make the replay exact, as after any rebalance.
+   */
+  private checkPulse(): void {
+    if (this.stopping || this.restarting !== undefined || !this.lastInsert.ok) return;
+    const silentMs = Date.now() - this.fetchedAt;
+    if (silentMs < (this.options.stallMs ?? 60_000)) return;
+    this.metrics.stalls.inc();
+    this.log.warn({ silentMs, code: 'MAT_ERR_CONSUMER_STALLED' }, 'the Kafka consumer stopped fetching; starting a new one');
+    this.restarting = this.restartConsumer().finally(() => {
+      this.restarting = undefined;
+    });
+  }
+
+  private async restartConsumer(): Promise<void> {
+    const stuck = this.consumer;
+    this.joined = false;
+    // Fences what the stuck consumer's batches are doing (their commits would go nowhere).
+    this.newEpoch('stalled');
+    this.consumer = this.newConsumer();
+    await Promise.race([stuck.disconnect().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+    if (this.stopping) return;
+    try {
+      await this.runConsumer();
+    } catch (err) {
+      this.log.error({ error: (err as Error).message }, 'the new Kafka consumer did not start; trying again');
+      this.fetchedAt = 0;
+    }
   }
 
   // ---- consuming -----------------------------------------------------------
@@ -731,6 +798,8 @@ class KafkaMaterializer implements Materializer {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    await this.restarting;
     if (this.started) {
       // Nothing new is taken from here on; without a pause kafkajs would fetch the same records again and again.
       try {

@@ -184,13 +184,27 @@ export class KafkaSink implements SpanSink {
     for (const p of packs) spans += p.ends.length;
     try {
       if (!this.connected) await this.connect();
-      const messages = this.records(packs);
-      await this.producer.send({
-        topic: this.config.spansTopic,
-        acks: -1,
-        compression: compressionOf(this.config),
-        messages,
-      });
+      // One send per partition. kafkajs (2.2.4) loses records when one send spans several
+      // leaders: a retry after a leader dies skips every broker that answered the first
+      // attempt, so a partition whose leadership moved to such a broker is never sent again,
+      // and the send resolves as if it had been (sendMessages.js, responsePerBroker; seen in
+      // the cluster's broker-kill test as whole records missing). A send to one partition
+      // has one leader: its retry sends everything to the new one.
+      const byPartition = new Map<number, Message[]>();
+      for (const m of this.records(packs)) {
+        const p = m.partition as number;
+        let list = byPartition.get(p);
+        if (list === undefined) byPartition.set(p, (list = []));
+        list.push(m);
+      }
+      const compression = compressionOf(this.config);
+      const sends = [...byPartition.values()].map((messages) =>
+        this.producer.send({ topic: this.config.spansTopic, acks: -1, compression, messages }),
+      );
+      // Every send settles before the answer: a failed flush is reported once all of it is known.
+      const outcomes = await Promise.allSettled(sends);
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       this.breaker.succeeded();
       this.lastError = undefined;
       this.observer?.observeSink('kafka', Number(process.hrtime.bigint() - started) / 1e9, spans, true);

@@ -91,6 +91,8 @@ export function renderTemplate(template: string, ctx: RenderContext): string {
     ttl_rollup_1h_days: String(ctx.retention.rollup1hDays),
     body_index: BODY_INDEX[ctx.bodyIndex],
     body_index_kind: ctx.bodyIndex === 'text' ? "ClickHouse's text index" : 'a token bloom filter',
+    // Only `-- cluster only` statements use it (renderMigration drops them on one server).
+    cluster: ctx.cluster ? quoteIdent(ctx.cluster) : '',
   };
   return template.replace(/\$\{(\w+)\}/g, (whole, key: string) => {
     const v = values[key];
@@ -102,8 +104,16 @@ export function renderTemplate(template: string, ctx: RenderContext): string {
 /** Statements for one server, or (with ctx.cluster) for a cluster. */
 export function renderMigration(migration: Migration, ctx: RenderContext): string[] {
   const statements = splitStatements(renderTemplate(migration.template, ctx));
-  return ctx.cluster ? clusterize(statements, ctx) : statements;
+  return ctx.cluster ? clusterize(statements, ctx) : statements.filter((s) => !CLUSTER_ONLY.test(s));
 }
+
+/**
+ * A statement for clusters only (the Distributed tables in front): a line
+ * `-- cluster only` before it. It is run as written, with ON CLUSTER after
+ * its table in the replicated mode; one server skips it.
+ */
+const CLUSTER_ONLY = /^\s*--\s*cluster only\b/m;
+const CLUSTER_ONLY_TARGET = /^((?:\s*--[^\n]*\n)*\s*(?:CREATE OR REPLACE TABLE|SYSTEM FLUSH DISTRIBUTED) `\w+`\.\w+)/;
 
 const CREATE_TABLE = /^(\s*(?:--[^\n]*\n\s*)*)CREATE TABLE IF NOT EXISTS (`\w+`)\.(\w+)/;
 const CREATE_MV = /^(\s*(?:--[^\n]*\n\s*)*)CREATE MATERIALIZED VIEW IF NOT EXISTS (`\w+`)\.(\w+)/;
@@ -146,6 +156,12 @@ export function clusterize(statements: string[], ctx: RenderContext): string[] {
     sql.replace(/(`\w+`)\.(\w+)\b/g, (whole, d: string, t: string) => (d === db && local.has(t) ? `${d}.${t}_local` : whole));
   const out: string[] = [];
   for (const s of statements) {
+    if (CLUSTER_ONLY.test(s)) {
+      const target = CLUSTER_ONLY_TARGET.exec(s);
+      if (!target) throw new Error(`a cluster-only migration statement must be CREATE OR REPLACE TABLE or SYSTEM FLUSH DISTRIBUTED: ${s.slice(0, 80)}`);
+      out.push(`${target[1]}${onCluster}${s.slice((target[1] as string).length)}`);
+      continue;
+    }
     const table = CREATE_TABLE.exec(s);
     if (table) {
       const name = table[3] as string;

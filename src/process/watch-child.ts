@@ -17,6 +17,16 @@ export interface WatchedChild {
   stop(timeoutMs: number): Promise<void>;
 }
 
+/** One `exit` listener for every watched child (a cluster launcher watches a dozen). */
+const livingChildren = new Set<() => void>();
+function killLivingChildren(): void {
+  for (const kill of livingChildren) kill();
+}
+function forget(kill: () => void): void {
+  livingChildren.delete(kill);
+  if (livingChildren.size === 0) process.off('exit', killLivingChildren);
+}
+
 /**
  * Waits until a just-spawned child has started and tracks its end. Until it
  * exits, `signalOnParentExit` is sent to it when this process exits (a
@@ -28,12 +38,13 @@ export async function watchChild(child: ChildProcess, signalOnParentExit: NodeJS
   const killOnExit = (): void => {
     child.kill(signalOnParentExit);
   };
-  process.on('exit', killOnExit);
+  if (livingChildren.size === 0) process.on('exit', killLivingChildren);
+  livingChildren.add(killOnExit);
   let exit: ChildExit | undefined;
   const exited = new Promise<ChildExit>((settle) => {
     child.once('exit', (code, signal) => {
       exit = { code, signal };
-      process.off('exit', killOnExit);
+      forget(killOnExit);
       settle(exit);
     });
   });
@@ -42,7 +53,7 @@ export async function watchChild(child: ChildProcess, signalOnParentExit: NodeJS
     child.once('error', settle);
   });
   if (spawnError !== undefined || child.pid === undefined) {
-    process.off('exit', killOnExit);
+    forget(killOnExit);
     throw spawnError ?? new Error('the child process has no pid');
   }
   return {
