@@ -198,9 +198,7 @@ export class KafkaSink implements SpanSink {
         list.push(m);
       }
       const compression = compressionOf(this.config);
-      const sends = [...byPartition.values()].map((messages) =>
-        this.producer.send({ topic: this.config.spansTopic, acks: -1, compression, messages }),
-      );
+      const sends = [...byPartition.values()].map((messages) => this.producer.send({ topic: this.config.spansTopic, acks: -1, compression, messages }));
       // Every send settles before the answer: a failed flush is reported once all of it is known.
       const outcomes = await Promise.allSettled(sends);
       const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
