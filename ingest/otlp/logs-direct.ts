@@ -3,7 +3,23 @@ import { refuse } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
 import { emptyDirect, endSpan, entryOfKey, out, readKeyValues, spanAt, takeParts, wireOrigin, writeAttributes } from './direct-conversion.js';
 import { EVENT_NAME_ATTRIBUTE, LOG_FLAGS_ATTRIBUTE, OBSERVED_TIME_ATTRIBUTE, PER_CARRIER, SEVERITY_TEXT_ATTRIBUTE } from './logs-to-ssf.js';
-import { anyValueText, DECLINE, field, fixed32, fixed64, hex, r, skipField, startReading, stopReading, tag, text, uint64Decimal, varint32, writeAnyValue } from './wire-values.js';
+import {
+  anyValueText,
+  DECLINE,
+  field,
+  fixed32,
+  fixed64,
+  hex,
+  r,
+  skipField,
+  startReading,
+  stopReading,
+  tag,
+  text,
+  uint64Decimal,
+  varint32,
+  writeAnyValue,
+} from './wire-values.js';
 
 /*
  * ExportLogsServiceRequest bytes -> SSF carrier span bytes in one pass

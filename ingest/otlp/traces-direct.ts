@@ -2,7 +2,16 @@ import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
 import { emptyDirect, endSpan, entryOfKey, out, readKeyValues, spanAt, takeParts, wireOrigin, writeAttributes } from './direct-conversion.js';
-import { LINKS_TAG, SPAN_EVENT_ATTRIBUTE, SPAN_KIND_TAG, SPAN_KINDS, STATUS_CODE_TAG, STATUS_CODES, STATUS_MESSAGE_TAG, TRACE_STATE_TAG } from './traces-to-ssf.js';
+import {
+  LINKS_TAG,
+  SPAN_EVENT_ATTRIBUTE,
+  SPAN_KIND_TAG,
+  SPAN_KINDS,
+  STATUS_CODE_TAG,
+  STATUS_CODES,
+  STATUS_MESSAGE_TAG,
+  TRACE_STATE_TAG,
+} from './traces-to-ssf.js';
 import {
   anyValueText,
   DECLINE,

@@ -51,7 +51,12 @@ function nestedBytes(n: number): Uint8Array {
   let value = ld(1, Buffer.from('x')); // AnyValue { string_value }
   for (let i = 0; i < n; i++) value = ld(5, ld(1, value)); // AnyValue { array_value { values } }
   const kv = Buffer.concat([ld(1, Buffer.from('deep')), ld(2, value)]);
-  const span = Buffer.concat([ld(1, Buffer.from('5b8efff798038103d269b633813fc60c', 'hex')), ld(2, Buffer.from('eee19b7ec3c1b174', 'hex')), ld(5, Buffer.from('op')), ld(9, kv)]);
+  const span = Buffer.concat([
+    ld(1, Buffer.from('5b8efff798038103d269b633813fc60c', 'hex')),
+    ld(2, Buffer.from('eee19b7ec3c1b174', 'hex')),
+    ld(5, Buffer.from('op')),
+    ld(9, kv),
+  ]);
   return ld(1, ld(2, ld(2, span)));
 }
 
@@ -64,7 +69,9 @@ describe('OTLP nesting bound', () => {
     // AnyValue at level 5 + 2n: 47 -> 99 (kept), 48 -> 101 (refused).
     const ok = decodeRequest('traces', json(nested(47)), 'json');
     expect(tracesToSsf(ok).spans[0]?.tags['deep']).toBe(`${'['.repeat(47)}"x"${']'.repeat(47)}`);
-    expect(refusal(() => decodeRequest('traces', json(nested(48)), 'json'))).toBe('OTLP_ERR_TOO_DEEP 400 the traces export request nests messages more than 100 deep');
+    expect(refusal(() => decodeRequest('traces', json(nested(48)), 'json'))).toBe(
+      'OTLP_ERR_TOO_DEEP 400 the traces export request nests messages more than 100 deep',
+    );
     expect(refusal(() => decodeRequest('logs', json(nested(500)), 'json'))).toMatch(/^OTLP_ERR_TOO_DEEP 400 the logs export request/);
   });
 
@@ -79,7 +86,9 @@ describe('OTLP nesting bound', () => {
     expect(protobuf(nested(3)).length).toBeGreaterThan(0);
     const ok = decodeRequest('traces', nestedBytes(47), 'protobuf');
     expect(tracesToSsf(ok).spans[0]?.tags['deep']).toBe(`${'['.repeat(47)}"x"${']'.repeat(47)}`);
-    expect(refusal(() => decodeRequest('traces', nestedBytes(48), 'protobuf'))).toBe('OTLP_ERR_TOO_DEEP 400 the traces export request nests messages more than 100 deep');
+    expect(refusal(() => decodeRequest('traces', nestedBytes(48), 'protobuf'))).toBe(
+      'OTLP_ERR_TOO_DEEP 400 the traces export request nests messages more than 100 deep',
+    );
     expect(refusal(() => decodeRequest('traces', nestedBytes(3_000), 'protobuf'))).toMatch(/^OTLP_ERR_TOO_DEEP 400/);
     // Groups nested in an unknown field (field 2: start 0x13, end 0x14).
     const groups = Buffer.concat([Buffer.alloc(1000, 0x13), Buffer.alloc(1000, 0x14)]);
