@@ -51,6 +51,8 @@ export interface DirectContext {
   stamp: Uint8Array;
 }
 
+/** Scratch kept between requests (a larger one, grown for one large request, is given back). */
+const SCRATCH_KEPT = 4 << 20;
 /** The writer of SSF bytes (scratch, reused: one request at a time). */
 export const out = new WireWriter();
 const originOut = new WireWriter(4096);
@@ -68,6 +70,7 @@ export function endSpan(start: number, ctx: DirectContext): void {
 export function takeParts(c: DirectConversion): void {
   const all = out.take();
   for (let i = 0; i < spanAt.length; i += 2) c.parts.push(all.subarray(spanAt[i] as number, spanAt[i + 1] as number));
+  out.shrink(SCRATCH_KEPT);
 }
 
 /** Resource and scope as the SSF map entries every event of them starts with. */

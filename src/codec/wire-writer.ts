@@ -21,6 +21,12 @@ export class WireWriter {
     this.pos = 0;
   }
 
+  /** Starts over, and gives back a scratch buffer that grew past `keep` bytes (one large request must not hold it for ever). */
+  shrink(keep: number): void {
+    this.pos = 0;
+    if (this.buf.length > keep) this.buf = Buffer.allocUnsafe(64 << 10);
+  }
+
   /** Room for n more bytes. */
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -71,7 +77,14 @@ export class WireWriter {
   copy(src: Uint8Array, start: number, end: number): void {
     const n = end - start;
     this.ensure(n);
-    this.buf.set(src.subarray(start, end), this.pos);
+    if (n <= 64) {
+      // A short copy byte by byte: no view object to make (and collect) for it.
+      const b = this.buf;
+      let at = this.pos;
+      for (let i = start; i < end; i++) b[at++] = src[i] as number;
+    } else {
+      this.buf.set(src.subarray(start, end), this.pos);
+    }
     this.pos += n;
   }
 
