@@ -34,7 +34,7 @@ function varint(n: bigint, out: number[]): void {
 }
 
 /** The gateway's fields, appended to every span it forwards: tenant (101) and received time (102). */
-function gatewayFields(tenant: string, receivedNs: bigint): Buffer {
+export function gatewayFields(tenant: string, receivedNs: bigint): Buffer {
   const name = Buffer.from(tenant, 'utf8');
   const head: number[] = [...TENANT_TAG];
   varint(BigInt(name.length), head);
@@ -63,6 +63,21 @@ export interface StatsdFastPath {
 /** One statsd datagram -> spans (and per-line refusals, counted). */
 export type StatsdParse = (packet: Buffer, receivedNs: bigint) => { spans: SpanEvent[]; refused: Array<{ code: string }> };
 
+/**
+ * SSF spans a direct path (ingest/otlp: traces-direct.ts, logs-direct.ts)
+ * built and validated itself, as validateSpan and the event window would:
+ * each one surely accepted whole, with no refusal.
+ */
+export interface ValidatedSpans {
+  /** Each span's bytes, ending with the gateway's fields (gatewayFields, written by the direct path). */
+  parts: Uint8Array[];
+  /** Each span's trace_id as unsigned 32-bit halves. */
+  traceLo: number[];
+  traceHi: number[];
+  /** Each span's events (trace span + log records). */
+  events: number[];
+}
+
 export interface IntakeOptions {
   /** Build every span's SpanEvent (the sink reads it: all-in-one mode); otherwise plain trace spans are only checked. */
   needsEvents: boolean;
@@ -85,6 +100,35 @@ export class SpanIntake {
     options: IntakeOptions = { needsEvents: true },
   ) {
     this.needsEvents = options.needsEvents;
+  }
+
+  /** The accepted times now (a direct path checks its events against them). */
+  windowAt(nowMs: number): EventWindow {
+    return this.window(nowMs);
+  }
+
+  /**
+   * Spans already validated and stamped by a direct path, against
+   * windowAt() of this moment: counted, not decoded again. They carry no
+   * SpanEvent (every sink writes spans from their bytes when it has none).
+   */
+  fromValidated(spans: ValidatedSpans, protocol: string): IntakeResult {
+    const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
+    for (let i = 0; i < spans.parts.length; i++) {
+      const events = spans.events[i] as number;
+      result.accepted.push({
+        span: undefined,
+        bytes: spans.parts[i] as Uint8Array,
+        stamp: NO_STAMP,
+        traceLo: spans.traceLo[i] as number,
+        traceHi: spans.traceHi[i] as number,
+        events,
+      });
+      result.events += events;
+    }
+    this.metrics.received(protocol, spans.parts.length);
+    this.metrics.accepted(protocol, result.events);
+    return result;
   }
 
   /** Encoded spans (from a batch, frames or datagrams). */

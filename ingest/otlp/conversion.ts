@@ -1,5 +1,15 @@
 import type { SpanEvent } from '../../src/codec/types.js';
 
+/** Items refused by a conversion itself (bad ids, unknown temporality...), for the answer and /metrics. */
+export interface Refusals {
+  /** Items refused. */
+  rejected: number;
+  /** The first few reasons, for the answer's error_message. */
+  errors: string[];
+  /** Refusals by code, for /metrics. */
+  codes: Map<string, number>;
+}
+
 /**
  * OTLP items (spans, log records, data points) turned into SSF spans. Each
  * SSF span says which items it carries, so that a refusal by SSF's own
@@ -7,7 +17,7 @@ import type { SpanEvent } from '../../src/codec/types.js';
  * against the OTLP items it came from: the partial-success answer counts
  * OTLP items, as the specification asks.
  */
-export interface Conversion {
+export interface Conversion extends Refusals {
   spans: SpanEvent[];
   /** Per SSF span: the items it carries (refused together when the span is). */
   items: number[][];
@@ -17,12 +27,6 @@ export interface Conversion {
   itemOfSample: number[][];
   /** Items in the request. */
   total: number;
-  /** Items refused by the conversion itself (bad ids, unknown temporality...). */
-  rejected: number;
-  /** The first few reasons, for the answer's error_message. */
-  errors: string[];
-  /** Refusals by code, for /metrics. */
-  codes: Map<string, number>;
   /** Enum values the specification does not define, kept as numbers (span kind, status code). */
   unknownEnums: number;
 }
@@ -34,7 +38,7 @@ export function emptyConversion(): Conversion {
 const MAX_ERRORS = 5;
 
 /** Counts an item refused by the conversion. */
-export function refuse(c: Conversion, code: string, reason: string): void {
+export function refuse(c: Refusals, code: string, reason: string): void {
   c.rejected++;
   c.codes.set(code, (c.codes.get(code) ?? 0) + 1);
   if (c.errors.length < MAX_ERRORS) c.errors.push(`${code}: ${reason}`);

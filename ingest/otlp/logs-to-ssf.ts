@@ -16,7 +16,7 @@ export const EVENT_NAME_ATTRIBUTE = 'otel.event_name';
 export const LOG_FLAGS_ATTRIBUTE = 'otel.flags';
 
 /** Most log records one carrier span holds. */
-const PER_CARRIER = 100;
+export const PER_CARRIER = 100;
 
 /**
  * ExportLogsServiceRequest -> SSF carrier spans (not trace spans: no times,

@@ -10,6 +10,12 @@ import { defineErrors, SsfError } from '../../src/errors/define-errors.js';
 const ENTRIES = {
   OTLP_ERR_CONTENT_TYPE: { status: 415, grpc: 3, retriable: false, text: 'unsupported Content-Type: use application/x-protobuf or application/json' },
   OTLP_ERR_BODY_MALFORMED: { status: 400, grpc: 3, retriable: false, text: 'the body is not a valid OTLP export request (protobuf or JSON)' },
+  OTLP_ERR_TOO_DEEP: {
+    status: 400,
+    grpc: 3,
+    retriable: false,
+    text: 'the request nests messages more than 100 deep (attribute values: arrays and kvlists inside each other)',
+  },
   OTLP_ERR_BODY_TOO_LARGE: {
     status: 413,
     grpc: 8,

@@ -2,16 +2,22 @@ import type { TenantAuth } from '../../src/auth/tenants.js';
 import { encodeSpan } from '../../src/codec/span-codec.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import type { GatewayMetrics } from '../gateway/gateway-metrics.js';
-import type { SpanIntake } from '../gateway/span-intake.js';
+import { gatewayFields } from '../gateway/span-intake.js';
+import type { IntakeResult, SpanIntake } from '../gateway/span-intake.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { Conversion } from './conversion.js';
 import { logsToSsf } from './logs-to-ssf.js';
 import { metricsToSsf } from './metrics-to-ssf.js';
-import type { ExportRequest, Signal } from './otlp-decode.js';
+import type { DirectContext, DirectConversion } from './direct-conversion.js';
+import { logsDirect } from './logs-direct.js';
+import type { Encoding, ExportRequest, Signal } from './otlp-decode.js';
+import { decodeRequest } from './otlp-decode.js';
 import { OtlpError } from './otlp-errors.js';
 import type { LogsRequest, MetricsRequest, TracesRequest } from './otlp-messages.js';
 import type { OtlpMetrics } from './otlp-metrics.js';
+import { tracesDirect } from './traces-direct.js';
 import { tracesToSsf } from './traces-to-ssf.js';
+import { DECLINE } from './wire-values.js';
 
 /** What both OTLP transports share: the gateway's intake, sink, auth and metrics. */
 export interface OtlpDeps {
@@ -38,19 +44,74 @@ function convert(signal: Signal, request: ExportRequest): Conversion {
 
 const FIELD_INDEX = /^(logs|metrics)\[(\d+)\]/;
 
-/**
- * One OTLP export: OTLP -> SSF spans -> the one intake (validation, tenant,
- * cardinality guard, counting) -> the sink. Resolves only after the sink
- * acknowledged (Kafka acks=all, or the ClickHouse insert); throws OtlpError
- * THROTTLED / UNAVAILABLE when the sink cannot take the data, and then
- * nothing of the request counts as accepted (a retry is safe).
- */
-export async function exportOtlp(deps: OtlpDeps, transport: 'http' | 'grpc', signal: Signal, request: ExportRequest, tenant: string): Promise<ExportOutcome> {
-  const receivedNs = nowNs();
-  const protocol = `otlp_${transport}`;
-  const c = convert(signal, request);
-  for (const [code, n] of c.codes) deps.metrics.refused(protocol, code, n);
+/** One export request taken in by the intake (before the sink): what the answer and /metrics need. */
+export interface Admitted {
+  result: IntakeResult;
+  /** OTLP items in the request, and refused (by the conversion, or by SSF's validation). */
+  total: number;
+  rejected: number;
+  /** The answer's error_message ('' when nothing was refused and no enum was unknown). */
+  message: string;
+  /** SSF spans made. */
+  ssfSpans: number;
+  unknownEnums: number;
+  /** Whether the direct path took the request (traces-direct.ts, logs-direct.ts). */
+  direct: boolean;
+}
 
+/** The direct path's conversion, or undefined when it declines the request. */
+function convertDirect(signal: Signal, body: Uint8Array, ctx: DirectContext): DirectConversion | undefined {
+  try {
+    return signal === 'traces' ? tracesDirect(body, ctx) : logsDirect(body, ctx);
+  } catch (err) {
+    if (err === DECLINE) return undefined;
+    throw err;
+  }
+}
+
+function answerMessage(rejected: number, unknownEnums: number, reasons: string[]): string {
+  if (rejected === 0 && unknownEnums === 0) return '';
+  return [...reasons, ...(unknownEnums > 0 ? [`${unknownEnums} items kept with an undefined enum value`] : [])].join('; ');
+}
+
+/**
+ * OTLP -> SSF spans -> the one intake (validation, tenant, cardinality
+ * guard, counting). Binary traces and logs take the direct path (bytes to
+ * validated SSF bytes in one pass, SpanIntake.fromValidated) unless it
+ * declines; everything else, and what it declines, is decoded into
+ * messages, converted to SpanEvents, encoded and validated by the intake
+ * (the general path, the reference the direct one is tested against).
+ * Throws OtlpError for a body that is not an export request.
+ */
+export function admitOtlp(
+  deps: Pick<OtlpDeps, 'intake' | 'metrics'>,
+  protocol: string,
+  signal: Signal,
+  body: Uint8Array,
+  encoding: Encoding,
+  tenant: string,
+  receivedNs: bigint,
+  tryDirect = true,
+): Admitted {
+  if (tryDirect && encoding === 'protobuf' && signal !== 'metrics') {
+    const ctx = { window: deps.intake.windowAt(Date.now()), receivedNs: Number(receivedNs), stamp: gatewayFields(tenant, receivedNs) };
+    const d = convertDirect(signal, body, ctx);
+    if (d !== undefined) {
+      for (const [code, n] of d.codes) deps.metrics.refused(protocol, code, n);
+      const result = deps.intake.fromValidated(d, protocol);
+      return {
+        result,
+        total: d.total,
+        rejected: d.rejected,
+        message: answerMessage(d.rejected, d.unknownEnums, d.errors),
+        ssfSpans: d.parts.length,
+        unknownEnums: d.unknownEnums,
+        direct: true,
+      };
+    }
+  }
+  const c = convert(signal, decodeRequest(signal, body, encoding));
+  for (const [code, n] of c.codes) deps.metrics.refused(protocol, code, n);
   const result = deps.intake.fromEncoded(c.spans.map(encodeSpan), tenant, protocol, receivedNs);
   // Count SSF's refusals against the OTLP items they came from.
   const refused = new Set<number>();
@@ -63,7 +124,34 @@ export async function exportOtlp(deps: OtlpDeps, transport: 'http' | 'grpc', sig
   }
   const rejected = c.rejected + refused.size;
   const reasons = [...c.errors, ...[...result.rejected, ...result.partial].slice(0, 5).map((r) => `${r.code} at ${r.field || 'span'}: ${r.reason}`)];
+  return {
+    result,
+    total: c.total,
+    rejected,
+    message: answerMessage(rejected, c.unknownEnums, reasons),
+    ssfSpans: c.spans.length,
+    unknownEnums: c.unknownEnums,
+    direct: false,
+  };
+}
 
+/**
+ * One export: admitOtlp, then the sink. Resolves only after the sink
+ * acknowledged (Kafka acks=all, or the ClickHouse insert); throws OtlpError
+ * THROTTLED / UNAVAILABLE when the sink cannot take the data, and then
+ * nothing of the request counts as accepted (a retry is safe).
+ */
+export async function exportOtlp(
+  deps: OtlpDeps,
+  transport: 'http' | 'grpc',
+  signal: Signal,
+  body: Uint8Array,
+  encoding: Encoding,
+  tenant: string,
+): Promise<ExportOutcome> {
+  const protocol = `otlp_${transport}`;
+  const a = admitOtlp(deps, protocol, signal, body, encoding, tenant, nowNs());
+  const result = a.result;
   if (result.accepted.length > 0) {
     if (!deps.sink.accepting) {
       deps.metrics.dropped(protocol, 'backpressure', result.events);
@@ -77,12 +165,6 @@ export async function exportOtlp(deps: OtlpDeps, transport: 'http' | 'grpc', sig
       throw new OtlpError('OTLP_ERR_UNAVAILABLE', `${(err as Error).message}`, retryAfter);
     }
   }
-  deps.otlp.converted(transport, signal, c.total - rejected, rejected, c.spans.length, c.unknownEnums);
-  return {
-    rejected,
-    message:
-      rejected === 0 && c.unknownEnums === 0
-        ? ''
-        : [...reasons, ...(c.unknownEnums > 0 ? [`${c.unknownEnums} items kept with an undefined enum value`] : [])].join('; '),
-  };
+  deps.otlp.converted(transport, signal, a.total - a.rejected, a.rejected, a.ssfSpans, a.unknownEnums);
+  return { rejected: a.rejected, message: a.message };
 }

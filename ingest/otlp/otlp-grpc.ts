@@ -7,7 +7,6 @@ import protobuf from 'protobufjs/minimal.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 import { exportAnswer } from './otlp-answers.js';
 import type { Signal } from './otlp-decode.js';
-import { decodeRequest } from './otlp-decode.js';
 import { OtlpError } from './otlp-errors.js';
 import type { OtlpDeps } from './otlp-export.js';
 import { exportOtlp } from './otlp-export.js';
@@ -130,8 +129,7 @@ export class OtlpGrpcListener {
         stream.on('error', reject);
       });
       const message = await unaryMessage(body, headers['grpc-encoding'] as string | undefined, this.deps.maxDecompressedBytes);
-      const request = decodeRequest(signal, message, 'protobuf');
-      const outcome = await exportOtlp(this.deps, 'grpc', signal, request, auth.tenant);
+      const outcome = await exportOtlp(this.deps, 'grpc', signal, message, 'protobuf', auth.tenant);
       if (stream.destroyed) return;
       const answer = exportAnswer(signal, outcome, 'protobuf');
       const framed = Buffer.alloc(5 + answer.length);

@@ -6,7 +6,7 @@ import { GatewayErrors } from '../gateway/gateway-errors.js';
 import { decompress } from '../gateway/http-body.js';
 import { exportAnswer, statusBody } from './otlp-answers.js';
 import type { Encoding, Signal } from './otlp-decode.js';
-import { decodeRequest, encodingOf } from './otlp-decode.js';
+import { encodingOf } from './otlp-decode.js';
 import { OtlpError } from './otlp-errors.js';
 import type { OtlpDeps } from './otlp-export.js';
 import { exportOtlp } from './otlp-export.js';
@@ -103,8 +103,7 @@ export class OtlpHttpListener {
       }
       const raw = await readBody(req, this.deps.maxBodyBytes);
       const body = await decompressed(raw, req.headers['content-encoding'], this.deps.maxDecompressedBytes);
-      const request = decodeRequest(signal, body, encoding);
-      const outcome = await exportOtlp(this.deps, 'http', signal, request, auth.tenant);
+      const outcome = await exportOtlp(this.deps, 'http', signal, body, encoding, auth.tenant);
       answer(200, exportAnswer(signal, outcome, encoding), outcome.rejected > 0 ? 'PARTIAL' : 'OK');
     } catch (err) {
       if (!(err instanceof OtlpError)) throw err;

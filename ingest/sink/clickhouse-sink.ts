@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import type { EventBatch } from '../../src/clickhouse/event-batch.js';
+import { EventRowBinary } from '../../src/clickhouse/event-row-binary.js';
 import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
+import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
+import { decodeSpan } from '../../src/codec/span-codec.js';
+import { nowNs } from '../../src/emitter/clock.js';
 import { probeClickHouse } from '../../src/clickhouse/probe.js';
 import { FailureBreaker } from './failure-breaker.js';
 import { sinkError } from './sink-errors.js';
@@ -30,6 +34,21 @@ interface Published {
 const APPEND_SLICE = 2_000;
 
 /**
+ * The rows of a span the intake passed as bytes only (a plain trace span it
+ * scanned, a statsd datagram or an OTLP request it encoded directly): its
+ * bytes and stamp, as the materializer reads them from Kafka, through the
+ * same RowBinary fast path, or the codec when that declines. The intake
+ * validated them, so the codec accepts them; one that it would not is
+ * left out rather than failing the insert of every request batched with it.
+ */
+function appendEncoded(batch: EventBatch, s: AcceptedSpan): void {
+  const bytes = s.stamp.length > 0 ? Buffer.concat([s.bytes, s.stamp]) : s.bytes;
+  if (batch instanceof EventRowBinary && appendSpanBytes(batch, bytes, nowNs)) return;
+  const v = decodeSpan(bytes);
+  if (v.ok) batch.append(v.span);
+}
+
+/**
  * All-in-one mode: the gateway's spans go straight into ClickHouse (the
  * materializer's job in distributed mode), with the same RowBinary rows and
  * the same inserts, on the writer's own client: its sockets are not the
@@ -44,7 +63,7 @@ const APPEND_SLICE = 2_000;
  */
 export class ClickHouseSink implements SpanSink {
   readonly name = 'clickhouse';
-  readonly needsEvents = true;
+  readonly needsEvents = false;
   observer?: SinkObserver | undefined;
   private readonly batcher: AckBatcher<Published>;
   private lastError: string | undefined;
@@ -88,8 +107,9 @@ export class ClickHouseSink implements SpanSink {
     for (const item of items) {
       const into = item.requestId === undefined ? batch : createEventBatch(this.ch, this.options.defaultTenant);
       if (item.requestId !== undefined) keyed.push({ token: requestToken(item.requestId), batch: into });
-      for (const { span } of item.spans) {
-        if (span) into.append(span);
+      for (const s of item.spans) {
+        if (s.span) into.append(s.span);
+        else appendEncoded(into, s);
         // Written in slices, yielding to the event loop between them: a batch of
         // 100,000 spans holds health checks and other requests for one slice at most.
         if (++n % APPEND_SLICE === 0) await yieldToEventLoop();

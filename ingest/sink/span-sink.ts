@@ -4,8 +4,10 @@ import type { SpanEvent } from '../../src/codec/types.js';
 export interface AcceptedSpan {
   /**
    * The span as validated (tenant stamped). Undefined when the intake only
-   * checked the bytes (a plain trace span, for a sink that forwards bytes:
-   * `SpanSink.needsEvents` false).
+   * checked the bytes or built them itself (a plain trace span or a statsd
+   * datagram for a sink with `SpanSink.needsEvents` false; an OTLP request
+   * the direct path converted, for any sink): the sink then reads `bytes`
+   * and `stamp`.
    */
   span: SpanEvent | undefined;
   /** Its SSFSpan bytes: as the client sent them, or as the gateway encoded them. */
@@ -41,7 +43,7 @@ export interface SinkStatus {
  */
 export interface SpanSink {
   readonly name: string;
-  /** Whether publish() reads AcceptedSpan.span; when false the intake may leave it out (the bytes are forwarded as they are). */
+  /** Whether publish() needs AcceptedSpan.span; when false the intake may leave it out (the sink reads the bytes). */
   readonly needsEvents: boolean;
   observer?: SinkObserver | undefined;
   /** False while the buffer is full or the backend is down: UDP drops (and counts) rather than queues. */

@@ -28,6 +28,8 @@ import { printTable } from './measure.js';
  * Ours runs as `ssf serve` in server mode: the gateway and the ClickHouse
  * writer (the materializer's writer) in one process, without Kafka.
  * SSF_BENCH_OTLP_SPANS scales it (default 100,000 spans and as many logs).
+ * SSF_BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of `ssf serve` (its
+ * whole life: start-up, spans, logs, the queries) into that directory.
  */
 
 const SPANS = Number(process.env['SSF_BENCH_OTLP_SPANS'] ?? 100_000);
@@ -150,7 +152,9 @@ export async function otlpBench(): Promise<void> {
   try {
     // --- ours: ssf serve (gateway + ClickHouse writer), server mode ---
     const [httpPort, otlpPort] = [await freePort(), await freePort()];
-    const ours = spawn(process.execPath, [join(repo, 'dist', 'cli', 'main.js'), 'serve'], {
+    const profileDir = process.env['SSF_BENCH_CPU_PROFILE'];
+    const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const ours = spawn(process.execPath, [...profile, join(repo, 'dist', 'cli', 'main.js'), 'serve'], {
       env: {
         // The bench's own SSF_BENCH_* settings are not the server's (unknown keys are refused).
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SSF_'))),
@@ -240,7 +244,13 @@ export async function otlpBench(): Promise<void> {
       await (await ch.query({ query: q, format: 'JSONEachRow' })).json();
     });
 
+    const oursExit = new Promise<void>((settle) => {
+      if (exited) settle();
+      else ours.once('exit', () => settle());
+    });
     ours.kill('SIGTERM');
+    // Its profile (SSF_BENCH_CPU_PROFILE) is written as it exits.
+    await oursExit;
     await collector.stop();
     const per = (n: number, s: number): string => (s > 0 ? Math.round(n / s).toLocaleString('en') : 'n/a');
     results.push(

@@ -45,6 +45,17 @@ async function post(path: string, body: Uint8Array | string, headers: Record<str
   return { status: r.status, body: Buffer.from(await r.arrayBuffer()), headers: r.headers };
 }
 
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
+
 async function metricsText(): Promise<string> {
   return (await fetch(`${aio.http}/metrics`)).text();
 }
@@ -72,6 +83,34 @@ describe('OTLP/HTTP bad input', () => {
     const r = await post('/v1/logs', '{"resourceLogs": [', { 'content-type': 'application/json' });
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body.toString())).toMatchObject({ code: 3, message: expect.stringMatching(/^OTLP_ERR_BODY_MALFORMED/) });
+  });
+
+  it('attribute values nested past the bound: 400 OTLP_ERR_TOO_DEEP, counted (JSON and protobuf)', async () => {
+    let value: Record<string, unknown> = { stringValue: 'x' };
+    for (let i = 0; i < 60; i++) value = { kvlistValue: { values: [{ key: 'k', value }] } };
+    const body = traces('otlp-bad-deep', [span('deep', { attributes: [{ key: 'deep', value }] })]);
+    const r = await post('/v1/traces', JSON.stringify(body), { 'content-type': 'application/json' });
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body.toString())).toMatchObject({
+      code: 3,
+      message: expect.stringMatching(/^OTLP_ERR_TOO_DEEP: the traces export request nests messages more than 100 deep/),
+    });
+    // The same depth in protobuf (the direct path declines it; protobufjs's limit is the same bound).
+    let bytes: Buffer = Buffer.from([0x0a, 0x01, 0x78]);
+    const ld = (field: number, b: Buffer): Buffer => Buffer.concat([Buffer.from([(field << 3) | 2]), varint(b.length), b]);
+    for (let i = 0; i < 60; i++) bytes = ld(6, ld(1, Buffer.concat([ld(1, Buffer.from('k')), ld(2, bytes)])));
+    const spanBytes = Buffer.concat([
+      ld(1, Buffer.from(TRACE, 'hex')),
+      ld(2, Buffer.from('eee19b7ec3c1b174', 'hex')),
+      ld(5, Buffer.from('deep')),
+      ld(9, Buffer.concat([ld(1, Buffer.from('deep')), ld(2, bytes)])),
+    ]);
+    const p = await post('/v1/traces', ld(1, ld(2, ld(2, spanBytes))), { 'content-type': 'application/x-protobuf' });
+    expect(p.status).toBe(400);
+    expect(RpcStatus.decode(p.body).message).toMatch(/^OTLP_ERR_TOO_DEEP/);
+    const text = await metricsText();
+    expect(text).toMatch(/ssf_gateway_refused_total\{protocol="otlp_http",code="OTLP_ERR_TOO_DEEP"\} [2-9]/);
+    expect(text).toMatch(/ssf_gateway_otlp_requests_total\{transport="http",signal="traces",code="OTLP_ERR_TOO_DEEP"\} [2-9]/);
   });
 
   it('a wrong content type: 415', async () => {

@@ -1,0 +1,256 @@
+/*
+ * What the direct paths (traces-direct.ts, logs-direct.ts) share: their
+ * result, the resource and scope as SSF map entries, and the writing of
+ * attributes. The direct paths turn OTLP protobuf bytes into the SSF bytes
+ * the general path (decode, tracesToSsf / logsToSsf, encodeSpan) gives,
+ * already validated as the intake would (SpanIntake.fromValidated); a
+ * request they cannot prove they handle exactly like that is declined whole
+ * (DECLINE) and takes the general path.
+ */
+import { LIMITS } from '../../src/codec/validate.js';
+import { WireWriter } from '../../src/codec/wire-writer.js';
+import type { EventWindow } from '../gateway/event-window.js';
+import type { ValidatedSpans } from '../gateway/span-intake.js';
+import type { Refusals } from './conversion.js';
+import { RESOURCE_PREFIX, SCOPE_ATTRIBUTE_PREFIX, SCOPE_NAME, SCOPE_VERSION } from './otlp-origin.js';
+import {
+  anyValueText,
+  DECLINE,
+  field,
+  kvKeyEnd,
+  kvKeyStart,
+  kvValueEnd,
+  kvValueStart,
+  r,
+  readKeyValue,
+  skipField,
+  tag,
+  text,
+  utf8Ok,
+  varint32,
+  writeAnyValue,
+} from './wire-values.js';
+
+/** A request converted by a direct path: SSF spans validated, and the OTLP items refused on the way. */
+export interface DirectConversion extends Refusals, ValidatedSpans {
+  /** Items in the request. */
+  total: number;
+  /** Enum values the specification does not define, kept as numbers. */
+  unknownEnums: number;
+}
+
+export function emptyDirect(): DirectConversion {
+  return { parts: [], traceLo: [], traceHi: [], events: [], total: 0, rejected: 0, errors: [], codes: new Map(), unknownEnums: 0 };
+}
+
+/** What the direct paths need of the gateway: the accepted times, the received time for records without one, its fields. */
+export interface DirectContext {
+  window: EventWindow;
+  receivedNs: number;
+  /** The tenant and received time (gatewayFields), written at the end of every span. */
+  stamp: Uint8Array;
+}
+
+/** Scratch kept between requests (a larger one, grown for one large request, is given back). */
+const SCRATCH_KEPT = 4 << 20;
+/** The writer of SSF bytes (scratch, reused: one request at a time). */
+export const out = new WireWriter();
+const originOut = new WireWriter(4096);
+
+/** Where each SSF span is in `out`, until the bytes are taken. */
+export const spanAt: number[] = [];
+
+/** Ends the span started at `start`: the gateway's fields, and where it is. */
+export function endSpan(start: number, ctx: DirectContext): void {
+  out.copy(ctx.stamp, 0, ctx.stamp.length);
+  spanAt.push(start, out.pos);
+}
+
+/** The SSF spans written, as parts of one buffer. */
+export function takeParts(c: DirectConversion): void {
+  const all = out.take();
+  for (let i = 0; i < spanAt.length; i += 2) c.parts.push(all.subarray(spanAt[i] as number, spanAt[i + 1] as number));
+  out.shrink(SCRATCH_KEPT);
+}
+
+/** Resource and scope as the SSF map entries every event of them starts with. */
+export interface WireOrigin {
+  service: string;
+  /** The service's UTF-8 bytes (the span's field 8). */
+  serviceBytes: Buffer;
+  /** The map entries (with their field tag), in the order the general path's object has them. */
+  entries: Buffer;
+  count: number;
+}
+
+/** The attributes (field 1, KeyValue ranges) of the Resource in [start, end); field 2 is its dropped count. */
+function resourceAttributes(start: number, end: number, into: number[]): void {
+  r.pos = start;
+  while (r.pos < end) {
+    const t = tag(end);
+    if (t >>> 3 === 1) {
+      const stop = field(t & 7, end);
+      into.push(r.pos, stop);
+      r.pos = stop;
+    } else if (t >>> 3 === 2) {
+      varint32(t & 7, end);
+    } else {
+      skipField(t >>> 3, t & 7, end);
+    }
+  }
+}
+
+/**
+ * originOf (otlp-origin.ts) from the Resource in [resStart, resEnd) and the
+ * InstrumentationScope in [scopeStart, scopeEnd) (-1: absent), as map
+ * entries of field `mapTag` (11 span tags, 4 log attributes). Built as the
+ * same object, so that keys are ordered and merged as there.
+ */
+export function wireOrigin(resStart: number, resEnd: number, scopeStart: number, scopeEnd: number, mapTag: number): WireOrigin {
+  const tags: Record<string, string> = {};
+  let service = '';
+  const kvs: number[] = [];
+  if (resStart >= 0) resourceAttributes(resStart, resEnd, kvs);
+  for (let i = 0; i < kvs.length; i += 2) {
+    readKeyValue(kvs[i] as number, kvs[i + 1] as number);
+    const key = text(kvKeyStart, kvKeyEnd);
+    const value = anyValueText(kvValueStart, kvValueEnd);
+    if (key === 'service.name') service = value;
+    else tags[RESOURCE_PREFIX + key] = value;
+  }
+  if (scopeStart >= 0) {
+    let name = '';
+    let version = '';
+    const attrs: number[] = [];
+    r.pos = scopeStart;
+    while (r.pos < scopeEnd) {
+      const t = tag(scopeEnd);
+      const f = t >>> 3;
+      if (f === 1 || f === 2 || f === 3) {
+        const stop = field(t & 7, scopeEnd);
+        if (f === 1) name = text(r.pos, stop);
+        else if (f === 2) version = text(r.pos, stop);
+        else attrs.push(r.pos, stop);
+        r.pos = stop;
+      } else if (f === 4) {
+        varint32(t & 7, scopeEnd);
+      } else {
+        skipField(f, t & 7, scopeEnd);
+      }
+    }
+    if (name) tags[SCOPE_NAME] = name;
+    if (version) tags[SCOPE_VERSION] = version;
+    for (let i = 0; i < attrs.length; i += 2) {
+      readKeyValue(attrs[i] as number, attrs[i + 1] as number);
+      tags[SCOPE_ATTRIBUTE_PREFIX + text(kvKeyStart, kvKeyEnd)] = anyValueText(kvValueStart, kvValueEnd);
+    }
+  }
+  const serviceBytes = Buffer.from(service, 'utf8');
+  if (serviceBytes.length > LIMITS.nameBytes) throw DECLINE;
+  originOut.reset();
+  let count = 0;
+  for (const key of Object.keys(tags)) {
+    entry(originOut, mapTag, key, tags[key] as string);
+    count++;
+  }
+  return { service, serviceBytes, entries: originOut.take(), count };
+}
+
+/**
+ * Reads the KeyValues at `kvs` (ranges) whole, for an item that is refused
+ * or superseded: protobufjs decodes it all the same, and refuses the whole
+ * request when any of it is malformed.
+ */
+export function readKeyValues(kvs: readonly number[]): void {
+  for (let i = 0; i < kvs.length; i += 2) {
+    readKeyValue(kvs[i] as number, kvs[i + 1] as number);
+    anyValueText(kvValueStart, kvValueEnd);
+  }
+}
+
+/** One map entry (field `mapTag`: key 1, value 2) of strings, with the intake's limits. */
+export function entry(w: WireWriter, mapTag: number, key: string, value: string): void {
+  w.byte(mapTag);
+  const m = w.begin();
+  w.byte(0x0a);
+  const k = w.begin();
+  w.utf8(key);
+  if (w.pos - k > LIMITS.tagKeyBytes) throw DECLINE;
+  w.end(k);
+  w.byte(0x12);
+  const v = w.begin();
+  w.utf8(value);
+  if (w.pos - v > LIMITS.tagValueBytes) throw DECLINE;
+  w.end(v);
+  w.end(m);
+}
+
+/** An entry whose key is given as its bytes (the mapping's own keys). */
+export function entryOfKey(w: WireWriter, mapTag: number, key: Buffer, value: string): void {
+  w.byte(mapTag);
+  const m = w.begin();
+  w.byte(0x0a);
+  w.byte(key.length);
+  w.copy(key, 0, key.length);
+  w.byte(0x12);
+  const v = w.begin();
+  w.utf8(value);
+  if (w.pos - v > LIMITS.tagValueBytes) throw DECLINE;
+  w.end(v);
+  w.end(m);
+}
+
+// The keys of the map being written, as ranges of the request (for repeated keys).
+const keys: number[] = [];
+const O = 0x6f;
+const T = 0x74;
+const E = 0x65;
+const L = 0x6c;
+const DOT = 0x2e;
+const PROTO = Buffer.from('__proto__');
+
+function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): boolean {
+  if (e1 - s1 !== e2 - s2) return false;
+  for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
+  return true;
+}
+
+/**
+ * Writes the KeyValues at `kvs` (ranges) as map entries of field `mapTag`,
+ * after entries the general path's object already has (all with keys under
+ * `otel.`). Declines a key that object would not keep in place: under
+ * `otel.` (it would merge with the mapping's own keys), starting with a digit
+ * (JavaScript orders integer keys first), `__proto__` (dropped), repeated
+ * (merged), invalid UTF-8, or too long. Returns how many entries it wrote.
+ */
+export function writeAttributes(w: WireWriter, mapTag: number, kvs: readonly number[]): number {
+  const b = r.buf;
+  keys.length = 0;
+  for (let i = 0; i < kvs.length; i += 2) {
+    readKeyValue(kvs[i] as number, kvs[i + 1] as number);
+    const ks = kvKeyStart;
+    const ke = kvKeyEnd;
+    const n = ke - ks;
+    if (n > LIMITS.tagKeyBytes || !utf8Ok(b, ks, ke)) throw DECLINE;
+    if (n > 0) {
+      const first = b[ks] as number;
+      if (first >= 0x30 && first <= 0x39) throw DECLINE;
+      if (n >= 5 && first === O && b[ks + 1] === T && b[ks + 2] === E && b[ks + 3] === L && b[ks + 4] === DOT) throw DECLINE;
+      if (n === 9 && Buffer.compare(PROTO, b.subarray(ks, ke)) === 0) throw DECLINE;
+    }
+    for (let j = 0; j < keys.length; j += 2) if (sameBytes(b, ks, ke, keys[j] as number, keys[j + 1] as number)) throw DECLINE;
+    keys.push(ks, ke);
+    w.byte(mapTag);
+    const m = w.begin();
+    w.byte(0x0a);
+    w.varint32(n);
+    w.copy(b, ks, ke);
+    w.byte(0x12);
+    const v = w.begin();
+    writeAnyValue(w, kvValueStart, kvValueEnd);
+    if (w.pos - v > LIMITS.tagValueBytes) throw DECLINE;
+    w.end(v);
+    w.end(m);
+  }
+  return kvs.length / 2;
+}

@@ -1,0 +1,338 @@
+import { LIMITS } from '../../src/codec/validate.js';
+import { refuse } from './conversion.js';
+import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
+import { emptyDirect, endSpan, entryOfKey, out, readKeyValues, spanAt, takeParts, wireOrigin, writeAttributes } from './direct-conversion.js';
+import { EVENT_NAME_ATTRIBUTE, LOG_FLAGS_ATTRIBUTE, OBSERVED_TIME_ATTRIBUTE, PER_CARRIER, SEVERITY_TEXT_ATTRIBUTE } from './logs-to-ssf.js';
+import {
+  anyValueText,
+  DECLINE,
+  field,
+  fixed32,
+  fixed64,
+  hex,
+  r,
+  skipField,
+  startReading,
+  stopReading,
+  tag,
+  text,
+  uint64Decimal,
+  varint32,
+  writeAnyValue,
+} from './wire-values.js';
+
+/*
+ * ExportLogsServiceRequest bytes -> SSF carrier span bytes in one pass
+ * (logsToSsf + encodeSpan + the intake's validation, without objects): see
+ * direct-conversion.ts. It takes requests whose records all become valid
+ * SSF log records inside the accepted times, or are refused as logsToSsf
+ * refuses them (ids, severity); anything else is declined.
+ */
+
+const LOG_ATTRIBUTES = 0x22; // SSFLogRecord field 4, wire type 2
+const KEY = {
+  severityText: Buffer.from(SEVERITY_TEXT_ATTRIBUTE),
+  observed: Buffer.from(OBSERVED_TIME_ATTRIBUTE),
+  eventName: Buffer.from(EVENT_NAME_ATTRIBUTE),
+  flags: Buffer.from(LOG_FLAGS_ATTRIBUTE),
+  droppedAttributes: Buffer.from('otel.dropped_attributes_count'),
+};
+
+const attrs: number[] = [];
+
+/** The carrier being written: where it starts, its ids as halves, its records. */
+interface Carrier {
+  open: boolean;
+  start: number;
+  lowLo: number;
+  lowHi: number;
+  highLo: number;
+  highHi: number;
+  idLo: number;
+  idHi: number;
+  records: number;
+}
+const carrier: Carrier = { open: false, start: 0, lowLo: 0, lowHi: 0, highLo: 0, highHi: 0, idLo: 0, idHi: 0, records: 0 };
+
+function be32(b: Uint8Array, at: number): number {
+  return (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0;
+}
+
+/** logsToSsf, encodeSpan and the intake's checks in one pass; throws DECLINE (caught by the caller) when unsure. */
+export function logsDirect(body: Uint8Array, ctx: DirectContext): DirectConversion {
+  const c = emptyDirect();
+  startReading(body);
+  out.reset();
+  spanAt.length = 0;
+  carrier.open = false;
+  try {
+    const end = body.length;
+    const resourceLogs: number[] = [];
+    while (r.pos < end) {
+      const t = tag(end);
+      if (t >>> 3 === 1) {
+        const stop = field(t & 7, end);
+        resourceLogs.push(r.pos, stop);
+        r.pos = stop;
+      } else {
+        skipField(t >>> 3, t & 7, end);
+      }
+    }
+    for (let i = 0; i < resourceLogs.length; i += 2) resource(c, ctx, resourceLogs[i] as number, resourceLogs[i + 1] as number);
+    takeParts(c);
+    return c;
+  } finally {
+    stopReading();
+  }
+}
+
+/** Ranges of a message's field-1 submessage (last one) and of its repeated field 2; field 3 a string. */
+function parts(start: number, end: number, into: number[]): { oneStart: number; oneEnd: number } {
+  let oneStart = -1;
+  let oneEnd = -1;
+  r.pos = start;
+  while (r.pos < end) {
+    const t = tag(end);
+    const f = t >>> 3;
+    if (f === 1 || f === 2 || f === 3) {
+      const stop = field(t & 7, end);
+      if (f === 1) {
+        // protobufjs decodes a superseded message too: left to it.
+        if (oneStart >= 0) throw DECLINE;
+        oneStart = r.pos;
+        oneEnd = stop;
+      } else if (f === 2) {
+        into.push(r.pos, stop);
+      }
+      r.pos = stop;
+    } else {
+      skipField(f, t & 7, end);
+    }
+  }
+  return { oneStart, oneEnd };
+}
+
+function resource(c: DirectConversion, ctx: DirectContext, start: number, end: number): void {
+  const scopes: number[] = [];
+  const res = parts(start, end, scopes);
+  for (let i = 0; i < scopes.length; i += 2) {
+    const records: number[] = [];
+    const scope = parts(scopes[i] as number, scopes[i + 1] as number, records);
+    const origin = wireOrigin(res.oneStart, res.oneEnd, scope.oneStart, scope.oneEnd, LOG_ATTRIBUTES);
+    for (let j = 0; j < records.length; j += 2) record(c, ctx, origin, records[j] as number, records[j + 1] as number);
+    flush(c, ctx);
+  }
+}
+
+function flush(c: DirectConversion, ctx: DirectContext): void {
+  if (!carrier.open) return;
+  if ((carrier.highLo | carrier.highHi) !== 0) {
+    out.byte(0xb8);
+    out.byte(0x06);
+    out.varint64(carrier.highLo, carrier.highHi);
+  }
+  endSpan(carrier.start, ctx);
+  c.traceLo.push(carrier.lowLo);
+  c.traceHi.push(carrier.lowHi);
+  c.events.push(carrier.records);
+  carrier.open = false;
+}
+
+/** The rest of a refused record, read whole (as protobufjs decodes it). */
+function readRefused(bodyS: number, bodyE: number): void {
+  anyValueText(bodyS, bodyE);
+  readKeyValues(attrs);
+}
+
+function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start: number, end: number): void {
+  const b = r.buf;
+  c.total++;
+  let timeLo = 0;
+  let timeHi = 0;
+  let observedLo = 0;
+  let observedHi = 0;
+  let severity = 0;
+  let textS = 0;
+  let textE = 0;
+  let bodyS = -1;
+  let bodyE = -1;
+  let dropped = 0;
+  let flags = 0;
+  let traceS = 0;
+  let traceE = 0;
+  let spanS = 0;
+  let spanE = 0;
+  let eventS = 0;
+  let eventE = 0;
+  attrs.length = 0;
+  r.pos = start;
+  while (r.pos < end) {
+    const t = tag(end);
+    const f = t >>> 3;
+    const wire = t & 7;
+    switch (f) {
+      case 1:
+        fixed64(wire, end);
+        timeLo = r.lo;
+        timeHi = r.hi;
+        break;
+      case 11:
+        fixed64(wire, end);
+        observedLo = r.lo;
+        observedHi = r.hi;
+        break;
+      case 2:
+        severity = varint32(wire, end) | 0; // int32
+        break;
+      case 7:
+        dropped = varint32(wire, end);
+        break;
+      case 8:
+        flags = fixed32(wire, end);
+        break;
+      case 3:
+      case 5:
+      case 6:
+      case 9:
+      case 10:
+      case 12: {
+        const stop = field(wire, end);
+        const from = r.pos;
+        r.pos = stop;
+        if (f === 3) {
+          textS = from;
+          textE = stop;
+        } else if (f === 5) {
+          if (bodyS >= 0) throw DECLINE;
+          bodyS = from;
+          bodyE = stop;
+        } else if (f === 6) {
+          attrs.push(from, stop);
+        } else if (f === 9) {
+          traceS = from;
+          traceE = stop;
+        } else if (f === 10) {
+          spanS = from;
+          spanE = stop;
+        } else {
+          eventS = from;
+          eventE = stop;
+        }
+        break;
+      }
+      default:
+        skipField(f, wire, end);
+    }
+  }
+
+  // logsToSsf's refusals, with its words.
+  const traceLength = traceE - traceS;
+  const spanLength = spanE - spanS;
+  const lowLo = traceLength === 16 ? be32(b, traceS + 12) : 0;
+  const lowHi = traceLength === 16 ? be32(b, traceS + 8) : 0;
+  const highLo = traceLength === 16 ? be32(b, traceS + 4) : 0;
+  const highHi = traceLength === 16 ? be32(b, traceS) : 0;
+  if ((traceLength !== 0 && traceLength !== 16) || ((lowLo | lowHi) === 0 && (highLo | highHi) !== 0) || (spanLength !== 0 && spanLength !== 8)) {
+    readRefused(bodyS, bodyE);
+    refuse(
+      c,
+      'OTLP_ERR_BAD_TRACE_ID',
+      `log record: trace_id must be 16 bytes and span_id 8 bytes, or both empty (has ${hex(traceS, traceE) || 'none'}/${hex(spanS, spanE) || 'none'})`,
+    );
+    return;
+  }
+  if (severity < 0 || severity > 24) {
+    readRefused(bodyS, bodyE);
+    refuse(c, 'OTLP_ERR_SEVERITY_UNKNOWN', `log record: severity_number ${severity} is not an OpenTelemetry SeverityNumber (0-24)`);
+    return;
+  }
+  // The record's time (the observed time when 0; the received time when both are), inside the accepted times.
+  const useObserved = (timeLo | timeHi) === 0;
+  const tsLo = useObserved ? observedLo : timeLo;
+  const tsHi = useObserved ? observedHi : timeHi;
+  const ns = (tsLo | tsHi) === 0 ? ctx.receivedNs : (tsHi | 0) * 0x1_0000_0000 + tsLo;
+  if (ns < ctx.window.logsFrom || ns > ctx.window.to) throw DECLINE;
+
+  const idLo = spanLength === 8 ? be32(b, spanS + 4) : 0;
+  const idHi = spanLength === 8 ? be32(b, spanS) : 0;
+  if (
+    !carrier.open ||
+    carrier.lowLo !== lowLo ||
+    carrier.lowHi !== lowHi ||
+    carrier.highLo !== highLo ||
+    carrier.highHi !== highHi ||
+    carrier.idLo !== idLo ||
+    carrier.idHi !== idHi ||
+    carrier.records >= PER_CARRIER
+  ) {
+    flush(c, ctx);
+    carrier.open = true;
+    carrier.start = out.pos;
+    carrier.lowLo = lowLo;
+    carrier.lowHi = lowHi;
+    carrier.highLo = highLo;
+    carrier.highHi = highHi;
+    carrier.idLo = idLo;
+    carrier.idHi = idHi;
+    carrier.records = 0;
+    if ((lowLo | lowHi) !== 0) {
+      out.byte(0x10);
+      out.varint64(lowLo, lowHi);
+    }
+    if ((idLo | idHi) !== 0) {
+      out.byte(0x18);
+      out.varint64(idLo, idHi);
+    }
+    if (origin.serviceBytes.length > 0) {
+      out.byte(0x42);
+      out.varint32(origin.serviceBytes.length);
+      out.copy(origin.serviceBytes, 0, origin.serviceBytes.length);
+    }
+  }
+  carrier.records++;
+
+  out.byte(0xa2);
+  out.byte(0x06);
+  const rec = out.begin();
+  if ((tsLo | tsHi) !== 0) {
+    out.byte(0x08);
+    out.varint64(tsLo, tsHi);
+  }
+  if (severity !== 0) {
+    out.byte(0x10);
+    out.varint32(severity);
+  }
+  const bodyTag = out.pos;
+  out.byte(0x1a);
+  const bodyAt = out.begin();
+  writeAnyValue(out, bodyS, bodyE);
+  const bodyLength = out.pos - bodyAt;
+  if (bodyLength > LIMITS.logBodyBytes) throw DECLINE;
+  if (bodyLength === 0) out.pos = bodyTag;
+  else out.end(bodyAt);
+  out.copy(origin.entries, 0, origin.entries.length);
+  let count = origin.count + writeAttributes(out, LOG_ATTRIBUTES, attrs);
+  if (textE > textS) {
+    entryOfKey(out, LOG_ATTRIBUTES, KEY.severityText, text(textS, textE));
+    count++;
+  }
+  if ((observedLo | observedHi) !== 0) {
+    entryOfKey(out, LOG_ATTRIBUTES, KEY.observed, uint64Decimal(observedLo, observedHi));
+    count++;
+  }
+  if (eventE > eventS) {
+    entryOfKey(out, LOG_ATTRIBUTES, KEY.eventName, text(eventS, eventE));
+    count++;
+  }
+  if (flags !== 0) {
+    entryOfKey(out, LOG_ATTRIBUTES, KEY.flags, String(flags));
+    count++;
+  }
+  if (dropped !== 0) {
+    entryOfKey(out, LOG_ATTRIBUTES, KEY.droppedAttributes, String(dropped));
+    count++;
+  }
+  // validateSpan refuses an empty record (SSF_LOG_EMPTY) and a map past the limit.
+  if (count > LIMITS.tagsPerMap || (bodyLength === 0 && count === 0)) throw DECLINE;
+  out.end(rec);
+}

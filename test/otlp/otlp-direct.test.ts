@@ -1,0 +1,376 @@
+/**
+ * The direct path (OTLP protobuf bytes -> validated SSF bytes, traces-direct.ts
+ * and logs-direct.ts) against the general path (protobufjs decode,
+ * tracesToSsf / logsToSsf, encodeSpan, the intake's validation): the same
+ * bytes to the sink, the same answer (rejected count and message), the same
+ * numbers on /metrics, on random requests (every AnyValue type, bad ids,
+ * unknown enums, partial-bad batches) and on mutated ones. Requests the
+ * direct path declines must be those it cannot be sure of, and it must take
+ * the common ones.
+ */
+import { describe, expect, it } from 'vitest';
+import { CardinalityGuard } from '../../ingest/gateway/cardinality-guard.js';
+import type { EventWindow } from '../../ingest/gateway/event-window.js';
+import { GatewayMetrics } from '../../ingest/gateway/gateway-metrics.js';
+import { SpanIntake } from '../../ingest/gateway/span-intake.js';
+import type { Signal } from '../../ingest/otlp/otlp-decode.js';
+import type { Admitted } from '../../ingest/otlp/otlp-export.js';
+import { admitOtlp } from '../../ingest/otlp/otlp-export.js';
+import { OtlpError } from '../../ingest/otlp/otlp-errors.js';
+import { ExportLogsServiceRequest, ExportTraceServiceRequest } from '../../ingest/otlp/otlp-messages.js';
+import { decodeSpan } from '../../src/codec/index.js';
+import { seededRandom } from '../setup/random.js';
+
+const MS = 1_000_000n;
+const RECEIVED = 1_765_000_000_000_000_000n;
+/** Spans from 10 days before RECEIVED, logs from 5 days, up to an hour ahead. */
+const WINDOW: EventWindow = {
+  spansFrom: Number(RECEIVED) - 10 * 86_400e9,
+  logsFrom: Number(RECEIVED) - 5 * 86_400e9,
+  samplesFrom: Number(RECEIVED) - 86_400e9,
+  to: Number(RECEIVED) + 3_600e9,
+};
+const TENANT = 'acme';
+
+const rand = seededRandom(7);
+const int = (n: number): number => Math.floor(rand() * n);
+const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
+const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
+const chance = (p: number): boolean => rand() < p;
+
+type Json = Record<string, unknown>;
+
+const STRINGS = ['GET', '', 'Grüße', '日本語', 'a"quote\\back', 'line\nbreak', 'x'.repeat(300), '/api/orders', 'emoji 🎉', '\u0000nul'];
+const KEYS = ['http.method', 'http.route', 'k', '', 'db.statement', 'Grüße', 'peer.service', 'http.status_code', 'net.peer.port', 'thread.id'];
+/** Keys the direct path leaves to the general path (JavaScript reorders, drops or merges them). */
+const ODD_KEYS = ['0', '42', '__proto__', 'otel.span_kind', 'otel.resource.host.name', 'otel.span_event', '7up'];
+
+function anyValue(depth = 0): Json {
+  switch (int(depth > 2 ? 7 : 10)) {
+    case 0:
+    case 1:
+      return { stringValue: pick(STRINGS) };
+    case 2:
+      return { boolValue: chance(0.5) };
+    case 3:
+      return { intValue: pick(['0', '1', '-1', '200', '9007199254740993', '-9223372036854775808', '9223372036854775807', '4294967296']) };
+    case 4:
+      return { doubleValue: pick([0.25, 1e21, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2.5e-3, 1e-7, 123456789.5]) };
+    case 5:
+      return { bytesValue: bytes(int(6)) };
+    case 6:
+      return {};
+    case 7:
+      return { arrayValue: { values: Array.from({ length: int(4) }, () => anyValue(depth + 1)) } };
+    case 8:
+      return { kvlistValue: { values: Array.from({ length: int(4) }, () => keyValue(depth + 1)) } };
+    default:
+      return { stringValue: `v${int(1000)}` };
+  }
+}
+
+function keyValue(depth = 0, odd = 0): Json {
+  const key = chance(odd) ? pick(ODD_KEYS) : pick(KEYS);
+  return chance(0.05) ? { key } : { key, value: anyValue(depth) };
+}
+
+function attributes(n: number, odd: number): Json[] {
+  const out: Json[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const kv = keyValue(0, odd);
+    // Repeated keys only sometimes (the direct path declines them).
+    if (seen.has(kv['key'] as string) && !chance(odd)) continue;
+    seen.add(kv['key'] as string);
+    out.push(kv);
+  }
+  return out;
+}
+
+function resource(odd: number): Json {
+  const attrs: Json[] = [];
+  if (chance(0.9)) attrs.push({ key: 'service.name', value: { stringValue: pick(['checkout', 'cart', '', 'Grüße']) } });
+  attrs.push(...attributes(int(4), odd));
+  if (chance(0.1)) attrs.push({ key: 'host.name', value: { stringValue: 'again' } });
+  return chance(0.9) ? { attributes: attrs, droppedAttributesCount: chance(0.1) ? 3 : 0 } : {};
+}
+
+function scope(odd: number): Json | undefined {
+  if (chance(0.2)) return undefined;
+  return { name: pick(['io.opentelemetry.http', '', 'bench']), version: pick(['1.0.0', '']), attributes: attributes(int(3), odd) };
+}
+
+const time = (offsetMs: number): string => String(RECEIVED + BigInt(Math.round(offsetMs)) * MS);
+
+function traceId(odd: number): Buffer {
+  if (!chance(odd)) return bytes(16);
+  return pick([Buffer.alloc(0), bytes(8), Buffer.alloc(16), Buffer.concat([bytes(8), Buffer.alloc(8)]), bytes(17)]);
+}
+
+function spanId(odd: number, zeroOk: boolean): Buffer {
+  if (!chance(odd)) return bytes(8);
+  return pick(zeroOk ? [Buffer.alloc(0), Buffer.alloc(8), bytes(4)] : [Buffer.alloc(0), Buffer.alloc(8), bytes(9)]);
+}
+
+function span(odd: number): Json {
+  const start = -int(1000) * 60_000;
+  const s: Json = {
+    traceId: traceId(odd),
+    spanId: spanId(odd, false),
+    parentSpanId: chance(0.5) ? spanId(odd, true) : Buffer.alloc(0),
+    name: chance(odd) ? pick(['', 'x'.repeat(1100)]) : pick(['GET /api/orders', 'SELECT', 'Grüße']),
+    kind: chance(odd) ? pick([9, 6, 255]) : int(6),
+    startTimeUnixNano: time(start),
+    endTimeUnixNano: time(start + (chance(odd) ? -5 : int(500))),
+    attributes: attributes(int(6), odd),
+  };
+  if (chance(0.3)) s['status'] = { code: chance(odd) ? 7 : int(3), message: chance(0.5) ? pick(STRINGS) : '' };
+  if (chance(0.2)) s['traceState'] = 'rojo=00f067aa0ba902b7';
+  if (chance(0.2))
+    s['events'] = Array.from({ length: 1 + int(3) }, () => ({
+      timeUnixNano: chance(0.1) ? '0' : time(start + int(100)),
+      name: pick(STRINGS),
+      attributes: attributes(int(3), odd),
+      droppedAttributesCount: chance(0.1) ? 1 : 0,
+    }));
+  if (chance(0.15))
+    s['links'] = Array.from({ length: 1 + int(2) }, () => ({
+      traceId: bytes(pick([16, 0, 3])),
+      spanId: bytes(8),
+      traceState: pick(['', 'a=b']),
+      attributes: attributes(int(3), 0.3),
+      flags: 1,
+    }));
+  if (chance(0.1)) s['droppedAttributesCount'] = 1 + int(5);
+  if (chance(0.1)) s['droppedEventsCount'] = 2;
+  if (chance(0.1)) s['droppedLinksCount'] = 3;
+  if (chance(0.1)) s['flags'] = 0x101;
+  if (chance(odd / 2)) s['startTimeUnixNano'] = pick(['0', time(-40 * 86_400_000), time(86_400_000)]);
+  return s;
+}
+
+function logRecord(odd: number): Json {
+  const r: Json = {
+    timeUnixNano: chance(0.1) ? '0' : time(-int(1000) * 60_000),
+    observedTimeUnixNano: chance(0.3) ? time(-int(100)) : '0',
+    severityNumber: chance(odd) ? pick([25, -1, 100]) : int(25),
+    severityText: pick(['INFO', '', 'Warn']),
+    body: chance(0.1) ? undefined : anyValue(),
+    attributes: attributes(int(5), odd),
+    traceId: chance(0.3) ? Buffer.alloc(0) : pick([traceId(odd), traceId(0)]),
+    spanId: chance(0.3) ? Buffer.alloc(0) : spanId(odd, true),
+  };
+  if (chance(0.1)) r['eventName'] = 'browser.click';
+  if (chance(0.1)) r['flags'] = 1;
+  if (chance(0.1)) r['droppedAttributesCount'] = 4;
+  if (chance(odd / 2)) r['timeUnixNano'] = pick([time(-10 * 86_400_000), time(7_200_000)]);
+  if (chance(odd / 2)) {
+    r['body'] = undefined;
+    r['attributes'] = [];
+    r['severityText'] = '';
+  }
+  return r;
+}
+
+function tracesRequest(odd: number): Uint8Array {
+  const resourceSpans = Array.from({ length: 1 + int(2) }, () => ({
+    resource: resource(odd),
+    scopeSpans: Array.from({ length: 1 + int(2) }, () => ({ scope: scope(odd), spans: Array.from({ length: int(6) }, () => span(odd)) })),
+  }));
+  return ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject({ resourceSpans })).finish();
+}
+
+function logsRequest(odd: number): Uint8Array {
+  const resourceLogs = Array.from({ length: 1 + int(2) }, () => ({
+    resource: resource(odd),
+    scopeLogs: Array.from({ length: 1 + int(2) }, () => {
+      // Runs of records with the same ids (one carrier), and more than a carrier holds.
+      const shared = { traceId: bytes(16), spanId: bytes(8) };
+      const n = chance(0.05) ? 150 : int(8);
+      return { scope: scope(odd), logRecords: Array.from({ length: n }, () => (chance(0.5) ? { ...logRecord(odd), ...shared } : logRecord(odd))) };
+    }),
+  }));
+  return ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject({ resourceLogs })).finish();
+}
+
+/** Some damage: a byte changed, the body cut short, a field appended. */
+function mutate(body: Uint8Array): Uint8Array {
+  const b = Buffer.from(body);
+  switch (int(4)) {
+    case 0:
+      if (b.length > 0) b[int(b.length)] = pick([0x00, 0x01, 0x08, 0x0a, 0x12, 0x7f, 0x80, 0xff, 0x1b, 0x0b]);
+      return b;
+    case 1:
+      return b.subarray(0, int(b.length + 1));
+    case 2:
+      return Buffer.concat([b, Buffer.from(pick([[0x10, 0x01], [0xf8, 0x01, 0x05], [0x1a, 0x00], [0x0b], [0x0a, 0x02, 0x08]]))]);
+    default:
+      if (b.length > 4) {
+        const at = int(b.length);
+        b[at] = (b[at] as number) ^ (1 << int(8));
+      }
+      return b;
+  }
+}
+
+interface Side {
+  intake: SpanIntake;
+  metrics: GatewayMetrics;
+}
+
+function side(): Side {
+  const metrics = new GatewayMetrics();
+  return { metrics, intake: new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, { needsEvents: false }) };
+}
+
+/** What reaches the sink and the client; an OtlpError as its code and reason. */
+function outcome(s: Side, signal: Signal, body: Uint8Array, direct: boolean): { a?: Admitted; shipped?: unknown; error?: string } {
+  try {
+    const a = admitOtlp(s, 'otlp_http', signal, body, 'protobuf', TENANT, RECEIVED, direct);
+    const shipped = {
+      spans: a.result.accepted.map((x) => Buffer.concat([x.bytes, x.stamp]).toString('hex')),
+      events: a.result.accepted.map((x) => x.events),
+      traces: a.result.accepted.map((x) => [x.traceLo, x.traceHi]),
+      total: a.total,
+      rejected: a.rejected,
+      message: a.message,
+      ssfSpans: a.ssfSpans,
+      unknownEnums: a.unknownEnums,
+      allEvents: a.result.events,
+    };
+    return { a, shipped };
+  } catch (err) {
+    if (!(err instanceof OtlpError)) throw err;
+    return { error: `${err.code}: ${err.reason}` };
+  }
+}
+
+function compare(signal: Signal, requests: Uint8Array[]): { direct: number; declined: number; failed: number; refused: number } {
+  const direct = side();
+  const general = side();
+  const tally = { direct: 0, declined: 0, failed: 0, refused: 0 };
+  for (const body of requests) {
+    const d = outcome(direct, signal, body, true);
+    const g = outcome(general, signal, body, false);
+    expect(d.error ?? d.shipped).toEqual(g.error ?? g.shipped);
+    if (d.error !== undefined) tally.failed++;
+    else if (d.a?.direct) {
+      tally.direct++;
+      tally.refused += d.a.rejected;
+      // Every span the direct path made is one the codec accepts whole.
+      for (const x of d.a.result.accepted) {
+        const v = decodeSpan(Buffer.concat([x.bytes, x.stamp]));
+        expect(v.ok && v.rejections.length === 0).toBe(true);
+      }
+    } else tally.declined++;
+  }
+  return tally;
+}
+
+async function sameMetrics(signal: Signal, requests: Uint8Array[]): Promise<void> {
+  const direct = side();
+  const general = side();
+  for (const body of requests) {
+    outcome(direct, signal, body, true);
+    outcome(general, signal, body, false);
+  }
+  expect(await direct.metrics.registry.render()).toBe(await general.metrics.registry.render());
+}
+
+describe('OTLP direct path against the general path', () => {
+  it('traces: the same bytes, answers and counts on random requests', async () => {
+    const common = Array.from({ length: 400 }, () => tracesRequest(0));
+    const odd = Array.from({ length: 1500 }, () => tracesRequest(0.08));
+    const a = compare('traces', common);
+    // The common requests all take the direct path.
+    expect(a.direct).toBe(common.length);
+    const b = compare('traces', odd);
+    // Both kinds are exercised: taken (with refused spans among them) and declined.
+    expect(b.direct).toBeGreaterThan(100);
+    expect(b.declined).toBeGreaterThan(100);
+    expect(b.refused).toBeGreaterThan(50);
+    await sameMetrics('traces', [...common.slice(0, 50), ...odd.slice(0, 300)]);
+  }, 120_000);
+
+  it('logs: the same bytes, answers and counts on random requests', async () => {
+    const common = Array.from({ length: 400 }, () => logsRequest(0));
+    const odd = Array.from({ length: 1500 }, () => logsRequest(0.08));
+    const a = compare('logs', common);
+    expect(a.direct).toBeGreaterThan(common.length * 0.9);
+    const b = compare('logs', odd);
+    expect(b.direct).toBeGreaterThan(100);
+    expect(b.declined).toBeGreaterThan(100);
+    expect(b.refused).toBeGreaterThan(50);
+    await sameMetrics('logs', [...common.slice(0, 50), ...odd.slice(0, 300)]);
+  }, 120_000);
+
+  it('the same answers on mutated requests (or the same 400)', () => {
+    for (const signal of ['traces', 'logs'] as const) {
+      const requests = Array.from({ length: 2000 }, () => mutate(signal === 'traces' ? tracesRequest(0.02) : logsRequest(0.02)));
+      const t = compare(signal, requests);
+      expect(t.failed).toBeGreaterThan(50);
+      expect(t.direct).toBeGreaterThan(50);
+    }
+  }, 120_000);
+
+  it('takes every AnyValue type, unknown enums and refused ids directly', () => {
+    const every = [
+      { key: 's', value: { stringValue: 'Grüße "x"' } },
+      { key: 'b', value: { boolValue: false } },
+      { key: 'i', value: { intValue: '-9223372036854775808' } },
+      { key: 'd', value: { doubleValue: Number.NaN } },
+      { key: 'y', value: { bytesValue: Buffer.from([0, 255, 7]) } },
+      { key: 'a', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: 2 }, {}, { doubleValue: Number.POSITIVE_INFINITY }] } } },
+      {
+        key: 'kv',
+        value: { kvlistValue: { values: [{ key: 'msg', value: { stringValue: 'failed' } }, { key: 'n', value: { arrayValue: {} } }, { key: 'e' }] } },
+      },
+      { key: 'empty', value: {} },
+      { key: 'none' },
+    ];
+    const start = time(-1000);
+    const end = time(-900);
+    const good = { traceId: bytes(16), spanId: bytes(8), name: 'op', kind: 9, startTimeUnixNano: start, endTimeUnixNano: end, attributes: every };
+    const body = ExportTraceServiceRequest.encode(
+      ExportTraceServiceRequest.fromObject({
+        resourceSpans: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }, ...every] },
+            scopeSpans: [
+              {
+                spans: [
+                  { ...good, status: { code: 7, message: 'odd' } },
+                  { ...good, traceId: bytes(3) },
+                  { ...good, spanId: Buffer.alloc(8) },
+                  { ...good, kind: 2, status: { code: 2 } },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    ).finish();
+    const d = outcome(side(), 'traces', body, true);
+    const g = outcome(side(), 'traces', body, false);
+    expect(d.a?.direct).toBe(true);
+    expect(d.shipped).toEqual(g.shipped);
+    expect(d.a?.rejected).toBe(2);
+    expect(d.a?.unknownEnums).toBe(2);
+    expect(d.a?.message).toMatch(
+      /^OTLP_ERR_BAD_TRACE_ID: span "op": trace_id must be 16 bytes.*; OTLP_ERR_BAD_SPAN_ID: .*; 2 items kept with an undefined enum value$/,
+    );
+    const v = decodeSpan(d.a?.result.accepted[0]?.bytes ?? new Uint8Array(0));
+    expect(v.ok && v.span.tags).toMatchObject({
+      'otel.resource.i': '-9223372036854775808',
+      a: '["a",2,null,"Infinity"]',
+      kv: '{"msg":"failed","n":[],"e":null}',
+      y: 'AP8H',
+      d: 'NaN',
+      b: 'false',
+      empty: '',
+      none: '',
+      'otel.span_kind': '9',
+      'otel.status_code': '7',
+    });
+  });
+});
