@@ -80,7 +80,8 @@ async function gatewayLosses(http: string, protocol: string): Promise<Record<str
   for (const line of text.split('\n')) {
     const n = Number(line.split(' ').pop());
     if (line.startsWith(`ssf_gateway_udp_overrun_total{protocol="${protocol}"}`)) out['reader queue (datagrams)'] = n;
-    else if (line.startsWith(`ssf_gateway_dropped_total{protocol="${protocol}",`)) out['dropped after acceptance (events)'] = (out['dropped after acceptance (events)'] ?? 0) + n;
+    else if (line.startsWith(`ssf_gateway_dropped_total{protocol="${protocol}",`))
+      out['dropped after acceptance (events)'] = (out['dropped after acceptance (events)'] ?? 0) + n;
   }
   return out;
 }
@@ -286,7 +287,14 @@ export async function gatewayBench(): Promise<void> {
     ]);
 
     // The fair comparison: the highest paced rate each one takes with < 0.1 % loss.
-    const gwSsf = await sweepUdp(where['udp'] as string, udpSpans, 1, () => kept(http, 'udp'), SWEEP_RATES, () => gatewayLosses(http, 'udp'));
+    const gwSsf = await sweepUdp(
+      where['udp'] as string,
+      udpSpans,
+      1,
+      () => kept(http, 'udp'),
+      SWEEP_RATES,
+      () => gatewayLosses(http, 'udp'),
+    );
     const sweep: Array<Record<string, string | number>> = [
       {
         target: 'ssf gateway',
@@ -295,8 +303,13 @@ export async function gatewayBench(): Promise<void> {
         'loss at each rate': gwSsf.table,
       },
     ];
-    const gwStatsd = await sweepUdp(where['statsd'] as string, statsdPackets, STATSD_LINES, () => kept(http, 'statsd'), STATSD_SWEEP_RATES, () =>
-      gatewayLosses(http, 'statsd'),
+    const gwStatsd = await sweepUdp(
+      where['statsd'] as string,
+      statsdPackets,
+      STATSD_LINES,
+      () => kept(http, 'statsd'),
+      STATSD_SWEEP_RATES,
+      () => gatewayLosses(http, 'statsd'),
     );
     sweep.push({
       target: 'ssf gateway',
