@@ -119,8 +119,6 @@ interface Batch {
   sealed: boolean;
   /** batchMs passed while an insert of the partition was running: seal when it ends. */
   due: boolean;
-  /** Its dead letters were written and its intent committed by the flush before it (see announceNext). */
-  announced: boolean;
 }
 
 interface PartitionState {
@@ -436,7 +434,6 @@ class KafkaMaterializer implements Materializer {
         replay,
         sealed: false,
         due: false,
-        announced: false,
       };
       // A replayed range is cut by its offsets only, never by time or size.
       if (replay === undefined) state.timer = setTimeout(() => this.onBatchTimer(state), this.batchMs);
@@ -521,11 +518,14 @@ class KafkaMaterializer implements Materializer {
     const token = insertToken(this.topic, partition, range);
     const replay = batch.replay !== undefined;
     try {
-      // A committed intent proves its dead letters were written: a replay skips them (and so does an announced batch).
-      if (!replay && !batch.announced) await this.writeDeadLetters(state, batch);
+      // A committed intent proves its dead letters were written: a replay skips them.
+      if (batch.deadLetters.length > 0 && !replay) {
+        await this.retrying(state, 'dead_letter', () => this.sendDeadLetters(partition, batch.deadLetters));
+        for (const d of batch.deadLetters) this.metrics.deadLetters.inc({ code: d.code });
+      }
       if (batch.rowCount > 0) {
         if (replay) this.metrics.replays.inc();
-        else if (!batch.announced) await this.retrying(state, 'commit', () => this.commit(state, range.first, intentOf(range, batch.windowsBefore)));
+        else await this.retrying(state, 'commit', () => this.commit(state, range.first, intentOf(range, batch.windowsBefore)));
         const started = performance.now();
         await this.retrying(state, 'insert', () =>
           insertBatch(this.ch, batch.rows, token).catch((err: unknown) => {
@@ -561,14 +561,7 @@ class KafkaMaterializer implements Materializer {
         }
       }
       this.metrics.batchRecords.observe(batch.records);
-      const next = this.nextToAnnounce(state, range, batch.windowsAfter);
-      if (next === undefined) await this.retrying(state, 'commit', () => this.commit(state, range.last + 1n, doneOf(batch.windowsAfter)));
-      else {
-        // One commit instead of two: the offset after this batch, with the next batch's intent as its metadata.
-        await this.writeDeadLetters(state, next);
-        await this.retrying(state, 'commit', () => this.commit(state, next.first, intentOf({ first: next.first, last: next.last }, next.windowsBefore)));
-        next.announced = true;
-      }
+      await this.retrying(state, 'commit', () => this.commit(state, range.last + 1n, doneOf(batch.windowsAfter)));
       if (committedChannel.hasSubscribers) committedChannel.publish({ topic: this.topic, partition, offset: String(range.last + 1n) });
     } catch (err) {
       if (MaterializerErrors.has(err) && err.code === 'MAT_ERR_FENCED') {
@@ -585,35 +578,6 @@ class KafkaMaterializer implements Materializer {
         this.log.error({ partition, first: String(range.first), last: String(range.last), error: (err as Error).message }, 'batch failed');
       }
     }
-  }
-
-  /**
-   * The batch that fills behind this one, when it is ready to be written
-   * right after it: sealed (or due), not a replay, with rows, starting at
-   * the offset after this one. Its intent (commit `next.first`, metadata
-   * `<first>-<last>` and the producer windows as of `first`) then also says
-   * that this batch is written, since the committed offset is past it: the
-   * same state as the two commits it replaces (this batch's final commit,
-   * then the next one's intent), so a crash after it replays the next batch
-   * and one before it replays this one, exactly as before. The windows agree:
-   * nothing is taken into the next batch between this one's seal and its
-   * start. Measured on the materializer bench: a commit round trip per batch
-   * less (docs/architecture.md, "Materializer").
-   */
-  private nextToAnnounce(state: PartitionState, range: Range, windowsAfter: string): Batch | undefined {
-    const next = state.open;
-    if (next === undefined || next.replay !== undefined || state.epoch !== this.epoch || this.aborted) return undefined;
-    if (!next.sealed && next.due) this.seal(state);
-    if (!next.sealed || next.rowCount === 0 || next.first !== range.last + 1n) return undefined;
-    // Defensive: were the windows ever to differ, the two commits say what each one should.
-    if (next.windowsBefore !== windowsAfter) return undefined;
-    return next;
-  }
-
-  private async writeDeadLetters(state: PartitionState, batch: Batch): Promise<void> {
-    if (batch.deadLetters.length === 0) return;
-    await this.retrying(state, 'dead_letter', () => this.sendDeadLetters(state.partition, batch.deadLetters));
-    for (const d of batch.deadLetters) this.metrics.deadLetters.inc({ code: d.code });
   }
 
   /** Runs one step until it succeeds; stops (MAT_ERR_FENCED) when the epoch changes or stop() gives up. */
