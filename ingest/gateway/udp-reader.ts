@@ -97,7 +97,8 @@ export class UdpReader {
 
   private async stop(): Promise<void> {
     const worker = this.worker;
-    if (worker === undefined) return;
+    // threadId is -1 once the thread has stopped: nothing to wait for.
+    if (worker === undefined || worker.threadId === -1) return;
     await new Promise<void>((resolve) => {
       worker.on('message', (m: FromReader) => {
         if (m.type === 'closed') resolve();

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UdpReader } from '../../../ingest/gateway/udp-reader.js';
@@ -23,6 +25,16 @@ async function sender(): Promise<Socket> {
 
 const send = (s: Socket, port: number, d: Buffer): Promise<void> =>
   new Promise((resolve, reject) => s.send(d, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+
+/** Bytes waiting in the kernel's receive queue of the UDP socket on 127.0.0.1:port (/proc/net/udp, rx_queue). */
+function kernelQueued(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const row of readFileSync('/proc/net/udp', 'utf8').split('\n')) {
+    const cells = row.trim().split(/\s+/);
+    if (cells[1] === local) return Number.parseInt((cells[4] ?? '0:0').split(':')[1] ?? '0', 16);
+  }
+  return 0;
+}
 
 const open: Array<{ close(): unknown }> = [];
 afterEach(async () => {
@@ -68,14 +80,14 @@ describe('UdpReader (the socket read on its own thread)', () => {
     });
     open.push(reader);
     const { port } = await reader.listen();
-    const s = await sender();
-    open.push(s);
     const sent = Array.from({ length: 50 }, (_, i) => Buffer.alloc(100, i));
-    const sends = sent.map((d) => send(s, port, d));
-    // The main thread stops taking groups for 500 ms: the reader thread can hold 2,000 bytes for it.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
-    await Promise.all(sends);
-    // Closing drops what the thread has not read yet: wait until it read everything.
+    // The main thread takes no group while another process sends the 50 datagrams and until the
+    // kernel's queue is empty (the reader thread read them all): the thread can hold 2,000 bytes.
+    const script = `const s = require('node:dgram').createSocket('udp4'); let n = 0;
+      for (let i = 0; i < 50; i++) s.send(Buffer.alloc(100, i), ${port}, '127.0.0.1', () => { if (++n === 50) s.close(); });`;
+    expect(spawnSync(process.execPath, ['-e', script]).status).toBe(0);
+    for (let i = 0; i < 1_000 && kernelQueued(port) > 0; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     for (let i = 0; i < 500 && got.length + dropped < sent.length; i++) await new Promise((r) => setTimeout(r, 10));
     await reader.close();
     expect(got.length).toBe(20);
