@@ -86,6 +86,24 @@ async function gatewayLosses(http: string, protocol: string): Promise<Record<str
   return out;
 }
 
+/**
+ * kept(), once it stopped moving (unchanged for 300 ms, at most 10 s): a
+ * datagram the gateway reads late is not lost. Veneur's count is read the
+ * same way (its stats() waits for a flush that saw no new input); before,
+ * the gateway's was read 300 ms after the last datagram was sent, and what
+ * was still in its queues counted as lost.
+ */
+async function keptSettled(http: string, protocol: string): Promise<number> {
+  let n = await kept(http, protocol);
+  for (let i = 0; i < 33; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await kept(http, protocol);
+    if (again === n) break;
+    n = again;
+  }
+  return n;
+}
+
 /** Events of `protocol` the gateway accepted and did not drop afterwards (buffer full, Kafka down): what reached Kafka's queue. */
 async function kept(http: string, protocol: string): Promise<number> {
   const text = await (await fetch(`${http}/metrics`)).text();
@@ -291,7 +309,7 @@ export async function gatewayBench(): Promise<void> {
       where['udp'] as string,
       udpSpans,
       1,
-      () => kept(http, 'udp'),
+      () => keptSettled(http, 'udp'),
       SWEEP_RATES,
       () => gatewayLosses(http, 'udp'),
     );
@@ -307,7 +325,7 @@ export async function gatewayBench(): Promise<void> {
       where['statsd'] as string,
       statsdPackets,
       STATSD_LINES,
-      () => kept(http, 'statsd'),
+      () => keptSettled(http, 'statsd'),
       STATSD_SWEEP_RATES,
       () => gatewayLosses(http, 'statsd'),
     );
