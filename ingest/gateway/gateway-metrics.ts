@@ -22,6 +22,11 @@ export class GatewayMetrics implements SinkObserver {
     'Valid input dropped because the pipeline could not take it, by protocol and reason.',
     ['protocol', 'reason'],
   );
+  private readonly udpOverrunTotal = this.registry.counter(
+    'ssf_gateway_udp_overrun_total',
+    'UDP datagrams dropped by the reader thread because gateway.udpReceiveBufferBytes of them were already waiting for the main thread, by protocol.',
+    ['protocol'],
+  );
   private readonly overflowTotal = this.registry.counter(
     'ssf_gateway_cardinality_overflow_total',
     'Samples folded into the overflow series by the cardinality guard, by tenant and metric.',
@@ -73,6 +78,10 @@ export class GatewayMetrics implements SinkObserver {
     this.droppedTotal.inc({ protocol, reason }, n);
   }
 
+  udpOverrun(protocol: string, datagrams: number): void {
+    this.udpOverrunTotal.inc({ protocol }, datagrams);
+  }
+
   cardinalityOverflow(tenant: string, metric: string): void {
     this.overflowTotal.inc({ tenant, metric });
   }
@@ -90,8 +99,9 @@ export class GatewayMetrics implements SinkObserver {
   }
 
   /** For tests and the benchmark. */
-  count(name: 'received' | 'accepted' | 'refused' | 'dropped' | 'idempotent', labels: Record<string, string>): number {
+  count(name: 'received' | 'accepted' | 'refused' | 'dropped' | 'idempotent' | 'udpOverrun', labels: Record<string, string>): number {
     const c = {
+      udpOverrun: this.udpOverrunTotal,
       received: this.receivedTotal,
       accepted: this.acceptedTotal,
       refused: this.refusedTotal,

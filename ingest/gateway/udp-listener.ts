@@ -1,11 +1,8 @@
-import { createSocket } from 'node:dgram';
-import type { Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
 import { nowNs } from '../../src/emitter/clock.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { IntakeResult, SpanIntake, StatsdFastPath, StatsdParse } from './span-intake.js';
-import { splitHostPort } from '../../src/http/listen-address.js';
+import { UdpReader } from './udp-reader.js';
 
 export interface UdpListenerOptions {
   address: string;
@@ -18,20 +15,16 @@ export interface UdpListenerOptions {
   fast?: StatsdFastPath | undefined;
 }
 
-/** The most datagrams published together, and the longest a datagram waits for others. */
-const UDP_GROUP_DATAGRAMS = 512;
-const UDP_GROUP_MS = 1;
-
 /**
  * A UDP listener: SSF (one SSFSpan per datagram, Veneur's format) or statsd
- * lines. UDP has no way to push back, so when the sink is not accepting
- * (buffer full, backend failing) datagrams are dropped and counted, never
- * queued without bound. Datagrams are published in groups (1 ms or 512).
+ * lines. The socket is read on a thread of its own (udp-reader.ts), which
+ * hands datagrams over in groups (1 ms or 512); each group is validated and
+ * published together. UDP has no way to push back, so when the sink is not
+ * accepting (buffer full, backend failing) datagrams are dropped and counted,
+ * never queued without bound.
  */
 export class UdpListener {
-  private socket: Socket | undefined;
-  private datagrams: Buffer[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private reader: UdpReader | undefined;
   private readonly pending = new Set<Promise<void>>();
   /** The receive buffer the kernel granted (it caps SO_RCVBUF at net.core.rmem_max). */
   receiveBufferBytes = 0;
@@ -47,41 +40,23 @@ export class UdpListener {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
-    const { host, port } = splitHostPort(this.options.address);
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: this.options.receiveBufferBytes });
-    this.socket = socket;
-    socket.on('message', (msg) => this.onMessage(msg));
-    socket.on('error', () => {});
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    this.receiveBufferBytes = socket.getRecvBufferSize();
-    return { host, port: socket.address().port };
+    const reader = new UdpReader({ address: this.options.address, receiveBufferBytes: this.options.receiveBufferBytes }, (datagrams, dropped) =>
+      this.process(datagrams, dropped),
+    );
+    this.reader = reader;
+    const where = await reader.listen();
+    this.receiveBufferBytes = reader.receiveBufferBytes;
+    return where;
   }
 
-  // Datagrams are validated and published together, up to 1 ms or 512 at a
-  // time: one intake call, one publish (one message to the Kafka thread), one
-  // metrics update per group, not per datagram. Per event-loop turn was not
-  // enough: a turn reads a few dozen datagrams, and the message to the Kafka
+  // One group: one intake call, one publish (one message to the Kafka thread),
+  // one metrics update, not one per datagram. Per event-loop turn was not
+  // enough: a turn read a few dozen datagrams, and the message to the Kafka
   // thread cost more than their validation (measured, docs/architecture.md).
-  private onMessage(msg: Buffer): void {
-    this.datagrams.push(msg);
-    if (this.datagrams.length >= UDP_GROUP_DATAGRAMS) this.process();
-    else this.timer ??= setTimeout(() => this.process(), UDP_GROUP_MS);
-  }
-
-  private process(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    const datagrams = this.datagrams;
-    this.datagrams = [];
+  private process(datagrams: Buffer[], dropped: number): void {
     const { protocol, tenant } = this.options;
+    if (dropped > 0) this.metrics.udpOverrun(protocol, dropped);
+    if (datagrams.length === 0) return;
     const receivedNs = nowNs();
     let result: IntakeResult;
     if (this.options.parse) {
@@ -104,10 +79,7 @@ export class UdpListener {
 
   /** Stops reading, publishes what was read, waits for it. */
   async close(): Promise<void> {
-    const socket = this.socket;
-    this.socket = undefined;
-    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
-    if (this.datagrams.length > 0 || this.timer) this.process();
+    await this.reader?.close();
     await Promise.allSettled([...this.pending]);
   }
 }

@@ -135,7 +135,9 @@ export const configSchema = z.strictObject({
         .int()
         .positive()
         .default(16 * 1_048_576)
-        .describe('SO_RCVBUF of the UDP sockets.'),
+        .describe(
+          'SO_RCVBUF of the UDP sockets (the kernel caps it at net.core.rmem_max), and as many datagram bytes again held by each socket’s reader thread while the main thread is busy.',
+        ),
       authTokens: z
         .record(z.string(), z.string())
         .default({})

@@ -208,7 +208,7 @@ function parseLine(line: string): { name: string; value: number; tags: Map<strin
 }
 
 /** Datagrams the kernel dropped (receive buffer full) on the UDP sockets bound to 127.0.0.1:port: last column of /proc/net/udp. */
-async function udpDrops(port: number): Promise<number> {
+export async function udpDrops(port: number): Promise<number> {
   const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   const table = await readFile('/proc/net/udp', 'utf8').catch(() => '');
   let drops = 0;
