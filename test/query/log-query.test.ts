@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor, searchFingerprint } from '../../query/logs/
 import { parseLogQuery, positiveSearches } from '../../query/logs/log-query.js';
 import type { LogQuery } from '../../query/logs/log-query.js';
 import { logSearchSql, phrasePattern } from '../../query/logs/log-sql.js';
-import { nsToRfc3339, traceLink } from '../../query/logs/search-logs.js';
+import { nextWindowWidth, nsToRfc3339, traceLink } from '../../query/logs/search-logs.js';
 
 /** The tree as a short string, to compare shapes at a glance. */
 function show(n: LogQuery): string {
@@ -258,5 +258,19 @@ describe('answer fields', () => {
     expect(traceLink('42')).toBe('/v1/traces/000000000000002a');
     expect(traceLink('777')).toBe('/v1/traces/0x0000000000000309');
     expect(traceLink('-1')).toBe('/v1/traces/ffffffffffffffff');
+  });
+});
+
+describe('search windows', () => {
+  it('the next window holds twice the rows still wanted at the density seen; all the rest after an empty one', () => {
+    // 50 rows in 1000 ns, 51 more wanted: 2 * 51 / 50 * 1000.
+    expect(nextWindowWidth(1000n, 50, 51, 1_000_000n)).toBe(2040n);
+    // A dense window and one row still wanted: a narrower window.
+    expect(nextWindowWidth(1000n, 100, 1, 1_000_000n)).toBe(20n);
+    // Never past the rest of the range, never empty.
+    expect(nextWindowWidth(1000n, 1, 101, 5000n)).toBe(5000n);
+    expect(nextWindowWidth(1n, 1000, 1, 5000n)).toBe(1n);
+    // Nothing found: a rare word; the index finds it in all the rest at once.
+    expect(nextWindowWidth(1000n, 0, 101, 123_456n)).toBe(123_456n);
   });
 });
