@@ -56,6 +56,8 @@ interface LogRow {
   trace_id_high: string;
   span_id: string;
   attributes: Record<string, string>;
+  /** Whether the tenant has any row in the range left after the window ('0' or '1'; log-sql.ts `rest`). */
+  more?: string | number;
 }
 
 /** ns since the epoch -> `2026-11-21T10:00:00.123456789Z`. */
@@ -124,8 +126,11 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   // that would hold the rows still wanted at the density seen (so a page
   // needs two queries, rarely three); after a window with nothing, all the
   // rest (a rare word: the full-text index finds it at once in the rest).
-  // The rows at the cursor's position are all in the first window (where
-  // `skip` applies).
+  // Each window also says whether the tenant has any row left in the rest of
+  // the range (one granule read): when all the data is in the first window
+  // (a small or young data set asked over a long range), one query is the
+  // whole page. The rows at the cursor's position are all in the first
+  // window (where `skip` applies).
   const wanted = request.limit + 1;
   const rows: LogRow[] = [];
   let width = (hi - lo) / 64n > WINDOW_MIN_NS ? (hi - lo) / 64n : WINDOW_MIN_NS;
@@ -145,11 +150,14 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
       limit: wanted - rows.length,
       after: cursor && { ns: cursor.ns, hash: cursor.hash, skip: first ? cursor.skip : 0 },
       window,
+      rest: desc ? { loNs: lo, hiNs: window.loNs } : { loNs: window.hiNs, hiNs: hi },
     });
     const found = await runner.rows<LogRow>(sql, tenant, params);
     rows.push(...found);
     if (desc) hi = window.loNs;
     else lo = window.hiNs;
+    // No row at all in the rest of the range: nothing more to look for.
+    if (found[0] !== undefined && Number(found[0].more) === 0) break;
     width = nextWindowWidth(window.hiNs - window.loNs, found.length, wanted - rows.length, hi - lo);
     first = false;
   }

@@ -211,6 +211,23 @@ describe('SQL translation', () => {
     expect(sql).not.toMatch(/service IN|CAST\(severity|trace_id =|hasToken/);
   });
 
+  it('a window asks whether the tenant has rows in the rest of the range (one row of it at most)', () => {
+    const { sql, params } = logSearchSql('ssf.logs', {
+      tenant: 't',
+      fromMs: 0,
+      toMs: 10,
+      services: [],
+      order: 'desc',
+      limit: 10,
+      window: { loNs: 5_000_000n, hiNs: 11_000_000n },
+      rest: { loNs: 0n, hiNs: 5_000_000n },
+    });
+    expect(sql).toContain(
+      '  service, severity, body, trace_id, trace_id_high, span_id, attributes,\n  (SELECT count() FROM (SELECT 1 FROM ssf.logs WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({restLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({restHiNs:Int64}) LIMIT 1)) AS more\nFROM ssf.logs',
+    );
+    expect(params).toMatchObject({ restLoNs: '0', restHiNs: '5000000', windowLoNs: '5000000', windowHiNs: '11000000' });
+  });
+
   it('phrase pattern: whole tokens, in order, separated by non-token characters', () => {
     const re = new RegExp(phrasePattern(['connection', 'reset']));
     expect(re.test('Connection, RESET by peer')).toBe(true);

@@ -629,17 +629,21 @@ describe('GET /v1/logs: pages over a spread-out hour (the search windows)', () =
   }, 120_000);
 
   it.each([
-    ['zyzzyva', 'desc', 3],
-    ['zyzzyva', 'asc', 100],
-    ['sometimes', 'desc', 25],
-    ['sometimes', 'asc', 100],
-    ['always', 'desc', 100],
-    ['always', 'asc', 37],
-    ['always -sometimes', 'desc', 250],
-  ] as const)('q=%s order=%s limit=%i: every matching row once, newest (or oldest) first, page by page', async (q, order, limit) => {
+    ['zyzzyva', 'desc', 3, 'now-1h'],
+    ['zyzzyva', 'asc', 100, 'now-1h'],
+    ['sometimes', 'desc', 25, 'now-1h'],
+    ['sometimes', 'asc', 100, 'now-1h'],
+    ['always', 'desc', 100, 'now-1h'],
+    ['always', 'asc', 37, 'now-1h'],
+    ['always -sometimes', 'desc', 250, 'now-1h'],
+    // Over a month all the data is in the first window (no row in the rest: one query a page).
+    ['sometimes', 'desc', 1000, 'now-30d'],
+    ['zyzzyva', 'desc', 4, 'now-30d'],
+    ['always', 'asc', 500, 'now-30d'],
+  ] as const)('q=%s order=%s limit=%i from=%s: every matching row once, newest (or oldest) first, page by page', async (q, order, limit, from) => {
     const want = rows.filter((r) => q.split(' ').every((w) => (w.startsWith('-') ? !hasWord(r.body, w.slice(1)) : hasWord(r.body, w))));
     expect(want.length).toBeGreaterThan(q === 'zyzzyva' ? 5 : 200);
-    const { logs, pages } = await allPages({ q, order, limit: String(limit), from: 'now-1h' }, 'hooli');
+    const { logs, pages } = await allPages({ q, order, limit: String(limit), from }, 'hooli');
     expect(logs.map(signatureOfApi).sort()).toEqual(sortedSignatures(want));
     expect(pages).toBe(Math.max(1, Math.ceil(want.length / limit)));
     // Each page is the next `limit` timestamps of the reference order.
