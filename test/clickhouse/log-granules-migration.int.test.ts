@@ -101,11 +101,20 @@ describe('migration 0010: logs in 1024-row granules', () => {
     expect(names).not.toContain('schema_migrations_lock');
     expect(names.filter((n) => n.includes('_0010'))).toEqual([]);
     const ddl = tables.find((t) => t.name === 'logs')?.q ?? '';
-    for (const s of ['index_granularity = 1024', 'min_compress_block_size = 8192', 'max_compress_block_size = 65536', 'INDEX idx_body body TYPE', 'trace_id_high']) {
+    for (const s of [
+      'index_granularity = 1024',
+      'min_compress_block_size = 8192',
+      'max_compress_block_size = 65536',
+      'INDEX idx_body body TYPE',
+      'trace_id_high',
+    ]) {
       expect(ddl).toContain(s);
     }
     // The moved partitions were rewritten: every part's granules hold at most 1024 rows.
-    const parts = await rows<{ rows: string; marks: string }>(ch, `SELECT rows, marks FROM system.parts WHERE database = '${database}' AND table = 'logs' AND active`);
+    const parts = await rows<{ rows: string; marks: string }>(
+      ch,
+      `SELECT rows, marks FROM system.parts WHERE database = '${database}' AND table = 'logs' AND active`,
+    );
     expect(parts.length).toBeGreaterThan(0);
     for (const p of parts) expect(Number(p.marks)).toBeGreaterThanOrEqual(Math.ceil(Number(p.rows) / 1024));
 
