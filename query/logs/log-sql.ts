@@ -172,3 +172,28 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
   ].join('\n');
   return { sql, params: { ...params.values, ...named } };
 }
+
+/**
+ * After a window that found nothing: whether the tenant has any row in that
+ * window (`had`: then the search is rare, and the rest is read at once) and
+ * any in the rest of the range (`more`). One granule each at most.
+ */
+export function windowProbeSql(
+  table: string,
+  tenant: string,
+  window: { loNs: bigint; hiNs: bigint },
+  rest: { loNs: bigint; hiNs: bigint },
+): { sql: string; params: Record<string, unknown> } {
+  const any = (lo: string, hi: string): string =>
+    `(SELECT count() FROM (SELECT 1 FROM ${table} WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({${lo}:Int64}) AND timestamp < fromUnixTimestamp64Nano({${hi}:Int64}) LIMIT 1))`;
+  return {
+    sql: `SELECT ${any('windowLoNs', 'windowHiNs')} AS had, ${any('restLoNs', 'restHiNs')} AS more`,
+    params: {
+      tenant,
+      windowLoNs: window.loNs.toString(),
+      windowHiNs: window.hiNs.toString(),
+      restLoNs: rest.loNs.toString(),
+      restHiNs: rest.hiNs.toString(),
+    },
+  };
+}

@@ -5,7 +5,7 @@ import type { Highlight } from './highlight.js';
 import { decodeCursor, encodeCursor, searchFingerprint } from './log-cursor.js';
 import { parseLogQuery, positiveSearches } from './log-query.js';
 import type { LogQuery, Severity } from './log-query.js';
-import { logSearchSql } from './log-sql.js';
+import { logSearchSql, windowProbeSql } from './log-sql.js';
 
 /** The request of `GET /v1/logs`, after the route has parsed its parameters. */
 export interface LogsRequest {
@@ -165,7 +165,17 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
     else lo = window.hiNs;
     // No row at all in the rest of the range: nothing more to look for.
     if (found[0] !== undefined && Number(found[0].more) === 0) break;
-    width = nextWindowWidth(window.hiNs - window.loNs, found.length, wanted - rows.length, hi - lo);
+    if (found.length === 0 && lo < hi) {
+      // Nothing found: a rare word (the window had rows), read in all the rest
+      // at once; or no row at all in the window (the newest data is older),
+      // then a window four times as wide, not the whole range.
+      const probe = windowProbeSql(runner.table('logs'), tenant, window, { loNs: lo, hiNs: hi });
+      const [seen] = await runner.rows<{ had: string | number; more: string | number }>(probe.sql, tenant, probe.params);
+      if (Number(seen?.more) === 0) break;
+      width = Number(seen?.had) > 0 ? hi - lo : (window.hiNs - window.loNs) * 4n;
+    } else {
+      width = nextWindowWidth(window.hiNs - window.loNs, found.length, wanted - rows.length, hi - lo);
+    }
     first = false;
   }
   const page = rows.slice(0, request.limit);

@@ -4,7 +4,7 @@ import { highlighter } from '../../query/logs/highlight.js';
 import { decodeCursor, encodeCursor, searchFingerprint } from '../../query/logs/log-cursor.js';
 import { parseLogQuery, positiveSearches } from '../../query/logs/log-query.js';
 import type { LogQuery } from '../../query/logs/log-query.js';
-import { logSearchSql, phrasePattern } from '../../query/logs/log-sql.js';
+import { logSearchSql, phrasePattern, windowProbeSql } from '../../query/logs/log-sql.js';
 import { nextWindowWidth, nsToRfc3339, traceLink } from '../../query/logs/search-logs.js';
 
 /** The tree as a short string, to compare shapes at a glance. */
@@ -226,6 +226,15 @@ describe('SQL translation', () => {
       '  service, severity, body, trace_id, trace_id_high, span_id, attributes,\n  (SELECT count() FROM (SELECT 1 FROM ssf.logs WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({restLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({restHiNs:Int64}) LIMIT 1)) AS more\nFROM ssf.logs',
     );
     expect(params).toMatchObject({ restLoNs: '0', restHiNs: '5000000', windowLoNs: '5000000', windowHiNs: '11000000' });
+  });
+
+  it('after an empty window: one row at most of the window and of the rest, values bound', () => {
+    const { sql, params } = windowProbeSql('ssf.logs', 'acme', { loNs: 5n, hiNs: 9n }, { loNs: 1n, hiNs: 5n });
+    expect(sql).toBe(
+      'SELECT (SELECT count() FROM (SELECT 1 FROM ssf.logs WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({windowLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({windowHiNs:Int64}) LIMIT 1)) AS had, ' +
+        '(SELECT count() FROM (SELECT 1 FROM ssf.logs WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({restLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({restHiNs:Int64}) LIMIT 1)) AS more',
+    );
+    expect(params).toEqual({ tenant: 'acme', windowLoNs: '5', windowHiNs: '9', restLoNs: '1', restHiNs: '5' });
   });
 
   it('phrase pattern: whole tokens, in order, separated by non-token characters', () => {

@@ -629,21 +629,25 @@ describe('GET /v1/logs: pages over a spread-out hour (the search windows)', () =
   }, 120_000);
 
   it.each([
-    ['zyzzyva', 'desc', 3, 'now-1h'],
-    ['zyzzyva', 'asc', 100, 'now-1h'],
-    ['sometimes', 'desc', 25, 'now-1h'],
-    ['sometimes', 'asc', 100, 'now-1h'],
-    ['always', 'desc', 100, 'now-1h'],
-    ['always', 'asc', 37, 'now-1h'],
-    ['always -sometimes', 'desc', 250, 'now-1h'],
+    ['zyzzyva', 'desc', 3, 'now-1h', 0],
+    ['zyzzyva', 'asc', 100, 'now-1h', 0],
+    ['sometimes', 'desc', 25, 'now-1h', 0],
+    ['sometimes', 'asc', 100, 'now-1h', 0],
+    ['always', 'desc', 100, 'now-1h', 0],
+    ['always', 'asc', 37, 'now-1h', 0],
+    ['always -sometimes', 'desc', 250, 'now-1h', 0],
     // Over a month all the data is in the first window (no row in the rest: one query a page).
-    ['sometimes', 'desc', 1000, 'now-30d'],
-    ['zyzzyva', 'desc', 4, 'now-30d'],
-    ['always', 'asc', 500, 'now-30d'],
-  ] as const)('q=%s order=%s limit=%i from=%s: every matching row once, newest (or oldest) first, page by page', async (q, order, limit, from) => {
+    ['sometimes', 'desc', 1000, 'now-30d', 0],
+    ['zyzzyva', 'desc', 4, 'now-30d', 0],
+    ['always', 'asc', 500, 'now-30d', 0],
+    // A range ending 3 h after the newest row: the first windows hold no row at all (then they widen, not jump to the whole range).
+    ['always', 'desc', 100, 'now-1h', 3],
+    ['zyzzyva', 'desc', 5, 'now-1h', 3],
+  ] as const)('q=%s order=%s limit=%i from=%s: every matching row once, newest (or oldest) first, page by page', async (q, order, limit, from, hoursAhead) => {
     const want = rows.filter((r) => q.split(' ').every((w) => (w.startsWith('-') ? !hasWord(r.body, w.slice(1)) : hasWord(r.body, w))));
     expect(want.length).toBeGreaterThan(q === 'zyzzyva' ? 5 : 200);
-    const { logs, pages } = await allPages({ q, order, limit: String(limit), from }, 'hooli');
+    const to = hoursAhead === 0 ? {} : { to: String(Date.now() + hoursAhead * 3_600_000) };
+    const { logs, pages } = await allPages({ q, order, limit: String(limit), from, ...to }, 'hooli');
     expect(logs.map(signatureOfApi).sort()).toEqual(sortedSignatures(want));
     expect(pages).toBe(Math.max(1, Math.ceil(want.length / limit)));
     // Each page is the next `limit` timestamps of the reference order.
