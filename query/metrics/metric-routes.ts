@@ -9,6 +9,7 @@ import type { MetricListRow, MetricTagRow } from './metric-catalog.js';
 import {
   chooseAgg,
   coarserSeries,
+  firstBucketsAndTypesSql,
   firstBucketsSql,
   METRIC_AGGS,
   SECOND,
@@ -82,14 +83,23 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
       // The coarser series answers when it covers the range: it started no later
       // than the metric itself, or before the range (data written before its
       // view existed is only in the finer series).
+      const covers = (first: Map<string, number>, fine: string, coarser: string): boolean => {
+        const coarseFirst = first.get(coarser);
+        const fineFirst = first.get(fine);
+        return coarseFirst !== undefined && (fineFirst === undefined || coarseFirst <= fineFirst || coarseFirst * SECOND < plan.startMs);
+      };
       const readName = async (): Promise<string> => {
         if (coarse === undefined) return query.name;
         const { sql, params } = firstBucketsSql([query.name, coarse], tenant, ctx.runner.table(plan.source));
         const first = new Map((await ctx.runner.rows<{ name: string; first_s: number }>(sql, tenant, params)).map((r) => [r.name, Number(r.first_s)]));
-        const coarseFirst = first.get(coarse);
-        const fineFirst = first.get(query.name);
-        const covers = coarseFirst !== undefined && (fineFirst === undefined || coarseFirst <= fineFirst || coarseFirst * SECOND < plan.startMs);
-        return covers ? coarse : query.name;
+        return covers(first, query.name, coarse) ? coarse : query.name;
+      };
+      // Both from metrics_1h (whole-hour steps): one query instead of two.
+      const readTypesAndName = async (coarser: string): Promise<[MetricType[], string]> => {
+        const { sql, params } = firstBucketsAndTypesSql([query.name, coarser], tenant, plan, ctx.runner.table('metrics_1h'));
+        const found = await ctx.runner.rows<{ name: string; first_s: number; types: MetricType[] }>(sql, tenant, params);
+        const first = new Map(found.map((r) => [r.name, Number(r.first_s)]));
+        return [found.find((r) => r.name === query.name)?.types ?? [], covers(first, query.name, coarser) ? coarser : query.name];
       };
       const pointsOf = (name: string, agg: MetricAgg, lastIsStatus: boolean, cumulative = false): Promise<MetricPointRow[]> => {
         const { sql, params } = metricQuerySql({ name, agg, tags, groupBy, lastIsStatus, plan, cumulative }, tenant, (t) => ctx.runner.table(t));
@@ -97,7 +107,8 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
       };
       // The metric's types choose the default agg and what `last` reads; any
       // other explicit agg only needs them checked, beside the points query.
-      const [types, name] = await Promise.all([readTypes(), readName()]);
+      const [types, name] =
+        coarse !== undefined && plan.source === 'metrics_1h' ? await readTypesAndName(coarse) : await Promise.all([readTypes(), readName()]);
       const agg = chooseAgg(query.name, query.agg, types);
       // A gauge-typed series asked for its rate or increase is a cumulative counter (OTLP, docs/otlp.md).
       const cumulative = (agg === 'rate' || agg === 'increase') && types.length > 0 && types.every((t) => t === 'gauge');

@@ -11,6 +11,9 @@ export const MIGRATION_STEPS: Readonly<Record<number, (ch: ClickHouse, log: (lin
   6: async (ch, log) => {
     for (const table of ['metrics_1m', 'metrics_1h']) await swapInNewTable(ch, table, `${table}_0006`, 'index_granularity = 256', log);
   },
+  10: async (ch, log) => {
+    await swapInNewTable(ch, 'logs', 'logs_0010', 'index_granularity = 1024', log);
+  },
 };
 
 /** How long the swap waits, after the old table is first seen empty, for writes that were in flight at the swap. */

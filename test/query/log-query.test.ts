@@ -4,8 +4,8 @@ import { highlighter } from '../../query/logs/highlight.js';
 import { decodeCursor, encodeCursor, searchFingerprint } from '../../query/logs/log-cursor.js';
 import { parseLogQuery, positiveSearches } from '../../query/logs/log-query.js';
 import type { LogQuery } from '../../query/logs/log-query.js';
-import { logSearchSql, phrasePattern } from '../../query/logs/log-sql.js';
-import { nsToRfc3339, traceLink } from '../../query/logs/search-logs.js';
+import { logSearchSql, phrasePattern, windowProbeSql } from '../../query/logs/log-sql.js';
+import { nextWindowWidth, nsToRfc3339, traceLink } from '../../query/logs/search-logs.js';
 
 /** The tree as a short string, to compare shapes at a glance. */
 function show(n: LogQuery): string {
@@ -211,6 +211,32 @@ describe('SQL translation', () => {
     expect(sql).not.toMatch(/service IN|CAST\(severity|trace_id =|hasToken/);
   });
 
+  it('a window asks whether the tenant has rows in the rest of the range (one row of it at most)', () => {
+    const { sql, params } = logSearchSql('ssf.logs', {
+      tenant: 't',
+      fromMs: 0,
+      toMs: 10,
+      services: [],
+      order: 'desc',
+      limit: 10,
+      window: { loNs: 5_000_000n, hiNs: 11_000_000n },
+      rest: { loNs: 0n, hiNs: 5_000_000n },
+    });
+    expect(sql).toContain(
+      '  service, severity, body, trace_id, trace_id_high, span_id, attributes,\n  (SELECT count() FROM (SELECT 1 FROM ssf.logs WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({restLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({restHiNs:Int64}) LIMIT 1)) AS more\nFROM ssf.logs',
+    );
+    expect(params).toMatchObject({ restLoNs: '0', restHiNs: '5000000', windowLoNs: '5000000', windowHiNs: '11000000' });
+  });
+
+  it('after an empty window: one row at most of the window and of the rest, values bound', () => {
+    const { sql, params } = windowProbeSql('ssf.logs', 'acme', { loNs: 5n, hiNs: 9n }, { loNs: 1n, hiNs: 5n });
+    expect(sql).toBe(
+      'SELECT (SELECT count() FROM (SELECT 1 FROM ssf.logs WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({windowLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({windowHiNs:Int64}) LIMIT 1)) AS had, ' +
+        '(SELECT count() FROM (SELECT 1 FROM ssf.logs WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({restLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({restHiNs:Int64}) LIMIT 1)) AS more',
+    );
+    expect(params).toEqual({ tenant: 'acme', windowLoNs: '5', windowHiNs: '9', restLoNs: '1', restHiNs: '5' });
+  });
+
   it('phrase pattern: whole tokens, in order, separated by non-token characters', () => {
     const re = new RegExp(phrasePattern(['connection', 'reset']));
     expect(re.test('Connection, RESET by peer')).toBe(true);
@@ -258,5 +284,19 @@ describe('answer fields', () => {
     expect(traceLink('42')).toBe('/v1/traces/000000000000002a');
     expect(traceLink('777')).toBe('/v1/traces/0x0000000000000309');
     expect(traceLink('-1')).toBe('/v1/traces/ffffffffffffffff');
+  });
+});
+
+describe('search windows', () => {
+  it('the next window holds twice the rows still wanted at the density seen; all the rest after an empty one', () => {
+    // 50 rows in 1000 ns, 51 more wanted: 2 * 51 / 50 * 1000.
+    expect(nextWindowWidth(1000n, 50, 51, 1_000_000n)).toBe(2040n);
+    // A dense window and one row still wanted: a narrower window.
+    expect(nextWindowWidth(1000n, 100, 1, 1_000_000n)).toBe(20n);
+    // Never past the rest of the range, never empty.
+    expect(nextWindowWidth(1000n, 1, 101, 5000n)).toBe(5000n);
+    expect(nextWindowWidth(1n, 1000, 1, 5000n)).toBe(1n);
+    // Nothing found: a rare word; the index finds it in all the rest at once.
+    expect(nextWindowWidth(1000n, 0, 101, 123_456n)).toBe(123_456n);
   });
 });

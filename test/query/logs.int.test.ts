@@ -15,7 +15,7 @@ import { spanEvent } from '../../src/codec/span-event.js';
 // the implementation's own tokenizer or SQL.
 
 let aio: AllInOne;
-const TOKENS = { acme: 'tokA', globex: 'tokB', initech: 'tokC' } as const;
+const TOKENS = { acme: 'tokA', globex: 'tokB', initech: 'tokC', hooli: 'tokD' } as const;
 type Tenant = keyof typeof TOKENS;
 
 /** One log record as posted, with where it was posted. */
@@ -308,7 +308,7 @@ function sortedSignatures(rows: Posted[]): string[] {
 }
 
 beforeAll(async () => {
-  aio = await startAllInOne('ssf_logs', { SSF_GATEWAY_AUTH_TOKENS: 'tokA=acme,tokB=globex,tokC=initech' });
+  aio = await startAllInOne('ssf_logs', { SSF_GATEWAY_AUTH_TOKENS: 'tokA=acme,tokB=globex,tokC=initech,tokD=hooli' });
   const acme = spansFor('acme', 260, 7);
   for (let i = 0; i < acme.length; i += 52) await post(acme.slice(i, i + 52), 'acme');
   await post([burst(8)], 'acme');
@@ -586,5 +586,72 @@ describe('GET /v1/logs: the full-text index', () => {
       w: 'Needle',
     });
     expect(g && g.selected < g.total).toBe(true);
+  });
+});
+
+describe('GET /v1/logs: pages over a spread-out hour (the search windows)', () => {
+  // 2,400 rows over the last 50 minutes, dense in the newest 2 (where the
+  // first window falls), sparse before, some sharing a timestamp: a page is
+  // read in windows sized from the density seen, and a rare word in all the
+  // rest. Every page must hold the newest rows not yet given, each row once.
+  const NOW_NS = BigInt(Date.now() - 5_000) * 1_000_000n;
+  const MIN_NS = 60_000_000_000n;
+  const rows: Posted[] = [];
+
+  beforeAll(async () => {
+    const random = seededRandom(41);
+    const spans: SpanEvent[] = [];
+    for (let s = 0; s < 48; s++) {
+      const logs: LogRecord[] = [];
+      for (let i = 0; i < 50; i++) {
+        const k = s * 50 + i;
+        const dense = k < 800;
+        const ns =
+          k % 97 === 0
+            ? NOW_NS - 30n * MIN_NS
+            : dense
+              ? NOW_NS - BigInt(Math.floor(random() * 120_000)) * 1_000_000n
+              : NOW_NS - 2n * MIN_NS - BigInt(Math.floor(random() * 48 * 60_000)) * 1_000_000n;
+        const words = ['always'];
+        if (k % 10 === 3) words.push('sometimes');
+        if (k % 331 === 7 || k === 2399) words.push('zyzzyva');
+        const body = `${words.join(' ')} line ${k} ${sentence(random)}`;
+        const attributes = attributesFor(random);
+        logs.push({ timestamp: ns, severity: 'info', severityNumber: 9, body, attributes });
+        rows.push({ tenant: 'hooli', ns, service: pick(random, SERVICES), traceId: 0n, spanId: 0n, severityNumber: 9, body, attributes });
+      }
+      // One service per carrier: the row's service is the carrier's.
+      const service = (rows[rows.length - 1] as Posted).service;
+      for (const r of rows.slice(-50)) r.service = service;
+      spans.push(carrier(service, 0n, 0n, logs));
+    }
+    await post(spans, 'hooli');
+  }, 120_000);
+
+  it.each([
+    ['zyzzyva', 'desc', 3, 'now-1h', 0],
+    ['zyzzyva', 'asc', 100, 'now-1h', 0],
+    ['sometimes', 'desc', 25, 'now-1h', 0],
+    ['sometimes', 'asc', 100, 'now-1h', 0],
+    ['always', 'desc', 100, 'now-1h', 0],
+    ['always', 'asc', 37, 'now-1h', 0],
+    ['always -sometimes', 'desc', 250, 'now-1h', 0],
+    // Over a month all the data is in the first window (no row in the rest: one query a page).
+    ['sometimes', 'desc', 1000, 'now-30d', 0],
+    ['zyzzyva', 'desc', 4, 'now-30d', 0],
+    ['always', 'asc', 500, 'now-30d', 0],
+    // A range ending 3 h after the newest row: the first windows hold no row at all (then they widen, not jump to the whole range).
+    ['always', 'desc', 100, 'now-1h', 3],
+    ['zyzzyva', 'desc', 5, 'now-1h', 3],
+  ] as const)('q=%s order=%s limit=%i from=%s: every matching row once, newest (or oldest) first, page by page', async (q, order, limit, from, hoursAhead) => {
+    const want = rows.filter((r) => q.split(' ').every((w) => (w.startsWith('-') ? !hasWord(r.body, w.slice(1)) : hasWord(r.body, w))));
+    expect(want.length).toBeGreaterThan(q === 'zyzzyva' ? 5 : 200);
+    const to = hoursAhead === 0 ? {} : { to: String(Date.now() + hoursAhead * 3_600_000) };
+    const { logs, pages } = await allPages({ q, order, limit: String(limit), from, ...to }, 'hooli');
+    expect(logs.map(signatureOfApi).sort()).toEqual(sortedSignatures(want));
+    expect(pages).toBe(Math.max(1, Math.ceil(want.length / limit)));
+    // Each page is the next `limit` timestamps of the reference order.
+    const times = want.map((r) => r.ns).sort((a, b) => (order === 'asc' ? (a < b ? -1 : a > b ? 1 : 0) : a > b ? -1 : a < b ? 1 : 0));
+    expect(logs.map((l) => nsOf(l.timestamp))).toEqual(times);
   });
 });

@@ -5,6 +5,7 @@ import {
   defaultStepMs,
   metricQuerySql,
   metricTypesSql,
+  firstBucketsAndTypesSql,
   parseTagFilter,
   planMetricQuery,
   rowsToSeries,
@@ -262,6 +263,20 @@ describe('generated SQL', () => {
     const { sql, params } = metricTypesSql('x', 'acme', plan, 'ssf.metrics_1h');
     expect(sql).toContain('FROM ssf.metrics_1h');
     expect(params).toEqual({ tenant: 'acme', name: 'x', start_s: T0 / S, end_s: (T0 + H + 10 * M) / S });
+  });
+
+  it('first buckets and types in one query: the same bounds as metricTypesSql, every value bound', () => {
+    const plan = planMetricQuery('x', Date.UTC(2026, 0, 1, 0, 30), Date.UTC(2026, 0, 1, 5), 3_600_000);
+    const { sql, params } = firstBucketsAndTypesSql(['x', 'y'], 'acme', plan, 'ssf.metrics_1h');
+    expect(sql).toMatchInlineSnapshot(`
+      "SELECT name, toUInt32(min(bucket)) AS first_s,
+        arraySort(groupUniqArrayIf(toString(type), bucket >= toDateTime({start_s:UInt32}, 'UTC') AND bucket < toDateTime({end_s:UInt32}, 'UTC'))) AS types
+      FROM ssf.metrics_1h
+      WHERE tenant = {tenant:String} AND name IN {names:Array(String)}
+      GROUP BY name"
+    `);
+    const types = metricTypesSql('x', 'acme', plan, 'ssf.metrics_1h').params;
+    expect(params).toEqual({ tenant: 'acme', names: ['x', 'y'], start_s: types['start_s'], end_s: types['end_s'] });
   });
 
   it('listing reads metrics_1m up to a day and metrics_1h beyond', () => {

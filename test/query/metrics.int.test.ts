@@ -4,6 +4,7 @@ import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { seededRandom } from '../setup/random.js';
 import { spanEvent } from '../../src/codec/span-event.js';
+import { firstBucketsAndTypesSql, firstBucketsSql, metricTypesSql, planMetricQuery } from '../../query/metrics/metric-query.js';
 
 /**
  * GET /v1/metrics/query, /v1/metrics and /v1/metrics/tags against an exact
@@ -514,6 +515,34 @@ function expectedList(tenant: string, bucketMs: number, prefix = ''): Array<{ na
       last_seen: Number(os.reduce((a, o) => (o.ns > a ? o.ns : a), 0n) / NS(bucketMs)) * bucketMs,
     }));
 }
+
+describe('first buckets and types in one query (whole-hour steps)', () => {
+  it.each([
+    ['ssf.span.duration', 'ssf.service.duration'],
+    ['http.latency', 'shop.requests'],
+    ['no.such.metric', 'ssf.service.duration'],
+  ] as const)('%s, %s: the same as firstBucketsSql and metricTypesSql apart', async (fine, coarse) => {
+    const runner = aio.query.context.runner;
+    const table = runner.table('metrics_1h');
+    for (const [from, to] of [
+      [H0, H0 + WINDOW],
+      [H0 + H, H0 + WINDOW],
+      [H0 - 10 * H, H0 - 5 * H],
+    ] as const) {
+      const plan = planMetricQuery(fine, from, to, H);
+      const both = firstBucketsAndTypesSql([fine, coarse], 'acme', plan, table);
+      const combined = await runner.rows<{ name: string; first_s: number; types: string[] }>(both.sql, 'acme', both.params);
+      const first = firstBucketsSql([fine, coarse], 'acme', table);
+      const firsts = await runner.rows<{ name: string; first_s: number }>(first.sql, 'acme', first.params);
+      const types = metricTypesSql(fine, 'acme', plan, table);
+      const typeRows = await runner.rows<{ type: string }>(types.sql, 'acme', types.params);
+      const byName = (rows: Array<{ name: string; first_s: number }>): Array<[string, number]> =>
+        rows.map((r): [string, number] => [r.name, Number(r.first_s)]).sort((a, b) => a[0].localeCompare(b[0]));
+      expect(byName(combined)).toEqual(byName(firsts));
+      expect(combined.find((r) => r.name === fine)?.types ?? []).toEqual(typeRows.map((r) => r.type));
+    }
+  });
+});
 
 describe('GET /v1/metrics and /v1/metrics/tags', () => {
   it('lists every metric of the tenant with types, series and the minute last seen (metrics_1m up to a day)', async () => {
