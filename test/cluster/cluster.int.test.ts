@@ -22,10 +22,10 @@ import { AUTH_TOKENS, nodeClient, runLoad, settleTenant } from './cluster-load.j
  * tenant of its own and ends with exact counts per table of that tenant:
  * every acknowledged event exactly once, rollups included, nothing else.
  *
- * Known state (see the report in docs/operations.md): until the producer-id
- * dedup lands, the broker-kill test shows doubles (kafkajs retries a batch
- * whose first write succeeded) and the Idempotency-Key test shows the retry
- * written twice.
+ * What these tests found (docs/operations.md): chDB nodes that aborted on a
+ * failed native handshake, kafkajs losing the records of a send that spans
+ * several leaders when it retries, a consumer that stopped fetching after a
+ * failover, and a log shard key that depended on the gateway's received time.
  */
 
 let cluster: LocalCluster;
@@ -267,8 +267,7 @@ describe('the local cluster', () => {
     const counts = await settleTenant(ch, 'idem', first.expected, 60_000);
     expect(counts).toEqual(exactCounts(first.expected));
   });
-  // Last: chDB nodes abort when a peer's connection is reset (see docs/operations.md); the
-  // cluster starts them again, but what runs meanwhile is disturbed.
+  // Last: a node that was killed leaves its peers' Distributed queues to drain.
   it('loses and doubles nothing when a ClickHouse node is killed -9 and comes back', { timeout: 300_000 }, async () => {
     // shard 1 replica 1: materializer-1 writes through it; the query API reads through shard 1 replica 2.
     const node = cluster.clickhouse.nodes[0];
