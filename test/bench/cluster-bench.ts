@@ -3,6 +3,7 @@ import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { counts } from '../ingest/materializer/helpers.js';
 import { AUTH_TOKENS, nodeClient, runLoad } from '../cluster/cluster-load.js';
 import type { Tenant } from '../cluster/cluster-load.js';
+import { printNote, printTable } from './measure.js';
 
 /**
  * `npm run bench -- cluster`: the local cluster (deploy/local/cluster.ts)
@@ -47,9 +48,10 @@ export async function clusterBench(): Promise<void> {
     const one = await endToEnd(ch, 'bench1', [g1], batches);
     if (second) await cluster.restart(second);
     const two = await endToEnd(ch, 'bench2', [g1, g2], batches);
-    console.log(`| setup | events/s end to end | ratio |\n| --- | --- | --- |`);
-    console.log(`| 1 gateway, 1 materializer | ${Math.round(one)} | 1.00 |`);
-    console.log(`| 2 gateways, 2 materializers | ${Math.round(two)} | ${(two / one).toFixed(2)} |`);
+    printTable('cluster: events per second end to end (POST to readable through the Distributed tables)', [
+      { setup: '1 gateway, 1 materializer', 'events/s': Math.round(one), ratio: 1 },
+      { setup: '2 gateways, 2 materializers', 'events/s': Math.round(two), ratio: Number((two / one).toFixed(2)) },
+    ]);
 
     // Failover: produce latency around a kill -9 of partition 0's leader.
     const leader = await cluster.kafka.leaderOf('ssf.spans', 0);
@@ -68,10 +70,11 @@ export async function clusterBench(): Promise<void> {
     });
     const before = load.latencies.filter((l) => l.at < killedAt).map((l) => l.ms);
     const around = load.latencies.filter((l) => l.at >= killedAt && l.at < killedAt + 15_000).map((l) => l.ms);
-    console.log(`\n| produce latency (POST to ack) | p99 ms | max ms | requests |\n| --- | --- | --- | --- |`);
-    console.log(`| before the kill | ${p99(before).toFixed(0)} | ${Math.max(...before).toFixed(0)} | ${before.length} |`);
-    console.log(`| 15 s after a kill -9 of the leader | ${p99(around).toFixed(0)} | ${Math.max(...around).toFixed(0)} | ${around.length} |`);
-    console.log(`(retried requests: ${load.retried})`);
+    printTable('cluster: produce latency (POST to acknowledgement) around a kill -9 of the partition leader', [
+      { when: 'before the kill', 'p99 ms': Math.round(p99(before)), 'max ms': Math.round(Math.max(...before)), requests: before.length },
+      { when: '15 s after the kill', 'p99 ms': Math.round(p99(around)), 'max ms': Math.round(Math.max(...around)), requests: around.length },
+    ]);
+    printNote(`cluster failover: ${load.retried} requests were retried by the client (to the other gateway)`);
     await cluster.kafka.restart(leader);
   } finally {
     await ch.close();
