@@ -46,14 +46,20 @@ const SLACK_NS = 60n * 1_000_000_000n;
 /** Most logs, and most samples, one trace answer carries. */
 export const LOG_LIMIT = 10_000;
 
+interface IndexRow {
+  high_bits: string;
+  start_ns: string;
+  end_ns: string;
+}
+
 /**
- * One row of the trace query: `part` says which of the four reads it comes
- * from (0 the index, 1 a span, 2 a log, 3 a sample); the other columns are
- * those of its part, the rest default. 64-bit integers arrive as strings.
+ * One row of the trace's rows statement: `part` says which read it comes
+ * from (1 a span, 2 a log, 3 a sample); the other columns are those of its
+ * part, the rest default. 64-bit integers arrive as strings.
  */
 interface TraceQueryRow {
   part: number;
-  /** The index's first start (part 0), the span's start, the log's or the sample's time: Unix ns. */
+  /** The span's start, the log's or the sample's time: Unix ns. */
   ts_ns: string;
   span_id: string;
   parent_id: string;
@@ -73,10 +79,6 @@ interface TraceQueryRow {
   unit: string;
   message: string;
   status: string;
-  /** Part 0: the index matched (and overlaps the hinted range), its last end (Unix ns) and the high 64 bits. */
-  found: number;
-  end_ns: string;
-  high_bits: string;
 }
 
 interface LogRow {
@@ -143,9 +145,6 @@ const COLUMNS = [
   ['unit', 'String', "''"],
   ['message', 'String', "''"],
   ['status', 'String', "''"],
-  ['found', 'UInt8', '0'],
-  ['end_ns', 'Int64', '0'],
-  ['high_bits', 'Int64', '0'],
 ] as const;
 type Column = (typeof COLUMNS)[number][0];
 
@@ -155,33 +154,31 @@ function selectList(part: number, own: Partial<Record<Column, string>>): string 
 }
 
 /**
- * The one statement that reads a trace: a scalar subquery finds the trace
- * in `trace_index` (one small key range: found, high 64 bits, first start,
- * last end), and the same scalar, computed once, bounds the reads of its
- * spans (by the key of `spans`: tenant, ten-minute bucket, trace id), of its
- * logs, from any service (the trace-id bloom filter of `logs` within the
- * trace's time range), and of its samples. One round trip; the four parts
- * run in parallel inside ClickHouse.
+ * Where the trace is: its high 64 bits, first start and last end, from
+ * `trace_index` (one small key range per daily partition). A hint prunes
+ * the partitions: a day either side, so a trace crossing midnight (one
+ * index row per day) is still read whole.
  */
-export function traceQuery(database: string, options: { hinted: boolean; high: boolean }): string {
-  const found = options.hinted
-    ? 'count() > 0 AND max(end) >= fromUnixTimestamp64Milli({fromMs:Int64}) AND min(start) <= fromUnixTimestamp64Milli({toMs:Int64})'
-    : 'count() > 0';
-  // A hint prunes trace_index's daily partitions: a day either side, so a
-  // trace crossing midnight (one index row per day) is still read whole.
-  const index = `WITH (SELECT (${found}, max(trace_id_high), min(start), max(end))
-      FROM ${database}.trace_index
-     WHERE tenant = {tenant:String} AND trace_id = {id:Int64}${options.high ? ' AND trace_id_high IN (0, {high:Int64})' : ''}${
-       options.hinted ? ' AND start >= fromUnixTimestamp64Milli({pruneFromMs:Int64}) AND start <= fromUnixTimestamp64Milli({pruneToMs:Int64})' : ''
-     }) AS ix`;
-  const around = (column: string): string =>
-    `${column} >= ix.3 - toIntervalNanosecond({slackNs:Int64}) AND ${column} <= ix.4 + toIntervalNanosecond({slackNs:Int64})`;
-  const ofTrace = 'trace_id = {id:Int64} AND trace_id_high = ix.2 AND ix.1';
+export function traceIndexQuery(database: string, options: { hinted: boolean; high: boolean }): string {
+  return `SELECT toString(max(trace_id_high)) AS high_bits, toString(toUnixTimestamp64Nano(min(start))) AS start_ns, toString(toUnixTimestamp64Nano(max(end))) AS end_ns
+  FROM ${database}.trace_index
+ WHERE tenant = {tenant:String} AND trace_id = {id:Int64}${options.high ? ' AND trace_id_high IN (0, {high:Int64})' : ''}${
+   options.hinted ? ' AND start >= fromUnixTimestamp64Milli({pruneFromMs:Int64}) AND start <= fromUnixTimestamp64Milli({pruneToMs:Int64})' : ''
+ }
+ GROUP BY tenant, trace_id${options.hinted ? '\nHAVING max(end) >= fromUnixTimestamp64Milli({fromMs:Int64}) AND min(start) <= fromUnixTimestamp64Milli({toMs:Int64})' : ''}`;
+}
+
+/**
+ * All the rows of a trace whose place traceIndexQuery found, in one
+ * statement (one round trip; ClickHouse reads the three parts in parallel):
+ * its spans by the key of `spans` (tenant, ten-minute bucket, trace id), its
+ * logs from any service (the trace-id bloom filter of `logs` within the
+ * trace's time range and slack) and its samples. Ordered by part, then time.
+ */
+export function traceRowsQuery(database: string): string {
+  const ofTrace = 'trace_id = {id:Int64} AND trace_id_high = {high:Int64}';
+  const around = (column: string): string => `${column} >= {aroundLo:DateTime64(9, 'UTC')} AND ${column} <= {aroundHi:DateTime64(9, 'UTC')}`;
   return `SELECT * FROM (
-  ${index}
-  SELECT ${selectList(0, { ts_ns: 'toUnixTimestamp64Nano(ix.3)', found: 'ix.1', end_ns: 'toUnixTimestamp64Nano(ix.4)', high_bits: 'ix.2' })}
-  UNION ALL
-  ${index}
   SELECT ${selectList(1, {
     ts_ns: 'toUnixTimestamp64Nano(start)',
     span_id: 'span_id',
@@ -194,10 +191,9 @@ export function traceQuery(database: string, options: { hinted: boolean; high: b
     fields: 'tags',
   })}
     FROM ${database}.spans
-   WHERE tenant = {tenant:String} AND start >= toStartOfTenMinutes(ix.3) AND start <= ix.4 AND ${ofTrace}
+   WHERE tenant = {tenant:String} AND start >= {lo:DateTime64(9, 'UTC')} AND start <= {hi:DateTime64(9, 'UTC')} AND ${ofTrace}
   UNION ALL
   SELECT * FROM (
-    ${index}
     SELECT ${selectList(2, {
       ts_ns: 'toUnixTimestamp64Nano(timestamp)',
       service: 'service',
@@ -213,7 +209,6 @@ export function traceQuery(database: string, options: { hinted: boolean; high: b
      LIMIT {limit:UInt32})
   UNION ALL
   SELECT * FROM (
-    ${index}
     SELECT ${selectList(3, {
       ts_ns: 'toUnixTimestamp64Nano(timestamp)',
       name: 'name',
@@ -228,7 +223,7 @@ export function traceQuery(database: string, options: { hinted: boolean; high: b
       span_id: 'span_id',
     })}
       FROM ${database}.samples
-     WHERE tenant = {tenant:String} AND ${around('timestamp')} AND ${ofTrace}
+     WHERE tenant = {tenant:String} AND ${ofTrace} AND ${around('timestamp')}
      ORDER BY ts_ns, span_id, name
      LIMIT {limit:UInt32})
 )
@@ -236,19 +231,17 @@ ORDER BY part, ts_ns, span_id, body, name`;
 }
 
 /**
- * Reads one trace of `tenant` and assembles it, in one statement
- * (traceQuery): its spans, its logs whichever service wrote them, and its
- * samples. Throws QUERY_ERR_NOT_FOUND when the tenant has no such trace (in
- * the hinted range).
+ * Reads one trace of `tenant` and assembles it in two round trips: where
+ * it is (traceIndexQuery), then its spans, its logs whichever service wrote
+ * them, and its samples (traceRowsQuery). Throws QUERY_ERR_NOT_FOUND when
+ * the tenant has no such trace (in the hinted range).
  */
 export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: bigint, hints: TraceHints = {}): Promise<TraceAnswer> {
   const hinted = hints.from !== undefined || hints.to !== undefined;
   const high = hints.high;
-  const rows = await runner.rows<TraceQueryRow>(traceQuery(runner.database, { hinted, high: high !== undefined }), tenant, {
+  const index = await runner.rows<IndexRow>(traceIndexQuery(runner.database, { hinted, high: high !== undefined }), tenant, {
     tenant,
     id: traceId,
-    slackNs: SLACK_NS,
-    limit: LOG_LIMIT + 1,
     ...(high === undefined ? {} : { high }),
     ...(hinted
       ? {
@@ -259,13 +252,23 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
         }
       : {}),
   });
-  const found = rows[0];
-  if (!found || found.part !== 0 || found.found !== 1) {
+  const found = index[0];
+  if (!found) {
     throw queryError('QUERY_ERR_NOT_FOUND', `no trace ${traceId} (${hexId(traceId)})${hinted ? ' overlapping the given from/to' : ''} for this tenant`);
   }
-  const startNs = BigInt(found.ts_ns);
+  const startNs = BigInt(found.start_ns);
   const endNs = BigInt(found.end_ns);
   const traceIdHigh = BigInt(found.high_bits);
+  const range = { lo: nsToDateTime64Param(tenMinutesFloor(startNs)), hi: nsToDateTime64Param(endNs) };
+  const rows = await runner.rows<TraceQueryRow>(traceRowsQuery(runner.database), tenant, {
+    tenant,
+    id: traceId,
+    high: traceIdHigh,
+    ...range,
+    aroundLo: nsToDateTime64Param(startNs - SLACK_NS),
+    aroundHi: nsToDateTime64Param(endNs + SLACK_NS),
+    limit: LOG_LIMIT + 1,
+  });
   const spanRows: TraceQueryRow[] = [];
   const logRows: LogRow[] = [];
   const sampleRows: SampleRow[] = [];
@@ -281,7 +284,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
         span_id: r.span_id,
         attributes: r.fields,
       });
-    } else if (r.part === 3) {
+    } else {
       sampleRows.push({
         ts_ns: r.ts_ns,
         name: r.name,
@@ -297,7 +300,6 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
       });
     }
   }
-  const range = { lo: nsToDateTime64Param(tenMinutesFloor(startNs)), hi: nsToDateTime64Param(endNs) };
 
   const records: SpanRecord[] = spanRows.map((r) => ({
     spanId: BigInt(r.span_id),

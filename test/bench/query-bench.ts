@@ -144,7 +144,8 @@ export async function generate(ch: ClickHouse, t0Ns: bigint): Promise<void> {
 
 export async function queryBench(): Promise<void> {
   const server = await startClickHouseServer({ log: () => {} });
-  const env = { SSF_CLICKHOUSE_URL: server.url, SSF_CLICKHOUSE_DATABASE: 'ssf_qbench' };
+  // Generous request timeout: an INSERT ... SELECT of a million rows through the views takes minutes on a busy 2-core machine.
+  const env = { SSF_CLICKHOUSE_URL: server.url, SSF_CLICKHOUSE_DATABASE: 'ssf_qbench', SSF_CLICKHOUSE_REQUEST_TIMEOUT_MS: '900000' };
   const config = loadConfig({ env });
   const ch = await createClickHouse(config.clickhouse);
   const reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
