@@ -226,7 +226,8 @@ export async function otlpBench(): Promise<void> {
         })
       ).json()) as Array<{ t: string; c: string; b: string }>
     ).map((r) => `${r.t}.${r.c} ${(Number(r.b) / oursSpans).toFixed(2)}`);
-    printNote(`(bytes per span by column, compressed data only: ${perColumn.join(', ')})`);
+    const indexBytes = (await bytes('ssf', ['trace_index'])) / oursSpans;
+    printNote(`(bytes per span by column, compressed data only: ${perColumn.join(', ')}; ssf.trace_index on disk ${indexBytes.toFixed(2)})`);
     const oursSpanBytes = (await bytes('ssf', ['spans', 'trace_index'])) / oursSpans;
     const colSpanBytes = (await bytes('otel', ['otel_traces', 'otel_traces_trace_id_ts'])) / oursSpans;
     const oursLogBytes = (await bytes('ssf', ['logs'])) / oursLogs;
