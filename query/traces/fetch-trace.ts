@@ -50,19 +50,35 @@ interface IndexRow {
   high_bits: string;
   start_ns: string;
   end_ns: string;
-  services: string[];
 }
 
-interface SpanRow {
+/**
+ * One row of the trace's rows statement: `part` says which read it comes
+ * from (1 a span, 2 a log, 3 a sample); the other columns are those of its
+ * part, the rest default. 64-bit integers arrive as strings.
+ */
+interface TraceQueryRow {
+  part: number;
+  /** The span's start, the log's or the sample's time: Unix ns. */
+  ts_ns: string;
   span_id: string;
   parent_id: string;
   service: string;
   name: string;
-  start_ns: string;
   duration_ns: string;
   error: boolean;
   indicator: boolean;
-  tags: Record<string, string>;
+  /** A span's or a sample's tags, a log's attributes. */
+  fields: Record<string, string>;
+  severity: string;
+  severity_number: number;
+  body: string;
+  type: string;
+  value: number;
+  sample_rate: number;
+  unit: string;
+  message: string;
+  status: string;
 }
 
 interface LogRow {
@@ -109,42 +125,133 @@ export interface TraceHints {
 
 const DAY_MS = 86_400_000;
 
+/** The columns of the trace query's rows (TraceQueryRow), each with its type and the value of the parts that have none. */
+const COLUMNS = [
+  ['ts_ns', 'Int64', '0'],
+  ['span_id', 'Int64', '0'],
+  ['parent_id', 'Int64', '0'],
+  ['service', 'String', "''"],
+  ['name', 'String', "''"],
+  ['duration_ns', 'Int64', '0'],
+  ['error', 'Bool', 'false'],
+  ['indicator', 'Bool', 'false'],
+  ['fields', 'Map(String, String)', 'map()'],
+  ['severity', 'String', "''"],
+  ['severity_number', 'UInt8', '0'],
+  ['body', 'String', "''"],
+  ['type', 'String', "''"],
+  ['value', 'Float64', '0'],
+  ['sample_rate', 'Float64', '0'],
+  ['unit', 'String', "''"],
+  ['message', 'String', "''"],
+  ['status', 'String', "''"],
+] as const;
+type Column = (typeof COLUMNS)[number][0];
+
+/** The SELECT list of one part: its own expressions, every other column at its default, all cast to the common types. */
+function selectList(part: number, own: Partial<Record<Column, string>>): string {
+  return [`${part} AS part`, ...COLUMNS.map(([name, type, none]) => `CAST(${own[name] ?? none} AS ${type}) AS ${name}`)].join(', ');
+}
+
 /**
- * Reads one trace of `tenant` and assembles it: its time range from
- * `trace_index` (one small key range), then its spans by the key of `spans`
- * (tenant, ten-minute bucket, trace id), its logs by the key of `logs`
- * (tenant, its services, its time range) and its samples. Throws
- * QUERY_ERR_NOT_FOUND when the tenant has no such trace (in the hinted range).
+ * Where the trace is: its high 64 bits, first start and last end, from
+ * `trace_index` (one small key range per daily partition). A hint prunes
+ * the partitions: a day either side, so a trace crossing midnight (one
+ * index row per day) is still read whole.
+ */
+export function traceIndexQuery(database: string, options: { hinted: boolean; high: boolean }): string {
+  return `SELECT toString(max(trace_id_high)) AS high_bits, toString(toUnixTimestamp64Nano(min(start))) AS start_ns, toString(toUnixTimestamp64Nano(max(end))) AS end_ns
+  FROM ${database}.trace_index
+ WHERE tenant = {tenant:String} AND trace_id = {id:Int64}${options.high ? ' AND trace_id_high IN (0, {high:Int64})' : ''}${
+   options.hinted ? ' AND start >= fromUnixTimestamp64Milli({pruneFromMs:Int64}) AND start <= fromUnixTimestamp64Milli({pruneToMs:Int64})' : ''
+ }
+ GROUP BY tenant, trace_id${options.hinted ? '\nHAVING max(end) >= fromUnixTimestamp64Milli({fromMs:Int64}) AND min(start) <= fromUnixTimestamp64Milli({toMs:Int64})' : ''}`;
+}
+
+/**
+ * All the rows of a trace whose place traceIndexQuery found, in one
+ * statement (one round trip; ClickHouse reads the three parts in parallel):
+ * its spans by the key of `spans` (tenant, ten-minute bucket, trace id), its
+ * logs from any service (the trace-id bloom filter of `logs` within the
+ * trace's time range and slack) and its samples. Ordered by part, then time.
+ */
+export function traceRowsQuery(database: string): string {
+  const ofTrace = 'trace_id = {id:Int64} AND trace_id_high = {high:Int64}';
+  const around = (column: string): string => `${column} >= {aroundLo:DateTime64(9, 'UTC')} AND ${column} <= {aroundHi:DateTime64(9, 'UTC')}`;
+  return `SELECT * FROM (
+  SELECT ${selectList(1, {
+    ts_ns: 'toUnixTimestamp64Nano(start)',
+    span_id: 'span_id',
+    parent_id: 'parent_id',
+    service: 'service',
+    name: 'name',
+    duration_ns: 'duration_ns',
+    error: 'error',
+    indicator: 'indicator',
+    fields: 'tags',
+  })}
+    FROM ${database}.spans
+   WHERE tenant = {tenant:String} AND start >= {lo:DateTime64(9, 'UTC')} AND start <= {hi:DateTime64(9, 'UTC')} AND ${ofTrace}
+  UNION ALL
+  SELECT * FROM (
+    SELECT ${selectList(2, {
+      ts_ns: 'toUnixTimestamp64Nano(timestamp)',
+      service: 'service',
+      severity: 'toString(severity)',
+      severity_number: 'severity_number',
+      body: 'body',
+      span_id: 'span_id',
+      fields: 'attributes',
+    })}
+      FROM ${database}.logs
+     WHERE tenant = {tenant:String} AND ${around('timestamp')} AND ${ofTrace}
+     ORDER BY ts_ns, span_id, body
+     LIMIT {limit:UInt32})
+  UNION ALL
+  SELECT * FROM (
+    SELECT ${selectList(3, {
+      ts_ns: 'toUnixTimestamp64Nano(timestamp)',
+      name: 'name',
+      type: 'toString(type)',
+      value: 'value',
+      sample_rate: 'toFloat64(toString(sample_rate))',
+      unit: 'unit',
+      message: 'message',
+      status: 'toString(status)',
+      fields: 'tags',
+      service: 'service',
+      span_id: 'span_id',
+    })}
+      FROM ${database}.samples
+     WHERE tenant = {tenant:String} AND ${ofTrace} AND ${around('timestamp')}
+     ORDER BY ts_ns, span_id, name
+     LIMIT {limit:UInt32})
+)
+ORDER BY part, ts_ns, span_id, body, name`;
+}
+
+/**
+ * Reads one trace of `tenant` and assembles it in two round trips: where
+ * it is (traceIndexQuery), then its spans, its logs whichever service wrote
+ * them, and its samples (traceRowsQuery). Throws QUERY_ERR_NOT_FOUND when
+ * the tenant has no such trace (in the hinted range).
  */
 export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: bigint, hints: TraceHints = {}): Promise<TraceAnswer> {
-  // A hint prunes trace_index's daily partitions: a day either side, so a
-  // trace crossing midnight (one index row per day) is still read whole.
   const hinted = hints.from !== undefined || hints.to !== undefined;
   const high = hints.high;
-  const highClause = high === undefined ? '' : ' AND trace_id_high IN (0, {high:Int64})';
-  const index = await runner.rows<IndexRow>(
-    `SELECT toString(max(trace_id_high)) AS high_bits, toString(toUnixTimestamp64Nano(min(start))) AS start_ns, toString(toUnixTimestamp64Nano(max(end))) AS end_ns,
-            groupUniqArrayArray(services) AS services
-       FROM ${runner.table('trace_index')}
-      WHERE tenant = {tenant:String} AND trace_id = {id:Int64}${highClause}
-        ${hinted ? 'AND start >= fromUnixTimestamp64Milli({pruneFromMs:Int64}) AND start <= fromUnixTimestamp64Milli({pruneToMs:Int64})' : ''}
-      GROUP BY tenant, trace_id
-     ${hinted ? 'HAVING max(end) >= fromUnixTimestamp64Milli({fromMs:Int64}) AND min(start) <= fromUnixTimestamp64Milli({toMs:Int64})' : ''}`,
+  const index = await runner.rows<IndexRow>(traceIndexQuery(runner.database, { hinted, high: high !== undefined }), tenant, {
     tenant,
-    {
-      tenant,
-      id: traceId,
-      ...(high === undefined ? {} : { high }),
-      ...(hinted
-        ? {
-            fromMs: hints.from ?? 0,
-            toMs: hints.to ?? Date.now(),
-            pruneFromMs: Math.max(0, (hints.from ?? 0) - DAY_MS),
-            pruneToMs: (hints.to ?? Date.now()) + DAY_MS,
-          }
-        : {}),
-    },
-  );
+    id: traceId,
+    ...(high === undefined ? {} : { high }),
+    ...(hinted
+      ? {
+          fromMs: hints.from ?? 0,
+          toMs: hints.to ?? Date.now(),
+          pruneFromMs: Math.max(0, (hints.from ?? 0) - DAY_MS),
+          pruneToMs: (hints.to ?? Date.now()) + DAY_MS,
+        }
+      : {}),
+  });
   const found = index[0];
   if (!found) {
     throw queryError('QUERY_ERR_NOT_FOUND', `no trace ${traceId} (${hexId(traceId)})${hinted ? ' overlapping the given from/to' : ''} for this tenant`);
@@ -152,65 +259,58 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
   const startNs = BigInt(found.start_ns);
   const endNs = BigInt(found.end_ns);
   const traceIdHigh = BigInt(found.high_bits);
-  const range = {
+  const range = { lo: nsToDateTime64Param(tenMinutesFloor(startNs)), hi: nsToDateTime64Param(endNs) };
+  const rows = await runner.rows<TraceQueryRow>(traceRowsQuery(runner.database), tenant, {
     tenant,
     id: traceId,
     high: traceIdHigh,
-    lo: nsToDateTime64Param(tenMinutesFloor(startNs)),
-    hi: nsToDateTime64Param(endNs),
-  };
-  const around = {
-    tenant,
-    id: traceId,
-    high: traceIdHigh,
-    services: found.services,
-    lo: nsToDateTime64Param(startNs - SLACK_NS),
-    hi: nsToDateTime64Param(endNs + SLACK_NS),
+    ...range,
+    aroundLo: nsToDateTime64Param(startNs - SLACK_NS),
+    aroundHi: nsToDateTime64Param(endNs + SLACK_NS),
     limit: LOG_LIMIT + 1,
-  };
-
-  const [spanRows, logRows, sampleRows] = await Promise.all([
-    runner.rows<SpanRow>(
-      `SELECT span_id, parent_id, service, name, toString(toUnixTimestamp64Nano(start)) AS start_ns, duration_ns, error, indicator, tags
-         FROM ${runner.table('spans')}
-        WHERE tenant = {tenant:String} AND start >= {lo:DateTime64(9, 'UTC')} AND start <= {hi:DateTime64(9, 'UTC')} AND trace_id = {id:Int64} AND trace_id_high = {high:Int64}
-        ORDER BY start, span_id`,
-      tenant,
-      range,
-    ),
-    runner.rows<LogRow>(
-      `SELECT toString(toUnixTimestamp64Nano(timestamp)) AS ts_ns, service, toString(severity) AS severity, severity_number, body, span_id, attributes
-         FROM ${runner.table('logs')}
-        WHERE tenant = {tenant:String} AND service IN {services:Array(String)}
-          AND timestamp >= {lo:DateTime64(9, 'UTC')} AND timestamp <= {hi:DateTime64(9, 'UTC')} AND trace_id = {id:Int64} AND trace_id_high = {high:Int64}
-        ORDER BY timestamp, span_id, body
-        LIMIT {limit:UInt32}`,
-      tenant,
-      around,
-    ),
-    runner.rows<SampleRow>(
-      `SELECT toString(toUnixTimestamp64Nano(timestamp)) AS ts_ns, name, toString(type) AS type, value,
-              toFloat64(toString(sample_rate)) AS sample_rate, unit, message, toString(status) AS status, tags, service, span_id
-         FROM ${runner.table('samples')}
-        WHERE tenant = {tenant:String} AND trace_id = {id:Int64} AND trace_id_high = {high:Int64}
-          AND timestamp >= {lo:DateTime64(9, 'UTC')} AND timestamp <= {hi:DateTime64(9, 'UTC')}
-        ORDER BY timestamp, span_id, name
-        LIMIT {limit:UInt32}`,
-      tenant,
-      around,
-    ),
-  ]);
+  });
+  const spanRows: TraceQueryRow[] = [];
+  const logRows: LogRow[] = [];
+  const sampleRows: SampleRow[] = [];
+  for (const r of rows) {
+    if (r.part === 1) spanRows.push(r);
+    else if (r.part === 2) {
+      logRows.push({
+        ts_ns: r.ts_ns,
+        service: r.service,
+        severity: r.severity,
+        severity_number: r.severity_number,
+        body: r.body,
+        span_id: r.span_id,
+        attributes: r.fields,
+      });
+    } else {
+      sampleRows.push({
+        ts_ns: r.ts_ns,
+        name: r.name,
+        type: r.type,
+        value: r.value,
+        sample_rate: r.sample_rate,
+        unit: r.unit,
+        message: r.message,
+        status: r.status,
+        tags: r.fields,
+        service: r.service,
+        span_id: r.span_id,
+      });
+    }
+  }
 
   const records: SpanRecord[] = spanRows.map((r) => ({
     spanId: BigInt(r.span_id),
     parentId: BigInt(r.parent_id),
     service: r.service,
     name: r.name,
-    startNs: BigInt(r.start_ns),
+    startNs: BigInt(r.ts_ns),
     durationNs: BigInt(r.duration_ns),
     error: r.error,
     indicator: r.indicator,
-    tags: r.tags,
+    tags: r.fields,
   }));
   const tree = assembleTrace(records);
   // The index saw the trace but its spans are gone (TTL dropped a part in between): nothing to show.

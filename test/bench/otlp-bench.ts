@@ -9,7 +9,7 @@ import { freePort } from '../../src/net/free-port.js';
 import { ExportLogsServiceRequest, ExportTraceServiceRequest } from '../../ingest/otlp/otlp-messages.js';
 import { clickhouseConfig, startOtelCollector } from '../setup/otel-collector.js';
 import { seededRandom } from '../setup/random.js';
-import { printTable } from './measure.js';
+import { printNote, printTable } from './measure.js';
 
 /**
  * Our gateway + ClickHouse writer against the OpenTelemetry Collector (otlp
@@ -219,6 +219,19 @@ export async function otlpBench(): Promise<void> {
       count(
         `SELECT toString(sum(bytes_on_disk)) AS n FROM system.parts WHERE active AND database = '${db}' AND table IN (${tables.map((t) => `'${t}'`).join(',')})`,
       );
+    // Where the bytes of a span go, column by column (compressed, all active parts), ours and theirs.
+    const perColumn = (
+      (await (
+        await ch.query({
+          query: `SELECT database || '.' || table AS t, column AS c, sum(column_data_compressed_bytes) AS b FROM system.parts_columns
+                   WHERE active AND ((database = 'ssf' AND table IN ('spans', 'trace_index')) OR (database = 'otel' AND table IN ('otel_traces', 'otel_traces_trace_id_ts')))
+                   GROUP BY t, c ORDER BY t, b DESC`,
+          format: 'JSONEachRow',
+        })
+      ).json()) as Array<{ t: string; c: string; b: string }>
+    ).map((r) => `${r.t}.${r.c} ${(Number(r.b) / oursSpans).toFixed(2)}`);
+    const indexBytes = (await bytes('ssf', ['trace_index'])) / oursSpans;
+    printNote(`(bytes per span by column, compressed data only: ${perColumn.join(', ')}; ssf.trace_index on disk ${indexBytes.toFixed(2)})`);
     const oursSpanBytes = (await bytes('ssf', ['spans', 'trace_index'])) / oursSpans;
     const colSpanBytes = (await bytes('otel', ['otel_traces', 'otel_traces_trace_id_ts'])) / oursSpans;
     const oursLogBytes = (await bytes('ssf', ['logs'])) / oursLogs;

@@ -16,6 +16,8 @@ import { spanEvent } from '../../src/codec/span-event.js';
 
 const ACME = 'tokA';
 const GLOBEX = 'tokB';
+/** A tenant of its own for the trace whose logs come from services without spans (no other test sees it). */
+const INITECH = 'tokC';
 const MS = 1_000_000n;
 const US = 1_000n;
 const NOW_MS = Date.now();
@@ -184,18 +186,44 @@ function searchTraces(): SpanEvent[] {
 }
 const searchFixture = searchTraces();
 
+/**
+ * A trace whose logs come from services that wrote none of its spans (a
+ * mailer and a billing job told the trace id), besides its own: all are the
+ * trace's. Not its: a log of the trace more than the 60 s slack after its end,
+ * and a log of another trace in the mailer at the same time.
+ */
+const MAILED = 31_337n;
+const MAILED_NEIGHBOUR = 31_338n;
+const mailedTrace: SpanEvent[] = [
+  span({
+    traceId: MAILED,
+    id: MAILED,
+    service: 'shop',
+    name: 'POST /order',
+    startTimestamp: at(0),
+    endTimestamp: at(40),
+    logs: [log(5, 'info', 9, 'order placed')],
+  }),
+  span({ traceId: MAILED, id: 3_001n, parentId: MAILED, service: 'stock', name: 'reserve', startTimestamp: at(10), endTimestamp: at(20) }),
+  carrier(MAILED, 3_002n, 'mailer', [log(60, 'info', 9, 'receipt mailed', { to: 'u1' }), log(30_040, 'warn', 13, 'receipt bounced')]),
+  carrier(MAILED, 3_003n, 'billing', [log(-20, 'debug', 5, 'invoice drafted')]),
+  carrier(MAILED, 3_004n, 'mailer', [log(130_000, 'info', 9, 'too late: past the slack')]),
+  carrier(MAILED_NEIGHBOUR, 4_001n, 'mailer', [log(61, 'info', 9, 'another trace')]),
+];
+
 /** Every acme trace span row stored (the retried span twice). */
 const acmeRows = [...bigTrace, ...retry, ...searchFixture].filter((s) => s.isTrace);
 
 let aio: AllInOne;
 
 beforeAll(async () => {
-  aio = await startAllInOne('ssf_traces', { SSF_GATEWAY_AUTH_TOKENS: `${ACME}=acme,${GLOBEX}=globex` });
+  aio = await startAllInOne('ssf_traces', { SSF_GATEWAY_AUTH_TOKENS: `${ACME}=acme,${GLOBEX}=globex,${INITECH}=initech` });
   for (const [spans, token] of [
     [bigTrace, ACME],
     [retry, ACME],
     [searchFixture, ACME],
     [globexSpans, GLOBEX],
+    [mailedTrace, INITECH],
   ] as const) {
     const res = await aio.post(spans, token);
     expect(res.status, await res.text()).toBe(200);
@@ -437,6 +465,42 @@ describe('GET /v1/traces/:traceId', () => {
     expect((await get<unknown>(`/v1/traces/${TRACE}?from=now-10m`)).status).toBe(404);
     expect((await get<unknown>(`/v1/traces/${TRACE}?to=${new Date(t0 - 60_000).toISOString()}`)).status).toBe(404);
     expect((await get<TraceAnswer>(`/v1/traces/${TRACE}?from=now-2h&to=now`)).body.span_count).toBe(11);
+  });
+
+  it("attaches the trace's logs from every service, also those that wrote none of its spans", async () => {
+    const r = await get<TraceAnswer>(`/v1/traces/${MAILED}`, INITECH);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.services).toEqual(['shop', 'stock']);
+    const row = (
+      ms: number,
+      service: string,
+      severity: string,
+      severity_number: number,
+      body: string,
+      spanId: bigint,
+      attributes: Record<string, string> = {},
+    ) => ({
+      timestamp: rfc3339(at(ms)),
+      offset_ms: ms,
+      service,
+      severity,
+      severity_number,
+      body,
+      span_id: spanId.toString(),
+      span_id_hex: spanId.toString(16).padStart(16, '0'),
+      attributes,
+    });
+    expect(r.body.logs).toEqual([
+      row(-20, 'billing', 'debug', 5, 'invoice drafted', 3_003n),
+      row(5, 'shop', 'info', 9, 'order placed', MAILED),
+      row(60, 'mailer', 'info', 9, 'receipt mailed', 3_002n, { to: 'u1' }),
+      row(30_040, 'mailer', 'warn', 13, 'receipt bounced', 3_002n),
+    ]);
+    expect(r.body.truncated).toEqual({ logs: false, samples: false });
+    // GET /v1/logs for the trace (its link) finds the same records.
+    const viaLogs = await get<{ logs: Array<{ body: string }> }>(r.body.links.logs, INITECH);
+    expect(viaLogs.status, viaLogs.text).toBe(200);
+    expect(viaLogs.body.logs.map((l) => l.body).sort()).toEqual(r.body.logs.map((l) => l.body).sort());
   });
 
   it("keeps tenants apart: each reads its own spans under the same id, none reads another's trace", async () => {
