@@ -8,6 +8,7 @@ import { createClickHouse } from '../../src/clickhouse/create-client.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
+import { TSX_IMPORT } from '../setup/tsx-import.js';
 
 // All-in-one mode (`ssf serve`, a child process) with an Idempotency-Key: a
 // retried request is stored once, also after a kill -9 of the server.
@@ -52,7 +53,7 @@ async function startServe(database: string): Promise<Serve> {
     SSF_LOG_LEVEL: 'warn',
   };
   delete env['SSF_ADDRESS'];
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...TSX_IMPORT, MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));

@@ -14,6 +14,7 @@ import { encodeBatch, spanEvent } from '../../../src/codec/index.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { IDEMPOTENCY_HEADER, PRODUCER_HEADER } from '../../../src/kafka/record-identity.js';
 import { clickhouseUrl, kafkaBrokers, uniqueDatabase } from '../../setup/services.js';
+import { TSX_IMPORT } from '../../setup/tsx-import.js';
 import { freshTopic } from '../kafka-reader.js';
 import { connectProducer, waitFor } from './helpers.js';
 
@@ -98,7 +99,7 @@ interface Child {
 
 function spawnMaterializer(env: Record<string, string>): Child {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SSF_') && k !== 'NODE_OPTIONS'));
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...TSX_IMPORT, CHILD], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const child: Child = { proc, out: [], exited: new Promise((resolve) => proc.once('exit', () => resolve())) };
   proc.stdout?.setEncoding('utf8').on('data', (c: string) => child.out.push(...c.trimEnd().split('\n')));
   proc.stderr?.setEncoding('utf8').on('data', (c: string) => child.out.push(...c.trimEnd().split('\n')));
