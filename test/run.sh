@@ -65,14 +65,16 @@ if [ "$cluster" != 1 ]; then run_project main --project unit --project integrati
 if [ "$cluster" != 0 ]; then run_project cluster --project cluster "$@"; fi
 if [ ${#reports[@]} -gt 0 ]; then
   node -e '
-    let passed = 0, failed = 0, skipped = 0;
+    let passed = 0, failed = 0, skipped = 0, broken = 0;
     for (const file of process.argv.slice(1)) {
       const r = JSON.parse(require("fs").readFileSync(file, "utf8"));
       passed += r.numPassedTests;
       failed += r.numFailedTests;
       skipped += (r.numPendingTests || 0) + (r.numTodoTests || 0);
+      broken += r.numFailedTestSuites || 0;
     }
-    console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+    // A file whose setup failed fails no test (they are skipped): say so.
+    console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : "") + (broken ? `, ${broken} test files failed` : ""));
   ' "${reports[@]}"
 fi
 exit "$status"
