@@ -24,6 +24,8 @@ import {
   r,
   readKeyValue,
   skipField,
+  startReading,
+  stopReading,
   tag,
   text,
   utf8Ok,
@@ -49,6 +51,88 @@ export interface DirectContext {
   receivedNs: number;
   /** The tenant and received time (gatewayFields), written at the end of every span. */
   stamp: Uint8Array;
+}
+
+/** A big-endian 32-bit word of `b` at `at` (an OTLP id is big-endian bytes; SSF's are varints). */
+export function be32(b: Uint8Array, at: number): number {
+  return (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0;
+}
+
+/** One leaf of an export request (a span or a log record) at `start..end` of the body. */
+export type LeafReader = (c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start: number, end: number) => void;
+
+/**
+ * Reads an Export{Traces,Logs}ServiceRequest: each Resource{Spans,Logs}
+ * (field 1), its Scope{Spans,Logs} (field 2), and their leaves (field 2),
+ * calling `leaf` for each with the SSF map entries of its resource and
+ * scope (written under `mapTag`), then `scopeDone` after a scope's leaves.
+ */
+export function walkExport(
+  body: Uint8Array,
+  ctx: DirectContext,
+  mapTag: number,
+  leaf: LeafReader,
+  scopeDone?: (c: DirectConversion, ctx: DirectContext) => void,
+): DirectConversion {
+  const c = emptyDirect();
+  startReading(body);
+  out.reset();
+  spanAt.length = 0;
+  try {
+    const end = body.length;
+    const resources: number[] = [];
+    while (r.pos < end) {
+      const t = tag(end);
+      if (t >>> 3 === 1) {
+        const stop = field(t & 7, end);
+        resources.push(r.pos, stop);
+        r.pos = stop;
+      } else {
+        skipField(t >>> 3, t & 7, end);
+      }
+    }
+    for (let i = 0; i < resources.length; i += 2) {
+      const scopes: number[] = [];
+      const res = oneAndMany(resources[i] as number, resources[i + 1] as number, scopes);
+      for (let j = 0; j < scopes.length; j += 2) {
+        const leaves: number[] = [];
+        const scope = oneAndMany(scopes[j] as number, scopes[j + 1] as number, leaves);
+        const origin = wireOrigin(res.oneStart, res.oneEnd, scope.oneStart, scope.oneEnd, mapTag);
+        for (let k = 0; k < leaves.length; k += 2) leaf(c, ctx, origin, leaves[k] as number, leaves[k + 1] as number);
+        scopeDone?.(c, ctx);
+      }
+    }
+    takeParts(c);
+    return c;
+  } finally {
+    stopReading();
+  }
+}
+
+/** The range of a message's field 1 (one submessage: its resource or scope) and the ranges of its repeated field 2; field 3 (a string) skipped. */
+function oneAndMany(start: number, end: number, into: number[]): { oneStart: number; oneEnd: number } {
+  let oneStart = -1;
+  let oneEnd = -1;
+  r.pos = start;
+  while (r.pos < end) {
+    const t = tag(end);
+    const f = t >>> 3;
+    if (f === 1 || f === 2 || f === 3) {
+      const stop = field(t & 7, end);
+      if (f === 1) {
+        // protobufjs decodes a superseded message too: left to it.
+        if (oneStart >= 0) throw DECLINE;
+        oneStart = r.pos;
+        oneEnd = stop;
+      } else if (f === 2) {
+        into.push(r.pos, stop);
+      }
+      r.pos = stop;
+    } else {
+      skipField(f, t & 7, end);
+    }
+  }
+  return { oneStart, oneEnd };
 }
 
 /** Scratch kept between requests (a larger one, grown for one large request, is given back). */

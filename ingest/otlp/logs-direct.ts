@@ -1,25 +1,9 @@
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
-import { emptyDirect, endSpan, entryOfKey, out, readKeyValues, spanAt, takeParts, wireOrigin, writeAttributes } from './direct-conversion.js';
+import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import { EVENT_NAME_ATTRIBUTE, LOG_FLAGS_ATTRIBUTE, OBSERVED_TIME_ATTRIBUTE, PER_CARRIER, SEVERITY_TEXT_ATTRIBUTE } from './logs-to-ssf.js';
-import {
-  anyValueText,
-  DECLINE,
-  field,
-  fixed32,
-  fixed64,
-  hex,
-  r,
-  skipField,
-  startReading,
-  stopReading,
-  tag,
-  text,
-  uint64Decimal,
-  varint32,
-  writeAnyValue,
-} from './wire-values.js';
+import { anyValueText, DECLINE, field, fixed32, fixed64, hex, r, skipField, tag, text, uint64Decimal, varint32, writeAnyValue } from './wire-values.js';
 
 /*
  * ExportLogsServiceRequest bytes -> SSF carrier span bytes in one pass
@@ -54,74 +38,10 @@ interface Carrier {
 }
 const carrier: Carrier = { open: false, start: 0, lowLo: 0, lowHi: 0, highLo: 0, highHi: 0, idLo: 0, idHi: 0, records: 0 };
 
-function be32(b: Uint8Array, at: number): number {
-  return (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0;
-}
-
 /** logsToSsf, encodeSpan and the intake's checks in one pass; throws DECLINE (caught by the caller) when unsure. */
 export function logsDirect(body: Uint8Array, ctx: DirectContext): DirectConversion {
-  const c = emptyDirect();
-  startReading(body);
-  out.reset();
-  spanAt.length = 0;
   carrier.open = false;
-  try {
-    const end = body.length;
-    const resourceLogs: number[] = [];
-    while (r.pos < end) {
-      const t = tag(end);
-      if (t >>> 3 === 1) {
-        const stop = field(t & 7, end);
-        resourceLogs.push(r.pos, stop);
-        r.pos = stop;
-      } else {
-        skipField(t >>> 3, t & 7, end);
-      }
-    }
-    for (let i = 0; i < resourceLogs.length; i += 2) resource(c, ctx, resourceLogs[i] as number, resourceLogs[i + 1] as number);
-    takeParts(c);
-    return c;
-  } finally {
-    stopReading();
-  }
-}
-
-/** Ranges of a message's field-1 submessage (last one) and of its repeated field 2; field 3 a string. */
-function parts(start: number, end: number, into: number[]): { oneStart: number; oneEnd: number } {
-  let oneStart = -1;
-  let oneEnd = -1;
-  r.pos = start;
-  while (r.pos < end) {
-    const t = tag(end);
-    const f = t >>> 3;
-    if (f === 1 || f === 2 || f === 3) {
-      const stop = field(t & 7, end);
-      if (f === 1) {
-        // protobufjs decodes a superseded message too: left to it.
-        if (oneStart >= 0) throw DECLINE;
-        oneStart = r.pos;
-        oneEnd = stop;
-      } else if (f === 2) {
-        into.push(r.pos, stop);
-      }
-      r.pos = stop;
-    } else {
-      skipField(f, t & 7, end);
-    }
-  }
-  return { oneStart, oneEnd };
-}
-
-function resource(c: DirectConversion, ctx: DirectContext, start: number, end: number): void {
-  const scopes: number[] = [];
-  const res = parts(start, end, scopes);
-  for (let i = 0; i < scopes.length; i += 2) {
-    const records: number[] = [];
-    const scope = parts(scopes[i] as number, scopes[i + 1] as number, records);
-    const origin = wireOrigin(res.oneStart, res.oneEnd, scope.oneStart, scope.oneEnd, LOG_ATTRIBUTES);
-    for (let j = 0; j < records.length; j += 2) record(c, ctx, origin, records[j] as number, records[j + 1] as number);
-    flush(c, ctx);
-  }
+  return walkExport(body, ctx, LOG_ATTRIBUTES, record, flush);
 }
 
 function flush(c: DirectConversion, ctx: DirectContext): void {

@@ -1,7 +1,7 @@
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
-import { emptyDirect, endSpan, entryOfKey, out, readKeyValues, spanAt, takeParts, wireOrigin, writeAttributes } from './direct-conversion.js';
+import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import {
   LINKS_TAG,
   SPAN_EVENT_ATTRIBUTE,
@@ -26,8 +26,6 @@ import {
   r,
   readKeyValue,
   skipField,
-  startReading,
-  stopReading,
   tag,
   text,
   utf8Ok,
@@ -87,10 +85,6 @@ function allZero(b: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
-function be32(b: Uint8Array, at: number): number {
-  return (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0;
-}
-
 /** An 8-byte big-endian id at `at` as a varint field (tag byte first). */
 function idVarint(tagByte: number, b: Uint8Array, at: number): void {
   out.byte(tagByte);
@@ -99,82 +93,7 @@ function idVarint(tagByte: number, b: Uint8Array, at: number): void {
 
 /** tracesToSsf, encodeSpan and the intake's checks in one pass; throws DECLINE (caught by the caller) when unsure. */
 export function tracesDirect(body: Uint8Array, ctx: DirectContext): DirectConversion {
-  const c = emptyDirect();
-  startReading(body);
-  out.reset();
-  spanAt.length = 0;
-  try {
-    const end = body.length;
-    const resourceSpans: number[] = [];
-    while (r.pos < end) {
-      const t = tag(end);
-      if (t >>> 3 === 1) {
-        const stop = field(t & 7, end);
-        resourceSpans.push(r.pos, stop);
-        r.pos = stop;
-      } else {
-        skipField(t >>> 3, t & 7, end);
-      }
-    }
-    for (let i = 0; i < resourceSpans.length; i += 2) resource(c, ctx, resourceSpans[i] as number, resourceSpans[i + 1] as number);
-    takeParts(c);
-    return c;
-  } finally {
-    stopReading();
-  }
-}
-
-/** The resource (last one sent) and the ranges of the scope_spans of one ResourceSpans. */
-function resource(c: DirectConversion, ctx: DirectContext, start: number, end: number): void {
-  let resStart = -1;
-  let resEnd = -1;
-  const scopes: number[] = [];
-  r.pos = start;
-  while (r.pos < end) {
-    const t = tag(end);
-    const f = t >>> 3;
-    if (f === 1 || f === 2 || f === 3) {
-      const stop = field(t & 7, end);
-      if (f === 1) {
-        // protobufjs decodes a superseded message too: left to it.
-        if (resStart >= 0) throw DECLINE;
-        resStart = r.pos;
-        resEnd = stop;
-      } else if (f === 2) {
-        scopes.push(r.pos, stop);
-      }
-      r.pos = stop;
-    } else {
-      skipField(f, t & 7, end);
-    }
-  }
-  for (let i = 0; i < scopes.length; i += 2) {
-    const s = scopes[i] as number;
-    const e = scopes[i + 1] as number;
-    let scopeStart = -1;
-    let scopeEnd = -1;
-    const spans: number[] = [];
-    r.pos = s;
-    while (r.pos < e) {
-      const t = tag(e);
-      const f = t >>> 3;
-      if (f === 1 || f === 2 || f === 3) {
-        const stop = field(t & 7, e);
-        if (f === 1) {
-          if (scopeStart >= 0) throw DECLINE;
-          scopeStart = r.pos;
-          scopeEnd = stop;
-        } else if (f === 2) {
-          spans.push(r.pos, stop);
-        }
-        r.pos = stop;
-      } else {
-        skipField(f, t & 7, e);
-      }
-    }
-    const origin = wireOrigin(resStart, resEnd, scopeStart, scopeEnd, TAGS);
-    for (let j = 0; j < spans.length; j += 2) span(c, ctx, origin, spans[j] as number, spans[j + 1] as number);
-  }
+  return walkExport(body, ctx, TAGS, span);
 }
 
 function span(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start: number, end: number): void {
