@@ -104,7 +104,29 @@ export function renderTemplate(template: string, ctx: RenderContext): string {
 /** Statements for one server, or (with ctx.cluster) for a cluster. */
 export function renderMigration(migration: Migration, ctx: RenderContext): string[] {
   const statements = splitStatements(renderTemplate(migration.template, ctx));
-  return ctx.cluster ? clusterize(statements, ctx) : statements.filter((s) => !CLUSTER_ONLY.test(s));
+  return reloadAlteredViews(ctx.cluster ? clusterize(statements, ctx) : statements.filter((s) => !CLUSTER_ONLY.test(s)));
+}
+
+const MODIFY_QUERY = /^\s*(?:--[^\n]*\n\s*)*ALTER TABLE (`\w+`\.\w+)((?: ON CLUSTER `\w+`)?)\s+MODIFY QUERY\b/;
+
+/**
+ * A materialized view changed by `ALTER TABLE ... MODIFY QUERY` is detached
+ * and attached again right after, as a restart would load it. Without that,
+ * ClickHouse (26.7, seen with chDB) deduplicates the view's blocks of an
+ * insert made between the ALTER and the server's next restart differently
+ * from a retry of that insert after the restart: the source table drops the
+ * retry, the view writes its rows again (the cluster's ClickHouse-kill test
+ * found trace_index over by 41 spans on the killed replica; a repro in
+ * docs/operations.md). `ATTACH TABLE IF NOT EXISTS` first: a run
+ * interrupted between the two finds the view attached again.
+ */
+function reloadAlteredViews(statements: string[]): string[] {
+  return statements.flatMap((s) => {
+    const m = MODIFY_QUERY.exec(s);
+    if (m === null) return [s];
+    const [, view, onCluster] = m;
+    return [`ATTACH TABLE IF NOT EXISTS ${view}${onCluster}`, s, `DETACH TABLE ${view}${onCluster}`, `ATTACH TABLE IF NOT EXISTS ${view}${onCluster}`];
+  });
 }
 
 /**

@@ -17,9 +17,23 @@ describe('migrations', () => {
     for (const m of loadMigrations()) {
       for (const sql of renderMigration(m, single)) {
         expect(sql).not.toMatch(/\$\{/);
-        expect(sql).toMatch(/^(--[^\n]*\n)*(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|ALTER TABLE) `ssf`\./);
+        expect(sql).toMatch(/^(--[^\n]*\n)*(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|ALTER TABLE|DETACH TABLE|ATTACH TABLE IF NOT EXISTS) `ssf`\./);
       }
     }
+  });
+
+  it('reload a view after ALTER ... MODIFY QUERY (attached first, in case a run stopped between the two)', () => {
+    const m = loadMigrations().find((x) => x.version === 7);
+    if (m === undefined) throw new Error('no migration 7');
+    const sql = renderMigration(m, single);
+    const at = sql.findIndex((s) => /^ALTER TABLE `ssf`\.trace_index_mv MODIFY QUERY/m.test(s));
+    expect(at).toBeGreaterThan(0);
+    expect(sql.slice(at - 1, at + 3).map((s) => s.split('\n')[0])).toEqual([
+      'ATTACH TABLE IF NOT EXISTS `ssf`.trace_index_mv',
+      'ALTER TABLE `ssf`.trace_index_mv MODIFY QUERY',
+      'DETACH TABLE `ssf`.trace_index_mv',
+      'ATTACH TABLE IF NOT EXISTS `ssf`.trace_index_mv',
+    ]);
   });
 
   it('use the configured database and retention', () => {

@@ -59,8 +59,12 @@ describe('the local cluster', () => {
     // The roles run the built CLI: build it from these sources.
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
     cluster = await startCluster({
-      // SSF_TEST_CLUSTER_DATA keeps the cluster's logs and data after the run (for a post-mortem).
-      ...(process.env['SSF_TEST_CLUSTER_DATA'] ? { dataDir: process.env['SSF_TEST_CLUSTER_DATA'] } : {}),
+      // SSF_TEST_CLUSTER_DATA keeps the cluster's logs and data after the run (for a post-mortem),
+      // each run in a new folder under it: a run on the topics and tables of an earlier one
+      // would count that run's unconsumed records as its own.
+      ...(process.env['SSF_TEST_CLUSTER_DATA']
+        ? { dataDir: join(process.env['SSF_TEST_CLUSTER_DATA'], `run-${new Date().toISOString().replace(/[:.]/g, '-')}`) }
+        : {}),
       env: {
         SSF_GATEWAY_AUTH_TOKENS: AUTH_TOKENS,
         SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
