@@ -34,8 +34,8 @@ export default defineConfig({
       },
       {
         // The local multi-node cluster's fault tests: 3 Kafka brokers, 4
-        // ClickHouse nodes, 2 gateways, 2 materializers. `npm run test:cluster`
-        // runs them alone; test/run.sh says why they are not in the default run.
+        // ClickHouse nodes, 2 gateways, 2 materializers. test/run.sh runs them
+        // after the others; `npm run test:cluster` alone.
         test: {
           name: 'cluster',
           execArgv: TSX,

@@ -430,7 +430,7 @@ async function openDatabase(url: string, database: string): Promise<ClickHouse> 
  * undefined: a copy of the migrated table, indexes included), merged to one
  * part, measured.
  */
-interface Variant {
+export interface Variant {
   what: string;
   table: EventTable;
   /** Column and index definitions. */
@@ -440,11 +440,12 @@ interface Variant {
   select?: string;
 }
 
-const SPAN_IDS = 'tenant LowCardinality(String), trace_id Int64, span_id Int64, parent_id Int64, service LowCardinality(String), name LowCardinality(String)';
+const SPAN_IDS =
+  'tenant LowCardinality(String), trace_id Int64, trace_id_high Int64 CODEC(ZSTD(1)), span_id Int64, parent_id Int64, service LowCardinality(String), name LowCardinality(String)';
 const SPAN_FLAGS = "error Bool, indicator Bool, root_start DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1))";
 const START_NS = "start DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1)), duration_ns Int64 CODEC(T64, ZSTD(1))";
 const START_US = "start DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)), duration_ns UInt32 CODEC(T64, ZSTD(1))";
-const SELECT_US = 'tenant, trace_id, span_id, parent_id, service, name, start, intDiv(duration_ns, 1000), error, indicator, root_start, tags';
+const SELECT_US = 'tenant, trace_id, span_id, parent_id, service, name, start, intDiv(duration_ns, 1000), error, indicator, root_start, tags, trace_id_high';
 const TAGS = 'tags Map(LowCardinality(String), String) CODEC(ZSTD(1))';
 const TAGS_LC = 'tags Map(LowCardinality(String), LowCardinality(String)) CODEC(ZSTD(1))';
 const TAG_INDEXES = `INDEX idx_duration duration_ns TYPE minmax GRANULARITY 1, INDEX idx_tag_keys mapKeys(tags) TYPE bloom_filter(0.01) GRANULARITY 1,
@@ -457,18 +458,18 @@ const BY_NAME = 'tenant, service, name, start';
 
 const LOG_COLUMNS = `tenant LowCardinality(String), service LowCardinality(String), timestamp DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
   severity Enum8('unspecified' = 0, 'trace' = 1, 'debug' = 2, 'info' = 3, 'warn' = 4, 'error' = 5, 'fatal' = 6), severity_number UInt8,
-  trace_id Int64, span_id Int64`;
+  trace_id Int64, trace_id_high Int64 CODEC(ZSTD(1)), span_id Int64`;
 const LOG_INDEXES = `INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1, INDEX idx_attr_keys mapKeys(attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
   INDEX idx_attr_values mapValues(attributes) TYPE bloom_filter(0.01) GRANULARITY 1`;
 
 const SAMPLE_COLUMNS = `tenant LowCardinality(String), name LowCardinality(String), type Enum8('counter' = 0, 'gauge' = 1, 'histogram' = 2, 'set' = 3, 'status' = 4),
   timestamp DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1)), sample_rate Float32 CODEC(ZSTD(1)), message String CODEC(ZSTD(1)),
   status Enum8('ok' = 0, 'warning' = 1, 'critical' = 2, 'unknown' = 3), unit LowCardinality(String), scope Enum8('default' = 0, 'local' = 1, 'global' = 2),
-  tags Map(LowCardinality(String), String) CODEC(ZSTD(1)), service LowCardinality(String), trace_id Int64, span_id Int64,
+  tags Map(LowCardinality(String), String) CODEC(ZSTD(1)), service LowCardinality(String), trace_id Int64, trace_id_high Int64 CODEC(ZSTD(1)), span_id Int64,
   INDEX idx_tag_values mapValues(tags) TYPE bloom_filter(0.01) GRANULARITY 1`;
 const BY_SERIES = 'tenant, name, cityHash64(mapSort(tags)), timestamp';
 
-const VARIANTS: Variant[] = [
+export const VARIANTS: Variant[] = [
   { what: 'spans: as migrated (0001_spans.sql)', table: 'spans' },
   {
     what: 'spans: tags Map(LowCardinality(String), LowCardinality(String))',
@@ -499,14 +500,14 @@ const VARIANTS: Variant[] = [
   {
     what: 'spans: trace-contiguous + LowCardinality tag values + ZSTD(3) on trace_id, parent_id',
     table: 'spans',
-    ddl: `tenant LowCardinality(String), trace_id Int64 CODEC(ZSTD(3)), span_id Int64, parent_id Int64 CODEC(ZSTD(3)), service LowCardinality(String),
+    ddl: `tenant LowCardinality(String), trace_id Int64 CODEC(ZSTD(3)), trace_id_high Int64 CODEC(ZSTD(1)), span_id Int64, parent_id Int64 CODEC(ZSTD(3)), service LowCardinality(String),
       name LowCardinality(String), ${SPAN_FLAGS}, ${START_NS}, ${TAGS_LC}, ${TAG_INDEXES}`,
     orderBy: BY_TRACE,
   },
   {
     what: 'spans: ... and µs start and duration',
     table: 'spans',
-    ddl: `tenant LowCardinality(String), trace_id Int64 CODEC(ZSTD(3)), span_id Int64, parent_id Int64 CODEC(ZSTD(3)), service LowCardinality(String),
+    ddl: `tenant LowCardinality(String), trace_id Int64 CODEC(ZSTD(3)), trace_id_high Int64 CODEC(ZSTD(1)), span_id Int64, parent_id Int64 CODEC(ZSTD(3)), service LowCardinality(String),
       name LowCardinality(String), ${SPAN_FLAGS}, ${START_US}, ${TAGS_LC}, ${TAG_INDEXES}`,
     orderBy: BY_TRACE,
     select: SELECT_US,
