@@ -388,6 +388,12 @@ class KafkaMaterializer implements Materializer {
     }
     // Moves kafkajs's fetch position only; the committed offset moves after the insert.
     if (resolved !== undefined) resolveOffset(resolved);
+    // Caught up with the partition's end as of this fetch: a batch at least half full goes in
+    // now rather than waiting out batchMs for rows that are not coming (the last batch of a
+    // drained backlog). Smaller ones still wait, so a slow stream still makes few inserts.
+    const open = state.open;
+    const drained = resolved !== undefined && BigInt(resolved) + 1n >= BigInt(batch.highWatermark);
+    if (drained && open !== undefined && open.replay === undefined && open.rowCount * 2 >= this.batchRows) this.sealWhenFree(state);
   }
 
   /**
@@ -536,6 +542,11 @@ class KafkaMaterializer implements Materializer {
 
   private onBatchTimer(state: PartitionState): void {
     state.timer = undefined;
+    this.sealWhenFree(state);
+  }
+
+  /** Seals the open batch, or, while an insert of the partition runs, marks it to be sealed when that ends. */
+  private sealWhenFree(state: PartitionState): void {
     const batch = state.open;
     if (state.epoch !== this.epoch || batch === undefined || batch.sealed || batch.replay !== undefined) return;
     // While an insert runs the batch keeps filling; it is cut when that insert ends.

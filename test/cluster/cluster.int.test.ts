@@ -290,16 +290,29 @@ describe('the local cluster', () => {
     });
     const counts = await settleTenant(ch, 'chkill', load.expected, 120_000);
     expect(counts).toEqual(exactCounts(load.expected));
-    // Both replicas of each shard hold the same rows once the queues drained.
-    const perReplica = await (
-      await ch.client.query({
-        query: `SELECT hostName() AS h, getMacro('shard') AS shard, getMacro('replica') AS replica, count() AS n FROM clusterAllReplicas({c:String}, ssf.spans_local) WHERE tenant = 'chkill' GROUP BY h, shard, replica ORDER BY shard, replica`,
-        query_params: { c: cluster.clickhouse.name },
-        format: 'JSONEachRow',
-      })
-    ).json<{ shard: string; replica: string; n: string }>();
+    // Both replicas of each shard hold the same rows once the queues drained, in every table:
+    // reads see one replica per shard, and a double on the other (the killed one) would hide.
+    const replicaTables: Record<string, [string, string]> = {
+      spans: ['count()', 'spans_local'],
+      logs: ['count()', 'logs_local'],
+      samples: ['count()', 'samples_local'],
+      traceIndexSpans: ['sum(spans)', 'trace_index_local'],
+      rollupCount: ['sum(count)', 'metrics_1m_local'],
+    };
+    const perReplica: Array<{ table: string; shard: string; replica: string; n: string }> = [];
+    for (const [table, [aggregate, local]] of Object.entries(replicaTables)) {
+      const rows = await (
+        await ch.client.query({
+          query: `SELECT hostName() AS h, getMacro('shard') AS shard, getMacro('replica') AS replica, ${aggregate} AS n FROM clusterAllReplicas({c:String}, ssf.${local}) WHERE tenant = 'chkill' GROUP BY h, shard, replica ORDER BY shard, replica`,
+          query_params: { c: cluster.clickhouse.name },
+          format: 'JSONEachRow',
+        })
+      ).json<{ shard: string; replica: string; n: string }>();
+      perReplica.push(...rows.map((r) => ({ table, ...r })));
+    }
     const byShard = new Map<string, number[]>();
-    for (const r of perReplica) byShard.set(r.shard, [...(byShard.get(r.shard) ?? []), Number(r.n)]);
-    for (const [shard, counts] of byShard) expect(new Set(counts).size, `replicas of shard ${shard}: ${counts}`).toBe(1);
+    for (const r of perReplica) byShard.set(`${r.table} shard ${r.shard}`, [...(byShard.get(`${r.table} shard ${r.shard}`) ?? []), Number(r.n)]);
+    expect(byShard.size).toBe(Object.keys(replicaTables).length * 2);
+    for (const [shard, counts] of byShard) expect(counts.length === 2 && counts[0] === counts[1], `replicas of ${shard}: ${counts}`).toBe(true);
   });
 });
