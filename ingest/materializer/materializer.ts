@@ -388,12 +388,17 @@ class KafkaMaterializer implements Materializer {
     }
     // Moves kafkajs's fetch position only; the committed offset moves after the insert.
     if (resolved !== undefined) resolveOffset(resolved);
-    // Caught up with the partition's end as of this fetch: a batch at least half full goes in
-    // now rather than waiting out batchMs for rows that are not coming (the last batch of a
-    // drained backlog). Smaller ones still wait, so a slow stream still makes few inserts.
+    // Caught up with the partition's end as of this fetch: a batch at least a quarter full (25,000
+    // rows by default, a large insert by ClickHouse's measure) goes in now rather than waiting out
+    // batchMs for rows that are not coming (the last batch of a drained backlog). Smaller ones
+    // still wait, so a slow stream still makes few inserts.
     const open = state.open;
     const drained = resolved !== undefined && BigInt(resolved) + 1n >= BigInt(batch.highWatermark);
-    if (drained && open !== undefined && open.replay === undefined && open.rowCount * 2 >= this.batchRows) this.sealWhenFree(state);
+    if (drained && open !== undefined && open.replay === undefined && open.rowCount * 4 >= this.batchRows) this.sealWhenFree(state);
+    // One turn of the event loop before kafkajs hands over the next partition's records: a flush
+    // started above sends its intent and its insert now, so ClickHouse writes while this thread
+    // decodes (kafkajs runs the batches of one fetch back to back, with only microtasks between).
+    if (state.flushing !== undefined) await new Promise((r) => setImmediate(r));
   }
 
   /**
