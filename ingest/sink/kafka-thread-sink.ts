@@ -42,7 +42,12 @@ export class KafkaThreadSink implements SpanSink {
     const workerData = { config, quiet: options.quiet ?? false };
     // The worker is this file's sibling, in the same language: built JavaScript,
     // or TypeScript where a loader for it runs (the tests; workers inherit execArgv).
-    this.worker = new Worker(new URL(`./kafka-thread-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url), { workerData });
+    // A young generation of 16 MB: kafkajs's garbage per request is short-lived, and V8's
+    // default lets it grow to tens of MB of RSS under full load (the gateway bench).
+    this.worker = new Worker(new URL(`./kafka-thread-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url), {
+      workerData,
+      resourceLimits: { maxYoungGenerationSizeMb: 16 },
+    });
     this.worker.unref();
     let failStart: (err: Error) => void = () => {};
     this.ready = new Promise<void>((resolve, reject) => {

@@ -170,7 +170,9 @@ export const SWEEP_RATES = [25_000, 50_000, 75_000, 100_000, 125_000, 150_000, 1
  * sweep stopped at 1.2M lines/s until 2026-12: on a quiet machine both
  * receivers took the top rate without loss, and the ratio said nothing.)
  */
-export const STATSD_SWEEP_RATES = [2_500, 5_000, 7_500, 10_000, 12_500, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000, 75_000, 100_000];
+export const STATSD_SWEEP_RATES = [
+  2_500, 5_000, 7_500, 10_000, 12_500, 15_000, 20_000, 25_000, 30_000, 35_000, 40_000, 45_000, 50_000, 60_000, 75_000, 100_000,
+];
 const STATSD_LINES = 40;
 
 /**
