@@ -2,14 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message, Producer } from 'kafkajs';
 import { BATCH_FORMAT } from '../../../src/kafka/record-format.js';
 import { encodeBatchOfEncoded, encodeSpan } from '../../../src/codec/index.js';
-import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
-import { startMaterializerProcess } from '../../../cli/materializer-command.js';
 import type { MaterializerProcess } from '../../../cli/materializer-command.js';
-import { clickhouseUrl, kafkaBrokers } from '../../setup/services.js';
-import { freshTopic } from '../kafka-reader.js';
-import { batchRecord, connectProducer, emptyExpected, exactCounts, makeEvent, NOW, readRaw, settle, spanRecord, materializerConfig } from './helpers.js';
+import { batchRecord, emptyExpected, exactCounts, makeEvent, NOW, readRaw, settle, spanRecord, startRig } from './helpers.js';
+import type { MaterializerRig } from './helpers.js';
 import { spanEvent } from '../../../src/codec/span-event.js';
+import { kafkaBrokers } from '../../setup/services.js';
 
 // Not protobuf at all: field 1 with wire type 7 (no such type).
 const GARBAGE = Buffer.from([0x0f, 0xff, 0xff, 0xff, 0x01, 0x02]);
@@ -29,24 +27,18 @@ interface Poison {
 
 describe('materializer: poison goes to the dead-letter topic, the good spans around it are all written', () => {
   const expected = emptyExpected();
+  let rig: MaterializerRig;
   let running: MaterializerProcess;
   let producer: Producer;
   let ch: ClickHouse;
   let topic: string;
 
   beforeAll(async () => {
-    topic = await freshTopic(kafkaBrokers(), 'mat-dlq');
-    const config = materializerConfig({ topic, clickhouseUrl: clickhouseUrl(), database: 'mat_dlq', batchRows: 50, batchMs: 100 });
-    producer = await connectProducer(kafkaBrokers());
-    running = await startMaterializerProcess(config, { heartbeatIntervalMs: 1_000 });
-    ch = await createClickHouse(config.clickhouse);
+    rig = await startRig({ name: 'mat-dlq', database: 'mat_dlq', batchRows: 50, batchMs: 100 });
+    ({ running, producer, ch, topic } = rig);
   });
 
-  afterAll(async () => {
-    await producer?.disconnect();
-    await running?.stop();
-    await ch?.close();
-  });
+  afterAll(() => rig?.close());
 
   it('refuses each poison record or span with its code and source headers, keeps every good span', async () => {
     // A batch record with a bad span between two good ones: only the bad span is refused.

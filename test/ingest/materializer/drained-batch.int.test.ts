@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Producer } from 'kafkajs';
-import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
-import { startMaterializerProcess } from '../../../cli/materializer-command.js';
 import type { MaterializerProcess } from '../../../cli/materializer-command.js';
-import { clickhouseUrl, kafkaBrokers } from '../../setup/services.js';
-import { freshTopic } from '../kafka-reader.js';
-import { connectProducer, counts, emptyExpected, exactCounts, produceEvents, settle, materializerConfig } from './helpers.js';
+import { counts, emptyExpected, exactCounts, produceEvents, settle, startRig } from './helpers.js';
+import type { MaterializerRig } from './helpers.js';
 
 /*
  * A batch ends at batchRows rows or after batchMs; and a batch at least a
@@ -16,26 +13,25 @@ import { connectProducer, counts, emptyExpected, exactCounts, produceEvents, set
  */
 describe('materializer: a drained partition', () => {
   const expected = emptyExpected();
+  let rig: MaterializerRig;
   let running: MaterializerProcess;
   let producer: Producer;
   let ch: ClickHouse;
   let topic: string;
 
   beforeAll(async () => {
-    topic = await freshTopic(kafkaBrokers(), 'mat-drained');
-    const config = materializerConfig({ topic, clickhouseUrl: clickhouseUrl(), database: 'mat_drained', batchRows: 2_000, batchMs: 60_000 });
-    producer = await connectProducer(kafkaBrokers());
     // 4,500 rows over 3 partitions: about 1,500 each, more than a quarter of batchRows, less than all of it.
-    await produceEvents(producer, topic, 0, 2_000, expected);
-    running = await startMaterializerProcess(config, { heartbeatIntervalMs: 1_000 });
-    ch = await createClickHouse(config.clickhouse);
+    rig = await startRig({
+      name: 'mat-drained',
+      database: 'mat_drained',
+      batchRows: 2_000,
+      batchMs: 60_000,
+      beforeStart: (p, t) => produceEvents(p, t, 0, 2_000, expected),
+    });
+    ({ running, producer, ch, topic } = rig);
   });
 
-  afterAll(async () => {
-    await producer?.disconnect();
-    await running?.stop();
-    await ch?.close();
-  });
+  afterAll(() => rig?.close());
 
   it('inserts a batch at least a quarter full without waiting out batchMs', async () => {
     const got = await settle(ch, expected, 20_000);

@@ -1,35 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Producer } from 'kafkajs';
-import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
-import { startMaterializerProcess } from '../../../cli/materializer-command.js';
 import type { MaterializerProcess } from '../../../cli/materializer-command.js';
-import { clickhouseUrl, kafkaBrokers } from '../../setup/services.js';
-import { freshTopic } from '../kafka-reader.js';
-import { connectProducer, emptyExpected, exactCounts, produceEvents, settle, materializerConfig, waitFor } from './helpers.js';
+import { emptyExpected, exactCounts, produceEvents, settle, startRig, waitFor } from './helpers.js';
+import type { MaterializerRig } from './helpers.js';
 
 describe('materializer: N records in, exactly N rows out per table', () => {
   const expected = emptyExpected();
+  let rig: MaterializerRig;
   let running: MaterializerProcess;
   let producer: Producer;
   let ch: ClickHouse;
   let topic: string;
 
   beforeAll(async () => {
-    topic = await freshTopic(kafkaBrokers(), 'mat-exact');
-    const config = materializerConfig({ topic, clickhouseUrl: clickhouseUrl(), database: 'mat_exact', batchRows: 300, batchMs: 200 });
-    producer = await connectProducer(kafkaBrokers());
     // Half before the materializer starts (a new group reads from the beginning), half while it runs.
-    await produceEvents(producer, topic, 0, 1_000, expected);
-    running = await startMaterializerProcess(config, { heartbeatIntervalMs: 1_000 });
-    ch = await createClickHouse(config.clickhouse);
+    rig = await startRig({
+      name: 'mat-exact',
+      database: 'mat_exact',
+      batchRows: 300,
+      batchMs: 200,
+      beforeStart: (p, t) => produceEvents(p, t, 0, 1_000, expected),
+    });
+    ({ running, producer, ch, topic } = rig);
   });
 
-  afterAll(async () => {
-    await producer?.disconnect();
-    await running?.stop();
-    await ch?.close();
-  });
+  afterAll(() => rig?.close());
 
   it('writes every span, log record and sample once, rollups included, and commits every offset', async () => {
     await produceEvents(producer, topic, 1_000, 2_000, expected);

@@ -3,10 +3,14 @@ import type { IHeaders, Message, Producer } from 'kafkajs';
 import { BATCH_FORMAT, tracePartition } from '../../../src/kafka/record-format.js';
 import { encodeBatch, encodeSpan } from '../../../src/codec/index.js';
 import type { SpanEvent } from '../../../src/codec/index.js';
+import { createClickHouse } from '../../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../../src/clickhouse/create-client.js';
+import { startMaterializerProcess } from '../../../cli/materializer-command.js';
+import type { MaterializerProcess } from '../../../cli/materializer-command.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { Config } from '../../../src/config/config-schema.js';
-import { kafkaBrokers, uniqueDatabase } from '../../setup/services.js';
+import { clickhouseUrl, kafkaBrokers, uniqueDatabase } from '../../setup/services.js';
+import { freshTopic } from '../kafka-reader.js';
 import { spanEvent } from '../../../src/codec/span-event.js';
 
 // Recent: rows older than the tables' TTL are dropped at insert.
@@ -303,4 +307,45 @@ export async function readRaw(brokers: string[], topic: string, count: number, t
   await new Promise((r) => setTimeout(r, 500));
   await consumer.disconnect();
   return out;
+}
+
+/** What a materializer test runs on: a topic of its own, a producer, a materializer process reading it, a client of its database. */
+export interface MaterializerRig {
+  topic: string;
+  producer: Producer;
+  running: MaterializerProcess;
+  ch: ClickHouse;
+  /** Stops the producer, the materializer and the client. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a MaterializerRig on the shared Kafka and ClickHouse. `beforeStart`
+ * produces what should be in the topic before the materializer joins (a new
+ * group reads from the beginning).
+ */
+export async function startRig(o: {
+  name: string;
+  database: string;
+  batchRows: number;
+  batchMs: number;
+  beforeStart?: (producer: Producer, topic: string) => Promise<void>;
+}): Promise<MaterializerRig> {
+  const topic = await freshTopic(kafkaBrokers(), o.name);
+  const config = materializerConfig({ topic, clickhouseUrl: clickhouseUrl(), database: o.database, batchRows: o.batchRows, batchMs: o.batchMs });
+  const producer = await connectProducer(kafkaBrokers());
+  await o.beforeStart?.(producer, topic);
+  const running = await startMaterializerProcess(config, { heartbeatIntervalMs: 1_000 });
+  const ch = await createClickHouse(config.clickhouse);
+  return {
+    topic,
+    producer,
+    running,
+    ch,
+    async close() {
+      await producer.disconnect();
+      await running.stop();
+      await ch.close();
+    },
+  };
 }
