@@ -13,7 +13,7 @@ import { queryError } from '../query-errors.js';
 export interface LogCursor {
   /** The last row's timestamp, ns since the epoch (decimal). */
   ns: string;
-  /** The last row's hash (log-sql.ts ROW_HASH, decimal UInt64). */
+  /** The last row's `row_hash` (the logs column, decimal UInt32). */
   hash: string;
   /** How many rows at exactly (ns, hash) were already given. */
   skip: number;
@@ -24,7 +24,11 @@ export interface LogCursor {
 
 const CursorShape = z.strictObject({
   ns: z.string().regex(/^\d{1,20}$/),
-  hash: z.string().regex(/^\d{1,20}$/),
+  // A cursor made before migration 0012 has a 64-bit hash: refused, as any other not made here.
+  hash: z
+    .string()
+    .regex(/^\d{1,10}$/)
+    .refine((h) => Number(h) <= 0xffff_ffff),
   skip: z.number().int().min(1).max(1_000_000),
   fromMs: z.number().int(),
   toMs: z.number().int(),

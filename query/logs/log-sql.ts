@@ -78,9 +78,6 @@ export function searchCondition(node: LogQuery, params: SqlParams): string {
   }
 }
 
-/** The tie-breaker of rows with the same timestamp: a hash of everything else a row holds. */
-export const ROW_HASH = 'cityHash64(service, trace_id, span_id, severity_number, body, attributes)';
-
 /** What one page of `GET /v1/logs` reads. */
 export interface LogSearch {
   tenant: string;
@@ -148,7 +145,7 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
   if (search.after) {
     const [past, pastOrAt] = desc ? ['<', '<='] : ['>', '>='];
     where.push(`timestamp ${pastOrAt} fromUnixTimestamp64Nano({afterNs:Int64})`);
-    where.push(`(timestamp ${past} fromUnixTimestamp64Nano({afterNs:Int64}) OR row_hash ${pastOrAt} {afterHash:UInt64})`);
+    where.push(`(timestamp ${past} fromUnixTimestamp64Nano({afterNs:Int64}) OR row_hash ${pastOrAt} {afterHash:UInt32})`);
     named['afterNs'] = search.after.ns;
     named['afterHash'] = search.after.hash;
   }
@@ -163,8 +160,7 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
   const sql = [
     'SELECT',
     '  toUnixTimestamp64Nano(timestamp) AS ts_ns,',
-    `  ${ROW_HASH} AS row_hash,`,
-    `  service, severity, body, trace_id, trace_id_high, span_id, attributes${more}`,
+    `  row_hash, service, severity, body, trace_id, trace_id_high, span_id, attributes${more}`,
     `FROM ${table}`,
     `WHERE ${where.join('\n  AND ')}`,
     `ORDER BY timestamp ${direction}, row_hash ${direction}`,

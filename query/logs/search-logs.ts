@@ -48,7 +48,8 @@ export interface LogsAnswer {
 
 interface LogRow {
   ts_ns: string;
-  row_hash: string;
+  /** UInt32: JSON gives it as a number. */
+  row_hash: number;
   service: string;
   severity: string;
   body: string;
@@ -133,10 +134,10 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   // that would hold the rows still wanted at the density seen (so a page
   // needs two queries, rarely three); after a window with nothing, all the
   // rest (a rare word: the full-text index finds it at once in the rest).
-  // Each window also says whether the tenant has any row left in the rest of
-  // the range (one granule read): when all the data is in the first window
-  // (a small or young data set asked over a long range), one query is the
-  // whole page. The rows at the cursor's position are all in the first
+  // The first window also says whether the tenant has any row left in the
+  // rest of the range (one granule read): when all the data is in the first
+  // window (a small or young data set asked over a long range), one query is
+  // the whole page. The rows at the cursor's position are all in the first
   // window (where `skip` applies).
   const wanted = request.limit + 1;
   const rows: LogRow[] = [];
@@ -157,14 +158,16 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
       limit: wanted - rows.length,
       after: cursor && { ns: cursor.ns, hash: cursor.hash, skip: first ? cursor.skip : 0 },
       window,
-      rest: desc ? { loNs: lo, hiNs: window.loNs } : { loNs: window.hiNs, hiNs: hi },
+      // Only the first window asks: the later ones are sized to end the page, and
+      // the question costs every query a scalar subquery (6 ms of 23 on the bench).
+      rest: first ? (desc ? { loNs: lo, hiNs: window.loNs } : { loNs: window.hiNs, hiNs: hi }) : undefined,
     });
     const found = await runner.rows<LogRow>(sql, tenant, params);
     rows.push(...found);
     if (desc) hi = window.loNs;
     else lo = window.hiNs;
     // No row at all in the rest of the range: nothing more to look for.
-    if (found[0] !== undefined && Number(found[0].more) === 0) break;
+    if (found[0]?.more !== undefined && Number(found[0].more) === 0) break;
     if (found.length === 0 && lo < hi) {
       // Nothing found: a rare word (the window had rows), read in all the rest
       // at once; or no row at all in the window (the newest data is older),
@@ -183,9 +186,10 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   let nextCursor: string | null = null;
   const last = page[page.length - 1];
   if (rows.length > request.limit && last) {
-    let skip = cursor && cursor.ns === last.ts_ns && cursor.hash === last.row_hash ? cursor.skip : 0;
+    const hash = String(last.row_hash);
+    let skip = cursor && cursor.ns === last.ts_ns && cursor.hash === hash ? cursor.skip : 0;
     for (const r of page) if (r.ts_ns === last.ts_ns && r.row_hash === last.row_hash) skip++;
-    nextCursor = encodeCursor({ ns: last.ts_ns, hash: last.row_hash, skip, fromMs, toMs, search: fingerprint });
+    nextCursor = encodeCursor({ ns: last.ts_ns, hash, skip, fromMs, toMs, search: fingerprint });
   }
 
   const searched = query ? positiveSearches(query) : { terms: [], phrases: [] };

@@ -105,14 +105,34 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
         const { sql, params } = metricQuerySql({ name, agg, tags, groupBy, lastIsStatus, plan, cumulative }, tenant, (t) => ctx.runner.table(t));
         return ctx.runner.rows<MetricPointRow>(sql, tenant, params);
       };
-      // The metric's types choose the default agg and what `last` reads; any
-      // other explicit agg only needs them checked, beside the points query.
-      const [types, name] =
-        coarse !== undefined && plan.source === 'metrics_1h' ? await readTypesAndName(coarse) : await Promise.all([readTypes(), readName()]);
-      const agg = chooseAgg(query.name, query.agg, types);
-      // A gauge-typed series asked for its rate or increase is a cumulative counter (OTLP, docs/otlp.md).
-      const cumulative = (agg === 'rate' || agg === 'increase') && types.length > 0 && types.every((t) => t === 'gauge');
-      const rows = await pointsOf(name, agg, agg === 'last' && types.length > 0 && types.every((t) => t === 'status'), cumulative);
+      const readTypesAndSeries = (): Promise<[MetricType[], string]> =>
+        coarse !== undefined && plan.source === 'metrics_1h' ? readTypesAndName(coarse) : Promise.all([readTypes(), readName()]);
+      // The metric's types choose the default agg and what `rate`, `increase`
+      // and `last` read. Any other agg asked for only needs them checked: its
+      // points are read at the same time, from the series that usually answers
+      // (one round trip instead of two: 35 -> 22 ms on the 10M bench), and
+      // read again in the rare case the other one must (read_as).
+      const asked = query.agg;
+      let rows: MetricPointRow[];
+      let name: string;
+      let agg: MetricAgg;
+      if (asked !== undefined && asked !== 'rate' && asked !== 'increase' && asked !== 'last') {
+        const guess = coarse ?? query.name;
+        const [meta, points] = await Promise.allSettled([readTypesAndSeries(), pointsOf(guess, asked, false)]);
+        if (meta.status === 'rejected') throw meta.reason;
+        const [types, series] = meta.value;
+        agg = chooseAgg(query.name, asked, types);
+        if (points.status === 'rejected') throw points.reason;
+        name = series;
+        rows = series === guess ? points.value : await pointsOf(series, agg, false);
+      } else {
+        const [types, series] = await readTypesAndSeries();
+        name = series;
+        agg = chooseAgg(query.name, asked, types);
+        // A gauge-typed series asked for its rate or increase is a cumulative counter (OTLP, docs/otlp.md).
+        const cumulative = (agg === 'rate' || agg === 'increase') && types.length > 0 && types.every((t) => t === 'gauge');
+        rows = await pointsOf(name, agg, agg === 'last' && types.length > 0 && types.every((t) => t === 'status'), cumulative);
+      }
       return {
         name: query.name,
         read_as: name,
