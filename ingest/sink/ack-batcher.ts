@@ -5,6 +5,13 @@ export interface AckBatcherOptions<T> {
   lingerMs: number;
   /** Bound of what is pending or being sent; add() refuses past it. */
   limit: number;
+  /**
+   * The most being sent at once (same unit); what is over waits, pending, for a batch to
+   * settle. Default: `limit` (no other bound). A batch in flight can cost several times its
+   * size (the Kafka sink's records, kafkajs's encoded and compressed copies), a pending one
+   * costs its size: this keeps the memory of a full buffer near `limit`.
+   */
+  maxInFlight?: number;
   /** Delivers one batch; the items' promises settle with it. */
   send(items: T[]): Promise<void>;
 }
@@ -14,21 +21,33 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+/** What one add() brought: its items, their size, its caller. */
+interface Entry<T> {
+  items: readonly T[];
+  size: number;
+  waiter: Waiter;
+}
+
 /**
  * The batching both sinks share: callers add items and get a promise that
  * settles when the batch holding them is acknowledged (or fails); batches
  * go out by size or after a linger time; what is pending or in flight is
- * bounded, so memory cannot grow when the backend is slow.
+ * bounded, so memory cannot grow when the backend is slow, and what is in
+ * flight at once is bounded too (`maxInFlight`).
  */
 export class AckBatcher<T> {
-  private items: T[] = [];
-  private waiters: Waiter[] = [];
+  private entries: Entry<T>[] = [];
   private pendingSize = 0;
   private inFlightSize = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** A flush found no room in flight: the next batch to settle flushes again. */
+  private deferred = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly maxInFlight: number;
 
-  constructor(private readonly options: AckBatcherOptions<T>) {}
+  constructor(private readonly options: AckBatcherOptions<T>) {
+    this.maxInFlight = options.maxInFlight ?? options.limit;
+  }
 
   /** Pending plus in flight, in the caller's unit. */
   get buffered(): number {
@@ -42,42 +61,55 @@ export class AckBatcher<T> {
 
   /** Settles when the batch holding these items is acknowledged. The caller checks fits() first. */
   add(items: readonly T[], size: number): Promise<void> {
-    for (const item of items) this.items.push(item);
     this.pendingSize += size;
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
+      this.entries.push({ items, size, waiter: { resolve, reject } });
+      if (this.deferred) return;
       if (this.pendingSize >= this.options.flushAt) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
     });
   }
 
-  /** Sends what is pending now. */
+  /**
+   * Sends what is pending now, as much as `maxInFlight` leaves room for (at least one
+   * add()'s items when nothing is in flight); the rest goes when a batch settles.
+   */
   flush(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.waiters.length === 0) return;
-    const items = this.items;
-    const waiters = this.waiters;
-    const size = this.pendingSize;
-    this.items = [];
-    this.waiters = [];
-    this.pendingSize = 0;
+    this.deferred = false;
+    if (this.entries.length === 0) return;
+    const room = this.maxInFlight - this.inFlightSize;
+    let take = 0;
+    let size = 0;
+    for (const e of this.entries) {
+      if (size + e.size > room && (take > 0 || this.inFlight.size > 0)) break;
+      size += e.size;
+      take++;
+    }
+    if (take < this.entries.length) this.deferred = true;
+    if (take === 0) return;
+    const sent = this.entries.splice(0, take);
+    const items: T[] = [];
+    for (const e of sent) for (const item of e.items) items.push(item);
+    this.pendingSize -= size;
     this.inFlightSize += size;
     const sending = this.options
       .send(items)
       .then(
         () => {
-          for (const w of waiters) w.resolve();
+          for (const e of sent) e.waiter.resolve();
         },
         (err: unknown) => {
-          for (const w of waiters) w.reject(err);
+          for (const e of sent) e.waiter.reject(err);
         },
       )
       .finally(() => {
         this.inFlightSize -= size;
         this.inFlight.delete(sending);
+        if (this.deferred) this.flush();
       });
     this.inFlight.add(sending);
   }
@@ -85,6 +117,9 @@ export class AckBatcher<T> {
   /** Sends what is pending and waits for every batch in flight. */
   async drain(): Promise<void> {
     this.flush();
-    await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0) {
+      await Promise.allSettled([...this.inFlight]);
+      this.flush();
+    }
   }
 }

@@ -17,19 +17,16 @@ const root = join(import.meta.dirname, '..', '..');
 const read = (file: string): string => readFileSync(join(root, file), 'utf8');
 const envNames = new Set(listSettings().map((s) => s.env));
 
-/** The subcommands of `ssf`: the names of the commands listed in cli/main.ts. */
+/** The subcommands of `ssf`: the commands listed in cli/main.ts, each loaded and its name checked against its key. */
 async function ssfSubcommands(): Promise<Set<string>> {
   const main = read('cli/main.ts');
-  const list = /const commands: Command\[\] = \[([^\]]+)\]/.exec(main)?.[1] ?? '';
+  const entries = [...main.matchAll(/^\s*'?([\w-]+)'?: async \(\) => \(await import\('([^']+)'\)\)\.(\w+),$/gm)];
+  expect(entries.length, 'commands listed in cli/main.ts').toBeGreaterThan(0);
   const names = new Set<string>();
-  for (const ident of list
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const from = new RegExp(`import \\{[^}]*\\b${ident}\\b[^}]*\\} from '([^']+)'`).exec(main)?.[1];
-    expect(from, `import of ${ident} in cli/main.ts`).toBeDefined();
+  for (const [, key, from, ident] of entries) {
     const mod = (await import(join(root, 'cli', (from as string).replace(/\.js$/, '.ts')))) as Record<string, { name: string }>;
-    names.add((mod[ident] as { name: string }).name);
+    expect(mod[ident as string]?.name, `the command ${ident} in cli/main.ts`).toBe(key);
+    names.add(key as string);
   }
   return names;
 }

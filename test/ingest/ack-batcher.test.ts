@@ -34,4 +34,52 @@ describe('AckBatcher', () => {
     await expect(p2).rejects.toThrow('backend down');
     expect(b.buffered).toBe(0);
   });
+
+  it('sends at most maxInFlight at once; what is over waits pending and goes when a batch settles', async () => {
+    const batches: string[][] = [];
+    const settle: Array<() => void> = [];
+    const b = new AckBatcher<string>({
+      flushAt: 1,
+      lingerMs: 1000,
+      limit: 100,
+      maxInFlight: 3,
+      send: (items) => {
+        batches.push(items);
+        return new Promise<void>((resolve) => settle.push(resolve));
+      },
+    });
+    const p1 = b.add(['a'], 2);
+    const p2 = b.add(['b'], 2);
+    const p3 = b.add(['c'], 1);
+    // 'a' is in flight; 'b' (2 more) would pass 3: it and 'c' behind it wait, still counted.
+    expect(batches).toEqual([['a']]);
+    expect(b.buffered).toBe(5);
+    expect(b.fits(95)).toBe(true);
+    expect(b.fits(96)).toBe(false);
+    settle[0]?.();
+    await p1;
+    await new Promise((r) => setImmediate(r));
+    // Room for 3: 'b' and 'c' go together, in order.
+    expect(batches).toEqual([['a'], ['b', 'c']]);
+    settle[1]?.();
+    await Promise.all([p2, p3]);
+    expect(b.buffered).toBe(0);
+  });
+
+  it('sends one add() larger than maxInFlight alone, and drain() sends everything that waited', async () => {
+    const batches: number[][] = [];
+    const b = new AckBatcher<number>({
+      flushAt: 1,
+      lingerMs: 1000,
+      limit: 100,
+      maxInFlight: 2,
+      send: async (items) => void batches.push(items),
+    });
+    const all = [b.add([1], 5), b.add([2], 1), b.add([3], 1)];
+    expect(batches).toEqual([[1]]);
+    await b.drain();
+    await Promise.all(all);
+    expect(batches).toEqual([[1], [2, 3]]);
+    expect(b.buffered).toBe(0);
+  });
 });
