@@ -17,7 +17,7 @@ export interface UdpListenerOptions {
 
 /**
  * A UDP listener: SSF (one SSFSpan per datagram, Veneur's format) or statsd
- * lines. The socket is read on the reader thread (udp-reader.ts), which
+ * lines. The socket is read on a thread of its own (udp-reader.ts), which
  * hands datagrams over in groups (1 ms or 512); each group is validated and
  * published together. UDP has no way to push back, so when the sink is not
  * accepting (buffer full, backend failing) datagrams are dropped and counted,

@@ -1,8 +1,7 @@
 import { createSocket } from 'node:dgram';
-import type { Socket } from 'node:dgram';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 
-/** What UdpReader gives the thread for one socket. */
+/** What UdpReader gives the thread. */
 export interface UdpReaderData {
   host: string;
   port: number;
@@ -15,15 +14,15 @@ export interface UdpReaderData {
   queued: SharedArrayBuffer;
 }
 
-/** Messages between UdpReader (udp-reader.ts) and this thread; `id` names the socket (one thread reads every UdpReader's). */
-export type ToReader = { type: 'open'; id: number; data: UdpReaderData } | { type: 'close'; id: number };
+/** Messages between UdpReader (udp-reader.ts) and this thread. */
+export type ToReader = { type: 'close' };
 
 export type FromReader =
-  | { type: 'listening'; id: number; port: number; receiveBufferBytes: number }
-  | { type: 'failed'; id: number; message: string; code: string | undefined }
+  | { type: 'listening'; port: number; receiveBufferBytes: number }
+  | { type: 'failed'; message: string; code: string | undefined }
   /** A group of datagrams, one after the other in `data`; each ends at `ends[i]`. `dropped`: datagrams dropped since the last group (queue full). */
-  | { type: 'datagrams'; id: number; data: Uint8Array; ends: Uint32Array; dropped: number }
-  | { type: 'closed'; id: number };
+  | { type: 'datagrams'; data: Uint8Array; ends: Uint32Array; dropped: number }
+  | { type: 'closed' };
 
 /** The most datagrams handed over together, and the longest a datagram waits for others (as the listener grouped them before). */
 export const GROUP_DATAGRAMS = 512;
@@ -32,13 +31,13 @@ const GROUP_MS = 1;
 const ARENA_BYTES = 1 << 20;
 
 /**
- * Reads one UDP socket and hands the datagrams to the main thread in groups.
- * The main thread validates and publishes; while it is busy (a large HTTP
- * batch, garbage collection) this thread keeps the socket drained, so a
- * stall there no longer overflows the kernel's receive buffer. What waits
- * for the main thread is bounded by `queueBytes`.
+ * Reads one UDP socket and hands the datagrams to the main thread in groups,
+ * and does nothing else. The main thread validates and publishes; while it
+ * is busy (a large HTTP batch, garbage collection) this thread keeps the
+ * socket drained, so a stall there no longer overflows the kernel's receive
+ * buffer. What waits for the main thread is bounded by `queueBytes`.
  */
-function open(id: number, data: UdpReaderData, send: (m: FromReader, transfer?: ArrayBuffer[]) => void): Socket {
+function run(port: NonNullable<typeof parentPort>, data: UdpReaderData): void {
   const queued = new Int32Array(data.queued);
   const arena = new Uint8Array(ARENA_BYTES);
   const ends = new Uint32Array(GROUP_DATAGRAMS);
@@ -46,6 +45,7 @@ function open(id: number, data: UdpReaderData, send: (m: FromReader, transfer?: 
   let count = 0;
   let dropped = 0;
   let timer: NodeJS.Timeout | undefined;
+  const send = (m: FromReader, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
   const flush = (): void => {
     if (timer !== undefined) {
@@ -57,7 +57,7 @@ function open(id: number, data: UdpReaderData, send: (m: FromReader, transfer?: 
     const group = arena.slice(0, used);
     const groupEnds = ends.slice(0, count);
     Atomics.add(queued, 0, used);
-    send({ type: 'datagrams', id, data: group, ends: groupEnds, dropped }, [group.buffer, groupEnds.buffer]);
+    send({ type: 'datagrams', data: group, ends: groupEnds, dropped }, [group.buffer, groupEnds.buffer]);
     used = 0;
     count = 0;
     dropped = 0;
@@ -78,43 +78,18 @@ function open(id: number, data: UdpReaderData, send: (m: FromReader, transfer?: 
     else timer ??= setTimeout(flush, GROUP_MS);
   });
   socket.on('error', () => {});
-  socket.once('error', (err: NodeJS.ErrnoException) => send({ type: 'failed', id, message: err.message, code: err.code }));
+  socket.once('error', (err: NodeJS.ErrnoException) => send({ type: 'failed', message: err.message, code: err.code }));
   socket.bind(data.port, data.host, () => {
-    send({ type: 'listening', id, port: socket.address().port, receiveBufferBytes: socket.getRecvBufferSize() });
+    send({ type: 'listening', port: socket.address().port, receiveBufferBytes: socket.getRecvBufferSize() });
   });
-  // What was read before the close is handed over, then the close is confirmed.
-  socket.once('close', () => {
-    flush();
-    send({ type: 'closed', id });
-  });
-  return socket;
-}
-
-/**
- * One thread reads every UDP socket of the process (SSF and statsd): it does
- * nothing but copy datagrams, and a thread of its own per socket cost a V8
- * isolate each (about 10 MB of RSS idle, measured on the gateway bench).
- */
-function run(port: NonNullable<typeof parentPort>): void {
-  const sockets = new Map<number, Socket>();
-  const send = (m: FromReader, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
   port.on('message', (m: ToReader) => {
-    if (m.type === 'open') {
-      const socket = open(m.id, m.data, send);
-      sockets.set(m.id, socket);
-      socket.once('close', () => sockets.delete(m.id));
-    } else {
-      const socket = sockets.get(m.id);
-      try {
-        if (socket === undefined) throw new Error('not open');
-        socket.close();
-      } catch {
-        // Never opened, or its handle is gone (a failed bind): nothing more will be read.
-        sockets.delete(m.id);
-        send({ type: 'closed', id: m.id });
-      }
-    }
+    if (m.type !== 'close') return;
+    socket.close(() => {
+      flush();
+      send({ type: 'closed' });
+      port.close();
+    });
   });
 }
 
-if (parentPort) run(parentPort);
+if (parentPort) run(parentPort, workerData as UdpReaderData);

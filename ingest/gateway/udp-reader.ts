@@ -16,79 +16,19 @@ export interface UdpReaderOptions {
 /** One group of datagrams from the reader thread: views into one transferred buffer, and how many were dropped before it. */
 export type DatagramGroup = (datagrams: Buffer[], dropped: number) => void;
 
-/** What a reader hears from the thread: its own messages, or that the thread stopped. */
-type ReaderEvent = FromReader | { type: 'exited'; code: number };
-
 /**
- * The one reader thread of the process (udp-reader-worker.ts), shared by
- * every UdpReader: started by the first, stopped when the last one closes.
- */
-class ReaderThread {
-  private static current: ReaderThread | undefined;
-  private static nextId = 1;
-  private readonly worker: Worker;
-  private readonly readers = new Map<number, (e: ReaderEvent) => void>();
-
-  private constructor() {
-    // The worker is this file's sibling, in the same language (as kafka-thread-sink.ts).
-    // Its garbage is one Buffer per datagram, dead at once: a young generation of 8 MB holds
-    // it (V8's default grows to tens of MB per thread at 250k datagrams/s, all of it RSS).
-    this.worker = new Worker(new URL(`./udp-reader-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url), {
-      resourceLimits: { maxYoungGenerationSizeMb: 8 },
-    });
-    this.worker.on('message', (m: FromReader) => this.readers.get(m.id)?.(m));
-    this.worker.on('error', () => {});
-    this.worker.once('exit', (code) => {
-      if (ReaderThread.current === this) ReaderThread.current = undefined;
-      for (const r of this.readers.values()) r({ type: 'exited', code });
-      this.readers.clear();
-    });
-  }
-
-  /** Registers a reader on the running thread (starting it if none); returns its socket id. */
-  static join(onEvent: (e: ReaderEvent) => void): { thread: ReaderThread; id: number } {
-    ReaderThread.current ??= new ReaderThread();
-    const id = ReaderThread.nextId++;
-    ReaderThread.current.readers.set(id, onEvent);
-    return { thread: ReaderThread.current, id };
-  }
-
-  post(m: ToReader): void {
-    this.worker.postMessage(m);
-  }
-
-  /** Closes socket `id` (what it read is handed over first); the last one to leave stops the thread. */
-  async leave(id: number): Promise<void> {
-    if (!this.readers.has(id)) return;
-    await new Promise<void>((resolve) => {
-      const onEvent = this.readers.get(id);
-      this.readers.set(id, (e) => {
-        onEvent?.(e);
-        if (e.type === 'closed' || e.type === 'exited') resolve();
-      });
-      this.post({ type: 'close', id });
-    });
-    this.readers.delete(id);
-    if (this.readers.size === 0) {
-      if (ReaderThread.current === this) ReaderThread.current = undefined;
-      await this.worker.terminate();
-    }
-  }
-}
-
-/**
- * A UDP socket read on another thread (udp-reader-worker.ts, one thread for
- * every socket of the process), which hands the datagrams over in groups. Measured on the gateway bench: with the socket on the main thread,
- * every pause of that thread (validating a large HTTP batch, publishing,
- * garbage collection) let the kernel's receive buffer overflow (4 MiB here,
- * net.core.rmem_max), and the loss at a paced rate came and went from run to
- * run. The datagrams waiting for the main thread are bounded by
- * `receiveBufferBytes` (past it they are dropped and counted, as the kernel
- * would drop them), so the buffer asked for is had even where the kernel
- * grants less.
+ * A UDP socket read on a thread of its own (udp-reader-worker.ts), which
+ * hands the datagrams over in groups. Measured on the gateway bench: with
+ * the socket on the main thread, every pause of that thread (validating a
+ * large HTTP batch, publishing, garbage collection) let the kernel's receive
+ * buffer overflow (4 MiB here, net.core.rmem_max), and the loss at a paced
+ * rate came and went from run to run. The datagrams waiting for the main
+ * thread are bounded by `receiveBufferBytes` (past it they are dropped and
+ * counted, as the kernel would drop them), so the buffer asked for is had
+ * even where the kernel grants less.
  */
 export class UdpReader {
-  private joined: { thread: ReaderThread; id: number } | undefined;
+  private worker: Worker | undefined;
   private readonly queued = new SharedArrayBuffer(4);
   private readonly queuedBytes = new Int32Array(this.queued);
   private closed: Promise<void> | undefined;
@@ -102,7 +42,7 @@ export class UdpReader {
 
   async listen(): Promise<{ host: string; port: number }> {
     const { host, port } = splitHostPort(this.options.address);
-    const data: UdpReaderData = {
+    const workerData: UdpReaderData = {
       host,
       port,
       type: isIPv6(host) ? 'udp6' : 'udp4',
@@ -110,26 +50,33 @@ export class UdpReader {
       queueBytes: this.options.queueBytes ?? this.options.receiveBufferBytes,
       queued: this.queued,
     };
-    let settle: { resolve: (m: { port: number; receiveBufferBytes: number }) => void; reject: (err: Error) => void } | undefined;
-    const listening = new Promise<{ port: number; receiveBufferBytes: number }>((resolve, reject) => (settle = { resolve, reject }));
-    const joined = ReaderThread.join((e) => {
-      if (e.type === 'datagrams') this.take(e.data, e.ends, e.dropped);
-      else if (e.type === 'listening') settle?.resolve(e);
-      else if (e.type === 'failed') settle?.reject(Object.assign(new Error(e.message), { code: e.code }));
-      else if (e.type === 'exited') settle?.reject(new Error(`the UDP reader thread exited (${e.code}) before listening on ${this.options.address}`));
+    // The worker is this file's sibling, in the same language (as kafka-thread-sink.ts).
+    // Its garbage is one Buffer per datagram, dead at once: a young generation of 8 MB holds
+    // it (V8's default grows to tens of MB per thread at 250k datagrams/s, all of it RSS).
+    const worker = new Worker(new URL(`./udp-reader-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url), {
+      workerData,
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
-    this.joined = joined;
-    joined.thread.post({ type: 'open', id: joined.id, data });
-    try {
-      const at = await listening;
-      this.receiveBufferBytes = at.receiveBufferBytes;
-      return { host, port: at.port };
-    } catch (err) {
-      await this.close();
-      throw err;
-    } finally {
-      settle = undefined;
-    }
+    this.worker = worker;
+    const listening = await new Promise<{ port: number; receiveBufferBytes: number }>((resolve, reject) => {
+      const onExit = (code: number): void => reject(new Error(`the UDP reader thread exited (${code}) before listening on ${this.options.address}`));
+      const onMessage = (m: FromReader): void => {
+        if (m.type === 'listening') {
+          worker.off('message', onMessage).off('error', reject).off('exit', onExit);
+          resolve(m);
+        } else if (m.type === 'failed') {
+          worker.off('message', onMessage).off('error', reject).off('exit', onExit);
+          void worker.terminate();
+          reject(Object.assign(new Error(m.message), { code: m.code }));
+        }
+      };
+      worker.on('message', onMessage).once('error', reject).once('exit', onExit);
+    });
+    worker.on('message', (m: FromReader) => {
+      if (m.type === 'datagrams') this.take(m.data, m.ends, m.dropped);
+    });
+    this.receiveBufferBytes = listening.receiveBufferBytes;
+    return { host, port: listening.port };
   }
 
   private take(data: Uint8Array, ends: Uint32Array, dropped: number): void {
@@ -149,7 +96,21 @@ export class UdpReader {
 
   /** Stops reading; resolves once every datagram read was handed to onGroup. */
   close(): Promise<void> {
-    this.closed ??= this.joined?.thread.leave(this.joined.id) ?? Promise.resolve();
+    this.closed ??= this.stop();
     return this.closed;
+  }
+
+  private async stop(): Promise<void> {
+    const worker = this.worker;
+    // threadId is -1 once the thread has stopped: nothing to wait for.
+    if (worker === undefined || worker.threadId === -1) return;
+    await new Promise<void>((resolve) => {
+      worker.on('message', (m: FromReader) => {
+        if (m.type === 'closed') resolve();
+      });
+      worker.once('exit', () => resolve());
+      worker.postMessage({ type: 'close' } satisfies ToReader);
+    });
+    await worker.terminate();
   }
 }
