@@ -24,7 +24,7 @@ export interface LogCursor {
 
 const CursorShape = z.strictObject({
   ns: z.string().regex(/^\d{1,20}$/),
-  // A cursor made before migration 0012 has a 64-bit hash: refused, as any other not made here.
+  // A cursor made before migration 0012 has a 64-bit hash: refused like every cursor not made here.
   hash: z
     .string()
     .regex(/^\d{1,10}$/)

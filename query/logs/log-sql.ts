@@ -102,7 +102,7 @@ export interface LogSearch {
   window?: { loNs: bigint; hiNs: bigint } | undefined;
   /**
    * The part of the range left after this window, [loNs, hiNs): each row
-   * then says in `more` whether the tenant has any row there (1) or none (0),
+   * then says in `more` whether the tenant has a row there (1) or none (0),
    * so that a page whose rows all came from this window needs no next query.
    */
   rest?: { loNs: bigint; hiNs: bigint } | undefined;
@@ -170,7 +170,7 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
 }
 
 /**
- * After a window that found nothing: whether the tenant has any row in that
+ * After a window that found nothing: whether the tenant has a row in that
  * window (`had`: then the search is rare, and the rest is read at once) and
  * any in the rest of the range (`more`). One granule each at most.
  */

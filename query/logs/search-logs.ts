@@ -57,7 +57,7 @@ interface LogRow {
   trace_id_high: string;
   span_id: string;
   attributes: Record<string, string>;
-  /** Whether the tenant has any row in the range left after the window ('0' or '1'; log-sql.ts `rest`). */
+  /** First window only: whether the tenant has rows in the range left after it (0 or 1; log-sql.ts `rest`). */
   more?: string | number;
 }
 
@@ -135,7 +135,7 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   // that would hold the rows still wanted at the density seen (so a page
   // needs two queries, rarely three); after a window with nothing, all the
   // rest (a rare word: the full-text index finds it at once in the rest).
-  // The first window also says whether the tenant has any row left in the
+  // The first window also says whether the tenant has rows left in the
   // rest of the range (one granule read): when all the data is in the first
   // window (a small or young data set asked over a long range), one query is
   // the whole page. The rows at the cursor's position are all in the first
