@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 import type { Command } from './command.js';
 import { UsageError, wantsHelp } from './command.js';
 

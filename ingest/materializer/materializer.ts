@@ -388,7 +388,7 @@ class KafkaMaterializer implements Materializer {
     }
     // Moves kafkajs's fetch position only; the committed offset moves after the insert.
     if (resolved !== undefined) resolveOffset(resolved);
-    // Caught up with the partition's end as of this fetch: a batch at least a quarter full (25,000
+    // Caught up with the partition's end as of this fetch: a batch at least a quarter full (37,500
     // rows by default, a large insert by ClickHouse's measure) goes in now rather than waiting out
     // batchMs for rows that are not coming (the last batch of a drained backlog). Smaller ones
     // still wait, so a slow stream still makes few inserts.

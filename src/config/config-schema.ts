@@ -185,7 +185,12 @@ export const configSchema = z.strictObject({
 
   materializer: z
     .strictObject({
-      batchRows: z.number().int().positive().default(100_000).describe('Rows buffered before an insert.'),
+      batchRows: z
+        .number()
+        .int()
+        .positive()
+        .default(150_000)
+        .describe('Rows buffered before an insert (the materializer holds at most two batches per partition).'),
       batchMs: z.number().int().positive().default(1_000).describe('Longest wait before an insert.'),
       metricsListen: listen('127.0.0.1:8129', 'HTTP listener of the materializer’s /metrics and health endpoints (distributed mode).'),
     })

@@ -70,7 +70,7 @@ describe('README: your first minute', () => {
     const section = readme.slice(readme.indexOf('## Your first minute'), readme.indexOf('## Distributed mode'));
     expect(section).toContain('```sh\nnpm start\n```');
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
-    expect(pkg.scripts['start']).toMatch(/node dist\/cli\/main\.js serve$/);
+    expect(pkg.scripts['start']).toMatch(/node --max-semi-space-size=4 dist\/cli\/main\.js serve$/);
     expect(pkg.bin['ssf']).toBe('./dist/cli/main.js');
   });
 

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listSettings } from '../../src/config/load-config.js';
+import { nodeFlagsOf } from '../bench/process-stats.js';
 
 /**
  * What cannot run on these machines (no Docker engine, no Kubernetes) is
@@ -16,6 +17,8 @@ import { listSettings } from '../../src/config/load-config.js';
 const root = join(import.meta.dirname, '..', '..');
 const read = (file: string): string => readFileSync(join(root, file), 'utf8');
 const envNames = new Set(listSettings().map((s) => s.env));
+/** The V8 flags every ssf process runs with: cli/main.ts's first line says them; the image and `npm start` repeat them. */
+const NODE_FLAGS = nodeFlagsOf(join(root, 'cli', 'main.ts')).join(' ');
 
 /** The subcommands of `ssf`: the commands listed in cli/main.ts, each loaded and its name checked against its key. */
 async function ssfSubcommands(): Promise<Set<string>> {
@@ -63,12 +66,20 @@ describe('deployment files', () => {
     for (const c of [...composeCommands, ...chartCommands, ...job]) expect(known.has(c), `ssf ${c}`).toBe(true);
   });
 
+  it('start every ssf process with the same V8 flags: the bin, the image, npm start and the gateway bench', () => {
+    expect(NODE_FLAGS).toBe('--max-semi-space-size=4');
+    expect(read('deploy/Dockerfile')).toContain(`ENTRYPOINT ["node", "${NODE_FLAGS}", "dist/cli/main.js"]`);
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['start']).toContain(`node ${NODE_FLAGS} dist/cli/main.js serve`);
+    expect(read('test/bench/gateway-bench.ts')).toContain('nodeFlagsOf(main)');
+  });
+
   it('build one multi-stage, non-root image with health checks', () => {
     const dockerfile = read('deploy/Dockerfile');
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
     expect(dockerfile).toMatch(/^USER 10001$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/-\/healthy/m);
-    expect(dockerfile).toContain('ENTRYPOINT ["node", "dist/cli/main.js"]');
+    expect(dockerfile).toContain(`ENTRYPOINT ["node", "${NODE_FLAGS}", "dist/cli/main.js"]`);
     const templates = read('deploy/helm/ssf/templates/roles.yaml');
     expect(templates).toContain('path: /-/healthy');
     expect(templates).toContain('path: /-/ready');
