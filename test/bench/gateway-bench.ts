@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { encodeBatchOfEncoded, encodeSpan } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
 import { createTopics, startKafkaBroker } from '../../deploy/local/kafka-broker.js';
 import { printNote, printTable } from './measure.js';
-import { nodeFlagsOf } from './process-stats.js';
+import { nodeFlagsOf, peakRssMb, processCpuSeconds } from './process-stats.js';
 import { blastUdp, sendUdpAtRate } from './udp-sender.js';
 import { udpDrops } from './veneur-server.js';
 import { spanEvent } from '../../src/codec/span-event.js';
@@ -46,12 +45,7 @@ interface ProcStats {
 }
 
 function procStats(pid: number): ProcStats {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-  return { cpuSeconds: ticks / 100, peakRssMb: Number(hwm ?? 0) / 1024 };
+  return { cpuSeconds: processCpuSeconds(pid), peakRssMb: peakRssMb(pid) };
 }
 
 async function startGatewayProcess(env: Record<string, string>): Promise<{ child: ChildProcess; where: Record<string, string> }> {

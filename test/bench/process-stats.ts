@@ -23,9 +23,9 @@ export function resetPeakRss(): void {
   writeFileSync('/proc/self/clear_refs', '5');
 }
 
-/** This process's peak RSS since the last resetPeakRss() (MB). */
-export function peakRssMb(): number {
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+/** A process's peak RSS (MB): since it started, or for this one since the last resetPeakRss(). */
+export function peakRssMb(pid: number | 'self' = 'self'): number {
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   return Number(hwm ?? 0) / 1024;
 }
 

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { encodeSpan } from '../../src/codec/index.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricType, SpanEvent } from '../../src/codec/index.js';
@@ -13,6 +12,7 @@ import { quoteIdent } from '../../src/clickhouse/quote-ident.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { printNote, printTable } from './measure.js';
+import { processCpuSeconds } from './process-stats.js';
 import { seededRandom } from '../setup/random.js';
 import { spanEvent } from '../../src/codec/span-event.js';
 
@@ -340,12 +340,6 @@ async function insertRowBinary(ch: ClickHouse, table: EventTable, body: Buffer, 
 
 // --- measuring ---------------------------------------------------------------
 
-/** CPU seconds (user + system) of a process, from /proc. */
-function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 const nodeCpuSeconds = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
