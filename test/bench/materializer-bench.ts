@@ -17,7 +17,7 @@ import { BATCH_FORMAT, tracePartition } from '../../src/kafka/record-format.js';
 import { printTable } from './measure.js';
 import { spanEvent } from '../../src/codec/span-event.js';
 import type { FromMaterializer, ToMaterializer } from './materializer-process.js';
-import { gcMeter, peakRssMb, processCpuSeconds, resetPeakRss } from './process-stats.js';
+import { gcMeter, nodeFlagsOf, peakRssMb, processCpuSeconds, resetPeakRss } from './process-stats.js';
 
 const share = (part: number, whole: number): string => `${((part / whole) * 100).toFixed(0)} %`;
 
@@ -120,6 +120,8 @@ export async function materializerBench(): Promise<void> {
     // The materializer in a process of its own, as in production: its CPU and peak RSS are its own.
     const child = fork(fileURLToPath(new URL('./materializer-process.js', import.meta.url)), {
       env: { ...process.env, ...env, BENCH_ROWS: String(rowsTotal) },
+      // The node flags `ssf materializer` runs with (the built bin's first line).
+      execArgv: nodeFlagsOf(fileURLToPath(new URL('../../cli/main.js', import.meta.url))),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const next = async <T extends FromMaterializer['type']>(type: T): Promise<Extract<FromMaterializer, { type: T }>> => {

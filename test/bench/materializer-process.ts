@@ -34,6 +34,7 @@ const materializer = createMaterializer(config, ch, { createTopics: false, log: 
 let gc: { stop(): number } | undefined;
 let profile: { stop(): Promise<void> } | undefined;
 let t0 = 0n;
+let stopping = false;
 let acknowledged = 0;
 let firstAckSeconds = 0;
 subscribe('ssf:materializer:inserted', (m) => {
@@ -54,6 +55,7 @@ process.on('message', (m: ToMaterializer) => {
       await materializer.start();
     });
   } else if (m === 'stop') {
+    stopping = true;
     void (async () => {
       await profile?.stop();
       await materializer.stop();
@@ -62,6 +64,10 @@ process.on('message', (m: ToMaterializer) => {
       process.disconnect();
     })();
   }
+});
+// The bench gone (its IPC channel closed before `stop`): nothing to report to.
+process.once('disconnect', () => {
+  if (!stopping) process.exit(1);
 });
 resetPeakRss();
 send({ type: 'ready' });
