@@ -101,8 +101,7 @@ export async function materializerBench(): Promise<void> {
     await migrate(ch, config);
     const now = BigInt(Date.now()) * 1_000_000n;
     // Records as the gateway writes them: an SSFBatch per partition, spans stamped (tenant, received time).
-    // Built 5,000 spans at a time, so that the materializer's peak RSS, measured in this process, does not
-    // include the bench's spans.
+    // Built 5,000 spans at a time: the bench stays small on the machine the materializer shares.
     const producer = createKafka(config.kafka, 'bench').producer();
     await producer.connect();
     const partitions = config.kafka.partitions;
@@ -124,9 +123,13 @@ export async function materializerBench(): Promise<void> {
       execArgv: nodeFlagsOf(fileURLToPath(new URL('../../cli/main.js', import.meta.url))),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    const exited = once(child, 'exit').then(([code, signal]) => {
+      throw new Error(`the bench's materializer process exited (${String(code ?? signal)})`);
+    });
+    exited.catch(() => {});
     const next = async <T extends FromMaterializer['type']>(type: T): Promise<Extract<FromMaterializer, { type: T }>> => {
       for (;;) {
-        const [m] = (await once(child, 'message')) as [FromMaterializer];
+        const [m] = (await Promise.race([once(child, 'message'), exited])) as [FromMaterializer];
         if (m.type === type) return m as Extract<FromMaterializer, { type: T }>;
       }
     };
