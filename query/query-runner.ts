@@ -43,7 +43,9 @@ interface QueryHandle {
 /**
  * Every read the query API makes goes through here, for its own typed
  * endpoints and for users' SQL alike:
- * - the limits of `query.*` (time, result rows and bytes, memory, block size), and
+ * - the limits of `query.*` (time, result rows and bytes, memory, block size:
+ *   `query.maxBlockSize` for users' SQL, `query.typedMaxBlockSize` for the
+ *   API's own statements, read with `rows`), and
  * - the tenant filter: `additional_table_filters` makes ClickHouse add
  *   `tenant = '<tenant>'` to every read of every public table, wherever the
  *   table appears in the query (subqueries, joins, CTEs, scalar subqueries).
@@ -77,14 +79,18 @@ export class QueryRunner {
     return `${this.database}.${name}`;
   }
 
-  /** The SETTINGS clause (without the keyword) every query of `tenant` runs with. */
-  settings(tenant: string): string {
+  /**
+   * The SETTINGS clause (without the keyword) every query of `tenant` runs
+   * with. `blockSize`: `query.maxBlockSize` (users' SQL: it bounds how far a
+   * query that is costly per row runs past its time limit) unless given.
+   */
+  settings(tenant: string, blockSize = this.limits.maxBlockSize): string {
     const filter = sqlString(`tenant = ${sqlString(tenant)}`);
     const filters = PUBLIC_TABLES.map((t) => `${sqlString(`${this.database}.${t}`)}: ${filter}`).join(', ');
     return [
       `max_execution_time = ${this.limits.maxExecutionTimeS}`,
       `timeout_overflow_mode = 'throw'`,
-      `max_block_size = ${this.limits.maxBlockSize}`,
+      `max_block_size = ${blockSize}`,
       `max_result_rows = ${this.limits.maxResultRows}`,
       `max_result_bytes = ${this.limits.maxResultBytes}`,
       `result_overflow_mode = 'throw'`,
@@ -94,14 +100,19 @@ export class QueryRunner {
   }
 
   /** `sql` (one SELECT without SETTINGS or FORMAT) with the tenant's settings appended. */
-  bound(sql: string, tenant: string): string {
-    return `${sql.trimEnd()}\nSETTINGS ${this.settings(tenant)}`;
+  bound(sql: string, tenant: string, blockSize?: number): string {
+    return `${sql.trimEnd()}\nSETTINGS ${this.settings(tenant, blockSize)}`;
   }
 
-  /** Rows as objects (64-bit integers as strings). */
+  /**
+   * Rows as objects (64-bit integers as strings). Only for the API's own
+   * statements (typed endpoints, jobs), never a user's SQL: they run in
+   * blocks of `query.typedMaxBlockSize` rows, their cost per row being ours.
+   */
   async rows<T>(sql: string, tenant: string, params: QueryParams = {}): Promise<T[]> {
     return this.run(async (h) => {
-      const result = await this.ch.client.query({ query: this.bound(sql, tenant), query_params: params, format: 'JSONEachRow', ...h });
+      const query = this.bound(sql, tenant, this.limits.typedMaxBlockSize);
+      const result = await this.ch.client.query({ query, query_params: params, format: 'JSONEachRow', ...h });
       return await result.json<T>();
     });
   }

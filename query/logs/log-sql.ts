@@ -100,12 +100,6 @@ export interface LogSearch {
   after?: { ns: string; hash: string; skip: number } | undefined;
   /** A slice of the range, ns since the epoch, half-open [loNs, hiNs): searchLogs reads the range in such windows. */
   window?: { loNs: bigint; hiNs: bigint } | undefined;
-  /**
-   * The part of the range left after this window, [loNs, hiNs): each row
-   * then says in `more` whether the tenant has a row there (1) or none (0),
-   * so that a page whose rows all came from this window needs no next query.
-   */
-  rest?: { loNs: bigint; hiNs: bigint } | undefined;
 }
 
 /** The SELECT of one page and its parameters. `table` is `runner.table('logs')`. */
@@ -150,17 +144,10 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
     named['afterHash'] = search.after.hash;
   }
   const direction = desc ? 'DESC' : 'ASC';
-  let more = '';
-  if (search.rest) {
-    // One granule at most: the first row of the tenant in the rest, if any (a scalar subquery runs once).
-    more = `,\n  (SELECT count() FROM (SELECT 1 FROM ${table} WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({restLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({restHiNs:Int64}) LIMIT 1)) AS more`;
-    named['restLoNs'] = search.rest.loNs.toString();
-    named['restHiNs'] = search.rest.hiNs.toString();
-  }
   const sql = [
     'SELECT',
     '  toUnixTimestamp64Nano(timestamp) AS ts_ns,',
-    `  row_hash, service, severity, body, trace_id, trace_id_high, span_id, attributes${more}`,
+    '  row_hash, service, severity, body, trace_id, trace_id_high, span_id, attributes',
     `FROM ${table}`,
     `WHERE ${where.join('\n  AND ')}`,
     `ORDER BY timestamp ${direction}, row_hash ${direction}`,
@@ -170,9 +157,10 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
 }
 
 /**
- * After a window that found nothing: whether the tenant has a row in that
- * window (`had`: then the search is rare, and the rest is read at once) and
- * any in the rest of the range (`more`). One granule each at most.
+ * Whether the tenant has a row in a window (a row with part `window`: when
+ * the window's search found nothing, the search is rare and the rest is read
+ * at once) and any in the rest of the range (part `rest`). One granule each
+ * at most, as two LIMIT 1 reads (two scalar subqueries cost twice as much).
  */
 export function windowProbeSql(
   table: string,
@@ -180,10 +168,10 @@ export function windowProbeSql(
   window: { loNs: bigint; hiNs: bigint },
   rest: { loNs: bigint; hiNs: bigint },
 ): { sql: string; params: Record<string, unknown> } {
-  const any = (lo: string, hi: string): string =>
-    `(SELECT count() FROM (SELECT 1 FROM ${table} WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({${lo}:Int64}) AND timestamp < fromUnixTimestamp64Nano({${hi}:Int64}) LIMIT 1))`;
+  const any = (part: string, lo: string, hi: string): string =>
+    `(SELECT '${part}' AS part FROM ${table} WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({${lo}:Int64}) AND timestamp < fromUnixTimestamp64Nano({${hi}:Int64}) LIMIT 1)`;
   return {
-    sql: `SELECT ${any('windowLoNs', 'windowHiNs')} AS had, ${any('restLoNs', 'restHiNs')} AS more`,
+    sql: `${any('window', 'windowLoNs', 'windowHiNs')}\nUNION ALL\n${any('rest', 'restLoNs', 'restHiNs')}`,
     params: {
       tenant,
       windowLoNs: window.loNs.toString(),

@@ -57,8 +57,6 @@ interface LogRow {
   trace_id_high: string;
   span_id: string;
   attributes: Record<string, string>;
-  /** First window only: whether the tenant has rows in the range left after it (0 or 1; log-sql.ts `rest`). */
-  more?: string | number;
 }
 
 /** ns since the epoch -> `2026-11-21T10:00:00.123456789Z`. */
@@ -135,11 +133,15 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   // that would hold the rows still wanted at the density seen (so a page
   // needs two queries, rarely three); after a window with nothing, all the
   // rest (a rare word: the full-text index finds it at once in the rest).
-  // The first window also says whether the tenant has rows left in the
-  // rest of the range (one granule read): when all the data is in the first
-  // window (a small or young data set asked over a long range), one query is
-  // the whole page. The rows at the cursor's position are all in the first
-  // window (where `skip` applies).
+  // When a window finds nothing, a probe asks whether the tenant has rows in
+  // that window at all and in the rest of the range (a granule each): a rare
+  // word (the window had rows) reads all the rest at once; a window without
+  // data (the newest data is older) widens fourfold; no row in the rest ends
+  // the page. The rows at the cursor's position are all in the first window
+  // (where `skip` applies). No window asks ahead whether rows remain: as a
+  // scalar subquery that cost 6-7 ms of every first window on the 10M bench,
+  // more than the empty query it saves when all the data is in the first
+  // window (its parts are pruned by time).
   const wanted = request.limit + 1;
   const rows: LogRow[] = [];
   let width = (hi - lo) / FIRST_WINDOW_PARTS > WINDOW_MIN_NS ? (hi - lo) / FIRST_WINDOW_PARTS : WINDOW_MIN_NS;
@@ -159,24 +161,16 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
       limit: wanted - rows.length,
       after: cursor && { ns: cursor.ns, hash: cursor.hash, skip: first ? cursor.skip : 0 },
       window,
-      // Only the first window asks: the later ones are sized to end the page, and
-      // the question costs every query a scalar subquery (6 ms of 23 on the bench).
-      rest: first ? (desc ? { loNs: lo, hiNs: window.loNs } : { loNs: window.hiNs, hiNs: hi }) : undefined,
     });
     const found = await runner.rows<LogRow>(sql, tenant, params);
     rows.push(...found);
     if (desc) hi = window.loNs;
     else lo = window.hiNs;
-    // No row at all in the rest of the range: nothing more to look for.
-    if (found[0]?.more !== undefined && Number(found[0].more) === 0) break;
     if (found.length === 0 && lo < hi) {
-      // Nothing found: a rare word (the window had rows), read in all the rest
-      // at once; or no row at all in the window (the newest data is older),
-      // then a window four times as wide, not the whole range.
       const probe = windowProbeSql(runner.table('logs'), tenant, window, { loNs: lo, hiNs: hi });
-      const [seen] = await runner.rows<{ had: string | number; more: string | number }>(probe.sql, tenant, probe.params);
-      if (Number(seen?.more) === 0) break;
-      width = Number(seen?.had) > 0 ? hi - lo : (window.hiNs - window.loNs) * 4n;
+      const seen = new Set((await runner.rows<{ part: string }>(probe.sql, tenant, probe.params)).map((r) => r.part));
+      if (!seen.has('rest')) break;
+      width = seen.has('window') ? hi - lo : (window.hiNs - window.loNs) * 4n;
     } else {
       width = nextWindowWidth(window.hiNs - window.loNs, found.length, wanted - rows.length, hi - lo);
     }

@@ -227,7 +227,15 @@ export const configSchema = z.strictObject({
         .positive()
         .default(2_048)
         .describe(
-          '`max_block_size` of every query: ClickHouse checks the time limit and cancellation between blocks, so this bounds how far past `query.maxExecutionTimeS` a query that is costly per row can run.',
+          '`max_block_size` of the queries of `POST /v1/sql` and of streamed exports: ClickHouse checks the time limit and cancellation between blocks, so this bounds how far past `query.maxExecutionTimeS` a query that is costly per row can run.',
+        ),
+      typedMaxBlockSize: z
+        .number()
+        .int()
+        .positive()
+        .default(8_192)
+        .describe(
+          "`max_block_size` of the typed endpoints' own statements (logs, traces, metrics, services): their cost per row is the API's SQL, not a user's. Blocks of 2,048 rows made a page of a common log word about 8 ms slower on 10M lines.",
         ),
       cancelGraceMs: z
         .number()
