@@ -55,15 +55,16 @@ const ROUTE_GROUPS: Array<(app: FastifyInstance, ctx: QueryContext) => void> = [
  * (the read-only user in server mode; the shared engine when embedded).
  */
 export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>, ch: ClickHouse, options: QueryApiOptions): QueryApi {
+  const metrics = new QueryMetrics();
+  options.registry?.adopt(metrics.registry);
   const context: QueryContext = {
     runner: new QueryRunner(ch, config.query),
     slots: new TenantSlots(config.query.maxConcurrentPerTenant),
     auth: options.auth ?? new TenantAuth(config.gateway),
     docs: new ApiDocs(),
     config,
+    metrics,
   };
-  const metrics = new QueryMetrics();
-  options.registry?.adopt(metrics.registry);
 
   app.register(async (scope) => {
     scope.addHook('onResponse', async (request, reply) => {

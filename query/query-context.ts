@@ -1,5 +1,6 @@
 import type { TenantAuth } from '../src/auth/tenants.js';
 import type { Config } from '../src/config/config-schema.js';
+import type { QueryMetrics } from './query-metrics.js';
 import type { QueryRunner } from './query-runner.js';
 import type { TenantSlots } from './tenant-slots.js';
 import type { ApiDocs } from './typed-route.js';
@@ -12,4 +13,6 @@ export interface QueryContext {
   slots: TenantSlots;
   docs: ApiDocs;
   config: Readonly<Config>;
+  /** The query API's numbers on /metrics. */
+  metrics: QueryMetrics;
 }

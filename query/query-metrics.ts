@@ -8,10 +8,19 @@ export class QueryMetrics {
   private readonly requests = this.registry.counter('ssf_query_requests_total', 'Query API requests by route and status.', ['route', 'status']);
   private readonly refusals = this.registry.counter('ssf_query_refused_total', 'Query API refusals by error code.', ['code']);
   private readonly seconds = this.registry.histogram('ssf_query_duration_seconds', 'Time to answer a query API request, by route.', SECONDS_BUCKETS, ['route']);
+  private readonly metricMetadata = this.registry.counter(
+    'ssf_query_metric_metadata_total',
+    'Metadata answers of the metric query (types, first buckets): kept (hit) or read from ClickHouse (miss).',
+    ['result'],
+  );
 
   answered(route: string, status: number, seconds: number): void {
     this.requests.inc({ route, status: String(status) });
     this.seconds.observe(seconds, { route });
+  }
+
+  metadata(hit: boolean): void {
+    this.metricMetadata.inc({ result: hit ? 'hit' : 'miss' });
   }
 
   refused(code: string): void {

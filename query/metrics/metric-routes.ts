@@ -20,6 +20,7 @@ import {
   rowsToSeries,
 } from './metric-query.js';
 import type { MetricAgg, MetricPointRow } from './metric-query.js';
+import { MetadataCache } from './metadata-cache.js';
 
 /** A query-string parameter that may be repeated (`tag=a:1&tag=b:2`): always a list. */
 const repeated = (what: string) =>
@@ -57,8 +58,20 @@ const MetricTagsParams = z.strictObject({
   ...timeRangeShape,
 });
 
+/** How many metadata answers of the metric query are kept (metadata-cache.ts), for `query.metricMetadataTtlMs`. */
+const METADATA_ENTRIES = 10_000;
+
 /** GET /v1/metrics/query (a metric as time series), GET /v1/metrics (names) and GET /v1/metrics/tags (tag keys and values). */
 export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): void {
+  const metadata = new MetadataCache(ctx.config.query.metricMetadataTtlMs, METADATA_ENTRIES);
+  const metadataRows = <T>(sql: string, tenant: string, params: Record<string, unknown>, complete: (rows: T[]) => boolean): Promise<T[]> =>
+    metadata.rows(
+      sql,
+      params,
+      () => ctx.runner.rows<T>(sql, tenant, params),
+      complete,
+      (hit) => ctx.metrics.metadata(hit),
+    );
   typedRoute(
     app,
     ctx,
@@ -78,7 +91,7 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
       const plan = planMetricQuery(query.name, query.from, query.to, query.step);
       const typesSql = metricTypesSql(query.name, tenant, plan, ctx.runner.table('metrics_1h'));
       const readTypes = async (): Promise<MetricType[]> =>
-        (await ctx.runner.rows<{ type: MetricType }>(typesSql.sql, tenant, typesSql.params)).map((r) => r.type);
+        (await metadataRows<{ type: MetricType }>(typesSql.sql, tenant, typesSql.params, (rows) => rows.length > 0)).map((r) => r.type);
       const coarse = coarserSeries(query.name, tags, groupBy, plan.source);
       // The coarser series answers when it covers the range: it started no later
       // than the metric itself, or before the range (data written before its
@@ -91,13 +104,19 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
       const readName = async (): Promise<string> => {
         if (coarse === undefined) return query.name;
         const { sql, params } = firstBucketsSql([query.name, coarse], tenant, ctx.runner.table(plan.source));
-        const first = new Map((await ctx.runner.rows<{ name: string; first_s: number }>(sql, tenant, params)).map((r) => [r.name, Number(r.first_s)]));
+        const found = await metadataRows<{ name: string; first_s: number }>(sql, tenant, params, (rows) => rows.length === 2);
+        const first = new Map(found.map((r) => [r.name, Number(r.first_s)]));
         return covers(first, query.name, coarse) ? coarse : query.name;
       };
       // Both from metrics_1h (whole-hour steps): one query instead of two.
       const readTypesAndName = async (coarser: string): Promise<[MetricType[], string]> => {
         const { sql, params } = firstBucketsAndTypesSql([query.name, coarser], tenant, plan, ctx.runner.table('metrics_1h'));
-        const found = await ctx.runner.rows<{ name: string; first_s: number; types: MetricType[] }>(sql, tenant, params);
+        const found = await metadataRows<{ name: string; first_s: number; types: MetricType[] }>(
+          sql,
+          tenant,
+          params,
+          (rows) => rows.length === 2 && rows.every((r) => r.types.length > 0),
+        );
         const first = new Map(found.map((r) => [r.name, Number(r.first_s)]));
         return [found.find((r) => r.name === query.name)?.types ?? [], covers(first, query.name, coarser) ? coarser : query.name];
       };

@@ -1,0 +1,57 @@
+/**
+ * The metric query's metadata answers, kept a short while: the metric's
+ * types in the range and the first bucket of each series (metric-query.ts
+ * `metricTypesSql`, `firstBucketsSql`, `firstBucketsAndTypesSql`). Every
+ * `GET /v1/metrics/query` needs them beside its points, and a dashboard asks
+ * the same metric over the same whole-bucket range again and again: on the
+ * 10M bench the metadata query, run beside the points, took the p50 of a
+ * request from 18.6 to 22.4 ms and its p99 from 26 to 43.
+ *
+ * An entry is the rows of one statement with its parameters (the tenant is
+ * one of them, so tenants never share an entry), stored only once ClickHouse
+ * answered: a request never waits on another request's query, and a failed
+ * or cancelled one leaves nothing. Only a complete answer is kept (every
+ * series asked has a row, with its types): a metric asked before its first
+ * sample arrived is read again at the next request. A kept answer is at most
+ * `ttlMs` old: a second type a metric gains shows within that time. At most
+ * `maxEntries` are kept, the oldest dropped first, so a tenant asking many
+ * distinct questions only costs others a query, never memory.
+ */
+export class MetadataCache {
+  private readonly entries = new Map<string, { rows: unknown[]; until: number }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * The rows of `sql` with `params`: kept ones while fresh, else read, and
+   * kept when `complete` says so. `counted` says which it was.
+   */
+  async rows<T>(
+    sql: string,
+    params: Record<string, unknown>,
+    read: () => Promise<T[]>,
+    complete: (rows: T[]) => boolean,
+    counted: (hit: boolean) => void,
+  ): Promise<T[]> {
+    const key = `${sql}\u0000${JSON.stringify(params, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
+    const kept = this.entries.get(key);
+    if (kept && kept.until > this.now()) {
+      counted(true);
+      return kept.rows as T[];
+    }
+    counted(false);
+    const rows = await read();
+    if (!complete(rows)) return rows;
+    this.entries.delete(key);
+    this.entries.set(key, { rows, until: this.now() + this.ttlMs });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+    return rows;
+  }
+}
