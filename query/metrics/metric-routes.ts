@@ -66,6 +66,7 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
   const metadata = new MetadataCache(ctx.config.query.metricMetadataTtlMs, METADATA_ENTRIES);
   const metadataRows = <T>(sql: string, tenant: string, params: Record<string, unknown>, complete: (rows: T[]) => boolean): Promise<T[]> =>
     metadata.rows(
+      tenant,
       sql,
       params,
       () => ctx.runner.rows<T>(sql, tenant, params),

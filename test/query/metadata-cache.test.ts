@@ -8,6 +8,7 @@ function rig(ttlMs = 1_000, maxEntries = 10) {
   const counts = { reads: 0, hits: 0, misses: 0 };
   const ask = (sql: string, params: Record<string, unknown>, rows: unknown[] = [{ type: 'histogram' }], complete = (r: unknown[]) => r.length > 0) =>
     cache.rows(
+      String(params['tenant'] ?? ''),
       sql,
       params,
       async () => {
@@ -36,12 +37,22 @@ describe('MetadataCache', () => {
   });
 
   it('never shares an answer between tenants, parameters or statements', async () => {
-    const { counts, ask } = rig();
+    const { cache, counts, ask } = rig();
     await ask('SELECT types', { tenant: 'a', name: 'm' });
     await ask('SELECT types', { tenant: 'b', name: 'm' });
     await ask('SELECT types', { tenant: 'a', name: 'n' });
     await ask('SELECT first', { tenant: 'a', name: 'm' });
     await ask('SELECT types', { tenant: 'a', name: 'm', id: 1n });
+    // The same statement and parameters asked for another tenant.
+    const other = await cache.rows(
+      'b',
+      'SELECT types',
+      { tenant: 'a', name: 'm' },
+      async () => [{ type: 'gauge' }],
+      () => true,
+      () => {},
+    );
+    expect(other).toEqual([{ type: 'gauge' }]);
     expect(counts.reads).toBe(5);
     expect(counts.hits).toBe(0);
   });
@@ -57,6 +68,7 @@ describe('MetadataCache', () => {
   it('a failed read leaves nothing behind and reaches its caller', async () => {
     const { cache, ask } = rig();
     const failing = cache.rows(
+      'a',
       'SELECT types',
       { tenant: 'a' },
       async () => {
