@@ -57,6 +57,8 @@ interface LogRow {
   trace_id_high: string;
   span_id: string;
   attributes: Record<string, string>;
+  /** With the first window only: 1 a row of the page, 2 the row that says the rest of the range has rows (log-sql.ts `rest`). */
+  part?: number;
 }
 
 /** ns since the epoch -> `2026-11-21T10:00:00.123456789Z`. */
@@ -133,15 +135,15 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   // that would hold the rows still wanted at the density seen (so a page
   // needs two queries, rarely three); after a window with nothing, all the
   // rest (a rare word: the full-text index finds it at once in the rest).
-  // When a window finds nothing, a probe asks whether the tenant has rows in
-  // that window at all and in the rest of the range (a granule each): a rare
-  // word (the window had rows) reads all the rest at once; a window without
-  // data (the newest data is older) widens fourfold; no row in the rest ends
-  // the page. The rows at the cursor's position are all in the first window
-  // (where `skip` applies). No window asks ahead whether rows remain: as a
-  // scalar subquery that cost 6-7 ms of every first window on the 10M bench,
-  // more than the empty query it saves when all the data is in the first
-  // window (its parts are pruned by time).
+  // The first window also says whether the tenant has any row in the rest
+  // of the range (a part of its statement reading one granule): when it has
+  // none, as when a small or young data set is asked over a long range, the
+  // page is done after one query. When a window finds nothing, a probe asks
+  // whether the tenant has rows in that window at all and in the rest (a
+  // granule each): a rare word (the window had rows) reads all the rest at
+  // once; a window without data (the newest data is older) widens fourfold.
+  // The rows at the cursor's position are all in the first window (where
+  // `skip` applies).
   const wanted = request.limit + 1;
   const rows: LogRow[] = [];
   let width = (hi - lo) / FIRST_WINDOW_PARTS > WINDOW_MIN_NS ? (hi - lo) / FIRST_WINDOW_PARTS : WINDOW_MIN_NS;
@@ -161,11 +163,16 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
       limit: wanted - rows.length,
       after: cursor && { ns: cursor.ns, hash: cursor.hash, skip: first ? cursor.skip : 0 },
       window,
+      // Only the first window asks: the later ones are sized to end the page.
+      rest: first ? (desc ? { loNs: lo, hiNs: window.loNs } : { loNs: window.hiNs, hiNs: hi }) : undefined,
     });
-    const found = await runner.rows<LogRow>(sql, tenant, params);
+    const answer = await runner.rows<LogRow>(sql, tenant, params);
+    const found = first ? answer.filter((r) => Number(r.part) === 1) : answer;
     rows.push(...found);
     if (desc) hi = window.loNs;
     else lo = window.hiNs;
+    // No row at all in the rest of the range: nothing more to look for.
+    if (first && found.length === answer.length) break;
     if (found.length === 0 && lo < hi) {
       const probe = windowProbeSql(runner.table('logs'), tenant, window, { loNs: lo, hiNs: hi });
       const seen = new Set((await runner.rows<{ part: string }>(probe.sql, tenant, probe.params)).map((r) => r.part));

@@ -210,6 +210,29 @@ describe('SQL translation', () => {
     expect(sql).not.toMatch(/service IN|CAST\(severity|trace_id =|hasToken/);
   });
 
+  it('a first window also reads one row of the rest of the range, in a part of its own, values bound', () => {
+    const { sql, params } = logSearchSql('ssf.logs', {
+      tenant: 't',
+      fromMs: 0,
+      toMs: 10,
+      services: [],
+      order: 'desc',
+      limit: 10,
+      window: { loNs: 5_000_000n, hiNs: 11_000_000n },
+      rest: { loNs: 0n, hiNs: 5_000_000n },
+    });
+    expect(sql).toMatch(/^\(SELECT 1 AS part,\n {2}toUnixTimestamp64Nano\(timestamp\) AS ts_ns,/);
+    expect(sql).toContain('LIMIT {limit:UInt32} OFFSET {skip:UInt32})\nUNION ALL\n(SELECT 2 AS part,');
+    expect(sql).toContain(
+      'WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({restLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({restHiNs:Int64})\nLIMIT 1)',
+    );
+    expect(params).toMatchObject({ restLoNs: '0', restHiNs: '5000000', windowLoNs: '5000000', windowHiNs: '11000000' });
+    // Without `rest`: the page alone, no part column.
+    const { sql: alone } = logSearchSql('ssf.logs', { tenant: 't', fromMs: 0, toMs: 10, services: [], order: 'desc', limit: 10 });
+    expect(alone).toMatch(/^SELECT\n/);
+    expect(alone).not.toContain('UNION');
+  });
+
   it('the window probe: one row at most of the window and of the rest, values bound', () => {
     const { sql, params } = windowProbeSql('ssf.logs', 'acme', { loNs: 5n, hiNs: 9n }, { loNs: 1n, hiNs: 5n });
     expect(sql).toBe(

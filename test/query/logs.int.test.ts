@@ -636,7 +636,7 @@ describe('GET /v1/logs: pages over a spread-out hour (the search windows)', () =
     ['always', 'desc', 100, 'now-1h', 0],
     ['always', 'asc', 37, 'now-1h', 0],
     ['always -sometimes', 'desc', 250, 'now-1h', 0],
-    // Over a month all the data is in the first window (the later windows and the rest hold no row).
+    // Over a month all the data is in the first window (no row in the rest: one query a page).
     ['sometimes', 'desc', 1000, 'now-30d', 0],
     ['zyzzyva', 'desc', 4, 'now-30d', 0],
     ['always', 'asc', 500, 'now-30d', 0],
