@@ -102,7 +102,7 @@ export interface LogSearch {
   window?: { loNs: bigint; hiNs: bigint } | undefined;
   /**
    * The part of the range left after this window, [loNs, hiNs): the answer
-   * then also holds one row with `part` 2 when the tenant has any row there
+   * then also holds one row with `part` 2 when the tenant has a row there
    * (the page's rows have `part` 1), so that a page whose rows all came from
    * this window needs no next query.
    */

@@ -135,7 +135,7 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   // that would hold the rows still wanted at the density seen (so a page
   // needs two queries, rarely three); after a window with nothing, all the
   // rest (a rare word: the full-text index finds it at once in the rest).
-  // The first window also says whether the tenant has any row in the rest
+  // The first window also says whether the tenant has a row in the rest
   // of the range (a part of its statement reading one granule): when it has
   // none, as when a small or young data set is asked over a long range, the
   // page is done after one query. When a window finds nothing, a probe asks
