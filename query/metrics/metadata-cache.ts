@@ -26,6 +26,11 @@ export class MetadataCache {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** How many answers are kept now. */
+  get size(): number {
+    return this.entries.size;
+  }
+
   /**
    * The rows of `sql` with `params`: kept ones while fresh, else read, and
    * kept when `complete` says so. `counted` says which it was.
@@ -46,7 +51,7 @@ export class MetadataCache {
     }
     counted(false);
     const rows = await read();
-    if (!complete(rows)) return rows;
+    if (this.ttlMs === 0 || !complete(rows)) return rows;
     this.entries.delete(key);
     this.entries.set(key, { rows, until: this.now() + this.ttlMs });
     while (this.entries.size > this.maxEntries) {

@@ -78,13 +78,23 @@ describe('MetadataCache', () => {
       () => {},
     );
     await expect(failing).rejects.toThrow('ClickHouse went away');
+    expect(cache.size).toBe(0);
     expect(await ask('SELECT types', { tenant: 'a' }, [{ type: 'gauge' }])).toEqual([{ type: 'gauge' }]);
   });
 
+  it('with ttlMs 0 keeps nothing: every request reads', async () => {
+    const { cache, counts, ask } = rig(0);
+    await ask('SELECT types', { tenant: 'a' });
+    await ask('SELECT types', { tenant: 'a' });
+    expect(counts).toEqual({ reads: 2, hits: 0, misses: 2 });
+    expect(cache.size).toBe(0);
+  });
+
   it('holds at most maxEntries answers, dropping the oldest first', async () => {
-    const { counts, ask } = rig(1_000, 3);
+    const { cache, counts, ask } = rig(1_000, 3);
     for (const name of ['a', 'b', 'c', 'd']) await ask('SELECT types', { name });
     expect(counts.reads).toBe(4);
+    expect(cache.size).toBe(3);
     await ask('SELECT types', { name: 'd' });
     await ask('SELECT types', { name: 'b' });
     expect(counts.reads).toBe(4);
