@@ -14,6 +14,12 @@ export class QueryMetrics {
     ['result'],
   );
 
+  private readonly logDensities = this.registry.counter(
+    'ssf_query_log_density_total',
+    'Log searches whose first window was sized by the density the same search had before (hit) or not (miss).',
+    ['result'],
+  );
+
   answered(route: string, status: number, seconds: number): void {
     this.requests.inc({ route, status: String(status) });
     this.seconds.observe(seconds, { route });
@@ -21,6 +27,10 @@ export class QueryMetrics {
 
   metadata(hit: boolean): void {
     this.metricMetadata.inc({ result: hit ? 'hit' : 'miss' });
+  }
+
+  logDensity(hit: boolean): void {
+    this.logDensities.inc({ result: hit ? 'hit' : 'miss' });
   }
 
   refused(code: string): void {

@@ -3,9 +3,11 @@ import { z } from 'zod';
 import { parseId, traceIdHighOf } from '../ids.js';
 import type { QueryContext } from '../query-context.js';
 import { timeRangeShape } from '../time-range.js';
+import { TtlMap } from '../ttl-map.js';
 import { typedRoute } from '../typed-route.js';
 import { QUERY_LIMITS } from './log-query.js';
 import { searchLogs } from './search-logs.js';
+import type { LogDensities } from './search-logs.js';
 
 const repeatable = z.union([z.string(), z.array(z.string())]);
 
@@ -26,8 +28,15 @@ export const LogsQuery = z.strictObject({
   order: z.enum(['desc', 'asc']).default('desc').describe('desc: newest first (default); asc: oldest first.'),
 });
 
+/** How many searches' densities are kept (search-logs.ts `LogDensities`), for `query.logDensityTtlMs`. */
+const DENSITY_ENTRIES = 10_000;
+
 /** GET /v1/logs: full-text search of log records with highlights and cursor pagination. */
 export function registerLogRoutes(app: FastifyInstance, ctx: QueryContext): void {
+  const densities: LogDensities = {
+    kept: new TtlMap(ctx.config.query.logDensityTtlMs, DENSITY_ENTRIES),
+    counted: (hit) => ctx.metrics.logDensity(hit),
+  };
   typedRoute(
     app,
     ctx,
@@ -43,18 +52,23 @@ export function registerLogRoutes(app: FastifyInstance, ctx: QueryContext): void
     },
     async ({ query, tenant }) => {
       const services = query.service === undefined ? [] : [query.service].flat();
-      return searchLogs(ctx.runner, tenant, {
-        q: query.q,
-        services,
-        minSeverity: query.severity,
-        traceId: query.trace_id === undefined ? undefined : parseId(query.trace_id, 'trace_id'),
-        traceIdHigh: query.trace_id === undefined ? undefined : traceIdHighOf(query.trace_id),
-        fromMs: query.from,
-        toMs: query.to,
-        limit: query.limit,
-        cursor: query.cursor,
-        order: query.order,
-      });
+      return searchLogs(
+        ctx.runner,
+        tenant,
+        {
+          q: query.q,
+          services,
+          minSeverity: query.severity,
+          traceId: query.trace_id === undefined ? undefined : parseId(query.trace_id, 'trace_id'),
+          traceIdHigh: query.trace_id === undefined ? undefined : traceIdHighOf(query.trace_id),
+          fromMs: query.from,
+          toMs: query.to,
+          limit: query.limit,
+          cursor: query.cursor,
+          order: query.order,
+        },
+        densities,
+      );
     },
   );
 }

@@ -166,16 +166,21 @@ export function logSearchSql(table: string, search: LogSearch): { sql: string; p
   // subquery it ran before the page: 6-7 ms of every first window on the 10M bench).
   named['restLoNs'] = search.rest.loNs.toString();
   named['restHiNs'] = search.rest.hiNs.toString();
-  const marker = [
-    'SELECT 2 AS part,',
-    '  toUnixTimestamp64Nano(timestamp) AS ts_ns,',
-    "  row_hash, service, severity, '' AS body, toInt64(0) AS trace_id, toInt64(0) AS trace_id_high, toInt64(0) AS span_id,",
-    "  CAST(map(), 'Map(LowCardinality(String), String)') AS attributes",
-    `FROM ${table}`,
-    'WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({restLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({restHiNs:Int64})',
-    'LIMIT 1',
-  ].join('\n');
-  return { sql: `(${page})\nUNION ALL\n(${marker})`, params: { ...params.values, ...named } };
+  const marker = tenantRowIn(
+    table,
+    "2 AS part, toUnixTimestamp64Nano(timestamp) AS ts_ns, row_hash, service, severity, '' AS body, toInt64(0) AS trace_id, toInt64(0) AS trace_id_high, toInt64(0) AS span_id, CAST(map(), 'Map(LowCardinality(String), String)') AS attributes",
+    'restLoNs',
+    'restHiNs',
+  );
+  return { sql: `(${page})\nUNION ALL\n${marker}`, params: { ...params.values, ...named } };
+}
+
+/**
+ * `columns` of one row of the tenant in [{lo}, {hi}) ns, if it has one: a
+ * granule read at most (the first window's `rest` part, the probe).
+ */
+function tenantRowIn(table: string, columns: string, lo: string, hi: string): string {
+  return `(SELECT ${columns} FROM ${table} WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({${lo}:Int64}) AND timestamp < fromUnixTimestamp64Nano({${hi}:Int64}) LIMIT 1)`;
 }
 
 /**
@@ -190,10 +195,8 @@ export function windowProbeSql(
   window: { loNs: bigint; hiNs: bigint },
   rest: { loNs: bigint; hiNs: bigint },
 ): { sql: string; params: Record<string, unknown> } {
-  const any = (part: string, lo: string, hi: string): string =>
-    `(SELECT '${part}' AS part FROM ${table} WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({${lo}:Int64}) AND timestamp < fromUnixTimestamp64Nano({${hi}:Int64}) LIMIT 1)`;
   return {
-    sql: `${any('window', 'windowLoNs', 'windowHiNs')}\nUNION ALL\n${any('rest', 'restLoNs', 'restHiNs')}`,
+    sql: `${tenantRowIn(table, "'window' AS part", 'windowLoNs', 'windowHiNs')}\nUNION ALL\n${tenantRowIn(table, "'rest' AS part", 'restLoNs', 'restHiNs')}`,
     params: {
       tenant,
       windowLoNs: window.loNs.toString(),

@@ -1,5 +1,6 @@
 import { hexId, hexTraceId128 } from '../ids.js';
 import type { QueryRunner } from '../query-runner.js';
+import type { TtlMap } from '../ttl-map.js';
 import { highlighter } from './highlight.js';
 import type { Highlight } from './highlight.js';
 import { decodeCursor, encodeCursor, searchFingerprint } from './log-cursor.js';
@@ -102,12 +103,42 @@ export function nextWindowWidth(width: bigint, found: number, stillWanted: numbe
 }
 
 /**
+ * How densely each search matched the last time it ran (rows per ns), per
+ * tenant and search (the cursor's fingerprint: words, services, severity,
+ * trace id, order), kept `query.logDensityTtlMs`. searchLogs sizes its first
+ * window by it: a search asked again (a dashboard's refresh, the next page,
+ * the console run twice) reads the range it needs in one query. A rare word
+ * then takes one query instead of the first window and then the rest; a
+ * common word keeps its 1/64 first window. A density that went stale (a
+ * word that became common) costs that one search a wider first window,
+ * never a wrong page, and the search then remembers the new density.
+ */
+export interface LogDensities {
+  kept: TtlMap<number>;
+  /** Whether a search's first window was sized by a kept density (a hit) or not. */
+  counted: (hit: boolean) => void;
+}
+
+/**
+ * The first window of a search that matched `density` rows per ns before:
+ * `usual` (the first window without a density) when that holds the `wanted`
+ * rows at this density, so a common word reads no more than before; else
+ * twice the width that holds them, at most `range` (a rare word: all of it).
+ */
+export function rememberedWidth(density: number, wanted: number, usual: bigint, range: bigint): bigint {
+  const needed = wanted / density;
+  if (!(density > 0) || !Number.isFinite(needed) || 2 * needed >= Number(range)) return range;
+  if (needed <= Number(usual)) return usual;
+  return BigInt(Math.ceil(2 * needed));
+}
+
+/**
  * One page of logs, newest first (or oldest first with order=asc). Reads one
  * row more than the page to know whether a next page exists; the next
  * cursor is the last row's (timestamp, hash) and how many rows at exactly
  * that key have been given so far (identical rows stay countable).
  */
-export async function searchLogs(runner: QueryRunner, tenant: string, request: LogsRequest): Promise<LogsAnswer> {
+export async function searchLogs(runner: QueryRunner, tenant: string, request: LogsRequest, densities?: LogDensities): Promise<LogsAnswer> {
   const query: LogQuery | undefined = request.q === undefined ? undefined : parseLogQuery(request.q);
   const fingerprint = searchFingerprint([
     request.q ?? null,
@@ -144,9 +175,17 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   // once; a window without data (the newest data is older) widens fourfold.
   // The rows at the cursor's position are all in the first window (where
   // `skip` applies).
+  // A search asked before starts with the window its density says it needs
+  // (LogDensities above).
   const wanted = request.limit + 1;
   const rows: LogRow[] = [];
-  let width = (hi - lo) / FIRST_WINDOW_PARTS > WINDOW_MIN_NS ? (hi - lo) / FIRST_WINDOW_PARTS : WINDOW_MIN_NS;
+  const densityKey = `${tenant}\u0000${fingerprint}`;
+  const edge = desc ? hi : lo;
+  const defaultWidth = (hi - lo) / FIRST_WINDOW_PARTS > WINDOW_MIN_NS ? (hi - lo) / FIRST_WINDOW_PARTS : WINDOW_MIN_NS;
+  const density = densities?.kept.get(densityKey);
+  densities?.counted(density !== undefined);
+  let width = density === undefined ? defaultWidth : rememberedWidth(density, wanted, defaultWidth, hi - lo);
+  let readNs = 0n;
   let first = true;
   while (lo < hi && rows.length < wanted) {
     const window = desc ? { loNs: hi - width > lo ? hi - width : lo, hiNs: hi } : { loNs: lo, hiNs: lo + width < hi ? lo + width : hi };
@@ -163,16 +202,18 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
       limit: wanted - rows.length,
       after: cursor && { ns: cursor.ns, hash: cursor.hash, skip: first ? cursor.skip : 0 },
       window,
-      // Only the first window asks: the later ones are sized to end the page.
-      rest: first ? (desc ? { loNs: lo, hiNs: window.loNs } : { loNs: window.hiNs, hiNs: hi }) : undefined,
+      // Only the first window asks (when a rest remains): the later ones are sized to end the page.
+      rest: first && window.hiNs - window.loNs < hi - lo ? (desc ? { loNs: lo, hiNs: window.loNs } : { loNs: window.hiNs, hiNs: hi }) : undefined,
     });
     const answer = await runner.rows<LogRow>(sql, tenant, params);
-    const found = first ? answer.filter((r) => Number(r.part) === 1) : answer;
+    const asked = first && window.hiNs - window.loNs < hi - lo;
+    const found = asked ? answer.filter((r) => Number(r.part) === 1) : answer;
     rows.push(...found);
+    readNs += window.hiNs - window.loNs;
     if (desc) hi = window.loNs;
     else lo = window.hiNs;
     // No row at all in the rest of the range: nothing more to look for.
-    if (first && found.length === answer.length) break;
+    if (asked && found.length === answer.length) break;
     if (found.length === 0 && lo < hi) {
       const probe = windowProbeSql(runner.table('logs'), tenant, window, { loNs: lo, hiNs: hi });
       const seen = new Set((await runner.rows<{ part: string }>(probe.sql, tenant, probe.params)).map((r) => r.part));
@@ -183,15 +224,21 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
     }
     first = false;
   }
+  // The density seen: a full page's rows over the span from the range's edge
+  // to its last row (however wide the windows were); fewer rows over all
+  // that was read. Nothing found says nothing.
+  const last = rows[wanted - 1];
+  if (densities && last) densities.kept.set(densityKey, wanted / Math.max(1, Number(desc ? edge - BigInt(last.ts_ns) : BigInt(last.ts_ns) - edge + 1n)));
+  else if (densities && rows.length > 0 && readNs > 0n) densities.kept.set(densityKey, rows.length / Number(readNs));
   const page = rows.slice(0, request.limit);
 
   let nextCursor: string | null = null;
-  const last = page[page.length - 1];
-  if (rows.length > request.limit && last) {
-    const hash = String(last.row_hash);
-    let skip = cursor && cursor.ns === last.ts_ns && cursor.hash === hash ? cursor.skip : 0;
-    for (const r of page) if (r.ts_ns === last.ts_ns && r.row_hash === last.row_hash) skip++;
-    nextCursor = encodeCursor({ ns: last.ts_ns, hash, skip, fromMs, toMs, search: fingerprint });
+  const lastOfPage = page[page.length - 1];
+  if (rows.length > request.limit && lastOfPage) {
+    const hash = String(lastOfPage.row_hash);
+    let skip = cursor && cursor.ns === lastOfPage.ts_ns && cursor.hash === hash ? cursor.skip : 0;
+    for (const r of page) if (r.ts_ns === lastOfPage.ts_ns && r.row_hash === lastOfPage.row_hash) skip++;
+    nextCursor = encodeCursor({ ns: lastOfPage.ts_ns, hash, skip, fromMs, toMs, search: fingerprint });
   }
 
   const searched = query ? positiveSearches(query) : { terms: [], phrases: [] };

@@ -1,3 +1,5 @@
+import { TtlMap } from '../ttl-map.js';
+
 /**
  * The metric query's metadata answers, kept a short while: the metric's
  * types in the range and the first bucket of each series (metric-query.ts
@@ -18,13 +20,11 @@
  * distinct questions only costs others a query, never memory.
  */
 export class MetadataCache {
-  private readonly entries = new Map<string, { rows: unknown[]; until: number }>();
+  private readonly entries: TtlMap<unknown[]>;
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly maxEntries: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(ttlMs: number, maxEntries: number, now: () => number = Date.now) {
+    this.entries = new TtlMap(ttlMs, maxEntries, now);
+  }
 
   /** How many answers are kept now. */
   get size(): number {
@@ -45,19 +45,13 @@ export class MetadataCache {
   ): Promise<T[]> {
     const key = `${tenant}\u0000${sql}\u0000${JSON.stringify(params, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
     const kept = this.entries.get(key);
-    if (kept && kept.until > this.now()) {
+    if (kept !== undefined) {
       counted(true);
-      return kept.rows as T[];
+      return kept as T[];
     }
     counted(false);
     const rows = await read();
-    if (this.ttlMs === 0 || !complete(rows)) return rows;
-    this.entries.delete(key);
-    this.entries.set(key, { rows, until: this.now() + this.ttlMs });
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
+    if (complete(rows)) this.entries.set(key, rows);
     return rows;
   }
 }

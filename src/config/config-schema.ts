@@ -245,6 +245,14 @@ export const configSchema = z.strictObject({
         .describe(
           "How long the metric query keeps its metadata answers (a metric's types in the range, the first bucket of each series) per tenant; 0 keeps none. A second type a metric gains shows in `GET /v1/metrics/query` within this time.",
         ),
+      logDensityTtlMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(300_000)
+        .describe(
+          '`GET /v1/logs` remembers how densely each search (per tenant: words, services, severity, order) matched, this long, and sizes the first time window of the same search by it: a rare word asked again is read in one query instead of two. 0 remembers nothing. A stale density only makes one search read a wider window.',
+        ),
       cancelGraceMs: z
         .number()
         .int()

@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor, searchFingerprint } from '../../query/logs/
 import { parseLogQuery, positiveSearches } from '../../query/logs/log-query.js';
 import type { LogQuery } from '../../query/logs/log-query.js';
 import { logSearchSql, phrasePattern, windowProbeSql } from '../../query/logs/log-sql.js';
-import { nextWindowWidth, nsToRfc3339, traceLink } from '../../query/logs/search-logs.js';
+import { nextWindowWidth, nsToRfc3339, rememberedWidth, traceLink } from '../../query/logs/search-logs.js';
 
 /** The tree as a short string, to compare shapes at a glance. */
 function show(n: LogQuery): string {
@@ -224,7 +224,7 @@ describe('SQL translation', () => {
     expect(sql).toMatch(/^\(SELECT 1 AS part,\n {2}toUnixTimestamp64Nano\(timestamp\) AS ts_ns,/);
     expect(sql).toContain('LIMIT {limit:UInt32} OFFSET {skip:UInt32})\nUNION ALL\n(SELECT 2 AS part,');
     expect(sql).toContain(
-      'WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({restLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({restHiNs:Int64})\nLIMIT 1)',
+      'WHERE tenant = {tenant:String} AND timestamp >= fromUnixTimestamp64Nano({restLoNs:Int64}) AND timestamp < fromUnixTimestamp64Nano({restHiNs:Int64}) LIMIT 1)',
     );
     expect(params).toMatchObject({ restLoNs: '0', restHiNs: '5000000', windowLoNs: '5000000', windowHiNs: '11000000' });
     // Without `rest`: the page alone, no part column.
@@ -307,5 +307,20 @@ describe('search windows', () => {
     expect(nextWindowWidth(1n, 1000, 1, 5000n)).toBe(1n);
     // Nothing found: a rare word; the index finds it in all the rest at once.
     expect(nextWindowWidth(1000n, 0, 101, 123_456n)).toBe(123_456n);
+  });
+
+  it('a search asked again starts with the usual first window when that holds its page, else twice the width its density needs', () => {
+    // 101 rows at 0.01 rows per ns need 10,100 ns: twice that.
+    expect(rememberedWidth(0.01, 101, 1000n, 1_000_000n)).toBe(20_200n);
+    // The usual first window holds them: a common word reads no more than before.
+    expect(rememberedWidth(5, 101, 1000n, 1_000_000n)).toBe(1000n);
+    expect(rememberedWidth(0.101, 101, 1000n, 1_000_000n)).toBe(1000n);
+    // Rare: the whole range at once, however long.
+    expect(rememberedWidth(1e-12, 101, 1000n, 1_000_000n)).toBe(1_000_000n);
+    expect(rememberedWidth(1e-300, 101, 1000n, 86_400_000_000_000n * 365n)).toBe(86_400_000_000_000n * 365n);
+    expect(rememberedWidth(0.0002, 101, 1000n, 1_000_000n)).toBe(1_000_000n);
+    // Nothing sensible: the whole range.
+    expect(rememberedWidth(0, 101, 1000n, 5000n)).toBe(5000n);
+    expect(rememberedWidth(Number.NaN, 101, 1000n, 5000n)).toBe(5000n);
   });
 });

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseId } from '../../query/ids.js';
 import { parseLogQuery } from '../../query/logs/log-query.js';
 import { logSearchSql } from '../../query/logs/log-sql.js';
-import type { LogAnswerRow, LogsAnswer } from '../../query/logs/search-logs.js';
+import { searchLogs } from '../../query/logs/search-logs.js';
+import type { LogAnswerRow, LogDensities, LogsAnswer, LogsRequest } from '../../query/logs/search-logs.js';
+import type { QueryRunner } from '../../query/query-runner.js';
+import { TtlMap } from '../../query/ttl-map.js';
 import type { LogRecord, SpanEvent } from '../../src/codec/index.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
@@ -653,5 +656,76 @@ describe('GET /v1/logs: pages over a spread-out hour (the search windows)', () =
     // Each page is the next `limit` timestamps of the reference order.
     const times = want.map((r) => r.ns).sort((a, b) => (order === 'asc' ? (a < b ? -1 : a > b ? 1 : 0) : a > b ? -1 : a < b ? 1 : 0));
     expect(logs.map((l) => nsOf(l.timestamp))).toEqual(times);
+  });
+
+  /** Every page of a search through searchLogs itself, with `densities`, counting its ClickHouse queries page by page. */
+  async function pagesWith(q: string, order: 'asc' | 'desc', limit: number, densities?: LogDensities) {
+    const runner = aio.query.context.runner;
+    let queries = 0;
+    const counting: QueryRunner = Object.create(runner, {
+      rows: {
+        value: (...args: Parameters<QueryRunner['rows']>) => {
+          queries++;
+          return runner.rows(...args);
+        },
+      },
+    });
+    const request: LogsRequest = { q, services: [], fromMs: Date.now() - 3_600_000, toMs: Date.now(), limit, order };
+    const logs: LogAnswerRow[] = [];
+    const perPage: number[] = [];
+    let cursor: string | null = null;
+    do {
+      queries = 0;
+      const answer: LogsAnswer = await searchLogs(counting, 'hooli', { ...request, cursor: cursor ?? undefined }, densities);
+      perPage.push(queries);
+      logs.push(...answer.logs);
+      cursor = answer.next_cursor;
+    } while (cursor !== null);
+    return { logs, perPage };
+  }
+
+  it.each([
+    ['zyzzyva', 'desc', 5],
+    ['zyzzyva', 'asc', 100],
+    ['sometimes', 'desc', 100],
+    ['always', 'asc', 250],
+  ] as const)('q=%s order=%s limit=%i: the same pages whatever density a search remembers; asked again, a rare word is one query', async (q, order, limit) => {
+    const want = rows.filter((r) => hasWord(r.body, q));
+    const times = want.map((r) => r.ns).sort((a, b) => (order === 'asc' ? (a < b ? -1 : a > b ? 1 : 0) : a > b ? -1 : a < b ? 1 : 0));
+    const kept = (ttlMs: number) => ({
+      kept: new TtlMap<number>(ttlMs, 100),
+      hits: 0,
+      counted(hit: boolean) {
+        if (hit) this.hits++;
+      },
+    });
+
+    const none = await pagesWith(q, order, limit);
+    expect(none.logs.map((l) => nsOf(l.timestamp))).toEqual(times);
+
+    // Learned: the first page from the default window, the next pages and
+    // the search asked again from the density seen.
+    const learned = kept(60_000);
+    const first = await pagesWith(q, order, limit, learned);
+    const again = await pagesWith(q, order, limit, learned);
+    expect(first.logs).toEqual(none.logs);
+    expect(again.logs).toEqual(none.logs);
+    expect(learned.hits).toBe(first.perPage.length - 1 + again.perPage.length);
+    if (q === 'zyzzyva' && limit === 100) {
+      // All of it in one page: the default first window and then the rest; asked again, one query.
+      expect(first.perPage[0]).toBeGreaterThanOrEqual(2);
+      expect(again.perPage).toEqual([1]);
+    }
+
+    // Stale either way: a density that says the whole range (a rare word
+    // that became common) and one far denser than the data.
+    for (const density of [1e-30, 1e6]) {
+      const stale = kept(60_000);
+      const key = [...learned.kept.keys()][0] as string;
+      stale.kept.set(key, density);
+      const got = await pagesWith(q, order, limit, stale);
+      expect(got.logs).toEqual(none.logs);
+      expect(stale.hits).toBeGreaterThanOrEqual(1);
+    }
   });
 });
