@@ -189,6 +189,8 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   let first = true;
   while (lo < hi && rows.length < wanted) {
     const window = desc ? { loNs: hi - width > lo ? hi - width : lo, hiNs: hi } : { loNs: lo, hiNs: lo + width < hi ? lo + width : hi };
+    // Only the first window asks whether the rest has rows (when a rest remains): the later ones are sized to end the page.
+    const asked = first && window.hiNs - window.loNs < hi - lo;
     const { sql, params } = logSearchSql(runner.table('logs'), {
       tenant,
       fromMs,
@@ -202,11 +204,9 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
       limit: wanted - rows.length,
       after: cursor && { ns: cursor.ns, hash: cursor.hash, skip: first ? cursor.skip : 0 },
       window,
-      // Only the first window asks (when a rest remains): the later ones are sized to end the page.
-      rest: first && window.hiNs - window.loNs < hi - lo ? (desc ? { loNs: lo, hiNs: window.loNs } : { loNs: window.hiNs, hiNs: hi }) : undefined,
+      rest: asked ? (desc ? { loNs: lo, hiNs: window.loNs } : { loNs: window.hiNs, hiNs: hi }) : undefined,
     });
     const answer = await runner.rows<LogRow>(sql, tenant, params);
-    const asked = first && window.hiNs - window.loNs < hi - lo;
     const found = asked ? answer.filter((r) => Number(r.part) === 1) : answer;
     rows.push(...found);
     readNs += window.hiNs - window.loNs;
