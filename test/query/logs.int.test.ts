@@ -658,6 +658,28 @@ describe('GET /v1/logs: pages over a spread-out hour (the search windows)', () =
     expect(logs.map((l) => nsOf(l.timestamp))).toEqual(times);
   });
 
+  it('through GET /v1/logs, a search asked again is sized by its kept density (counted on /metrics), the same answer', async () => {
+    const count = async (result: 'hit' | 'miss'): Promise<number> => {
+      const text = await (await fetch(`${aio.http}/metrics`)).text();
+      const m = new RegExp(`^ssf_query_log_density_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text);
+      return Number(m?.[1] ?? 0);
+    };
+    // A search no other test asks: its first time is a miss, then hits.
+    const params = { q: 'zyzzyva -sometimes', limit: '1000', from: 'now-2h' };
+    const [hits0, misses0] = [await count('hit'), await count('miss')];
+    const first = await get(params, 'hooli');
+    const [hits1, misses1] = [await count('hit'), await count('miss')];
+    const again = await get(params, 'hooli');
+    expect(first.status).toBe(200);
+    expect(again.body.logs).toEqual(first.body.logs);
+    expect(first.body.logs.length).toBeGreaterThan(5);
+    expect([hits1 - hits0, misses1 - misses0]).toEqual([0, 1]);
+    expect([(await count('hit')) - hits1, (await count('miss')) - misses1]).toEqual([1, 0]);
+    // Another tenant's same search is its own: a miss.
+    await get(params, 'acme');
+    expect((await count('miss')) - misses1).toBe(1);
+  });
+
   /** Every page of a search through searchLogs itself, with `densities`, counting its ClickHouse queries page by page. */
   async function pagesWith(q: string, order: 'asc' | 'desc', limit: number, densities?: LogDensities) {
     const runner = aio.query.context.runner;
