@@ -44,8 +44,4 @@ export class TtlMap<V> {
       this.entries.delete(oldest);
     }
   }
-
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
 }

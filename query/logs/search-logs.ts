@@ -228,8 +228,12 @@ export async function searchLogs(runner: QueryRunner, tenant: string, request: L
   // to its last row (however wide the windows were); fewer rows over all
   // that was read. Nothing found says nothing.
   const last = rows[wanted - 1];
-  if (densities && last) densities.kept.set(densityKey, wanted / Math.max(1, Number(desc ? edge - BigInt(last.ts_ns) : BigInt(last.ts_ns) - edge + 1n)));
-  else if (densities && rows.length > 0 && readNs > 0n) densities.kept.set(densityKey, rows.length / Number(readNs));
+  if (last) {
+    const span = desc ? edge - BigInt(last.ts_ns) : BigInt(last.ts_ns) - edge + 1n;
+    densities?.kept.set(densityKey, wanted / Math.max(1, Number(span)));
+  } else if (rows.length > 0 && readNs > 0n) {
+    densities?.kept.set(densityKey, rows.length / Number(readNs));
+  }
   const page = rows.slice(0, request.limit);
 
   let nextCursor: string | null = null;
