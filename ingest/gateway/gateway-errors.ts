@@ -33,6 +33,11 @@ export const GatewayErrors = defineErrors('GW', {
     retriable: true,
     text: 'the pipeline cannot take data now (Kafka or ClickHouse slow or down, buffer full); retry after Retry-After seconds',
   },
+  GW_ERR_TENANT_RATE_LIMITED: {
+    status: 429,
+    retriable: true,
+    text: 'this tenant is sending more than its ingest rate limit (gateway.tenantRateLimitBytes); retry after Retry-After seconds',
+  },
   GW_ERR_UDP_DROPPED: { status: 0, retriable: false, text: 'a UDP datagram was dropped because the pipeline could not take it (counted, never answered)' },
   GW_ERR_STREAM_CLOSED: { status: 0, retriable: false, text: 'a framed stream connection was closed after a fatal framing error' },
   GW_ERR_STREAM_IDLE: { status: 0, retriable: false, text: 'a framed stream connection was closed after sending nothing for gateway.streamIdleTimeoutS' },

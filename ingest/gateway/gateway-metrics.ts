@@ -32,6 +32,11 @@ export class GatewayMetrics implements SinkObserver {
     'Samples folded into the overflow series by the cardinality guard, by tenant and metric.',
     ['tenant', 'metric'],
   );
+  private readonly tenantLimitedTotal = this.registry.counter(
+    'ssf_gateway_tenant_limited_total',
+    'Requests, datagrams or frames refused undecoded because their tenant was over gateway.tenantRateLimitBytes, by protocol and tenant.',
+    ['protocol', 'tenant'],
+  );
   private readonly idempotentTotal = this.registry.counter(
     'ssf_gateway_idempotent_requests_total',
     'HTTP batches sent with an Idempotency-Key; repeat="true" when this process saw the key (of the tenant) among its last 10,000: a retry, whose spans already stored are dropped by ClickHouse.',
@@ -86,6 +91,10 @@ export class GatewayMetrics implements SinkObserver {
     this.overflowTotal.inc({ tenant, metric });
   }
 
+  tenantLimited(protocol: string, tenant: string, n: number): void {
+    this.tenantLimitedTotal.inc({ protocol, tenant }, n);
+  }
+
   idempotent(repeat: boolean): void {
     this.idempotentTotal.inc({ repeat: repeat ? 'true' : 'false' });
   }
@@ -99,7 +108,7 @@ export class GatewayMetrics implements SinkObserver {
   }
 
   /** For tests and the benchmark. */
-  count(name: 'received' | 'accepted' | 'refused' | 'dropped' | 'idempotent' | 'udpOverrun', labels: Record<string, string>): number {
+  count(name: 'received' | 'accepted' | 'refused' | 'dropped' | 'idempotent' | 'udpOverrun' | 'tenantLimited', labels: Record<string, string>): number {
     const c = {
       udpOverrun: this.udpOverrunTotal,
       received: this.receivedTotal,
@@ -107,6 +116,7 @@ export class GatewayMetrics implements SinkObserver {
       refused: this.refusedTotal,
       dropped: this.droppedTotal,
       idempotent: this.idempotentTotal,
+      tenantLimited: this.tenantLimitedTotal,
     }[name];
     return c.get(labels);
   }

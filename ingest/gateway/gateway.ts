@@ -19,6 +19,7 @@ import { OtlpHttpListener } from '../otlp/otlp-http.js';
 import { OtlpMetrics } from '../otlp/otlp-metrics.js';
 import type { UdpListenerOptions } from './udp-listener.js';
 import { eventWindow } from './event-window.js';
+import { TenantRateLimit } from './tenant-rate-limit.js';
 
 export interface GatewayOptions {
   /** An HTTP server to add the routes to (all-in-one mode shares one with the query API). Default: a new one. */
@@ -55,9 +56,13 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
   sink.observer = metrics;
   const intake = new SpanIntake(metrics, new CardinalityGuard(g.maxTagSetsPerMetric), (nowMs) => eventWindow(config, nowMs), { needsEvents: sink.needsEvents });
   const auth = new TenantAuth(g);
+  // Fairness between tenants; with authentication off there is one tenant.
+  const limits = auth.required
+    ? new TenantRateLimit({ rateBytes: g.tenantRateLimitBytes, burstBytes: g.tenantBurstBytes, perTenant: g.tenantRateLimits })
+    : undefined;
   const ownsApp = options.app === undefined;
   const app = options.app ?? createHttpServer({ logLevel: options.logLevel ?? config.log.level, bodyLimit: g.maxBodyBytes });
-  registerIngestRoutes(app, { auth, intake, sink, metrics, maxDecompressedBytes: g.maxDecompressedBytes });
+  registerIngestRoutes(app, { auth, intake, sink, metrics, maxDecompressedBytes: g.maxDecompressedBytes, limits });
 
   // The gateway's own spans go straight into the intake (protocol "self"),
   // never through a listener, so tracing the gateway can never loop.
@@ -115,7 +120,9 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
   const streams: StreamListener[] = [];
   const udpTenant = tenantOf('udp', g.udpListen);
   if (udpTenant !== undefined)
-    udp.push(new UdpListener({ address: g.udpListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'udp', tenant: udpTenant }, intake, sink, metrics));
+    udp.push(
+      new UdpListener({ address: g.udpListen, receiveBufferBytes: g.udpReceiveBufferBytes, protocol: 'udp', tenant: udpTenant, limits }, intake, sink, metrics),
+    );
   const statsdTenant = options.parseStatsd ? tenantOf('statsd', g.statsdListen) : undefined;
   if (statsdTenant !== undefined && options.parseStatsd)
     udp.push(
@@ -127,6 +134,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
           tenant: statsdTenant,
           parse: options.parseStatsd,
           fast: options.statsdFastPath,
+          limits,
         },
         intake,
         sink,
@@ -135,9 +143,9 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     );
   const idleMs = g.streamIdleTimeoutS * 1000;
   const unixTenant = tenantOf('unix', g.unixSocket);
-  if (unixTenant !== undefined) streams.push(new StreamListener({ path: g.unixSocket }, unixTenant, intake, sink, metrics, idleMs));
+  if (unixTenant !== undefined) streams.push(new StreamListener({ path: g.unixSocket }, unixTenant, intake, sink, metrics, idleMs, limits));
   const tcpTenant = tenantOf('tcp', g.tcpListen);
-  if (tcpTenant !== undefined) streams.push(new StreamListener({ address: g.tcpListen }, tcpTenant, intake, sink, metrics, idleMs));
+  if (tcpTenant !== undefined) streams.push(new StreamListener({ address: g.tcpListen }, tcpTenant, intake, sink, metrics, idleMs, limits));
   if (skipped.length > 0)
     app.log.warn(
       { listeners: skipped },
@@ -151,6 +159,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     otlp: new OtlpMetrics(metrics.registry),
     maxBodyBytes: g.maxBodyBytes,
     maxDecompressedBytes: g.maxDecompressedBytes,
+    limits,
   };
   const otlpHttp = g.otlpHttpListen ? new OtlpHttpListener(g.otlpHttpListen, otlpDeps) : undefined;
   const otlpGrpc = g.otlpGrpcListen ? new OtlpGrpcListener(g.otlpGrpcListen, otlpDeps) : undefined;

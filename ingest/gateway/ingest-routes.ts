@@ -13,6 +13,7 @@ import { bodyKind, CONTENT_TYPES, decompress } from './http-body.js';
 import { parseJsonBatch } from './json-batch.js';
 import type { SpanIntake } from './span-intake.js';
 import { RecentKeys } from './recent-keys.js';
+import type { TenantRateLimit } from './tenant-rate-limit.js';
 import { requestIdOf, validIdempotencyKey } from '../../src/kafka/record-identity.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import { refusalOf } from '../../src/http/create-http-server.js';
@@ -23,6 +24,8 @@ export interface IngestDeps {
   sink: SpanSink;
   metrics: GatewayMetrics;
   maxDecompressedBytes: number;
+  /** Per-tenant ingest rate limit (when authentication is required). */
+  limits?: TenantRateLimit | undefined;
 }
 
 /** The answer to a batch: how many spans were kept, and every refusal with its index. */
@@ -75,6 +78,15 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       if (!kind) throw gatewayError('GW_ERR_CONTENT_TYPE');
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const body = await decompress(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
+      const waitS = deps.limits?.admit(request.tenant, body.length) ?? 0;
+      if (waitS > 0) {
+        deps.metrics.tenantLimited('http', request.tenant, 1);
+        throw gatewayError(
+          'GW_ERR_TENANT_RATE_LIMITED',
+          `tenant ${request.tenant} is over its ingest rate limit of ${deps.limits?.rateOf(request.tenant)} bytes/s; retry after ${waitS} s`,
+          waitS,
+        );
+      }
 
       let parts: Uint8Array[];
       const rejected: BatchRejection[] = [];

@@ -7,6 +7,7 @@ import { nowNs } from '../../src/emitter/clock.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { SpanIntake } from './span-intake.js';
+import type { TenantRateLimit } from './tenant-rate-limit.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 
 /**
@@ -29,6 +30,8 @@ export class StreamListener {
     private readonly metrics: GatewayMetrics,
     /** A connection silent for this long is closed (a slowloris holds no socket forever). */
     private readonly idleMs: number,
+    /** The tenant's ingest rate limit: over it, the connection is paused until the tenant may send again. */
+    private readonly limits?: TenantRateLimit,
   ) {}
 
   private get protocol(): string {
@@ -79,15 +82,7 @@ export class StreamListener {
       }
       if (frames.length === 0) return;
       this.metrics.batchSize.observe(frames.length, { protocol });
-      const result = this.intake.fromEncoded(frames, this.tenant, protocol, nowNs());
-      if (result.accepted.length === 0) return;
-      if (!fatal) socket.pause();
-      this.sink
-        .publish(result.accepted)
-        .catch(() => this.metrics.dropped(protocol, 'unavailable', result.events))
-        .finally(() => {
-          if (!fatal) socket.resume();
-        });
+      this.take(socket, frames, fatal);
     });
     socket.on('end', () => {
       try {
@@ -98,6 +93,39 @@ export class StreamListener {
     });
     socket.on('error', () => {});
     socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  /**
+   * Frames read from a connection -> the intake -> the sink, the connection
+   * paused meanwhile. A tenant over its rate limit is not dropped: a stream
+   * can push back, so the frames wait (counted) and the connection stays
+   * paused until the tenant may send again (TCP flow control slows the sender).
+   */
+  private take(socket: Socket, frames: Buffer[], fatal: boolean): void {
+    const protocol = this.protocol;
+    if (this.limits) {
+      let bytes = 0;
+      for (const f of frames) bytes += f.length;
+      const waitS = this.limits.admit(this.tenant, bytes);
+      if (waitS > 0) {
+        this.metrics.tenantLimited(protocol, this.tenant, 1);
+        if (!fatal) socket.pause();
+        setTimeout(() => this.take(socket, frames, fatal), waitS * 1000).unref();
+        return;
+      }
+    }
+    const result = this.intake.fromEncoded(frames, this.tenant, protocol, nowNs());
+    if (result.accepted.length === 0) {
+      if (!fatal) socket.resume();
+      return;
+    }
+    if (!fatal) socket.pause();
+    this.sink
+      .publish(result.accepted)
+      .catch(() => this.metrics.dropped(protocol, 'unavailable', result.events))
+      .finally(() => {
+        if (!fatal) socket.resume();
+      });
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { IntakeResult, SpanIntake, StatsdFastPath, StatsdParse } from './span-intake.js';
 import { UdpReader } from './udp-reader.js';
+import type { TenantRateLimit } from './tenant-rate-limit.js';
 
 export interface UdpListenerOptions {
   address: string;
@@ -13,6 +14,8 @@ export interface UdpListenerOptions {
   parse?: StatsdParse;
   /** For statsd: common datagrams straight to SSFSample bytes (when the sink forwards bytes). */
   fast?: StatsdFastPath | undefined;
+  /** The tenant's ingest rate limit: datagrams over it are dropped and counted (UDP cannot push back). */
+  limits?: TenantRateLimit | undefined;
 }
 
 /**
@@ -57,6 +60,15 @@ export class UdpListener {
     const { protocol, tenant } = this.options;
     if (dropped > 0) this.metrics.udpOverrun(protocol, dropped);
     if (datagrams.length === 0) return;
+    if (this.options.limits) {
+      let bytes = 0;
+      for (const d of datagrams) bytes += d.length;
+      if (this.options.limits.admit(tenant, bytes) > 0) {
+        this.metrics.tenantLimited(protocol, tenant, datagrams.length);
+        this.metrics.dropped(protocol, 'tenant_limit', datagrams.length);
+        return;
+      }
+    }
     const receivedNs = nowNs();
     let result: IntakeResult;
     if (this.options.parse) {

@@ -29,6 +29,12 @@ const ENTRIES = {
     retriable: true,
     text: 'the pipeline is not accepting data now (produce buffer full); retry after Retry-After seconds',
   },
+  OTLP_ERR_TENANT_RATE_LIMITED: {
+    status: 429,
+    grpc: 8,
+    retriable: true,
+    text: 'this tenant is sending more than its ingest rate limit (gateway.tenantRateLimitBytes); retry after Retry-After seconds',
+  },
   OTLP_ERR_UNAVAILABLE: {
     status: 503,
     grpc: 14,

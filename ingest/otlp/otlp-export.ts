@@ -5,6 +5,7 @@ import type { GatewayMetrics } from '../gateway/gateway-metrics.js';
 import { gatewayFields } from '../gateway/span-intake.js';
 import type { IntakeResult, SpanIntake } from '../gateway/span-intake.js';
 import type { SpanSink } from '../sink/span-sink.js';
+import type { TenantRateLimit } from '../gateway/tenant-rate-limit.js';
 import type { Conversion } from './conversion.js';
 import { logsToSsf } from './logs-to-ssf.js';
 import { metricsToSsf } from './metrics-to-ssf.js';
@@ -28,6 +29,8 @@ export interface OtlpDeps {
   otlp: OtlpMetrics;
   maxBodyBytes: number;
   maxDecompressedBytes: number;
+  /** Per-tenant ingest rate limit (when authentication is required). */
+  limits?: TenantRateLimit | undefined;
 }
 
 /** The partial-success part of an export answer (all zero: full success). */
@@ -150,6 +153,16 @@ export async function exportOtlp(
   tenant: string,
 ): Promise<ExportOutcome> {
   const protocol = `otlp_${transport}`;
+  // Before anything is decoded: a tenant over its limit costs no conversion.
+  const waitS = deps.limits?.admit(tenant, body.length) ?? 0;
+  if (waitS > 0) {
+    deps.metrics.tenantLimited(protocol, tenant, 1);
+    throw new OtlpError(
+      'OTLP_ERR_TENANT_RATE_LIMITED',
+      `tenant ${tenant} is over its ingest rate limit of ${deps.limits?.rateOf(tenant)} bytes/s; retry after ${waitS} s`,
+      waitS,
+    );
+  }
   const a = admitOtlp(deps, protocol, signal, body, encoding, tenant, nowNs());
   const result = a.result;
   if (result.accepted.length > 0) {

@@ -180,6 +180,24 @@ export const configSchema = z.strictObject({
         .describe(
           'How far ahead of the gateway’s clock an event’s time may be. Together with `retention.*` (less an hour) it bounds the times accepted; an event outside them is refused with SSF_TIME_OUT_OF_RANGE (docs/ssf.md, "Valid times").',
         ),
+      tenantRateLimitBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(16 * 1_048_576)
+        .describe(
+          'Ingest rate limit of each tenant, in bytes per second of input as the gateway processes it (decompressed bodies, datagrams, frames), when authentication is required; 0: no limit. Past it a request is answered 429 (HTTP and OTLP/HTTP, with Retry-After) or RESOURCE_EXHAUSTED (OTLP/gRPC) before it is decoded, and UDP datagrams and stream frames are dropped and counted, so one tenant cannot fill the buffer all tenants share.',
+        ),
+      tenantBurstBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1_048_576)
+        .describe('Bytes a tenant may send at once after being idle (the rate limit’s bucket size; at least one second of the rate).'),
+      tenantRateLimits: z
+        .record(z.string(), z.coerce.number().int().min(0))
+        .default({})
+        .describe('Per-tenant rates that replace `gateway.tenantRateLimitBytes`, as `acme=67108864,globex=0` (0: no limit for that tenant).'),
     })
     .prefault({}),
 
