@@ -54,7 +54,10 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
   const g = config.gateway;
   const metrics = new GatewayMetrics();
   sink.observer = metrics;
-  const intake = new SpanIntake(metrics, new CardinalityGuard(g.maxTagSetsPerMetric), (nowMs) => eventWindow(config, nowMs), { needsEvents: sink.needsEvents });
+  const intake = new SpanIntake(metrics, new CardinalityGuard(g.maxTagSetsPerMetric), (nowMs) => eventWindow(config, nowMs), {
+    needsEvents: sink.needsEvents,
+    maxSpanBytes: g.maxSpanBytes,
+  });
   const auth = new TenantAuth(g);
   // Fairness between tenants; with authentication off there is one tenant.
   const limits = auth.required

@@ -81,7 +81,12 @@ export interface ValidatedSpans {
 export interface IntakeOptions {
   /** Build every span's SpanEvent (the sink reads it: all-in-one mode); otherwise plain trace spans are only checked. */
   needsEvents: boolean;
+  /** Largest span, stamp included (gateway.maxSpanBytes); a larger one is refused whole (SSF_SPAN_TOO_LARGE). */
+  maxSpanBytes?: number;
 }
+
+/** Default of gateway.maxSpanBytes: below Kafka's default max.message.bytes (1 MiB + 12) with room for the record's own bytes. */
+export const MAX_SPAN_BYTES = 1_000_000;
 
 /**
  * What every protocol does with the spans it received: validate each one
@@ -92,6 +97,7 @@ export class SpanIntake {
   // The scan's answer: trace id, start and end, each as unsigned 32-bit halves (low, high).
   private readonly traceId = new Uint32Array(6);
   private readonly needsEvents: boolean;
+  private readonly maxSpanBytes: number;
 
   constructor(
     private readonly metrics: GatewayMetrics,
@@ -100,6 +106,24 @@ export class SpanIntake {
     options: IntakeOptions = { needsEvents: true },
   ) {
     this.needsEvents = options.needsEvents;
+    this.maxSpanBytes = options.maxSpanBytes ?? MAX_SPAN_BYTES;
+  }
+
+  /**
+   * A span larger than one Kafka record may hold would fail the produce of
+   * every request batched with it (the broker refuses the whole request):
+   * it is refused alone, here, for every input and every sink.
+   */
+  private tooLarge(size: number, index: number, result: IntakeResult, protocol: string): boolean {
+    if (size <= this.maxSpanBytes) return false;
+    result.rejected.push({
+      index,
+      code: 'SSF_SPAN_TOO_LARGE',
+      field: '',
+      reason: `the span is ${size} bytes; at most ${this.maxSpanBytes} (gateway.maxSpanBytes)`,
+    });
+    this.metrics.refused(protocol, 'SSF_SPAN_TOO_LARGE', 1);
+    return true;
   }
 
   /** The accepted times now (a direct path checks its events against them). */
@@ -116,6 +140,7 @@ export class SpanIntake {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
     for (let i = 0; i < spans.parts.length; i++) {
       const events = spans.events[i] as number;
+      if (this.tooLarge((spans.parts[i] as Uint8Array).length, i, result, protocol)) continue;
       result.accepted.push({
         span: undefined,
         bytes: spans.parts[i] as Uint8Array,
@@ -141,6 +166,7 @@ export class SpanIntake {
     const window = this.window(now);
     for (let index = 0; index < parts.length; index++) {
       const bytes = parts[index] as Uint8Array;
+      if (this.tooLarge(bytes.length + fields.length, index, result, protocol)) continue;
       // The common case (a valid trace span inside the window, forwarded as it is) needs
       // no objects; anything else is decoded in full, for the exact answer and every rejection.
       if (
@@ -298,9 +324,15 @@ export class SpanIntake {
     const trace = BigInt.asUintN(64, span.traceId);
     const traceLo = Number(trace % TWO_32);
     const traceHi = Number(trace / TWO_32);
-    if (changed || bytes === undefined || fields === undefined)
-      result.accepted.push({ span, bytes: encodeSpan(span), stamp: NO_STAMP, traceLo, traceHi, events });
-    else result.accepted.push({ span, bytes, stamp: fields, traceLo, traceHi, events });
+    if (changed || bytes === undefined || fields === undefined) {
+      const encoded = encodeSpan(span);
+      if (this.tooLarge(encoded.length, index, result, protocol)) {
+        // Its partial refusals are now part of a whole one.
+        result.partial = result.partial.filter((r) => r.index !== index);
+        return;
+      }
+      result.accepted.push({ span, bytes: encoded, stamp: NO_STAMP, traceLo, traceHi, events });
+    } else result.accepted.push({ span, bytes, stamp: fields, traceLo, traceHi, events });
     result.events += events;
   }
 }

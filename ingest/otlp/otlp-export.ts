@@ -102,12 +102,17 @@ export function admitOtlp(
     if (d !== undefined) {
       for (const [code, n] of d.codes) deps.metrics.refused(protocol, code, n);
       const result = deps.intake.fromValidated(d, protocol);
+      // A span the intake refused (too large) is one OTLP span (with its events), or a carrier of log records.
+      let refusedItems = 0;
+      for (const r of result.rejected) refusedItems += signal === 'logs' ? (d.events[r.index] ?? 1) : 1;
+      const rejected = d.rejected + refusedItems;
+      const reasons = [...d.errors, ...result.rejected.slice(0, 1).map((r) => `${r.code}: ${r.reason}`)];
       return {
         result,
         total: d.total,
-        rejected: d.rejected,
-        message: answerMessage(d.rejected, d.unknownEnums, d.errors),
-        ssfSpans: d.parts.length,
+        rejected,
+        message: answerMessage(rejected, d.unknownEnums, reasons),
+        ssfSpans: d.parts.length - result.rejected.length,
         unknownEnums: d.unknownEnums,
         direct: true,
       };

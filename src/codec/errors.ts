@@ -39,6 +39,8 @@ export const CodecErrors = defineErrors('SSF', {
   SSF_LOG_SEVERITY_RANGE: { status: 0, retriable: false, text: 'log severity must be within 0-24' },
   /** A name, tag, message or body is longer than its limit. */
   SSF_FIELD_TOO_LONG: { status: 0, retriable: false, text: 'a field is longer than its limit' },
+  /** A span, with everything it carries, is larger than gateway.maxSpanBytes (what one Kafka record of the spans topic may hold). */
+  SSF_SPAN_TOO_LARGE: { status: 0, retriable: false, text: 'the span is larger than gateway.maxSpanBytes' },
   /** A tag or attribute map has more entries than its limit. */
   SSF_TOO_MANY_TAGS: { status: 0, retriable: false, text: 'too many tags' },
 });

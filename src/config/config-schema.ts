@@ -180,6 +180,14 @@ export const configSchema = z.strictObject({
         .describe(
           'How far ahead of the gateway’s clock an event’s time may be. Together with `retention.*` (less an hour) it bounds the times accepted; an event outside them is refused with SSF_TIME_OUT_OF_RANGE (docs/ssf.md, "Valid times").',
         ),
+      maxSpanBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1_000_000)
+        .describe(
+          'Largest SSF span the gateway takes, with all it carries and the gateway’s stamp; a larger one is refused alone (SSF_SPAN_TOO_LARGE). Keep it below the spans topic’s max.message.bytes (Kafka’s default is 1 MiB): a record the broker refuses fails the produce of every request batched with it.',
+        ),
       tenantRateLimitBytes: z
         .number()
         .int()
