@@ -59,10 +59,13 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     maxSpanBytes: g.maxSpanBytes,
   });
   const auth = new TenantAuth(g);
-  // Fairness between tenants; with authentication off there is one tenant.
-  const limits = auth.required
-    ? new TenantRateLimit({ rateBytes: g.tenantRateLimitBytes, burstBytes: g.tenantBurstBytes, perTenant: g.tenantRateLimits })
-    : undefined;
+  // Fairness between tenants: with authentication off, or one tenant only, there is nobody to be
+  // fair to (unless the operator gave a tenant a rate of its own).
+  const tenants = new Set([...auth.tenants, ...Object.values(g.listenerTenants)]);
+  const limits =
+    auth.required && (tenants.size > 1 || Object.keys(g.tenantRateLimits).length > 0)
+      ? new TenantRateLimit({ rateBytes: g.tenantRateLimitBytes, burstBytes: g.tenantBurstBytes, perTenant: g.tenantRateLimits })
+      : undefined;
   const ownsApp = options.app === undefined;
   const app = options.app ?? createHttpServer({ logLevel: options.logLevel ?? config.log.level, bodyLimit: g.maxBodyBytes });
   registerIngestRoutes(app, { auth, intake, sink, metrics, maxDecompressedBytes: g.maxDecompressedBytes, limits });

@@ -22,6 +22,8 @@ interface TokenGrant {
 export class TenantAuth {
   private readonly grants: TokenGrant[];
   readonly required: boolean;
+  /** The tenants the tokens name. */
+  readonly tenants: ReadonlySet<string>;
 
   constructor(private readonly gateway: Config['gateway']) {
     this.grants = Object.entries(gateway.authTokens).map(([token, value]) => {
@@ -34,6 +36,7 @@ export class TenantAuth {
         access: new Set<Access>(scoped ? [scope] : ['read', 'write']),
       };
     });
+    this.tenants = new Set(this.grants.map((g) => g.tenant));
     const host = gateway.httpListen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
     this.required = gateway.requireAuth === 'always' || (gateway.requireAuth === 'auto' && (this.grants.length > 0 || !loopback));

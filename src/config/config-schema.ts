@@ -194,7 +194,7 @@ export const configSchema = z.strictObject({
         .min(0)
         .default(16 * 1_048_576)
         .describe(
-          'Ingest rate limit of each tenant, in bytes per second of input as the gateway processes it (decompressed bodies, datagrams, frames), when authentication is required; 0: no limit. Past it a request is answered 429 (HTTP and OTLP/HTTP, with Retry-After) or RESOURCE_EXHAUSTED (OTLP/gRPC) before it is decoded, and UDP datagrams and stream frames are dropped and counted, so one tenant cannot fill the buffer all tenants share.',
+          'Ingest rate limit of each tenant, in bytes per second of input as the gateway processes it (decompressed bodies, datagrams, frames), when authentication is required and the tokens and listener tenants name more than one tenant (or `gateway.tenantRateLimits` is set); 0: no limit. Past it a request is answered 429 (HTTP and OTLP/HTTP, with Retry-After) or RESOURCE_EXHAUSTED (OTLP/gRPC) before it is decoded, and UDP datagrams and stream frames are dropped and counted, so one tenant cannot fill the buffer all tenants share.',
         ),
       tenantBurstBytes: z
         .number()

@@ -3,7 +3,8 @@
  * (429 + Retry-After, OTLP's google.rpc.Status RESOURCE_EXHAUSTED) and
  * counted, while another tenant's data is taken and stored; what was answered
  * 200 is stored exactly once, what was answered 429 not at all. With
- * authentication off there is one tenant, and no limit.
+ * authentication off, or tokens of one tenant only, there is nobody to be
+ * fair to, and no limit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcStatus } from '../../ingest/otlp/otlp-messages.js';
@@ -181,7 +182,7 @@ describe('per-tenant ingest rate limit on the listeners without credentials', ()
   let aio: AllInOne;
   beforeAll(async () => {
     aio = await startAllInOne('tenant_limit_listeners', {
-      SSF_GATEWAY_AUTH_TOKENS: 'tokA=acme',
+      SSF_GATEWAY_AUTH_TOKENS: 'tokA=acme,tokB=globex',
       SSF_GATEWAY_LISTENER_TENANTS: 'tcp=acme,udp=acme',
       SSF_GATEWAY_TCP_LISTEN: '127.0.0.1:0',
       ...LIMITS,
@@ -232,6 +233,21 @@ describe('per-tenant ingest rate limit on the listeners without credentials', ()
     // Nothing dropped is stored.
     await new Promise((r) => setTimeout(r, 500));
     expect(await countOf(aio, 'acme', 'udp')).toBeLessThanOrEqual(spans.length - dropped);
+  });
+});
+
+describe('per-tenant ingest rate limit (one tenant)', () => {
+  let aio: AllInOne;
+  beforeAll(async () => {
+    aio = await startAllInOne('tenant_one', { SSF_GATEWAY_AUTH_TOKENS: 'tokA=acme,tokA2=acme', ...LIMITS });
+  }, 120_000);
+  afterAll(async () => {
+    await aio?.close();
+  });
+
+  it('tokens of one tenant only: nobody to be fair to, no limit', async () => {
+    for (let i = 0; i < 12; i++) expect((await aio.post(batch('one', i * 40), i % 2 === 0 ? 'tokA' : 'tokA2')).status).toBe(200);
+    expect(await countOf(aio, 'acme', 'one')).toBe(480);
   });
 });
 
