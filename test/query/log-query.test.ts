@@ -118,7 +118,7 @@ describe('parser', () => {
     expect(refusal('x'.repeat(5000))).toMatch(/longer than 4096 characters/);
   });
 
-  it('bounds the index words a search costs, per word or phrase and per query', () => {
+  it('bounds the index words a search costs, per word or phrase and per query: at most 512 hasToken and 64 match calls', () => {
     // 4,096 characters of -aB.aB...: 1,365 index words in 4 spellings were 5,460 hasToken calls, under a NOT (no index).
     expect(refusal(`-${'aB.'.repeat(1365)}`)).toMatch(
       /^q \(position 1\): the word "aB\.aB\..*\.\.\." is 1365 words to the index \(punctuation separates words\), more than 32$/,
@@ -131,10 +131,7 @@ describe('parser', () => {
     const four = [0, 1, 2, 3].map(word32).join(' ');
     expect(parseLogQuery(four)).toMatchObject({ kind: 'and' });
     expect(refusal(`${four} -more`)).toMatch(/^q \(position \d+\): more than 128 words to the index in one query/);
-  });
-
-  it('the costliest search it takes is at most 512 hasToken and 64 match calls', () => {
-    // 128 index words in 64 searches (phrases of two: each a match() too), every word in 4 spellings.
+    // The costliest search it takes: 128 index words in 64 searches (phrases of two: each a match() too), every word in 4 spellings.
     const q = Array.from({ length: 64 }, (_, i) => `-"aB${i} cD${i}"`).join(' ');
     const { sql } = logSearchSql('ssf.logs', { tenant: 't', fromMs: 0, toMs: 1, services: [], query: parseLogQuery(q), order: 'desc', limit: 1 });
     expect(sql.split('hasToken(').length - 1).toBe(512);
