@@ -40,7 +40,7 @@ export const QueryErrors = defineErrors('QUERY', {
   QUERY_ERR_TOO_LARGE: {
     status: 422,
     retriable: false,
-    text: 'the result is larger than query.maxResultRows or query.maxResultBytes; aggregate, filter or add a LIMIT',
+    text: 'the result is larger than query.maxResultRows or query.maxResultBytes, or a buffered answer (json) than query.maxBufferedBytes; aggregate, filter or add a LIMIT',
   },
   QUERY_ERR_MEMORY: { status: 422, retriable: false, text: 'the query needed more memory than query.maxMemoryUsage' },
   QUERY_ERR_FORBIDDEN: { status: 403, retriable: false, text: "ClickHouse itself refused the query for the API's read-only user" },

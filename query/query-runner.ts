@@ -117,19 +117,41 @@ export class QueryRunner {
     });
   }
 
-  /** The raw text of a query in ClickHouse format `format` (for EXPLAIN and for buffered answers). */
+  /**
+   * The raw text of a query in ClickHouse format `format` (for EXPLAIN and for
+   * buffered answers: the `json` format of POST /v1/sql), held whole in this
+   * process: at most `query.maxBufferedBytes` of it. ClickHouse's
+   * max_result_bytes counts column bytes, not this text (JSON writes each
+   * column's name on every row and a control character as 6 bytes, so 250 MB
+   * of columns can be 1.5 GB of text); past the cap the reading stops, the
+   * request to ClickHouse is closed and the answer is QUERY_ERR_TOO_LARGE.
+   */
   async text(sql: string, tenant: string, params: QueryParams = {}, format = 'TabSeparatedRaw'): Promise<string> {
     return this.run(async (h) => {
       // wait_end_of_query: a server answers an error found late (too many rows)
       // with its HTTP status, not after a 200 has begun.
-      const result = await this.ch.client.query({
-        query: this.bound(sql, tenant),
+      const result = await this.ch.client.exec({
+        query: `${this.bound(sql, tenant)}\nFORMAT ${format}`,
         query_params: params,
-        format: format as 'TabSeparatedRaw',
         ...h,
         clickhouse_settings: { ...h.clickhouse_settings, wait_end_of_query: 1 },
       });
-      return await result.text();
+      const cap = this.limits.maxBufferedBytes;
+      const decoder = new TextDecoder();
+      let text = '';
+      let bytes = 0;
+      // Leaving the loop by the throw destroys the stream, which closes the request.
+      for await (const chunk of result.stream as AsyncIterable<Uint8Array>) {
+        bytes += chunk.byteLength;
+        if (bytes > cap) {
+          throw queryError(
+            'QUERY_ERR_TOO_LARGE',
+            `the answer's text passed query.maxBufferedBytes (${cap} bytes), the most the API holds in memory for one answer: aggregate, filter or add a LIMIT, or ask a streamed format (csv, tsv, ndjson, parquet)`,
+          );
+        }
+        text += decoder.decode(chunk, { stream: true });
+      }
+      return text + decoder.decode();
     });
   }
 

@@ -52,13 +52,28 @@ export const optionalTimeParam = (what: string) =>
     .transform((v, ctx) => (v === undefined ? undefined : timeOrIssue(v, ctx)))
     .describe(what);
 
+/**
+ * The longest duration the API takes: the times the tables hold, end to end
+ * (about 292 years). In nanoseconds it still fits the Int64 of
+ * `duration_ns`; anything longer (or `9` written 400 times, which is
+ * Infinity) could only overflow a column or a parameter.
+ */
+export const MAX_DURATION_MS = LATEST_MS - EARLIEST_MS;
+
 export const durationParam = (what: string) =>
   z
     .string()
     .transform((v, ctx) => {
       const ms = parseDuration(v);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: give <n>ms, <n>s, <n>m, <n>h or <n>d` });
+        ctx.addIssue({ code: 'custom', message: `"${v.slice(0, 64)}" is not a duration: give <n>ms, <n>s, <n>m, <n>h or <n>d` });
+        return z.NEVER;
+      }
+      if (!(ms <= MAX_DURATION_MS)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${v.slice(0, 64)}" is longer than the times the tables hold (at most ${MAX_DURATION_MS} ms, about 292 years)`,
+        });
         return z.NEVER;
       }
       return ms;

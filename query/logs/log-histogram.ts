@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseId } from '../ids.js';
+import { parseId, traceIdHighOf } from '../ids.js';
 import type { QueryContext } from '../query-context.js';
 import type { QueryRunner } from '../query-runner.js';
 import { typedRoute } from '../typed-route.js';
@@ -24,6 +24,8 @@ export interface LogHistogramRequest {
   services: string[];
   minSeverity?: Severity | undefined;
   traceId?: bigint | undefined;
+  /** With a 32-hex-digit trace id: its high 64 bits (as GET /v1/logs). */
+  traceIdHigh?: bigint | undefined;
   fromMs: number;
   toMs: number;
   buckets: number;
@@ -64,6 +66,11 @@ export async function logHistogram(runner: QueryRunner, tenant: string, request:
   if (request.traceId !== undefined) {
     where.push('trace_id = {traceId:Int64}');
     named['traceId'] = request.traceId.toString();
+  }
+  if (request.traceIdHigh !== undefined) {
+    // As log-sql.ts: a log stored with 64 bits (high 0) is the trace's too.
+    where.push('trace_id_high IN (0, {traceIdHigh:Int64})');
+    named['traceIdHigh'] = request.traceIdHigh.toString();
   }
   if (query) where.push(searchCondition(query, params));
   const sql = [
@@ -136,6 +143,7 @@ export function registerLogHistogramRoutes(app: FastifyInstance, ctx: QueryConte
         services: query.service === undefined ? [] : [query.service].flat(),
         minSeverity: query.severity,
         traceId: query.trace_id === undefined ? undefined : parseId(query.trace_id, 'trace_id'),
+        traceIdHigh: query.trace_id === undefined ? undefined : traceIdHighOf(query.trace_id),
         fromMs: query.from,
         toMs: query.to,
         buckets: query.buckets,

@@ -27,8 +27,16 @@ export type LogQuery =
   | { kind: 'and'; operands: LogQuery[] }
   | { kind: 'or'; operands: LogQuery[] };
 
-/** Bounds that keep the generated SQL small. */
-export const QUERY_LIMITS = { maxLength: 4096, maxSearches: 64, maxDepth: 32 } as const;
+/**
+ * Bounds that keep the generated SQL small, and its cost per row: a word is
+ * its index tokens (body-tokens.ts: `a.b.c` is three), each a `hasToken` per
+ * case form (up to four), so the tokens are what a search costs; under a NOT
+ * no index helps and every row pays for all of them. At most `maxTokens`
+ * tokens (`maxTokensPerSearch` in one word or phrase): at most 512 `hasToken`
+ * calls and 64 `match` in one search, where 4,096 characters of `a.b.c...`
+ * were 5,460 `hasToken` calls.
+ */
+export const QUERY_LIMITS = { maxLength: 4096, maxSearches: 64, maxDepth: 32, maxTokensPerSearch: 32, maxTokens: 128 } as const;
 
 type Lexeme =
   | { type: '(' | ')' | 'AND' | 'OR' | 'NOT' | '-'; pos: number }
@@ -131,6 +139,7 @@ function fieldNode(lexeme: Extract<Lexeme, { type: 'field' }>): LogQuery {
 class Parser {
   private at = 0;
   private searches = 0;
+  private tokens = 0;
 
   constructor(
     private readonly lexemes: Lexeme[],
@@ -210,7 +219,15 @@ class Parser {
       case 'word':
       case 'phrase': {
         const tokens = bodyTokens(l.text).map((t) => t.text);
-        if (tokens.length === 0) fail(l.pos, `${l.type === 'word' ? 'the word' : 'the phrase'} "${l.text}" has no letters or digits to search for`);
+        const what = `${l.type === 'word' ? 'the word' : 'the phrase'} "${l.text.length > 40 ? `${l.text.slice(0, 40)}...` : l.text}"`;
+        if (tokens.length === 0) fail(l.pos, `${what} has no letters or digits to search for`);
+        if (tokens.length > QUERY_LIMITS.maxTokensPerSearch) {
+          fail(l.pos, `${what} is ${tokens.length} words to the index (punctuation separates words), more than ${QUERY_LIMITS.maxTokensPerSearch}`);
+        }
+        this.tokens += tokens.length;
+        if (this.tokens > QUERY_LIMITS.maxTokens) {
+          fail(l.pos, `more than ${QUERY_LIMITS.maxTokens} words to the index in one query (punctuation separates words: a.b.c is 3)`);
+        }
         this.counted(l.pos);
         return { kind: l.type === 'word' ? 'term' : 'phrase', text: l.text, tokens };
       }

@@ -5,9 +5,21 @@ export function catalogSource(fromMs: number, toMs: number): { source: 'metrics_
   return toMs - fromMs <= 86_400_000 ? { source: 'metrics_1m', bucketMs: 60_000 } : { source: 'metrics_1h', bucketMs: 3_600_000 };
 }
 
+/**
+ * The last second a rollup's `bucket` (a DateTime: UInt32 seconds) holds,
+ * 2106-02-07. The API takes times to 2262 (DateTime64(9)), so a bound in
+ * seconds is clamped here rather than overflow its UInt32 parameter.
+ */
+export const LAST_BUCKET_S = 4_294_967_295;
+
+/** Epoch ms as the seconds of a `bucket` bound, at most LAST_BUCKET_S. */
+export function bucketSeconds(ms: number): number {
+  return Math.min(ms / 1000, LAST_BUCKET_S);
+}
+
 /** The rollup buckets that overlap [fromMs, toMs), as the bounds of a `bucket` filter in seconds. */
 function bucketBounds(fromMs: number, toMs: number, bucketMs: number): { start_s: number; end_s: number } {
-  return { start_s: Math.floor(fromMs / bucketMs) * (bucketMs / 1000), end_s: Math.ceil(toMs / 1000) };
+  return { start_s: bucketSeconds(Math.floor(fromMs / bucketMs) * bucketMs), end_s: bucketSeconds(Math.ceil(toMs / 1000) * 1000) };
 }
 
 const IN_RANGE = "tenant = {tenant:String} AND bucket >= toDateTime({start_s:UInt32}, 'UTC') AND bucket < toDateTime({end_s:UInt32}, 'UTC')";

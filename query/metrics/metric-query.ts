@@ -1,6 +1,7 @@
 import type { MetricType } from '../../src/codec/index.js';
 import { queryError } from '../query-errors.js';
 import type { QueryParams } from '../query-runner.js';
+import { bucketSeconds } from './metric-catalog.js';
 
 /** The aggregations of `GET /v1/metrics/query` (docs/query/metrics.md says what each one reads). */
 export const METRIC_AGGS = ['sum', 'count', 'rate', 'increase', 'avg', 'min', 'max', 'p50', 'p90', 'p99', 'uniq', 'last'] as const;
@@ -27,6 +28,8 @@ export const MAX_POINTS = 11_000;
 export const TARGET_POINTS = 300;
 
 export const SECOND = 1_000;
+/** The longest step: its seconds are a UInt32 parameter of the statements. */
+const MAX_STEP_MS = 4_294_967_295 * SECOND;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -95,6 +98,12 @@ export function planMetricQuery(name: string, fromMs: number, toMs: number, step
   const step = stepMs ?? defaultStepMs(toMs - fromMs, rollupOnly ? MINUTE : SECOND);
   if (!Number.isInteger(step / SECOND) || step < SECOND) {
     throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter step: must be a whole number of seconds, at least 1s (got ${step} ms)`);
+  }
+  if (step > MAX_STEP_MS) {
+    throw queryError(
+      'QUERY_ERR_BAD_REQUEST',
+      `query parameter step: at most ${MAX_STEP_MS / SECOND}s (about 136 years; the step is counted in UInt32 seconds)`,
+    );
   }
   const source = sourceForStep(step);
   if (rollupOnly && source === 'samples') {
@@ -327,7 +336,7 @@ export function metricQuerySql(q: MetricQuery, tenant: string, table: (name: Met
   } else {
     pointMs = 'intDiv(toUnixTimestamp(bucket), {step_s:UInt32}) * {step_s:UInt32} * 1000';
     where.push("bucket >= toDateTime({start_s:UInt32}, 'UTC')", "bucket < toDateTime({end_s:UInt32}, 'UTC')");
-    Object.assign(params, { start_s: plan.startMs / SECOND, end_s: plan.endMs / SECOND });
+    Object.assign(params, { start_s: bucketSeconds(plan.startMs), end_s: bucketSeconds(plan.endMs) });
   }
   if (plan.source !== 'samples' || q.agg === 'rate') params['step_s'] = plan.stepMs / SECOND;
   for (const [i, f] of q.tags.entries()) {
@@ -366,7 +375,7 @@ FROM ${table}
 WHERE tenant = {tenant:String} AND name = {name:String}
   AND bucket >= toDateTime({start_s:UInt32}, 'UTC') AND bucket < toDateTime({end_s:UInt32}, 'UTC')
 ORDER BY type`,
-    params: { tenant, name, start_s: Math.floor(plan.startMs / HOUR) * (HOUR / SECOND), end_s: Math.ceil(plan.endMs / SECOND) },
+    params: { tenant, name, start_s: bucketSeconds(Math.floor(plan.startMs / HOUR) * HOUR), end_s: bucketSeconds(Math.ceil(plan.endMs / SECOND) * SECOND) },
   };
 }
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { queryError } from '../query-errors.js';
 import type { QueryContext } from '../query-context.js';
-import { timeParam, timeRangeShape } from '../time-range.js';
+import { MAX_DURATION_MS, timeParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
 import { serviceGraph } from './service-graph.js';
 import { computeSlos } from './slo.js';
@@ -23,7 +23,12 @@ export const SloQuery = z.strictObject({
     .optional()
     .describe('Only these services (repeatable); default all with indicator spans.'),
   objective: z.coerce.number().gt(0).lt(1).default(0.999).describe('Availability target in (0, 1) (default 0.999).'),
-  latency_ms: z.coerce.number().positive().optional().describe('Latency threshold: a slower indicator span is bad too; counted exactly from the raw spans.'),
+  latency_ms: z.coerce
+    .number()
+    .positive()
+    .max(MAX_DURATION_MS)
+    .optional()
+    .describe('Latency threshold: a slower indicator span is bad too; counted exactly from the raw spans.'),
   windows: z.string().default(DEFAULT_SLO_WINDOWS).describe('Comma list of windows ending at `to`, whole minutes (default 1h,6h,24h,30d).'),
   to: timeParam('now', 'End of every window (default now); rounded up to the minute.'),
 });

@@ -35,8 +35,12 @@ export interface TraceAnswer {
   critical_path: string[];
   logs: TraceLog[];
   samples: TraceSample[];
-  /** True when more than `LOG_LIMIT` logs or samples matched and the rest were left out. */
-  truncated: { logs: boolean; samples: boolean };
+  /**
+   * True when more than `SPAN_LIMIT` span rows, or `LOG_LIMIT` logs or
+   * samples, matched and the rest were left out (the tree and the counts are
+   * then those of the spans read).
+   */
+  truncated: { spans: boolean; logs: boolean; samples: boolean };
   /** `logs`: GET /v1/logs for this trace and time range; `sql`: a body for POST /v1/sql reading its span rows. */
   links: { logs: string; sql: { sql: string; params: Record<string, string> } };
 }
@@ -46,6 +50,13 @@ const SLACK_S = 60;
 const SLACK_NS = BigInt(SLACK_S) * 1_000_000_000n;
 /** Most logs, and most samples, one trace answer carries. */
 export const LOG_LIMIT = 10_000;
+/**
+ * Most span rows one trace answer is built from: a trace of a million spans
+ * (a tenant can send one) would otherwise be read whole into the API's memory.
+ * Which ones is the order ClickHouse reads them in (no ORDER BY: a sort would
+ * cost every trace, and a trace this big is not read whole anyway).
+ */
+export const SPAN_LIMIT = LOG_LIMIT;
 
 /**
  * One row of the trace's rows statement: `part` says which read it comes
@@ -180,8 +191,8 @@ function traceIndexScalar(database: string, options: { hinted: boolean; high: bo
  * three parts in parallel): its spans by the key of `spans` (tenant,
  * ten-minute bucket, trace id), its logs from any service (the trace-id
  * bloom filter of `logs` within the trace's time range and slack) and its
- * samples, at most `limit` of each (the first by time, span id, then body
- * or name). The parts come in no order and the spans unsorted: fetchTrace
+ * samples, at most `limit` of each (logs and samples: the first by time,
+ * span id, then body or name; spans: the first read). The parts come in no order and the spans unsorted: fetchTrace
  * sorts (an outer ORDER BY cost 2.3 ms of 28 on the 10M bench).
  */
 export function traceRowsQuery(database: string, options: { hinted: boolean; high: boolean }): string {
@@ -203,6 +214,7 @@ SELECT ${selectList(1, {
   })}
   FROM ${database}.spans
  WHERE tenant = {tenant:String} AND start >= toStartOfTenMinutes(r.2) AND start <= r.3 AND ${ofTrace}
+ LIMIT {limit:UInt32}
 UNION ALL
 (
   ${r}
@@ -265,6 +277,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
         }
       : {}),
     slackS: SLACK_S,
+    // One more than kept, to know whether any was left out (SPAN_LIMIT is LOG_LIMIT).
     limit: LOG_LIMIT + 1,
   });
   const spanRows: TraceQueryRow[] = [];
@@ -299,7 +312,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
     }
   }
 
-  const records: SpanRecord[] = spanRows.map((r) => ({
+  const records: SpanRecord[] = spanRows.slice(0, SPAN_LIMIT).map((r) => ({
     spanId: BigInt(r.span_id),
     parentId: BigInt(r.parent_id),
     service: r.service,
@@ -339,7 +352,7 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
     critical_path: tree.criticalPath,
     logs: logRows.slice(0, LOG_LIMIT).map((l) => placed(l, offset)),
     samples: sampleRows.slice(0, LOG_LIMIT).map((r) => placed(r, offset)),
-    truncated: { logs: logRows.length > LOG_LIMIT, samples: sampleRows.length > LOG_LIMIT },
+    truncated: { spans: spanRows.length > SPAN_LIMIT, logs: logRows.length > LOG_LIMIT, samples: sampleRows.length > LOG_LIMIT },
     links: {
       logs: logsLink(traceIdHigh === 0n ? hexId(traceId) : hexTraceId128(traceId, traceIdHigh), tree.startNs, tree.endNs),
       sql: {

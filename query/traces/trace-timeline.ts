@@ -46,7 +46,7 @@ export function traceTimeline(trace: TraceAnswer): string {
     `trace ${trace.trace_id} (${trace.trace_id_hex})`,
     `start ${trace.start}  duration ${formatMs(trace.duration_ms)}`,
     `services ${trace.services.join(', ')}`,
-    `spans ${trace.span_count}  errors ${trace.error_count}  logs ${trace.logs.length}  samples ${trace.samples.length}`,
+    `spans ${trace.span_count}${trace.truncated.spans ? ' (of more: the first read)' : ''}  errors ${trace.error_count}  logs ${trace.logs.length}  samples ${trace.samples.length}`,
     `* marks the critical path`,
     '',
   ];

@@ -233,6 +233,14 @@ export const configSchema = z.strictObject({
         .positive()
         .default(256 * 1_048_576)
         .describe('`max_result_bytes` of every query.'),
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(32 * 1_048_576)
+        .describe(
+          'Largest answer text the API holds in memory: the `json` format of `POST /v1/sql` and the SQL checks. Past it: 422 `QUERY_ERR_TOO_LARGE`, the request to ClickHouse closed. `max_result_bytes` counts columns, not this text (JSON repeats names per row). Streamed formats are not held.',
+        ),
       maxMemoryUsage: z
         .number()
         .int()

@@ -118,6 +118,26 @@ describe('parser', () => {
     expect(refusal('x'.repeat(5000))).toMatch(/longer than 4096 characters/);
   });
 
+  it('bounds the index words a search costs, per word or phrase and per query: at most 512 hasToken and 64 match calls', () => {
+    // 4,096 characters of -aB.aB...: 1,365 index words in 4 spellings were 5,460 hasToken calls, under a NOT (no index).
+    expect(refusal(`-${'aB.'.repeat(1365)}`)).toMatch(
+      /^q \(position 1\): the word "aB\.aB\..*\.\.\." is 1365 words to the index \(punctuation separates words\), more than 32$/,
+    );
+    expect(refusal(`x "${Array.from({ length: 33 }, (_, i) => `w${i}`).join(' ')}"`)).toMatch(
+      /^q \(position 2\): the phrase "w0 w1 .*" is 33 words to the index/,
+    );
+    const word32 = (k: number): string => Array.from({ length: 32 }, (_, i) => `aB${k}x${i}`).join('.');
+    expect(parseLogQuery(word32(0))).toMatchObject({ kind: 'term' });
+    const four = [0, 1, 2, 3].map(word32).join(' ');
+    expect(parseLogQuery(four)).toMatchObject({ kind: 'and' });
+    expect(refusal(`${four} -more`)).toMatch(/^q \(position \d+\): more than 128 words to the index in one query/);
+    // The costliest search it takes: 128 index words in 64 searches (phrases of two: each a match() too), every word in 4 spellings.
+    const q = Array.from({ length: 64 }, (_, i) => `-"aB${i} cD${i}"`).join(' ');
+    const { sql } = logSearchSql('ssf.logs', { tenant: 't', fromMs: 0, toMs: 1, services: [], query: parseLogQuery(q), order: 'desc', limit: 1 });
+    expect(sql.split('hasToken(').length - 1).toBe(512);
+    expect(sql.split('match(').length - 1).toBe(64);
+  });
+
   it('positive searches leave out what is under NOT', () => {
     const s = positiveSearches(parseLogQuery('timeout -retry "connection reset" NOT (disk OR "cache miss") NOT NOT again'));
     expect(s.terms.map((t) => t.text)).toEqual(['timeout', 'again']);
@@ -275,7 +295,7 @@ describe('highlights', () => {
 describe('cursor', () => {
   it('round-trips and refuses foreign or altered cursors', () => {
     const search = searchFingerprint(['timeout', [], null, null, 'desc']);
-    const c = { ns: '1700000000000000001', hash: '4294967295', skip: 2, fromMs: 1, toMs: 2, search };
+    const c = { ns: '1700000000000000001', hash: '4294967295', skip: 2, fromMs: 1_699_999_000_000, toMs: 1_700_000_000_000, search };
     expect(decodeCursor(encodeCursor(c), search)).toEqual(c);
     // A cursor of before migration 0012 (a 64-bit hash) is refused, not read as another position.
     expect(() => decodeCursor(encodeCursor({ ...c, hash: '4294967296' }), search)).toThrow(/not a cursor/);
@@ -284,6 +304,28 @@ describe('cursor', () => {
     expect(() => decodeCursor(encodeCursor(c), other)).toThrow(/continues a different search/);
     expect(() => decodeCursor('not-a-cursor', search)).toThrow(/not a cursor of GET \/v1\/logs/);
     expect(() => decodeCursor(Buffer.from(JSON.stringify({ ...c, ns: "1' OR 1" })).toString('base64url'), search)).toThrow(/not a cursor/);
+  });
+
+  it('refuses a cursor whose range, position or skip was changed past what the API makes', () => {
+    const search = searchFingerprint(['timeout', [], null, null, 'desc']);
+    const c = { ns: '1700000000000000001', hash: '7', skip: 1, fromMs: 1_699_999_000_000, toMs: 1_700_000_000_000, search };
+    const refused = (change: Partial<typeof c>): void => {
+      expect(() => decodeCursor(encodeCursor({ ...c, ...change }), search)).toThrow(/: cursor: not a cursor of GET \/v1\/logs/);
+    };
+    refused({ fromMs: -1 });
+    refused({ fromMs: -9_007_199_254_740_991 });
+    refused({ toMs: Date.UTC(2262, 3, 11) + 1 });
+    refused({ toMs: 9_007_199_254_740_991 });
+    refused({ fromMs: 1_700_000_000_001, toMs: 1_700_000_000_000 });
+    refused({ ns: '99999999999999999999' });
+    refused({ ns: '1699998999999999999' });
+    refused({ ns: '1700000000001000000' });
+    refused({ skip: 100_001 });
+    refused({ skip: 1_000_000 });
+    // The edges themselves are a cursor the API can make.
+    for (const change of [{ ns: '1699999000000000000' }, { ns: '1700000000000999999' }, { skip: 100_000 }, { fromMs: 0, ns: '0' }]) {
+      expect(decodeCursor(encodeCursor({ ...c, ...change }), search)).toEqual({ ...c, ...change });
+    }
   });
 });
 

@@ -39,6 +39,7 @@ describe('trace by id SQL', () => {
       SELECT 1 AS part, toUnixTimestamp64Nano(start) AS ts_ns, trace_id_high AS trace_id_high, span_id AS span_id, parent_id AS parent_id, service AS service, name AS name, duration_ns AS duration_ns, error AS error, indicator AS indicator, tags AS fields, CAST('' AS String) AS severity, CAST(0 AS UInt8) AS severity_number, CAST('' AS String) AS body, CAST('' AS String) AS type, CAST(0 AS Float64) AS value, CAST(0 AS Float64) AS sample_rate, CAST('' AS String) AS unit, CAST('' AS String) AS message, CAST('' AS String) AS status
         FROM ssf.spans
        WHERE tenant = {tenant:String} AND start >= toStartOfTenMinutes(r.2) AND start <= r.3 AND r.4 > 0 AND trace_id = {id:Int64} AND trace_id_high = r.1
+       LIMIT {limit:UInt32}
       UNION ALL
       (
         WITH (SELECT (max(high), min(first), max(last), count()) FROM (

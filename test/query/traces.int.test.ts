@@ -357,7 +357,7 @@ describe('GET /v1/traces/:traceId', () => {
       sampleRow(80, 'queue.depth', 'gauge', 7, B, 'api'),
       sampleRow(88, 'payment.ms', 'histogram', 42.5, E, 'api', { sample_rate: 0.5, unit: 'ms', tags: { gateway: 'stripe' } }),
     ]);
-    expect(t.truncated).toEqual({ logs: false, samples: false });
+    expect(t.truncated).toEqual({ spans: false, logs: false, samples: false });
     const fromMs = (T0 - 60_000n * MS) / MS;
     const toMs = (at(130) + 60_000n * MS + MS - 1n) / MS;
     expect(t.links.logs).toBe(`/v1/logs?trace_id=${TRACE_HEX}&from=${fromMs}&to=${toMs}`);
@@ -496,7 +496,7 @@ describe('GET /v1/traces/:traceId', () => {
       row(60, 'mailer', 'info', 9, 'receipt mailed', 3_002n, { to: 'u1' }),
       row(30_040, 'mailer', 'warn', 13, 'receipt bounced', 3_002n),
     ]);
-    expect(r.body.truncated).toEqual({ logs: false, samples: false });
+    expect(r.body.truncated).toEqual({ spans: false, logs: false, samples: false });
     // GET /v1/logs for the trace (its link) finds the same records.
     const viaLogs = await get<{ logs: Array<{ body: string }> }>(r.body.links.logs, INITECH);
     expect(viaLogs.status, viaLogs.text).toBe(200);
