@@ -206,6 +206,17 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     ['WITH t AS (SELECT * FROM system.processes) SELECT * FROM t', 'QUERY_ERR_TABLE', 403],
     ['SELECT * FROM default.anything', 'QUERY_ERR_TABLE', 403],
     ['SELECT * FROM schema_migrations', 'QUERY_ERR_TABLE', 403],
+    // Non-public tables read with FINAL: the query tree writes `table_name: ssf.x, final: 1`
+    ['SELECT * FROM trace_index_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT name, tags, sum FROM metrics_1m_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM metrics_1h_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM span_metrics_1m_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM service_metrics_1m_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM schema_migrations FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT count() FROM spans WHERE trace_id IN (SELECT trace_id FROM trace_index_mv FINAL)', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM (WITH trace_index_mv AS (SELECT 1) SELECT 1) AS q, trace_index_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT 1 AS `QUERY id: 1, cte_name: trace_index_mv` FROM trace_index_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT count() FROM spans WHERE name IN schema_migrations', 'QUERY_ERR_TABLE', 403],
     // Functions that reach outside the tables
     ["SELECT file('/etc/passwd')", 'QUERY_ERR_FUNCTION', 403],
     ["SELECT dictGet('d', 'a', toUInt64(1))", 'QUERY_ERR_FUNCTION', 403],
@@ -213,10 +224,29 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     ['SELECT sleepEachRow(1) FROM spans', 'QUERY_ERR_FUNCTION', 403],
     ['SELECT hostName()', 'QUERY_ERR_FUNCTION', 403],
     ["SELECT joinGet('j', 'v', 1)", 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT enabledProfiles()', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT defaultProfiles()', 'QUERY_ERR_FUNCTION', 403],
+    ["SELECT logTrace(repeat('x', 1000000)) FROM spans", 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT authUser()', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT authenticatedUser()', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT user()', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT connectionId()', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT showCertificate()', 'QUERY_ERR_FUNCTION', 403],
+    ["SELECT generateSerialID('x')", 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT regionToName(toUInt32(1))', 'QUERY_ERR_FUNCTION', 403],
+    ["SELECT naiveBayesClassifier('m', 'x')", 'QUERY_ERR_FUNCTION', 403],
     // Limits: time, result size, memory
     ['SELECT sum(number) FROM numbers(1000000000000)', 'QUERY_ERR_TIMEOUT', 422],
     ['SELECT number FROM numbers(100000)', 'QUERY_ERR_TOO_LARGE', 422],
     ['SELECT groupArray(toString(number)) FROM numbers(100000000)', 'QUERY_ERR_MEMORY', 422],
+    // The result limits at the top of a set operation too (ClickHouse checks them on a top-level SELECT only)
+    ['SELECT number FROM numbers(100000) EXCEPT SELECT 1', 'QUERY_ERR_TOO_LARGE', 422],
+    ['SELECT number FROM numbers(100000) UNION ALL SELECT 1', 'QUERY_ERR_TOO_LARGE', 422],
+    ['SELECT number FROM numbers(100000) UNION DISTINCT SELECT 1', 'QUERY_ERR_TOO_LARGE', 422],
+    ['SELECT number FROM numbers(100000) INTERSECT SELECT number FROM numbers(100000)', 'QUERY_ERR_TOO_LARGE', 422],
+    ['(SELECT number FROM numbers(100000) EXCEPT SELECT 1) UNION ALL SELECT 1', 'QUERY_ERR_TOO_LARGE', 422],
+    ['SELECT count() FROM numbers(1000000000000) EXCEPT SELECT 1', 'QUERY_ERR_TIMEOUT', 422],
+    ['SELECT length(groupArray(toString(number))) FROM numbers(100000000) EXCEPT SELECT 1', 'QUERY_ERR_MEMORY', 422],
     // Plain mistakes
     ['SELEC 1', 'QUERY_ERR_SYNTAX', 400],
     ['', 'QUERY_ERR_SYNTAX', 400],
@@ -264,6 +294,44 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     // And globex sees its own four.
     const g = await sql(aio.http, { sql: 'SELECT count() AS n FROM spans' }, 'tok-globex');
     expect(g.json().data).toEqual([{ n: '4' }]);
+  });
+
+  // Every shape in which a trailing SETTINGS clause would not be the whole statement's.
+  const SET_SHAPES = [
+    "SELECT tenant, service, name, tags FROM spans EXCEPT SELECT '', '', '', map()",
+    'SELECT tenant, service FROM spans INTERSECT SELECT tenant, service FROM spans',
+    "SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y' EXCEPT SELECT 'z', 'w'",
+    "(SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y') UNION ALL SELECT tenant, service FROM logs",
+    "SELECT tenant, service FROM logs UNION ALL (SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y')",
+    "(SELECT tenant, service FROM spans UNION ALL SELECT tenant, service FROM logs) EXCEPT SELECT 'x', 'y'",
+    "SELECT tenant, service FROM spans EXCEPT (SELECT 'x', 'y' UNION ALL SELECT 'z', 'w')",
+    'SELECT tenant, service FROM spans UNION DISTINCT SELECT tenant, service FROM logs',
+    "SELECT tenant, service FROM spans EXCEPT ALL SELECT 'x', 'y'",
+    'SELECT tenant, service FROM spans INTERSECT DISTINCT SELECT tenant, service FROM logs UNION ALL SELECT tenant, service FROM samples',
+    '((SELECT tenant, service FROM spans))',
+    "SELECT * FROM (SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y')",
+    "WITH t AS (SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y') SELECT * FROM t",
+    "SELECT tenant, service FROM spans WHERE trace_id IN (SELECT trace_id FROM spans EXCEPT SELECT 0) EXCEPT SELECT 'x', 'y'",
+    "SELECT tenant, toString(trace_id) FROM trace_index EXCEPT SELECT 'x', 'y'",
+    "SELECT tenant, name FROM metrics_1m EXCEPT SELECT 'x', 'y'",
+    "SELECT s.tenant, t.ServiceName FROM otel_traces AS t JOIN spans AS s ON t.SpanName = s.name EXCEPT SELECT 'x', 'y'",
+  ];
+
+  it.each(SET_SHAPES)("gives tenant A none of B's rows from %j (either side of UNION, EXCEPT, INTERSECT, in every format)", async (text) => {
+    const a = await sql(aio.http, { sql: text });
+    expect(a.status, a.body).toBe(200);
+    expect(a.body).not.toContain('globex');
+    const rows = a.json().data ?? [];
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(Object.values(row)[0]).toBe('acme');
+    const csv = await sql(aio.http, { sql: text, format: 'csv' });
+    expect(csv.status, csv.body).toBe(200);
+    expect(csv.body).toContain('acme');
+    expect(csv.body).not.toContain('globex');
+    // B asking the same sees its own rows: the filter is each tenant's, not a blanket refusal.
+    const b = await sql(aio.http, { sql: text }, 'tok-globex');
+    expect(b.body).toContain('globex');
+    expect(b.body).not.toContain('acme');
   });
 
   it('needs a token with read access', async () => {
