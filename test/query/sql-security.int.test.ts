@@ -430,7 +430,18 @@ describe('enforced by ClickHouse itself: the read-only user of deploy/clickhouse
     await writer.client.command({ query: 'CREATE DATABASE IF NOT EXISTS private' });
     await writer.client.command({ query: 'CREATE TABLE IF NOT EXISTS private.t (a Int8) ENGINE = MergeTree ORDER BY a' });
     const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
-    const span = { trace_id: '1', span_id: '1', parent_id: '0', name: 'x', start: now, duration_ns: '5', error: false, indicator: false, root_start: now, tags: {} };
+    const span = {
+      trace_id: '1',
+      span_id: '1',
+      parent_id: '0',
+      name: 'x',
+      start: now,
+      duration_ns: '5',
+      error: false,
+      indicator: false,
+      root_start: now,
+      tags: {},
+    };
     // Two tenants with rows: the API's tenant here is `default`; `other` must never show.
     await writer.client.insert({
       table: 'ssf.spans',
@@ -442,7 +453,8 @@ describe('enforced by ClickHouse itself: the read-only user of deploy/clickhouse
     });
     // A table of the pipeline's database outside the public ones that can be read with FINAL and SAMPLE (a tenant column, no filter on it).
     await writer.client.command({
-      query: 'CREATE TABLE IF NOT EXISTS ssf.sampled (tenant String, k UInt64, v String) ENGINE = ReplacingMergeTree ORDER BY (tenant, intHash32(k)) SAMPLE BY intHash32(k)',
+      query:
+        'CREATE TABLE IF NOT EXISTS ssf.sampled (tenant String, k UInt64, v String) ENGINE = ReplacingMergeTree ORDER BY (tenant, intHash32(k)) SAMPLE BY intHash32(k)',
     });
     await writer.client.command({
       query: "INSERT INTO ssf.sampled SELECT if(number % 2 = 0, 'default', 'other'), number, if(number % 2 = 0, 'mine', 'row-of-other') FROM numbers(100)",
@@ -450,7 +462,13 @@ describe('enforced by ClickHouse itself: the read-only user of deploy/clickhouse
     reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
     api = await startApi(config, reader);
     const slow = loadConfig({
-      env: { ...env, SSF_QUERY_MAX_EXECUTION_TIME_S: '1', SSF_QUERY_CANCEL_GRACE_MS: '200', SSF_QUERY_MAX_CONCURRENT_PER_TENANT: '1', SSF_QUERY_MAX_BLOCK_SIZE: '8192' },
+      env: {
+        ...env,
+        SSF_QUERY_MAX_EXECUTION_TIME_S: '1',
+        SSF_QUERY_CANCEL_GRACE_MS: '200',
+        SSF_QUERY_MAX_CONCURRENT_PER_TENANT: '1',
+        SSF_QUERY_MAX_BLOCK_SIZE: '8192',
+      },
     });
     killing = await startApi(slow, reader, writer);
     unkilling = await startApi(slow, reader);
