@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueryRunner } from '../../query/query-runner.js';
 import { tablesRead } from '../../query/sql/sql-guard.js';
+import { createClickHouse } from '../../src/clickhouse/create-client.js';
+import type { ClickHouse } from '../../src/clickhouse/create-client.js';
+import { loadConfig } from '../../src/config/load-config.js';
 
 // Lines as ClickHouse 26.7 writes them in EXPLAIN QUERY TREE (copied from its answers).
 const TREE_FINAL = `QUERY id: 0
@@ -64,5 +68,38 @@ describe('tablesRead: what an EXPLAIN QUERY TREE text reads', () => {
                   TABLE id: 17, alias: __table6, table_name: _temporary_and_external_tables._tmp_395d99c3-3aff-4a14-867b-838114fdedd4, temporary_table_name: r
                   TABLE id: 18, alias: __table7, table_name: _temporary_and_external_tables._tmp_00000000-3aff-4a14-867b-838114fdedd4`;
     expect(tablesRead(tree).tables).toEqual(['system.one', '_temporary_and_external_tables._tmp_00000000-3aff-4a14-867b-838114fdedd4']);
+  });
+});
+
+describe('QueryRunner: what every query is sent with', () => {
+  const config = loadConfig({ env: { SSF_CLICKHOUSE_URL: 'http://127.0.0.1:1', SSF_CLICKHOUSE_DATABASE: 'ssf' } });
+  let ch: ClickHouse;
+  let runner: QueryRunner;
+  // A client that never connects: nothing here sends a query.
+  beforeAll(async () => {
+    ch = await createClickHouse(config.clickhouse);
+    runner = new QueryRunner(ch, config.query);
+  });
+  afterAll(async () => ch?.close());
+
+  it('runs the statement under a top-level SELECT, the only shape ClickHouse holds to max_result_rows/bytes', () => {
+    expect(runner.bound('SELECT 1 EXCEPT SELECT 2\n')).toBe('SELECT *\nFROM (\nSELECT 1 EXCEPT SELECT 2\n)');
+  });
+
+  it('sends the tenant filter and the limits as request settings, the tenant escaped inside the map', () => {
+    const s = runner.settings("o'brien\\", 512);
+    expect(String(s.additional_table_filters)).toBe(
+      `{${['spans', 'trace_index', 'logs', 'samples', 'metrics_1m', 'metrics_1h'].map((t) => `'ssf.${t}':'tenant = \\'o\\\\\\'brien\\\\\\\\\\''`).join(',')}}`,
+    );
+    expect({ ...s, additional_table_filters: undefined }).toEqual({
+      max_execution_time: config.query.maxExecutionTimeS,
+      timeout_overflow_mode: 'throw',
+      max_block_size: '512',
+      max_result_rows: String(config.query.maxResultRows),
+      max_result_bytes: String(config.query.maxResultBytes),
+      result_overflow_mode: 'throw',
+      max_memory_usage: String(config.query.maxMemoryUsage),
+      additional_table_filters: undefined,
+    });
   });
 });

@@ -115,7 +115,7 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
   let before: string;
   beforeAll(async () => {
     aio = await startAllInOne('ssf_sqlsec', {
-      SSF_GATEWAY_AUTH_TOKENS: 'tok-acme=acme,tok-globex=globex,tok-write=acme:write',
+      SSF_GATEWAY_AUTH_TOKENS: "tok-acme=acme,tok-globex=globex,tok-write=acme:write,tok-quote=o'q\\x",
       SSF_QUERY_MAX_EXECUTION_TIME_S: '1',
       SSF_QUERY_MAX_RESULT_ROWS: '1000',
       SSF_QUERY_MAX_MEMORY_USAGE: '100000000',
@@ -136,6 +136,7 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
         )
       ).status,
     ).toBe(200);
+    expect((await aio.post([spanOf('quote', 9)], 'tok-quote')).status).toBe(200);
     before = await fingerprint(aio.ch);
   });
   afterAll(async () => aio?.close());
@@ -358,6 +359,12 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     const b = await sql(aio.http, { sql: text }, 'tok-globex');
     expect(b.body).toContain('globex');
     expect(b.body).not.toContain('acme');
+  });
+
+  it('writes the tenant into the filter as a value: a quote and a backslash in its name change nothing', async () => {
+    const q = await sql(aio.http, { sql: "SELECT tenant, count() AS n FROM spans GROUP BY tenant EXCEPT SELECT '', 0" }, 'tok-quote');
+    expect(q.status, q.body).toBe(200);
+    expect(q.json().data).toEqual([{ tenant: "o'q\\x", n: '1' }]);
   });
 
   it('needs a token with read access', async () => {
