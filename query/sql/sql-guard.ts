@@ -228,7 +228,8 @@ export function tablesRead(tree: string): TablesRead {
       if (names.length === 0) throw queryError('QUERY_ERR_TABLE', `the query reads something the API cannot name: ${line.trim().slice(0, 200)}`);
       (node === 'TABLE' ? read.tables : read.tableFunctions).push(...names);
     } else {
-      for (const name of all('cte_name')) read.ctes.add(unquote(name));
+      // A CTE's name runs to the next field: it may hold spaces (`WITH \`my x\` AS ...`).
+      for (const m of line.matchAll(/\bcte_name: (.+?)(?=, [a-z_]+: |$)/g)) read.ctes.add(unquote(m[1] as string));
       // WITH RECURSIVE: the CTE's rows so far, in a temporary table of the query's own.
       for (const m of line.matchAll(/\brecursive_cte_table: \S+ \(([0-9a-f-]{36})\)/g)) recursive.add(`_temporary_and_external_tables._tmp_${m[1]}`);
     }

@@ -56,6 +56,10 @@ describe('tablesRead: what an EXPLAIN QUERY TREE text reads', () => {
     expect(read.tables).toEqual(['system.one', 'ssf.spans']);
     expect(read.tableFunctions).toEqual(['numbers']);
     expect([...read.ctes]).toEqual(['x']);
+    const spaced = tablesRead(
+      '        QUERY id: 3, alias: __table1, is_subquery: 1, is_cte: 1, cte_name: my x, y\n        UNION id: 4, is_cte: 1, cte_name: z, union_mode: UNION_ALL',
+    );
+    expect([...spaced.ctes]).toEqual(['my x, y', 'z']);
   });
 
   it('lets WITH RECURSIVE read its own temporary table, and no other temporary table', () => {

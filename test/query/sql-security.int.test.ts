@@ -338,6 +338,7 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     '((SELECT tenant, service FROM spans))',
     "SELECT * FROM (SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y')",
     "WITH t AS (SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y') SELECT * FROM t",
+    "WITH `my t` AS (SELECT tenant, service FROM spans) SELECT * FROM `my t` EXCEPT SELECT 'x', 'y'",
     "SELECT tenant, service FROM spans WHERE trace_id IN (SELECT trace_id FROM spans EXCEPT SELECT 0) EXCEPT SELECT 'x', 'y'",
     "SELECT tenant, toString(trace_id) FROM trace_index EXCEPT SELECT 'x', 'y'",
     "SELECT tenant, name FROM metrics_1m EXCEPT SELECT 'x', 'y'",
