@@ -42,6 +42,8 @@ Runs the query API on its own: POST /v1/sql, GET /v1/traces, /v1/logs,
 /v1/metrics/query, /v1/services, /v1/slo, and /openapi.json. Stateless: run
 as many as you like behind a load balancer. With clickhouse.queryUser set it
 connects as that (read-only) user; otherwise every request is readonly=2.
+A query it gives up on (past its limit, or its client gone) is stopped with
+KILL QUERY as clickhouse.user, which may see the read-only user's queries.
 
 Options:
   --clickhouse-url URL  ClickHouse HTTP endpoint (default $SSF_CLICKHOUSE_URL)
