@@ -10,18 +10,25 @@ export interface RunningQueryApi {
   close(): Promise<void>;
 }
 
-/** The query API as its own process (distributed mode): its own HTTP server and a read-only ClickHouse client. */
+/**
+ * The query API as its own process (distributed mode): its own HTTP server, a
+ * read-only ClickHouse client for every read, and a client as
+ * `clickhouse.user` that only sends `KILL QUERY` for queries given up on
+ * (the read-only user may not see or stop its own queries).
+ */
 export async function startQueryApi(config: Readonly<Config>): Promise<RunningQueryApi> {
   const [{ registerQueryApi }, { splitHostPort }] = await Promise.all([import('../query/query-api.js'), import('../src/http/listen-address.js')]);
   const ch = await createClickHouse(config.clickhouse, { readonlyUser: true });
+  const killer = await createClickHouse(config.clickhouse);
   const app = createHttpServer({ logLevel: config.log.level, bodyLimit: 1_048_576 });
-  registerQueryApi(app, config, ch, { standalone: true });
+  registerQueryApi(app, config, ch, { standalone: true, killer });
   const url = await app.listen(splitHostPort(config.query.listen));
   return {
     url,
     close: async () => {
       await app.close();
       await ch.close();
+      await killer.close();
     },
   };
 }
@@ -35,6 +42,8 @@ Runs the query API on its own: POST /v1/sql, GET /v1/traces, /v1/logs,
 /v1/metrics/query, /v1/services, /v1/slo, and /openapi.json. Stateless: run
 as many as you like behind a load balancer. With clickhouse.queryUser set it
 connects as that (read-only) user; otherwise every request is readonly=2.
+A query it gives up on (past its limit, or its client gone) is stopped with
+KILL QUERY as clickhouse.user, which may see the read-only user's queries.
 
 Options:
   --clickhouse-url URL  ClickHouse HTTP endpoint (default $SSF_CLICKHOUSE_URL)

@@ -40,9 +40,9 @@ Every other setting comes from the environment (docs/configuration.md).`,
       defaultTenant: config.gateway.defaultTenant,
     });
     const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans });
-    // The query API reads as the read-only user, on a client (and sockets) of its own.
+    // The query API reads as the read-only user, on a client (and sockets) of its own; the writer stops what it gives up on.
     const reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
-    registerQueryApi(gateway.app, config, reader, { auth: gateway.auth, standalone: false, registry: gateway.metrics.registry });
+    registerQueryApi(gateway.app, config, reader, { auth: gateway.auth, standalone: false, registry: gateway.metrics.registry, killer: ch });
     const where = await gateway.listen();
     const http = where['http'] ?? `http://${config.gateway.httpListen}`;
     console.log(

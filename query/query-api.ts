@@ -31,6 +31,11 @@ export interface QueryApiOptions {
   registry?: Registry;
   /** Where the web console's built files are (default: dist/console of this package). */
   consoleDir?: string;
+  /**
+   * The client that stops queries given up on (`KILL QUERY`): the writer's,
+   * whose user may see and stop the read-only user's queries. Default: `ch`.
+   */
+  killer?: ClickHouse;
 }
 
 export interface QueryApi {
@@ -58,7 +63,13 @@ export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>,
   const metrics = new QueryMetrics();
   options.registry?.adopt(metrics.registry);
   const context: QueryContext = {
-    runner: new QueryRunner(ch, config.query),
+    runner: new QueryRunner(ch, config.query, {
+      ...(options.killer ? { killer: options.killer } : {}),
+      onKillFailed: (queryId, err) => {
+        metrics.killFailed();
+        app.log.warn({ queryId, err }, 'KILL QUERY failed: the query may still run in ClickHouse');
+      },
+    }),
     slots: new TenantSlots(config.query.maxConcurrentPerTenant),
     auth: options.auth ?? new TenantAuth(config.gateway),
     docs: new ApiDocs(),

@@ -20,6 +20,20 @@ export class QueryMetrics {
     ['result'],
   );
 
+  private readonly killFailedTotal = this.registry.counter(
+    'ssf_query_kill_failed_total',
+    'KILL QUERY sent for a query given up on (deadline or client gone) that failed: the query may have run on in ClickHouse.',
+  );
+
+  killFailed(): void {
+    this.killFailedTotal.inc();
+  }
+
+  /** KILL QUERY failures so far. */
+  killFailures(): number {
+    return this.killFailedTotal.get();
+  }
+
   answered(route: string, status: number, seconds: number): void {
     this.requests.inc({ route, status: String(status) });
     this.seconds.observe(seconds, { route });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { SettingsMap } from '@clickhouse/client';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import type { ClickHouse } from '../src/clickhouse/create-client.js';
 import type { Config } from '../src/config/config-schema.js';
@@ -33,6 +34,18 @@ export function sqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+export interface QueryRunnerOptions {
+  /**
+   * The client `KILL QUERY` goes through: one whose user may see the reading
+   * user's queries in `system.processes` and stop them (the writer). The
+   * read-only user may not (it reads the pipeline's database only), so a
+   * kill sent as that user fails. Default: the reading client.
+   */
+  killer?: ClickHouse;
+  /** Told of each `KILL QUERY` that failed: the query may still run in ClickHouse. */
+  onKillFailed?: (queryId: string, err: unknown) => void;
+}
+
 /** What one query is sent with: its id and the signal that gives up on it. */
 interface QueryHandle {
   query_id: string;
@@ -48,12 +61,23 @@ interface QueryHandle {
  *   API's own statements, read with `rows`), and
  * - the tenant filter: `additional_table_filters` makes ClickHouse add
  *   `tenant = '<tenant>'` to every read of every public table, wherever the
- *   table appears in the query (subqueries, joins, CTEs, scalar subqueries).
+ *   table appears in the query (subqueries, joins, CTEs, scalar subqueries,
+ *   either side of UNION, EXCEPT, INTERSECT).
  *   Endpoints write the predicate too (it is what the primary key uses);
  *   this is the guarantee that a forgotten one cannot leak rows.
  *
- * Both go in a SETTINGS clause appended to the statement, so the statement
- * as ClickHouse logs it carries them.
+ * Both are request settings (`clickhouse_settings`, sent with the HTTP
+ * request), never a SETTINGS clause in the text: ClickHouse sets them on the
+ * query's context before it parses the statement, so they hold for every
+ * SELECT of it, whatever its shape. A trailing SETTINGS clause is parsed as
+ * part of the last SELECT only (`A EXCEPT B SETTINGS ...` sets B's), and
+ * what reaches the rest depends on the ClickHouse version. A user's
+ * statement runs as `SELECT * FROM (<statement>)`: ClickHouse checks
+ * `max_result_rows/bytes` on the result of a top-level SELECT only, not of
+ * a top-level UNION, EXCEPT or INTERSECT (tested in
+ * test/query/sql-security.int.test.ts). The API's own statements (`rows`)
+ * are sent as they are: each part of their `UNION ALL`s has a `LIMIT` of its
+ * own, and the wrapping costs a trace fetch 1-2 ms of planning.
  *
  * Each query is its own HTTP request with its own `query_id`. ClickHouse
  * stops it at `max_execution_time` (checked between blocks, hence
@@ -70,6 +94,7 @@ export class QueryRunner {
   constructor(
     readonly ch: ClickHouse,
     private readonly limits: Config['query'],
+    private readonly options: QueryRunnerOptions = {},
   ) {
     this.database = ch.database;
   }
@@ -80,39 +105,47 @@ export class QueryRunner {
   }
 
   /**
-   * The SETTINGS clause (without the keyword) every query of `tenant` runs
-   * with. `blockSize`: `query.maxBlockSize` (users' SQL: it bounds how far a
-   * query that is costly per row runs past its time limit) unless given.
+   * The request settings every query of `tenant` runs with. `blockSize`:
+   * `query.maxBlockSize` (users' SQL: it bounds how far a query that is
+   * costly per row runs past its time limit) unless given.
    */
-  settings(tenant: string, blockSize = this.limits.maxBlockSize): string {
-    const filter = sqlString(`tenant = ${sqlString(tenant)}`);
-    const filters = PUBLIC_TABLES.map((t) => `${sqlString(`${this.database}.${t}`)}: ${filter}`).join(', ');
-    return [
-      `max_execution_time = ${this.limits.maxExecutionTimeS}`,
-      `timeout_overflow_mode = 'throw'`,
-      `max_block_size = ${blockSize}`,
-      `max_result_rows = ${this.limits.maxResultRows}`,
-      `max_result_bytes = ${this.limits.maxResultBytes}`,
-      `result_overflow_mode = 'throw'`,
-      `max_memory_usage = ${this.limits.maxMemoryUsage}`,
-      `additional_table_filters = {${filters}}`,
-    ].join(', ');
+  settings(tenant: string, blockSize = this.limits.maxBlockSize): ClickHouseSettings {
+    // SettingsMap writes each key and value between single quotes as given: both are escaped here.
+    const inner = (text: string): string => sqlString(text).slice(1, -1);
+    const filter = inner(`tenant = ${sqlString(tenant)}`);
+    const filters = Object.fromEntries(PUBLIC_TABLES.map((t) => [inner(`${this.database}.${t}`), filter]));
+    return {
+      max_execution_time: this.limits.maxExecutionTimeS,
+      timeout_overflow_mode: 'throw',
+      max_block_size: String(blockSize),
+      max_result_rows: String(this.limits.maxResultRows),
+      max_result_bytes: String(this.limits.maxResultBytes),
+      result_overflow_mode: 'throw',
+      max_memory_usage: String(this.limits.maxMemoryUsage),
+      additional_table_filters: SettingsMap.from(filters),
+    };
   }
 
-  /** `sql` (one SELECT without SETTINGS or FORMAT) with the tenant's settings appended. */
-  bound(sql: string, tenant: string, blockSize?: number): string {
-    return `${sql.trimEnd()}\nSETTINGS ${this.settings(tenant, blockSize)}`;
+  /** `sql` (one SELECT without SETTINGS or FORMAT) as the top-level SELECT that runs it. */
+  bound(sql: string): string {
+    return `SELECT *\nFROM (\n${sql.trimEnd()}\n)`;
   }
 
   /**
    * Rows as objects (64-bit integers as strings). Only for the API's own
    * statements (typed endpoints, jobs), never a user's SQL: they run in
-   * blocks of `query.typedMaxBlockSize` rows, their cost per row being ours.
+   * blocks of `query.typedMaxBlockSize` rows, their cost per row being ours,
+   * and unwrapped: every part of them has its own LIMIT.
    */
   async rows<T>(sql: string, tenant: string, params: QueryParams = {}): Promise<T[]> {
     return this.run(async (h) => {
-      const query = this.bound(sql, tenant, this.limits.typedMaxBlockSize);
-      const result = await this.ch.client.query({ query, query_params: params, format: 'JSONEachRow', ...h });
+      const result = await this.ch.client.query({
+        query: sql,
+        query_params: params,
+        format: 'JSONEachRow',
+        ...h,
+        clickhouse_settings: { ...h.clickhouse_settings, ...this.settings(tenant, this.limits.typedMaxBlockSize) },
+      });
       return await result.json<T>();
     });
   }
@@ -131,10 +164,10 @@ export class QueryRunner {
       // wait_end_of_query: a server answers an error found late (too many rows)
       // with its HTTP status, not after a 200 has begun.
       const result = await this.ch.client.exec({
-        query: `${this.bound(sql, tenant)}\nFORMAT ${format}`,
+        query: `${this.bound(sql)}\nFORMAT ${format}`,
         query_params: params,
         ...h,
-        clickhouse_settings: { ...h.clickhouse_settings, wait_end_of_query: 1 },
+        clickhouse_settings: { ...h.clickhouse_settings, ...this.settings(tenant), wait_end_of_query: 1 },
       });
       const cap = this.limits.maxBufferedBytes;
       const decoder = new TextDecoder();
@@ -159,7 +192,12 @@ export class QueryRunner {
   async stream(sql: string, tenant: string, params: QueryParams, format: SqlFormat): Promise<Readable> {
     return this.run(
       async (h) => {
-        const result = await this.ch.client.exec({ query: `${this.bound(sql, tenant)}\nFORMAT ${SQL_FORMATS[format].clickhouse}`, query_params: params, ...h });
+        const result = await this.ch.client.exec({
+          query: `${this.bound(sql)}\nFORMAT ${SQL_FORMATS[format].clickhouse}`,
+          query_params: params,
+          ...h,
+          clickhouse_settings: { ...h.clickhouse_settings, ...this.settings(tenant) },
+        });
         return result.stream;
       },
       { streamed: true },
@@ -240,15 +278,20 @@ export class QueryRunner {
     }
   }
 
-  /** KILL QUERY for an id given up on; resolves once ClickHouse no longer runs it (or could not be asked). */
+  /**
+   * KILL QUERY for an id given up on, through the killer client; resolves once
+   * ClickHouse no longer runs it (SYNC), or once the kill failed, which is
+   * told to `onKillFailed` (counted and logged by the query API). A query
+   * that had already ended is no failure: KILL answers with no rows.
+   */
   private async kill(queryId: string): Promise<void> {
     try {
-      await this.ch.client.command({
+      await (this.options.killer ?? this.ch).client.command({
         query: 'KILL QUERY WHERE query_id = {id:String} SYNC',
         query_params: { id: queryId },
       });
-    } catch {
-      // The query had ended, or ClickHouse is away (and so is the query).
+    } catch (err) {
+      this.options.onKillFailed?.(queryId, err);
     }
   }
 }

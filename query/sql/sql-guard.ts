@@ -8,16 +8,33 @@ const ALLOWED_TABLE_FUNCTIONS = new Set(['numbers', 'numbers_mt', 'values', 'gen
 
 /**
  * Scalar functions that reach outside the query's tables (files,
- * dictionaries, Join tables, server configuration and identity, the schema of
- * other tables) or only burn time. Exact lowercased names, plus prefixes that
- * cover a family (`dictGetString`, `filesystemAvailable`, ...).
+ * dictionaries, Join tables, Keeper, AI providers, server configuration,
+ * identity and certificate, the schema of other tables), write to the
+ * server's log, or only burn time. Exact lowercased names as the analyzer
+ * writes them (it resolves aliases: `user()` is `currentUser`), plus prefixes
+ * that cover a family (`dictGetString`, `filesystemAvailable`, ...).
+ *
+ * A deny-list, not an allow-list: ClickHouse has some 1,500 functions and
+ * adds more in every release, nearly all pure computations over their
+ * arguments; an allow-list would refuse tenants' valid SQL after each
+ * upgrade. What keeps a missed function from reaching another tenant's rows
+ * is not this list but the tenant filter and the table checks; what this
+ * list keeps a tenant from is the server itself. The list was last checked
+ * against `system.functions` of ClickHouse 26.7 (names and descriptions that
+ * speak of the server, users, profiles, roles, logs, files, certificates,
+ * Keeper, models and dictionaries).
  */
 const DENIED_FUNCTIONS = new Set([
   'file',
   'demangle',
   'evalmlmethod',
+  'modelevaluate',
   'currentuser',
+  'authuser',
+  'authenticateduser',
   'currentprofiles',
+  'enabledprofiles',
+  'defaultprofiles',
   'currentroles',
   'enabledroles',
   'defaultroles',
@@ -38,6 +55,13 @@ const DENIED_FUNCTIONS = new Set([
   'initialqueryid',
   'getsubcolumn',
   'icebergbucket',
+  'logtrace',
+  'showcertificate',
+  'connectionid',
+  'connection_id',
+  'generateserialid',
+  'aiembed',
+  'aigenerate',
 ]);
 const DENIED_PREFIXES = [
   'dict',
@@ -53,6 +77,8 @@ const DENIED_PREFIXES = [
   'catboost',
   'transaction',
   'zookeeper',
+  'naivebayes',
+  'region',
 ];
 
 function deniedFunction(name: string): boolean {
@@ -133,6 +159,7 @@ export async function guardSql(runner: QueryRunner, sql: string, tenant: string,
       throw queryError('QUERY_ERR_FORMAT_CLAUSE', `FORMAT ${extra.value} is not allowed in the SQL: use "format": json, csv, tsv, ndjson or parquet`);
     throw queryError('QUERY_ERR_NOT_SELECT', `unexpected clause ${extra.kind}`);
   }
+  const unqualified = new Set<string>();
   for (const node of walk(top)) {
     if (node.kind === 'Set' || node.kind === 'SetQuery') throw queryError('QUERY_ERR_SETTINGS');
     if (node.kind === 'Function') {
@@ -144,15 +171,26 @@ export async function guardSql(runner: QueryRunner, sql: string, tenant: string,
         throw queryError('QUERY_ERR_FUNCTION', `function ${name}() is not allowed through the API`);
       }
     }
-    if (node.kind === 'TableIdentifier') checkTableName(runner, unquote(node.value), true);
+    if (node.kind === 'TableIdentifier') {
+      const name = unquote(node.value);
+      if (name.includes('.')) checkTableName(runner, name, true);
+      else unqualified.add(name); // a CTE or a table of the current database: the query tree decides
+    }
   }
 
   const tree = await runner.text(`SELECT explain FROM (EXPLAIN QUERY TREE ${canonical})`, tenant, params);
-  for (const m of tree.matchAll(/\btable_name: (\S+?),?$/gm)) {
-    if (m[1] !== 'system.one') checkTableName(runner, m[1] as string, false); // SELECT without FROM reads system.one
+  const read = tablesRead(tree);
+  for (const name of read.tables) {
+    if (name !== 'system.one') checkTableName(runner, name, false); // SELECT without FROM reads system.one
   }
-  for (const m of tree.matchAll(/\btable_function_name: (\w+)/g)) {
-    if (!ALLOWED_TABLE_FUNCTIONS.has((m[1] as string).toLowerCase())) throw queryError('QUERY_ERR_TABLE_FUNCTION', `table function ${m[1]}() is not allowed`);
+  for (const name of read.tableFunctions) {
+    if (!ALLOWED_TABLE_FUNCTIONS.has(name.toLowerCase())) throw queryError('QUERY_ERR_TABLE_FUNCTION', `table function ${name}() is not allowed`);
+  }
+  // A name the parser saw unqualified is a public table of the database or a CTE of the query.
+  for (const name of unqualified) {
+    if (!PUBLIC.has(name) && !read.ctes.has(name)) {
+      throw queryError('QUERY_ERR_TABLE', `table ${name} is not readable: the API reads ${[...PUBLIC].join(', ')} (docs/tables.md)`);
+    }
   }
   for (const m of tree.matchAll(/\bfunction_name: (\w+)/g)) {
     if (deniedFunction(m[1] as string)) throw queryError('QUERY_ERR_FUNCTION', `function ${m[1]}() is not allowed through the API`);
@@ -162,16 +200,48 @@ export async function guardSql(runner: QueryRunner, sql: string, tenant: string,
 
 const PUBLIC = new Set<string>([...PUBLIC_TABLES, ...OTEL_VIEWS]);
 
+interface TablesRead {
+  /** `db.table` of every TABLE node. */
+  tables: string[];
+  tableFunctions: string[];
+  /** Names of the CTEs the analyzer resolved. */
+  ctes: Set<string>;
+}
+
 /**
- * A table name as the parser (unresolved: `db.t`, or `t` that may still be a
- * CTE) or the analyzer (resolved: always `db.t`) wrote it.
+ * What an `EXPLAIN QUERY TREE` text reads. A TABLE node's line holds more
+ * than its name (`TABLE id: 3, alias: __table1, table_name: ssf.x, final: 1`
+ * with FINAL, and SAMPLE adds its own fields), so each field is read where
+ * it stands, every occurrence of it is checked, and a TABLE or
+ * TABLE_FUNCTION line without its name refuses the query: whatever the
+ * analyzer writes that this reader does not know fails closed.
  */
+export function tablesRead(tree: string): TablesRead {
+  const read: TablesRead = { tables: [], tableFunctions: [], ctes: new Set() };
+  const recursive = new Set<string>();
+  for (const line of tree.split('\n')) {
+    const node = /^\s*(TABLE|TABLE_FUNCTION|QUERY|UNION) id: /.exec(line)?.[1];
+    if (node === undefined) continue;
+    const all = (field: string): string[] => [...line.matchAll(new RegExp(`\\b${field}: ([^,\\s]+)`, 'g'))].map((m) => m[1] as string);
+    if (node === 'TABLE' || node === 'TABLE_FUNCTION') {
+      const names = all(node === 'TABLE' ? 'table_name' : 'table_function_name');
+      if (names.length === 0) throw queryError('QUERY_ERR_TABLE', `the query reads something the API cannot name: ${line.trim().slice(0, 200)}`);
+      (node === 'TABLE' ? read.tables : read.tableFunctions).push(...names);
+    } else {
+      // A CTE's name runs to the next field: it may hold spaces (`WITH \`my x\` AS ...`).
+      for (const m of line.matchAll(/\bcte_name: (.+?)(?=, [a-z_]+: |$)/g)) read.ctes.add(unquote(m[1] as string));
+      // WITH RECURSIVE: the CTE's rows so far, in a temporary table of the query's own.
+      for (const m of line.matchAll(/\brecursive_cte_table: \S+ \(([0-9a-f-]{36})\)/g)) recursive.add(`_temporary_and_external_tables._tmp_${m[1]}`);
+    }
+  }
+  read.tables = read.tables.filter((t) => !recursive.has(t));
+  return read;
+}
+
+/** A qualified table name (`db.t`) as the parser (unresolved) or the analyzer (resolved) wrote it. */
 function checkTableName(runner: QueryRunner, name: string, unresolved: boolean): void {
   const dot = name.indexOf('.');
-  if (dot === -1) {
-    if (unresolved) return; // a CTE or a table of the current database: the query tree decides
-    throw queryError('QUERY_ERR_TABLE', `table ${name} is not readable`);
-  }
+  if (dot === -1) throw queryError('QUERY_ERR_TABLE', `table ${name} is not readable${unresolved ? '' : ' (no database in the query tree)'}`);
   const db = unquote(name.slice(0, dot));
   const table = unquote(name.slice(dot + 1));
   if (db.toLowerCase() === 'system' || db.toLowerCase() === 'information_schema') {

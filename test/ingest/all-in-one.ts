@@ -50,7 +50,7 @@ export async function startAllInOne(databasePrefix: string, env: Record<string, 
   const sink = new ClickHouseSink(ch, { batchRows, lingerMs: 20, maxBufferedRows: batchRows * 20, defaultTenant: 'default' });
   const gateway = createGateway(config, sink, { parseStatsd: statsdToSpans, logLevel: false });
   const reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
-  const query = registerQueryApi(gateway.app, config, reader, { auth: gateway.auth, standalone: false, registry: gateway.metrics.registry });
+  const query = registerQueryApi(gateway.app, config, reader, { auth: gateway.auth, standalone: false, registry: gateway.metrics.registry, killer: ch });
   const where = await gateway.listen();
   const http = where['http'] as string;
   return {

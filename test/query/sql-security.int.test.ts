@@ -7,11 +7,13 @@ import { createClickHouse } from '../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { migrate } from '../../src/clickhouse/migrations.js';
 import type { SpanEvent } from '../../src/codec/index.js';
+import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createHttpServer } from '../../src/http/create-http-server.js';
 import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import type { ClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { registerQueryApi } from '../../query/query-api.js';
+import type { QueryMetrics } from '../../query/query-metrics.js';
 import { PUBLIC_TABLES } from '../../query/query-runner.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
@@ -84,12 +86,36 @@ async function fingerprint(ch: ClickHouse): Promise<string> {
   return parts.join('\n');
 }
 
+interface RunningApi {
+  http: string;
+  metrics: QueryMetrics;
+  close: () => Promise<void>;
+}
+
+/** The query API on its own server over `reader`, stopping what it gives up on through `killer` (default: the reader). */
+async function startApi(config: Config, reader: ClickHouse, killer?: ClickHouse): Promise<RunningApi> {
+  const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576 });
+  const { metrics } = registerQueryApi(app, config, reader, { standalone: true, ...(killer ? { killer } : {}) });
+  const http = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { http, metrics, close: () => app.close() };
+}
+
+/** How many queries whose text holds `marker` ClickHouse runs now (asked as the writer). */
+async function running(writer: ClickHouse, marker: string): Promise<number> {
+  const result = await writer.client.query({
+    query: "SELECT count() AS n FROM system.processes WHERE position(query, {m:String}) > 0 AND query NOT ILIKE '%system.processes%'",
+    query_params: { m: marker },
+    format: 'JSONEachRow',
+  });
+  return Number(((await result.json<{ n: string }>())[0] as { n: string }).n);
+}
+
 describe('POST /v1/sql: one read-only statement over the public tables, whatever the text tries', () => {
   let aio: AllInOne;
   let before: string;
   beforeAll(async () => {
     aio = await startAllInOne('ssf_sqlsec', {
-      SSF_GATEWAY_AUTH_TOKENS: 'tok-acme=acme,tok-globex=globex,tok-write=acme:write',
+      SSF_GATEWAY_AUTH_TOKENS: "tok-acme=acme,tok-globex=globex,tok-write=acme:write,tok-quote=o'q\\x",
       SSF_QUERY_MAX_EXECUTION_TIME_S: '1',
       SSF_QUERY_MAX_RESULT_ROWS: '1000',
       SSF_QUERY_MAX_MEMORY_USAGE: '100000000',
@@ -110,6 +136,7 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
         )
       ).status,
     ).toBe(200);
+    expect((await aio.post([spanOf('quote', 9)], 'tok-quote')).status).toBe(200);
     before = await fingerprint(aio.ch);
   });
   afterAll(async () => aio?.close());
@@ -206,6 +233,17 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     ['WITH t AS (SELECT * FROM system.processes) SELECT * FROM t', 'QUERY_ERR_TABLE', 403],
     ['SELECT * FROM default.anything', 'QUERY_ERR_TABLE', 403],
     ['SELECT * FROM schema_migrations', 'QUERY_ERR_TABLE', 403],
+    // Non-public tables read with FINAL: the query tree writes `table_name: ssf.x, final: 1`
+    ['SELECT * FROM trace_index_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT name, tags, sum FROM metrics_1m_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM metrics_1h_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM span_metrics_1m_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM service_metrics_1m_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM schema_migrations FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT count() FROM spans WHERE trace_id IN (SELECT trace_id FROM trace_index_mv FINAL)', 'QUERY_ERR_TABLE', 403],
+    ['SELECT * FROM (WITH trace_index_mv AS (SELECT 1) SELECT 1) AS q, trace_index_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT 1 AS `QUERY id: 1, cte_name: trace_index_mv` FROM trace_index_mv FINAL', 'QUERY_ERR_TABLE', 403],
+    ['SELECT count() FROM spans WHERE name IN schema_migrations', 'QUERY_ERR_TABLE', 403],
     // Functions that reach outside the tables
     ["SELECT file('/etc/passwd')", 'QUERY_ERR_FUNCTION', 403],
     ["SELECT dictGet('d', 'a', toUInt64(1))", 'QUERY_ERR_FUNCTION', 403],
@@ -213,10 +251,29 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     ['SELECT sleepEachRow(1) FROM spans', 'QUERY_ERR_FUNCTION', 403],
     ['SELECT hostName()', 'QUERY_ERR_FUNCTION', 403],
     ["SELECT joinGet('j', 'v', 1)", 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT enabledProfiles()', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT defaultProfiles()', 'QUERY_ERR_FUNCTION', 403],
+    ["SELECT logTrace(repeat('x', 1000000)) FROM spans", 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT authUser()', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT authenticatedUser()', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT user()', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT connectionId()', 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT showCertificate()', 'QUERY_ERR_FUNCTION', 403],
+    ["SELECT generateSerialID('x')", 'QUERY_ERR_FUNCTION', 403],
+    ['SELECT regionToName(toUInt32(1))', 'QUERY_ERR_FUNCTION', 403],
+    ["SELECT naiveBayesClassifier('m', 'x')", 'QUERY_ERR_FUNCTION', 403],
     // Limits: time, result size, memory
     ['SELECT sum(number) FROM numbers(1000000000000)', 'QUERY_ERR_TIMEOUT', 422],
     ['SELECT number FROM numbers(100000)', 'QUERY_ERR_TOO_LARGE', 422],
     ['SELECT groupArray(toString(number)) FROM numbers(100000000)', 'QUERY_ERR_MEMORY', 422],
+    // The result limits at the top of a set operation too (ClickHouse checks them on a top-level SELECT only)
+    ['SELECT number FROM numbers(100000) EXCEPT SELECT 1', 'QUERY_ERR_TOO_LARGE', 422],
+    ['SELECT number FROM numbers(100000) UNION ALL SELECT 1', 'QUERY_ERR_TOO_LARGE', 422],
+    ['SELECT number FROM numbers(100000) UNION DISTINCT SELECT 1', 'QUERY_ERR_TOO_LARGE', 422],
+    ['SELECT number FROM numbers(100000) INTERSECT SELECT number FROM numbers(100000)', 'QUERY_ERR_TOO_LARGE', 422],
+    ['(SELECT number FROM numbers(100000) EXCEPT SELECT 1) UNION ALL SELECT 1', 'QUERY_ERR_TOO_LARGE', 422],
+    ['SELECT count() FROM numbers(1000000000000) EXCEPT SELECT 1', 'QUERY_ERR_TIMEOUT', 422],
+    ['SELECT length(groupArray(toString(number))) FROM numbers(100000000) EXCEPT SELECT 1', 'QUERY_ERR_MEMORY', 422],
     // Plain mistakes
     ['SELEC 1', 'QUERY_ERR_SYNTAX', 400],
     ['', 'QUERY_ERR_SYNTAX', 400],
@@ -264,6 +321,51 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     // And globex sees its own four.
     const g = await sql(aio.http, { sql: 'SELECT count() AS n FROM spans' }, 'tok-globex');
     expect(g.json().data).toEqual([{ n: '4' }]);
+  });
+
+  // Every shape in which a trailing SETTINGS clause would not be the whole statement's.
+  const SET_SHAPES = [
+    "SELECT tenant, service, name, tags FROM spans EXCEPT SELECT '', '', '', map()",
+    'SELECT tenant, service FROM spans INTERSECT SELECT tenant, service FROM spans',
+    "SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y' EXCEPT SELECT 'z', 'w'",
+    "(SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y') UNION ALL SELECT tenant, service FROM logs",
+    "SELECT tenant, service FROM logs UNION ALL (SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y')",
+    "(SELECT tenant, service FROM spans UNION ALL SELECT tenant, service FROM logs) EXCEPT SELECT 'x', 'y'",
+    "SELECT tenant, service FROM spans EXCEPT (SELECT 'x', 'y' UNION ALL SELECT 'z', 'w')",
+    'SELECT tenant, service FROM spans UNION DISTINCT SELECT tenant, service FROM logs',
+    "SELECT tenant, service FROM spans EXCEPT ALL SELECT 'x', 'y'",
+    'SELECT tenant, service FROM spans INTERSECT DISTINCT SELECT tenant, service FROM logs UNION ALL SELECT tenant, service FROM samples',
+    '((SELECT tenant, service FROM spans))',
+    "SELECT * FROM (SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y')",
+    "WITH t AS (SELECT tenant, service FROM spans EXCEPT SELECT 'x', 'y') SELECT * FROM t",
+    "WITH `my t` AS (SELECT tenant, service FROM spans) SELECT * FROM `my t` EXCEPT SELECT 'x', 'y'",
+    "SELECT tenant, service FROM spans WHERE trace_id IN (SELECT trace_id FROM spans EXCEPT SELECT 0) EXCEPT SELECT 'x', 'y'",
+    "SELECT tenant, toString(trace_id) FROM trace_index EXCEPT SELECT 'x', 'y'",
+    "SELECT tenant, name FROM metrics_1m EXCEPT SELECT 'x', 'y'",
+    "SELECT s.tenant, t.ServiceName FROM otel_traces AS t JOIN spans AS s ON t.SpanName = s.name EXCEPT SELECT 'x', 'y'",
+  ];
+
+  it.each(SET_SHAPES)("gives tenant A none of B's rows from %j (either side of UNION, EXCEPT, INTERSECT, in every format)", async (text) => {
+    const a = await sql(aio.http, { sql: text });
+    expect(a.status, a.body).toBe(200);
+    expect(a.body).not.toContain('globex');
+    const rows = a.json().data ?? [];
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(Object.values(row)[0]).toBe('acme');
+    const csv = await sql(aio.http, { sql: text, format: 'csv' });
+    expect(csv.status, csv.body).toBe(200);
+    expect(csv.body).toContain('acme');
+    expect(csv.body).not.toContain('globex');
+    // B asking the same sees its own rows: the filter is each tenant's, not a blanket refusal.
+    const b = await sql(aio.http, { sql: text }, 'tok-globex');
+    expect(b.body).toContain('globex');
+    expect(b.body).not.toContain('acme');
+  });
+
+  it('writes the tenant into the filter as a value: a quote and a backslash in its name change nothing', async () => {
+    const q = await sql(aio.http, { sql: "SELECT tenant, count() AS n FROM spans GROUP BY tenant EXCEPT SELECT '', 0" }, 'tok-quote');
+    expect(q.status, q.body).toBe(200);
+    expect(q.json().data).toEqual([{ tenant: "o'q\\x", n: '1' }]);
   });
 
   it('needs a token with read access', async () => {
@@ -317,7 +419,11 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
 describe('enforced by ClickHouse itself: the read-only user of deploy/clickhouse/ssf-users.xml', () => {
   let server: ClickHouseServer;
   let writer: ClickHouse;
-  let api: { http: string; close: () => Promise<void> };
+  let reader: ClickHouse;
+  let api: RunningApi;
+  // Short limits, one query per tenant: a query given up on holds the slot until ClickHouse let it go.
+  let killing: RunningApi;
+  let unkilling: RunningApi;
   beforeAll(async () => {
     server = await startClickHouseServer({ usersFile: join(import.meta.dirname, '..', '..', 'deploy', 'clickhouse', 'ssf-users.xml') });
     const env = {
@@ -331,40 +437,55 @@ describe('enforced by ClickHouse itself: the read-only user of deploy/clickhouse
     await migrate(writer, config);
     await writer.client.command({ query: 'CREATE DATABASE IF NOT EXISTS private' });
     await writer.client.command({ query: 'CREATE TABLE IF NOT EXISTS private.t (a Int8) ENGINE = MergeTree ORDER BY a' });
+    const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
+    const span = {
+      trace_id: '1',
+      span_id: '1',
+      parent_id: '0',
+      name: 'x',
+      start: now,
+      duration_ns: '5',
+      error: false,
+      indicator: false,
+      root_start: now,
+      tags: {},
+    };
+    // Two tenants with rows: the API's tenant here is `default`; `other` must never show.
     await writer.client.insert({
       table: 'ssf.spans',
       values: [
-        {
-          tenant: 'default',
-          trace_id: '1',
-          span_id: '1',
-          parent_id: '0',
-          service: 'web',
-          name: 'x',
-          start: new Date().toISOString().replace('T', ' ').replace('Z', ''),
-          duration_ns: '5',
-          error: false,
-          indicator: false,
-          root_start: new Date().toISOString().replace('T', ' ').replace('Z', ''),
-          tags: {},
-        },
+        { ...span, tenant: 'default', service: 'web' },
+        { ...span, tenant: 'other', service: 'web-of-other' },
       ],
       format: 'JSONEachRow',
     });
-    const reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
-    const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576 });
-    registerQueryApi(app, config, reader, { standalone: true });
-    const http = await app.listen({ host: '127.0.0.1', port: 0 });
-    api = {
-      http,
-      close: async () => {
-        await app.close();
-        await reader.close();
+    // A table of the pipeline's database outside the public ones that can be read with FINAL and SAMPLE (a tenant column, no filter on it).
+    await writer.client.command({
+      query:
+        'CREATE TABLE IF NOT EXISTS ssf.sampled (tenant String, k UInt64, v String) ENGINE = ReplacingMergeTree ORDER BY (tenant, intHash32(k)) SAMPLE BY intHash32(k)',
+    });
+    await writer.client.command({
+      query: "INSERT INTO ssf.sampled SELECT if(number % 2 = 0, 'default', 'other'), number, if(number % 2 = 0, 'mine', 'row-of-other') FROM numbers(100)",
+    });
+    reader = await createClickHouse(config.clickhouse, { readonlyUser: true });
+    api = await startApi(config, reader);
+    const slow = loadConfig({
+      env: {
+        ...env,
+        SSF_QUERY_MAX_EXECUTION_TIME_S: '1',
+        SSF_QUERY_CANCEL_GRACE_MS: '200',
+        SSF_QUERY_MAX_CONCURRENT_PER_TENANT: '1',
+        SSF_QUERY_MAX_BLOCK_SIZE: '8192',
       },
-    };
+    });
+    killing = await startApi(slow, reader, writer);
+    unkilling = await startApi(slow, reader);
   });
   afterAll(async () => {
     await api?.close();
+    await killing?.close();
+    await unkilling?.close();
+    await reader?.close();
     await writer?.close();
     await server?.stop({ removeDataDir: true });
   });
@@ -376,6 +497,63 @@ describe('enforced by ClickHouse itself: the read-only user of deploy/clickhouse
     const ready = await fetch(`${api.http}/-/ready`);
     expect(ready.status).toBe(200);
   });
+
+  it.each([
+    'SELECT * FROM sampled FINAL',
+    'SELECT * FROM sampled SAMPLE 1/2',
+    'SELECT * FROM sampled SAMPLE 100',
+    'SELECT * FROM sampled FINAL SAMPLE 1/2',
+    'SELECT * FROM sampled FINAL SAMPLE 1/2 OFFSET 1/2',
+    'SELECT v FROM spans AS s JOIN sampled AS t FINAL ON s.tenant = t.tenant',
+    "SELECT tenant, v FROM sampled FINAL SAMPLE 1/2 EXCEPT SELECT '', ''",
+    "SELECT * FROM trace_index_mv FINAL WHERE tenant = 'other'",
+  ])("refuses %j: no table outside the public ones, however it is read, and none of the other tenant's rows", async (text) => {
+    const a = await sql(api.http, { sql: text }, '');
+    expect(a.json().error?.code, a.body).toBe('QUERY_ERR_TABLE');
+    expect(a.body).not.toContain('other');
+  });
+
+  it("gives none of the other tenant's rows on either side of a set operation, as the read-only user", async () => {
+    for (const text of [
+      "SELECT tenant, service FROM spans EXCEPT SELECT '', ''",
+      'SELECT tenant, service FROM spans INTERSECT SELECT tenant, service FROM spans',
+      "(SELECT tenant, service FROM spans EXCEPT SELECT '', '') UNION ALL SELECT tenant, service FROM spans",
+    ]) {
+      const a = await sql(api.http, { sql: text }, '');
+      expect(a.status, a.body).toBe(200);
+      expect(a.body).toContain('web');
+      expect(a.body).not.toContain('other');
+    }
+  });
+
+  // One block of some seconds (about 0.5 ms a row here).
+  const SLOW = "SELECT max(editDistance(repeat('a', 2500 + number % 2), repeat('b', 2500))) FROM numbers(8192)";
+
+  it("holds the tenant's slot until ClickHouse let a query given up on go: KILL QUERY goes through the writer", async () => {
+    const answer = await sql(killing.http, { sql: SLOW }, '');
+    expect(answer.json().error?.code, answer.body).toBe('QUERY_ERR_TIMEOUT');
+    expect(await running(writer, 'editDistance'), 'the query outlived the deadline, as this test needs').toBe(1);
+    // One query per tenant: the next is refused (429) until the kill answered.
+    let next = await sql(killing.http, { sql: 'SELECT 1 AS one' }, '');
+    for (let i = 0; next.status === 429 && i < 1200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      next = await sql(killing.http, { sql: 'SELECT 1 AS one' }, '');
+    }
+    expect(next.status, next.body).toBe(200);
+    // Once the slot is free, the query is gone from ClickHouse: not one block later.
+    expect(await running(writer, 'editDistance')).toBe(0);
+    expect(killing.metrics.killFailures()).toBe(0);
+  }, 120_000);
+
+  it('counts a KILL QUERY that failed: the read-only user may not see or stop its own queries', async () => {
+    const answer = await sql(unkilling.http, { sql: SLOW }, '');
+    expect(answer.json().error?.code, answer.body).toBe('QUERY_ERR_TIMEOUT');
+    for (let i = 0; unkilling.metrics.killFailures() === 0 && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(unkilling.metrics.killFailures()).toBe(1);
+    expect(await (await fetch(`${unkilling.http}/metrics`)).text()).toMatch(/^ssf_query_kill_failed_total 1$/m);
+    // Let it end before the next test (ClickHouse stops it at its next block).
+    for (let i = 0; (await running(writer, 'editDistance')) > 0 && i < 600; i++) await new Promise((r) => setTimeout(r, 100));
+  }, 120_000);
 
   it('refuses writes, DDL, other databases and loosened limits to that user, whoever sends them', async () => {
     // Straight to ClickHouse with the API's credentials, bypassing every check of the API.
@@ -401,7 +579,7 @@ describe('enforced by ClickHouse itself: the read-only user of deploy/clickhouse
       await direct.close();
     }
     const rows = await (await writer.client.query({ query: 'SELECT count() AS n FROM ssf.spans', format: 'JSONEachRow' })).json();
-    expect(rows).toEqual([{ n: '1' }]);
+    expect(rows).toEqual([{ n: '2' }]);
   });
 });
 
