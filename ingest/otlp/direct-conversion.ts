@@ -12,6 +12,7 @@ import { WireWriter } from '../../src/codec/wire-writer.js';
 import type { EventWindow } from '../gateway/event-window.js';
 import type { ValidatedSpans } from '../gateway/span-intake.js';
 import type { Refusals } from './conversion.js';
+import type { ExpansionBudget } from './expansion-budget.js';
 import { RESOURCE_PREFIX, SCOPE_ATTRIBUTE_PREFIX, SCOPE_NAME, SCOPE_VERSION } from './otlp-origin.js';
 import {
   anyValueText,
@@ -51,6 +52,8 @@ export interface DirectContext {
   receivedNs: number;
   /** The tenant and received time (gatewayFields), written at the end of every span. */
   stamp: Uint8Array;
+  /** What the request may still become: charged as each span is written (its bytes without `stamp`, as the general path's encodeSpan). */
+  budget: ExpansionBudget;
 }
 
 /** A big-endian 32-bit word of `b` at `at` (an OTLP id is big-endian bytes; SSF's are varints). */
@@ -106,6 +109,8 @@ export function walkExport(
     return c;
   } finally {
     stopReading();
+    // A refused request (OTLP_ERR_OUTPUT_TOO_LARGE) may have grown the scratch: given back too.
+    out.shrink(SCRATCH_KEPT);
   }
 }
 

@@ -3,6 +3,7 @@ import type { MetricSample, MetricType, SpanEvent } from '../../src/codec/types.
 import { addAttributes } from './any-value.js';
 import type { Conversion } from './conversion.js';
 import { addSpan, emptyConversion, refuse } from './conversion.js';
+import { ExpansionBudget, mapBytes } from './expansion-budget.js';
 import type { IExponentialHistogramDataPoint, IHistogramDataPoint, MetricsRequest } from './otlp-messages.js';
 import { signed64, unsigned64 } from './otlp-messages.js';
 import { RESOURCE_PREFIX, originOf } from './otlp-origin.js';
@@ -46,9 +47,15 @@ interface PointSink {
  * - Summary: a GAUGE per quantile (tag `quantile`), `<name>.count` and
  *   `<name>.sum` as cumulative series.
  * A data point whose temporality is not delta or cumulative is refused.
+ * Each sample is charged to `budget` (with the tags it copies) before it is
+ * made: a request of histogram points is refused past the limits, not
+ * expanded whole first.
  */
-export function metricsToSsf(request: MetricsRequest): Conversion {
+export function metricsToSsf(request: MetricsRequest, budget = ExpansionBudget.unbounded()): Conversion {
   const c = emptyConversion();
+  // The tags of the last sample and their bytes (a histogram point's samples share one tags object).
+  let lastTags: Record<string, string> | undefined;
+  let lastTagBytes = 0;
   for (const rm of request.resourceMetrics ?? []) {
     for (const sm of rm.scopeMetrics ?? []) {
       const origin = originOf(rm.resource, sm.scope);
@@ -66,6 +73,11 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
       };
       const sink: PointSink = {
         sample(type, name, value, timestamp, tags, extra = {}) {
+          if (tags !== lastTags) {
+            lastTags = tags;
+            lastTagBytes = mapBytes(tags);
+          }
+          budget.take(1, lastTagBytes + name.length);
           if (!carrier || carrier.metrics.length >= PER_CARRIER) {
             flush();
             carrier = spanEvent({ service: origin.service, isTrace: false });

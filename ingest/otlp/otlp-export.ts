@@ -4,6 +4,7 @@ import { nowNs } from '../../src/emitter/clock.js';
 import type { GatewayMetrics } from '../gateway/gateway-metrics.js';
 import { gatewayFields } from '../gateway/span-intake.js';
 import type { IntakeResult, SpanIntake } from '../gateway/span-intake.js';
+import { SinkErrors } from '../sink/sink-errors.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { Conversion } from './conversion.js';
 import { logsToSsf } from './logs-to-ssf.js';
@@ -18,6 +19,8 @@ import type { OtlpMetrics } from './otlp-metrics.js';
 import { tracesDirect } from './traces-direct.js';
 import { tracesToSsf } from './traces-to-ssf.js';
 import { DECLINE } from './wire-values.js';
+import { ExpansionBudget } from './expansion-budget.js';
+import type { ExpansionLimits } from './expansion-budget.js';
 
 /** What both OTLP transports share: the gateway's intake, sink, auth and metrics. */
 export interface OtlpDeps {
@@ -28,6 +31,8 @@ export interface OtlpDeps {
   otlp: OtlpMetrics;
   maxBodyBytes: number;
   maxDecompressedBytes: number;
+  /** The most SSF one request may become (gateway.otlpMaxEvents, gateway.otlpMaxOutputBytes). */
+  limits: ExpansionLimits;
 }
 
 /** The partial-success part of an export answer (all zero: full success). */
@@ -36,10 +41,10 @@ export interface ExportOutcome {
   message: string;
 }
 
-function convert(signal: Signal, request: ExportRequest): Conversion {
-  if (signal === 'traces') return tracesToSsf(request as TracesRequest);
-  if (signal === 'logs') return logsToSsf(request as LogsRequest);
-  return metricsToSsf(request as MetricsRequest);
+function convert(signal: Signal, request: ExportRequest, budget: ExpansionBudget): Conversion {
+  if (signal === 'traces') return tracesToSsf(request as TracesRequest, budget);
+  if (signal === 'logs') return logsToSsf(request as LogsRequest, budget);
+  return metricsToSsf(request as MetricsRequest, budget);
 }
 
 const FIELD_INDEX = /^(logs|metrics)\[(\d+)\]/;
@@ -84,7 +89,7 @@ function answerMessage(rejected: number, unknownEnums: number, reasons: string[]
  * Throws OtlpError for a body that is not an export request.
  */
 export function admitOtlp(
-  deps: Pick<OtlpDeps, 'intake' | 'metrics'>,
+  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'limits'>,
   protocol: string,
   signal: Signal,
   body: Uint8Array,
@@ -94,7 +99,12 @@ export function admitOtlp(
   tryDirect = true,
 ): Admitted {
   if (tryDirect && encoding === 'protobuf' && signal !== 'metrics') {
-    const ctx = { window: deps.intake.windowAt(Date.now()), receivedNs: Number(receivedNs), stamp: gatewayFields(tenant, receivedNs) };
+    const ctx = {
+      window: deps.intake.windowAt(Date.now()),
+      receivedNs: Number(receivedNs),
+      stamp: gatewayFields(tenant, receivedNs),
+      budget: new ExpansionBudget(deps.limits, signal),
+    };
     const d = convertDirect(signal, body, ctx);
     if (d !== undefined) {
       for (const [code, n] of d.codes) deps.metrics.refused(protocol, code, n);
@@ -110,15 +120,29 @@ export function admitOtlp(
       };
     }
   }
-  const c = convert(signal, decodeRequest(signal, body, encoding));
+  const budget = new ExpansionBudget(deps.limits, signal);
+  const c = convert(signal, decodeRequest(signal, body, encoding), budget);
+  // The conversion charged a lower bound of the bytes; the encoding charges them exactly, span by span.
+  budget.countBytesAgain();
+  const parts: Uint8Array[] = [];
+  for (const span of c.spans) {
+    const bytes = encodeSpan(span);
+    budget.take(0, bytes.length);
+    parts.push(bytes);
+  }
   for (const [code, n] of c.codes) deps.metrics.refused(protocol, code, n);
-  const result = deps.intake.fromEncoded(c.spans.map(encodeSpan), tenant, protocol, receivedNs);
+  const result = deps.intake.fromEncoded(parts, tenant, protocol, receivedNs);
   // Count SSF's refusals against the OTLP items they came from.
   const refused = new Set<number>();
   for (const r of result.rejected) for (const item of c.items[r.index] ?? []) refused.add(item);
   for (const r of result.partial) {
     const m = FIELD_INDEX.exec(r.field);
-    if (!m) continue;
+    if (!m) {
+      // A refusal of a trace span's own part (its times: SSF_TIME_OUT_OF_RANGE, SSF_SPAN_NEGATIVE_DURATION):
+      // no row in spans, only its events kept (as a carrier). The OTLP span is not stored as a span: rejected.
+      if (signal === 'traces') for (const item of c.items[r.index] ?? []) refused.add(item);
+      continue;
+    }
     const item = m[1] === 'logs' ? c.itemOfLog[r.index]?.[Number(m[2])] : c.itemOfSample[r.index]?.[Number(m[2])];
     if (item !== undefined) refused.add(item);
   }
@@ -138,8 +162,10 @@ export function admitOtlp(
 /**
  * One export: admitOtlp, then the sink. Resolves only after the sink
  * acknowledged (Kafka acks=all, or the ClickHouse insert); throws OtlpError
- * THROTTLED / UNAVAILABLE when the sink cannot take the data, and then
- * nothing of the request counts as accepted (a retry is safe).
+ * THROTTLED (buffer full) / UNAVAILABLE (backend failing) when the sink
+ * cannot take the data now, and then nothing of the request counts as
+ * accepted (a retry is safe); BATCH_TOO_LARGE when it never could (more
+ * than its whole buffer: a retry would fail the same way).
  */
 export async function exportOtlp(
   deps: OtlpDeps,
@@ -154,15 +180,27 @@ export async function exportOtlp(
   const result = a.result;
   if (result.accepted.length > 0) {
     if (!deps.sink.accepting) {
-      deps.metrics.dropped(protocol, 'backpressure', result.events);
+      // Not accepting: while its failure breaker is open (the backend is down: 503 / UNAVAILABLE),
+      // or its buffer is full (too much load: 429 / RESOURCE_EXHAUSTED), as the OTLP specification tells them apart.
+      const status = deps.sink.status();
+      deps.metrics.dropped(protocol, status.ok ? 'backpressure' : 'unavailable', result.events);
+      if (!status.ok) throw new OtlpError('OTLP_ERR_UNAVAILABLE', `the sink is failing: ${status.detail}`, 2);
       throw new OtlpError('OTLP_ERR_THROTTLED');
     }
     try {
       await deps.sink.publish(result.accepted);
     } catch (err) {
-      deps.metrics.dropped(protocol, 'unavailable', result.events);
-      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1;
-      throw new OtlpError('OTLP_ERR_UNAVAILABLE', `${(err as Error).message}`, retryAfter);
+      if (!SinkErrors.has(err)) {
+        deps.metrics.dropped(protocol, 'unavailable', result.events);
+        throw new OtlpError('OTLP_ERR_UNAVAILABLE', (err as Error).message, 1);
+      }
+      if (err.code === 'SINK_ERR_TOO_LARGE') {
+        deps.metrics.dropped(protocol, 'too_large', result.events);
+        throw new OtlpError('OTLP_ERR_BATCH_TOO_LARGE', err.reason);
+      }
+      const full = err.code === 'SINK_ERR_FULL';
+      deps.metrics.dropped(protocol, full ? 'backpressure' : 'unavailable', result.events);
+      throw new OtlpError(full ? 'OTLP_ERR_THROTTLED' : 'OTLP_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds ?? 1);
     }
   }
   deps.otlp.converted(transport, signal, a.total - a.rejected, a.rejected, a.ssfSpans, a.unknownEnums);

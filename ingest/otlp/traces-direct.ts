@@ -314,6 +314,7 @@ function span(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start
     out.byte(0x06);
     out.varint64(highLo, highHi);
   }
+  ctx.budget.take(1 + events.length / 2, out.pos - spanStart);
   endSpan(spanStart, ctx);
   c.traceLo.push(be32(b, traceStart + 12));
   c.traceHi.push(be32(b, traceStart + 8));

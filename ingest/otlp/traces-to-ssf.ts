@@ -3,6 +3,7 @@ import type { LogRecord } from '../../src/codec/types.js';
 import { addAttributes } from './any-value.js';
 import type { Conversion } from './conversion.js';
 import { addSpan, emptyConversion, refuse } from './conversion.js';
+import { ExpansionBudget, mapBytes } from './expansion-budget.js';
 import type { TracesRequest } from './otlp-messages.js';
 import { unsigned64 } from './otlp-messages.js';
 import { hexOf, spanIdOf, traceIdOf } from './otlp-ids.js';
@@ -25,13 +26,16 @@ export const SPAN_EVENT_ATTRIBUTE = 'otel.span_event';
  * ExportTraceServiceRequest -> SSF trace spans: one SSF span per OTLP span,
  * with all 128 bits of its trace id (trace_id + trace_id_high). Resource and
  * scope attributes go into the tags under their prefixes (otlp-origin.ts),
- * events become the span's log records, links a JSON tag.
+ * events become the span's log records, links a JSON tag. Each span is
+ * charged to `budget` (its events, and the resource and scope it copies)
+ * before it is built.
  */
-export function tracesToSsf(request: TracesRequest): Conversion {
+export function tracesToSsf(request: TracesRequest, budget = ExpansionBudget.unbounded()): Conversion {
   const c = emptyConversion();
   for (const rs of request.resourceSpans ?? []) {
     for (const ss of rs.scopeSpans ?? []) {
       const origin = originOf(rs.resource, ss.scope);
+      const originBytes = mapBytes(origin.tags);
       for (const s of ss.spans ?? []) {
         const item = c.total++;
         const trace = traceIdOf(s.traceId);
@@ -49,6 +53,7 @@ export function tracesToSsf(request: TracesRequest): Conversion {
           refuse(c, 'OTLP_ERR_BAD_SPAN_ID', `span ${JSON.stringify(s.name ?? '')}: span_id and parent_span_id must be 8 bytes (span_id not zero)`);
           continue;
         }
+        budget.take(1 + (s.events?.length ?? 0), originBytes);
         const tags: Record<string, string> = { ...origin.tags };
         addAttributes(tags, s.attributes);
         const kind = s.kind ?? 0;
