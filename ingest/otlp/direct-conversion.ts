@@ -64,23 +64,42 @@ export function be32(b: Uint8Array, at: number): number {
 /** One leaf of an export request (a span or a log record) at `start..end` of the body. */
 export type LeafReader = (c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start: number, end: number) => void;
 
+/** Leaves (spans, log records) converted between two pauses of a conversion in slices (a few milliseconds of work). */
+export const SLICE_ITEMS = 2_000;
+
+/**
+ * A conversion in slices: it pauses (yields) every SLICE_ITEMS items, so
+ * that its caller can let the event loop turn; it returns its result.
+ */
+export type Steps<T> = Generator<void, T, void>;
+
+/** Runs steps to the end at once (no pause). */
+export function runSteps<T>(steps: Steps<T>): T {
+  let s = steps.next();
+  while (!s.done) s = steps.next();
+  return s.value;
+}
+
 /**
  * Reads an Export{Traces,Logs}ServiceRequest: each Resource{Spans,Logs}
  * (field 1), its Scope{Spans,Logs} (field 2), and their leaves (field 2),
  * calling `leaf` for each with the SSF map entries of its resource and
  * scope (written under `mapTag`), then `scopeDone` after a scope's leaves.
+ * Pauses every SLICE_ITEMS leaves. While paused it holds the module's
+ * scratch (`out`, the reader): the caller runs one conversion at a time.
  */
-export function walkExport(
+export function* walkExport(
   body: Uint8Array,
   ctx: DirectContext,
   mapTag: number,
   leaf: LeafReader,
   scopeDone?: (c: DirectConversion, ctx: DirectContext) => void,
-): DirectConversion {
+): Steps<DirectConversion> {
   const c = emptyDirect();
   startReading(body);
   out.reset();
   spanAt.length = 0;
+  let done = 0;
   try {
     const end = body.length;
     const resources: number[] = [];
@@ -101,7 +120,10 @@ export function walkExport(
         const leaves: number[] = [];
         const scope = oneAndMany(scopes[j] as number, scopes[j + 1] as number, leaves);
         const origin = wireOrigin(res.oneStart, res.oneEnd, scope.oneStart, scope.oneEnd, mapTag);
-        for (let k = 0; k < leaves.length; k += 2) leaf(c, ctx, origin, leaves[k] as number, leaves[k + 1] as number);
+        for (let k = 0; k < leaves.length; k += 2) {
+          leaf(c, ctx, origin, leaves[k] as number, leaves[k + 1] as number);
+          if (++done % SLICE_ITEMS === 0) yield;
+        }
         scopeDone?.(c, ctx);
       }
     }

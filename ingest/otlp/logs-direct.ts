@@ -1,6 +1,6 @@
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
-import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
+import type { DirectContext, DirectConversion, Steps, WireOrigin } from './direct-conversion.js';
 import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import { EVENT_NAME_ATTRIBUTE, LOG_FLAGS_ATTRIBUTE, OBSERVED_TIME_ATTRIBUTE, PER_CARRIER, SEVERITY_TEXT_ATTRIBUTE } from './logs-to-ssf.js';
 import { anyValueText, DECLINE, field, fixed32, fixed64, hex, r, skipField, tag, text, uint64Decimal, varint32, writeAnyValue } from './wire-values.js';
@@ -38,10 +38,10 @@ interface Carrier {
 }
 const carrier: Carrier = { open: false, start: 0, lowLo: 0, lowHi: 0, highLo: 0, highHi: 0, idLo: 0, idHi: 0, records: 0 };
 
-/** logsToSsf, encodeSpan and the intake's checks in one pass; throws DECLINE (caught by the caller) when unsure. */
-export function logsDirect(body: Uint8Array, ctx: DirectContext): DirectConversion {
+/** logsToSsf, encodeSpan and the intake's checks in one pass, in slices; throws DECLINE (caught by the caller) when unsure. */
+export function* logsDirect(body: Uint8Array, ctx: DirectContext): Steps<DirectConversion> {
   carrier.open = false;
-  return walkExport(body, ctx, LOG_ATTRIBUTES, record, flush);
+  return yield* walkExport(body, ctx, LOG_ATTRIBUTES, record, flush);
 }
 
 function flush(c: DirectConversion, ctx: DirectContext): void {

@@ -2,14 +2,16 @@ import type { TenantAuth } from '../../src/auth/tenants.js';
 import { encodeSpan } from '../../src/codec/span-codec.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import type { GatewayMetrics } from '../gateway/gateway-metrics.js';
-import { gatewayFields } from '../gateway/span-intake.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { addSlice, gatewayFields, INTAKE_SLICE } from '../gateway/span-intake.js';
 import type { IntakeResult, SpanIntake } from '../gateway/span-intake.js';
 import { SinkErrors } from '../sink/sink-errors.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { Conversion } from './conversion.js';
 import { logsToSsf } from './logs-to-ssf.js';
 import { metricsToSsf } from './metrics-to-ssf.js';
-import type { DirectContext, DirectConversion } from './direct-conversion.js';
+import type { DirectContext, DirectConversion, Steps } from './direct-conversion.js';
+import { runSteps, SLICE_ITEMS } from './direct-conversion.js';
 import { logsDirect } from './logs-direct.js';
 import type { Encoding, ExportRequest, Signal } from './otlp-decode.js';
 import { decodeRequest } from './otlp-decode.js';
@@ -64,10 +66,10 @@ export interface Admitted {
   direct: boolean;
 }
 
-/** The direct path's conversion, or undefined when it declines the request. */
-function convertDirect(signal: Signal, body: Uint8Array, ctx: DirectContext): DirectConversion | undefined {
+/** The direct path's conversion in slices, or undefined when it declines the request. */
+function* convertDirect(signal: Signal, body: Uint8Array, ctx: DirectContext): Steps<DirectConversion | undefined> {
   try {
-    return signal === 'traces' ? tracesDirect(body, ctx) : logsDirect(body, ctx);
+    return yield* signal === 'traces' ? tracesDirect(body, ctx) : logsDirect(body, ctx);
   } catch (err) {
     if (err === DECLINE) return undefined;
     throw err;
@@ -86,7 +88,8 @@ function answerMessage(rejected: number, unknownEnums: number, reasons: string[]
  * declines; everything else, and what it declines, is decoded into
  * messages, converted to SpanEvents, encoded and validated by the intake
  * (the general path, the reference the direct one is tested against).
- * Throws OtlpError for a body that is not an export request.
+ * Throws OtlpError for a body that is not an export request. At once: see
+ * admitOtlpInSlices for the gateway's way.
  */
 export function admitOtlp(
   deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'limits'>,
@@ -98,6 +101,58 @@ export function admitOtlp(
   receivedNs: bigint,
   tryDirect = true,
 ): Admitted {
+  return runSteps(admitSteps(deps, protocol, signal, body, encoding, tenant, receivedNs, tryDirect));
+}
+
+// The admission under way: the direct path converts into module scratch, so one request at a time.
+let admitting: Promise<void> = Promise.resolve();
+
+/**
+ * admitOtlp in slices of SLICE_ITEMS items (INTAKE_SLICE spans through the
+ * intake), letting the event loop turn between them (as POST /v1/ssf's
+ * fromEncodedInSlices does): a request of 100,000 spans never holds health
+ * checks and other requests for longer than one slice. Requests are
+ * admitted one after the other (the direct path's scratch is shared); a
+ * request of at most one slice runs without a pause.
+ */
+export async function admitOtlpInSlices(
+  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'limits'>,
+  protocol: string,
+  signal: Signal,
+  body: Uint8Array,
+  encoding: Encoding,
+  tenant: string,
+  receivedNs: bigint,
+): Promise<Admitted> {
+  const before = admitting;
+  let release = (): void => {};
+  admitting = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  await before;
+  try {
+    const steps = admitSteps(deps, protocol, signal, body, encoding, tenant, receivedNs, true);
+    let s = steps.next();
+    while (!s.done) {
+      await yieldToEventLoop();
+      s = steps.next();
+    }
+    return s.value;
+  } finally {
+    release();
+  }
+}
+
+function* admitSteps(
+  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'limits'>,
+  protocol: string,
+  signal: Signal,
+  body: Uint8Array,
+  encoding: Encoding,
+  tenant: string,
+  receivedNs: bigint,
+  tryDirect: boolean,
+): Steps<Admitted> {
   if (tryDirect && encoding === 'protobuf' && signal !== 'metrics') {
     const ctx = {
       window: deps.intake.windowAt(Date.now()),
@@ -105,7 +160,7 @@ export function admitOtlp(
       stamp: gatewayFields(tenant, receivedNs),
       budget: new ExpansionBudget(deps.limits, signal),
     };
-    const d = convertDirect(signal, body, ctx);
+    const d = yield* convertDirect(signal, body, ctx);
     if (d !== undefined) {
       for (const [code, n] of d.codes) deps.metrics.refused(protocol, code, n);
       const result = deps.intake.fromValidated(d, protocol);
@@ -128,10 +183,18 @@ export function admitOtlp(
   for (const span of c.spans) {
     const bytes = encodeSpan(span);
     budget.take(0, bytes.length);
-    parts.push(bytes);
+    if (parts.push(bytes) % SLICE_ITEMS === 0) yield;
   }
   for (const [code, n] of c.codes) deps.metrics.refused(protocol, code, n);
-  const result = deps.intake.fromEncoded(parts, tenant, protocol, receivedNs);
+  let result: IntakeResult;
+  if (parts.length <= INTAKE_SLICE) result = deps.intake.fromEncoded(parts, tenant, protocol, receivedNs);
+  else {
+    result = { accepted: [], rejected: [], partial: [], events: 0 };
+    for (let at = 0; at < parts.length; at += INTAKE_SLICE) {
+      yield;
+      addSlice(result, deps.intake.fromEncoded(parts.slice(at, at + INTAKE_SLICE), tenant, protocol, receivedNs), at);
+    }
+  }
   // Count SSF's refusals against the OTLP items they came from.
   const refused = new Set<number>();
   for (const r of result.rejected) for (const item of c.items[r.index] ?? []) refused.add(item);
@@ -176,7 +239,7 @@ export async function exportOtlp(
   tenant: string,
 ): Promise<ExportOutcome> {
   const protocol = `otlp_${transport}`;
-  const a = admitOtlp(deps, protocol, signal, body, encoding, tenant, nowNs());
+  const a = await admitOtlpInSlices(deps, protocol, signal, body, encoding, tenant, nowNs());
   const result = a.result;
   if (result.accepted.length > 0) {
     if (!deps.sink.accepting) {

@@ -1,6 +1,6 @@
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
-import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
+import type { DirectContext, DirectConversion, Steps, WireOrigin } from './direct-conversion.js';
 import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import {
   LINKS_TAG,
@@ -91,8 +91,8 @@ function idVarint(tagByte: number, b: Uint8Array, at: number): void {
   out.varint64(be32(b, at + 4), be32(b, at));
 }
 
-/** tracesToSsf, encodeSpan and the intake's checks in one pass; throws DECLINE (caught by the caller) when unsure. */
-export function tracesDirect(body: Uint8Array, ctx: DirectContext): DirectConversion {
+/** tracesToSsf, encodeSpan and the intake's checks in one pass, in slices; throws DECLINE (caught by the caller) when unsure. */
+export function tracesDirect(body: Uint8Array, ctx: DirectContext): Steps<DirectConversion> {
   return walkExport(body, ctx, TAGS, span);
 }
 

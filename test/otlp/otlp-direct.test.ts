@@ -16,7 +16,7 @@ import { SpanIntake } from '../../ingest/gateway/span-intake.js';
 import type { Signal } from '../../ingest/otlp/otlp-decode.js';
 import type { ExpansionLimits } from '../../ingest/otlp/expansion-budget.js';
 import type { Admitted } from '../../ingest/otlp/otlp-export.js';
-import { admitOtlp } from '../../ingest/otlp/otlp-export.js';
+import { admitOtlp, admitOtlpInSlices } from '../../ingest/otlp/otlp-export.js';
 import { OtlpError } from '../../ingest/otlp/otlp-errors.js';
 import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest } from '../../ingest/otlp/otlp-messages.js';
 import { ExpansionBudget } from '../../ingest/otlp/expansion-budget.js';
@@ -471,4 +471,45 @@ describe('OTLP direct path against the general path', () => {
     expect(g.error).toMatch(/^OTLP_ERR_BODY_MALFORMED: not a valid OTLP traces export request \(protobuf\): index out of range/);
     expect(d.error).toBe(g.error);
   });
+
+  it('in slices: the same answer as at once, with the event loop turning between slices, requests one after the other', async () => {
+    const many = (n: number, refuseSome: boolean): Uint8Array => {
+      const spans = Array.from({ length: n }, (_, i) => ({
+        traceId: bytes(16),
+        spanId: bytes(8),
+        name: `op ${i % 7}`,
+        startTimeUnixNano: time(-1000),
+        endTimeUnixNano: time(-900),
+        attributes: [{ key: 'i', value: { intValue: i } }],
+        // Every 1,000th span ends before it starts (the direct path declines the request; SSF keeps only its event,
+        // counted as rejected): the intake's indexes must stay right across slices.
+        ...(refuseSome && i % 1000 === 999 ? { endTimeUnixNano: time(-1005), events: [{ timeUnixNano: time(-950), name: 'e' }] } : {}),
+      }));
+      const request = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] }, scopeSpans: [{ spans }] }] };
+      return ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(request)).finish();
+    };
+    const direct = many(9_000, false);
+    const declined = many(9_000, true);
+    for (const body of [direct, declined]) {
+      const once = outcome(side(), 'traces', body, true);
+      let turns = 0;
+      const timer = setInterval(() => turns++, 0);
+      const s = side();
+      // Two requests at once: admitted one after the other, each the same as alone.
+      const [a, b] = await Promise.all([
+        admitOtlpInSlices(s, 'otlp_http', 'traces', body, 'protobuf', TENANT, RECEIVED),
+        admitOtlpInSlices(s, 'otlp_http', 'traces', body, 'protobuf', TENANT, RECEIVED),
+      ]);
+      clearInterval(timer);
+      for (const x of [a, b]) {
+        expect(x.direct).toBe(body === direct);
+        expect(x.rejected).toBe(body === direct ? 0 : 9);
+        expect(x.result.accepted.map((y) => Buffer.concat([y.bytes, y.stamp]).toString('hex'))).toEqual(
+          once.shipped && (once.shipped as { spans: string[] }).spans,
+        );
+        expect(x.message).toBe(once.a?.message);
+      }
+      expect(turns).toBeGreaterThan(2);
+    }
+  }, 60_000);
 });
