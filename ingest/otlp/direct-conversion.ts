@@ -11,7 +11,8 @@ import { LIMITS } from '../../src/codec/validate.js';
 import { WireWriter } from '../../src/codec/wire-writer.js';
 import type { EventWindow } from '../gateway/event-window.js';
 import type { ValidatedSpans } from '../gateway/span-intake.js';
-import type { Refusals } from './conversion.js';
+import type { Refusals, Steps } from './conversion.js';
+import { SLICE_ITEMS } from './conversion.js';
 import type { ExpansionBudget } from './expansion-budget.js';
 import { RESOURCE_PREFIX, SCOPE_ATTRIBUTE_PREFIX, SCOPE_NAME, SCOPE_VERSION } from './otlp-origin.js';
 import {
@@ -63,22 +64,6 @@ export function be32(b: Uint8Array, at: number): number {
 
 /** One leaf of an export request (a span or a log record) at `start..end` of the body. */
 export type LeafReader = (c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start: number, end: number) => void;
-
-/** Leaves (spans, log records) converted between two pauses of a conversion in slices (a few milliseconds of work). */
-export const SLICE_ITEMS = 2_000;
-
-/**
- * A conversion in slices: it pauses (yields) every SLICE_ITEMS items, so
- * that its caller can let the event loop turn; it returns its result.
- */
-export type Steps<T> = Generator<void, T, void>;
-
-/** Runs steps to the end at once (no pause). */
-export function runSteps<T>(steps: Steps<T>): T {
-  let s = steps.next();
-  while (!s.done) s = steps.next();
-  return s.value;
-}
 
 /**
  * Reads an Export{Traces,Logs}ServiceRequest: each Resource{Spans,Logs}

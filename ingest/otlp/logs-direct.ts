@@ -1,6 +1,7 @@
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
-import type { DirectContext, DirectConversion, Steps, WireOrigin } from './direct-conversion.js';
+import type { Steps } from './conversion.js';
+import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
 import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import { EVENT_NAME_ATTRIBUTE, LOG_FLAGS_ATTRIBUTE, OBSERVED_TIME_ATTRIBUTE, PER_CARRIER, SEVERITY_TEXT_ATTRIBUTE } from './logs-to-ssf.js';
 import { anyValueText, DECLINE, field, fixed32, fixed64, hex, r, skipField, tag, text, uint64Decimal, varint32, writeAnyValue } from './wire-values.js';

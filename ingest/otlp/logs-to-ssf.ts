@@ -2,8 +2,8 @@ import { spanEvent } from '../../src/codec/span-event.js';
 import { severityName } from '../../src/codec/validate.js';
 import type { LogRecord, SpanEvent } from '../../src/codec/types.js';
 import { addAttributes, anyValueString } from './any-value.js';
-import type { Conversion } from './conversion.js';
-import { addSpan, emptyConversion, refuse } from './conversion.js';
+import type { Conversion, Steps } from './conversion.js';
+import { addSpan, emptyConversion, refuse, runSteps, SLICE_ITEMS } from './conversion.js';
 import { ExpansionBudget, mapBytes } from './expansion-budget.js';
 import type { LogsRequest } from './otlp-messages.js';
 import { unsigned64 } from './otlp-messages.js';
@@ -28,6 +28,11 @@ export const PER_CARRIER = 100;
  * before it is built.
  */
 export function logsToSsf(request: LogsRequest, budget = ExpansionBudget.unbounded()): Conversion {
+  return runSteps(logsSteps(request, budget));
+}
+
+/** logsToSsf in slices of SLICE_ITEMS records. */
+export function* logsSteps(request: LogsRequest, budget: ExpansionBudget): Steps<Conversion> {
   const c = emptyConversion();
   for (const rl of request.resourceLogs ?? []) {
     for (const sl of rl.scopeLogs ?? []) {
@@ -42,6 +47,7 @@ export function logsToSsf(request: LogsRequest, budget = ExpansionBudget.unbound
       };
       for (const r of sl.logRecords ?? []) {
         const item = c.total++;
+        if (item > 0 && item % SLICE_ITEMS === 0) yield;
         const trace = traceIdOf(r.traceId);
         const spanId = spanIdOf(r.spanId);
         if (!trace || spanId === undefined) {

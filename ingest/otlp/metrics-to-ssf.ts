@@ -1,8 +1,8 @@
 import { spanEvent } from '../../src/codec/span-event.js';
 import type { MetricSample, MetricType, SpanEvent } from '../../src/codec/types.js';
 import { addAttributes } from './any-value.js';
-import type { Conversion } from './conversion.js';
-import { addSpan, emptyConversion, refuse } from './conversion.js';
+import type { Conversion, Steps } from './conversion.js';
+import { addSpan, emptyConversion, refuse, runSteps, SLICE_ITEMS } from './conversion.js';
 import { ExpansionBudget, mapBytes } from './expansion-budget.js';
 import type { IExponentialHistogramDataPoint, IHistogramDataPoint, MetricsRequest } from './otlp-messages.js';
 import { signed64, unsigned64 } from './otlp-messages.js';
@@ -52,7 +52,15 @@ interface PointSink {
  * expanded whole first.
  */
 export function metricsToSsf(request: MetricsRequest, budget = ExpansionBudget.unbounded()): Conversion {
+  return runSteps(metricsSteps(request, budget));
+}
+
+/** metricsToSsf in slices of about SLICE_ITEMS samples. */
+export function* metricsSteps(request: MetricsRequest, budget: ExpansionBudget): Steps<Conversion> {
   const c = emptyConversion();
+  // Samples made by the end of the last slice.
+  let sliced = 0;
+  let made = 0;
   // The tags of the last sample and their bytes (a histogram point's samples share one tags object).
   let lastTags: Record<string, string> | undefined;
   let lastTagBytes = 0;
@@ -78,6 +86,7 @@ export function metricsToSsf(request: MetricsRequest, budget = ExpansionBudget.u
             lastTagBytes = mapBytes(tags);
           }
           budget.take(1, lastTagBytes + name.length);
+          made++;
           if (!carrier || carrier.metrics.length >= PER_CARRIER) {
             flush();
             carrier = spanEvent({ service: origin.service, isTrace: false });
@@ -111,6 +120,10 @@ export function metricsToSsf(request: MetricsRequest, budget = ExpansionBudget.u
         if (m.gauge) {
           for (const p of m.gauge.dataPoints ?? []) {
             item = c.total++;
+            if (made - sliced >= SLICE_ITEMS) {
+              sliced = made;
+              yield;
+            }
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
             sink.sample('gauge', name, numberValue(p.asDouble, p.asInt), unsigned64(p.timeUnixNano), tagsOf(p.attributes));
           }
@@ -119,6 +132,10 @@ export function metricsToSsf(request: MetricsRequest, budget = ExpansionBudget.u
           const monotonic = m.sum.isMonotonic ? 'true' : 'false';
           for (const p of m.sum.dataPoints ?? []) {
             item = c.total++;
+            if (made - sliced >= SLICE_ITEMS) {
+              sliced = made;
+              yield;
+            }
             if (!knownTemporality(c, name, temporality)) continue;
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
             const value = numberValue(p.asDouble, p.asInt);
@@ -137,6 +154,10 @@ export function metricsToSsf(request: MetricsRequest, budget = ExpansionBudget.u
             []) as Array<IHistogramDataPoint | IExponentialHistogramDataPoint>;
           for (const p of points) {
             item = c.total++;
+            if (made - sliced >= SLICE_ITEMS) {
+              sliced = made;
+              yield;
+            }
             if (!knownTemporality(c, name, temporality)) continue;
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
             const time = unsigned64(p.timeUnixNano);
@@ -158,6 +179,10 @@ export function metricsToSsf(request: MetricsRequest, budget = ExpansionBudget.u
         } else if (m.summary) {
           for (const p of m.summary.dataPoints ?? []) {
             item = c.total++;
+            if (made - sliced >= SLICE_ITEMS) {
+              sliced = made;
+              yield;
+            }
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
             const time = unsigned64(p.timeUnixNano);
             for (const q of p.quantileValues ?? [])

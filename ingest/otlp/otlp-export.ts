@@ -7,11 +7,11 @@ import { addSlice, gatewayFields, INTAKE_SLICE } from '../gateway/span-intake.js
 import type { IntakeResult, SpanIntake } from '../gateway/span-intake.js';
 import { SinkErrors } from '../sink/sink-errors.js';
 import type { SpanSink } from '../sink/span-sink.js';
-import type { Conversion } from './conversion.js';
-import { logsToSsf } from './logs-to-ssf.js';
-import { metricsToSsf } from './metrics-to-ssf.js';
-import type { DirectContext, DirectConversion, Steps } from './direct-conversion.js';
-import { runSteps, SLICE_ITEMS } from './direct-conversion.js';
+import type { Conversion, Steps } from './conversion.js';
+import { runSteps, SLICE_ITEMS } from './conversion.js';
+import { logsSteps } from './logs-to-ssf.js';
+import { metricsSteps } from './metrics-to-ssf.js';
+import type { DirectContext, DirectConversion } from './direct-conversion.js';
 import { logsDirect } from './logs-direct.js';
 import type { Encoding, ExportRequest, Signal } from './otlp-decode.js';
 import { decodeRequest } from './otlp-decode.js';
@@ -19,7 +19,7 @@ import { OtlpError } from './otlp-errors.js';
 import type { LogsRequest, MetricsRequest, TracesRequest } from './otlp-messages.js';
 import type { OtlpMetrics } from './otlp-metrics.js';
 import { tracesDirect } from './traces-direct.js';
-import { tracesToSsf } from './traces-to-ssf.js';
+import { tracesSteps } from './traces-to-ssf.js';
 import { DECLINE } from './wire-values.js';
 import { ExpansionBudget } from './expansion-budget.js';
 import type { ExpansionLimits } from './expansion-budget.js';
@@ -43,10 +43,10 @@ export interface ExportOutcome {
   message: string;
 }
 
-function convert(signal: Signal, request: ExportRequest, budget: ExpansionBudget): Conversion {
-  if (signal === 'traces') return tracesToSsf(request as TracesRequest, budget);
-  if (signal === 'logs') return logsToSsf(request as LogsRequest, budget);
-  return metricsToSsf(request as MetricsRequest, budget);
+function convert(signal: Signal, request: ExportRequest, budget: ExpansionBudget): Steps<Conversion> {
+  if (signal === 'traces') return tracesSteps(request as TracesRequest, budget);
+  if (signal === 'logs') return logsSteps(request as LogsRequest, budget);
+  return metricsSteps(request as MetricsRequest, budget);
 }
 
 const FIELD_INDEX = /^(logs|metrics)\[(\d+)\]/;
@@ -111,8 +111,9 @@ let admitting: Promise<void> = Promise.resolve();
  * admitOtlp in slices of SLICE_ITEMS items (INTAKE_SLICE spans through the
  * intake), letting the event loop turn between them (as POST /v1/ssf's
  * fromEncodedInSlices does): a request of 100,000 spans never holds health
- * checks and other requests for longer than one slice. Requests are
- * admitted one after the other (the direct path's scratch is shared); a
+ * checks and other requests for longer than one slice, except for the
+ * general path's protobufjs decode of the whole request (one call). Requests
+ * are admitted one after the other (the direct path's scratch is shared); a
  * request of at most one slice runs without a pause.
  */
 export async function admitOtlpInSlices(
@@ -176,7 +177,7 @@ function* admitSteps(
     }
   }
   const budget = new ExpansionBudget(deps.limits, signal);
-  const c = convert(signal, decodeRequest(signal, body, encoding), budget);
+  const c = yield* convert(signal, decodeRequest(signal, body, encoding), budget);
   // The conversion charged a lower bound of the bytes; the encoding charges them exactly, span by span.
   budget.countBytesAgain();
   const parts: Uint8Array[] = [];

@@ -1,6 +1,7 @@
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
-import type { DirectContext, DirectConversion, Steps, WireOrigin } from './direct-conversion.js';
+import type { Steps } from './conversion.js';
+import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
 import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import {
   LINKS_TAG,

@@ -1,8 +1,8 @@
 import { spanEvent } from '../../src/codec/span-event.js';
 import type { LogRecord } from '../../src/codec/types.js';
 import { addAttributes } from './any-value.js';
-import type { Conversion } from './conversion.js';
-import { addSpan, emptyConversion, refuse } from './conversion.js';
+import type { Conversion, Steps } from './conversion.js';
+import { addSpan, emptyConversion, refuse, runSteps, SLICE_ITEMS } from './conversion.js';
 import { ExpansionBudget, mapBytes } from './expansion-budget.js';
 import type { TracesRequest } from './otlp-messages.js';
 import { unsigned64 } from './otlp-messages.js';
@@ -31,6 +31,11 @@ export const SPAN_EVENT_ATTRIBUTE = 'otel.span_event';
  * before it is built.
  */
 export function tracesToSsf(request: TracesRequest, budget = ExpansionBudget.unbounded()): Conversion {
+  return runSteps(tracesSteps(request, budget));
+}
+
+/** tracesToSsf in slices of SLICE_ITEMS spans. */
+export function* tracesSteps(request: TracesRequest, budget: ExpansionBudget): Steps<Conversion> {
   const c = emptyConversion();
   for (const rs of request.resourceSpans ?? []) {
     for (const ss of rs.scopeSpans ?? []) {
@@ -38,6 +43,7 @@ export function tracesToSsf(request: TracesRequest, budget = ExpansionBudget.unb
       const originBytes = mapBytes(origin.tags);
       for (const s of ss.spans ?? []) {
         const item = c.total++;
+        if (item > 0 && item % SLICE_ITEMS === 0) yield;
         const trace = traceIdOf(s.traceId);
         const id = spanIdOf(s.spanId);
         const parent = spanIdOf(s.parentSpanId);
