@@ -151,7 +151,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     otlp: new OtlpMetrics(metrics.registry),
     maxBodyBytes: g.maxBodyBytes,
     maxDecompressedBytes: g.maxDecompressedBytes,
-    limits: { maxEvents: g.otlpMaxEvents, maxBytes: g.otlpMaxOutputBytes },
+    expansion: { maxEvents: g.otlpMaxEvents, maxBytes: g.otlpMaxOutputBytes },
   };
   const otlpHttp = g.otlpHttpListen ? new OtlpHttpListener(g.otlpHttpListen, otlpDeps) : undefined;
   const otlpGrpc = g.otlpGrpcListen ? new OtlpGrpcListener(g.otlpGrpcListen, otlpDeps) : undefined;

@@ -34,7 +34,7 @@ export interface OtlpDeps {
   maxBodyBytes: number;
   maxDecompressedBytes: number;
   /** The most SSF one request may become (gateway.otlpMaxEvents, gateway.otlpMaxOutputBytes). */
-  limits: ExpansionLimits;
+  expansion: ExpansionLimits;
 }
 
 /** The partial-success part of an export answer (all zero: full success). */
@@ -92,7 +92,7 @@ function answerMessage(rejected: number, unknownEnums: number, reasons: string[]
  * admitOtlpInSlices for the gateway's way.
  */
 export function admitOtlp(
-  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'limits'>,
+  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'expansion'>,
   protocol: string,
   signal: Signal,
   body: Uint8Array,
@@ -117,7 +117,7 @@ let admitting: Promise<void> = Promise.resolve();
  * request of at most one slice runs without a pause.
  */
 export async function admitOtlpInSlices(
-  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'limits'>,
+  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'expansion'>,
   protocol: string,
   signal: Signal,
   body: Uint8Array,
@@ -145,7 +145,7 @@ export async function admitOtlpInSlices(
 }
 
 function* admitSteps(
-  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'limits'>,
+  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'expansion'>,
   protocol: string,
   signal: Signal,
   body: Uint8Array,
@@ -159,7 +159,7 @@ function* admitSteps(
       window: deps.intake.windowAt(Date.now()),
       receivedNs: Number(receivedNs),
       stamp: gatewayFields(tenant, receivedNs),
-      budget: new ExpansionBudget(deps.limits, signal),
+      budget: new ExpansionBudget(deps.expansion, signal),
     };
     const d = yield* convertDirect(signal, body, ctx);
     if (d !== undefined) {
@@ -176,7 +176,7 @@ function* admitSteps(
       };
     }
   }
-  const budget = new ExpansionBudget(deps.limits, signal);
+  const budget = new ExpansionBudget(deps.expansion, signal);
   const c = yield* convert(signal, decodeRequest(signal, body, encoding), budget);
   // The conversion charged a lower bound of the bytes; the encoding charges them exactly, span by span.
   budget.countBytesAgain();

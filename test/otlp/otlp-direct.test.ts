@@ -220,13 +220,13 @@ function mutate(body: Uint8Array): Uint8Array {
 interface Side {
   intake: SpanIntake;
   metrics: GatewayMetrics;
-  limits: ExpansionLimits;
+  expansion: ExpansionLimits;
 }
 
 /** The gateway's defaults (gateway.otlpMaxEvents, gateway.otlpMaxOutputBytes) unless given. */
 function side(limits: ExpansionLimits = { maxEvents: 1_000_000, maxBytes: 64 << 20 }): Side {
   const metrics = new GatewayMetrics();
-  return { metrics, limits, intake: new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, { needsEvents: false }) };
+  return { metrics, expansion: limits, intake: new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, { needsEvents: false }) };
 }
 
 /** What reaches the sink and the client; an OtlpError as its code and reason. */
