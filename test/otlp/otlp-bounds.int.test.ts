@@ -349,7 +349,9 @@ describe('OTLP answers of a sink that cannot take the data now', () => {
         PROTOBUF,
       );
       first.catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Its insert has gone out (and hangs) once the silent server has a connection.
+      for (let i = 0; i < 200 && silent.sockets.size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(silent.sockets.size).toBeGreaterThan(0);
       const second = traces(
         'otlp-bounds-full',
         Array.from({ length: 1000 }, (_, i) => span(60_000 + i)),
