@@ -43,6 +43,11 @@ export class ExpansionBudget {
       );
   }
 
+  /** Refuses now a request that will make `events` events past the limit (counted ahead, without making them). */
+  expectEvents(events: number): void {
+    if (this.events + events > this.limits.maxEvents) this.take(events, 0);
+  }
+
   /**
    * From here on, exact bytes: the general path's conversion charged a
    * lower bound of each item's bytes (mapBytes of what it copies into it),

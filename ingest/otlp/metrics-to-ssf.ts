@@ -57,6 +57,8 @@ export function metricsToSsf(request: MetricsRequest, budget = ExpansionBudget.u
 
 /** metricsToSsf in slices of about SLICE_ITEMS samples. */
 export function* metricsSteps(request: MetricsRequest, budget: ExpansionBudget): Steps<Conversion> {
+  // Histogram points make up to 1,026 samples each: a request past the limit is refused before any is made.
+  budget.expectEvents(samplesOf(request));
   const c = emptyConversion();
   // Samples made by the end of the last slice.
   let sliced = 0;
@@ -205,6 +207,37 @@ export function* metricsSteps(request: MetricsRequest, budget: ExpansionBudget):
     }
   }
   return c;
+}
+
+/** The samples metricsSteps makes of `request`, counted without making them. */
+export function samplesOf(request: MetricsRequest): number {
+  let n = 0;
+  const recorded = (p: { flags?: number | null }): boolean => ((p.flags ?? 0) & NO_RECORDED_VALUE) === 0;
+  for (const rm of request.resourceMetrics ?? []) {
+    for (const sm of rm.scopeMetrics ?? []) {
+      for (const m of sm.metrics ?? []) {
+        if (m.gauge) {
+          for (const p of m.gauge.dataPoints ?? []) if (recorded(p)) n++;
+        } else if (m.sum) {
+          const t = m.sum.aggregationTemporality ?? 0;
+          if (t === DELTA || t === CUMULATIVE) for (const p of m.sum.dataPoints ?? []) if (recorded(p)) n++;
+        } else if (m.histogram || m.exponentialHistogram) {
+          const t = (m.histogram ?? m.exponentialHistogram)?.aggregationTemporality ?? 0;
+          if (t !== DELTA && t !== CUMULATIVE) continue;
+          for (const p of m.histogram?.dataPoints ?? m.exponentialHistogram?.dataPoints ?? []) {
+            if (!recorded(p)) continue;
+            n += 2;
+            if (t !== DELTA) continue;
+            const buckets = m.histogram ? explicitBuckets(p as IHistogramDataPoint) : exponentialBuckets(p as IExponentialHistogramDataPoint);
+            for (const [, k] of thin(buckets)) n += k;
+          }
+        } else if (m.summary) {
+          for (const p of m.summary.dataPoints ?? []) if (recorded(p)) n += (p.quantileValues?.length ?? 0) + 2;
+        }
+      }
+    }
+  }
+  return n;
 }
 
 function knownTemporality(c: Conversion, name: string, t: number): boolean {

@@ -105,7 +105,9 @@ export const configSchema = z.strictObject({
         .int()
         .positive()
         .default(16 * 1_048_576)
-        .describe('Bound of the gateway’s in-memory produce buffer; past it HTTP answers 503 (413 for a request larger than all of it), UDP drops are counted.'),
+        .describe(
+          'Bound of the gateway’s in-memory produce buffer; past it HTTP answers 503 (413 for a request larger than all of it), UDP drops are counted.',
+        ),
     })
     .prefault({}),
 

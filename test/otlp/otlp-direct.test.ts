@@ -20,7 +20,7 @@ import { admitOtlp, admitOtlpInSlices } from '../../ingest/otlp/otlp-export.js';
 import { OtlpError } from '../../ingest/otlp/otlp-errors.js';
 import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest } from '../../ingest/otlp/otlp-messages.js';
 import { ExpansionBudget } from '../../ingest/otlp/expansion-budget.js';
-import { metricsToSsf } from '../../ingest/otlp/metrics-to-ssf.js';
+import { metricsSteps, metricsToSsf, samplesOf } from '../../ingest/otlp/metrics-to-ssf.js';
 import { gatewayFields } from '../../ingest/gateway/span-intake.js';
 import { decodeSpan } from '../../src/codec/index.js';
 import { seededRandom } from '../setup/random.js';
@@ -417,7 +417,7 @@ describe('OTLP direct path against the general path', () => {
     }
   }, 120_000);
 
-  it('metrics: a histogram point is charged sample by sample, refused before the rest is built', () => {
+  it('metrics: the samples of histogram points are counted ahead, a request past the limit refused before any is made', () => {
     const points = Array.from({ length: 2000 }, () => ({ timeUnixNano: time(-1000), count: 1024, sum: 1024, bucketCounts: [1024] }));
     const request = ExportMetricsServiceRequest.decode(
       ExportMetricsServiceRequest.encode(
@@ -427,18 +427,82 @@ describe('OTLP direct path against the general path', () => {
       ).finish(),
     );
     expect(metricsToSsf(request).spans.reduce((a, s) => a + s.metrics.length, 0)).toBe(2000 * 1026);
-    let made = 0;
-    const budget = new ExpansionBudget({ maxEvents: 5000, maxBytes: Number.POSITIVE_INFINITY }, 'metrics');
-    const counting = Object.assign(Object.create(budget) as ExpansionBudget, {
-      take(events: number, bytes: number): void {
-        made += events;
-        budget.take(events, bytes);
+    // Counted ahead: refused at the first step, before the first slice of samples is made.
+    const steps = metricsSteps(request, new ExpansionBudget({ maxEvents: 1_000_000, maxBytes: Number.POSITIVE_INFINITY }, 'metrics'));
+    expect(() => steps.next()).toThrow(/^OTLP_ERR_OUTPUT_TOO_LARGE: the metrics export request makes more than gateway.otlpMaxEvents \(1000000\)/);
+    // Under the limit, the same request is made slice by slice.
+    expect(metricsSteps(request, new ExpansionBudget({ maxEvents: 2000 * 1026, maxBytes: Number.POSITIVE_INFINITY }, 'metrics')).next().done).toBe(false);
+  });
+
+  it('metrics: the samples counted ahead are the samples made, for every kind of point', () => {
+    const t = time(-1000);
+    const kinds = [
+      {
+        name: 'g',
+        gauge: {
+          dataPoints: [
+            { timeUnixNano: t, asInt: 1 },
+            { timeUnixNano: t, flags: 1 },
+          ],
+        },
       },
-    });
-    expect(() => metricsToSsf(request, counting)).toThrow(
-      /^OTLP_ERR_OUTPUT_TOO_LARGE: the metrics export request makes more than gateway.otlpMaxEvents \(5000\)/,
+      { name: 's', sum: { aggregationTemporality: 1, dataPoints: [{ timeUnixNano: t, asDouble: 2 }] } },
+      {
+        name: 'c',
+        sum: {
+          aggregationTemporality: 2,
+          isMonotonic: true,
+          dataPoints: [
+            { timeUnixNano: t, asDouble: 2 },
+            { timeUnixNano: t, flags: 1 },
+          ],
+        },
+      },
+      { name: 'u', sum: { aggregationTemporality: 0, dataPoints: [{ timeUnixNano: t, asDouble: 2 }] } },
+      {
+        name: 'h',
+        histogram: {
+          aggregationTemporality: 1,
+          dataPoints: [
+            { timeUnixNano: t, count: 7, sum: 7, bucketCounts: [3, 0, 4], explicitBounds: [1, 2] },
+            { timeUnixNano: t, count: 5000, sum: 1, bucketCounts: [1, 2999, 1999, 1], explicitBounds: [1, 2, 3] },
+            { timeUnixNano: t, count: 9, sum: 9, bucketCounts: [9] },
+            { timeUnixNano: t, count: 0, flags: 1 },
+          ],
+        },
+      },
+      { name: 'hc', histogram: { aggregationTemporality: 2, dataPoints: [{ timeUnixNano: t, count: 5000, bucketCounts: [5000] }] } },
+      {
+        name: 'e',
+        exponentialHistogram: {
+          aggregationTemporality: 1,
+          dataPoints: [{ timeUnixNano: t, count: 2000, scale: 2, zeroCount: 3, positive: { offset: -2, bucketCounts: [1000, 0, 997] }, negative: {} }],
+        },
+      },
+      {
+        name: 'q',
+        summary: {
+          dataPoints: [
+            {
+              timeUnixNano: t,
+              count: 3,
+              sum: 3,
+              quantileValues: [
+                { quantile: 0.5, value: 1 },
+                { quantile: 0.9, value: 2 },
+              ],
+            },
+          ],
+        },
+      },
+      { name: 'none' },
+    ];
+    const request = ExportMetricsServiceRequest.decode(
+      ExportMetricsServiceRequest.encode(ExportMetricsServiceRequest.fromObject({ resourceMetrics: [{ scopeMetrics: [{ metrics: kinds }] }] })).finish(),
     );
-    expect(made).toBe(5001);
+    const made = metricsToSsf(request).spans.reduce((a, s) => a + s.metrics.length, 0);
+    expect(made).toBe(1 + 1 + 1 + (7 + 2) + (1024 + 2) + (9 + 2) + 2 + (1024 + 2) + (2 + 2));
+    expect(samplesOf(request)).toBe(made);
   });
 
   it('a span whose own times SSF refuses, kept only as its events: rejected on both paths, with the reason', () => {
