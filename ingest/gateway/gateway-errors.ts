@@ -28,6 +28,11 @@ export const GatewayErrors = defineErrors('GW', {
     text: 'the Idempotency-Key header must be 1 to 256 printable ASCII characters, without leading or trailing spaces',
   },
   GW_ERR_NO_VALID_SPANS: { status: 422, retriable: false, text: 'no span of the batch is valid; each one is listed in rejected' },
+  GW_ERR_BATCH_TOO_LARGE: {
+    status: 413,
+    retriable: false,
+    text: 'the batch’s valid spans are more than the sink’s whole buffer (kafka.bufferBytes, or the all-in-one writer’s rows): no retry can fit them; send smaller batches',
+  },
   GW_ERR_UNAVAILABLE: {
     status: 503,
     retriable: true,

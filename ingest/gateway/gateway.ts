@@ -166,6 +166,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     maxBodyBytes: g.maxBodyBytes,
     maxDecompressedBytes: g.maxDecompressedBytes,
     limits,
+    expansion: { maxEvents: g.otlpMaxEvents, maxBytes: g.otlpMaxOutputBytes },
   };
   const otlpHttp = g.otlpHttpListen ? new OtlpHttpListener(g.otlpHttpListen, otlpDeps) : undefined;
   const otlpGrpc = g.otlpGrpcListen ? new OtlpGrpcListener(g.otlpGrpcListen, otlpDeps) : undefined;

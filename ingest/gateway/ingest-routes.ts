@@ -130,9 +130,12 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       try {
         await deps.sink.publish(result.accepted, requestId);
       } catch (err) {
-        deps.metrics.dropped('http', 'unavailable', result.events);
+        deps.metrics.dropped('http', SinkErrors.has(err) && err.code === 'SINK_ERR_TOO_LARGE' ? 'too_large' : 'unavailable', result.events);
         // The sink's own refusal, answered as the gateway's (same reason and Retry-After).
-        if (SinkErrors.has(err)) throw gatewayError('GW_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds);
+        if (SinkErrors.has(err)) {
+          if (err.code === 'SINK_ERR_TOO_LARGE') throw gatewayError('GW_ERR_BATCH_TOO_LARGE', err.reason);
+          throw gatewayError('GW_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds);
+        }
         throw err;
       }
       return reply.status(200).send(answer);

@@ -50,7 +50,15 @@ function eventCount(span: SpanEvent): number {
 const NO_STAMP = new Uint8Array(0);
 const TWO_32 = 0x1_0000_0000n;
 /** Spans validated between two turns of the event loop (a few milliseconds of work). */
-const INTAKE_SLICE = 2_000;
+export const INTAKE_SLICE = 2_000;
+
+/** Adds the result of the slice of spans starting at `at` to `total` (its indexes made the whole's). */
+export function addSlice(total: IntakeResult, r: IntakeResult, at: number): void {
+  for (const a of r.accepted) total.accepted.push(a);
+  for (const x of r.rejected) total.rejected.push({ ...x, index: x.index + at });
+  for (const x of r.partial) total.partial.push({ ...x, index: x.index + at });
+  total.events += r.events;
+}
 
 /** statsd datagrams straight to SSFSample bytes (ingest/statsd/statsd-sample-bytes.ts), for a sink that forwards bytes. */
 export interface StatsdFastPath {
@@ -244,11 +252,7 @@ export class SpanIntake {
     const total: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
     for (let at = 0; at < parts.length; at += INTAKE_SLICE) {
       if (at > 0) await yieldToEventLoop();
-      const r = this.fromEncoded(parts.slice(at, at + INTAKE_SLICE), tenant, protocol, receivedNs);
-      for (const a of r.accepted) total.accepted.push(a);
-      for (const x of r.rejected) total.rejected.push({ ...x, index: x.index + at });
-      for (const x of r.partial) total.partial.push({ ...x, index: x.index + at });
-      total.events += r.events;
+      addSlice(total, this.fromEncoded(parts.slice(at, at + INTAKE_SLICE), tenant, protocol, receivedNs), at);
     }
     return total;
   }

@@ -51,3 +51,19 @@ export function addSpan(c: Conversion, span: SpanEvent, items: number[], itemOfL
   c.itemOfLog.push(itemOfLog);
   c.itemOfSample.push(itemOfSample);
 }
+
+/** Items (spans, log records, data points) converted between two pauses of a conversion in slices (a few milliseconds of work). */
+export const SLICE_ITEMS = 2_000;
+
+/**
+ * A conversion in slices: it pauses (yields) every SLICE_ITEMS items, so
+ * that its caller can let the event loop turn; it returns its result.
+ */
+export type Steps<T> = Generator<void, T, void>;
+
+/** Runs steps to the end at once (no pause). */
+export function runSteps<T>(steps: Steps<T>): T {
+  let s = steps.next();
+  while (!s.done) s = steps.next();
+  return s.value;
+}

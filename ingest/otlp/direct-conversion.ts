@@ -11,7 +11,9 @@ import { LIMITS } from '../../src/codec/validate.js';
 import { WireWriter } from '../../src/codec/wire-writer.js';
 import type { EventWindow } from '../gateway/event-window.js';
 import type { ValidatedSpans } from '../gateway/span-intake.js';
-import type { Refusals } from './conversion.js';
+import type { Refusals, Steps } from './conversion.js';
+import { SLICE_ITEMS } from './conversion.js';
+import type { ExpansionBudget } from './expansion-budget.js';
 import { RESOURCE_PREFIX, SCOPE_ATTRIBUTE_PREFIX, SCOPE_NAME, SCOPE_VERSION } from './otlp-origin.js';
 import {
   anyValueText,
@@ -51,6 +53,8 @@ export interface DirectContext {
   receivedNs: number;
   /** The tenant and received time (gatewayFields), written at the end of every span. */
   stamp: Uint8Array;
+  /** What the request may still become: charged as each span is written (its bytes without `stamp`, as the general path's encodeSpan). */
+  budget: ExpansionBudget;
 }
 
 /** A big-endian 32-bit word of `b` at `at` (an OTLP id is big-endian bytes; SSF's are varints). */
@@ -66,18 +70,21 @@ export type LeafReader = (c: DirectConversion, ctx: DirectContext, origin: WireO
  * (field 1), its Scope{Spans,Logs} (field 2), and their leaves (field 2),
  * calling `leaf` for each with the SSF map entries of its resource and
  * scope (written under `mapTag`), then `scopeDone` after a scope's leaves.
+ * Pauses every SLICE_ITEMS leaves. While paused it holds the module's
+ * scratch (`out`, the reader): the caller runs one conversion at a time.
  */
-export function walkExport(
+export function* walkExport(
   body: Uint8Array,
   ctx: DirectContext,
   mapTag: number,
   leaf: LeafReader,
   scopeDone?: (c: DirectConversion, ctx: DirectContext) => void,
-): DirectConversion {
+): Steps<DirectConversion> {
   const c = emptyDirect();
   startReading(body);
   out.reset();
   spanAt.length = 0;
+  let done = 0;
   try {
     const end = body.length;
     const resources: number[] = [];
@@ -98,7 +105,10 @@ export function walkExport(
         const leaves: number[] = [];
         const scope = oneAndMany(scopes[j] as number, scopes[j + 1] as number, leaves);
         const origin = wireOrigin(res.oneStart, res.oneEnd, scope.oneStart, scope.oneEnd, mapTag);
-        for (let k = 0; k < leaves.length; k += 2) leaf(c, ctx, origin, leaves[k] as number, leaves[k + 1] as number);
+        for (let k = 0; k < leaves.length; k += 2) {
+          leaf(c, ctx, origin, leaves[k] as number, leaves[k + 1] as number);
+          if (++done % SLICE_ITEMS === 0) yield;
+        }
         scopeDone?.(c, ctx);
       }
     }
@@ -106,6 +116,8 @@ export function walkExport(
     return c;
   } finally {
     stopReading();
+    // A refused request (OTLP_ERR_OUTPUT_TOO_LARGE) may have grown the scratch: given back too.
+    out.shrink(SCRATCH_KEPT);
   }
 }
 

@@ -1,5 +1,6 @@
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
+import type { Steps } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
 import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import { EVENT_NAME_ATTRIBUTE, LOG_FLAGS_ATTRIBUTE, OBSERVED_TIME_ATTRIBUTE, PER_CARRIER, SEVERITY_TEXT_ATTRIBUTE } from './logs-to-ssf.js';
@@ -38,19 +39,21 @@ interface Carrier {
 }
 const carrier: Carrier = { open: false, start: 0, lowLo: 0, lowHi: 0, highLo: 0, highHi: 0, idLo: 0, idHi: 0, records: 0 };
 
-/** logsToSsf, encodeSpan and the intake's checks in one pass; throws DECLINE (caught by the caller) when unsure. */
-export function logsDirect(body: Uint8Array, ctx: DirectContext): DirectConversion {
+/** logsToSsf, encodeSpan and the intake's checks in one pass, in slices; throws DECLINE (caught by the caller) when unsure. */
+export function* logsDirect(body: Uint8Array, ctx: DirectContext): Steps<DirectConversion> {
   carrier.open = false;
-  return walkExport(body, ctx, LOG_ATTRIBUTES, record, flush);
+  return yield* walkExport(body, ctx, LOG_ATTRIBUTES, record, flush);
 }
 
 function flush(c: DirectConversion, ctx: DirectContext): void {
   if (!carrier.open) return;
+  const from = out.pos;
   if ((carrier.highLo | carrier.highHi) !== 0) {
     out.byte(0xb8);
     out.byte(0x06);
     out.varint64(carrier.highLo, carrier.highHi);
   }
+  ctx.budget.take(0, out.pos - from);
   endSpan(carrier.start, ctx);
   c.traceLo.push(carrier.lowLo);
   c.traceHi.push(carrier.lowHi);
@@ -173,6 +176,7 @@ function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, sta
   const ns = (tsLo | tsHi) === 0 ? ctx.receivedNs : (tsHi | 0) * 0x1_0000_0000 + tsLo;
   if (ns < ctx.window.logsFrom || ns > ctx.window.to) throw DECLINE;
 
+  let recordFrom = out.pos;
   const idLo = spanLength === 8 ? be32(b, spanS + 4) : 0;
   const idHi = spanLength === 8 ? be32(b, spanS) : 0;
   if (
@@ -186,6 +190,7 @@ function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, sta
     carrier.records >= PER_CARRIER
   ) {
     flush(c, ctx);
+    recordFrom = out.pos;
     carrier.open = true;
     carrier.start = out.pos;
     carrier.lowLo = lowLo;
@@ -255,4 +260,6 @@ function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, sta
   // validateSpan refuses an empty record (SSF_LOG_EMPTY) and a map past the limit.
   if (count > LIMITS.tagsPerMap || (bodyLength === 0 && count === 0)) throw DECLINE;
   out.end(rec);
+  // The record, and the carrier's start when this record opened it.
+  ctx.budget.take(1, out.pos - recordFrom);
 }

@@ -2,8 +2,9 @@ import { spanEvent } from '../../src/codec/span-event.js';
 import { severityName } from '../../src/codec/validate.js';
 import type { LogRecord, SpanEvent } from '../../src/codec/types.js';
 import { addAttributes, anyValueString } from './any-value.js';
-import type { Conversion } from './conversion.js';
-import { addSpan, emptyConversion, refuse } from './conversion.js';
+import type { Conversion, Steps } from './conversion.js';
+import { addSpan, emptyConversion, refuse, runSteps, SLICE_ITEMS } from './conversion.js';
+import { ExpansionBudget, mapBytes } from './expansion-budget.js';
 import type { LogsRequest } from './otlp-messages.js';
 import { unsigned64 } from './otlp-messages.js';
 import { hexOf, spanIdOf, traceIdOf } from './otlp-ids.js';
@@ -22,13 +23,21 @@ export const PER_CARRIER = 100;
  * ExportLogsServiceRequest -> SSF carrier spans (not trace spans: no times,
  * no name) holding the log records; consecutive records of one resource and
  * scope with the same trace and span ids share a carrier, whose ids are
- * theirs (SSF correlates a record with the span that carries it).
+ * theirs (SSF correlates a record with the span that carries it). Each
+ * record is charged to `budget` (with the resource and scope it copies)
+ * before it is built.
  */
-export function logsToSsf(request: LogsRequest): Conversion {
+export function logsToSsf(request: LogsRequest, budget = ExpansionBudget.unbounded()): Conversion {
+  return runSteps(logsSteps(request, budget));
+}
+
+/** logsToSsf in slices of SLICE_ITEMS records. */
+export function* logsSteps(request: LogsRequest, budget: ExpansionBudget): Steps<Conversion> {
   const c = emptyConversion();
   for (const rl of request.resourceLogs ?? []) {
     for (const sl of rl.scopeLogs ?? []) {
       const origin = originOf(rl.resource, sl.scope);
+      const originBytes = mapBytes(origin.tags);
       let carrier: SpanEvent | undefined;
       let items: number[] = [];
       const flush = (): void => {
@@ -38,6 +47,7 @@ export function logsToSsf(request: LogsRequest): Conversion {
       };
       for (const r of sl.logRecords ?? []) {
         const item = c.total++;
+        if (item > 0 && item % SLICE_ITEMS === 0) yield;
         const trace = traceIdOf(r.traceId);
         const spanId = spanIdOf(r.spanId);
         if (!trace || spanId === undefined) {
@@ -53,6 +63,7 @@ export function logsToSsf(request: LogsRequest): Conversion {
           refuse(c, 'OTLP_ERR_SEVERITY_UNKNOWN', `log record: severity_number ${severityNumber} is not an OpenTelemetry SeverityNumber (0-24)`);
           continue;
         }
+        budget.take(1, originBytes);
         const attributes: Record<string, string> = { ...origin.tags };
         addAttributes(attributes, r.attributes);
         if (r.severityText) attributes[SEVERITY_TEXT_ATTRIBUTE] = r.severityText;

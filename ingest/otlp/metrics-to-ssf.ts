@@ -1,8 +1,9 @@
 import { spanEvent } from '../../src/codec/span-event.js';
 import type { MetricSample, MetricType, SpanEvent } from '../../src/codec/types.js';
 import { addAttributes } from './any-value.js';
-import type { Conversion } from './conversion.js';
-import { addSpan, emptyConversion, refuse } from './conversion.js';
+import type { Conversion, Steps } from './conversion.js';
+import { addSpan, emptyConversion, refuse, runSteps, SLICE_ITEMS } from './conversion.js';
+import { ExpansionBudget, mapBytes } from './expansion-budget.js';
 import type { IExponentialHistogramDataPoint, IHistogramDataPoint, MetricsRequest } from './otlp-messages.js';
 import { signed64, unsigned64 } from './otlp-messages.js';
 import { RESOURCE_PREFIX, originOf } from './otlp-origin.js';
@@ -46,9 +47,25 @@ interface PointSink {
  * - Summary: a GAUGE per quantile (tag `quantile`), `<name>.count` and
  *   `<name>.sum` as cumulative series.
  * A data point whose temporality is not delta or cumulative is refused.
+ * Each sample is charged to `budget` (with the tags it copies) before it is
+ * made: a request of histogram points is refused past the limits, not
+ * expanded whole first.
  */
-export function metricsToSsf(request: MetricsRequest): Conversion {
+export function metricsToSsf(request: MetricsRequest, budget = ExpansionBudget.unbounded()): Conversion {
+  return runSteps(metricsSteps(request, budget));
+}
+
+/** metricsToSsf in slices of about SLICE_ITEMS samples. */
+export function* metricsSteps(request: MetricsRequest, budget: ExpansionBudget): Steps<Conversion> {
+  // Histogram points make up to 1,026 samples each: a request past the limit is refused before any is made.
+  budget.expectEvents(samplesOf(request));
   const c = emptyConversion();
+  // Samples made by the end of the last slice.
+  let sliced = 0;
+  let made = 0;
+  // The tags of the last sample and their bytes (a histogram point's samples share one tags object).
+  let lastTags: Record<string, string> | undefined;
+  let lastTagBytes = 0;
   for (const rm of request.resourceMetrics ?? []) {
     for (const sm of rm.scopeMetrics ?? []) {
       const origin = originOf(rm.resource, sm.scope);
@@ -66,6 +83,12 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
       };
       const sink: PointSink = {
         sample(type, name, value, timestamp, tags, extra = {}) {
+          if (tags !== lastTags) {
+            lastTags = tags;
+            lastTagBytes = mapBytes(tags);
+          }
+          budget.take(1, lastTagBytes + name.length);
+          made++;
           if (!carrier || carrier.metrics.length >= PER_CARRIER) {
             flush();
             carrier = spanEvent({ service: origin.service, isTrace: false });
@@ -99,6 +122,10 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
         if (m.gauge) {
           for (const p of m.gauge.dataPoints ?? []) {
             item = c.total++;
+            if (made - sliced >= SLICE_ITEMS) {
+              sliced = made;
+              yield;
+            }
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
             sink.sample('gauge', name, numberValue(p.asDouble, p.asInt), unsigned64(p.timeUnixNano), tagsOf(p.attributes));
           }
@@ -107,6 +134,10 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
           const monotonic = m.sum.isMonotonic ? 'true' : 'false';
           for (const p of m.sum.dataPoints ?? []) {
             item = c.total++;
+            if (made - sliced >= SLICE_ITEMS) {
+              sliced = made;
+              yield;
+            }
             if (!knownTemporality(c, name, temporality)) continue;
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
             const value = numberValue(p.asDouble, p.asInt);
@@ -125,6 +156,10 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
             []) as Array<IHistogramDataPoint | IExponentialHistogramDataPoint>;
           for (const p of points) {
             item = c.total++;
+            if (made - sliced >= SLICE_ITEMS) {
+              sliced = made;
+              yield;
+            }
             if (!knownTemporality(c, name, temporality)) continue;
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
             const time = unsigned64(p.timeUnixNano);
@@ -146,6 +181,10 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
         } else if (m.summary) {
           for (const p of m.summary.dataPoints ?? []) {
             item = c.total++;
+            if (made - sliced >= SLICE_ITEMS) {
+              sliced = made;
+              yield;
+            }
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
             const time = unsigned64(p.timeUnixNano);
             for (const q of p.quantileValues ?? [])
@@ -168,6 +207,37 @@ export function metricsToSsf(request: MetricsRequest): Conversion {
     }
   }
   return c;
+}
+
+/** The samples metricsSteps makes of `request`, counted without making them. */
+export function samplesOf(request: MetricsRequest): number {
+  let n = 0;
+  const recorded = (p: { flags?: number | null }): boolean => ((p.flags ?? 0) & NO_RECORDED_VALUE) === 0;
+  for (const rm of request.resourceMetrics ?? []) {
+    for (const sm of rm.scopeMetrics ?? []) {
+      for (const m of sm.metrics ?? []) {
+        if (m.gauge) {
+          for (const p of m.gauge.dataPoints ?? []) if (recorded(p)) n++;
+        } else if (m.sum) {
+          const t = m.sum.aggregationTemporality ?? 0;
+          if (t === DELTA || t === CUMULATIVE) for (const p of m.sum.dataPoints ?? []) if (recorded(p)) n++;
+        } else if (m.histogram || m.exponentialHistogram) {
+          const t = (m.histogram ?? m.exponentialHistogram)?.aggregationTemporality ?? 0;
+          if (t !== DELTA && t !== CUMULATIVE) continue;
+          for (const p of m.histogram?.dataPoints ?? m.exponentialHistogram?.dataPoints ?? []) {
+            if (!recorded(p)) continue;
+            n += 2;
+            if (t !== DELTA) continue;
+            const buckets = m.histogram ? explicitBuckets(p as IHistogramDataPoint) : exponentialBuckets(p as IExponentialHistogramDataPoint);
+            for (const [, k] of thin(buckets)) n += k;
+          }
+        } else if (m.summary) {
+          for (const p of m.summary.dataPoints ?? []) if (recorded(p)) n += (p.quantileValues?.length ?? 0) + 2;
+        }
+      }
+    }
+  }
+  return n;
 }
 
 function knownTemporality(c: Conversion, name: string, t: number): boolean {

@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs/minimal.js';
+import { strictReader } from '../../src/codec/protobuf.js';
 import { OtlpError } from './otlp-errors.js';
 import type { LogsRequest, MetricsRequest, TracesRequest } from './otlp-messages.js';
 import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest } from './otlp-messages.js';
@@ -91,7 +92,8 @@ export function decodeRequest(signal: Signal, body: Uint8Array, encoding: Encodi
 export function decodeRequest(signal: Signal, body: Uint8Array, encoding: Encoding): ExportRequest {
   const message = MESSAGES[signal];
   try {
-    if (encoding === 'protobuf') return message.decode(body);
+    // The strict reader: protobufjs's own cuts a string running past the end instead of failing.
+    if (encoding === 'protobuf') return message.decode(strictReader(body));
     const json: unknown = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
     if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new TypeError('the body must be a JSON object');
     prepareJson(json, signal);

@@ -22,12 +22,24 @@ const ENTRIES = {
     retriable: false,
     text: 'the request is larger than gateway.maxBodyBytes (or decompresses to more than gateway.maxDecompressedBytes)',
   },
+  OTLP_ERR_OUTPUT_TOO_LARGE: {
+    status: 413,
+    grpc: 8,
+    retriable: false,
+    text: 'the request converts to more than gateway.otlpMaxEvents spans, log records and samples, or more than gateway.otlpMaxOutputBytes bytes of SSF',
+  },
+  OTLP_ERR_BATCH_TOO_LARGE: {
+    status: 413,
+    grpc: 8,
+    retriable: false,
+    text: 'the request’s spans are more than the sink’s whole buffer (kafka.bufferBytes, or the all-in-one writer’s rows): no retry can fit them; send smaller requests',
+  },
   OTLP_ERR_NOT_FOUND: { status: 404, grpc: 12, retriable: false, text: 'no such OTLP path or method: POST /v1/traces, /v1/logs or /v1/metrics' },
   OTLP_ERR_THROTTLED: {
     status: 429,
     grpc: 8,
     retriable: true,
-    text: 'the pipeline is not accepting data now (produce buffer full); retry after Retry-After seconds',
+    text: 'the pipeline is not accepting data now (its bounded buffer is full: too much load); retry after Retry-After seconds',
   },
   OTLP_ERR_TENANT_RATE_LIMITED: {
     status: 429,

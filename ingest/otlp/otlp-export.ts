@@ -2,13 +2,16 @@ import type { TenantAuth } from '../../src/auth/tenants.js';
 import { encodeSpan } from '../../src/codec/span-codec.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import type { GatewayMetrics } from '../gateway/gateway-metrics.js';
-import { gatewayFields } from '../gateway/span-intake.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { addSlice, gatewayFields, INTAKE_SLICE } from '../gateway/span-intake.js';
 import type { IntakeResult, SpanIntake } from '../gateway/span-intake.js';
+import { SinkErrors } from '../sink/sink-errors.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { TenantRateLimit } from '../gateway/tenant-rate-limit.js';
-import type { Conversion } from './conversion.js';
-import { logsToSsf } from './logs-to-ssf.js';
-import { metricsToSsf } from './metrics-to-ssf.js';
+import type { Conversion, Steps } from './conversion.js';
+import { runSteps, SLICE_ITEMS } from './conversion.js';
+import { logsSteps } from './logs-to-ssf.js';
+import { metricsSteps } from './metrics-to-ssf.js';
 import type { DirectContext, DirectConversion } from './direct-conversion.js';
 import { logsDirect } from './logs-direct.js';
 import type { Encoding, ExportRequest, Signal } from './otlp-decode.js';
@@ -17,8 +20,10 @@ import { OtlpError } from './otlp-errors.js';
 import type { LogsRequest, MetricsRequest, TracesRequest } from './otlp-messages.js';
 import type { OtlpMetrics } from './otlp-metrics.js';
 import { tracesDirect } from './traces-direct.js';
-import { tracesToSsf } from './traces-to-ssf.js';
+import { tracesSteps } from './traces-to-ssf.js';
 import { DECLINE } from './wire-values.js';
+import { ExpansionBudget } from './expansion-budget.js';
+import type { ExpansionLimits } from './expansion-budget.js';
 
 /** What both OTLP transports share: the gateway's intake, sink, auth and metrics. */
 export interface OtlpDeps {
@@ -31,6 +36,8 @@ export interface OtlpDeps {
   maxDecompressedBytes: number;
   /** Per-tenant ingest rate limit (when authentication is required). */
   limits?: TenantRateLimit | undefined;
+  /** The most SSF one request may become (gateway.otlpMaxEvents, gateway.otlpMaxOutputBytes). */
+  expansion: ExpansionLimits;
 }
 
 /** The partial-success part of an export answer (all zero: full success). */
@@ -39,10 +46,10 @@ export interface ExportOutcome {
   message: string;
 }
 
-function convert(signal: Signal, request: ExportRequest): Conversion {
-  if (signal === 'traces') return tracesToSsf(request as TracesRequest);
-  if (signal === 'logs') return logsToSsf(request as LogsRequest);
-  return metricsToSsf(request as MetricsRequest);
+function convert(signal: Signal, request: ExportRequest, budget: ExpansionBudget): Steps<Conversion> {
+  if (signal === 'traces') return tracesSteps(request as TracesRequest, budget);
+  if (signal === 'logs') return logsSteps(request as LogsRequest, budget);
+  return metricsSteps(request as MetricsRequest, budget);
 }
 
 const FIELD_INDEX = /^(logs|metrics)\[(\d+)\]/;
@@ -62,10 +69,10 @@ export interface Admitted {
   direct: boolean;
 }
 
-/** The direct path's conversion, or undefined when it declines the request. */
-function convertDirect(signal: Signal, body: Uint8Array, ctx: DirectContext): DirectConversion | undefined {
+/** The direct path's conversion in slices, or undefined when it declines the request. */
+function* convertDirect(signal: Signal, body: Uint8Array, ctx: DirectContext): Steps<DirectConversion | undefined> {
   try {
-    return signal === 'traces' ? tracesDirect(body, ctx) : logsDirect(body, ctx);
+    return yield* signal === 'traces' ? tracesDirect(body, ctx) : logsDirect(body, ctx);
   } catch (err) {
     if (err === DECLINE) return undefined;
     throw err;
@@ -84,10 +91,11 @@ function answerMessage(rejected: number, unknownEnums: number, reasons: string[]
  * declines; everything else, and what it declines, is decoded into
  * messages, converted to SpanEvents, encoded and validated by the intake
  * (the general path, the reference the direct one is tested against).
- * Throws OtlpError for a body that is not an export request.
+ * Throws OtlpError for a body that is not an export request. At once: see
+ * admitOtlpInSlices for the gateway's way.
  */
 export function admitOtlp(
-  deps: Pick<OtlpDeps, 'intake' | 'metrics'>,
+  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'expansion'>,
   protocol: string,
   signal: Signal,
   body: Uint8Array,
@@ -96,9 +104,67 @@ export function admitOtlp(
   receivedNs: bigint,
   tryDirect = true,
 ): Admitted {
+  return runSteps(admitSteps(deps, protocol, signal, body, encoding, tenant, receivedNs, tryDirect));
+}
+
+// The admission under way: the direct path converts into module scratch, so one request at a time.
+let admitting: Promise<void> = Promise.resolve();
+
+/**
+ * admitOtlp in slices of SLICE_ITEMS items (INTAKE_SLICE spans through the
+ * intake), letting the event loop turn between them (as POST /v1/ssf's
+ * fromEncodedInSlices does): a request of 100,000 spans never holds health
+ * checks and other requests for longer than one slice, except for the
+ * general path's protobufjs decode of the whole request (one call). Requests
+ * are admitted one after the other (the direct path's scratch is shared); a
+ * request of at most one slice runs without a pause.
+ */
+export async function admitOtlpInSlices(
+  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'expansion'>,
+  protocol: string,
+  signal: Signal,
+  body: Uint8Array,
+  encoding: Encoding,
+  tenant: string,
+  receivedNs: bigint,
+): Promise<Admitted> {
+  const before = admitting;
+  let release = (): void => {};
+  admitting = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  await before;
+  try {
+    const steps = admitSteps(deps, protocol, signal, body, encoding, tenant, receivedNs, true);
+    let s = steps.next();
+    while (!s.done) {
+      await yieldToEventLoop();
+      s = steps.next();
+    }
+    return s.value;
+  } finally {
+    release();
+  }
+}
+
+function* admitSteps(
+  deps: Pick<OtlpDeps, 'intake' | 'metrics' | 'expansion'>,
+  protocol: string,
+  signal: Signal,
+  body: Uint8Array,
+  encoding: Encoding,
+  tenant: string,
+  receivedNs: bigint,
+  tryDirect: boolean,
+): Steps<Admitted> {
   if (tryDirect && encoding === 'protobuf' && signal !== 'metrics') {
-    const ctx = { window: deps.intake.windowAt(Date.now()), receivedNs: Number(receivedNs), stamp: gatewayFields(tenant, receivedNs) };
-    const d = convertDirect(signal, body, ctx);
+    const ctx = {
+      window: deps.intake.windowAt(Date.now()),
+      receivedNs: Number(receivedNs),
+      stamp: gatewayFields(tenant, receivedNs),
+      budget: new ExpansionBudget(deps.expansion, signal),
+    };
+    const d = yield* convertDirect(signal, body, ctx);
     if (d !== undefined) {
       for (const [code, n] of d.codes) deps.metrics.refused(protocol, code, n);
       const result = deps.intake.fromValidated(d, protocol);
@@ -118,15 +184,37 @@ export function admitOtlp(
       };
     }
   }
-  const c = convert(signal, decodeRequest(signal, body, encoding));
+  const budget = new ExpansionBudget(deps.expansion, signal);
+  const c = yield* convert(signal, decodeRequest(signal, body, encoding), budget);
+  // The conversion charged a lower bound of the bytes; the encoding charges them exactly, span by span.
+  budget.countBytesAgain();
+  const parts: Uint8Array[] = [];
+  for (const span of c.spans) {
+    const bytes = encodeSpan(span);
+    budget.take(0, bytes.length);
+    if (parts.push(bytes) % SLICE_ITEMS === 0) yield;
+  }
   for (const [code, n] of c.codes) deps.metrics.refused(protocol, code, n);
-  const result = deps.intake.fromEncoded(c.spans.map(encodeSpan), tenant, protocol, receivedNs);
+  let result: IntakeResult;
+  if (parts.length <= INTAKE_SLICE) result = deps.intake.fromEncoded(parts, tenant, protocol, receivedNs);
+  else {
+    result = { accepted: [], rejected: [], partial: [], events: 0 };
+    for (let at = 0; at < parts.length; at += INTAKE_SLICE) {
+      yield;
+      addSlice(result, deps.intake.fromEncoded(parts.slice(at, at + INTAKE_SLICE), tenant, protocol, receivedNs), at);
+    }
+  }
   // Count SSF's refusals against the OTLP items they came from.
   const refused = new Set<number>();
   for (const r of result.rejected) for (const item of c.items[r.index] ?? []) refused.add(item);
   for (const r of result.partial) {
     const m = FIELD_INDEX.exec(r.field);
-    if (!m) continue;
+    if (!m) {
+      // A refusal of a trace span's own part (its times: SSF_TIME_OUT_OF_RANGE, SSF_SPAN_NEGATIVE_DURATION):
+      // no row in spans, only its events kept (as a carrier). The OTLP span is not stored as a span: rejected.
+      if (signal === 'traces') for (const item of c.items[r.index] ?? []) refused.add(item);
+      continue;
+    }
     const item = m[1] === 'logs' ? c.itemOfLog[r.index]?.[Number(m[2])] : c.itemOfSample[r.index]?.[Number(m[2])];
     if (item !== undefined) refused.add(item);
   }
@@ -146,8 +234,10 @@ export function admitOtlp(
 /**
  * One export: admitOtlp, then the sink. Resolves only after the sink
  * acknowledged (Kafka acks=all, or the ClickHouse insert); throws OtlpError
- * THROTTLED / UNAVAILABLE when the sink cannot take the data, and then
- * nothing of the request counts as accepted (a retry is safe).
+ * THROTTLED (buffer full) / UNAVAILABLE (backend failing) when the sink
+ * cannot take the data now, and then nothing of the request counts as
+ * accepted (a retry is safe); BATCH_TOO_LARGE when it never could (more
+ * than its whole buffer: a retry would fail the same way).
  */
 export async function exportOtlp(
   deps: OtlpDeps,
@@ -168,19 +258,31 @@ export async function exportOtlp(
       waitS,
     );
   }
-  const a = admitOtlp(deps, protocol, signal, body, encoding, tenant, nowNs());
+  const a = await admitOtlpInSlices(deps, protocol, signal, body, encoding, tenant, nowNs());
   const result = a.result;
   if (result.accepted.length > 0) {
     if (!deps.sink.accepting) {
-      deps.metrics.dropped(protocol, 'backpressure', result.events);
+      // Not accepting: while its failure breaker is open (the backend is down: 503 / UNAVAILABLE),
+      // or its buffer is full (too much load: 429 / RESOURCE_EXHAUSTED), as the OTLP specification tells them apart.
+      const status = deps.sink.status();
+      deps.metrics.dropped(protocol, status.ok ? 'backpressure' : 'unavailable', result.events);
+      if (!status.ok) throw new OtlpError('OTLP_ERR_UNAVAILABLE', `the sink is failing: ${status.detail}`, 2);
       throw new OtlpError('OTLP_ERR_THROTTLED');
     }
     try {
       await deps.sink.publish(result.accepted);
     } catch (err) {
-      deps.metrics.dropped(protocol, 'unavailable', result.events);
-      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1;
-      throw new OtlpError('OTLP_ERR_UNAVAILABLE', `${(err as Error).message}`, retryAfter);
+      if (!SinkErrors.has(err)) {
+        deps.metrics.dropped(protocol, 'unavailable', result.events);
+        throw new OtlpError('OTLP_ERR_UNAVAILABLE', (err as Error).message, 1);
+      }
+      if (err.code === 'SINK_ERR_TOO_LARGE') {
+        deps.metrics.dropped(protocol, 'too_large', result.events);
+        throw new OtlpError('OTLP_ERR_BATCH_TOO_LARGE', err.reason);
+      }
+      const full = err.code === 'SINK_ERR_FULL';
+      deps.metrics.dropped(protocol, full ? 'backpressure' : 'unavailable', result.events);
+      throw new OtlpError(full ? 'OTLP_ERR_THROTTLED' : 'OTLP_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds ?? 1);
     }
   }
   deps.otlp.converted(transport, signal, a.total - a.rejected, a.rejected, a.ssfSpans, a.unknownEnums);

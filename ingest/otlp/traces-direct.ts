@@ -1,5 +1,6 @@
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
+import type { Steps } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
 import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import {
@@ -91,8 +92,8 @@ function idVarint(tagByte: number, b: Uint8Array, at: number): void {
   out.varint64(be32(b, at + 4), be32(b, at));
 }
 
-/** tracesToSsf, encodeSpan and the intake's checks in one pass; throws DECLINE (caught by the caller) when unsure. */
-export function tracesDirect(body: Uint8Array, ctx: DirectContext): DirectConversion {
+/** tracesToSsf, encodeSpan and the intake's checks in one pass, in slices; throws DECLINE (caught by the caller) when unsure. */
+export function tracesDirect(body: Uint8Array, ctx: DirectContext): Steps<DirectConversion> {
   return walkExport(body, ctx, TAGS, span);
 }
 
@@ -314,6 +315,7 @@ function span(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start
     out.byte(0x06);
     out.varint64(highLo, highHi);
   }
+  ctx.budget.take(1 + events.length / 2, out.pos - spanStart);
   endSpan(spanStart, ctx);
   c.traceLo.push(be32(b, traceStart + 12));
   c.traceHi.push(be32(b, traceStart + 8));

@@ -1,8 +1,9 @@
 import { spanEvent } from '../../src/codec/span-event.js';
 import type { LogRecord } from '../../src/codec/types.js';
 import { addAttributes } from './any-value.js';
-import type { Conversion } from './conversion.js';
-import { addSpan, emptyConversion, refuse } from './conversion.js';
+import type { Conversion, Steps } from './conversion.js';
+import { addSpan, emptyConversion, refuse, runSteps, SLICE_ITEMS } from './conversion.js';
+import { ExpansionBudget, mapBytes } from './expansion-budget.js';
 import type { TracesRequest } from './otlp-messages.js';
 import { unsigned64 } from './otlp-messages.js';
 import { hexOf, spanIdOf, traceIdOf } from './otlp-ids.js';
@@ -25,15 +26,24 @@ export const SPAN_EVENT_ATTRIBUTE = 'otel.span_event';
  * ExportTraceServiceRequest -> SSF trace spans: one SSF span per OTLP span,
  * with all 128 bits of its trace id (trace_id + trace_id_high). Resource and
  * scope attributes go into the tags under their prefixes (otlp-origin.ts),
- * events become the span's log records, links a JSON tag.
+ * events become the span's log records, links a JSON tag. Each span is
+ * charged to `budget` (its events, and the resource and scope it copies)
+ * before it is built.
  */
-export function tracesToSsf(request: TracesRequest): Conversion {
+export function tracesToSsf(request: TracesRequest, budget = ExpansionBudget.unbounded()): Conversion {
+  return runSteps(tracesSteps(request, budget));
+}
+
+/** tracesToSsf in slices of SLICE_ITEMS spans. */
+export function* tracesSteps(request: TracesRequest, budget: ExpansionBudget): Steps<Conversion> {
   const c = emptyConversion();
   for (const rs of request.resourceSpans ?? []) {
     for (const ss of rs.scopeSpans ?? []) {
       const origin = originOf(rs.resource, ss.scope);
+      const originBytes = mapBytes(origin.tags);
       for (const s of ss.spans ?? []) {
         const item = c.total++;
+        if (item > 0 && item % SLICE_ITEMS === 0) yield;
         const trace = traceIdOf(s.traceId);
         const id = spanIdOf(s.spanId);
         const parent = spanIdOf(s.parentSpanId);
@@ -49,6 +59,7 @@ export function tracesToSsf(request: TracesRequest): Conversion {
           refuse(c, 'OTLP_ERR_BAD_SPAN_ID', `span ${JSON.stringify(s.name ?? '')}: span_id and parent_span_id must be 8 bytes (span_id not zero)`);
           continue;
         }
+        budget.take(1 + (s.events?.length ?? 0), originBytes);
         const tags: Record<string, string> = { ...origin.tags };
         addAttributes(tags, s.attributes);
         const kind = s.kind ?? 0;

@@ -9,7 +9,7 @@ import { decodeSpan } from '../../src/codec/span-codec.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import { probeClickHouse } from '../../src/clickhouse/probe.js';
 import { FailureBreaker } from './failure-breaker.js';
-import { sinkError } from './sink-errors.js';
+import { sinkError, sinkFull, sinkTooLarge } from './sink-errors.js';
 import { requestToken } from '../../src/kafka/record-identity.js';
 import { AckBatcher } from './ack-batcher.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
@@ -92,9 +92,11 @@ export class ClickHouseSink implements SpanSink {
     if (this.closed) return Promise.reject(sinkError('shutting down', 1));
     let rows = 0;
     for (const s of spans) rows += s.events;
+    // More than the whole buffer can never fit: refused for good, not "retry later".
+    if (rows > this.options.maxBufferedRows) return Promise.reject(sinkTooLarge(rows, this.options.maxBufferedRows, 'rows', 'materializer.batchRows × 10'));
     if (!this.batcher.fits(rows)) {
       return Promise.reject(
-        sinkError(`the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`, 1),
+        sinkFull(`the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`),
       );
     }
     return this.batcher.add([{ spans, requestId }], rows);

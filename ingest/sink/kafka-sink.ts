@@ -5,7 +5,7 @@ import { compressionOf, createKafka } from '../../src/kafka/kafka-client.js';
 import { BATCH_FORMAT, batchEntrySize, MAX_RECORD_BYTES, tracePartitionOf, writeBatchEntry } from '../../src/kafka/record-format.js';
 import { IDEMPOTENCY_HEADER, idempotencyHeader, newProducerId, PRODUCER_HEADER, producerHeader } from '../../src/kafka/record-identity.js';
 import { FailureBreaker } from './failure-breaker.js';
-import { sinkError } from './sink-errors.js';
+import { sinkError, sinkFull, sinkTooLarge } from './sink-errors.js';
 import { AckBatcher } from './ack-batcher.js';
 import { packSize, packSpans } from './span-pack.js';
 import type { SpanPack } from './span-pack.js';
@@ -31,7 +31,7 @@ interface RecordGroup {
  * kafkajs's record rate. kafkajs has no linger of its own, so spans wait at
  * most `kafka.lingerMs` or until `kafka.batchBytes` are pending, then go in
  * one send. The buffer is bounded (`kafka.bufferBytes`): past it publish()
- * fails at once with 503. After a failed send the sink stops accepting UDP
+ * fails at once (SINK_ERR_FULL; a request larger than the whole buffer SINK_ERR_TOO_LARGE). After a failed send the sink stops accepting UDP
  * for 2 s (a circuit breaker), then tries again.
  *
  * Every record carries `ssf-producer: <producer id>:<sequence>` (the id is
@@ -118,9 +118,11 @@ export class KafkaSink implements SpanSink {
     if (pack.ends.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(sinkError('the gateway is shutting down', 1));
     const bytes = packSize(pack);
+    // More than the whole buffer can never fit: refused for good, not "retry later".
+    if (bytes > this.config.bufferBytes) return Promise.reject(sinkTooLarge(bytes, this.config.bufferBytes, 'bytes', 'kafka.bufferBytes'));
     if (!this.batcher.fits(bytes)) {
       return Promise.reject(
-        sinkError(`the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`, 1),
+        sinkFull(`the Kafka produce buffer is full (${this.config.bufferBytes} bytes)${this.lastError ? `; last Kafka error: ${this.lastError}` : ''}`),
       );
     }
     return this.batcher.add([pack], bytes);

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../../src/config/config-schema.js';
 import { FailureBreaker } from './failure-breaker.js';
-import { sinkError } from './sink-errors.js';
+import { sinkError, SinkErrors, sinkFull, sinkTooLarge } from './sink-errors.js';
+import type { SinkErrorCode } from './sink-errors.js';
 import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 import type { ToMain, ToWorker } from './kafka-thread-worker.js';
 import { packSpans, packTransfer } from './span-pack.js';
@@ -94,8 +95,10 @@ export class KafkaThreadSink implements SpanSink {
     if (this.closed) return Promise.reject(sinkError('the gateway is shutting down', 1));
     let bytes = 0;
     for (const s of spans) bytes += s.bytes.length + s.stamp.length + 4;
+    // More than the whole buffer can never fit: refused for good, not "retry later" (a retry would fail the same way).
+    if (bytes > this.config.bufferBytes) return Promise.reject(sinkTooLarge(bytes, this.config.bufferBytes, 'bytes', 'kafka.bufferBytes'));
     if (this.outstandingBytes + bytes > this.config.bufferBytes) {
-      return Promise.reject(sinkError(`the Kafka produce buffer is full (${this.config.bufferBytes} bytes)`, 1));
+      return Promise.reject(sinkFull(`the Kafka produce buffer is full (${this.config.bufferBytes} bytes)`));
     }
     // One copy of the spans into a pack whose memory moves to the worker (transferred, not cloned).
     // (`bytes` is the pack's size: packSize() cannot be asked once its memory has moved.)
@@ -120,7 +123,8 @@ export class KafkaThreadSink implements SpanSink {
       this.outstandingBytes -= w.bytes;
       if (m.error) {
         this.breaker.failed();
-        w.reject(sinkError(m.error.reason, m.error.retryAfterSeconds));
+        const code = (SinkErrors.codes as readonly string[]).includes(m.error.code) ? (m.error.code as SinkErrorCode) : 'SINK_ERR_UNAVAILABLE';
+        w.reject(SinkErrors.error(code, m.error.reason, { retryAfterSeconds: m.error.retryAfterSeconds }));
       } else {
         this.breaker.succeeded();
         w.resolve();

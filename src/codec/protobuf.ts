@@ -49,7 +49,8 @@ class StrictBufferReader extends protobuf.BufferReader {
   }
 }
 
-function strictReader(bytes: Uint8Array): protobuf.Reader {
+/** A protobufjs reader that fails on a string running past the end (every protobufjs decode of untrusted bytes: SSF, OTLP). */
+export function strictReader(bytes: Uint8Array): protobuf.Reader {
   return new StrictBufferReader(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 

@@ -105,7 +105,9 @@ export const configSchema = z.strictObject({
         .int()
         .positive()
         .default(16 * 1_048_576)
-        .describe('Bound of the gateway’s in-memory produce buffer; past it HTTP answers 503 and UDP drops are counted.'),
+        .describe(
+          'Bound of the gateway’s in-memory produce buffer; past it HTTP answers 503 (413 for a request larger than all of it), UDP drops are counted.',
+        ),
     })
     .prefault({}),
 
@@ -130,6 +132,22 @@ export const configSchema = z.strictObject({
         .positive()
         .default(64 * 1_048_576)
         .describe('Largest HTTP request body after decompression; a decompression bomb is stopped here.'),
+      otlpMaxEvents: z
+        .number()
+        .int()
+        .positive()
+        .default(1_000_000)
+        .describe(
+          'Most trace spans, log records and samples one OTLP request may become (a histogram point makes up to 1,026 samples); past it: 413 / RESOURCE_EXHAUSTED `OTLP_ERR_OUTPUT_TOO_LARGE`, found as they are made. SDK and Collector batches stay far below (docs/otlp.md, "Bounds").',
+        ),
+      otlpMaxOutputBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1_048_576)
+        .describe(
+          'Most bytes of SSF one OTLP request may become (resource and scope attributes are copied into every item); past it: 413 / RESOURCE_EXHAUSTED `OTLP_ERR_OUTPUT_TOO_LARGE`, found as they are made (docs/otlp.md, "Bounds").',
+        ),
       udpReceiveBufferBytes: z
         .number()
         .int()

@@ -14,10 +14,14 @@ import type { EventWindow } from '../../ingest/gateway/event-window.js';
 import { GatewayMetrics } from '../../ingest/gateway/gateway-metrics.js';
 import { SpanIntake } from '../../ingest/gateway/span-intake.js';
 import type { Signal } from '../../ingest/otlp/otlp-decode.js';
+import type { ExpansionLimits } from '../../ingest/otlp/expansion-budget.js';
 import type { Admitted } from '../../ingest/otlp/otlp-export.js';
-import { admitOtlp } from '../../ingest/otlp/otlp-export.js';
+import { admitOtlp, admitOtlpInSlices } from '../../ingest/otlp/otlp-export.js';
 import { OtlpError } from '../../ingest/otlp/otlp-errors.js';
-import { ExportLogsServiceRequest, ExportTraceServiceRequest } from '../../ingest/otlp/otlp-messages.js';
+import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest } from '../../ingest/otlp/otlp-messages.js';
+import { ExpansionBudget } from '../../ingest/otlp/expansion-budget.js';
+import { metricsSteps, metricsToSsf, samplesOf } from '../../ingest/otlp/metrics-to-ssf.js';
+import { gatewayFields } from '../../ingest/gateway/span-intake.js';
 import { decodeSpan } from '../../src/codec/index.js';
 import { seededRandom } from '../setup/random.js';
 
@@ -216,11 +220,13 @@ function mutate(body: Uint8Array): Uint8Array {
 interface Side {
   intake: SpanIntake;
   metrics: GatewayMetrics;
+  expansion: ExpansionLimits;
 }
 
-function side(): Side {
+/** The gateway's defaults (gateway.otlpMaxEvents, gateway.otlpMaxOutputBytes) unless given. */
+function side(limits: ExpansionLimits = { maxEvents: 1_000_000, maxBytes: 64 << 20 }): Side {
   const metrics = new GatewayMetrics();
-  return { metrics, intake: new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, { needsEvents: false }) };
+  return { metrics, expansion: limits, intake: new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, { needsEvents: false }) };
 }
 
 /** What reaches the sink and the client; an OtlpError as its code and reason. */
@@ -245,9 +251,9 @@ function outcome(s: Side, signal: Signal, body: Uint8Array, direct: boolean): { 
   }
 }
 
-function compare(signal: Signal, requests: Uint8Array[]): { direct: number; declined: number; failed: number; refused: number } {
-  const direct = side();
-  const general = side();
+function compare(signal: Signal, requests: Uint8Array[], limits?: ExpansionLimits): { direct: number; declined: number; failed: number; refused: number } {
+  const direct = side(limits);
+  const general = side(limits);
   const tally = { direct: 0, declined: 0, failed: 0, refused: 0 };
   for (const body of requests) {
     const d = outcome(direct, signal, body, true);
@@ -373,4 +379,219 @@ describe('OTLP direct path against the general path', () => {
       'otel.status_code': '7',
     });
   });
+
+  it('the expansion bounds: the same answer on both paths, refused exactly past each limit', () => {
+    const stampLength = gatewayFields(TENANT, RECEIVED).length;
+    for (const signal of ['traces', 'logs'] as const) {
+      let checked = 0;
+      for (let n = 0; n < 300; n++) {
+        const body = signal === 'traces' ? tracesRequest(0) : logsRequest(0);
+        const d = outcome(side(), signal, body, true);
+        if (!d.a?.direct || d.a.result.events === 0) continue;
+        // What the request becomes: its events, and its SSF bytes without the gateway's fields.
+        const events = d.a.result.events;
+        const bytes = d.a.result.accepted.reduce((a, x) => a + x.bytes.length - stampLength, 0);
+        const cases: Array<[ExpansionLimits, boolean]> = [
+          [{ maxEvents: events, maxBytes: bytes }, false],
+          [{ maxEvents: events - 1, maxBytes: bytes }, true],
+          [{ maxEvents: events, maxBytes: bytes - 1 }, true],
+        ];
+        for (const [limits, refused] of cases) {
+          const dd = outcome(side(limits), signal, body, true);
+          const gg = outcome(side(limits), signal, body, false);
+          expect(dd.error ?? dd.shipped).toEqual(gg.error ?? gg.shipped);
+          if (!refused) expect(dd.shipped).toEqual(d.shipped);
+          else
+            expect(dd.error).toBe(
+              `OTLP_ERR_OUTPUT_TOO_LARGE: the ${signal} export request makes more than gateway.otlpMaxEvents (${limits.maxEvents}) spans, log records and samples or more than gateway.otlpMaxOutputBytes (${limits.maxBytes}) bytes of SSF (resource and scope attributes are copied into every item; a histogram point becomes up to 1,026 samples): send it in smaller requests`,
+            );
+        }
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(100);
+      // Requests the direct path declines, under small limits: the same answers.
+      const odd = Array.from({ length: 300 }, () => (signal === 'traces' ? tracesRequest(0.08) : logsRequest(0.08)));
+      const t = compare(signal, odd, { maxEvents: 12, maxBytes: 1500 });
+      expect(t.failed).toBeGreaterThan(20);
+      expect(t.direct + t.declined).toBeGreaterThan(20);
+    }
+  }, 120_000);
+
+  it('metrics: the samples of histogram points are counted ahead, a request past the limit refused before any is made', () => {
+    const points = Array.from({ length: 2000 }, () => ({ timeUnixNano: time(-1000), count: 1024, sum: 1024, bucketCounts: [1024] }));
+    const request = ExportMetricsServiceRequest.decode(
+      ExportMetricsServiceRequest.encode(
+        ExportMetricsServiceRequest.fromObject({
+          resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'bomb', histogram: { aggregationTemporality: 1, dataPoints: points } }] }] }],
+        }),
+      ).finish(),
+    );
+    expect(metricsToSsf(request).spans.reduce((a, s) => a + s.metrics.length, 0)).toBe(2000 * 1026);
+    // Counted ahead: refused at the first step, before the first slice of samples is made.
+    const steps = metricsSteps(request, new ExpansionBudget({ maxEvents: 1_000_000, maxBytes: Number.POSITIVE_INFINITY }, 'metrics'));
+    expect(() => steps.next()).toThrow(/^OTLP_ERR_OUTPUT_TOO_LARGE: the metrics export request makes more than gateway.otlpMaxEvents \(1000000\)/);
+    // Under the limit, the same request is made slice by slice.
+    expect(metricsSteps(request, new ExpansionBudget({ maxEvents: 2000 * 1026, maxBytes: Number.POSITIVE_INFINITY }, 'metrics')).next().done).toBe(false);
+  });
+
+  it('metrics: the samples counted ahead are the samples made, for every kind of point', () => {
+    const t = time(-1000);
+    const kinds = [
+      {
+        name: 'g',
+        gauge: {
+          dataPoints: [
+            { timeUnixNano: t, asInt: 1 },
+            { timeUnixNano: t, flags: 1 },
+          ],
+        },
+      },
+      { name: 's', sum: { aggregationTemporality: 1, dataPoints: [{ timeUnixNano: t, asDouble: 2 }] } },
+      {
+        name: 'c',
+        sum: {
+          aggregationTemporality: 2,
+          isMonotonic: true,
+          dataPoints: [
+            { timeUnixNano: t, asDouble: 2 },
+            { timeUnixNano: t, flags: 1 },
+          ],
+        },
+      },
+      { name: 'u', sum: { aggregationTemporality: 0, dataPoints: [{ timeUnixNano: t, asDouble: 2 }] } },
+      {
+        name: 'h',
+        histogram: {
+          aggregationTemporality: 1,
+          dataPoints: [
+            { timeUnixNano: t, count: 7, sum: 7, bucketCounts: [3, 0, 4], explicitBounds: [1, 2] },
+            { timeUnixNano: t, count: 5000, sum: 1, bucketCounts: [1, 2999, 1999, 1], explicitBounds: [1, 2, 3] },
+            { timeUnixNano: t, count: 9, sum: 9, bucketCounts: [9] },
+            { timeUnixNano: t, count: 0, flags: 1 },
+          ],
+        },
+      },
+      { name: 'hc', histogram: { aggregationTemporality: 2, dataPoints: [{ timeUnixNano: t, count: 5000, bucketCounts: [5000] }] } },
+      {
+        name: 'e',
+        exponentialHistogram: {
+          aggregationTemporality: 1,
+          dataPoints: [{ timeUnixNano: t, count: 2000, scale: 2, zeroCount: 3, positive: { offset: -2, bucketCounts: [1000, 0, 997] }, negative: {} }],
+        },
+      },
+      {
+        name: 'q',
+        summary: {
+          dataPoints: [
+            {
+              timeUnixNano: t,
+              count: 3,
+              sum: 3,
+              quantileValues: [
+                { quantile: 0.5, value: 1 },
+                { quantile: 0.9, value: 2 },
+              ],
+            },
+          ],
+        },
+      },
+      { name: 'none' },
+    ];
+    const request = ExportMetricsServiceRequest.decode(
+      ExportMetricsServiceRequest.encode(ExportMetricsServiceRequest.fromObject({ resourceMetrics: [{ scopeMetrics: [{ metrics: kinds }] }] })).finish(),
+    );
+    const made = metricsToSsf(request).spans.reduce((a, s) => a + s.metrics.length, 0);
+    expect(made).toBe(1 + 1 + 1 + (7 + 2) + (1024 + 2) + (9 + 2) + 2 + (1024 + 2) + (2 + 2));
+    expect(samplesOf(request)).toBe(made);
+  });
+
+  it('a span whose own times SSF refuses, kept only as its events: rejected on both paths, with the reason', () => {
+    const Y2000 = '946684800000000000';
+    const event = { timeUnixNano: time(-100), name: 'cache miss' };
+    const base = { traceId: bytes(16), spanId: bytes(8), name: 'op', startTimeUnixNano: time(-1000), endTimeUnixNano: time(-900), events: [event] };
+    const cases = [
+      { span: { ...base, startTimeUnixNano: Y2000 }, reason: /^SSF_TIME_OUT_OF_RANGE at start_timestamp: / },
+      { span: { ...base, endTimeUnixNano: time(-1005) }, reason: /^SSF_SPAN_NEGATIVE_DURATION at end_timestamp: / },
+    ];
+    for (const c of cases) {
+      const body = ExportTraceServiceRequest.encode(
+        ExportTraceServiceRequest.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [c.span, { ...base, spanId: bytes(8) }] }] }] }),
+      ).finish();
+      const d = outcome(side(), 'traces', body, true);
+      const g = outcome(side(), 'traces', body, false);
+      expect(d.shipped).toEqual(g.shipped);
+      expect(d.a?.rejected).toBe(1);
+      expect(d.a?.message).toMatch(c.reason);
+      // Both spans are shipped: the good one, and the refused one as a carrier of its event.
+      expect(d.a?.result.accepted.length).toBe(2);
+    }
+  });
+
+  it('a string running past the end of the body: the same 400 on both paths', () => {
+    const span = Buffer.concat([Buffer.from([0x0a, 0x10]), bytes(16), Buffer.from([0x12, 0x08]), bytes(8), Buffer.from([0x2a, 0x0c, 0x41, 0x42])]);
+    const body = Buffer.concat([Buffer.from([0x0a, span.length + 4, 0x12, span.length + 2, 0x12, span.length]), span]);
+    const d = outcome(side(), 'traces', body, true);
+    const g = outcome(side(), 'traces', body, false);
+    expect(g.error).toMatch(/^OTLP_ERR_BODY_MALFORMED: not a valid OTLP traces export request \(protobuf\): index out of range/);
+    expect(d.error).toBe(g.error);
+  });
+
+  it('in slices: the same answer as at once, with the event loop turning between slices, requests one after the other', async () => {
+    const many = (n: number, refuseSome: boolean): Uint8Array => {
+      const spans = Array.from({ length: n }, (_, i) => ({
+        traceId: bytes(16),
+        spanId: bytes(8),
+        name: `op ${i % 7}`,
+        startTimeUnixNano: time(-1000),
+        endTimeUnixNano: time(-900),
+        attributes: [{ key: 'i', value: { intValue: i } }],
+        // Every 1,000th span ends before it starts (the direct path declines the request; SSF keeps only its event,
+        // counted as rejected): the intake's indexes must stay right across slices.
+        ...(refuseSome && i % 1000 === 999 ? { endTimeUnixNano: time(-1005), events: [{ timeUnixNano: time(-950), name: 'e' }] } : {}),
+      }));
+      const request = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] }, scopeSpans: [{ spans }] }] };
+      return ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(request)).finish();
+    };
+    const direct = many(9_000, false);
+    const declined = many(9_000, true);
+    for (const body of [direct, declined]) {
+      const once = outcome(side(), 'traces', body, true);
+      let turns = 0;
+      const timer = setInterval(() => turns++, 0);
+      const s = side();
+      // Two requests at once: admitted one after the other, each the same as alone.
+      const [a, b] = await Promise.all([
+        admitOtlpInSlices(s, 'otlp_http', 'traces', body, 'protobuf', TENANT, RECEIVED),
+        admitOtlpInSlices(s, 'otlp_http', 'traces', body, 'protobuf', TENANT, RECEIVED),
+      ]);
+      clearInterval(timer);
+      for (const x of [a, b]) {
+        expect(x.direct).toBe(body === direct);
+        expect(x.rejected).toBe(body === direct ? 0 : 9);
+        expect(x.result.accepted.map((y) => Buffer.concat([y.bytes, y.stamp]).toString('hex'))).toEqual(
+          once.shipped && (once.shipped as { spans: string[] }).spans,
+        );
+        expect(x.message).toBe(once.a?.message);
+      }
+      expect(turns).toBeGreaterThan(2);
+    }
+    // Logs (the direct path) and metrics (the general path, pausing between data points): the same as at once.
+    const records = Array.from({ length: 5_000 }, (_, i) => ({ timeUnixNano: time(-100), severityNumber: 9, body: { stringValue: `line ${i}` } }));
+    const logs = ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject({ resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] })).finish();
+    const points = Array.from({ length: 5_000 }, (_, i) => ({ timeUnixNano: time(-100), asInt: i, attributes: [{ key: 'i', value: { intValue: i } }] }));
+    const metrics = ExportMetricsServiceRequest.encode(
+      ExportMetricsServiceRequest.fromObject({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'g', gauge: { dataPoints: points } }] }] }] }),
+    ).finish();
+    for (const [signal, body] of [
+      ['logs', logs],
+      ['metrics', metrics],
+    ] as const) {
+      const once = admitOtlp(side(), 'otlp_http', signal, body, 'protobuf', TENANT, RECEIVED);
+      const sliced = await admitOtlpInSlices(side(), 'otlp_http', signal, body, 'protobuf', TENANT, RECEIVED);
+      expect(sliced.result.accepted.map((y) => Buffer.concat([y.bytes, y.stamp]).toString('hex'))).toEqual(
+        once.result.accepted.map((y) => Buffer.concat([y.bytes, y.stamp]).toString('hex')),
+      );
+      expect(sliced.result.events).toBe(5_000);
+    }
+  }, 60_000);
 });
