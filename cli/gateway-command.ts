@@ -1,3 +1,4 @@
+import { checkTokens } from '../src/auth/tenants.js';
 import { loadConfig } from '../src/config/load-config.js';
 import type { Command } from './command.js';
 import { parse, UsageError } from './command.js';
@@ -21,6 +22,7 @@ Settings: gateway.*, kafka.* in docs/configuration.md.`,
     const { values, positionals } = parse(args, { json: { type: 'boolean' } });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = loadConfig();
+    checkTokens(config.gateway); // before anything starts
     if (config.kafka.brokers.length === 0)
       throw new UsageError('ssf gateway needs Kafka: set SSF_KAFKA_BROKERS (or run `ssf serve` for the all-in-one mode without Kafka)');
     const [{ createGateway }, { KafkaThreadSink }, { statsdToSpans }, { StatsdSampleEncoder }, { ensureTopics }] = await Promise.all([

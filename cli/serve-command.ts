@@ -1,3 +1,4 @@
+import { checkTokens } from '../src/auth/tenants.js';
 import { createClickHouse } from '../src/clickhouse/create-client.js';
 import { migrate } from '../src/clickhouse/migrations.js';
 import { loadConfig } from '../src/config/load-config.js';
@@ -25,6 +26,7 @@ Every other setting comes from the environment (docs/configuration.md).`,
     const { values, positionals } = parse(args, { data: { type: 'string' }, http: { type: 'string' } });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = loadConfig({ overrides: { clickhouse: { dataPath: values.data }, gateway: { httpListen: values.http } } });
+    checkTokens(config.gateway); // before anything starts
     const [{ createGateway }, { ClickHouseSink }, { statsdToSpans }, { registerQueryApi }] = await Promise.all([
       import('../ingest/gateway/gateway.js'),
       import('../ingest/sink/clickhouse-sink.js'),

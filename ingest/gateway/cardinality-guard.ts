@@ -3,34 +3,64 @@ import type { MetricSample } from '../../src/codec/types.js';
 /** The tag every sample over the limit carries instead of its own tags. */
 export const OVERFLOW_TAG = 'ssf.cardinality_overflow';
 
+/** What the guard does with one sample: keep it as it is, fold its tags into the overflow series, or refuse it. */
+export type Verdict = 'kept' | 'folded' | 'refused';
+
+/** The guard's bounds, per hour (gateway.maxTagSetsPerMetric, maxMetricNamesPerTenant, maxMetricNames, maxSeries). */
+export interface GuardLimits {
+  /** Distinct tag sets per (tenant, metric name). */
+  tagSetsPerMetric: number;
+  /** Distinct metric names per tenant. */
+  namesPerTenant: number;
+  /** Distinct (tenant, metric name) pairs overall. */
+  names: number;
+  /** Distinct (tenant, metric name, tag set) overall. */
+  series: number;
+}
+
 /**
- * Bounds the distinct tag sets per (tenant, metric name) per hour (the
- * seeds: "no aggregation by IP address"). A sample whose tag set would
- * exceed the limit is not dropped: its tags are replaced by
- * `{ssf.cardinality_overflow: "true"}`, so totals stay right and the
- * overflow is visible in the data; the gateway counts it on /metrics.
- * Memory is bounded by the limit times the number of metric names, and the
- * sets are forgotten every hour.
+ * Bounds what the gateway remembers about metrics per hour (the seeds: "no
+ * aggregation by IP address"), and so its memory.
+ *
+ * - A sample whose tag set would pass `tagSetsPerMetric` for its name, or
+ *   `series` overall, is not dropped: its tags are replaced by
+ *   `{ssf.cardinality_overflow: "true"}`, so the metric's totals stay right
+ *   and the overflow is visible in the data (OpenTelemetry's overflow series).
+ * - A sample of a name not seen this hour, when its tenant already has
+ *   `namesPerTenant` names or the gateway `names`, is refused, counted
+ *   (SSF_TOO_MANY_METRIC_NAMES): folding different names into one series
+ *   would add a latency to a byte count, so this does what Prometheus-style
+ *   stores do at their series limits (Mimir's per-tenant series limit,
+ *   VictoriaMetrics' series limiter): refuse the new series, keep the known.
+ *
+ * Memory is at most `names` name entries and `series` tag-set keys; all of it
+ * is forgotten every hour.
  */
 export class CardinalityGuard {
   /** tenant -> metric name -> the tag sets seen this window. */
   private seen = new Map<string, Map<string, Set<string>>>();
+  private names = 0;
+  private series = 0;
   private windowStart = Date.now();
+  private readonly limits: GuardLimits;
 
   constructor(
-    private readonly limit: number,
+    limit: number | Partial<GuardLimits>,
     private readonly windowMs = 3_600_000,
-  ) {}
+  ) {
+    const given = typeof limit === 'number' ? { tagSetsPerMetric: limit } : limit;
+    this.limits = { tagSetsPerMetric: Infinity, namesPerTenant: Infinity, names: Infinity, series: Infinity, ...given };
+  }
 
   /**
-   * Returns true when the sample's tags were folded into the overflow series.
-   * `now` is read once per batch by the caller (a clock read per sample
-   * showed in profiles of statsd input).
+   * Folds the sample's tags into the overflow series ('folded'), or says it
+   * must be refused ('refused'). `now` is read once per batch by the caller
+   * (a clock read per sample showed in profiles of statsd input).
    */
-  admit(tenant: string, sample: MetricSample, now = Date.now()): boolean {
-    if (!this.fold(tenant, sample.name, tagSetKey(sample.tags), now)) return false;
-    sample.tags = { [OVERFLOW_TAG]: 'true' };
-    return true;
+  admit(tenant: string, sample: MetricSample, now = Date.now()): Verdict {
+    const verdict = this.judge(tenant, sample.name, tagSetKey(sample.tags), now);
+    if (verdict === 'folded') sample.tags = { [OVERFLOW_TAG]: 'true' };
+    return verdict;
   }
 
   /**
@@ -43,20 +73,27 @@ export class CardinalityGuard {
     return this.windowStart;
   }
 
-  /** admit() for a sample of `name` whose tag set gives `key` (tagSetKey's form), without the sample: true when it would be folded. */
+  /** admit() for a sample of `name` whose tag set gives `key` (tagSetKey's form), without the sample: true when it would not be kept as it is. */
   admitKey(tenant: string, name: string, key: string, now: number): boolean {
-    return this.fold(tenant, name, key, now);
+    return this.judge(tenant, name, key, now) !== 'kept';
+  }
+
+  /** Names and tag sets remembered in this window (for tests and /metrics). */
+  get size(): { names: number; series: number } {
+    return { names: this.names, series: this.series };
   }
 
   private roll(now: number): void {
     if (now - this.windowStart >= this.windowMs) {
       this.seen = new Map();
+      this.names = 0;
+      this.series = 0;
       this.windowStart = now;
     }
   }
 
-  /** Whether a sample of (tenant, name, tag set `key`) goes to the overflow series; counts the tag set when it does not. */
-  private fold(tenant: string, name: string, key: string, now: number): boolean {
+  /** The verdict on a sample of (tenant, name, tag set `key`); remembers the name and tag set when it is kept. */
+  private judge(tenant: string, name: string, key: string, now: number): Verdict {
     this.roll(now);
     let names = this.seen.get(tenant);
     if (!names) {
@@ -65,15 +102,18 @@ export class CardinalityGuard {
     }
     let sets = names.get(name);
     if (!sets) {
+      if (names.size >= this.limits.namesPerTenant || this.names >= this.limits.names) return 'refused';
       sets = new Set();
       names.set(name, sets);
+      this.names++;
     }
-    if (sets.has(key)) return false;
-    if (sets.size < this.limit) {
+    if (sets.has(key)) return 'kept';
+    if (sets.size < this.limits.tagSetsPerMetric && this.series < this.limits.series) {
       sets.add(key);
-      return false;
+      this.series++;
+      return 'kept';
     }
-    return true;
+    return 'folded';
   }
 }
 

@@ -46,6 +46,16 @@ export const GatewayErrors = defineErrors('GW', {
   GW_ERR_UDP_DROPPED: { status: 0, retriable: false, text: 'a UDP datagram was dropped because the pipeline could not take it (counted, never answered)' },
   GW_ERR_STREAM_CLOSED: { status: 0, retriable: false, text: 'a framed stream connection was closed after a fatal framing error' },
   GW_ERR_STREAM_IDLE: { status: 0, retriable: false, text: 'a framed stream connection was closed after sending nothing for gateway.streamIdleTimeoutS' },
+  GW_ERR_STREAM_FRAME_TIMEOUT: {
+    status: 0,
+    retriable: false,
+    text: 'a framed stream connection was closed because a frame did not arrive whole within gateway.streamFrameTimeoutS of its first byte',
+  },
+  GW_ERR_STREAM_TOO_MANY_CONNECTIONS: {
+    status: 0,
+    retriable: true,
+    text: 'a framed stream connection was closed as it was accepted: the listener already had gateway.streamMaxConnections',
+  },
 });
 
 export type GatewayErrorCode = (typeof GatewayErrors.codes)[number];

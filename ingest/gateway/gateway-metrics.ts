@@ -37,6 +37,11 @@ export class GatewayMetrics implements SinkObserver {
     'Requests, datagrams or frames refused undecoded because their tenant was over gateway.tenantRateLimitBytes, by protocol and tenant.',
     ['protocol', 'tenant'],
   );
+  private readonly metricNamesRefusedTotal = this.registry.counter(
+    'ssf_gateway_metric_names_refused_total',
+    'Samples refused by the cardinality guard because their name was new past gateway.maxMetricNamesPerTenant or gateway.maxMetricNames this hour, by tenant.',
+    ['tenant'],
+  );
   private readonly idempotentTotal = this.registry.counter(
     'ssf_gateway_idempotent_requests_total',
     'HTTP batches sent with an Idempotency-Key; repeat="true" when this process saw the key (of the tenant) among its last 10,000: a retry, whose spans already stored are dropped by ClickHouse.',
@@ -93,6 +98,10 @@ export class GatewayMetrics implements SinkObserver {
 
   tenantLimited(protocol: string, tenant: string, n: number): void {
     this.tenantLimitedTotal.inc({ protocol, tenant }, n);
+  }
+
+  metricNameRefused(tenant: string): void {
+    this.metricNamesRefusedTotal.inc({ tenant });
   }
 
   idempotent(repeat: boolean): void {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { TenantAuth } from '../../src/auth/tenants.js';
+import { isLoopback, TenantAuth } from '../../src/auth/tenants.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { Emitter } from '../../src/emitter/emitter.js';
 import { silentLogger } from '../../src/emitter/logger.js';
@@ -16,6 +16,7 @@ import { splitHostPort } from '../../src/http/listen-address.js';
 import { UdpListener } from './udp-listener.js';
 import { OtlpGrpcListener } from '../otlp/otlp-grpc.js';
 import { OtlpHttpListener } from '../otlp/otlp-http.js';
+import { InFlightBytes, otlpBounds } from '../otlp/otlp-bounds.js';
 import { OtlpMetrics } from '../otlp/otlp-metrics.js';
 import type { UdpListenerOptions } from './udp-listener.js';
 import { eventWindow } from './event-window.js';
@@ -54,10 +55,12 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
   const g = config.gateway;
   const metrics = new GatewayMetrics();
   sink.observer = metrics;
-  const intake = new SpanIntake(metrics, new CardinalityGuard(g.maxTagSetsPerMetric), (nowMs) => eventWindow(config, nowMs), {
-    needsEvents: sink.needsEvents,
-    maxSpanBytes: g.maxSpanBytes,
-  });
+  const intake = new SpanIntake(
+    metrics,
+    new CardinalityGuard({ tagSetsPerMetric: g.maxTagSetsPerMetric, namesPerTenant: g.maxMetricNamesPerTenant, names: g.maxMetricNames, series: g.maxSeries }),
+    (nowMs) => eventWindow(config, nowMs),
+    { needsEvents: sink.needsEvents, maxSpanBytes: g.maxSpanBytes },
+  );
   const auth = new TenantAuth(g);
   // Fairness between tenants: with authentication off, or one tenant only, there is nobody to be
   // fair to (unless the operator gave a tenant a rate of its own).
@@ -114,11 +117,12 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
   });
 
   // Listeners without credentials stamp the tenant configured for them; with
-  // authentication required, one that has none is not started (docs/security.md).
+  // authentication required, or on an address off loopback (anyone who reaches
+  // it writes), one that has none is not started (docs/security.md).
   const skipped: string[] = [];
   const tenantOf = (listener: ListenerName, address: string): string | undefined => {
     if (address === '') return undefined;
-    const tenant = g.listenerTenants[listener] ?? (auth.required ? undefined : g.defaultTenant);
+    const tenant = g.listenerTenants[listener] ?? (auth.required || !isLoopback(address) ? undefined : g.defaultTenant);
     if (tenant === undefined) skipped.push(listener);
     return tenant;
   };
@@ -147,15 +151,15 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
         metrics,
       ),
     );
-  const idleMs = g.streamIdleTimeoutS * 1000;
+  const streamLimits = [g.streamIdleTimeoutS * 1000, g.streamFrameTimeoutS * 1000, g.streamMaxConnections] as const;
   const unixTenant = tenantOf('unix', g.unixSocket);
-  if (unixTenant !== undefined) streams.push(new StreamListener({ path: g.unixSocket }, unixTenant, intake, sink, metrics, idleMs, limits));
+  if (unixTenant !== undefined) streams.push(new StreamListener({ path: g.unixSocket }, unixTenant, intake, sink, metrics, ...streamLimits, limits));
   const tcpTenant = tenantOf('tcp', g.tcpListen);
-  if (tcpTenant !== undefined) streams.push(new StreamListener({ address: g.tcpListen }, tcpTenant, intake, sink, metrics, idleMs, limits));
+  if (tcpTenant !== undefined) streams.push(new StreamListener({ address: g.tcpListen }, tcpTenant, intake, sink, metrics, ...streamLimits, limits));
   if (skipped.length > 0)
     app.log.warn(
       { listeners: skipped },
-      `not started: ${skipped.join(', ')} (no credentials on these listeners and authentication is required; give each a tenant in gateway.listenerTenants to start it)`,
+      `not started: ${skipped.join(', ')} (no credentials on these listeners, and authentication is required or they listen off loopback; give each a tenant in gateway.listenerTenants to start it)`,
     );
   const otlpDeps = {
     intake,
@@ -168,8 +172,10 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     limits,
     expansion: { maxEvents: g.otlpMaxEvents, maxBytes: g.otlpMaxOutputBytes },
   };
-  const otlpHttp = g.otlpHttpListen ? new OtlpHttpListener(g.otlpHttpListen, otlpDeps) : undefined;
-  const otlpGrpc = g.otlpGrpcListen ? new OtlpGrpcListener(g.otlpGrpcListen, otlpDeps) : undefined;
+  // One budget of request bytes for both OTLP listeners.
+  const bounds = otlpBounds(g, new InFlightBytes(g.otlpMaxInFlightBytes));
+  const otlpHttp = g.otlpHttpListen ? new OtlpHttpListener(g.otlpHttpListen, otlpDeps, bounds) : undefined;
+  const otlpGrpc = g.otlpGrpcListen ? new OtlpGrpcListener(g.otlpGrpcListen, otlpDeps, bounds) : undefined;
 
   let closed = false;
   return {

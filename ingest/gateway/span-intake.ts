@@ -1,7 +1,8 @@
 import { decodeSpan, encodeSpan } from '../../src/codec/span-codec.js';
 import { scanTraceSpan } from '../../src/codec/span-scan.js';
 import type { BatchRejection } from '../../src/codec/span-codec.js';
-import type { SpanEvent } from '../../src/codec/types.js';
+import { CodecErrors } from '../../src/codec/errors.js';
+import type { MetricSample, SpanEvent } from '../../src/codec/types.js';
 import type { AcceptedSpan } from '../sink/span-sink.js';
 import type { CardinalityGuard } from './cardinality-guard.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
@@ -311,18 +312,37 @@ export class SpanIntake {
       if (why !== undefined) refuse(`logs[${i}].timestamp`, why);
       return why === undefined;
     });
+    // The cardinality guard: past its caps a sample's tags are folded, or a sample of a new name refused.
+    let kept: MetricSample[] | undefined;
+    for (let i = 0; i < span.metrics.length; i++) {
+      const sample = span.metrics[i] as MetricSample;
+      const verdict = this.guard.admit(tenant, sample, now);
+      if (verdict === 'refused') {
+        kept ??= span.metrics.slice(0, i);
+        result.partial.push({
+          index,
+          code: 'SSF_TOO_MANY_METRIC_NAMES',
+          field: `metrics[${i}].name`,
+          reason: CodecErrors.entries.SSF_TOO_MANY_METRIC_NAMES.text,
+        });
+        this.metrics.refused(protocol, 'SSF_TOO_MANY_METRIC_NAMES', 1);
+        this.metrics.metricNameRefused(tenant);
+        changed = true;
+        continue;
+      }
+      if (verdict === 'folded') {
+        changed = true;
+        this.metrics.cardinalityOverflow(tenant, sample.name);
+      }
+      kept?.push(sample);
+    }
+    if (kept) span.metrics = kept;
     if (!span.isTrace && span.metrics.length === 0 && span.logs.length === 0) {
       // Nothing left: the span is refused whole, under the reasons its events had.
       const mine = result.partial.filter((r) => r.index === index);
       result.partial = result.partial.filter((r) => r.index !== index);
       result.rejected.push(...mine);
       return;
-    }
-    for (const sample of span.metrics) {
-      if (this.guard.admit(tenant, sample, now)) {
-        changed = true;
-        this.metrics.cardinalityOverflow(tenant, sample.name);
-      }
     }
     const events = eventCount(span);
     const trace = BigInt.asUintN(64, span.traceId);

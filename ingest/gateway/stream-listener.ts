@@ -10,6 +10,13 @@ import type { SpanIntake } from './span-intake.js';
 import type { TenantRateLimit } from './tenant-rate-limit.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 
+/** The deadline of the frame in progress on one connection. */
+interface FrameTimer {
+  stop(): void;
+  /** Starts it again if a frame is in progress. */
+  resume(): void;
+}
+
 /**
  * Veneur's framed SSF stream on a UNIX socket or TCP port. Unlike UDP, a
  * stream can push back: while a chunk's spans are being published the
@@ -30,6 +37,9 @@ export class StreamListener {
     private readonly metrics: GatewayMetrics,
     /** A connection silent for this long is closed (a slowloris holds no socket forever). */
     private readonly idleMs: number,
+    /** A frame must arrive whole within this long of its first byte (a trickle holds no buffer forever). */
+    private readonly frameMs: number,
+    private readonly maxConnections: number,
     /** The tenant's ingest rate limit: over it, the connection is paused until the tenant may send again. */
     private readonly limits?: TenantRateLimit,
   ) {}
@@ -40,6 +50,8 @@ export class StreamListener {
 
   async listen(): Promise<string> {
     const server = createServer((socket) => this.onConnection(socket));
+    server.maxConnections = this.maxConnections;
+    server.on('drop', () => this.metrics.refused(this.protocol, 'GW_ERR_STREAM_TOO_MANY_CONNECTIONS', 1));
     this.server = server;
     if ('path' in this.target) {
       const path = this.target.path;
@@ -67,11 +79,27 @@ export class StreamListener {
       this.metrics.refused(protocol, 'GW_ERR_STREAM_IDLE', 1);
       socket.destroy();
     });
+    // The deadline of the frame in progress: armed when a frame begins, not reset by its
+    // bytes (the idle timeout is), and stopped while the connection is paused by us.
+    let frameTimer: NodeJS.Timeout | undefined;
+    const stopFrameTimer = (): void => {
+      clearTimeout(frameTimer);
+      frameTimer = undefined;
+    };
+    const startFrameTimer = (): void => {
+      frameTimer = setTimeout(() => {
+        this.metrics.refused(protocol, 'GW_ERR_STREAM_FRAME_TIMEOUT', 1);
+        socket.destroy();
+      }, this.frameMs);
+    };
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
       let fatal = false;
       try {
         frames = reader.push(chunk);
+        // A frame completed in this chunk: what is left in progress began in it.
+        if (frames.length > 0 || reader.bufferedBytes === 0) stopFrameTimer();
+        if (reader.bufferedBytes > 0 && frameTimer === undefined) startFrameTimer();
       } catch (err) {
         // The frames before the error are good; the rest of the stream is not readable.
         frames = err instanceof CodecError ? err.frames : [];
@@ -82,7 +110,12 @@ export class StreamListener {
       }
       if (frames.length === 0) return;
       this.metrics.batchSize.observe(frames.length, { protocol });
-      this.take(socket, frames, fatal);
+      this.take(socket, frames, fatal, {
+        stop: stopFrameTimer,
+        resume: () => {
+          if (reader.bufferedBytes > 0 && frameTimer === undefined) startFrameTimer();
+        },
+      });
     });
     socket.on('end', () => {
       try {
@@ -92,7 +125,10 @@ export class StreamListener {
       }
     });
     socket.on('error', () => {});
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('close', () => {
+      stopFrameTimer();
+      this.sockets.delete(socket);
+    });
   }
 
   /**
@@ -101,7 +137,7 @@ export class StreamListener {
    * can push back, so the frames wait (counted) and the connection stays
    * paused until the tenant may send again (TCP flow control slows the sender).
    */
-  private take(socket: Socket, frames: Buffer[], fatal: boolean): void {
+  private take(socket: Socket, frames: Buffer[], fatal: boolean, frameTimer: FrameTimer): void {
     const protocol = this.protocol;
     if (this.limits) {
       let bytes = 0;
@@ -109,23 +145,35 @@ export class StreamListener {
       const waitS = this.limits.admit(this.tenant, bytes);
       if (waitS > 0) {
         this.metrics.tenantLimited(protocol, this.tenant, 1);
-        if (!fatal) socket.pause();
-        setTimeout(() => this.take(socket, frames, fatal), waitS * 1000).unref();
+        if (!fatal) this.pause(socket, frameTimer);
+        setTimeout(() => this.take(socket, frames, fatal, frameTimer), waitS * 1000).unref();
         return;
       }
     }
     const result = this.intake.fromEncoded(frames, this.tenant, protocol, nowNs());
     if (result.accepted.length === 0) {
-      if (!fatal) socket.resume();
+      if (!fatal) this.resume(socket, frameTimer);
       return;
     }
-    if (!fatal) socket.pause();
+    if (!fatal) this.pause(socket, frameTimer);
     this.sink
       .publish(result.accepted)
       .catch(() => this.metrics.dropped(protocol, 'unavailable', result.events))
       .finally(() => {
-        if (!fatal) socket.resume();
+        if (!fatal) this.resume(socket, frameTimer);
       });
+  }
+
+  /** Paused by the gateway (a slow sink, a tenant over its rate): the frame deadline stops meanwhile. */
+  private pause(socket: Socket, frameTimer: FrameTimer): void {
+    socket.pause();
+    frameTimer.stop();
+  }
+
+  private resume(socket: Socket, frameTimer: FrameTimer): void {
+    if (socket.destroyed) return;
+    socket.resume();
+    frameTimer.resume();
   }
 
   async close(): Promise<void> {

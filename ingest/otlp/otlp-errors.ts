@@ -53,6 +53,42 @@ const ENTRIES = {
     retriable: true,
     text: 'the pipeline could not acknowledge the data (Kafka or ClickHouse slow or down); retry after Retry-After seconds',
   },
+  OTLP_ERR_BUSY: {
+    status: 429,
+    grpc: 8,
+    retriable: true,
+    text: 'the OTLP receivers already hold gateway.otlpMaxInFlightBytes of request bodies being read or exported; retry after Retry-After seconds',
+  },
+  OTLP_ERR_REQUEST_TIMEOUT: {
+    status: 408,
+    grpc: 4,
+    retriable: true,
+    text: 'the request (headers and body) did not arrive within gateway.otlpRequestTimeoutS',
+  },
+  OTLP_ERR_GRPC_FRAME: {
+    status: 0,
+    grpc: 13,
+    retriable: false,
+    text: 'the gRPC message prefix has a compressed flag other than 0 or 1 (the gRPC specification answers INTERNAL)',
+  },
+  OTLP_ERR_CLIENT_CLOSED: {
+    status: 0,
+    grpc: 1,
+    retriable: false,
+    text: 'the client closed the connection or reset the stream before its request was read (counted, never answered)',
+  },
+  OTLP_ERR_TOO_MANY_CONNECTIONS: {
+    status: 0,
+    grpc: 0,
+    retriable: true,
+    text: 'a connection was closed as it was accepted: the OTLP listener already had gateway.otlpMaxConnections (counted, never answered)',
+  },
+  OTLP_ERR_INTERNAL: {
+    status: 500,
+    grpc: 13,
+    retriable: false,
+    text: 'internal error of the OTLP receiver (a bug, an allocation failure); the reason names it',
+  },
   OTLP_ERR_BAD_TRACE_ID: { status: 0, grpc: 0, retriable: false, text: 'an item refused: its trace id is not 16 bytes (or its low 8 bytes are zero)' },
   OTLP_ERR_BAD_SPAN_ID: {
     status: 0,

@@ -10,6 +10,7 @@ import type { Signal } from './otlp-decode.js';
 import { OtlpError } from './otlp-errors.js';
 import type { OtlpDeps } from './otlp-export.js';
 import { exportOtlp } from './otlp-export.js';
+import type { OtlpBounds } from './otlp-bounds.js';
 
 /** The three OTLP services' one method each (opentelemetry-proto collector/*). */
 const METHODS: Record<string, Signal> = {
@@ -37,11 +38,13 @@ function retryStatus(code: number, message: string, retryAfterSeconds: number): 
 /** The request message of a unary call: one length-prefixed message (5-byte header), maybe gzip-compressed. */
 async function unaryMessage(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
   if (body.length < 5) throw new OtlpError('OTLP_ERR_BODY_MALFORMED', 'the gRPC message is shorter than its 5-byte prefix');
-  const compressed = body[0] === 1;
+  const flag = body[0] as number;
+  // The specification allows 0 and 1 only; grpc-go answers anything else INTERNAL ("unexpected payload format").
+  if (flag > 1) throw new OtlpError('OTLP_ERR_GRPC_FRAME', `the gRPC message's compressed flag is ${flag}: it must be 0 or 1`);
   const length = body.readUInt32BE(1);
   if (body.length !== 5 + length) throw new OtlpError('OTLP_ERR_BODY_MALFORMED', `the gRPC message says ${length} bytes and has ${body.length - 5}`);
   const message = body.subarray(5);
-  if (!compressed) return message;
+  if (flag === 0) return message;
   if ((encoding ?? 'identity') !== 'gzip') throw new OtlpError('OTLP_ERR_CONTENT_TYPE', `grpc-encoding "${encoding ?? ''}" is not supported: use gzip or none`);
   try {
     return await gunzip(message, { maxOutputLength: limit });
@@ -59,6 +62,10 @@ async function unaryMessage(body: Buffer, encoding: string | undefined, limit: n
  * INVALID_ARGUMENT for a bad message, RESOURCE_EXHAUSTED (buffer full) or
  * UNAVAILABLE (sink down) with google.rpc.RetryInfo when the data could not
  * be taken, UNAUTHENTICATED / PERMISSION_DENIED for tokens.
+ *
+ * Bounds (OtlpBounds): connections, streams per connection, bytes held across
+ * all streams, a deadline per call until its message is read, and an idle
+ * time after which a connection with no call open is closed.
  */
 export class OtlpGrpcListener {
   private readonly server: Http2Server;
@@ -68,23 +75,53 @@ export class OtlpGrpcListener {
   constructor(
     private readonly address: string,
     private readonly deps: OtlpDeps,
+    private readonly bounds: OtlpBounds,
   ) {
-    this.server = createServer({ maxSessionMemory: 64 });
-    this.server.on('session', (session) => {
-      this.sessions.add(session);
-      session.on('close', () => this.sessions.delete(session));
-    });
+    this.server = createServer({ maxSessionMemory: 64, settings: { maxConcurrentStreams: bounds.maxConcurrentStreams } });
+    this.server.maxConnections = bounds.maxConnections;
+    this.server.on('drop', () => this.deps.metrics.refused('otlp_grpc', 'OTLP_ERR_TOO_MANY_CONNECTIONS', 1));
+    this.server.on('session', (session) => this.onSession(session));
     this.server.on('stream', (stream, headers) => {
       this.streams.add(stream);
       stream.on('close', () => this.streams.delete(stream));
       this.handle(stream, headers).catch(() => {
+        // handle() answers every error itself; this is the last resort.
         if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
       });
     });
   }
 
+  /** A session with no stream open for bounds.idleTimeoutMs is closed, whether it ever sent one or not (PINGs do not count). */
+  private onSession(session: Http2Session): void {
+    this.sessions.add(session);
+    let open = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      idle = setTimeout(() => {
+        session.close();
+        // A peer that does not answer the GOAWAY is cut.
+        setTimeout(() => session.destroy(), 1000).unref();
+      }, this.bounds.idleTimeoutMs);
+      idle.unref();
+    };
+    arm();
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      open++;
+      clearTimeout(idle);
+      stream.on('close', () => {
+        if (--open === 0 && !session.closed && !session.destroyed) arm();
+      });
+    });
+    session.on('error', () => {});
+    session.on('close', () => {
+      clearTimeout(idle);
+      this.sessions.delete(session);
+    });
+  }
+
   private refuse(stream: ServerHttp2Stream, signal: string, code: number, codeName: string, message: string, details?: Buffer): void {
-    if (stream.destroyed) return;
+    this.deps.otlp.request('grpc', signal, codeName);
+    if (stream.destroyed || stream.headersSent) return;
     const trailersOnly: Record<string, string | number> = {
       ':status': 200,
       'content-type': 'application/grpc',
@@ -93,40 +130,86 @@ export class OtlpGrpcListener {
     };
     if (details) trailersOnly['grpc-status-details-bin'] = details.toString('base64').replace(/=+$/, '');
     stream.respond(trailersOnly, { endStream: true });
-    this.deps.otlp.request('grpc', signal, codeName);
+  }
+
+  /** Every refusal: counted under its code, answered with its gRPC status (and RetryInfo when a retry can help). */
+  private refuseWith(stream: ServerHttp2Stream, signal: string, err: OtlpError): void {
+    this.deps.metrics.refused('otlp_grpc', err.code, 1);
+    const details = err.retriable ? retryStatus(err.grpcStatus, err.reason, err.retryAfterSeconds ?? 1) : undefined;
+    this.refuse(stream, signal, err.grpcStatus, err.code, `${err.code}: ${err.reason}`, details);
   }
 
   private async handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
     const path = String(headers[':path'] ?? '');
-    const signal = METHODS[path];
-    if (!signal) {
-      stream.resume();
-      this.refuse(stream, 'unknown', 12, 'OTLP_ERR_NOT_FOUND', `unknown method ${path}`);
-      return;
-    }
-    const auth = this.deps.auth.authenticate(headers.authorization as string | undefined, 'write');
-    if (!auth.ok) {
-      stream.resume();
-      this.refuse(stream, signal, auth.status === 403 ? PERMISSION_DENIED : UNAUTHENTICATED, auth.code, `${auth.code}: ${auth.reason}`);
-      return;
-    }
+    const signal = METHODS[path] ?? 'unknown';
+    let held = 0;
+    // Rejects the message while it is being read (set only then).
+    let fail: ((err: OtlpError) => void) | undefined;
+    // The call's deadline until its message is read: then it is refused; a call
+    // refused earlier (its data left unread, no longer held) is cut if the client keeps it open.
+    const deadline = setTimeout(() => {
+      fail?.(new OtlpError('OTLP_ERR_REQUEST_TIMEOUT', `the message did not arrive within ${this.bounds.requestTimeoutMs} ms`));
+      // A reset sent at once can overtake the answer's HEADERS (the client then sees no
+      // grpc-status): the client has a second to end the call itself.
+      setTimeout(() => {
+        if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
+      }, 1000).unref();
+    }, this.bounds.requestTimeoutMs);
+    stream.on('close', () => clearTimeout(deadline));
     try {
+      if (signal === 'unknown') {
+        stream.resume();
+        throw new OtlpError('OTLP_ERR_NOT_FOUND', `unknown method ${path}`);
+      }
+      const auth = this.deps.auth.authenticate(headers.authorization as string | undefined, 'write');
+      if (!auth.ok) {
+        stream.resume();
+        this.deps.metrics.refused('otlp_grpc', auth.code, 1);
+        this.refuse(stream, signal, auth.status === 403 ? PERMISSION_DENIED : UNAUTHENTICATED, auth.code, `${auth.code}: ${auth.reason}`);
+        return;
+      }
       const contentType = String(headers['content-type'] ?? '');
       if (!contentType.startsWith('application/grpc')) throw new OtlpError('OTLP_ERR_CONTENT_TYPE', `content-type "${contentType}" is not application/grpc`);
       const body = await new Promise<Buffer>((resolve, reject) => {
         const chunks: Buffer[] = [];
-        let size = 0;
+        fail = (err: OtlpError): void => {
+          fail = undefined;
+          stream.removeAllListeners('data');
+          stream.resume();
+          reject(err);
+        };
+        if (stream.destroyed) fail(new OtlpError('OTLP_ERR_CLIENT_CLOSED'));
         stream.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > this.deps.maxBodyBytes + 5) {
-            stream.removeAllListeners('data');
-            reject(new OtlpError('OTLP_ERR_BODY_TOO_LARGE', `the message is more than gateway.maxBodyBytes (${this.deps.maxBodyBytes}) bytes`));
+          if (held + chunk.length > this.deps.maxBodyBytes + 5) {
+            fail?.(new OtlpError('OTLP_ERR_BODY_TOO_LARGE', `the message is more than gateway.maxBodyBytes (${this.deps.maxBodyBytes}) bytes`));
             return;
           }
+          if (!this.bounds.inFlight.take(chunk.length)) {
+            fail?.(
+              new OtlpError(
+                'OTLP_ERR_BUSY',
+                `the OTLP receivers already hold ${this.bounds.inFlight.bytes} bytes of requests (gateway.otlpMaxInFlightBytes ${this.bounds.inFlight.limit})`,
+              ),
+            );
+            return;
+          }
+          held += chunk.length;
           chunks.push(chunk);
         });
-        stream.on('end', () => resolve(Buffer.concat(chunks, size)));
-        stream.on('error', reject);
+        // A stream reset by the client also ends its readable side first ('end', then 'aborted'): look once the events are out.
+        stream.on('end', () =>
+          setImmediate(() => {
+            if (stream.aborted || stream.rstCode) {
+              fail?.(new OtlpError('OTLP_ERR_CLIENT_CLOSED'));
+              return;
+            }
+            fail = undefined;
+            clearTimeout(deadline);
+            resolve(Buffer.concat(chunks, held));
+          }),
+        );
+        stream.on('error', () => fail?.(new OtlpError('OTLP_ERR_CLIENT_CLOSED')));
+        stream.on('close', () => fail?.(new OtlpError('OTLP_ERR_CLIENT_CLOSED')));
       });
       const message = await unaryMessage(body, headers['grpc-encoding'] as string | undefined, this.deps.maxDecompressedBytes);
       const outcome = await exportOtlp(this.deps, 'grpc', signal, message, 'protobuf', auth.tenant);
@@ -140,10 +223,11 @@ export class OtlpGrpcListener {
       stream.end(framed);
       this.deps.otlp.request('grpc', signal, outcome.rejected > 0 ? 'PARTIAL' : 'OK');
     } catch (err) {
-      if (!(err instanceof OtlpError)) throw err;
-      this.deps.metrics.refused('otlp_grpc', err.code, 1);
-      const details = err.retriable ? retryStatus(err.grpcStatus, err.reason, err.retryAfterSeconds ?? 1) : undefined;
-      this.refuse(stream, signal, err.grpcStatus, err.code, `${err.code}: ${err.reason}`, details);
+      // Anything that is not a refusal of the catalog (an allocation failure, a bug) is INTERNAL, counted, with its grpc-status.
+      const refusal = err instanceof OtlpError ? err : new OtlpError('OTLP_ERR_INTERNAL', `internal error: ${(err as Error).message}`);
+      this.refuseWith(stream, signal, refusal);
+    } finally {
+      this.bounds.inFlight.give(held);
     }
   }
 

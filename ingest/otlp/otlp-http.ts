@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { splitHostPort } from '../../src/http/listen-address.js';
 import { GatewayErrors } from '../gateway/gateway-errors.js';
 import { decompress } from '../gateway/http-body.js';
@@ -10,14 +10,19 @@ import { encodingOf } from './otlp-decode.js';
 import { OtlpError } from './otlp-errors.js';
 import type { OtlpDeps } from './otlp-export.js';
 import { exportOtlp } from './otlp-export.js';
+import type { InFlightBytes, OtlpBounds } from './otlp-bounds.js';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const CONTENT_TYPE: Record<Encoding, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
 // HTTP statuses of the refusals that are not OTLP's own (authentication) as gRPC codes, for the Status body.
 const GRPC_OF_HTTP: Record<number, number> = { 401: 16, 403: 7 };
 
-/** The body as sent, refused past `limit` bytes without reading the rest. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * The body as sent, refused past `limit` bytes without reading the rest, or
+ * when the receivers' shared budget is spent. `hold` is called with each
+ * chunk's size as it is taken from the budget (the caller gives it back).
+ */
+function readBody(req: IncomingMessage, limit: number, inFlight: InFlightBytes, hold: (n: number) => void, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? '0');
     if (declared > limit) {
@@ -26,18 +31,44 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    const stop = (err: OtlpError): void => {
+      clearTimeout(deadline);
+      req.removeAllListeners('data');
+      req.resume();
+      reject(err);
+    };
+    // The body's deadline (Node's headersTimeout bounds the headers before it).
+    const deadline = setTimeout(() => stop(new OtlpError('OTLP_ERR_REQUEST_TIMEOUT', `the body did not arrive within ${timeoutMs} ms`)), timeoutMs);
     req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new OtlpError('OTLP_ERR_BODY_TOO_LARGE', `the body is more than gateway.maxBodyBytes (${limit}) bytes`));
+      if (size + chunk.length > limit) {
+        stop(new OtlpError('OTLP_ERR_BODY_TOO_LARGE', `the body is more than gateway.maxBodyBytes (${limit}) bytes`));
         return;
       }
+      if (!inFlight.take(chunk.length)) {
+        stop(
+          new OtlpError(
+            'OTLP_ERR_BUSY',
+            `the OTLP receivers already hold ${inFlight.bytes} bytes of requests (gateway.otlpMaxInFlightBytes ${inFlight.limit})`,
+          ),
+        );
+        return;
+      }
+      hold(chunk.length);
+      size += chunk.length;
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    req.on('end', () => {
+      clearTimeout(deadline);
+      resolve(Buffer.concat(chunks, size));
+    });
+    const closed = (): void => {
+      clearTimeout(deadline);
+      reject(new OtlpError('OTLP_ERR_CLIENT_CLOSED'));
+    };
+    req.on('error', closed);
+    req.on('close', () => {
+      if (!req.complete) closed();
+    });
   });
 }
 
@@ -67,12 +98,45 @@ export class OtlpHttpListener {
   constructor(
     private readonly address: string,
     private readonly deps: OtlpDeps,
+    private readonly bounds: OtlpBounds,
   ) {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-    });
+    this.server = createServer(
+      {
+        // Headers must arrive within the request deadline; the body has its own (readBody).
+        headersTimeout: bounds.requestTimeoutMs,
+        requestTimeout: 0,
+        keepAliveTimeout: Math.min(5_000, bounds.idleTimeoutMs),
+        connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(bounds.requestTimeoutMs / 4))),
+      },
+      (req, res) => {
+        this.handle(req, res).catch(() => {
+          if (!res.headersSent) res.writeHead(500).end();
+        });
+      },
+    );
+    this.server.maxConnections = bounds.maxConnections;
+    this.server.on('drop', () => this.deps.metrics.refused('otlp_http', 'OTLP_ERR_TOO_MANY_CONNECTIONS', 1));
+    this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.clientError(err, socket));
+  }
+
+  /** A request Node's parser refused (headers too slow, too large, malformed): answered as a google.rpc.Status in JSON, counted, connection closed. */
+  private clientError(err: Error & { code?: string }, socket: Socket): void {
+    const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const code = timeout ? 'OTLP_ERR_REQUEST_TIMEOUT' : err.code === 'ECONNRESET' ? 'OTLP_ERR_CLIENT_CLOSED' : 'OTLP_ERR_BODY_MALFORMED';
+    this.deps.metrics.refused('otlp_http', code, 1);
+    this.deps.otlp.request('http', 'unknown', code);
+    if (code === 'OTLP_ERR_CLIENT_CLOSED' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const refusal = new OtlpError(
+      code,
+      timeout ? `the request headers did not arrive within ${this.bounds.requestTimeoutMs} ms` : `malformed HTTP request (${err.code ?? 'parse error'})`,
+    );
+    const body = Buffer.from(statusBody(refusal.grpcStatus, `${refusal.code}: ${refusal.reason}`, 'json'));
+    socket.end(
+      `HTTP/1.1 ${refusal.status} ${timeout ? 'Request Timeout' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body.toString()}`,
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -80,17 +144,20 @@ export class OtlpHttpListener {
     const signal = PATHS[path];
     const encoding = encodingOf(req.headers['content-type']) ?? 'json';
     const answer = (status: number, body: Uint8Array, code: string, headers: Record<string, string> = {}): void => {
-      res.writeHead(status, { 'content-type': CONTENT_TYPE[encoding], 'content-length': String(body.length), ...headers });
-      res.end(body);
       this.deps.metrics.request(signal ? path : 'otlp_unknown', status);
       this.deps.otlp.request('http', signal ?? 'unknown', code);
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(status, { 'content-type': CONTENT_TYPE[encoding], 'content-length': String(body.length), ...headers });
+      res.end(body);
     };
+    let held = 0;
     try {
       if (!signal || req.method !== 'POST')
         throw new OtlpError('OTLP_ERR_NOT_FOUND', `no OTLP endpoint ${req.method} ${path}: POST /v1/traces, /v1/logs or /v1/metrics`);
       const auth = this.deps.auth.authenticate(req.headers.authorization, 'write');
       if (!auth.ok) {
         req.resume();
+        this.deps.metrics.refused('otlp_http', auth.code, 1);
         answer(auth.status, statusBody(GRPC_OF_HTTP[auth.status] ?? 16, `${auth.code}: ${auth.reason}`, encoding), auth.code);
         return;
       }
@@ -101,17 +168,25 @@ export class OtlpHttpListener {
           `Content-Type "${req.headers['content-type'] ?? ''}" is not OTLP's: use application/x-protobuf or application/json`,
         );
       }
-      const raw = await readBody(req, this.deps.maxBodyBytes);
+      const raw = await readBody(req, this.deps.maxBodyBytes, this.bounds.inFlight, (n) => (held += n), this.bounds.requestTimeoutMs);
       const body = await decompressed(raw, req.headers['content-encoding'], this.deps.maxDecompressedBytes);
       const outcome = await exportOtlp(this.deps, 'http', signal, body, encoding, auth.tenant);
       answer(200, exportAnswer(signal, outcome, encoding), outcome.rejected > 0 ? 'PARTIAL' : 'OK');
     } catch (err) {
-      if (!(err instanceof OtlpError)) throw err;
-      if (signal) this.deps.metrics.refused('otlp_http', err.code, 1);
-      const headers: Record<string, string> = err.retriable ? { 'retry-after': String(err.retryAfterSeconds) } : {};
+      // Anything that is not a refusal of the catalog (an allocation failure, a bug) is answered 500 OTLP_ERR_INTERNAL, counted.
+      const refusal = err instanceof OtlpError ? err : new OtlpError('OTLP_ERR_INTERNAL', `internal error: ${(err as Error).message}`);
+      this.deps.metrics.refused('otlp_http', refusal.code, 1);
+      const headers: Record<string, string> = refusal.retriable ? { 'retry-after': String(refusal.retryAfterSeconds) } : {};
       // An unread body is left unread: the answer closes the connection.
       if (!req.complete) headers['connection'] = 'close';
-      answer(err.status, statusBody(err.grpcStatus, `${err.code}: ${err.reason}`, encoding), err.code, headers);
+      // A client that went away gets no answer (status 0: never answered).
+      if (refusal.status === 0) {
+        this.deps.otlp.request('http', signal ?? 'unknown', refusal.code);
+        return;
+      }
+      answer(refusal.status, statusBody(refusal.grpcStatus, `${refusal.code}: ${refusal.reason}`, encoding), refusal.code, headers);
+    } finally {
+      this.bounds.inFlight.give(held);
     }
   }
 

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
+import { ConfigError } from '../config/load-config.js';
 import type { AuthErrorCode } from './auth-errors.js';
 
 export type Access = 'read' | 'write';
@@ -25,7 +26,15 @@ export class TenantAuth {
   /** The tenants the tokens name. */
   readonly tenants: ReadonlySet<string>;
 
-  constructor(private readonly gateway: Config['gateway']) {
+  /**
+   * `listeners`: the addresses of this process's listeners that take a token,
+   * by setting name (default: the gateway's HTTP and OTLP listeners). Throws a
+   * ConfigError when `auto` requires tokens and none are configured.
+   */
+  constructor(
+    private readonly gateway: Config['gateway'],
+    listeners: Readonly<Record<string, string>> = authenticatedListeners(gateway),
+  ) {
     this.grants = Object.entries(gateway.authTokens).map(([token, value]) => {
       const at = value.lastIndexOf(':');
       const scope = at === -1 ? '' : value.slice(at + 1);
@@ -37,9 +46,8 @@ export class TenantAuth {
       };
     });
     this.tenants = new Set(this.grants.map((g) => g.tenant));
-    const host = gateway.httpListen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
-    this.required = gateway.requireAuth === 'always' || (gateway.requireAuth === 'auto' && (this.grants.length > 0 || !loopback));
+    this.required = gateway.requireAuth === 'always' || (gateway.requireAuth === 'auto' && (this.grants.length > 0 || exposed(listeners).length > 0));
+    checkTokens(gateway, listeners);
   }
 
   authenticate(authorization: string | undefined, access: Access): AuthResult {
@@ -55,4 +63,39 @@ export class TenantAuth {
       return { ok: false, status: 403, code: 'AUTH_ERR_FORBIDDEN', reason: `this token may only ${[...grant.access].join(' and ')}` };
     return { ok: true, tenant: grant.tenant };
   }
+}
+
+// Any listener that takes a token decides, not only the HTTP one: an OTLP listener on
+// the network with authentication off would let anyone write as `gateway.defaultTenant`.
+function exposed(listeners: Readonly<Record<string, string>>): Array<[string, string]> {
+  return Object.entries(listeners).filter(([, address]) => address !== '' && !isLoopback(address));
+}
+
+/**
+ * Throws a ConfigError when `gateway.requireAuth=auto` requires tokens (a
+ * listener that takes one is off loopback) and none are configured: such a
+ * process could take nothing there. The commands call it before they start
+ * anything; TenantAuth calls it too.
+ */
+export function checkTokens(gateway: Config['gateway'], listeners: Readonly<Record<string, string>> = authenticatedListeners(gateway)): void {
+  const open = exposed(listeners);
+  if (gateway.requireAuth !== 'auto' || Object.keys(gateway.authTokens).length > 0 || open.length === 0) return;
+  throw new ConfigError(
+    `${open.map(([name, address]) => `${name}=${address}`).join(', ')} ${open.length === 1 ? 'is' : 'are'} not on loopback, so tokens are required (gateway.requireAuth=auto), and gateway.authTokens is empty: nothing could write or read there. Set gateway.authTokens (token=tenant), bind ${open.length === 1 ? 'it' : 'them'} to 127.0.0.1, or choose gateway.requireAuth: "always" to refuse every request without a token, "never" to take unauthenticated requests from the network as gateway.defaultTenant.`,
+  );
+}
+
+/** The gateway's listeners whose requests carry a token, by setting name: its HTTP server and both OTLP receivers. */
+export function authenticatedListeners(gateway: Config['gateway']): Record<string, string> {
+  return { 'gateway.httpListen': gateway.httpListen, 'gateway.otlpHttpListen': gateway.otlpHttpListen, 'gateway.otlpGrpcListen': gateway.otlpGrpcListen };
+}
+
+/** Whether a `host:port` setting binds to the loopback interface only (a UNIX socket path is local too). */
+export function isLoopback(address: string): boolean {
+  if (address.startsWith('/')) return true;
+  const host = address
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./.test(host);
 }

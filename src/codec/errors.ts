@@ -21,6 +21,12 @@ export const CodecErrors = defineErrors('SSF', {
   SSF_SPAN_EMPTY: { status: 0, retriable: false, text: 'the span is not a valid trace span and carries no valid metrics or logs' },
   /** An event's time is outside the times the gateway accepts: older than the table's retention (less an hour) or further ahead than `gateway.maxFutureSeconds`. Refused per event. */
   SSF_TIME_OUT_OF_RANGE: { status: 0, retriable: false, text: 'the time is outside the accepted times' },
+  /** A sample of a metric name the gateway has not seen this hour, past its caps on names (per tenant, overall). */
+  SSF_TOO_MANY_METRIC_NAMES: {
+    status: 0,
+    retriable: false,
+    text: 'a sample refused: its name is new and its tenant already has gateway.maxMetricNamesPerTenant metric names this hour (or the gateway gateway.maxMetricNames)',
+  },
   /** The span's end_timestamp is before its start_timestamp. */
   SSF_SPAN_NEGATIVE_DURATION: { status: 0, retriable: false, text: 'end_timestamp is before start_timestamp' },
   /** A sample has no name. */

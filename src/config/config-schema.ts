@@ -165,7 +165,9 @@ export const configSchema = z.strictObject({
       requireAuth: z
         .enum(['auto', 'always', 'never'])
         .default('auto')
-        .describe('`auto`: tokens are required when `gateway.authTokens` is set or the HTTP listener is not on loopback.'),
+        .describe(
+          '`auto`: tokens are required when `gateway.authTokens` is set or any listener that takes a token (`gateway.httpListen`, `gateway.otlpHttpListen`, `gateway.otlpGrpcListen`) is not on loopback; with one off loopback and no tokens the gateway does not start.',
+        ),
       defaultTenant: z.string().default('default').describe('Tenant stamped on events when authentication is off.'),
       listenerTenants: z
         .partialRecord(z.enum(['udp', 'statsd', 'tcp', 'unix']), z.string().min(1))
@@ -178,6 +180,55 @@ export const configSchema = z.strictObject({
         .positive()
         .default(300)
         .describe('A framed-stream connection (TCP or UNIX socket) that sends nothing for this long is closed.'),
+      streamFrameTimeoutS: z
+        .number()
+        .positive()
+        .default(60)
+        .describe(
+          'A framed-stream frame (its header and payload) must arrive within this long once it begins; else the connection is closed (a sender trickling bytes holds no buffer forever).',
+        ),
+      streamMaxConnections: z
+        .number()
+        .int()
+        .positive()
+        .default(1_024)
+        .describe('Framed-stream connections open at once, per listener (TCP, UNIX socket); one more is closed as it is accepted, and counted.'),
+      otlpMaxConnections: z
+        .number()
+        .int()
+        .positive()
+        .default(1_024)
+        .describe('Connections open at once per OTLP listener (HTTP, gRPC); one more is closed as it is accepted, and counted.'),
+      otlpMaxConcurrentStreams: z
+        .number()
+        .int()
+        .positive()
+        .default(100)
+        .describe(
+          'OTLP/gRPC: streams (calls) one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with REFUSED_STREAM, which clients retry.',
+        ),
+      otlpRequestTimeoutS: z
+        .number()
+        .positive()
+        .default(30)
+        .describe(
+          'OTLP: time for a request’s headers and then for its body to arrive (gRPC: from the call’s start until its message is read); past it 408 / DEADLINE_EXCEEDED `OTLP_ERR_REQUEST_TIMEOUT`.',
+        ),
+      otlpIdleTimeoutS: z
+        .number()
+        .positive()
+        .default(300)
+        .describe(
+          'OTLP/gRPC: a connection with no call open for this long is closed, one that never sends a call included (GOAWAY; clients reconnect when they next export). OTLP/HTTP keeps an idle keep-alive connection 5 s, or this if shorter.',
+        ),
+      otlpMaxInFlightBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1_048_576)
+        .describe(
+          'OTLP: request bytes held at once across all connections of both OTLP listeners (bodies being read or exported); past it 429 / RESOURCE_EXHAUSTED `OTLP_ERR_BUSY` with Retry-After.',
+        ),
       selfTraceSampleRate: z
         .number()
         .min(0)
@@ -190,6 +241,28 @@ export const configSchema = z.strictObject({
         .positive()
         .default(10_000)
         .describe('Cardinality guard: distinct tag sets kept per metric name and tenant per hour; the excess is counted and visible on /metrics.'),
+      maxMetricNamesPerTenant: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe(
+          'Cardinality guard: distinct metric names one tenant may send per hour; a sample of one more name is refused (`SSF_TOO_MANY_METRIC_NAMES`), counted on /metrics; names already seen keep working.',
+        ),
+      maxMetricNames: z
+        .number()
+        .int()
+        .positive()
+        .default(100_000)
+        .describe('Cardinality guard: distinct (tenant, metric name) pairs per hour across all tenants; past it, as `gateway.maxMetricNamesPerTenant`.'),
+      maxSeries: z
+        .number()
+        .int()
+        .positive()
+        .default(1_000_000)
+        .describe(
+          'Cardinality guard: distinct (tenant, metric name, tag set) per hour across all tenants; past it, new tag sets are folded into the overflow series as with `gateway.maxTagSetsPerMetric`. Bounds the guard’s memory.',
+        ),
       maxFutureSeconds: z
         .number()
         .int()

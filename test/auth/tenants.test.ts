@@ -1,0 +1,62 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isLoopback, TenantAuth } from '../../src/auth/tenants.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { runCli } from '../cli/run-cli.js';
+
+const gateway = (env: Record<string, string>) => loadConfig({ env }).gateway;
+
+describe('when tokens are required (gateway.requireAuth=auto)', () => {
+  it('on loopback with no tokens: not required', () => {
+    expect(new TenantAuth(gateway({})).required).toBe(false);
+    expect(new TenantAuth(gateway({ SSF_GATEWAY_OTLP_GRPC_LISTEN: '[::1]:4317', SSF_GATEWAY_OTLP_HTTP_LISTEN: 'localhost:4318' })).required).toBe(false);
+  });
+
+  it('an OTLP listener off loopback without tokens: the gateway does not start, and says which listener and what to do', () => {
+    for (const [env, setting] of [
+      ['SSF_GATEWAY_OTLP_GRPC_LISTEN', 'gateway.otlpGrpcListen'],
+      ['SSF_GATEWAY_OTLP_HTTP_LISTEN', 'gateway.otlpHttpListen'],
+      ['SSF_GATEWAY_HTTP_LISTEN', 'gateway.httpListen'],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        new TenantAuth(gateway({ [env]: '0.0.0.0:4317' }));
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, env).toMatchObject({ code: 'CFG_INVALID' });
+      expect((thrown as Error).message).toContain(`${setting}=0.0.0.0:4317 is not on loopback`);
+      expect((thrown as Error).message).toMatch(/gateway\.authTokens/);
+    }
+  });
+
+  it('an OTLP listener off loopback with tokens: required, on every listener', () => {
+    const auth = new TenantAuth(gateway({ SSF_GATEWAY_OTLP_GRPC_LISTEN: '10.0.0.5:4317', SSF_GATEWAY_AUTH_TOKENS: 'tok=acme' }));
+    expect(auth.required).toBe(true);
+    expect(auth.authenticate(undefined, 'write')).toMatchObject({ ok: false, code: 'AUTH_ERR_MISSING_TOKEN' });
+    expect(auth.authenticate('Bearer tok', 'write')).toEqual({ ok: true, tenant: 'acme' });
+  });
+
+  it('an explicit choice is kept: always refuses without a token, never takes the network as the default tenant', () => {
+    expect(new TenantAuth(gateway({ SSF_GATEWAY_OTLP_HTTP_LISTEN: '0.0.0.0:4318', SSF_GATEWAY_REQUIRE_AUTH: 'always' })).required).toBe(true);
+    expect(new TenantAuth(gateway({ SSF_GATEWAY_OTLP_HTTP_LISTEN: '0.0.0.0:4318', SSF_GATEWAY_REQUIRE_AUTH: 'never' })).required).toBe(false);
+  });
+
+  it('tells loopback addresses apart', () => {
+    for (const a of ['127.0.0.1:1', '127.1.2.3:1', 'localhost:1', 'LOCALHOST:1', '[::1]:1', '/tmp/ssf.sock']) expect(isLoopback(a), a).toBe(true);
+    for (const a of ['0.0.0.0:1', '[::]:1', '10.0.0.1:1', 'gateway:1', '127.example.com:1', '[::ffff:10.0.0.1]:1']) expect(isLoopback(a), a).toBe(false);
+  });
+});
+
+describe('ssf serve with an OTLP listener on the network and no tokens', () => {
+  it('stops before it starts anything, with the message, and a non-zero exit', async () => {
+    const data = join(mkdtempSync(join(tmpdir(), 'ssf-auth-')), 'ch');
+    const r = await runCli(['serve', '--data', data], { SSF_GATEWAY_OTLP_GRPC_LISTEN: '0.0.0.0:4317', SSF_CLICKHOUSE_URL: '' });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr + r.stdout).toContain('gateway.otlpGrpcListen=0.0.0.0:4317 is not on loopback');
+    // Nothing was started: the engine never made its data directory.
+    expect(() => readdirSync(data)).toThrow();
+  }, 60_000);
+});
