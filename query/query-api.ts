@@ -71,7 +71,9 @@ export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>,
       },
     }),
     slots: new TenantSlots(config.query.maxConcurrentPerTenant),
-    auth: options.auth ?? new TenantAuth(config.gateway),
+    // Standalone, the API's own listener decides whether tokens are required (off loopback: yes);
+    // in all-in-one mode it shares the gateway's server and its TenantAuth.
+    auth: options.auth ?? new TenantAuth(config.gateway, options.standalone ? { 'query.listen': config.query.listen } : undefined),
     docs: new ApiDocs(),
     config,
     metrics,
