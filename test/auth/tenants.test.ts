@@ -60,3 +60,27 @@ describe('ssf serve with an OTLP listener on the network and no tokens', () => {
     expect(() => readdirSync(data)).toThrow();
   }, 60_000);
 });
+
+describe('the query API run on its own', () => {
+  it('decides by its own listener: off loopback without tokens it does not start; with tokens, reads need one', async () => {
+    const { createHttpServer } = await import('../../src/http/create-http-server.js');
+    const { createClickHouse } = await import('../../src/clickhouse/create-client.js');
+    const { registerQueryApi } = await import('../../query/query-api.js');
+    // A client that never connects: nothing here sends a query.
+    const start = async (env: Record<string, string>) => {
+      const config = loadConfig({ env: { SSF_CLICKHOUSE_URL: 'http://127.0.0.1:1', ...env } });
+      const ch = await createClickHouse(config.clickhouse);
+      const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576 });
+      try {
+        registerQueryApi(app, config, ch, { standalone: true });
+        await app.ready();
+        return (await app.inject({ method: 'GET', url: '/v1/metrics' })).statusCode;
+      } finally {
+        await app.close();
+        await ch.close();
+      }
+    };
+    await expect(start({ SSF_QUERY_LISTEN: '0.0.0.0:8130' })).rejects.toMatchObject({ code: 'CFG_INVALID' });
+    expect(await start({ SSF_QUERY_LISTEN: '0.0.0.0:8130', SSF_GATEWAY_AUTH_TOKENS: 'tokA=acme' })).toBe(401);
+  });
+});
