@@ -143,8 +143,25 @@ const USERS = `<clickhouse>
 </clickhouse>
 `;
 
-/** Starts every node (in parallel: each is ready in well under a second). */
+/**
+ * Starts every node (in parallel: each is ready in well under a second).
+ * Ports are picked free and then bound by the node a moment later; another
+ * process (a client's ephemeral port, a broker starting beside it) can take
+ * one in between, and the node exits with "Address already in use". Then
+ * the whole cluster is started again on new ports (at most three times).
+ */
 export async function startClickHouseCluster(options: ClickHouseClusterOptions): Promise<ClickHouseCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClickHouseClusterOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof Error) || !err.message.includes('Address already in use')) throw err;
+      options.log?.(`a port was taken before its ClickHouse node bound it; starting the cluster again on new ports (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+async function startClickHouseClusterOnce(options: ClickHouseClusterOptions): Promise<ClickHouseCluster> {
   const name = options.name ?? 'ssf';
   const shards = options.shards ?? 2;
   const replicas = options.replicas ?? 2;
