@@ -135,16 +135,19 @@ export class QueryRunner {
    * Rows as objects (64-bit integers as strings). Only for the API's own
    * statements (typed endpoints, jobs), never a user's SQL: they run in
    * blocks of `query.typedMaxBlockSize` rows, their cost per row being ours,
-   * and unwrapped: every part of them has its own LIMIT.
+   * and unwrapped: every part of them has its own LIMIT. `planning`: settings
+   * of this one statement that change how ClickHouse plans it, never what it
+   * answers (e.g. fetch-trace.ts TRACE_PLANNING); the limits and the tenant
+   * filter are set after them, so they cannot be undone by them.
    */
-  async rows<T>(sql: string, tenant: string, params: QueryParams = {}): Promise<T[]> {
+  async rows<T>(sql: string, tenant: string, params: QueryParams = {}, planning: ClickHouseSettings = {}): Promise<T[]> {
     return this.run(async (h) => {
       const result = await this.ch.client.query({
         query: sql,
         query_params: params,
         format: 'JSONEachRow',
         ...h,
-        clickhouse_settings: { ...h.clickhouse_settings, ...this.settings(tenant, this.limits.typedMaxBlockSize) },
+        clickhouse_settings: { ...planning, ...h.clickhouse_settings, ...this.settings(tenant, this.limits.typedMaxBlockSize) },
       });
       return await result.json<T>();
     });

@@ -8,19 +8,14 @@ describe('trace by id SQL', () => {
     const hinted = traceRowsQuery('ssf', { hinted: true, high: true });
     const scalar = (sql: string): string => sql.slice(0, sql.indexOf(') AS r') + 6);
     expect(scalar(plain)).toMatchInlineSnapshot(`
-      "WITH (SELECT (max(high), min(first), max(last), count()) FROM (
-          SELECT max(trace_id_high) AS high, min(start) AS first, max(end) AS last
+      "WITH (SELECT (max(trace_id_high), min(start), max(end), count() > 0)
             FROM ssf.trace_index
-           WHERE tenant = {tenant:String} AND trace_id = {id:Int64}
-           GROUP BY tenant, trace_id)) AS r"
+           WHERE tenant = {tenant:String} AND trace_id = {id:Int64}) AS r"
     `);
     expect(scalar(hinted)).toMatchInlineSnapshot(`
-      "WITH (SELECT (max(high), min(first), max(last), count()) FROM (
-          SELECT max(trace_id_high) AS high, min(start) AS first, max(end) AS last
+      "WITH (SELECT (max(trace_id_high), min(start), max(end), count() > 0 AND max(end) >= fromUnixTimestamp64Milli({fromMs:Int64}) AND min(start) <= fromUnixTimestamp64Milli({toMs:Int64}))
             FROM ssf.trace_index
-           WHERE tenant = {tenant:String} AND trace_id = {id:Int64} AND trace_id_high IN (0, {high:Int64}) AND start >= fromUnixTimestamp64Milli({pruneFromMs:Int64}) AND start <= fromUnixTimestamp64Milli({pruneToMs:Int64})
-           GROUP BY tenant, trace_id
-          HAVING max(end) >= fromUnixTimestamp64Milli({fromMs:Int64}) AND min(start) <= fromUnixTimestamp64Milli({toMs:Int64}))) AS r"
+           WHERE tenant = {tenant:String} AND trace_id = {id:Int64} AND trace_id_high IN (0, {high:Int64}) AND start >= fromUnixTimestamp64Milli({pruneFromMs:Int64}) AND start <= fromUnixTimestamp64Milli({pruneToMs:Int64})) AS r"
     `);
     // Each part reads the same scalar (ClickHouse's scalar cache computes it once).
     expect(plain.split(scalar(plain)).length - 1).toBe(3);
@@ -31,37 +26,34 @@ describe('trace by id SQL', () => {
     const sql = traceRowsQuery('ssf', { hinted: false, high: false });
     expect(sql).not.toMatch(/service IN/);
     expect(sql).toMatchInlineSnapshot(`
-      "WITH (SELECT (max(high), min(first), max(last), count()) FROM (
-          SELECT max(trace_id_high) AS high, min(start) AS first, max(end) AS last
+      "WITH (SELECT (max(trace_id_high), min(start), max(end), count() > 0)
             FROM ssf.trace_index
-           WHERE tenant = {tenant:String} AND trace_id = {id:Int64}
-           GROUP BY tenant, trace_id)) AS r
+           WHERE tenant = {tenant:String} AND trace_id = {id:Int64}) AS r
       SELECT 1 AS part, toUnixTimestamp64Nano(start) AS ts_ns, trace_id_high AS trace_id_high, span_id AS span_id, parent_id AS parent_id, service AS service, name AS name, duration_ns AS duration_ns, error AS error, indicator AS indicator, tags AS fields, CAST('' AS String) AS severity, CAST(0 AS UInt8) AS severity_number, CAST('' AS String) AS body, CAST('' AS String) AS type, CAST(0 AS Float64) AS value, CAST(0 AS Float64) AS sample_rate, CAST('' AS String) AS unit, CAST('' AS String) AS message, CAST('' AS String) AS status
         FROM ssf.spans
-       WHERE tenant = {tenant:String} AND start >= toStartOfTenMinutes(r.2) AND start <= r.3 AND r.4 > 0 AND trace_id = {id:Int64} AND trace_id_high = r.1
+       PREWHERE trace_id = {id:Int64}
+       WHERE tenant = {tenant:String} AND start >= toStartOfTenMinutes(r.2) AND start <= r.3 AND r.4 > 0 AND trace_id_high = r.1
        LIMIT {limit:UInt32}
       UNION ALL
       (
-        WITH (SELECT (max(high), min(first), max(last), count()) FROM (
-          SELECT max(trace_id_high) AS high, min(start) AS first, max(end) AS last
+        WITH (SELECT (max(trace_id_high), min(start), max(end), count() > 0)
             FROM ssf.trace_index
-           WHERE tenant = {tenant:String} AND trace_id = {id:Int64}
-           GROUP BY tenant, trace_id)) AS r
+           WHERE tenant = {tenant:String} AND trace_id = {id:Int64}) AS r
         SELECT 2 AS part, toUnixTimestamp64Nano(timestamp) AS ts_ns, trace_id_high AS trace_id_high, span_id AS span_id, CAST(0 AS Int64) AS parent_id, service AS service, CAST('' AS String) AS name, CAST(0 AS Int64) AS duration_ns, CAST(false AS Bool) AS error, CAST(false AS Bool) AS indicator, attributes AS fields, toString(severity) AS severity, severity_number AS severity_number, body AS body, CAST('' AS String) AS type, CAST(0 AS Float64) AS value, CAST(0 AS Float64) AS sample_rate, CAST('' AS String) AS unit, CAST('' AS String) AS message, CAST('' AS String) AS status
           FROM ssf.logs
-         WHERE tenant = {tenant:String} AND timestamp >= r.2 - INTERVAL {slackS:UInt32} SECOND AND timestamp <= r.3 + INTERVAL {slackS:UInt32} SECOND AND r.4 > 0 AND trace_id = {id:Int64} AND trace_id_high = r.1
+         PREWHERE trace_id = {id:Int64}
+         WHERE tenant = {tenant:String} AND timestamp >= r.2 - INTERVAL {slackS:UInt32} SECOND AND timestamp <= r.3 + INTERVAL {slackS:UInt32} SECOND AND r.4 > 0 AND trace_id_high = r.1
          ORDER BY ts_ns, span_id, body
          LIMIT {limit:UInt32})
       UNION ALL
       (
-        WITH (SELECT (max(high), min(first), max(last), count()) FROM (
-          SELECT max(trace_id_high) AS high, min(start) AS first, max(end) AS last
+        WITH (SELECT (max(trace_id_high), min(start), max(end), count() > 0)
             FROM ssf.trace_index
-           WHERE tenant = {tenant:String} AND trace_id = {id:Int64}
-           GROUP BY tenant, trace_id)) AS r
+           WHERE tenant = {tenant:String} AND trace_id = {id:Int64}) AS r
         SELECT 3 AS part, toUnixTimestamp64Nano(timestamp) AS ts_ns, trace_id_high AS trace_id_high, span_id AS span_id, CAST(0 AS Int64) AS parent_id, service AS service, name AS name, CAST(0 AS Int64) AS duration_ns, CAST(false AS Bool) AS error, CAST(false AS Bool) AS indicator, tags AS fields, CAST('' AS String) AS severity, CAST(0 AS UInt8) AS severity_number, CAST('' AS String) AS body, toString(type) AS type, value AS value, toFloat64(toString(sample_rate)) AS sample_rate, unit AS unit, message AS message, toString(status) AS status
           FROM ssf.samples
-         WHERE tenant = {tenant:String} AND r.4 > 0 AND trace_id = {id:Int64} AND trace_id_high = r.1 AND timestamp >= r.2 - INTERVAL {slackS:UInt32} SECOND AND timestamp <= r.3 + INTERVAL {slackS:UInt32} SECOND
+         PREWHERE trace_id = {id:Int64}
+         WHERE tenant = {tenant:String} AND r.4 > 0 AND trace_id_high = r.1 AND timestamp >= r.2 - INTERVAL {slackS:UInt32} SECOND AND timestamp <= r.3 + INTERVAL {slackS:UInt32} SECOND
          ORDER BY ts_ns, span_id, name
          LIMIT {limit:UInt32})"
     `);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceNode } from '../../query/traces/assemble-trace.js';
+import { TRACE_PLANNING } from '../../query/traces/fetch-trace.js';
 import type { TraceAnswer } from '../../query/traces/fetch-trace.js';
 import type { TraceSummary } from '../../query/traces/search-traces.js';
 import type { LogRecord, MetricSample, SpanEvent } from '../../src/codec/index.js';
@@ -381,6 +382,21 @@ describe('GET /v1/traces/:traceId', () => {
       .sort();
     expect(rows.map((x) => x.span_id).sort()).toEqual(sent);
     expect(sent).toHaveLength(12); // 11 spans, one stored twice
+  });
+
+  it("runs the trace's statement with its planning settings, the runner's limits and tenant filter set over them", async () => {
+    // A statement's own settings (rows' `planning`): what reads them is ClickHouse's getSetting.
+    const [got] = await aio.query.context.runner.rows<{ opt: boolean; cache: boolean; rows: string; filters: string }>(
+      `SELECT getSetting('query_plan_enable_optimizations') AS opt, getSetting('use_query_condition_cache') AS cache,
+              toString(getSetting('max_result_rows')) AS rows, toString(getSetting('additional_table_filters')) AS filters`,
+      'acme',
+      {},
+      { ...TRACE_PLANNING, max_result_rows: '7' },
+    );
+    expect(got?.opt).toBe(false);
+    expect(got?.cache).toBe(false);
+    expect(got?.rows).toBe(String(aio.query.context.config.query.maxResultRows));
+    expect(got?.filters).toContain("tenant = \\'acme\\'");
   });
 
   it('prints a text timeline: header, one line per span in tree order, logs under their span', async () => {
