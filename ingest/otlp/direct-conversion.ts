@@ -7,6 +7,7 @@
  * request they cannot prove they handle exactly like that is declined whole
  * (DECLINE) and takes the general path.
  */
+import { Ranges } from '../../src/codec/ranges.js';
 import { LIMITS } from '../../src/codec/validate.js';
 import { WireWriter } from '../../src/codec/wire-writer.js';
 import type { EventWindow } from '../gateway/event-window.js';
@@ -83,7 +84,7 @@ export function* walkExport(
   const c = emptyDirect();
   startReading(body);
   out.reset();
-  spanAt.length = 0;
+  spanAt.clear();
   let done = 0;
   try {
     const end = body.length;
@@ -154,7 +155,7 @@ export const out = new WireWriter();
 const originOut = new WireWriter(4096);
 
 /** Where each SSF span is in `out`, until the bytes are taken. */
-export const spanAt: number[] = [];
+export const spanAt = new Ranges();
 
 /** Ends the span started at `start`: the gateway's fields, and where it is. */
 export function endSpan(start: number, ctx: DirectContext): void {
@@ -165,7 +166,8 @@ export function endSpan(start: number, ctx: DirectContext): void {
 /** The SSF spans written, as parts of one buffer. */
 export function takeParts(c: DirectConversion): void {
   const all = out.take();
-  for (let i = 0; i < spanAt.length; i += 2) c.parts.push(all.subarray(spanAt[i] as number, spanAt[i + 1] as number));
+  const at = spanAt.at;
+  for (let i = 0; i < spanAt.n * 2; i += 2) c.parts.push(all.subarray(at[i] as number, at[i + 1] as number));
   out.shrink(SCRATCH_KEPT);
 }
 
@@ -257,9 +259,9 @@ export function wireOrigin(resStart: number, resEnd: number, scopeStart: number,
  * or superseded: protobufjs decodes it all the same, and refuses the whole
  * request when any of it is malformed.
  */
-export function readKeyValues(kvs: readonly number[]): void {
-  for (let i = 0; i < kvs.length; i += 2) {
-    readKeyValue(kvs[i] as number, kvs[i + 1] as number);
+export function readKeyValues(kvs: Ranges): void {
+  for (let i = 0; i < kvs.n * 2; i += 2) {
+    readKeyValue(kvs.at[i] as number, kvs.at[i + 1] as number);
     anyValueText(kvValueStart, kvValueEnd);
   }
 }
@@ -297,7 +299,7 @@ export function entryOfKey(w: WireWriter, mapTag: number, key: Buffer, value: st
 }
 
 // The keys of the map being written, as ranges of the request (for repeated keys).
-const keys: number[] = [];
+const keys = new Ranges();
 const O = 0x6f;
 const T = 0x74;
 const E = 0x65;
@@ -319,11 +321,11 @@ function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number
  * (JavaScript orders integer keys first), `__proto__` (dropped), repeated
  * (merged), invalid UTF-8, or too long. Returns how many entries it wrote.
  */
-export function writeAttributes(w: WireWriter, mapTag: number, kvs: readonly number[]): number {
+export function writeAttributes(w: WireWriter, mapTag: number, kvs: Ranges): number {
   const b = r.buf;
-  keys.length = 0;
-  for (let i = 0; i < kvs.length; i += 2) {
-    readKeyValue(kvs[i] as number, kvs[i + 1] as number);
+  keys.clear();
+  for (let i = 0; i < kvs.n * 2; i += 2) {
+    readKeyValue(kvs.at[i] as number, kvs.at[i + 1] as number);
     const ks = kvKeyStart;
     const ke = kvKeyEnd;
     const n = ke - ks;
@@ -334,7 +336,8 @@ export function writeAttributes(w: WireWriter, mapTag: number, kvs: readonly num
       if (n >= 5 && first === O && b[ks + 1] === T && b[ks + 2] === E && b[ks + 3] === L && b[ks + 4] === DOT) throw DECLINE;
       if (n === 9 && Buffer.compare(PROTO, b.subarray(ks, ke)) === 0) throw DECLINE;
     }
-    for (let j = 0; j < keys.length; j += 2) if (sameBytes(b, ks, ke, keys[j] as number, keys[j + 1] as number)) throw DECLINE;
+    const seen = keys.at;
+    for (let j = 0; j < keys.n * 2; j += 2) if (sameBytes(b, ks, ke, seen[j] as number, seen[j + 1] as number)) throw DECLINE;
     keys.push(ks, ke);
     w.byte(mapTag);
     const m = w.begin();
@@ -348,5 +351,5 @@ export function writeAttributes(w: WireWriter, mapTag: number, kvs: readonly num
     w.end(v);
     w.end(m);
   }
-  return kvs.length / 2;
+  return kvs.n;
 }

@@ -1,3 +1,4 @@
+import { Ranges } from '../../src/codec/ranges.js';
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
 import type { Steps } from './conversion.js';
@@ -23,7 +24,7 @@ const KEY = {
   droppedAttributes: Buffer.from('otel.dropped_attributes_count'),
 };
 
-const attrs: number[] = [];
+const attrs = new Ranges();
 
 /** The carrier being written: where it starts, its ids as halves, its records. */
 interface Carrier {
@@ -87,7 +88,7 @@ function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, sta
   let spanE = 0;
   let eventS = 0;
   let eventE = 0;
-  attrs.length = 0;
+  attrs.clear();
   r.pos = start;
   while (r.pos < end) {
     const t = tag(end);
