@@ -460,7 +460,11 @@ export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received
       for (let i = 0; i < spanTags.n * 4; i += 4) if (equalsConst(at[i] as number, at[i + 1] as number, NAME)) throw DECLINE;
     }
     const hasTraceFields =
-      (f.idLo !== 0 || f.idHi !== 0) && (f.traceLo !== 0 || f.traceHi !== 0) && (f.startLo !== 0 || f.startHi !== 0) && (f.endLo !== 0 || f.endHi !== 0) && nameEnd > nameStart;
+      (f.idLo !== 0 || f.idHi !== 0) &&
+      (f.traceLo !== 0 || f.traceHi !== 0) &&
+      (f.startLo !== 0 || f.startHi !== 0) &&
+      (f.endLo !== 0 || f.endHi !== 0) &&
+      nameEnd > nameStart;
     // end before start is refused (SSF_SPAN_NEGATIVE_DURATION); so is a span with nothing to store.
     if (hasTraceFields && (f.endHi < f.startHi || (f.endHi === f.startHi && f.endLo < f.startLo))) throw DECLINE;
     if (!hasTraceFields && metricRanges.n === 0 && logRanges.n === 0) throw DECLINE;
