@@ -43,7 +43,7 @@ const APPEND_SLICE = 2_000;
  */
 function appendEncoded(batch: EventBatch, s: AcceptedSpan): void {
   const bytes = s.stamp.length > 0 ? Buffer.concat([s.bytes, s.stamp]) : s.bytes;
-  if (batch instanceof EventRowBinary && appendSpanBytes(batch, bytes, nowNs)) return;
+  if (batch instanceof EventRowBinary && appendSpanBytes(batch, bytes, nowNs, s.own)) return;
   const v = decodeSpan(bytes);
   if (v.ok) batch.append(v.span);
 }

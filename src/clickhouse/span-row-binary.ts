@@ -69,6 +69,7 @@ function lengthDelimited(end: number): number {
 /** The bytes [start, end) are valid UTF-8 of at most `limit` bytes (what the codec would decode unchanged and accept). */
 function checkString(start: number, end: number, limit: number): void {
   if (end - start > limit) throw DECLINE;
+  if (ownBytes) return;
   const b = r.buf;
   for (let i = start; i < end; i++) {
     if ((b[i] as number) >= 0x80) {
@@ -130,6 +131,11 @@ function mapEntry(stop: number, into: MapEntries): void {
   }
   checkString(ks, ke, LIMITS.tagKeyBytes);
   checkString(vs, ve, LIMITS.tagValueBytes);
+  if (into.n >= LIMITS.tagsPerMap) throw DECLINE;
+  if (ownBytes) {
+    into.push(ks, ke, vs, ve);
+    return;
+  }
   if (ke > ks) {
     const first = r.buf[ks] as number;
     if (first >= CHAR_0 && first <= CHAR_9) throw DECLINE;
@@ -139,7 +145,6 @@ function mapEntry(stop: number, into: MapEntries): void {
   for (let i = 0; i < into.n; i++) {
     if (bytesEqual(at[i * 4] as number, at[i * 4 + 1] as number, ks, ke)) throw DECLINE;
   }
-  if (into.n >= LIMITS.tagsPerMap) throw DECLINE;
   into.push(ks, ke, vs, ve);
 }
 
@@ -441,12 +446,21 @@ function receivedInto(received: () => bigint): void {
   f.recvHi = Number(ns >> 32n) | 0;
 }
 
+// The span being read was written by the gateway's own direct path (appendSpanBytes's `own`).
+let ownBytes = false;
+
 /**
  * Appends the rows of one encoded SSFSpan to `out` when the codec would take
  * it whole; false (and nothing written) otherwise. `received` gives the
- * record's receive time (ns) for a span the gateway did not stamp.
+ * record's receive time (ns) for a span the gateway did not stamp. `own`:
+ * the bytes were written in this process by the gateway's direct path
+ * (ingest/otlp, AcceptedSpan.own), which only writes valid UTF-8 and map
+ * keys that are unique, kept in place and not `__proto__`: those are not
+ * checked again (lengths, counts and everything else still are). Bytes
+ * read from anywhere else (a client, a Kafka record) are never `own`.
  */
-export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received: () => bigint): boolean {
+export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received: () => bigint, own = false): boolean {
+  ownBytes = own;
   r.reset(bytes);
   let marked = false;
   try {

@@ -23,6 +23,8 @@ import { ExpansionBudget } from '../../ingest/otlp/expansion-budget.js';
 import { metricsSteps, metricsToSsf, samplesOf } from '../../ingest/otlp/metrics-to-ssf.js';
 import { gatewayFields } from '../../ingest/gateway/span-intake.js';
 import { decodeSpan } from '../../src/codec/index.js';
+import { EventRowBinary } from '../../src/clickhouse/event-row-binary.js';
+import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
 import { seededRandom } from '../setup/random.js';
 
 const MS = 1_000_000n;
@@ -251,6 +253,13 @@ function outcome(s: Side, signal: Signal, body: Uint8Array, direct: boolean): { 
   }
 }
 
+/** The RowBinary rows of one span's bytes (span-row-binary), with its checks for untrusted bytes or without. */
+function rowsOf(bytes: Uint8Array, own: boolean): string[] {
+  const out = new EventRowBinary('default');
+  expect(appendSpanBytes(out, bytes, () => RECEIVED, own)).toBe(true);
+  return [out.spans, out.logs, out.samples].map((w) => `${w.rows}:${Buffer.concat(w.chunks()).toString('hex')}`);
+}
+
 function compare(signal: Signal, requests: Uint8Array[], limits?: ExpansionLimits): { direct: number; declined: number; failed: number; refused: number } {
   const direct = side(limits);
   const general = side(limits);
@@ -263,10 +272,13 @@ function compare(signal: Signal, requests: Uint8Array[], limits?: ExpansionLimit
     else if (d.a?.direct) {
       tally.direct++;
       tally.refused += d.a.rejected;
-      // Every span the direct path made is one the codec accepts whole.
+      // Every span the direct path made is one the codec accepts whole, and one whose rows
+      // span-row-binary writes the same when told they are the gateway's own bytes (checks skipped).
       for (const x of d.a.result.accepted) {
         const v = decodeSpan(Buffer.concat([x.bytes, x.stamp]));
         expect(v.ok && v.rejections.length === 0).toBe(true);
+        expect(x.own).toBe(true);
+        expect(rowsOf(x.bytes, true)).toEqual(rowsOf(x.bytes, false));
       }
     } else tally.declined++;
   }
