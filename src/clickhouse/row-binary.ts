@@ -11,6 +11,8 @@
 
 const FIRST_CHUNK_BYTES = 64 << 10;
 const CHUNK_BYTES = 1 << 20;
+/** No chunk yet: the first is allocated by the first write (a table a batch has no rows for costs nothing). */
+const NO_CHUNK = Buffer.alloc(0);
 
 export class RowBinaryWriter {
   /** Finished chunks (whole allocations) and the bytes written in each. */
@@ -23,16 +25,40 @@ export class RowBinaryWriter {
   private saved = { chunk: 0, pos: 0, rows: 0 };
 
   constructor(private readonly chunkBytes = CHUNK_BYTES) {
-    this.buf = Buffer.allocUnsafe(Math.min(FIRST_CHUNK_BYTES, chunkBytes));
+    this.buf = NO_CHUNK;
   }
 
   /** Room for n more bytes in the current chunk. */
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    this.done.push(this.buf);
-    this.doneBytes.push(this.pos);
-    this.buf = Buffer.allocUnsafe(Math.max(this.chunkBytes, n));
+    let size = Math.max(this.chunkBytes, n);
+    if (this.buf === NO_CHUNK) {
+      if (this.done.length === 0) size = Math.max(Math.min(FIRST_CHUNK_BYTES, this.chunkBytes), n);
+    } else {
+      this.done.push(this.buf);
+      this.doneBytes.push(this.pos);
+    }
+    this.buf = Buffer.allocUnsafe(size);
     this.pos = 0;
+  }
+
+  /**
+   * Appends the rows of `other` after these (its chunks, not copied: `other`
+   * is not written to again). Not between mark() and rewind().
+   */
+  append(other: RowBinaryWriter): void {
+    if (other.rows === 0) return;
+    if (this.pos > 0) {
+      this.done.push(this.buf);
+      this.doneBytes.push(this.pos);
+      this.buf = NO_CHUNK;
+      this.pos = 0;
+    }
+    for (const c of other.chunks()) {
+      this.done.push(c);
+      this.doneBytes.push(c.length);
+    }
+    this.rows += other.rows;
   }
 
   get byteLength(): number {
