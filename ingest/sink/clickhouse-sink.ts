@@ -32,8 +32,13 @@ interface Published {
 
 /** Spans turned into rows between two turns of the event loop. */
 const APPEND_SLICE = 2_000;
-/** Chunks of the rows of one publish() (a request's few hundred kilobytes, not an insert's megabytes). */
-const PUBLISH_CHUNK_BYTES = 64 << 10;
+/**
+ * Chunks of the rows of one publish(): about the size of its SSF bytes (the
+ * rows take a little less), so that a request's rows are one chunk, within
+ * these bounds.
+ */
+const PUBLISH_CHUNK_MIN = 4 << 10;
+const PUBLISH_CHUNK_MAX = 1 << 20;
 
 /** The rows of spans [from, to) into `into`. */
 function appendSpans(into: EventRowBinary, spans: readonly AcceptedSpan[], from: number, to: number): void {
@@ -102,13 +107,17 @@ export class ClickHouseSink implements SpanSink {
     if (spans.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(sinkError('shutting down', 1));
     let rows = 0;
-    for (const s of spans) rows += s.events;
+    let bytes = 0;
+    for (const s of spans) {
+      rows += s.events;
+      bytes += s.bytes.length + s.stamp.length;
+    }
     // More than the whole buffer can never fit: refused for good, not "retry later".
     if (rows > this.options.maxBufferedRows) return Promise.reject(sinkTooLarge(rows, this.options.maxBufferedRows, 'rows', 'materializer.batchRows × 10'));
     if (!this.batcher.fits(rows)) return Promise.reject(this.full());
     // The spans become rows now, not when the batch is sent: what waits for the insert is
     // their RowBinary bytes, not one object per span (which would outlive young collections).
-    const into = new EventRowBinary(this.options.defaultTenant, PUBLISH_CHUNK_BYTES);
+    const into = new EventRowBinary(this.options.defaultTenant, Math.min(Math.max(bytes, PUBLISH_CHUNK_MIN), PUBLISH_CHUNK_MAX));
     if (spans.length <= APPEND_SLICE) {
       try {
         appendSpans(into, spans, 0, spans.length);

@@ -33,14 +33,18 @@ export class EventRowBinary implements EventBatch {
   readonly logs: RowBinaryWriter;
   readonly samples: RowBinaryWriter;
 
-  /** `chunkBytes`: the writers' chunk size (RowBinaryWriter), smaller for the rows of one request than for a whole insert. */
+  /**
+   * `chunkBytes`: the size of every chunk of the writers (RowBinaryWriter),
+   * for the rows of one request (about the size of its SSF bytes: one chunk)
+   * rather than the default's for a whole insert.
+   */
   constructor(
     readonly defaultTenant = 'default',
     chunkBytes?: number,
   ) {
-    this.spans = new RowBinaryWriter(chunkBytes);
-    this.logs = new RowBinaryWriter(chunkBytes);
-    this.samples = new RowBinaryWriter(chunkBytes);
+    this.spans = chunkBytes === undefined ? new RowBinaryWriter() : new RowBinaryWriter(chunkBytes, chunkBytes);
+    this.logs = chunkBytes === undefined ? new RowBinaryWriter() : new RowBinaryWriter(chunkBytes, chunkBytes);
+    this.samples = chunkBytes === undefined ? new RowBinaryWriter() : new RowBinaryWriter(chunkBytes, chunkBytes);
   }
 
   count(table: EventTable): number {

@@ -24,7 +24,10 @@ export class RowBinaryWriter {
   rows = 0;
   private saved = { chunk: 0, pos: 0, rows: 0 };
 
-  constructor(private readonly chunkBytes = CHUNK_BYTES) {
+  constructor(
+    private readonly chunkBytes = CHUNK_BYTES,
+    private readonly firstChunkBytes = Math.min(FIRST_CHUNK_BYTES, chunkBytes),
+  ) {
     this.buf = NO_CHUNK;
   }
 
@@ -33,7 +36,7 @@ export class RowBinaryWriter {
     if (this.pos + n <= this.buf.length) return;
     let size = Math.max(this.chunkBytes, n);
     if (this.buf === NO_CHUNK) {
-      if (this.done.length === 0) size = Math.max(Math.min(FIRST_CHUNK_BYTES, this.chunkBytes), n);
+      if (this.done.length === 0) size = Math.max(this.firstChunkBytes, n);
     } else {
       this.done.push(this.buf);
       this.doneBytes.push(this.pos);
