@@ -88,7 +88,7 @@ export function* walkExport(
   let done = 0;
   try {
     const end = body.length;
-    const resources: number[] = [];
+    resources.clear();
     while (r.pos < end) {
       const t = tag(end);
       if (t >>> 3 === 1) {
@@ -99,15 +99,13 @@ export function* walkExport(
         skipField(t >>> 3, t & 7, end);
       }
     }
-    for (let i = 0; i < resources.length; i += 2) {
-      const scopes: number[] = [];
-      const res = oneAndMany(resources[i] as number, resources[i + 1] as number, scopes);
-      for (let j = 0; j < scopes.length; j += 2) {
-        const leaves: number[] = [];
-        const scope = oneAndMany(scopes[j] as number, scopes[j + 1] as number, leaves);
+    for (let i = 0; i < resources.n * 2; i += 2) {
+      const res = oneAndMany(resources.at[i] as number, resources.at[i + 1] as number, scopes);
+      for (let j = 0; j < scopes.n * 2; j += 2) {
+        const scope = oneAndMany(scopes.at[j] as number, scopes.at[j + 1] as number, leaves);
         const origin = wireOrigin(res.oneStart, res.oneEnd, scope.oneStart, scope.oneEnd, mapTag);
-        for (let k = 0; k < leaves.length; k += 2) {
-          leaf(c, ctx, origin, leaves[k] as number, leaves[k + 1] as number);
+        for (let k = 0; k < leaves.n * 2; k += 2) {
+          leaf(c, ctx, origin, leaves.at[k] as number, leaves.at[k + 1] as number);
           if (++done % SLICE_ITEMS === 0) yield;
         }
         scopeDone?.(c, ctx);
@@ -119,13 +117,20 @@ export function* walkExport(
     stopReading();
     // A refused request (OTLP_ERR_OUTPUT_TOO_LARGE) may have grown the scratch: given back too.
     out.shrink(SCRATCH_KEPT);
+    for (const list of [resources, scopes, leaves, spanAt]) list.shrink(RANGES_KEPT);
   }
 }
 
-/** The range of a message's field 1 (one submessage: its resource or scope) and the ranges of its repeated field 2; field 3 (a string) skipped. */
-function oneAndMany(start: number, end: number, into: number[]): { oneStart: number; oneEnd: number } {
+// The request's Resource{Spans,Logs}, one's Scope{Spans,Logs}, one's leaves (scratch: one conversion at a time).
+const resources = new Ranges();
+const scopes = new Ranges();
+const leaves = new Ranges();
+
+/** The range of a message's field 1 (one submessage: its resource or scope) and the ranges of its repeated field 2 (into `into`, cleared first); field 3 (a string) skipped. */
+function oneAndMany(start: number, end: number, into: Ranges): { oneStart: number; oneEnd: number } {
   let oneStart = -1;
   let oneEnd = -1;
+  into.clear();
   r.pos = start;
   while (r.pos < end) {
     const t = tag(end);
@@ -150,6 +155,7 @@ function oneAndMany(start: number, end: number, into: number[]): { oneStart: num
 
 /** Scratch kept between requests (a larger one, grown for one large request, is given back). */
 const SCRATCH_KEPT = 4 << 20;
+const RANGES_KEPT = 16_384;
 /** The writer of SSF bytes (scratch, reused: one request at a time). */
 export const out = new WireWriter();
 const originOut = new WireWriter(4096);
@@ -295,6 +301,28 @@ export function entryOfKey(w: WireWriter, mapTag: number, key: Buffer, value: st
   w.utf8(value);
   if (w.pos - v > LIMITS.tagValueBytes) throw DECLINE;
   w.end(v);
+  w.end(m);
+}
+
+/**
+ * entryOfKey with the value a string field of the request, bytes
+ * [start, end): copied as they are when valid UTF-8 (what decoding and
+ * encoding them again gives), else as protobufjs decodes them.
+ */
+export function entryOfKeyText(w: WireWriter, mapTag: number, key: Buffer, start: number, end: number): void {
+  if (!utf8Ok(r.buf, start, end)) {
+    entryOfKey(w, mapTag, key, text(start, end));
+    return;
+  }
+  if (end - start > LIMITS.tagValueBytes) throw DECLINE;
+  w.byte(mapTag);
+  const m = w.begin();
+  w.byte(0x0a);
+  w.byte(key.length);
+  w.copy(key, 0, key.length);
+  w.byte(0x12);
+  w.varint32(end - start);
+  w.copy(r.buf, start, end);
   w.end(m);
 }
 

@@ -3,9 +3,9 @@ import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
 import type { Steps } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
-import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
+import { be32, endSpan, entryOfKey, entryOfKeyText, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import { EVENT_NAME_ATTRIBUTE, LOG_FLAGS_ATTRIBUTE, OBSERVED_TIME_ATTRIBUTE, PER_CARRIER, SEVERITY_TEXT_ATTRIBUTE } from './logs-to-ssf.js';
-import { anyValueText, DECLINE, field, fixed32, fixed64, hex, r, skipField, tag, text, uint64Decimal, varint32, writeAnyValue } from './wire-values.js';
+import { anyValueText, DECLINE, field, fixed32, fixed64, hex, r, skipField, tag, uint64Decimal, varint32, writeAnyValue } from './wire-values.js';
 
 /*
  * ExportLogsServiceRequest bytes -> SSF carrier span bytes in one pass
@@ -239,7 +239,7 @@ function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, sta
   out.copy(origin.entries, 0, origin.entries.length);
   let count = origin.count + writeAttributes(out, LOG_ATTRIBUTES, attrs);
   if (textE > textS) {
-    entryOfKey(out, LOG_ATTRIBUTES, KEY.severityText, text(textS, textE));
+    entryOfKeyText(out, LOG_ATTRIBUTES, KEY.severityText, textS, textE);
     count++;
   }
   if ((observedLo | observedHi) !== 0) {
@@ -247,7 +247,7 @@ function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, sta
     count++;
   }
   if (eventE > eventS) {
-    entryOfKey(out, LOG_ATTRIBUTES, KEY.eventName, text(eventS, eventE));
+    entryOfKeyText(out, LOG_ATTRIBUTES, KEY.eventName, eventS, eventE);
     count++;
   }
   if (flags !== 0) {

@@ -3,7 +3,7 @@ import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
 import type { Steps } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
-import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
+import { be32, endSpan, entryOfKey, entryOfKeyText, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import {
   LINKS_TAG,
   SPAN_EVENT_ATTRIBUTE,
@@ -281,11 +281,11 @@ function span(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start
     tags++;
   }
   if (messageE > messageS) {
-    entryOfKey(out, TAGS, KEY.message, text(messageS, messageE));
+    entryOfKeyText(out, TAGS, KEY.message, messageS, messageE);
     tags++;
   }
   if (stateE > stateS) {
-    entryOfKey(out, TAGS, KEY.traceState, text(stateS, stateE));
+    entryOfKeyText(out, TAGS, KEY.traceState, stateS, stateE);
     tags++;
   }
   if (links.n > 0) {

@@ -15,6 +15,12 @@ export class Ranges {
     this.n = 0;
   }
 
+  /** clear(), and gives back storage grown past `keep` ranges (one large message must not hold it for ever). */
+  shrink(keep: number): void {
+    this.n = 0;
+    if (this.at.length > 2 * keep) this.at = new Int32Array(2 * 64);
+  }
+
   push(start: number, end: number): void {
     const i = this.n * 2;
     if (i + 2 > this.at.length) {

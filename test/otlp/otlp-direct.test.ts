@@ -331,6 +331,31 @@ describe('OTLP direct path against the general path', () => {
     }
   }, 120_000);
 
+  it('severity text, event name, status message and trace state copied as bytes: the same as decoded and encoded, valid UTF-8 or not', () => {
+    // QQQQ in the encoded request becomes Q, an invalid byte pair, Q (the general path decodes it to U+FFFD).
+    const patch = (body: Uint8Array, valid: boolean): Uint8Array => {
+      const b = Buffer.from(body);
+      for (let at = b.indexOf('QQQQ'); at >= 0; at = b.indexOf('QQQQ', at + 4)) if (!valid) b.set([0x51, 0xff, 0xfe, 0x51], at);
+      return b;
+    };
+    const record = { timeUnixNano: time(-1000), severityNumber: 9, severityText: 'QQQQ', eventName: 'QQQQ', body: { stringValue: 'x' } };
+    const logs = ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject({ resourceLogs: [{ scopeLogs: [{ logRecords: [record] }] }] })).finish();
+    const one = {
+      traceId: traceId(0),
+      spanId: spanId(0, false),
+      name: 'op',
+      startTimeUnixNano: time(-1000),
+      endTimeUnixNano: time(-900),
+      traceState: 'QQQQ',
+      status: { code: 2, message: 'QQQQ' },
+    };
+    const traces = ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [one] }] }] })).finish();
+    for (const valid of [true, false]) {
+      expect(compare('logs', [patch(logs, valid)]).direct).toBe(1);
+      expect(compare('traces', [patch(traces, valid)]).direct).toBe(1);
+    }
+  });
+
   it('takes every AnyValue type, unknown enums and refused ids directly', () => {
     const every = [
       { key: 's', value: { stringValue: 'Grüße "x"' } },
