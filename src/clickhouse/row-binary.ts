@@ -200,6 +200,39 @@ export class RowBinaryWriter {
     this.pos = pos;
   }
 
+  /**
+   * `count` Strings from bytes that are already UTF-8, string i being
+   * src[at[2i], at[2i + 1]) (a map's keys and values, in order): the bytes
+   * of utf8Bytes for each, with one check for room for all.
+   */
+  utf8Ranges(src: Uint8Array, at: Int32Array, count: number): void {
+    let need = 0;
+    for (let i = 0; i < 2 * count; i += 2) {
+      const length = (at[i + 1] as number) - (at[i] as number);
+      need += length + (length < 0x80 ? 1 : length < 0x4000 ? 2 : 5);
+    }
+    this.ensure(need);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < 2 * count; i += 2) {
+      const start = at[i] as number;
+      const end = at[i + 1] as number;
+      let v = end - start;
+      while (v >= 0x80) {
+        buf[pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      buf[pos++] = v;
+      if (end - start <= 64) {
+        for (let j = start; j < end; j++) buf[pos++] = src[j] as number;
+      } else {
+        buf.set(src.subarray(start, end), pos);
+        pos += end - start;
+      }
+    }
+    this.pos = pos;
+  }
+
   /** Map(String, String) from a plain object (its own enumerable keys, in their order). */
   stringMap(m: Record<string, string>): void {
     let n = 0;

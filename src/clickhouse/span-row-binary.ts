@@ -150,11 +150,8 @@ function mapEntry(stop: number, into: MapEntries): void {
 
 function writeMap(w: RowBinaryWriter, m: MapEntries): void {
   w.varUInt(m.n);
-  const at = m.at;
-  for (let i = 0; i < m.n * 4; i += 4) {
-    w.utf8Bytes(r.buf, at[i] as number, at[i + 1] as number);
-    w.utf8Bytes(r.buf, at[i + 2] as number, at[i + 3] as number);
-  }
+  // Entries are key start, key end, value start, value end: 2n strings.
+  w.utf8Ranges(r.buf, m.at, 2 * m.n);
 }
 
 // The span's fields, as read. The 64-bit values' halves are fields of one object, not module
