@@ -157,6 +157,7 @@ export class SpanIntake {
         traceLo: spans.traceLo[i] as number,
         traceHi: spans.traceHi[i] as number,
         events,
+        own: true,
       });
       result.events += events;
     }
@@ -184,7 +185,7 @@ export class SpanIntake {
         nsOfHalves(traceId[2] as number, traceId[3] as number) >= window.spansFrom &&
         nsOfHalves(traceId[4] as number, traceId[5] as number) <= window.to
       ) {
-        result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: traceId[0] as number, traceHi: traceId[1] as number, events: 1 });
+        result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: traceId[0] as number, traceHi: traceId[1] as number, events: 1, own: false });
         result.events += 1;
         continue;
       }
@@ -228,7 +229,7 @@ export class SpanIntake {
         if (bytes !== undefined) {
           if (bytes.length === 0) continue;
           fields ??= gatewayFields(tenant, receivedNs);
-          result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: 0, traceHi: 0, events: fast.samples });
+          result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: 0, traceHi: 0, events: fast.samples, own: false });
           result.events += fast.samples;
           index++;
           continue;
@@ -355,8 +356,8 @@ export class SpanIntake {
         result.partial = result.partial.filter((r) => r.index !== index);
         return;
       }
-      result.accepted.push({ span, bytes: encoded, stamp: NO_STAMP, traceLo, traceHi, events });
-    } else result.accepted.push({ span, bytes, stamp: fields, traceLo, traceHi, events });
+      result.accepted.push({ span, bytes: encoded, stamp: NO_STAMP, traceLo, traceHi, events, own: false });
+    } else result.accepted.push({ span, bytes, stamp: fields, traceLo, traceHi, events, own: false });
     result.events += events;
   }
 }

@@ -7,6 +7,7 @@
  * request they cannot prove they handle exactly like that is declined whole
  * (DECLINE) and takes the general path.
  */
+import { Ranges } from '../../src/codec/ranges.js';
 import { LIMITS } from '../../src/codec/validate.js';
 import { WireWriter } from '../../src/codec/wire-writer.js';
 import type { EventWindow } from '../gateway/event-window.js';
@@ -83,11 +84,11 @@ export function* walkExport(
   const c = emptyDirect();
   startReading(body);
   out.reset();
-  spanAt.length = 0;
+  spanAt.clear();
   let done = 0;
   try {
     const end = body.length;
-    const resources: number[] = [];
+    resources.clear();
     while (r.pos < end) {
       const t = tag(end);
       if (t >>> 3 === 1) {
@@ -98,15 +99,13 @@ export function* walkExport(
         skipField(t >>> 3, t & 7, end);
       }
     }
-    for (let i = 0; i < resources.length; i += 2) {
-      const scopes: number[] = [];
-      const res = oneAndMany(resources[i] as number, resources[i + 1] as number, scopes);
-      for (let j = 0; j < scopes.length; j += 2) {
-        const leaves: number[] = [];
-        const scope = oneAndMany(scopes[j] as number, scopes[j + 1] as number, leaves);
+    for (let i = 0; i < resources.n * 2; i += 2) {
+      const res = oneAndMany(resources.at[i] as number, resources.at[i + 1] as number, scopes);
+      for (let j = 0; j < scopes.n * 2; j += 2) {
+        const scope = oneAndMany(scopes.at[j] as number, scopes.at[j + 1] as number, leaves);
         const origin = wireOrigin(res.oneStart, res.oneEnd, scope.oneStart, scope.oneEnd, mapTag);
-        for (let k = 0; k < leaves.length; k += 2) {
-          leaf(c, ctx, origin, leaves[k] as number, leaves[k + 1] as number);
+        for (let k = 0; k < leaves.n * 2; k += 2) {
+          leaf(c, ctx, origin, leaves.at[k] as number, leaves.at[k + 1] as number);
           if (++done % SLICE_ITEMS === 0) yield;
         }
         scopeDone?.(c, ctx);
@@ -118,13 +117,20 @@ export function* walkExport(
     stopReading();
     // A refused request (OTLP_ERR_OUTPUT_TOO_LARGE) may have grown the scratch: given back too.
     out.shrink(SCRATCH_KEPT);
+    for (const list of [resources, scopes, leaves, spanAt]) list.shrink(RANGES_KEPT);
   }
 }
 
-/** The range of a message's field 1 (one submessage: its resource or scope) and the ranges of its repeated field 2; field 3 (a string) skipped. */
-function oneAndMany(start: number, end: number, into: number[]): { oneStart: number; oneEnd: number } {
+// The request's Resource{Spans,Logs}, one's Scope{Spans,Logs}, one's leaves (scratch: one conversion at a time).
+const resources = new Ranges();
+const scopes = new Ranges();
+const leaves = new Ranges();
+
+/** The range of a message's field 1 (one submessage: its resource or scope) and the ranges of its repeated field 2 (into `into`, cleared first); field 3 (a string) skipped. */
+function oneAndMany(start: number, end: number, into: Ranges): { oneStart: number; oneEnd: number } {
   let oneStart = -1;
   let oneEnd = -1;
+  into.clear();
   r.pos = start;
   while (r.pos < end) {
     const t = tag(end);
@@ -149,12 +155,13 @@ function oneAndMany(start: number, end: number, into: number[]): { oneStart: num
 
 /** Scratch kept between requests (a larger one, grown for one large request, is given back). */
 const SCRATCH_KEPT = 4 << 20;
+const RANGES_KEPT = 16_384;
 /** The writer of SSF bytes (scratch, reused: one request at a time). */
 export const out = new WireWriter();
 const originOut = new WireWriter(4096);
 
 /** Where each SSF span is in `out`, until the bytes are taken. */
-export const spanAt: number[] = [];
+export const spanAt = new Ranges();
 
 /** Ends the span started at `start`: the gateway's fields, and where it is. */
 export function endSpan(start: number, ctx: DirectContext): void {
@@ -165,7 +172,8 @@ export function endSpan(start: number, ctx: DirectContext): void {
 /** The SSF spans written, as parts of one buffer. */
 export function takeParts(c: DirectConversion): void {
   const all = out.take();
-  for (let i = 0; i < spanAt.length; i += 2) c.parts.push(all.subarray(spanAt[i] as number, spanAt[i + 1] as number));
+  const at = spanAt.at;
+  for (let i = 0; i < spanAt.n * 2; i += 2) c.parts.push(all.subarray(at[i] as number, at[i + 1] as number));
   out.shrink(SCRATCH_KEPT);
 }
 
@@ -257,9 +265,9 @@ export function wireOrigin(resStart: number, resEnd: number, scopeStart: number,
  * or superseded: protobufjs decodes it all the same, and refuses the whole
  * request when any of it is malformed.
  */
-export function readKeyValues(kvs: readonly number[]): void {
-  for (let i = 0; i < kvs.length; i += 2) {
-    readKeyValue(kvs[i] as number, kvs[i + 1] as number);
+export function readKeyValues(kvs: Ranges): void {
+  for (let i = 0; i < kvs.n * 2; i += 2) {
+    readKeyValue(kvs.at[i] as number, kvs.at[i + 1] as number);
     anyValueText(kvValueStart, kvValueEnd);
   }
 }
@@ -296,8 +304,30 @@ export function entryOfKey(w: WireWriter, mapTag: number, key: Buffer, value: st
   w.end(m);
 }
 
+/**
+ * entryOfKey with the value a string field of the request, bytes
+ * [start, end): copied as they are when valid UTF-8 (what decoding and
+ * encoding them again gives), else as protobufjs decodes them.
+ */
+export function entryOfKeyText(w: WireWriter, mapTag: number, key: Buffer, start: number, end: number): void {
+  if (!utf8Ok(r.buf, start, end)) {
+    entryOfKey(w, mapTag, key, text(start, end));
+    return;
+  }
+  if (end - start > LIMITS.tagValueBytes) throw DECLINE;
+  w.byte(mapTag);
+  const m = w.begin();
+  w.byte(0x0a);
+  w.byte(key.length);
+  w.copy(key, 0, key.length);
+  w.byte(0x12);
+  w.varint32(end - start);
+  w.copy(r.buf, start, end);
+  w.end(m);
+}
+
 // The keys of the map being written, as ranges of the request (for repeated keys).
-const keys: number[] = [];
+const keys = new Ranges();
 const O = 0x6f;
 const T = 0x74;
 const E = 0x65;
@@ -319,11 +349,11 @@ function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number
  * (JavaScript orders integer keys first), `__proto__` (dropped), repeated
  * (merged), invalid UTF-8, or too long. Returns how many entries it wrote.
  */
-export function writeAttributes(w: WireWriter, mapTag: number, kvs: readonly number[]): number {
+export function writeAttributes(w: WireWriter, mapTag: number, kvs: Ranges): number {
   const b = r.buf;
-  keys.length = 0;
-  for (let i = 0; i < kvs.length; i += 2) {
-    readKeyValue(kvs[i] as number, kvs[i + 1] as number);
+  keys.clear();
+  for (let i = 0; i < kvs.n * 2; i += 2) {
+    readKeyValue(kvs.at[i] as number, kvs.at[i + 1] as number);
     const ks = kvKeyStart;
     const ke = kvKeyEnd;
     const n = ke - ks;
@@ -334,7 +364,8 @@ export function writeAttributes(w: WireWriter, mapTag: number, kvs: readonly num
       if (n >= 5 && first === O && b[ks + 1] === T && b[ks + 2] === E && b[ks + 3] === L && b[ks + 4] === DOT) throw DECLINE;
       if (n === 9 && Buffer.compare(PROTO, b.subarray(ks, ke)) === 0) throw DECLINE;
     }
-    for (let j = 0; j < keys.length; j += 2) if (sameBytes(b, ks, ke, keys[j] as number, keys[j + 1] as number)) throw DECLINE;
+    const seen = keys.at;
+    for (let j = 0; j < keys.n * 2; j += 2) if (sameBytes(b, ks, ke, seen[j] as number, seen[j + 1] as number)) throw DECLINE;
     keys.push(ks, ke);
     w.byte(mapTag);
     const m = w.begin();
@@ -348,5 +379,5 @@ export function writeAttributes(w: WireWriter, mapTag: number, kvs: readonly num
     w.end(v);
     w.end(m);
   }
-  return kvs.length / 2;
+  return kvs.n;
 }

@@ -1,10 +1,11 @@
+import { Ranges } from '../../src/codec/ranges.js';
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
 import type { Steps } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
-import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
+import { be32, endSpan, entryOfKey, entryOfKeyText, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import { EVENT_NAME_ATTRIBUTE, LOG_FLAGS_ATTRIBUTE, OBSERVED_TIME_ATTRIBUTE, PER_CARRIER, SEVERITY_TEXT_ATTRIBUTE } from './logs-to-ssf.js';
-import { anyValueText, DECLINE, field, fixed32, fixed64, hex, r, skipField, tag, text, uint64Decimal, varint32, writeAnyValue } from './wire-values.js';
+import { anyValueText, DECLINE, field, fixed32, fixed64, hex, r, skipField, tag, uint64Decimal, varint32, writeAnyValue } from './wire-values.js';
 
 /*
  * ExportLogsServiceRequest bytes -> SSF carrier span bytes in one pass
@@ -23,7 +24,7 @@ const KEY = {
   droppedAttributes: Buffer.from('otel.dropped_attributes_count'),
 };
 
-const attrs: number[] = [];
+const attrs = new Ranges();
 
 /** The carrier being written: where it starts, its ids as halves, its records. */
 interface Carrier {
@@ -87,7 +88,7 @@ function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, sta
   let spanE = 0;
   let eventS = 0;
   let eventE = 0;
-  attrs.length = 0;
+  attrs.clear();
   r.pos = start;
   while (r.pos < end) {
     const t = tag(end);
@@ -238,7 +239,7 @@ function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, sta
   out.copy(origin.entries, 0, origin.entries.length);
   let count = origin.count + writeAttributes(out, LOG_ATTRIBUTES, attrs);
   if (textE > textS) {
-    entryOfKey(out, LOG_ATTRIBUTES, KEY.severityText, text(textS, textE));
+    entryOfKeyText(out, LOG_ATTRIBUTES, KEY.severityText, textS, textE);
     count++;
   }
   if ((observedLo | observedHi) !== 0) {
@@ -246,7 +247,7 @@ function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, sta
     count++;
   }
   if (eventE > eventS) {
-    entryOfKey(out, LOG_ATTRIBUTES, KEY.eventName, text(eventS, eventE));
+    entryOfKeyText(out, LOG_ATTRIBUTES, KEY.eventName, eventS, eventE);
     count++;
   }
   if (flags !== 0) {

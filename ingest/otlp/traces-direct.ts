@@ -1,8 +1,9 @@
+import { Ranges } from '../../src/codec/ranges.js';
 import { LIMITS } from '../../src/codec/validate.js';
 import { refuse } from './conversion.js';
 import type { Steps } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
-import { be32, endSpan, entryOfKey, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
+import { be32, endSpan, entryOfKey, entryOfKeyText, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import {
   LINKS_TAG,
   SPAN_EVENT_ATTRIBUTE,
@@ -66,10 +67,10 @@ const SPAN_EVENT_ENTRY = Buffer.from([
 ]);
 
 // Scratch of one span (reused).
-const attrs: number[] = [];
-const events: number[] = [];
-const links: number[] = [];
-const eventAttrs: number[] = [];
+const attrs = new Ranges();
+const events = new Ranges();
+const links = new Ranges();
+const eventAttrs = new Ranges();
 
 /** An OTLP id field (bytes) read as a range. */
 let idStart = 0;
@@ -120,9 +121,9 @@ function span(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start
   let droppedLinks = 0;
   let statusS = -1;
   let statusE = -1;
-  attrs.length = 0;
-  events.length = 0;
-  links.length = 0;
+  attrs.clear();
+  events.clear();
+  links.clear();
   r.pos = start;
   while (r.pos < end) {
     const t = tag(end);
@@ -280,14 +281,14 @@ function span(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start
     tags++;
   }
   if (messageE > messageS) {
-    entryOfKey(out, TAGS, KEY.message, text(messageS, messageE));
+    entryOfKeyText(out, TAGS, KEY.message, messageS, messageE);
     tags++;
   }
   if (stateE > stateS) {
-    entryOfKey(out, TAGS, KEY.traceState, text(stateS, stateE));
+    entryOfKeyText(out, TAGS, KEY.traceState, stateS, stateE);
     tags++;
   }
-  if (links.length > 0) {
+  if (links.n > 0) {
     entryOfKey(out, TAGS, KEY.links, linksJson());
     tags++;
   }
@@ -307,7 +308,7 @@ function span(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start
   out.byte(0x6a);
   out.varint32(nameLength);
   out.copy(b, nameS, nameE);
-  for (let i = 0; i < events.length; i += 2) spanEvent(ctx, events[i] as number, events[i + 1] as number);
+  for (let i = 0; i < events.n * 2; i += 2) spanEvent(ctx, events.at[i] as number, events.at[i + 1] as number);
   const highLo = be32(b, traceStart + 4);
   const highHi = be32(b, traceStart);
   if ((highLo | highHi) !== 0) {
@@ -315,21 +316,21 @@ function span(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start
     out.byte(0x06);
     out.varint64(highLo, highHi);
   }
-  ctx.budget.take(1 + events.length / 2, out.pos - spanStart);
+  ctx.budget.take(1 + events.n, out.pos - spanStart);
   endSpan(spanStart, ctx);
   c.traceLo.push(be32(b, traceStart + 12));
   c.traceHi.push(be32(b, traceStart + 8));
-  c.events.push(1 + events.length / 2);
+  c.events.push(1 + events.n);
 }
 
 /** The rest of a refused span, read whole (as protobufjs decodes it). */
 function readRefused(): void {
   readKeyValues(attrs);
-  for (let i = 0; i < events.length; i += 2) {
-    readEvent(events[i] as number, events[i + 1] as number);
+  for (let i = 0; i < events.n * 2; i += 2) {
+    readEvent(events.at[i] as number, events.at[i + 1] as number);
     readKeyValues(eventAttrs);
   }
-  if (links.length > 0) linksJson();
+  if (links.n > 0) linksJson();
 }
 
 // One span event's fields (readEvent).
@@ -343,7 +344,7 @@ function readEvent(start: number, end: number): void {
   timeHi = 0;
   nameS = 0;
   nameE = 0;
-  eventAttrs.length = 0;
+  eventAttrs.clear();
   r.pos = start;
   while (r.pos < end) {
     const t = tag(end);
@@ -377,7 +378,7 @@ function spanEvent(ctx: DirectContext, start: number, end: number): void {
   const ns = (timeLo | timeHi) === 0 ? ctx.receivedNs : (timeHi | 0) * 0x1_0000_0000 + timeLo;
   if (ns < ctx.window.logsFrom || ns > ctx.window.to) throw DECLINE;
   if (nameE - nameS > LIMITS.logBodyBytes || !utf8Ok(b, nameS, nameE)) throw DECLINE;
-  if (1 + eventAttrs.length / 2 > LIMITS.tagsPerMap) throw DECLINE;
+  if (1 + eventAttrs.n > LIMITS.tagsPerMap) throw DECLINE;
   out.byte(0xa2);
   out.byte(0x06);
   const record = out.begin();
@@ -398,13 +399,13 @@ function spanEvent(ctx: DirectContext, start: number, end: number): void {
 /** The otel.links tag: built as tracesToSsf builds it (links are rare; objects are fine here). */
 function linksJson(): string {
   const list: Array<{ trace_id: string; span_id: string; trace_state: string; attributes: Record<string, string> }> = [];
-  for (let i = 0; i < links.length; i += 2) {
-    const end = links[i + 1] as number;
+  for (let i = 0; i < links.n * 2; i += 2) {
+    const end = links.at[i + 1] as number;
     let traceId = '';
     let spanId = '';
     let traceState = '';
     const kvs: number[] = [];
-    r.pos = links[i] as number;
+    r.pos = links.at[i] as number;
     while (r.pos < end) {
       const t = tag(end);
       const f = t >>> 3;

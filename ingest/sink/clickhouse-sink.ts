@@ -3,7 +3,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import type { EventBatch } from '../../src/clickhouse/event-batch.js';
 import { EventRowBinary } from '../../src/clickhouse/event-row-binary.js';
-import { createEventBatch, insertBatch } from '../../src/clickhouse/event-writer.js';
+import { insertBatch } from '../../src/clickhouse/event-writer.js';
 import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
 import { decodeSpan } from '../../src/codec/span-codec.js';
 import { nowNs } from '../../src/emitter/clock.js';
@@ -24,14 +24,30 @@ export interface ClickHouseSinkOptions {
   defaultTenant: string;
 }
 
-/** What one publish() added: the spans, and the keyed request they are, if any. */
+/** What one publish() added: the rows of its spans, and the keyed request they are, if any. */
 interface Published {
-  spans: AcceptedSpan[];
+  rows: EventRowBinary;
   requestId: string | undefined;
 }
 
 /** Spans turned into rows between two turns of the event loop. */
 const APPEND_SLICE = 2_000;
+/**
+ * Chunks of the rows of one publish(): about the size of its SSF bytes (the
+ * rows take a little less), so that a request's rows are one chunk, within
+ * these bounds.
+ */
+const PUBLISH_CHUNK_MIN = 4 << 10;
+const PUBLISH_CHUNK_MAX = 1 << 20;
+
+/** The rows of spans [from, to) into `into`. */
+function appendSpans(into: EventRowBinary, spans: readonly AcceptedSpan[], from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const s = spans[i] as AcceptedSpan;
+    if (s.span) into.append(s.span);
+    else appendEncoded(into, s);
+  }
+}
 
 /**
  * The rows of a span the intake passed as bytes only (a plain trace span it
@@ -43,7 +59,7 @@ const APPEND_SLICE = 2_000;
  */
 function appendEncoded(batch: EventBatch, s: AcceptedSpan): void {
   const bytes = s.stamp.length > 0 ? Buffer.concat([s.bytes, s.stamp]) : s.bytes;
-  if (batch instanceof EventRowBinary && appendSpanBytes(batch, bytes, nowNs)) return;
+  if (batch instanceof EventRowBinary && appendSpanBytes(batch, bytes, nowNs, s.own)) return;
   const v = decodeSpan(bytes);
   if (v.ok) batch.append(v.span);
 }
@@ -91,31 +107,53 @@ export class ClickHouseSink implements SpanSink {
     if (spans.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(sinkError('shutting down', 1));
     let rows = 0;
-    for (const s of spans) rows += s.events;
+    let bytes = 0;
+    for (const s of spans) {
+      rows += s.events;
+      bytes += s.bytes.length + s.stamp.length;
+    }
     // More than the whole buffer can never fit: refused for good, not "retry later".
     if (rows > this.options.maxBufferedRows) return Promise.reject(sinkTooLarge(rows, this.options.maxBufferedRows, 'rows', 'materializer.batchRows × 10'));
-    if (!this.batcher.fits(rows)) {
-      return Promise.reject(
-        sinkFull(`the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`),
-      );
+    if (!this.batcher.fits(rows)) return Promise.reject(this.full());
+    // The spans become rows now, not when the batch is sent: what waits for the insert is
+    // their RowBinary bytes, not one object per span (which would outlive young collections).
+    const into = new EventRowBinary(this.options.defaultTenant, Math.min(Math.max(bytes, PUBLISH_CHUNK_MIN), PUBLISH_CHUNK_MAX));
+    if (spans.length <= APPEND_SLICE) {
+      try {
+        appendSpans(into, spans, 0, spans.length);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return this.batcher.add([{ rows: into, requestId }], rows);
     }
-    return this.batcher.add([{ spans, requestId }], rows);
+    return this.publishInSlices(spans, into, rows, requestId);
+  }
+
+  private full(): Error {
+    return sinkFull(`the insert buffer is full (${this.options.maxBufferedRows} rows)${this.lastError ? `; last ClickHouse error: ${this.lastError}` : ''}`);
+  }
+
+  /**
+   * Written in slices, yielding to the event loop between them: a request of
+   * 100,000 spans holds health checks and other requests for one slice at
+   * most. The buffer may have filled meanwhile: checked again.
+   */
+  private async publishInSlices(spans: readonly AcceptedSpan[], into: EventRowBinary, rows: number, requestId: string | undefined): Promise<void> {
+    for (let at = 0; at < spans.length; at += APPEND_SLICE) {
+      if (at > 0) await yieldToEventLoop();
+      appendSpans(into, spans, at, Math.min(at + APPEND_SLICE, spans.length));
+    }
+    if (this.closed) throw sinkError('shutting down', 1);
+    if (!this.batcher.fits(rows)) throw this.full();
+    return this.batcher.add([{ rows: into, requestId }], rows);
   }
 
   private async insert(items: Published[]): Promise<void> {
-    const batch = createEventBatch(this.ch, this.options.defaultTenant);
+    const batch = new EventRowBinary(this.options.defaultTenant);
     const keyed: { token: string; batch: EventBatch }[] = [];
-    let n = 0;
     for (const item of items) {
-      const into = item.requestId === undefined ? batch : createEventBatch(this.ch, this.options.defaultTenant);
-      if (item.requestId !== undefined) keyed.push({ token: requestToken(item.requestId), batch: into });
-      for (const s of item.spans) {
-        if (s.span) into.append(s.span);
-        else appendEncoded(into, s);
-        // Written in slices, yielding to the event loop between them: a batch of
-        // 100,000 spans holds health checks and other requests for one slice at most.
-        if (++n % APPEND_SLICE === 0) await yieldToEventLoop();
-      }
+      if (item.requestId === undefined) batch.appendBatch(item.rows);
+      else keyed.push({ token: requestToken(item.requestId), batch: item.rows });
     }
     let count = batch.total;
     for (const k of keyed) count += k.batch.total;

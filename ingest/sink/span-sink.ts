@@ -23,6 +23,13 @@ export interface AcceptedSpan {
   traceHi: number;
   /** Trace span (0 or 1) + samples + log records. */
   events: number;
+  /**
+   * `bytes` were written by the gateway's own OTLP direct path from values
+   * it validated (SpanIntake.fromValidated): valid UTF-8, map keys unique.
+   * A sink writing rows from them may skip those checks (appendSpanBytes's
+   * `own`); never true for bytes a client sent.
+   */
+  own: boolean;
 }
 
 /** Told how long each acknowledgement took (the gateway's /metrics). */

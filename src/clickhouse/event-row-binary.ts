@@ -29,11 +29,23 @@ function time(ns: bigint): bigint {
 }
 
 export class EventRowBinary implements EventBatch {
-  readonly spans = new RowBinaryWriter();
-  readonly logs = new RowBinaryWriter();
-  readonly samples = new RowBinaryWriter();
+  readonly spans: RowBinaryWriter;
+  readonly logs: RowBinaryWriter;
+  readonly samples: RowBinaryWriter;
 
-  constructor(readonly defaultTenant = 'default') {}
+  /**
+   * `chunkBytes`: the size of every chunk of the writers (RowBinaryWriter),
+   * for the rows of one request (about the size of its SSF bytes: one chunk)
+   * rather than the default's for a whole insert.
+   */
+  constructor(
+    readonly defaultTenant = 'default',
+    chunkBytes?: number,
+  ) {
+    this.spans = chunkBytes === undefined ? new RowBinaryWriter() : new RowBinaryWriter(chunkBytes, chunkBytes);
+    this.logs = chunkBytes === undefined ? new RowBinaryWriter() : new RowBinaryWriter(chunkBytes, chunkBytes);
+    this.samples = chunkBytes === undefined ? new RowBinaryWriter() : new RowBinaryWriter(chunkBytes, chunkBytes);
+  }
 
   count(table: EventTable): number {
     return this[table].rows;
@@ -41,6 +53,13 @@ export class EventRowBinary implements EventBatch {
 
   get total(): number {
     return this.spans.rows + this.logs.rows + this.samples.rows;
+  }
+
+  /** Appends the rows of `other` after these, table by table (its chunks, not copied: `other` is not written to again). */
+  appendBatch(other: EventRowBinary): void {
+    this.spans.append(other.spans);
+    this.logs.append(other.logs);
+    this.samples.append(other.samples);
   }
 
   /** The rows of one event, as appendRows. */

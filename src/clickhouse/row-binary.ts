@@ -11,6 +11,8 @@
 
 const FIRST_CHUNK_BYTES = 64 << 10;
 const CHUNK_BYTES = 1 << 20;
+/** No chunk yet: the first is allocated by the first write (a table a batch has no rows for costs nothing). */
+const NO_CHUNK = Buffer.alloc(0);
 
 export class RowBinaryWriter {
   /** Finished chunks (whole allocations) and the bytes written in each. */
@@ -22,17 +24,44 @@ export class RowBinaryWriter {
   rows = 0;
   private saved = { chunk: 0, pos: 0, rows: 0 };
 
-  constructor(private readonly chunkBytes = CHUNK_BYTES) {
-    this.buf = Buffer.allocUnsafe(Math.min(FIRST_CHUNK_BYTES, chunkBytes));
+  constructor(
+    private readonly chunkBytes = CHUNK_BYTES,
+    private readonly firstChunkBytes = Math.min(FIRST_CHUNK_BYTES, chunkBytes),
+  ) {
+    this.buf = NO_CHUNK;
   }
 
   /** Room for n more bytes in the current chunk. */
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    this.done.push(this.buf);
-    this.doneBytes.push(this.pos);
-    this.buf = Buffer.allocUnsafe(Math.max(this.chunkBytes, n));
+    let size = Math.max(this.chunkBytes, n);
+    if (this.buf === NO_CHUNK) {
+      if (this.done.length === 0) size = Math.max(this.firstChunkBytes, n);
+    } else {
+      this.done.push(this.buf);
+      this.doneBytes.push(this.pos);
+    }
+    this.buf = Buffer.allocUnsafe(size);
     this.pos = 0;
+  }
+
+  /**
+   * Appends the rows of `other` after these (its chunks, not copied: `other`
+   * is not written to again). Not between mark() and rewind().
+   */
+  append(other: RowBinaryWriter): void {
+    if (other.rows === 0) return;
+    if (this.pos > 0) {
+      this.done.push(this.buf);
+      this.doneBytes.push(this.pos);
+      this.buf = NO_CHUNK;
+      this.pos = 0;
+    }
+    for (const c of other.chunks()) {
+      this.done.push(c);
+      this.doneBytes.push(c.length);
+    }
+    this.rows += other.rows;
   }
 
   get byteLength(): number {
@@ -161,11 +190,45 @@ export class RowBinaryWriter {
     this.ensure(length);
     const buf = this.buf;
     let pos = this.pos;
-    if (length <= 32) {
+    // Up to 64 bytes a loop is as fast as a native copy, which needs a view of the source (an object to collect).
+    if (length <= 64) {
       for (let i = start; i < end; i++) buf[pos++] = src[i] as number;
     } else {
       buf.set(src.subarray(start, end), pos);
       pos += length;
+    }
+    this.pos = pos;
+  }
+
+  /**
+   * `count` Strings from bytes that are already UTF-8, string i being
+   * src[at[2i], at[2i + 1]) (a map's keys and values, in order): the bytes
+   * of utf8Bytes for each, with one check for room for all.
+   */
+  utf8Ranges(src: Uint8Array, at: Int32Array, count: number): void {
+    let need = 0;
+    for (let i = 0; i < 2 * count; i += 2) {
+      const length = (at[i + 1] as number) - (at[i] as number);
+      need += length + (length < 0x80 ? 1 : length < 0x4000 ? 2 : 5);
+    }
+    this.ensure(need);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < 2 * count; i += 2) {
+      const start = at[i] as number;
+      const end = at[i + 1] as number;
+      let v = end - start;
+      while (v >= 0x80) {
+        buf[pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      buf[pos++] = v;
+      if (end - start <= 64) {
+        for (let j = start; j < end; j++) buf[pos++] = src[j] as number;
+      } else {
+        buf.set(src.subarray(start, end), pos);
+        pos += end - start;
+      }
     }
     this.pos = pos;
   }

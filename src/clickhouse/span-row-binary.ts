@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { LIMITS } from '../codec/validate.js';
+import { Ranges } from '../codec/ranges.js';
 import { WireReader } from '../codec/wire-reader.js';
 import type { EventRowBinary } from './event-row-binary.js';
 import type { RowBinaryWriter } from './row-binary.js';
@@ -38,23 +39,6 @@ class MapEntries {
   }
 }
 
-/** Scratch ranges of repeated submessages. */
-class Ranges {
-  at = new Int32Array(2 * 64);
-  n = 0;
-  push(start: number, end: number): void {
-    const i = this.n * 2;
-    if (i + 2 > this.at.length) {
-      const bigger = new Int32Array(this.at.length * 2);
-      bigger.set(this.at);
-      this.at = bigger;
-    }
-    this.at[i] = start;
-    this.at[i + 1] = end;
-    this.n++;
-  }
-}
-
 const spanTags = new MapEntries();
 const partTags = new MapEntries();
 const metricRanges = new Ranges();
@@ -85,6 +69,7 @@ function lengthDelimited(end: number): number {
 /** The bytes [start, end) are valid UTF-8 of at most `limit` bytes (what the codec would decode unchanged and accept). */
 function checkString(start: number, end: number, limit: number): void {
   if (end - start > limit) throw DECLINE;
+  if (ownBytes) return;
   const b = r.buf;
   for (let i = start; i < end; i++) {
     if ((b[i] as number) >= 0x80) {
@@ -146,6 +131,11 @@ function mapEntry(stop: number, into: MapEntries): void {
   }
   checkString(ks, ke, LIMITS.tagKeyBytes);
   checkString(vs, ve, LIMITS.tagValueBytes);
+  if (into.n >= LIMITS.tagsPerMap) throw DECLINE;
+  if (ownBytes) {
+    into.push(ks, ke, vs, ve);
+    return;
+  }
   if (ke > ks) {
     const first = r.buf[ks] as number;
     if (first >= CHAR_0 && first <= CHAR_9) throw DECLINE;
@@ -155,36 +145,36 @@ function mapEntry(stop: number, into: MapEntries): void {
   for (let i = 0; i < into.n; i++) {
     if (bytesEqual(at[i * 4] as number, at[i * 4 + 1] as number, ks, ke)) throw DECLINE;
   }
-  if (into.n >= LIMITS.tagsPerMap) throw DECLINE;
   into.push(ks, ke, vs, ve);
 }
 
 function writeMap(w: RowBinaryWriter, m: MapEntries): void {
   w.varUInt(m.n);
-  const at = m.at;
-  for (let i = 0; i < m.n * 4; i += 4) {
-    w.utf8Bytes(r.buf, at[i] as number, at[i + 1] as number);
-    w.utf8Bytes(r.buf, at[i + 2] as number, at[i + 3] as number);
-  }
+  // Entries are key start, key end, value start, value end: 2n strings.
+  w.utf8Ranges(r.buf, m.at, 2 * m.n);
 }
 
-// The span's fields, as read.
-let traceLo = 0;
-let traceHi = 0;
-let traceHighLo = 0;
-let traceHighHi = 0;
-let idLo = 0;
-let idHi = 0;
-let parentLo = 0;
-let parentHi = 0;
-let startLo = 0;
-let startHi = 0;
-let endLo = 0;
-let endHi = 0;
-let rootLo = 0;
-let rootHi = 0;
-let recvLo = 0;
-let recvHi = 0;
+// The span's fields, as read. The 64-bit values' halves are fields of one object, not module
+// variables: a module variable holding a number past 31 bits is a new heap number at each store.
+class SpanFields {
+  traceLo = 0;
+  traceHi = 0;
+  traceHighLo = 0;
+  traceHighHi = 0;
+  idLo = 0;
+  idHi = 0;
+  parentLo = 0;
+  parentHi = 0;
+  startLo = 0;
+  startHi = 0;
+  endLo = 0;
+  endHi = 0;
+  rootLo = 0;
+  rootHi = 0;
+  recvLo = 0;
+  recvHi = 0;
+}
+const f = new SpanFields();
 let error = false;
 let indicator = false;
 let serviceStart = 0;
@@ -207,7 +197,8 @@ function writeTenant(w: RowBinaryWriter, out: EventRowBinary): void {
 
 /** Reads the top-level fields of the span at [0, end). */
 function scanSpan(end: number): void {
-  traceLo = traceHi = traceHighLo = traceHighHi = idLo = idHi = parentLo = parentHi = startLo = startHi = endLo = endHi = rootLo = rootHi = recvLo = recvHi = 0;
+  f.traceLo = f.traceHi = f.traceHighLo = f.traceHighHi = f.idLo = f.idHi = f.parentLo = f.parentHi = 0;
+  f.startLo = f.startHi = f.endLo = f.endHi = f.rootLo = f.rootHi = f.recvLo = f.recvHi = 0;
   error = indicator = false;
   serviceStart = serviceEnd = nameStart = nameEnd = tenantStart = tenantEnd = 0;
   spanTags.n = 0;
@@ -221,28 +212,28 @@ function scanSpan(end: number): void {
         break;
       case 16:
         varint64(end);
-        traceLo = r.lo;
-        traceHi = r.hi;
+        f.traceLo = r.lo;
+        f.traceHi = r.hi;
         break;
       case 24:
         varint64(end);
-        idLo = r.lo;
-        idHi = r.hi;
+        f.idLo = r.lo;
+        f.idHi = r.hi;
         break;
       case 32:
         varint64(end);
-        parentLo = r.lo;
-        parentHi = r.hi;
+        f.parentLo = r.lo;
+        f.parentHi = r.hi;
         break;
       case 40:
         varint64(end);
-        startLo = r.lo;
-        startHi = r.hi;
+        f.startLo = r.lo;
+        f.startHi = r.hi;
         break;
       case 48:
         varint64(end);
-        endLo = r.lo;
-        endHi = r.hi;
+        f.endLo = r.lo;
+        f.endHi = r.hi;
         break;
       case 56:
         error = varint32(end) !== 0;
@@ -275,8 +266,8 @@ function scanSpan(end: number): void {
       }
       case 112:
         varint64(end);
-        rootLo = r.lo;
-        rootHi = r.hi;
+        f.rootLo = r.lo;
+        f.rootHi = r.hi;
         break;
       case 802: {
         const stop = lengthDelimited(end);
@@ -292,13 +283,13 @@ function scanSpan(end: number): void {
       }
       case 816:
         varint64(end);
-        recvLo = r.lo;
-        recvHi = r.hi;
+        f.recvLo = r.lo;
+        f.recvHi = r.hi;
         break;
       case 824: // trace_id_high
         varint64(end);
-        traceHighLo = r.lo;
-        traceHighHi = r.hi;
+        f.traceHighLo = r.lo;
+        f.traceHighHi = r.hi;
         break;
       default:
         throw DECLINE;
@@ -339,15 +330,15 @@ function writeLog(out: EventRowBinary, start: number, stop: number, received: ()
   const w = out.logs;
   writeTenant(w, out);
   w.utf8Bytes(r.buf, serviceStart, serviceEnd);
-  if (tsLo === 0 && tsHi === 0) writeTime(w, recvLo, recvHi);
+  if (tsLo === 0 && tsHi === 0) writeTime(w, f.recvLo, f.recvHi);
   else writeTime(w, tsLo, tsHi);
   w.u8(SEVERITY_ENUM[severity] as number);
   w.u8(severity);
   w.utf8Bytes(r.buf, bodyStart, bodyEnd);
-  w.i64Parts(traceLo, traceHi);
-  w.i64Parts(idLo, idHi);
+  w.i64Parts(f.traceLo, f.traceHi);
+  w.i64Parts(f.idLo, f.idHi);
   writeMap(w, partTags);
-  w.i64Parts(traceHighLo, traceHighHi);
+  w.i64Parts(f.traceHighLo, f.traceHighHi);
   w.rows++;
 }
 
@@ -424,7 +415,7 @@ function writeSample(out: EventRowBinary, start: number, stop: number, received:
   writeTenant(w, out);
   w.utf8Bytes(r.buf, nameS, nameE);
   w.u8(metric);
-  if (tsLo === 0 && tsHi === 0) writeTime(w, recvLo, recvHi);
+  if (tsLo === 0 && tsHi === 0) writeTime(w, f.recvLo, f.recvHi);
   else writeTime(w, tsLo, tsHi);
   w.f64(value === 0 ? 0 : value); // +0 for -0, as EventRowBinary.append
   w.f32(sampleRate === 0 ? 1 : sampleRate);
@@ -434,9 +425,9 @@ function writeSample(out: EventRowBinary, start: number, stop: number, received:
   w.u8(scope);
   writeMap(w, partTags);
   w.utf8Bytes(r.buf, serviceStart, serviceEnd);
-  w.i64Parts(traceLo, traceHi);
-  w.i64Parts(idLo, idHi);
-  w.i64Parts(traceHighLo, traceHighHi);
+  w.i64Parts(f.traceLo, f.traceHi);
+  w.i64Parts(f.idLo, f.idHi);
+  w.i64Parts(f.traceHighLo, f.traceHighHi);
   w.rows++;
 }
 
@@ -446,18 +437,27 @@ for (let n = 0; n <= 24; n++) SEVERITY_ENUM.push(n === 0 ? 0 : n <= 4 ? 1 : n <=
 
 /** The span had no received time (field 102): the record's, from the caller. */
 function receivedInto(received: () => bigint): void {
-  if (recvLo !== 0 || recvHi !== 0) return;
+  if (f.recvLo !== 0 || f.recvHi !== 0) return;
   const ns = BigInt.asUintN(64, received());
-  recvLo = Number(ns & 0xffff_ffffn);
-  recvHi = Number(ns >> 32n) | 0;
+  f.recvLo = Number(ns & 0xffff_ffffn);
+  f.recvHi = Number(ns >> 32n) | 0;
 }
+
+// The span being read was written by the gateway's own direct path (appendSpanBytes's `own`).
+let ownBytes = false;
 
 /**
  * Appends the rows of one encoded SSFSpan to `out` when the codec would take
  * it whole; false (and nothing written) otherwise. `received` gives the
- * record's receive time (ns) for a span the gateway did not stamp.
+ * record's receive time (ns) for a span the gateway did not stamp. `own`:
+ * the bytes were written in this process by the gateway's direct path
+ * (ingest/otlp, AcceptedSpan.own), which only writes valid UTF-8 and map
+ * keys that are unique, kept in place and not `__proto__`: those are not
+ * checked again (lengths, counts and everything else still are). Bytes
+ * read from anywhere else (a client, a Kafka record) are never `own`.
  */
-export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received: () => bigint): boolean {
+export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received: () => bigint, own = false): boolean {
+  ownBytes = own;
   r.reset(bytes);
   let marked = false;
   try {
@@ -471,9 +471,13 @@ export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received
       for (let i = 0; i < spanTags.n * 4; i += 4) if (equalsConst(at[i] as number, at[i + 1] as number, NAME)) throw DECLINE;
     }
     const hasTraceFields =
-      (idLo !== 0 || idHi !== 0) && (traceLo !== 0 || traceHi !== 0) && (startLo !== 0 || startHi !== 0) && (endLo !== 0 || endHi !== 0) && nameEnd > nameStart;
+      (f.idLo !== 0 || f.idHi !== 0) &&
+      (f.traceLo !== 0 || f.traceHi !== 0) &&
+      (f.startLo !== 0 || f.startHi !== 0) &&
+      (f.endLo !== 0 || f.endHi !== 0) &&
+      nameEnd > nameStart;
     // end before start is refused (SSF_SPAN_NEGATIVE_DURATION); so is a span with nothing to store.
-    if (hasTraceFields && (endHi < startHi || (endHi === startHi && endLo < startLo))) throw DECLINE;
+    if (hasTraceFields && (f.endHi < f.startHi || (f.endHi === f.startHi && f.endLo < f.startLo))) throw DECLINE;
     if (!hasTraceFields && metricRanges.n === 0 && logRanges.n === 0) throw DECLINE;
 
     out.spans.mark();
@@ -483,20 +487,20 @@ export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received
     if (hasTraceFields) {
       const w = out.spans;
       writeTenant(w, out);
-      w.i64Parts(traceLo, traceHi);
-      w.i64Parts(idLo, idHi);
-      w.i64Parts(parentLo, parentHi);
+      w.i64Parts(f.traceLo, f.traceHi);
+      w.i64Parts(f.idLo, f.idHi);
+      w.i64Parts(f.parentLo, f.parentHi);
       w.utf8Bytes(r.buf, serviceStart, serviceEnd);
       w.utf8Bytes(r.buf, nameStart, nameEnd);
-      writeTime(w, startLo, startHi);
+      writeTime(w, f.startLo, f.startHi);
       // end - start, wrapping like Int64.
-      const borrow = endLo < startLo ? 1 : 0;
-      w.i64Parts((endLo - startLo) >>> 0, (endHi - startHi - borrow) | 0);
+      const borrow = f.endLo < f.startLo ? 1 : 0;
+      w.i64Parts((f.endLo - f.startLo) >>> 0, (f.endHi - f.startHi - borrow) | 0);
       w.bool(error);
       w.bool(indicator);
-      writeTime(w, rootLo, rootHi);
+      writeTime(w, f.rootLo, f.rootHi);
       writeMap(w, spanTags);
-      w.i64Parts(traceHighLo, traceHighHi);
+      w.i64Parts(f.traceHighLo, f.traceHighHi);
       w.rows++;
     }
     const logs = logRanges.at;

@@ -78,10 +78,12 @@ export class WireWriter {
     const n = end - start;
     this.ensure(n);
     if (n <= 64) {
-      // A short copy byte by byte: no view object to make (and collect) for it.
+      // A short copy byte by byte: no view object to make (and collect) for it; a whole source needs none either.
       const b = this.buf;
       let at = this.pos;
       for (let i = start; i < end; i++) b[at++] = src[i] as number;
+    } else if (start === 0 && end === src.length) {
+      this.buf.set(src, this.pos);
     } else {
       this.buf.set(src.subarray(start, end), this.pos);
     }

@@ -265,3 +265,54 @@ describe('RowBinaryWriter', () => {
     expect(all.subarray(8).toString('utf8')).toBe(long);
   });
 });
+
+describe('rows written apart, then appended (the ClickHouse sink writes each request apart)', () => {
+  it('RowBinaryWriter.append: the same bytes and rows as one writer, whatever the chunk sizes', () => {
+    for (const [partChunk, allChunk] of [
+      [16, 16],
+      [7, 1 << 20],
+      [64 << 10, 1 << 20],
+    ] as const) {
+      const one = new RowBinaryWriter(allChunk);
+      const all = new RowBinaryWriter(allChunk);
+      for (let p = 0; p < 6; p++) {
+        const part = new RowBinaryWriter(partChunk);
+        // Part 2 writes nothing: its writer never allocates a chunk, and adds nothing.
+        const n = p === 2 ? 0 : 1 + int(40);
+        for (let i = 0; i < n; i++) {
+          const s = `row ${p}.${i} ${'x'.repeat(int(30))}`;
+          for (const w of [one, part]) {
+            w.string(s);
+            w.i64Parts(i, p);
+            w.rows++;
+          }
+        }
+        if (p === 2) expect(part.chunks()).toEqual([]);
+        all.append(part);
+        // Written to again after an append (and undone): still in order.
+        all.mark();
+        all.string('undone');
+        all.rewind();
+      }
+      expect(all.rows).toBe(one.rows);
+      expect(all.byteLength).toBe(one.byteLength);
+      expect(Buffer.concat(all.chunks()).toString('hex')).toBe(Buffer.concat(one.chunks()).toString('hex'));
+    }
+  });
+
+  it('EventRowBinary.appendBatch: the rows of spans appended request by request are those of one batch', () => {
+    const one = new EventRowBinary();
+    const all = new EventRowBinary();
+    for (let p = 0; p < 5; p++) {
+      const part = new EventRowBinary('default', 64 << 10);
+      for (let i = 0; i < 30; i++) {
+        const bytes = encodeSpan(event());
+        if (!appendSpanBytes(part, bytes, received)) slowPath(part, bytes);
+        if (!appendSpanBytes(one, bytes, received)) slowPath(one, bytes);
+      }
+      all.appendBatch(part);
+    }
+    expect(all.total).toBe(one.total);
+    expect(body(all)).toEqual(body(one));
+  });
+});

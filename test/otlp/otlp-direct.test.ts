@@ -23,6 +23,8 @@ import { ExpansionBudget } from '../../ingest/otlp/expansion-budget.js';
 import { metricsSteps, metricsToSsf, samplesOf } from '../../ingest/otlp/metrics-to-ssf.js';
 import { gatewayFields } from '../../ingest/gateway/span-intake.js';
 import { decodeSpan } from '../../src/codec/index.js';
+import { EventRowBinary } from '../../src/clickhouse/event-row-binary.js';
+import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
 import { seededRandom } from '../setup/random.js';
 
 const MS = 1_000_000n;
@@ -251,6 +253,13 @@ function outcome(s: Side, signal: Signal, body: Uint8Array, direct: boolean): { 
   }
 }
 
+/** The RowBinary rows of one span's bytes (span-row-binary), with its checks for untrusted bytes or without. */
+function rowsOf(bytes: Uint8Array, own: boolean): string[] {
+  const out = new EventRowBinary('default');
+  expect(appendSpanBytes(out, bytes, () => RECEIVED, own)).toBe(true);
+  return [out.spans, out.logs, out.samples].map((w) => `${w.rows}:${Buffer.concat(w.chunks()).toString('hex')}`);
+}
+
 function compare(signal: Signal, requests: Uint8Array[], limits?: ExpansionLimits): { direct: number; declined: number; failed: number; refused: number } {
   const direct = side(limits);
   const general = side(limits);
@@ -263,10 +272,13 @@ function compare(signal: Signal, requests: Uint8Array[], limits?: ExpansionLimit
     else if (d.a?.direct) {
       tally.direct++;
       tally.refused += d.a.rejected;
-      // Every span the direct path made is one the codec accepts whole.
+      // Every span the direct path made is one the codec accepts whole, and one whose rows
+      // span-row-binary writes the same when told they are the gateway's own bytes (checks skipped).
       for (const x of d.a.result.accepted) {
         const v = decodeSpan(Buffer.concat([x.bytes, x.stamp]));
         expect(v.ok && v.rejections.length === 0).toBe(true);
+        expect(x.own).toBe(true);
+        expect(rowsOf(x.bytes, true)).toEqual(rowsOf(x.bytes, false));
       }
     } else tally.declined++;
   }
@@ -318,6 +330,31 @@ describe('OTLP direct path against the general path', () => {
       expect(t.direct).toBeGreaterThan(50);
     }
   }, 120_000);
+
+  it('severity text, event name, status message and trace state copied as bytes: the same as decoded and encoded, valid UTF-8 or not', () => {
+    // QQQQ in the encoded request becomes Q, an invalid byte pair, Q (the general path decodes it to U+FFFD).
+    const patch = (body: Uint8Array, valid: boolean): Uint8Array => {
+      const b = Buffer.from(body);
+      for (let at = b.indexOf('QQQQ'); at >= 0; at = b.indexOf('QQQQ', at + 4)) if (!valid) b.set([0x51, 0xff, 0xfe, 0x51], at);
+      return b;
+    };
+    const record = { timeUnixNano: time(-1000), severityNumber: 9, severityText: 'QQQQ', eventName: 'QQQQ', body: { stringValue: 'x' } };
+    const logs = ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject({ resourceLogs: [{ scopeLogs: [{ logRecords: [record] }] }] })).finish();
+    const one = {
+      traceId: traceId(0),
+      spanId: spanId(0, false),
+      name: 'op',
+      startTimeUnixNano: time(-1000),
+      endTimeUnixNano: time(-900),
+      traceState: 'QQQQ',
+      status: { code: 2, message: 'QQQQ' },
+    };
+    const traces = ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [one] }] }] })).finish();
+    for (const valid of [true, false]) {
+      expect(compare('logs', [patch(logs, valid)]).direct).toBe(1);
+      expect(compare('traces', [patch(traces, valid)]).direct).toBe(1);
+    }
+  });
 
   it('takes every AnyValue type, unknown enums and refused ids directly', () => {
     const every = [
