@@ -289,14 +289,20 @@ export function entry(w: WireWriter, mapTag: number, key: string, value: string)
   w.end(m);
 }
 
-/** An entry whose key is given as its bytes (the mapping's own keys). */
-export function entryOfKey(w: WireWriter, mapTag: number, key: Buffer, value: string): void {
+/** A map entry begun, up to its value's tag: the entry's start (for w.end). */
+function entryHead(w: WireWriter, mapTag: number, key: Buffer): number {
   w.byte(mapTag);
   const m = w.begin();
   w.byte(0x0a);
   w.byte(key.length);
   w.copy(key, 0, key.length);
   w.byte(0x12);
+  return m;
+}
+
+/** An entry whose key is given as its bytes (the mapping's own keys). */
+export function entryOfKey(w: WireWriter, mapTag: number, key: Buffer, value: string): void {
+  const m = entryHead(w, mapTag, key);
   const v = w.begin();
   w.utf8(value);
   if (w.pos - v > LIMITS.tagValueBytes) throw DECLINE;
@@ -315,12 +321,7 @@ export function entryOfKeyText(w: WireWriter, mapTag: number, key: Buffer, start
     return;
   }
   if (end - start > LIMITS.tagValueBytes) throw DECLINE;
-  w.byte(mapTag);
-  const m = w.begin();
-  w.byte(0x0a);
-  w.byte(key.length);
-  w.copy(key, 0, key.length);
-  w.byte(0x12);
+  const m = entryHead(w, mapTag, key);
   w.varint32(end - start);
   w.copy(r.buf, start, end);
   w.end(m);
