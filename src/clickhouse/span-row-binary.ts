@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { LIMITS } from '../codec/validate.js';
-import { Ranges } from '../codec/ranges.js';
+import { doubled, Ranges } from '../codec/ranges.js';
 import { WireReader } from '../codec/wire-reader.js';
 import type { EventRowBinary } from './event-row-binary.js';
 import type { RowBinaryWriter } from './row-binary.js';
@@ -26,11 +26,7 @@ class MapEntries {
   n = 0;
   push(ks: number, ke: number, vs: number, ve: number): void {
     const i = this.n * 4;
-    if (i + 4 > this.at.length) {
-      const bigger = new Int32Array(this.at.length * 2);
-      bigger.set(this.at);
-      this.at = bigger;
-    }
+    if (i + 4 > this.at.length) this.at = doubled(this.at);
     this.at[i] = ks;
     this.at[i + 1] = ke;
     this.at[i + 2] = vs;

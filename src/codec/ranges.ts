@@ -5,6 +5,13 @@
  * to the next: clear() keeps the storage, where `array.length = 0` would
  * give it back and the next push() allocate it again.
  */
+/** A copy of `at` in twice its length: the way a scratch list of numbers grows. */
+export function doubled(at: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(at.length * 2);
+  bigger.set(at);
+  return bigger;
+}
+
 export class Ranges {
   /** start, end of each range, in order: range i is at[2i], at[2i + 1]. */
   at = new Int32Array(2 * 64);
@@ -23,11 +30,7 @@ export class Ranges {
 
   push(start: number, end: number): void {
     const i = this.n * 2;
-    if (i + 2 > this.at.length) {
-      const bigger = new Int32Array(this.at.length * 2);
-      bigger.set(this.at);
-      this.at = bigger;
-    }
+    if (i + 2 > this.at.length) this.at = doubled(this.at);
     this.at[i] = start;
     this.at[i + 1] = end;
     this.n++;
