@@ -10,7 +10,7 @@ import type { SpanSink } from '../sink/span-sink.js';
 import { CardinalityGuard } from './cardinality-guard.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { registerIngestRoutes } from './ingest-routes.js';
-import { SpanIntake } from './span-intake.js';
+import { packOf, SpanIntake } from './span-intake.js';
 import { StreamListener } from './stream-listener.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 import { UdpListener } from './udp-listener.js';
@@ -81,7 +81,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     async send(spans) {
       const result = intake.fromEncoded(spans, g.defaultTenant, 'self', nowNs());
       try {
-        await sink.publish(result.accepted);
+        await sink.publish(packOf(result));
         return spans.map((): Outcome => null);
       } catch {
         return spans.map((): Outcome => 'send_failed');

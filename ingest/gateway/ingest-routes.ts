@@ -12,6 +12,7 @@ import type { GatewayMetrics } from './gateway-metrics.js';
 import { bodyKind, CONTENT_TYPES, decompress } from './http-body.js';
 import { parseJsonBatch } from './json-batch.js';
 import type { SpanIntake } from './span-intake.js';
+import { packOf } from './span-intake.js';
 import { RecentKeys } from './recent-keys.js';
 import type { TenantRateLimit } from './tenant-rate-limit.js';
 import { requestIdOf, validIdempotencyKey } from '../../src/kafka/record-identity.js';
@@ -128,7 +129,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         deps.metrics.idempotent(recent.repeat(requestId));
       }
       try {
-        await deps.sink.publish(result.accepted, requestId);
+        await deps.sink.publish(packOf(result, requestId));
       } catch (err) {
         deps.metrics.dropped('http', SinkErrors.has(err) && err.code === 'SINK_ERR_TOO_LARGE' ? 'too_large' : 'unavailable', result.events);
         // The sink's own refusal, answered as the gateway's (same reason and Retry-After).

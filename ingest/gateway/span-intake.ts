@@ -4,6 +4,8 @@ import type { BatchRejection } from '../../src/codec/span-codec.js';
 import { CodecErrors } from '../../src/codec/errors.js';
 import type { MetricSample, SpanEvent } from '../../src/codec/types.js';
 import type { AcceptedSpan } from '../sink/span-sink.js';
+import type { SpanPack } from '../sink/span-pack.js';
+import { packSpans, packWithout } from '../sink/span-pack.js';
 import type { CardinalityGuard } from './cardinality-guard.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { EventWindow } from './event-window.js';
@@ -11,7 +13,10 @@ import { nsOfHalves, outsideWindow } from './event-window.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
 export interface IntakeResult {
+  /** The accepted spans, one by one (the inputs whose spans arrive as separate buffers). */
   accepted: AcceptedSpan[];
+  /** The accepted spans as one pack, when the intake had them so (fromValidated); `accepted` is then empty. */
+  pack?: SpanPack;
   /** Spans refused whole (the span's index, code, field, reason). */
   rejected: BatchRejection[];
   /** Refusals inside kept spans: single samples or log records. */
@@ -72,17 +77,33 @@ export interface StatsdFastPath {
 /** One statsd datagram -> spans (and per-line refusals, counted). */
 export type StatsdParse = (packet: Buffer, receivedNs: bigint) => { spans: SpanEvent[]; refused: Array<{ code: string }> };
 
+/** What a sink is given for an intake's result: its pack, or its accepted spans packed (one copy). */
+export function packOf(result: IntakeResult, requestId?: string): SpanPack {
+  if (result.pack === undefined) return packSpans(result.accepted, requestId);
+  return requestId === undefined ? result.pack : { ...result.pack, requestId };
+}
+
+/** Spans accepted in an intake's result. */
+export function acceptedSpans(result: IntakeResult): number {
+  return result.pack === undefined ? result.accepted.length : result.pack.ends.length;
+}
+
 /**
  * SSF spans a direct path (ingest/otlp: traces-direct.ts, logs-direct.ts)
  * built and validated itself, as validateSpan and the event window would:
- * each one surely accepted whole, with no refusal.
+ * each one surely accepted whole, with no refusal. Laid out as a SpanPack.
  */
 export interface ValidatedSpans {
-  /** Each span's bytes, ending with the gateway's fields (gatewayFields, written by the direct path). */
-  parts: Uint8Array[];
-  /** Each span's trace_id as unsigned 32-bit halves. */
-  traceLo: number[];
-  traceHi: number[];
+  /**
+   * The spans' bytes one after the other, each ending with the gateway's
+   * fields (gatewayFields, written by the direct path), in a buffer of its
+   * own (the Kafka thread takes its memory).
+   */
+  data: Uint8Array;
+  /** Where each span ends in `data`. */
+  ends: Uint32Array;
+  /** Each span's trace_id as unsigned 32-bit halves: low, then high. */
+  traces: Uint32Array;
   /** Each span's events (trace span + log records). */
   events: number[];
 }
@@ -147,21 +168,17 @@ export class SpanIntake {
    */
   fromValidated(spans: ValidatedSpans, protocol: string): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
-    for (let i = 0; i < spans.parts.length; i++) {
-      const events = spans.events[i] as number;
-      if (this.tooLarge((spans.parts[i] as Uint8Array).length, i, result, protocol)) continue;
-      result.accepted.push({
-        span: undefined,
-        bytes: spans.parts[i] as Uint8Array,
-        stamp: NO_STAMP,
-        traceLo: spans.traceLo[i] as number,
-        traceHi: spans.traceHi[i] as number,
-        events,
-        own: true,
-      });
-      result.events += events;
+    let tooLarge: number[] | undefined;
+    let start = 0;
+    for (let i = 0; i < spans.ends.length; i++) {
+      const end = spans.ends[i] as number;
+      if (this.tooLarge(end - start, i, result, protocol)) (tooLarge ??= []).push(i);
+      else result.events += spans.events[i] as number;
+      start = end;
     }
-    this.metrics.received(protocol, spans.parts.length);
+    const pack: SpanPack = { data: spans.data, ends: spans.ends, traces: spans.traces, events: result.events, own: true };
+    result.pack = tooLarge === undefined ? pack : packWithout(pack, tooLarge, result.events);
+    this.metrics.received(protocol, spans.ends.length);
     this.metrics.accepted(protocol, result.events);
     return result;
   }
@@ -185,7 +202,7 @@ export class SpanIntake {
         nsOfHalves(traceId[2] as number, traceId[3] as number) >= window.spansFrom &&
         nsOfHalves(traceId[4] as number, traceId[5] as number) <= window.to
       ) {
-        result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: traceId[0] as number, traceHi: traceId[1] as number, events: 1, own: false });
+        result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: traceId[0] as number, traceHi: traceId[1] as number, events: 1 });
         result.events += 1;
         continue;
       }
@@ -229,7 +246,7 @@ export class SpanIntake {
         if (bytes !== undefined) {
           if (bytes.length === 0) continue;
           fields ??= gatewayFields(tenant, receivedNs);
-          result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: 0, traceHi: 0, events: fast.samples, own: false });
+          result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: 0, traceHi: 0, events: fast.samples });
           result.events += fast.samples;
           index++;
           continue;
@@ -356,8 +373,8 @@ export class SpanIntake {
         result.partial = result.partial.filter((r) => r.index !== index);
         return;
       }
-      result.accepted.push({ span, bytes: encoded, stamp: NO_STAMP, traceLo, traceHi, events, own: false });
-    } else result.accepted.push({ span, bytes, stamp: fields, traceLo, traceHi, events, own: false });
+      result.accepted.push({ span, bytes: encoded, stamp: NO_STAMP, traceLo, traceHi, events });
+    } else result.accepted.push({ span, bytes, stamp: fields, traceLo, traceHi, events });
     result.events += events;
   }
 }

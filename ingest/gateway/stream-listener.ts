@@ -7,6 +7,7 @@ import { nowNs } from '../../src/emitter/clock.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { SpanIntake } from './span-intake.js';
+import { packOf } from './span-intake.js';
 import type { TenantRateLimit } from './tenant-rate-limit.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 
@@ -157,7 +158,7 @@ export class StreamListener {
     }
     if (!fatal) this.pause(socket, frameTimer);
     this.sink
-      .publish(result.accepted)
+      .publish(packOf(result))
       .catch(() => this.metrics.dropped(protocol, 'unavailable', result.events))
       .finally(() => {
         if (!fatal) this.resume(socket, frameTimer);

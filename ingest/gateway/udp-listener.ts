@@ -2,6 +2,7 @@ import { nowNs } from '../../src/emitter/clock.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { IntakeResult, SpanIntake, StatsdFastPath, StatsdParse } from './span-intake.js';
+import { packOf } from './span-intake.js';
 import { UdpReader } from './udp-reader.js';
 import type { TenantRateLimit } from './tenant-rate-limit.js';
 
@@ -82,7 +83,7 @@ export class UdpListener {
       return;
     }
     const events = result.events;
-    const p = this.sink.publish(result.accepted).catch(() => {
+    const p = this.sink.publish(packOf(result)).catch(() => {
       this.metrics.dropped(protocol, 'unavailable', events);
     });
     this.pending.add(p);

@@ -45,7 +45,17 @@ export interface DirectConversion extends Refusals, ValidatedSpans {
 }
 
 export function emptyDirect(): DirectConversion {
-  return { parts: [], traceLo: [], traceHi: [], events: [], total: 0, rejected: 0, errors: [], codes: new Map(), unknownEnums: 0 };
+  return {
+    data: new Uint8Array(0),
+    ends: new Uint32Array(0),
+    traces: new Uint32Array(0),
+    events: [],
+    total: 0,
+    rejected: 0,
+    errors: [],
+    codes: new Map(),
+    unknownEnums: 0,
+  };
 }
 
 /** What the direct paths need of the gateway: the accepted times, the received time for records without one, its fields. */
@@ -85,6 +95,7 @@ export function* walkExport(
   startReading(body);
   out.reset();
   spanAt.clear();
+  spanTrace.clear();
   let done = 0;
   try {
     const end = body.length;
@@ -117,7 +128,7 @@ export function* walkExport(
     stopReading();
     // A refused request (OTLP_ERR_OUTPUT_TOO_LARGE) may have grown the scratch: given back too.
     out.shrink(SCRATCH_KEPT);
-    for (const list of [resources, scopes, leaves, spanAt]) list.shrink(RANGES_KEPT);
+    for (const list of [resources, scopes, leaves, spanAt, spanTrace]) list.shrink(RANGES_KEPT);
   }
 }
 
@@ -162,18 +173,47 @@ const originOut = new WireWriter(4096);
 
 /** Where each SSF span is in `out`, until the bytes are taken. */
 export const spanAt = new Ranges();
+/** Each SSF span's trace id halves (low, high; unsigned, kept as int32 bits), until taken. */
+const spanTrace = new Ranges();
 
-/** Ends the span started at `start`: the gateway's fields, and where it is. */
-export function endSpan(start: number, ctx: DirectContext): void {
+/** Ends the span started at `start`: the gateway's fields, where it is, its trace id halves and its events. */
+export function endSpan(c: DirectConversion, ctx: DirectContext, start: number, traceLo: number, traceHi: number, events: number): void {
   out.copy(ctx.stamp, 0, ctx.stamp.length);
   spanAt.push(start, out.pos);
+  spanTrace.push(traceLo, traceHi);
+  c.events.push(events);
 }
 
-/** The SSF spans written, as parts of one buffer. */
+/**
+ * The SSF spans written, as a pack: their bytes one after the other in a
+ * buffer of its own (never a slice of Node's buffer pool: the Kafka thread
+ * takes its memory), copied run by run of adjacent spans.
+ */
 export function takeParts(c: DirectConversion): void {
-  const all = out.take();
+  const n = spanAt.n;
   const at = spanAt.at;
-  for (let i = 0; i < spanAt.n * 2; i += 2) c.parts.push(all.subarray(at[i] as number, at[i + 1] as number));
+  let total = 0;
+  for (let i = 0; i < n * 2; i += 2) total += (at[i + 1] as number) - (at[i] as number);
+  const data = new Uint8Array(total);
+  const ends = new Uint32Array(n);
+  let pos = 0;
+  let runStart = 0;
+  let runEnd = 0;
+  for (let i = 0; i < n; i++) {
+    const s = at[2 * i] as number;
+    const e = at[2 * i + 1] as number;
+    if (s !== runEnd) {
+      out.buf.copy(data, pos - (runEnd - runStart), runStart, runEnd);
+      runStart = s;
+    }
+    runEnd = e;
+    pos += e - s;
+    ends[i] = pos;
+  }
+  out.buf.copy(data, pos - (runEnd - runStart), runStart, runEnd);
+  c.data = data;
+  c.ends = ends;
+  c.traces = new Uint32Array(spanTrace.at.buffer, 0, 2 * n).slice();
   out.shrink(SCRATCH_KEPT);
 }
 

@@ -55,10 +55,7 @@ function flush(c: DirectConversion, ctx: DirectContext): void {
     out.varint64(carrier.highLo, carrier.highHi);
   }
   ctx.budget.take(0, out.pos - from);
-  endSpan(carrier.start, ctx);
-  c.traceLo.push(carrier.lowLo);
-  c.traceHi.push(carrier.lowHi);
-  c.events.push(carrier.records);
+  endSpan(c, ctx, carrier.start, carrier.lowLo, carrier.lowHi, carrier.records);
   carrier.open = false;
 }
 

@@ -3,7 +3,7 @@ import { encodeSpan } from '../../src/codec/span-codec.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import type { GatewayMetrics } from '../gateway/gateway-metrics.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { addSlice, gatewayFields, INTAKE_SLICE } from '../gateway/span-intake.js';
+import { acceptedSpans, addSlice, gatewayFields, INTAKE_SLICE, packOf } from '../gateway/span-intake.js';
 import type { IntakeResult, SpanIntake } from '../gateway/span-intake.js';
 import { SinkErrors } from '../sink/sink-errors.js';
 import type { SpanSink } from '../sink/span-sink.js';
@@ -172,13 +172,15 @@ function* admitSteps(
       let refusedItems = 0;
       for (const r of result.rejected) refusedItems += signal === 'logs' ? (d.events[r.index] ?? 1) : 1;
       const rejected = d.rejected + refusedItems;
-      const reasons = [...d.errors, ...result.rejected.slice(0, 1).map((r) => `${r.code}: ${r.reason}`)];
+      // Worded as the general path words the intake's refusals (below).
+      const reasons = [...d.errors, ...result.rejected.slice(0, 5).map((r) => `${r.code} at ${r.field || 'span'}: ${r.reason}`)];
       return {
         result,
         total: d.total,
         rejected,
         message: answerMessage(rejected, d.unknownEnums, reasons),
-        ssfSpans: d.parts.length - result.rejected.length,
+        // Made, as the general path counts them: a span the intake refuses was made too.
+        ssfSpans: d.ends.length,
         unknownEnums: d.unknownEnums,
         direct: true,
       };
@@ -260,7 +262,7 @@ export async function exportOtlp(
   }
   const a = await admitOtlpInSlices(deps, protocol, signal, body, encoding, tenant, nowNs());
   const result = a.result;
-  if (result.accepted.length > 0) {
+  if (acceptedSpans(result) > 0) {
     if (!deps.sink.accepting) {
       // Not accepting: while its failure breaker is open (the backend is down: 503 / UNAVAILABLE),
       // or its buffer is full (too much load: 429 / RESOURCE_EXHAUSTED), as the OTLP specification tells them apart.
@@ -270,7 +272,7 @@ export async function exportOtlp(
       throw new OtlpError('OTLP_ERR_THROTTLED');
     }
     try {
-      await deps.sink.publish(result.accepted);
+      await deps.sink.publish(packOf(result));
     } catch (err) {
       if (!SinkErrors.has(err)) {
         deps.metrics.dropped(protocol, 'unavailable', result.events);

@@ -317,10 +317,7 @@ function span(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start
     out.varint64(highLo, highHi);
   }
   ctx.budget.take(1 + events.n, out.pos - spanStart);
-  endSpan(spanStart, ctx);
-  c.traceLo.push(be32(b, traceStart + 12));
-  c.traceHi.push(be32(b, traceStart + 8));
-  c.events.push(1 + events.n);
+  endSpan(c, ctx, spanStart, be32(b, traceStart + 12), be32(b, traceStart + 8), 1 + events.n);
 }
 
 /** The rest of a refused span, read whole (as protobufjs decodes it). */

@@ -12,7 +12,9 @@ import { FailureBreaker } from './failure-breaker.js';
 import { sinkError, sinkFull, sinkTooLarge } from './sink-errors.js';
 import { requestToken } from '../../src/kafka/record-identity.js';
 import { AckBatcher } from './ack-batcher.js';
-import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
+import type { SpanPack } from './span-pack.js';
+import { packStart } from './span-pack.js';
+import type { SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 
 export interface ClickHouseSinkOptions {
   /** Rows buffered before an insert. */
@@ -40,28 +42,23 @@ const APPEND_SLICE = 2_000;
 const PUBLISH_CHUNK_MIN = 4 << 10;
 const PUBLISH_CHUNK_MAX = 1 << 20;
 
-/** The rows of spans [from, to) into `into`. */
-function appendSpans(into: EventRowBinary, spans: readonly AcceptedSpan[], from: number, to: number): void {
-  for (let i = from; i < to; i++) {
-    const s = spans[i] as AcceptedSpan;
-    if (s.span) into.append(s.span);
-    else appendEncoded(into, s);
-  }
-}
-
 /**
- * The rows of a span the intake passed as bytes only (a plain trace span it
- * scanned, a statsd datagram or an OTLP request it encoded directly): its
- * bytes and stamp, as the materializer reads them from Kafka, through the
- * same RowBinary fast path, or the codec when that declines. The intake
- * validated them, so the codec accepts them; one that it would not is
- * left out rather than failing the insert of every request batched with it.
+ * The rows of the pack's spans [from, to) into `into`: each span's bytes
+ * (its stamp included), as the materializer reads them from Kafka, through
+ * the same RowBinary fast path, or the codec when that declines. The intake
+ * validated them, so the codec accepts them; one that it would not is left
+ * out rather than failing the insert of every request batched with it.
  */
-function appendEncoded(batch: EventBatch, s: AcceptedSpan): void {
-  const bytes = s.stamp.length > 0 ? Buffer.concat([s.bytes, s.stamp]) : s.bytes;
-  if (batch instanceof EventRowBinary && appendSpanBytes(batch, bytes, nowNs, s.own)) return;
-  const v = decodeSpan(bytes);
-  if (v.ok) batch.append(v.span);
+function appendSpans(into: EventRowBinary, pack: SpanPack, from: number, to: number): void {
+  let start = packStart(pack, from);
+  for (let i = from; i < to; i++) {
+    const end = pack.ends[i] as number;
+    if (!appendSpanBytes(into, pack.data, nowNs, pack.own, start, end)) {
+      const v = decodeSpan(pack.data.subarray(start, end));
+      if (v.ok) into.append(v.span);
+    }
+    start = end;
+  }
 }
 
 /**
@@ -103,30 +100,28 @@ export class ClickHouseSink implements SpanSink {
     return this.breaker.accepting;
   }
 
-  publish(spans: AcceptedSpan[], requestId?: string): Promise<void> {
-    if (spans.length === 0) return Promise.resolve();
+  publish(pack: SpanPack): Promise<void> {
+    const spans = pack.ends.length;
+    if (spans === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(sinkError('shutting down', 1));
-    let rows = 0;
-    let bytes = 0;
-    for (const s of spans) {
-      rows += s.events;
-      bytes += s.bytes.length + s.stamp.length;
-    }
+    const rows = pack.events;
+    const bytes = pack.data.length;
+    const requestId = pack.requestId;
     // More than the whole buffer can never fit: refused for good, not "retry later".
     if (rows > this.options.maxBufferedRows) return Promise.reject(sinkTooLarge(rows, this.options.maxBufferedRows, 'rows', 'materializer.batchRows × 10'));
     if (!this.batcher.fits(rows)) return Promise.reject(this.full());
     // The spans become rows now, not when the batch is sent: what waits for the insert is
     // their RowBinary bytes, not one object per span (which would outlive young collections).
     const into = new EventRowBinary(this.options.defaultTenant, Math.min(Math.max(bytes, PUBLISH_CHUNK_MIN), PUBLISH_CHUNK_MAX));
-    if (spans.length <= APPEND_SLICE) {
+    if (spans <= APPEND_SLICE) {
       try {
-        appendSpans(into, spans, 0, spans.length);
+        appendSpans(into, pack, 0, spans);
       } catch (err) {
         return Promise.reject(err);
       }
       return this.batcher.add([{ rows: into, requestId }], rows);
     }
-    return this.publishInSlices(spans, into, rows, requestId);
+    return this.publishInSlices(pack, into, rows, requestId);
   }
 
   private full(): Error {
@@ -138,10 +133,11 @@ export class ClickHouseSink implements SpanSink {
    * 100,000 spans holds health checks and other requests for one slice at
    * most. The buffer may have filled meanwhile: checked again.
    */
-  private async publishInSlices(spans: readonly AcceptedSpan[], into: EventRowBinary, rows: number, requestId: string | undefined): Promise<void> {
-    for (let at = 0; at < spans.length; at += APPEND_SLICE) {
+  private async publishInSlices(pack: SpanPack, into: EventRowBinary, rows: number, requestId: string | undefined): Promise<void> {
+    const spans = pack.ends.length;
+    for (let at = 0; at < spans; at += APPEND_SLICE) {
       if (at > 0) await yieldToEventLoop();
-      appendSpans(into, spans, at, Math.min(at + APPEND_SLICE, spans.length));
+      appendSpans(into, pack, at, Math.min(at + APPEND_SLICE, spans));
     }
     if (this.closed) throw sinkError('shutting down', 1);
     if (!this.batcher.fits(rows)) throw this.full();

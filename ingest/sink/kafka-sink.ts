@@ -7,9 +7,9 @@ import { IDEMPOTENCY_HEADER, idempotencyHeader, newProducerId, PRODUCER_HEADER, 
 import { FailureBreaker } from './failure-breaker.js';
 import { sinkError, sinkFull, sinkTooLarge } from './sink-errors.js';
 import { AckBatcher } from './ack-batcher.js';
-import { packSize, packSpans } from './span-pack.js';
+import { packSize } from './span-pack.js';
 import type { SpanPack } from './span-pack.js';
-import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
+import type { SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 
 /** How many produce batches (`kafka.batchBytes`) the sink sends at once; more waits in the buffer. */
 const MAX_IN_FLIGHT_BATCHES = 4;
@@ -108,13 +108,7 @@ export class KafkaSink implements SpanSink {
     return this.breaker.accepting;
   }
 
-  publish(spans: AcceptedSpan[], requestId?: string): Promise<void> {
-    if (spans.length === 0) return Promise.resolve();
-    return this.publishPack(packSpans(spans, requestId));
-  }
-
-  /** What publish() does, from a pack (what the Kafka thread receives). */
-  publishPack(pack: SpanPack): Promise<void> {
+  publish(pack: SpanPack): Promise<void> {
     if (pack.ends.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(sinkError('the gateway is shutting down', 1));
     const bytes = packSize(pack);

@@ -5,9 +5,10 @@ import type { Config } from '../../src/config/config-schema.js';
 import { FailureBreaker } from './failure-breaker.js';
 import { sinkError, SinkErrors, sinkFull, sinkTooLarge } from './sink-errors.js';
 import type { SinkErrorCode } from './sink-errors.js';
-import type { AcceptedSpan, SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
+import type { SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
 import type { ToMain, ToWorker } from './kafka-thread-worker.js';
-import { packSpans, packTransfer } from './span-pack.js';
+import { packSize, packTransfer } from './span-pack.js';
+import type { SpanPack } from './span-pack.js';
 
 interface Waiting {
   resolve: () => void;
@@ -90,19 +91,17 @@ export class KafkaThreadSink implements SpanSink {
     return this.breaker.accepting;
   }
 
-  publish(spans: AcceptedSpan[], requestId?: string): Promise<void> {
-    if (spans.length === 0) return Promise.resolve();
+  publish(pack: SpanPack): Promise<void> {
+    if (pack.ends.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(sinkError('the gateway is shutting down', 1));
-    let bytes = 0;
-    for (const s of spans) bytes += s.bytes.length + s.stamp.length + 4;
+    const bytes = packSize(pack);
     // More than the whole buffer can never fit: refused for good, not "retry later" (a retry would fail the same way).
     if (bytes > this.config.bufferBytes) return Promise.reject(sinkTooLarge(bytes, this.config.bufferBytes, 'bytes', 'kafka.bufferBytes'));
     if (this.outstandingBytes + bytes > this.config.bufferBytes) {
       return Promise.reject(sinkFull(`the Kafka produce buffer is full (${this.config.bufferBytes} bytes)`));
     }
-    // One copy of the spans into a pack whose memory moves to the worker (transferred, not cloned).
+    // The pack's memory moves to the worker (transferred, not cloned).
     // (`bytes` is the pack's size: packSize() cannot be asked once its memory has moved.)
-    const pack = packSpans(spans, requestId);
     const id = this.nextId++;
     this.outstandingBytes += bytes;
     return new Promise<void>((resolve, reject) => {

@@ -30,7 +30,7 @@ if (parentPort) {
         );
         break;
       case 'publish':
-        sink.publishPack(m.pack).then(
+        sink.publish(m.pack).then(
           () => send({ type: 'published', id: m.id }),
           (err: unknown) => {
             const e = SinkErrors.has(err) ? err : sinkError((err as Error).message, 2);

@@ -1,9 +1,13 @@
 import type { AcceptedSpan } from './span-sink.js';
 
 /**
- * Spans as three flat arrays, what the gateway hands to the Kafka thread:
- * one copy into memory that is then transferred, not cloned (a structured
- * clone of one object per span cost more than the span's validation).
+ * Accepted spans as three flat arrays: what the gateway hands to every sink
+ * (SpanSink.publish). For the Kafka thread, memory that is transferred, not
+ * cloned (a structured clone of one object per span cost more than the
+ * span's validation); for the ClickHouse writer, rows read straight from
+ * one buffer. The OTLP direct path writes its spans as a pack from the
+ * start (SpanIntake.fromValidated); other inputs are packed from their
+ * AcceptedSpans (packSpans), one copy.
  */
 export interface SpanPack {
   /** The forwarded bytes of every span, one after the other. */
@@ -12,8 +16,22 @@ export interface SpanPack {
   ends: Uint32Array;
   /** The trace id of each span: low, then high 32 bits (unsigned); 0, 0 outside a trace. */
   traces: Uint32Array;
+  /** Events (trace spans, samples, log records) in the spans: the rows they become. */
+  events: number;
+  /**
+   * The bytes were written by the gateway's own OTLP direct path from values
+   * it validated (SpanIntake.fromValidated): valid UTF-8, map keys unique. A
+   * sink writing rows from them may skip those checks (appendSpanBytes's
+   * `own`); never true for bytes a client sent.
+   */
+  own: boolean;
   /** The keyed client request these spans are (requestIdOf), if any: its records are built apart. */
   requestId?: string | undefined;
+}
+
+/** Where span i starts in `pack.data`. */
+export function packStart(pack: SpanPack, i: number): number {
+  return i === 0 ? 0 : (pack.ends[i - 1] as number);
 }
 
 /** Bytes a pack holds in the produce buffer (as counted before packs: 4 per span for the framing). */
@@ -29,7 +47,11 @@ export function packTransfer(pack: SpanPack): ArrayBuffer[] {
 /** Accepted spans -> a pack: each span's bytes followed by its stamp (tenant, received time). */
 export function packSpans(spans: readonly AcceptedSpan[], requestId?: string): SpanPack {
   let total = 0;
-  for (const s of spans) total += s.bytes.length + s.stamp.length;
+  let events = 0;
+  for (const s of spans) {
+    total += s.bytes.length + s.stamp.length;
+    events += s.events;
+  }
   const data = new Uint8Array(total);
   const ends = new Uint32Array(spans.length);
   const traces = new Uint32Array(spans.length * 2);
@@ -46,5 +68,28 @@ export function packSpans(spans: readonly AcceptedSpan[], requestId?: string): S
     traces[2 * i] = s.traceLo;
     traces[2 * i + 1] = s.traceHi;
   }
-  return requestId === undefined ? { data, ends, traces } : { data, ends, traces, requestId };
+  return requestId === undefined ? { data, ends, traces, events, own: false } : { data, ends, traces, events, own: false, requestId };
+}
+
+/** `pack` without the spans at `drop` (ascending indexes; rare: spans a sink could never take): a new pack. */
+export function packWithout(pack: SpanPack, drop: readonly number[], events: number): SpanPack {
+  const dropped = new Set(drop);
+  const n = pack.ends.length - dropped.size;
+  let total = 0;
+  for (let i = 0; i < pack.ends.length; i++) if (!dropped.has(i)) total += (pack.ends[i] as number) - packStart(pack, i);
+  const data = new Uint8Array(total);
+  const ends = new Uint32Array(n);
+  const traces = new Uint32Array(n * 2);
+  let at = 0;
+  let j = 0;
+  for (let i = 0; i < pack.ends.length; i++) {
+    if (dropped.has(i)) continue;
+    data.set(pack.data.subarray(packStart(pack, i), pack.ends[i]), at);
+    at += (pack.ends[i] as number) - packStart(pack, i);
+    ends[j] = at;
+    traces[2 * j] = pack.traces[2 * i] as number;
+    traces[2 * j + 1] = pack.traces[2 * i + 1] as number;
+    j++;
+  }
+  return { data, ends, traces, events, own: pack.own, requestId: pack.requestId };
 }

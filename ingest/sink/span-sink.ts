@@ -1,3 +1,4 @@
+import type { SpanPack } from './span-pack.js';
 import type { SpanEvent } from '../../src/codec/types.js';
 
 /** A validated span on its way into the pipeline. */
@@ -23,13 +24,6 @@ export interface AcceptedSpan {
   traceHi: number;
   /** Trace span (0 or 1) + samples + log records. */
   events: number;
-  /**
-   * `bytes` were written by the gateway's own OTLP direct path from values
-   * it validated (SpanIntake.fromValidated): valid UTF-8, map keys unique.
-   * A sink writing rows from them may skip those checks (appendSpanBytes's
-   * `own`); never true for bytes a client sent.
-   */
-  own: boolean;
 }
 
 /** Told how long each acknowledgement took (the gateway's /metrics). */
@@ -57,11 +51,13 @@ export interface SpanSink {
   readonly accepting: boolean;
   /**
    * Rejects with SINK_ERR_UNAVAILABLE (sink-errors.ts) when the spans cannot be taken.
-   * `requestId` (requestIdOf(tenant, Idempotency-Key)) marks the spans of one
+   * `pack.requestId` (requestIdOf(tenant, Idempotency-Key)) marks the spans of one
    * keyed client request: they are written apart from other requests, under
    * names derived from it, so that a retry of the request is stored once.
+   * The sink may take the pack's memory (the Kafka thread's transfer): the
+   * caller does not read it afterwards.
    */
-  publish(spans: AcceptedSpan[], requestId?: string): Promise<void>;
+  publish(pack: SpanPack): Promise<void>;
   status(): SinkStatus;
   /** Readiness, when the sink can ask its backend (a short deadline); without it, status() decides. */
   check?(): Promise<SinkStatus>;

@@ -191,7 +191,7 @@ function writeTenant(w: RowBinaryWriter, out: EventRowBinary): void {
   else w.string(out.defaultTenant);
 }
 
-/** Reads the top-level fields of the span at [0, end). */
+/** Reads the top-level fields of the span from the reader's position to `end`. */
 function scanSpan(end: number): void {
   f.traceLo = f.traceHi = f.traceHighLo = f.traceHighHi = f.idLo = f.idHi = f.parentLo = f.parentHi = 0;
   f.startLo = f.startHi = f.endLo = f.endHi = f.rootLo = f.rootHi = f.recvLo = f.recvHi = 0;
@@ -443,21 +443,22 @@ function receivedInto(received: () => bigint): void {
 let ownBytes = false;
 
 /**
- * Appends the rows of one encoded SSFSpan to `out` when the codec would take
- * it whole; false (and nothing written) otherwise. `received` gives the
- * record's receive time (ns) for a span the gateway did not stamp. `own`:
- * the bytes were written in this process by the gateway's direct path
- * (ingest/otlp, AcceptedSpan.own), which only writes valid UTF-8 and map
- * keys that are unique, kept in place and not `__proto__`: those are not
- * checked again (lengths, counts and everything else still are). Bytes
- * read from anywhere else (a client, a Kafka record) are never `own`.
+ * Appends the rows of one encoded SSFSpan (`bytes`, or its [start, end)) to
+ * `out` when the codec would take it whole; false (and nothing written)
+ * otherwise. `received` gives the record's receive time (ns) for a span the
+ * gateway did not stamp. `own`: the bytes were written in this process by
+ * the gateway's direct path (ingest/otlp, SpanPack.own), which only writes
+ * valid UTF-8 and map keys that are unique, kept in place and not
+ * `__proto__`: those are not checked again (lengths, counts and everything
+ * else still are). Bytes read from anywhere else (a client, a Kafka record)
+ * are never `own`.
  */
-export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received: () => bigint, own = false): boolean {
+export function appendSpanBytes(out: EventRowBinary, bytes: Uint8Array, received: () => bigint, own = false, start = 0, end = bytes.length): boolean {
   ownBytes = own;
-  r.reset(bytes);
+  r.reset(bytes, start);
   let marked = false;
   try {
-    scanSpan(bytes.length);
+    scanSpan(end);
     checkString(serviceStart, serviceEnd, LIMITS.nameBytes);
     checkString(nameStart, nameEnd, LIMITS.nameBytes);
     checkString(tenantStart, tenantEnd, LIMITS.nameBytes);

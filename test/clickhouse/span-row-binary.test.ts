@@ -99,6 +99,25 @@ function event(): SpanEvent {
 }
 
 describe('SSF span bytes straight to RowBinary', () => {
+  it('reads a span inside a larger buffer ([start, end), as from a SpanPack) as it reads it alone', () => {
+    const rand = seededRandom(41);
+    let taken = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const bytes = encodeSpan(event());
+      // Junk before and after: a field the scan would read (or fail on) if it left [start, end).
+      const before = Buffer.from(Array.from({ length: Math.floor(rand() * 20) }, () => Math.floor(rand() * 256)));
+      const after = Buffer.from([0x42, 0x05, 0x78, 0x78, 0x78, 0x78, 0x78, 0xff, 0xff]);
+      const inside = Buffer.concat([before, bytes, after]);
+      const alone = new EventRowBinary('dflt');
+      const within = new EventRowBinary('dflt');
+      const took = appendSpanBytes(alone, bytes, received);
+      expect(appendSpanBytes(within, inside, received, false, before.length, before.length + bytes.length)).toBe(took);
+      expect(body(within)).toEqual(body(alone));
+      if (took) taken++;
+    }
+    expect(taken).toBeGreaterThan(200);
+  });
+
   it('writes what the codec and EventRowBinary.append write, for the spans it takes', () => {
     let taken = 0;
     let declined = 0;

@@ -12,7 +12,9 @@ import { describe, expect, it } from 'vitest';
 import { CardinalityGuard } from '../../ingest/gateway/cardinality-guard.js';
 import type { EventWindow } from '../../ingest/gateway/event-window.js';
 import { GatewayMetrics } from '../../ingest/gateway/gateway-metrics.js';
-import { SpanIntake } from '../../ingest/gateway/span-intake.js';
+import { acceptedSpans, packOf, SpanIntake } from '../../ingest/gateway/span-intake.js';
+import type { IntakeResult } from '../../ingest/gateway/span-intake.js';
+import { packStart } from '../../ingest/sink/span-pack.js';
 import type { Signal } from '../../ingest/otlp/otlp-decode.js';
 import type { ExpansionLimits } from '../../ingest/otlp/expansion-budget.js';
 import type { Admitted } from '../../ingest/otlp/otlp-export.js';
@@ -226,19 +228,40 @@ interface Side {
 }
 
 /** The gateway's defaults (gateway.otlpMaxEvents, gateway.otlpMaxOutputBytes) unless given. */
-function side(limits: ExpansionLimits = { maxEvents: 1_000_000, maxBytes: 64 << 20 }): Side {
+function side(limits: ExpansionLimits = { maxEvents: 1_000_000, maxBytes: 64 << 20 }, maxSpanBytes?: number): Side {
   const metrics = new GatewayMetrics();
-  return { metrics, expansion: limits, intake: new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, { needsEvents: false }) };
+  return {
+    metrics,
+    expansion: limits,
+    intake: new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, { needsEvents: false, ...(maxSpanBytes === undefined ? {} : { maxSpanBytes }) }),
+  };
+}
+
+/** Each span of what the sink is given (packOf: the direct path's pack, or the general path's spans packed): bytes with the stamp, trace id halves. */
+function shippedSpans(result: IntakeResult): Array<{ bytes: Buffer; trace: [number, number] }> {
+  const pack = packOf(result);
+  return Array.from(pack.ends, (end, i) => ({
+    bytes: Buffer.from(pack.data.subarray(packStart(pack, i), end)),
+    trace: [pack.traces[2 * i] as number, pack.traces[2 * i + 1] as number],
+  }));
+}
+
+/** A span's events (trace span, samples, log records), as the codec reads its bytes. */
+function eventsOf(bytes: Uint8Array): number {
+  const v = decodeSpan(bytes);
+  return v.ok ? (v.span.isTrace ? 1 : 0) + v.span.metrics.length + v.span.logs.length : -1;
 }
 
 /** What reaches the sink and the client; an OtlpError as its code and reason. */
 function outcome(s: Side, signal: Signal, body: Uint8Array, direct: boolean): { a?: Admitted; shipped?: unknown; error?: string } {
   try {
     const a = admitOtlp(s, 'otlp_http', signal, body, 'protobuf', TENANT, RECEIVED, direct);
+    const spans = shippedSpans(a.result);
     const shipped = {
-      spans: a.result.accepted.map((x) => Buffer.concat([x.bytes, x.stamp]).toString('hex')),
-      events: a.result.accepted.map((x) => x.events),
-      traces: a.result.accepted.map((x) => [x.traceLo, x.traceHi]),
+      spans: spans.map((x) => x.bytes.toString('hex')),
+      events: spans.map((x) => eventsOf(x.bytes)),
+      traces: spans.map((x) => x.trace),
+      packEvents: packOf(a.result).events,
       total: a.total,
       rejected: a.rejected,
       message: a.message,
@@ -260,9 +283,14 @@ function rowsOf(bytes: Uint8Array, own: boolean): string[] {
   return [out.spans, out.logs, out.samples].map((w) => `${w.rows}:${Buffer.concat(w.chunks()).toString('hex')}`);
 }
 
-function compare(signal: Signal, requests: Uint8Array[], limits?: ExpansionLimits): { direct: number; declined: number; failed: number; refused: number } {
-  const direct = side(limits);
-  const general = side(limits);
+function compare(
+  signal: Signal,
+  requests: Uint8Array[],
+  limits?: ExpansionLimits,
+  maxSpanBytes?: number,
+): { direct: number; declined: number; failed: number; refused: number } {
+  const direct = side(limits, maxSpanBytes);
+  const general = side(limits, maxSpanBytes);
   const tally = { direct: 0, declined: 0, failed: 0, refused: 0 };
   for (const body of requests) {
     const d = outcome(direct, signal, body, true);
@@ -274,10 +302,10 @@ function compare(signal: Signal, requests: Uint8Array[], limits?: ExpansionLimit
       tally.refused += d.a.rejected;
       // Every span the direct path made is one the codec accepts whole, and one whose rows
       // span-row-binary writes the same when told they are the gateway's own bytes (checks skipped).
-      for (const x of d.a.result.accepted) {
-        const v = decodeSpan(Buffer.concat([x.bytes, x.stamp]));
+      expect(packOf(d.a.result).own).toBe(true);
+      for (const x of shippedSpans(d.a.result)) {
+        const v = decodeSpan(x.bytes);
         expect(v.ok && v.rejections.length === 0).toBe(true);
-        expect(x.own).toBe(true);
         expect(rowsOf(x.bytes, true)).toEqual(rowsOf(x.bytes, false));
       }
     } else tally.declined++;
@@ -321,6 +349,21 @@ describe('OTLP direct path against the general path', () => {
     expect(b.refused).toBeGreaterThan(50);
     await sameMetrics('logs', [...common.slice(0, 50), ...odd.slice(0, 300)]);
   }, 120_000);
+
+  it('spans over gateway.maxSpanBytes: refused alone, the rest shipped, the same on both paths', () => {
+    for (const signal of ['traces', 'logs'] as const) {
+      const requests = Array.from({ length: 300 }, () => (signal === 'traces' ? tracesRequest(0) : logsRequest(0)));
+      // The median size of the SSF spans these requests become: about half of them are over it.
+      const sizes = requests.flatMap((body) => {
+        const d = outcome(side(), signal, body, true);
+        return d.a ? shippedSpans(d.a.result).map((x) => x.bytes.length) : [];
+      });
+      sizes.sort((a, b) => a - b);
+      const t = compare(signal, requests, undefined, sizes[Math.floor(sizes.length / 2)]);
+      expect(t.direct).toBeGreaterThan(requests.length * 0.9);
+      expect(t.refused).toBeGreaterThan(sizes.length / 4);
+    }
+  });
 
   it('the same answers on mutated requests (or the same 400)', () => {
     for (const signal of ['traces', 'logs'] as const) {
@@ -402,7 +445,7 @@ describe('OTLP direct path against the general path', () => {
     expect(d.a?.message).toMatch(
       /^OTLP_ERR_BAD_TRACE_ID: span "op": trace_id must be 16 bytes.*; OTLP_ERR_BAD_SPAN_ID: .*; 2 items kept with an undefined enum value$/,
     );
-    const v = decodeSpan(d.a?.result.accepted[0]?.bytes ?? new Uint8Array(0));
+    const v = decodeSpan(d.a ? (shippedSpans(d.a.result)[0]?.bytes ?? new Uint8Array(0)) : new Uint8Array(0));
     expect(v.ok && v.span.tags).toMatchObject({
       'otel.resource.i': '-9223372036854775808',
       a: '["a",2,null,"Infinity"]',
@@ -427,7 +470,7 @@ describe('OTLP direct path against the general path', () => {
         if (!d.a?.direct || d.a.result.events === 0) continue;
         // What the request becomes: its events, and its SSF bytes without the gateway's fields.
         const events = d.a.result.events;
-        const bytes = d.a.result.accepted.reduce((a, x) => a + x.bytes.length - stampLength, 0);
+        const bytes = shippedSpans(d.a.result).reduce((a, x) => a + x.bytes.length - stampLength, 0);
         const cases: Array<[ExpansionLimits, boolean]> = [
           [{ maxEvents: events, maxBytes: bytes }, false],
           [{ maxEvents: events - 1, maxBytes: bytes }, true],
@@ -560,7 +603,7 @@ describe('OTLP direct path against the general path', () => {
       expect(d.a?.rejected).toBe(1);
       expect(d.a?.message).toMatch(c.reason);
       // Both spans are shipped: the good one, and the refused one as a carrier of its event.
-      expect(d.a?.result.accepted.length).toBe(2);
+      expect(d.a && acceptedSpans(d.a.result)).toBe(2);
     }
   });
 
@@ -605,9 +648,7 @@ describe('OTLP direct path against the general path', () => {
       for (const x of [a, b]) {
         expect(x.direct).toBe(body === direct);
         expect(x.rejected).toBe(body === direct ? 0 : 9);
-        expect(x.result.accepted.map((y) => Buffer.concat([y.bytes, y.stamp]).toString('hex'))).toEqual(
-          once.shipped && (once.shipped as { spans: string[] }).spans,
-        );
+        expect(shippedSpans(x.result).map((y) => y.bytes.toString('hex'))).toEqual(once.shipped && (once.shipped as { spans: string[] }).spans);
         expect(x.message).toBe(once.a?.message);
       }
       expect(turns).toBeGreaterThan(2);
@@ -625,9 +666,7 @@ describe('OTLP direct path against the general path', () => {
     ] as const) {
       const once = admitOtlp(side(), 'otlp_http', signal, body, 'protobuf', TENANT, RECEIVED);
       const sliced = await admitOtlpInSlices(side(), 'otlp_http', signal, body, 'protobuf', TENANT, RECEIVED);
-      expect(sliced.result.accepted.map((y) => Buffer.concat([y.bytes, y.stamp]).toString('hex'))).toEqual(
-        once.result.accepted.map((y) => Buffer.concat([y.bytes, y.stamp]).toString('hex')),
-      );
+      expect(shippedSpans(sliced.result).map((y) => y.bytes.toString('hex'))).toEqual(shippedSpans(once.result).map((y) => y.bytes.toString('hex')));
       expect(sliced.result.events).toBe(5_000);
     }
   }, 60_000);
