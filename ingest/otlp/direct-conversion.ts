@@ -194,7 +194,7 @@ export function takeParts(c: DirectConversion): void {
   const at = spanAt.at;
   let total = 0;
   for (let i = 0; i < n * 2; i += 2) total += (at[i + 1] as number) - (at[i] as number);
-  const data = new Uint8Array(total);
+  const data = Buffer.allocUnsafeSlow(total);
   const ends = new Uint32Array(n);
   let pos = 0;
   let runStart = 0;
