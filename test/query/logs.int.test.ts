@@ -684,10 +684,13 @@ describe('GET /v1/logs: pages over a spread-out hour (the search windows)', () =
   async function pagesWith(q: string, order: 'asc' | 'desc', limit: number, densities?: LogDensities) {
     const runner = aio.query.context.runner;
     let queries = 0;
+    // Statements that ask whether the rest of the range has rows (the first window's `rest` part, log-sql.ts).
+    let restAsked = 0;
     const counting: QueryRunner = Object.create(runner, {
       rows: {
         value: (...args: Parameters<QueryRunner['rows']>) => {
           queries++;
+          if (args[0].includes('2 AS part')) restAsked++;
           return runner.rows(...args);
         },
       },
@@ -703,7 +706,7 @@ describe('GET /v1/logs: pages over a spread-out hour (the search windows)', () =
       logs.push(...answer.logs);
       cursor = answer.next_cursor;
     } while (cursor !== null);
-    return { logs, perPage };
+    return { logs, perPage, restAsked };
   }
 
   it.each([
@@ -733,6 +736,10 @@ describe('GET /v1/logs: pages over a spread-out hour (the search windows)', () =
     expect(first.logs).toEqual(none.logs);
     expect(again.logs).toEqual(none.logs);
     expect(learned.hits).toBe(first.perPage.length - 1 + again.perPage.length);
+    // Only a search not asked before asks whether the rest of the range has rows (its first window, when narrower than the range):
+    // a window sized by a kept density is sized to hold the page.
+    expect(again.restAsked).toBe(0);
+    expect(first.restAsked).toBe(1);
     if (q === 'zyzzyva' && limit === 100) {
       // All of it in one page: the default first window and then the rest; asked again, one query.
       expect(first.perPage[0]).toBeGreaterThanOrEqual(2);
