@@ -4,7 +4,7 @@ import type { BatchRejection } from '../../src/codec/span-codec.js';
 import { CodecErrors } from '../../src/codec/errors.js';
 import type { MetricSample, SpanEvent } from '../../src/codec/types.js';
 import type { AcceptedSpan } from '../sink/span-sink.js';
-import type { SpanPack } from '../sink/span-pack.js';
+import type { SpanPack } from '../sink/span-sink.js';
 import { packSpans, packWithout } from '../sink/span-pack.js';
 import type { CardinalityGuard } from './cardinality-guard.js';
 import type { GatewayMetrics } from './gateway-metrics.js';

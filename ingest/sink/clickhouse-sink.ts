@@ -12,9 +12,8 @@ import { FailureBreaker } from './failure-breaker.js';
 import { sinkError, sinkFull, sinkTooLarge } from './sink-errors.js';
 import { requestToken } from '../../src/kafka/record-identity.js';
 import { AckBatcher } from './ack-batcher.js';
-import type { SpanPack } from './span-pack.js';
 import { packStart } from './span-pack.js';
-import type { SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
+import type { SinkObserver, SinkStatus, SpanPack, SpanSink } from './span-sink.js';
 
 export interface ClickHouseSinkOptions {
   /** Rows buffered before an insert. */

@@ -8,8 +8,7 @@ import { FailureBreaker } from './failure-breaker.js';
 import { sinkError, sinkFull, sinkTooLarge } from './sink-errors.js';
 import { AckBatcher } from './ack-batcher.js';
 import { packSize } from './span-pack.js';
-import type { SpanPack } from './span-pack.js';
-import type { SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
+import type { SinkObserver, SinkStatus, SpanPack, SpanSink } from './span-sink.js';
 
 /** How many produce batches (`kafka.batchBytes`) the sink sends at once; more waits in the buffer. */
 const MAX_IN_FLIGHT_BATCHES = 4;

@@ -5,10 +5,9 @@ import type { Config } from '../../src/config/config-schema.js';
 import { FailureBreaker } from './failure-breaker.js';
 import { sinkError, SinkErrors, sinkFull, sinkTooLarge } from './sink-errors.js';
 import type { SinkErrorCode } from './sink-errors.js';
-import type { SinkObserver, SinkStatus, SpanSink } from './span-sink.js';
+import type { SinkObserver, SinkStatus, SpanPack, SpanSink } from './span-sink.js';
 import type { ToMain, ToWorker } from './kafka-thread-worker.js';
 import { packSize, packTransfer } from './span-pack.js';
-import type { SpanPack } from './span-pack.js';
 
 interface Waiting {
   resolve: () => void;

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../../src/config/config-schema.js';
 import { sinkError, SinkErrors } from './sink-errors.js';
 import { KafkaSink } from './kafka-sink.js';
-import type { SpanPack } from './span-pack.js';
+import type { SpanPack } from './span-sink.js';
 import type { SinkStatus } from './span-sink.js';
 
 /** Messages between KafkaThreadSink and this worker. */

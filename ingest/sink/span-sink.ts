@@ -1,4 +1,3 @@
-import type { SpanPack } from './span-pack.js';
 import type { SpanEvent } from '../../src/codec/types.js';
 
 /** A validated span on its way into the pipeline. */
@@ -24,6 +23,35 @@ export interface AcceptedSpan {
   traceHi: number;
   /** Trace span (0 or 1) + samples + log records. */
   events: number;
+}
+
+/**
+ * Accepted spans as three flat arrays: what the gateway hands to every sink
+ * (SpanSink.publish). For the Kafka thread, memory that is transferred, not
+ * cloned (a structured clone of one object per span cost more than the
+ * span's validation); for the ClickHouse writer, rows read straight from
+ * one buffer. The OTLP direct path writes its spans as a pack from the
+ * start (SpanIntake.fromValidated); other inputs are packed from their
+ * AcceptedSpans (`packSpans`, span-pack.ts), one copy.
+ */
+export interface SpanPack {
+  /** The forwarded bytes of every span, one after the other. */
+  data: Uint8Array;
+  /** Where each span ends in `data` (the next one starts there). */
+  ends: Uint32Array;
+  /** The trace id of each span: low, then high 32 bits (unsigned); 0, 0 outside a trace. */
+  traces: Uint32Array;
+  /** Events (trace spans, samples, log records) in the spans: the rows they become. */
+  events: number;
+  /**
+   * The bytes were written by the gateway's own OTLP direct path from values
+   * it validated (SpanIntake.fromValidated): valid UTF-8, map keys unique. A
+   * sink writing rows from them may skip those checks (appendSpanBytes's
+   * `own`); never true for bytes a client sent.
+   */
+  own: boolean;
+  /** The keyed client request these spans are (requestIdOf), if any: its records are built apart. */
+  requestId?: string | undefined;
 }
 
 /** Told how long each acknowledgement took (the gateway's /metrics). */
