@@ -47,11 +47,12 @@ const ARENA_BYTES = 256 * 1024;
 /** Entries of the memo of admitted (name, tag section) byte strings (direct-mapped). */
 const MEMO_SLOTS = 2048;
 
-const TYPE_COUNTER = 0;
-const TYPE_GAUGE = 1;
-const TYPE_HISTOGRAM = 2;
-const KIND_TIMER = 10;
-const KIND_DISTRIBUTION = 11;
+/** The kinds of line readLine() reads (`lineKind`): c, g, h, ms, d. */
+export const TYPE_COUNTER = 0;
+export const TYPE_GAUGE = 1;
+export const TYPE_HISTOGRAM = 2;
+export const KIND_TIMER = 10;
+export const KIND_DISTRIBUTION = 11;
 
 const POW10 = Array.from({ length: 16 }, (_, k) => 10 ** k);
 const f32 = new Float32Array(1);
@@ -66,7 +67,7 @@ export class StatsdSampleEncoder {
   private arena = Buffer.allocUnsafe(ARENA_BYTES);
   private used = 0;
   /** Tag scratch: key start, key end, value start, value end (then sorted copies for the guard's key). */
-  private readonly tags = new Int32Array(MAX_TAGS * 4);
+  protected readonly tags = new Int32Array(MAX_TAGS * 4);
   private readonly order = new Int32Array(MAX_TAGS);
   /** Samples in the last encoded datagram. */
   samples = 0;
@@ -86,7 +87,15 @@ export class StatsdSampleEncoder {
   private readonly memoNameLength = new Int32Array(MEMO_SLOTS);
   private readonly memoTags: Array<Buffer | undefined> = new Array<Buffer | undefined>(MEMO_SLOTS).fill(undefined);
   /** The guard's window during this encode() call. */
-  private epoch = 0;
+  protected epoch = 0;
+  /** The line readLine() read last: its kind (TYPE_* or KIND_*), value, rate, name end (the ":"), tag section and encoded tags. */
+  protected lineKind = 0;
+  protected lineValue = 0;
+  protected lineRate = 1;
+  protected lineColon = 0;
+  protected lineTagStart = 0;
+  protected lineTagEnd = 0;
+  protected lineTags: Buffer = Buffer.alloc(0);
 
   /**
    * The SSFSample entries (field 10) of one datagram, or `undefined` when it
@@ -135,10 +144,15 @@ export class StatsdSampleEncoder {
     this.tsFor = receivedNs;
   }
 
-  /** One line [s, e) as a field-10 entry at `at`; the new end, or -1 to decline. */
-  private line(b: Buffer, s: number, e: number, at: number, guard: TagSetGuard, tenant: string, now: number): number {
-    if (e - s > MAX_LINE) return -1;
-    if (b[s] === UNDERSCORE) return -1;
+  /**
+   * Reads one line [s, e) into the `line*` fields (kind, value, rate, the
+   * name's end, the tag section, the encoded tags) as the guard admits it;
+   * false to decline. Shared by the per-sample encoder and the aggregating
+   * one (statsd-aggregate-bytes.ts), so both accept exactly the same lines.
+   */
+  protected readLine(b: Buffer, s: number, e: number, guard: TagSetGuard, tenant: string, now: number): boolean {
+    if (e - s > MAX_LINE) return false;
+    if (b[s] === UNDERSCORE) return false;
     // name: up to the first ":", which must come before the first "|". Bytes past
     // the name are all checked below: digits, the type, a rate, or the tag section.
     let colon = -1;
@@ -151,14 +165,14 @@ export class StatsdSampleEncoder {
         pipe = i;
         break;
       } else if (c >= 0x80) {
-        return -1;
+        return false;
       }
     }
-    if (colon <= s || pipe === -1) return -1;
+    if (colon <= s || pipe === -1) return false;
     // One value only (packed values `1:2:3` take the general path).
-    for (let i = colon + 1; i < pipe; i++) if (b[i] === COLON) return -1;
+    for (let i = colon + 1; i < pipe; i++) if (b[i] === COLON) return false;
     const value = parseNumber(b, colon + 1, pipe);
-    if (!Number.isFinite(value)) return -1;
+    if (!Number.isFinite(value)) return false;
 
     let typeEnd = pipe + 1;
     while (typeEnd < e && b[typeEnd] !== PIPE) typeEnd++;
@@ -170,7 +184,7 @@ export class StatsdSampleEncoder {
     else if (t === 1 && t0 === 104) kind = TYPE_HISTOGRAM;
     else if (t === 1 && t0 === 100) kind = KIND_DISTRIBUTION;
     else if (t === 2 && t0 === 109 && b[pipe + 2] === 115) kind = KIND_TIMER;
-    else return -1; // sets, unknown or missing types
+    else return false; // sets, unknown or missing types
 
     let rate = 1;
     let seenRate = false;
@@ -181,17 +195,17 @@ export class StatsdSampleEncoder {
       const ss = pos + 1;
       let se = ss;
       while (se < e && b[se] !== PIPE) se++;
-      if (se === ss) return -1;
+      if (se === ss) return false;
       const c = b[ss];
       if (c === AT && !seenRate) {
         seenRate = true;
         rate = parseNumber(b, ss + 1, se);
-        if (!(Math.fround(rate) >= LIMITS.minSampleRate && rate <= 1)) return -1;
+        if (!(Math.fround(rate) >= LIMITS.minSampleRate && rate <= 1)) return false;
       } else if (c === HASH && tagStart === -1) {
         tagStart = ss + 1;
         tagEnd = se;
       } else {
-        return -1; // timestamps, container ids, ignored fields, repeats: the general path
+        return false; // timestamps, container ids, ignored fields, repeats: the general path
       }
       pos = se;
     }
@@ -202,13 +216,31 @@ export class StatsdSampleEncoder {
     let tagBytes = this.remembered(b, s, colon, tagStart, tagEnd, tenant);
     if (tagBytes === undefined) {
       const count = this.parseTags(b, tagStart, tagEnd);
-      if (count < 0) return -1;
+      if (count < 0) return false;
       // The cardinality guard, as admit() decides for the general path's sample.
-      if (guard.admitKey(tenant, b.toString('latin1', s, colon), this.tagSetKey(b, count), now)) return -1;
+      if (guard.admitKey(tenant, b.toString('latin1', s, colon), this.tagSetKey(b, count), now)) return false;
       tagBytes = this.encodeTags(b, count);
       this.remember(b, s, colon, tagStart, tagEnd, tenant, tagBytes);
     }
 
+    this.lineKind = kind;
+    this.lineValue = value;
+    this.lineRate = rate;
+    this.lineColon = colon;
+    this.lineTagStart = tagStart;
+    this.lineTagEnd = tagEnd;
+    this.lineTags = tagBytes;
+    return true;
+  }
+
+  /** One line [s, e) as a field-10 entry at `at`; the new end, or -1 to decline. */
+  private line(b: Buffer, s: number, e: number, at: number, guard: TagSetGuard, tenant: string, now: number): number {
+    if (!this.readLine(b, s, e, guard, tenant, now)) return -1;
+    const kind = this.lineKind;
+    const value = this.lineValue;
+    const rate = this.lineRate;
+    const colon = this.lineColon;
+    const tagBytes = this.lineTags;
     const nameLength = colon - s;
     const metric = kind === KIND_TIMER || kind === KIND_DISTRIBUTION ? TYPE_HISTOGRAM : kind;
     const size =
@@ -259,7 +291,7 @@ export class StatsdSampleEncoder {
    * (empty tags skipped); the number of tags, or -1 for what the fast path
    * leaves to the general one.
    */
-  private parseTags(b: Buffer, s: number, e: number): number {
+  protected parseTags(b: Buffer, s: number, e: number): number {
     const tags = this.tags;
     let count = 0;
     let ts = s;
@@ -353,7 +385,7 @@ export class StatsdSampleEncoder {
   }
 
   /** The guard's key of the tags in scratch: `key\0value\1` per tag, sorted by key (tagSetKey in cardinality-guard.ts). */
-  private tagSetKey(b: Buffer, count: number): string {
+  protected tagSetKey(b: Buffer, count: number): string {
     if (count === 0) return '';
     const tags = this.tags;
     const order = this.order;

@@ -116,6 +116,29 @@ export const configSchema = z.strictObject({
       httpListen: listen('127.0.0.1:8127', 'HTTP listener of the gateway (and of the query API in all-in-one mode).'),
       udpListen: listen('127.0.0.1:8128', 'UDP listener for SSF (one span per datagram). Empty disables it.'),
       statsdListen: listen('127.0.0.1:8125', 'UDP listener for statsd/DogStatsD lines. Empty disables it.'),
+      statsdAggregate: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Aggregate statsd metric lines per series and flush interval, as Veneur does, instead of storing one sample per line: one sample per counter and gauge series, per set member, and up to 1,024 per histogram series per interval. Fewer rows in `samples`; what stays exact in the rollups and what changes: docs/ssf.md, "statsd aggregation".',
+        ),
+      statsdFlushIntervalMs: z
+        .number()
+        .int()
+        .min(1_000)
+        .max(60_000)
+        .default(10_000)
+        .describe(
+          'With `gateway.statsdAggregate`: the interval, aligned to multiples of it in unix time; the samples are stamped with its start. A divisor of 60,000 keeps every interval inside one rollup minute. A crash loses at most the open interval.',
+        ),
+      statsdAggregateMaxSamples: z
+        .number()
+        .int()
+        .positive()
+        .default(200_000)
+        .describe(
+          'With `gateway.statsdAggregate`: the most samples one interval of the statsd listener (so of its tenant) holds (one per counter or gauge series, set member, histogram bin); a line that needs one more is dropped and counted (`ssf_gateway_dropped_total{reason="aggregate_full"}`). Bounds its memory (about 200 bytes each).',
+        ),
       tcpListen: listen('', 'TCP listener for the framed SSF stream. Empty disables it.'),
       unixSocket: z.string().default('').describe('UNIX socket path for the framed SSF stream. Empty disables it.'),
       otlpHttpListen: listen('127.0.0.1:4318', 'OTLP/HTTP listener (POST /v1/traces, /v1/logs, /v1/metrics; protobuf or JSON). Empty disables it.'),
