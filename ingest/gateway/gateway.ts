@@ -146,7 +146,9 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
           tenant: statsdTenant,
           parse: options.parseStatsd,
           fast: options.statsdFastPath,
-          aggregate: g.statsdAggregate ? new StatsdAggregateEncoder(new StatsdAggregator(g.statsdFlushIntervalMs, g.statsdAggregateMaxSamples)) : undefined,
+          aggregate: g.statsdAggregate
+            ? new StatsdAggregateEncoder(new StatsdAggregator(g.statsdFlushIntervalMs, g.statsdAggregateMaxSamples, Date.now(), g.statsdHistogramSamples))
+            : undefined,
           limits,
         },
         intake,

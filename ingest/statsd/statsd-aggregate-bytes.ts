@@ -108,7 +108,11 @@ export class StatsdAggregateEncoder extends StatsdSampleEncoder {
     const count = this.parseTags(b, ts, te);
     const tags: Record<string, string> = {};
     for (let j = 0; j < count * 4; j += 4) {
-      tags[b.toString('latin1', this.tags[j] as number, this.tags[j + 1] as number)] = b.toString('latin1', this.tags[j + 2] as number, this.tags[j + 3] as number);
+      tags[b.toString('latin1', this.tags[j] as number, this.tags[j + 1] as number)] = b.toString(
+        'latin1',
+        this.tags[j + 2] as number,
+        this.tags[j + 3] as number,
+      );
     }
     const name = b.toString('latin1', s, colon);
     const type: MetricType = kind === TYPE_COUNTER ? 'counter' : kind === TYPE_GAUGE ? 'gauge' : 'histogram';

@@ -10,13 +10,13 @@ import { spanEvent } from '../../src/codec/span-event.js';
  * docs/ssf.md ("statsd aggregation"). In short, per series and interval:
  *
  * - counter: one sample, value = sum of value / sample_rate, rate 1
- *   (split in pieces of at most 2^24 so that float32 keeps whole counts exact);
+ *   (in float32 pieces when float32 cannot hold the sum: counterPieces);
  * - gauge: the last value, rate 1;
  * - set: one sample per distinct member, rate 1;
  * - timer, histogram, distribution: values binned at 0.5 % relative accuracy
  *   (a bin's representative is within 1 % of every value in it); up to
- *   HISTOGRAM_ROWS lines as many samples as lines, more thinned to
- *   HISTOGRAM_ROWS samples in proportion (cumulative rounding), each sample's
+ *   `histogramSamples` lines as many samples as lines, more thinned to
+ *   `histogramSamples` samples in proportion (cumulative rounding), each sample's
  *   sample_rate carrying its share of the weight, so counts stay exact and
  *   the rollups' unweighted DDSketch sees the same distribution of values.
  *
@@ -26,15 +26,13 @@ import { spanEvent } from '../../src/codec/span-event.js';
  * histogram bin); a line that needs one more is dropped and counted.
  */
 
-/** The most samples one histogram series flushes per interval (as OTLP's MAX_SAMPLES_PER_POINT). */
+/** Default of gateway.statsdHistogramSamples: the most samples one histogram series flushes per interval (as OTLP's MAX_SAMPLES_PER_POINT). */
 export const HISTOGRAM_ROWS = 1024;
 /** Relative accuracy of the histogram bins: bin i holds (γ^(i-1), γ^i], γ = (1 + α) / (1 - α). */
 export const BIN_ACCURACY = 0.005;
 const LOG_GAMMA = Math.log((1 + BIN_ACCURACY) / (1 - BIN_ACCURACY));
 /** Bin indexes of positive values start above it (float32's smallest subnormal is e^-103.3, bin -10,3xx). */
 const BIN_OFFSET = 20_000;
-/** Whole numbers float32 holds exactly: a counter's sum is flushed in pieces of at most this. */
-const FLOAT32_EXACT = 2 ** 24;
 /** The most weight one sample may carry (the codec's smallest sample_rate). */
 const MAX_WEIGHT = 1 / LIMITS.minSampleRate;
 
@@ -106,6 +104,7 @@ export class StatsdAggregator {
   /** Lines aggregated, and lines dropped over the bound, since takeCounts(). */
   private aggregatedLines = 0;
   private droppedLines = 0;
+  private notFiniteLines = 0;
   /** The open interval's start (ms, a multiple of intervalMs), the flushed samples' timestamp. */
   private start: number;
 
@@ -113,6 +112,8 @@ export class StatsdAggregator {
     readonly intervalMs: number,
     readonly maxSamples: number,
     now = Date.now(),
+    /** The most samples a histogram series flushes per interval (gateway.statsdHistogramSamples). */
+    readonly histogramSamples = HISTOGRAM_ROWS,
   ) {
     this.start = now - (now % intervalMs);
   }
@@ -134,7 +135,7 @@ export class StatsdAggregator {
 
   /** A counter line: value / rate added. False when dropped over the bound. */
   count(s: Series, value: number, rate: number): boolean {
-    if (s.lines === 0 && !this.grow()) return false;
+    if (!this.finite(value) || (s.lines === 0 && !this.grow())) return false;
     s.value += Math.fround(value) / rate;
     s.lines++;
     this.aggregatedLines++;
@@ -143,7 +144,7 @@ export class StatsdAggregator {
 
   /** A gauge line: its value is the series' last. */
   gauge(s: Series, value: number): boolean {
-    if (s.lines === 0 && !this.grow()) return false;
+    if (!this.finite(value) || (s.lines === 0 && !this.grow())) return false;
     s.value = Math.fround(value);
     s.lines++;
     this.aggregatedLines++;
@@ -152,6 +153,7 @@ export class StatsdAggregator {
 
   /** A timer, histogram or distribution line: into its bin. */
   observe(s: Series, value: number, rate: number): boolean {
+    if (!this.finite(value)) return false;
     const v = Math.fround(value);
     const key = v > 0 ? Math.ceil(Math.log(v) / LOG_GAMMA) + BIN_OFFSET : v < 0 ? -(Math.ceil(Math.log(-v) / LOG_GAMMA) + BIN_OFFSET) : 0;
     s.bins ??= new Map();
@@ -184,6 +186,18 @@ export class StatsdAggregator {
     return true;
   }
 
+  /**
+   * Whether the value fits in float32, the wire's value. One that does not
+   * (|v| > 3.4e38) is dropped: stored one by one it would be refused when
+   * the materializer decodes it (SSF_METRIC_VALUE_NOT_FINITE); summed, it
+   * would take the whole series with it.
+   */
+  private finite(value: number): boolean {
+    if (Number.isFinite(Math.fround(value))) return true;
+    this.notFiniteLines++;
+    return false;
+  }
+
   private grow(): boolean {
     if (this.entries >= this.maxSamples) {
       this.droppedLines++;
@@ -209,10 +223,11 @@ export class StatsdAggregator {
   }
 
   /** Lines aggregated and dropped over the bound since the last call. */
-  takeCounts(): { aggregated: number; dropped: number } {
-    const out = { aggregated: this.aggregatedLines, dropped: this.droppedLines };
+  takeCounts(): { aggregated: number; dropped: number; notFinite: number } {
+    const out = { aggregated: this.aggregatedLines, dropped: this.droppedLines, notFinite: this.notFiniteLines };
     this.aggregatedLines = 0;
     this.droppedLines = 0;
+    this.notFiniteLines = 0;
     return out;
   }
 
@@ -234,7 +249,8 @@ export class StatsdAggregator {
         for (const piece of counterPieces(s.value)) one(piece, 1);
       } else if (s.type === 'gauge') one(s.value, 1);
       else if (s.type === 'set') for (const m of s.members ?? []) one(0, 1, m);
-      else for (const [value, rows, rate] of histogramRows([...(s.bins?.values() ?? [])])) for (let i = 0; i < rows; i++) one(value, rate);
+      else
+        for (const [value, rows, rate] of histogramRows([...(s.bins?.values() ?? [])], this.histogramSamples)) for (let i = 0; i < rows; i++) one(value, rate);
     }
     this.series = new Map();
     this.entries = 0;
@@ -251,42 +267,44 @@ export class StatsdAggregator {
   }
 }
 
-/** A counter's sum as samples float32 holds exactly when it is whole: pieces of at most 2^24 (at most 64; past that, one sample). */
+/**
+ * A counter's sum as float32 values (the wire's) whose sum is the sum itself:
+ * float32 rounds it to 24 bits, the difference is exact in a double, and so
+ * on. One piece for a whole number up to 2^24; at most 3 (53 bits).
+ */
 export function counterPieces(total: number): number[] {
-  const n = Math.ceil(Math.abs(total) / FLOAT32_EXACT);
-  if (n <= 1 || n > 64) return [total];
   const out: number[] = [];
   let left = total;
-  const step = Math.sign(total) * FLOAT32_EXACT;
-  while (Math.abs(left) > FLOAT32_EXACT) {
-    out.push(step);
-    left -= step;
-  }
-  out.push(left);
+  do {
+    const piece = Math.fround(left);
+    out.push(piece);
+    left -= piece;
+  } while (left !== 0 && Number.isFinite(left) && out.length < 3);
   return out;
 }
 
 /**
  * A histogram series' bins -> [value, samples, sample_rate], in value order.
  * Each bin's value is the weighted mean of its values (within [min, max], so
- * within the bin). Up to HISTOGRAM_ROWS lines, a bin gives one sample per
- * line, and the weights make counts and sums exact. Past it the series gives
- * HISTOGRAM_ROWS samples, a bin's share by cumulative rounding (the share of
- * the samples up to any bin is within 0.5 / HISTOGRAM_ROWS of the lines');
+ * within the bin). Up to `most` lines, a bin gives one sample per line, and
+ * the weights make counts and sums exact. Past it the series gives `most`
+ * samples, a bin's share by cumulative rounding (the share of the samples
+ * up to any bin is within 0.5 / most of the lines');
  * a bin left with no sample adds its weight to the next bin that has one
- * (the last to the one before): counts stay exact, sums move by that weight
- * times the distance between the two bins' values.
+ * (the last to the one before), so counts stay exact, and the sum this
+ * moved is put right by moving weight between the lowest and the highest
+ * bin with samples (samples, so percentiles, unchanged).
  */
-export function histogramRows(bins: Bin[]): Array<[number, number, number]> {
+export function histogramRows(bins: Bin[], most = HISTOGRAM_ROWS): Array<[number, number, number]> {
   bins.sort((a, b) => a.key - b.key);
   let lines = 0;
   for (const b of bins) lines += b.n;
   const rows = bins.map((b) => b.n);
-  if (lines > HISTOGRAM_ROWS) {
+  if (lines > most) {
     let before = 0;
     for (let i = 0; i < bins.length; i++) {
       const after = before + (bins[i] as Bin).n;
-      rows[i] = Math.round((HISTOGRAM_ROWS * after) / lines) - Math.round((HISTOGRAM_ROWS * before) / lines);
+      rows[i] = Math.round((most * after) / lines) - Math.round((most * before) / lines);
       before = after;
     }
   }
@@ -309,18 +327,38 @@ export function histogramRows(bins: Bin[]): Array<[number, number, number]> {
       }
     }
   }
+  const value = bins.map((b) => Math.min(b.max, Math.max(b.min, b.s / b.w)));
+  // Bins that gave their weight away leave the sum short (or long) by what they weighed times the
+  // distance to the bin that took it: some weight moves between the lowest and the highest bin
+  // with samples, which keeps the count, the samples (so the percentiles) and makes the sum right.
+  let first = -1;
+  let last = -1;
+  let error = 0;
+  for (let i = 0; i < bins.length; i++) {
+    error += (bins[i] as Bin).s - (weight[i] as number) * (value[i] as number);
+    if ((rows[i] as number) > 0) {
+      if (first === -1) first = i;
+      last = i;
+    }
+  }
+  const spread = (value[last] as number) - (value[first] as number);
+  if (lines > most && error !== 0 && spread > 0) {
+    const move = error / spread; // weight from `first` to `last` (negative: the other way)
+    const room = move > 0 ? (weight[first] as number) - (rows[first] as number) : (weight[last] as number) - (rows[last] as number);
+    const moved = Math.sign(move) * Math.min(Math.abs(move), Math.max(0, room));
+    weight[first] = (weight[first] as number) - moved;
+    weight[last] = (weight[last] as number) + moved;
+  }
   const out: Array<[number, number, number]> = [];
   for (let i = 0; i < bins.length; i++) {
     let r = rows[i] as number;
     if (r === 0) continue;
-    const b = bins[i] as Bin;
     const w = weight[i] as number;
-    // A sample carries at most 1e6 of weight (the codec's smallest rate).
+    // A sample carries at most 1e6 of weight (the codec's smallest rate)...
     if (w / r > MAX_WEIGHT) r = Math.ceil(w / MAX_WEIGHT);
     // ...and at least 1 (rounding can give a bin of one line two samples).
     else if (r > w) r = Math.max(1, Math.floor(w));
-    const mean = Math.min(b.max, Math.max(b.min, b.s / b.w));
-    out.push([mean, r, Math.min(1, r / w)]);
+    out.push([value[i] as number, r, Math.min(1, r / w)]);
   }
   return out;
 }

@@ -139,6 +139,15 @@ export const configSchema = z.strictObject({
         .describe(
           'With `gateway.statsdAggregate`: the most samples one interval of the statsd listener (so of its tenant) holds (one per counter or gauge series, set member, histogram bin); a line that needs one more is dropped and counted (`ssf_gateway_dropped_total{reason="aggregate_full"}`). Bounds its memory (about 200 bytes each).',
         ),
+      statsdHistogramSamples: z
+        .number()
+        .int()
+        .min(64)
+        .max(65_536)
+        .default(1_024)
+        .describe(
+          'With `gateway.statsdAggregate`: the most samples a timer, histogram or distribution series flushes per interval; a series with more lines is thinned to this many in proportion (counts and sums stay exact). The rollups’ percentiles then read the value at a rank within 1.5 / this of the one asked (docs/ssf.md, "statsd aggregation").',
+        ),
       tcpListen: listen('', 'TCP listener for the framed SSF stream. Empty disables it.'),
       unixSocket: z.string().default('').describe('UNIX socket path for the framed SSF stream. Empty disables it.'),
       otlpHttpListen: listen('127.0.0.1:4318', 'OTLP/HTTP listener (POST /v1/traces, /v1/logs, /v1/metrics; protobuf or JSON). Empty disables it.'),
