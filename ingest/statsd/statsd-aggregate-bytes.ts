@@ -1,5 +1,5 @@
 import type { MetricSample, MetricScope, MetricType } from '../../src/codec/types.js';
-import { KIND_DISTRIBUTION, KIND_TIMER, StatsdSampleEncoder, TYPE_COUNTER, TYPE_GAUGE, TYPE_HISTOGRAM } from './statsd-sample-bytes.js';
+import { KIND_DISTRIBUTION, KIND_TIMER, MEMO_SLOTS, StatsdSampleEncoder, TYPE_COUNTER, TYPE_GAUGE, TYPE_HISTOGRAM } from './statsd-sample-bytes.js';
 import type { TagSetGuard } from './statsd-sample-bytes.js';
 import { seriesKey } from './statsd-aggregator.js';
 import type { Series, StatsdAggregator } from './statsd-aggregator.js';
@@ -8,16 +8,16 @@ const NL = 10;
 const CR = 13;
 /** Lines of one datagram (a 64 KiB datagram of `a:1|c` lines has 10,923). */
 const MAX_LINES = 16_384;
-/** Entries of the cache of series by the bytes of (kind, name, tag section) (direct-mapped). */
-const CACHE_SLOTS = 4096;
+/** Kinds of line per memo slot: c, g, h, ms, d. */
+const KINDS = 5;
 
 /**
  * statsd aggregation's fast path: a datagram of common lines is read at byte
  * level by the per-sample encoder's own readLine() (so both accept exactly
  * the same lines, and ask the cardinality guard the same), and each line
  * only updates the numbers of its series (statsd-aggregator.ts). A line of a
- * series seen before in this interval allocates nothing: its series is found
- * by its bytes in a direct-mapped cache. A datagram with anything else is
+ * series seen before in this interval allocates nothing: its series is kept
+ * beside readLine()'s memo entry of the line. A datagram with anything else is
  * declined whole, before any of its lines is aggregated, and the caller
  * takes the general path (parse, validate, guard, then take()).
  */
@@ -28,12 +28,10 @@ export class StatsdAggregateEncoder extends StatsdSampleEncoder {
   private readonly lineKinds = new Uint8Array(MAX_LINES);
   private readonly lineValues = new Float64Array(MAX_LINES);
   private readonly lineRates = new Float64Array(MAX_LINES);
-  private readonly cacheHash = new Int32Array(CACHE_SLOTS);
-  private readonly cacheGeneration = new Float64Array(CACHE_SLOTS).fill(-1);
-  private readonly cacheKind = new Int8Array(CACHE_SLOTS);
-  private readonly cacheNameLength = new Int32Array(CACHE_SLOTS);
-  private readonly cacheBytes: Array<Buffer | undefined> = new Array<Buffer | undefined>(CACHE_SLOTS).fill(undefined);
-  private readonly cacheSeries: Array<Series | undefined> = new Array<Series | undefined>(CACHE_SLOTS).fill(undefined);
+  /** Per readLine() memo slot and kind: the series, the interval and the slot's writes it is valid for. */
+  private readonly cacheGeneration = new Float64Array(MEMO_SLOTS * KINDS).fill(-1);
+  private readonly cacheWrites = new Float64Array(MEMO_SLOTS * KINDS);
+  private readonly cacheSeries: Array<Series | undefined> = new Array<Series | undefined>(MEMO_SLOTS * KINDS).fill(undefined);
 
   constructor(readonly aggregator: StatsdAggregator) {
     super();
@@ -79,33 +77,23 @@ export class StatsdAggregateEncoder extends StatsdSampleEncoder {
     return this.aggregator.take(m, receivedNs);
   }
 
-  /** The series of the line readLine() just read, which starts at `s`. */
+  /**
+   * The series of the line readLine() just read, which starts at `s`: kept
+   * beside readLine()'s memo entry of the line's (tenant, name, tag section)
+   * for each kind, so a line seen before in this interval costs no hash nor
+   * comparison of its own. Valid while the memo slot was not written again
+   * (memoWrites) and in the same interval (generation); the guard's window is
+   * readLine()'s own check.
+   */
   private seriesOf(b: Buffer, s: number): Series {
-    const colon = this.lineColon;
-    const ts = this.lineTagStart;
-    const te = this.lineTagEnd;
     const kind = this.lineKind;
-    let h = Math.imul(0x811c9dc5 ^ kind, 0x01000193);
-    for (let i = s; i < colon; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
-    h = Math.imul(h ^ 58, 0x01000193);
-    for (let i = ts; i < te; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
-    const slot = h & (CACHE_SLOTS - 1);
+    const at = this.lineSlot * KINDS + (kind >= KIND_TIMER ? kind - KIND_TIMER + 3 : kind);
     const generation = this.aggregator.generation;
-    const nl = colon - s;
-    const kept = this.cacheBytes[slot];
-    if (
-      kept !== undefined &&
-      this.cacheGeneration[slot] === generation &&
-      this.cacheHash[slot] === h &&
-      this.cacheKind[slot] === kind &&
-      this.cacheNameLength[slot] === nl &&
-      kept.length === nl + te - ts &&
-      sameBytes(kept, b, s, colon, ts, te)
-    ) {
-      return this.cacheSeries[slot] as Series;
-    }
-    // New in this interval (or pushed out of the cache): its tags as an object, its key, its series.
-    const count = this.parseTags(b, ts, te);
+    const writes = this.memoWrites[this.lineSlot] as number;
+    if (this.cacheGeneration[at] === generation && this.cacheWrites[at] === writes) return this.cacheSeries[at] as Series;
+    // New in this interval (or its memo entry was replaced): its tags as an object, its key, its series.
+    const colon = this.lineColon;
+    const count = this.parseTags(b, this.lineTagStart, this.lineTagEnd);
     const tags: Record<string, string> = {};
     for (let j = 0; j < count * 4; j += 4) {
       tags[b.toString('latin1', this.tags[j] as number, this.tags[j + 1] as number)] = b.toString(
@@ -119,22 +107,9 @@ export class StatsdAggregateEncoder extends StatsdSampleEncoder {
     const scope: MetricScope = kind === KIND_DISTRIBUTION ? 'global' : 'default';
     const unit = kind === KIND_TIMER ? 'ms' : '';
     const series = this.aggregator.seriesFor(seriesKey(type, scope, unit, name, this.tagSetKey(b, count)), type, name, tags, unit, scope);
-    const bytes = Buffer.allocUnsafe(nl + te - ts);
-    b.copy(bytes, 0, s, colon);
-    b.copy(bytes, nl, ts, te);
-    this.cacheHash[slot] = h;
-    this.cacheGeneration[slot] = generation;
-    this.cacheKind[slot] = kind;
-    this.cacheNameLength[slot] = nl;
-    this.cacheBytes[slot] = bytes;
-    this.cacheSeries[slot] = series;
+    this.cacheGeneration[at] = generation;
+    this.cacheWrites[at] = writes;
+    this.cacheSeries[at] = series;
     return series;
   }
-}
-
-function sameBytes(kept: Buffer, b: Buffer, s: number, colon: number, ts: number, te: number): boolean {
-  let j = 0;
-  for (let i = s; i < colon; i++, j++) if (kept[j] !== b[i]) return false;
-  for (let i = ts; i < te; i++, j++) if (kept[j] !== b[i]) return false;
-  return true;
 }

@@ -45,7 +45,7 @@ const MAX_LINE = 1000;
 const MAX_TAGS = 64;
 const ARENA_BYTES = 256 * 1024;
 /** Entries of the memo of admitted (name, tag section) byte strings (direct-mapped). */
-const MEMO_SLOTS = 2048;
+export const MEMO_SLOTS = 2048;
 
 /** The kinds of line readLine() reads (`lineKind`): c, g, h, ms, d. */
 export const TYPE_COUNTER = 0;
@@ -86,6 +86,12 @@ export class StatsdSampleEncoder {
   private readonly memoBytes: Array<Buffer | undefined> = new Array<Buffer | undefined>(MEMO_SLOTS).fill(undefined);
   private readonly memoNameLength = new Int32Array(MEMO_SLOTS);
   private readonly memoTags: Array<Buffer | undefined> = new Array<Buffer | undefined>(MEMO_SLOTS).fill(undefined);
+  /**
+   * Times each memo slot was written: what a subclass keeps per slot
+   * (statsd-aggregate-bytes.ts: the line's series) holds while this is the
+   * same, since the slot then still holds the same (tenant, name, tag section).
+   */
+  protected readonly memoWrites = new Float64Array(MEMO_SLOTS);
   /** The guard's window during this encode() call. */
   protected epoch = 0;
   /** The line readLine() read last: its kind (TYPE_* or KIND_*), value, rate, name end (the ":"), tag section and encoded tags. */
@@ -96,6 +102,8 @@ export class StatsdSampleEncoder {
   protected lineTagStart = 0;
   protected lineTagEnd = 0;
   protected lineTags: Buffer = Buffer.alloc(0);
+  /** The memo slot of the line readLine() read last (its entry is the line's, valid in this window). */
+  protected lineSlot = 0;
 
   /**
    * The SSFSample entries (field 10) of one datagram, or `undefined` when it
@@ -361,6 +369,7 @@ export class StatsdSampleEncoder {
   private remembered(b: Buffer, s: number, colon: number, ts: number, te: number, tenant: string): Buffer | undefined {
     const h = hashRanges(b, s, colon, ts, te);
     const slot = h & (MEMO_SLOTS - 1);
+    this.lineSlot = slot;
     const kept = this.memoBytes[slot];
     if (kept === undefined || this.memoHash[slot] !== h || this.memoTenant[slot] !== tenant || this.memoEpoch[slot] !== this.epoch) return undefined;
     const nl = colon - s;
@@ -382,6 +391,7 @@ export class StatsdSampleEncoder {
     this.memoBytes[slot] = kept;
     this.memoTags[slot] = tagBytes;
     this.memoNameLength[slot] = colon - s;
+    this.memoWrites[slot] = (this.memoWrites[slot] as number) + 1;
   }
 
   /** The guard's key of the tags in scratch: `key\0value\1` per tag, sorted by key (tagSetKey in cardinality-guard.ts). */
