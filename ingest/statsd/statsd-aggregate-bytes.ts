@@ -33,6 +33,8 @@ export class StatsdAggregateEncoder extends StatsdSampleEncoder {
   private readonly cacheWrites = new Float64Array(MEMO_SLOTS * KINDS);
   private readonly cacheSeries: Array<Series | undefined> = new Array<Series | undefined>(MEMO_SLOTS * KINDS).fill(undefined);
 
+  protected override readonly readOnly = true;
+
   constructor(readonly aggregator: StatsdAggregator) {
     super();
   }
