@@ -56,6 +56,8 @@ export interface Series {
   readonly tags: Record<string, string>;
   readonly unit: string;
   readonly scope: MetricScope;
+  /** About the bytes of one of its samples as encoded (name, tags, fixed fields; a set's member not included). */
+  readonly bytes: number;
   /** Lines aggregated into it this interval. */
   lines: number;
   /** Counter: the sum of value / sample_rate. Gauge: the last value. */
@@ -72,8 +74,10 @@ export interface Flushed {
   samples: number;
 }
 
-/** Samples per carrier span: far below gateway.maxSpanBytes for any name and tags a line may have. */
+/** Samples per carrier span, at most. */
 const SAMPLES_PER_SPAN = 256;
+/** Encoded bytes of a carrier span's samples, at most (about): far below gateway.maxSpanBytes (1 MB) even for lines of 64 KiB. */
+const BYTES_PER_SPAN = 256 * 1024;
 
 const TYPE_CHAR: Record<MetricType, string> = { counter: 'c', gauge: 'g', histogram: 'h', set: 's', status: 'x' };
 const SCOPE_CHAR: Record<MetricScope, string> = { default: '0', local: 'l', global: 'g' };
@@ -127,7 +131,9 @@ export class StatsdAggregator {
   seriesFor(key: string, type: MetricType, name: string, tags: Record<string, string>, unit: string, scope: MetricScope): Series {
     let s = this.series.get(key);
     if (s === undefined) {
-      s = { type, name, tags, unit, scope, lines: 0, value: 0, members: undefined, bins: undefined };
+      let bytes = 48 + Buffer.byteLength(name) + unit.length;
+      for (const k in tags) bytes += 8 + Buffer.byteLength(k) + Buffer.byteLength(tags[k] as string);
+      s = { type, name, tags, unit, scope, bytes, lines: 0, value: 0, members: undefined, bins: undefined };
       this.series.set(key, s);
     }
     return s;
@@ -237,13 +243,25 @@ export class StatsdAggregator {
    */
   flush(nowMs = Date.now()): Flushed {
     const ts = BigInt(this.start) * 1_000_000n;
-    const samples: MetricSample[] = [];
+    const received = BigInt(nowMs) * 1_000_000n;
+    const spans: SpanEvent[] = [];
+    let samples: MetricSample[] = [];
+    let bytes = 0;
+    let count = 0;
     let lines = 0;
     for (const s of this.series.values()) {
       if (s.lines === 0) continue;
       lines += s.lines;
       const one = (value: number, rate: number, message = ''): void => {
+        const size = s.bytes + message.length * 3;
+        if (samples.length === SAMPLES_PER_SPAN || (samples.length > 0 && bytes + size > BYTES_PER_SPAN)) {
+          spans.push(carrier(samples, received));
+          samples = [];
+          bytes = 0;
+        }
         samples.push({ type: s.type, name: s.name, value, timestamp: ts, message, status: 'ok', sampleRate: rate, tags: s.tags, unit: s.unit, scope: s.scope });
+        bytes += size;
+        count++;
       };
       if (s.type === 'counter') {
         for (const piece of counterPieces(s.value)) one(piece, 1);
@@ -256,15 +274,15 @@ export class StatsdAggregator {
     this.entries = 0;
     this.generation++;
     this.start = nowMs - (nowMs % this.intervalMs);
-    const spans: SpanEvent[] = [];
-    const received = BigInt(nowMs) * 1_000_000n;
-    for (let i = 0; i < samples.length; i += SAMPLES_PER_SPAN) {
-      const span = spanEvent({ metrics: samples.slice(i, i + SAMPLES_PER_SPAN), isTrace: false });
-      span.receivedTimestamp = received;
-      spans.push(span);
-    }
-    return { spans, lines, samples: samples.length };
+    if (samples.length > 0) spans.push(carrier(samples, received));
+    return { spans, lines, samples: count };
   }
+}
+
+function carrier(metrics: MetricSample[], receivedNs: bigint): SpanEvent {
+  const span = spanEvent({ metrics, isTrace: false });
+  span.receivedTimestamp = receivedNs;
+  return span;
 }
 
 /**

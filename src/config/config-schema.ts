@@ -120,7 +120,7 @@ export const configSchema = z.strictObject({
         .boolean()
         .default(false)
         .describe(
-          'Aggregate statsd metric lines per series and flush interval, as Veneur does, instead of storing one sample per line: one sample per counter and gauge series, per set member, and up to 1,024 per histogram series per interval. Fewer rows in `samples`; what stays exact in the rollups and what changes: docs/ssf.md, "statsd aggregation".',
+          'Aggregate statsd metric lines per series and flush interval, as Veneur does, instead of storing one sample per line: one sample per counter and gauge series and per set member, and up to `gateway.statsdHistogramSamples` per histogram series, per interval. Fewer rows in `samples`; what stays exact in the rollups and what changes: docs/ssf.md, "statsd aggregation".',
         ),
       statsdFlushIntervalMs: z
         .number()

@@ -263,6 +263,21 @@ describe('statsd aggregation', () => {
     expect(out.every((m) => m.sampleRate === 1)).toBe(true);
   });
 
+  it('flushes carrier spans below gateway.maxSpanBytes, whatever the lines’ size', () => {
+    const { intake, encoder, aggregator } = aggregating();
+    // 100 series of 60 KB lines (30 tags of 2 KB): a carrier of 256 of them would be 15 MB.
+    const tags = Array.from({ length: 30 }, (_, i) => `k${i}:${'v'.repeat(2000)}`).join(',');
+    const packets = Array.from({ length: 100 }, (_, i) => Buffer.from(`big.${i}:1|c|#${tags}`));
+    const r = intake.fromStatsd(packets, TENANT, 'statsd', RECEIVED + 400n * MS, statsdToSpans, undefined, encoder);
+    expect(r.events).toBe(100);
+    const f = aggregator.flush(START_MS + 10_000);
+    const out = intake.fromAggregated(f.spans, TENANT, 'statsd');
+    expect(out.rejected).toEqual([]);
+    expect(out.events).toBe(100);
+    expect(out.accepted.length).toBeGreaterThan(1);
+    for (const a of out.accepted) expect(a.bytes.length).toBeLessThan(1_000_000);
+  });
+
   it('drops and counts lines that need a sample past statsdAggregateMaxSamples; known series keep aggregating', async () => {
     const { intake, encoder, aggregator, metrics } = aggregating(3);
     const r = intake.fromStatsd(
