@@ -10,6 +10,7 @@ import { kafkaBrokers } from '../setup/services.js';
 import { seededRandom } from '../setup/random.js';
 import { startRig, waitFor } from './materializer/helpers.js';
 import type { MaterializerRig } from './materializer/helpers.js';
+import { startAllInOne } from './all-in-one.js';
 
 // statsd aggregation end to end: the same datagrams, over real UDP, to a
 // gateway in per-sample mode (tenant "per") and one aggregating (tenant
@@ -181,4 +182,27 @@ describe('statsd aggregation through the gateway, Kafka, the materializer and Cl
     expect(named(got, 'queue.depth')?.count).toBe(1);
     expect(named(got, 'api.bytes')?.sum).toBe(4_950_000);
   }, 120_000);
+
+  it('aggregates in all-in-one mode too (a sink that reads the spans), and a graceful stop writes the open interval', async () => {
+    const aio = await startAllInOne('statsdagg_aio', { SSF_GATEWAY_STATSD_AGGREGATE: 'true', SSF_GATEWAY_STATSD_FLUSH_INTERVAL_MS: String(INTERVAL_MS) });
+    try {
+      const lines = [...Array.from({ length: 50 }, () => 'a:1|c|#k:v'), 'g:4|g', 'g:5|g', ...Array.from({ length: 10 }, () => 't:3|ms')];
+      await send(aio.where['statsd'] as string, [Buffer.from(lines.join('\n'))]);
+      await waitFor('lines accepted', () => aio.gateway.metrics.count('accepted', { protocol: 'statsd' }) === lines.length, 20_000);
+      await aio.gateway.close();
+      const rows = await (
+        await aio.ch.client.query({
+          query: `SELECT name, count() AS n, sum(value / toFloat64(toString(sample_rate))) AS total, any(value) AS v FROM ${aio.ch.database}.samples GROUP BY name ORDER BY name`,
+          format: 'JSONEachRow',
+        })
+      ).json<{ name: string; n: string; total: number; v: number }>();
+      expect(rows.map((r) => [r.name, Number(r.n), Number(r.total)])).toEqual([
+        ['a', 1, 50],
+        ['g', 1, 5],
+        ['t', 10, 30],
+      ]);
+    } finally {
+      await aio.close();
+    }
+  }, 60_000);
 });
