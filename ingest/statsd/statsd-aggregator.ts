@@ -109,18 +109,17 @@ export class StatsdAggregator {
   private aggregatedLines = 0;
   private droppedLines = 0;
   private notFiniteLines = 0;
-  /** The open interval's start (ms, a multiple of intervalMs), the flushed samples' timestamp. */
-  private start: number;
+  /** The open interval's start (ms, a multiple of intervalMs): set by its first sample, the flushed samples' timestamp. */
+  private start = 0;
 
   constructor(
     readonly intervalMs: number,
     readonly maxSamples: number,
-    now = Date.now(),
+    /** The clock (ms) the interval's start is read from, at its first sample. */
+    private readonly clock: () => number = Date.now,
     /** The most samples a histogram series flushes per interval (gateway.statsdHistogramSamples). */
     readonly histogramSamples = HISTOGRAM_ROWS,
-  ) {
-    this.start = now - (now % intervalMs);
-  }
+  ) {}
 
   /** Samples the open interval holds (for /metrics). */
   get open(): number {
@@ -209,6 +208,10 @@ export class StatsdAggregator {
       this.droppedLines++;
       return false;
     }
+    if (this.entries === 0) {
+      const now = this.clock();
+      this.start = now - (now % this.intervalMs);
+    }
     this.entries++;
     return true;
   }
@@ -273,7 +276,6 @@ export class StatsdAggregator {
     this.series = new Map();
     this.entries = 0;
     this.generation++;
-    this.start = nowMs - (nowMs % this.intervalMs);
     if (samples.length > 0) spans.push(carrier(samples, received));
     return { spans, lines, samples: count };
   }

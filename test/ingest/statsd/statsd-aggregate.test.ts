@@ -29,7 +29,7 @@ function aggregating(
   metrics: GatewayMetrics;
 } {
   const metrics = new GatewayMetrics();
-  const aggregator = new StatsdAggregator(10_000, maxSamples, START_MS);
+  const aggregator = new StatsdAggregator(10_000, maxSamples, () => START_MS);
   return {
     intake: new SpanIntake(metrics, new CardinalityGuard(guardLimit), () => WINDOW, { needsEvents: false }),
     encoder: new StatsdAggregateEncoder(aggregator),
@@ -164,6 +164,22 @@ describe('statsd aggregation', () => {
     expect(aggregator.flush(START_MS + 20_000).samples).toBe(0);
   });
 
+  it('stamps an interval’s samples with its start, read when its first line is aggregated', () => {
+    let clock = 1_763_000_004_321;
+    const aggregator = new StatsdAggregator(10_000, 100, () => clock);
+    const intake = new SpanIntake(new GatewayMetrics(), new CardinalityGuard(10), () => WINDOW, { needsEvents: false });
+    const encoder = new StatsdAggregateEncoder(aggregator);
+    const at = RECEIVED + 400n * MS;
+    intake.fromStatsd([Buffer.from('a:1|c')], TENANT, 'statsd', at, statsdToSpans, undefined, encoder);
+    expect(flushed(intake, aggregator).map((m) => m.timestamp)).toEqual([1_763_000_000_000n * MS]);
+    // An interval with no line for a while: its start is its first line's interval, not the last flush's.
+    clock = 1_763_000_047_000;
+    intake.fromStatsd([Buffer.from('a:2|c\na:3|c')], TENANT, 'statsd', at, statsdToSpans, undefined, encoder);
+    clock = 1_763_000_052_000;
+    intake.fromStatsd([Buffer.from('a:4|c')], TENANT, 'statsd', at, statsdToSpans, undefined, encoder);
+    expect(flushed(intake, aggregator).map((m) => [m.timestamp, m.value])).toEqual([[1_763_000_040_000n * MS, 9]]);
+  });
+
   it('passes events, service checks and lines with their own timestamp as they are', () => {
     const { intake, encoder, aggregator } = aggregating();
     const at = RECEIVED + 400n * MS;
@@ -205,7 +221,7 @@ describe('statsd aggregation', () => {
   function lognormal(histogramSamples: number): { values: number[]; out: MetricSample[] } {
     const rand = seededRandom(7);
     const metrics = new GatewayMetrics();
-    const aggregator = new StatsdAggregator(10_000, 1_000_000, START_MS, histogramSamples);
+    const aggregator = new StatsdAggregator(10_000, 1_000_000, () => START_MS, histogramSamples);
     const intake = new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, { needsEvents: false });
     const encoder = new StatsdAggregateEncoder(aggregator);
     const values: number[] = [];
