@@ -66,6 +66,9 @@ export interface Series {
   bins: Map<number, Bin> | undefined;
 }
 
+/** What seriesFor() gives past the bound: its lines are dropped and counted, it is never filled nor flushed. */
+const FULL: Series = { type: 'counter', name: '', tags: {}, unit: '', scope: 'default', bytes: 0, lines: 0, value: 0, members: undefined, bins: undefined };
+
 /** The aggregated samples of one interval, in carrier spans ready for the sink. */
 export interface Flushed {
   spans: SpanEvent[];
@@ -126,10 +129,17 @@ export class StatsdAggregator {
     return this.entries;
   }
 
+  /** Series the open interval holds (at most maxSamples). */
+  get seriesCount(): number {
+    return this.series.size;
+  }
+
   /** The series of `key`, made with the fields given when it is new in this interval. */
   seriesFor(key: string, type: MetricType, name: string, tags: Record<string, string>, unit: string, scope: MetricScope): Series {
     let s = this.series.get(key);
     if (s === undefined) {
+      // Past the bound no series is made (its lines are dropped): the map stays within it too.
+      if (this.series.size >= this.maxSamples) return FULL;
       let bytes = 48 + Buffer.byteLength(name) + unit.length;
       for (const k in tags) bytes += 8 + Buffer.byteLength(k) + Buffer.byteLength(tags[k] as string);
       s = { type, name, tags, unit, scope, bytes, lines: 0, value: 0, members: undefined, bins: undefined };
@@ -140,6 +150,7 @@ export class StatsdAggregator {
 
   /** A counter line: value / rate added. False when dropped over the bound. */
   count(s: Series, value: number, rate: number): boolean {
+    if (s === FULL) return this.full();
     if (!this.finite(value) || (s.lines === 0 && !this.grow())) return false;
     s.value += Math.fround(value) / rate;
     s.lines++;
@@ -149,6 +160,7 @@ export class StatsdAggregator {
 
   /** A gauge line: its value is the series' last. */
   gauge(s: Series, value: number): boolean {
+    if (s === FULL) return this.full();
     if (!this.finite(value) || (s.lines === 0 && !this.grow())) return false;
     s.value = Math.fround(value);
     s.lines++;
@@ -158,6 +170,7 @@ export class StatsdAggregator {
 
   /** A timer, histogram or distribution line: into its bin. */
   observe(s: Series, value: number, rate: number): boolean {
+    if (s === FULL) return this.full();
     if (!this.finite(value)) return false;
     const v = Math.fround(value);
     const key = v > 0 ? Math.ceil(Math.log(v) / LOG_GAMMA) + BIN_OFFSET : v < 0 ? -(Math.ceil(Math.log(-v) / LOG_GAMMA) + BIN_OFFSET) : 0;
@@ -181,6 +194,7 @@ export class StatsdAggregator {
 
   /** A set line: its member. */
   member(s: Series, member: string): boolean {
+    if (s === FULL) return this.full();
     s.members ??= new Set();
     if (!s.members.has(member)) {
       if (!this.grow()) return false;
@@ -200,6 +214,11 @@ export class StatsdAggregator {
   private finite(value: number): boolean {
     if (Number.isFinite(Math.fround(value))) return true;
     this.notFiniteLines++;
+    return false;
+  }
+
+  private full(): false {
+    this.droppedLines++;
     return false;
   }
 

@@ -318,6 +318,20 @@ describe('statsd aggregation', () => {
     expect(metrics.count('accepted', { protocol: 'statsd' })).toBe(7);
   });
 
+  it('holds no more than statsdAggregateMaxSamples series whatever a tenant sends (fast and general paths)', () => {
+    const { intake, encoder, aggregator } = aggregating(10, 100_000);
+    const at = RECEIVED + 400n * MS;
+    for (let d = 0; d < 100; d++) {
+      // Even datagrams take the byte-level path; odd ones, with a set, the general path.
+      const lines = Array.from({ length: 20 }, (_, i) => `hostile.${d}.${i}:1|${['c', 'g', 'ms', d % 2 === 0 ? 'h' : 's'][i % 4]}`);
+      intake.fromStatsd([Buffer.from(lines.join('\n'))], TENANT, 'statsd', at, statsdToSpans, undefined, encoder);
+    }
+    expect(aggregator.seriesCount).toBeLessThanOrEqual(10);
+    expect(aggregator.open).toBe(10);
+    expect(aggregator.takeCounts()).toEqual({ aggregated: 10, dropped: 1990, notFinite: 0 });
+    expect(aggregator.flush(START_MS + 10_000).samples).toBe(10);
+  });
+
   it('gives per-sample mode totals and refusal counts on random and mutated datagrams (fast and general paths)', async () => {
     const { int, datagram } = statsdDatagrams(57);
     const perSampleMetrics = new GatewayMetrics();
