@@ -137,7 +137,7 @@ export const configSchema = z.strictObject({
         .positive()
         .default(200_000)
         .describe(
-          'With `gateway.statsdAggregate`: the most samples one interval of the statsd listener (so of its tenant) holds (one per counter or gauge series, set member, histogram bin); a line that needs one more is dropped and counted (`ssf_gateway_dropped_total{reason="aggregate_full"}`). Bounds its memory (about 200 bytes each).',
+          'With `gateway.statsdAggregate`: the most samples one interval of the statsd listener (so of its tenant) holds (one per counter or gauge series, set member, histogram bin); a line that needs one more is dropped and counted (`ssf_gateway_dropped_total{reason="aggregate_full"}`). Bounds its memory (a few hundred bytes each; series, at most as many).',
         ),
       statsdHistogramSamples: z
         .number()
