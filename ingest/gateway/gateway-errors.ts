@@ -47,7 +47,7 @@ export const GatewayErrors = defineErrors('GW', {
   GW_ERR_STATSD_AGGREGATE_FULL: {
     status: 0,
     retriable: false,
-    text: 'a statsd line was dropped: its aggregation interval already holds gateway.statsdAggregateMaxSamples samples (counted, never answered)',
+    text: 'a statsd line was dropped: its aggregation interval already holds gateway.statsdMaxSamples samples (counted, never answered)',
   },
   GW_ERR_STREAM_CLOSED: { status: 0, retriable: false, text: 'a framed stream connection was closed after a fatal framing error' },
   GW_ERR_STREAM_IDLE: { status: 0, retriable: false, text: 'a framed stream connection was closed after sending nothing for gateway.streamIdleTimeoutS' },

@@ -49,16 +49,16 @@ export class GatewayMetrics implements SinkObserver {
   );
   private readonly aggregatedLinesTotal = this.registry.counter(
     'ssf_gateway_statsd_aggregated_lines_total',
-    'statsd lines aggregated into their series (gateway.statsdAggregate); lines over gateway.statsdAggregateMaxSamples are ssf_gateway_dropped_total{reason="aggregate_full"}.',
+    'statsd lines aggregated into their series (gateway.statsdAggregate); lines over gateway.statsdMaxSamples are ssf_gateway_dropped_total{reason="aggregate_full"}.',
   );
   private readonly aggregateSamplesTotal = this.registry.counter(
     'ssf_gateway_statsd_aggregate_samples_total',
     'Samples flushed by statsd aggregation (one per counter or gauge series, set member, histogram sample per interval).',
   );
-  /** Samples the open statsd aggregation interval holds (its bound: gateway.statsdAggregateMaxSamples). */
+  /** Samples the open statsd aggregation interval holds (its bound: gateway.statsdMaxSamples). */
   readonly aggregateOpen = this.registry.gauge(
     'ssf_gateway_statsd_aggregate_open',
-    'Samples the open statsd aggregation interval will flush (series, set members, histogram bins); bounded by gateway.statsdAggregateMaxSamples.',
+    'Samples the open statsd aggregation interval will flush (series, set members, histogram bins); bounded by gateway.statsdMaxSamples.',
   );
   private readonly httpRequests = this.registry.counter('ssf_gateway_http_requests_total', 'HTTP requests by route and status.', ['route', 'status']);
   readonly batchSize = this.registry.histogram('ssf_gateway_batch_spans', 'Spans per HTTP batch or stream read.', SIZE_BUCKETS, ['protocol']);

@@ -147,7 +147,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
           parse: options.parseStatsd,
           fast: options.statsdFastPath,
           aggregate: g.statsdAggregate
-            ? new StatsdAggregateEncoder(new StatsdAggregator(g.statsdFlushIntervalMs, g.statsdAggregateMaxSamples, Date.now, g.statsdHistogramSamples))
+            ? new StatsdAggregateEncoder(new StatsdAggregator(g.statsdFlushIntervalMs, g.statsdMaxSamples, Date.now, g.statsdHistogramSamples))
             : undefined,
           limits,
         },

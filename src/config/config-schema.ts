@@ -131,7 +131,7 @@ export const configSchema = z.strictObject({
         .describe(
           'With `gateway.statsdAggregate`: the interval, aligned to multiples of it in unix time; the samples are stamped with its start. A divisor of 60,000 keeps every interval inside one rollup minute. A crash loses at most the open interval.',
         ),
-      statsdAggregateMaxSamples: z
+      statsdMaxSamples: z
         .number()
         .int()
         .positive()

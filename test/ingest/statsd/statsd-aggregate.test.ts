@@ -294,7 +294,7 @@ describe('statsd aggregation', () => {
     for (const a of out.accepted) expect(a.bytes.length).toBeLessThan(1_000_000);
   });
 
-  it('drops and counts lines that need a sample past statsdAggregateMaxSamples; known series keep aggregating', async () => {
+  it('drops and counts lines that need a sample past statsdMaxSamples; known series keep aggregating', async () => {
     const { intake, encoder, aggregator, metrics } = aggregating(3);
     const r = intake.fromStatsd(
       [Buffer.from('a:1|c\nb:1|c\nc:1|s\nc:2|s\nd:1|c\na:5|c\nc:1|s')],
@@ -318,7 +318,7 @@ describe('statsd aggregation', () => {
     expect(metrics.count('accepted', { protocol: 'statsd' })).toBe(7);
   });
 
-  it('holds no more than statsdAggregateMaxSamples series whatever a tenant sends (fast and general paths)', () => {
+  it('holds no more than statsdMaxSamples series whatever a tenant sends (fast and general paths)', () => {
     const { intake, encoder, aggregator } = aggregating(10, 100_000);
     const at = RECEIVED + 400n * MS;
     for (let d = 0; d < 100; d++) {
