@@ -328,7 +328,8 @@ export function counterPieces(total: number): number[] {
  * within the bin). Up to `most` lines, a bin gives one sample per line, and
  * the weights make counts and sums exact. Past it the series gives `most`
  * samples, a bin's share by cumulative rounding (the share of the samples
- * up to any bin is within 0.5 / most of the lines');
+ * up to any bin is within 0.5 / most of the lines'), and the lowest and the
+ * highest bin one at least (taken from the largest: 1 / most more);
  * a bin left with no sample adds its weight to the next bin that has one
  * (the last to the one before), so counts stay exact, and the sum this
  * moved is put right by moving weight between the lowest and the highest
@@ -345,6 +346,15 @@ export function histogramRows(bins: Bin[], most = HISTOGRAM_ROWS): Array<[number
       const after = before + (bins[i] as Bin).n;
       rows[i] = Math.round((most * after) / lines) - Math.round((most * before) / lines);
       before = after;
+    }
+    // The lowest and the highest bin keep a sample (one taken from the bin with most), so the
+    // rollups' min and max stay within their bins.
+    for (const edge of [0, bins.length - 1]) {
+      if (rows[edge] !== 0) continue;
+      let largest = 0;
+      for (let i = 1; i < rows.length; i++) if ((rows[i] as number) > (rows[largest] as number)) largest = i;
+      rows[largest] = (rows[largest] as number) - 1;
+      rows[edge] = 1;
     }
   }
   const weight = bins.map((b) => b.w);

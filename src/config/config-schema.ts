@@ -146,7 +146,7 @@ export const configSchema = z.strictObject({
         .max(65_536)
         .default(1_024)
         .describe(
-          'With `gateway.statsdAggregate`: the most samples a timer, histogram or distribution series flushes per interval; a series with more lines is thinned to this many in proportion (counts and sums stay exact). The rollups’ percentiles then read the value at a rank within 1.5 / this of the one asked (docs/ssf.md, "statsd aggregation").',
+          'With `gateway.statsdAggregate`: the most samples a timer, histogram or distribution series flushes per interval; a series with more lines is thinned to this many in proportion (counts and sums stay exact). The rollups’ percentiles then read a value at a rank within 2.5 / this of the one asked (docs/ssf.md, "statsd aggregation").',
         ),
       tcpListen: listen('', 'TCP listener for the framed SSF stream. Empty disables it.'),
       unixSocket: z.string().default('').describe('UNIX socket path for the framed SSF stream. Empty disables it.'),

@@ -243,7 +243,7 @@ describe('statsd aggregation', () => {
     [HISTOGRAM_ROWS, 0.04],
     [8192, 0.01],
   ])(
-    'thins a histogram of 200,000 lines to %i samples: exact count and sum, percentiles within 1 percent of a value at rank q ± 1.5 / samples',
+    'thins a histogram of 200,000 lines to %i samples: exact count and sum, percentiles within 1 percent of a value at rank q ± 2.5 / samples, min and max kept',
     (samples, p99) => {
       const { values, out } = lognormal(samples);
       expect(out).toHaveLength(samples);
@@ -254,12 +254,18 @@ describe('statsd aggregation', () => {
       // The sum too: the weight bins without a sample gave away is put right.
       expect(Math.abs(sum - exactSum) / exactSum).toBeLessThan(1e-6);
       const rows = out.map((m) => m.value).sort((a, b) => a - b);
+      // The rollups' min and max: within 1 % (the extreme lines' bins keep a sample each).
+      expect(rows[0] as number).toBeGreaterThanOrEqual(values[0] as number);
+      expect(rows[0] as number).toBeLessThanOrEqual((values[0] as number) * 1.01);
+      expect(rows[rows.length - 1] as number).toBeLessThanOrEqual(values[values.length - 1] as number);
+      expect(rows[rows.length - 1] as number).toBeGreaterThanOrEqual((values[values.length - 1] as number) * 0.99);
       // The rollups' DDSketch counts samples, unweighted: the sample at rank q is within 1 % (its bin)
-      // of an exact value at a rank within q ± 1.5 / samples (0.5 of cumulative rounding, 1 of a sample's own share).
+      // of an exact value at a rank within q ± 2.5 / samples (0.5 of cumulative rounding, 1 of a sample's own share,
+      // 1 given to the lowest and highest bins).
       for (const q of [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999]) {
         const got = rows[Math.floor(q * (rows.length - 1))] as number;
-        const lo = values[Math.max(0, Math.floor((q - 1.5 / samples) * (values.length - 1)))] as number;
-        const hi = values[Math.min(values.length - 1, Math.ceil((q + 1.5 / samples) * (values.length - 1)))] as number;
+        const lo = values[Math.max(0, Math.floor((q - 2.5 / samples) * (values.length - 1)))] as number;
+        const hi = values[Math.min(values.length - 1, Math.ceil((q + 2.5 / samples) * (values.length - 1)))] as number;
         expect(got).toBeGreaterThanOrEqual(lo * 0.99);
         expect(got).toBeLessThanOrEqual(hi * 1.01);
         const exact = values[Math.floor(q * (values.length - 1))] as number;
