@@ -16,8 +16,9 @@ import { spanEvent } from '../../src/codec/span-event.js';
  * are its own): HTTP protobuf batches to Kafka-acknowledged events per
  * second and per gateway CPU-second, against kafkajs producing the same
  * records directly (the baseline, same run); UDP SSF datagrams and statsd
- * lines per second with loss, side by side with Veneur when it can be built;
- * the gateway's peak RSS.
+ * lines per second with loss, side by side with Veneur when it can be built
+ * (statsd both per sample and with gateway.statsdAggregate, in a second
+ * gateway process); the gateway's peak RSS.
  */
 
 const repo = join(import.meta.dirname, '..', '..', '..');
