@@ -44,6 +44,11 @@ export const GatewayErrors = defineErrors('GW', {
     text: 'this tenant is sending more than its ingest rate limit (gateway.tenantRateLimitBytes); retry after Retry-After seconds',
   },
   GW_ERR_UDP_DROPPED: { status: 0, retriable: false, text: 'a UDP datagram was dropped because the pipeline could not take it (counted, never answered)' },
+  GW_ERR_STATSD_AGGREGATE_FULL: {
+    status: 0,
+    retriable: false,
+    text: 'a statsd line was dropped: its aggregation interval already holds gateway.statsdMaxSamples samples (counted, never answered)',
+  },
   GW_ERR_STREAM_CLOSED: { status: 0, retriable: false, text: 'a framed stream connection was closed after a fatal framing error' },
   GW_ERR_STREAM_IDLE: { status: 0, retriable: false, text: 'a framed stream connection was closed after sending nothing for gateway.streamIdleTimeoutS' },
   GW_ERR_STREAM_FRAME_TIMEOUT: {

@@ -47,6 +47,19 @@ export class GatewayMetrics implements SinkObserver {
     'HTTP batches sent with an Idempotency-Key; repeat="true" when this process saw the key (of the tenant) among its last 10,000: a retry, whose spans already stored are dropped by ClickHouse.',
     ['repeat'],
   );
+  private readonly aggregatedLinesTotal = this.registry.counter(
+    'ssf_gateway_statsd_aggregated_lines_total',
+    'statsd lines aggregated into their series (gateway.statsdAggregate); lines over gateway.statsdMaxSamples are ssf_gateway_dropped_total{reason="aggregate_full"}.',
+  );
+  private readonly aggregateSamplesTotal = this.registry.counter(
+    'ssf_gateway_statsd_aggregate_samples_total',
+    'Samples flushed by statsd aggregation (one per counter or gauge series, set member, histogram sample per interval).',
+  );
+  /** Samples the open statsd aggregation interval holds (its bound: gateway.statsdMaxSamples). */
+  readonly aggregateOpen = this.registry.gauge(
+    'ssf_gateway_statsd_aggregate_open',
+    'Samples the open statsd aggregation interval will flush (series, set members, histogram bins); bounded by gateway.statsdMaxSamples.',
+  );
   private readonly httpRequests = this.registry.counter('ssf_gateway_http_requests_total', 'HTTP requests by route and status.', ['route', 'status']);
   readonly batchSize = this.registry.histogram('ssf_gateway_batch_spans', 'Spans per HTTP batch or stream read.', SIZE_BUCKETS, ['protocol']);
   private readonly sendSeconds = this.registry.histogram(
@@ -88,6 +101,12 @@ export class GatewayMetrics implements SinkObserver {
     this.droppedTotal.inc({ protocol, reason }, n);
   }
 
+  /** statsd aggregation: lines aggregated and samples flushed. */
+  aggregated(lines: number, samples: number): void {
+    if (lines > 0) this.aggregatedLinesTotal.inc({}, lines);
+    if (samples > 0) this.aggregateSamplesTotal.inc({}, samples);
+  }
+
   udpOverrun(protocol: string, datagrams: number): void {
     this.udpOverrunTotal.inc({ protocol }, datagrams);
   }
@@ -117,8 +136,13 @@ export class GatewayMetrics implements SinkObserver {
   }
 
   /** For tests and the benchmark. */
-  count(name: 'received' | 'accepted' | 'refused' | 'dropped' | 'idempotent' | 'udpOverrun' | 'tenantLimited', labels: Record<string, string>): number {
+  count(
+    name: 'received' | 'accepted' | 'refused' | 'dropped' | 'idempotent' | 'udpOverrun' | 'tenantLimited' | 'aggregatedLines' | 'aggregateSamples',
+    labels: Record<string, string>,
+  ): number {
     const c = {
+      aggregatedLines: this.aggregatedLinesTotal,
+      aggregateSamples: this.aggregateSamplesTotal,
       udpOverrun: this.udpOverrunTotal,
       received: this.receivedTotal,
       accepted: this.acceptedTotal,

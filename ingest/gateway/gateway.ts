@@ -21,6 +21,8 @@ import { OtlpMetrics } from '../otlp/otlp-metrics.js';
 import type { UdpListenerOptions } from './udp-listener.js';
 import { eventWindow } from './event-window.js';
 import { TenantRateLimit } from './tenant-rate-limit.js';
+import { StatsdAggregator } from '../statsd/statsd-aggregator.js';
+import { StatsdAggregateEncoder } from '../statsd/statsd-aggregate-bytes.js';
 
 export interface GatewayOptions {
   /** An HTTP server to add the routes to (all-in-one mode shares one with the query API). Default: a new one. */
@@ -144,6 +146,9 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
           tenant: statsdTenant,
           parse: options.parseStatsd,
           fast: options.statsdFastPath,
+          aggregate: g.statsdAggregate
+            ? new StatsdAggregateEncoder(new StatsdAggregator(g.statsdFlushIntervalMs, g.statsdMaxSamples, Date.now, g.statsdHistogramSamples))
+            : undefined,
           limits,
         },
         intake,

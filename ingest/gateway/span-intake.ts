@@ -74,6 +74,19 @@ export interface StatsdFastPath {
   encode(packet: Buffer, receivedNs: bigint, guard: CardinalityGuard, tenant: string, now: number): Uint8Array | undefined;
 }
 
+/**
+ * statsd aggregation (ingest/statsd/statsd-aggregate-bytes.ts): lines summed
+ * per series and interval instead of stored one by one.
+ */
+export interface StatsdAggregate {
+  /** Lines in the datagram last aggregated. */
+  readonly lines: number;
+  /** Aggregates a datagram of common lines at byte level; false when it must take the general path (nothing aggregated then). */
+  aggregate(packet: Buffer, guard: CardinalityGuard, tenant: string, now: number): boolean;
+  /** A sample the general path validated and the guard admitted: true when aggregated, false when it passes as it is. */
+  take(sample: MetricSample, receivedNs: bigint): boolean;
+}
+
 /** One statsd datagram -> spans (and per-line refusals, counted). */
 export type StatsdParse = (packet: Buffer, receivedNs: bigint) => { spans: SpanEvent[]; refused: Array<{ code: string }> };
 
@@ -230,7 +243,15 @@ export class SpanIntake {
    * and received time as the stamp); any other datagram is parsed and
    * encoded here.
    */
-  fromStatsd(packets: readonly Buffer[], tenant: string, protocol: string, receivedNs: bigint, parse: StatsdParse, fast?: StatsdFastPath): IntakeResult {
+  fromStatsd(
+    packets: readonly Buffer[],
+    tenant: string,
+    protocol: string,
+    receivedNs: bigint,
+    parse: StatsdParse,
+    fast?: StatsdFastPath,
+    aggregate?: StatsdAggregate,
+  ): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
     const now = Date.now();
     const window = this.window(now);
@@ -238,10 +259,18 @@ export class SpanIntake {
     const received = Number(receivedNs);
     const inWindow = received >= window.samplesFrom && received <= window.to;
     const quick = fast !== undefined && !this.needsEvents && tenant !== '' && inWindow;
+    // Aggregated lines are counted as accepted events, as the samples per-sample mode would store.
+    const quickAggregate = aggregate !== undefined && tenant !== '' && inWindow;
+    const take = aggregate === undefined ? undefined : (m: MetricSample): boolean => aggregate.take(m, receivedNs);
     let fields: Buffer | undefined;
     let index = 0;
     for (const packet of packets) {
-      if (quick) {
+      if (quickAggregate) {
+        if (aggregate.aggregate(packet, this.guard, tenant, now)) {
+          result.events += aggregate.lines;
+          continue;
+        }
+      } else if (quick) {
         const bytes = fast.encode(packet, receivedNs, this.guard, tenant, now);
         if (bytes !== undefined) {
           if (bytes.length === 0) continue;
@@ -254,7 +283,7 @@ export class SpanIntake {
       }
       const parsed = parse(packet, receivedNs);
       for (const r of parsed.refused) this.metrics.refused(protocol, r.code, 1);
-      for (const span of parsed.spans) this.admit(span, undefined, tenant, receivedNs, undefined, result, now, window, index++, protocol);
+      for (const span of parsed.spans) this.admit(span, undefined, tenant, receivedNs, undefined, result, now, window, index++, protocol, take);
     }
     this.metrics.received(protocol, packets.length);
     this.metrics.accepted(protocol, result.events);
@@ -274,6 +303,23 @@ export class SpanIntake {
       addSlice(total, this.fromEncoded(parts.slice(at, at + INTAKE_SLICE), tenant, protocol, receivedNs), at);
     }
     return total;
+  }
+
+  /**
+   * The carrier spans of an aggregation flush (statsd-aggregator.ts): their
+   * samples were validated and counted as lines; here they are stamped and
+   * encoded (and, past gateway.maxSpanBytes, refused as any span).
+   */
+  fromAggregated(spans: readonly SpanEvent[], tenant: string, protocol: string): IntakeResult {
+    const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
+    for (const [index, span] of spans.entries()) {
+      span.tenant = tenant;
+      const bytes = encodeSpan(span);
+      if (this.tooLarge(bytes.length, index, result, protocol)) continue;
+      result.accepted.push({ span, bytes, stamp: NO_STAMP, traceLo: 0, traceHi: 0, events: span.metrics.length });
+      result.events += span.metrics.length;
+    }
+    return result;
   }
 
   /** Spans built by the gateway itself (statsd lines, JSON bodies): encoded here. */
@@ -297,6 +343,7 @@ export class SpanIntake {
     window: EventWindow,
     index: number,
     protocol: string,
+    take?: (sample: MetricSample) => boolean,
   ): void {
     span.tenant = tenant;
     span.receivedTimestamp = receivedNs;
@@ -355,7 +402,16 @@ export class SpanIntake {
       kept?.push(sample);
     }
     if (kept) span.metrics = kept;
+    // statsd aggregation: the samples it takes leave the span (they are flushed with their series).
+    let taken = 0;
+    if (take !== undefined) {
+      const left = span.metrics.filter((m) => !take(m));
+      taken = span.metrics.length - left.length;
+      span.metrics = left;
+      result.events += taken;
+    }
     if (!span.isTrace && span.metrics.length === 0 && span.logs.length === 0) {
+      if (taken > 0) return;
       // Nothing left: the span is refused whole, under the reasons its events had.
       const mine = result.partial.filter((r) => r.index === index);
       result.partial = result.partial.filter((r) => r.index !== index);

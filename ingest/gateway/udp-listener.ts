@@ -1,8 +1,9 @@
 import { nowNs } from '../../src/emitter/clock.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
-import type { IntakeResult, SpanIntake, StatsdFastPath, StatsdParse } from './span-intake.js';
+import type { IntakeResult, SpanIntake, StatsdAggregate, StatsdFastPath, StatsdParse } from './span-intake.js';
 import { packOf } from './span-intake.js';
+import type { Flushed } from '../statsd/statsd-aggregator.js';
 import { UdpReader } from './udp-reader.js';
 import type { TenantRateLimit } from './tenant-rate-limit.js';
 
@@ -15,8 +16,20 @@ export interface UdpListenerOptions {
   parse?: StatsdParse;
   /** For statsd: common datagrams straight to SSFSample bytes (when the sink forwards bytes). */
   fast?: StatsdFastPath | undefined;
+  /** For statsd: aggregation per series and interval (gateway.statsdAggregate) instead of one sample per line. */
+  aggregate?: StatsdAggregation | undefined;
   /** The tenant's ingest rate limit: datagrams over it are dropped and counted (UDP cannot push back). */
   limits?: TenantRateLimit | undefined;
+}
+
+/** statsd aggregation as the listener drives it: lines in, a flush every interval. */
+export interface StatsdAggregation extends StatsdAggregate {
+  readonly aggregator: {
+    readonly intervalMs: number;
+    readonly open: number;
+    flush(nowMs?: number): Flushed;
+    takeCounts(): { aggregated: number; dropped: number; notFinite: number };
+  };
 }
 
 /**
@@ -30,6 +43,7 @@ export interface UdpListenerOptions {
 export class UdpListener {
   private reader: UdpReader | undefined;
   private readonly pending = new Set<Promise<void>>();
+  private flushTimer: NodeJS.Timeout | undefined;
   /** The receive buffer the kernel granted (it caps SO_RCVBUF at net.core.rmem_max). */
   receiveBufferBytes = 0;
   readonly protocol: 'udp' | 'statsd';
@@ -50,7 +64,41 @@ export class UdpListener {
     this.reader = reader;
     const where = await reader.listen();
     this.receiveBufferBytes = reader.receiveBufferBytes;
+    if (this.options.aggregate) this.scheduleFlush(this.options.aggregate.aggregator.intervalMs);
     return where;
+  }
+
+  // Intervals are aligned to multiples of the interval in unix time (as the flushed samples' timestamps).
+  private scheduleFlush(intervalMs: number): void {
+    this.flushTimer = setTimeout(
+      () => {
+        this.flushAggregate();
+        this.scheduleFlush(intervalMs);
+      },
+      intervalMs - (Date.now() % intervalMs),
+    );
+    this.flushTimer.unref();
+  }
+
+  /** Publishes the open aggregation interval (on its timer, and on close). */
+  private flushAggregate(): void {
+    const aggregate = this.options.aggregate;
+    if (!aggregate) return;
+    const { protocol, tenant } = this.options;
+    const flushed = aggregate.aggregator.flush();
+    this.countAggregate(flushed.samples);
+    if (flushed.spans.length === 0) return;
+    this.publish(this.intake.fromAggregated(flushed.spans, tenant, protocol), flushed.lines);
+  }
+
+  private countAggregate(samples: number): void {
+    const aggregate = this.options.aggregate;
+    if (!aggregate) return;
+    const { aggregated, dropped, notFinite } = aggregate.aggregator.takeCounts();
+    if (dropped > 0) this.metrics.dropped(this.options.protocol, 'aggregate_full', dropped);
+    if (notFinite > 0) this.metrics.dropped(this.options.protocol, 'aggregate_not_finite', notFinite);
+    this.metrics.aggregated(aggregated, samples);
+    this.metrics.aggregateOpen.set(aggregate.aggregator.open);
   }
 
   // One group: one intake call, one publish (one message to the Kafka thread),
@@ -73,16 +121,29 @@ export class UdpListener {
     const receivedNs = nowNs();
     let result: IntakeResult;
     if (this.options.parse) {
-      result = this.intake.fromStatsd(datagrams, tenant, protocol, receivedNs, this.options.parse, this.options.fast);
+      result = this.intake.fromStatsd(datagrams, tenant, protocol, receivedNs, this.options.parse, this.options.fast, this.options.aggregate);
+      if (this.options.aggregate) {
+        this.countAggregate(0);
+        // What is published now are only the lines aggregation passes (events, service checks, |T).
+        let published = 0;
+        for (const a of result.accepted) published += a.events;
+        this.publish(result, published);
+        return;
+      }
     } else {
       result = this.intake.fromEncoded(datagrams, tenant, protocol, receivedNs);
     }
+    this.publish(result, result.events);
+  }
+
+  /** Publishes what the intake accepted; `events`: what is lost if the sink cannot take it (input events, as counted accepted). */
+  private publish(result: IntakeResult, events: number): void {
+    const { protocol } = this.options;
     if (result.accepted.length === 0) return;
     if (!this.sink.accepting) {
-      this.metrics.dropped(protocol, 'backpressure', result.events);
+      this.metrics.dropped(protocol, 'backpressure', events);
       return;
     }
-    const events = result.events;
     const p = this.sink.publish(packOf(result)).catch(() => {
       this.metrics.dropped(protocol, 'unavailable', events);
     });
@@ -93,6 +154,9 @@ export class UdpListener {
   /** Stops reading, publishes what was read, waits for it. */
   async close(): Promise<void> {
     await this.reader?.close();
+    clearTimeout(this.flushTimer);
+    // A graceful stop publishes the open aggregation interval.
+    this.flushAggregate();
     await Promise.allSettled([...this.pending]);
   }
 }

@@ -45,13 +45,14 @@ const MAX_LINE = 1000;
 const MAX_TAGS = 64;
 const ARENA_BYTES = 256 * 1024;
 /** Entries of the memo of admitted (name, tag section) byte strings (direct-mapped). */
-const MEMO_SLOTS = 2048;
+export const MEMO_SLOTS = 2048;
 
-const TYPE_COUNTER = 0;
-const TYPE_GAUGE = 1;
-const TYPE_HISTOGRAM = 2;
-const KIND_TIMER = 10;
-const KIND_DISTRIBUTION = 11;
+/** The kinds of line readLine() reads (`lineKind`): c, g, h, ms, d. */
+export const TYPE_COUNTER = 0;
+export const TYPE_GAUGE = 1;
+export const TYPE_HISTOGRAM = 2;
+export const KIND_TIMER = 10;
+export const KIND_DISTRIBUTION = 11;
 
 const POW10 = Array.from({ length: 16 }, (_, k) => 10 ** k);
 const f32 = new Float32Array(1);
@@ -66,7 +67,7 @@ export class StatsdSampleEncoder {
   private arena = Buffer.allocUnsafe(ARENA_BYTES);
   private used = 0;
   /** Tag scratch: key start, key end, value start, value end (then sorted copies for the guard's key). */
-  private readonly tags = new Int32Array(MAX_TAGS * 4);
+  protected readonly tags = new Int32Array(MAX_TAGS * 4);
   private readonly order = new Int32Array(MAX_TAGS);
   /** Samples in the last encoded datagram. */
   samples = 0;
@@ -85,8 +86,29 @@ export class StatsdSampleEncoder {
   private readonly memoBytes: Array<Buffer | undefined> = new Array<Buffer | undefined>(MEMO_SLOTS).fill(undefined);
   private readonly memoNameLength = new Int32Array(MEMO_SLOTS);
   private readonly memoTags: Array<Buffer | undefined> = new Array<Buffer | undefined>(MEMO_SLOTS).fill(undefined);
+  /**
+   * Times each memo slot was written: what a subclass keeps per slot
+   * (statsd-aggregate-bytes.ts: the line's series) holds while this is the
+   * same, since the slot then still holds the same (tenant, name, tag section).
+   */
+  protected readonly memoWrites = new Float64Array(MEMO_SLOTS);
   /** The guard's window during this encode() call. */
-  private epoch = 0;
+  protected epoch = 0;
+  /**
+   * Set by the aggregating subclass: line() stops once the line is read and
+   * admitted, leaving it in the `line*` fields, and writes nothing. (One
+   * branch in line(), not a function of its own: a call per line cost the
+   * per-sample path 4 %.)
+   */
+  protected readonly readOnly: boolean = false;
+  /** The line readLine() read last: its kind (TYPE_* or KIND_*), value, rate, name end (the ":"), tag section, and its memo slot. */
+  protected lineKind = 0;
+  protected lineValue = 0;
+  protected lineRate = 1;
+  protected lineColon = 0;
+  protected lineTagStart = 0;
+  protected lineTagEnd = 0;
+  protected lineSlot = 0;
 
   /**
    * The SSFSample entries (field 10) of one datagram, or `undefined` when it
@@ -133,6 +155,15 @@ export class StatsdSampleEncoder {
     this.ts[i++] = Number(v);
     this.tsLength = i;
     this.tsFor = receivedNs;
+  }
+
+  /**
+   * Reads one line [s, e) into the `line*` fields as the guard admits it;
+   * false to decline. The aggregating subclass (statsd-aggregate-bytes.ts)
+   * reads lines with this, so both accept exactly the same lines.
+   */
+  protected readLine(b: Buffer, s: number, e: number, guard: TagSetGuard, tenant: string, now: number): boolean {
+    return this.line(b, s, e, 0, guard, tenant, now) >= 0;
   }
 
   /** One line [s, e) as a field-10 entry at `at`; the new end, or -1 to decline. */
@@ -208,6 +239,15 @@ export class StatsdSampleEncoder {
       tagBytes = this.encodeTags(b, count);
       this.remember(b, s, colon, tagStart, tagEnd, tenant, tagBytes);
     }
+    if (this.readOnly) {
+      this.lineKind = kind;
+      this.lineValue = value;
+      this.lineRate = rate;
+      this.lineColon = colon;
+      this.lineTagStart = tagStart;
+      this.lineTagEnd = tagEnd;
+      return at;
+    }
 
     const nameLength = colon - s;
     const metric = kind === KIND_TIMER || kind === KIND_DISTRIBUTION ? TYPE_HISTOGRAM : kind;
@@ -259,7 +299,7 @@ export class StatsdSampleEncoder {
    * (empty tags skipped); the number of tags, or -1 for what the fast path
    * leaves to the general one.
    */
-  private parseTags(b: Buffer, s: number, e: number): number {
+  protected parseTags(b: Buffer, s: number, e: number): number {
     const tags = this.tags;
     let count = 0;
     let ts = s;
@@ -329,6 +369,7 @@ export class StatsdSampleEncoder {
   private remembered(b: Buffer, s: number, colon: number, ts: number, te: number, tenant: string): Buffer | undefined {
     const h = hashRanges(b, s, colon, ts, te);
     const slot = h & (MEMO_SLOTS - 1);
+    this.lineSlot = slot;
     const kept = this.memoBytes[slot];
     if (kept === undefined || this.memoHash[slot] !== h || this.memoTenant[slot] !== tenant || this.memoEpoch[slot] !== this.epoch) return undefined;
     const nl = colon - s;
@@ -350,10 +391,11 @@ export class StatsdSampleEncoder {
     this.memoBytes[slot] = kept;
     this.memoTags[slot] = tagBytes;
     this.memoNameLength[slot] = colon - s;
+    this.memoWrites[slot] = (this.memoWrites[slot] as number) + 1;
   }
 
   /** The guard's key of the tags in scratch: `key\0value\1` per tag, sorted by key (tagSetKey in cardinality-guard.ts). */
-  private tagSetKey(b: Buffer, count: number): string {
+  protected tagSetKey(b: Buffer, count: number): string {
     if (count === 0) return '';
     const tags = this.tags;
     const order = this.order;

@@ -116,6 +116,38 @@ export const configSchema = z.strictObject({
       httpListen: listen('127.0.0.1:8127', 'HTTP listener of the gateway (and of the query API in all-in-one mode).'),
       udpListen: listen('127.0.0.1:8128', 'UDP listener for SSF (one span per datagram). Empty disables it.'),
       statsdListen: listen('127.0.0.1:8125', 'UDP listener for statsd/DogStatsD lines. Empty disables it.'),
+      statsdAggregate: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Aggregate statsd metric lines per series and flush interval, as Veneur does, instead of storing one sample per line: one sample per counter and gauge series and per set member, and up to `gateway.statsdHistogramSamples` per histogram series, per interval. Fewer rows in `samples`; what stays exact in the rollups and what changes: docs/ssf.md, "statsd aggregation".',
+        ),
+      statsdFlushIntervalMs: z
+        .number()
+        .int()
+        .min(1_000)
+        .max(60_000)
+        .default(10_000)
+        .describe(
+          'With `gateway.statsdAggregate`: the interval, aligned to multiples of it in unix time; the samples are stamped with its start. A divisor of 60,000 keeps every interval inside one rollup minute. A crash loses at most the open interval.',
+        ),
+      statsdMaxSamples: z
+        .number()
+        .int()
+        .positive()
+        .default(200_000)
+        .describe(
+          'With `gateway.statsdAggregate`: the most samples one interval of the statsd listener (so of its tenant) holds (one per counter or gauge series, set member, histogram bin); a line that needs one more is dropped and counted (`ssf_gateway_dropped_total{reason="aggregate_full"}`). Bounds its memory (a few hundred bytes each; series, at most as many).',
+        ),
+      statsdHistogramSamples: z
+        .number()
+        .int()
+        .min(64)
+        .max(65_536)
+        .default(1_024)
+        .describe(
+          'With `gateway.statsdAggregate`: the most samples a timer, histogram or distribution series flushes per interval; a series with more lines is thinned to this many in proportion (counts and sums stay exact). The rollups’ percentiles then read a value at a rank within 2.5 / this of the one asked (docs/ssf.md, "statsd aggregation").',
+        ),
       tcpListen: listen('', 'TCP listener for the framed SSF stream. Empty disables it.'),
       unixSocket: z.string().default('').describe('UNIX socket path for the framed SSF stream. Empty disables it.'),
       otlpHttpListen: listen('127.0.0.1:4318', 'OTLP/HTTP listener (POST /v1/traces, /v1/logs, /v1/metrics; protobuf or JSON). Empty disables it.'),

@@ -16,8 +16,9 @@ import { spanEvent } from '../../src/codec/span-event.js';
  * are its own): HTTP protobuf batches to Kafka-acknowledged events per
  * second and per gateway CPU-second, against kafkajs producing the same
  * records directly (the baseline, same run); UDP SSF datagrams and statsd
- * lines per second with loss, side by side with Veneur when it can be built;
- * the gateway's peak RSS.
+ * lines per second with loss, side by side with Veneur when it can be built
+ * (statsd both per sample and with gateway.statsdAggregate, in a second
+ * gateway process); the gateway's peak RSS.
  */
 
 const repo = join(import.meta.dirname, '..', '..', '..');
@@ -349,8 +350,40 @@ export async function gatewayBench(): Promise<void> {
       'best rate with < 0.1 % loss': gwStatsd.best.toLocaleString('en-US'),
       'loss at each rate': gwStatsd.table,
     });
-    sweep.push(...(await veneurSweep(udpSpans, statsdPackets)));
+    // The same sweep against a second gateway process with statsd aggregation on (gateway.statsdAggregate),
+    // flushing every second as Veneur does here.
+    const aggregated = await aggregatedStatsdSweep(
+      {
+        SSF_KAFKA_BROKERS: broker.brokers.join(','),
+        SSF_KAFKA_SPANS_TOPIC: topic,
+        SSF_KAFKA_DEAD_LETTER_TOPIC: 'bench-dlq',
+        SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_OTLP_HTTP_LISTEN: '',
+        SSF_GATEWAY_OTLP_GRPC_LISTEN: '',
+        SSF_GATEWAY_UDP_LISTEN: '',
+        SSF_GATEWAY_STATSD_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_STATSD_AGGREGATE: 'true',
+        SSF_GATEWAY_STATSD_FLUSH_INTERVAL_MS: '1000',
+      },
+      statsdPackets,
+    );
+    sweep.push({
+      target: 'ssf gateway, statsd aggregation',
+      input: `statsd lines/s (${STATSD_LINES} per datagram)`,
+      'best rate with < 0.1 % loss': aggregated.best.toLocaleString('en-US'),
+      'loss at each rate': aggregated.table,
+    });
+    const veneur = await veneurSweep(udpSpans, statsdPackets);
+    sweep.push(...veneur.rows);
     printTable('Gateway vs Veneur: paced UDP (native sender), 2 s per rate, events/s', sweep);
+    if (veneur.statsdBest > 0) {
+      printTable('statsd lines: best paced rate with < 0.1 % loss, x Veneur v14.2.0 (same run)', [
+        { mode: 'per-sample (default)', 'lines/s': gwStatsd.best, 'x veneur': Number((gwStatsd.best / veneur.statsdBest).toFixed(2)) },
+        { mode: 'gateway.statsdAggregate (1 s interval)', 'lines/s': aggregated.best, 'x veneur': Number((aggregated.best / veneur.statsdBest).toFixed(2)) },
+        { mode: 'veneur v14.2.0 (1 s interval)', 'lines/s': veneur.statsdBest, 'x veneur': 1 },
+      ]);
+    }
+    printTable('statsd aggregation: what the aggregating gateway counted over its sweep', [aggregated.counts]);
     const end = procStats(child.pid ?? 0);
     printTable('Gateway process (peak RSS in MB so far after each phase; CPU seconds up to the paced sweeps)', [
       { ...peakAfter, 'peak RSS (MB)': end.peakRssMb.toFixed(0), 'CPU seconds used': stats.cpuSeconds.toFixed(1) },
@@ -362,7 +395,56 @@ export async function gatewayBench(): Promise<void> {
   }
 }
 
-async function veneurSweep(udpSpans: Buffer[], statsdPackets: Buffer[]): Promise<Array<Record<string, string | number>>> {
+/**
+ * The statsd sweep against a gateway process with aggregation on. Its
+ * accepted events are lines (validated, as per-sample mode counts them), less
+ * what it dropped after (over the bound, or a flush Kafka did not take), so
+ * the loss is counted as for per-sample mode; the samples it flushed are
+ * reported beside.
+ */
+async function aggregatedStatsdSweep(
+  env: Record<string, string>,
+  statsdPackets: Buffer[],
+): Promise<{ best: number; table: string; counts: Record<string, string | number> }> {
+  const { child, where } = await startGatewayProcess(env);
+  const http = where['http'] as string;
+  try {
+    const r = await sweepUdp(
+      where['statsd'] as string,
+      statsdPackets,
+      STATSD_LINES,
+      () => keptSettled(http, 'statsd'),
+      STATSD_SWEEP_RATES,
+      () => gatewayLosses(http, 'statsd'),
+    );
+    // Two more intervals: the last one is flushed and its publish acknowledged or counted as dropped.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const text = await (await fetch(`${http}/metrics`)).text();
+    const metric = (prefix: string): number =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(prefix))
+        .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    const lines = metric('ssf_gateway_statsd_aggregated_lines_total');
+    const samples = metric('ssf_gateway_statsd_aggregate_samples_total');
+    return {
+      ...r,
+      counts: {
+        'lines accepted': metric('ssf_gateway_accepted_events_total{protocol="statsd"}'),
+        'lines aggregated': lines,
+        'lines dropped after acceptance': metric('ssf_gateway_dropped_total{protocol="statsd",'),
+        'samples flushed to Kafka': samples,
+        'lines per sample': Number((lines / Math.max(1, samples)).toFixed(1)),
+        'kept (accepted - dropped)': await kept(http, 'statsd'),
+      },
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+async function veneurSweep(udpSpans: Buffer[], statsdPackets: Buffer[]): Promise<{ rows: Array<Record<string, string | number>>; statsdBest: number }> {
   try {
     const veneur = await import('./veneur-server.js');
     await veneur.ensureVeneurBinary();
@@ -370,20 +452,31 @@ async function veneurSweep(udpSpans: Buffer[], statsdPackets: Buffer[]): Promise
     try {
       const r = await sweepUdp(server.ssfAddress, udpSpans, 1, async () => (await server.stats()).ssfSpans);
       const st = await sweepUdp(server.statsdAddress, statsdPackets, STATSD_LINES, async () => (await server.stats()).statsdLines, STATSD_SWEEP_RATES);
-      return [
-        { target: 'veneur v14.2.0', input: 'UDP SSF datagrams/s', 'best rate with < 0.1 % loss': r.best.toLocaleString('en-US'), 'loss at each rate': r.table },
-        {
-          target: 'veneur v14.2.0',
-          input: `statsd lines/s (${STATSD_LINES} per datagram)`,
-          'best rate with < 0.1 % loss': st.best.toLocaleString('en-US'),
-          'loss at each rate': st.table,
-        },
-      ];
+      return {
+        rows: [
+          {
+            target: 'veneur v14.2.0',
+            input: 'UDP SSF datagrams/s',
+            'best rate with < 0.1 % loss': r.best.toLocaleString('en-US'),
+            'loss at each rate': r.table,
+          },
+          {
+            target: 'veneur v14.2.0',
+            input: `statsd lines/s (${STATSD_LINES} per datagram)`,
+            'best rate with < 0.1 % loss': st.best.toLocaleString('en-US'),
+            'loss at each rate': st.table,
+          },
+        ],
+        statsdBest: st.best,
+      };
     } finally {
       await server.stop();
     }
   } catch (err) {
-    return [{ target: 'veneur', input: `not measured: ${(err as Error).message.slice(0, 80)}`, 'best rate with < 0.1 % loss': '-', 'loss at each rate': '-' }];
+    return {
+      rows: [{ target: 'veneur', input: `not measured: ${(err as Error).message.slice(0, 80)}`, 'best rate with < 0.1 % loss': '-', 'loss at each rate': '-' }],
+      statsdBest: 0,
+    };
   }
 }
 

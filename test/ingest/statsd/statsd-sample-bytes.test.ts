@@ -6,7 +6,7 @@ import type { IntakeResult } from '../../../ingest/gateway/span-intake.js';
 import { StatsdSampleEncoder } from '../../../ingest/statsd/statsd-sample-bytes.js';
 import { statsdToSpans } from '../../../ingest/statsd/statsd-spans.js';
 import { decodeSpan } from '../../../src/codec/index.js';
-import { seededRandom } from '../../setup/random.js';
+import { statsdDatagrams } from './statsd-datagrams.js';
 
 const RECEIVED = 1_763_000_000_123_456_789n;
 const TENANT = 'acme';
@@ -14,99 +14,7 @@ const MS = 1_000_000n;
 /** The accepted times: the first 300 groups below (one a millisecond from RECEIVED) are too old for samples. */
 const WINDOW = { spansFrom: 0, logsFrom: 0, samplesFrom: Number(RECEIVED + 300n * MS), to: Number(RECEIVED + 1_000_000n * MS) };
 
-const rand = seededRandom(31);
-const int = (n: number): number => Math.floor(rand() * n);
-const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
-
-const NAMES = ['bench.requests', 'a', 'api.latency', 'x'.repeat(200), 'with space', 'dots.and-dashes_1', 'Grüße', '_private', '9lives', 'tab\there'];
-const VALUES = [
-  '1',
-  '0',
-  '-0',
-  '42',
-  '+5',
-  '-3.25',
-  '0.5',
-  '.5',
-  '5.',
-  '1e3',
-  '2.5E-4',
-  '123456789012345',
-  '1234567890123456',
-  '1e40',
-  '1e-50',
-  'nan',
-  '',
-  '0x10',
-  '1_0',
-  ' 1',
-  '-',
-];
-const TYPES = ['c', 'g', 'ms', 'h', 'd', 's', 'x', '', 'cc'];
-const KEYS = ['route', 'code', 'host', 'region', 'a', 'b', '1st', '7', '10', '__proto__', 'veneurlocalonly', 'veneurglobalonly', 'constructor', 'é'];
-const TAG_VALUES = ['/x', '200', '', 'web-1', 'a:b', 'eu-west-1'];
-
-function tags(): string {
-  const n = int(6);
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = int(10);
-    if (r === 0) out.push('');
-    else if (r === 1) out.push(pick(KEYS));
-    else if (r === 2) out.push(`:${pick(TAG_VALUES)}`);
-    else out.push(`${pick(KEYS)}:${pick(TAG_VALUES)}`);
-  }
-  return out.join(',');
-}
-
-function line(): string {
-  const r = int(30);
-  if (r === 0) return '_e{5,4}:title|text|#a:b';
-  if (r === 1) return '_sc|check|0|#a:b';
-  if (r === 2) return '';
-  if (r === 3) return 'no-colon|c';
-  let l = `${pick(NAMES)}:${pick(VALUES)}`;
-  if (int(10) === 0) l += `:${pick(VALUES)}`; // packed values
-  l += `|${pick(TYPES)}`;
-  const sections = [
-    '@0.5',
-    '@1',
-    '@0',
-    '@2',
-    '@0.0000001',
-    '@0.000001',
-    `#${tags()}`,
-    `#${tags()}`,
-    `#${tags()}`,
-    'T1700000000',
-    'c:abc',
-    'e:x',
-    'card:low',
-    '',
-  ];
-  for (let i = int(4); i > 0; i--) l += `|${pick(sections)}`;
-  return l;
-}
-
-/** Mostly the common shape, so that both paths are exercised. */
-function commonLine(): string {
-  const n = int(4);
-  const t: string[] = [];
-  for (let i = 0; i < n; i++) t.push(`${pick(['route', 'code', 'host', 'region', 'env', 'b', '2'])}:${pick(TAG_VALUES)}`);
-  return `${pick(['bench.requests', 'api.latency', 'q'])}:${pick(['1', '7', '0.25', '-2', '1e3', '0'])}|${pick(['c', 'g', 'ms', 'h', 'd'])}${int(3) === 0 ? '|@0.1' : ''}${n > 0 ? `|#${t.join(',')}` : ''}`;
-}
-
-function datagram(): Buffer {
-  const n = 1 + int(8);
-  const odd = int(2) === 0;
-  const lines = Array.from({ length: n }, () => (odd && int(3) === 0 ? line() : commonLine()));
-  let text = lines.join(int(5) === 0 ? '\r\n' : '\n');
-  if (int(6) === 0) text += '\n';
-  const b = Buffer.from(text);
-  // Mutations: a byte changed, a datagram cut short.
-  if (int(5) === 0 && b.length > 0) b[int(b.length)] = pick([0x3a, 0x7c, 0x2c, 0x23, 0x40, 0x0a, 0x0d, 0x30, 0xc3, 0xff, 0x00, 0x61]);
-  return int(8) === 0 ? b.subarray(0, int(b.length + 1)) : b;
-}
+const { int, datagram } = statsdDatagrams(31);
 
 /** What reaches the sink: each accepted span's bytes and stamp, as one hex string, and the event counts. */
 function shipped(r: IntakeResult): { spans: string[]; events: number[] } {
