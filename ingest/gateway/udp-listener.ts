@@ -28,7 +28,7 @@ export interface StatsdAggregation extends StatsdAggregate {
     readonly intervalMs: number;
     readonly open: number;
     flush(nowMs?: number): Flushed;
-    takeCounts(): { aggregated: number; dropped: number; notFinite: number };
+    takeCounts(): { aggregated: number; dropped: number };
   };
 }
 
@@ -94,9 +94,8 @@ export class UdpListener {
   private countAggregate(samples: number): void {
     const aggregate = this.options.aggregate;
     if (!aggregate) return;
-    const { aggregated, dropped, notFinite } = aggregate.aggregator.takeCounts();
+    const { aggregated, dropped } = aggregate.aggregator.takeCounts();
     if (dropped > 0) this.metrics.dropped(this.options.protocol, 'aggregate_full', dropped);
-    if (notFinite > 0) this.metrics.dropped(this.options.protocol, 'aggregate_not_finite', notFinite);
     this.metrics.aggregated(aggregated, samples);
     this.metrics.aggregateOpen.set(aggregate.aggregator.open);
   }

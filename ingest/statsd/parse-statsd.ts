@@ -15,7 +15,7 @@ export const StatsdErrors = defineErrors('STATSD', {
   /** The type is missing or not one of c, g, ms, h, d, s. */
   STATSD_ERR_TYPE_UNKNOWN: { status: 0, retriable: false, text: 'unknown metric type' },
   /** A value is empty, not a decimal number, or not finite. */
-  STATSD_ERR_VALUE: { status: 0, retriable: false, text: 'a metric value must be a finite decimal number' },
+  STATSD_ERR_VALUE: { status: 0, retriable: false, text: 'a metric value must be a finite decimal number within float32 (SSF carries a float)' },
   /** The sample rate is not a number in [0.000001, 1] (the codec's bound, LIMITS.minSampleRate). */
   STATSD_ERR_SAMPLE_RATE: { status: 0, retriable: false, text: 'the sample rate must be in [0.000001, 1]' },
   /** A tag with an empty key (`:value`), or more than 1,024 tags (counting container_id, host, event.*). */
@@ -269,7 +269,8 @@ function metricKind(line: string, s: number, e: number): number {
 function parseValue(line: string, s: number, e: number): number {
   if (s === e) refuse('STATSD_ERR_VALUE', 'the value is empty');
   const v = parseNumber(line, s, e);
-  if (!Number.isFinite(v)) refuse('STATSD_ERR_VALUE', `value ${quote(line, s, e)} is not a finite decimal number`);
+  // SSF carries a float: a value past float32 (3.4e38) would travel as Infinity.
+  if (!Number.isFinite(Math.fround(v))) refuse('STATSD_ERR_VALUE', `value ${quote(line, s, e)} is not a finite decimal number within float32`);
   return v;
 }
 

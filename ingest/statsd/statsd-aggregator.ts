@@ -111,7 +111,6 @@ export class StatsdAggregator {
   /** Lines aggregated, and lines dropped over the bound, since takeCounts(). */
   private aggregatedLines = 0;
   private droppedLines = 0;
-  private notFiniteLines = 0;
   /** The open interval's start (ms, a multiple of intervalMs): set by its first sample, the flushed samples' timestamp. */
   private start = 0;
 
@@ -151,7 +150,7 @@ export class StatsdAggregator {
   /** A counter line: value / rate added. False when dropped over the bound. */
   count(s: Series, value: number, rate: number): boolean {
     if (s === FULL) return this.full();
-    if (!this.finite(value) || (s.lines === 0 && !this.grow())) return false;
+    if (s.lines === 0 && !this.grow()) return false;
     s.value += Math.fround(value) / rate;
     s.lines++;
     this.aggregatedLines++;
@@ -161,7 +160,7 @@ export class StatsdAggregator {
   /** A gauge line: its value is the series' last. */
   gauge(s: Series, value: number): boolean {
     if (s === FULL) return this.full();
-    if (!this.finite(value) || (s.lines === 0 && !this.grow())) return false;
+    if (s.lines === 0 && !this.grow()) return false;
     s.value = Math.fround(value);
     s.lines++;
     this.aggregatedLines++;
@@ -171,7 +170,7 @@ export class StatsdAggregator {
   /** A timer, histogram or distribution line: into its bin. */
   observe(s: Series, value: number, rate: number): boolean {
     if (s === FULL) return this.full();
-    if (!this.finite(value)) return false;
+    // Within float32: validated as SSF validates a sample (SSF_METRIC_VALUE_NOT_FINITE otherwise).
     const v = Math.fround(value);
     const key = v > 0 ? Math.ceil(Math.log(v) / LOG_GAMMA) + BIN_OFFSET : v < 0 ? -(Math.ceil(Math.log(-v) / LOG_GAMMA) + BIN_OFFSET) : 0;
     s.bins ??= new Map();
@@ -203,18 +202,6 @@ export class StatsdAggregator {
     s.lines++;
     this.aggregatedLines++;
     return true;
-  }
-
-  /**
-   * Whether the value fits in float32, the wire's value. One that does not
-   * (|v| > 3.4e38) is dropped: stored one by one it would be refused when
-   * the materializer decodes it (SSF_METRIC_VALUE_NOT_FINITE); summed, it
-   * would take the whole series with it.
-   */
-  private finite(value: number): boolean {
-    if (Number.isFinite(Math.fround(value))) return true;
-    this.notFiniteLines++;
-    return false;
   }
 
   private full(): false {
@@ -251,11 +238,10 @@ export class StatsdAggregator {
   }
 
   /** Lines aggregated and dropped over the bound since the last call. */
-  takeCounts(): { aggregated: number; dropped: number; notFinite: number } {
-    const out = { aggregated: this.aggregatedLines, dropped: this.droppedLines, notFinite: this.notFiniteLines };
+  takeCounts(): { aggregated: number; dropped: number } {
+    const out = { aggregated: this.aggregatedLines, dropped: this.droppedLines };
     this.aggregatedLines = 0;
     this.droppedLines = 0;
-    this.notFiniteLines = 0;
     return out;
   }
 

@@ -189,7 +189,8 @@ export class StatsdSampleEncoder {
     // One value only (packed values `1:2:3` take the general path).
     for (let i = colon + 1; i < pipe; i++) if (b[i] === COLON) return -1;
     const value = parseNumber(b, colon + 1, pipe);
-    if (!Number.isFinite(value)) return -1;
+    // Past float32 (SSF's float) too: the general path refuses it (STATSD_ERR_VALUE).
+    if (!Number.isFinite(Math.fround(value))) return -1;
 
     let typeEnd = pipe + 1;
     while (typeEnd < e && b[typeEnd] !== PIPE) typeEnd++;

@@ -32,7 +32,11 @@ export const CodecErrors = defineErrors('SSF', {
   /** A sample has no name. */
   SSF_METRIC_NAME_MISSING: { status: 0, retriable: false, text: 'a metric sample needs a name' },
   /** A sample's value is NaN or infinite. */
-  SSF_METRIC_VALUE_NOT_FINITE: { status: 0, retriable: false, text: 'a metric value must be a finite number' },
+  SSF_METRIC_VALUE_NOT_FINITE: {
+    status: 0,
+    retriable: false,
+    text: 'a metric value must be a finite number within float32 (|value| <= 3.4e38: SSF carries it as a float)',
+  },
   /** A sample's sample_rate is outside [1e-6, 1] (0 on the wire means 1): a rate of 1e-45 would count one sample as 1e45. */
   SSF_METRIC_SAMPLE_RATE_RANGE: { status: 0, retriable: false, text: 'sample_rate must be in [0.000001, 1]' },
   /** A sample's metric type is not one of COUNTER, GAUGE, HISTOGRAM, SET, STATUS. */

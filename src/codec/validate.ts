@@ -99,7 +99,8 @@ export const sampleSchema = z.object({
     .string()
     .refine((s) => s.length > 0, check('SSF_METRIC_NAME_MISSING'))
     .pipe(boundedString(LIMITS.nameBytes, 'name')),
-  value: anyNumber.refine(Number.isFinite, check('SSF_METRIC_VALUE_NOT_FINITE')),
+  // SSFSample.value is a float: a double past float32's range (3.4e38) would travel as Infinity.
+  value: anyNumber.refine((v) => Number.isFinite(Math.fround(v)), check('SSF_METRIC_VALUE_NOT_FINITE')),
   message: boundedString(LIMITS.messageBytes, 'message'),
   status: z
     .number()

@@ -88,16 +88,20 @@ describe('Veneur ingestion rules', () => {
         { name: 'nan', value: Number.NaN },
         { name: 'rate', value: 1, sampleRate: 1.5 },
         { name: 'type', value: 1, metric: 9 as ssf.SSFSample.Metric },
+        // Finite as a double, Infinity as the float SSF carries.
+        { name: 'past float32', value: 1e39 },
+        { name: 'float32 max', value: 3.4e38 },
       ],
     });
     expect(v.ok).toBe(true);
     if (!v.ok) return;
-    expect(v.span.metrics.map((m) => m.name)).toEqual(['good']);
+    expect(v.span.metrics.map((m) => m.name)).toEqual(['good', 'float32 max']);
     expect(v.rejections.map((r) => [r.field, r.code])).toEqual([
       ['metrics[1].name', 'SSF_METRIC_NAME_MISSING'],
       ['metrics[2].value', 'SSF_METRIC_VALUE_NOT_FINITE'],
       ['metrics[3].sample_rate', 'SSF_METRIC_SAMPLE_RATE_RANGE'],
       ['metrics[4].metric', 'SSF_METRIC_TYPE_UNKNOWN'],
+      ['metrics[5].value', 'SSF_METRIC_VALUE_NOT_FINITE'],
     ]);
   });
 
