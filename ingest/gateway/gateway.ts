@@ -61,7 +61,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     metrics,
     new CardinalityGuard({ tagSetsPerMetric: g.maxTagSetsPerMetric, namesPerTenant: g.maxMetricNamesPerTenant, names: g.maxMetricNames, series: g.maxSeries }),
     (nowMs) => eventWindow(config, nowMs),
-    { needsEvents: sink.needsEvents, maxSpanBytes: g.maxSpanBytes },
+    { maxSpanBytes: g.maxSpanBytes },
   );
   const auth = new TenantAuth(g);
   // Fairness between tenants: with authentication off, or one tenant only, there is nobody to be

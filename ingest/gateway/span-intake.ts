@@ -122,8 +122,6 @@ export interface ValidatedSpans {
 }
 
 export interface IntakeOptions {
-  /** Build every span's SpanEvent (the sink reads it: all-in-one mode); otherwise plain trace spans are only checked. */
-  needsEvents: boolean;
   /** Largest span, stamp included (gateway.maxSpanBytes); a larger one is refused whole (SSF_SPAN_TOO_LARGE). */
   maxSpanBytes?: number;
 }
@@ -139,16 +137,14 @@ export const MAX_SPAN_BYTES = 1_000_000;
 export class SpanIntake {
   // The scan's answer: trace id, start and end, each as unsigned 32-bit halves (low, high).
   private readonly traceId = new Uint32Array(6);
-  private readonly needsEvents: boolean;
   private readonly maxSpanBytes: number;
 
   constructor(
     private readonly metrics: GatewayMetrics,
     private readonly guard: CardinalityGuard,
     private readonly window: (nowMs: number) => EventWindow,
-    options: IntakeOptions = { needsEvents: true },
+    options: IntakeOptions = {},
   ) {
-    this.needsEvents = options.needsEvents;
     this.maxSpanBytes = options.maxSpanBytes ?? MAX_SPAN_BYTES;
   }
 
@@ -200,7 +196,6 @@ export class SpanIntake {
   fromEncoded(parts: readonly Uint8Array[], tenant: string, protocol: string, receivedNs: bigint): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
     const fields = gatewayFields(tenant, receivedNs);
-    const quick = !this.needsEvents;
     const traceId = this.traceId;
     const now = Date.now();
     const window = this.window(now);
@@ -210,12 +205,11 @@ export class SpanIntake {
       // The common case (a valid trace span inside the window, forwarded as it is) needs
       // no objects; anything else is decoded in full, for the exact answer and every rejection.
       if (
-        quick &&
         scanTraceSpan(bytes, traceId) &&
         nsOfHalves(traceId[2] as number, traceId[3] as number) >= window.spansFrom &&
         nsOfHalves(traceId[4] as number, traceId[5] as number) <= window.to
       ) {
-        result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: traceId[0] as number, traceHi: traceId[1] as number, events: 1 });
+        result.accepted.push({ bytes, stamp: fields, traceLo: traceId[0] as number, traceHi: traceId[1] as number, events: 1 });
         result.events += 1;
         continue;
       }
@@ -258,7 +252,7 @@ export class SpanIntake {
     // Every fast-path sample has the received time: outside the accepted times the general path refuses them.
     const received = Number(receivedNs);
     const inWindow = received >= window.samplesFrom && received <= window.to;
-    const quick = fast !== undefined && !this.needsEvents && tenant !== '' && inWindow;
+    const quick = fast !== undefined && tenant !== '' && inWindow;
     // Aggregated lines are counted as accepted events, as the samples per-sample mode would store.
     const quickAggregate = aggregate !== undefined && tenant !== '' && inWindow;
     const take = aggregate === undefined ? undefined : (m: MetricSample): boolean => aggregate.take(m, receivedNs);
@@ -275,7 +269,7 @@ export class SpanIntake {
         if (bytes !== undefined) {
           if (bytes.length === 0) continue;
           fields ??= gatewayFields(tenant, receivedNs);
-          result.accepted.push({ span: undefined, bytes, stamp: fields, traceLo: 0, traceHi: 0, events: fast.samples });
+          result.accepted.push({ bytes, stamp: fields, traceLo: 0, traceHi: 0, events: fast.samples });
           result.events += fast.samples;
           index++;
           continue;
@@ -316,7 +310,7 @@ export class SpanIntake {
       span.tenant = tenant;
       const bytes = encodeSpan(span);
       if (this.tooLarge(bytes.length, index, result, protocol)) continue;
-      result.accepted.push({ span, bytes, stamp: NO_STAMP, traceLo: 0, traceHi: 0, events: span.metrics.length });
+      result.accepted.push({ bytes, stamp: NO_STAMP, traceLo: 0, traceHi: 0, events: span.metrics.length });
       result.events += span.metrics.length;
     }
     return result;
@@ -429,8 +423,8 @@ export class SpanIntake {
         result.partial = result.partial.filter((r) => r.index !== index);
         return;
       }
-      result.accepted.push({ span, bytes: encoded, stamp: NO_STAMP, traceLo, traceHi, events });
-    } else result.accepted.push({ span, bytes, stamp: fields, traceLo, traceHi, events });
+      result.accepted.push({ bytes: encoded, stamp: NO_STAMP, traceLo, traceHi, events });
+    } else result.accepted.push({ bytes, stamp: fields, traceLo, traceHi, events });
     result.events += events;
   }
 }

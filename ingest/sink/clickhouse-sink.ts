@@ -75,7 +75,6 @@ function appendSpans(into: EventRowBinary, pack: SpanPack, from: number, to: num
  */
 export class ClickHouseSink implements SpanSink {
   readonly name = 'clickhouse';
-  readonly needsEvents = false;
   observer?: SinkObserver | undefined;
   private readonly batcher: AckBatcher<Published>;
   private lastError: string | undefined;

@@ -44,7 +44,6 @@ interface RecordGroup {
  */
 export class KafkaSink implements SpanSink {
   readonly name = 'kafka';
-  readonly needsEvents = false;
   observer?: SinkObserver | undefined;
   private readonly producer: Producer;
   private readonly batcher: AckBatcher<SpanPack>;

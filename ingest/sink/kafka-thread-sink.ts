@@ -25,7 +25,6 @@ interface Waiting {
  */
 export class KafkaThreadSink implements SpanSink {
   readonly name = 'kafka';
-  readonly needsEvents = false;
   observer?: SinkObserver | undefined;
   private readonly worker: Worker;
   private readonly waiting = new Map<number, Waiting>();

@@ -1,15 +1,5 @@
-import type { SpanEvent } from '../../src/codec/types.js';
-
 /** A validated span on its way into the pipeline. */
 export interface AcceptedSpan {
-  /**
-   * The span as validated (tenant stamped). Undefined when the intake only
-   * checked the bytes or built them itself (a plain trace span or a statsd
-   * datagram for a sink with `SpanSink.needsEvents` false; an OTLP request
-   * the direct path converted, for any sink): the sink then reads `bytes`
-   * and `stamp`.
-   */
-  span: SpanEvent | undefined;
   /** Its SSFSpan bytes: as the client sent them, or as the gateway encoded them. */
   bytes: Uint8Array;
   /**
@@ -72,8 +62,6 @@ export interface SinkStatus {
  */
 export interface SpanSink {
   readonly name: string;
-  /** Whether publish() needs AcceptedSpan.span; when false the intake may leave it out (the sink reads the bytes). */
-  readonly needsEvents: boolean;
   observer?: SinkObserver | undefined;
   /** False while the buffer is full or the backend is down: UDP drops (and counts) rather than queues. */
   readonly accepting: boolean;

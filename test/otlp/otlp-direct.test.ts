@@ -233,7 +233,7 @@ function side(limits: ExpansionLimits = { maxEvents: 1_000_000, maxBytes: 64 << 
   return {
     metrics,
     expansion: limits,
-    intake: new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, { needsEvents: false, ...(maxSpanBytes === undefined ? {} : { maxSpanBytes }) }),
+    intake: new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, maxSpanBytes === undefined ? {} : { maxSpanBytes }),
   };
 }
 

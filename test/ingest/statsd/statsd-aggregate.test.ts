@@ -31,7 +31,7 @@ function aggregating(
   const metrics = new GatewayMetrics();
   const aggregator = new StatsdAggregator(10_000, maxSamples, () => START_MS);
   return {
-    intake: new SpanIntake(metrics, new CardinalityGuard(guardLimit), () => WINDOW, { needsEvents: false }),
+    intake: new SpanIntake(metrics, new CardinalityGuard(guardLimit), () => WINDOW),
     encoder: new StatsdAggregateEncoder(aggregator),
     aggregator,
     metrics,
@@ -164,7 +164,7 @@ describe('statsd aggregation', () => {
   it('stamps an interval’s samples with its start, read when its first line is aggregated', () => {
     let clock = 1_763_000_004_321;
     const aggregator = new StatsdAggregator(10_000, 100, () => clock);
-    const intake = new SpanIntake(new GatewayMetrics(), new CardinalityGuard(10), () => WINDOW, { needsEvents: false });
+    const intake = new SpanIntake(new GatewayMetrics(), new CardinalityGuard(10), () => WINDOW);
     const encoder = new StatsdAggregateEncoder(aggregator);
     const at = RECEIVED + 400n * MS;
     intake.fromStatsd([Buffer.from('a:1|c')], TENANT, 'statsd', at, statsdToSpans, undefined, encoder);
@@ -219,7 +219,7 @@ describe('statsd aggregation', () => {
     const rand = seededRandom(7);
     const metrics = new GatewayMetrics();
     const aggregator = new StatsdAggregator(10_000, 1_000_000, () => START_MS, histogramSamples);
-    const intake = new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW, { needsEvents: false });
+    const intake = new SpanIntake(metrics, new CardinalityGuard(1000), () => WINDOW);
     const encoder = new StatsdAggregateEncoder(aggregator);
     const values: number[] = [];
     for (let d = 0; d < 5_000; d++) {
@@ -338,7 +338,7 @@ describe('statsd aggregation', () => {
   it('gives per-sample mode totals and refusal counts on random and mutated datagrams (fast and general paths)', async () => {
     const { int, datagram } = statsdDatagrams(57);
     const perSampleMetrics = new GatewayMetrics();
-    const perSample = new SpanIntake(perSampleMetrics, new CardinalityGuard(300), () => WINDOW, { needsEvents: false });
+    const perSample = new SpanIntake(perSampleMetrics, new CardinalityGuard(300), () => WINDOW);
     const sampleEncoder = new StatsdSampleEncoder();
     const agg = aggregating(1_000_000, 300);
     // The same aggregation through the general path only: the byte-level path must give what it gives.
