@@ -430,7 +430,8 @@ for (const host of ['db1', 'db2']) {
   }
 }
 
-// Data through statsd over UDP (values as doubles, rates from `@r`).
+// Data through statsd over UDP (rates from `@r`). The values are stored as SSF carries them,
+// a float (float32), whichever way the gateway took the line and whatever the sink.
 const statsdLines: string[] = [];
 function addStatsd(line: string, o: Omit<Observation, 'weight'> & { rate: number }): void {
   statsdLines.push(line);
@@ -439,7 +440,7 @@ function addStatsd(line: string, o: Omit<Observation, 'weight'> & { rate: number
     type: o.type,
     tags: o.tags,
     timestampNs: o.timestampNs,
-    value: o.value,
+    value: Math.fround(o.value),
     weight: weightOf(o.rate),
     member: o.member,
     status: o.status,
