@@ -302,7 +302,7 @@ export class SpanIntake {
   /**
    * The carrier spans of an aggregation flush (statsd-aggregator.ts): their
    * samples were validated and counted as lines; here they are stamped and
-   * encoded (and, past gateway.maxSpanBytes, refused as any span).
+   * encoded (and, past gateway.maxSpanBytes, refused like every other span).
    */
   fromAggregated(spans: readonly SpanEvent[], tenant: string, protocol: string): IntakeResult {
     const result: IntakeResult = { accepted: [], rejected: [], partial: [], events: 0 };
