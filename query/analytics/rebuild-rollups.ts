@@ -20,37 +20,50 @@ export interface RollupView {
 }
 
 const CREATE_MV = /^\s*(?:--[^\n]*\n\s*)*CREATE MATERIALIZED VIEW IF NOT EXISTS (`\w+`)\.(\w+) TO (`\w+`)\.(\w+) AS\s+(SELECT[\s\S]+)$/;
+const MODIFY_QUERY = /^\s*(?:--[^\n]*\n\s*)*ALTER TABLE (`\w+`)\.(\w+) MODIFY QUERY\s+(SELECT[\s\S]+)$/;
+const DROP_VIEW = /^\s*(?:--[^\n]*\n\s*)*DROP VIEW IF EXISTS (`\w+`)\.(\w+)\s*$/;
 
 /**
  * The SELECTs of the views that write into `metrics_1m`, taken from the
  * migration files themselves (schema/clickhouse/0003_samples.sql,
  * 0004_span_metrics.sql, and any later one), so a rebuild computes exactly
- * what the pipeline computes: one source of truth. Each view's source table
- * is swapped for the same table restricted to the time range.
+ * what the pipeline computes: one source of truth. The files are read in
+ * order, as they are applied: a view is created, its query may be changed
+ * (MODIFY QUERY) and it may be dropped (0015 folded service_metrics_1m_mv
+ * into span_metrics_1m_mv). Each view's source table is swapped for the same
+ * table restricted to the time range.
  */
 export function rollupViews(database: string, retention: Config['retention']): RollupView[] {
   const db = quoteIdent(database);
-  const views: RollupView[] = [];
+  const current = new Map<string, { target: string; select: string }>();
   for (const migration of loadMigrations()) {
     for (const statement of renderMigration(migration, { database, cluster: '', retention, bodyIndex: 'text' })) {
-      const m = CREATE_MV.exec(statement);
-      if (m?.[4] !== 'metrics_1m') continue;
-      const select = m[5] as string;
-      const sources = [...new Set([...select.matchAll(/\bFROM\s+`\w+`\.(\w+)/g)].map((f) => f[1] as string))];
-      const source = sources[0];
-      const column = source === undefined ? undefined : SOURCE_TIME[source];
-      if (sources.length !== 1 || source === undefined || column === undefined) {
-        throw new Error(
-          `the view ${m[2]} fills metrics_1m from ${sources.join(', ') || 'no table'}: rebuild-rollups knows the time column of ${Object.keys(SOURCE_TIME).join(' and ')} only`,
-        );
-      }
-      const restricted = `(SELECT * FROM ${db}.${source} WHERE ${column} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND ${column} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC'))`;
-      views.push({
-        view: m[2] as string,
-        source,
-        select: select.replace(new RegExp(`\\bFROM\\s+${db.replace(/`/g, '\\`')}\\.${source}\\b`, 'g'), `FROM ${restricted}`),
-      });
+      const created = CREATE_MV.exec(statement);
+      if (created) current.set(created[2] as string, { target: created[4] as string, select: created[5] as string });
+      const modified = MODIFY_QUERY.exec(statement);
+      const view = modified === null ? undefined : current.get(modified[2] as string);
+      if (modified && view) view.select = modified[3] as string;
+      const dropped = DROP_VIEW.exec(statement);
+      if (dropped) current.delete(dropped[2] as string);
     }
+  }
+  const views: RollupView[] = [];
+  for (const [name, { target, select }] of current) {
+    if (target !== 'metrics_1m') continue;
+    const sources = [...new Set([...select.matchAll(/\bFROM\s+`\w+`\.(\w+)/g)].map((f) => f[1] as string))];
+    const source = sources[0];
+    const column = source === undefined ? undefined : SOURCE_TIME[source];
+    if (sources.length !== 1 || source === undefined || column === undefined) {
+      throw new Error(
+        `the view ${name} fills metrics_1m from ${sources.join(', ') || 'no table'}: rebuild-rollups knows the time column of ${Object.keys(SOURCE_TIME).join(' and ')} only`,
+      );
+    }
+    const restricted = `(SELECT * FROM ${db}.${source} WHERE ${column} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND ${column} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC'))`;
+    views.push({
+      view: name,
+      source,
+      select: select.replace(new RegExp(`\\bFROM\\s+${db.replace(/`/g, '\\`')}\\.${source}\\b`, 'g'), `FROM ${restricted}`),
+    });
   }
   if (views.length === 0) throw new Error('no materialized view into metrics_1m found in the migrations');
   return views;

@@ -20,6 +20,7 @@ import { quoteIdent } from './quote-ident.js';
  *   and may say how to shard it in a `-- shard: <expression>` line;
  * - a materialized view is `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.name TO ${db}.target`;
  * - a change of a table is `ALTER TABLE ${db}.name ...` (one table per statement);
+ * - a view goes with `DROP VIEW IF EXISTS ${db}.name`;
  * - placeholders: `${db}`, `${ttl_*_days}`, `${body_index}`, `${body_index_kind}`.
  */
 
@@ -153,6 +154,7 @@ function tablesOfAllMigrations(): Set<string> {
   return knownTables;
 }
 const CREATE_VIEW = /^(\s*(?:--[^\n]*\n\s*)*)CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?(`\w+`)\.(\w+)/;
+const DROP_VIEW = /^(\s*(?:--[^\n]*\n\s*)*)DROP VIEW IF EXISTS (`\w+`)\.(\w+)\s*$/;
 
 /**
  * The cluster variant: each table becomes `<name>_local` plus a Distributed
@@ -223,6 +225,12 @@ export function clusterize(statements: string[], ctx: RenderContext): string[] {
       // A plain view reads the Distributed tables: the same text, on every node.
       const name = view[3] as string;
       out.push(s.replace(`${db}.${name}`, `${db}.${name}${onCluster}`));
+      continue;
+    }
+    const drop = DROP_VIEW.exec(s);
+    if (drop && drop[2] === db) {
+      // A view (materialized or plain) has the same name on every node.
+      out.push(`${drop[1]}DROP VIEW IF EXISTS ${db}.${drop[3]}${onCluster}`);
       continue;
     }
     throw new Error(`a migration statement the cluster variant does not know how to rewrite: ${s.slice(0, 80)}`);
@@ -361,7 +369,7 @@ export async function migrate(
         // Read again under the lock: another process may have finished meanwhile.
         for (const m of await pendingMigrations(home, migrations)) {
           for (const statement of renderMigration(m, ctx)) {
-            for (const node of nodes) await node.client.command({ query: statement });
+            for (const node of nodes) await runStatement(node, statement);
           }
           for (const node of nodes) await MIGRATION_STEPS[m.version]?.(node, log);
           await home.client.insert({
@@ -384,6 +392,28 @@ export async function migrate(
     return result;
   } finally {
     if (sharded) await Promise.allSettled(nodes.map((n) => n.close()));
+  }
+}
+
+/** How long a migration statement that ClickHouse asks to retry later is retried. */
+export const RETRY_LATER_MS = 60_000;
+
+/**
+ * Runs one migration statement. ATTACH of a view that was just detached
+ * fails while an insert that started before still holds it ("detached but
+ * still used by some query. Retry later"): it is tried again until that
+ * insert is done.
+ */
+async function runStatement(ch: ClickHouse, query: string): Promise<void> {
+  const deadline = Date.now() + RETRY_LATER_MS;
+  for (;;) {
+    try {
+      await ch.client.command({ query });
+      return;
+    } catch (err) {
+      if (!/Retry later/i.test(String((err as Error).message)) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 

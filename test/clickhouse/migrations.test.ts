@@ -17,7 +17,9 @@ describe('migrations', () => {
     for (const m of loadMigrations()) {
       for (const sql of renderMigration(m, single)) {
         expect(sql).not.toMatch(/\$\{/);
-        expect(sql).toMatch(/^(--[^\n]*\n)*(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|ALTER TABLE|DETACH TABLE|ATTACH TABLE IF NOT EXISTS) `ssf`\./);
+        expect(sql).toMatch(
+          /^(--[^\n]*\n)*(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|ALTER TABLE|DETACH TABLE|ATTACH TABLE IF NOT EXISTS|DROP VIEW IF EXISTS) `ssf`\./,
+        );
       }
     }
   });
@@ -87,6 +89,28 @@ describe('migrations', () => {
     expect(spanMetrics).toContain('TO `ssf`.metrics_1m_local');
     expect(spanMetrics).toContain('FROM `ssf`.spans_local');
     expect(spanMetrics).not.toMatch(/`ssf`\.spans\b(?!_local)/);
+  });
+
+  it('change the span rollups on every node while the local spans tables refuse inserts (0015)', () => {
+    const m = loadMigrations().find((x) => x.version === 15)!;
+    const statements = renderMigration(m, cluster);
+    const at = (pattern: RegExp): number => statements.findIndex((s) => pattern.test(s));
+    const pause = at(
+      /^(?:--.*\n)*ALTER TABLE `ssf`\.spans_local ON CLUSTER `obs` ADD CONSTRAINT IF NOT EXISTS migration_0015_in_progress CHECK 0 SETTINGS alter_sync = 2$/,
+    );
+    const modify = at(/ALTER TABLE `ssf`\.span_metrics_1m_mv ON CLUSTER `obs` MODIFY QUERY/);
+    const drop = at(/^DROP VIEW IF EXISTS `ssf`\.service_metrics_1m_mv ON CLUSTER `obs`$/);
+    const resume = at(/^ALTER TABLE `ssf`\.spans_local ON CLUSTER `obs` DROP CONSTRAINT IF EXISTS migration_0015_in_progress SETTINGS alter_sync = 2$/);
+    expect([pause, modify, drop, resume].every((i) => i >= 0)).toBe(true);
+    expect(pause).toBeLessThan(modify);
+    expect(modify).toBeLessThan(drop);
+    expect(drop).toBeLessThan(resume);
+    expect(statements[modify]).toContain('FROM `ssf`.spans_local');
+    expect(statements[modify]).toContain("'ssf.service.duration'");
+    // The Distributed table in front takes no constraint (a constraint is not a column change).
+    expect(statements.some((s) => /ALTER TABLE `ssf`\.spans ON CLUSTER/.test(s))).toBe(false);
+    const sharded = renderMigration(m, { ...cluster, clusterMode: 'sharded' });
+    expect(sharded).toContain('DROP VIEW IF EXISTS `ssf`.service_metrics_1m_mv');
   });
 
   it('derive the sharded variant: the same tables with their own engines and no ON CLUSTER', () => {
