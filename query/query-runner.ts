@@ -11,11 +11,11 @@ import { queryScope } from './query-scope.js';
 export const PUBLIC_TABLES = ['spans', 'trace_index', 'logs', 'samples', 'metrics_1m', 'metrics_1h'] as const;
 export type PublicTable = (typeof PUBLIC_TABLES)[number];
 /**
- * The OpenTelemetry-shaped views (migration 0008), readable through the SQL
- * API too. They have no tenant column of their own: a view reads the public
- * tables, and the tenant filter on those applies inside it.
+ * The OpenTelemetry-shaped views (migrations 0008 and 0017), readable through
+ * the SQL API too. They have no tenant column of their own: a view reads only
+ * public tables, and the tenant filter on those applies inside it.
  */
-export const OTEL_VIEWS = ['otel_traces', 'otel_logs', 'otel_metrics_sum', 'otel_metrics_gauge', 'otel_metrics_histogram'] as const;
+export const OTEL_VIEWS = ['otel_traces', 'otel_traces_trace_id_ts', 'otel_logs', 'otel_metrics_sum', 'otel_metrics_gauge', 'otel_metrics_histogram'] as const;
 
 export type QueryParams = Record<string, unknown>;
 

@@ -17,8 +17,9 @@ describe('migrations', () => {
     for (const m of loadMigrations()) {
       for (const sql of renderMigration(m, single)) {
         expect(sql).not.toMatch(/\$\{/);
+        // CREATE OR REPLACE VIEW: a plain view holds no data, so replacing it is idempotent too (0017).
         expect(sql).toMatch(
-          /^(--[^\n]*\n)*(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|ALTER TABLE|DETACH TABLE|ATTACH TABLE IF NOT EXISTS|DROP VIEW IF EXISTS) `ssf`\./,
+          /^(--[^\n]*\n)*(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|CREATE OR REPLACE VIEW|ALTER TABLE|DETACH TABLE|ATTACH TABLE IF NOT EXISTS|DROP VIEW IF EXISTS) `ssf`\./,
         );
       }
     }
@@ -111,6 +112,28 @@ describe('migrations', () => {
     expect(statements.some((s) => /ALTER TABLE `ssf`\.spans ON CLUSTER/.test(s))).toBe(false);
     const sharded = renderMigration(m, { ...cluster, clusterMode: 'sharded' });
     expect(sharded).toContain('DROP VIEW IF EXISTS `ssf`.service_metrics_1m_mv');
+  });
+
+  it('derive the cluster variant of 0017: the views read the Distributed tables, the index goes on the local trace_index', () => {
+    const m = loadMigrations().find((x) => x.version === 17);
+    if (m === undefined) throw new Error('no migration 17');
+    // Each statement without the comment lines before it.
+    const uncommented = (ctx: RenderContext): string[] => renderMigration(m, ctx).map((s) => s.replace(/^(\s*--[^\n]*\n)*/, ''));
+    const replicated = uncommented(cluster);
+    const firstLines = replicated.map((s) => s.split('\n')[0] ?? '');
+    expect(firstLines).toEqual([
+      'CREATE VIEW IF NOT EXISTS `ssf`.otel_traces_trace_id_ts ON CLUSTER `obs` AS',
+      'ALTER TABLE `ssf`.trace_index_local ON CLUSTER `obs` ADD INDEX IF NOT EXISTS idx_trace_id_hex',
+      'ALTER TABLE `ssf`.trace_index_local ON CLUSTER `obs` MATERIALIZE INDEX idx_trace_id_hex',
+      'CREATE OR REPLACE VIEW `ssf`.otel_traces ON CLUSTER `obs` AS',
+      'CREATE OR REPLACE VIEW `ssf`.otel_logs ON CLUSTER `obs` AS',
+    ]);
+    // A view on every node reads the Distributed table: every shard's traces, the tenant filter on `trace_index`.
+    expect(replicated[0]).toMatch(/FROM `ssf`\.trace_index$/);
+    expect(replicated[3]).toMatch(/FROM `ssf`\.spans$/);
+    expect(replicated[4]).toMatch(/FROM `ssf`\.logs\nWHERE/);
+    const sharded = uncommented({ ...cluster, clusterMode: 'sharded' }).map((s) => s.split('\n')[0] ?? '');
+    expect(sharded).toEqual(firstLines.map((l) => l.replace(' ON CLUSTER `obs`', '')));
   });
 
   it('derive the sharded variant: the same tables with their own engines and no ON CLUSTER', () => {

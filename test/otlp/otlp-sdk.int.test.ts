@@ -26,6 +26,7 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
+import { pluginSql } from './grafana-plugin-sql.js';
 
 let aio: AllInOne;
 let otlpHttp: string;
@@ -359,6 +360,123 @@ describe('the OTel views answer the queries OTel tools run, as our endpoints do'
       "SELECT sum(Count) AS Count, sum(Sum) AS Sum FROM otel_metrics_histogram WHERE MetricName = 'otlp.sdk.latency' AND ServiceName = 'otlp-sdk-proto'",
     );
     expect(Number(h?.Count)).toBe((sent.get('proto') as Sent).observations.length);
+  });
+});
+
+/** A span of GET /v1/traces/{id} with its children. */
+interface ApiSpan {
+  span_id_hex: string;
+  parent_id: string;
+  service: string;
+  name: string;
+  start: string;
+  duration_ms: number;
+  children: ApiSpan[];
+}
+
+/** GET /v1/traces/{id}: the trace and its spans, flattened. */
+async function apiTrace(
+  id: string,
+): Promise<{ start: string; end: string; spans: ApiSpan[]; logs: Array<{ body: string; severity: string; attributes: Record<string, string> }> }> {
+  const r = await fetch(`${aio.http}/v1/traces/${id}`);
+  expect(r.status).toBe(200);
+  const body = (await r.json()) as {
+    start: string;
+    end: string;
+    spans: ApiSpan[];
+    logs: Array<{ body: string; severity: string; attributes: Record<string, string> }>;
+  };
+  const flat = (s: ApiSpan): ApiSpan[] => [s, ...s.children.flatMap(flat)];
+  return { ...body, spans: body.spans.flatMap(flat) };
+}
+
+/** `YYYY-MM-DD hh:mm:ss` of an RFC 3339 time, the second it falls in: how ClickHouse writes a DateTime. */
+const dateTimeText = (rfc3339: string): string => rfc3339.replace('T', ' ').slice(0, 19);
+
+describe("the Grafana ClickHouse data source's own SQL on the OTel views (test/otlp/grafana-plugin-sql.ts)", () => {
+  const from = new Date(Date.now() - 3_600_000);
+  const to = new Date(Date.now() + 600_000);
+
+  it('trace by id through otel_traces_trace_id_ts (the trace view): the spans of GET /v1/traces/{id}, as without the companion', async () => {
+    const s = sent.get('grpc') as Sent;
+    const database = aio.ch.database;
+    const api = await apiTrace(s.root.traceId);
+    // The companion: the trace's range, in whole seconds as the exporter's table has it.
+    const [range] = await sql<{ Start: string; End: string; n: string }>(
+      `SELECT min(Start) AS Start, max(End) AS End, count() AS n FROM otel_traces_trace_id_ts WHERE TraceId = '${s.root.traceId}'`,
+    );
+    expect(range).toEqual({ Start: dateTimeText(api.start), End: dateTimeText(api.end), n: '1' });
+
+    type Row = {
+      traceID: string;
+      spanID: string;
+      parentSpanID: string;
+      serviceName: string;
+      operationName: string;
+      startTime: number;
+      duration: number;
+      kind: string;
+      statusCode: number;
+    };
+    const optimized = await sql<Row>(pluginSql('traceByIdWithCompanion', { database, traceId: s.root.traceId }));
+    const plain = await sql<Row>(pluginSql('traceByIdPlain', { database, traceId: s.root.traceId }));
+    const bySpan = (rows: Row[]): Row[] => [...rows].sort((a, b) => a.spanID.localeCompare(b.spanID));
+    expect(bySpan(optimized)).toEqual(bySpan(plain));
+    expect(optimized.map((r) => r.spanID).sort()).toEqual(api.spans.map((x) => x.span_id_hex).sort());
+    for (const span of api.spans) {
+      const row = optimized.find((r) => r.spanID === span.span_id_hex);
+      expect(row).toMatchObject({ traceID: s.root.traceId, serviceName: span.service, operationName: span.name });
+      expect(row?.parentSpanID).toBe(span.parent_id === '0' ? '' : BigInt.asUintN(64, BigInt(span.parent_id)).toString(16).padStart(16, '0'));
+      expect(row?.startTime).toBeCloseTo(Date.parse(span.start), -1);
+      expect(row?.duration).toBeCloseTo(span.duration_ms, 6);
+    }
+    expect(optimized.find((r) => r.spanID === s.child.spanId)).toMatchObject({ kind: 'Client', statusCode: 2 });
+    // The high 64 bits are part of the id: the same low bits under other high bits are another trace.
+    const other = `${(BigInt(`0x${s.root.traceId.slice(0, 16)}`) ^ 1n).toString(16).padStart(16, '0')}${s.root.traceId.slice(16)}`;
+    expect(await sql(pluginSql('traceByIdWithCompanion', { database, traceId: other }))).toEqual([]);
+  });
+
+  it('logs of a trace (its "View logs" link): the logs of GET /v1/traces/{id} but span events, with their levels', async () => {
+    const s = sent.get('proto') as Sent;
+    const found = await sql<{ body: string; level: string; traceID: string }>(
+      pluginSql('logsByTraceId', { database: aio.ch.database, traceId: s.root.traceId }),
+    );
+    const api = await apiTrace(s.root.traceId);
+    const records = api.logs.filter((l) => l.attributes['otel.span_event'] !== 'true');
+    expect(found.map((r) => [r.body, r.level])).toEqual(records.map((l) => [l.body, l.severity.toUpperCase()]));
+    expect(found.map((r) => r.traceID)).toEqual(records.map(() => s.root.traceId));
+  });
+
+  it('trace search and the service list', async () => {
+    const s = sent.get('json') as Sent;
+    const found = await sql<{ traceID: string; serviceName: string; operationName: string; duration: number }>(
+      pluginSql('traceSearch', { database: aio.ch.database, service: s.service, from, to }),
+    );
+    const api = (await (await fetch(`${aio.http}/v1/traces?service=${s.service}&from=now-1h`)).json()) as {
+      traces: Array<{ trace_id_hex: string; root_service: string; root_name: string; duration_ms: number }>;
+    };
+    expect(found.map((r) => [r.traceID.slice(16), r.serviceName, r.operationName])).toEqual(
+      api.traces.map((x) => [x.trace_id_hex, x.root_service, x.root_name]),
+    );
+    expect(found.map((r) => r.traceID)).toEqual([s.root.traceId]);
+    const services = await sql<{ ServiceName: string }>(pluginSql('serviceList', { database: aio.ch.database }));
+    const stored = await rows<{ service: string }>(`SELECT DISTINCT toString(service) AS service FROM ${aio.ch.database}.spans`);
+    expect(services.map((r) => r.ServiceName).sort()).toEqual(stored.map((r) => r.service).sort());
+    expect(services.map((r) => r.ServiceName)).toEqual(expect.arrayContaining(['otlp-sdk-grpc', 'otlp-sdk-json', 'otlp-sdk-proto']));
+  });
+
+  it('the log volume histogram counts every log record by level, as GET /v1/logs', async () => {
+    type Bucket = Record<'critical' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'unknown', string>;
+    const buckets = await sql<Bucket>(pluginSql('logVolume', { database: aio.ch.database, from, to }));
+    const total = (level: keyof Bucket): number => buckets.reduce((n, b) => n + Number(b[level]), 0);
+    const api = (await (await fetch(`${aio.http}/v1/logs?from=now-1h&limit=1000`)).json()) as {
+      logs: Array<{ severity: string; attributes: Record<string, string> }>;
+    };
+    const records = api.logs.filter((l) => l.attributes['otel.span_event'] !== 'true');
+    const count = (severity: string): number => records.filter((l) => l.severity === severity).length;
+    // WARN came without a severity text (only its number): counted from our severity.
+    expect({ error: total('error'), warn: total('warn'), info: total('info') }).toEqual({ error: count('error'), warn: count('warn'), info: count('info') });
+    expect(total('warn')).toBe(3);
   });
 });
 

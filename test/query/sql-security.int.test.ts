@@ -323,6 +323,19 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     expect(g.json().data).toEqual([{ n: '4' }]);
   });
 
+  it('gives a tenant only its own trace ids through otel_traces_trace_id_ts: trace_index is filtered inside the view', async () => {
+    const hex = (n: number): string => n.toString(16).padStart(32, '0');
+    const ids = async (token: string): Promise<unknown> =>
+      (await sql(aio.http, { sql: 'SELECT DISTINCT TraceId FROM otel_traces_trace_id_ts ORDER BY TraceId' }, token)).json().data;
+    // Both tenants have traces 1000-1002 (each its own); 1003 is globex's alone.
+    expect(await ids('tok-acme')).toEqual([1000, 1001, 1002].map((n) => ({ TraceId: hex(n) })));
+    expect(await ids('tok-globex')).toEqual([1000, 1001, 1002, 1003].map((n) => ({ TraceId: hex(n) })));
+    // Asked for by id, as Grafana's trace view asks: nothing of the other tenant's trace.
+    const lookup = `SELECT count() AS n FROM otel_traces_trace_id_ts WHERE TraceId = '${hex(1003)}'`;
+    expect((await sql(aio.http, { sql: lookup })).json().data).toEqual([{ n: '0' }]);
+    expect((await sql(aio.http, { sql: lookup }, 'tok-globex')).json().data).toEqual([{ n: '1' }]);
+  });
+
   // Every shape in which a trailing SETTINGS clause would not be the whole statement's.
   const SET_SHAPES = [
     "SELECT tenant, service, name, tags FROM spans EXCEPT SELECT '', '', '', map()",
