@@ -4,14 +4,16 @@
 -- in four spellings (as typed, lower, UPPER, Capitalized): four lookups a
 -- word, and `timeout` missed `TimeOut`. This index is on the body
 -- case-folded: Unicode lowercase (lowerUTF8; lower() folds ASCII only), then
--- the final sigma as sigma, so that folding depends on each character alone
+-- the final sigma ς as σ, so that folding depends on each character alone
 -- (query/logs/body-tokens.ts FOLDED_BODY, which the search must name
 -- exactly: ClickHouse picks an index by its expression). The same kind of
 -- index as idx_body (${body_index_kind}).
 --
--- idx_body stays: users' SQL, the OTel view's Body and case-sensitive
--- searches still use it, and a search never goes without an index while
--- this one is built (docs/tables.md says what each costs and when to drop it).
+-- idx_body stays, for SQL written against `body` as it is (users', and
+-- tools reading otel_logs.Body); GET /v1/logs no longer reads it. Each costs
+-- about as much disk as the body column, and inserts build both: a later
+-- migration may drop it once this one's mutation is done everywhere
+-- (docs/tables.md).
 ALTER TABLE ${db}.logs ADD INDEX IF NOT EXISTS idx_body_folded replaceAll(lowerUTF8(body), 'ς', 'σ') TYPE ${body_index} GRANULARITY 1;
 
 -- Build it for the parts already written (a background mutation; until it is

@@ -32,6 +32,8 @@ describe('migration 0016: the case-folded full-text index on logs.body', () => {
   const config = loadConfig({ env: { SSF_CLICKHOUSE_URL: clickhouseUrl(), SSF_CLICKHOUSE_DATABASE: database } });
   let ch: ClickHouse;
   const toMs = Date.now();
+  let otelColumnsBefore: unknown[] = [];
+  const otelColumns = async (): Promise<unknown[]> => (await ch.client.query({ query: `DESCRIBE TABLE ${database}.otel_logs`, format: 'JSONEachRow' })).json();
 
   const insert = (from: number, count: number): Promise<unknown> =>
     ch.client.command({
@@ -74,7 +76,15 @@ describe('migration 0016: the case-folded full-text index on logs.body', () => {
 
   /** idx_body_folded in `EXPLAIN indexes = 1`: granules selected / considered. */
   async function granules(q: string): Promise<{ selected: number; total: number }> {
-    const { sql, params } = logSearchSql(`${database}.logs`, { tenant: 'default', fromMs: toMs - 3_600_000, toMs, services: [], query: parseLogQuery(q), order: 'desc', limit: 100 });
+    const { sql, params } = logSearchSql(`${database}.logs`, {
+      tenant: 'default',
+      fromMs: toMs - 3_600_000,
+      toMs,
+      services: [],
+      query: parseLogQuery(q),
+      order: 'desc',
+      limit: 100,
+    });
     const text = await (await ch.client.query({ query: `EXPLAIN indexes = 1 ${sql}`, query_params: params, format: 'TabSeparatedRaw' })).text();
     const lines = text.split('\n');
     const at = lines.findIndex((l) => l.endsWith('Name: idx_body_folded'));
@@ -102,6 +112,7 @@ describe('migration 0016: the case-folded full-text index on logs.body', () => {
     const before = await migrate(ch, config, () => {}, { until: 15 });
     expect(before.applied.at(-1)?.version).toBeLessThan(16);
     await insert(0, N);
+    otelColumnsBefore = await otelColumns();
   }, 120_000);
 
   afterAll(async () => {
@@ -145,6 +156,16 @@ describe('migration 0016: the case-folded full-text index on logs.body', () => {
     expect(g.selected).toBeGreaterThanOrEqual(1);
     expect(g.selected).toBeLessThanOrEqual(5);
     expect(g.total).toBeGreaterThan(40);
+    // The OTel view over logs (0008) is the same, and its Body is searched through the index with the same expression.
+    expect(await otelColumns()).toEqual(otelColumnsBefore);
+    const viaView = await (
+      await ch.client.query({
+        query: `SELECT count() AS n FROM ${database}.otel_logs WHERE hasToken(${FOLDED_BODY.replace('body', 'Body')}, {w:String})`,
+        query_params: { w: 'kafkaesque' },
+        format: 'JSONEachRow',
+      })
+    ).json<{ n: string }>();
+    expect(Number(viaView[0]?.n)).toBe(expected(['kafkaesque']).length);
   });
 
   it('lines written after the migration are found too', async () => {

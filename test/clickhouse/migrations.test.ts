@@ -63,10 +63,15 @@ describe('migrations', () => {
     ]);
     expect(renderMigration(m, { ...single, bodyIndex: 'tokenbf' })[0]).toContain(`${index} tokenbf_v1(32768, 3, 0) GRANULARITY 1`);
     // An index is the local table's: the Distributed table in front has none.
-    expect(renderMigration(m, cluster).map((s) => s.replace(/^(--[^\n]*\n)*/, '').split(' ADD INDEX')[0]?.split(' MATERIALIZE')[0])).toEqual([
-      'ALTER TABLE `ssf`.logs_local ON CLUSTER `obs`',
-      'ALTER TABLE `ssf`.logs_local ON CLUSTER `obs`',
-    ]);
+    expect(
+      renderMigration(m, cluster).map(
+        (s) =>
+          s
+            .replace(/^(--[^\n]*\n)*/, '')
+            .split(' ADD INDEX')[0]
+            ?.split(' MATERIALIZE')[0],
+      ),
+    ).toEqual(['ALTER TABLE `ssf`.logs_local ON CLUSTER `obs`', 'ALTER TABLE `ssf`.logs_local ON CLUSTER `obs`']);
     expect(renderMigration(m, { ...cluster, clusterMode: 'sharded' }).map((s) => /ALTER TABLE (\S+) (ON|ADD|MAT)/.exec(s)?.slice(1, 3))).toEqual([
       ['`ssf`.logs_local', 'ADD'],
       ['`ssf`.logs_local', 'MAT'],

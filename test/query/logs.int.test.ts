@@ -354,7 +354,12 @@ describe('GET /v1/logs: precision and recall on a known corpus', () => {
     },
     { name: 'a word with punctuation (all its tokens)', params: { q: 'user_id=42' }, want: term('user_id=42'), terms: ['user_id=42'] },
     { name: 'non-ASCII words', params: { q: 'café OR 😀' }, want: (r) => term('café')(r) || term('😀')(r), terms: ['café', '😀'] },
-    { name: 'non-ASCII words in any case (Greek, final sigma)', params: { q: 'ΟΔΟΣ CAFÉ' }, want: (r) => term('οδοσ')(r) && term('café')(r), terms: ['ΟΔΟΣ', 'CAFÉ'] },
+    {
+      name: 'non-ASCII words in any case (Greek, final sigma)',
+      params: { q: 'ΟΔΟΣ CAFÉ' },
+      want: (r) => term('οδοσ')(r) && term('café')(r),
+      terms: ['ΟΔΟΣ', 'CAFÉ'],
+    },
     {
       name: 'NOT of a mixed-case word',
       params: { q: 'connection -TIMEout' },
