@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bodyTokens, FOLDED_BODY, foldCase } from '../../query/logs/body-tokens.js';
 import { parseLogQuery } from '../../query/logs/log-query.js';
-import { logSearchSql } from '../../query/logs/log-sql.js';
+import { logSearchSql, searchCondition, SqlParams } from '../../query/logs/log-sql.js';
 import { createClickHouse } from '../../src/clickhouse/create-client.js';
 import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { loadMigrations, migrate, probeBodyIndex, renderMigration } from '../../src/clickhouse/migrations.js';
@@ -209,4 +209,58 @@ describe('migration 0016: the case-folded full-text index on logs.body', () => {
     ).json<{ t: string[] }>();
     expect(rows.map((r) => r.t)).toEqual(bodies.map((b) => bodyTokens(b).map((t) => foldCase(t.text))));
   });
+
+  it.each(['text', 'tokenbf'] as const)(
+    'as a %s index, it serves every form the search writes: words, spellings, phrases, OR, NOT beside a word',
+    async (kind) => {
+      // A table named logs with the body alone, 0016's statements as rendered for this kind of index.
+      const scratch = `${database}_${kind}`;
+      await ch.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${scratch}` });
+      try {
+        await ch.client.command({
+          query: `CREATE TABLE ${scratch}.logs (n UInt32, body String) ENGINE = MergeTree ORDER BY n SETTINGS index_granularity = 1024`,
+        });
+        const m = loadMigrations().find((x) => x.version === 16);
+        if (m === undefined) throw new Error('no migration 16');
+        for (const statement of renderMigration(m, { database: scratch, cluster: '', retention: config.retention, bodyIndex: kind })) {
+          await ch.client.command({ query: statement });
+        }
+        await ch.client.command({
+          query: `INSERT INTO ${scratch}.logs SELECT number, if(number % 10007 = 0, 'Kernel PANIC: NeedLe ΟΔΟΣ.x', concat('filler line ', toString(number))) FROM numbers(${N})`,
+        });
+        const granulesOf = async (q: string): Promise<{ selected: number; total: number; rows: number }> => {
+          const params = new SqlParams();
+          const where = searchCondition(parseLogQuery(q), params);
+          const sql = `SELECT count() AS n FROM ${scratch}.logs WHERE ${where}`;
+          const plan = await (await ch.client.query({ query: `EXPLAIN indexes = 1 ${sql}`, query_params: params.values, format: 'TabSeparatedRaw' })).text();
+          const lines = plan.split('\n');
+          const at = lines.findIndex((l) => l.endsWith('Name: idx_body_folded'));
+          const g = lines
+            .slice(at, at + 6)
+            .map((l) => /Granules: (\d+)\/(\d+)/.exec(l))
+            .find((x) => x !== null);
+          if (at === -1 || !g) throw new Error(`idx_body_folded is not in the plan of ${q}:\n${plan}`);
+          const [row] = await (await ch.client.query({ query: sql, query_params: params.values, format: 'JSONEachRow' })).json<{ n: string }>();
+          return { selected: Number(g[1]), total: Number(g[2]), rows: Number(row?.n) };
+        };
+        for (const q of [
+          'needle',
+          'NEEDLE',
+          '"kernel panic"',
+          '"KERNEL panic: needle"',
+          'needle OR nothinglikethis',
+          'needle -filler',
+          'needle kernel',
+          'οδος',
+        ]) {
+          const g = await granulesOf(q);
+          expect(g.rows, q).toBe(5);
+          expect(g.selected, q).toBeLessThanOrEqual(5);
+          expect(g.total, q).toBeGreaterThan(40);
+        }
+      } finally {
+        await ch.client.command({ query: `DROP DATABASE IF EXISTS ${scratch}` });
+      }
+    },
+  );
 });
