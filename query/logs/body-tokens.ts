@@ -2,9 +2,10 @@
  * Words as the log body's full-text index sees them. The index tokenizer is
  * ClickHouse's `splitByNonAlpha`: a token is a run of ASCII letters and
  * digits and of any non-ASCII characters; every other ASCII character
- * (space, punctuation, `_`) separates tokens. The parser, the SQL and the
- * highlighter all split text with this one function, so what is searched,
- * what matches and what is highlighted agree.
+ * (space, punctuation, `_`) separates tokens. The index is on the body
+ * case-folded ({@link FOLDED_BODY}), so a search is case-insensitive. The
+ * parser, the SQL and the highlighter all split and fold text with these
+ * functions, so what is searched, what matches and what is highlighted agree.
  */
 
 /** One token of a text, with its UTF-16 offsets (JavaScript string indexes). */
@@ -34,15 +35,27 @@ export function bodyTokens(text: string): BodyToken[] {
 }
 
 /**
- * The spellings a searched word matches: as typed, lowercase, UPPERCASE and
- * Capitalized. The index is case-sensitive (ClickHouse's
- * `hasTokenCaseInsensitive` and `lower(body)` cannot use it), so a search
- * looks for these forms with the index instead of scanning every body:
- * `timeout` finds `timeout`, `Timeout` and `TIMEOUT`, not `TimeOut`
- * (docs/query/logs.md).
+ * The case-folded body that the full-text index `idx_body_folded` is built
+ * on (migration 0016), exactly as the index's expression: a search finds
+ * rows through that index only when it names this expression. ClickHouse's
+ * `lowerUTF8` (Unicode lowercase; `lower` lowers ASCII only), then the final
+ * sigma `ς` as `σ`: lowercase mapping depends on context for one letter
+ * only, a capital `Σ`, which becomes `ς` at the end of a word and `σ`
+ * elsewhere, and a word searched alone does not have its body's context.
+ * With the two sigmas made one, folding is a function of each character
+ * alone: {@link foldCase} below gives the same text.
  */
-export function caseForms(word: string): string[] {
-  const lower = word.toLowerCase();
-  const capitalized = lower.charAt(0).toUpperCase() + lower.slice(1);
-  return [...new Set([word, lower, word.toUpperCase(), capitalized])];
+export const FOLDED_BODY = "replaceAll(lowerUTF8(body), 'ς', 'σ')";
+
+/**
+ * {@link FOLDED_BODY} in JavaScript: `toLowerCase` (Unicode's default
+ * lowercase mapping, as ClickHouse's `lowerUTF8`: the same result for every
+ * code point on ClickHouse 26.7 and Node 20, test/query/logs.int.test.ts),
+ * then `ς` as `σ`. Folding a character keeps it a token character or a
+ * separator (only `İ` and the Kelvin sign `K` become ASCII, letters), so the
+ * tokens of a folded body are the folded tokens of the body: a word is
+ * folded after it is split, and a body's tokens are compared folded.
+ */
+export function foldCase(text: string): string {
+  return text.toLowerCase().replaceAll('ς', 'σ');
 }

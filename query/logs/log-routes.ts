@@ -46,7 +46,7 @@ export function registerLogRoutes(app: FastifyInstance, ctx: QueryContext): void
       tag: 'logs',
       summary: 'Search log records',
       description:
-        'Full-text search over log bodies (the full-text index on logs.body), with field filters, highlights (UTF-16 offsets into each body) and keyset cursor pagination. A malformed search is a QUERY_ERR_BAD_REQUEST naming the position.',
+        'Case-insensitive full-text search over log bodies (the full-text index on the case-folded logs.body), with field filters, highlights (UTF-16 offsets into each body) and keyset cursor pagination. A malformed search is a QUERY_ERR_BAD_REQUEST naming the position.',
       query: LogsQuery,
       responses: { 200: { description: '{ logs: [...], next_cursor, query: { terms, phrases } }' } },
     },

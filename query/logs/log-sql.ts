@@ -1,4 +1,4 @@
-import { caseForms } from './body-tokens.js';
+import { FOLDED_BODY } from './body-tokens.js';
 import { SEVERITIES } from './log-query.js';
 import type { LogQuery, Severity } from './log-query.js';
 
@@ -6,12 +6,14 @@ import type { LogQuery, Severity } from './log-query.js';
  * A parsed log search as SQL over `logs`. Every value is a `{name:Type}`
  * parameter; the SQL text holds only our own fixed fragments.
  *
- * A word is found with `hasToken(body, ...)`, which the full-text index on
- * `body` answers (text index or token bloom filter alike): one `hasToken`
- * per case form (body-tokens.ts `caseForms`), ORed, per index token of the
- * word, ANDed. A phrase is its tokens found the same way (the index narrows
- * the granules) and then `match()` with a pattern that wants them next to
- * each other, in order, as whole tokens.
+ * A word is found with `hasToken(<folded body>, token)` per index token of
+ * the word (already case-folded by the parser), ANDed: the full-text index
+ * on the folded body (`idx_body_folded`, migration 0016; text index or token
+ * bloom filter alike) answers it, because the SQL names the index's own
+ * expression (body-tokens.ts `FOLDED_BODY`). A phrase is its tokens found the
+ * same way (the index narrows the granules) and then `match()` on the folded
+ * body with a pattern that wants them next to each other, in order, as
+ * whole tokens.
  */
 
 /** Collects the `{pN:Type}` parameters of the search condition. */
@@ -35,22 +37,16 @@ function regexEscape(text: string): string {
 }
 
 /**
- * The RE2 pattern (ClickHouse `match`) of a phrase: its tokens, each in one
- * of its case forms, separated by non-token characters only, with no token
+ * The RE2 pattern (ClickHouse `match`, on the folded body) of a phrase: its
+ * folded tokens separated by non-token characters only, with no token
  * character right before or after.
  */
 export function phrasePattern(tokens: readonly string[]): string {
-  const words = tokens.map((t) => `(?:${caseForms(t).map(regexEscape).join('|')})`);
-  return `(?:^|${SEPARATOR})${words.join(`${SEPARATOR}+`)}(?:${SEPARATOR}|$)`;
-}
-
-function tokenCondition(token: string, params: SqlParams): string {
-  const forms = caseForms(token).map((f) => `hasToken(body, ${params.add(f, 'String')})`);
-  return forms.length === 1 ? (forms[0] as string) : `(${forms.join(' OR ')})`;
+  return `(?:^|${SEPARATOR})${tokens.map(regexEscape).join(`${SEPARATOR}+`)}(?:${SEPARATOR}|$)`;
 }
 
 function tokensCondition(tokens: readonly string[], params: SqlParams): string {
-  const parts = tokens.map((t) => tokenCondition(t, params));
+  const parts = tokens.map((t) => `hasToken(${FOLDED_BODY}, ${params.add(t, 'String')})`);
   return parts.length === 1 ? (parts[0] as string) : `(${parts.join(' AND ')})`;
 }
 
@@ -63,7 +59,7 @@ export function searchCondition(node: LogQuery, params: SqlParams): string {
       return tokensCondition(node.tokens, params);
     case 'phrase':
       if (node.tokens.length === 1) return tokensCondition(node.tokens, params);
-      return `(${tokensCondition(node.tokens, params)} AND match(body, ${params.add(phrasePattern(node.tokens), 'String')}))`;
+      return `(${tokensCondition(node.tokens, params)} AND match(${FOLDED_BODY}, ${params.add(phrasePattern(node.tokens), 'String')}))`;
     case 'service':
       return `service = ${params.add(node.value, 'String')}`;
     case 'severity':

@@ -13,6 +13,7 @@ import { migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createHttpServer } from '../../src/http/create-http-server.js';
 import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
+import { FOLDED_BODY } from '../../query/logs/body-tokens.js';
 import { registerQueryApi } from '../../query/query-api.js';
 import { printNote, printTable } from './measure.js';
 
@@ -343,7 +344,8 @@ export async function queryBench(): Promise<void> {
     // Log search: the API's page (its own columns, newest first) against the
     // fastest SELECT of the same page by hand: one query, straight on the
     // table, bounded to the time window that holds the page (known here in
-    // advance, which the API cannot know), the words as hasToken.
+    // advance, which the API cannot know), the words as hasToken on the
+    // case-folded body (the index the API searches, migration 0016).
     const db = ch.database;
     const logColumns = 'timestamp, service, severity, body, trace_id, trace_id_high, span_id, attributes';
     // Each search is asked SEARCHES times, as a dashboard's refresh asks it:
@@ -367,11 +369,17 @@ export async function queryBench(): Promise<void> {
       add(`${what}, asked again`, measured, full, target);
       if (firstSearch) add(`${what}, first search (no density kept)`, await apiPhase(SEARCHES, () => get(path, forgetfulHttp), byHand), full, target);
     };
-    await logSearch('log search, rare term (GET /v1/logs?q=kafkaesque)', 'kafkaesque', `hasToken(body, 'kafkaesque')`, 'p99 <= 50 ms, <= 1.5x by hand', true);
+    await logSearch(
+      'log search, rare term (GET /v1/logs?q=kafkaesque)',
+      'kafkaesque',
+      `hasToken(${FOLDED_BODY}, 'kafkaesque')`,
+      'p99 <= 50 ms, <= 1.5x by hand',
+      true,
+    );
     await logSearch(
       'log search, two common terms (q=payment declined)',
       'payment declined',
-      `hasToken(body, 'payment') AND hasToken(body, 'declined')`,
+      `hasToken(${FOLDED_BODY}, 'payment') AND hasToken(${FOLDED_BODY}, 'declined')`,
       'p99 <= 50 ms, <= 1.5x by hand',
     );
 

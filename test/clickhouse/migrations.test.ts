@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadMigrations, renderMigration } from '../../src/clickhouse/migrations.js';
 import type { RenderContext } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { FOLDED_BODY } from '../../query/logs/body-tokens.js';
 
 const retention = loadConfig({ env: {} }).retention;
 const single: RenderContext = { database: 'ssf', cluster: '', retention, bodyIndex: 'text' };
@@ -53,6 +54,31 @@ describe('migrations', () => {
     const logs = loadMigrations().find((m) => m.name === 'logs')!;
     expect(renderMigration(logs, single).join()).toContain("TYPE text(tokenizer = 'splitByNonAlpha')");
     expect(renderMigration(logs, { ...single, bodyIndex: 'tokenbf' }).join()).toContain('TYPE tokenbf_v1(32768, 3, 0)');
+  });
+
+  it('0016: the case-folded body index on the expression the search names, of the kind the server has, on the local tables of a cluster', () => {
+    const m = loadMigrations().find((x) => x.version === 16);
+    if (m === undefined) throw new Error('no migration 16');
+    const index = `idx_body_folded ${FOLDED_BODY} TYPE`;
+    expect(renderMigration(m, single)).toEqual([
+      expect.stringContaining(`ALTER TABLE \`ssf\`.logs ADD INDEX IF NOT EXISTS ${index} text(tokenizer = 'splitByNonAlpha') GRANULARITY 1`),
+      expect.stringMatching(/\nALTER TABLE `ssf`\.logs MATERIALIZE INDEX idx_body_folded$/),
+    ]);
+    expect(renderMigration(m, { ...single, bodyIndex: 'tokenbf' })[0]).toContain(`${index} tokenbf_v1(32768, 3, 0) GRANULARITY 1`);
+    // An index is the local table's: the Distributed table in front has none.
+    expect(
+      renderMigration(m, cluster).map(
+        (s) =>
+          s
+            .replace(/^(--[^\n]*\n)*/, '')
+            .split(' ADD INDEX')[0]
+            ?.split(' MATERIALIZE')[0],
+      ),
+    ).toEqual(['ALTER TABLE `ssf`.logs_local ON CLUSTER `obs`', 'ALTER TABLE `ssf`.logs_local ON CLUSTER `obs`']);
+    expect(renderMigration(m, { ...cluster, clusterMode: 'sharded' }).map((s) => /ALTER TABLE (\S+) (ON|ADD|MAT)/.exec(s)?.slice(1, 3))).toEqual([
+      ['`ssf`.logs_local', 'ADD'],
+      ['`ssf`.logs_local', 'MAT'],
+    ]);
   });
 
   it('derive the cluster variant: local replicated tables, distributed tables, views on local tables', () => {
