@@ -84,6 +84,17 @@ describe('migration 0015: the span rollups in one view', () => {
     }
   };
 
+  /** `spans` holds every span written, once, and so do both rollups, in ssf.span.duration and in ssf.service.duration alike. */
+  const expectEverySpanOnce = async (): Promise<void> => {
+    const count = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${database}.spans`);
+    expect(Number(count[0]?.n)).toBe(written);
+    for (const table of ['metrics_1m', 'metrics_1h'] as const) {
+      const compared = await comparison(ch, table);
+      expect(compared.reduce((a, r) => a + Number(r.span_n), 0)).toBe(written);
+      for (const r of compared) expect([r.service_n, r.service_sum]).toEqual([r.span_n, r.span_sum]);
+    }
+  };
+
   beforeAll(async () => {
     ch = await createClickHouse(config.clickhouse);
     others = [await createClickHouse(config.clickhouse), await createClickHouse(config.clickhouse), await createClickHouse(config.clickhouse)];
@@ -114,11 +125,7 @@ describe('migration 0015: the span rollups in one view', () => {
     );
     expect(failure?.name).toBe('VIOLATED_CONSTRAINT');
     expect(failure?.retriable).toBe(true);
-    const count = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${database}.spans`);
-    expect(Number(count[0]?.n)).toBe(written);
-    for (const table of ['metrics_1m', 'metrics_1h'] as const) {
-      for (const r of await comparison(ch, table)) expect([r.service_n, r.service_sum]).toEqual([r.span_n, r.span_sum]);
-    }
+    await expectEverySpanOnce();
   });
 
   it('counts every span once in ssf.service.duration while two processes migrate and a third writes', async () => {
@@ -136,13 +143,7 @@ describe('migration 0015: the span rollups in one view', () => {
         .filter((v) => v > 14),
     ]);
 
-    const count = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${database}.spans`);
-    expect(Number(count[0]?.n)).toBe(written);
-    for (const table of ['metrics_1m', 'metrics_1h'] as const) {
-      const compared = await comparison(ch, table);
-      expect(compared.reduce((a, r) => a + Number(r.span_n), 0)).toBe(written);
-      for (const r of compared) expect([r.service_n, r.service_sum]).toEqual([r.span_n, r.span_sum]);
-    }
+    await expectEverySpanOnce();
   }, 240_000);
 
   it('leaves one view on spans into metrics_1m, no constraint, and nothing to do on the next run', async () => {
@@ -164,13 +165,7 @@ describe('migration 0015: the span rollups in one view', () => {
     for (const r of await comparison(ch, 'metrics_1m')) expect([r.service_n, r.service_sum]).toEqual([r.span_n, r.span_sum]);
     // A retry of an insert acknowledged before the change (the writer did not see the answer) adds nothing: spans and the view's block are deduplicated.
     await insertSpans(ch, T0_S, 4_000, 1, 'w1');
-    const count = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${database}.spans`);
-    expect(Number(count[0]?.n)).toBe(written);
-    for (const table of ['metrics_1m', 'metrics_1h'] as const) {
-      const compared = await comparison(ch, table);
-      expect(compared.reduce((a, r) => a + Number(r.span_n), 0)).toBe(written);
-      for (const r of compared) expect([r.service_n, r.service_sum]).toEqual([r.span_n, r.span_sum]);
-    }
+    await expectEverySpanOnce();
     expect((await migrate(ch, config)).applied).toEqual([]);
   }, 120_000);
 });
