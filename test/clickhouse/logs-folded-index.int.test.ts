@@ -7,6 +7,7 @@ import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { loadMigrations, migrate, probeBodyIndex, renderMigration } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
+import { skipIndexGranules } from './skip-index-granules.js';
 
 /**
  * Migration 0016: the full-text index on the case-folded body
@@ -86,14 +87,9 @@ describe('migration 0016: the case-folded full-text index on logs.body', () => {
       limit: 100,
     });
     const text = await (await ch.client.query({ query: `EXPLAIN indexes = 1 ${sql}`, query_params: params, format: 'TabSeparatedRaw' })).text();
-    const lines = text.split('\n');
-    const at = lines.findIndex((l) => l.endsWith('Name: idx_body_folded'));
-    const m = lines
-      .slice(at, at + 6)
-      .map((l) => /Granules: (\d+)\/(\d+)/.exec(l))
-      .find((x) => x !== null);
-    if (at === -1 || !m) throw new Error(`idx_body_folded is not in the plan:\n${text}`);
-    return { selected: Number(m[1]), total: Number(m[2]) };
+    const g = skipIndexGranules(text, 'idx_body_folded');
+    if (!g) throw new Error(`idx_body_folded is not in the plan:\n${text}`);
+    return g;
   }
 
   async function foldedIndex(): Promise<{ expr: string; bytes: number } | undefined> {
@@ -233,15 +229,10 @@ describe('migration 0016: the case-folded full-text index on logs.body', () => {
           const where = searchCondition(parseLogQuery(q), params);
           const sql = `SELECT count() AS n FROM ${scratch}.logs WHERE ${where}`;
           const plan = await (await ch.client.query({ query: `EXPLAIN indexes = 1 ${sql}`, query_params: params.values, format: 'TabSeparatedRaw' })).text();
-          const lines = plan.split('\n');
-          const at = lines.findIndex((l) => l.endsWith('Name: idx_body_folded'));
-          const g = lines
-            .slice(at, at + 6)
-            .map((l) => /Granules: (\d+)\/(\d+)/.exec(l))
-            .find((x) => x !== null);
-          if (at === -1 || !g) throw new Error(`idx_body_folded is not in the plan of ${q}:\n${plan}`);
+          const g = skipIndexGranules(plan, 'idx_body_folded');
+          if (!g) throw new Error(`idx_body_folded is not in the plan of ${q}:\n${plan}`);
           const [row] = await (await ch.client.query({ query: sql, query_params: params.values, format: 'JSONEachRow' })).json<{ n: string }>();
-          return { selected: Number(g[1]), total: Number(g[2]), rows: Number(row?.n) };
+          return { ...g, rows: Number(row?.n) };
         };
         for (const q of [
           'needle',

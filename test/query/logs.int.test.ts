@@ -7,6 +7,7 @@ import type { LogAnswerRow, LogDensities, LogsAnswer, LogsRequest } from '../../
 import type { QueryRunner } from '../../query/query-runner.js';
 import { TtlMap } from '../../query/ttl-map.js';
 import type { LogRecord, SpanEvent } from '../../src/codec/index.js';
+import { skipIndexGranules } from '../clickhouse/skip-index-granules.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 import { seededRandom } from '../setup/random.js';
@@ -577,15 +578,8 @@ describe('GET /v1/logs: the full-text index', () => {
     index = 'idx_body_folded',
   ): Promise<{ selected: number; total: number; plan: string } | undefined> {
     const text = await aio.query.context.runner.text(`EXPLAIN indexes = 1 ${sql}`, 'initech', params);
-    const lines = text.split('\n');
-    const at = lines.findIndex((l) => l.endsWith(`Name: ${index}`));
-    if (at === -1) return undefined;
-    const m = lines
-      .slice(at, at + 6)
-      .map((l) => /Granules: (\d+)\/(\d+)/.exec(l))
-      .find((x) => x !== null);
-    if (!m) throw new Error(`no granule count after ${index} in:\n${text}`);
-    return { selected: Number(m[1]), total: Number(m[2]), plan: text };
+    const g = skipIndexGranules(text, index);
+    return g === undefined ? undefined : { ...g, plan: text };
   }
 
   function searchSql(q: string): { sql: string; params: Record<string, unknown> } {
