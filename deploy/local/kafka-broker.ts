@@ -63,6 +63,8 @@ export interface KafkaBroker {
   /** Bootstrap addresses for kafkajs, e.g. `['127.0.0.1:40123']`. */
   brokers: string[];
   port: number;
+  /** The JVM's process id (the watchdog shell `exec`s into it), for reading its CPU time. */
+  pid: number;
   dataDir: string;
   logFile: string;
   /** SIGTERM, wait for exit (SIGKILL after 30 s). Idempotent. */
@@ -608,7 +610,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     await stopping;
     throw new KafkaBrokerError(code, `Kafka broker on ${brokers[0]} failed to start: ${reason}. Log ${logFile}, ${logSummary}`);
   }
-  return { brokers, port, dataDir, logFile, stop };
+  return { brokers, port, pid: child.pid as number, dataDir, logFile, stop };
 }
 
 /** Creates the topics that do not exist yet (replication: the broker's default). */
