@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { encodeBatchOfEncoded, encodeSpan } from '../../src/codec/index.js';
 import type { SpanEvent } from '../../src/codec/index.js';
@@ -217,7 +219,43 @@ export async function sweepUdp(
   return { best, table: cells.join(', ') };
 }
 
+/**
+ * The Kafka gzip codec (src/kafka/kafka-client.ts), zlib's synchronous calls,
+ * against the asynchronous ones (what kafkajs's own codec and a promisified
+ * zlib do) on records of the gateway's size: CPU of the whole process
+ * (the thread pool included) per record.
+ */
+async function codecTable(): Promise<void> {
+  const spans = Array.from({ length: 230 }, (_, i) => encodeSpan(realisticSpan(i)));
+  const record = Buffer.from(encodeBatchOfEncoded(spans));
+  const packed = zlib.gzipSync(record, { level: 1 });
+  const gzipAsync = promisify(zlib.gzip) as (b: Buffer, o: zlib.ZlibOptions) => Promise<Buffer>;
+  const unzipAsync = promisify(zlib.unzip) as (b: Buffer) => Promise<Buffer>;
+  const ROUNDS = 2_000;
+  const cpuPerRecord = async (fn: () => unknown): Promise<number> => {
+    for (let i = 0; i < 200; i++) await fn(); // warm-up
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < ROUNDS; i++) await fn();
+    const t = process.cpuUsage(t0);
+    return (t.user + t.system) / ROUNDS;
+  };
+  const rows: Array<Record<string, string>> = [];
+  for (const [what, asyncCall, syncCall] of [
+    ['compress (gzip level 1)', () => gzipAsync(record, { level: 1 }), () => zlib.gzipSync(record, { level: 1 })],
+    ['decompress', () => unzipAsync(packed), () => zlib.unzipSync(packed)],
+  ] as const) {
+    const a = await cpuPerRecord(asyncCall);
+    const b = await cpuPerRecord(syncCall);
+    rows.push({ what, 'async µs per record': a.toFixed(0), 'sync µs per record': b.toFixed(0), 'async / sync': (a / b).toFixed(2) });
+  }
+  printTable(
+    `Kafka gzip codec: CPU per record of ${spans.length} spans (${(record.length / 1024).toFixed(1)} KiB, ${(record.length / packed.length).toFixed(1)}x smaller gzipped)`,
+    rows,
+  );
+}
+
 export async function gatewayBench(): Promise<void> {
+  await codecTable();
   const broker = await startKafkaBroker({ log: () => {} });
   const topic = 'bench-spans';
   await createTopics(broker.brokers, [
