@@ -18,7 +18,8 @@ export function renderConfigDocs(): string {
     'An unknown key or `SSF_*` variable stops start-up with a hint naming the closest known setting',
     '(renamed settings name their replacement). Lists are comma-separated in the environment',
     '(`a,b`); maps are `key=value,key2=value2`. The emitter library reads only `SSF_ADDRESS` and',
-    '`SSF_SERVICE`, which the processes ignore.',
+    '`SSF_SERVICE`; the `ssf` client commands also read `SSF_TOKEN`, `SSF_TRACE_ID` and `SSF_PARENT_ID`.',
+    'The processes ignore these, and every other `SSF_TRACE_*` and `SSF_PARENT_*` variable.',
     '',
   ];
   let section = '';
@@ -38,7 +39,8 @@ export function renderConfigDocs(): string {
               .join(',')
           : String(s.default);
     const choices = s.choices ? ` One of: ${s.choices.map((c) => `\`${c === '' ? '""' : c}\``).join(', ')}.` : '';
-    lines.push(`| \`${s.path}\` | \`${s.env}\` | ${dflt === '' ? '(empty)' : `\`${dflt}\``} | ${s.description.replace(/\|/g, '\\|')}${choices} |`);
+    const range = s.range ? ` Range: ${s.range}.` : '';
+    lines.push(`| \`${s.path}\` | \`${s.env}\` | ${dflt === '' ? '(empty)' : `\`${dflt}\``} | ${s.description.replace(/\|/g, '\\|')}${choices}${range} |`);
     const next = settings[i + 1];
     if (!next?.path.startsWith(`${section}.`)) lines.push('');
   });

@@ -16,6 +16,8 @@ export interface SettingInfo {
   default: unknown;
   description: string;
   choices?: readonly string[];
+  /** A number setting's bounds in words (`a whole number from 1 to 9`), as the schema checks them. */
+  range?: string;
 }
 
 /** The configuration's catalog (status 0: the process does not start; never an HTTP answer). */
@@ -46,6 +48,30 @@ function envName(path: string): string {
     .toUpperCase()}`;
 }
 
+type Bound = { check: string; value?: unknown; inclusive?: boolean };
+
+/** The bounds a number schema checks, in words: what docs/configuration.md says of its range. */
+function rangeOf(n: z.ZodNumber): string {
+  let lo: { value: number; inclusive: boolean } | undefined;
+  let hi: { value: number; inclusive: boolean } | undefined;
+  for (const c of n._zod.def.checks ?? []) {
+    const d = c._zod.def as Bound;
+    if (typeof d.value !== 'number') continue;
+    if (d.check === 'greater_than') lo = { value: d.value, inclusive: d.inclusive === true };
+    if (d.check === 'less_than') hi = { value: d.value, inclusive: d.inclusive === true };
+  }
+  // A whole number's exclusive bound is the next whole number inside it (positive: at least 1).
+  if (n.isInt) {
+    if (lo && !lo.inclusive) lo = { value: lo.value + 1, inclusive: true };
+    if (hi && !hi.inclusive) hi = { value: hi.value - 1, inclusive: true };
+  }
+  const what = n.isInt ? 'a whole number' : 'a number';
+  const low = lo === undefined ? '' : `${lo.inclusive ? 'at least' : 'more than'} ${lo.value}`;
+  const high = hi === undefined ? '' : `${hi.inclusive ? 'at most' : 'less than'} ${hi.value}`;
+  if (lo?.inclusive && hi?.inclusive) return `${what} from ${lo.value} to ${hi.value}`;
+  return [what, low, high].filter((t) => t !== '').join(', ');
+}
+
 /** Every leaf setting of the schema, in schema order. */
 export function listSettings(): SettingInfo[] {
   const out: SettingInfo[] = [];
@@ -64,6 +90,7 @@ export function listSettings(): SettingInfo[] {
       const kind = t === 'array' ? 'list' : t === 'record' ? 'map' : (t as SettingInfo['kind']);
       const info: SettingInfo = { path, env: envName(path), kind, default: dflt, description: leaf.description ?? '' };
       if (t === 'enum') info.choices = Object.values(defOf(inner).entries ?? {});
+      if (t === 'number') info.range = rangeOf(inner as z.ZodNumber);
       out.push(info);
     }
   }
