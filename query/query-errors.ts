@@ -23,7 +23,7 @@ export const QueryErrors = defineErrors('QUERY', {
   QUERY_ERR_TABLE_FUNCTION: {
     status: 403,
     retriable: false,
-    text: 'table functions reach outside the ssf tables (file, url, remote, s3, ...) and are refused; numbers(), values() and generateSeries() are allowed',
+    text: 'table functions reach outside the ssf tables (file, url, remote, s3, ...) and are refused; numbers(), numbers_mt(), values(), generateSeries() and zeros() are allowed',
   },
   QUERY_ERR_FUNCTION: {
     status: 403,

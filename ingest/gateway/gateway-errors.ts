@@ -13,14 +13,14 @@ export const GatewayErrors = defineErrors('GW', {
     retriable: false,
     text: 'unsupported Content-Type: use application/x-protobuf (SSFBatch), application/x-ssf-frames (Veneur framed stream) or application/json',
   },
-  GW_ERR_CONTENT_ENCODING: { status: 415, retriable: false, text: 'unsupported Content-Encoding: use gzip, zstd (Node >= 22.15) or none' },
+  GW_ERR_CONTENT_ENCODING: { status: 415, retriable: false, text: 'unsupported Content-Encoding: use gzip (or x-gzip), deflate, zstd (Node >= 22.15) or none' },
   GW_ERR_BODY_TOO_LARGE: { status: 413, retriable: false, text: 'the request body is larger than gateway.maxBodyBytes' },
   GW_ERR_DECOMPRESSED_TOO_LARGE: {
     status: 413,
     retriable: false,
     text: 'the body decompresses to more than gateway.maxDecompressedBytes (decompression stopped there)',
   },
-  GW_ERR_DECOMPRESSION_FAILED: { status: 400, retriable: false, text: 'the body is not valid gzip/zstd data' },
+  GW_ERR_DECOMPRESSION_FAILED: { status: 400, retriable: false, text: 'the body is not valid gzip/deflate/zstd data' },
   GW_ERR_BODY_MALFORMED: { status: 400, retriable: false, text: 'the body is not a valid SSF batch (see the SSF code in reason)' },
   GW_ERR_IDEMPOTENCY_KEY: {
     status: 400,

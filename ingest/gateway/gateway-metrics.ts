@@ -7,7 +7,7 @@ const SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 /** The gateway's own numbers on /metrics (names: docs/architecture.md, "Self-observability"). */
 export class GatewayMetrics implements SinkObserver {
   readonly registry = new Registry();
-  private readonly receivedTotal = this.registry.counter('ssf_gateway_received_total', 'Spans, datagrams or statsd lines received, by protocol.', ['protocol']);
+  private readonly receivedTotal = this.registry.counter('ssf_gateway_received_total', 'Spans or datagrams received, by protocol.', ['protocol']);
   private readonly acceptedTotal = this.registry.counter(
     'ssf_gateway_accepted_events_total',
     'Events (trace spans, samples, log records) accepted, by protocol.',

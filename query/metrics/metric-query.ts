@@ -19,8 +19,12 @@ export const DEFAULT_AGG: Record<MetricType, MetricAgg> = {
   status: 'last',
 };
 
-/** Metrics the rollups derive from trace spans (0004_span_metrics.sql): they have no raw samples. */
-export const SPAN_METRICS: readonly string[] = ['ssf.span.duration', 'ssf.indicator.duration', 'ssf.objective.duration'];
+/**
+ * Metrics the rollups derive from trace spans (`span_metrics_1m_mv`, migrations
+ * 0004 and 0015): they have no raw samples. A test checks this list against
+ * the names the migrations write.
+ */
+export const SPAN_METRICS: readonly string[] = ['ssf.span.duration', 'ssf.service.duration', 'ssf.indicator.duration', 'ssf.objective.duration'];
 
 /** More points than this in one answer is refused: a bigger step is needed. */
 export const MAX_POINTS = 11_000;

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalogSource, metricListSql, metricTagsSql } from '../../query/metrics/metric-catalog.js';
 import {
@@ -8,6 +10,7 @@ import {
   firstBucketsAndTypesSql,
   parseTagFilter,
   planMetricQuery,
+  SPAN_METRICS,
   rowsToSeries,
   sourceForStep,
 } from '../../query/metrics/metric-query.js';
@@ -101,8 +104,21 @@ describe('the default step', () => {
   });
 
   it('span-derived metrics have no raw samples: their default step is at least a minute', () => {
-    expect(planMetricQuery('ssf.span.duration', T0, T0 + H, undefined)).toMatchObject({ stepMs: M, source: 'metrics_1m' });
+    for (const name of ['ssf.span.duration', 'ssf.service.duration', 'ssf.indicator.duration', 'ssf.objective.duration']) {
+      expect(planMetricQuery(name, T0, T0 + H, undefined), name).toMatchObject({ stepMs: M, source: 'metrics_1m' });
+    }
     expect(planMetricQuery('other', T0, T0 + H, undefined)).toMatchObject({ stepMs: 15 * S, source: 'samples' });
+  });
+
+  it('every metric the migrations derive from spans is known as span-derived', () => {
+    // The names the span rollup views write: ('ssf.<...>', map(...)) tuples in the migrations.
+    const dir = join(import.meta.dirname, '..', '..', 'schema', 'clickhouse');
+    const written = new Set<string>();
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql'))) {
+      for (const m of readFileSync(join(dir, file), 'utf8').matchAll(/\('(ssf\.[a-z_.]+)',\s*map\(/g)) written.add(m[1] as string);
+    }
+    expect(written.size).toBeGreaterThanOrEqual(4);
+    expect([...written].sort()).toEqual([...SPAN_METRICS].sort());
   });
 });
 

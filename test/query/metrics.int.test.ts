@@ -445,8 +445,12 @@ describe('GET /v1/metrics/query', () => {
       expect(answer).toMatchObject({ agg, step_ms: 30 * S, source: 'samples' });
       expect(differences({ name, agg, stepMs: 30 * S }, answer)).toEqual([]);
     }
-    const spans = await get('/v1/metrics/query', { name: 'ssf.span.duration', from: H0, to: H0 + WINDOW });
-    expect(spans.body).toMatchObject({ agg: 'p50', step_ms: M, source: 'metrics_1m' });
+    for (const name of ['ssf.span.duration', 'ssf.service.duration']) {
+      const spans = await get('/v1/metrics/query', { name, from: H0, to: H0 + WINDOW });
+      expect(spans.body, name).toMatchObject({ agg: 'p50', step_ms: M, source: 'metrics_1m' });
+      expect(differences({ name, agg: 'p50', stepMs: M }, spans.body as unknown as Answer), name).toEqual([]);
+      expect((spans.body as unknown as Answer).series.length, name).toBeGreaterThan(0);
+    }
   });
 
   it('a range not on step boundaries is widened to whole steps', async () => {
