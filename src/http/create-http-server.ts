@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Socket } from 'node:net';
 import { HttpErrors } from './http-errors.js';
 
@@ -76,6 +76,9 @@ function answerClientError(err: Error & { code?: string }, socket: Socket): void
   );
 }
 
+/** fastify's default maxParamLength: a longer path parameter is refused 414 before any route. */
+const MAX_PARAM_LENGTH = 100;
+
 export interface HttpServerOptions {
   /** JSON logs (pino, through fastify) at this level; false for none. One line per request: refused ones at info, the rest at debug. */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | false;
@@ -95,6 +98,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logLevel === false ? false : { level: options.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) },
     bodyLimit: options.bodyLimit,
+    maxParamLength: MAX_PARAM_LENGTH,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
@@ -108,6 +112,24 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // completed") drown a terminal and cost CPU under load: one line instead,
     // written below.
     logController: new LogController({ disableRequestLogging: true }),
+    // URLs the router refuses before any route (a bad percent-escape, a path
+    // parameter past maxParamLength): fastify answered these in its own shape,
+    // without our code or request id. The reason is ours: fastify's repeats
+    // the whole path, which may be 8 KiB.
+    frameworkErrors: (err, request, reply) => {
+      const reason =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
+          : err.code === 'FST_ERR_BAD_URL'
+            ? 'the path is not a valid url component (a malformed percent-escape)'
+            : err.message;
+      // Sent outside any route: the hooks (x-request-id, the request's log line) do not run for it.
+      const plain: FastifyReply = reply;
+      const status = err.statusCode ?? 400;
+      const code = status >= 500 ? 'HTTP_ERR_INTERNAL' : 'HTTP_ERR_BAD_REQUEST';
+      void plain.header('x-request-id', request.id).status(status).send({ error: { code, reason } });
+      request.log.info({ method: request.method, url: request.url.slice(0, 200), status: plain.statusCode, code: err.code }, 'request refused');
+    },
   });
   let closing = false;
   app.addHook('preClose', async () => {

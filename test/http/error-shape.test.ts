@@ -86,3 +86,28 @@ describe('the one error shape, also for requests fastify never routes', () => {
     expect(await answer).toMatch(/retry-after: 1/i);
   });
 });
+
+describe('the one error shape for URLs the router refuses', () => {
+  it('answers a path with a bad percent-escape or an over-long parameter in { error: { code, reason } }, with a request id', async () => {
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1024 });
+    app.get('/v1/traces/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    try {
+      // fastify answered both itself: {"error":"Bad Request","code":"FST_ERR_BAD_URL",...} and 414 FST_ERR_MAX_PARAM_LENGTH.
+      const bad = await fetch(`${base}/v1/traces/%zz`);
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toEqual({ error: { code: 'HTTP_ERR_BAD_REQUEST', reason: expect.stringContaining('not a valid url component') } });
+      expect(bad.headers.get('x-request-id')).toMatch(/./);
+      const long = await fetch(`${base}/v1/traces/${'0'.repeat(5000)}`);
+      expect(long.status).toBe(414);
+      const body = (await long.json()) as { error: { code: string; reason: string } };
+      expect(body).toEqual({ error: { code: 'HTTP_ERR_BAD_REQUEST', reason: expect.stringContaining('longer than') } });
+      expect(body.error.reason.length).toBeLessThan(200);
+      expect(long.headers.get('x-request-id')).toMatch(/./);
+      expect(await (await fetch(`${base}/v1/traces/abc`)).json()).toEqual({ id: 'abc' });
+    } finally {
+      await app.close();
+    }
+  });
+});
