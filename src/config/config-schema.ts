@@ -259,7 +259,7 @@ export const configSchema = z.strictObject({
         .positive()
         .default(64 * 1_048_576)
         .describe(
-          'OTLP: request bytes held at once across all connections of both OTLP listeners (bodies being read or exported); past it 429 / RESOURCE_EXHAUSTED `OTLP_ERR_BUSY` with Retry-After.',
+          'OTLP: request bytes held at once across all connections of both OTLP listeners (bodies being read or exported, a compressed one counting as the larger of its sizes as sent and decompressed); past it 429 / RESOURCE_EXHAUSTED `OTLP_ERR_BUSY` with Retry-After.',
         ),
       selfTraceSampleRate: z
         .number()
