@@ -1,6 +1,6 @@
 import { GatewayErrors } from '../gateway/gateway-errors.js';
 import { decompress } from '../gateway/http-body.js';
-import type { InFlightBytes } from './otlp-bounds.js';
+import type { InFlightBytes } from '../gateway/in-flight-bytes.js';
 import { OtlpError } from './otlp-errors.js';
 
 /** The bytes of one request in the receivers' budget: those taken so far, and how to take more. */
@@ -27,16 +27,8 @@ export function busy(inFlight: InFlightBytes): OtlpError {
  */
 export async function decompressWithin(body: Buffer, encoding: string | undefined, maxDecompressedBytes: number, request: HeldBytes): Promise<Buffer> {
   const limit = Math.min(maxDecompressedBytes, request.inFlight.limit);
-  let inflated = 0;
-  const take = (bytes: number): void => {
-    inflated += bytes;
-    const more = inflated - request.held;
-    if (more <= 0) return;
-    if (!request.inFlight.take(more)) throw busy(request.inFlight);
-    request.held += more;
-  };
   try {
-    return await decompress(body, encoding, limit, take);
+    return await decompress(body, encoding, limit, request.inFlight.inflation(request, () => busy(request.inFlight)));
   } catch (err) {
     if (!GatewayErrors.has(err)) throw err;
     if (err.code === 'GW_ERR_DECOMPRESSED_TOO_LARGE')

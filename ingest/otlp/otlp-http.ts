@@ -9,7 +9,8 @@ import { encodingOf } from './otlp-decode.js';
 import { OtlpError } from './otlp-errors.js';
 import type { OtlpDeps } from './otlp-export.js';
 import { exportOtlp } from './otlp-export.js';
-import type { InFlightBytes, OtlpBounds } from './otlp-bounds.js';
+import type { InFlightBytes } from '../gateway/in-flight-bytes.js';
+import type { OtlpBounds } from './otlp-bounds.js';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const CONTENT_TYPE: Record<Encoding, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };

@@ -164,6 +164,14 @@ export const configSchema = z.strictObject({
         .positive()
         .default(64 * 1_048_576)
         .describe('Largest HTTP request body after decompression; a decompression bomb is stopped here.'),
+      httpMaxInFlightBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1_048_576)
+        .describe(
+          'POST /v1/ssf: request bytes held at once, from the body as read until its answer, a compressed one counting as the larger of its sizes as sent and decompressed; past it 429 `GW_ERR_BUSY` with Retry-After, and a body that would inflate past it alone 413.',
+        ),
       otlpMaxEvents: z
         .number()
         .int()

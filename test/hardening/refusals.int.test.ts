@@ -1,5 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBatch, encodeSpan } from '../../src/codec/index.js';
 import { spanEvent } from '../../src/codec/span-event.js';
@@ -164,5 +165,38 @@ describe('listeners without credentials', () => {
     } finally {
       await aio.close();
     }
+  });
+});
+
+describe('POST /v1/ssf: a compressed body counts in the byte budget as it inflates', () => {
+  const MiB = 1_048_576;
+  let aio: AllInOne;
+  beforeAll(async () => {
+    aio = await startAllInOne('ssf_inflight', { SSF_GATEWAY_HTTP_MAX_IN_FLIGHT_BYTES: String(4 * MiB) });
+  });
+  afterAll(async () => aio?.close());
+
+  /** JSON of an empty batch padded with spaces to `bytes`, gzipped: a few KiB as sent. */
+  function padded(bytes: number): Buffer {
+    return gzipSync(Buffer.concat([Buffer.from('{"spans":['), Buffer.alloc(bytes - 12, 0x20), Buffer.from(']}')]));
+  }
+  function post(body: Buffer): Promise<Response> {
+    return fetch(`${aio.http}/v1/ssf`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+  }
+
+  it('takes a body that inflates within the budget, refuses one past it 413 before it is inflated whole, counted', async () => {
+    // Before, only gateway.maxDecompressedBytes (64 MiB) bounded a request, and nothing bounded them together:
+    // 16 requests of 61 KB at once each inflating to 60 MiB took the all-in-one process to 1.4 GB.
+    const small = padded(3 * MiB);
+    expect(small.length).toBeLessThan(16 * 1024);
+    const ok = await post(small);
+    expect(ok.status, await ok.text()).toBe(200);
+    const big = await post(padded(5 * MiB));
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({
+      error: { code: 'GW_ERR_DECOMPRESSED_TOO_LARGE', reason: expect.stringMatching(/more than 4194304 bytes.*gateway\.httpMaxInFlightBytes/) },
+    });
+    const metrics = await (await fetch(`${aio.http}/metrics`)).text();
+    expect(metrics).toMatch(/ssf_gateway_refused_total\{protocol="http",code="GW_ERR_DECOMPRESSED_TOO_LARGE"\} 1/);
   });
 });
