@@ -28,7 +28,12 @@ export function busy(inFlight: InFlightBytes): OtlpError {
 export async function decompressWithin(body: Buffer, encoding: string | undefined, maxDecompressedBytes: number, request: HeldBytes): Promise<Buffer> {
   const limit = Math.min(maxDecompressedBytes, request.inFlight.limit);
   try {
-    return await decompress(body, encoding, limit, request.inFlight.inflation(request, () => busy(request.inFlight)));
+    return await decompress(
+      body,
+      encoding,
+      limit,
+      request.inFlight.inflation(request, () => busy(request.inFlight)),
+    );
   } catch (err) {
     if (!GatewayErrors.has(err)) throw err;
     if (err.code === 'GW_ERR_DECOMPRESSED_TOO_LARGE')
