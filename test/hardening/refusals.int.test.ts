@@ -59,6 +59,39 @@ describe('hardening: refusals in the documented shape', () => {
     expect(res.json['accepted']).toBe(1);
   });
 
+  it('refuses a JSON enum number that does not fit 32 bits instead of wrapping it to another value', async () => {
+    // 2^32 + 1 was read as 1: a COUNTER became a GAUGE, a scope DEFAULT became LOCAL, a status OK became WARNING, answered 200.
+    const span = (fields: Record<string, unknown>) => ({
+      traceId: '7',
+      id: '8',
+      startTimestamp: String(NOW),
+      endTimestamp: String(NOW + MS),
+      name: 'op',
+      service: 'enums',
+      ...fields,
+    });
+    const res = await postJson(
+      aio,
+      JSON.stringify({
+        spans: [
+          span({ metrics: [{ name: 'wrapped.type', value: 1, metric: 2 ** 32 + 1 }] }),
+          span({ metrics: [{ name: 'wrapped.scope', value: 1, metric: 'COUNTER', scope: 2 ** 32 + 1 }] }),
+          span({ metrics: [{ name: 'wrapped.status', value: 1, metric: 'STATUS', status: -(2 ** 32) + 1 }] }),
+          span({ logs: [{ body: 'wrapped severity', severity: 2 ** 32 + 3 }] }),
+          span({ metrics: [{ name: 'kept', value: 1, metric: 0 }] }),
+        ],
+      }),
+    );
+    expect(res.status).toBe(200);
+    expect((res.json['rejected'] as Array<{ index: number; code: string; field: string }>).map((r) => [r.index, r.code, r.field])).toEqual([
+      [0, 'SSF_JSON_INVALID', 'metrics.0.metric'],
+      [1, 'SSF_JSON_INVALID', 'metrics.0.scope'],
+      [2, 'SSF_JSON_INVALID', 'metrics.0.status'],
+      [3, 'SSF_JSON_INVALID', 'logs.0.severity'],
+    ]);
+    expect(res.json['accepted']).toBe(1);
+  });
+
   it('refuses a time range the tables cannot hold with QUERY_ERR_BAD_REQUEST and our own reason, not the text of ClickHouse', async () => {
     for (const from of ['now-365000d', '99999999999999', '+275760-09-13T00:00:00Z']) {
       const res = await fetch(`${aio.http}/v1/logs?q=x&from=${encodeURIComponent(from)}`);
