@@ -73,7 +73,13 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
       ? new TenantRateLimit({ rateBytes: g.tenantRateLimitBytes, burstBytes: g.tenantBurstBytes, perTenant: g.tenantRateLimits })
       : undefined;
   const ownsApp = options.app === undefined;
-  const app = options.app ?? createHttpServer({ logLevel: options.logLevel ?? config.log.level, bodyLimit: g.maxBodyBytes });
+  const app =
+    options.app ??
+    createHttpServer({
+      logLevel: options.logLevel ?? config.log.level,
+      bodyLimit: g.maxBodyBytes,
+      requestTimeoutMs: g.httpRequestTimeoutS * 1000,
+    });
   registerIngestRoutes(app, {
     auth,
     intake,

@@ -164,6 +164,13 @@ export const configSchema = z.strictObject({
         .positive()
         .default(64 * 1_048_576)
         .describe('Largest HTTP request body after decompression; a decompression bomb is stopped here.'),
+      httpRequestTimeoutS: z
+        .number()
+        .positive()
+        .default(60)
+        .describe(
+          'The HTTP listener of every process (POST /v1/ssf, the query API, /metrics): time for a whole request, headers and body, to arrive; past it 408 `HTTP_ERR_BAD_REQUEST` and the connection is closed.',
+        ),
       httpMaxInFlightBytes: z
         .number()
         .int()

@@ -76,6 +76,9 @@ function answerClientError(err: Error & { code?: string }, socket: Socket): void
   );
 }
 
+/** `gateway.httpRequestTimeoutS`'s default, for servers made without it. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
 /** fastify's default maxParamLength: a longer path parameter is refused 414 before any route. */
 const MAX_PARAM_LENGTH = 100;
 
@@ -84,6 +87,8 @@ export interface HttpServerOptions {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | false;
   /** Largest request body, compressed (fastify's bodyLimit). */
   bodyLimit: number;
+  /** The time a request may take to arrive whole, headers and body (`gateway.httpRequestTimeoutS`; default 60 s). */
+  requestTimeoutMs?: number;
   /** Where the log lines go (default: stdout). */
   logStream?: { write(line: string): void };
 }
@@ -95,7 +100,17 @@ export interface HttpServerOptions {
  * in all-in-one mode both share this one server.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
+    // fastify turns Node's request deadline off (0): a body that never ended
+    // held its buffer (up to bodyLimit) and its connection for ever. Node
+    // checks it every connectionsCheckingInterval (a quarter of it here), and
+    // only while headersTimeout is not longer than it (Node's own default).
+    requestTimeout: requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))),
+    },
     logger: options.logLevel === false ? false : { level: options.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) },
     bodyLimit: options.bodyLimit,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },

@@ -111,3 +111,38 @@ describe('the one error shape for URLs the router refuses', () => {
     }
   });
 });
+
+describe('a request that does not arrive whole in time', () => {
+  it('is answered 408 in the one error shape and its connection closed, though its bytes keep coming', async () => {
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576, requestTimeoutMs: 500 });
+    app.post('/upload', async () => ({ ok: true }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    try {
+      // Half of an announced body, then a byte at a time: before, fastify's requestTimeout 0 let it hold its buffer for ever.
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n');
+          socket.write(Buffer.alloc(500_000));
+        });
+        const drip = setInterval(() => socket.writable && socket.write('x'), 100);
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (d: string) => {
+          text += d;
+        });
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          clearInterval(drip);
+          resolve(text);
+        });
+        setTimeout(() => socket.destroy(), 10_000);
+      });
+      const [first] = bodies(answer);
+      expect(first?.status).toBe(408);
+      expect(first?.body).toEqual({ error: { code: 'HTTP_ERR_BAD_REQUEST', reason: 'the request took too long to arrive' } });
+    } finally {
+      await app.close();
+    }
+  });
+});
