@@ -48,7 +48,11 @@ export async function startMaterializerProcess(config: Readonly<Config>, options
         fail(err);
       },
     });
-    const app = createHttpServer({ logLevel: config.log.level === 'debug' ? 'debug' : 'warn', bodyLimit: 1_048_576 });
+    const app = createHttpServer({
+      logLevel: config.log.level === 'debug' ? 'debug' : 'warn',
+      bodyLimit: 1_048_576,
+      requestTimeoutMs: config.gateway.httpRequestTimeoutS * 1000,
+    });
     registerMaterializerRoutes(app, materializer);
     let url = '';
     if (config.materializer.metricsListen !== '') url = await app.listen(splitHostPort(config.materializer.metricsListen));

@@ -20,7 +20,7 @@ export async function startQueryApi(config: Readonly<Config>): Promise<RunningQu
   const [{ registerQueryApi }, { splitHostPort }] = await Promise.all([import('../query/query-api.js'), import('../src/http/listen-address.js')]);
   const ch = await createClickHouse(config.clickhouse, { readonlyUser: true });
   const killer = await createClickHouse(config.clickhouse);
-  const app = createHttpServer({ logLevel: config.log.level, bodyLimit: 1_048_576 });
+  const app = createHttpServer({ logLevel: config.log.level, bodyLimit: 1_048_576, requestTimeoutMs: config.gateway.httpRequestTimeoutS * 1000 });
   registerQueryApi(app, config, ch, { standalone: true, killer });
   const url = await app.listen(splitHostPort(config.query.listen));
   return {

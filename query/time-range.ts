@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { queryError } from './query-errors.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -85,6 +86,15 @@ export const timeRangeShape = {
   from: timeParam('now-1h', 'Start of the time range: RFC 3339, epoch ms, or now-<n><unit> (default now-1h).'),
   to: timeParam('now', 'End of the time range (default now).'),
 };
+
+/**
+ * Refuses a range that ends before it starts (`from` equal to `to` is one
+ * instant, and taken): swapped parameters would otherwise read nothing and
+ * answer 200 with no data, which a client cannot tell from no data.
+ */
+export function checkRange(fromMs: number, toMs: number): void {
+  if (fromMs > toMs) throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
+}
 
 /** Epoch milliseconds as a DateTime64(9) SQL parameter value (`{from:DateTime64(9)}` takes `2026-11-21 10:00:00.123`). */
 export function msToDateTime64(ms: number): string {

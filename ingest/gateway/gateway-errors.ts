@@ -43,6 +43,11 @@ export const GatewayErrors = defineErrors('GW', {
     retriable: true,
     text: 'this tenant is sending more than its ingest rate limit (gateway.tenantRateLimitBytes); retry after Retry-After seconds',
   },
+  GW_ERR_BUSY: {
+    status: 429,
+    retriable: true,
+    text: 'POST /v1/ssf already holds gateway.httpMaxInFlightBytes of request bodies (read, decompressed or being written); retry after Retry-After seconds',
+  },
   GW_ERR_UDP_DROPPED: { status: 0, retriable: false, text: 'a UDP datagram was dropped because the pipeline could not take it (counted, never answered)' },
   GW_ERR_STATSD_AGGREGATE_FULL: {
     status: 0,

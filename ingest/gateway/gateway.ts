@@ -16,7 +16,8 @@ import { splitHostPort } from '../../src/http/listen-address.js';
 import { UdpListener } from './udp-listener.js';
 import { OtlpGrpcListener } from '../otlp/otlp-grpc.js';
 import { OtlpHttpListener } from '../otlp/otlp-http.js';
-import { InFlightBytes, otlpBounds } from '../otlp/otlp-bounds.js';
+import { otlpBounds } from '../otlp/otlp-bounds.js';
+import { InFlightBytes } from './in-flight-bytes.js';
 import { OtlpMetrics } from '../otlp/otlp-metrics.js';
 import type { UdpListenerOptions } from './udp-listener.js';
 import { eventWindow } from './event-window.js';
@@ -72,8 +73,22 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
       ? new TenantRateLimit({ rateBytes: g.tenantRateLimitBytes, burstBytes: g.tenantBurstBytes, perTenant: g.tenantRateLimits })
       : undefined;
   const ownsApp = options.app === undefined;
-  const app = options.app ?? createHttpServer({ logLevel: options.logLevel ?? config.log.level, bodyLimit: g.maxBodyBytes });
-  registerIngestRoutes(app, { auth, intake, sink, metrics, maxDecompressedBytes: g.maxDecompressedBytes, limits });
+  const app =
+    options.app ??
+    createHttpServer({
+      logLevel: options.logLevel ?? config.log.level,
+      bodyLimit: g.maxBodyBytes,
+      requestTimeoutMs: g.httpRequestTimeoutS * 1000,
+    });
+  registerIngestRoutes(app, {
+    auth,
+    intake,
+    sink,
+    metrics,
+    maxDecompressedBytes: g.maxDecompressedBytes,
+    inFlight: new InFlightBytes(g.httpMaxInFlightBytes),
+    limits,
+  });
 
   // The gateway's own spans go straight into the intake (protocol "self"),
   // never through a listener, so tracing the gateway can never loop.

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TenantAuth } from '../../src/auth/tenants.js';
 import { CodecError } from '../../src/codec/errors.js';
 import { decodeFrames } from '../../src/codec/framing.js';
@@ -6,9 +6,10 @@ import { splitBatch } from '../../src/codec/protobuf.js';
 import type { BatchRejection } from '../../src/codec/span-codec.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import { AuthErrors } from '../../src/auth/auth-errors.js';
-import { gatewayError } from './gateway-errors.js';
+import { GatewayErrors, gatewayError } from './gateway-errors.js';
 import { SinkErrors } from '../sink/sink-errors.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
+import type { InFlightBytes } from './in-flight-bytes.js';
 import { bodyKind, CONTENT_TYPES, decompress } from './http-body.js';
 import { parseJsonBatch } from './json-batch.js';
 import type { SpanIntake } from './span-intake.js';
@@ -25,6 +26,8 @@ export interface IngestDeps {
   sink: SpanSink;
   metrics: GatewayMetrics;
   maxDecompressedBytes: number;
+  /** Request bytes POST /v1/ssf holds at once (`gateway.httpMaxInFlightBytes`). */
+  inFlight: InFlightBytes;
   /** Per-tenant ingest rate limit (when authentication is required). */
   limits?: TenantRateLimit | undefined;
 }
@@ -71,77 +74,103 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       },
     },
     async (request, reply) => {
-      const receivedNs = nowNs();
-      const key = request.headers['idempotency-key'];
-      if (key !== undefined && (typeof key !== 'string' || !validIdempotencyKey(key))) throw gatewayError('GW_ERR_IDEMPOTENCY_KEY');
-      if (key !== undefined) reply.header('idempotency-key', key);
-      const kind = bodyKind(request.headers['content-type']);
-      if (!kind) throw gatewayError('GW_ERR_CONTENT_TYPE');
-      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const body = await decompress(raw, request.headers['content-encoding'], deps.maxDecompressedBytes);
-      const waitS = deps.limits?.admit(request.tenant, body.length) ?? 0;
-      if (waitS > 0) {
-        deps.metrics.tenantLimited('http', request.tenant, 1);
-        throw gatewayError(
-          'GW_ERR_TENANT_RATE_LIMITED',
-          `tenant ${request.tenant} is over its ingest rate limit of ${deps.limits?.rateOf(request.tenant)} bytes/s; retry after ${waitS} s`,
-          waitS,
-        );
-      }
-
-      let parts: Uint8Array[];
-      const rejected: BatchRejection[] = [];
-      let indexOf: (i: number) => number = (i) => i;
+      // The request's bytes in the budget, given back once it is answered.
+      const held = { held: 0 };
       try {
-        if (kind === 'protobuf') parts = splitBatch(body);
-        else if (kind === 'frames') parts = decodeFrames(body);
-        else {
-          const json = await parseJsonBatch(body.toString('utf8'));
-          if ('error' in json) throw new CodecError('SSF_JSON_INVALID', json.error);
-          parts = json.spans.map((s) => s.bytes);
-          const indices = json.spans.map((s) => s.index);
-          indexOf = (i) => indices[i] ?? i;
-          rejected.push(...json.rejected);
-        }
-      } catch (err) {
-        if (err instanceof CodecError) {
-          throw gatewayError('GW_ERR_BODY_MALFORMED', `${err.code}: ${err.message.replace(/^\w+: /, '')}`);
-        }
-        throw err;
+        return await ingest(request, reply, held);
+      } finally {
+        deps.inFlight.give(held.held);
       }
-
-      const result = await deps.intake.fromEncodedInSlices(parts, request.tenant, 'http', receivedNs);
-      deps.metrics.batchSize.observe(parts.length + rejected.length, { protocol: 'http' });
-      const answer: BatchAnswer = {
-        accepted: result.accepted.length,
-        events: result.events,
-        rejected: [...rejected, ...result.rejected.map((r) => ({ ...r, index: indexOf(r.index) }))].sort((a, b) => a.index - b.index),
-        partial: result.partial.map((r) => ({ ...r, index: indexOf(r.index) })),
-      };
-      if (result.accepted.length === 0 && answer.rejected.length > 0) {
-        const e = gatewayError('GW_ERR_NO_VALID_SPANS');
-        e.details = { ...answer };
-        throw e;
-      }
-      let requestId: string | undefined;
-      if (key !== undefined) {
-        requestId = requestIdOf(request.tenant, key);
-        deps.metrics.idempotent(recent.repeat(requestId));
-      }
-      try {
-        await deps.sink.publish(packOf(result, requestId));
-      } catch (err) {
-        deps.metrics.dropped('http', SinkErrors.has(err) && err.code === 'SINK_ERR_TOO_LARGE' ? 'too_large' : 'unavailable', result.events);
-        // The sink's own refusal, answered as the gateway's (same reason and Retry-After).
-        if (SinkErrors.has(err)) {
-          if (err.code === 'SINK_ERR_TOO_LARGE') throw gatewayError('GW_ERR_BATCH_TOO_LARGE', err.reason);
-          throw gatewayError('GW_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds);
-        }
-        throw err;
-      }
-      return reply.status(200).send(answer);
     },
   );
+
+  const busy = (): Error =>
+    gatewayError('GW_ERR_BUSY', `POST /v1/ssf already holds ${deps.inFlight.bytes} bytes of requests (gateway.httpMaxInFlightBytes ${deps.inFlight.limit})`, 1);
+
+  async function ingest(request: FastifyRequest, reply: FastifyReply, held: { held: number }): Promise<FastifyReply> {
+    const receivedNs = nowNs();
+    const key = request.headers['idempotency-key'];
+    if (key !== undefined && (typeof key !== 'string' || !validIdempotencyKey(key))) throw gatewayError('GW_ERR_IDEMPOTENCY_KEY');
+    if (key !== undefined) reply.header('idempotency-key', key);
+    const kind = bodyKind(request.headers['content-type']);
+    if (!kind) throw gatewayError('GW_ERR_CONTENT_TYPE');
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    if (raw.length > deps.inFlight.limit)
+      throw gatewayError('GW_ERR_BODY_TOO_LARGE', `the body is more than gateway.httpMaxInFlightBytes (${deps.inFlight.limit})`);
+    if (!deps.inFlight.take(raw.length)) throw busy();
+    held.held = raw.length;
+    // A body inflating past the whole budget could never be taken: 413, as one past gateway.maxDecompressedBytes.
+    const limit = Math.min(deps.maxDecompressedBytes, deps.inFlight.limit);
+    let body: Buffer;
+    try {
+      body = await decompress(raw, request.headers['content-encoding'], limit, deps.inFlight.inflation(held, busy));
+    } catch (err) {
+      if (GatewayErrors.has(err) && err.code === 'GW_ERR_DECOMPRESSED_TOO_LARGE' && limit < deps.maxDecompressedBytes)
+        throw gatewayError('GW_ERR_DECOMPRESSED_TOO_LARGE', `${err.reason} (gateway.httpMaxInFlightBytes, smaller than gateway.maxDecompressedBytes)`);
+      throw err;
+    }
+    const waitS = deps.limits?.admit(request.tenant, body.length) ?? 0;
+    if (waitS > 0) {
+      deps.metrics.tenantLimited('http', request.tenant, 1);
+      throw gatewayError(
+        'GW_ERR_TENANT_RATE_LIMITED',
+        `tenant ${request.tenant} is over its ingest rate limit of ${deps.limits?.rateOf(request.tenant)} bytes/s; retry after ${waitS} s`,
+        waitS,
+      );
+    }
+
+    let parts: Uint8Array[];
+    const rejected: BatchRejection[] = [];
+    let indexOf: (i: number) => number = (i) => i;
+    try {
+      if (kind === 'protobuf') parts = splitBatch(body);
+      else if (kind === 'frames') parts = decodeFrames(body);
+      else {
+        const json = await parseJsonBatch(body.toString('utf8'));
+        if ('error' in json) throw new CodecError('SSF_JSON_INVALID', json.error);
+        parts = json.spans.map((s) => s.bytes);
+        const indices = json.spans.map((s) => s.index);
+        indexOf = (i) => indices[i] ?? i;
+        rejected.push(...json.rejected);
+      }
+    } catch (err) {
+      if (err instanceof CodecError) {
+        throw gatewayError('GW_ERR_BODY_MALFORMED', `${err.code}: ${err.message.replace(/^\w+: /, '')}`);
+      }
+      throw err;
+    }
+
+    const result = await deps.intake.fromEncodedInSlices(parts, request.tenant, 'http', receivedNs);
+    deps.metrics.batchSize.observe(parts.length + rejected.length, { protocol: 'http' });
+    const answer: BatchAnswer = {
+      accepted: result.accepted.length,
+      events: result.events,
+      rejected: [...rejected, ...result.rejected.map((r) => ({ ...r, index: indexOf(r.index) }))].sort((a, b) => a.index - b.index),
+      partial: result.partial.map((r) => ({ ...r, index: indexOf(r.index) })),
+    };
+    if (result.accepted.length === 0 && answer.rejected.length > 0) {
+      const e = gatewayError('GW_ERR_NO_VALID_SPANS');
+      e.details = { ...answer };
+      throw e;
+    }
+    let requestId: string | undefined;
+    if (key !== undefined) {
+      requestId = requestIdOf(request.tenant, key);
+      deps.metrics.idempotent(recent.repeat(requestId));
+    }
+    try {
+      await deps.sink.publish(packOf(result, requestId));
+    } catch (err) {
+      deps.metrics.dropped('http', SinkErrors.has(err) && err.code === 'SINK_ERR_TOO_LARGE' ? 'too_large' : 'unavailable', result.events);
+      // The sink's own refusal, answered as the gateway's (same reason and Retry-After).
+      if (SinkErrors.has(err)) {
+        if (err.code === 'SINK_ERR_TOO_LARGE') throw gatewayError('GW_ERR_BATCH_TOO_LARGE', err.reason);
+        throw gatewayError('GW_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds);
+      }
+      throw err;
+    }
+    return reply.status(200).send(answer);
+  }
 
   app.get('/metrics', async (_request, reply) => {
     deps.metrics.bufferFill.set(deps.sink.accepting ? 1 : 0, { sink: deps.sink.name });

@@ -27,17 +27,18 @@ const int64 = z
     z.number().refine(Number.isSafeInteger, 'a 64-bit integer beyond ±2^53 loses digits as a JSON number: give it as a decimal string'),
   ])
   .optional();
-const int32 = z
+const int32Value = z
   .number()
   .int()
   .min(-(2 ** 31))
-  .max(2 ** 31 - 1)
-  .optional();
+  .max(2 ** 31 - 1);
+const int32 = int32Value.optional();
 const str = z.string().optional();
 const bool = z.boolean().optional();
 const num = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]).optional();
 const stringMap = z.record(z.string(), z.string()).optional();
-const enumOf = (names: [string, ...string[]]) => z.union([z.enum(names), z.number().int()]).optional();
+// An enum number is an int32 on the wire: protobufjs wrapped a larger one (2^32 + 1 read as 1, another value).
+const enumOf = (names: [string, ...string[]]) => z.union([z.enum(names), int32Value]).optional();
 
 const sample = z.strictObject({
   metric: enumOf(['COUNTER', 'GAUGE', 'HISTOGRAM', 'SET', 'STATUS']),

@@ -1,11 +1,11 @@
 import { createServer, constants } from 'node:http2';
 import type { Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import protobuf from 'protobufjs/minimal.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 import { exportAnswer } from './otlp-answers.js';
+import { busy, decompressWithin } from './otlp-body.js';
+import type { HeldBytes } from './otlp-body.js';
 import type { Signal } from './otlp-decode.js';
 import { OtlpError } from './otlp-errors.js';
 import type { OtlpDeps } from './otlp-export.js';
@@ -22,8 +22,6 @@ const METHODS: Record<string, Signal> = {
 const UNAUTHENTICATED = 16;
 const PERMISSION_DENIED = 7;
 
-const gunzip = promisify(zlib.gunzip);
-
 /**
  * google.rpc.Status with one google.rpc.RetryInfo detail (retry_delay in
  * seconds): what OTLP's gRPC clients read for how long to back off.
@@ -36,7 +34,7 @@ function retryStatus(code: number, message: string, retryAfterSeconds: number): 
 }
 
 /** The request message of a unary call: one length-prefixed message (5-byte header), maybe gzip-compressed. */
-async function unaryMessage(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
+async function unaryMessage(body: Buffer, encoding: string | undefined, limit: number, request: HeldBytes): Promise<Buffer> {
   if (body.length < 5) throw new OtlpError('OTLP_ERR_BODY_MALFORMED', 'the gRPC message is shorter than its 5-byte prefix');
   const flag = body[0] as number;
   // The specification allows 0 and 1 only; grpc-go answers anything else INTERNAL ("unexpected payload format").
@@ -46,13 +44,7 @@ async function unaryMessage(body: Buffer, encoding: string | undefined, limit: n
   const message = body.subarray(5);
   if (flag === 0) return message;
   if ((encoding ?? 'identity') !== 'gzip') throw new OtlpError('OTLP_ERR_CONTENT_TYPE', `grpc-encoding "${encoding ?? ''}" is not supported: use gzip or none`);
-  try {
-    return await gunzip(message, { maxOutputLength: limit });
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError)
-      throw new OtlpError('OTLP_ERR_BODY_TOO_LARGE', `the message decompresses to more than gateway.maxDecompressedBytes (${limit})`);
-    throw new OtlpError('OTLP_ERR_BODY_MALFORMED', `the message is not valid gzip: ${(err as Error).message}`);
-  }
+  return decompressWithin(message, 'gzip', limit, request);
 }
 
 /**
@@ -142,7 +134,7 @@ export class OtlpGrpcListener {
   private async handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
     const path = String(headers[':path'] ?? '');
     const signal = METHODS[path] ?? 'unknown';
-    let held = 0;
+    const request: HeldBytes = { held: 0, inFlight: this.bounds.inFlight };
     // Rejects the message while it is being read (set only then).
     let fail: ((err: OtlpError) => void) | undefined;
     // The call's deadline until its message is read: then it is refused; a call
@@ -180,20 +172,15 @@ export class OtlpGrpcListener {
         };
         if (stream.destroyed) fail(new OtlpError('OTLP_ERR_CLIENT_CLOSED'));
         stream.on('data', (chunk: Buffer) => {
-          if (held + chunk.length > this.deps.maxBodyBytes + 5) {
+          if (request.held + chunk.length > this.deps.maxBodyBytes + 5) {
             fail?.(new OtlpError('OTLP_ERR_BODY_TOO_LARGE', `the message is more than gateway.maxBodyBytes (${this.deps.maxBodyBytes}) bytes`));
             return;
           }
           if (!this.bounds.inFlight.take(chunk.length)) {
-            fail?.(
-              new OtlpError(
-                'OTLP_ERR_BUSY',
-                `the OTLP receivers already hold ${this.bounds.inFlight.bytes} bytes of requests (gateway.otlpMaxInFlightBytes ${this.bounds.inFlight.limit})`,
-              ),
-            );
+            fail?.(busy(this.bounds.inFlight));
             return;
           }
-          held += chunk.length;
+          request.held += chunk.length;
           chunks.push(chunk);
         });
         // A stream reset by the client also ends its readable side first ('end', then 'aborted'): look once the events are out.
@@ -205,13 +192,13 @@ export class OtlpGrpcListener {
             }
             fail = undefined;
             clearTimeout(deadline);
-            resolve(Buffer.concat(chunks, held));
+            resolve(Buffer.concat(chunks, request.held));
           }),
         );
         stream.on('error', () => fail?.(new OtlpError('OTLP_ERR_CLIENT_CLOSED')));
         stream.on('close', () => fail?.(new OtlpError('OTLP_ERR_CLIENT_CLOSED')));
       });
-      const message = await unaryMessage(body, headers['grpc-encoding'] as string | undefined, this.deps.maxDecompressedBytes);
+      const message = await unaryMessage(body, headers['grpc-encoding'] as string | undefined, this.deps.maxDecompressedBytes, request);
       const outcome = await exportOtlp(this.deps, 'grpc', signal, message, 'protobuf', auth.tenant);
       if (stream.destroyed) return;
       const answer = exportAnswer(signal, outcome, 'protobuf');
@@ -227,7 +214,7 @@ export class OtlpGrpcListener {
       const refusal = err instanceof OtlpError ? err : new OtlpError('OTLP_ERR_INTERNAL', `internal error: ${(err as Error).message}`);
       this.refuseWith(stream, signal, refusal);
     } finally {
-      this.bounds.inFlight.give(held);
+      this.bounds.inFlight.give(request.held);
     }
   }
 

@@ -2,15 +2,15 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { splitHostPort } from '../../src/http/listen-address.js';
-import { GatewayErrors } from '../gateway/gateway-errors.js';
-import { decompress } from '../gateway/http-body.js';
 import { exportAnswer, statusBody } from './otlp-answers.js';
+import { busy, decompressWithin } from './otlp-body.js';
 import type { Encoding, Signal } from './otlp-decode.js';
 import { encodingOf } from './otlp-decode.js';
 import { OtlpError } from './otlp-errors.js';
 import type { OtlpDeps } from './otlp-export.js';
 import { exportOtlp } from './otlp-export.js';
-import type { InFlightBytes, OtlpBounds } from './otlp-bounds.js';
+import type { InFlightBytes } from '../gateway/in-flight-bytes.js';
+import type { OtlpBounds } from './otlp-bounds.js';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const CONTENT_TYPE: Record<Encoding, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
@@ -45,12 +45,7 @@ function readBody(req: IncomingMessage, limit: number, inFlight: InFlightBytes, 
         return;
       }
       if (!inFlight.take(chunk.length)) {
-        stop(
-          new OtlpError(
-            'OTLP_ERR_BUSY',
-            `the OTLP receivers already hold ${inFlight.bytes} bytes of requests (gateway.otlpMaxInFlightBytes ${inFlight.limit})`,
-          ),
-        );
+        stop(busy(inFlight));
         return;
       }
       hold(chunk.length);
@@ -70,18 +65,6 @@ function readBody(req: IncomingMessage, limit: number, inFlight: InFlightBytes, 
       if (!req.complete) closed();
     });
   });
-}
-
-/** gzip/deflate/zstd as POST /v1/ssf takes them, with the gateway's refusals as OTLP's. */
-async function decompressed(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
-  try {
-    return await decompress(body, encoding, limit);
-  } catch (err) {
-    if (!GatewayErrors.has(err)) throw err;
-    if (err.code === 'GW_ERR_DECOMPRESSED_TOO_LARGE') throw new OtlpError('OTLP_ERR_BODY_TOO_LARGE', err.reason);
-    if (err.code === 'GW_ERR_CONTENT_ENCODING') throw new OtlpError('OTLP_ERR_CONTENT_TYPE', err.reason);
-    throw new OtlpError('OTLP_ERR_BODY_MALFORMED', err.reason);
-  }
 }
 
 /**
@@ -150,7 +133,7 @@ export class OtlpHttpListener {
       res.writeHead(status, { 'content-type': CONTENT_TYPE[encoding], 'content-length': String(body.length), ...headers });
       res.end(body);
     };
-    let held = 0;
+    const request = { held: 0, inFlight: this.bounds.inFlight };
     try {
       if (!signal || req.method !== 'POST')
         throw new OtlpError('OTLP_ERR_NOT_FOUND', `no OTLP endpoint ${req.method} ${path}: POST /v1/traces, /v1/logs or /v1/metrics`);
@@ -168,8 +151,8 @@ export class OtlpHttpListener {
           `Content-Type "${req.headers['content-type'] ?? ''}" is not OTLP's: use application/x-protobuf or application/json`,
         );
       }
-      const raw = await readBody(req, this.deps.maxBodyBytes, this.bounds.inFlight, (n) => (held += n), this.bounds.requestTimeoutMs);
-      const body = await decompressed(raw, req.headers['content-encoding'], this.deps.maxDecompressedBytes);
+      const raw = await readBody(req, this.deps.maxBodyBytes, this.bounds.inFlight, (n) => (request.held += n), this.bounds.requestTimeoutMs);
+      const body = await decompressWithin(raw, req.headers['content-encoding'], this.deps.maxDecompressedBytes, request);
       const outcome = await exportOtlp(this.deps, 'http', signal, body, encoding, auth.tenant);
       answer(200, exportAnswer(signal, outcome, encoding), outcome.rejected > 0 ? 'PARTIAL' : 'OK');
     } catch (err) {
@@ -186,7 +169,7 @@ export class OtlpHttpListener {
       }
       answer(refusal.status, statusBody(refusal.grpcStatus, `${refusal.code}: ${refusal.reason}`, encoding), refusal.code, headers);
     } finally {
-      this.bounds.inFlight.give(held);
+      this.bounds.inFlight.give(request.held);
     }
   }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseId, traceIdHighOf } from '../ids.js';
 import type { QueryContext } from '../query-context.js';
 import type { QueryRunner } from '../query-runner.js';
+import { checkRange } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
 import { LogsQuery } from './log-routes.js';
 import { parseLogQuery, SEVERITIES } from './log-query.js';
@@ -137,8 +138,9 @@ export function registerLogHistogramRoutes(app: FastifyInstance, ctx: QueryConte
         200: { description: '{ from, to, step_ms, total, buckets: [[ms, count, errors]], services: [{ service, count }], severities: [{ severity, count }] }' },
       },
     },
-    async ({ query, tenant }) =>
-      logHistogram(ctx.runner, tenant, {
+    async ({ query, tenant }) => {
+      checkRange(query.from, query.to);
+      return logHistogram(ctx.runner, tenant, {
         q: query.q,
         services: query.service === undefined ? [] : [query.service].flat(),
         minSeverity: query.severity,
@@ -147,6 +149,7 @@ export function registerLogHistogramRoutes(app: FastifyInstance, ctx: QueryConte
         fromMs: query.from,
         toMs: query.to,
         buckets: query.buckets,
-      }),
+      });
+    },
   );
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseId, traceIdHighOf } from '../ids.js';
 import type { QueryContext } from '../query-context.js';
-import { timeRangeShape } from '../time-range.js';
+import { checkRange, timeRangeShape } from '../time-range.js';
 import { TtlMap } from '../ttl-map.js';
 import { typedRoute } from '../typed-route.js';
 import { QUERY_LIMITS } from './log-query.js';
@@ -51,6 +51,7 @@ export function registerLogRoutes(app: FastifyInstance, ctx: QueryContext): void
       responses: { 200: { description: '{ logs: [...], next_cursor, query: { terms, phrases } }' } },
     },
     async ({ query, tenant }) => {
+      checkRange(query.from, query.to);
       const services = query.service === undefined ? [] : [query.service].flat();
       return searchLogs(
         ctx.runner,

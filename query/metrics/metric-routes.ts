@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { MetricType } from '../../src/codec/index.js';
 import type { QueryContext } from '../query-context.js';
-import { durationParam, timeRangeShape } from '../time-range.js';
+import { checkRange, durationParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
 import { catalogSource, metricListSql, metricTagsSql } from './metric-catalog.js';
 import type { MetricListRow, MetricTagRow } from './metric-catalog.js';
@@ -178,6 +178,7 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
       responses: { 200: { description: '{ from, to, source, truncated, metrics: [{ name, types, series, last_seen }] }' } },
     },
     async ({ query, tenant }) => {
+      checkRange(query.from, query.to);
       const { source, bucketMs } = catalogSource(query.from, query.to);
       const { sql, params } = metricListSql(tenant, query.from, query.to, query.prefix, query.limit, ctx.runner.table(source), bucketMs);
       const rows = await ctx.runner.rows<MetricListRow>(sql, tenant, params);
@@ -203,6 +204,7 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
       responses: { 200: { description: '{ name, from, to, source, series, keys: [{ key, series, values_count, values: [{ value, series }] }] }' } },
     },
     async ({ query, tenant }) => {
+      checkRange(query.from, query.to);
       const { source, bucketMs } = catalogSource(query.from, query.to);
       const { sql, params } = metricTagsSql(tenant, query.name, query.from, query.to, query.limit, ctx.runner.table(source), bucketMs);
       const rows = await ctx.runner.rows<MetricTagRow>(sql, tenant, params);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { idReadings, traceIdHighOf } from '../ids.js';
 import type { QueryContext } from '../query-context.js';
 import { queryError, QueryErrors } from '../query-errors.js';
-import { durationParam, optionalTimeParam, timeRangeShape } from '../time-range.js';
+import { checkRange, durationParam, optionalTimeParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
 import { fetchTrace } from './fetch-trace.js';
 import { searchTraces } from './search-traces.js';
@@ -67,9 +67,7 @@ export function registerTraceRoutes(app: FastifyInstance, ctx: QueryContext): vo
     },
     async ({ params, query, tenant, reply }) => {
       const readings = idReadings(params.traceId, 'trace id');
-      if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
-        throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
-      }
+      if (query.from !== undefined && query.to !== undefined) checkRange(query.from, query.to);
       const trace = await fetchFirst(readings, (traceId) =>
         fetchTrace(ctx.runner, tenant, traceId, { from: query.from, to: query.to, high: traceIdHighOf(params.traceId) }),
       );
@@ -94,7 +92,7 @@ export function registerTraceRoutes(app: FastifyInstance, ctx: QueryContext): vo
       },
     },
     async ({ query, tenant }) => {
-      if (query.from > query.to) throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: after to');
+      checkRange(query.from, query.to);
       if (query.min_duration !== undefined && query.max_duration !== undefined && query.min_duration > query.max_duration) {
         throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter min_duration: longer than max_duration');
       }

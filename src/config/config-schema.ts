@@ -164,6 +164,21 @@ export const configSchema = z.strictObject({
         .positive()
         .default(64 * 1_048_576)
         .describe('Largest HTTP request body after decompression; a decompression bomb is stopped here.'),
+      httpRequestTimeoutS: z
+        .number()
+        .positive()
+        .default(60)
+        .describe(
+          'The HTTP listener of every process (POST /v1/ssf, the query API, /metrics): time for a whole request, headers and body, to arrive; past it 408 `HTTP_ERR_BAD_REQUEST` and the connection is closed.',
+        ),
+      httpMaxInFlightBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1_048_576)
+        .describe(
+          'POST /v1/ssf: request bytes held at once, from the body as read until its answer, a compressed one counting as the larger of its sizes as sent and decompressed; past it 429 `GW_ERR_BUSY` with Retry-After, and a body that would inflate past it alone 413.',
+        ),
       otlpMaxEvents: z
         .number()
         .int()
@@ -259,7 +274,7 @@ export const configSchema = z.strictObject({
         .positive()
         .default(64 * 1_048_576)
         .describe(
-          'OTLP: request bytes held at once across all connections of both OTLP listeners (bodies being read or exported); past it 429 / RESOURCE_EXHAUSTED `OTLP_ERR_BUSY` with Retry-After.',
+          'OTLP: request bytes held at once across all connections of both OTLP listeners (bodies being read or exported, a compressed one counting as the larger of its sizes as sent and decompressed); past it 429 / RESOURCE_EXHAUSTED `OTLP_ERR_BUSY` with Retry-After.',
         ),
       selfTraceSampleRate: z
         .number()

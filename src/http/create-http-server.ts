@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Socket } from 'node:net';
 import { HttpErrors } from './http-errors.js';
 
@@ -76,11 +76,19 @@ function answerClientError(err: Error & { code?: string }, socket: Socket): void
   );
 }
 
+/** `gateway.httpRequestTimeoutS`'s default, for servers made without it. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
+/** fastify's default maxParamLength: a longer path parameter is refused 414 before any route. */
+const MAX_PARAM_LENGTH = 100;
+
 export interface HttpServerOptions {
   /** JSON logs (pino, through fastify) at this level; false for none. One line per request: refused ones at info, the rest at debug. */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | false;
   /** Largest request body, compressed (fastify's bodyLimit). */
   bodyLimit: number;
+  /** The time a request may take to arrive whole, headers and body (`gateway.httpRequestTimeoutS`; default 60 s). */
+  requestTimeoutMs?: number;
   /** Where the log lines go (default: stdout). */
   logStream?: { write(line: string): void };
 }
@@ -92,9 +100,20 @@ export interface HttpServerOptions {
  * in all-in-one mode both share this one server.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
+    // fastify turns Node's request deadline off (0): a body that never ended
+    // held its buffer (up to bodyLimit) and its connection for ever. Node
+    // checks it every connectionsCheckingInterval (a quarter of it here), and
+    // only while headersTimeout is not longer than it (Node's own default).
+    requestTimeout: requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))),
+    },
     logger: options.logLevel === false ? false : { level: options.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) },
     bodyLimit: options.bodyLimit,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
@@ -108,6 +127,24 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // completed") drown a terminal and cost CPU under load: one line instead,
     // written below.
     logController: new LogController({ disableRequestLogging: true }),
+    // URLs the router refuses before any route (a bad percent-escape, a path
+    // parameter past maxParamLength): fastify answered these in its own shape,
+    // without our code or request id. The reason is ours: fastify's repeats
+    // the whole path, which may be 8 KiB.
+    frameworkErrors: (err, request, reply) => {
+      const reason =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
+          : err.code === 'FST_ERR_BAD_URL'
+            ? 'the path is not a valid url component (a malformed percent-escape)'
+            : err.message;
+      // Sent outside any route: the hooks (x-request-id, the request's log line) do not run for it.
+      const plain: FastifyReply = reply;
+      const status = err.statusCode ?? 400;
+      const code = status >= 500 ? 'HTTP_ERR_INTERNAL' : 'HTTP_ERR_BAD_REQUEST';
+      void plain.header('x-request-id', request.id).status(status).send({ error: { code, reason } });
+      request.log.info({ method: request.method, url: request.url.slice(0, 200), status: plain.statusCode, code: err.code }, 'request refused');
+    },
   });
   let closing = false;
   app.addHook('preClose', async () => {

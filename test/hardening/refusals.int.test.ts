@@ -1,5 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBatch, encodeSpan } from '../../src/codec/index.js';
 import { spanEvent } from '../../src/codec/span-event.js';
@@ -54,6 +55,39 @@ describe('hardening: refusals in the documented shape', () => {
       [1, 'SSF_JSON_INVALID', 'traceId'],
       [2, 'SSF_JSON_INVALID', 'traceId'],
       [4, 'SSF_JSON_INVALID', 'traceId'],
+    ]);
+    expect(res.json['accepted']).toBe(1);
+  });
+
+  it('refuses a JSON enum number that does not fit 32 bits instead of wrapping it to another value', async () => {
+    // 2^32 + 1 was read as 1: a COUNTER became a GAUGE, a scope DEFAULT became LOCAL, a status OK became WARNING, answered 200.
+    const span = (fields: Record<string, unknown>) => ({
+      traceId: '7',
+      id: '8',
+      startTimestamp: String(NOW),
+      endTimestamp: String(NOW + MS),
+      name: 'op',
+      service: 'enums',
+      ...fields,
+    });
+    const res = await postJson(
+      aio,
+      JSON.stringify({
+        spans: [
+          span({ metrics: [{ name: 'wrapped.type', value: 1, metric: 2 ** 32 + 1 }] }),
+          span({ metrics: [{ name: 'wrapped.scope', value: 1, metric: 'COUNTER', scope: 2 ** 32 + 1 }] }),
+          span({ metrics: [{ name: 'wrapped.status', value: 1, metric: 'STATUS', status: -(2 ** 32) + 1 }] }),
+          span({ logs: [{ body: 'wrapped severity', severity: 2 ** 32 + 3 }] }),
+          span({ metrics: [{ name: 'kept', value: 1, metric: 0 }] }),
+        ],
+      }),
+    );
+    expect(res.status).toBe(200);
+    expect((res.json['rejected'] as Array<{ index: number; code: string; field: string }>).map((r) => [r.index, r.code, r.field])).toEqual([
+      [0, 'SSF_JSON_INVALID', 'metrics.0.metric'],
+      [1, 'SSF_JSON_INVALID', 'metrics.0.scope'],
+      [2, 'SSF_JSON_INVALID', 'metrics.0.status'],
+      [3, 'SSF_JSON_INVALID', 'logs.0.severity'],
     ]);
     expect(res.json['accepted']).toBe(1);
   });
@@ -164,5 +198,38 @@ describe('listeners without credentials', () => {
     } finally {
       await aio.close();
     }
+  });
+});
+
+describe('POST /v1/ssf: a compressed body counts in the byte budget as it inflates', () => {
+  const MiB = 1_048_576;
+  let aio: AllInOne;
+  beforeAll(async () => {
+    aio = await startAllInOne('ssf_inflight', { SSF_GATEWAY_HTTP_MAX_IN_FLIGHT_BYTES: String(4 * MiB) });
+  });
+  afterAll(async () => aio?.close());
+
+  /** JSON of an empty batch padded with spaces to `bytes`, gzipped: a few KiB as sent. */
+  function padded(bytes: number): Buffer {
+    return gzipSync(Buffer.concat([Buffer.from('{"spans":['), Buffer.alloc(bytes - 12, 0x20), Buffer.from(']}')]));
+  }
+  function post(body: Buffer): Promise<Response> {
+    return fetch(`${aio.http}/v1/ssf`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+  }
+
+  it('takes a body that inflates within the budget, refuses one past it 413 before it is inflated whole, counted', async () => {
+    // Before, only gateway.maxDecompressedBytes (64 MiB) bounded a request, and nothing bounded them together:
+    // 16 requests of 61 KB at once each inflating to 60 MiB took the all-in-one process to 1.4 GB.
+    const small = padded(3 * MiB);
+    expect(small.length).toBeLessThan(16 * 1024);
+    const ok = await post(small);
+    expect(ok.status, await ok.text()).toBe(200);
+    const big = await post(padded(5 * MiB));
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({
+      error: { code: 'GW_ERR_DECOMPRESSED_TOO_LARGE', reason: expect.stringMatching(/more than 4194304 bytes.*gateway\.httpMaxInFlightBytes/) },
+    });
+    const metrics = await (await fetch(`${aio.http}/metrics`)).text();
+    expect(metrics).toMatch(/ssf_gateway_refused_total\{protocol="http",code="GW_ERR_DECOMPRESSED_TOO_LARGE"\} 1/);
   });
 });

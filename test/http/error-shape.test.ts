@@ -86,3 +86,63 @@ describe('the one error shape, also for requests fastify never routes', () => {
     expect(await answer).toMatch(/retry-after: 1/i);
   });
 });
+
+describe('the one error shape for URLs the router refuses', () => {
+  it('answers a path with a bad percent-escape or an over-long parameter in { error: { code, reason } }, with a request id', async () => {
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1024 });
+    app.get('/v1/traces/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    try {
+      // fastify answered both itself: {"error":"Bad Request","code":"FST_ERR_BAD_URL",...} and 414 FST_ERR_MAX_PARAM_LENGTH.
+      const bad = await fetch(`${base}/v1/traces/%zz`);
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toEqual({ error: { code: 'HTTP_ERR_BAD_REQUEST', reason: expect.stringContaining('not a valid url component') } });
+      expect(bad.headers.get('x-request-id')).toMatch(/./);
+      const long = await fetch(`${base}/v1/traces/${'0'.repeat(5000)}`);
+      expect(long.status).toBe(414);
+      const body = (await long.json()) as { error: { code: string; reason: string } };
+      expect(body).toEqual({ error: { code: 'HTTP_ERR_BAD_REQUEST', reason: expect.stringContaining('longer than') } });
+      expect(body.error.reason.length).toBeLessThan(200);
+      expect(long.headers.get('x-request-id')).toMatch(/./);
+      expect(await (await fetch(`${base}/v1/traces/abc`)).json()).toEqual({ id: 'abc' });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('a request that does not arrive whole in time', () => {
+  it('is answered 408 in the one error shape and its connection closed, though its bytes keep coming', async () => {
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576, requestTimeoutMs: 500 });
+    app.post('/upload', async () => ({ ok: true }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    try {
+      // Half of an announced body, then a byte at a time: before, fastify's requestTimeout 0 let it hold its buffer for ever.
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n');
+          socket.write(Buffer.alloc(500_000));
+        });
+        const drip = setInterval(() => socket.writable && socket.write('x'), 100);
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (d: string) => {
+          text += d;
+        });
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          clearInterval(drip);
+          resolve(text);
+        });
+        setTimeout(() => socket.destroy(), 10_000);
+      });
+      const [first] = bodies(answer);
+      expect(first?.status).toBe(408);
+      expect(first?.body).toEqual({ error: { code: 'HTTP_ERR_BAD_REQUEST', reason: 'the request took too long to arrive' } });
+    } finally {
+      await app.close();
+    }
+  });
+});

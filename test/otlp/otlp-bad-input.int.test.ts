@@ -85,6 +85,73 @@ describe('OTLP/HTTP bad input', () => {
     expect(JSON.parse(r.body.toString())).toMatchObject({ code: 3, message: expect.stringMatching(/^OTLP_ERR_BODY_MALFORMED/) });
   });
 
+  it('JSON integers outside their field’s type: 400 naming the field, nothing kept; the extremes inside it are kept exactly', async () => {
+    const service = 'otlp-bad-ints';
+    const refused: Array<[string, string, Record<string, unknown>]> = [
+      // Past int64: protobufjs wrapped it to 200376420520689663 and answered 200.
+      ['intValue', '"99999999999999999999999"', span('wraps', { attributes: [{ key: 'n', value: { intValue: '99999999999999999999999' } }] })],
+      // Not a number: protobufjs read it as 0.
+      ['intValue', '"abc"', span('letters', { attributes: [{ key: 'n', value: { intValue: 'abc' } }] })],
+      ['intValue', '1.5', span('fraction', { attributes: [{ key: 'n', value: { intValue: 1.5 } }] })],
+      // A time 2^64 past now: wrapped, it was now, and stored as now.
+      ['startTimeUnixNano', `"${NOW + 2n ** 64n}"`, span('wrapped time', { startTimeUnixNano: String(NOW + 2n ** 64n) })],
+      ['endTimeUnixNano', '"-1"', span('negative time', { endTimeUnixNano: '-1' })],
+    ];
+    for (const [field, shown, s] of refused) {
+      const r = await post('/v1/traces', JSON.stringify(traces(service, [span('good beside it'), s])), { 'content-type': 'application/json' });
+      expect(r.status, field).toBe(400);
+      expect(JSON.parse(r.body.toString())).toEqual({
+        code: 3,
+        message: expect.stringMatching(
+          new RegExp(`^OTLP_ERR_BODY_MALFORMED: .*${field} must be an integer of (u?int64) .*, not ${shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+        ),
+      });
+    }
+    // A severity of 2^32 + 1 read as 1 (TRACE), a temporality of 2^32 + 1 as DELTA.
+    const logs = { resourceLogs: [{ scopeLogs: [{ logRecords: [{ severityNumber: 2 ** 32 + 1, body: { stringValue: 'x' } }] }] }] };
+    const l = await post('/v1/logs', JSON.stringify(logs), { 'content-type': 'application/json' });
+    expect(l.status).toBe(400);
+    expect(JSON.parse(l.body.toString()).message).toMatch(/^OTLP_ERR_BODY_MALFORMED: .*severityNumber must be an integer of int32/);
+    const metrics = {
+      resourceMetrics: [
+        {
+          scopeMetrics: [
+            {
+              metrics: [
+                {
+                  name: 'otlp.bad.h',
+                  histogram: { aggregationTemporality: 1, dataPoints: [{ timeUnixNano: String(NOW), count: '1', bucketCounts: ['1', '-1'] }] },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const m = await post('/v1/metrics', JSON.stringify(metrics), { 'content-type': 'application/json' });
+    expect(m.status).toBe(400);
+    expect(JSON.parse(m.body.toString()).message).toMatch(/^OTLP_ERR_BODY_MALFORMED: .*bucketCounts must be an integer of uint64 .*, not "-1"$/);
+    expect(await metricsText()).toMatch(/ssf_gateway_refused_total\{protocol="otlp_http",code="OTLP_ERR_BODY_MALFORMED"\} ([7-9]|\d\d)/);
+    expect(await stored(service)).toEqual([]);
+    // The extremes of each type, and times as JSON numbers (older exporters write them so), are taken as sent.
+    const edges = [
+      span('edges', {
+        startTimeUnixNano: Number(NOW - 1_000_000n),
+        endTimeUnixNano: Number(NOW),
+        attributes: [
+          { key: 'min', value: { intValue: '-9223372036854775808' } },
+          { key: 'max', value: { intValue: '9223372036854775807' } },
+          { key: 'num', value: { intValue: 42 } },
+        ],
+        droppedAttributesCount: 4294967295,
+      }),
+    ];
+    const ok = await post('/v1/traces', JSON.stringify(traces(service, edges)), { 'content-type': 'application/json' });
+    expect(ok.status).toBe(200);
+    const [edge] = await stored(service);
+    expect(edge?.tags).toMatchObject({ min: '-9223372036854775808', max: '9223372036854775807', num: '42', 'otel.dropped_attributes_count': '4294967295' });
+  });
+
   it('attribute values nested past the bound: 400 OTLP_ERR_TOO_DEEP, counted (JSON and protobuf)', async () => {
     let value: Record<string, unknown> = { stringValue: 'x' };
     for (let i = 0; i < 60; i++) value = { kvlistValue: { values: [{ key: 'k', value }] } };

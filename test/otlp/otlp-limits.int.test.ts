@@ -8,6 +8,7 @@
 import { connect } from 'node:http2';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { connect as tcp } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExportTraceServiceRequest, RpcStatus } from '../../ingest/otlp/otlp-messages.js';
@@ -308,6 +309,75 @@ describe('OTLP/HTTP bounds', () => {
     }
     expect(refused(after, 'otlp_http', 'OTLP_ERR_NOT_FOUND')).toBe(refused(before, 'otlp_http', 'OTLP_ERR_NOT_FOUND') + 1);
     expect(refused(after, 'otlp_http', 'OTLP_ERR_CLIENT_CLOSED')).toBe(refused(before, 'otlp_http', 'OTLP_ERR_CLIENT_CLOSED') + 1);
+  });
+});
+
+describe('compressed bodies count in the byte budget as they inflate', () => {
+  /** A valid, empty export request of `bytes` bytes: one unknown field (15, bytes) of zeros, which protobuf skips. */
+  function padded(bytes: number): Buffer {
+    const n = bytes - 5;
+    return Buffer.concat([Buffer.from([0x7a, 0x80 | (n & 0x7f), 0x80 | ((n >> 7) & 0x7f), 0x80 | ((n >> 14) & 0x7f), n >> 21]), Buffer.alloc(n)]);
+  }
+  /** Holds `bytes` of the budget with an HTTP body that never ends; destroy the socket to give them back. */
+  function holder(bytes: number): Promise<Socket> {
+    const [host, port] = hostPort(aio.where['otlp_http'] as string);
+    return new Promise<Socket>((resolve) => {
+      const s = tcp(port, host, () => {
+        s.write(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${bytes + MiB}\r\n\r\n`);
+        s.write(Buffer.alloc(bytes), () => resolve(s));
+      });
+      s.on('error', () => {});
+    });
+  }
+  function postGzip(body: Buffer): Promise<Response> {
+    return fetch(`${aio.where['otlp_http'] as string}/v1/traces`, {
+      method: 'POST',
+      body: gzipSync(body),
+      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+    });
+  }
+  async function grpcGzip(body: Buffer): Promise<Record<string, string>> {
+    const s = await grpcSession();
+    const req = open(s, TRACES, { 'grpc-encoding': 'gzip' });
+    const done = outcome(req);
+    req.end(framed(gzipSync(body), 1));
+    const r = await done;
+    s.close();
+    return r;
+  }
+
+  it('a small body inflating past what is left of the budget: 429 OTLP_ERR_BUSY on HTTP, RESOURCE_EXHAUSTED on gRPC; taken once there is room', async () => {
+    // 3 MiB inflated from a few KiB: the budget (4 MiB) counted only the few KiB, so N such requests held N x 3 MiB
+    // (and at the defaults N x 64 MiB: a few dozen concurrent gzip bombs of 64 KiB each took gigabytes).
+    const body = padded(3 * MiB);
+    const s = await holder(2 * MiB);
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await postGzip(body);
+    expect(r.status).toBe(429);
+    expect(r.headers.get('retry-after')).toBe('1');
+    expect(RpcStatus.decode(Buffer.from(await r.arrayBuffer())).message).toMatch(/^OTLP_ERR_BUSY: /);
+    const g = await grpcGzip(body);
+    expect(g['grpc-status']).toBe('8');
+    expect(decodeURIComponent(g['grpc-message'] ?? '')).toMatch(/^OTLP_ERR_BUSY: /);
+    s.destroy();
+    // The holder's bytes are given back once the server sees it gone.
+    const deadline = Date.now() + 5_000;
+    let ok = await postGzip(body);
+    while (ok.status === 429 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      ok = await postGzip(body);
+    }
+    expect(ok.status).toBe(200);
+    expect((await grpcGzip(body))['grpc-status']).toBe('0');
+  });
+
+  it('a body inflating past the whole budget alone: 413, not a 429 that no retry could pass', async () => {
+    const r = await postGzip(padded(5 * MiB));
+    expect(r.status).toBe(413);
+    expect(RpcStatus.decode(Buffer.from(await r.arrayBuffer())).message).toMatch(/^OTLP_ERR_BODY_TOO_LARGE: .*gateway.otlpMaxInFlightBytes/);
+    const g = await grpcGzip(padded(5 * MiB));
+    expect(g['grpc-status']).toBe('8');
+    expect(decodeURIComponent(g['grpc-message'] ?? '')).toMatch(/^OTLP_ERR_BODY_TOO_LARGE: /);
   });
 });
 
