@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { AuthErrors } from '../src/auth/auth-errors.js';
 import { TenantAuth } from '../src/auth/tenants.js';
 import type { ClickHouse } from '../src/clickhouse/create-client.js';
 import { probeClickHouse } from '../src/clickhouse/probe.js';
@@ -96,7 +97,11 @@ export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>,
       const probe = await probeClickHouse(ch);
       return reply.status(probe.ok ? 200 : 503).send({ ready: probe.ok, clickhouse: probe });
     });
-    app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.registry.render()));
+    app.get('/metrics', async (request, reply) => {
+      const access = context.auth.authorizeMetrics(request.headers.authorization, request.socket.remoteAddress);
+      if (!access.ok) throw AuthErrors.error(access.code, access.reason);
+      return reply.type('text/plain; version=0.0.4').send(metrics.registry.render());
+    });
   }
   return { context, metrics };
 }

@@ -172,7 +172,9 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     return reply.status(200).send(answer);
   }
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
+    const access = deps.auth.authorizeMetrics(request.headers.authorization, request.socket.remoteAddress);
+    if (!access.ok) throw AuthErrors.error(access.code, access.reason);
     deps.metrics.bufferFill.set(deps.sink.accepting ? 1 : 0, { sink: deps.sink.name });
     return reply.type('text/plain; version=0.0.4').send(deps.metrics.registry.render());
   });

@@ -8,6 +8,9 @@ export type Access = 'read' | 'write';
 /** Who a request acts for. */
 export type AuthResult = { ok: true; tenant: string } | { ok: false; status: 401 | 403; code: AuthErrorCode; reason: string };
 
+/** Whether a request may read `/metrics`. */
+export type MetricsAccess = { ok: true } | Extract<AuthResult, { ok: false }>;
+
 interface TokenGrant {
   token: Buffer;
   tenant: string;
@@ -63,6 +66,41 @@ export class TenantAuth {
       return { ok: false, status: 403, code: 'AUTH_ERR_FORBIDDEN', reason: `this token may only ${[...grant.access].join(' and ')}` };
     return { ok: true, tenant: grant.tenant };
   }
+
+  /**
+   * `GET /metrics` shows every tenant's counters (tenant names, their metric
+   * names), so no tenant token opens it. With `gateway.metricsToken` set, a
+   * scrape needs that token; without it, and tenant tokens required, only a
+   * client on loopback may read it (a Prometheus on the same host, a health
+   * script); with authentication off, anyone who reaches the listener, as
+   * before. Behind a proxy on the same host every client is on loopback: set
+   * the token there.
+   */
+  authorizeMetrics(authorization: string | undefined, peer: string | undefined): MetricsAccess {
+    const want = this.gateway.metricsToken;
+    if (want !== '') {
+      if (!authorization)
+        return { ok: false, status: 401, code: 'AUTH_ERR_MISSING_TOKEN', reason: '/metrics needs an Authorization: Bearer <gateway.metricsToken> header' };
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      const given = Buffer.from(m?.[1] ?? '');
+      const expected = Buffer.from(want);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected))
+        return { ok: false, status: 401, code: 'AUTH_ERR_BAD_TOKEN', reason: 'not the metrics token (gateway.metricsToken)' };
+      return { ok: true };
+    }
+    if (!this.required || isLoopbackPeer(peer)) return { ok: true };
+    return {
+      ok: false,
+      status: 403,
+      code: 'AUTH_ERR_FORBIDDEN',
+      reason: '/metrics names every tenant: from another host it needs gateway.metricsToken (Authorization: Bearer <token>)',
+    };
+  }
+}
+
+/** A connection's remote address (`socket.remoteAddress`, no port) is this host. */
+export function isLoopbackPeer(ip: string | undefined): boolean {
+  return ip !== undefined && (ip === '::1' || /^127\.\d+\.\d+\.\d+$/.test(ip) || /^::ffff:127\.\d+\.\d+\.\d+$/i.test(ip));
 }
 
 // Any listener that takes a token decides, not only the HTTP one: an OTLP listener on

@@ -216,6 +216,12 @@ export const configSchema = z.strictObject({
           '`auto`: tokens are required when `gateway.authTokens` is set or any listener that takes a token (`gateway.httpListen`, `gateway.otlpHttpListen`, `gateway.otlpGrpcListen`) is not on loopback; with one off loopback and no tokens the gateway does not start.',
         ),
       defaultTenant: z.string().default('default').describe('Tenant stamped on events when authentication is off.'),
+      metricsToken: z
+        .string()
+        .default('')
+        .describe(
+          'Bearer token for `GET /metrics` (its counters name every tenant). Set: every scrape needs it. Empty: when tenant tokens are required, `/metrics` answers loopback clients only.',
+        ),
       listenerTenants: z
         .partialRecord(z.enum(['udp', 'statsd', 'tcp', 'unix']), z.string().min(1))
         .default({})

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isLoopback, TenantAuth } from '../../src/auth/tenants.js';
+import { isLoopback, isLoopbackPeer, TenantAuth } from '../../src/auth/tenants.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCli } from '../cli/run-cli.js';
 
@@ -82,5 +82,39 @@ describe('the query API run on its own', () => {
     };
     await expect(start({ SSF_QUERY_LISTEN: '0.0.0.0:8130' })).rejects.toMatchObject({ code: 'CFG_INVALID' });
     expect(await start({ SSF_QUERY_LISTEN: '0.0.0.0:8130', SSF_GATEWAY_AUTH_TOKENS: 'tokA=acme' })).toBe(401);
+  });
+
+  it("its /metrics (every tenant's counters): this host only, or gateway.metricsToken", async () => {
+    const { createHttpServer } = await import('../../src/http/create-http-server.js');
+    const { createClickHouse } = await import('../../src/clickhouse/create-client.js');
+    const { registerQueryApi } = await import('../../query/query-api.js');
+    const scrape = async (env: Record<string, string>, remoteAddress: string, token?: string) => {
+      const config = loadConfig({
+        env: { SSF_CLICKHOUSE_URL: 'http://127.0.0.1:1', SSF_QUERY_LISTEN: '0.0.0.0:8130', SSF_GATEWAY_AUTH_TOKENS: 'tokA=acme', ...env },
+      });
+      const ch = await createClickHouse(config.clickhouse);
+      const app = createHttpServer({ logLevel: false, bodyLimit: 1_048_576 });
+      try {
+        registerQueryApi(app, config, ch, { standalone: true });
+        await app.ready();
+        const headers = token ? { authorization: `Bearer ${token}` } : {};
+        return (await app.inject({ method: 'GET', url: '/metrics', remoteAddress, headers })).statusCode;
+      } finally {
+        await app.close();
+        await ch.close();
+      }
+    };
+    expect(await scrape({}, '127.0.0.1')).toBe(200);
+    expect(await scrape({}, '192.0.2.7', 'tokA')).toBe(403);
+    expect(await scrape({ SSF_GATEWAY_METRICS_TOKEN: 'm' }, '127.0.0.1')).toBe(401);
+    expect(await scrape({ SSF_GATEWAY_METRICS_TOKEN: 'm' }, '192.0.2.7', 'tokA')).toBe(401);
+    expect(await scrape({ SSF_GATEWAY_METRICS_TOKEN: 'm' }, '192.0.2.7', 'm')).toBe(200);
+  });
+});
+
+describe("isLoopbackPeer (a socket's remote address)", () => {
+  it('is true for this host only', () => {
+    for (const ip of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) expect(isLoopbackPeer(ip), ip).toBe(true);
+    for (const ip of [undefined, '', '192.0.2.7', '::', '::ffff:10.0.0.1', 'fd00::2', '1127.0.0.1']) expect(isLoopbackPeer(ip), String(ip)).toBe(false);
   });
 });
