@@ -68,6 +68,12 @@ export class GatewayMetrics implements SinkObserver {
     SECONDS_BUCKETS,
     ['sink', 'outcome'],
   );
+  /** Set at each scrape from the receivers' budgets. */
+  readonly inFlightBytes = this.registry.gauge(
+    'ssf_gateway_in_flight_bytes',
+    'Request body bytes the HTTP receivers hold at once (as read, then as decompressed), by receiver: ssf (POST /v1/ssf, bounded by gateway.httpMaxInFlightBytes) and otlp (both OTLP listeners, gateway.otlpMaxInFlightBytes).',
+    ['receiver'],
+  );
   readonly bufferFill = this.registry.gauge(
     'ssf_gateway_buffer_accepting',
     '1 while the sink accepts data, 0 while its buffer is full or its backend failing.',

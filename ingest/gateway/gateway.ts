@@ -65,6 +65,8 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     { maxSpanBytes: g.maxSpanBytes },
   );
   const auth = new TenantAuth(g);
+  // One budget of request bytes for both OTLP listeners.
+  const otlpInFlight = new InFlightBytes(g.otlpMaxInFlightBytes);
   // Fairness between tenants: with authentication off, or one tenant only, there is nobody to be
   // fair to (unless the operator gave a tenant a rate of its own).
   const tenants = new Set([...auth.tenants, ...Object.values(g.listenerTenants)]);
@@ -87,6 +89,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     metrics,
     maxDecompressedBytes: g.maxDecompressedBytes,
     inFlight: new InFlightBytes(g.httpMaxInFlightBytes),
+    otlpInFlight,
     limits,
   });
 
@@ -192,8 +195,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     limits,
     expansion: { maxEvents: g.otlpMaxEvents, maxBytes: g.otlpMaxOutputBytes },
   };
-  // One budget of request bytes for both OTLP listeners.
-  const bounds = otlpBounds(g, new InFlightBytes(g.otlpMaxInFlightBytes));
+  const bounds = otlpBounds(g, otlpInFlight);
   const otlpHttp = g.otlpHttpListen ? new OtlpHttpListener(g.otlpHttpListen, otlpDeps, bounds) : undefined;
   const otlpGrpc = g.otlpGrpcListen ? new OtlpGrpcListener(g.otlpGrpcListen, otlpDeps, bounds) : undefined;
 

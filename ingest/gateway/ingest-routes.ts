@@ -1,3 +1,5 @@
+import { Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TenantAuth } from '../../src/auth/tenants.js';
 import { CodecError } from '../../src/codec/errors.js';
@@ -28,6 +30,8 @@ export interface IngestDeps {
   maxDecompressedBytes: number;
   /** Request bytes POST /v1/ssf holds at once (`gateway.httpMaxInFlightBytes`). */
   inFlight: InFlightBytes;
+  /** The OTLP listeners' budget (`gateway.otlpMaxInFlightBytes`), shown on /metrics. */
+  otlpInFlight: InFlightBytes;
   /** Per-tenant ingest rate limit (when authentication is required). */
   limits?: TenantRateLimit | undefined;
 }
@@ -53,6 +57,7 @@ export interface BatchAnswer {
  */
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   if (!app.hasRequestDecorator('tenant')) app.decorateRequest('tenant', '');
+  if (!app.hasRequestDecorator('held')) app.decorateRequest('held', null);
   const recent = new RecentKeys();
   for (const type of Object.keys(CONTENT_TYPES)) {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) =>
@@ -67,22 +72,27 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         const auth = deps.auth.authenticate(request.headers.authorization, 'write');
         if (!auth.ok) throw AuthErrors.error(auth.code, auth.reason);
         request.tenant = auth.tenant;
+        request.held = { held: 0 };
       },
+      // The body counts in the budget from its first byte, as it is read: a tenant's
+      // slow bodies on many connections cannot each hold gateway.maxBodyBytes unseen.
+      preParsing: async (request, _reply, payload) => countedBody(payload, request.held, deps.inFlight, busy),
+      // The request's bytes go back to the budget once it is answered, or given up on.
+      onResponse: async (request) => release(request),
+      onRequestAbort: async (request) => release(request),
       // Every refusal of a request is counted here, under the code the client got.
       onError: async (_request, _reply, err) => {
         deps.metrics.refused('http', refusalOf(err).code, 1);
       },
     },
-    async (request, reply) => {
-      // The request's bytes in the budget, given back once it is answered.
-      const held = { held: 0 };
-      try {
-        return await ingest(request, reply, held);
-      } finally {
-        deps.inFlight.give(held.held);
-      }
-    },
+    async (request, reply) => ingest(request, reply, request.held ?? { held: 0 }),
   );
+
+  const release = (request: FastifyRequest): void => {
+    if (request.held === null) return;
+    deps.inFlight.give(request.held.held);
+    request.held.held = 0;
+  };
 
   const busy = (): Error =>
     gatewayError('GW_ERR_BUSY', `POST /v1/ssf already holds ${deps.inFlight.bytes} bytes of requests (gateway.httpMaxInFlightBytes ${deps.inFlight.limit})`, 1);
@@ -94,11 +104,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     if (key !== undefined) reply.header('idempotency-key', key);
     const kind = bodyKind(request.headers['content-type']);
     if (!kind) throw gatewayError('GW_ERR_CONTENT_TYPE');
+    // Its bytes are in the budget already (countedBody, as they were read).
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    if (raw.length > deps.inFlight.limit)
-      throw gatewayError('GW_ERR_BODY_TOO_LARGE', `the body is more than gateway.httpMaxInFlightBytes (${deps.inFlight.limit})`);
-    if (!deps.inFlight.take(raw.length)) throw busy();
-    held.held = raw.length;
     // A body inflating past the whole budget could never be taken: 413, as one past gateway.maxDecompressedBytes.
     const limit = Math.min(deps.maxDecompressedBytes, deps.inFlight.limit);
     let body: Buffer;
@@ -176,13 +183,45 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     const access = deps.auth.authorizeMetrics(request.headers.authorization, request.socket.remoteAddress);
     if (!access.ok) throw AuthErrors.error(access.code, access.reason);
     deps.metrics.bufferFill.set(deps.sink.accepting ? 1 : 0, { sink: deps.sink.name });
+    deps.metrics.inFlightBytes.set(deps.inFlight.bytes, { receiver: 'ssf' });
+    deps.metrics.inFlightBytes.set(deps.otlpInFlight.bytes, { receiver: 'otlp' });
     return reply.type('text/plain; version=0.0.4').send(deps.metrics.registry.render());
   });
+}
+
+/**
+ * The request body `payload` as read, each chunk taken from `budget` first
+ * (and counted in `held`): past what is left of it, `busy()` (429); a body
+ * that alone passes the whole budget could never be taken: 413.
+ */
+function countedBody(payload: Readable, held: { held: number } | null, budget: InFlightBytes, busy: () => Error): Readable {
+  if (held === null) return payload;
+  let received = 0;
+  const counted: Readable & { receivedEncodedLength?: number } = payload.pipe(
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        received += chunk.length;
+        counted.receivedEncodedLength = received;
+        if (held.held + chunk.length > budget.limit) {
+          done(gatewayError('GW_ERR_BODY_TOO_LARGE', `the body is more than gateway.httpMaxInFlightBytes (${budget.limit})`));
+        } else if (!budget.take(chunk.length)) {
+          done(busy());
+        } else {
+          held.held += chunk.length;
+          done(null, chunk);
+        }
+      },
+    }),
+  );
+  payload.once('error', (err) => counted.destroy(err));
+  return counted;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by authentication: the tenant this request acts for. */
     tenant: string;
+    /** POST /v1/ssf: its bytes in gateway.httpMaxInFlightBytes (read, then decompressed), given back once it is answered. */
+    held: { held: number } | null;
   }
 }

@@ -1,4 +1,5 @@
 import { createSocket } from 'node:dgram';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -231,5 +232,90 @@ describe('POST /v1/ssf: a compressed body counts in the byte budget as it inflat
     });
     const metrics = await (await fetch(`${aio.http}/metrics`)).text();
     expect(metrics).toMatch(/ssf_gateway_refused_total\{protocol="http",code="GW_ERR_DECOMPRESSED_TOO_LARGE"\} 1/);
+  });
+});
+
+describe('POST /v1/ssf: a body counts in the byte budget as it is read', () => {
+  const KiB = 1024;
+  let aio: AllInOne;
+  beforeAll(async () => {
+    aio = await startAllInOne('ssf_inflight_read', { SSF_GATEWAY_HTTP_MAX_IN_FLIGHT_BYTES: String(256 * KiB) });
+  });
+  afterAll(async () => aio?.close());
+
+  /** The gateway's own count of POST /v1/ssf's bytes (ssf_gateway_in_flight_bytes). */
+  async function inFlight(): Promise<number> {
+    const text = await (await fetch(`${aio.http}/metrics`)).text();
+    return Number(/^ssf_gateway_in_flight_bytes\{receiver="ssf"\} (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+  }
+
+  /** A POST whose body is sent in part and then held open: resolves once the server has read `part` bytes of it. */
+  async function slowBody(total: number, part: number): Promise<{ finish(): Promise<number>; abort(): void }> {
+    const url = new URL(`${aio.http}/v1/ssf`);
+    const req = request({
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': total },
+    });
+    const answered = new Promise<number>((resolve, reject) => {
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+    });
+    // An aborted request rejects (socket hang up): only finish() waits for the answer.
+    answered.catch(() => {});
+    const body = Buffer.concat([Buffer.from('{"spans":['), Buffer.alloc(total - 12, 0x20), Buffer.from(']}')]);
+    req.write(body.subarray(0, part));
+    // The budget is taken as the server reads: wait until it shows (the server's own count).
+    const deadline = Date.now() + 10_000;
+    while ((await inFlight()) < part) {
+      if (Date.now() > deadline) throw new Error(`the server read ${await inFlight()} of ${part} bytes`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return {
+      finish: async () => {
+        req.end(body.subarray(part));
+        return answered;
+      },
+      abort: () => req.destroy(),
+    };
+  }
+
+  it('a body still arriving holds its bytes: the next one past the budget is refused 429 as it is read, and the budget comes back', async () => {
+    // Before, a body counted only once read whole: many slow bodies could each hold gateway.maxBodyBytes.
+    const held = await slowBody(200 * KiB, 190 * KiB);
+    const next = await fetch(`${aio.http}/v1/ssf`, {
+      method: 'POST',
+      body: Buffer.concat([Buffer.from('{"spans":['), Buffer.alloc(100 * KiB - 12, 0x20), Buffer.from(']}')]),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(next.status).toBe(429);
+    expect(next.headers.get('retry-after')).toBe('1');
+    expect(await next.json()).toMatchObject({ error: { code: 'GW_ERR_BUSY' } });
+    expect(await held.finish()).toBe(200);
+    expect(await inFlight()).toBe(0);
+    // A client that gives up half-way gives its bytes back too.
+    const gone = await slowBody(200 * KiB, 100 * KiB);
+    gone.abort();
+    const deadline = Date.now() + 10_000;
+    while ((await inFlight()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(await inFlight()).toBe(0);
+    const after = await fetch(`${aio.http}/v1/ssf`, { method: 'POST', body: '{"spans":[]}', headers: { 'content-type': 'application/json' } });
+    expect(after.status).toBe(200);
+  });
+
+  it('a body that alone passes the whole budget is refused 413 as it is read', async () => {
+    const res = await fetch(`${aio.http}/v1/ssf`, {
+      method: 'POST',
+      body: Buffer.concat([Buffer.from('{"spans":['), Buffer.alloc(300 * KiB, 0x20), Buffer.from(']}')]),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { code: 'GW_ERR_BODY_TOO_LARGE' } });
+    expect(await inFlight()).toBe(0);
   });
 });
