@@ -162,6 +162,11 @@ export function* metricsSteps(request: MetricsRequest, budget: ExpansionBudget):
             }
             if (!knownTemporality(c, name, temporality)) continue;
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
+            const fault = m.histogram ? histogramFault(p as IHistogramDataPoint) : undefined;
+            if (fault !== undefined) {
+              refuse(c, 'OTLP_ERR_HISTOGRAM_INVALID', `metric ${JSON.stringify(name)}: ${fault}`);
+              continue;
+            }
             const time = unsigned64(p.timeUnixNano);
             const tags = tagsOf(p.attributes);
             const count = Number(unsigned64(p.count));
@@ -226,6 +231,7 @@ export function samplesOf(request: MetricsRequest): number {
           if (t !== DELTA && t !== CUMULATIVE) continue;
           for (const p of m.histogram?.dataPoints ?? m.exponentialHistogram?.dataPoints ?? []) {
             if (!recorded(p)) continue;
+            if (m.histogram && histogramFault(p as IHistogramDataPoint) !== undefined) continue;
             n += 2;
             if (t !== DELTA) continue;
             const buckets = m.histogram ? explicitBuckets(p as IHistogramDataPoint) : exponentialBuckets(p as IExponentialHistogramDataPoint);
@@ -249,6 +255,26 @@ function knownTemporality(c: Conversion, name: string, t: number): boolean {
 function numberValue(asDouble: number | null | undefined, asInt: Parameters<typeof signed64>[0]): number {
   if (asDouble !== undefined && asDouble !== null) return asDouble;
   return Number(signed64(asInt));
+}
+
+/**
+ * Why an explicit-bucket point cannot be read as the specification defines
+ * it, or undefined: `bucket_counts` has one entry more than
+ * `explicit_bounds` (or none at all), and the bounds increase strictly.
+ * Read otherwise, the buckets past the bounds or between unordered bounds
+ * would give made-up values to the percentiles.
+ */
+export function histogramFault(p: IHistogramDataPoint): string | undefined {
+  const counts = p.bucketCounts?.length ?? 0;
+  const bounds = p.explicitBounds ?? [];
+  if (counts !== 0 && counts !== bounds.length + 1) {
+    return `bucket_counts has ${counts} entries for ${bounds.length} explicit_bounds (it must have ${bounds.length + 1})`;
+  }
+  for (let i = 0; i < bounds.length; i++) {
+    const b = bounds[i] as number;
+    if (Number.isNaN(b) || (i > 0 && !(b > (bounds[i - 1] as number)))) return `explicit_bounds are not strictly increasing numbers (at index ${i})`;
+  }
+  return undefined;
 }
 
 /** A bucket: its representative value and how many observations it holds. */

@@ -104,6 +104,12 @@ const ENTRIES = {
     text: 'a data point refused: its aggregation temporality is neither DELTA nor CUMULATIVE',
   },
   OTLP_ERR_METRIC_TYPE_UNKNOWN: { status: 0, grpc: 0, retriable: false, text: 'a metric refused: it has no data of a known type' },
+  OTLP_ERR_HISTOGRAM_INVALID: {
+    status: 0,
+    grpc: 0,
+    retriable: false,
+    text: 'a histogram data point refused: bucket_counts is not one longer than explicit_bounds, or the bounds are not strictly increasing',
+  },
 } as const;
 
 export const OtlpErrors = defineErrors('OTLP', ENTRIES);

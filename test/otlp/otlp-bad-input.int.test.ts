@@ -221,7 +221,7 @@ describe('OTLP/HTTP bad input', () => {
     expect(text).toMatch(/ssf_gateway_otlp_unknown_enum_total\{signal="traces"\} 2/);
   });
 
-  it('logs and metrics refused item by item: a bad severity, a bad temporality', async () => {
+  it('logs and metrics refused item by item: a bad severity, a bad temporality, inconsistent histogram buckets', async () => {
     const logs = {
       resourceLogs: [
         {
@@ -249,6 +249,20 @@ describe('OTLP/HTTP bad input', () => {
                 { name: 'otlp.bad.ok', sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [{ asInt: '5', timeUnixNano: String(NOW) }] } },
                 { name: 'otlp.bad.temporality', sum: { aggregationTemporality: 0, dataPoints: [{ asInt: '5', timeUnixNano: String(NOW) }] } },
                 { name: 'otlp.bad.nan', gauge: { dataPoints: [{ asDouble: 'NaN', timeUnixNano: String(NOW) }] } },
+                // Explicit buckets: one count more than bounds, bounds increasing. Read otherwise they made up values.
+                ...(
+                  [
+                    ['otlp.bad.hist.counts', ['1', '2', '3', '4'], [10, 20]],
+                    ['otlp.bad.hist.order', ['1', '2', '3'], [20, 10]],
+                    ['otlp.bad.hist.equal', ['1', '2', '3'], [10, 10]],
+                  ] as const
+                ).map(([name, bucketCounts, explicitBounds]) => ({
+                  name,
+                  histogram: {
+                    aggregationTemporality: 1,
+                    dataPoints: [{ count: '10', sum: 100, bucketCounts, explicitBounds, timeUnixNano: String(NOW) }],
+                  },
+                })),
               ],
             },
           ],
@@ -257,7 +271,9 @@ describe('OTLP/HTTP bad input', () => {
     };
     const m = await post('/v1/metrics', JSON.stringify(metrics), { 'content-type': 'application/json' });
     expect(m.status).toBe(200);
-    expect(JSON.parse(m.body.toString()).partialSuccess.rejectedDataPoints).toBe(2);
+    const partial = JSON.parse(m.body.toString()).partialSuccess;
+    expect(partial.rejectedDataPoints).toBe(5);
+    expect(partial.errorMessage).toMatch(/OTLP_ERR_HISTOGRAM_INVALID.*otlp\.bad\.hist\.counts.*bucket_counts has 4 entries for 2 explicit_bounds/);
     const r = await aio.ch.client.query({
       query: `SELECT toString(name) AS name, value FROM ${aio.ch.database}.samples WHERE name LIKE 'otlp.bad.%'`,
       format: 'JSONEachRow',
