@@ -77,7 +77,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       // The body counts in the budget from its first byte, as it is read: a tenant's
       // slow bodies on many connections cannot each hold gateway.maxBodyBytes unseen.
       preParsing: async (request, _reply, payload) => countedBody(payload, request.held, deps.inFlight, busy),
-      // The request's bytes go back to the budget once it is answered, or given up on.
+      // The request's bytes go back to the budget once it is answered, or given up on
+      // (release is idempotent: it gives back what is held and zeroes it).
       onResponse: async (request) => release(request),
       onRequestAbort: async (request) => release(request),
       // Every refusal of a request is counted here, under the code the client got.
@@ -85,7 +86,15 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         deps.metrics.refused('http', refusalOf(err).code, 1);
       },
     },
-    async (request, reply) => ingest(request, reply, request.held ?? { held: 0 }),
+    async (request, reply) => {
+      // Also here: a client gone while the handler runs may leave no onResponse, and the
+      // handler can take more (as the body inflates) after onRequestAbort gave back what it held.
+      try {
+        return await ingest(request, reply, request.held ?? { held: 0 });
+      } finally {
+        release(request);
+      }
+    },
   );
 
   const release = (request: FastifyRequest): void => {
