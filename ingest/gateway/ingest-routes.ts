@@ -9,7 +9,7 @@ import type { BatchRejection } from '../../src/codec/span-codec.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import { AuthErrors } from '../../src/auth/auth-errors.js';
 import { GatewayErrors, gatewayError } from './gateway-errors.js';
-import { SinkErrors } from '../sink/sink-errors.js';
+import { dropReason, SinkErrors } from '../sink/sink-errors.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { InFlightBytes } from './in-flight-bytes.js';
 import { bodyKind, CONTENT_TYPES, decompress } from './http-body.js';
@@ -177,7 +177,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     try {
       await deps.sink.publish(packOf(result, requestId));
     } catch (err) {
-      deps.metrics.dropped('http', SinkErrors.has(err) && err.code === 'SINK_ERR_TOO_LARGE' ? 'too_large' : 'unavailable', result.events);
+      deps.metrics.dropped('http', dropReason(err), result.events);
       // The sink's own refusal, answered as the gateway's (same reason and Retry-After).
       if (SinkErrors.has(err)) {
         if (err.code === 'SINK_ERR_TOO_LARGE') throw gatewayError('GW_ERR_BATCH_TOO_LARGE', err.reason);

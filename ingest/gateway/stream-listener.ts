@@ -10,6 +10,7 @@ import type { SpanIntake } from './span-intake.js';
 import { packOf } from './span-intake.js';
 import type { TenantRateLimit } from './tenant-rate-limit.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
+import { dropReason } from '../sink/sink-errors.js';
 
 /** The deadline of the frame in progress on one connection. */
 interface FrameTimer {
@@ -159,7 +160,7 @@ export class StreamListener {
     if (!fatal) this.pause(socket, frameTimer);
     this.sink
       .publish(packOf(result))
-      .catch(() => this.metrics.dropped(protocol, 'unavailable', result.events))
+      .catch((err: unknown) => this.metrics.dropped(protocol, dropReason(err), result.events))
       .finally(() => {
         if (!fatal) this.resume(socket, frameTimer);
       });

@@ -1,4 +1,5 @@
 import { nowNs } from '../../src/emitter/clock.js';
+import { dropReason } from '../sink/sink-errors.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { IntakeResult, SpanIntake, StatsdAggregate, StatsdFastPath, StatsdParse } from './span-intake.js';
@@ -143,8 +144,8 @@ export class UdpListener {
       this.metrics.dropped(protocol, 'backpressure', events);
       return;
     }
-    const p = this.sink.publish(packOf(result)).catch(() => {
-      this.metrics.dropped(protocol, 'unavailable', events);
+    const p = this.sink.publish(packOf(result)).catch((err: unknown) => {
+      this.metrics.dropped(protocol, dropReason(err), events);
     });
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));

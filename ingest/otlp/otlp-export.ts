@@ -5,7 +5,7 @@ import type { GatewayMetrics } from '../gateway/gateway-metrics.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { acceptedSpans, addSlice, gatewayFields, INTAKE_SLICE, packOf } from '../gateway/span-intake.js';
 import type { IntakeResult, SpanIntake } from '../gateway/span-intake.js';
-import { SinkErrors } from '../sink/sink-errors.js';
+import { dropReason, SinkErrors } from '../sink/sink-errors.js';
 import type { SpanSink } from '../sink/span-sink.js';
 import type { TenantRateLimit } from '../gateway/tenant-rate-limit.js';
 import type { Conversion, Steps } from './conversion.js';
@@ -274,17 +274,11 @@ export async function exportOtlp(
     try {
       await deps.sink.publish(packOf(result));
     } catch (err) {
-      if (!SinkErrors.has(err)) {
-        deps.metrics.dropped(protocol, 'unavailable', result.events);
-        throw new OtlpError('OTLP_ERR_UNAVAILABLE', (err as Error).message, 1);
-      }
-      if (err.code === 'SINK_ERR_TOO_LARGE') {
-        deps.metrics.dropped(protocol, 'too_large', result.events);
-        throw new OtlpError('OTLP_ERR_BATCH_TOO_LARGE', err.reason);
-      }
-      const full = err.code === 'SINK_ERR_FULL';
-      deps.metrics.dropped(protocol, full ? 'backpressure' : 'unavailable', result.events);
-      throw new OtlpError(full ? 'OTLP_ERR_THROTTLED' : 'OTLP_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds ?? 1);
+      const reason = dropReason(err);
+      deps.metrics.dropped(protocol, reason, result.events);
+      if (!SinkErrors.has(err)) throw new OtlpError('OTLP_ERR_UNAVAILABLE', (err as Error).message, 1);
+      if (reason === 'too_large') throw new OtlpError('OTLP_ERR_BATCH_TOO_LARGE', err.reason);
+      throw new OtlpError(reason === 'backpressure' ? 'OTLP_ERR_THROTTLED' : 'OTLP_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds ?? 1);
     }
   }
   deps.otlp.converted(transport, signal, a.total - a.rejected, a.rejected, a.ssfSpans, a.unknownEnums);

@@ -6,8 +6,8 @@ import type { SsfError } from '../../src/errors/define-errors.js';
  * answers SINK_ERR_TOO_LARGE as GW_ERR_BATCH_TOO_LARGE (413) and the others
  * as GW_ERR_UNAVAILABLE (503, same reason and Retry-After); OTLP answers
  * them as OTLP_ERR_BATCH_TOO_LARGE (413), OTLP_ERR_THROTTLED (429) and
- * OTLP_ERR_UNAVAILABLE (503); UDP and stream listeners count them as
- * `unavailable`.
+ * OTLP_ERR_UNAVAILABLE (503); UDP and stream listeners drop the spans.
+ * Every input counts what it dropped by dropReason().
  */
 export const SinkErrors = defineErrors('SINK', {
   SINK_ERR_UNAVAILABLE: {
@@ -29,6 +29,17 @@ export const SinkErrors = defineErrors('SINK', {
 
 export type SinkErrorCode = (typeof SinkErrors.codes)[number];
 export type SinkError = SsfError<SinkErrorCode>;
+
+/**
+ * The `reason` of `ssf_gateway_dropped_total` for what a sink's publish()
+ * refused: its buffer full (too much load) is `backpressure`, as when the
+ * input saw it not accepting before publishing; over the whole buffer
+ * `too_large`; anything else (Kafka or ClickHouse failed) `unavailable`.
+ */
+export function dropReason(err: unknown): 'backpressure' | 'too_large' | 'unavailable' {
+  if (!SinkErrors.has(err)) return 'unavailable';
+  return err.code === 'SINK_ERR_FULL' ? 'backpressure' : err.code === 'SINK_ERR_TOO_LARGE' ? 'too_large' : 'unavailable';
+}
 
 /** SINK_ERR_UNAVAILABLE with its reason and how many seconds a client should wait. */
 export function sinkError(reason: string, retryAfterSeconds?: number): SinkError {

@@ -1,6 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -284,6 +285,55 @@ describe('gateway: bad input gets its documented answer, is counted, and good da
     const metricsText = await (await fetch(`${r.where['http']}/metrics`)).text();
     expect(metricsText).toMatch(/ssf_gateway_refused_total\{protocol="unix",code="SSF_FRAME_VERSION"\} 1/);
   });
+});
+
+describe('gateway with Kafka hanging', () => {
+  // A broker that accepts connections and never answers: the first send hangs (kafkajs waits
+  // its request timeout), so what UDP brings fills the produce buffer. The datagram that no
+  // longer fits is refused by publish() itself (SINK_ERR_FULL), the next ones by `accepting`:
+  // both are the buffer being full, counted `backpressure`, never `unavailable` (until then nothing failed).
+  it('counts UDP datagrams the full buffer refused as backpressure, not unavailable', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const blackHole = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    const config = loadConfig({
+      env: {
+        SSF_KAFKA_BROKERS: `127.0.0.1:${(blackHole.address() as AddressInfo).port}`,
+        SSF_GATEWAY_HTTP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_OTLP_HTTP_LISTEN: '',
+        SSF_GATEWAY_OTLP_GRPC_LISTEN: '',
+        SSF_GATEWAY_SELF_TRACE_SAMPLE_RATE: '0',
+        SSF_GATEWAY_UDP_LISTEN: '127.0.0.1:0',
+        SSF_GATEWAY_STATSD_LISTEN: '',
+        SSF_KAFKA_LINGER_MS: '1',
+        // Room for a few datagrams' spans (70 to 80 bytes each), not for all ten; a prime, so
+        // that no number of them fills it exactly and one is always the first that does not fit.
+        SSF_KAFKA_BUFFER_BYTES: '331',
+      },
+    });
+    const gateway = createGateway(config, new KafkaThreadSink(config.kafka, { quiet: true }), { logLevel: false });
+    const where = await gateway.listen();
+    try {
+      // One datagram at a time: each is its own group, so one of them is the first that does not fit.
+      for (let i = 0; i < 10; i++) {
+        await sendUdp(where['udp'] as string, [Buffer.from(encodeSpan(traceSpan(100 + i)))]);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      const count = (reason: string): number => gateway.metrics.count('dropped', { protocol: 'udp', reason });
+      expect(gateway.metrics.count('accepted', { protocol: 'udp' })).toBe(10);
+      await expect.poll(() => count('backpressure') + count('unavailable')).toBeGreaterThanOrEqual(5);
+      expect(count('unavailable')).toBe(0);
+      // Some were taken (they wait in the buffer for the hanging broker).
+      expect(count('backpressure')).toBeLessThan(10);
+    } finally {
+      for (const s of sockets) s.destroy();
+      blackHole.close();
+      await gateway.close();
+    }
+  }, 90_000);
 });
 
 describe('gateway with Kafka down', () => {
