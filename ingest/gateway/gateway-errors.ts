@@ -27,6 +27,11 @@ export const GatewayErrors = defineErrors('GW', {
     retriable: false,
     text: 'the Idempotency-Key header must be 1 to 256 printable ASCII characters, without leading or trailing spaces',
   },
+  GW_ERR_IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    retriable: false,
+    text: 'this Idempotency-Key was sent by this tenant with a different body; a retry must send the same body, new data needs a new key',
+  },
   GW_ERR_NO_VALID_SPANS: { status: 422, retriable: false, text: 'no span of the batch is valid; each one is listed in rejected' },
   GW_ERR_BATCH_TOO_LARGE: {
     status: 413,

@@ -18,7 +18,7 @@ import type { SpanIntake } from './span-intake.js';
 import { packOf } from './span-intake.js';
 import { RecentKeys } from './recent-keys.js';
 import type { TenantRateLimit } from './tenant-rate-limit.js';
-import { requestIdOf, validIdempotencyKey } from '../../src/kafka/record-identity.js';
+import { bodyDigestOf, keyIdOf, requestIdOf, validIdempotencyKey } from '../../src/kafka/record-identity.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import { refusalOf } from '../../src/http/create-http-server.js';
 
@@ -52,8 +52,10 @@ export interface BatchAnswer {
  * Retry-After when it could not (then nothing of the batch counts as
  * accepted: the client retries the whole batch). A retry is stored once
  * when the request carries an `Idempotency-Key` (echoed in the answer): its
- * spans are written under names derived from the tenant and key, which
- * ClickHouse deduplicates (docs/architecture.md, "Duplicates from retries").
+ * spans are written under names derived from the tenant, the key and the
+ * body's digest, which ClickHouse deduplicates; the same key with another
+ * body is refused when this gateway remembers the key, and stored in full
+ * otherwise (docs/architecture.md, "Duplicates from retries").
  */
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   if (!app.hasRequestDecorator('tenant')) app.decorateRequest('tenant', '');
@@ -171,8 +173,14 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     }
     let requestId: string | undefined;
     if (key !== undefined) {
-      requestId = requestIdOf(request.tenant, key);
-      deps.metrics.idempotent(recent.repeat(requestId));
+      // The decoded bytes: the same body re-sent under another Content-Encoding is the same request.
+      const keyId = keyIdOf(request.tenant, key);
+      const digest = bodyDigestOf(body);
+      const use = recent.see(keyId, digest);
+      // The reason names the problem, never the key (a key may be a secret; it is echoed only in its own header).
+      if (use === 'reused') throw gatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED');
+      deps.metrics.idempotent(use === 'repeat');
+      requestId = requestIdOf(keyId, digest);
     }
     try {
       await deps.sink.publish(packOf(result, requestId));
