@@ -66,6 +66,11 @@ export const GatewayErrors = defineErrors('GW', {
     retriable: false,
     text: 'a framed stream connection was closed because a frame did not arrive whole within gateway.streamFrameTimeoutS of its first byte',
   },
+  GW_ERR_HTTP_TOO_MANY_CONNECTIONS: {
+    status: 0,
+    retriable: true,
+    text: 'an HTTP connection was closed as it was accepted: the listener already had gateway.httpMaxConnections (counted, never answered)',
+  },
   GW_ERR_STREAM_TOO_MANY_CONNECTIONS: {
     status: 0,
     retriable: true,
