@@ -175,7 +175,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     if (key !== undefined) {
       // The decoded bytes: the same body re-sent under another Content-Encoding is the same request.
       const keyId = keyIdOf(request.tenant, key);
-      const digest = bodyDigestOf(body);
+      const digest = await bodyDigestOf(body);
       const use = recent.see(keyId, digest);
       // The reason names the problem, never the key (a key may be a secret; it is echoed only in its own header).
       if (use === 'reused') throw gatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED');

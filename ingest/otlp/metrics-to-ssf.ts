@@ -231,7 +231,8 @@ export function samplesOf(request: MetricsRequest): number {
           if (t !== DELTA && t !== CUMULATIVE) continue;
           for (const p of m.histogram?.dataPoints ?? m.exponentialHistogram?.dataPoints ?? []) {
             if (!recorded(p)) continue;
-            if ((m.histogram ? histogramFault(p as IHistogramDataPoint) : exponentialHistogramFault(p as IExponentialHistogramDataPoint)) !== undefined) continue;
+            if ((m.histogram ? histogramFault(p as IHistogramDataPoint) : exponentialHistogramFault(p as IExponentialHistogramDataPoint)) !== undefined)
+              continue;
             n += 2;
             if (t !== DELTA) continue;
             const buckets = m.histogram ? explicitBuckets(p as IHistogramDataPoint) : exponentialBuckets(p as IExponentialHistogramDataPoint);

@@ -177,7 +177,7 @@ export const configSchema = z.strictObject({
         .positive()
         .default(1_024)
         .describe(
-          'Connections open at once on the gateway\'s HTTP listener (`gateway.httpListen`: POST /v1/ssf, /metrics, and the query API in all-in-one mode); one more is closed as it is accepted, and counted (`GW_ERR_HTTP_TOO_MANY_CONNECTIONS`).',
+          "Connections open at once on the gateway's HTTP listener (`gateway.httpListen`: POST /v1/ssf, /metrics, and the query API in all-in-one mode); one more is closed as it is accepted, and counted (`GW_ERR_HTTP_TOO_MANY_CONNECTIONS`).",
         ),
       httpMaxInFlightBytes: z
         .number()

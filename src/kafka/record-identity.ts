@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { IHeaders } from 'kafkajs';
 import { headerOf } from './record-format.js';
 
@@ -38,9 +39,22 @@ export function keyIdOf(tenant: string, key: string): string {
   return createHash('sha256').update(tenant).update('\0').update(key).digest('hex').slice(0, 32);
 }
 
-/** The digest of a request's decoded (decompressed) body: 128 bits of SHA-256, hex. */
-export function bodyDigestOf(body: Uint8Array): string {
-  return createHash('sha256').update(body).digest('hex').slice(0, 32);
+/** Bytes hashed between two turns of the event loop (SHA-256 runs at about 1.3 GiB/s here: under 1 ms). */
+const DIGEST_SLICE = 1_048_576;
+
+/**
+ * The digest of a request's decoded (decompressed) body: 128 bits of
+ * SHA-256, hex. Hashed in slices, yielding to the event loop between them:
+ * a 64 MiB body (gateway.maxDecompressedBytes) would otherwise hold every
+ * other request for about 50 ms.
+ */
+export async function bodyDigestOf(body: Uint8Array): Promise<string> {
+  const hash = createHash('sha256');
+  for (let at = 0; at < body.length; at += DIGEST_SLICE) {
+    if (at > 0) await yieldToEventLoop();
+    hash.update(body.subarray(at, at + DIGEST_SLICE));
+  }
+  return hash.digest('hex').slice(0, 32);
 }
 
 /**
