@@ -127,6 +127,12 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         throw gatewayError('GW_ERR_DECOMPRESSED_TOO_LARGE', `${err.reason} (gateway.httpMaxInFlightBytes, smaller than gateway.maxDecompressedBytes)`);
       throw err;
     }
+    // A keyed request: its key's identity and its decoded body's digest (the same body re-sent under
+    // another Content-Encoding is the same request). A key this gateway remembers with another body is
+    // refused before the body is read, so nothing of it is counted as received or taken; the reason
+    // names the problem, never the key (a key may be a secret; it is echoed only in its own header).
+    const keyed = key === undefined ? undefined : { keyId: keyIdOf(request.tenant, key), digest: await bodyDigestOf(body) };
+    if (keyed !== undefined && recent.reused(keyed.keyId, keyed.digest)) throw gatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED');
     const waitS = deps.limits?.admit(request.tenant, body.length) ?? 0;
     if (waitS > 0) {
       deps.metrics.tenantLimited('http', request.tenant, 1);
@@ -172,15 +178,14 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       throw e;
     }
     let requestId: string | undefined;
-    if (key !== undefined) {
-      // The decoded bytes: the same body re-sent under another Content-Encoding is the same request.
-      const keyId = keyIdOf(request.tenant, key);
-      const digest = await bodyDigestOf(body);
-      const use = recent.see(keyId, digest);
-      // The reason names the problem, never the key (a key may be a secret; it is echoed only in its own header).
+    if (keyed !== undefined) {
+      // The key is noted only now, once the request is taken (as Stripe keeps a key only once the
+      // request started executing): a refused first attempt does not bind it to its body.
+      const use = recent.see(keyed.keyId, keyed.digest);
+      // Another request bound the key to another body while this one was read.
       if (use === 'reused') throw gatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED');
       deps.metrics.idempotent(use === 'repeat');
-      requestId = requestIdOf(keyId, digest);
+      requestId = requestIdOf(keyed.keyId, keyed.digest);
     }
     try {
       await deps.sink.publish(packOf(result, requestId));

@@ -16,6 +16,12 @@ export class RecentKeys {
   private readonly seen = new Map<string, string>();
   constructor(private readonly limit = 10_000) {}
 
+  /** Whether `keyId` is remembered with another digest (nothing noted: a request is checked before it is read, noted once taken). */
+  reused(keyId: string, digest: string): boolean {
+    const first = this.seen.get(keyId);
+    return first !== undefined && first !== digest;
+  }
+
   /**
    * Notes `keyId` with `digest` among the last `limit` keys. A key seen with
    * another digest is left as it was (its first body stays the one retries

@@ -226,11 +226,17 @@ describe('ssf serve: Idempotency-Key', () => {
     // Body b: other spans, the same shape (the same traces per request, the same split).
     const b = body('c-b', 500_000);
     expect((await post(s.url, a, key)).status).toBe(200);
+    const received = async (): Promise<string> =>
+      /^ssf_gateway_received_total\{protocol="http"\} (\d+)$/m.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1] ?? '';
+    const before = await received();
+    expect(before).toMatch(/^\d+$/);
     const reused = await post(s.url, b, key);
     expect(reused.status).toBe(422);
     const error = ((await reused.json()) as { error: { code: string; reason: string } }).error;
     expect(error.code).toBe('GW_ERR_IDEMPOTENCY_KEY_REUSED');
     expect(error.reason).not.toContain(key);
+    // Refused before its body was read: none of its spans counted as received (nor taken).
+    expect(await received()).toBe(before);
     // The first body is still the key's: its retry is taken (and stored once).
     expect((await post(s.url, a, key)).status).toBe(200);
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
