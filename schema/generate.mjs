@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const targets = [
-  { proto: join('schema', 'ssf.proto'), dir: join('src', 'codec', 'generated'), name: 'ssf' },
-  { proto: join('schema', 'otlp', 'otlp.proto'), dir: join('ingest', 'otlp', 'generated'), name: 'otlp' },
+  // maps: the map<> fields' entry assignments in the generated code (decode, fromObject, toObject), each rewritten below.
+  { proto: join('schema', 'ssf.proto'), dir: join('src', 'codec', 'generated'), name: 'ssf', maps: 9 },
+  { proto: join('schema', 'otlp', 'otlp.proto'), dir: join('ingest', 'otlp', 'generated'), name: 'otlp', maps: 0 },
 ];
 
 const copyIndex = process.argv.indexOf('--copy-to');
@@ -47,7 +48,19 @@ for (const t of targets) {
   });
   // Node's ESM loader needs the file extension, and protobufjs is CommonJS:
   // take its module.exports as the default import.
-  const code = readFileSync(js, 'utf8').replace('import * as $protobuf from "protobufjs/minimal";', 'import $protobuf from "protobufjs/minimal.js";');
+  let code = readFileSync(js, 'utf8').replace('import * as $protobuf from "protobufjs/minimal";', 'import $protobuf from "protobufjs/minimal.js";');
+  // A map<string, string> entry is set with the codec's setTag, not by assignment: an
+  // assignment to "__proto__" would drop the entry (src/codec/tag-map.ts).
+  const mapEntry = /\b(message|object)\.(\w+)\[(key|keys\[i\]|keys2\[j\])\] = (.+);$/gm;
+  const entries = code.match(mapEntry)?.length ?? 0;
+  if (t.maps !== entries) throw new Error(`${t.proto}: expected ${t.maps} map entry assignments in the generated code, found ${entries}`);
+  if (entries > 0) {
+    code = code.replace(mapEntry, '$setTag($1.$2, $3, $4);');
+    code = code.replace(
+      'import $protobuf from "protobufjs/minimal.js";',
+      'import $protobuf from "protobufjs/minimal.js";\nimport { setTag as $setTag } from "../tag-map.js";',
+    );
+  }
   writeFileSync(js, code);
   execFileSync(bin('pbts'), ['-o', dts, js], { stdio: 'inherit' });
   // Type 64-bit fields as protobufjs's own {low, high, unsigned} interface:

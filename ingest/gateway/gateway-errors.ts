@@ -27,6 +27,11 @@ export const GatewayErrors = defineErrors('GW', {
     retriable: false,
     text: 'the Idempotency-Key header must be 1 to 256 printable ASCII characters, without leading or trailing spaces',
   },
+  GW_ERR_IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    retriable: false,
+    text: 'this Idempotency-Key was sent by this tenant with a different body; a retry must send the same body, new data needs a new key',
+  },
   GW_ERR_NO_VALID_SPANS: { status: 422, retriable: false, text: 'no span of the batch is valid; each one is listed in rejected' },
   GW_ERR_BATCH_TOO_LARGE: {
     status: 413,
@@ -60,6 +65,11 @@ export const GatewayErrors = defineErrors('GW', {
     status: 0,
     retriable: false,
     text: 'a framed stream connection was closed because a frame did not arrive whole within gateway.streamFrameTimeoutS of its first byte',
+  },
+  GW_ERR_HTTP_TOO_MANY_CONNECTIONS: {
+    status: 0,
+    retriable: true,
+    text: 'an HTTP connection was closed as it was accepted: the listener already had gateway.httpMaxConnections (counted, never answered)',
   },
   GW_ERR_STREAM_TOO_MANY_CONNECTIONS: {
     status: 0,

@@ -44,7 +44,7 @@ export class GatewayMetrics implements SinkObserver {
   );
   private readonly idempotentTotal = this.registry.counter(
     'ssf_gateway_idempotent_requests_total',
-    'HTTP batches sent with an Idempotency-Key; repeat="true" when this process saw the key (of the tenant) among its last 10,000: a retry, whose spans already stored are dropped by ClickHouse.',
+    'HTTP batches sent with an Idempotency-Key and taken; repeat="true" when this process saw the key (of the tenant) with the same body among its last 10,000: a retry, whose spans already stored are dropped by ClickHouse. A key reused with another body is refused: ssf_gateway_refused_total{code="GW_ERR_IDEMPOTENCY_KEY_REUSED"}.',
     ['repeat'],
   );
   private readonly aggregatedLinesTotal = this.registry.counter(

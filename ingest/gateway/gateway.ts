@@ -82,6 +82,12 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
       bodyLimit: g.maxBodyBytes,
       requestTimeoutMs: g.httpRequestTimeoutS * 1000,
     });
+  if (ownsApp) {
+    // The listener's connections are bounded as the OTLP and stream listeners' are: Node's
+    // maxConnections closes one more as it is accepted, and 'drop' counts it.
+    app.server.maxConnections = g.httpMaxConnections;
+    app.server.on('drop', () => metrics.refused('http', 'GW_ERR_HTTP_TOO_MANY_CONNECTIONS', 1));
+  }
   registerIngestRoutes(app, {
     auth,
     intake,

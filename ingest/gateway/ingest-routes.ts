@@ -18,7 +18,7 @@ import type { SpanIntake } from './span-intake.js';
 import { packOf } from './span-intake.js';
 import { RecentKeys } from './recent-keys.js';
 import type { TenantRateLimit } from './tenant-rate-limit.js';
-import { requestIdOf, validIdempotencyKey } from '../../src/kafka/record-identity.js';
+import { bodyDigestOf, keyIdOf, requestIdOf, validIdempotencyKey } from '../../src/kafka/record-identity.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import { refusalOf } from '../../src/http/create-http-server.js';
 
@@ -52,8 +52,10 @@ export interface BatchAnswer {
  * Retry-After when it could not (then nothing of the batch counts as
  * accepted: the client retries the whole batch). A retry is stored once
  * when the request carries an `Idempotency-Key` (echoed in the answer): its
- * spans are written under names derived from the tenant and key, which
- * ClickHouse deduplicates (docs/architecture.md, "Duplicates from retries").
+ * spans are written under names derived from the tenant, the key and the
+ * body's digest, which ClickHouse deduplicates; the same key with another
+ * body is refused when this gateway remembers the key, and stored in full
+ * otherwise (docs/architecture.md, "Duplicates from retries").
  */
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   if (!app.hasRequestDecorator('tenant')) app.decorateRequest('tenant', '');
@@ -125,6 +127,12 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         throw gatewayError('GW_ERR_DECOMPRESSED_TOO_LARGE', `${err.reason} (gateway.httpMaxInFlightBytes, smaller than gateway.maxDecompressedBytes)`);
       throw err;
     }
+    // A keyed request: its key's identity and its decoded body's digest (the same body re-sent under
+    // another Content-Encoding is the same request). A key this gateway remembers with another body is
+    // refused before the body is read, so nothing of it is counted as received or taken; the reason
+    // names the problem, never the key (a key may be a secret; it is echoed only in its own header).
+    const keyed = key === undefined ? undefined : { keyId: keyIdOf(request.tenant, key), digest: await bodyDigestOf(body) };
+    if (keyed !== undefined && recent.reused(keyed.keyId, keyed.digest)) throw gatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED');
     const waitS = deps.limits?.admit(request.tenant, body.length) ?? 0;
     if (waitS > 0) {
       deps.metrics.tenantLimited('http', request.tenant, 1);
@@ -170,9 +178,14 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       throw e;
     }
     let requestId: string | undefined;
-    if (key !== undefined) {
-      requestId = requestIdOf(request.tenant, key);
-      deps.metrics.idempotent(recent.repeat(requestId));
+    if (keyed !== undefined) {
+      // The key is noted only now, once the request is taken (as Stripe keeps a key only once the
+      // request started executing): a refused first attempt does not bind it to its body.
+      const use = recent.see(keyed.keyId, keyed.digest);
+      // Another request bound the key to another body while this one was read.
+      if (use === 'reused') throw gatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED');
+      deps.metrics.idempotent(use === 'repeat');
+      requestId = requestIdOf(keyed.keyId, keyed.digest);
     }
     try {
       await deps.sink.publish(packOf(result, requestId));

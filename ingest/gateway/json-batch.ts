@@ -5,6 +5,7 @@ import { z } from 'zod';
 const JSON_SLICE = 1_000;
 import { encodeRawSpan, SSFSpanMessage } from '../../src/codec/protobuf.js';
 import type { BatchRejection } from '../../src/codec/span-codec.js';
+import { setTag } from '../../src/codec/tag-map.js';
 
 // proto3 JSON (https://protobuf.dev/programming-guides/json/): 64-bit integers
 // as decimal strings (numbers accepted), enums as names or numbers, field
@@ -36,7 +37,15 @@ const int32 = int32Value.optional();
 const str = z.string().optional();
 const bool = z.boolean().optional();
 const num = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]).optional();
-const stringMap = z.record(z.string(), z.string()).optional();
+// Not z.record(): it skips a "__proto__" key, neither checking nor keeping it. The map itself is kept (built by camelKeys with setTag).
+const stringMap = z
+  .custom<Record<string, string>>((m) => typeof m === 'object' && m !== null && !Array.isArray(m), 'Invalid input: expected an object of strings')
+  .check((ctx) => {
+    for (const [k, v] of Object.entries(ctx.value)) {
+      if (typeof v !== 'string') ctx.issues.push({ code: 'custom', input: v, path: [k], message: `Invalid input: expected string, received ${typeof v}` });
+    }
+  })
+  .optional();
 // An enum number is an int32 on the wire: protobufjs wrapped a larger one (2^32 + 1 read as 1, another value).
 const enumOf = (names: [string, ...string[]]) => z.union([z.enum(names), int32Value]).optional();
 
@@ -92,7 +101,8 @@ function camelKeys(value: unknown, inMap = false, depth = 0): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     const key = inMap ? k : k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
-    out[key] = camelKeys(v, !inMap && (key === 'tags' || key === 'attributes'), depth + 1);
+    // setTag: a map's "__proto__" key stays an entry (a field of that name is refused by the strict schema).
+    setTag(out, key, camelKeys(v, !inMap && (key === 'tags' || key === 'attributes'), depth + 1));
   }
   return out;
 }

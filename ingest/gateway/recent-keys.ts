@@ -1,24 +1,45 @@
+/** What RecentKeys.see found: a key new to this process, a retry (the same body), or the key reused with another body. */
+export type KeyUse = 'new' | 'repeat' | 'reused';
+
 /**
- * The request ids (tenant + Idempotency-Key) this process saw last, to count
- * retries on /metrics. Only a count: what is stored once is decided
- * downstream (ClickHouse's insert deduplication), not here, so a retry to
- * another gateway or after a restart is deduplicated all the same.
+ * The Idempotency-Keys (their identities, keyIdOf: tenant + key) this process
+ * saw last, each with the digest of the body it first came with, to count
+ * retries on /metrics and to refuse a key reused with another body (as
+ * Stripe's API does). Only this process's memory: what is stored once is
+ * decided downstream (ClickHouse's insert deduplication), under a request id
+ * that includes the body's digest (requestIdOf), so another body under the
+ * same key is stored in full where this memory cannot see it (another
+ * gateway, after a restart), never partly dropped.
  */
 export class RecentKeys {
-  private readonly seen = new Set<string>();
+  // Insertion order is recency: a key seen again is moved to the end, the first one is the oldest.
+  private readonly seen = new Map<string, string>();
   constructor(private readonly limit = 10_000) {}
 
-  /** True when `id` was seen among the last `limit` ids. */
-  repeat(id: string): boolean {
-    if (this.seen.delete(id)) {
-      this.seen.add(id);
-      return true;
+  /** Whether `keyId` is remembered with another digest (nothing noted: a request is checked before it is read, noted once taken). */
+  reused(keyId: string, digest: string): boolean {
+    const first = this.seen.get(keyId);
+    return first !== undefined && first !== digest;
+  }
+
+  /**
+   * Notes `keyId` with `digest` among the last `limit` keys. A key seen with
+   * another digest is left as it was (its first body stays the one retries
+   * must match) and reported 'reused'.
+   */
+  see(keyId: string, digest: string): KeyUse {
+    const first = this.seen.get(keyId);
+    if (first !== undefined) {
+      if (first !== digest) return 'reused';
+      this.seen.delete(keyId);
+      this.seen.set(keyId, digest);
+      return 'repeat';
     }
-    this.seen.add(id);
+    this.seen.set(keyId, digest);
     if (this.seen.size > this.limit) {
-      const oldest = this.seen.values().next().value;
+      const oldest = this.seen.keys().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);
     }
-    return false;
+    return 'new';
   }
 }

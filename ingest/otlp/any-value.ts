@@ -1,5 +1,6 @@
 import type { IAnyValue, IKeyValue } from './otlp-messages.js';
 import { signed64 } from './otlp-messages.js';
+import { setTag } from '../../src/codec/tag-map.js';
 
 /*
  * The string form of an OTLP attribute value (docs/otlp.md, "Attribute
@@ -43,5 +44,5 @@ function anyValueJson(v: IAnyValue | null | undefined): string {
 /** Key-values into `into`, each key under `prefix`; a later duplicate key wins. */
 export function addAttributes(into: Record<string, string>, attributes: readonly IKeyValue[] | null | undefined, prefix = ''): void {
   if (!attributes) return;
-  for (const kv of attributes) into[prefix + (kv.key ?? '')] = anyValueString(kv.value);
+  for (const kv of attributes) setTag(into, prefix + (kv.key ?? ''), anyValueString(kv.value));
 }

@@ -374,7 +374,6 @@ const T = 0x74;
 const E = 0x65;
 const L = 0x6c;
 const DOT = 0x2e;
-const PROTO = Buffer.from('__proto__');
 
 function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): boolean {
   if (e1 - s1 !== e2 - s2) return false;
@@ -387,8 +386,9 @@ function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number
  * after entries the general path's object already has (all with keys under
  * `otel.`). Declines a key that object would not keep in place: under
  * `otel.` (it would merge with the mapping's own keys), starting with a digit
- * (JavaScript orders integer keys first), `__proto__` (dropped), repeated
- * (merged), invalid UTF-8, or too long. Returns how many entries it wrote.
+ * (JavaScript orders integer keys first), repeated (merged), invalid UTF-8,
+ * or too long; `__proto__` is an ordinary key on both paths (setTag).
+ * Returns how many entries it wrote.
  */
 export function writeAttributes(w: WireWriter, mapTag: number, kvs: Ranges): number {
   const b = r.buf;
@@ -403,7 +403,6 @@ export function writeAttributes(w: WireWriter, mapTag: number, kvs: Ranges): num
       const first = b[ks] as number;
       if (first >= 0x30 && first <= 0x39) throw DECLINE;
       if (n >= 5 && first === O && b[ks + 1] === T && b[ks + 2] === E && b[ks + 3] === L && b[ks + 4] === DOT) throw DECLINE;
-      if (n === 9 && Buffer.compare(PROTO, b.subarray(ks, ke)) === 0) throw DECLINE;
     }
     const seen = keys.at;
     for (let j = 0; j < keys.n * 2; j += 2) if (sameBytes(b, ks, ke, seen[j] as number, seen[j + 1] as number)) throw DECLINE;

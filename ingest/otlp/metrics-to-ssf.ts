@@ -162,7 +162,7 @@ export function* metricsSteps(request: MetricsRequest, budget: ExpansionBudget):
             }
             if (!knownTemporality(c, name, temporality)) continue;
             if ((p.flags ?? 0) & NO_RECORDED_VALUE) continue;
-            const fault = m.histogram ? histogramFault(p as IHistogramDataPoint) : undefined;
+            const fault = m.histogram ? histogramFault(p as IHistogramDataPoint) : exponentialHistogramFault(p as IExponentialHistogramDataPoint);
             if (fault !== undefined) {
               refuse(c, 'OTLP_ERR_HISTOGRAM_INVALID', `metric ${JSON.stringify(name)}: ${fault}`);
               continue;
@@ -231,7 +231,8 @@ export function samplesOf(request: MetricsRequest): number {
           if (t !== DELTA && t !== CUMULATIVE) continue;
           for (const p of m.histogram?.dataPoints ?? m.exponentialHistogram?.dataPoints ?? []) {
             if (!recorded(p)) continue;
-            if (m.histogram && histogramFault(p as IHistogramDataPoint) !== undefined) continue;
+            if ((m.histogram ? histogramFault(p as IHistogramDataPoint) : exponentialHistogramFault(p as IExponentialHistogramDataPoint)) !== undefined)
+              continue;
             n += 2;
             if (t !== DELTA) continue;
             const buckets = m.histogram ? explicitBuckets(p as IHistogramDataPoint) : exponentialBuckets(p as IExponentialHistogramDataPoint);
@@ -260,9 +261,11 @@ function numberValue(asDouble: number | null | undefined, asInt: Parameters<type
 /**
  * Why an explicit-bucket point cannot be read as the specification defines
  * it, or undefined: `bucket_counts` has one entry more than
- * `explicit_bounds` (or none at all), and the bounds increase strictly.
- * Read otherwise, the buckets past the bounds or between unordered bounds
- * would give made-up values to the percentiles.
+ * `explicit_bounds` (or none at all), the bounds increase strictly, and
+ * `count` is the sum of `bucket_counts` (when there are buckets). Read
+ * otherwise, the buckets past the bounds or between unordered bounds would
+ * give made-up values to the percentiles, and the samples made from the
+ * buckets would disagree with the `.count` series made from `count`.
  */
 export function histogramFault(p: IHistogramDataPoint): string | undefined {
   const counts = p.bucketCounts?.length ?? 0;
@@ -274,7 +277,32 @@ export function histogramFault(p: IHistogramDataPoint): string | undefined {
     const b = bounds[i] as number;
     if (Number.isNaN(b) || (i > 0 && !(b > (bounds[i - 1] as number)))) return `explicit_bounds are not strictly increasing numbers (at index ${i})`;
   }
+  if (counts !== 0) {
+    const inBuckets = sumCounts(p.bucketCounts);
+    const count = unsigned64(p.count);
+    if (inBuckets !== count) return `count is ${count} but bucket_counts add up to ${inBuckets}`;
+  }
   return undefined;
+}
+
+/**
+ * Why an exponential point cannot be read as the specification defines it,
+ * or undefined: `count` is `zero_count` plus the positive and negative
+ * `bucket_counts` (the specification's rule; the buckets make the samples,
+ * `count` the `.count` series, which must agree).
+ */
+export function exponentialHistogramFault(p: IExponentialHistogramDataPoint): string | undefined {
+  const inBuckets = unsigned64(p.zeroCount) + sumCounts(p.positive?.bucketCounts) + sumCounts(p.negative?.bucketCounts);
+  const count = unsigned64(p.count);
+  if (inBuckets !== count) return `count is ${count} but zero_count and the positive and negative bucket_counts add up to ${inBuckets}`;
+  return undefined;
+}
+
+/** The exact sum of unsigned 64-bit counts. */
+function sumCounts(counts: ReadonlyArray<Parameters<typeof unsigned64>[0]> | null | undefined): bigint {
+  let total = 0n;
+  for (const n of counts ?? []) total += unsigned64(n);
+  return total;
 }
 
 /** A bucket: its representative value and how many observations it holds. */

@@ -1,5 +1,6 @@
 import { Ranges } from '../../src/codec/ranges.js';
 import { LIMITS } from '../../src/codec/validate.js';
+import { setTag } from '../../src/codec/tag-map.js';
 import { refuse } from './conversion.js';
 import type { Steps } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
@@ -425,7 +426,7 @@ function linksJson(): string {
     const attributes: Record<string, string> = {};
     for (let k = 0; k < kvs.length; k += 2) {
       readKeyValue(kvs[k] as number, kvs[k + 1] as number);
-      attributes[text(kvKeyStart, kvKeyEnd)] = anyValueText(kvValueStart, kvValueEnd);
+      setTag(attributes, text(kvKeyStart, kvKeyEnd), anyValueText(kvValueStart, kvValueEnd));
     }
     list.push({ trace_id: traceId, span_id: spanId, trace_state: traceState, attributes });
   }

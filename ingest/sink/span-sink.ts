@@ -67,7 +67,7 @@ export interface SpanSink {
   readonly accepting: boolean;
   /**
    * Rejects with SINK_ERR_UNAVAILABLE (sink-errors.ts) when the spans cannot be taken.
-   * `pack.requestId` (requestIdOf(tenant, Idempotency-Key)) marks the spans of one
+   * `pack.requestId` (requestIdOf: tenant, Idempotency-Key and body digest) marks the spans of one
    * keyed client request: they are written apart from other requests, under
    * names derived from it, so that a retry of the request is stored once.
    * The sink may take the pack's memory (the Kafka thread's transfer): the

@@ -1,6 +1,7 @@
 import { defineErrors } from '../../src/errors/define-errors.js';
 import type { LogRecord, LogSeverity, MetricSample, MetricScope, MetricStatus } from '../../src/codec/types.js';
 import { LIMITS } from '../../src/codec/validate.js';
+import { setTag } from '../../src/codec/tag-map.js';
 
 /**
  * The statsd parser's error catalog. Every refused line carries one of these
@@ -391,12 +392,6 @@ function checkTagCount(tags: Record<string, string>, tagChars: number): void {
   if (Object.keys(tags).length > STATSD_LIMITS.tagsPerLine) {
     refuse('STATSD_ERR_TAG', `more than ${STATSD_LIMITS.tagsPerLine} tags once container_id, host or event fields are added`);
   }
-}
-
-function setTag(tags: Record<string, string>, key: string, value: string): void {
-  // An assignment to "__proto__" would change the prototype instead of adding a key.
-  if (key === '__proto__') Object.defineProperty(tags, key, { value, enumerable: true, writable: true, configurable: true });
-  else tags[key] = value;
 }
 
 // --- events ----------------------------------------------------------------

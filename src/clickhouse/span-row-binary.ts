@@ -82,7 +82,6 @@ function float32(end: number): number {
 
 const CHAR_0 = 0x30;
 const CHAR_9 = 0x39;
-const PROTO = Buffer.from('__proto__');
 const NAME = Buffer.from('name');
 
 function bytesEqual(a: number, aEnd: number, b: number, bEnd: number): boolean {
@@ -103,8 +102,9 @@ function equalsConst(start: number, end: number, c: Uint8Array): boolean {
  * One map<string, string> entry at [r.pos, stop) into `into`. Declines what
  * would not come out of the codec as the same entries in the same order: a
  * key JavaScript orders first (an array index: we decline any key starting
- * with a digit), `__proto__`, a repeated key, an unknown field, over-long keys
- * or values, more than LIMITS.tagsPerMap entries.
+ * with a digit), a repeated key, an unknown field, over-long keys or values,
+ * more than LIMITS.tagsPerMap entries. A `__proto__` key is an ordinary entry
+ * in the codec too (src/codec/tag-map.ts).
  */
 function mapEntry(stop: number, into: MapEntries): void {
   let ks = 0;
@@ -135,7 +135,6 @@ function mapEntry(stop: number, into: MapEntries): void {
   if (ke > ks) {
     const first = r.buf[ks] as number;
     if (first >= CHAR_0 && first <= CHAR_9) throw DECLINE;
-    if (equalsConst(ks, ke, PROTO)) throw DECLINE;
   }
   const at = into.at;
   for (let i = 0; i < into.n; i++) {
@@ -448,8 +447,8 @@ let ownBytes = false;
  * otherwise. `received` gives the record's receive time (ns) for a span the
  * gateway did not stamp. `own`: the bytes were written in this process by
  * the gateway's direct path (ingest/otlp, SpanPack.own), which only writes
- * valid UTF-8 and map keys that are unique, kept in place and not
- * `__proto__`: those are not checked again (lengths, counts and everything
+ * valid UTF-8 and map keys that are unique and kept in place: those are
+ * not checked again (lengths, counts and everything
  * else still are). Bytes read from anywhere else (a client, a Kafka record)
  * are never `own`.
  */

@@ -171,6 +171,14 @@ export const configSchema = z.strictObject({
         .describe(
           'The HTTP listener of every process (POST /v1/ssf, the query API, /metrics): time for a whole request, headers and body, to arrive; past it 408 `HTTP_ERR_BAD_REQUEST` and the connection is closed.',
         ),
+      httpMaxConnections: z
+        .number()
+        .int()
+        .positive()
+        .default(1_024)
+        .describe(
+          "Connections open at once on the gateway's HTTP listener (`gateway.httpListen`: POST /v1/ssf, /metrics, and the query API in all-in-one mode); one more is closed as it is accepted, and counted (`GW_ERR_HTTP_TOO_MANY_CONNECTIONS`).",
+        ),
       httpMaxInFlightBytes: z
         .number()
         .int()

@@ -218,4 +218,41 @@ describe('ssf serve: Idempotency-Key', () => {
       `all-in-one kill -9 (${caught ? 'during an insert' : 'no insert caught running'}): ${sent} requests sent, ${acked.size} acknowledged, ${storedUnacked} stored but unacknowledged at the kill (their retries were dropped), ${rows} rows for ${REQUESTS * PER_REQUEST} spans`,
     );
   }, 240_000);
+
+  it('refuses a key reused with another body (422, the key not in the reason); after a restart, stores that body in full', async () => {
+    const s = serve as Serve;
+    const key = 'sk_live_reused-key-0123456789';
+    const a = body('c-a', 400_000);
+    // Body b: other spans, the same shape (the same traces per request, the same split).
+    const b = body('c-b', 500_000);
+    expect((await post(s.url, a, key)).status).toBe(200);
+    const received = async (): Promise<string> =>
+      /^ssf_gateway_received_total\{protocol="http"\} (\d+)$/m.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1] ?? '';
+    const before = await received();
+    expect(before).toMatch(/^\d+$/);
+    const reused = await post(s.url, b, key);
+    expect(reused.status).toBe(422);
+    const error = ((await reused.json()) as { error: { code: string; reason: string } }).error;
+    expect(error.code).toBe('GW_ERR_IDEMPOTENCY_KEY_REUSED');
+    expect(error.reason).not.toContain(key);
+    // Refused before its body was read: none of its spans counted as received (nor taken).
+    expect(await received()).toBe(before);
+    // The first body is still the key's: its retry is taken (and stored once).
+    expect((await post(s.url, a, key)).status).toBe(200);
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    expect(metrics).toMatch(/^ssf_gateway_refused_total\{protocol="http",code="GW_ERR_IDEMPOTENCY_KEY_REUSED"\} 1$/m);
+    expect(metrics).not.toContain(key);
+
+    // A new server remembers no key: body b is a new request (its id includes the body's digest), stored in full.
+    s.child.kill('SIGKILL');
+    await s.exited;
+    serve = await startServe(database);
+    expect((await post(serve.url, b, key)).status).toBe(200);
+    // Now this server knows the key with body b: a retry of it is taken (and stored once), body a refused.
+    expect((await post(serve.url, b, key)).status).toBe(200);
+    expect((await post(serve.url, a, key)).status).toBe(422);
+    const got = await countByName(ch, 'c-');
+    expect(got.get('c-a')).toEqual({ rows: PER_REQUEST, uniq: PER_REQUEST });
+    expect(got.get('c-b')).toEqual({ rows: PER_REQUEST, uniq: PER_REQUEST });
+  }, 180_000);
 });

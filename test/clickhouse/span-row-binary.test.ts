@@ -7,6 +7,7 @@ import { RowBinaryWriter } from '../../src/clickhouse/row-binary.js';
 import { appendSpanBytes } from '../../src/clickhouse/span-row-binary.js';
 import { seededRandom } from '../setup/random.js';
 import { spanEvent } from '../../src/codec/span-event.js';
+import { setTag } from '../../src/codec/tag-map.js';
 
 const RECEIVED = 1_763_000_000_123_456_789n;
 const received = (): bigint => RECEIVED;
@@ -48,7 +49,8 @@ const big = (): bigint =>
   pick([0n, 1n, -1n, 42n, 9_223_372_036_854_775_807n, -9_223_372_036_854_775_808n, 1_700_000_000_000_000_000n + BigInt(int(1e9)), BigInt(int(2 ** 31)) << 20n]);
 const tags = (): Record<string, string> => {
   const m: Record<string, string> = {};
-  for (let i = int(5); i > 0; i--) m[pick(STRINGS.slice(1))] = pick(STRINGS);
+  // setTag: "__proto__" among the keys is an entry (an assignment would drop it).
+  for (let i = int(5); i > 0; i--) setTag(m, pick(STRINGS.slice(1)), pick(STRINGS));
   return m;
 };
 
@@ -195,6 +197,47 @@ describe('SSF span bytes straight to RowBinary', () => {
       slowPath(slow, encodeSpan(e));
       expect(body(fast)).toEqual(body(slow));
     }
+  });
+
+  it('takes a "__proto__" key as an ordinary entry, as the codec keeps it', () => {
+    const tags = (): Record<string, string> => {
+      const m: Record<string, string> = { a: '1' };
+      setTag(m, '__proto__', 'kept');
+      m['z'] = '2';
+      return m;
+    };
+    const span = spanEvent({ traceId: 5n, id: 6n, startTimestamp: RECEIVED, endTimestamp: RECEIVED + 1n, service: 's', name: 'n', tags: tags() });
+    span.metrics.push({
+      type: 'gauge',
+      name: 'g',
+      value: 1,
+      timestamp: RECEIVED,
+      message: '',
+      status: 'ok',
+      sampleRate: 1,
+      tags: tags(),
+      unit: '',
+      scope: 'default',
+    });
+    span.logs.push({ timestamp: RECEIVED, severity: 'info', severityNumber: 9, body: 'b', attributes: tags() });
+    const bytes = encodeSpan(span);
+    const v = decodeSpan(bytes);
+    expect(v.ok).toBe(true);
+    if (!v.ok) return;
+    for (const m of [v.span.tags, v.span.metrics[0]?.tags, v.span.logs[0]?.attributes]) {
+      expect(Object.entries(m ?? {})).toEqual([
+        ['a', '1'],
+        ['__proto__', 'kept'],
+        ['z', '2'],
+      ]);
+      expect(Object.getPrototypeOf(m)).toBe(Object.prototype);
+    }
+    const fast = new EventRowBinary();
+    const slow = new EventRowBinary();
+    expect(appendSpanBytes(fast, bytes, received)).toBe(true);
+    slowPath(slow, bytes);
+    expect(body(fast)).toEqual(body(slow));
+    expect(Buffer.concat(fast.spans.chunks()).includes('__proto__')).toBe(true);
   });
 
   it('never takes a span the codec refuses or changes, on mutated bytes', () => {

@@ -2,7 +2,8 @@
  * What a sender on the network can hold or fill, against the real gateway:
  * authentication decided by every listener that takes a token, listeners
  * without credentials off loopback, the framed stream's per-frame deadline
- * and connection cap, and the cardinality guard's caps on metric names.
+ * and connection cap, the HTTP listener's connection cap, and the
+ * cardinality guard's caps on metric names.
  */
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
@@ -148,6 +149,57 @@ describe('the framed stream', () => {
     for (const s of [...held, third]) s.destroy();
     expect(closed).toBe(true);
     expect(refused(await metrics(), 'tcp', 'GW_ERR_STREAM_TOO_MANY_CONNECTIONS')).toBe(1);
+  });
+});
+
+describe('the HTTP listener', () => {
+  let aio: AllInOne;
+  beforeAll(async () => {
+    aio = await startAllInOne('ssf_http_bounds', { SSF_GATEWAY_HTTP_MAX_CONNECTIONS: '3' });
+  });
+  afterAll(async () => aio?.close());
+
+  /** A raw TCP connection to the HTTP listener, once connected. */
+  const raw = (): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const [host, port] = hostPort(aio.http);
+      const s = connect(port, host, () => resolve(s));
+      s.once('error', reject);
+    });
+  const closedByServer = (s: Socket): Promise<boolean> =>
+    Promise.race([
+      new Promise<boolean>((resolve) => s.on('close', () => resolve(true))),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000)),
+    ]);
+
+  it('closes a connection past gateway.httpMaxConnections as it is accepted, counts it, and answers on the connections it holds', async () => {
+    // Two idle connections and a third: the listener holds three, the cap.
+    const held = [await raw(), await raw()];
+    const third = await raw();
+    const fourth = await raw();
+    fourth.on('error', () => {});
+    expect(await closedByServer(fourth)).toBe(true);
+
+    // A request on an allowed connection is answered as ever.
+    const span = spanEvent({ traceId: 990n, id: 1n, startTimestamp: NOW, endTimestamp: NOW + MS, name: 'capped', service: 'http-cap' });
+    const body = Buffer.from(encodeBatch([span]));
+    let answer = '';
+    third.setEncoding('latin1').on('data', (c: string) => (answer += c));
+    const ended = new Promise<void>((resolve) => third.on('close', () => resolve()));
+    third.write(`POST /v1/ssf HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+    third.write(body);
+    await ended;
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toContain('"accepted":1');
+
+    for (const s of held) s.destroy();
+    // With the connections gone, /metrics is reachable again: the one refused connection is counted.
+    let text = '';
+    await until(async () => {
+      text = await (await fetch(`${aio.http}/metrics`)).text().catch(() => '');
+      return text.includes('ssf_gateway_refused_total');
+    });
+    expect(refused(text, 'http', 'GW_ERR_HTTP_TOO_MANY_CONNECTIONS')).toBe(1);
   });
 });
 

@@ -263,6 +263,19 @@ describe('OTLP/HTTP bad input', () => {
                     dataPoints: [{ count: '10', sum: 100, bucketCounts, explicitBounds, timeUnixNano: String(NOW) }],
                   },
                 })),
+                // count must be the sum of bucket_counts, else refused.
+                ...(
+                  [
+                    ['otlp.bad.hist.count', '10'],
+                    ['otlp.bad.hist.good', '6'],
+                  ] as const
+                ).map(([name, count]) => ({
+                  name,
+                  histogram: {
+                    aggregationTemporality: 1,
+                    dataPoints: [{ count, sum: 60, bucketCounts: ['1', '2', '3'], explicitBounds: [10, 20], timeUnixNano: String(NOW) }],
+                  },
+                })),
               ],
             },
           ],
@@ -272,13 +285,49 @@ describe('OTLP/HTTP bad input', () => {
     const m = await post('/v1/metrics', JSON.stringify(metrics), { 'content-type': 'application/json' });
     expect(m.status).toBe(200);
     const partial = JSON.parse(m.body.toString()).partialSuccess;
-    expect(partial.rejectedDataPoints).toBe(5);
+    expect(partial.rejectedDataPoints).toBe(6);
     expect(partial.errorMessage).toMatch(/OTLP_ERR_HISTOGRAM_INVALID.*otlp\.bad\.hist\.counts.*bucket_counts has 4 entries for 2 explicit_bounds/);
+    expect(partial.errorMessage).toContain('OTLP_ERR_HISTOGRAM_INVALID: metric "otlp.bad.hist.count": count is 10 but bucket_counts add up to 6');
+    // Exponential: count must be zero_count + positive + negative (here 1 + 2 + 3 + 1).
+    const exponential = (name: string, count: string) => ({
+      name,
+      exponentialHistogram: {
+        aggregationTemporality: 1,
+        dataPoints: [
+          {
+            count,
+            sum: 30,
+            scale: 0,
+            zeroCount: '1',
+            positive: { offset: 1, bucketCounts: ['2', '3'] },
+            negative: { offset: 0, bucketCounts: ['1'] },
+            timeUnixNano: String(NOW),
+          },
+        ],
+      },
+    });
+    const exp = { resourceMetrics: [{ scopeMetrics: [{ metrics: [exponential('otlp.bad.exp.count', '9'), exponential('otlp.bad.exp.good', '7')] }] }] };
+    const e = await post('/v1/metrics', JSON.stringify(exp), { 'content-type': 'application/json' });
+    expect(e.status).toBe(200);
+    expect(JSON.parse(e.body.toString()).partialSuccess).toEqual({
+      rejectedDataPoints: 1,
+      errorMessage:
+        'OTLP_ERR_HISTOGRAM_INVALID: metric "otlp.bad.exp.count": count is 9 but zero_count and the positive and negative bucket_counts add up to 7',
+    });
     const r = await aio.ch.client.query({
-      query: `SELECT toString(name) AS name, value FROM ${aio.ch.database}.samples WHERE name LIKE 'otlp.bad.%'`,
+      query: `SELECT toString(name) AS name, count() AS n, sum(value) AS v FROM ${aio.ch.database}.samples WHERE name LIKE 'otlp.bad.%' GROUP BY name ORDER BY name`,
       format: 'JSONEachRow',
     });
-    expect(await r.json()).toEqual([{ name: 'otlp.bad.ok', value: 5 }]);
+    // The consistent points are taken: a sample per observation, and the count and the sum.
+    expect(await r.json()).toEqual([
+      { name: 'otlp.bad.exp.good', n: '7', v: expect.any(Number) },
+      { name: 'otlp.bad.exp.good.count', n: '1', v: 7 },
+      { name: 'otlp.bad.exp.good.sum', n: '1', v: 30 },
+      { name: 'otlp.bad.hist.good', n: '6', v: expect.any(Number) },
+      { name: 'otlp.bad.hist.good.count', n: '1', v: 6 },
+      { name: 'otlp.bad.hist.good.sum', n: '1', v: 60 },
+      { name: 'otlp.bad.ok', n: '1', v: 5 },
+    ]);
   });
 
   it('an unknown path: 404', async () => {

@@ -49,9 +49,10 @@ const chance = (p: number): boolean => rand() < p;
 type Json = Record<string, unknown>;
 
 const STRINGS = ['GET', '', 'Grüße', '日本語', 'a"quote\\back', 'line\nbreak', 'x'.repeat(300), '/api/orders', 'emoji 🎉', '\u0000nul'];
-const KEYS = ['http.method', 'http.route', 'k', '', 'db.statement', 'Grüße', 'peer.service', 'http.status_code', 'net.peer.port', 'thread.id'];
-/** Keys the direct path leaves to the general path (JavaScript reorders, drops or merges them). */
-const ODD_KEYS = ['0', '42', '__proto__', 'otel.span_kind', 'otel.resource.host.name', 'otel.span_event', '7up'];
+// "__proto__" is an ordinary key on both paths (src/codec/tag-map.ts).
+const KEYS = ['http.method', 'http.route', 'k', '', 'db.statement', 'Grüße', 'peer.service', 'http.status_code', 'net.peer.port', 'thread.id', '__proto__'];
+/** Keys the direct path leaves to the general path (JavaScript reorders or merges them). */
+const ODD_KEYS = ['0', '42', 'otel.span_kind', 'otel.resource.host.name', 'otel.span_event', '7up'];
 
 function anyValue(depth = 0): Json {
   switch (int(depth > 2 ? 7 : 10)) {
@@ -458,6 +459,66 @@ describe('OTLP direct path against the general path', () => {
       'otel.span_kind': '9',
       'otel.status_code': '7',
     });
+  });
+
+  it('keeps a "__proto__" attribute as an ordinary tag on both paths: span, event, link, log record, scope', () => {
+    const proto = [
+      { key: 'a', value: { stringValue: '1' } },
+      { key: '__proto__', value: { stringValue: 'kept' } },
+      { key: 'z', value: { intValue: 2 } },
+    ];
+    const start = time(-1000);
+    const end = time(-900);
+    const traces = ExportTraceServiceRequest.encode(
+      ExportTraceServiceRequest.fromObject({
+        resourceSpans: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] },
+            scopeSpans: [
+              {
+                scope: { name: 'lib', attributes: proto },
+                spans: [
+                  {
+                    traceId: bytes(16),
+                    spanId: bytes(8),
+                    name: 'op',
+                    startTimeUnixNano: start,
+                    endTimeUnixNano: end,
+                    attributes: proto,
+                    events: [{ timeUnixNano: start, name: 'ev', attributes: proto }],
+                    links: [{ traceId: bytes(16), spanId: bytes(8), attributes: proto }],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    ).finish();
+    const record = { timeUnixNano: start, body: { stringValue: 'hi' }, attributes: proto };
+    const logs = ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject({ resourceLogs: [{ scopeLogs: [{ logRecords: [record] }] }] })).finish();
+    for (const [signal, body] of [
+      ['traces', traces],
+      ['logs', logs],
+    ] as const) {
+      const d = outcome(side(), signal, body, true);
+      const g = outcome(side(), signal, body, false);
+      expect(d.a?.direct).toBe(true);
+      expect(d.shipped).toEqual(g.shipped);
+      const v = decodeSpan(d.a ? (shippedSpans(d.a.result)[0]?.bytes ?? new Uint8Array(0)) : new Uint8Array(0));
+      expect(v.ok).toBe(true);
+      if (!v.ok) continue;
+      const maps = signal === 'traces' ? [v.span.tags, v.span.logs[0]?.attributes] : [v.span.logs[0]?.attributes];
+      for (const m of maps) {
+        expect(Object.getOwnPropertyDescriptor(m, '__proto__')?.value).toBe('kept');
+        expect(Object.getPrototypeOf(m)).toBe(Object.prototype);
+      }
+      if (signal === 'traces') {
+        expect(v.span.tags['otel.scope.attributes.__proto__']).toBe('kept');
+        expect(JSON.parse(v.span.tags['otel.links'] ?? '[]')).toMatchObject([{ attributes: { a: '1', z: '2' } }]);
+        expect(v.span.tags['otel.links']).toContain('"__proto__":"kept"');
+      }
+    }
   });
 
   it('the expansion bounds: the same answer on both paths, refused exactly past each limit', () => {

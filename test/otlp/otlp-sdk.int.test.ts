@@ -19,7 +19,7 @@ import { OTLPTraceExporter as TracesProto } from '@opentelemetry/exporter-trace-
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -114,7 +114,12 @@ async function send(t: Transport): Promise<Sent> {
   await logs.shutdown();
 
   const reader = new PeriodicExportingMetricReader({ exporter: ex.metrics, exportIntervalMillis: 3_600_000 });
-  const meters = new MeterProvider({ resource, readers: [reader] });
+  // An exponential histogram too (a view): its count must be zero_count plus its buckets, as the gateway checks.
+  const meters = new MeterProvider({
+    resource,
+    readers: [reader],
+    views: [{ instrumentName: 'otlp.sdk.exp', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }],
+  });
   const meter = meters.getMeter('sdk-test-scope', '1.2.3');
   const counter = meter.createCounter('otlp.sdk.requests');
   counter.add(3, { route: '/orders' });
@@ -123,6 +128,9 @@ async function send(t: Transport): Promise<Sent> {
   const histogram = meter.createHistogram('otlp.sdk.latency', { unit: 'ms', advice: { explicitBucketBoundaries: [10, 20, 50, 100, 200, 500, 1000] } });
   const observations = Array.from({ length: 200 }, (_, i) => 5 + ((i * 37) % 600));
   for (const v of observations) histogram.record(v);
+  // Zeros fall in the zero bucket; NaN and infinities are not counted by the SDK.
+  const exponential = meter.createHistogram('otlp.sdk.exp', { unit: 'ms' });
+  for (const v of [0, 0, ...observations, Number.NaN, Number.POSITIVE_INFINITY]) exponential.record(v);
   await meters.forceFlush();
   await meters.shutdown();
   return { service, root: root.spanContext(), child: child.spanContext(), grandchild: grandchild.spanContext(), observations };
@@ -252,6 +260,11 @@ describe.each(['proto', 'json', 'grpc'] as const)('the OpenTelemetry JS SDK over
     );
     expect(count?.v).toBe(s.observations.length);
     expect(sum?.v).toBe(s.observations.reduce((a, b) => a + b, 0));
+    // The exponential histogram is taken whole: a sample per observation (two zeros more), and its count.
+    const [exp] = await rows<{ samples: string; count: number }>(
+      `SELECT countIf(name = 'otlp.sdk.exp') AS samples, sumIf(value, name = 'otlp.sdk.exp.count') AS count FROM ${aio.ch.database}.samples WHERE service = '${s.service}'`,
+    );
+    expect(exp).toEqual({ samples: String(s.observations.length + 2), count: s.observations.length + 2 });
     const exact = [...s.observations].sort((a, b) => a - b);
     const bounds = [0, 10, 20, 50, 100, 200, 500, 1000, Number.POSITIVE_INFINITY];
     const [p] = await rows<{ p50: number; p90: number; p99: number }>(

@@ -231,6 +231,13 @@ describe('distributed: producer retries and client retries through another gatew
     expect(await post(g1, other, 'k-a')).toBe(200);
     expect(await post(g2, other, 'k-b')).toBe(200);
     expected.set('other-key', 2);
+    // A key reused with another body: refused by the gateway that remembers it; through the other
+    // gateway, a new request (its id includes the body's digest), stored in full.
+    expect(await post(g1, body('reused-a', 3_200_000), 'reused')).toBe(200);
+    expect(await post(g1, body('reused-b', 3_300_000), 'reused')).toBe(422);
+    expect(await post(g2, body('reused-b', 3_300_000), 'reused')).toBe(200);
+    expected.set('reused-a', 1);
+    expected.set('reused-b', 1);
     const twice = body('unkeyed-twice', 3_100_000);
     expect(await post(g1, twice)).toBe(200);
     expect(await post(g2, twice)).toBe(200);
@@ -274,7 +281,7 @@ describe('distributed: producer retries and client retries through another gatew
       phase1.length + keyedRecords.length,
     );
     console.log(
-      `distributed: ${phase1.length} records re-produced twice, ${keyedRecords.length} keyed records re-produced, 13 keyed client retries through the other gateway; ${await totalRows(ch)} span and log rows for ${total()} expected`,
+      `distributed: ${phase1.length} records re-produced twice, ${keyedRecords.length} keyed records re-produced, 13 keyed client retries through the other gateway, a key reused with another body; ${await totalRows(ch)} span and log rows for ${total()} expected`,
     );
   }, 240_000);
 });
