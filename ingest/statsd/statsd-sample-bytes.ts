@@ -442,7 +442,7 @@ function writeVarint(o: Uint8Array, at: number, v: number): number {
 }
 
 function copy(b: Uint8Array, s: number, e: number, o: Uint8Array, at: number): number {
-  if (e - s > 16) {
+  if (e - s > 64) {
     o.set(b.subarray(s, e), at);
     return at + e - s;
   }

@@ -12,6 +12,13 @@ import { nodeFlagsOf, peakRssMb, processCpuSeconds } from './process-stats.js';
 import { blastUdp, sendUdpAtRate } from './udp-sender.js';
 import { udpDrops } from './veneur-server.js';
 import { spanEvent } from '../../src/codec/span-event.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { CardinalityGuard } from '../../ingest/gateway/cardinality-guard.js';
+import { eventWindow } from '../../ingest/gateway/event-window.js';
+import { GatewayMetrics } from '../../ingest/gateway/gateway-metrics.js';
+import { SpanIntake } from '../../ingest/gateway/span-intake.js';
+import { StatsdSampleEncoder } from '../../ingest/statsd/statsd-sample-bytes.js';
+import { statsdToSpans } from '../../ingest/statsd/statsd-spans.js';
 
 /**
  * The gateway under load, as a separate process (so its CPU time and memory
@@ -181,6 +188,10 @@ export const STATSD_SWEEP_RATES = [
   100_000,
 ];
 const STATSD_LINES = 40;
+/** The statsd datagram every statsd measure sends: STATSD_LINES lines, counters and timers with DogStatsD tags. */
+const STATSD_PACKET = Buffer.from(
+  Array.from({ length: STATSD_LINES / 2 }, (_, i) => `bench.requests:${i}|c|#route:/x,code:200\nbench.latency:${i}.5|ms|#route:/x`).join('\n'),
+);
 
 /**
  * The highest of `rates` (datagrams/s, 2 s each) a receiver takes with less
@@ -254,8 +265,53 @@ async function codecTable(): Promise<void> {
   );
 }
 
+/**
+ * The gateway's main-thread work per statsd line (the bench's datagram of
+ * STATSD_LINES lines, read, checked and turned into what goes to the Kafka
+ * thread), CPU per line: the fast path (StatsdSampleEncoder, straight to
+ * SSFSample bytes) against the general path (parse to objects, encode), which
+ * is also what the fast path must give byte for byte
+ * (test/ingest/statsd/statsd-sample-bytes.test.ts).
+ */
+function statsdIntakeTable(packet: Buffer): void {
+  const config = loadConfig({ env: {} });
+  const g = config.gateway;
+  // The gateway's own guard and window (createGateway).
+  const guard = new CardinalityGuard({
+    tagSetsPerMetric: g.maxTagSetsPerMetric,
+    namesPerTenant: g.maxMetricNamesPerTenant,
+    names: g.maxMetricNames,
+    series: g.maxSeries,
+  });
+  const intake = new SpanIntake(new GatewayMetrics(), guard, (nowMs) => eventWindow(config, nowMs));
+  const encoder = new StatsdSampleEncoder();
+  const group = Array.from({ length: 64 }, () => packet);
+  const lines = group.length * STATSD_LINES;
+  const nsPerLine = (fast: boolean): number => {
+    const run = (): void => {
+      intake.fromStatsd(group, 'default', 'statsd', BigInt(Date.now()) * 1_000_000n, statsdToSpans, fast ? encoder : undefined);
+    };
+    for (let i = 0; i < 500; i++) run(); // warm-up
+    const rounds: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const t0 = process.cpuUsage();
+      for (let i = 0; i < 400; i++) run();
+      const t = process.cpuUsage(t0);
+      rounds.push(((t.user + t.system) * 1000) / (400 * lines));
+    }
+    return rounds.sort((x, y) => x - y)[2] as number;
+  };
+  const general = nsPerLine(false);
+  const fast = nsPerLine(true);
+  printTable(`statsd lines on the gateway's main thread: CPU ns per line (median of 5 rounds, ${STATSD_LINES} lines per datagram)`, [
+    { path: 'general (parse to objects, encode; baseline)', 'ns per line': general.toFixed(0), 'x baseline': '1.00' },
+    { path: 'fast (straight to SSFSample bytes, the default)', 'ns per line': fast.toFixed(0), 'x baseline': (general / fast).toFixed(2) },
+  ]);
+}
+
 export async function gatewayBench(): Promise<void> {
   await codecTable();
+  statsdIntakeTable(STATSD_PACKET);
   const broker = await startKafkaBroker({ log: () => {} });
   const topic = 'bench-spans';
   await createTopics(broker.brokers, [
@@ -314,8 +370,7 @@ export async function gatewayBench(): Promise<void> {
     const udpAccepted = (await kept(http, 'udp')) - acceptedBefore;
     const udpCpu = procStats(child.pid ?? 0).cpuSeconds - udpCpu0;
     peakAfter['after the UDP SSF blast'] = procStats(child.pid ?? 0).peakRssMb.toFixed(0);
-    const lines = Array.from({ length: STATSD_LINES / 2 }, (_, i) => `bench.requests:${i}|c|#route:/x,code:200\nbench.latency:${i}.5|ms|#route:/x`).join('\n');
-    const statsdPackets = [Buffer.from(lines)];
+    const statsdPackets = [STATSD_PACKET];
     const statsdCpu0 = procStats(child.pid ?? 0).cpuSeconds;
     const statsd = await blastUdp(where['statsd'] as string, statsdPackets, 50_000);
     await new Promise((r) => setTimeout(r, 1500));
