@@ -101,6 +101,8 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   /** Where the log lines go (default: stdout). */
   logStream?: { write(line: string): void };
+  /** Words added to a 404's reason for a request that belongs on another listener (e.g. OTLP/HTTP sent to this port); undefined for none. */
+  notFoundHint?: (method: string, path: string) => string | undefined;
 }
 
 /**
@@ -182,7 +184,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     return reply.status(r.status).send({ error: { code: r.code, reason: r.reason }, ...(r.details ?? {}) });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: { code: 'HTTP_ERR_NOT_FOUND', reason: `no route ${request.method} ${request.url}` } });
+    const hint = options.notFoundHint?.(request.method, request.url.split('?')[0] ?? '');
+    void reply.status(404).send({ error: { code: 'HTTP_ERR_NOT_FOUND', reason: `no route ${request.method} ${request.url}${hint ? `: ${hint}` : ''}` } });
   });
   app.get('/-/healthy', async () => ({ status: 'ok' }));
   return app;
