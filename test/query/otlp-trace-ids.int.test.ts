@@ -5,6 +5,7 @@
  * nothing says which id it looked for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../cli/run-cli.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
 
@@ -118,5 +119,14 @@ describe('a 128-bit OTLP trace id in the query API', () => {
     const [log] = (JSON.parse(r.text) as { logs: Array<{ trace_id_128: string; links: { trace?: string } }> }).logs;
     expect(log?.trace_id_128).toBe(TRACE);
     expect(log?.links.trace).toBe(`/v1/traces/${TRACE}`);
+  });
+
+  it('is what `ssf logs` prints as trace=<id>, and `ssf trace` opens it', async () => {
+    const logs = await runCli(['logs', 'declined', '--since', '1h', '--address', aio.http]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(new RegExp(`ERROR\\s+card declined  trace=${TRACE}\\n$`));
+    const trace = await runCli(['trace', TRACE, '--address', aio.http]);
+    expect(trace.code, trace.stderr).toBe(0);
+    expect(trace.stdout).toContain(`128-bit ${TRACE}`);
   });
 });
