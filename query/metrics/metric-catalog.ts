@@ -127,14 +127,16 @@ function editDistance(a: string, b: string): number {
 /**
  * The names among `names` a typo of `name` could have meant: at most 3, the
  * closest first, within 2 edits (a swapped pair of letters is 2), or one per
- * 5 characters of a longer name.
+ * 5 characters of a longer name; then names under it (`<name>.count`,
+ * `<name>.sum`: what an OTLP cumulative histogram is stored as), shortest
+ * first.
  */
 export function similarNames(name: string, names: readonly string[]): string[] {
   const most = Math.max(2, Math.floor(name.length / 5));
   return names
     .filter((n) => n !== name)
-    .map((n) => ({ n, d: editDistance(n.toLowerCase(), name.toLowerCase()) }))
-    .filter((x) => x.d <= most)
+    .map((n) => ({ n, d: n.startsWith(`${name}.`) ? most + n.length - name.length : editDistance(n.toLowerCase(), name.toLowerCase()) }))
+    .filter((x) => x.d <= most || x.n.startsWith(`${name}.`))
     .sort((x, y) => x.d - y.d || (x.n < y.n ? -1 : 1))
     .slice(0, 3)
     .map((x) => x.n);

@@ -59,6 +59,7 @@ describe('an SDK histogram, by the temporality it is exported with', () => {
     expect(count.body.series?.[0]?.points.at(-1)?.[1]).toBe(100);
     const p99 = await query('name=sdk.default.latency');
     expect(p99.status).toBe(404);
+    expect(JSON.stringify(p99.body)).toContain('did you mean \\"sdk.default.latency.sum\\", \\"sdk.default.latency.count\\"?');
   });
 
   it(`delta (${SETTING}=delta, as docs/otlp.md says): its percentiles answer`, async () => {

@@ -362,7 +362,16 @@ describe('rows to series', () => {
 });
 
 describe('similarNames: what a typo of a metric name could have meant', () => {
-  const names = ['shop.requests', 'shop.errors', 'http.request.duration', 'ssf.span.duration', 'ssf.service.duration'];
+  const names = [
+    'shop.requests',
+    'shop.errors',
+    'http.request.duration',
+    'http.requests',
+    'http.request.count',
+    'http.request.sum',
+    'ssf.span.duration',
+    'ssf.service.duration',
+  ];
   it.each([
     ['two letters swapped', 'shop.reqeusts', ['shop.requests']],
     ['a letter missing', 'shop.erors', ['shop.errors']],
@@ -370,6 +379,7 @@ describe('similarNames: what a typo of a metric name could have meant', () => {
     ['several close, the closest first', 'ssf.spam.duration', ['ssf.span.duration']],
     ['a longer name allows more edits', 'http.requests.duratoin', ['http.request.duration']],
     ['nothing close', 'queue.depth', []],
+    ['the names under it (a cumulative histogram), after the typos', 'http.request', ['http.requests', 'http.request.sum', 'http.request.count']],
     ['the name itself is not a suggestion', 'shop.errors', []],
   ])('%s', (_, name, expected) => {
     expect(similarNames(name, names)).toEqual(expected);
