@@ -49,6 +49,8 @@ export interface LogLine {
   severity: string;
   body: string;
   trace_id_hex?: string;
+  /** All 128 bits: what is printed when the high 64 are not 0 (an OTLP or W3C trace, as its sender shows it). */
+  trace_id_128?: string;
   span_id_hex?: string;
   attributes?: Record<string, string>;
   highlights?: Array<[number, number]>;
@@ -125,7 +127,8 @@ class LogPrinter {
     this.serviceWidth = Math.max(this.serviceWidth, line.service.length);
     const sev = line.severity.toUpperCase().padEnd(5);
     const severity = this.color && SEVERITY_COLOR[line.severity] ? `${SEVERITY_COLOR[line.severity]}${sev}${RESET}` : sev;
-    const trace = line.trace_id_hex && !/^0+$/.test(line.trace_id_hex) ? `  trace=${line.trace_id_hex}` : '';
+    const id = line.trace_id_128 && !line.trace_id_128.startsWith('0'.repeat(16)) ? line.trace_id_128 : line.trace_id_hex;
+    const trace = id && !/^0+$/.test(id) ? `  trace=${id}` : '';
     process.stdout.write(
       `${timeText(ms)}  ${line.service.padEnd(this.serviceWidth)}  ${severity}  ${renderBody(line.body, line.highlights, this.color)}${trace}\n`,
     );

@@ -67,4 +67,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`ssf logs | head`) closes the pipe: the next
+// write fails with EPIPE. Stop quietly, as Unix tools do, instead of dying of
+// an unhandled 'error' event with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
 process.exitCode = await main(process.argv.slice(2));

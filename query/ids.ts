@@ -4,9 +4,11 @@ import { queryError } from './query-errors.js';
  * SSF ids are signed 64-bit integers (ClickHouse Int64). The API accepts an
  * id as written anywhere in the pipeline: decimal (possibly negative, as
  * Veneur prints it), 16 hex digits, or a W3C 32-hex-digit trace id (its low
- * 64 bits, as the emitter maps traceparent; the high half when the low is 0).
+ * 64 bits, as the emitter maps traceparent; the high half when the low is 0;
+ * traceIdHighOf gives the high 64 bits a lookup also matches).
  * Answers give the decimal (a string: JSON numbers lose precision) and
- * `*_hex`, 16 hex digits of the same bits.
+ * `*_hex`, 16 hex digits of the same bits, and trace ids also as
+ * `trace_id_128` (hexTraceId128).
  */
 export function parseId(text: string, what = 'id'): bigint {
   return idReadings(text, what)[0] as bigint;

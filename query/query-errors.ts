@@ -81,6 +81,10 @@ const BY_CLICKHOUSE_CODE: Record<string, QueryErrorCode> = {
   '81': 'QUERY_ERR_TABLE', // UNKNOWN_DATABASE
 };
 
+/** Added to ClickHouse's refusal of a DateTime or DateTime64 parameter's value (docs/query/sql.md). */
+export const DATETIME_PARAM_HINT =
+  "A DateTime64 parameter's value is written \"2026-11-21 14:00:00.123456789\" (no T, no Z; type {t:DateTime64(9, 'UTC')} for UTC); for RFC 3339 give a String and read it with parseDateTime64BestEffort({t:String}, 9).";
+
 /** Any error from ClickHouse (server or embedded) as the refusal the client gets. */
 export function queryErrorOf(err: unknown): QueryError {
   if (QueryErrors.has(err)) return err;
@@ -89,6 +93,9 @@ export function queryErrorOf(err: unknown): QueryError {
   if (failure.code !== undefined) {
     const reason = message.replace(/\s+/g, ' ').trim().slice(0, 2_000);
     if (/Multi-statements are not allowed/.test(message)) return queryError('QUERY_ERR_MULTI_STATEMENT', reason);
+    // RFC 3339 (what every other endpoint takes) is not a DateTime parameter's text: say what is.
+    if (String(failure.code) === '457' && /cannot be parsed as DateTime/.test(message))
+      return queryError('QUERY_ERR_PARAMS', `${reason} ${DATETIME_PARAM_HINT}`);
     return queryError(BY_CLICKHOUSE_CODE[String(failure.code)] ?? 'QUERY_ERR_INVALID', reason);
   }
   if (failure.unreachable) return queryError('QUERY_ERR_UNAVAILABLE', `ClickHouse cannot be reached: ${message}`);

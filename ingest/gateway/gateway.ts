@@ -54,6 +54,9 @@ export interface Gateway {
  */
 type ListenerName = 'udp' | 'statsd' | 'tcp' | 'unix';
 
+/** The paths OTLP/HTTP exporters post to (docs/otlp.md): on the gateway's HTTP port they are a mistaken port. */
+const OTLP_HTTP_PATHS: readonly string[] = ['/v1/traces', '/v1/logs', '/v1/metrics'];
+
 export function createGateway(config: Readonly<Config>, sink: SpanSink, options: GatewayOptions = {}): Gateway {
   const g = config.gateway;
   const metrics = new GatewayMetrics();
@@ -75,12 +78,20 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
       ? new TenantRateLimit({ rateBytes: g.tenantRateLimitBytes, burstBytes: g.tenantBurstBytes, perTenant: g.tenantRateLimits })
       : undefined;
   const ownsApp = options.app === undefined;
+  // Where OTLP/HTTP is received once listening: an exporter pointed at this HTTP port by mistake is told so in its 404.
+  let otlpHttpAt = g.otlpHttpListen;
   const app =
     options.app ??
     createHttpServer({
       logLevel: options.logLevel ?? config.log.level,
       bodyLimit: g.maxBodyBytes,
       requestTimeoutMs: g.httpRequestTimeoutS * 1000,
+      notFoundHint: (method, path) =>
+        method === 'POST' && OTLP_HTTP_PATHS.includes(path)
+          ? otlpHttpAt
+            ? `OTLP/HTTP is received on http://${otlpHttpAt}${path} (gateway.otlpHttpListen); this port takes POST /v1/ssf`
+            : 'the OTLP/HTTP listener is off (gateway.otlpHttpListen is empty); this port takes POST /v1/ssf'
+          : undefined,
     });
   if (ownsApp) {
     // The listener's connections are bounded as the OTLP and stream listeners' are: Node's
@@ -228,7 +239,10 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
           const at = await s.listen();
           where[at.startsWith('/') ? 'unix' : 'tcp'] = at;
         }
-        if (otlpHttp) where['otlp_http'] = await otlpHttp.listen();
+        if (otlpHttp) {
+          where['otlp_http'] = await otlpHttp.listen();
+          otlpHttpAt = new URL(where['otlp_http']).host;
+        }
         if (otlpGrpc) where['otlp_grpc'] = await otlpGrpc.listen();
       } catch (err) {
         // A gateway that could not open every listener it was given is not started: what did

@@ -4,7 +4,7 @@ import { refuse } from './conversion.js';
 import type { Steps } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
 import { be32, endSpan, entryOfKey, entryOfKeyText, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
-import { EVENT_NAME_ATTRIBUTE, LOG_FLAGS_ATTRIBUTE, OBSERVED_TIME_ATTRIBUTE, PER_CARRIER, SEVERITY_TEXT_ATTRIBUTE } from './logs-to-ssf.js';
+import { EVENT_NAME_ATTRIBUTE, LOG_FLAGS_ATTRIBUTE, OBSERVED_TIME_ATTRIBUTE, PER_CARRIER, SEVERITY_TEXT_ATTRIBUTE, severityOfText } from './logs-to-ssf.js';
 import { anyValueText, DECLINE, field, fixed32, fixed64, hex, r, skipField, tag, uint64Decimal, varint32, writeAnyValue } from './wire-values.js';
 
 /*
@@ -167,6 +167,8 @@ function record(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, sta
     refuse(c, 'OTLP_ERR_SEVERITY_UNKNOWN', `log record: severity_number ${severity} is not an OpenTelemetry SeverityNumber (0-24)`);
     return;
   }
+  // No number: a level name as text gives it, as on the general path. The names are ASCII and at most 9 bytes (CRITICAL4 is not one, WARNING is 7).
+  if (severity === 0 && textE > textS && textE - textS <= 9) severity = severityOfText(String.fromCharCode(...b.subarray(textS, textE)));
   // The record's time (the observed time when 0; the received time when both are), inside the accepted times.
   const useObserved = (timeLo | timeHi) === 0;
   const tsLo = useObserved ? observedLo : timeLo;

@@ -16,6 +16,36 @@ export const OBSERVED_TIME_ATTRIBUTE = 'otel.observed_time_unix_nano';
 export const EVENT_NAME_ATTRIBUTE = 'otel.event_name';
 export const LOG_FLAGS_ATTRIBUTE = 'otel.flags';
 
+/** The SeverityNumber of each short name the OpenTelemetry log data model displays (`INFO`, `INFO2`...), plus Python's `WARNING` and `CRITICAL`. */
+const SEVERITY_BASE: ReadonlyMap<string, number> = new Map([
+  ['trace', 1],
+  ['debug', 5],
+  ['info', 9],
+  ['warn', 13],
+  ['warning', 13],
+  ['error', 17],
+  ['fatal', 21],
+  ['critical', 21],
+]);
+
+/**
+ * The SeverityNumber a record sent without one (0, UNSPECIFIED) takes from
+ * its severity text, as the log data model allows when the text is a known
+ * level name (case-insensitive: `ERROR`, `Warn`, `info3`); 0 for any other
+ * text. A sender with text alone (`severityText: "ERROR"`) was stored
+ * `unspecified`, so a search by severity never found its errors. Both
+ * paths (this and logs-direct.ts) map the text with this one function.
+ */
+export function severityOfText(text: string): number {
+  const m = /^([A-Za-z]+)([2-4])?$/.exec(text);
+  const name = (m?.[1] ?? '').toLowerCase();
+  const base = SEVERITY_BASE.get(name);
+  if (base === undefined) return 0;
+  if (m?.[2] === undefined) return base;
+  // INFO2..INFO4 are the model's names; WARNING2 and CRITICAL2 are not.
+  return name === 'warning' || name === 'critical' ? 0 : base + Number(m[2]) - 1;
+}
+
 /** Most log records one carrier span holds. */
 export const PER_CARRIER = 100;
 
@@ -58,11 +88,12 @@ export function* logsSteps(request: LogsRequest, budget: ExpansionBudget): Steps
           );
           continue;
         }
-        const severityNumber = r.severityNumber ?? 0;
-        if (!Number.isInteger(severityNumber) || severityNumber < 0 || severityNumber > 24) {
-          refuse(c, 'OTLP_ERR_SEVERITY_UNKNOWN', `log record: severity_number ${severityNumber} is not an OpenTelemetry SeverityNumber (0-24)`);
+        const sentNumber = r.severityNumber ?? 0;
+        if (!Number.isInteger(sentNumber) || sentNumber < 0 || sentNumber > 24) {
+          refuse(c, 'OTLP_ERR_SEVERITY_UNKNOWN', `log record: severity_number ${sentNumber} is not an OpenTelemetry SeverityNumber (0-24)`);
           continue;
         }
+        const severityNumber = sentNumber !== 0 ? sentNumber : severityOfText(r.severityText ?? '');
         budget.take(1, originBytes);
         const attributes: Record<string, string> = { ...origin.tags };
         addAttributes(attributes, r.attributes);

@@ -109,3 +109,35 @@ LIMIT {limit:UInt32} BY key`,
     params: { tenant, name, ...bucketBounds(fromMs, toMs, bucketMs), limit },
   };
 }
+
+/** Levenshtein distance (insertions, deletions, substitutions) of two strings, in UTF-16 units. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitute = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(substitute, (previous[j] as number) + 1, (current[j - 1] as number) + 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/**
+ * The names among `names` a typo of `name` could have meant: at most 3, the
+ * closest first, within 2 edits (a swapped pair of letters is 2), or one per
+ * 5 characters of a longer name; then names under it (`<name>.count`,
+ * `<name>.sum`: what an OTLP cumulative histogram is stored as), shortest
+ * first.
+ */
+export function similarNames(name: string, names: readonly string[]): string[] {
+  const most = Math.max(2, Math.floor(name.length / 5));
+  return names
+    .filter((n) => n !== name)
+    .map((n) => ({ n, d: n.startsWith(`${name}.`) ? most + n.length - name.length : editDistance(n.toLowerCase(), name.toLowerCase()) }))
+    .filter((x) => x.d <= most || x.n.startsWith(`${name}.`))
+    .sort((x, y) => x.d - y.d || (x.n < y.n ? -1 : 1))
+    .slice(0, 3)
+    .map((x) => x.n);
+}

@@ -132,13 +132,16 @@ export function planMetricQuery(name: string, fromMs: number, toMs: number, step
  * The aggregation to run: the one asked, checked against the metric's types
  * seen in the range (quantiles need a histogram, uniq a set), or the
  * default of its one type. `types` empty: nothing in the range, so only an
- * explicit agg can be answered (with no series).
+ * explicit agg can be answered (with no series); the 404 names `similar`.
  */
-export function chooseAgg(name: string, asked: MetricAgg | undefined, types: readonly MetricType[]): MetricAgg {
+export function chooseAgg(name: string, asked: MetricAgg | undefined, types: readonly MetricType[], similar: readonly string[] = []): MetricAgg {
   if (asked === undefined) {
     const [only] = types;
-    if (only === undefined)
-      throw queryError('QUERY_ERR_NOT_FOUND', `no samples of metric "${name}" in the time range, so no default agg; give agg to query it anyway`);
+    if (only === undefined) {
+      // `similar`: names in the range close to this one, for a typo (similarMetricNames).
+      const hint = similar.length > 0 ? ` (did you mean ${similar.map((s) => `"${s}"`).join(', ')}?)` : '';
+      throw queryError('QUERY_ERR_NOT_FOUND', `no samples of metric "${name}" in the time range${hint}, so no default agg; give agg to query it anyway`);
+    }
     if (types.length > 1) throw queryError('QUERY_ERR_BAD_REQUEST', `query parameter agg: metric "${name}" has several types (${types.join(', ')}); give agg`);
     return DEFAULT_AGG[only];
   }

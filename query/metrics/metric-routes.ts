@@ -4,7 +4,7 @@ import type { MetricType } from '../../src/codec/index.js';
 import type { QueryContext } from '../query-context.js';
 import { checkRange, durationParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
-import { catalogSource, metricListSql, metricTagsSql } from './metric-catalog.js';
+import { catalogSource, metricListSql, metricTagsSql, similarNames } from './metric-catalog.js';
 import type { MetricListRow, MetricTagRow } from './metric-catalog.js';
 import {
   chooseAgg,
@@ -60,6 +60,8 @@ const MetricTagsParams = z.strictObject({
 
 /** How many metadata answers of the metric query are kept (metadata-cache.ts), for `query.metricMetadataTtlMs`. */
 const METADATA_ENTRIES = 10_000;
+/** Metric names read to suggest one for a name with no data (a 404 only); past it, the first in name order. */
+const SIMILAR_NAMES_READ = 10_000;
 
 /** GET /v1/metrics/query (a metric as time series), GET /v1/metrics (names) and GET /v1/metrics/tags (tag keys and values). */
 export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): void {
@@ -73,6 +75,16 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
       complete,
       (hit) => ctx.metrics.metadata(hit),
     );
+  /** For a 404 only: the metric names of the range (as GET /v1/metrics lists them) that a typo of `name` could have meant. */
+  const similarMetricNames = async (name: string, tenant: string, fromMs: number, toMs: number): Promise<string[]> => {
+    const { source, bucketMs } = catalogSource(fromMs, toMs);
+    const { sql, params } = metricListSql(tenant, fromMs, toMs, '', SIMILAR_NAMES_READ, ctx.runner.table(source), bucketMs);
+    const rows = await ctx.runner.rows<MetricListRow>(sql, tenant, params);
+    return similarNames(
+      name,
+      rows.map((r) => r.name),
+    );
+  };
   typedRoute(
     app,
     ctx,
@@ -148,7 +160,12 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: QueryContext): v
       } else {
         const [types, series] = await readTypesAndSeries();
         name = series;
-        agg = chooseAgg(query.name, asked, types);
+        agg = chooseAgg(
+          query.name,
+          asked,
+          types,
+          asked === undefined && types.length === 0 ? await similarMetricNames(query.name, tenant, query.from, query.to) : [],
+        );
         // A gauge-typed series asked for its rate or increase is a cumulative counter (OTLP, docs/otlp.md).
         const cumulative = (agg === 'rate' || agg === 'increase') && types.length > 0 && types.every((t) => t === 'gauge');
         rows = await pointsOf(name, agg, agg === 'last' && types.length > 0 && types.every((t) => t === 'status'), cumulative);

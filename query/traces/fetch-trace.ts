@@ -364,7 +364,9 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
   if (!tree) {
     // No row: the index has no such trace. Logs or samples alone: the index saw the trace but its spans are gone (TTL dropped a part in between).
     if (rows.length === 0) {
-      throw queryError('QUERY_ERR_NOT_FOUND', `no trace ${traceId} (${hexId(traceId)})${hinted ? ' overlapping the given from/to' : ''} for this tenant`);
+      // Asked for by 128 bits: name all of them (a trace with the same low 64 bits and other high bits may exist, and is not this one).
+      const asked = high === undefined ? `${traceId} (${hexId(traceId)})` : hexTraceId128(traceId, high);
+      throw queryError('QUERY_ERR_NOT_FOUND', `no trace ${asked}${hinted ? ' overlapping the given from/to' : ''} for this tenant`);
     }
     throw queryError('QUERY_ERR_NOT_FOUND', `no spans left for trace ${traceId} (${hexId(traceId)})`);
   }

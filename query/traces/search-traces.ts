@@ -1,4 +1,4 @@
-import { hexId } from '../ids.js';
+import { hexId, hexTraceId128 } from '../ids.js';
 import type { QueryRunner } from '../query-runner.js';
 import { nsToDateTime64Param, nsToMs, nsToRfc3339, tenMinutesFloor } from './trace-time.js';
 
@@ -21,6 +21,8 @@ export interface TraceSearch {
 export interface TraceSummary {
   trace_id: string;
   trace_id_hex: string;
+  /** All 128 bits (`trace_id_high` then `trace_id`) as 32 hex digits: the id an OTLP or W3C sender printed. */
+  trace_id_128: string;
   start: string;
   duration_ms: number;
   root_service: string;
@@ -35,6 +37,7 @@ export interface TraceSummary {
 
 interface MatchRow {
   trace_id: string;
+  trace_id_high: string;
   span_id: string;
   service: string;
   name: string;
@@ -94,7 +97,7 @@ export async function searchTraces(runner: QueryRunner, tenant: string, search: 
   });
 
   const matches = await runner.rows<MatchRow>(
-    `SELECT trace_id, span_id, service, name, duration_ns
+    `SELECT trace_id, trace_id_high, span_id, service, name, duration_ns
        FROM ${runner.table('spans')}
       WHERE ${where.join('\n        AND ')}
       ORDER BY start DESC, trace_id, span_id
@@ -142,6 +145,7 @@ export async function searchTraces(runner: QueryRunner, tenant: string, search: 
       summary: {
         trace_id: r.trace_id,
         trace_id_hex: hexId(r.trace_id),
+        trace_id_128: hexTraceId128(r.trace_id, m.trace_id_high),
         start: nsToRfc3339(startNs),
         duration_ms: nsToMs(BigInt(r.end_ns) - startNs),
         root_service: root?.service ?? '',

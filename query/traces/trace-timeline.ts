@@ -43,7 +43,8 @@ export function traceTimeline(trace: TraceAnswer): string {
   }
 
   const lines = [
-    `trace ${trace.trace_id} (${trace.trace_id_hex})`,
+    // A 128-bit id (OTLP, W3C) is printed whole too: it is the id the sender's own tools show.
+    `trace ${trace.trace_id} (${trace.trace_id_hex}${trace.trace_id_128.startsWith('0'.repeat(16)) ? '' : `, 128-bit ${trace.trace_id_128}`})`,
     `start ${trace.start}  duration ${formatMs(trace.duration_ms)}`,
     `services ${trace.services.join(', ')}`,
     `spans ${trace.span_count}${trace.truncated.spans ? ' (of more: the first read)' : ''}  errors ${trace.error_count}  logs ${trace.logs.length}  samples ${trace.samples.length}`,

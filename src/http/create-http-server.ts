@@ -35,13 +35,23 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'HTTP_ERR_BAD_REQUEST' },
 };
 
-/** Any error thrown in a route, as the refusal the client gets. */
-export function refusalOf(err: unknown): HttpRefusal {
+/**
+ * fastify's 415 says only "Unsupported Media Type". The usual cause is
+ * `curl -d` without `-H 'content-type: ...'` (curl then sends a form type):
+ * the reason names the type received and what to send instead.
+ */
+function mediaTypeReason(contentType: string | undefined): string {
+  const given = contentType === undefined || contentType === '' ? 'no Content-Type' : `Content-Type ${JSON.stringify(contentType.slice(0, 100))}`;
+  return `${given} is not accepted here: send the type the endpoint documents, e.g. -H 'content-type: application/json' (curl -d sends application/x-www-form-urlencoded unless told otherwise)`;
+}
+
+/** Any error thrown in a route, as the refusal the client gets (`contentType`: the request's, for a 415's reason). */
+export function refusalOf(err: unknown, contentType?: string): HttpRefusal {
   if (isHttpRefusal(err)) return err;
   const fastifyCode = (err as { code?: string }).code;
   const mapped = fastifyCode ? FASTIFY_CODES[fastifyCode] : undefined;
   const message = err instanceof Error ? err.message : String(err);
-  if (mapped) return { ...mapped, reason: message };
+  if (mapped) return { ...mapped, reason: fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? mediaTypeReason(contentType) : message };
   const status = (err as { statusCode?: number }).statusCode;
   if (status && status >= 400 && status < 500) return { status, code: 'HTTP_ERR_BAD_REQUEST', reason: message };
   return { status: 500, code: 'HTTP_ERR_INTERNAL', reason: HttpErrors.entries.HTTP_ERR_INTERNAL.text };
@@ -91,6 +101,8 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   /** Where the log lines go (default: stdout). */
   logStream?: { write(line: string): void };
+  /** Words added to a 404's reason for a request that belongs on another listener (e.g. OTLP/HTTP sent to this port); undefined for none. */
+  notFoundHint?: (method: string, path: string) => string | undefined;
 }
 
 /**
@@ -165,14 +177,15 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     else request.log.debug(line, 'request');
   });
   app.setErrorHandler((err, request, reply) => {
-    const r = refusalOf(err);
+    const r = refusalOf(err, request.headers['content-type']);
     if (r.retryAfterSeconds !== undefined) reply.header('retry-after', String(r.retryAfterSeconds));
     if (r.status === 500) request.log.error({ err }, 'internal error');
     else if (r.status > 500) request.log.warn({ code: r.code, reason: r.reason }, 'refused');
     return reply.status(r.status).send({ error: { code: r.code, reason: r.reason }, ...(r.details ?? {}) });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: { code: 'HTTP_ERR_NOT_FOUND', reason: `no route ${request.method} ${request.url}` } });
+    const hint = options.notFoundHint?.(request.method, request.url.split('?')[0] ?? '');
+    void reply.status(404).send({ error: { code: 'HTTP_ERR_NOT_FOUND', reason: `no route ${request.method} ${request.url}${hint ? `: ${hint}` : ''}` } });
   });
   app.get('/-/healthy', async () => ({ status: 'ok' }));
   return app;

@@ -361,3 +361,34 @@ describe('console: demo data', () => {
     await finish(opened, 'demo-trace');
   });
 });
+
+describe('console: a trace sent over OTLP, with a 128-bit id', () => {
+  it('is listed, linked and shown by its 32 hex digits, the id its sender printed', async () => {
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const start = BigInt(Date.now() - MINUTE) * 1_000_000n;
+    const span = {
+      traceId: trace,
+      spanId: '00f067aa0ba902b7',
+      name: 'GET /otel',
+      startTimeUnixNano: String(start),
+      endTimeUnixNano: String(start + 7_000_000n),
+    };
+    const resource = { attributes: [{ key: 'service.name', value: { stringValue: 'otel-web' } }] };
+    const res = await fetch(`${known.where['otlp_http'] as string}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ spans: [span] }] }] }),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const opened = await open('/traces?service=otel-web&from=now-1h');
+    const { page } = opened;
+    const row = page.locator('table.grid tbody tr').first();
+    await row.waitFor();
+    expect(await row.locator('code').textContent()).toBe(trace);
+    await row.locator('a.trace-link').click();
+    await page.locator('.wf-row').first().waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/traces/${trace}`);
+    expect(await page.locator('.trace-summary code').first().textContent()).toBe(trace);
+    await finish(opened, 'trace-otlp-128');
+  });
+});

@@ -146,3 +146,27 @@ describe('a request that does not arrive whole in time', () => {
     }
   });
 });
+
+describe('a body type no route reads', () => {
+  it('answers a body type no route reads (curl -d without a Content-Type) 415 naming the type received and what to send', async () => {
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1024 });
+    app.post('/v1/sql', async () => ({ ok: true }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const address = app.server.address() as { port: number };
+      // What `curl -d '{"sql":"..."}' URL` sends.
+      const r = await fetch(`http://127.0.0.1:${address.port}/v1/sql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: '{"sql":"SELECT 1"}',
+      });
+      expect(r.status).toBe(415);
+      const body = (await r.json()) as { error: { code: string; reason: string } };
+      expect(body.error.code).toBe('GW_ERR_CONTENT_TYPE');
+      expect(body.error.reason).toContain('Content-Type "application/x-www-form-urlencoded" is not accepted here');
+      expect(body.error.reason).toContain("-H 'content-type: application/json'");
+    } finally {
+      await app.close();
+    }
+  });
+});

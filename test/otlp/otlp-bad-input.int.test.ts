@@ -333,6 +333,27 @@ describe('OTLP/HTTP bad input', () => {
   it('an unknown path: 404', async () => {
     expect((await post('/v1/spans', '{}', { 'content-type': 'application/json' })).status).toBe(404);
   });
+
+  it("an exporter pointed at the gateway's HTTP port instead: 404 saying where OTLP/HTTP is received, for each signal", async () => {
+    for (const path of ['/v1/traces', '/v1/logs', '/v1/metrics']) {
+      for (const type of ['application/json', 'application/x-protobuf']) {
+        const r = await fetch(`${aio.http}${path}`, {
+          method: 'POST',
+          body: type === 'application/json' ? '{}' : new Uint8Array(0),
+          headers: { 'content-type': type },
+        });
+        expect(r.status, `${path} ${type}`).toBe(404);
+        expect(await r.json()).toEqual({
+          error: {
+            code: 'HTTP_ERR_NOT_FOUND',
+            reason: `no route POST ${path}: OTLP/HTTP is received on ${otlp}${path} (gateway.otlpHttpListen); this port takes POST /v1/ssf`,
+          },
+        });
+      }
+    }
+    // The query API's GET /v1/traces on the same port is untouched.
+    expect((await fetch(`${aio.http}/v1/traces`)).status).toBe(200);
+  });
 });
 
 describe('OTLP/gRPC bad input', () => {

@@ -23,6 +23,7 @@ import { OtlpError } from '../../ingest/otlp/otlp-errors.js';
 import { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest } from '../../ingest/otlp/otlp-messages.js';
 import { ExpansionBudget } from '../../ingest/otlp/expansion-budget.js';
 import { metricsSteps, metricsToSsf, samplesOf } from '../../ingest/otlp/metrics-to-ssf.js';
+import { severityOfText } from '../../ingest/otlp/logs-to-ssf.js';
 import { gatewayFields } from '../../ingest/gateway/span-intake.js';
 import { decodeSpan } from '../../src/codec/index.js';
 import { EventRowBinary } from '../../src/clickhouse/event-row-binary.js';
@@ -163,7 +164,8 @@ function logRecord(odd: number): Json {
     timeUnixNano: chance(0.1) ? '0' : time(-int(1000) * 60_000),
     observedTimeUnixNano: chance(0.3) ? time(-int(100)) : '0',
     severityNumber: chance(odd) ? pick([25, -1, 100]) : int(25),
-    severityText: pick(['INFO', '', 'Warn']),
+    // Level names give a record without a number its severity (severityOfText); the others do not.
+    severityText: pick(['INFO', '', 'Warn', 'error', 'DEBUG3', 'warning', 'Critical', 'WARNING2', 'notice', 'constructor']),
     body: chance(0.1) ? undefined : anyValue(),
     attributes: attributes(int(5), odd),
     traceId: chance(0.3) ? Buffer.alloc(0) : pick([traceId(odd), traceId(0)]),
@@ -731,4 +733,29 @@ describe('OTLP direct path against the general path', () => {
       expect(sliced.result.events).toBe(5_000);
     }
   }, 60_000);
+});
+
+describe('severityOfText: the SeverityNumber of a level name, for a record sent without one', () => {
+  it.each([
+    ['TRACE', 1],
+    ['debug', 5],
+    ['DEBUG2', 6],
+    ['Info', 9],
+    ['INFO4', 12],
+    ['WARN', 13],
+    ['warning', 13],
+    ['ERROR', 17],
+    ['error3', 19],
+    ['FATAL', 21],
+    ['CRITICAL', 21],
+    ['WARNING2', 0],
+    ['INFO5', 0],
+    ['notice', 0],
+    ['constructor', 0],
+    ['__proto__', 0],
+    [' ERROR', 0],
+    ['', 0],
+  ])('%s -> %i', (text, number) => {
+    expect(severityOfText(text)).toBe(number);
+  });
 });

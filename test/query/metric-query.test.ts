@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { catalogSource, metricListSql, metricTagsSql } from '../../query/metrics/metric-catalog.js';
+import { catalogSource, metricListSql, metricTagsSql, similarNames } from '../../query/metrics/metric-catalog.js';
 import {
   chooseAgg,
   defaultStepMs,
@@ -135,6 +135,11 @@ describe('refusals', () => {
     ['a tag filter without a key', () => parseTagFilter(':x'), /not key:value/],
     ['no agg and nothing in the range', () => chooseAgg('x', undefined, []), /no samples of metric "x"/],
     ['no agg and several types', () => chooseAgg('x', undefined, ['counter', 'gauge']), /several types/],
+    [
+      'no agg, nothing in the range, similar names',
+      () => chooseAgg('a.b', undefined, [], ['a.c', 'b.b']),
+      /no samples of metric "a.b" in the time range \(did you mean "a.c", "b.b"\?\)/,
+    ],
     ['p99 of a counter', () => chooseAgg('x', 'p99', ['counter']), /p99 needs a histogram/],
     ['uniq of a gauge', () => chooseAgg('x', 'uniq', ['gauge']), /uniq needs a set/],
   ])('%s', (_label, fn, reason) => {
@@ -353,5 +358,30 @@ describe('rows to series', () => {
       { tags: { route: '' }, points: [[1000, 7]] },
     ]);
     expect(rowsToSeries([{ point_ms: 5, point_value: 3 }], [])).toEqual([{ tags: {}, points: [[5, 3]] }]);
+  });
+});
+
+describe('similarNames: what a typo of a metric name could have meant', () => {
+  const names = [
+    'shop.requests',
+    'shop.errors',
+    'http.request.duration',
+    'http.requests',
+    'http.request.count',
+    'http.request.sum',
+    'ssf.span.duration',
+    'ssf.service.duration',
+  ];
+  it.each([
+    ['two letters swapped', 'shop.reqeusts', ['shop.requests']],
+    ['a letter missing', 'shop.erors', ['shop.errors']],
+    ['another case', 'SHOP.REQUESTS', ['shop.requests']],
+    ['several close, the closest first', 'ssf.spam.duration', ['ssf.span.duration']],
+    ['a longer name allows more edits', 'http.requests.duratoin', ['http.request.duration']],
+    ['nothing close', 'queue.depth', []],
+    ['the names under it (a cumulative histogram), after the typos', 'http.request', ['http.requests', 'http.request.sum', 'http.request.count']],
+    ['the name itself is not a suggestion', 'shop.errors', []],
+  ])('%s', (_, name, expected) => {
+    expect(similarNames(name, names)).toEqual(expected);
   });
 });

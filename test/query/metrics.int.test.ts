@@ -465,6 +465,18 @@ describe('GET /v1/metrics/query', () => {
     const none = await get('/v1/metrics/query', { name: 'no.such.metric', from: H0, to: H0 + WINDOW });
     expect(none.status).toBe(404);
     expect(none.body).toMatchObject({ error: { code: 'QUERY_ERR_NOT_FOUND' } });
+    expect((none.body as { error: { reason: string } }).error.reason).not.toContain('did you mean');
+  });
+
+  it('a typo of a metric name: the 404 names the metrics of the range it could have meant', async () => {
+    const typo = await get('/v1/metrics/query', { name: 'shop.reqeusts', from: H0, to: H0 + WINDOW });
+    expect(typo.status).toBe(404);
+    expect(typo.body).toEqual({
+      error: {
+        code: 'QUERY_ERR_NOT_FOUND',
+        reason: 'no samples of metric "shop.reqeusts" in the time range (did you mean "shop.requests"?), so no default agg; give agg to query it anyway',
+      },
+    });
   });
 
   it.each([

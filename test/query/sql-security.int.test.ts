@@ -14,6 +14,7 @@ import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import type { ClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { registerQueryApi } from '../../query/query-api.js';
 import type { QueryMetrics } from '../../query/query-metrics.js';
+import { DATETIME_PARAM_HINT } from '../../query/query-errors.js';
 import { PUBLIC_TABLES } from '../../query/query-runner.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
@@ -286,6 +287,20 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     expect(a.json().error?.code, a.body).toBe(code);
     expect(a.status).toBe(status);
     expect(a.json().error?.reason.length).toBeGreaterThan(5);
+  });
+
+  it('a DateTime64 parameter given as RFC 3339: 400 QUERY_ERR_PARAMS saying how to write it, and both ways it says work', async () => {
+    const wrong = await sql(aio.http, { sql: "SELECT {t:DateTime64(9, 'UTC')} AS t", params: { t: '2026-11-21T14:00:00Z' } });
+    expect(wrong.status).toBe(400);
+    expect(wrong.json().error?.code).toBe('QUERY_ERR_PARAMS');
+    expect(wrong.json().error?.reason).toContain(DATETIME_PARAM_HINT);
+    const plain = await sql(aio.http, { sql: "SELECT toString({t:DateTime64(9, 'UTC')}) AS t", params: { t: '2026-11-21 14:00:00.123456789' } });
+    expect(plain.json().data, plain.body).toEqual([{ t: '2026-11-21 14:00:00.123456789' }]);
+    const rfc = await sql(aio.http, {
+      sql: "SELECT toString(parseDateTime64BestEffort({t:String}, 9, 'UTC')) AS t",
+      params: { t: '2026-11-21T16:00:00.5+02:00' },
+    });
+    expect(rfc.json().data, rfc.body).toEqual([{ t: '2026-11-21 14:00:00.500000000' }]);
   });
 
   it('reads a comment as a comment: the hidden statement never runs', async () => {

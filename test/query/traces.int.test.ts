@@ -580,6 +580,7 @@ function expectedSearch(rows: readonly SpanEvent[], f: Filters): unknown[] {
       summary: {
         trace_id: m.traceId.toString(),
         trace_id_hex: BigInt.asUintN(64, m.traceId).toString(16).padStart(16, '0'),
+        trace_id_128: [m.traceIdHigh, m.traceId].map((v) => BigInt.asUintN(64, v).toString(16).padStart(16, '0')).join(''),
         start: rfc3339(start),
         duration_ms: Number(end - start) / 1e6,
         root_service: root.service,

@@ -68,7 +68,16 @@ export function seriesColor(i: number): string {
   return PALETTE[i % PALETTE.length] as string;
 }
 
-/** The link a trace opens at: 16 hex digits, with 0x when they are all decimal (the API would read them as a decimal id). */
+/**
+ * The id a trace is shown and linked by: its 32 hex digits when its high 64
+ * bits are not 0 (an OTLP or W3C trace: the id its sender's tools print, and
+ * the link then finds that trace alone), else the 16 of `trace_id_hex`.
+ */
+export function traceIdOf(t: { trace_id_hex: string; trace_id_128: string }): string {
+  return t.trace_id_128.startsWith('0'.repeat(16)) ? t.trace_id_hex : t.trace_id_128;
+}
+
+/** The link a trace opens at: its hex id, with 0x when the digits are all decimal (the API would read 16 of them as a decimal id). */
 export function tracePath(hex: string): string {
   return `/traces/${/^\d+$/.test(hex) ? `0x${hex}` : hex}`;
 }

@@ -2,7 +2,7 @@ import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { getJson } from './api.js';
 import type { LogHistogram, LogRow, LogsAnswer } from './api.js';
-import { fmtNum, fmtTime, resolveTime, tracePath } from './format.js';
+import { fmtNum, fmtTime, resolveTime, traceIdOf, tracePath } from './format.js';
 import { setQuery, useLocation } from './router.js';
 import { Empty, ErrorBox, Highlighted, Link, Loading, TimeRange, useAsync, useRange, useSize } from './ui.js';
 
@@ -88,8 +88,8 @@ function LogLine({ log }: { log: LogRow }): JSX.Element {
         <Highlighted text={log.body} ranges={log.highlights} />
       </span>
       {log.links.trace ? (
-        <Link href={tracePath(log.trace_id_hex)} class="trace-link small" title="Open the trace of this log">
-          trace {log.trace_id_hex.slice(0, 8)}…
+        <Link href={tracePath(traceIdOf(log))} class="trace-link small" title="Open the trace of this log">
+          trace {traceIdOf(log).slice(0, 8)}…
         </Link>
       ) : (
         <span />
@@ -99,7 +99,7 @@ function LogLine({ log }: { log: LogRow }): JSX.Element {
           <dt>timestamp</dt>
           <dd>{log.timestamp}</dd>
           <dt>trace</dt>
-          <dd>{log.trace_id_hex}</dd>
+          <dd>{traceIdOf(log)}</dd>
           <dt>span</dt>
           <dd>{log.span_id_hex}</dd>
           {attrs.map(([k, v]) => (

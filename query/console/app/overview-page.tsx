@@ -1,7 +1,7 @@
 import type { JSX } from 'preact';
 import { getJson } from './api.js';
 import type { ServiceGraph, SloAnswer, TraceSummary } from './api.js';
-import { fmtMs, fmtNum, fmtPct, fmtTime, serviceColor, tracePath } from './format.js';
+import { fmtMs, fmtNum, fmtPct, fmtTime, serviceColor, traceIdOf, tracePath } from './format.js';
 import { DependencyGraph } from './services-page.js';
 import { Empty, ErrorBox, Link, Loading, TimeRange, useAsync, useRange } from './ui.js';
 
@@ -68,7 +68,7 @@ export function OverviewPage(): JSX.Element {
               <ul class="plain">
                 {failed.value.traces.map((t) => (
                   <li>
-                    <Link href={tracePath(t.trace_id_hex)}>
+                    <Link href={tracePath(traceIdOf(t))}>
                       {t.root_service} {t.root_name}
                     </Link>{' '}
                     <span class="muted">
@@ -89,7 +89,7 @@ export function OverviewPage(): JSX.Element {
                 .slice(0, 8)
                 .map((t) => (
                   <li>
-                    <Link href={tracePath(t.trace_id_hex)}>
+                    <Link href={tracePath(traceIdOf(t))}>
                       {t.root_service} {t.root_name}
                     </Link>{' '}
                     <span class="muted">

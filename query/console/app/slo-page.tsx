@@ -84,7 +84,10 @@ export function SloPage(): JSX.Element {
       {slo.state === 'error' && <ErrorBox error={slo.error} />}
       {slo.state === 'done' &&
         (slo.value.services.length === 0 ? (
-          <Empty>No indicator spans: SLOs are measured on spans marked as indicators.</Empty>
+          <Empty>
+            No indicator spans: SLOs are measured on spans marked as indicators (the emitter's setIndicator(); spans sent over OTLP never are). The Services
+            page has every service's error rate and latency.
+          </Empty>
         ) : (
           <>
             <p class="muted">

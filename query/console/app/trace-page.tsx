@@ -2,7 +2,7 @@ import type { JSX } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
 import { getJson } from './api.js';
 import type { SpanNode, Trace, TraceLog } from './api.js';
-import { fmtMs, fmtNum, fmtTime, serviceColor } from './format.js';
+import { fmtMs, fmtNum, fmtTime, serviceColor, traceIdOf } from './format.js';
 import { setQuery, useLocation } from './router.js';
 import { ErrorBox, Link, Loading, useAsync } from './ui.js';
 import { Minimap, visibleRows, Waterfall } from './waterfall.js';
@@ -20,7 +20,7 @@ function indexSpans(roots: readonly SpanNode[]): Map<string, SpanNode> {
 
 function logsHref(t: Trace): string {
   const q = new URL(t.links.logs, location.origin).searchParams;
-  const id = q.get('trace_id') ?? t.trace_id_hex;
+  const id = q.get('trace_id') ?? traceIdOf(t);
   return `/logs?trace_id=${encodeURIComponent(id)}&from=${q.get('from') ?? ''}&to=${q.get('to') ?? ''}&order=asc`;
 }
 
@@ -197,7 +197,7 @@ export function TraceView({ trace }: { trace: Trace }): JSX.Element {
           <Link href={logsHref(trace)} class="button">
             Logs of this trace ({trace.logs.length})
           </Link>
-          <a class="button" href={`/v1/traces/${trace.trace_id_hex}`} target="_blank" rel="noopener">
+          <a class="button" href={`/v1/traces/${traceIdOf(trace)}`} target="_blank" rel="noopener">
             JSON
           </a>
         </div>
@@ -206,7 +206,7 @@ export function TraceView({ trace }: { trace: Trace }): JSX.Element {
         <div>
           <dt>Trace</dt>
           <dd>
-            <code>{trace.trace_id_hex}</code>
+            <code>{traceIdOf(trace)}</code>
           </dd>
         </div>
         <div>

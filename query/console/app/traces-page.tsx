@@ -2,7 +2,7 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { getJson } from './api.js';
 import type { TraceSummary } from './api.js';
-import { fmtMs, fmtTime, serviceColor, tracePath } from './format.js';
+import { fmtMs, fmtTime, serviceColor, traceIdOf, tracePath } from './format.js';
 import { setQuery, useLocation } from './router.js';
 import { Empty, ErrorBox, Link, Loading, SortableTable, TimeRange, useAsync, useRange } from './ui.js';
 
@@ -72,7 +72,7 @@ export function TracesPage(): JSX.Element {
                 label: 'Root',
                 value: (t) => `${t.root_service} ${t.root_name}`,
                 render: (t) => (
-                  <Link href={tracePath(t.trace_id_hex)} class="trace-link">
+                  <Link href={tracePath(traceIdOf(t))} class="trace-link">
                     <span class="svc-dot" style={{ background: serviceColor(t.root_service) }} />
                     {t.root_service} <b>{t.root_name}</b>
                   </Link>
@@ -108,7 +108,7 @@ export function TracesPage(): JSX.Element {
                   </span>
                 ),
               },
-              { key: 'id', label: 'Trace id', value: (t) => t.trace_id_hex, render: (t) => <code>{t.trace_id_hex}</code> },
+              { key: 'id', label: 'Trace id', value: (t) => traceIdOf(t), render: (t) => <code>{traceIdOf(t)}</code> },
             ]}
           />
         ))}
