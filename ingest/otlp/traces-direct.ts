@@ -6,6 +6,7 @@ import type { Steps } from './conversion.js';
 import type { DirectContext, DirectConversion, WireOrigin } from './direct-conversion.js';
 import { be32, endSpan, entryOfKey, entryOfKeyText, out, readKeyValues, walkExport, writeAttributes } from './direct-conversion.js';
 import {
+  indicatorKind,
   LINKS_TAG,
   SPAN_EVENT_ATTRIBUTE,
   SPAN_KIND_TAG,
@@ -306,6 +307,10 @@ function span(c: DirectConversion, ctx: DirectContext, origin: WireOrigin, start
     tags++;
   }
   if (tags > LIMITS.tagsPerMap) throw DECLINE;
+  if (indicatorKind(kind)) {
+    out.byte(0x60); // indicator (12), true
+    out.byte(1);
+  }
   out.byte(0x6a);
   out.varint32(nameLength);
   out.copy(b, nameS, nameE);

@@ -13,6 +13,18 @@ import { originOf } from './otlp-origin.js';
 export const SPAN_KINDS = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'] as const;
 export const STATUS_CODES = ['Unset', 'Ok', 'Error'] as const;
 
+/**
+ * Whether an OTLP span of this kind is an SSF indicator span: SERVER and
+ * CONSUMER spans, the work a service does for a request or a message
+ * received, which is what Veneur's indicator spans mark (a service's SLI:
+ * GET /v1/slo, the rollups' ssf.indicator.duration and, per span name,
+ * ssf.objective.duration). Other kinds are the service's own steps and its
+ * calls out (docs/otlp.md, "Traces").
+ */
+export function indicatorKind(kind: number): boolean {
+  return kind === 2 || kind === 5;
+}
+
 /** Span tags the mapping writes (docs/otlp.md, "Traces"). */
 export const SPAN_KIND_TAG = 'otel.span_kind';
 export const STATUS_CODE_TAG = 'otel.status_code';
@@ -103,6 +115,7 @@ export function* tracesSteps(request: TracesRequest, budget: ExpansionBudget): S
             startTimestamp: unsigned64(s.startTimeUnixNano),
             endTimestamp: unsigned64(s.endTimeUnixNano),
             error: code === 2,
+            indicator: indicatorKind(kind),
             service: origin.service,
             name: s.name ?? '',
             tags,

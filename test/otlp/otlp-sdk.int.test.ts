@@ -5,6 +5,7 @@
  * the tables and through the query API.
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { SloReport } from '../../query/services/slo.js';
 import type { SpanContext } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { OTLPLogExporter as LogsGrpc } from '@opentelemetry/exporter-logs-otlp-grpc';
@@ -198,6 +199,25 @@ describe.each(['proto', 'json', 'grpc'] as const)('the OpenTelemetry JS SDK over
     expect(events).toEqual([
       { body: 'rows read', attributes: expect.objectContaining({ rows: '42', 'otel.span_event': 'true' }), span_id: int64(s.child.spanId) },
     ]);
+  });
+
+  it('marks its SERVER span, not its CLIENT or INTERNAL ones, as an indicator span: GET /v1/slo measures the service on it', async () => {
+    const s = sent.get(t) as Sent;
+    const spans = await rows<{ name: string; indicator: boolean }>(
+      `SELECT toString(name) AS name, indicator FROM ${aio.ch.database}.spans WHERE service = '${s.service}' ORDER BY name`,
+    );
+    expect(spans).toEqual([
+      { name: 'GET /orders', indicator: true },
+      { name: 'SELECT orders', indicator: false },
+      { name: 'decode', indicator: false },
+    ]);
+    const r = await fetch(`${aio.http}/v1/slo?service=${s.service}&windows=1h`);
+    expect(r.status).toBe(200);
+    const slo = (await r.json()) as SloReport;
+    expect(slo.services.map((x) => x.service)).toEqual([s.service]);
+    // One request (the SERVER span), not failed: its CLIENT child's error is not the service's SLI.
+    expect(slo.services[0]?.windows[0]).toMatchObject({ total: 1, good: 1, bad: 0, availability: 1 });
+    expect(slo.services[0]?.objectives.map((o) => o.objective)).toEqual(['GET /orders']);
   });
 
   it('answers the trace by its 32-hex id through GET /v1/traces, with its logs', async () => {

@@ -85,8 +85,8 @@ export function SloPage(): JSX.Element {
       {slo.state === 'done' &&
         (slo.value.services.length === 0 ? (
           <Empty>
-            No indicator spans: SLOs are measured on spans marked as indicators (the emitter's setIndicator(); spans sent over OTLP never are). The Services
-            page has every service's error rate and latency.
+            No indicator spans: SLOs are measured on spans marked as indicators (the emitter's setIndicator(); over OTLP, SERVER and CONSUMER spans). The
+            Services page has every service's error rate and latency.
           </Empty>
         ) : (
           <>
