@@ -110,32 +110,53 @@ LIMIT {limit:UInt32} BY key`,
   };
 }
 
-/** Levenshtein distance (insertions, deletions, substitutions) of two strings, in UTF-16 units. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+/**
+ * Levenshtein distance (insertions, deletions, substitutions) of two strings,
+ * in UTF-16 units, when it is at most `most`; otherwise `most + 1`. Only the
+ * band |i - j| <= most of the table is filled, and it stops once a whole row
+ * is past `most`: O(length x most), not O(length x length) (a tenant chooses
+ * the name asked and, up to 1,024 bytes each, the names compared).
+ */
+export function editDistanceAtMost(a: string, b: string, most: number): number {
+  if (Math.abs(a.length - b.length) > most) return most + 1;
+  const far = most + 1;
+  let previous = new Array<number>(b.length + 1).fill(far);
+  for (let j = 0; j <= Math.min(b.length, most); j++) previous[j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
+    const current = new Array<number>(b.length + 1).fill(far);
+    if (i <= most) current[0] = i;
+    let best = current[0] as number;
+    for (let j = Math.max(1, i - most); j <= Math.min(b.length, i + most); j++) {
       const substitute = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(substitute, (previous[j] as number) + 1, (current[j - 1] as number) + 1));
+      const d = Math.min(substitute, (previous[j] as number) + 1, (current[j - 1] as number) + 1, far);
+      current[j] = d;
+      if (d < best) best = d;
     }
+    if (best > most) return far;
     previous = current;
   }
-  return previous[b.length] as number;
+  return Math.min(previous[b.length] as number, far);
 }
+
+/** Names longer than this get no suggestion: nobody mistypes one, and each comparison costs its length. */
+const SUGGEST_NAME_CHARS = 256;
+/** The most edits a suggestion is away from the name asked. */
+const MOST_EDITS = 4;
 
 /**
  * The names among `names` a typo of `name` could have meant: at most 3, the
  * closest first, within 2 edits (a swapped pair of letters is 2), or one per
- * 5 characters of a longer name; then names under it (`<name>.count`,
- * `<name>.sum`: what an OTLP cumulative histogram is stored as), shortest
- * first.
+ * 5 characters of a longer name (at most MOST_EDITS); then names under it
+ * (`<name>.count`, `<name>.sum`: what an OTLP cumulative histogram is stored
+ * as), shortest first.
  */
 export function similarNames(name: string, names: readonly string[]): string[] {
-  const most = Math.max(2, Math.floor(name.length / 5));
+  if (name.length > SUGGEST_NAME_CHARS) return [];
+  const most = Math.min(MOST_EDITS, Math.max(2, Math.floor(name.length / 5)));
+  const asked = name.toLowerCase();
   return names
     .filter((n) => n !== name)
-    .map((n) => ({ n, d: n.startsWith(`${name}.`) ? most + n.length - name.length : editDistance(n.toLowerCase(), name.toLowerCase()) }))
+    .map((n) => ({ n, d: n.startsWith(`${name}.`) ? most + n.length - name.length : editDistanceAtMost(n.toLowerCase(), asked, most) }))
     .filter((x) => x.d <= most || x.n.startsWith(`${name}.`))
     .sort((x, y) => x.d - y.d || (x.n < y.n ? -1 : 1))
     .slice(0, 3)

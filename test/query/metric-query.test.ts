@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { catalogSource, metricListSql, metricTagsSql, similarNames } from '../../query/metrics/metric-catalog.js';
+import { catalogSource, editDistanceAtMost, metricListSql, metricTagsSql, similarNames } from '../../query/metrics/metric-catalog.js';
 import {
   chooseAgg,
   defaultStepMs,
@@ -383,5 +383,48 @@ describe('similarNames: what a typo of a metric name could have meant', () => {
     ['the name itself is not a suggestion', 'shop.errors', []],
   ])('%s', (_, name, expected) => {
     expect(similarNames(name, names)).toEqual(expected);
+  });
+  it('suggests nothing for a name past 256 characters (each comparison costs its length, and the name is the client’s)', () => {
+    const long = `shop.requests${'x'.repeat(300)}`;
+    expect(similarNames(long, [...names, `${long.slice(0, -1)}y`])).toEqual([]);
+  });
+});
+
+describe('editDistanceAtMost: the edit distance within a band', () => {
+  /** The whole table: the reference. */
+  function levenshtein(a: string, b: string): number {
+    let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const current = [i];
+      for (let j = 1; j <= b.length; j++) {
+        current.push(Math.min((previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1), (previous[j] as number) + 1, (current[j - 1] as number) + 1));
+      }
+      previous = current;
+    }
+    return previous[b.length] as number;
+  }
+  it('is the distance when it is at most `most`, otherwise most + 1, on random strings', () => {
+    let seed = 11;
+    const random = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      // The high bits: a power-of-two LCG's low bits repeat within a few draws.
+      return Math.floor(seed / 65_536) % n;
+    };
+    const word = (): string => Array.from({ length: random(12) }, () => 'abc'[random(3)]).join('');
+    let near = 0;
+    for (let k = 0; k < 5_000; k++) {
+      const [a, b, most] = [word(), word(), 1 + random(4)];
+      const d = levenshtein(a, b);
+      if (d <= most) near++;
+      expect(editDistanceAtMost(a, b, most), `${a} ${b} ${most}`).toBe(Math.min(d, most + 1));
+    }
+    // Named cases: a length difference of exactly `most`, a distance just past it.
+    expect(editDistanceAtMost('ab', 'abcd', 2)).toBe(2);
+    expect(editDistanceAtMost('abcd', 'ab', 1)).toBe(2);
+    expect(editDistanceAtMost('kitten', 'sitting', 3)).toBe(3);
+    expect(editDistanceAtMost('kitten', 'sitting', 2)).toBe(3);
+    // Both sides of the band were tried.
+    expect(near).toBeGreaterThan(500);
+    expect(near).toBeLessThan(4_500);
   });
 });
