@@ -12,7 +12,7 @@ import { GatewayMetrics } from './gateway-metrics.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { packOf, SpanIntake } from './span-intake.js';
 import { StreamListener } from './stream-listener.js';
-import { splitHostPort } from '../../src/http/listen-address.js';
+import { joinHostPort, splitHostPort } from '../../src/http/listen-address.js';
 import { UdpListener } from './udp-listener.js';
 import { OtlpGrpcListener } from '../otlp/otlp-grpc.js';
 import { OtlpHttpListener } from '../otlp/otlp-http.js';
@@ -78,8 +78,9 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
       ? new TenantRateLimit({ rateBytes: g.tenantRateLimitBytes, burstBytes: g.tenantBurstBytes, perTenant: g.tenantRateLimits })
       : undefined;
   const ownsApp = options.app === undefined;
-  // Where OTLP/HTTP is received once listening: an exporter pointed at this HTTP port by mistake is told so in its 404.
-  let otlpHttpAt = g.otlpHttpListen;
+  // The port OTLP/HTTP is received on once listening: an exporter pointed at this HTTP port by mistake is told so in
+  // its 404. Only the port: the 404 is answered before authentication, and the host may be an internal address.
+  let otlpHttpPort = g.otlpHttpListen === '' ? undefined : splitHostPort(g.otlpHttpListen).port;
   const app =
     options.app ??
     createHttpServer({
@@ -88,8 +89,8 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
       requestTimeoutMs: g.httpRequestTimeoutS * 1000,
       notFoundHint: (method, path) =>
         method === 'POST' && OTLP_HTTP_PATHS.includes(path)
-          ? otlpHttpAt
-            ? `OTLP/HTTP is received on http://${otlpHttpAt}${path} (gateway.otlpHttpListen); this port takes POST /v1/ssf`
+          ? otlpHttpPort !== undefined
+            ? `OTLP/HTTP is received on port ${otlpHttpPort} (gateway.otlpHttpListen), path ${path}; this port takes POST /v1/ssf`
             : 'the OTLP/HTTP listener is off (gateway.otlpHttpListen is empty); this port takes POST /v1/ssf'
           : undefined,
     });
@@ -233,7 +234,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
         }
         for (const l of udp) {
           const { host, port } = await l.listen();
-          where[l.protocol] = `${host}:${port}`;
+          where[l.protocol] = joinHostPort(host, port);
         }
         for (const s of streams) {
           const at = await s.listen();
@@ -241,7 +242,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
         }
         if (otlpHttp) {
           where['otlp_http'] = await otlpHttp.listen();
-          otlpHttpAt = new URL(where['otlp_http']).host;
+          otlpHttpPort = Number(new URL(where['otlp_http']).port);
         }
         if (otlpGrpc) where['otlp_grpc'] = await otlpGrpc.listen();
       } catch (err) {

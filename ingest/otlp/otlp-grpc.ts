@@ -2,7 +2,7 @@ import { createServer, constants } from 'node:http2';
 import type { Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import protobuf from 'protobufjs/minimal.js';
-import { splitHostPort } from '../../src/http/listen-address.js';
+import { joinHostPort, splitHostPort } from '../../src/http/listen-address.js';
 import { exportAnswer } from './otlp-answers.js';
 import { busy, decompressWithin } from './otlp-body.js';
 import type { HeldBytes } from './otlp-body.js';
@@ -224,7 +224,7 @@ export class OtlpGrpcListener {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         const a = this.server.address() as AddressInfo;
-        resolve(`${a.address}:${a.port}`);
+        resolve(joinHostPort(a.address, a.port));
       });
     });
   }

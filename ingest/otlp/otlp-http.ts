@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { splitHostPort } from '../../src/http/listen-address.js';
+import { joinHostPort, splitHostPort } from '../../src/http/listen-address.js';
 import { exportAnswer, statusBody } from './otlp-answers.js';
 import { busy, decompressWithin } from './otlp-body.js';
 import type { Encoding, Signal } from './otlp-decode.js';
@@ -179,7 +179,7 @@ export class OtlpHttpListener {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         const a = this.server.address() as AddressInfo;
-        resolve(`http://${a.address}:${a.port}`);
+        resolve(`http://${joinHostPort(a.address, a.port)}`);
       });
     });
   }

@@ -346,7 +346,8 @@ describe('OTLP/HTTP bad input', () => {
         expect(await r.json()).toEqual({
           error: {
             code: 'HTTP_ERR_NOT_FOUND',
-            reason: `no route POST ${path}: OTLP/HTTP is received on ${otlp}${path} (gateway.otlpHttpListen); this port takes POST /v1/ssf`,
+            // The port only: the 404 is answered before authentication.
+            reason: `no route POST ${path}: OTLP/HTTP is received on port ${new URL(otlp).port} (gateway.otlpHttpListen), path ${path}; this port takes POST /v1/ssf`,
           },
         });
       }
