@@ -120,20 +120,25 @@ LIMIT {limit:UInt32} BY key`,
 export function editDistanceAtMost(a: string, b: string, most: number): number {
   if (Math.abs(a.length - b.length) > most) return most + 1;
   const far = most + 1;
+  // Two rows, swapped each step and filled only within the band; the cells a row
+  // reads outside it (left of the band, and row 0 past it) hold `far`.
   let previous = new Array<number>(b.length + 1).fill(far);
+  let current = new Array<number>(b.length + 1).fill(far);
   for (let j = 0; j <= Math.min(b.length, most); j++) previous[j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const current = new Array<number>(b.length + 1).fill(far);
-    if (i <= most) current[0] = i;
-    let best = current[0] as number;
-    for (let j = Math.max(1, i - most); j <= Math.min(b.length, i + most); j++) {
+    const from = Math.max(1, i - most);
+    const to = Math.min(b.length, i + most);
+    current[from - 1] = from === 1 && i <= most ? i : far;
+    let best = current[from - 1] as number;
+    for (let j = from; j <= to; j++) {
       const substitute = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
       const d = Math.min(substitute, (previous[j] as number) + 1, (current[j - 1] as number) + 1, far);
       current[j] = d;
       if (d < best) best = d;
     }
+    // The next row reads this one up to column `to + 1`: left as far (it was never in the band before).
     if (best > most) return far;
-    previous = current;
+    [previous, current] = [current, previous];
   }
   return Math.min(previous[b.length] as number, far);
 }
