@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { basename } from 'node:path';
 import type { LogSeverity, MetricSample, MetricStatus, MetricType } from '../codec/types.js';
+import { setTag } from '../codec/tag-map.js';
 import { DropAccounting } from './drop-accounting.js';
 import type { EmitterStats } from './drop-accounting.js';
 import type { EmitterOptions, StartSpanOptions } from './emitter-options.js';
@@ -270,7 +271,7 @@ export class Emitter implements SpanOwner {
 function textTags(tags: Record<string, string> | undefined): Record<string, string> | undefined {
   if (!tags || typeof tags !== 'object' || Object.keys(tags).length === 0) return undefined;
   const out: Record<string, string> = {};
-  for (const k in tags) out[k] = String(tags[k]);
+  for (const k in tags) setTag(out, k, String(tags[k]));
   return out;
 }
 

@@ -1,5 +1,6 @@
 import { SEVERITY_NUMBER } from '../codec/span-encode.js';
 import type { LogRecord, LogSeverity } from '../codec/types.js';
+import { setTag } from '../codec/tag-map.js';
 import { nowNs } from './clock.js';
 import type { LogFields } from './emitter-types.js';
 
@@ -18,16 +19,20 @@ function stringifyFields(fields: LogFields): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k in fields) {
     const v = fields[k];
-    if (typeof v === 'string') out[k] = v;
+    if (typeof v === 'string') setTag(out, k, v);
     else if (v === undefined) continue;
-    else if (v instanceof Error) out[k] = `${v.name}: ${v.message}`;
+    else if (v instanceof Error) setTag(out, k, `${v.name}: ${v.message}`);
     else if (typeof v === 'object' && v !== null) {
       try {
-        out[k] = JSON.stringify(v, (_key, val: unknown) => (typeof val === 'bigint' ? val.toString() : val));
+        setTag(
+          out,
+          k,
+          JSON.stringify(v, (_key, val: unknown) => (typeof val === 'bigint' ? val.toString() : val)),
+        );
       } catch {
-        out[k] = String(v);
+        setTag(out, k, String(v));
       }
-    } else out[k] = String(v);
+    } else setTag(out, k, String(v));
   }
   return out;
 }

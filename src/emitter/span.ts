@@ -1,4 +1,5 @@
 import type { LogSeverity, MetricSample, MetricType, SpanEvent } from '../codec/types.js';
+import { setTag } from '../codec/tag-map.js';
 import { timeToNs } from './clock.js';
 import type { TimeInput } from './clock.js';
 import type { LogFields, MetricOptions } from './emitter-types.js';
@@ -60,7 +61,7 @@ export class Span {
     this.indicator = init.indicator;
     // As setTags: a JavaScript caller's number or boolean becomes its text, so it cannot fail the span's encoding.
     this.tags = {};
-    if (init.tags) for (const k in init.tags) this.tags[k] = String(init.tags[k]);
+    if (init.tags) for (const k in init.tags) setTag(this.tags, k, String(init.tags[k]));
     if (parent?.remote && this.traceIdHigh !== 0n) {
       this.tags['w3c.trace_id_high'] = BigInt.asUintN(64, this.traceIdHigh).toString(16).padStart(16, '0');
     }
@@ -77,12 +78,12 @@ export class Span {
   }
 
   setTag(key: string, value: string | number | boolean): this {
-    if (!this.done) this.tags[String(key)] = String(value);
+    if (!this.done) setTag(this.tags, String(key), String(value));
     return this;
   }
 
   setTags(tags: Record<string, string | number | boolean>): this {
-    if (!this.done) for (const k in tags) this.tags[k] = String(tags[k]);
+    if (!this.done) for (const k in tags) setTag(this.tags, k, String(tags[k]));
     return this;
   }
 

@@ -163,6 +163,29 @@ describe('logs', () => {
   });
 });
 
+describe('a "__proto__" key', () => {
+  // An assignment tags["__proto__"] = v adds no entry; the emitter sets every key as an own one.
+  it('is sent as an ordinary tag or log attribute, never dropped', async () => {
+    const rx = await udpReceiver();
+    cleanup.push(rx.close);
+    const e = emitter({ address: rx.address, minLogLevel: 'info' });
+    const span = e.startSpan('with-proto');
+    span.setTag('__proto__', 'x').setTags(JSON.parse('{"__proto__": "y", "after": 1}') as Record<string, string>);
+    e.runWithSpan(span, () => e.log('info', 'hello', JSON.parse('{"__proto__": {"a": 1}}') as Record<string, unknown>));
+    span.finish();
+    await e.flush();
+    await waitFor(() => rx.spans.some((s) => s.name === 'with-proto') && rx.spans.some((s) => s.logs.length > 0));
+    const sent = rx.spans.find((s) => s.name === 'with-proto') as SpanEvent;
+    expect(Object.entries(sent.tags)).toEqual([
+      ['__proto__', 'y'],
+      ['after', '1'],
+    ]);
+    const log = rx.spans.flatMap((s) => s.logs).find((l) => l.body === 'hello');
+    expect(Object.entries(log?.attributes ?? {})).toEqual([['__proto__', '{"a":1}']]);
+    expect(Object.getPrototypeOf(sent.tags)).toBe(Object.prototype);
+  });
+});
+
 describe('framed stream over UNIX and TCP sockets', () => {
   it('delivers over a UNIX socket that only comes up after the emitter started', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'ssf-emit-')), 'ssf.sock');
