@@ -147,11 +147,19 @@ export function editDistanceAtMost(a: string, b: string, most: number): number {
 const SUGGEST_NAME_CHARS = 256;
 /** The most edits a suggestion is away from the name asked. */
 const MOST_EDITS = 4;
+/**
+ * Characters of names compared by edit distance for one 404, at most: past
+ * it the remaining names are not compared (a tenant can fill its 10,000
+ * names with near-copies of a long one, and each comparison costs a band of
+ * its length): about 8 ms here for 100,000 characters of names of 256.
+ */
+const SUGGEST_WORK_CHARS = 100_000;
 
 /**
  * The names among `names` a typo of `name` could have meant: at most 3, the
  * closest first, within 2 edits (a swapped pair of letters is 2), or one per
- * 5 characters of a longer name (at most MOST_EDITS); then names under it
+ * 5 characters of a longer name (at most MOST_EDITS), among the first
+ * SUGGEST_WORK_CHARS characters of names compared; then names under it
  * (`<name>.count`, `<name>.sum`: what an OTLP cumulative histogram is stored
  * as), shortest first.
  */
@@ -159,10 +167,19 @@ export function similarNames(name: string, names: readonly string[]): string[] {
   if (name.length > SUGGEST_NAME_CHARS) return [];
   const most = Math.min(MOST_EDITS, Math.max(2, Math.floor(name.length / 5)));
   const asked = name.toLowerCase();
-  return names
-    .filter((n) => n !== name)
-    .map((n) => ({ n, d: n.startsWith(`${name}.`) ? most + n.length - name.length : editDistanceAtMost(n.toLowerCase(), asked, most) }))
-    .filter((x) => x.d <= most || x.n.startsWith(`${name}.`))
+  let work = 0;
+  const found: Array<{ n: string; d: number }> = [];
+  for (const n of names) {
+    if (n === name) continue;
+    if (n.startsWith(`${name}.`)) {
+      found.push({ n, d: most + n.length - name.length });
+    } else if (work < SUGGEST_WORK_CHARS && Math.abs(n.length - name.length) <= most) {
+      work += n.length;
+      const d = editDistanceAtMost(n.toLowerCase(), asked, most);
+      if (d <= most) found.push({ n, d });
+    }
+  }
+  return found
     .sort((x, y) => x.d - y.d || (x.n < y.n ? -1 : 1))
     .slice(0, 3)
     .map((x) => x.n);

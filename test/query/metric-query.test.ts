@@ -390,6 +390,19 @@ describe('similarNames: what a typo of a metric name could have meant', () => {
   });
 });
 
+describe('similarNames: bounded work', () => {
+  const asked = 'x'.repeat(200);
+  const close = `${'x'.repeat(199)}z`;
+  const fillers = (n: number): string[] => Array.from({ length: n }, (_, i) => `${'y'.repeat(196)}${String(i).padStart(4, '0')}`);
+  it('compares names of about the same length until 100,000 characters were compared, then stops', () => {
+    expect(similarNames(asked, [...fillers(400), close])).toEqual([close]);
+    expect(similarNames(asked, [...fillers(600), close])).toEqual([]);
+  });
+  it('still names the names under it past that', () => {
+    expect(similarNames(asked, [...fillers(600), `${asked}.count`])).toEqual([`${asked}.count`]);
+  });
+});
+
 describe('editDistanceAtMost: the edit distance within a band', () => {
   /** The whole table: the reference. */
   function levenshtein(a: string, b: string): number {
