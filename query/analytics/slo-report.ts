@@ -3,7 +3,7 @@ import type { MetricPointRow } from '../metrics/metric-query.js';
 import type { QueryRunner } from '../query-runner.js';
 import { serviceStats } from '../services/service-stats.js';
 import type { OperationStats } from '../services/service-stats.js';
-import { computeSlos } from '../services/slo.js';
+import { computeSlos, errorBudget } from '../services/slo.js';
 import { JobInputError } from './job-input-error.js';
 import { isoUtc } from './time-chunks.js';
 
@@ -75,14 +75,10 @@ function budgetOf(
   bad: number,
   objective: number,
 ): Pick<ServiceReport, 'availability' | 'error_budget' | 'budget_consumed' | 'budget_remaining' | 'burn_rate' | 'meets_objective'> {
-  const budget = (1 - objective) * total;
   const availability = total > 0 ? (total - bad) / total : null;
   return {
     availability,
-    error_budget: budget,
-    budget_consumed: budget > 0 ? bad / budget : null,
-    budget_remaining: budget > 0 ? 1 - bad / budget : null,
-    burn_rate: total > 0 ? bad / total / (1 - objective) : null,
+    ...errorBudget(total, bad, objective),
     meets_objective: availability === null ? null : availability >= objective,
   };
 }

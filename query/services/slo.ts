@@ -146,11 +146,29 @@ async function readSpanCounts(runner: QueryRunner, tenant: string, params: Recor
   );
 }
 
+/** A ratio without binary floating-point noise (0.16, not 0.16000000000000014): 12 significant digits. */
+const tidy = (x: number): number => Number(x.toPrecision(12));
+
+/** An objective's error budget over `total` requests, and how much of it `bad` spent: the SLO page's and the SLO report's figures. */
+export function errorBudget(
+  total: number,
+  bad: number,
+  objective: number,
+): { error_budget: number; budget_consumed: number | null; budget_remaining: number | null; burn_rate: number | null } {
+  // 1 - 0.999 is 0.0010000000000000009 in binary; the objective is written in decimal.
+  const allowed = tidy(1 - objective);
+  const budget = tidy(allowed * total);
+  return {
+    error_budget: budget,
+    budget_consumed: budget > 0 ? tidy(bad / budget) : null,
+    budget_remaining: budget > 0 ? tidy(1 - bad / budget) : null,
+    burn_rate: total > 0 ? tidy(bad / total / allowed) : null,
+  };
+}
+
 function numbersOf(window: SloWindow, end: number, cell: Cell | undefined, objective: number): SloNumbers {
   const total = cell?.total ?? 0;
   const bad = cell?.bad ?? 0;
-  const budget = (1 - objective) * total;
-  const burn = total > 0 ? bad / total / (1 - objective) : null;
   return {
     window: window.name,
     from: new Date(end - window.ms).toISOString(),
@@ -161,10 +179,7 @@ function numbersOf(window: SloWindow, end: number, cell: Cell | undefined, objec
     availability: total > 0 ? (total - bad) / total : null,
     p50_ms: total > 0 ? (cell?.p50 ?? null) : null,
     p99_ms: total > 0 ? (cell?.p99 ?? null) : null,
-    error_budget: budget,
-    budget_consumed: budget > 0 ? bad / budget : null,
-    budget_remaining: budget > 0 ? 1 - bad / budget : null,
-    burn_rate: burn,
+    ...errorBudget(total, bad, objective),
   };
 }
 
