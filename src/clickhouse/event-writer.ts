@@ -28,6 +28,12 @@ export function insertSettings(rows: number, table: EventTable, dedupToken: stri
     max_insert_block_size: String(Math.max(rows, 1_048_576)),
     min_insert_block_size_rows: '0',
     min_insert_block_size_bytes: '0',
+    // Every partition the block touches (ClickHouse refuses more than 100 by default). The tables are
+    // partitioned by day and the gateway bounds every time to the retention (event-window.ts), so a
+    // block touches at most that many days, per table; with a retention past 100 days, one request
+    // spread over more days (a backfill, or a hostile tenant) failed the whole insert, every request
+    // batched with it, and in the materializer the batch was retried forever, holding its partition.
+    max_partitions_per_insert_block: '0',
     ...(dedupToken ? { insert_deduplication_token: `${dedupToken}:${table}` } : {}),
   };
 }
