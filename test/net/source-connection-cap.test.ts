@@ -39,7 +39,10 @@ describe('sourceOf', () => {
 });
 
 /** A server capped at `max` per source; `admitted` holds the server side of each connection its own listener saw. */
-async function cappedServer(max: number, host = '127.0.0.1'): Promise<{ server: Server; port: number; cap: SourceConnections; admitted: Socket[]; refused: string[] }> {
+async function cappedServer(
+  max: number,
+  host = '127.0.0.1',
+): Promise<{ server: Server; port: number; cap: SourceConnections; admitted: Socket[]; refused: string[] }> {
   const admitted: Socket[] = [];
   const refused: string[] = [];
   const server = createServer((socket) => {
