@@ -17,11 +17,19 @@ export interface RunningQueryApi {
  * (the read-only user may not see or stop its own queries).
  */
 export async function startQueryApi(config: Readonly<Config>): Promise<RunningQueryApi> {
-  const [{ registerQueryApi }, { splitHostPort }] = await Promise.all([import('../query/query-api.js'), import('../src/http/listen-address.js')]);
+  const [{ registerQueryApi }, { splitHostPort }, { capConnectionsPerSource }] = await Promise.all([
+    import('../query/query-api.js'),
+    import('../src/http/listen-address.js'),
+    import('../src/net/source-connection-cap.js'),
+  ]);
   const ch = await createClickHouse(config.clickhouse, { readonlyUser: true });
   const killer = await createClickHouse(config.clickhouse);
   const app = createHttpServer({ logLevel: config.log.level, bodyLimit: 1_048_576, requestTimeoutMs: config.gateway.httpRequestTimeoutS * 1000 });
-  registerQueryApi(app, config, ch, { standalone: true, killer });
+  const api = registerQueryApi(app, config, ch, { standalone: true, killer });
+  // As the gateway's listeners: one client cannot hold every connection (docs/security.md, "Connections per source").
+  capConnectionsPerSource(app.server, { maxPerSource: config.gateway.maxConnectionsPerSource, ipv6PrefixLength: config.gateway.sourceIpv6PrefixLength }, () =>
+    api.metrics.refused('QUERY_ERR_SOURCE_TOO_MANY_CONNECTIONS'),
+  );
   const url = await app.listen(splitHostPort(config.query.listen));
   return {
     url,

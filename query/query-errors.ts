@@ -51,6 +51,11 @@ export const QueryErrors = defineErrors('QUERY', {
     retryAfterSeconds: 1,
     text: 'this tenant already has query.maxConcurrentPerTenant queries running; retry after Retry-After seconds',
   },
+  QUERY_ERR_SOURCE_TOO_MANY_CONNECTIONS: {
+    status: 0,
+    retriable: true,
+    text: 'a connection was closed as it was accepted: its source address already had gateway.maxConnectionsPerSource on the query API listener (counted, never answered)',
+  },
   QUERY_ERR_UNAVAILABLE: { status: 503, retriable: true, retryAfterSeconds: 5, text: 'ClickHouse cannot be reached now; retry after Retry-After seconds' },
 });
 

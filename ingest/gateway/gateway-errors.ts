@@ -76,6 +76,11 @@ export const GatewayErrors = defineErrors('GW', {
     retriable: true,
     text: 'a framed stream connection was closed as it was accepted: the listener already had gateway.streamMaxConnections',
   },
+  GW_ERR_SOURCE_TOO_MANY_CONNECTIONS: {
+    status: 0,
+    retriable: true,
+    text: 'a connection was closed as it was accepted: its source address already had gateway.maxConnectionsPerSource on this listener (counted, never answered)',
+  },
 });
 
 export type GatewayErrorCode = (typeof GatewayErrors.codes)[number];

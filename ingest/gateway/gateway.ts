@@ -24,6 +24,8 @@ import { eventWindow } from './event-window.js';
 import { TenantRateLimit } from './tenant-rate-limit.js';
 import { StatsdAggregator } from '../statsd/statsd-aggregator.js';
 import { StatsdAggregateEncoder } from '../statsd/statsd-aggregate-bytes.js';
+import { capConnectionsPerSource } from '../../src/net/source-connection-cap.js';
+import type { SourceConnectionLimit } from '../../src/net/source-connection-cap.js';
 
 export interface GatewayOptions {
   /** An HTTP server to add the routes to (all-in-one mode shares one with the query API). Default: a new one. */
@@ -78,6 +80,8 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
       ? new TenantRateLimit({ rateBytes: g.tenantRateLimitBytes, burstBytes: g.tenantBurstBytes, perTenant: g.tenantRateLimits })
       : undefined;
   const ownsApp = options.app === undefined;
+  // Every TCP listener's cap per source address, under its global one: one client cannot hold them all.
+  const perSource: SourceConnectionLimit = { maxPerSource: g.maxConnectionsPerSource, ipv6PrefixLength: g.sourceIpv6PrefixLength };
   // The port OTLP/HTTP is received on once listening: an exporter pointed at this HTTP port by mistake is told so in
   // its 404. Only the port: the 404 is answered before authentication, and the host may be an internal address.
   let otlpHttpPort = g.otlpHttpListen === '' ? undefined : splitHostPort(g.otlpHttpListen).port;
@@ -99,6 +103,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     // maxConnections closes one more as it is accepted, and 'drop' counts it.
     app.server.maxConnections = g.httpMaxConnections;
     app.server.on('drop', () => metrics.refused('http', 'GW_ERR_HTTP_TOO_MANY_CONNECTIONS', 1));
+    capConnectionsPerSource(app.server, perSource, () => metrics.refused('http', 'GW_ERR_SOURCE_TOO_MANY_CONNECTIONS', 1));
   }
   registerIngestRoutes(app, {
     auth,
@@ -192,7 +197,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
         metrics,
       ),
     );
-  const streamLimits = [g.streamIdleTimeoutS * 1000, g.streamFrameTimeoutS * 1000, g.streamMaxConnections] as const;
+  const streamLimits = [g.streamIdleTimeoutS * 1000, g.streamFrameTimeoutS * 1000, g.streamMaxConnections, perSource] as const;
   const unixTenant = tenantOf('unix', g.unixSocket);
   if (unixTenant !== undefined) streams.push(new StreamListener({ path: g.unixSocket }, unixTenant, intake, sink, metrics, ...streamLimits, limits));
   const tcpTenant = tenantOf('tcp', g.tcpListen);
@@ -213,7 +218,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     limits,
     expansion: { maxEvents: g.otlpMaxEvents, maxBytes: g.otlpMaxOutputBytes },
   };
-  const bounds = otlpBounds(g, otlpInFlight);
+  const bounds = otlpBounds(g, otlpInFlight, perSource);
   const otlpHttp = g.otlpHttpListen ? new OtlpHttpListener(g.otlpHttpListen, otlpDeps, bounds) : undefined;
   const otlpGrpc = g.otlpGrpcListen ? new OtlpGrpcListener(g.otlpGrpcListen, otlpDeps, bounds) : undefined;
 

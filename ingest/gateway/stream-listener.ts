@@ -11,6 +11,8 @@ import { packOf } from './span-intake.js';
 import type { TenantRateLimit } from './tenant-rate-limit.js';
 import { splitHostPort } from '../../src/http/listen-address.js';
 import { dropReason } from '../sink/sink-errors.js';
+import { capConnectionsPerSource } from '../../src/net/source-connection-cap.js';
+import type { SourceConnectionLimit } from '../../src/net/source-connection-cap.js';
 
 /** The deadline of the frame in progress on one connection. */
 interface FrameTimer {
@@ -42,6 +44,8 @@ export class StreamListener {
     /** A frame must arrive whole within this long of its first byte (a trickle holds no buffer forever). */
     private readonly frameMs: number,
     private readonly maxConnections: number,
+    /** TCP only: connections per source address (a UNIX socket's peers have none). */
+    private readonly perSource: SourceConnectionLimit,
     /** The tenant's ingest rate limit: over it, the connection is paused until the tenant may send again. */
     private readonly limits?: TenantRateLimit,
   ) {}
@@ -54,6 +58,7 @@ export class StreamListener {
     const server = createServer((socket) => this.onConnection(socket));
     server.maxConnections = this.maxConnections;
     server.on('drop', () => this.metrics.refused(this.protocol, 'GW_ERR_STREAM_TOO_MANY_CONNECTIONS', 1));
+    if ('address' in this.target) capConnectionsPerSource(server, this.perSource, () => this.metrics.refused('tcp', 'GW_ERR_SOURCE_TOO_MANY_CONNECTIONS', 1));
     this.server = server;
     if ('path' in this.target) {
       const path = this.target.path;

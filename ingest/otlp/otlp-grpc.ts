@@ -11,6 +11,7 @@ import { OtlpError } from './otlp-errors.js';
 import type { OtlpDeps } from './otlp-export.js';
 import { exportOtlp } from './otlp-export.js';
 import type { OtlpBounds } from './otlp-bounds.js';
+import { capConnectionsPerSource } from '../../src/net/source-connection-cap.js';
 
 /** The three OTLP services' one method each (opentelemetry-proto collector/*). */
 const METHODS: Record<string, Signal> = {
@@ -72,6 +73,7 @@ export class OtlpGrpcListener {
     this.server = createServer({ maxSessionMemory: 64, settings: { maxConcurrentStreams: bounds.maxConcurrentStreams } });
     this.server.maxConnections = bounds.maxConnections;
     this.server.on('drop', () => this.deps.metrics.refused('otlp_grpc', 'OTLP_ERR_TOO_MANY_CONNECTIONS', 1));
+    capConnectionsPerSource(this.server, bounds.perSource, () => this.deps.metrics.refused('otlp_grpc', 'GW_ERR_SOURCE_TOO_MANY_CONNECTIONS', 1));
     this.server.on('session', (session) => this.onSession(session));
     this.server.on('stream', (stream, headers) => {
       this.streams.add(stream);

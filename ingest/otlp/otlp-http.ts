@@ -11,6 +11,7 @@ import type { OtlpDeps } from './otlp-export.js';
 import { exportOtlp } from './otlp-export.js';
 import type { InFlightBytes } from '../gateway/in-flight-bytes.js';
 import type { OtlpBounds } from './otlp-bounds.js';
+import { capConnectionsPerSource } from '../../src/net/source-connection-cap.js';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const CONTENT_TYPE: Record<Encoding, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
@@ -99,6 +100,7 @@ export class OtlpHttpListener {
     );
     this.server.maxConnections = bounds.maxConnections;
     this.server.on('drop', () => this.deps.metrics.refused('otlp_http', 'OTLP_ERR_TOO_MANY_CONNECTIONS', 1));
+    capConnectionsPerSource(this.server, bounds.perSource, () => this.deps.metrics.refused('otlp_http', 'GW_ERR_SOURCE_TOO_MANY_CONNECTIONS', 1));
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.clientError(err, socket));
   }
 

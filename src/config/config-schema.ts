@@ -260,6 +260,23 @@ export const configSchema = z.strictObject({
         .positive()
         .default(1_024)
         .describe('Connections open at once per OTLP listener (HTTP, gRPC); one more is closed as it is accepted, and counted.'),
+      maxConnectionsPerSource: z
+        .number()
+        .int()
+        .positive()
+        .default(64)
+        .describe(
+          'Connections one source address may hold open at once on each TCP listener of the gateway (HTTP, OTLP/HTTP, OTLP/gRPC, the framed stream on TCP), on top of its global cap: one more is closed as it is accepted, before any byte is read, and counted (`GW_ERR_SOURCE_TOO_MANY_CONNECTIONS`). So one client cannot hold every connection of a listener (docs/security.md, "Connections per source"). Behind a proxy or NAT every client has its address: raise it to the global cap there.',
+        ),
+      sourceIpv6PrefixLength: z
+        .number()
+        .int()
+        .min(32)
+        .max(128)
+        .default(64)
+        .describe(
+          'With `gateway.maxConnectionsPerSource`: the leading bits of an IPv6 address that name its source. 64: a /64 is one source (one host usually owns a whole /64 and may use any address in it); 128: each address is its own (e.g. when many clients share a /64, as pods of a node may). An IPv4-mapped address (`::ffff:1.2.3.4`) is its IPv4 address.',
+        ),
       otlpMaxConcurrentStreams: z
         .number()
         .int()
