@@ -132,73 +132,81 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     // refused before the body is read, so nothing of it is counted as received or taken; the reason
     // names the problem, never the key (a key may be a secret; it is echoed only in its own header).
     const keyed = key === undefined ? undefined : { keyId: keyIdOf(request.tenant, key), digest: await bodyDigestOf(body) };
-    if (keyed !== undefined && recent.reused(keyed.keyId, keyed.digest)) throw gatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED');
-    const waitS = deps.limits?.admit(request.tenant, body.length) ?? 0;
-    if (waitS > 0) {
-      deps.metrics.tenantLimited('http', request.tenant, 1);
-      throw gatewayError(
-        'GW_ERR_TENANT_RATE_LIMITED',
-        `tenant ${request.tenant} is over its ingest rate limit of ${deps.limits?.rateOf(request.tenant)} bytes/s; retry after ${waitS} s`,
-        waitS,
-      );
-    }
-
-    let parts: Uint8Array[];
-    const rejected: BatchRejection[] = [];
-    let indexOf: (i: number) => number = (i) => i;
+    // The key is bound to this body now, before it is read, so a request reusing it with another body
+    // while this one is read is refused before it is read too. A refusal of this request before anything
+    // of it is published unbinds a key it bound (as Stripe keeps a key only once the request started
+    // executing): a refused first attempt does not bind the key to its body.
+    const use = keyed === undefined ? undefined : recent.see(keyed.keyId, keyed.digest);
+    if (use === 'reused') throw gatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED');
+    // Set once the spans go to the sink: a failure from there on keeps the key bound (some of it may be stored).
+    let publishing = false;
     try {
-      if (kind === 'protobuf') parts = splitBatch(body);
-      else if (kind === 'frames') parts = decodeFrames(body);
-      else {
-        const json = await parseJsonBatch(body.toString('utf8'));
-        if ('error' in json) throw new CodecError('SSF_JSON_INVALID', json.error);
-        parts = json.spans.map((s) => s.bytes);
-        const indices = json.spans.map((s) => s.index);
-        indexOf = (i) => indices[i] ?? i;
-        rejected.push(...json.rejected);
+      const waitS = deps.limits?.admit(request.tenant, body.length) ?? 0;
+      if (waitS > 0) {
+        deps.metrics.tenantLimited('http', request.tenant, 1);
+        throw gatewayError(
+          'GW_ERR_TENANT_RATE_LIMITED',
+          `tenant ${request.tenant} is over its ingest rate limit of ${deps.limits?.rateOf(request.tenant)} bytes/s; retry after ${waitS} s`,
+          waitS,
+        );
       }
+
+      let parts: Uint8Array[];
+      const rejected: BatchRejection[] = [];
+      let indexOf: (i: number) => number = (i) => i;
+      try {
+        if (kind === 'protobuf') parts = splitBatch(body);
+        else if (kind === 'frames') parts = decodeFrames(body);
+        else {
+          const json = await parseJsonBatch(body.toString('utf8'));
+          if ('error' in json) throw new CodecError('SSF_JSON_INVALID', json.error);
+          parts = json.spans.map((s) => s.bytes);
+          const indices = json.spans.map((s) => s.index);
+          indexOf = (i) => indices[i] ?? i;
+          rejected.push(...json.rejected);
+        }
+      } catch (err) {
+        if (err instanceof CodecError) {
+          throw gatewayError('GW_ERR_BODY_MALFORMED', `${err.code}: ${err.message.replace(/^\w+: /, '')}`);
+        }
+        throw err;
+      }
+
+      const result = await deps.intake.fromEncodedInSlices(parts, request.tenant, 'http', receivedNs);
+      deps.metrics.batchSize.observe(parts.length + rejected.length, { protocol: 'http' });
+      const answer: BatchAnswer = {
+        accepted: result.accepted.length,
+        events: result.events,
+        rejected: [...rejected, ...result.rejected.map((r) => ({ ...r, index: indexOf(r.index) }))].sort((a, b) => a.index - b.index),
+        partial: result.partial.map((r) => ({ ...r, index: indexOf(r.index) })),
+      };
+      if (result.accepted.length === 0 && answer.rejected.length > 0) {
+        const e = gatewayError('GW_ERR_NO_VALID_SPANS');
+        e.details = { ...answer };
+        throw e;
+      }
+      let requestId: string | undefined;
+      if (keyed !== undefined) {
+        deps.metrics.idempotent(use === 'repeat');
+        requestId = requestIdOf(keyed.keyId, keyed.digest);
+      }
+      publishing = true;
+      try {
+        await deps.sink.publish(packOf(result, requestId));
+      } catch (err) {
+        deps.metrics.dropped('http', dropReason(err), result.events);
+        // The sink's own refusal, answered as the gateway's (same reason and Retry-After).
+        if (SinkErrors.has(err)) {
+          if (err.code === 'SINK_ERR_TOO_LARGE') throw gatewayError('GW_ERR_BATCH_TOO_LARGE', err.reason);
+          throw gatewayError('GW_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds);
+        }
+        throw err;
+      }
+      return reply.status(200).send(answer);
     } catch (err) {
-      if (err instanceof CodecError) {
-        throw gatewayError('GW_ERR_BODY_MALFORMED', `${err.code}: ${err.message.replace(/^\w+: /, '')}`);
-      }
+      if (keyed !== undefined && use === 'new' && !publishing) recent.forget(keyed.keyId, keyed.digest);
       throw err;
     }
-
-    const result = await deps.intake.fromEncodedInSlices(parts, request.tenant, 'http', receivedNs);
-    deps.metrics.batchSize.observe(parts.length + rejected.length, { protocol: 'http' });
-    const answer: BatchAnswer = {
-      accepted: result.accepted.length,
-      events: result.events,
-      rejected: [...rejected, ...result.rejected.map((r) => ({ ...r, index: indexOf(r.index) }))].sort((a, b) => a.index - b.index),
-      partial: result.partial.map((r) => ({ ...r, index: indexOf(r.index) })),
-    };
-    if (result.accepted.length === 0 && answer.rejected.length > 0) {
-      const e = gatewayError('GW_ERR_NO_VALID_SPANS');
-      e.details = { ...answer };
-      throw e;
-    }
-    let requestId: string | undefined;
-    if (keyed !== undefined) {
-      // The key is noted only now, once the request is taken (as Stripe keeps a key only once the
-      // request started executing): a refused first attempt does not bind it to its body.
-      const use = recent.see(keyed.keyId, keyed.digest);
-      // Another request bound the key to another body while this one was read.
-      if (use === 'reused') throw gatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED');
-      deps.metrics.idempotent(use === 'repeat');
-      requestId = requestIdOf(keyed.keyId, keyed.digest);
-    }
-    try {
-      await deps.sink.publish(packOf(result, requestId));
-    } catch (err) {
-      deps.metrics.dropped('http', dropReason(err), result.events);
-      // The sink's own refusal, answered as the gateway's (same reason and Retry-After).
-      if (SinkErrors.has(err)) {
-        if (err.code === 'SINK_ERR_TOO_LARGE') throw gatewayError('GW_ERR_BATCH_TOO_LARGE', err.reason);
-        throw gatewayError('GW_ERR_UNAVAILABLE', err.reason, err.retryAfterSeconds);
-      }
-      throw err;
-    }
-    return reply.status(200).send(answer);
   }
 
   app.get('/metrics', async (request, reply) => {

@@ -16,10 +16,9 @@ export class RecentKeys {
   private readonly seen = new Map<string, string>();
   constructor(private readonly limit = 10_000) {}
 
-  /** Whether `keyId` is remembered with another digest (nothing noted: a request is checked before it is read, noted once taken). */
-  reused(keyId: string, digest: string): boolean {
-    const first = this.seen.get(keyId);
-    return first !== undefined && first !== digest;
+  /** Unbinds `keyId` if it is bound to `digest`: the request that bound it was refused before anything of it was published. */
+  forget(keyId: string, digest: string): void {
+    if (this.seen.get(keyId) === digest) this.seen.delete(keyId);
   }
 
   /**

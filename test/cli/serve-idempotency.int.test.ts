@@ -17,9 +17,9 @@ const MAIN = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
 const NOW = BigInt(Date.now()) * 1_000_000n;
 const PER_REQUEST = 25;
 
-/** The body of request `name`: PER_REQUEST trace spans of its own (ids from `base`), named `name`. */
-function body(name: string, base: number): Buffer {
-  const events = Array.from({ length: PER_REQUEST }, (_, i) =>
+/** The body of request `name`: `spans` trace spans of its own (ids from `base`), named `name`. */
+function body(name: string, base: number, spans = PER_REQUEST): Buffer {
+  const events = Array.from({ length: spans }, (_, i) =>
     spanEvent({
       id: BigInt(base + i + 1),
       traceId: BigInt(base + (i % 5) + 1),
@@ -255,4 +255,28 @@ describe('ssf serve: Idempotency-Key', () => {
     expect(got.get('c-a')).toEqual({ rows: PER_REQUEST, uniq: PER_REQUEST });
     expect(got.get('c-b')).toEqual({ rows: PER_REQUEST, uniq: PER_REQUEST });
   }, 180_000);
+
+  it('binds a key to its body as the body is read: the key with another body at the same time is refused before it is counted; a request refused before it is published leaves the key free', async () => {
+    const s = serve as Serve;
+    const received = async (): Promise<number> =>
+      Number(/^ssf_gateway_received_total\{protocol="http"\} (\d+)$/m.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1] ?? 0);
+    // Two bodies under one key at once, each read in several slices (INTAKE_SLICE spans between turns of the
+    // event loop): one is taken, the other refused 422 before its spans are counted.
+    const before = await received();
+    const answers = await Promise.all([post(s.url, body('d-a', 600_000, 40_000), 'same-time'), post(s.url, body('d-b', 700_000, 40_000), 'same-time')]);
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 422]);
+    expect((await received()) - before).toBe(40_000);
+    const got = await countByName(ch, 'd-');
+    expect([...got.values()]).toEqual([{ rows: 40_000, uniq: 40_000 }]);
+
+    // Every span out of the accepted times: refused (422 GW_ERR_NO_VALID_SPANS), nothing published: the key stays free.
+    const stale = Buffer.from(
+      encodeBatch([spanEvent({ id: 1n, traceId: 1n, service: 'idem', name: 'e-stale', startTimestamp: 1_000n, endTimestamp: 2_000n, isTrace: true })]),
+    );
+    const refused = await post(s.url, stale, 'refused-first');
+    expect(refused.status).toBe(422);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('GW_ERR_NO_VALID_SPANS');
+    expect((await post(s.url, body('e-good', 800_000), 'refused-first')).status).toBe(200);
+    expect((await countByName(ch, 'e-')).get('e-good')).toEqual({ rows: PER_REQUEST, uniq: PER_REQUEST });
+  });
 });
