@@ -26,6 +26,11 @@ export class MaterializerMetrics {
   );
   readonly batchRows = this.registry.histogram('ssf_materializer_batch_rows', 'Rows per inserted batch.', SIZE_BUCKETS);
   readonly batchRecords = this.registry.histogram('ssf_materializer_batch_records', 'Kafka records per batch.', SIZE_BUCKETS);
+  readonly batchBytes = this.registry.histogram(
+    'ssf_materializer_batch_bytes',
+    'Bytes of Kafka records (decompressed) per inserted batch.',
+    [1_024, 65_536, 1_048_576, 8_388_608, 33_554_432, 134_217_728],
+  );
   readonly deadLetters = this.registry.counter('ssf_materializer_dead_letter_total', 'Records written to the dead-letter topic, by MAT_ERR_* code.', ['code']);
   readonly refusedParts = this.registry.counter(
     'ssf_materializer_refused_parts_total',

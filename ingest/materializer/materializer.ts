@@ -112,6 +112,8 @@ interface Batch {
   keyed: { token: string; rows: EventBatch }[];
   keyedRows: number;
   rowCount: number;
+  /** Bytes of its records' values (decompressed), bounded by batchBytes as rowCount is by batchRows. */
+  bytes: number;
   deadLetters: DeadLetter[];
   /** The partition's producer windows (serialized) before `first`, and after `last` once sealed: the intent's and the final commit's metadata. */
   windowsBefore: string;
@@ -155,6 +157,7 @@ class KafkaMaterializer implements Materializer {
   private readonly dlqTopic: string;
   private readonly groupId: string;
   private readonly batchRows: number;
+  private readonly batchBytes: number;
   private readonly batchMs: number;
   private readonly heartbeatMs: number;
   private readonly defaultTenant: string;
@@ -193,6 +196,7 @@ class KafkaMaterializer implements Materializer {
     this.dlqTopic = config.kafka.deadLetterTopic;
     this.groupId = config.kafka.consumerGroup;
     this.batchRows = config.materializer.batchRows;
+    this.batchBytes = config.materializer.batchBytes;
     this.batchMs = config.materializer.batchMs;
     this.heartbeatMs = options.heartbeatIntervalMs ?? 3_000;
     this.defaultTenant = config.gateway.defaultTenant;
@@ -305,6 +309,7 @@ class KafkaMaterializer implements Materializer {
         group: this.groupId,
         deadLetterTopic: this.dlqTopic,
         batchRows: this.batchRows,
+        batchBytes: this.batchBytes,
         batchMs: this.batchMs,
         clickhouse: this.ch.endpoint,
         database: this.ch.database,
@@ -394,7 +399,8 @@ class KafkaMaterializer implements Materializer {
     // still wait, so a slow stream still makes few inserts.
     const open = state.open;
     const drained = resolved !== undefined && BigInt(resolved) + 1n >= BigInt(batch.highWatermark);
-    if (drained && open !== undefined && open.replay === undefined && open.rowCount * 4 >= this.batchRows) this.sealWhenFree(state);
+    if (drained && open !== undefined && open.replay === undefined && (open.rowCount * 4 >= this.batchRows || open.bytes * 4 >= this.batchBytes))
+      this.sealWhenFree(state);
     // One turn of the event loop before kafkajs hands over the next partition's records: a flush
     // started above sends its intent and its insert now, so ClickHouse writes while this thread
     // decodes (kafkajs runs the batches of one fetch back to back, with only microtasks between).
@@ -506,6 +512,7 @@ class KafkaMaterializer implements Materializer {
         keyed: [],
         keyedRows: 0,
         rowCount: 0,
+        bytes: 0,
         deadLetters: [],
         windowsBefore: state.windows.serialize(),
         windowsAfter: '',
@@ -537,11 +544,14 @@ class KafkaMaterializer implements Materializer {
       }
     }
     batch.rowCount = batch.rows.total + batch.keyedRows;
+    batch.bytes += message.value?.length ?? 0;
     batch.last = offset;
     batch.records++;
     state.next = offset + 1n;
     this.metrics.recordsConsumed.inc();
-    if (batch.replay !== undefined ? offset >= batch.replay.last : batch.rowCount >= this.batchRows) this.seal(state);
+    // A batch ends after the record that reaches batchRows or batchBytes: rows of 1 MB (a log body at
+    // gateway.maxSpanBytes) would otherwise fill a batch of batchRows with 150 GB.
+    if (batch.replay !== undefined ? offset >= batch.replay.last : batch.rowCount >= this.batchRows || batch.bytes >= this.batchBytes) this.seal(state);
     return true;
   }
 
@@ -625,6 +635,7 @@ class KafkaMaterializer implements Materializer {
         }
         this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
         this.metrics.batchRows.observe(batch.rowCount);
+        this.metrics.batchBytes.observe(batch.bytes);
         for (const table of TABLES) {
           let n = batch.rows.count(table);
           for (const k of batch.keyed) n += k.rows.count(table);

@@ -386,6 +386,14 @@ export const configSchema = z.strictObject({
         .positive()
         .default(150_000)
         .describe('Rows buffered before an insert (the materializer holds at most two batches per partition).'),
+      batchBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(32 * 1_048_576)
+        .describe(
+          'Bytes of Kafka records (as decompressed) buffered before an insert, whichever of this and `batchRows` comes first: rows are 100 bytes or 1 MB, so rows alone do not bound memory (the materializer holds at most two batches per partition).',
+        ),
       batchMs: z.number().int().positive().default(1_000).describe('Longest wait before an insert.'),
       metricsListen: listen('127.0.0.1:8129', 'HTTP listener of the materializer’s /metrics and health endpoints (distributed mode).'),
     })

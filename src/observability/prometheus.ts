@@ -102,6 +102,10 @@ export class Histogram implements Metric {
     return this.series.get(labelKey(this.labelNames, labels))?.count ?? 0;
   }
 
+  sum(labels: Labels = {}): number {
+    return this.series.get(labelKey(this.labelNames, labels))?.sum ?? 0;
+  }
+
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const [k, s] of this.series) {

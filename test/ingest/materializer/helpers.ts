@@ -182,7 +182,14 @@ export function testConfig(env: Record<string, string>): Readonly<Config> {
 }
 
 /** A materializer of its own for one test: the shared broker, its topic and group, its own database. */
-export function materializerConfig(o: { topic: string; clickhouseUrl: string; database: string; batchRows: number; batchMs: number }): Readonly<Config> {
+export function materializerConfig(o: {
+  topic: string;
+  clickhouseUrl: string;
+  database: string;
+  batchRows: number;
+  batchMs: number;
+  batchBytes?: number;
+}): Readonly<Config> {
   return testConfig({
     SSF_KAFKA_BROKERS: kafkaBrokers().join(','),
     SSF_KAFKA_SPANS_TOPIC: o.topic,
@@ -192,6 +199,7 @@ export function materializerConfig(o: { topic: string; clickhouseUrl: string; da
     SSF_CLICKHOUSE_DATABASE: uniqueDatabase(o.database),
     SSF_MATERIALIZER_BATCH_ROWS: String(o.batchRows),
     SSF_MATERIALIZER_BATCH_MS: String(o.batchMs),
+    ...(o.batchBytes === undefined ? {} : { SSF_MATERIALIZER_BATCH_BYTES: String(o.batchBytes) }),
   });
 }
 
@@ -329,10 +337,18 @@ export async function startRig(o: {
   database: string;
   batchRows: number;
   batchMs: number;
+  batchBytes?: number;
   beforeStart?: (producer: Producer, topic: string) => Promise<void>;
 }): Promise<MaterializerRig> {
   const topic = await freshTopic(kafkaBrokers(), o.name);
-  const config = materializerConfig({ topic, clickhouseUrl: clickhouseUrl(), database: o.database, batchRows: o.batchRows, batchMs: o.batchMs });
+  const config = materializerConfig({
+    topic,
+    clickhouseUrl: clickhouseUrl(),
+    database: o.database,
+    batchRows: o.batchRows,
+    batchMs: o.batchMs,
+    ...(o.batchBytes === undefined ? {} : { batchBytes: o.batchBytes }),
+  });
   const producer = await connectProducer(kafkaBrokers());
   await o.beforeStart?.(producer, topic);
   const running = await startMaterializerProcess(config, { heartbeatIntervalMs: 1_000 });
