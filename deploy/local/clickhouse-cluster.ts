@@ -11,7 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createClient } from '@clickhouse/client';
 import { join, resolve } from 'node:path';
-import { startClickHouseServer } from './clickhouse-server.js';
+import { ClickHouseServerError, startClickHouseServer } from './clickhouse-server.js';
 import type { ClickHouseServer } from './clickhouse-server.js';
 import { startNativeRelay } from './native-relay.js';
 import type { NativeRelay } from './native-relay.js';
@@ -146,16 +146,21 @@ const USERS = `<clickhouse>
 /**
  * Starts every node (in parallel: each is ready in well under a second).
  * Ports are picked free and then bound by the node a moment later; another
- * process (a client's ephemeral port, a broker starting beside it) can take
- * one in between, and the node exits with "Address already in use". Then
- * the whole cluster is started again on new ports (at most three times).
+ * socket (a client's ephemeral port, one of the cluster's own relays, a
+ * broker starting beside it) can take one in between: the node's start finds
+ * it taken (INFRA_ERR_PORT_IN_USE), or the node exits with "Address already
+ * in use". Then the whole cluster is started again on new ports (at most
+ * three times).
  */
 export async function startClickHouseCluster(options: ClickHouseClusterOptions): Promise<ClickHouseCluster> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startClickHouseClusterOnce(options);
     } catch (err) {
-      if (attempt >= 3 || !(err instanceof Error) || !err.message.includes('Address already in use')) throw err;
+      const portTaken =
+        (err instanceof ClickHouseServerError && err.code === 'INFRA_ERR_PORT_IN_USE') ||
+        (err instanceof Error && err.message.includes('Address already in use'));
+      if (attempt >= 3 || !portTaken) throw err;
       options.log?.(`a port was taken before its ClickHouse node bound it; starting the cluster again on new ports (attempt ${attempt + 1})`);
     }
   }
