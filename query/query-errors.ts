@@ -20,6 +20,11 @@ export const QueryErrors = defineErrors('QUERY', {
     retriable: false,
     text: 'only the public tables of the ssf database can be read (docs/tables.md); no system tables, no other database',
   },
+  QUERY_ERR_VIRTUAL_COLUMN: {
+    status: 403,
+    retriable: false,
+    text: "virtual columns of the tables (_part, _part_offset, _block_number, ...) describe storage shared by every tenant's rows and are refused",
+  },
   QUERY_ERR_TABLE_FUNCTION: {
     status: 403,
     retriable: false,

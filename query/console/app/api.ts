@@ -186,5 +186,4 @@ export interface SqlJson {
   meta: Array<{ name: string; type: string }>;
   data: Array<Record<string, unknown>>;
   rows: number;
-  statistics?: { elapsed: number; rows_read: number; bytes_read: number };
 }
