@@ -14,7 +14,7 @@ import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import type { ClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { registerQueryApi } from '../../query/query-api.js';
 import type { QueryMetrics } from '../../query/query-metrics.js';
-import { DATETIME_PARAM_HINT } from '../../query/query-errors.js';
+import { DATETIME_PARAM_HINT, TOO_LONG_PARAM } from '../../query/query-errors.js';
 import { PUBLIC_TABLES } from '../../query/query-runner.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
@@ -427,6 +427,15 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     expect(await bad('{"sql": "SELECT 1", "settings": {"readonly": 0}}')).toMatch(/settings/);
     expect(await bad('{"sql": "SELECT 1", "params": {"1bad": 1}}')).toMatch(/params/);
     expect(await bad('not json')).toMatch(/JSON/);
+    // Under the API's 262,144 characters, past what ClickHouse takes as a query parameter (131,072 bytes URL-encoded):
+    // it said "Poco::Exception ... HTML Form Exception: Field value too long" as QUERY_ERR_INVALID.
+    const long = await bad(JSON.stringify({ sql: `SELECT 1${'+1'.repeat(50_000)}` }));
+    expect(long).toBe(TOO_LONG_PARAM);
+    expect(await bad(JSON.stringify({ sql: 'SELECT length({s:String}) AS n', params: { s: '/'.repeat(50_000) } }))).toBe(TOO_LONG_PARAM);
+    // Within it, a long statement runs.
+    const fine = await sql(aio.http, { sql: `SELECT length('${'a'.repeat(120_000)}') AS n` });
+    expect(fine.status, fine.body.slice(0, 300)).toBe(200);
+    expect(fine.json().data).toEqual([{ n: '120000' }]);
   });
 
   it('changed nothing, counted every refusal, and lists itself in /openapi.json', async () => {
