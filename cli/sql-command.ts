@@ -28,7 +28,7 @@ Options:
   --format FORMAT      table (default: aligned columns, a row count and the
                        time taken), or the API's own output, unchanged:
                        csv, tsv (both with a header line), json (ClickHouse's
-                       JSON: meta, data, rows, statistics), ndjson, parquet
+                       JSON: meta, data, rows), ndjson, parquet
                        (needs --out). With --out, the default comes from the
                        file's extension (.csv, .tsv, .json, .ndjson, .parquet).
   --out FILE           write the answer to FILE instead of standard output

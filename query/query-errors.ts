@@ -20,6 +20,11 @@ export const QueryErrors = defineErrors('QUERY', {
     retriable: false,
     text: 'only the public tables of the ssf database can be read (docs/tables.md); no system tables, no other database',
   },
+  QUERY_ERR_VIRTUAL_COLUMN: {
+    status: 403,
+    retriable: false,
+    text: "virtual columns of the tables (_part, _part_offset, _block_number, ...) describe storage shared by every tenant's rows and are refused",
+  },
   QUERY_ERR_TABLE_FUNCTION: {
     status: 403,
     retriable: false,
@@ -90,11 +95,21 @@ const BY_CLICKHOUSE_CODE: Record<string, QueryErrorCode> = {
 export const DATETIME_PARAM_HINT =
   "A DateTime64 parameter's value is written \"2026-11-21 14:00:00.123456789\" (no T, no Z; type {t:DateTime64(9, 'UTC')} for UTC); for RFC 3339 give a String and read it with parseDateTime64BestEffort({t:String}, 9).";
 
+/**
+ * ClickHouse's "Field value too long" explained: the SQL of POST /v1/sql is
+ * checked as a query parameter (sql-guard.ts), and every value of `params`
+ * is one.
+ */
+export const TOO_LONG_PARAM =
+  "sql or params: longer than ClickHouse takes as a query parameter (http_max_field_value_size: 131,072 bytes once URL-encoded, by default). The SQL of POST /v1/sql is checked as one, and each value of params is one; a letter, digit or space is one byte there, anything else three (UTF-8 bytes, percent-encoded), so the SQL's own limit of 262,144 characters is not the one reached. Shorten the statement (a long IN list is better a parameter: {ids:Array(UInt64)} with its values in params, if each value is short).";
+
 /** Any error from ClickHouse (server or embedded) as the refusal the client gets. */
 export function queryErrorOf(err: unknown): QueryError {
   if (QueryErrors.has(err)) return err;
   const failure = parseClickHouseError(err);
   const { message } = failure;
+  // Query parameters travel in the URL; ClickHouse refuses a value longer than http_max_field_value_size there.
+  if (/HTML Form Exception: Field value too long/.test(message)) return queryError('QUERY_ERR_BAD_REQUEST', TOO_LONG_PARAM);
   if (failure.code !== undefined) {
     const reason = message.replace(/\s+/g, ' ').trim().slice(0, 2_000);
     if (/Multi-statements are not allowed/.test(message)) return queryError('QUERY_ERR_MULTI_STATEMENT', reason);

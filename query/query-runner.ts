@@ -122,6 +122,10 @@ export class QueryRunner {
       max_result_bytes: String(this.limits.maxResultBytes),
       result_overflow_mode: 'throw',
       max_memory_usage: String(this.limits.maxMemoryUsage),
+      // JSON's `statistics` counts rows read before the tenant filter: every
+      // tenant's rows of a granule (8,192 rows, often a whole insert) the
+      // caller's rows share. Not written, so nobody learns another's volume.
+      output_format_write_statistics: 0,
       additional_table_filters: SettingsMap.from(filters),
     };
   }
@@ -139,8 +143,31 @@ export class QueryRunner {
    * of this one statement that change how ClickHouse plans it, never what it
    * answers (e.g. fetch-trace.ts TRACE_PLANNING); the limits and the tenant
    * filter are set after them, so they cannot be undone by them.
+   *
+   * The rows are held in this process, so their text is bounded as `text`'s
+   * is: at most `query.maxBufferedBytes` (UTF-16 units of the JSON lines),
+   * then the reading stops, the request is closed and the answer is
+   * QUERY_ERR_TOO_LARGE. `max_result_bytes` alone let a tenant's page of 60
+   * log bodies of 1 MB of control characters (6 bytes each in JSON) take
+   * 1.7 GB of the API's memory, and one of 100 fail in JSON.stringify.
    */
   async rows<T>(sql: string, tenant: string, params: QueryParams = {}, planning: ClickHouseSettings = {}): Promise<T[]> {
+    const { rows, cut } = await this.rowsWithin<T>(sql, tenant, params, planning);
+    if (cut) {
+      throw queryError(
+        'QUERY_ERR_TOO_LARGE',
+        `the rows read for this answer passed query.maxBufferedBytes (${this.limits.maxBufferedBytes} bytes), the most the API holds in memory for one answer: ask fewer (limit) or a narrower range`,
+      );
+    }
+    return rows;
+  }
+
+  /**
+   * As `rows`, but past `query.maxBufferedBytes` the rows read so far are
+   * kept and `cut` is true (the request is closed): for an answer that says
+   * it was truncated rather than refused (a trace by id).
+   */
+  async rowsWithin<T>(sql: string, tenant: string, params: QueryParams = {}, planning: ClickHouseSettings = {}): Promise<{ rows: T[]; cut: boolean }> {
     return this.run(async (h) => {
       const result = await this.ch.client.query({
         query: sql,
@@ -149,7 +176,18 @@ export class QueryRunner {
         ...h,
         clickhouse_settings: { ...planning, ...h.clickhouse_settings, ...this.settings(tenant, this.limits.typedMaxBlockSize) },
       });
-      return await result.json<T>();
+      const cap = this.limits.maxBufferedBytes;
+      const rows: T[] = [];
+      let held = 0;
+      // Leaving the loop early destroys the stream, which closes the request.
+      for await (const batch of result.stream<T>()) {
+        for (const row of batch) {
+          held += row.text.length;
+          if (held > cap) return { rows, cut: true };
+          rows.push(row.json());
+        }
+      }
+      return { rows, cut: false };
     });
   }
 

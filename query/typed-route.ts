@@ -162,7 +162,7 @@ export function typedRoute<Q extends z.ZodObject | undefined, P extends z.ZodObj
     method: doc.method,
     url: doc.url,
     handler: async (request, reply) => {
-      const auth = deps.auth.authenticate(request.headers.authorization, 'read');
+      const auth = deps.auth.authenticate(request.headers.authorization, 'read', request.headers.host ?? '');
       if (!auth.ok) throw AuthErrors.error(auth.code, auth.reason);
       const input = {
         query: parseInput(doc.query, request.query, 'query parameter'),

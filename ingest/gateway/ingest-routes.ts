@@ -71,7 +71,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     '/v1/ssf',
     {
       onRequest: async (request) => {
-        const auth = deps.auth.authenticate(request.headers.authorization, 'write');
+        const auth = deps.auth.authenticate(request.headers.authorization, 'write', request.headers.host ?? '');
         if (!auth.ok) throw AuthErrors.error(auth.code, auth.reason);
         request.tenant = auth.tenant;
         request.held = { held: 0 };

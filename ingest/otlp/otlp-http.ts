@@ -139,7 +139,7 @@ export class OtlpHttpListener {
     try {
       if (!signal || req.method !== 'POST')
         throw new OtlpError('OTLP_ERR_NOT_FOUND', `no OTLP endpoint ${req.method} ${path}: POST /v1/traces, /v1/logs or /v1/metrics`);
-      const auth = this.deps.auth.authenticate(req.headers.authorization, 'write');
+      const auth = this.deps.auth.authenticate(req.headers.authorization, 'write', req.headers.host ?? '');
       if (!auth.ok) {
         req.resume();
         this.deps.metrics.refused('otlp_http', auth.code, 1);

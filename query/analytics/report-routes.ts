@@ -18,6 +18,19 @@ export const SloReportQuery = z.strictObject({
 });
 
 /**
+ * The HTML report is a page of the console's origin, where the console keeps
+ * its token for the tab, and it shows names from the tenant's data (escaped).
+ * It has no script: its policy allows its inline style alone, and it is
+ * never framed nor read as another type, as the console's pages.
+ */
+export const REPORT_HTML_HEADERS = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+} as const;
+
+/**
  * GET /v1/reports/slo: the SLO report of `ssf analytics slo-report`, from a
  * running pipeline. This is how the report is made while `ssf serve` holds
  * the embedded engine (one process at a time may open its data).
@@ -39,7 +52,7 @@ export function registerReportRoutes(app: FastifyInstance, ctx: QueryContext): v
       if (query.from >= query.to) throw queryError('QUERY_ERR_BAD_REQUEST', 'query parameter from: must be before to');
       const report = await sloReport(ctx.runner, { tenant, fromMs: query.from, toMs: query.to, objective: query.objective, worst: query.worst });
       if (query.format === 'text') return reply.type('text/plain; charset=utf-8').send(sloReportText(report));
-      if (query.format === 'html') return reply.type('text/html; charset=utf-8').send(sloReportHtml(report));
+      if (query.format === 'html') return reply.type('text/html; charset=utf-8').headers(REPORT_HTML_HEADERS).send(sloReportHtml(report));
       return report;
     },
   );

@@ -19,12 +19,18 @@ function isTokenChar(code: number): boolean {
   return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code >= 128;
 }
 
-/** The tokens of `text`, in order, with their offsets. */
-export function bodyTokens(text: string): BodyToken[] {
+/**
+ * The tokens of `text`, in order, with their offsets; only those that end
+ * within its first `limit` UTF-16 units (a token the limit cuts is left out
+ * whole: its head is not a token of the text).
+ */
+export function bodyTokens(text: string, limit = text.length): BodyToken[] {
   const out: BodyToken[] = [];
+  const end = Math.min(limit, text.length);
   let start = -1;
-  for (let i = 0; i <= text.length; i++) {
+  for (let i = 0; i <= end; i++) {
     const inside = i < text.length && isTokenChar(text.charCodeAt(i));
+    if (inside && i === end) break;
     if (inside && start === -1) start = i;
     if (!inside && start !== -1) {
       out.push({ text: text.slice(start, i), start, end: i });

@@ -5,29 +5,52 @@ import type { SearchedText } from './log-query.js';
 export type Highlight = [number, number];
 
 /**
+ * The most UTF-16 units of one body that are looked at for highlights, and
+ * of all the bodies of one answer (in their order). The highlighter runs on
+ * the API's event loop, which in all-in-one mode is also the gateway's: a
+ * page of 250 log bodies of 1 MB each (`a a a ...`, searched for four
+ * phrases of 32 words) held it 161 s, every other tenant's requests and
+ * ingest waiting, before these bounds. Within them a page costs at most a
+ * few tens of ms; words past them are not highlighted (docs/query/logs.md).
+ */
+export const HIGHLIGHT_BODY_CHARS = 65_536;
+export const HIGHLIGHT_ANSWER_CHARS = 262_144;
+
+/**
  * Where the searched words and phrases are in a body, by the rules the SQL
  * matched with (log-sql.ts): a word's tokens (folded by the parser) wherever
  * a token of the body, folded, is one of them; a phrase where its tokens
  * follow each other. Offsets are the body's own (folding may change a
  * token's length: `İ` is one UTF-16 unit, `i̇` two). Sorted; overlapping
- * ranges are merged into one.
+ * ranges are merged into one. One highlighter serves one answer: the
+ * bodies it is given share `answerChars` (HIGHLIGHT_ANSWER_CHARS), each
+ * looked at in its first HIGHLIGHT_BODY_CHARS at most.
  */
-export function highlighter(searched: { terms: readonly SearchedText[]; phrases: readonly SearchedText[] }): (body: string) => Highlight[] {
+export function highlighter(
+  searched: { terms: readonly SearchedText[]; phrases: readonly SearchedText[] },
+  answerChars = HIGHLIGHT_ANSWER_CHARS,
+): (body: string) => Highlight[] {
   const words = new Set(searched.terms.flatMap((t) => t.tokens));
-  const phrases = searched.phrases.map((p) => p.tokens);
+  // A phrase asked twice is looked for once.
+  const phrases = [...new Map(searched.phrases.map((p) => [p.tokens.join(' '), p.tokens])).values()];
+  let left = answerChars;
   return (body) => {
     if (words.size === 0 && phrases.length === 0) return [];
-    const tokens = bodyTokens(body).map((t) => ({ ...t, text: foldCase(t.text) }));
+    const limit = Math.min(body.length, HIGHLIGHT_BODY_CHARS, left);
+    left -= limit;
+    const tokens = bodyTokens(body, limit).map((t) => ({ ...t, text: foldCase(t.text) }));
+    // At most one range per token (the longest match starting there): merged below as before.
     const found: Highlight[] = [];
     for (let i = 0; i < tokens.length; i++) {
       const token = tokens[i] as (typeof tokens)[number];
-      if (words.has(token.text)) found.push([token.start, token.end]);
+      let end = words.has(token.text) ? token.end : -1;
       for (const phrase of phrases) {
         if (i + phrase.length > tokens.length) continue;
         if (phrase.every((word, k) => (tokens[i + k] as (typeof tokens)[number]).text === word)) {
-          found.push([token.start, (tokens[i + phrase.length - 1] as (typeof tokens)[number]).end]);
+          end = Math.max(end, (tokens[i + phrase.length - 1] as (typeof tokens)[number]).end);
         }
       }
+      if (end !== -1) found.push([token.start, end]);
     }
     return merge(found);
   };

@@ -219,14 +219,22 @@ interface TablesRead {
 export function tablesRead(tree: string): TablesRead {
   const read: TablesRead = { tables: [], tableFunctions: [], ctes: new Set() };
   const recursive = new Set<string>();
+  const tableIds = new Set<string>();
+  /** Columns named `_...` and the ids of the nodes they are read from. */
+  const underscored: Array<{ name: string; sources: string[] }> = [];
   for (const line of tree.split('\n')) {
-    const node = /^\s*(TABLE|TABLE_FUNCTION|QUERY|UNION) id: /.exec(line)?.[1];
-    if (node === undefined) continue;
+    const node = /^\s*(TABLE|TABLE_FUNCTION|QUERY|UNION|COLUMN) id: (\d+)/.exec(line);
+    if (node === null) continue;
+    const kind = node[1] as string;
     const all = (field: string): string[] => [...line.matchAll(new RegExp(`\\b${field}: ([^,\\s]+)`, 'g'))].map((m) => m[1] as string);
-    if (node === 'TABLE' || node === 'TABLE_FUNCTION') {
-      const names = all(node === 'TABLE' ? 'table_name' : 'table_function_name');
+    if (kind === 'COLUMN') {
+      const name = /\bcolumn_name: (.*)$/.exec(line)?.[1];
+      if (name?.startsWith('_')) underscored.push({ name: name.replace(/, result_type: .*$/, ''), sources: all('source_id') });
+    } else if (kind === 'TABLE' || kind === 'TABLE_FUNCTION') {
+      if (kind === 'TABLE') tableIds.add(node[2] as string);
+      const names = all(kind === 'TABLE' ? 'table_name' : 'table_function_name');
       if (names.length === 0) throw queryError('QUERY_ERR_TABLE', `the query reads something the API cannot name: ${line.trim().slice(0, 200)}`);
-      (node === 'TABLE' ? read.tables : read.tableFunctions).push(...names);
+      (kind === 'TABLE' ? read.tables : read.tableFunctions).push(...names);
     } else {
       // A CTE's name runs to the next field: it may hold spaces (`WITH \`my x\` AS ...`).
       for (const m of line.matchAll(/\bcte_name: (.+?)(?=, [a-z_]+: |$)/g)) read.ctes.add(unquote(m[1] as string));
@@ -235,6 +243,19 @@ export function tablesRead(tree: string): TablesRead {
     }
   }
   read.tables = read.tables.filter((t) => !recursive.has(t));
+  // No column of a public table starts with `_`: one read from a table is a
+  // virtual column (`_part`, `_part_offset`, `_part_starting_offset`,
+  // `_block_number`, ...). Those describe the storage, and a part holds
+  // every tenant's rows of one insert: the offsets counted the other
+  // tenants' rows around the caller's, the part names their inserts.
+  for (const c of underscored) {
+    if (c.sources.length === 0 || c.sources.some((id) => tableIds.has(id))) {
+      throw queryError(
+        'QUERY_ERR_VIRTUAL_COLUMN',
+        `column ${c.name} is a virtual column of the storage, not data; the API reads the columns of docs/tables.md`,
+      );
+    }
+  }
   return read;
 }
 

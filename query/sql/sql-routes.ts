@@ -20,7 +20,7 @@ export const SqlRequest = z.strictObject({
   format: z
     .enum(Object.keys(SQL_FORMATS) as [SqlFormat, ...SqlFormat[]])
     .default('json')
-    .describe("json: ClickHouse's JSON format (meta, data, rows, statistics), buffered. csv, tsv, ndjson, parquet: streamed."),
+    .describe("json: ClickHouse's JSON format (meta, data, rows), buffered. csv, tsv, ndjson, parquet: streamed."),
 });
 
 /**

@@ -38,7 +38,8 @@ export interface TraceAnswer {
   /**
    * True when more than `SPAN_LIMIT` span rows, or `LOG_LIMIT` logs or
    * samples, matched and the rest were left out (the tree and the counts are
-   * then those of the spans read).
+   * then those of the spans read); all three when the rows read passed
+   * `query.maxBufferedBytes`.
    */
   truncated: { spans: boolean; logs: boolean; samples: boolean };
   /** `logs`: GET /v1/logs for this trace and time range; `sql`: a body for POST /v1/sql reading its span rows. */
@@ -296,7 +297,7 @@ UNION ALL
 export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: bigint, hints: TraceHints = {}): Promise<TraceAnswer> {
   const hinted = hints.from !== undefined || hints.to !== undefined;
   const high = hints.high;
-  const rows = await runner.rows<TraceQueryRow>(
+  const { rows, cut } = await runner.rowsWithin<TraceQueryRow>(
     traceRowsQuery(runner.database, { hinted, high: high !== undefined }),
     tenant,
     {
@@ -368,6 +369,9 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
       const asked = high === undefined ? `${traceId} (${hexId(traceId)})` : hexTraceId128(traceId, high);
       throw queryError('QUERY_ERR_NOT_FOUND', `no trace ${asked}${hinted ? ' overlapping the given from/to' : ''} for this tenant`);
     }
+    if (cut) {
+      throw queryError('QUERY_ERR_TOO_LARGE', `the trace's logs and samples passed query.maxBufferedBytes before any of its spans was read`);
+    }
     throw queryError('QUERY_ERR_NOT_FOUND', `no spans left for trace ${traceId} (${hexId(traceId)})`);
   }
   const traceIdHigh = BigInt((rows[0] as TraceQueryRow).trace_id_high);
@@ -391,7 +395,8 @@ export async function fetchTrace(runner: QueryRunner, tenant: string, traceId: b
     critical_path: tree.criticalPath,
     logs: logRows.slice(0, LOG_LIMIT).map((l) => placed(l, offset)),
     samples: sampleRows.slice(0, LOG_LIMIT).map((r) => placed(r, offset)),
-    truncated: { spans: spanRows.length > SPAN_LIMIT, logs: logRows.length > LOG_LIMIT, samples: sampleRows.length > LOG_LIMIT },
+    // Cut at query.maxBufferedBytes, any part may miss rows (they arrive in no set order): all three say so.
+    truncated: { spans: cut || spanRows.length > SPAN_LIMIT, logs: cut || logRows.length > LOG_LIMIT, samples: cut || sampleRows.length > LOG_LIMIT },
     links: {
       logs: logsLink(traceIdHigh === 0n ? hexId(traceId) : hexTraceId128(traceId, traceIdHigh), tree.startNs, tree.endNs),
       sql: {

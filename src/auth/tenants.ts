@@ -26,6 +26,8 @@ interface TokenGrant {
 export class TenantAuth {
   private readonly grants: TokenGrant[];
   readonly required: boolean;
+  /** Every listener that takes a token is on loopback. */
+  private readonly loopbackOnly: boolean;
   /** The tenants the tokens name. */
   readonly tenants: ReadonlySet<string>;
 
@@ -49,12 +51,35 @@ export class TenantAuth {
       };
     });
     this.tenants = new Set(this.grants.map((g) => g.tenant));
-    this.required = gateway.requireAuth === 'always' || (gateway.requireAuth === 'auto' && (this.grants.length > 0 || exposed(listeners).length > 0));
+    this.loopbackOnly = exposed(listeners).length === 0;
+    this.required = gateway.requireAuth === 'always' || (gateway.requireAuth === 'auto' && (this.grants.length > 0 || !this.loopbackOnly));
     checkTokens(gateway, listeners);
   }
 
-  authenticate(authorization: string | undefined, access: Access): AuthResult {
-    if (!this.required) return { ok: true, tenant: this.gateway.defaultTenant };
+  /**
+   * The tenant a request acts for. `host`: an HTTP request's Host header
+   * (`''` when it has none); not given for gRPC, which no web page speaks.
+   *
+   * With authentication off on loopback, any web page the user opens can
+   * point a name of its own at 127.0.0.1 (DNS rebinding) and then read and
+   * write here as its own origin: the browser sends no preflight and lets it
+   * read the answers. What it cannot do is send a loopback name as Host, so
+   * such a request is refused (AUTH_ERR_HOST). With tokens, a page has none
+   * to send; with `requireAuth=never` off loopback the network is let in on
+   * purpose, by whatever name.
+   */
+  authenticate(authorization: string | undefined, access: Access, host?: string): AuthResult {
+    if (!this.required) {
+      if (host !== undefined && this.loopbackOnly && !isLoopbackHost(host)) {
+        return {
+          ok: false,
+          status: 403,
+          code: 'AUTH_ERR_HOST',
+          reason: `authentication is off, so this listener answers only requests addressed to localhost, 127.0.0.1 or [::1], not ${JSON.stringify(host.slice(0, 256))} (a web page of another site may have pointed that name here); to reach it by another name, set gateway.authTokens`,
+        };
+      }
+      return { ok: true, tenant: this.gateway.defaultTenant };
+    }
     if (!authorization)
       return { ok: false, status: 401, code: 'AUTH_ERR_MISSING_TOKEN', reason: 'this endpoint needs an Authorization: Bearer <token> header' };
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
@@ -101,6 +126,15 @@ export class TenantAuth {
 /** A connection's remote address (`socket.remoteAddress`, no port) is this host. */
 export function isLoopbackPeer(ip: string | undefined): boolean {
   return ip !== undefined && (ip === '::1' || /^127\.\d+\.\d+\.\d+$/.test(ip) || /^::ffff:127\.\d+\.\d+\.\d+$/i.test(ip));
+}
+
+/**
+ * An HTTP Host header (`name[:port]`) naming this host by a loopback name or
+ * address. A page of another site can make its own name resolve here, never
+ * make the browser send one of these for it.
+ */
+export function isLoopbackHost(host: string): boolean {
+  return !host.startsWith('/') && isLoopback(host);
 }
 
 // Any listener that takes a token decides, not only the HTTP one: an OTLP listener on

@@ -416,7 +416,7 @@ export const configSchema = z.strictObject({
         .positive()
         .default(32 * 1_048_576)
         .describe(
-          'Largest answer text the API holds in memory: the `json` format of `POST /v1/sql` and the SQL checks. Past it: 422 `QUERY_ERR_TOO_LARGE`, the request to ClickHouse closed. `max_result_bytes` counts columns, not this text (JSON repeats names per row). Streamed formats are not held.',
+          'Largest answer text the API holds in memory: the `json` format of `POST /v1/sql`, the SQL checks, and the rows of each query of a typed endpoint (logs, traces, metrics, ...). Past it: 422 `QUERY_ERR_TOO_LARGE`, the request to ClickHouse closed. `max_result_bytes` counts columns, not this text (JSON repeats names per row). Streamed formats are not held.',
         ),
       maxMemoryUsage: z
         .number()

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPORT_HTML_HEADERS } from '../../query/analytics/report-routes.js';
 import { availabilityGeometry, budgetGeometry, COLOURS, LAYOUT, p99Geometry } from '../../query/analytics/slo-report-html.js';
 import type { SloReportData } from '../../query/analytics/slo-report.js';
 import type { SpanEvent } from '../../src/codec/index.js';
@@ -246,6 +247,20 @@ describe('ssf analytics slo-report', () => {
     }
     expect(countColour(img, COLOURS.budgetOverspent, 0, 0, img.width, LAYOUT.budgetTop)).toBe(0);
     expect(countColour(img, COLOURS.budgetLeft, 0, LAYOUT.budgetTop, img.width, LAYOUT.budgetTop + LAYOUT.chartHeight)).toBeGreaterThan(1000);
+  });
+
+  it('serves the HTML page from the API with a policy that runs no script, frames nothing and sniffs nothing', async () => {
+    const [, from, , to] = range();
+    const res = await fetch(`${aio.http}/v1/reports/slo?${new URLSearchParams({ format: 'html', from: from as string, to: to as string })}`, {
+      headers: { authorization: 'Bearer tokA' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('content-security-policy')).toBe(REPORT_HTML_HEADERS['content-security-policy']);
+    expect(res.headers.get('content-security-policy')).not.toMatch(/script-src/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(await res.text()).toContain('<svg ');
   });
 
   it('draws none of those marks for a tenant without data (the blank control)', async () => {

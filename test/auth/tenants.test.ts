@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isLoopback, isLoopbackPeer, TenantAuth } from '../../src/auth/tenants.js';
+import { isLoopback, isLoopbackHost, isLoopbackPeer, TenantAuth } from '../../src/auth/tenants.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { runCli } from '../cli/run-cli.js';
 
@@ -47,6 +47,25 @@ describe('when tokens are required (gateway.requireAuth=auto)', () => {
   it('tells loopback addresses apart', () => {
     for (const a of ['127.0.0.1:1', '127.1.2.3:1', 'localhost:1', 'LOCALHOST:1', '[::1]:1', '/tmp/ssf.sock']) expect(isLoopback(a), a).toBe(true);
     for (const a of ['0.0.0.0:1', '[::]:1', '10.0.0.1:1', 'gateway:1', '127.example.com:1', '[::ffff:10.0.0.1]:1']) expect(isLoopback(a), a).toBe(false);
+  });
+});
+
+describe('authentication off: only a loopback Host is answered (DNS rebinding)', () => {
+  it('refuses another name with AUTH_ERR_HOST on loopback; lets it in with tokens, or when the network is let in on purpose', () => {
+    const off = new TenantAuth(gateway({}));
+    for (const host of ['127.0.0.1:8127', 'localhost:8127', 'LOCALHOST', '[::1]:8127', '127.3.2.1']) {
+      expect(off.authenticate(undefined, 'read', host), host).toEqual({ ok: true, tenant: 'default' });
+    }
+    for (const host of ['rebind.example:8127', '127.0.0.1.nip.io:8127', 'localhost.example', '10.0.0.1:8127', '', '/tmp/x']) {
+      expect(off.authenticate(undefined, 'read', host), host).toMatchObject({ ok: false, status: 403, code: 'AUTH_ERR_HOST' });
+    }
+    // gRPC (no Host to check: no web page speaks it).
+    expect(off.authenticate(undefined, 'write')).toEqual({ ok: true, tenant: 'default' });
+    const tokens = new TenantAuth(gateway({ SSF_GATEWAY_AUTH_TOKENS: 'tok=acme' }));
+    expect(tokens.authenticate('Bearer tok', 'read', 'ssf.example.com')).toEqual({ ok: true, tenant: 'acme' });
+    const never = new TenantAuth(gateway({ SSF_GATEWAY_HTTP_LISTEN: '0.0.0.0:8127', SSF_GATEWAY_REQUIRE_AUTH: 'never' }));
+    expect(never.authenticate(undefined, 'read', 'ssf.example.com:8127')).toEqual({ ok: true, tenant: 'default' });
+    expect(isLoopbackHost('[::1]')).toBe(true);
   });
 });
 

@@ -186,7 +186,9 @@ describe('the HTTP listener', () => {
     let answer = '';
     third.setEncoding('latin1').on('data', (c: string) => (answer += c));
     const ended = new Promise<void>((resolve) => third.on('close', () => resolve()));
-    third.write(`POST /v1/ssf HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+    third.write(
+      `POST /v1/ssf HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    );
     third.write(body);
     await ended;
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);

@@ -226,7 +226,7 @@ describe('OTLP/HTTP bounds', () => {
   it('answers 408 to a body that does not arrive within the request deadline, counted, and closes the connection', async () => {
     const before = refused(await metricsText(), 'otlp_http', 'OTLP_ERR_REQUEST_TIMEOUT');
     const answer = await raw(aio.where['otlp_http'] as string, (s) =>
-      s.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"resourceSpans":'),
+      s.write('POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"resourceSpans":'),
     );
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(answer).toMatch(/OTLP_ERR_REQUEST_TIMEOUT/);
@@ -236,7 +236,7 @@ describe('OTLP/HTTP bounds', () => {
   it('answers 408 to headers that trickle in, counted', async () => {
     const before = refused(await metricsText(), 'otlp_http', 'OTLP_ERR_REQUEST_TIMEOUT');
     const answer = await raw(aio.where['otlp_http'] as string, (s) => {
-      s.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\n');
+      s.write('POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n');
       const drip = setInterval(() => (s.writable ? s.write('X-A: b\r\n') : clearInterval(drip)), 200);
       s.on('close', () => clearInterval(drip));
     });
@@ -258,7 +258,7 @@ describe('OTLP/HTTP bounds', () => {
       () =>
         new Promise<Socket>((resolve) => {
           const s = tcp(port, host, () => {
-            s.write(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${3 * MiB}\r\n\r\n`);
+            s.write(`POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${3 * MiB}\r\n\r\n`);
             s.write(Buffer.alloc(2 * MiB), () => resolve(s));
           });
           s.on('error', () => {});
@@ -294,7 +294,7 @@ describe('OTLP/HTTP bounds', () => {
     const [host, port] = hostPort(aio.where['otlp_http'] as string);
     await new Promise<void>((resolve) => {
       const s = tcp(port, host, () => {
-        s.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"resourceSpans":');
+        s.write('POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"resourceSpans":');
         setTimeout(() => {
           s.destroy();
           resolve();
@@ -323,7 +323,7 @@ describe('compressed bodies count in the byte budget as they inflate', () => {
     const [host, port] = hostPort(aio.where['otlp_http'] as string);
     return new Promise<Socket>((resolve) => {
       const s = tcp(port, host, () => {
-        s.write(`POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${bytes + MiB}\r\n\r\n`);
+        s.write(`POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${bytes + MiB}\r\n\r\n`);
         s.write(Buffer.alloc(bytes), () => resolve(s));
       });
       s.on('error', () => {});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bodyTokens, FOLDED_BODY, foldCase } from '../../query/logs/body-tokens.js';
-import { highlighter } from '../../query/logs/highlight.js';
+import { HIGHLIGHT_BODY_CHARS, highlighter } from '../../query/logs/highlight.js';
 import { decodeCursor, encodeCursor, searchFingerprint } from '../../query/logs/log-cursor.js';
 import { parseLogQuery, positiveSearches } from '../../query/logs/log-query.js';
 import type { LogQuery } from '../../query/logs/log-query.js';
@@ -282,6 +282,26 @@ describe('highlights', () => {
     const ranges = h(body);
     expect(ranges.map(([s, e]) => body.slice(s, e))).toEqual(['Timeout', 'CONNECTION reset', 'TimeOut', 'CAFÉ', 'connection  reset']);
     expect(ranges[0]).toEqual([3, 10]);
+  });
+
+  it('looks at the first HIGHLIGHT_BODY_CHARS of a body, HIGHLIGHT_ANSWER_CHARS of an answer; a token the bound cuts is no token', () => {
+    expect(bodyTokens('abc def', 5).map((t) => t.text)).toEqual(['abc']);
+    expect(bodyTokens('abc def', 4).map((t) => t.text)).toEqual(['abc']);
+    expect(bodyTokens('abc def', 3).map((t) => t.text)).toEqual(['abc']);
+    expect(bodyTokens('abc def', 2).map((t) => t.text)).toEqual([]);
+    const h = highlighter(positiveSearches(parseLogQuery('ab')), 10);
+    expect(h('ab ab ab')).toEqual([
+      [0, 2],
+      [3, 5],
+      [6, 8],
+    ]);
+    // 2 of the answer's 10 units left: the next body is looked at in its first two.
+    expect(h('ab ab')).toEqual([[0, 2]]);
+    expect(h('ab')).toEqual([]);
+    const long = 'ab '.repeat(HIGHLIGHT_BODY_CHARS);
+    const ranges = highlighter(positiveSearches(parseLogQuery('ab')))(long);
+    expect(ranges).toHaveLength(Math.floor((HIGHLIGHT_BODY_CHARS + 1) / 3));
+    expect(ranges.at(-1)?.[1]).toBeLessThanOrEqual(HIGHLIGHT_BODY_CHARS);
   });
 
   it('merges overlapping ranges and highlights each token of a word with punctuation', () => {

@@ -14,7 +14,7 @@ import type { AllInOne } from '../ingest/all-in-one.js';
 
 const TOKEN = 'tok-limits';
 /** query.maxBufferedBytes of this test: 1 MiB. */
-const BUFFERED = 1_048_576;
+const BUFFERED = 8_388_608;
 const MS = 1_000_000n;
 const NOW_MS = Date.now();
 
@@ -137,17 +137,17 @@ beforeAll(async () => {
 afterAll(async () => aio?.close());
 
 describe('POST /v1/sql json: the buffered text is capped, not only the columns', () => {
-  // 250 bytes of column per row, 6 x 250 + the name of JSON per row: 1.5 MB
-  // of columns is far under query.maxResultBytes (256 MiB), its JSON 9 MB.
-  const CONTROL_CHARS = 'SELECT repeat(char(1), 250) AS s FROM numbers(6000)';
+  // 250 bytes of column per row, 6 x 250 + the name of JSON per row: 3 MB
+  // of columns is far under query.maxResultBytes (256 MiB), its JSON 18 MB.
+  const CONTROL_CHARS = 'SELECT repeat(char(1), 250) AS s FROM numbers(12000)';
 
   it('refuses a JSON answer past query.maxBufferedBytes with 422 QUERY_ERR_TOO_LARGE', async () => {
     const a = await sql({ sql: CONTROL_CHARS });
     expect(a.status, a.text.slice(0, 300)).toBe(422);
     expect(a.body.error?.code).toBe('QUERY_ERR_TOO_LARGE');
-    expect(a.body.error?.reason).toMatch(/query\.maxBufferedBytes \(1048576 bytes\)/);
+    expect(a.body.error?.reason).toMatch(/query\.maxBufferedBytes \(8388608 bytes\)/);
     // The same with constant columns, nearly free for max_result_bytes.
-    const names = await sql({ sql: 'SELECT 1 AS a_long_column_name_written_on_every_row FROM numbers(100000)' });
+    const names = await sql({ sql: 'SELECT 1 AS a_long_column_name_written_on_every_row FROM numbers(400000)' });
     expect(names.status).toBe(422);
     expect(names.body.error?.code).toBe('QUERY_ERR_TOO_LARGE');
     // The same answer in ndjson is streamed at the client's pace, not held: not capped.
@@ -158,8 +158,8 @@ describe('POST /v1/sql json: the buffered text is capped, not only the columns',
     });
     expect(res.status).toBe(200);
     const lines = (await res.text()).trimEnd().split('\n');
-    expect(lines.length).toBe(6000);
-    expect(JSON.parse(lines[5999] as string)).toEqual({ s: '\u0001'.repeat(250) });
+    expect(lines.length).toBe(12000);
+    expect(JSON.parse(lines[11999] as string)).toEqual({ s: '\u0001'.repeat(250) });
   });
 
   it('answers a JSON answer under the cap whole, and is counted on /metrics', async () => {
@@ -180,6 +180,67 @@ describe('POST /v1/sql json: the buffered text is capped, not only the columns',
       expect(a.status, a.text).toBe(200);
       expect(a.body.data).toEqual([{ n: i + 1 }]);
     }
+  });
+});
+
+describe('typed endpoints: the rows the API holds for one answer are capped by query.maxBufferedBytes too', () => {
+  // 50,000 control characters: 300 KB of JSON each (\u0001 is six bytes), 50 KB of column.
+  const BODY = '\u0001'.repeat(50_000);
+  // A trace of 40 spans with 240,000 of them in four tags (each at most 65,536 bytes): 58 MB of JSON, 10 MB of columns.
+  const HEAVY_TRACE = 0x4848n;
+  beforeAll(async () => {
+    const t0 = BigInt(Date.now() - 60_000) * MS;
+    await post(
+      [0, 1, 2, 3, 4, 5].map((s) =>
+        spanEvent({
+          traceId: 0x77n,
+          id: BigInt(s + 1),
+          service: 'control-bodies',
+          name: 'op',
+          startTimestamp: t0,
+          endTimestamp: t0 + MS,
+          isTrace: false,
+          logs: [0, 1, 2, 3, 4].map((i) => ({ timestamp: t0 + BigInt(s * 5 + i), severity: 'info' as const, severityNumber: 9, body: BODY, attributes: {} })),
+        }),
+      ),
+    );
+    const heavy = Array.from({ length: 40 }, (_, i) =>
+      spanEvent({
+        traceId: HEAVY_TRACE,
+        id: BigInt(i + 1),
+        parentId: i === 0 ? 0n : 1n,
+        service: 'heavy',
+        name: 'op',
+        startTimestamp: t0 + BigInt(i) * MS,
+        endTimestamp: t0 + BigInt(i + 1) * MS,
+        tags: Object.fromEntries(['a', 'b', 'c', 'd'].map((k) => [k, '\u0001'.repeat(60_000)])),
+        isTrace: true,
+      }),
+    );
+    // Under gateway.maxBodyBytes (8 MiB) per request.
+    for (let i = 0; i < heavy.length; i += 10) await post(heavy.slice(i, i + 10));
+  });
+
+  it('refuses a page of logs whose rows pass it with 422 QUERY_ERR_TOO_LARGE, and answers a smaller page whole', async () => {
+    // 30 rows of 300 KB of JSON: 9 MB, past the 8 MiB cap (before: held whole, whatever their size).
+    const big = await get('/v1/logs?service=control-bodies&limit=40&from=now-1h');
+    expect(big.status, big.text.slice(0, 300)).toBe(422);
+    expect(big.body.error?.code).toBe('QUERY_ERR_TOO_LARGE');
+    expect(big.body.error?.reason).toMatch(/query\.maxBufferedBytes \(8388608 bytes\)/);
+    // A page of one reads two rows (one to know there is a next page): 600 KB.
+    const small = await get<{ logs: Array<{ body: string }>; next_cursor: string | null }>('/v1/logs?service=control-bodies&limit=1&from=now-1h');
+    expect(small.status, small.text.slice(0, 300)).toBe(200);
+    expect(small.body.logs.map((l) => l.body)).toEqual([BODY]);
+    expect(small.body.next_cursor).not.toBeNull();
+  });
+
+  it('answers a trace whose rows pass it with the spans read before it, every part marked truncated', async () => {
+    const a = await get<TraceAnswer>(`/v1/traces/${hex(HEAVY_TRACE)}`);
+    expect(a.status, a.text.slice(0, 300)).toBe(200);
+    expect(a.body.truncated).toEqual({ spans: true, logs: true, samples: true });
+    expect(a.body.span_count).toBeGreaterThan(0);
+    // About 1.4 MB of JSON per span: at most 6 fit in 8 MiB.
+    expect(a.body.span_count).toBeLessThanOrEqual(6);
   });
 });
 

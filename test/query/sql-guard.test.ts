@@ -73,6 +73,21 @@ describe('tablesRead: what an EXPLAIN QUERY TREE text reads', () => {
                   TABLE id: 18, alias: __table7, table_name: _temporary_and_external_tables._tmp_00000000-3aff-4a14-867b-838114fdedd4`;
     expect(tablesRead(tree).tables).toEqual(['system.one', '_temporary_and_external_tables._tmp_00000000-3aff-4a14-867b-838114fdedd4']);
   });
+
+  it("refuses a column named _... read from a table (a virtual column), not one of a subquery or a lambda's argument", () => {
+    const tree = (column: string, source: string): string => `QUERY id: 0
+  PROJECTION
+    LIST id: 1, nodes: 1
+      COLUMN id: 2, column_name: ${column}, result_type: UInt64, source_id: ${source}
+  JOIN TREE
+    QUERY id: 5, alias: __table2, is_subquery: 1
+      JOIN TREE
+        TABLE id: 3, alias: __table1, table_name: ssf.spans`;
+    expect(() => tablesRead(tree('_part_offset', '3'))).toThrow(/_part_offset is a virtual column/);
+    expect(() => tablesRead(tree('_part', ''))).toThrow(/virtual column/);
+    expect(tablesRead(tree('_x', '5')).tables).toEqual(['ssf.spans']);
+    expect(tablesRead(tree('part_offset', '3')).tables).toEqual(['ssf.spans']);
+  });
 });
 
 describe('QueryRunner: what every query is sent with', () => {
@@ -103,6 +118,7 @@ describe('QueryRunner: what every query is sent with', () => {
       max_result_bytes: String(config.query.maxResultBytes),
       result_overflow_mode: 'throw',
       max_memory_usage: String(config.query.maxMemoryUsage),
+      output_format_write_statistics: 0,
       additional_table_filters: undefined,
     });
   });

@@ -14,7 +14,7 @@ import { startClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import type { ClickHouseServer } from '../../deploy/local/clickhouse-server.js';
 import { registerQueryApi } from '../../query/query-api.js';
 import type { QueryMetrics } from '../../query/query-metrics.js';
-import { DATETIME_PARAM_HINT } from '../../query/query-errors.js';
+import { DATETIME_PARAM_HINT, TOO_LONG_PARAM } from '../../query/query-errors.js';
 import { PUBLIC_TABLES } from '../../query/query-runner.js';
 import { startAllInOne } from '../ingest/all-in-one.js';
 import type { AllInOne } from '../ingest/all-in-one.js';
@@ -145,11 +145,10 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
   it("answers a SELECT in ClickHouse's JSON format, with parameters bound by ClickHouse", async () => {
     const a = await sql(aio.http, { sql: 'SELECT service, count() AS n FROM spans WHERE name = {name:String} GROUP BY service', params: { name: 'GET /' } });
     expect(a.status).toBe(200);
-    const body = a.json() as unknown as { meta: Array<{ name: string }>; data: unknown[]; rows: number; statistics: object };
+    const body = a.json() as unknown as { meta: Array<{ name: string }>; data: unknown[]; rows: number };
     expect(body.meta.map((m) => m.name)).toEqual(['service', 'n']);
     expect(body.data).toEqual([{ service: 'svc-acme', n: '3' }]);
     expect(body.rows).toBe(1);
-    expect(body.statistics).toHaveProperty('rows_read');
     // A parameter is a value, never SQL.
     const injected = await sql(aio.http, { sql: 'SELECT {s:String} AS s', params: { s: "x'; DROP TABLE spans; --" } });
     expect(injected.json().data).toEqual([{ s: "x'; DROP TABLE spans; --" }]);
@@ -428,6 +427,15 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     expect(await bad('{"sql": "SELECT 1", "settings": {"readonly": 0}}')).toMatch(/settings/);
     expect(await bad('{"sql": "SELECT 1", "params": {"1bad": 1}}')).toMatch(/params/);
     expect(await bad('not json')).toMatch(/JSON/);
+    // Under the API's 262,144 characters, past what ClickHouse takes as a query parameter (131,072 bytes URL-encoded):
+    // it said "Poco::Exception ... HTML Form Exception: Field value too long" as QUERY_ERR_INVALID.
+    const long = await bad(JSON.stringify({ sql: `SELECT 1${'+1'.repeat(50_000)}` }));
+    expect(long).toBe(TOO_LONG_PARAM);
+    expect(await bad(JSON.stringify({ sql: 'SELECT length({s:String}) AS n', params: { s: '/'.repeat(50_000) } }))).toBe(TOO_LONG_PARAM);
+    // Within it, a long statement runs.
+    const fine = await sql(aio.http, { sql: `SELECT length('${'a'.repeat(120_000)}') AS n` });
+    expect(fine.status, fine.body.slice(0, 300)).toBe(200);
+    expect(fine.json().data).toEqual([{ n: '120000' }]);
   });
 
   it('changed nothing, counted every refusal, and lists itself in /openapi.json', async () => {
@@ -441,6 +449,65 @@ describe('POST /v1/sql: one read-only statement over the public tables, whatever
     };
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.paths['/v1/sql']?.['post']?.requestBody).toBeDefined();
+  });
+});
+
+describe('POST /v1/sql: nothing of the storage tells a tenant how much the others wrote', () => {
+  let aio: AllInOne;
+  beforeAll(async () => {
+    aio = await startAllInOne('ssf_sqlvol', { SSF_GATEWAY_AUTH_TOKENS: 'tok-acme=acme,tok-globex=globex' });
+    // One insert of both tenants, as the sink writes a batch: one part, one granule, acme's 2 rows first (the key starts with tenant).
+    const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
+    const span = (tenant: string, i: number): Record<string, unknown> => ({
+      tenant,
+      trace_id: String(i + 1),
+      span_id: String(i + 1),
+      parent_id: '0',
+      service: `svc-${tenant}`,
+      name: 'x',
+      start: now,
+      duration_ns: '5',
+      error: false,
+      indicator: false,
+      root_start: now,
+      tags: {},
+    });
+    await aio.ch.client.insert({
+      table: `${aio.ch.database}.spans`,
+      values: [...[0, 1].map((i) => span('acme', i)), ...Array.from({ length: 500 }, (_, i) => span('globex', i))],
+      format: 'JSONEachRow',
+    });
+  });
+  afterAll(async () => aio?.close());
+
+  it("answers JSON without statistics: rows_read counted the other tenant's rows of the granule", async () => {
+    const a = await sql(aio.http, { sql: 'SELECT count() AS n FROM spans' });
+    expect(a.status, a.body).toBe(200);
+    const body = JSON.parse(a.body) as Record<string, unknown>;
+    expect(body['data']).toEqual([{ n: '2' }]);
+    expect(Object.keys(body).sort()).toEqual(['data', 'meta', 'rows']);
+    expect(a.body).not.toContain('502');
+  });
+
+  it('refuses the virtual columns of the tables (offsets in a part shared with the other tenant), however they are named', async () => {
+    for (const text of [
+      'SELECT max(_part_offset) AS o FROM spans',
+      'SELECT any(_part_starting_offset) FROM spans',
+      'SELECT s._part FROM spans AS s',
+      'SELECT o FROM (SELECT _block_number AS o FROM spans)',
+      'WITH _part_offset AS o SELECT o FROM logs',
+      'SELECT count() FROM spans WHERE _part_offset > 100',
+      'SELECT _partition_id, _part_uuid, _disk_name FROM trace_index',
+      'SELECT _table FROM otel_traces',
+    ]) {
+      const a = await sql(aio.http, { sql: text }, 'tok-globex');
+      expect(a.status, `${text}: ${a.body}`).toBe(403);
+      expect(a.json().error?.code, text).toBe('QUERY_ERR_VIRTUAL_COLUMN');
+    }
+    // A column of the query's own that starts with _ is no virtual column.
+    const own = await sql(aio.http, { sql: 'SELECT _x, arrayMap(_y -> _y + 1, [_x]) AS a FROM (SELECT 1 AS _x)' }, 'tok-globex');
+    expect(own.status, own.body).toBe(200);
+    expect(own.json().data).toEqual([{ _x: 1, a: [2] }]);
   });
 });
 

@@ -57,7 +57,8 @@ async function failure(res: Response): Promise<ApiError> {
   } catch {
     // not JSON: keep the status line
   }
-  if (res.status === 401 || (res.status === 403 && code.startsWith('AUTH_'))) {
+  // AUTH_ERR_HOST is no token's fault (authentication is off): its reason is shown, not the token form.
+  if (res.status === 401 || (res.status === 403 && code.startsWith('AUTH_') && code !== 'AUTH_ERR_HOST')) {
     tokenWanted = true;
     for (const l of tokenListeners) l();
   }
@@ -186,5 +187,4 @@ export interface SqlJson {
   meta: Array<{ name: string; type: string }>;
   data: Array<Record<string, unknown>>;
   rows: number;
-  statistics?: { elapsed: number; rows_read: number; bytes_read: number };
 }

@@ -149,7 +149,6 @@ export function SqlPage(): JSX.Element {
             <>
               <p class="muted">
                 {fmtNum(result.value.rows)} rows in {Math.round(result.ms)} ms
-                {result.value.statistics ? ` · ${fmtNum(result.value.statistics.rows_read)} rows read` : ''}
                 {result.value.rows > MAX_ROWS_SHOWN ? ` · first ${MAX_ROWS_SHOWN} shown` : ''}
               </p>
               {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling grid must take focus to scroll by keyboard (axe: scrollable-region-focusable). */}
