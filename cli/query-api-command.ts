@@ -27,8 +27,14 @@ export async function startQueryApi(config: Readonly<Config>): Promise<RunningQu
   const app = createHttpServer({ logLevel: config.log.level, bodyLimit: 1_048_576, requestTimeoutMs: config.gateway.httpRequestTimeoutS * 1000 });
   const api = registerQueryApi(app, config, ch, { standalone: true, killer });
   // As the gateway's listeners: one client cannot hold every connection (docs/security.md, "Connections per source").
-  capConnectionsPerSource(app.server, { maxPerSource: config.gateway.maxConnectionsPerSource, ipv6PrefixLength: config.gateway.sourceIpv6PrefixLength }, () =>
-    api.metrics.refused('QUERY_ERR_SOURCE_TOO_MANY_CONNECTIONS'),
+  capConnectionsPerSource(
+    app.server,
+    {
+      maxPerSource: config.gateway.maxConnectionsPerSource,
+      ipv6PrefixLength: config.gateway.sourceIpv6PrefixLength,
+      capLoopback: config.gateway.capLoopbackSources,
+    },
+    () => api.metrics.refused('QUERY_ERR_SOURCE_TOO_MANY_CONNECTIONS'),
   );
   const url = await app.listen(splitHostPort(config.query.listen));
   return {

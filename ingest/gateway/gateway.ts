@@ -81,7 +81,11 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
       : undefined;
   const ownsApp = options.app === undefined;
   // Every TCP listener's cap per source address, under its global one: one client cannot hold them all.
-  const perSource: SourceConnectionLimit = { maxPerSource: g.maxConnectionsPerSource, ipv6PrefixLength: g.sourceIpv6PrefixLength };
+  const perSource: SourceConnectionLimit = {
+    maxPerSource: g.maxConnectionsPerSource,
+    ipv6PrefixLength: g.sourceIpv6PrefixLength,
+    capLoopback: g.capLoopbackSources,
+  };
   // The port OTLP/HTTP is received on once listening: an exporter pointed at this HTTP port by mistake is told so in
   // its 404. Only the port: the 404 is answered before authentication, and the host may be an internal address.
   let otlpHttpPort = g.otlpHttpListen === '' ? undefined : splitHostPort(g.otlpHttpListen).port;

@@ -138,7 +138,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     // executing): a refused first attempt does not bind the key to its body.
     const use = keyed === undefined ? undefined : recent.see(keyed.keyId, keyed.digest);
     if (use === 'reused') throw gatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED');
-    // Set once the spans go to the sink: a failure from there on keeps the key bound (some of it may be stored).
+    // Set once the spans go to the sink: a failure from there on keeps the key bound (some of it may be stored),
+    // unless the sink refused all of it at once.
     let publishing = false;
     try {
       const waitS = deps.limits?.admit(request.tenant, body.length) ?? 0;
@@ -195,6 +196,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         await deps.sink.publish(packOf(result, requestId));
       } catch (err) {
         deps.metrics.dropped('http', dropReason(err), result.events);
+        // A full buffer and a request larger than all of it are refused whole by publish(): nothing of it went out.
+        if (SinkErrors.has(err) && (err.code === 'SINK_ERR_FULL' || err.code === 'SINK_ERR_TOO_LARGE')) publishing = false;
         // The sink's own refusal, answered as the gateway's (same reason and Retry-After).
         if (SinkErrors.has(err)) {
           if (err.code === 'SINK_ERR_TOO_LARGE') throw gatewayError('GW_ERR_BATCH_TOO_LARGE', err.reason);

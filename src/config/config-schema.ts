@@ -266,7 +266,13 @@ export const configSchema = z.strictObject({
         .positive()
         .default(64)
         .describe(
-          'Connections one source address may hold open at once on each TCP listener of the gateway (HTTP, OTLP/HTTP, OTLP/gRPC, the framed stream on TCP), on top of its global cap: one more is closed as it is accepted, before any byte is read, and counted (`GW_ERR_SOURCE_TOO_MANY_CONNECTIONS`). So one client cannot hold every connection of a listener (docs/security.md, "Connections per source"). Behind a proxy or NAT every client has its address: raise it to the global cap there.',
+          'Connections one source address may hold open at once on each TCP listener of the gateway (HTTP, OTLP/HTTP, OTLP/gRPC, the framed stream on TCP), on top of its global cap: one more is closed as it is accepted, before any byte is read, and counted (`GW_ERR_SOURCE_TOO_MANY_CONNECTIONS`). So one client cannot hold every connection of a listener (docs/security.md, "Connections per source"). Behind a proxy or NAT every client has the proxy’s address: raise it to the global cap there. Loopback sources are not capped unless `gateway.capLoopbackSources`.',
+        ),
+      capLoopbackSources: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Whether `gateway.maxConnectionsPerSource` also caps loopback sources (127.0.0.0/8, ::1). Off: a sidecar proxy (Istio, Linkerd) or a local OpenTelemetry Collector shows every client as a loopback address, and only processes of this host can use one. On: a host whose local users are not trusted.',
         ),
       sourceIpv6PrefixLength: z
         .number()

@@ -7,6 +7,12 @@ export interface SourceConnectionLimit {
   maxPerSource: number;
   /** An IPv6 source is this many leading bits of the address (64: a whole /64, which one host usually owns); 128: each address alone. */
   ipv6PrefixLength: number;
+  /**
+   * Whether loopback sources (127.0.0.0/8, ::1) are capped too. Behind a
+   * sidecar proxy every client is a loopback address, and only this host's
+   * processes can use one: not capped unless asked.
+   */
+  capLoopback: boolean;
 }
 
 /**
@@ -28,6 +34,12 @@ export function sourceOf(address: string | undefined, ipv6PrefixLength: number):
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
   return `${groups.join(':')}/${ipv6PrefixLength}`;
+}
+
+/** Whether a remote address is a loopback one: 127.0.0.0/8 (also IPv4-mapped), or ::1. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  const alone = sourceOf(address, 128);
+  return alone !== undefined && (isIPv4(alone) ? alone.startsWith('127.') : alone === '0:0:0:0:0:0:0:1/128');
 }
 
 /** The 16 bytes of a valid IPv6 address (isIPv6 said so): `::` expanded, a trailing dotted IPv4 part read as its 4 bytes. */
@@ -79,14 +91,15 @@ export interface SourceConnections {
  * destroy() and after an error as after an orderly end, so the count returns
  * to zero whatever way a connection ends; a source at zero is forgotten (the
  * map holds only sources with a connection open). A socket without an address
- * (it closed before it was accepted) is passed on uncounted, as Node would.
+ * (it closed before it was accepted) is passed on uncounted, as Node would; so
+ * is a loopback one unless `limit.capLoopback`.
  */
 export function capConnectionsPerSource(server: Server, limit: SourceConnectionLimit, refused: (source: string) => void): SourceConnections {
   const open = new Map<string, number>();
   const downstream = server.listeners('connection');
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
-    const source = sourceOf(socket.remoteAddress, limit.ipv6PrefixLength);
+    const source = limit.capLoopback || !isLoopbackAddress(socket.remoteAddress) ? sourceOf(socket.remoteAddress, limit.ipv6PrefixLength) : undefined;
     if (source !== undefined) {
       const held = open.get(source) ?? 0;
       if (held >= limit.maxPerSource) {

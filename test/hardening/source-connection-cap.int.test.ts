@@ -1,6 +1,8 @@
 /**
  * gateway.maxConnectionsPerSource against the real gateway, on each TCP
- * listener, and on the query API's own listener (distributed mode): one source (127.0.0.1) that holds its cap of connections has its
+ * listener, and on the query API's own listener (distributed mode), with
+ * gateway.capLoopbackSources (loopback sources are not capped otherwise; this
+ * machine's tests have no other): one source (127.0.0.1) that holds its cap of connections has its
  * next ones closed as they are accepted, and counted; another source
  * (127.0.0.2, also loopback on Linux) is still answered; and a source whose
  * connections are gone may open as many again.
@@ -30,7 +32,11 @@ const CODE = 'GW_ERR_SOURCE_TOO_MANY_CONNECTIONS';
 
 let aio: AllInOne;
 beforeAll(async () => {
-  aio = await startAllInOne('ssf_source_cap', { SSF_GATEWAY_MAX_CONNECTIONS_PER_SOURCE: String(CAP), SSF_GATEWAY_TCP_LISTEN: '127.0.0.1:0' });
+  aio = await startAllInOne('ssf_source_cap', {
+    SSF_GATEWAY_MAX_CONNECTIONS_PER_SOURCE: String(CAP),
+    SSF_GATEWAY_CAP_LOOPBACK_SOURCES: 'true',
+    SSF_GATEWAY_TCP_LISTEN: '127.0.0.1:0',
+  });
 }, 120_000);
 afterAll(async () => aio?.close());
 
@@ -109,7 +115,7 @@ async function until(check: () => Promise<boolean>, ms = 20_000): Promise<void> 
   while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
-const HEALTHY = 'GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n';
+const HEALTHY = 'GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
 
 function ssfBody(service: string): Buffer {
   return Buffer.from(encodeBatch([spanEvent({ traceId: 4242n, id: 1n, startTimestamp: NOW, endTimestamp: NOW + MS, name: 'op', service })]));
@@ -179,7 +185,7 @@ describe('connections per source on the OTLP listeners', () => {
   it('OTLP/HTTP: past the cap closed and counted; another source exports', async () => {
     const where = aio.where['otlp_http'] as string;
     // An empty export, answered 200 on a connection kept open.
-    const empty = 'POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
+    const empty = 'POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
     const held = await fillAndOverflow(where, empty, /^HTTP\/1\.1 200 /);
     const body = JSON.stringify({
       resourceSpans: [
@@ -298,6 +304,7 @@ describe('connections per source on the query API listener (distributed mode)', 
           SSF_CLICKHOUSE_DATABASE: aio.ch.database,
           SSF_QUERY_LISTEN: '127.0.0.1:0',
           SSF_GATEWAY_MAX_CONNECTIONS_PER_SOURCE: String(CAP),
+          SSF_GATEWAY_CAP_LOOPBACK_SOURCES: 'true',
           SSF_LOG_LEVEL: 'warn',
         },
       }),

@@ -6,7 +6,7 @@
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { capConnectionsPerSource, sourceOf } from '../../src/net/source-connection-cap.js';
+import { capConnectionsPerSource, isLoopbackAddress, sourceOf } from '../../src/net/source-connection-cap.js';
 import type { SourceConnections } from '../../src/net/source-connection-cap.js';
 
 describe('sourceOf', () => {
@@ -42,6 +42,7 @@ describe('sourceOf', () => {
 async function cappedServer(
   max: number,
   host = '127.0.0.1',
+  capLoopback = true,
 ): Promise<{ server: Server; port: number; cap: SourceConnections; admitted: Socket[]; refused: string[] }> {
   const admitted: Socket[] = [];
   const refused: string[] = [];
@@ -49,7 +50,7 @@ async function cappedServer(
     admitted.push(socket);
     socket.on('error', () => {});
   });
-  const cap = capConnectionsPerSource(server, { maxPerSource: max, ipv6PrefixLength: 64 }, (source) => refused.push(source));
+  const cap = capConnectionsPerSource(server, { maxPerSource: max, ipv6PrefixLength: 64, capLoopback }, (source) => refused.push(source));
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const address = server.address();
   return { server, port: typeof address === 'object' && address ? address.port : 0, cap, admitted, refused };
@@ -74,7 +75,25 @@ afterEach(async () => {
   servers = [];
 });
 
+describe('isLoopbackAddress', () => {
+  it('127.0.0.0/8 (also IPv4-mapped) and ::1 are loopback; other addresses, ::1 neighbours and no address are not', () => {
+    for (const a of ['127.0.0.1', '127.0.0.6', '127.255.0.1', '::1', '::ffff:127.0.0.1', '0:0:0:0:0:0:0:1']) expect(isLoopbackAddress(a), a).toBe(true);
+    for (const a of ['128.0.0.1', '10.0.0.1', '::2', '::', '::ffff:10.0.0.1', 'fe80::1', undefined, '/tmp/ssf.sock'])
+      expect(isLoopbackAddress(a), String(a)).toBe(false);
+  });
+});
+
 describe('capConnectionsPerSource', () => {
+  it('does not cap loopback sources unless asked (a sidecar proxy shows every client as one)', async () => {
+    const t = await cappedServer(2, '127.0.0.1', false);
+    servers.push(t);
+    const clients = await Promise.all(Array.from({ length: 5 }, () => dial(t.port, '127.0.0.1')));
+    while (t.admitted.length + t.refused.length < 5) await new Promise((r) => setImmediate(r));
+    expect(t.refused).toEqual([]);
+    expect(t.cap.sources()).toBe(0);
+    for (const c of clients) c.destroy();
+  });
+
   it('closes connections of a source past its cap as they are accepted, unseen by the server, while another source connects', async () => {
     const t = await cappedServer(3);
     servers.push(t);
