@@ -11,7 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createClient } from '@clickhouse/client';
 import { join, resolve } from 'node:path';
-import { ClickHouseServerError, startClickHouseServer } from './clickhouse-server.js';
+import { startClickHouseServer } from './clickhouse-server.js';
 import type { ClickHouseServer } from './clickhouse-server.js';
 import { startNativeRelay } from './native-relay.js';
 import type { NativeRelay } from './native-relay.js';
@@ -157,9 +157,8 @@ export async function startClickHouseCluster(options: ClickHouseClusterOptions):
     try {
       return await startClickHouseClusterOnce(options);
     } catch (err) {
-      const portTaken =
-        (err instanceof ClickHouseServerError && err.code === 'INFRA_ERR_PORT_IN_USE') ||
-        (err instanceof Error && err.message.includes('Address already in use'));
+      const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+      const portTaken = code === 'INFRA_ERR_PORT_IN_USE' || (err instanceof Error && err.message.includes('Address already in use'));
       if (attempt >= 3 || !portTaken) throw err;
       options.log?.(`a port was taken before its ClickHouse node bound it; starting the cluster again on new ports (attempt ${attempt + 1})`);
     }
