@@ -129,6 +129,11 @@ export class KafkaSink implements SpanSink {
    */
   private records(packs: readonly SpanPack[]): Message[] {
     const n = this.partitions;
+    // Spans outside a trace (statsd carriers, logs without a trace) go to one
+    // partition per flush, the next one each flush: as Kafka's own sticky
+    // partitioner does. Round-robin span by span made every flush one record
+    // and one produce request on every partition.
+    const sticky = (this.nextPartition = (this.nextPartition + 1) % n);
     const groups: RecordGroup[][] = Array.from({ length: n }, () => []);
     for (let k = 0; k < packs.length; k++) {
       const { ends, traces, requestId } = packs[k] as SpanPack;
@@ -141,7 +146,7 @@ export class KafkaSink implements SpanSink {
         const end = ends[i] as number;
         const lo = traces[2 * i] as number;
         const hi = traces[2 * i + 1] as number;
-        const p = (lo | hi) !== 0 ? tracePartitionOf(lo, hi, n) : keyed ? untraced++ % n : (this.nextPartition = (this.nextPartition + 1) % n);
+        const p = (lo | hi) !== 0 ? tracePartitionOf(lo, hi, n) : keyed ? untraced++ % n : sticky;
         const list = groups[p] as RecordGroup[];
         const size = batchEntrySize(end - start);
         let group = list[list.length - 1];

@@ -178,6 +178,52 @@ describe('gateway -> Kafka, every protocol, exact counts', () => {
   });
 });
 
+describe('gateway -> Kafka, spans outside a trace', () => {
+  it("puts those of one flush on one partition and the next flush's on the next (sticky, as Kafka's own producer does)", async () => {
+    const s = await startGateway({}, 'gw-sticky');
+    try {
+      const http = s.where['http'] as string;
+      // Six requests one after another (self-tracing off: no other flush in between), 30 carrier spans each.
+      for (let k = 0; k < 6; k++) {
+        const spans = Array.from({ length: 30 }, (_, i) =>
+          spanEvent({
+            metrics: [
+              {
+                type: 'counter',
+                name: 'hits',
+                value: 1,
+                timestamp: 0n,
+                message: '',
+                status: 'ok',
+                sampleRate: 1,
+                tags: { request: String(k), i: String(i) },
+                unit: '',
+                scope: 'default',
+              },
+            ],
+            isTrace: false,
+          }),
+        );
+        expect((await post(http, encodeBatch(spans), { 'content-type': 'application/x-protobuf' })).json).toMatchObject({ accepted: 30 });
+      }
+      const records = await readTopic(kafkaBrokers(), s.topic, 180);
+      expect(records).toHaveLength(180);
+      const partitionOf = new Map<string, Set<number>>();
+      for (const rec of records) {
+        const k = rec.span.metrics[0]?.tags['request'] as string;
+        (partitionOf.get(k) ?? partitionOf.set(k, new Set()).get(k))?.add(rec.partition);
+      }
+      // Round-robin span by span put every request on all three partitions, one record each.
+      const used = [...partitionOf.entries()].sort(([a], [b]) => Number(a) - Number(b)).map(([, set]) => [...set]);
+      for (const one of used) expect(one).toHaveLength(1);
+      // Request k+1 on the partition after request k's.
+      for (let k = 1; k < 6; k++) expect(used[k]?.[0]).toBe(((used[k - 1]?.[0] as number) + 1) % 3);
+    } finally {
+      await s.gateway.close();
+    }
+  });
+});
+
 describe('gateway: bad input gets its documented answer, is counted, and good data beside it is kept', () => {
   let r: Running;
   beforeAll(async () => {
