@@ -3,6 +3,13 @@ export interface AckBatcherOptions<T> {
   flushAt: number;
   /** ...or this long after its first item arrived. */
   lingerMs: number;
+  /**
+   * ...or this long, when a batch was still being sent as the first item
+   * arrived (under load). Default: `lingerMs`. A client waiting for each
+   * answer finds nothing in flight and waits `lingerMs` only; a busy sink
+   * sends fewer, larger batches.
+   */
+  busyLingerMs?: number;
   /** Bound of what is pending or being sent; add() refuses past it. */
   limit: number;
   /**
@@ -66,7 +73,7 @@ export class AckBatcher<T> {
       this.entries.push({ items, size, waiter: { resolve, reject } });
       if (this.deferred) return;
       if (this.pendingSize >= this.options.flushAt) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);
+      else this.timer ??= setTimeout(() => this.flush(), this.inFlight.size > 0 ? (this.options.busyLingerMs ?? this.options.lingerMs) : this.options.lingerMs);
     });
   }
 

@@ -71,6 +71,7 @@ export class KafkaSink implements SpanSink {
     this.batcher = new AckBatcher<SpanPack>({
       flushAt: config.batchBytes,
       lingerMs: config.lingerMs,
+      busyLingerMs: Math.max(config.lingerMs, config.busyLingerMs),
       limit: config.bufferBytes,
       // A batch being sent is held several times over (the records, then kafkajs's encoded
       // record, record set and request, the compressed copy): measured on the gateway bench,

@@ -99,6 +99,14 @@ export const configSchema = z.strictObject({
           'zlib level of `kafka.compression` gzip. 1 costs the gateway about a third of the CPU of zlib’s default 6 for records about 20 % larger (measured: docs/architecture.md, "Gateway").',
         ),
       lingerMs: z.number().int().min(0).default(5).describe('How long the gateway waits to fill a produce batch.'),
+      busyLingerMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(20)
+        .describe(
+          'How long the gateway waits to fill a produce batch that starts while an earlier one is still unacknowledged (under load; at least `kafka.lingerMs`): fewer, larger produce requests. A client that waits for each answer finds nothing in flight and waits `kafka.lingerMs` only.',
+        ),
       batchBytes: z.number().int().positive().default(1_048_576).describe('Target size of one produce batch.'),
       bufferBytes: z
         .number()

@@ -20,6 +20,44 @@ describe('AckBatcher', () => {
     }
   });
 
+  it('waits busyLingerMs for a batch that starts while another is in flight, lingerMs when nothing is', async () => {
+    vi.useFakeTimers();
+    try {
+      const batches: number[][] = [];
+      const settle: Array<() => void> = [];
+      const b = new AckBatcher<number>({
+        flushAt: 100,
+        lingerMs: 5,
+        busyLingerMs: 20,
+        limit: 1000,
+        send: (items) => {
+          batches.push(items);
+          return new Promise<void>((resolve) => settle.push(resolve));
+        },
+      });
+      const first = b.add([1], 1);
+      await vi.advanceTimersByTimeAsync(5);
+      expect(batches).toEqual([[1]]);
+      // [1] is not acknowledged yet: [2] and what follows it gather for 20 ms.
+      const second = b.add([2], 1);
+      await vi.advanceTimersByTimeAsync(10);
+      const third = b.add([3], 1);
+      expect(batches).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(batches).toEqual([[1], [2, 3]]);
+      for (const s of settle) s();
+      await Promise.all([first, second, third]);
+      // Nothing in flight again: the short linger.
+      const fourth = b.add([4], 1);
+      await vi.advanceTimersByTimeAsync(5);
+      expect(batches).toEqual([[1], [2, 3], [4]]);
+      settle[2]?.();
+      await fourth;
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('bounds what is pending or in flight, and rejects every caller of a failed batch', async () => {
     let fail!: (e: Error) => void;
     const b = new AckBatcher<string>({ flushAt: 10, lingerMs: 1, limit: 5, send: () => new Promise<void>((_resolve, reject) => (fail = reject)) });
