@@ -5,9 +5,11 @@ export interface AckBatcherOptions<T> {
   lingerMs: number;
   /**
    * ...or this long, when a batch was still being sent as the first item
-   * arrived (under load). Default: `lingerMs`. A client waiting for each
-   * answer finds nothing in flight and waits `lingerMs` only; a busy sink
-   * sends fewer, larger batches.
+   * arrived (under load), even if that one is acknowledged meanwhile.
+   * Default: `lingerMs`. A lone client waiting for each answer finds nothing
+   * in flight and waits `lingerMs` only; a busy sink sends fewer, larger
+   * batches. (Going at `lingerMs` once nothing is in flight any more lost
+   * the gain: acknowledgements come back within a few ms.)
    */
   busyLingerMs?: number;
   /** Bound of what is pending or being sent; add() refuses past it. */

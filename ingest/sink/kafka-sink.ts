@@ -28,8 +28,9 @@ interface RecordGroup {
  * value is an SSFBatch: kafkajs costs about as much per record as the
  * gateway costs per span, so one record per span would cap the gateway at
  * kafkajs's record rate. kafkajs has no linger of its own, so spans wait at
- * most `kafka.lingerMs` or until `kafka.batchBytes` are pending, then go in
- * one send. The buffer is bounded (`kafka.bufferBytes`): past it publish()
+ * most `kafka.lingerMs` (`kafka.busyLingerMs` when an earlier batch is still
+ * unacknowledged) or until `kafka.batchBytes` are pending, then go in one
+ * send per partition and 512 KiB of records. The buffer is bounded (`kafka.bufferBytes`): past it publish()
  * fails at once (SINK_ERR_FULL; a request larger than the whole buffer SINK_ERR_TOO_LARGE). After a failed send the sink stops accepting UDP
  * for 2 s (a circuit breaker), then tries again.
  *
@@ -131,9 +132,10 @@ export class KafkaSink implements SpanSink {
   private records(packs: readonly SpanPack[]): Message[] {
     const n = this.partitions;
     // Spans outside a trace (statsd carriers, logs without a trace) go to one
-    // partition per flush, the next one each flush: as Kafka's own sticky
-    // partitioner does. Round-robin span by span made every flush one record
-    // and one produce request on every partition.
+    // partition per flush, the next one each flush (as Kafka's own sticky
+    // partitioner, which moves on when a batch is full). Round-robin span by
+    // span made every flush one record and one produce request on every
+    // partition: 18 % more gateway CPU at 700-800k statsd lines/s.
     const sticky = (this.nextPartition = (this.nextPartition + 1) % n);
     const groups: RecordGroup[][] = Array.from({ length: n }, () => []);
     for (let k = 0; k < packs.length; k++) {
@@ -197,15 +199,28 @@ export class KafkaSink implements SpanSink {
       // and the send resolves as if it had been (sendMessages.js, responsePerBroker; seen in
       // the cluster's broker-kill test as whole records missing). A send to one partition
       // has one leader: its retry sends everything to the new one.
-      const byPartition = new Map<number, Message[]>();
+      // And at most MAX_RECORD_BYTES of records per send: kafkajs makes one send to a
+      // partition one record batch, and Kafka refuses a batch past max.message.bytes
+      // (1 MiB by default) whole, after compression, whatever its records' sizes (with
+      // kafka.compression none, a flush of 1 MiB to one partition was refused, and with it
+      // every request batched in it).
+      const batches: Message[][] = [];
+      /** Per partition: its last batch and the bytes of its records' values. */
+      const open = new Map<number, { messages: Message[]; bytes: number }>();
       for (const m of this.records(packs)) {
         const p = m.partition as number;
-        let list = byPartition.get(p);
-        if (list === undefined) byPartition.set(p, (list = []));
-        list.push(m);
+        const size = (m.value as Buffer).length;
+        let last = open.get(p);
+        if (last === undefined || last.bytes + size > MAX_RECORD_BYTES) {
+          last = { messages: [], bytes: 0 };
+          open.set(p, last);
+          batches.push(last.messages);
+        }
+        last.messages.push(m);
+        last.bytes += size;
       }
       const compression = compressionOf(this.config);
-      const sends = [...byPartition.values()].map((messages) => this.producer.send({ topic: this.config.spansTopic, acks: -1, compression, messages }));
+      const sends = batches.map((messages) => this.producer.send({ topic: this.config.spansTopic, acks: -1, compression, messages }));
       // Every send settles before the answer: a failed flush is reported once all of it is known.
       const outcomes = await Promise.allSettled(sends);
       const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');

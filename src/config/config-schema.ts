@@ -105,7 +105,7 @@ export const configSchema = z.strictObject({
         .min(0)
         .default(20)
         .describe(
-          'How long the gateway waits to fill a produce batch that starts while an earlier one is still unacknowledged (under load; at least `kafka.lingerMs`): fewer, larger produce requests. A client that waits for each answer finds nothing in flight and waits `kafka.lingerMs` only.',
+          'How long the gateway waits to fill a produce batch that starts while an earlier one is still unacknowledged (under load; at least `kafka.lingerMs`): fewer, larger produce requests, for up to this much more latency per request under concurrent load. A lone client that waits for each answer finds nothing in flight and waits `kafka.lingerMs` only.',
         ),
       batchBytes: z.number().int().positive().default(1_048_576).describe('Target size of one produce batch.'),
       bufferBytes: z

@@ -222,6 +222,29 @@ describe('gateway -> Kafka, spans outside a trace', () => {
       await s.gateway.close();
     }
   });
+
+  it('sends more than Kafka takes in one record batch to one partition in several (compression none): 200, every span in Kafka', async () => {
+    // Kafka refuses a record batch past max.message.bytes (1 MiB by default) whole; kafkajs makes
+    // one send to a partition one batch. 1.5 MB of spans outside a trace, and one trace of 1.5 MB.
+    const s = await startGateway({ SSF_KAFKA_COMPRESSION: 'none', SSF_GATEWAY_MAX_BODY_BYTES: '4194304' }, 'gw-large-flush');
+    try {
+      const http = s.where['http'] as string;
+      const pad = 'x'.repeat(10_000);
+      const untraced = Array.from({ length: 150 }, (_, i) =>
+        spanEvent({ logs: [{ timestamp: NOW + BigInt(i), severity: 'info', severityNumber: 9, body: `${i} ${pad}`, attributes: {} }], isTrace: false }),
+      );
+      const oneTrace = Array.from({ length: 150 }, (_, i) => traceSpan(i, { traceId: 5n, tags: { i: String(i), pad } }));
+      const headers = { 'content-type': 'application/x-protobuf' };
+      const [a, b] = await Promise.all([post(http, encodeBatch(untraced), headers), post(http, encodeBatch(oneTrace), headers)]);
+      expect(a).toMatchObject({ status: 200, json: { accepted: 150 } });
+      expect(b).toMatchObject({ status: 200, json: { accepted: 150 } });
+      const records = await readTopic(kafkaBrokers(), s.topic, 300);
+      expect(records).toHaveLength(300);
+      expect(new Set(records.filter((r) => r.span.traceId === 5n).map((r) => r.partition)).size).toBe(1);
+    } finally {
+      await s.gateway.close();
+    }
+  });
 });
 
 describe('gateway: bad input gets its documented answer, is counted, and good data beside it is kept', () => {

@@ -31,7 +31,7 @@ const PER_REQUEST = 12;
 const TRACED = 9;
 const LOGS = PER_REQUEST - TRACED;
 
-/** Request `name`: PER_REQUEST spans (ids from `base`) over 4 traces, and 3 spans outside a trace (spread round the partitions). */
+/** Request `name`: PER_REQUEST spans (ids from `base`) over 4 traces, and 3 spans outside a trace (spread over the partitions). */
 function body(name: string, base: number): Buffer {
   const events = Array.from({ length: PER_REQUEST }, (_, i) =>
     spanEvent({
