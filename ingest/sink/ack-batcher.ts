@@ -53,9 +53,11 @@ export class AckBatcher<T> {
   private deferred = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly maxInFlight: number;
+  private readonly busyLingerMs: number;
 
   constructor(private readonly options: AckBatcherOptions<T>) {
     this.maxInFlight = options.maxInFlight ?? options.limit;
+    this.busyLingerMs = options.busyLingerMs ?? options.lingerMs;
   }
 
   /** Pending plus in flight, in the caller's unit. */
@@ -75,7 +77,7 @@ export class AckBatcher<T> {
       this.entries.push({ items, size, waiter: { resolve, reject } });
       if (this.deferred) return;
       if (this.pendingSize >= this.options.flushAt) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.inFlight.size > 0 ? (this.options.busyLingerMs ?? this.options.lingerMs) : this.options.lingerMs);
+      else this.timer ??= setTimeout(() => this.flush(), this.inFlight.size > 0 ? this.busyLingerMs : this.options.lingerMs);
     });
   }
 

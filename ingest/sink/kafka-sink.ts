@@ -30,8 +30,8 @@ interface RecordGroup {
  * kafkajs's record rate. kafkajs has no linger of its own, so spans wait at
  * most `kafka.lingerMs` (`kafka.busyLingerMs` when an earlier batch is still
  * unacknowledged) or until `kafka.batchBytes` are pending, then go in one
- * send per partition and 512 KiB of records. The buffer is bounded (`kafka.bufferBytes`): past it publish()
- * fails at once (SINK_ERR_FULL; a request larger than the whole buffer SINK_ERR_TOO_LARGE). After a failed send the sink stops accepting UDP
+ * send per partition and 512 KiB of records. The buffer is bounded
+ * (`kafka.bufferBytes`): past it publish() fails at once (SINK_ERR_FULL; a request larger than the whole buffer SINK_ERR_TOO_LARGE). After a failed send the sink stops accepting UDP
  * for 2 s (a circuit breaker), then tries again.
  *
  * Every record carries `ssf-producer: <producer id>:<sequence>` (the id is
