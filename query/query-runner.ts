@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { SettingsMap } from '@clickhouse/client';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import type { ClickHouse } from '../src/clickhouse/create-client.js';
-import type { Config } from '../src/config/config-schema.js';
+import { type Config, MAX_TIMER_MS } from '../src/config/config-schema.js';
 import { queryError, queryErrorOf } from './query-errors.js';
 import { queryScope } from './query-scope.js';
 
@@ -286,7 +286,7 @@ export class QueryRunner {
         timedOut = true;
         giveUp();
       },
-      this.limits.maxExecutionTimeS * 1000 + this.limits.cancelGraceMs,
+      Math.min(this.limits.maxExecutionTimeS * 1000 + this.limits.cancelGraceMs, MAX_TIMER_MS),
     );
     scope?.signal.addEventListener('abort', giveUp, { once: true });
     let stream: Readable | undefined;

@@ -15,6 +15,16 @@ const listen = (def: string, what: string) =>
     .default(def)
     .describe(what);
 
+/**
+ * The longest delay a Node timer takes (2^31-1 ms, about 24.8 days): a longer
+ * one fires after 1 ms (with only a warning), so a linger, a timeout or a TTL
+ * set past it would do the opposite of what was asked. Every duration setting
+ * is bounded by it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+const millis = () => z.number().int().max(MAX_TIMER_MS, `at most ${MAX_TIMER_MS} ms (the longest a timer can wait)`);
+const seconds = () => z.number().max(MAX_TIMER_MS / 1000, `at most ${MAX_TIMER_MS / 1000} s (the longest a timer can wait)`);
+
 export const configSchema = z.strictObject({
   clickhouse: z
     .strictObject({
@@ -52,10 +62,8 @@ export const configSchema = z.strictObject({
       tlsCaFile: z.string().default('').describe('PEM file of the CA that signed the server certificate (https URLs).'),
       tlsCertFile: z.string().default('').describe('PEM client certificate for mutual TLS.'),
       tlsKeyFile: z.string().default('').describe('PEM key of `clickhouse.tlsCertFile`.'),
-      requestTimeoutMs: z.number().int().positive().default(60_000).describe('Timeout of one HTTP request to ClickHouse.'),
-      idleSocketTtlMs: z
-        .number()
-        .int()
+      requestTimeoutMs: millis().positive().default(60_000).describe('Timeout of one HTTP request to ClickHouse.'),
+      idleSocketTtlMs: millis()
         .positive()
         .default(2_500)
         .describe(
@@ -98,10 +106,8 @@ export const configSchema = z.strictObject({
         .describe(
           'zlib level of `kafka.compression` gzip. 1 costs the gateway about a third of the CPU of zlib’s default 6 for records about 20 % larger (measured: docs/architecture.md, "Gateway").',
         ),
-      lingerMs: z.number().int().min(0).default(5).describe('How long the gateway waits to fill a produce batch.'),
-      busyLingerMs: z
-        .number()
-        .int()
+      lingerMs: millis().min(0).default(5).describe('How long the gateway waits to fill a produce batch.'),
+      busyLingerMs: millis()
         .min(0)
         .default(20)
         .describe(
@@ -130,9 +136,7 @@ export const configSchema = z.strictObject({
         .describe(
           'Aggregate statsd metric lines per series and flush interval, as Veneur does, instead of storing one sample per line: one sample per counter and gauge series and per set member, and up to `gateway.statsdHistogramSamples` per histogram series, per interval. Fewer rows in `samples`; what stays exact in the rollups and what changes: docs/ssf.md, "statsd aggregation".',
         ),
-      statsdFlushIntervalMs: z
-        .number()
-        .int()
+      statsdFlushIntervalMs: millis()
         .min(1_000)
         .max(60_000)
         .default(10_000)
@@ -172,8 +176,7 @@ export const configSchema = z.strictObject({
         .positive()
         .default(64 * 1_048_576)
         .describe('Largest HTTP request body after decompression; a decompression bomb is stopped here.'),
-      httpRequestTimeoutS: z
-        .number()
+      httpRequestTimeoutS: seconds()
         .positive()
         .default(60)
         .describe(
@@ -244,13 +247,11 @@ export const configSchema = z.strictObject({
         .describe(
           'The tenant of each listener that carries no credentials (UDP SSF, statsd, the framed stream on TCP or a UNIX socket), as `udp=acme,statsd=acme`. When authentication is required, a listener without an entry here is not started (its events would land in a tenant nobody chose); when it is off, a listener without an entry stamps `gateway.defaultTenant`.',
         ),
-      streamIdleTimeoutS: z
-        .number()
+      streamIdleTimeoutS: seconds()
         .positive()
         .default(300)
         .describe('A framed-stream connection (TCP or UNIX socket) that sends nothing for this long is closed.'),
-      streamFrameTimeoutS: z
-        .number()
+      streamFrameTimeoutS: seconds()
         .positive()
         .default(60)
         .describe(
@@ -299,15 +300,13 @@ export const configSchema = z.strictObject({
         .describe(
           'OTLP/gRPC: streams (calls) one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with REFUSED_STREAM, which clients retry.',
         ),
-      otlpRequestTimeoutS: z
-        .number()
+      otlpRequestTimeoutS: seconds()
         .positive()
         .default(30)
         .describe(
           'OTLP: time for a request’s headers and then for its body to arrive (gRPC: from the call’s start until its message is read); past it 408 / DEADLINE_EXCEEDED `OTLP_ERR_REQUEST_TIMEOUT`.',
         ),
-      otlpIdleTimeoutS: z
-        .number()
+      otlpIdleTimeoutS: seconds()
         .positive()
         .default(300)
         .describe(
@@ -408,7 +407,7 @@ export const configSchema = z.strictObject({
         .describe(
           'Bytes of Kafka records (as decompressed) buffered before an insert, whichever of this and `batchRows` comes first: rows are 100 bytes or 1 MB, so rows alone do not bound memory (the materializer holds at most two batches per partition).',
         ),
-      batchMs: z.number().int().positive().default(1_000).describe('Longest wait before an insert.'),
+      batchMs: millis().positive().default(1_000).describe('Longest wait before an insert.'),
       metricsListen: listen('127.0.0.1:8129', 'HTTP listener of the materializer’s /metrics and health endpoints (distributed mode).'),
     })
     .prefault({}),
@@ -416,7 +415,7 @@ export const configSchema = z.strictObject({
   query: z
     .strictObject({
       listen: listen('127.0.0.1:8130', 'HTTP listener of the query API in distributed mode (in all-in-one mode it shares `gateway.httpListen`).'),
-      maxExecutionTimeS: z.number().positive().default(30).describe('`max_execution_time` of every query.'),
+      maxExecutionTimeS: seconds().positive().default(30).describe('`max_execution_time` of every query.'),
       maxResultRows: z.number().int().positive().default(1_000_000).describe('`max_result_rows` of every query.'),
       maxResultBytes: z
         .number()
@@ -462,25 +461,19 @@ export const configSchema = z.strictObject({
         .describe(
           "`max_block_size` of the typed endpoints' own statements (logs, traces, metrics, services): their cost per row is the API's SQL, not a user's. Blocks of 2,048 rows made a page of a common log word about 8 ms slower on 10M lines.",
         ),
-      metricMetadataTtlMs: z
-        .number()
-        .int()
+      metricMetadataTtlMs: millis()
         .nonnegative()
         .default(30_000)
         .describe(
           "How long the metric query keeps its metadata answers (a metric's types in the range, the first bucket of each series) per tenant; 0 keeps none. A second type a metric gains shows in `GET /v1/metrics/query` within this time.",
         ),
-      logDensityTtlMs: z
-        .number()
-        .int()
+      logDensityTtlMs: millis()
         .nonnegative()
         .default(300_000)
         .describe(
           '`GET /v1/logs` remembers how densely each search (per tenant: words, services, severity, order) matched, this long, and sizes the first time window of the same search by it: a rare word asked again is read in one query instead of two. 0 remembers nothing. A stale density only makes one search read a wider window.',
         ),
-      cancelGraceMs: z
-        .number()
-        .int()
+      cancelGraceMs: millis()
         .nonnegative()
         .default(2_000)
         .describe(

@@ -48,6 +48,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { SSF_KAFKA_COMPRESSION: 'lz4' } })).toThrow(/kafka.compression/);
   });
 
+  it('refuses a duration longer than a timer can wait (a longer one would fire after 1 ms)', () => {
+    expect(loadConfig({ env: { SSF_KAFKA_LINGER_MS: '2147483647' } }).kafka.lingerMs).toBe(2_147_483_647);
+    expect(() => loadConfig({ env: { SSF_KAFKA_LINGER_MS: '2147483648' } })).toThrow(/kafka.lingerMs \(SSF_KAFKA_LINGER_MS\): at most 2147483647 ms/);
+    expect(() => loadConfig({ env: { SSF_KAFKA_BUSY_LINGER_MS: '1e12' } })).toThrow(/kafka.busyLingerMs/);
+    expect(() => loadConfig({ env: { SSF_MATERIALIZER_BATCH_MS: '3000000000' } })).toThrow(/materializer.batchMs/);
+    expect(() => loadConfig({ env: { SSF_QUERY_MAX_EXECUTION_TIME_S: '2147484' } })).toThrow(/query.maxExecutionTimeS.*at most 2147483.647 s/);
+    expect(() => loadConfig({ env: { SSF_GATEWAY_STREAM_IDLE_TIMEOUT_S: '1e9' } })).toThrow(/gateway.streamIdleTimeoutS/);
+  });
+
   it('reads a JSON file, lets the environment win, and refuses unknown keys in it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ssf-cfg-'));
     const file = join(dir, 'ssf.json');
