@@ -20,6 +20,12 @@ export class QueryMetrics {
     ['result'],
   );
 
+  private readonly traceSamplesChecks = this.registry.counter(
+    'ssf_query_trace_samples_check_total',
+    'Whether a tenant has metric samples with a trace id (GET /v1/traces/{id} leaves the samples out when not): remembered (hit) or read from ClickHouse (miss).',
+    ['result'],
+  );
+
   private readonly killFailedTotal = this.registry.counter(
     'ssf_query_kill_failed_total',
     'KILL QUERY sent for a query given up on (deadline or client gone) that failed: the query may have run on in ClickHouse.',
@@ -41,6 +47,10 @@ export class QueryMetrics {
 
   metadata(hit: boolean): void {
     this.metricMetadata.inc({ result: hit ? 'hit' : 'miss' });
+  }
+
+  traceSamplesCheck(hit: boolean): void {
+    this.traceSamplesChecks.inc({ result: hit ? 'hit' : 'miss' });
   }
 
   logDensity(hit: boolean): void {

@@ -5,7 +5,8 @@ import type { QueryContext } from '../query-context.js';
 import { queryError, QueryErrors } from '../query-errors.js';
 import { checkRange, durationParam, optionalTimeParam, timeRangeShape } from '../time-range.js';
 import { typedRoute } from '../typed-route.js';
-import { fetchTrace } from './fetch-trace.js';
+import { TtlMap } from '../ttl-map.js';
+import { fetchTrace, tracedSamplesSql } from './fetch-trace.js';
 import { searchTraces } from './search-traces.js';
 import { traceTimeline } from './trace-timeline.js';
 
@@ -43,11 +44,25 @@ function parseTags(tag: string | string[] | undefined): Array<[string, string]> 
   });
 }
 
+/** How many tenants' answers of `readsSamples` are kept. */
+const TRACED_ENTRIES = 10_000;
+
 /**
  * GET /v1/traces/:traceId (one assembled trace, JSON or a text timeline) and
  * GET /v1/traces (search). docs/query/traces.md documents both.
  */
 export function registerTraceRoutes(app: FastifyInstance, ctx: QueryContext): void {
+  // Per tenant: whether it has samples with a trace id (query.traceSamplesTtlMs).
+  const traced = new TtlMap<boolean>(ctx.config.query.traceSamplesTtlMs, TRACED_ENTRIES);
+  const readsSamples = async (tenant: string): Promise<boolean> => {
+    if (ctx.config.query.traceSamplesTtlMs === 0) return true;
+    const kept = traced.get(tenant);
+    ctx.metrics.traceSamplesCheck(kept !== undefined);
+    if (kept !== undefined) return kept;
+    const yes = (await ctx.runner.rows<{ traced: number }>(tracedSamplesSql(ctx.runner.database), tenant, { tenant })).length > 0;
+    traced.set(tenant, yes);
+    return yes;
+  };
   typedRoute(
     app,
     ctx,
@@ -68,8 +83,9 @@ export function registerTraceRoutes(app: FastifyInstance, ctx: QueryContext): vo
     async ({ params, query, tenant, reply }) => {
       const readings = idReadings(params.traceId, 'trace id');
       if (query.from !== undefined && query.to !== undefined) checkRange(query.from, query.to);
+      const samples = await readsSamples(tenant);
       const trace = await fetchFirst(readings, (traceId) =>
-        fetchTrace(ctx.runner, tenant, traceId, { from: query.from, to: query.to, high: traceIdHighOf(params.traceId) }),
+        fetchTrace(ctx.runner, tenant, traceId, { from: query.from, to: query.to, high: traceIdHighOf(params.traceId) }, { samples }),
       );
       if (query.format === 'text') return reply.type('text/plain; charset=utf-8').send(traceTimeline(trace));
       return trace;

@@ -22,6 +22,15 @@ describe('trace by id SQL', () => {
     expect(hinted.split(scalar(hinted)).length - 1).toBe(3);
   });
 
+  it('leaves the samples part out when asked (a tenant with no sample sent with a trace id)', () => {
+    const all = traceRowsQuery('ssf', { hinted: false, high: false });
+    const without = traceRowsQuery('ssf', { hinted: false, high: false, samples: false });
+    expect(without).not.toContain('ssf.samples');
+    expect(without.split('UNION ALL')).toHaveLength(2);
+    expect(all.startsWith(without)).toBe(true);
+    expect(all.slice(without.length)).toContain('FROM ssf.samples');
+  });
+
   it('reads spans, logs of any service and samples in one statement, every part with the same columns', () => {
     const sql = traceRowsQuery('ssf', { hinted: false, high: false });
     expect(sql).not.toMatch(/service IN/);

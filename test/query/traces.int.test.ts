@@ -19,6 +19,10 @@ const ACME = 'tokA';
 const GLOBEX = 'tokB';
 /** A tenant of its own for the trace whose logs come from services without spans (no other test sees it). */
 const INITECH = 'tokC';
+/** A tenant of its own whose samples have no trace id until the test sends one (query.traceSamplesTtlMs). */
+const UMBRELLA = 'tokD';
+/** query.traceSamplesTtlMs of this file: short, so the test sees a tenant's first traced sample show up. */
+const TRACED_TTL_MS = 1_500;
 const MS = 1_000_000n;
 const US = 1_000n;
 const NOW_MS = Date.now();
@@ -218,7 +222,10 @@ const acmeRows = [...bigTrace, ...retry, ...searchFixture].filter((s) => s.isTra
 let aio: AllInOne;
 
 beforeAll(async () => {
-  aio = await startAllInOne('ssf_traces', { SSF_GATEWAY_AUTH_TOKENS: `${ACME}=acme,${GLOBEX}=globex,${INITECH}=initech` });
+  aio = await startAllInOne('ssf_traces', {
+    SSF_GATEWAY_AUTH_TOKENS: `${ACME}=acme,${GLOBEX}=globex,${INITECH}=initech,${UMBRELLA}=umbrella`,
+    SSF_QUERY_TRACE_SAMPLES_TTL_MS: String(TRACED_TTL_MS),
+  });
   for (const [spans, token] of [
     [bigTrace, ACME],
     [retry, ACME],
@@ -517,6 +524,50 @@ describe('GET /v1/traces/:traceId', () => {
     const viaLogs = await get<{ logs: Array<{ body: string }> }>(r.body.links.logs, INITECH);
     expect(viaLogs.status, viaLogs.text).toBe(200);
     expect(viaLogs.body.logs.map((l) => l.body).sort()).toEqual(r.body.logs.map((l) => l.body).sort());
+  });
+
+  it('leaves the samples out for a tenant with none sent with a trace id; its first one shows within query.traceSamplesTtlMs', async () => {
+    const first = 9_001n;
+    const second = 9_002n;
+    const statsd = sample(5, 'counter', 'umbrella.untraced', 3);
+    // Samples outside a trace (trace id 0, as statsd's), and a trace without samples.
+    const res1 = await aio.post(
+      [
+        carrier(0n, 0n, 'umbrella', [], [statsd]),
+        span({ traceId: first, id: first, service: 'umbrella', name: 'GET /a', startTimestamp: at(0), endTimestamp: at(10) }),
+      ],
+      UMBRELLA,
+    );
+    expect(res1.status, await res1.text()).toBe(200);
+    const a = await get<TraceAnswer>(`/v1/traces/${first}`, UMBRELLA);
+    expect(a.status, a.text).toBe(200);
+    expect(a.body.samples).toEqual([]);
+    // The tenant's first sample with a trace id: the answer kept above ("none") still holds it out...
+    const res2 = await aio.post(
+      [
+        span({
+          traceId: second,
+          id: second,
+          service: 'umbrella',
+          name: 'GET /b',
+          startTimestamp: at(0),
+          endTimestamp: at(10),
+          metrics: [sample(4, 'counter', 'umbrella.traced', 2)],
+        }),
+      ],
+      UMBRELLA,
+    );
+    expect(res2.status, await res2.text()).toBe(200);
+    const early = await get<TraceAnswer>(`/v1/traces/${second}`, UMBRELLA);
+    expect(early.status, early.text).toBe(200);
+    expect(early.body.span_count).toBe(1);
+    expect(early.body.samples).toEqual([]);
+    // ...until it is older than query.traceSamplesTtlMs; then the trace is read with its samples.
+    await new Promise((r) => setTimeout(r, TRACED_TTL_MS + 100));
+    const late = await get<TraceAnswer>(`/v1/traces/${second}`, UMBRELLA);
+    expect(late.status, late.text).toBe(200);
+    expect(late.body.samples.map((x) => [x.name, x.value, x.span_id])).toEqual([['umbrella.traced', 2, second.toString()]]);
+    expect((await get<TraceAnswer>(`/v1/traces/${first}`, UMBRELLA)).body.samples).toEqual([]);
   });
 
   it("keeps tenants apart: each reads its own spans under the same id, none reads another's trace", async () => {
