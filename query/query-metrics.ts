@@ -22,7 +22,7 @@ export class QueryMetrics {
 
   private readonly traceSamplesChecks = this.registry.counter(
     'ssf_query_trace_samples_check_total',
-    'Whether a tenant has metric samples with a trace id (GET /v1/traces/{id} leaves the samples out when not): remembered (hit) or read from ClickHouse (miss).',
+    'Whether a tenant has metric samples with a trace id (GET /v1/traces/{id} leaves the samples out when not): remembered (hit), read from ClickHouse (miss), or the check failed and the samples are read (error).',
     ['result'],
   );
 
@@ -49,8 +49,8 @@ export class QueryMetrics {
     this.metricMetadata.inc({ result: hit ? 'hit' : 'miss' });
   }
 
-  traceSamplesCheck(hit: boolean): void {
-    this.traceSamplesChecks.inc({ result: hit ? 'hit' : 'miss' });
+  traceSamplesCheck(result: 'hit' | 'miss' | 'error'): void {
+    this.traceSamplesChecks.inc({ result });
   }
 
   logDensity(hit: boolean): void {

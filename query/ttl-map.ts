@@ -34,11 +34,11 @@ export class TtlMap<V> {
     return undefined;
   }
 
-  /** Keeps `value` for ttlMs from now (nothing when ttlMs is 0). */
-  set(key: string, value: V): void {
+  /** Keeps `value` for ttlMs from `since` (default now; nothing when ttlMs is 0). */
+  set(key: string, value: V, since: number = this.now()): void {
     if (this.ttlMs === 0) return;
     this.entries.delete(key);
-    this.entries.set(key, { value, until: this.now() + this.ttlMs });
+    this.entries.set(key, { value, until: since + this.ttlMs });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);

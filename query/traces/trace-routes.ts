@@ -46,6 +46,13 @@ function parseTags(tag: string | string[] | undefined): Array<[string, string]> 
 
 /** How many tenants' answers of `readsSamples` are kept. */
 const TRACED_ENTRIES = 10_000;
+/**
+ * Most rows the check may read: none with migration 0019's index built; until
+ * its mutation is done, a tenant's samples without it. A limit stricter than
+ * the runner's, passed where a statement's own settings go: it can only make
+ * the check fail, and a failed check answers yes.
+ */
+const TRACED_CHECK_LIMITS = { max_rows_to_read: '10000000', read_overflow_mode: 'throw' } as const;
 
 /**
  * GET /v1/traces/:traceId (one assembled trace, JSON or a text timeline) and
@@ -54,13 +61,30 @@ const TRACED_ENTRIES = 10_000;
 export function registerTraceRoutes(app: FastifyInstance, ctx: QueryContext): void {
   // Per tenant: whether it has samples with a trace id (query.traceSamplesTtlMs).
   const traced = new TtlMap<boolean>(ctx.config.query.traceSamplesTtlMs, TRACED_ENTRIES);
+  /**
+   * Whether the trace statement must read the samples. The check only saves
+   * time, so it never fails a request: on any error (a ClickHouse hiccup, or
+   * more than TRACED_CHECK_ROWS read before migration 0019's index is built)
+   * the answer is yes, kept as a no would be. An answer is kept from the
+   * moment its query started (what it saw is at least that old).
+   */
   const readsSamples = async (tenant: string): Promise<boolean> => {
     if (ctx.config.query.traceSamplesTtlMs === 0) return true;
     const kept = traced.get(tenant);
-    ctx.metrics.traceSamplesCheck(kept !== undefined);
-    if (kept !== undefined) return kept;
-    const yes = (await ctx.runner.rows<{ traced: number }>(tracedSamplesSql(ctx.runner.database), tenant, { tenant })).length > 0;
-    traced.set(tenant, yes);
+    if (kept !== undefined) {
+      ctx.metrics.traceSamplesCheck('hit');
+      return kept;
+    }
+    const asked = Date.now();
+    let yes = true;
+    try {
+      const rows = await ctx.runner.rows<{ traced: number }>(tracedSamplesSql(ctx.runner.database), tenant, { tenant }, TRACED_CHECK_LIMITS);
+      yes = rows.length > 0;
+      ctx.metrics.traceSamplesCheck('miss');
+    } catch {
+      ctx.metrics.traceSamplesCheck('error');
+    }
+    traced.set(tenant, yes, asked);
     return yes;
   };
   typedRoute(

@@ -110,7 +110,13 @@ async function repeat(n: number, fn: (i: number) => Promise<void>): Promise<Late
   return percentiles(ms);
 }
 
-/** Like repeat, for two functions taking turns on the same i: both see the same moments of a busy machine. */
+/**
+ * Like repeat, for two functions taking turns on the same i: both see the
+ * same moments of a busy machine. Which goes first alternates: the first to
+ * read a trace's granules pays for loading them (with `a` always first, a
+ * trace by id seemed slower through the API than it is: the same statement
+ * run twice per trace took about 4 ms more the first time).
+ */
 async function sideBySide(n: number, a: (i: number) => Promise<void>, b: (i: number) => Promise<void>): Promise<[Latencies, Latencies]> {
   for (let w = 1; w <= WARM_UPS; w++) {
     await a(-w);
@@ -118,8 +124,13 @@ async function sideBySide(n: number, a: (i: number) => Promise<void>, b: (i: num
   }
   const ms: [number[], number[]] = [[], []];
   for (let i = 0; i < n; i++) {
-    ms[0].push(await timed(() => a(i)));
-    ms[1].push(await timed(() => b(i)));
+    if (i % 2 === 0) {
+      ms[0].push(await timed(() => a(i)));
+      ms[1].push(await timed(() => b(i)));
+    } else {
+      ms[1].push(await timed(() => b(i)));
+      ms[0].push(await timed(() => a(i)));
+    }
   }
   return [percentiles(ms[0]), percentiles(ms[1])];
 }

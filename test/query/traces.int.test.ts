@@ -22,7 +22,7 @@ const INITECH = 'tokC';
 /** A tenant of its own whose samples have no trace id until the test sends one (query.traceSamplesTtlMs). */
 const UMBRELLA = 'tokD';
 /** query.traceSamplesTtlMs of this file: short, so the test sees a tenant's first traced sample show up. */
-const TRACED_TTL_MS = 1_500;
+const TRACED_TTL_MS = 4_000;
 const MS = 1_000_000n;
 const US = 1_000n;
 const NOW_MS = Date.now();
@@ -130,7 +130,16 @@ const retry: SpanEvent[] = [
 ];
 const globexSpans: SpanEvent[] = [
   span({ traceId: TRACE, id: R, service: 'web', name: 'GET /globex', startTimestamp: at(0), endTimestamp: at(5) }),
-  span({ traceId: GLOBEX_ONLY, id: GLOBEX_ONLY, service: 'web', name: 'GET /globex-only', startTimestamp: at(1), endTimestamp: at(3) }),
+  // A sample with a trace id: globex's traces are read with their samples part too (the tenant filter is then what keeps acme's out).
+  span({
+    traceId: GLOBEX_ONLY,
+    id: GLOBEX_ONLY,
+    service: 'web',
+    name: 'GET /globex-only',
+    startTimestamp: at(1),
+    endTimestamp: at(3),
+    metrics: [sample(2, 'counter', 'globex.traced', 1)],
+  }),
 ];
 
 const NAMES: Record<string, string[]> = {
@@ -528,7 +537,8 @@ describe('GET /v1/traces/:traceId', () => {
 
   it('leaves the samples out for a tenant with none sent with a trace id; its first one shows within query.traceSamplesTtlMs', async () => {
     const first = 9_001n;
-    const second = 9_002n;
+    // Negative: a check of `trace_id > 0` would miss it.
+    const second = -9_002n;
     const statsd = sample(5, 'counter', 'umbrella.untraced', 3);
     // Samples outside a trace (trace id 0, as statsd's), and a trace without samples.
     const res1 = await aio.post(
@@ -562,6 +572,9 @@ describe('GET /v1/traces/:traceId', () => {
     expect(early.status, early.text).toBe(200);
     expect(early.body.span_count).toBe(1);
     expect(early.body.samples).toEqual([]);
+    // Each tenant's answer is its own: acme's traces still come with their samples.
+    expect((await get<TraceAnswer>(`/v1/traces/${TRACE}`, ACME)).body.samples.map((x) => x.name)).toContain('orders.created');
+    expect((await get<TraceAnswer>(`/v1/traces/${GLOBEX_ONLY}`, GLOBEX)).body.samples.map((x) => x.name)).toEqual(['globex.traced']);
     // ...until it is older than query.traceSamplesTtlMs; then the trace is read with its samples.
     await new Promise((r) => setTimeout(r, TRACED_TTL_MS + 100));
     const late = await get<TraceAnswer>(`/v1/traces/${second}`, UMBRELLA);
