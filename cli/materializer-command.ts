@@ -1,7 +1,7 @@
 import type { MaterializerOptions, Materializer } from '../ingest/materializer/materializer.js';
 import { createClickHouse } from '../src/clickhouse/create-client.js';
 import { migrate } from '../src/clickhouse/migrations.js';
-import type { Config } from '../src/config/config-schema.js';
+import { type Config, secondsToMs } from '../src/config/config-schema.js';
 import { ConfigError, loadConfig } from '../src/config/load-config.js';
 import { createHttpServer } from '../src/http/create-http-server.js';
 import { splitHostPort } from '../src/http/listen-address.js';
@@ -51,7 +51,7 @@ export async function startMaterializerProcess(config: Readonly<Config>, options
     const app = createHttpServer({
       logLevel: config.log.level === 'debug' ? 'debug' : 'warn',
       bodyLimit: 1_048_576,
-      requestTimeoutMs: config.gateway.httpRequestTimeoutS * 1000,
+      requestTimeoutMs: secondsToMs(config.gateway.httpRequestTimeoutS),
     });
     registerMaterializerRoutes(app, materializer);
     let url = '';

@@ -1,6 +1,6 @@
 import { createClickHouse } from '../src/clickhouse/create-client.js';
 import { loadConfig } from '../src/config/load-config.js';
-import type { Config } from '../src/config/config-schema.js';
+import { type Config, secondsToMs } from '../src/config/config-schema.js';
 import { createHttpServer } from '../src/http/create-http-server.js';
 import type { Command } from './command.js';
 import { parse, UsageError } from './command.js';
@@ -24,7 +24,7 @@ export async function startQueryApi(config: Readonly<Config>): Promise<RunningQu
   ]);
   const ch = await createClickHouse(config.clickhouse, { readonlyUser: true });
   const killer = await createClickHouse(config.clickhouse);
-  const app = createHttpServer({ logLevel: config.log.level, bodyLimit: 1_048_576, requestTimeoutMs: config.gateway.httpRequestTimeoutS * 1000 });
+  const app = createHttpServer({ logLevel: config.log.level, bodyLimit: 1_048_576, requestTimeoutMs: secondsToMs(config.gateway.httpRequestTimeoutS) });
   const api = registerQueryApi(app, config, ch, { standalone: true, killer });
   // As the gateway's listeners: one client cannot hold every connection (docs/security.md, "Connections per source").
   capConnectionsPerSource(

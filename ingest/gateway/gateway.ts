@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { isLoopback, TenantAuth } from '../../src/auth/tenants.js';
-import type { Config } from '../../src/config/config-schema.js';
+import { type Config, secondsToMs } from '../../src/config/config-schema.js';
 import { Emitter } from '../../src/emitter/emitter.js';
 import { silentLogger } from '../../src/emitter/logger.js';
 import type { Outcome, Transport } from '../../src/emitter/transports/transport.js';
@@ -94,7 +94,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
     createHttpServer({
       logLevel: options.logLevel ?? config.log.level,
       bodyLimit: g.maxBodyBytes,
-      requestTimeoutMs: g.httpRequestTimeoutS * 1000,
+      requestTimeoutMs: secondsToMs(g.httpRequestTimeoutS),
       notFoundHint: (method, path) =>
         method === 'POST' && OTLP_HTTP_PATHS.includes(path)
           ? otlpHttpPort !== undefined
@@ -201,7 +201,7 @@ export function createGateway(config: Readonly<Config>, sink: SpanSink, options:
         metrics,
       ),
     );
-  const streamLimits = [g.streamIdleTimeoutS * 1000, g.streamFrameTimeoutS * 1000, g.streamMaxConnections, perSource] as const;
+  const streamLimits = [secondsToMs(g.streamIdleTimeoutS), secondsToMs(g.streamFrameTimeoutS), g.streamMaxConnections, perSource] as const;
   const unixTenant = tenantOf('unix', g.unixSocket);
   if (unixTenant !== undefined) streams.push(new StreamListener({ path: g.unixSocket }, unixTenant, intake, sink, metrics, ...streamLimits, limits));
   const tcpTenant = tenantOf('tcp', g.tcpListen);

@@ -1,4 +1,4 @@
-import type { Config } from '../../src/config/config-schema.js';
+import { type Config, secondsToMs } from '../../src/config/config-schema.js';
 import type { InFlightBytes } from '../gateway/in-flight-bytes.js';
 import type { SourceConnectionLimit } from '../../src/net/source-connection-cap.js';
 
@@ -19,8 +19,8 @@ export function otlpBounds(gateway: Config['gateway'], inFlight: InFlightBytes, 
     maxConnections: gateway.otlpMaxConnections,
     perSource,
     maxConcurrentStreams: gateway.otlpMaxConcurrentStreams,
-    requestTimeoutMs: gateway.otlpRequestTimeoutS * 1000,
-    idleTimeoutMs: gateway.otlpIdleTimeoutS * 1000,
+    requestTimeoutMs: secondsToMs(gateway.otlpRequestTimeoutS),
+    idleTimeoutMs: secondsToMs(gateway.otlpIdleTimeoutS),
     inFlight,
   };
 }

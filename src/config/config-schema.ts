@@ -25,6 +25,15 @@ export const MAX_TIMER_MS = 2_147_483_647;
 const millis = () => z.number().int().max(MAX_TIMER_MS, `at most ${MAX_TIMER_MS} ms (the longest a timer can wait)`);
 const seconds = () => z.number().max(MAX_TIMER_MS / 1000, `at most ${MAX_TIMER_MS / 1000} s (the longest a timer can wait)`);
 
+/**
+ * A duration setting in seconds as the whole milliseconds timers and Node's
+ * HTTP server take (its requestTimeout refuses a fraction and the process did
+ * not start: `gateway.httpRequestTimeoutS` 1.0005); at least 1.
+ */
+export function secondsToMs(s: number): number {
+  return Math.max(1, Math.round(s * 1000));
+}
+
 export const configSchema = z.strictObject({
   clickhouse: z
     .strictObject({

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderConfigDocs } from '../../src/config/config-docs.js';
 import { listSettings, loadConfig } from '../../src/config/load-config.js';
+import { secondsToMs } from '../../src/config/config-schema.js';
+import { createHttpServer } from '../../src/http/create-http-server.js';
 import { execFileSync } from 'node:child_process';
 
 describe('configuration', () => {
@@ -55,6 +57,16 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { SSF_MATERIALIZER_BATCH_MS: '3000000000' } })).toThrow(/materializer.batchMs/);
     expect(() => loadConfig({ env: { SSF_QUERY_MAX_EXECUTION_TIME_S: '2147484' } })).toThrow(/query.maxExecutionTimeS.*at most 2147483.647 s/);
     expect(() => loadConfig({ env: { SSF_GATEWAY_STREAM_IDLE_TIMEOUT_S: '1e9' } })).toThrow(/gateway.streamIdleTimeoutS/);
+  });
+
+  it('turns a duration in seconds into the whole milliseconds Node takes (a fraction of a ms kept the process from starting)', async () => {
+    const c = loadConfig({ env: { SSF_GATEWAY_HTTP_REQUEST_TIMEOUT_S: '1.0005' } });
+    expect(c.gateway.httpRequestTimeoutS).toBe(1.0005);
+    const ms = secondsToMs(c.gateway.httpRequestTimeoutS);
+    expect(Number.isInteger(ms) && Math.abs(ms - 1000.5) <= 0.5).toBe(true);
+    expect(secondsToMs(0.0001)).toBe(1);
+    const app = createHttpServer({ logLevel: false, bodyLimit: 1024, requestTimeoutMs: ms });
+    await app.close();
   });
 
   it('reads a JSON file, lets the environment win, and refuses unknown keys in it', () => {
