@@ -64,7 +64,7 @@ export function registerTraceRoutes(app: FastifyInstance, ctx: QueryContext): vo
   /**
    * Whether the trace statement must read the samples. The check only saves
    * time, so it never fails a request: on any error (a ClickHouse hiccup, or
-   * more than TRACED_CHECK_ROWS read before migration 0019's index is built)
+   * past TRACED_CHECK_LIMITS before migration 0019's index is built)
    * the answer is yes, kept as a no would be. An answer is kept from the
    * moment its query started (what it saw is at least that old).
    */
