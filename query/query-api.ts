@@ -19,6 +19,7 @@ import { registerServiceRoutes } from './services/service-routes.js';
 import { registerSqlRoutes } from './sql/sql-routes.js';
 import { registerTraceRoutes } from './traces/trace-routes.js';
 import { ApiDocs } from './typed-route.js';
+import { processMetrics } from '../src/observability/process-metrics.js';
 
 export interface QueryApiOptions {
   /** Shared with the gateway in all-in-one mode (same tokens). Default: built from the configuration. */
@@ -100,7 +101,7 @@ export function registerQueryApi(app: FastifyInstance, config: Readonly<Config>,
     app.get('/metrics', async (request, reply) => {
       const access = context.auth.authorizeMetrics(request.headers.authorization, request.socket.remoteAddress);
       if (!access.ok) throw AuthErrors.error(access.code, access.reason);
-      return reply.type('text/plain; version=0.0.4').send(metrics.registry.render());
+      return reply.type('text/plain; version=0.0.4').send(metrics.registry.render() + processMetrics().render());
     });
   }
   return { context, metrics };

@@ -21,6 +21,7 @@ import type { TenantRateLimit } from './tenant-rate-limit.js';
 import { bodyDigestOf, keyIdOf, requestIdOf, validIdempotencyKey } from '../../src/kafka/record-identity.js';
 import { nowNs } from '../../src/emitter/clock.js';
 import { refusalOf } from '../../src/http/create-http-server.js';
+import { processMetrics } from '../../src/observability/process-metrics.js';
 
 export interface IngestDeps {
   auth: TenantAuth;
@@ -218,7 +219,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     deps.metrics.bufferFill.set(deps.sink.accepting ? 1 : 0, { sink: deps.sink.name });
     deps.metrics.inFlightBytes.set(deps.inFlight.bytes, { receiver: 'ssf' });
     deps.metrics.inFlightBytes.set(deps.otlpInFlight.bytes, { receiver: 'otlp' });
-    return reply.type('text/plain; version=0.0.4').send(deps.metrics.registry.render());
+    return reply.type('text/plain; version=0.0.4').send(deps.metrics.registry.render() + processMetrics().render());
   });
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Materializer } from './materializer.js';
+import { processMetrics } from '../../src/observability/process-metrics.js';
 
 export interface MaterializerRoutesOptions {
   /** Default `/metrics`. */
@@ -19,7 +20,7 @@ export function registerMaterializerRoutes(app: FastifyInstance, materializer: M
       materializer.refreshLag().catch((err: unknown) => request.log.warn({ err }, 'could not refresh the consumer lag')),
       new Promise((r) => setTimeout(r, 2_000)),
     ]);
-    return reply.type('text/plain; version=0.0.4').send(materializer.metrics.registry.render());
+    return reply.type('text/plain; version=0.0.4').send(materializer.metrics.registry.render() + processMetrics().render());
   });
   app.get(options.readyPath ?? '/-/ready', async (_request, reply) => {
     const status = materializer.status();

@@ -22,6 +22,8 @@ interface Metric {
 
 export class Counter implements Metric {
   private readonly values = new Map<string, number>();
+  /** Series whose total is read when rendered (`track`), e.g. the process's CPU seconds. */
+  private readonly tracked = new Map<string, () => number>();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -43,12 +45,19 @@ export class Counter implements Metric {
   }
 
   get(labels: Labels = {}): number {
-    return this.values.get(labelKey(this.labelNames, labels)) ?? 0;
+    const k = labelKey(this.labelNames, labels);
+    return this.tracked.get(k)?.() ?? this.values.get(k) ?? 0;
+  }
+
+  /** A series whose total something else keeps (it only grows): `read` gives it when rendered. */
+  track(read: () => number, labels: Labels = {}): void {
+    this.tracked.set(labelKey(this.labelNames, labels), read);
   }
 
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     for (const [k, v] of this.values) lines.push(`${this.name}${renderLabels(this.labelNames, k)} ${v}`);
+    for (const [k, read] of this.tracked) lines.push(`${this.name}${renderLabels(this.labelNames, k)} ${read()}`);
     return lines.join('\n');
   }
 }

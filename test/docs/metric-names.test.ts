@@ -5,6 +5,7 @@ import { GatewayMetrics } from '../../ingest/gateway/gateway-metrics.js';
 import { MaterializerMetrics } from '../../ingest/materializer/materializer-metrics.js';
 import { OtlpMetrics } from '../../ingest/otlp/otlp-metrics.js';
 import { QueryMetrics } from '../../query/query-metrics.js';
+import { processMetrics } from '../../src/observability/process-metrics.js';
 
 const DOCS = join(import.meta.dirname, '..', '..', 'docs');
 
@@ -24,7 +25,9 @@ function docsText(): string {
 function registeredMetrics(): Map<string, string> {
   const gateway = new GatewayMetrics();
   new OtlpMetrics(gateway.registry);
-  const text = [gateway.registry.render(), new MaterializerMetrics().registry.render(), new QueryMetrics().registry.render()].join('\n');
+  const text = [gateway.registry.render(), new MaterializerMetrics().registry.render(), new QueryMetrics().registry.render(), processMetrics().render()].join(
+    '\n',
+  );
   return new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']));
 }
 
