@@ -42,7 +42,9 @@ describe('process metrics on /metrics', () => {
     }
     const cpu = value(page, 'process_cpu_seconds_total');
     expect(cpu).toBeCloseTo(value(page, 'process_cpu_user_seconds_total') + value(page, 'process_cpu_system_seconds_total'), 2);
+    const cpu1 = process.cpuUsage();
     expect(cpu).toBeGreaterThanOrEqual((cpu0.user + cpu0.system) / 1e6);
+    expect(cpu).toBeLessThanOrEqual((cpu1.user + cpu1.system) / 1e6);
     const rss = value(page, 'process_resident_memory_bytes');
     expect(Math.abs(rss - procStatusBytes('VmRSS'))).toBeLessThan(64 * 1_048_576);
     const peak = value(page, 'process_resident_memory_peak_bytes');
