@@ -298,7 +298,7 @@ UNION ALL
 }
 
 /**
- * Whether `tenant` has any metric sample sent with a trace id (a row means
+ * Whether `tenant` has a metric sample sent with a trace id (a row means
  * yes). The min-max index `idx_traced` of `samples` (migration 0019) answers
  * it without reading a row where none has one: a granule of statsd samples
  * has trace ids 0 to 0.

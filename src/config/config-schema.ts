@@ -486,7 +486,7 @@ export const configSchema = z.strictObject({
         .nonnegative()
         .default(30_000)
         .describe(
-          '`GET /v1/traces/{id}` remembers this long, per tenant, whether the tenant has any metric sample sent with a trace id (one indexed query, migration 0019). For a tenant with none the trace is read without its samples part: 4-5 ms less of ClickHouse per trace (of ~22) on the 10M bench. Kept from when the check began, in each API process: a tenant’s first such sample after it had none shows in its traces within this time. A failed check reads the samples. 0: always read the samples.',
+          '`GET /v1/traces/{id}` remembers this long, per tenant, whether the tenant has a metric sample sent with a trace id (one indexed query, migration 0019). For a tenant with none the trace is read without its samples part: 4-5 ms less of ClickHouse per trace (of ~22) on the 10M bench. Kept from when the check began, in each API process: a tenant’s first such sample after it had none shows in its traces within this time. A failed check reads the samples. 0: always read the samples.',
         ),
       cancelGraceMs: millis()
         .nonnegative()
