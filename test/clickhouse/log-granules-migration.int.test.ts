@@ -120,7 +120,7 @@ describe('migration 0010: logs in 1024-row granules', () => {
 
     // The same rows as a reference table written by the same inserts, and the
     // index finds what a scan finds; the OTel view reads the new table.
-    await ch.client.command({ query: `CREATE TABLE ${database}.logs_reference AS ${database}.logs ENGINE = MergeTree ORDER BY tuple()` });
+    await ch.client.command({ query: `CREATE TABLE ${database}.logs_reference AS ${database}.logs ENGINE = MergeTree PRIMARY KEY tuple() ORDER BY tuple()` });
     for (const [fromS, hours, n, seed] of inserts) await insertLogs(ch, fromS, hours, n, seed, 'logs_reference');
     expect(await fingerprint(ch)).toEqual(await fingerprint(ch, 'logs_reference'));
     const scanned = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${database}.logs WHERE body LIKE '% quokka%' SETTINGS use_skip_indexes = 0`);

@@ -106,6 +106,24 @@ describe('the local cluster', () => {
         SELECT 'mig', 'm', 'counter', now64(9) - toIntervalSecond(number % 7200), 1, 1, map('k', toString(number % 50)), 'svc'
         FROM numbers(10000) SETTINGS distributed_foreground_insert = 1`,
     });
+    // And log lines: 0010's step moves them on every node, 0020's copies them into the new key.
+    await old.client.command({
+      query: `INSERT INTO mig_v5.logs (tenant, service, timestamp, severity, severity_number, body, trace_id, span_id, attributes)
+        SELECT 'mig', concat('svc', toString(number % 3)), now64(9) - toIntervalSecond(number % 90000), 'info', 9,
+               concat('line ', toString(number)), toInt64(cityHash64(number)), toInt64(number), map('k', toString(number % 5))
+        FROM numbers(20000) SETTINGS distributed_foreground_insert = 1`,
+    });
+    const logLines = async (): Promise<string> =>
+      (
+        await (
+          await old.client.query({
+            query: 'SELECT count() AS n, toString(sum(cityHash64(service, timestamp, body, span_id))) AS h FROM mig_v5.logs',
+            format: 'JSONEachRow',
+          })
+        ).json<{ n: string; h: string }>()
+      ).map((r) => `${r.n} ${r.h}`)[0] ?? '';
+    const linesBefore = await logLines();
+    expect(linesBefore).toMatch(/^20000 /);
     const rollup = async (table: string): Promise<number> =>
       Number((await (await old.client.query({ query: `SELECT sum(count) AS c FROM mig_v5.${table}`, format: 'JSONEachRow' })).json<{ c: number }>())[0]?.c);
     expect(await rollup('metrics_1m')).toBe(10_000);
@@ -114,6 +132,7 @@ describe('the local cluster', () => {
     expect(upgrade.map((r) => Number(/^(\d+) applied/m.exec(r.output)?.[1])).sort()).toEqual([0, VERSIONS.filter((v) => v > 5).length]);
     expect(await rollup('metrics_1m')).toBe(10_000);
     expect(await rollup('metrics_1h')).toBe(10_000);
+    expect(await logLines()).toBe(linesBefore);
 
     // Every node has the same tables, the swapped rollups with 256-row granules, one ledger (on the first node) with each version once.
     for (const database of ['mig_fresh', 'mig_v5']) {
@@ -123,11 +142,12 @@ describe('the local cluster', () => {
           try {
             const tables = await (
               await c.client.query({
-                query: `SELECT name, engine, create_table_query LIKE '%index_granularity = 256%' AS g256 FROM system.tables WHERE database = {d:String} AND name NOT LIKE 'schema_migrations%' ORDER BY name`,
+                query: `SELECT name, engine, create_table_query LIKE '%index_granularity = 256%' AS g256,
+                               create_table_query LIKE '%PRIMARY KEY (tenant, toStartOfHour(timestamp), service)%' AS hourKey FROM system.tables WHERE database = {d:String} AND name NOT LIKE 'schema_migrations%' ORDER BY name`,
                 query_params: { d: database },
                 format: 'JSONEachRow',
               })
-            ).json<{ name: string; engine: string; g256: number }>();
+            ).json<{ name: string; engine: string; g256: number; hourKey: number }>();
             return tables;
           } finally {
             await c.close();
@@ -138,6 +158,8 @@ describe('the local cluster', () => {
       const names = (perNode[0] ?? []).map((t) => t.name);
       expect(names).toEqual(expect.arrayContaining(['spans', 'spans_local', 'metrics_1m', 'metrics_1m_local', 'metrics_1h_local', 'trace_index_mv']));
       expect(names).not.toContain('metrics_1m_0006_local');
+      expect(names.filter((n) => n.includes('_0020'))).toEqual([]);
+      expect(perNode[0]?.find((t) => t.name === 'logs_local')?.hourKey).toBe(1);
       expect(perNode[0]?.find((t) => t.name === 'spans')?.engine).toBe('Distributed');
       expect(perNode[0]?.find((t) => t.name === 'metrics_1m_local')?.g256).toBe(1);
       const first = await nodeClient((nodes[0] as { url: string }).url, database);
