@@ -319,14 +319,17 @@ export async function syncRetention(ch: ClickHouse, retention: Config['retention
 /** How long a migration lock is trusted before it is taken as left by a crashed process. */
 export const LOCK_STALE_MS = 15 * 60_000;
 const LOCK_POLL_MS = 500;
+/** How often the holder of the lock says it is alive (keepLockFresh): well inside LOCK_STALE_MS. */
+export const LOCK_HEARTBEAT_MS = LOCK_STALE_MS / 5;
 
 /**
  * Applies the migrations that are not yet recorded. Safe to run from several
  * processes at once and any number of times: pending migrations are applied
  * under a lock (the table `<db>.schema_migrations_lock`, whose CREATE succeeds
  * for one process only; the others wait for it to go, then find the ledger
- * up to date). A lock older than `LOCK_STALE_MS` is taken as left by a
- * crashed process and removed. Refuses to go on when an applied migration's
+ * up to date). The holder renews the lock every `LOCK_HEARTBEAT_MS`; a lock
+ * not renewed for `LOCK_STALE_MS` is taken as left by a crashed process and
+ * removed. Refuses to go on when an applied migration's
  * file has changed (write a new migration instead).
  */
 export async function migrate(
@@ -365,6 +368,10 @@ export async function migrate(
         await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
         continue;
       }
+      // A step may run for longer than LOCK_STALE_MS (0020 copies every log
+      // row): the lock is kept fresh meanwhile, so that no other process
+      // takes it for a crashed one's and runs the same migration beside this one.
+      const stopHeartbeat = keepLockFresh(home, onCluster, LOCK_HEARTBEAT_MS);
       try {
         // Read again under the lock: another process may have finished meanwhile.
         for (const m of await pendingMigrations(home, migrations)) {
@@ -381,6 +388,7 @@ export async function migrate(
           log(`applied migration ${String(m.version).padStart(4, '0')}_${m.name}`);
         }
       } finally {
+        await stopHeartbeat();
         await home.client.command({ query: `DROP TABLE IF EXISTS ${db}.schema_migrations_lock${onCluster} SYNC` });
       }
     }
@@ -451,8 +459,31 @@ async function pendingMigrations(ch: ClickHouse, migrations: readonly Migration[
 }
 
 /**
+ * Every `everyMs`, renews the lock table's comment, which renews its
+ * `metadata_modification_time`: the age takeLock judges a lock by. Returns a
+ * function that stops it and waits for a renewal under way. A failed renewal
+ * is tried again at the next beat (the lock only goes stale after
+ * LOCK_STALE_MS without one).
+ */
+export function keepLockFresh(ch: ClickHouse, onCluster: string, everyMs: number): () => Promise<void> {
+  let beating: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    beating = ch.client
+      .command({
+        query: `ALTER TABLE ${quoteIdent(ch.database)}.schema_migrations_lock${onCluster} MODIFY COMMENT 'pid ${process.pid}, alive at ${new Date().toISOString()}'`,
+      })
+      .catch(() => {});
+  }, everyMs);
+  return async () => {
+    clearInterval(timer);
+    await beating;
+  };
+}
+
+/**
  * Creates the lock table; false when it exists (another process holds the
- * lock). A lock older than LOCK_STALE_MS is dropped first.
+ * lock). A lock older than LOCK_STALE_MS (its last renewal by keepLockFresh)
+ * is dropped first.
  */
 async function takeLock(ch: ClickHouse, onCluster: string): Promise<boolean> {
   const db = quoteIdent(ch.database);

@@ -4,6 +4,7 @@ import type { ClickHouse } from '../../src/clickhouse/create-client.js';
 import { loadMigrations, migrate } from '../../src/clickhouse/migrations.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
+import { fingerprint, insertLogs, migrateAtOnce, rows } from './log-migration-rows.js';
 
 /**
  * Migration 0010 puts the logs in 1024-row granules and small compressed
@@ -16,32 +17,6 @@ import { clickhouseUrl, uniqueDatabase } from '../setup/services.js';
 
 const DAY_S = 86_400;
 const T0_S = Math.floor(Date.now() / 1000 / DAY_S) * DAY_S - 3 * DAY_S; // three whole days back: several partitions
-
-/** `n` log lines over `hours` hours from `fromS`; one in 997 holds the word "quokka". */
-function insertLogs(ch: ClickHouse, fromS: number, hours: number, n: number, seed: number, table = 'logs'): Promise<unknown> {
-  return ch.client.command({
-    query: `INSERT INTO ${ch.database}.${table} (tenant, service, timestamp, severity, severity_number, body, trace_id, span_id, attributes)
-      SELECT ['default', 'other'][1 + number % 2], concat('svc', toString(number % 5)),
-             toDateTime64(${fromS} + intDiv(number * ${hours * 3600}, ${n}), 9, 'UTC') + toIntervalNanosecond(number % 1000),
-             'info', 9, concat('line ', toString(number), ' seed ${seed}', if(cityHash64(number, ${seed}) % 997 = 0, ' quokka', '')),
-             toInt64(cityHash64(number, ${seed}, 1)), toInt64(number), map('k', toString(number % 7))
-      FROM numbers(${n})`,
-  });
-}
-
-async function rows<T>(ch: ClickHouse, query: string): Promise<T[]> {
-  return (await ch.client.query({ query, format: 'JSONEachRow' })).json<T>();
-}
-
-/** Every row, as one fingerprint per tenant: count, an order-independent hash of the rows, and the rows with "quokka" by the index. */
-function fingerprint(ch: ClickHouse, table = 'logs'): Promise<unknown[]> {
-  return rows(
-    ch,
-    `SELECT tenant, count() AS n, toString(sum(cityHash64(service, timestamp, severity, body, trace_id, span_id, attributes))) AS h,
-            countIf(hasToken(body, 'quokka')) AS quokkas
-       FROM ${ch.database}.${table} GROUP BY tenant ORDER BY tenant`,
-  );
-}
 
 describe('migration 0010: logs in 1024-row granules', () => {
   const database = uniqueDatabase('ssf_m0010');
@@ -77,8 +52,7 @@ describe('migration 0010: logs in 1024-row granules', () => {
     const writer = (async () => {
       for (let i = 0; i < 6; i++) await write(T0_S + 3 * DAY_S + i * 3600, 1, 2_000, 100 + i);
     })();
-    const logs: string[][] = [[], []];
-    const results = await Promise.all(others.map((c, i) => migrate(c, config, (l) => logs[i]?.push(l))));
+    const { applied, log } = await migrateAtOnce(others, config);
     await writer;
 
     // One process applies every migration after version 8; the other finds nothing to do.
@@ -86,10 +60,9 @@ describe('migration 0010: logs in 1024-row granules', () => {
       .map((m) => m.version)
       .filter((v) => v > 8);
     expect(after8).toContain(10);
-    expect(results.map((r) => r.applied.map((m) => m.version)).sort()).toEqual([[], after8]);
-    const applier = results.findIndex((r) => r.applied.length > 0);
-    expect(logs[applier]?.some((l) => /logs: swapped in the table with index_granularity = 1024/.test(l))).toBe(true);
-    expect(logs[applier]?.some((l) => /logs: moved and rewrote \d+ partition/.test(l))).toBe(true);
+    expect(applied).toEqual([[], after8]);
+    expect(log.some((l) => /logs: swapped in the table with index_granularity = 1024/.test(l))).toBe(true);
+    expect(log.some((l) => /logs: moved and rewrote \d+ partition/.test(l))).toBe(true);
 
     const counts = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${database}.logs`);
     expect(Number(counts[0]?.n)).toBe(written);
