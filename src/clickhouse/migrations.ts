@@ -371,7 +371,7 @@ export async function migrate(
       // A step may run for longer than LOCK_STALE_MS (0020 copies every log
       // row): the lock is kept fresh meanwhile, so that no other process
       // takes it for a crashed one's and runs the same migration beside this one.
-      const stopHeartbeat = keepLockFresh(home, onCluster, LOCK_HEARTBEAT_MS);
+      const stopHeartbeat = keepLockFresh(home, onCluster, LOCK_HEARTBEAT_MS, log);
       try {
         // Read again under the lock: another process may have finished meanwhile.
         for (const m of await pendingMigrations(home, migrations)) {
@@ -460,19 +460,32 @@ async function pendingMigrations(ch: ClickHouse, migrations: readonly Migration[
 
 /**
  * Every `everyMs`, renews the lock table's comment, which renews its
- * `metadata_modification_time`: the age takeLock judges a lock by. Returns a
- * function that stops it and waits for a renewal under way. A failed renewal
- * is tried again at the next beat (the lock only goes stale after
- * LOCK_STALE_MS without one).
+ * `metadata_modification_time`: the age takeLock judges a lock by. A beat is
+ * skipped while the one before is still under way (ON CLUSTER with a node
+ * down may take minutes). A failed renewal is logged and tried again at the
+ * next beat: the lock only goes stale after LOCK_STALE_MS without one, and
+ * then another process may take it, which the log says may happen. Returns a
+ * function that stops the beats and waits for one under way.
  */
-export function keepLockFresh(ch: ClickHouse, onCluster: string, everyMs: number): () => Promise<void> {
-  let beating: Promise<unknown> = Promise.resolve();
+export function keepLockFresh(ch: ClickHouse, onCluster: string, everyMs: number, log: (line: string) => void = () => {}): () => Promise<void> {
+  let beating: Promise<void> | undefined;
   const timer = setInterval(() => {
+    if (beating !== undefined) return;
     beating = ch.client
       .command({
         query: `ALTER TABLE ${quoteIdent(ch.database)}.schema_migrations_lock${onCluster} MODIFY COMMENT 'pid ${process.pid}, alive at ${new Date().toISOString()}'`,
       })
-      .catch(() => {});
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          log(
+            `could not renew the migration lock (another process may take it for a crashed one's after ${LOCK_STALE_MS / 60_000} minutes without a renewal): ${(err as Error).message}`,
+          );
+        },
+      )
+      .finally(() => {
+        beating = undefined;
+      });
   }, everyMs);
   return async () => {
     clearInterval(timer);

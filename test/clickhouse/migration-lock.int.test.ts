@@ -42,12 +42,31 @@ describe('the migration lock, kept fresh', () => {
     expect(LOCK_HEARTBEAT_MS).toBeLessThan(LOCK_STALE_MS / 2);
     const created = await age();
     expect(created).toBeGreaterThan(1_600_000_000);
-    const stop = keepLockFresh(ch, '', 300);
-    await new Promise((r) => setTimeout(r, 2_500)); // the age has one-second steps
-    const renewed = await age();
-    expect(renewed).toBeGreaterThanOrEqual(created + 2);
-    await stop();
+    const failures: string[] = [];
+    const stop = keepLockFresh(ch, '', 300, (line) => failures.push(line));
+    let renewed: number;
+    try {
+      await new Promise((r) => setTimeout(r, 2_500)); // the age has one-second steps
+      renewed = await age();
+      expect(renewed).toBeGreaterThanOrEqual(created + 2);
+    } finally {
+      await stop();
+    }
     await new Promise((r) => setTimeout(r, 2_000));
     expect(await age()).toBeLessThanOrEqual(renewed + 1);
+    expect(failures).toEqual([]);
+  });
+
+  it('says so when a renewal fails, and keeps trying', async () => {
+    await ch.client.command({ query: `DROP TABLE ${database}.schema_migrations_lock SYNC` });
+    const failures: string[] = [];
+    const stop = keepLockFresh(ch, '', 300, (line) => failures.push(line));
+    try {
+      await new Promise((r) => setTimeout(r, 1_200));
+    } finally {
+      await stop();
+    }
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    expect(failures[0]).toMatch(/could not renew the migration lock/);
   });
 });
